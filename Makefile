@@ -1,0 +1,39 @@
+# Thin wrapper over CMake.  The README's two commands:
+#   make demo   installs what is missing, builds, trains the reference example
+#   make test   installs what is missing, builds, runs the whole test suite
+BUILD ?= build
+JOBS ?= $(shell nproc)
+EPOCHS ?= 10
+
+.PHONY: all deps build demo test test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/regula train --data fashion-mnist \
+	  --model 'dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)' \
+	  --optimizer adam --lr 0.001 --batch 32 --epochs $(EPOCHS) --seed 1 \
+	  --log $(BUILD)/demo.jsonl --save $(BUILD)/demo.safetensors
+	$(BUILD)/regula eval --data fashion-mnist --load $(BUILD)/demo.safetensors
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRG_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@scripts/deps.sh --bench
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,303 @@
+/*
+ * regula.h — the one public header of libregula.
+ *
+ * regula trains small and medium neural networks on CPUs with regularization
+ * that knows it may be distributed.  This header is the manual: every public
+ * function says what it takes, who owns what, and what it returns.
+ *
+ * Conventions
+ *   - Names are rg_<object>_<verb>.  Stateful objects are opaque handles with
+ *     a create/free pair; settings are plain structs.
+ *   - Every fallible call returns rg_status.  On failure a message with the
+ *     file, record, offset or option is kept per thread: rg_last_error().
+ *   - The library never prints and never exits.
+ *   - Matrices are row-major float32.  A dense layer's weight is stored as
+ *     [out, in] (PyTorch's Linear layout), its bias as [out].
+ */
+#ifndef REGULA_H
+#define REGULA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RG_VERSION "0.1.0"
+#define RG_CHECKPOINT_FORMAT "regula-1"
+
+/* ------------------------------------------------------------------ status */
+
+/* Status codes.  The CLI maps them to exit codes (see README):
+ * RG_EUSAGE→2, RG_EDATA/RG_EIO→3, RG_ENONFINITE→4, RG_ECOMM→5, RG_ENOMEM→1. */
+typedef enum rg_status {
+    RG_OK = 0,
+    RG_EUSAGE,      /* bad option, value, model spec or configuration */
+    RG_EDATA,       /* malformed data or checkpoint file */
+    RG_EIO,         /* a file cannot be opened, read or written */
+    RG_ENONFINITE,  /* a loss, gradient or weight became NaN or Inf */
+    RG_ECOMM,       /* a peer failed or timed out */
+    RG_ENOMEM       /* allocation failed or a size overflowed */
+} rg_status;
+
+const char *rg_status_str(rg_status s);          /* "usage error", ... */
+const char *rg_last_error(void);                 /* this thread's last message, "" if none */
+void rg_clear_error(void);
+
+/* Allocation hook: every allocation of the library goes through these.
+ * Passing NULLs restores malloc/free.  Not thread-safe to change mid-run. */
+typedef void *(*rg_alloc_fn)(size_t size, void *ud);
+typedef void (*rg_free_fn)(void *ptr, void *ud);
+void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
+
+/* ------------------------------------------------------------------ random */
+
+/* Counter-based generator (Philox-4x32-10).  A draw is a pure function of
+ * (seed, purpose, step, index): no hidden state, so results do not depend on
+ * which worker or in which order values are drawn. */
+enum rg_purpose {
+    RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
+    RG_RNG_USER = 100
+};
+void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
+/* Uniform float in [0,1) from the first word of the block. */
+float rg_rng_uniform(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index);
+
+/* ------------------------------------------------------------------- BLAS */
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major; ta/tb nonzero transpose.
+ * A is op(A): M×K, B: K×N, C: M×N with leading dimensions lda, ldb, ldc.
+ * Goes to OpenBLAS when built with it, else to the reference kernel. */
+void rg_sgemm(int ta, int tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc);
+/* The portable reference kernel, always available (tests compare the two). */
+void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc);
+int rg_blas_set_threads(int n);    /* returns threads in effect */
+const char *rg_blas_name(void);    /* "openblas" or "reference" */
+
+/* ---------------------------------------------------------------- datasets */
+
+/* A dataset is n samples of d float features and an int32 label each (labels
+ * may be absent, e.g. for predict).  Sample i is row i; its global id is i. */
+typedef struct rg_dataset rg_dataset;
+
+typedef struct rg_data_opts {
+    int label_column;   /* CSV: 0-based column holding the label; -1 = last */
+    int header;         /* CSV: nonzero skips the first line */
+    float scale;        /* multiply features; 0 = auto (1/255 for uint8 IDX, else 1) */
+} rg_data_opts;
+
+/* Opens a source: "fashion-mnist" (Debian's dataset-fashion-mnist files),
+ * "idx:DIR" (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or
+ * "csv:FILE".  split is "train" or "test".  For a csv source "test" is an
+ * error.  *out owned by the caller (rg_dataset_free). */
+rg_status rg_dataset_open(const char *source, const char *split,
+                          const rg_data_opts *opts, rg_dataset **out);
+/* One IDX image file (gzip or raw) plus an optional label file (NULL). */
+rg_status rg_dataset_load_idx(const char *images, const char *labels,
+                              float scale, rg_dataset **out);
+rg_status rg_dataset_load_csv(const char *path, const rg_data_opts *opts,
+                              rg_dataset **out);
+/* Builds a dataset from caller arrays (copied).  y may be NULL. */
+rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
+                                 size_t d, rg_dataset **out);
+/* Rows [start, start+count) as a new dataset (copied). */
+rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
+                           rg_dataset **out);
+void rg_dataset_free(rg_dataset *ds);
+size_t rg_dataset_size(const rg_dataset *ds);
+size_t rg_dataset_features(const rg_dataset *ds);
+int rg_dataset_classes(const rg_dataset *ds);   /* max label + 1; 0 if unlabeled */
+const float *rg_dataset_x(const rg_dataset *ds);   /* n*d */
+const int32_t *rg_dataset_y(const rg_dataset *ds); /* n, or NULL */
+const char *rg_dataset_name(const rg_dataset *ds); /* file it came from */
+
+/* ------------------------------------------------------------------- model */
+
+typedef struct rg_model rg_model;
+
+/* Parses a spec such as
+ *   "dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)"
+ * Layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]),
+ * ACT in relu tanh sigmoid gelu softmax linear (default linear);
+ * dropout(RATE) with 0 <= RATE < 1.  The last layer must be dense; its
+ * outputs are the classes.  Kernels start Glorot-uniform from
+ * (seed, RG_RNG_INIT, layer, index), biases zero. */
+rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed,
+                          rg_model **out);
+void rg_model_free(rg_model *m);
+const char *rg_model_spec(const rg_model *m);   /* canonical spec */
+size_t rg_model_inputs(const rg_model *m);
+size_t rg_model_outputs(const rg_model *m);
+/* The parameter arena and the gradient arena: one float buffer each. */
+size_t rg_model_param_count(const rg_model *m);
+float *rg_model_params(rg_model *m);
+float *rg_model_grads(rg_model *m);
+/* Dense layers counted from 0.  w is [out, in]; b is [out] or NULL. */
+int rg_model_dense_count(const rg_model *m);
+rg_status rg_model_dense(rg_model *m, int i, size_t *out, size_t *in,
+                         float **w, float **b);
+
+/* A pass over one batch.  sample_ids are global ids (they key dropout masks). */
+typedef struct rg_pass {
+    uint64_t seed;
+    uint64_t step;              /* global step: keys dropout masks */
+    const uint64_t *sample_ids; /* n ids, or NULL for 0..n-1 */
+    int training;               /* dropout on */
+    float label_smoothing;
+    float grad_scale;           /* backward computes grad of grad_scale * sum of sample losses */
+} rg_pass;
+
+void rg_model_zero_grad(rg_model *m);
+/* Forward (and, if y != NULL and pass->training or grads wanted, backward
+ * accumulating into the gradient arena).  Returns the sum over the batch of
+ * cross-entropy losses in *loss_sum and the number of correct argmax
+ * predictions in *correct (either may be NULL).  probs (n × outputs) receives
+ * the output activations when not NULL.  Fails with RG_EUSAGE on a label
+ * outside [0, outputs). */
+rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
+                                    size_t n, const rg_pass *pass, int backward,
+                                    double *loss_sum, size_t *correct, float *probs);
+/* Penalty sum_l (l1*|W|_1 + l2*|W|_2^2) over kernels (not biases), times
+ * strength.  If grads != NULL its gradient is added to grads. */
+double rg_model_penalty(const rg_model *m, float strength, float *grads);
+/* Max-norm: rescales each unit's incoming weight vector to norm <= maxnorm. */
+void rg_model_apply_constraints(rg_model *m);
+
+/* ---------------------------------------------------------------- optimizer */
+
+typedef enum { RG_OPT_SGD, RG_OPT_ADAM, RG_OPT_ADAMW } rg_opt_kind;
+
+typedef struct rg_opt_config {
+    rg_opt_kind kind;
+    float momentum;       /* SGD */
+    int nesterov;         /* SGD */
+    float beta1, beta2, eps;
+    float weight_decay;   /* decoupled: w -= lr * wd * w, any optimizer */
+} rg_opt_config;
+
+typedef struct rg_optimizer rg_optimizer;
+rg_status rg_optimizer_create(const rg_opt_config *c, size_t n, rg_optimizer **out);
+void rg_optimizer_free(rg_optimizer *o);
+/* One update of n parameters from grads with learning rate lr.  Follows
+ * PyTorch's SGD/Adam/AdamW update rules exactly. */
+void rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
+/* Moment arenas, for checkpoints: count of arenas and each one. */
+int rg_optimizer_state_count(const rg_optimizer *o);
+float *rg_optimizer_state(rg_optimizer *o, int i);
+uint64_t rg_optimizer_steps(const rg_optimizer *o);
+void rg_optimizer_set_steps(rg_optimizer *o, uint64_t t);
+/* Scales grads so that their global L2 norm is at most max_norm; returns the
+ * norm before clipping. */
+double rg_clip_global_norm(float *grads, size_t n, double max_norm);
+
+/* -------------------------------------------------------------- checkpoints */
+
+/* Writes the model as safetensors: dense_<i>.weight [out,in], dense_<i>.bias
+ * [out], metadata {"format": RG_CHECKPOINT_FORMAT, "spec": ..., "inputs": ...}.
+ * Written to a temporary file, flushed and renamed: never half-written.
+ * Refuses (RG_ENONFINITE) to write non-finite weights. */
+rg_status rg_model_save(const rg_model *m, const char *path);
+/* Creates a model from a checkpoint written by rg_model_save. */
+rg_status rg_model_load(const char *path, rg_model **out);
+/* Copies weights from a safetensors file into an existing model; a missing
+ * tensor or a shape mismatch fails naming the tensor and both shapes. */
+rg_status rg_model_load_weights(rg_model *m, const char *path);
+
+/* ------------------------------------------------------------ configuration */
+
+/* Every setting of `regula train|eval|predict`.  Plain data: strings are
+ * fixed buffers so the struct can be copied and hashed. */
+typedef struct rg_config {
+    char data[512], test_data[512], input[512];
+    int label_column, header;
+    float scale;
+    double val_split;
+    char model[1024];
+    char optimizer[16];
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    int nesterov;
+    double label_smoothing, clip_norm;
+    char lr_schedule[16];
+    long warmup, lr_step_epochs;
+    double lr_gamma, lr_min;
+    long batch, epochs, limit;
+    uint64_t seed;
+    int shuffle;
+    long early_stop;
+    double min_delta;
+    char monitor[16];
+    int restore_best;
+    char init[512], load[512], save[512], log[512];
+    long log_every;
+    int threads;
+} rg_config;
+
+/* One line of `--help`.  arg is NULL for a flag. */
+typedef struct rg_option {
+    const char *name;      /* long option without "--", also the JSON key */
+    const char *arg;       /* metavariable, e.g. "N", or NULL for a flag */
+    const char *commands;  /* which commands take it: "train eval predict" */
+    const char *help;
+} rg_option;
+
+const rg_option *rg_options(size_t *count);
+void rg_config_defaults(rg_config *c);
+/* Sets one option by name (dashes or underscores) from its text value; a flag
+ * takes NULL, "true" or "false".  Errors name the option and the value. */
+rg_status rg_config_set(rg_config *c, const char *name, const char *value);
+/* Formats an option's current value (for --help defaults and the log). */
+void rg_config_get(const rg_config *c, const char *name, char *buf, size_t cap);
+/* Applies a JSON object file of option keys; errors name the file and key. */
+rg_status rg_config_load_json(rg_config *c, const char *path);
+/* Range checks across options (lr finite and >= 0, batch > 0, ...). */
+rg_status rg_config_validate(const rg_config *c);
+/* The resolved configuration as a JSON object (malloc'd; caller frees with
+ * free()), and a 64-bit FNV-1a hash of it. */
+char *rg_config_json(const rg_config *c);
+uint64_t rg_config_hash(const rg_config *c);
+
+/* ----------------------------------------------------------------- training */
+
+typedef struct rg_epoch_stats {
+    int epoch;                 /* 1-based */
+    double loss, reg_loss, acc;
+    double val_loss, val_acc;  /* NaN when there is no validation set */
+    double samples_per_s, seconds;
+    double lr;
+} rg_epoch_stats;
+
+typedef struct rg_train_result {
+    double test_loss, test_acc;     /* NaN without a test set */
+    int epochs_run, stopped_early, best_epoch;
+    uint64_t steps;
+    uint64_t nonfinite_step;        /* step of the non-finite stop, if any */
+} rg_train_result;
+
+/* Progress callback (the CLI draws its bar from it).  Called after each step
+ * with the epoch, samples done in this epoch, epoch size and running loss. */
+typedef void (*rg_progress_fn)(int epoch, size_t done, size_t total,
+                               double loss, void *ud);
+
+/* Trains m on train; validates on val (may be NULL) after each epoch;
+ * evaluates on test (may be NULL) at the end.  Writes the JSON-lines log
+ * (c->log) and the final checkpoint (c->save) when set.  Returns
+ * RG_ENONFINITE when the loss became non-finite (result->nonfinite_step). */
+rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
+                   const rg_dataset *val, const rg_dataset *test,
+                   rg_progress_fn progress, void *ud, rg_train_result *result);
+
+/* Mean loss (data + penalty, as Keras reports) and accuracy of m on ds. */
+rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,
+                      double *loss, double *acc);
+/* Class of each sample (argmax) into classes[n]. */
+rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

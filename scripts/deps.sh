@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what regula needs from Debian's packages, once (idempotent).
+# As root it runs apt-get; otherwise it prints the command to run.
+# Usage: scripts/deps.sh [--bench]   (--bench adds python3-torch for bench/)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libcjson-dev
+      libcmocka-dev dataset-fashion-mnist)
+if [ "${1:-}" = "--bench" ]; then pkgs+=(python3-torch python3-numpy); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "regula needs: ${missing[*]}" >&2
+  echo "run as root:  apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

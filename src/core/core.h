@@ -1,0 +1,39 @@
+/*
+ * core.h — layer 0, internal: error context, the allocation hook, checked
+ * size arithmetic, timing.  Everything above includes this; it includes libc.
+ */
+#ifndef RG_CORE_H
+#define RG_CORE_H
+
+#include "regula.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define RG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define RG_PRINTF(a, b)
+#endif
+
+/* Records a message for rg_last_error() and returns s, so callers write
+ * `return rg_error(RG_EDATA, "%s: ...", path);`. */
+rg_status rg_error(rg_status s, const char *fmt, ...) RG_PRINTF(2, 3);
+/* Prefixes the current message with more context ("file.gz: " + old). */
+rg_status rg_error_prefix(rg_status s, const char *fmt, ...) RG_PRINTF(2, 3);
+
+void *rg_malloc(size_t n);          /* NULL on failure (never aborts) */
+void *rg_calloc(size_t n, size_t size);
+void rg_free(void *p);
+char *rg_strdup(const char *s);
+
+/* a*b and a+b with overflow detection: return 0 on overflow. */
+int rg_mul_ok(size_t a, size_t b, size_t *out);
+int rg_add_ok(size_t a, size_t b, size_t *out);
+
+double rg_now(void);                /* monotonic seconds */
+
+/* Programmer errors: abort with file and line.  Never for user input. */
+#define RG_ASSERT(c) do { if (!(c)) rg_assert_fail(#c, __FILE__, __LINE__); } while (0)
+void rg_assert_fail(const char *expr, const char *file, int line);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * rng.c — Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as
+ * 1, 2, 3", SC'11).  A draw is a pure function of its key (seed, purpose) and
+ * its counter (step, index): the key is the seed's two 32-bit halves with the
+ * purpose folded into the high half; the counter is (index lo, index hi,
+ * step lo, step hi).  No state, so any worker can draw any value.
+ */
+#include "core/core.h"
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo)
+{
+    uint64_t p = (uint64_t)a * b;
+    *hi = (uint32_t)(p >> 32);
+    *lo = (uint32_t)p;
+}
+
+/* The raw Philox-4x32-10 block function; exposed for the known-answer test. */
+void rg_philox4x32_10(const uint32_t ctr_in[4], const uint32_t key_in[2], uint32_t out[4]);
+void rg_philox4x32_10(const uint32_t ctr_in[4], const uint32_t key_in[2], uint32_t out[4])
+{
+    uint32_t c0 = ctr_in[0], c1 = ctr_in[1], c2 = ctr_in[2], c3 = ctr_in[3];
+    uint32_t k0 = key_in[0], k1 = key_in[1];
+    for (int r = 0; r < 10; r++) {
+        uint32_t hi0, lo0, hi1, lo1;
+        mulhilo(PHILOX_M0, c0, &hi0, &lo0);
+        mulhilo(PHILOX_M1, c2, &hi1, &lo1);
+        uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+        k0 += PHILOX_W0; k1 += PHILOX_W1;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4])
+{
+    uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) ^ (purpose * 0x85EBCA6Bu) };
+    uint32_t ctr[4] = { (uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step, (uint32_t)(step >> 32) };
+    rg_philox4x32_10(ctr, key, out);
+}
+
+float rg_rng_uniform(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index)
+{
+    uint32_t o[4];
+    rg_rng4(seed, purpose, step, index, o);
+    return (float)(o[0] >> 8) * (1.0f / 16777216.0f);
+}

@@ -1,0 +1,54 @@
+/*
+ * status.c — the per-thread error message and the status names.
+ * Invariant: rg_last_error() describes the most recent failure on this thread
+ * with enough context (file, record, offset, option) for a user to act on.
+ */
+#include "core/core.h"
+#include <stdarg.h>
+#include <string.h>
+
+static _Thread_local char g_msg[1024];
+
+const char *rg_status_str(rg_status s)
+{
+    switch (s) {
+    case RG_OK: return "ok";
+    case RG_EUSAGE: return "usage error";
+    case RG_EDATA: return "data error";
+    case RG_EIO: return "i/o error";
+    case RG_ENONFINITE: return "non-finite value";
+    case RG_ECOMM: return "communication error";
+    case RG_ENOMEM: return "out of memory";
+    }
+    return "unknown status";
+}
+
+const char *rg_last_error(void) { return g_msg; }
+void rg_clear_error(void) { g_msg[0] = 0; }
+
+rg_status rg_error(rg_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+rg_status rg_error_prefix(rg_status s, const char *fmt, ...)
+{
+    char old[sizeof g_msg], pre[512];
+    memcpy(old, g_msg, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    snprintf(g_msg, sizeof g_msg, "%s%s", pre, old);
+    return s;
+}
+
+void rg_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "regula: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);
+    abort();
+}

@@ -1,0 +1,26 @@
+/*
+ * kernels.h — layer 1, internal: elementwise kernels over raw float buffers.
+ * A kernel does no I/O, allocates nothing and knows no communication.
+ * Backward kernels accumulate or overwrite as their comment says.
+ */
+#ifndef RG_KERNELS_H
+#define RG_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { RG_ACT_LINEAR, RG_ACT_RELU, RG_ACT_TANH, RG_ACT_SIGMOID, RG_ACT_GELU, RG_ACT_SOFTMAX } rg_act;
+
+/* y = act(y) in place over n rows of d (softmax is per row). */
+void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre);
+/* dy *= act'(.) elementwise, given the activation output y and, where the
+ * derivative needs it, the pre-activation pre (gelu).  Not for softmax. */
+void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size_t count);
+
+/* Softmax cross-entropy over n rows of k logits/probabilities p (already
+ * softmaxed).  Returns the sum of losses; with label smoothing ls the target
+ * is (1-ls)*onehot + ls/k.  If dz != NULL writes dz = scale*(p - target).
+ * correct counts argmax == label. */
+double rg_xent(const float *p, const int32_t *y, size_t n, size_t k, float ls,
+               float scale, float *dz, size_t *correct);
+
+#endif
