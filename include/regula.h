@@ -86,7 +86,7 @@ const char *rg_blas_name(void);    /* "openblas" or "reference" */
 typedef struct rg_dataset rg_dataset;
 
 typedef struct rg_data_opts {
-    int label_column;   /* CSV: 0-based column holding the label; -1 = last */
+    int label_column;   /* CSV: 0-based column holding the label; -1 = last; -2 = none */
     int header;         /* CSV: nonzero skips the first line */
     float scale;        /* multiply features; 0 = auto (1/255 for uint8 IDX, else 1) */
 } rg_data_opts;
@@ -157,8 +157,10 @@ void rg_model_zero_grad(rg_model *m);
  * accumulating into the gradient arena).  Returns the sum over the batch of
  * cross-entropy losses in *loss_sum and the number of correct argmax
  * predictions in *correct (either may be NULL).  probs (n × outputs) receives
- * the output activations when not NULL.  Fails with RG_EUSAGE on a label
- * outside [0, outputs). */
+ * the softmax probabilities (n × outputs) when not NULL.  Fails with
+ * RG_EDATA on a label outside [0, outputs).
+ * The loss is softmax cross-entropy on the last dense layer's logits: its
+ * pre-activation when its activation is softmax or linear, else act(z). */
 rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
                                     size_t n, const rg_pass *pass, int backward,
                                     double *loss_sum, size_t *correct, float *probs);

@@ -16,11 +16,13 @@ void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre);
  * derivative needs it, the pre-activation pre (gelu).  Not for softmax. */
 void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size_t count);
 
-/* Softmax cross-entropy over n rows of k logits/probabilities p (already
- * softmaxed).  Returns the sum of losses; with label smoothing ls the target
- * is (1-ls)*onehot + ls/k.  If dz != NULL writes dz = scale*(p - target).
- * correct counts argmax == label. */
-double rg_xent(const float *p, const int32_t *y, size_t n, size_t k, float ls,
-               float scale, float *dz, size_t *correct);
+/* p = softmax(z) row by row (p may alias z). */
+void rg_softmax_rows(const float *z, float *p, size_t n, size_t k);
+/* Softmax cross-entropy over n rows of k logits z.  Writes p = softmax(z).
+ * If y != NULL (labels already range-checked) returns the sum of losses
+ * against the target (1-ls)*onehot + ls/k, writes dz = scale*(p - target)
+ * when dz != NULL and adds the count of argmax == label to *correct. */
+double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, float ls,
+                       float scale, float *p, float *dz, size_t *correct);
 
 #endif

@@ -1,0 +1,58 @@
+/*
+ * comm.c — the communicator front door and the `self` backend (a world of
+ * one rank).  Invariant for every backend: after a collective returns RG_OK
+ * every rank holds the same result; on error every rank returns an error.
+ */
+#include "core/core.h"
+#include "comm/comm.h"
+#include <string.h>
+
+rg_status rg_comm_allreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op) { return c->ops->allreduce(c, buf, n, op); }
+rg_status rg_comm_allreduce_f64(rg_comm *c, double *buf, size_t n, rg_reduce_op op) { return c->ops->allreduce_f64(c, buf, n, op); }
+rg_status rg_comm_broadcast(rg_comm *c, void *buf, size_t bytes, int root) { return c->ops->broadcast(c, buf, bytes, root); }
+rg_status rg_comm_allgather(rg_comm *c, const float *in, size_t n, float *out) { return c->ops->allgather(c, in, n, out); }
+rg_status rg_comm_reduce_scatter(rg_comm *c, const float *in, size_t n_each, float *out, rg_reduce_op op)
+{
+    return c->ops->reduce_scatter(c, in, n_each, out, op);
+}
+rg_status rg_comm_barrier(rg_comm *c) { return c->ops->barrier(c); }
+rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out) { return c->ops->split(c, color, key, out); }
+void rg_comm_free(rg_comm *c) { if (c) c->ops->free(c); }
+
+/* ------------------------------------------------------------ self backend */
+
+static rg_status self_allreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op) { return RG_OK; }
+static rg_status self_allreduce_f64(rg_comm *c, double *buf, size_t n, rg_reduce_op op) { return RG_OK; }
+static rg_status self_broadcast(rg_comm *c, void *buf, size_t bytes, int root)
+{
+    return root == 0 ? RG_OK : rg_error(RG_EUSAGE, "broadcast from rank %d in a world of 1", root);
+}
+static rg_status self_allgather(rg_comm *c, const float *in, size_t n, float *out)
+{
+    if (in != out) memmove(out, in, n * sizeof(float));
+    return RG_OK;
+}
+static rg_status self_reduce_scatter(rg_comm *c, const float *in, size_t n_each, float *out, rg_reduce_op op)
+{
+    if (in != out) memmove(out, in, n_each * sizeof(float));
+    return RG_OK;
+}
+static rg_status self_barrier(rg_comm *c) { return RG_OK; }
+static rg_status self_split(rg_comm *c, int color, int key, rg_comm **out) { return rg_comm_self(out); }
+static void self_free(rg_comm *c) { rg_free(c); }
+
+static const rg_comm_ops self_ops = {
+    self_allreduce, self_allreduce_f64, self_broadcast, self_allgather,
+    self_reduce_scatter, self_barrier, self_split, self_free
+};
+
+rg_status rg_comm_self(rg_comm **out)
+{
+    rg_comm *c = rg_calloc(1, sizeof *c);
+    if (!c) return rg_error(RG_ENOMEM, "out of memory creating a communicator");
+    c->ops = &self_ops;
+    c->rank = 0;
+    c->size = 1;
+    *out = c;
+    return RG_OK;
+}

@@ -1,0 +1,114 @@
+/*
+ * ops.c — elementwise activations and the softmax cross-entropy.  Each loop is
+ * a flat pass over a contiguous buffer so the compiler can vectorise it.
+ * Softmax cross-entropy works from logits (log-sum-exp with the row max
+ * subtracted), so it stays finite for any finite logits.
+ */
+#include "kernels/kernels.h"
+#include <math.h>
+
+static inline float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre)
+{
+    size_t count = n * d;
+    switch (a) {
+    case RG_ACT_LINEAR:
+        break;
+    case RG_ACT_RELU:
+        for (size_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        break;
+    case RG_ACT_TANH:
+        for (size_t i = 0; i < count; i++) y[i] = tanhf(y[i]);
+        break;
+    case RG_ACT_SIGMOID:
+        for (size_t i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
+        break;
+    case RG_ACT_GELU:
+        for (size_t i = 0; i < count; i++) { pre[i] = y[i]; y[i] = gelu(y[i]); }
+        break;
+    case RG_ACT_SOFTMAX:
+        rg_softmax_rows(y, y, n, d);
+        break;
+    }
+}
+
+void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size_t count)
+{
+    switch (a) {
+    case RG_ACT_LINEAR:
+    case RG_ACT_SOFTMAX: /* only ever the last layer, folded into the loss */
+        break;
+    case RG_ACT_RELU:
+        for (size_t i = 0; i < count; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case RG_ACT_TANH:
+        for (size_t i = 0; i < count; i++) dy[i] *= 1.0f - y[i] * y[i];
+        break;
+    case RG_ACT_SIGMOID:
+        for (size_t i = 0; i < count; i++) dy[i] *= y[i] * (1.0f - y[i]);
+        break;
+    case RG_ACT_GELU:
+        for (size_t i = 0; i < count; i++) {
+            float x = pre[i];
+            float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+            float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+            dy[i] *= cdf + x * pdf;
+        }
+        break;
+    }
+}
+
+void rg_softmax_rows(const float *z, float *p, size_t n, size_t k)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *zi = z + i * k;
+        float *pi = p + i * k;
+        float m = zi[0];
+        for (size_t j = 1; j < k; j++) m = zi[j] > m ? zi[j] : m;
+        float s = 0.0f;
+        for (size_t j = 0; j < k; j++) { pi[j] = expf(zi[j] - m); s += pi[j]; }
+        float inv = 1.0f / s;
+        for (size_t j = 0; j < k; j++) pi[j] *= inv;
+    }
+}
+
+double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, float ls,
+                       float scale, float *p, float *dz, size_t *correct)
+{
+    double total = 0.0;
+    size_t right = 0;
+    float off = ls / (float)k, on = 1.0f - ls + off;
+    for (size_t i = 0; i < n; i++) {
+        const float *zi = z + i * k;
+        float *pi = p + i * k;
+        size_t arg = 0;
+        float m = zi[0];
+        for (size_t j = 1; j < k; j++) if (zi[j] > m) { m = zi[j]; arg = j; }
+        float s = 0.0f;
+        for (size_t j = 0; j < k; j++) { pi[j] = expf(zi[j] - m); s += pi[j]; }
+        float lse = logf(s);
+        float inv = 1.0f / s;
+        for (size_t j = 0; j < k; j++) pi[j] *= inv;
+        if (!y) continue;
+        size_t c = (size_t)y[i];
+        right += arg == c;
+        /* loss = -sum_j t_j (z_j - m - lse); sum_j t_j = 1 */
+        double li = (double)(m + lse);
+        if (ls == 0.0f) {
+            li -= zi[c];
+        } else {
+            double dot = 0.0;
+            for (size_t j = 0; j < k; j++) dot += (double)zi[j];
+            li -= (double)off * dot + (double)(on - off) * zi[c];
+        }
+        total += li;
+        if (dz) {
+            float *di = dz + i * k;
+            for (size_t j = 0; j < k; j++) di[j] = scale * (pi[j] - off);
+            di[c] -= scale * (on - off);
+        }
+    }
+    if (correct) *correct += right;
+    return total;
+}

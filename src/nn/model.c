@@ -1,0 +1,515 @@
+/*
+ * model.c — a sequential model of dense and dropout layers over one parameter
+ * arena and one gradient arena.
+ *
+ * Invariants:
+ *   - params and grads are each one contiguous float buffer of n_params; a
+ *     dense layer owns the view [w_off, w_off + out*in) for its kernel, stored
+ *     [out, in], followed by [b_off, b_off + out) for its bias.  So a
+ *     checkpoint, an all-reduce or a best-weights snapshot is one call on
+ *     (float *, n).
+ *   - The workspace (activations, dropout masks, deltas) is sized for the
+ *     largest batch seen so far and reused; forward/backward allocate nothing
+ *     once it is large enough.
+ *   - A dropout mask element is a pure function of (seed, layer, step, global
+ *     sample id, unit), so it does not depend on which worker runs the sample.
+ */
+#include "core/core.h"
+#include "kernels/kernels.h"
+#include "nn/model.h"
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+static const char *act_names[] = { "linear", "relu", "tanh", "sigmoid", "gelu", "softmax" };
+
+/* ------------------------------------------------------------- spec parser */
+
+typedef struct { const char *s; size_t pos; } cursor;
+
+static void skip_ws(cursor *c) { while (isspace((unsigned char)c->s[c->pos])) c->pos++; }
+
+static rg_status spec_error(const cursor *c, const char *what)
+{
+    return rg_error(RG_EUSAGE, "--model: %s at character %zu of '%s'", what, c->pos + 1, c->s);
+}
+
+/* Reads one argument up to ',' or ')' into buf, trimmed. */
+static int read_arg(cursor *c, char *buf, size_t cap)
+{
+    skip_ws(c);
+    size_t n = 0;
+    while (c->s[c->pos] && c->s[c->pos] != ',' && c->s[c->pos] != ')') {
+        if (n + 1 >= cap) return 0;
+        buf[n++] = c->s[c->pos++];
+    }
+    while (n && isspace((unsigned char)buf[n - 1])) n--;
+    buf[n] = 0;
+    return 1;
+}
+
+static int parse_float(const char *t, float *out)
+{
+    char *end;
+    double v = strtod(t, &end);
+    if (end == t || *end || !isfinite(v)) return 0;
+    *out = (float)v;
+    return 1;
+}
+
+static rg_status parse_layer_args(cursor *c, rg_layer *L, const char *name)
+{
+    char arg[128];
+    int argi = 0;
+    for (;;) {
+        size_t at = c->pos;
+        if (!read_arg(c, arg, sizeof arg)) return spec_error(c, "argument too long");
+        if (!arg[0]) {
+            if (c->s[c->pos] == ')' && argi == 0) return rg_error(RG_EUSAGE, "--model: %s() needs arguments, e.g. %s", name,
+                                                                 L->kind == RG_LAYER_DENSE ? "dense(64, relu)" : "dropout(0.5)");
+            return spec_error(c, "empty argument");
+        }
+        char *eq = strchr(arg, '=');
+        if (L->kind == RG_LAYER_DROPOUT) {
+            if (argi > 0 || eq) return rg_error(RG_EUSAGE, "--model: dropout takes one argument, the rate: dropout(0.5)");
+            if (!parse_float(arg, &L->rate)) return rg_error(RG_EUSAGE, "--model: dropout rate '%s' is not a number", arg);
+            if (!(L->rate >= 0.0f && L->rate < 1.0f))
+                return rg_error(RG_EUSAGE, "--model: dropout rate %s is outside [0, 1)", arg);
+        } else if (argi == 0) {
+            char *end;
+            long u = strtol(arg, &end, 10);
+            if (end == arg || *end || u < 1 || u > (1L << 24))
+                return rg_error(RG_EUSAGE, "--model: dense units '%s' must be an integer in [1, 16777216]", arg);
+            L->out = (size_t)u;
+        } else if (!eq) {
+            int found = 0;
+            for (int a = 0; a < (int)(sizeof act_names / sizeof *act_names); a++)
+                if (!strcmp(arg, act_names[a])) { L->act = (rg_act)a; found = 1; }
+            if (!found)
+                return rg_error(RG_EUSAGE, "--model: unknown activation '%s' (expected relu, tanh, sigmoid, gelu, softmax or linear)", arg);
+        } else {
+            *eq = 0;
+            const char *key = arg, *val = eq + 1;
+            float v;
+            if (!strcmp(key, "bias")) {
+                if (!strcmp(val, "false")) L->bias = 0;
+                else if (!strcmp(val, "true")) L->bias = 1;
+                else return rg_error(RG_EUSAGE, "--model: bias=%s: expected true or false", val);
+            } else if (!strcmp(key, "l1") || !strcmp(key, "l2") || !strcmp(key, "maxnorm")) {
+                if (!parse_float(val, &v) || v < 0.0f)
+                    return rg_error(RG_EUSAGE, "--model: %s=%s: expected a finite number >= 0", key, val);
+                if (key[0] == 'm' && v == 0.0f)
+                    return rg_error(RG_EUSAGE, "--model: maxnorm=%s: must be > 0", val);
+                if (!strcmp(key, "l1")) L->l1 = v;
+                else if (!strcmp(key, "l2")) L->l2 = v;
+                else L->maxnorm = v;
+            } else {
+                return rg_error(RG_EUSAGE, "--model: dense has no option '%s' (expected l1, l2, maxnorm or bias)", key);
+            }
+        }
+        (void)at;
+        argi++;
+        if (c->s[c->pos] == ',') { c->pos++; continue; }
+        if (c->s[c->pos] == ')') { c->pos++; return RG_OK; }
+        return spec_error(c, "missing ')'");
+    }
+}
+
+static rg_status parse_spec(const char *spec, rg_layer **out, int *count)
+{
+    cursor c = { spec, 0 };
+    int cap = 8, n = 0;
+    rg_layer *layers = rg_calloc((size_t)cap, sizeof *layers);
+    if (!layers) return rg_error(RG_ENOMEM, "out of memory parsing --model");
+    rg_status st = RG_OK;
+    for (;;) {
+        skip_ws(&c);
+        if (c.s[c.pos] == ',') { c.pos++; skip_ws(&c); }
+        if (!c.s[c.pos]) break;
+        char name[32];
+        size_t k = 0;
+        while (isalpha((unsigned char)c.s[c.pos]) && k + 1 < sizeof name) name[k++] = c.s[c.pos++];
+        name[k] = 0;
+        skip_ws(&c);
+        if (!k) { st = spec_error(&c, "expected a layer name (dense or dropout)"); goto fail; }
+        if (c.s[c.pos] != '(') { st = spec_error(&c, "expected '(' after the layer name"); goto fail; }
+        c.pos++;
+        if (n == 64) { st = rg_error(RG_EUSAGE, "--model: at most 64 layers"); goto fail; }
+        if (n == cap) {
+            rg_layer *bigger = rg_calloc((size_t)cap * 2, sizeof *layers);
+            if (!bigger) { st = rg_error(RG_ENOMEM, "out of memory parsing --model"); goto fail; }
+            memcpy(bigger, layers, (size_t)n * sizeof *layers);
+            rg_free(layers);
+            layers = bigger;
+            cap *= 2;
+        }
+        rg_layer *L = &layers[n];
+        memset(L, 0, sizeof *L);
+        if (!strcmp(name, "dense")) { L->kind = RG_LAYER_DENSE; L->bias = 1; L->act = RG_ACT_LINEAR; }
+        else if (!strcmp(name, "dropout")) L->kind = RG_LAYER_DROPOUT;
+        else { st = rg_error(RG_EUSAGE, "--model: unknown layer '%s' (expected dense or dropout)", name); goto fail; }
+        if ((st = parse_layer_args(&c, L, name)) != RG_OK) goto fail;
+        n++;
+    }
+    if (n == 0) { st = rg_error(RG_EUSAGE, "--model: no layers in '%s'", spec); goto fail; }
+    if (layers[n - 1].kind != RG_LAYER_DENSE) { st = rg_error(RG_EUSAGE, "--model: the last layer must be dense (its units are the classes)"); goto fail; }
+    for (int i = 0; i < n - 1; i++)
+        if (layers[i].kind == RG_LAYER_DENSE && layers[i].act == RG_ACT_SOFTMAX) {
+            st = rg_error(RG_EUSAGE, "--model: softmax is only allowed on the last layer (layer %d has it)", i + 1);
+            goto fail;
+        }
+    *out = layers;
+    *count = n;
+    return RG_OK;
+fail:
+    rg_free(layers);
+    return st;
+}
+
+static void cat(char *buf, size_t cap, size_t *len, const char *s)
+{
+    size_t k = strlen(s);
+    if (*len + k + 1 > cap) return;
+    memcpy(buf + *len, s, k + 1);
+    *len += k;
+}
+
+static void cat_num(char *buf, size_t cap, size_t *len, const char *key, double v)
+{
+    /* the shortest text that reads back as the same float */
+    char t[64], num[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, v);
+        if (strtof(num, NULL) == (float)v) break;
+    }
+    snprintf(t, sizeof t, "%s%s", key, num);
+    cat(buf, cap, len, t);
+}
+
+static char *canonical_spec(const rg_layer *layers, int n)
+{
+    size_t cap = 64 + (size_t)n * 128, len = 0;
+    char *buf = rg_malloc(cap);
+    if (!buf) return NULL;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const rg_layer *L = &layers[i];
+        if (i) cat(buf, cap, &len, " ");
+        if (L->kind == RG_LAYER_DROPOUT) {
+            cat_num(buf, cap, &len, "dropout(", L->rate);
+            cat(buf, cap, &len, ")");
+            continue;
+        }
+        cat_num(buf, cap, &len, "dense(", (double)L->out);
+        cat(buf, cap, &len, ", ");
+        cat(buf, cap, &len, act_names[L->act]);
+        if (L->l1 > 0) cat_num(buf, cap, &len, ", l1=", L->l1);
+        if (L->l2 > 0) cat_num(buf, cap, &len, ", l2=", L->l2);
+        if (L->maxnorm > 0) cat_num(buf, cap, &len, ", maxnorm=", L->maxnorm);
+        if (!L->bias) cat(buf, cap, &len, ", bias=false");
+        cat(buf, cap, &len, ")");
+    }
+    return buf;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_model **out)
+{
+    *out = NULL;
+    if (!spec) return rg_error(RG_EUSAGE, "--model: empty spec");
+    if (n_inputs == 0) return rg_error(RG_EUSAGE, "model needs at least one input feature");
+    rg_model *m = rg_calloc(1, sizeof *m);
+    if (!m) return rg_error(RG_ENOMEM, "out of memory creating the model");
+    rg_status st = parse_spec(spec, &m->layers, &m->n_layers);
+    if (st != RG_OK) { rg_free(m); return st; }
+    m->n_in = n_inputs;
+    size_t width = n_inputs, total = 0;
+    m->max_width = n_inputs;
+    for (int i = 0; i < m->n_layers; i++) {
+        rg_layer *L = &m->layers[i];
+        L->in = width;
+        if (L->kind == RG_LAYER_DROPOUT) { L->out = width; continue; }
+        L->dense_index = m->n_dense++;
+        size_t wn, t;
+        if (!rg_mul_ok(L->out, L->in, &wn) || !rg_add_ok(total, wn, &t) || !rg_add_ok(t, L->bias ? L->out : 0, &t) ||
+            t > ((size_t)1 << 32)) {
+            rg_model_free(m);
+            return rg_error(RG_EUSAGE, "--model: layer %d with %zu x %zu weights is too large", i + 1, L->out, L->in);
+        }
+        L->w_off = total;
+        L->b_off = total + wn;
+        total = t;
+        width = L->out;
+        if (width > m->max_width) m->max_width = width;
+    }
+    m->n_out = width;
+    m->n_params = total;
+    m->spec = canonical_spec(m->layers, m->n_layers);
+    m->params = rg_calloc(total, sizeof(float));
+    m->grads = rg_calloc(total, sizeof(float));
+    if (!m->spec || !m->params || !m->grads) { rg_model_free(m); return rg_error(RG_ENOMEM, "out of memory: %zu parameters", total); }
+    /* Glorot uniform kernels (Keras' default), zero biases. */
+    for (int i = 0; i < m->n_layers; i++) {
+        const rg_layer *L = &m->layers[i];
+        if (L->kind != RG_LAYER_DENSE) continue;
+        float limit = sqrtf(6.0f / (float)(L->in + L->out));
+        float *w = m->params + L->w_off;
+        size_t wn = L->out * L->in;
+        for (size_t j = 0; j < wn; j += 4) {
+            uint32_t r[4];
+            rg_rng4(seed, RG_RNG_INIT, (uint64_t)L->dense_index, j / 4, r);
+            for (size_t q = 0; q < 4 && j + q < wn; q++)
+                w[j + q] = ((float)(r[q] >> 8) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * limit;
+        }
+    }
+    *out = m;
+    return RG_OK;
+}
+
+void rg_model_free(rg_model *m)
+{
+    if (!m) return;
+    rg_free(m->layers);
+    rg_free(m->spec);
+    rg_free(m->params);
+    rg_free(m->grads);
+    rg_free(m->ws);
+    rg_free(m->ws_act);
+    rg_free(m);
+}
+
+const char *rg_model_spec(const rg_model *m) { return m->spec; }
+size_t rg_model_inputs(const rg_model *m) { return m->n_in; }
+size_t rg_model_outputs(const rg_model *m) { return m->n_out; }
+size_t rg_model_param_count(const rg_model *m) { return m->n_params; }
+float *rg_model_params(rg_model *m) { return m->params; }
+float *rg_model_grads(rg_model *m) { return m->grads; }
+int rg_model_dense_count(const rg_model *m) { return m->n_dense; }
+
+rg_status rg_model_dense(rg_model *m, int i, size_t *out, size_t *in, float **w, float **b)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        rg_layer *L = &m->layers[l];
+        if (L->kind != RG_LAYER_DENSE || L->dense_index != i) continue;
+        if (out) *out = L->out;
+        if (in) *in = L->in;
+        if (w) *w = m->params + L->w_off;
+        if (b) *b = L->bias ? m->params + L->b_off : NULL;
+        return RG_OK;
+    }
+    return rg_error(RG_EUSAGE, "model has no dense layer %d (it has %d)", i, m->n_dense);
+}
+
+void rg_model_zero_grad(rg_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+/* ---------------------------------------------------------------- workspace */
+
+/* Per layer: output (n × out), pre-activation or dropout mask (n × out).
+ * Plus two delta buffers of n × max_width and the probabilities n × classes. */
+static rg_status ensure_workspace(rg_model *m, size_t n)
+{
+    if (n <= m->ws_batch) return RG_OK;
+    size_t per_sample = 2 * m->max_width + m->n_out, total = 0, t;
+    for (int i = 0; i < m->n_layers; i++) per_sample += 2 * m->layers[i].out;
+    if (!rg_mul_ok(per_sample, n, &total) || !rg_mul_ok(total, sizeof(float), &t))
+        return rg_error(RG_ENOMEM, "batch of %zu samples is too large for this model", n);
+    float *ws = rg_malloc(t);
+    float **act = rg_calloc((size_t)m->n_layers * 2, sizeof(float *));
+    if (!ws || !act) { rg_free(ws); rg_free(act); return rg_error(RG_ENOMEM, "out of memory: workspace for a batch of %zu", n); }
+    rg_free(m->ws);
+    rg_free(m->ws_act);
+    m->ws = ws;
+    m->ws_act = act;
+    m->ws_batch = n;
+    float *p = ws;
+    for (int i = 0; i < m->n_layers; i++) {
+        m->ws_act[2 * i] = p; p += n * m->layers[i].out;
+        m->ws_act[2 * i + 1] = p; p += n * m->layers[i].out;
+    }
+    m->delta[0] = p; p += n * m->max_width;
+    m->delta[1] = p; p += n * m->max_width;
+    m->probs = p;
+    return RG_OK;
+}
+
+/* ------------------------------------------------------- forward / backward */
+
+static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size_t n, float *mask)
+{
+    size_t d = L->out, blocks = (d + 3) / 4;
+    float keep_scale = 1.0f / (1.0f - L->rate);
+    uint32_t threshold = (uint32_t)((double)L->rate * 16777216.0);
+    uint32_t purpose = RG_RNG_DROPOUT + 256u * (uint32_t)layer;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = pass->sample_ids ? pass->sample_ids[i] : i;
+        float *mi = mask + i * d;
+        for (size_t b = 0; b < blocks; b++) {
+            uint32_t r[4];
+            rg_rng4(pass->seed, purpose, pass->step, id * blocks + b, r);
+            for (size_t q = 0; q < 4 && b * 4 + q < d; q++)
+                mi[b * 4 + q] = (r[q] >> 8) >= threshold ? keep_scale : 0.0f;
+        }
+    }
+}
+
+rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
+                                    size_t n, const rg_pass *pass, int backward,
+                                    double *loss_sum, size_t *correct, float *probs)
+{
+    if (n == 0) { if (loss_sum) *loss_sum = 0; return RG_OK; }
+    rg_status st = ensure_workspace(m, n);
+    if (st != RG_OK) return st;
+    if (y)
+        for (size_t i = 0; i < n; i++)
+            if (y[i] < 0 || (size_t)y[i] >= m->n_out)
+                return rg_error(RG_EDATA, "label %d of sample %llu is outside [0, %zu): the model has %zu outputs",
+                                (int)y[i], (unsigned long long)(pass && pass->sample_ids ? pass->sample_ids[i] : i),
+                                m->n_out, m->n_out);
+    int training = pass && pass->training;
+    const float *in = x;
+    const rg_layer *last = &m->layers[m->n_layers - 1];
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        float *outp = m->ws_act[2 * l], *aux = m->ws_act[2 * l + 1];
+        if (L->kind == RG_LAYER_DROPOUT) {
+            if (!training || L->rate == 0.0f) { m->out_ptr[l] = in; continue; }
+            dropout_mask(L, l, pass, n, aux);
+            size_t cnt = n * L->out;
+            for (size_t i = 0; i < cnt; i++) outp[i] = in[i] * aux[i];
+        } else {
+            const float *w = m->params + L->w_off;
+            float beta = 0.0f;
+            if (L->bias) {
+                const float *b = m->params + L->b_off;
+                for (size_t i = 0; i < n; i++) memcpy(outp + i * L->out, b, L->out * sizeof(float));
+                beta = 1.0f;
+            }
+            /* outp (n, out) = in (n, in) · w(out, in)^T + b */
+            rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp, (int)L->out);
+            int logits_only = (L == last) && (L->act == RG_ACT_SOFTMAX || L->act == RG_ACT_LINEAR);
+            if (!logits_only) rg_act_forward(L->act, outp, n, L->out, aux);
+        }
+        m->out_ptr[l] = outp;
+        in = outp;
+    }
+    /* in == logits (n, classes) */
+    float *dz = backward ? m->delta[0] : NULL;
+    float scale = pass ? pass->grad_scale : 1.0f;
+    double loss = rg_softmax_xent(in, y, n, m->n_out, pass ? pass->label_smoothing : 0.0f, scale,
+                                  probs ? probs : m->probs, y ? dz : NULL, correct);
+    if (loss_sum) *loss_sum = loss;
+    if (!backward || !y) return RG_OK;
+
+    float *delta = m->delta[0], *spare = m->delta[1];
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        const rg_layer *L = &m->layers[l];
+        const float *lin = l ? m->out_ptr[l - 1] : x;
+        if (L->kind == RG_LAYER_DROPOUT) {
+            if (!training || L->rate == 0.0f) continue;
+            const float *mask = m->ws_act[2 * l + 1];
+            size_t cnt = n * L->out;
+            for (size_t i = 0; i < cnt; i++) delta[i] *= mask[i];
+            continue;
+        }
+        int logits_only = (L == last) && (L->act == RG_ACT_SOFTMAX || L->act == RG_ACT_LINEAR);
+        if (!logits_only) rg_act_backward(L->act, delta, m->out_ptr[l], m->ws_act[2 * l + 1], n * L->out);
+        float *gw = m->grads + L->w_off;
+        /* gw (out, in) += delta^T (out, n) · lin (n, in) */
+        rg_sgemm(1, 0, (int)L->out, (int)L->in, (int)n, 1.0f, delta, (int)L->out, lin, (int)L->in, 1.0f, gw, (int)L->in);
+        if (L->bias) {
+            float *gb = m->grads + L->b_off;
+            for (size_t i = 0; i < n; i++) {
+                const float *di = delta + i * L->out;
+                for (size_t j = 0; j < L->out; j++) gb[j] += di[j];
+            }
+        }
+        if (l == 0) break;
+        /* d input (n, in) = delta (n, out) · w (out, in) */
+        rg_sgemm(0, 0, (int)n, (int)L->in, (int)L->out, 1.0f, delta, (int)L->out, m->params + L->w_off, (int)L->in,
+                 0.0f, spare, (int)L->in);
+        float *t = delta; delta = spare; spare = t;
+    }
+    return RG_OK;
+}
+
+/* ------------------------------------------------------ penalties, max-norm */
+
+/* Sums |w| and w^2 in 16 independent float lanes (one AVX-512 register or
+ * two AVX ones; the same order every time, so the result is reproducible),
+ * then adds the lanes in double. */
+typedef float rg_v16 __attribute__((vector_size(64)));
+
+static void penalty_sums(const float *restrict w, size_t cnt, double *s1, double *s2)
+{
+    rg_v16 a1 = {0}, a2 = {0}, sign = {0};
+    for (int j = 0; j < 16; j++) sign[j] = -0.0f;
+    size_t i = 0;
+    for (; i + 16 <= cnt; i += 16) {
+        rg_v16 v;
+        memcpy(&v, w + i, sizeof v);
+        rg_v16 a;
+        memcpy(&a, &v, sizeof a);
+        typedef int32_t rg_i16 __attribute__((vector_size(64)));
+        a = (rg_v16)((rg_i16)a & ~(rg_i16)sign);   /* |v| */
+        a1 += a;
+        a2 += v * v;
+    }
+    double t1 = 0.0, t2 = 0.0;
+    for (int j = 0; j < 16; j++) { t1 += a1[j]; t2 += a2[j]; }
+    for (; i < cnt; i++) { t1 += fabsf(w[i]); t2 += (double)w[i] * w[i]; }
+    *s1 = t1;
+    *s2 = t2;
+}
+
+double rg_model_penalty(const rg_model *m, float strength, float *grads)
+{
+    double total = 0.0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        if (L->kind != RG_LAYER_DENSE || (L->l1 == 0.0f && L->l2 == 0.0f)) continue;
+        const float *restrict w = m->params + L->w_off;
+        size_t cnt = L->out * L->in;
+        float l1 = L->l1 * strength, l2 = L->l2 * strength;
+        double s1, s2;
+        penalty_sums(w, cnt, &s1, &s2);
+        total += (double)l1 * s1 + (double)l2 * s2;
+        if (!grads) continue;
+        float *restrict g = grads + L->w_off;
+        float two_l2 = 2.0f * l2;
+        if (l1 == 0.0f) {
+            for (size_t i = 0; i < cnt; i++) g[i] += two_l2 * w[i];
+        } else {
+            for (size_t i = 0; i < cnt; i++) {
+                float sgn = (float)(w[i] > 0.0f) - (float)(w[i] < 0.0f);
+                g[i] += l1 * sgn + two_l2 * w[i];
+            }
+        }
+    }
+    return total;
+}
+
+void rg_model_apply_constraints(rg_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        if (L->kind != RG_LAYER_DENSE || L->maxnorm <= 0.0f) continue;
+        for (size_t o = 0; o < L->out; o++) {
+            float *row = m->params + L->w_off + o * L->in;
+            double s = 0.0;
+            for (size_t i = 0; i < L->in; i++) s += (double)row[i] * row[i];
+            double norm = sqrt(s);
+            if (norm > L->maxnorm) {
+                float k = (float)(L->maxnorm / norm);
+                for (size_t i = 0; i < L->in; i++) row[i] *= k;
+            }
+        }
+    }
+}
+
+int rg_model_has_dropout(const rg_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind == RG_LAYER_DROPOUT && m->layers[l].rate > 0.0f) return 1;
+    return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * model.h — layer 2, internal: the model's layers and arenas, shared by the
+ * trainer and the tests.  Users see only the opaque rg_model.
+ */
+#ifndef RG_NN_MODEL_H
+#define RG_NN_MODEL_H
+#include "regula.h"
+#include "kernels/kernels.h"
+
+typedef enum { RG_LAYER_DENSE, RG_LAYER_DROPOUT } rg_layer_kind;
+
+typedef struct rg_layer {
+    rg_layer_kind kind;
+    rg_act act;
+    size_t in, out;             /* dropout: in == out */
+    float l1, l2, maxnorm;      /* dense kernel penalties and constraint */
+    int bias;
+    float rate;                 /* dropout */
+    int dense_index;            /* dense layers counted from 0 */
+    size_t w_off, b_off;        /* views into the arenas */
+} rg_layer;
+
+struct rg_model {
+    rg_layer *layers;
+    int n_layers, n_dense;
+    size_t n_in, n_out, n_params, max_width;
+    char *spec;                 /* canonical */
+    float *params;              /* arena: every weight and bias */
+    float *grads;               /* arena of the same length */
+    /* workspace for batches up to ws_batch samples */
+    size_t ws_batch;
+    float *ws;
+    float **ws_act;             /* per layer: [2l] output, [2l+1] pre-activation or mask */
+    const float *out_ptr[64];   /* per layer: the output used by the next layer */
+    float *delta[2];
+    float *probs;
+};
+
+/* Nonzero when a dropout layer with rate > 0 exists. */
+int rg_model_has_dropout(const rg_model *m);
+
+#endif

@@ -1,0 +1,140 @@
+/* Finite-difference gradient checks: every activation, the loss with and
+ * without label smoothing, every penalty, dropout, and whole models.  The
+ * analytic gradient of f = grad_scale*sum(loss) + penalty is compared with
+ * central differences in double-checked float arithmetic. */
+#include "support.h"
+#include "nn/model.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 5
+
+static void make_batch(size_t d, size_t k, float *x, int32_t *y)
+{
+    for (size_t i = 0; i < N * d; i++) x[i] = rg_rng_uniform(7, RG_RNG_USER, 1, i) * 2.0f - 1.0f;
+    for (size_t i = 0; i < N; i++) y[i] = (int32_t)(i % k);
+}
+
+static double objective(rg_model *m, const float *x, const int32_t *y, const rg_pass *p)
+{
+    double l = 0;
+    assert_int_equal(rg_model_forward_backward(m, x, y, N, p, 0, &l, NULL, NULL), RG_OK);
+    return l * p->grad_scale + rg_model_penalty(m, 1.0f, NULL);
+}
+
+/* Returns the worst relative error over all parameters. */
+static double check_model(const char *spec, size_t d, float ls, int training, double tol)
+{
+    rg_model *m;
+    assert_int_equal(rg_model_create(spec, d, 3, &m), RG_OK);
+    size_t k = rg_model_outputs(m), P = rg_model_param_count(m);
+    float x[N * 16];
+    int32_t y[N];
+    make_batch(d, k, x, y);
+    float *w = rg_model_params(m), *g = rg_model_grads(m);
+    /* non-zero biases so every path is exercised */
+    for (size_t i = 0; i < P; i++) w[i] += 0.05f * (rg_rng_uniform(9, RG_RNG_USER, 2, i) - 0.5f);
+    rg_pass p = { .seed = 11, .step = 4, .sample_ids = NULL, .training = training, .label_smoothing = ls, .grad_scale = 1.0f / N };
+    rg_model_zero_grad(m);
+    double l;
+    assert_int_equal(rg_model_forward_backward(m, x, y, N, &p, 1, &l, NULL, NULL), RG_OK);
+    rg_model_penalty(m, 1.0f, g);
+    float *analytic = malloc(P * sizeof(float));
+    memcpy(analytic, g, P * sizeof(float));
+    double worst = 0;
+    for (size_t i = 0; i < P; i++) {
+        float keep = w[i];
+        /* keep clear of the L1 and ReLU kinks: skip params within h of 0 for l1 */
+        float h = 1e-2f * fmaxf(1.0f, fabsf(keep));
+        if (strstr(spec, "l1=") && fabsf(keep) < 2 * h) continue;
+        w[i] = keep + h; double fp = objective(m, x, y, &p);
+        w[i] = keep - h; double fm = objective(m, x, y, &p);
+        w[i] = keep;
+        double num = (fp - fm) / (2.0 * (double)h);
+        double err = fabs(num - analytic[i]) / fmax(fmax(fabs(num), fabs(analytic[i])), 1e-2);
+        if (err > worst) worst = err;
+        if (err > tol) {
+            print_error("%s: param %zu analytic %.8g numeric %.8g\n", spec, i, analytic[i], num);
+        }
+    }
+    free(analytic);
+    rg_model_free(m);
+    return worst;
+}
+
+static void test_activations(void **state)
+{
+    const char *acts[] = { "linear", "relu", "tanh", "sigmoid", "gelu" };
+    for (size_t a = 0; a < 5; a++) {
+        char spec[128];
+        snprintf(spec, sizeof spec, "dense(7, %s) dense(4, softmax)", acts[a]);
+        assert_true(check_model(spec, 6, 0.0f, 0, 5e-3) < 5e-3);
+    }
+}
+
+static void test_output_activations(void **state)
+{
+    /* the loss takes softmax/linear outputs as logits, other activations through act */
+    assert_true(check_model("dense(4, linear)", 6, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_model("dense(4, tanh)", 6, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_model("dense(4, sigmoid)", 6, 0.0f, 0, 5e-3) < 5e-3);
+}
+
+static void test_label_smoothing(void **state)
+{
+    assert_true(check_model("dense(6, tanh) dense(3, softmax)", 5, 0.2f, 0, 5e-3) < 5e-3);
+}
+
+static void test_penalties(void **state)
+{
+    assert_true(check_model("dense(6, tanh, l2=0.3) dense(3, softmax, l2=0.1)", 5, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_model("dense(6, tanh, l1=0.2) dense(3, softmax, l1=0.05)", 5, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_model("dense(6, sigmoid, l1=0.1, l2=0.2) dense(3, softmax)", 5, 0.0f, 0, 5e-3) < 5e-3);
+}
+
+static void test_bias_false_and_dropout(void **state)
+{
+    assert_true(check_model("dense(6, tanh, bias=false) dense(3)", 5, 0.0f, 0, 5e-3) < 5e-3);
+    /* dropout in training mode: the mask is fixed by (seed, step, id), so the
+     * function is deterministic and differentiable */
+    assert_true(check_model("dense(8, tanh) dropout(0.4) dense(3, softmax)", 5, 0.0f, 1, 5e-3) < 5e-3);
+}
+
+static void test_whole_reference_model(void **state)
+{
+    /* ReLU: a step of h can cross the kink, so this one gets 2e-2 */
+    assert_true(check_model("dense(12, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)", 16, 0.1f, 1, 2e-2) < 2e-2);
+    assert_true(check_model("dense(9, gelu) dense(7, tanh, l1=0.01) dense(5, sigmoid) dense(3, softmax)", 8, 0.0f, 0, 5e-3) < 5e-3);
+}
+
+static void test_penalty_value(void **state)
+{
+    rg_model *m;
+    assert_int_equal(rg_model_create("dense(2, relu, l1=0.5, l2=0.25) dense(2, linear)", 2, 1, &m), RG_OK);
+    float *w, *b;
+    assert_int_equal(rg_model_dense(m, 0, NULL, NULL, &w, &b), RG_OK);
+    w[0] = 1; w[1] = -2; w[2] = 3; w[3] = 0; b[0] = 100; b[1] = 100; /* biases carry no penalty */
+    float *w2;
+    assert_int_equal(rg_model_dense(m, 1, NULL, NULL, &w2, NULL), RG_OK);
+    memset(w2, 0, 4 * sizeof(float));
+    /* 0.5*(1+2+3) + 0.25*(1+4+9) = 3 + 3.5 */
+    assert_float_equal(rg_model_penalty(m, 1.0f, NULL), 6.5, 1e-6);
+    assert_float_equal(rg_model_penalty(m, 2.0f, NULL), 13.0, 1e-6);
+    rg_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_output_activations),
+        cmocka_unit_test(test_label_smoothing),
+        cmocka_unit_test(test_penalties),
+        cmocka_unit_test(test_bias_false_and_dropout),
+        cmocka_unit_test(test_whole_reference_model),
+        cmocka_unit_test(test_penalty_value),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
