@@ -43,7 +43,12 @@ rg_status rg_error_prefix(rg_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(g_msg, sizeof g_msg, "%s%s", pre, old);
+    size_t a = strlen(pre), b = strlen(old);
+    if (a > sizeof g_msg - 1) a = sizeof g_msg - 1;
+    if (b > sizeof g_msg - 1 - a) b = sizeof g_msg - 1 - a;
+    memcpy(g_msg, pre, a);
+    memcpy(g_msg + a, old, b);
+    g_msg[a + b] = 0;
     return s;
 }
 

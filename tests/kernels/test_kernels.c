@@ -1,0 +1,111 @@
+/* Kernels: rg_sgemm (OpenBLAS when built with it) agrees with the reference
+ * kernel for every transpose combination, odd shapes, alpha/beta and leading
+ * dimensions; softmax cross-entropy agrees with a direct double formula. */
+#include "support.h"
+#include "regula.h"
+#include "kernels/kernels.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(float *a, size_t n, uint64_t k)
+{
+    for (size_t i = 0; i < n; i++) a[i] = rg_rng_uniform(k, RG_RNG_USER, 0, i) * 2.0f - 1.0f;
+}
+
+static void test_gemm_matches_reference(void **state)
+{
+    const int shapes[][3] = { {1, 1, 1}, {32, 64, 784}, {10, 64, 32}, {64, 784, 32}, {7, 13, 5}, {33, 17, 65}, {128, 3, 1} };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                size_t na = (size_t)(ta ? K : M) * (size_t)lda, nb = (size_t)(tb ? N : K) * (size_t)ldb, nc = (size_t)M * (size_t)ldc;
+                float *A = malloc(na * 4), *B = malloc(nb * 4), *C1 = malloc(nc * 4), *C2 = malloc(nc * 4);
+                fill(A, na, 1); fill(B, nb, 2); fill(C1, nc, 3);
+                memcpy(C2, C1, nc * 4);
+                rg_sgemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, 0.5f, C1, ldc);
+                rg_sgemm_ref(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, 0.5f, C2, ldc);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double a = C1[i * ldc + j], b = C2[i * ldc + j];
+                        if (fabs(a - b) > 1e-5 * sqrt((double)K) + 1e-5 * fabs(b))
+                            fail_msg("gemm %dx%dx%d ta=%d tb=%d at (%d,%d): %g vs %g", M, N, K, ta, tb, i, j, a, b);
+                    }
+                free(A); free(B); free(C1); free(C2);
+            }
+}
+
+static void test_gemm_beta_zero_ignores_nan(void **state)
+{
+    /* beta = 0 must overwrite C even if it holds NaN (BLAS semantics) */
+    float A[4] = {1, 2, 3, 4}, B[4] = {1, 0, 0, 1}, C[4] = {NAN, NAN, NAN, NAN};
+    rg_sgemm_ref(0, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
+    assert_float_equal(C[0], 1, 0); assert_float_equal(C[3], 4, 0);
+    float D[4] = {NAN, NAN, NAN, NAN};
+    rg_sgemm(0, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, D, 2);
+    assert_memory_equal(C, D, sizeof C);
+}
+
+static void test_softmax_xent(void **state)
+{
+    enum { n = 4, k = 5 };
+    float z[n * k], p[n * k], dz[n * k];
+    int32_t y[n] = {0, 4, 2, 2};
+    fill(z, n * k, 9);
+    z[3] = 80.0f; /* large logit: must stay finite */
+    for (int ls10 = 0; ls10 <= 2; ls10++) {
+        float ls = 0.1f * (float)ls10;
+        size_t correct = 0;
+        double got = rg_softmax_xent(z, y, n, k, ls, 0.5f, p, dz, &correct);
+        double want = 0;
+        size_t want_correct = 0;
+        for (int i = 0; i < n; i++) {
+            double m = -INFINITY, s = 0;
+            int arg = 0;
+            for (int j = 0; j < k; j++) if (z[i * k + j] > m) { m = z[i * k + j]; arg = j; }
+            for (int j = 0; j < k; j++) s += exp(z[i * k + j] - m);
+            want_correct += arg == y[i];
+            for (int j = 0; j < k; j++) {
+                double t = (j == y[i] ? 1.0 - ls : 0.0) + ls / k;
+                double lp = z[i * k + j] - m - log(s);
+                want -= t * lp;
+                assert_true(fabs(p[i * k + j] - exp(lp)) < 1e-6);
+                assert_true(fabs(dz[i * k + j] - 0.5 * (exp(lp) - t)) < 1e-6);
+            }
+        }
+        assert_true(isfinite(got));
+        assert_true(fabs(got - want) < 1e-5 * fabs(want));
+        assert_int_equal(correct, want_correct);
+    }
+}
+
+static void test_activations_forward(void **state)
+{
+    float y[5] = {-2, -0.5f, 0, 0.5f, 2}, pre[5];
+    float r[5]; memcpy(r, y, sizeof r);
+    rg_act_forward(RG_ACT_RELU, r, 1, 5, pre);
+    assert_float_equal(r[0], 0, 0); assert_float_equal(r[4], 2, 0);
+    float g[5]; memcpy(g, y, sizeof g);
+    rg_act_forward(RG_ACT_GELU, g, 1, 5, pre);
+    assert_float_equal(g[4], 2.0 * 0.5 * (1 + erf(2 / sqrt(2.0))), 1e-6);
+    float s[5]; memcpy(s, y, sizeof s);
+    rg_act_forward(RG_ACT_SIGMOID, s, 1, 5, pre);
+    assert_float_equal(s[2], 0.5, 1e-7);
+    float sm[5]; memcpy(sm, y, sizeof sm);
+    rg_act_forward(RG_ACT_SOFTMAX, sm, 1, 5, pre);
+    double tot = 0; for (int i = 0; i < 5; i++) tot += sm[i];
+    assert_float_equal(tot, 1.0, 1e-6);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_matches_reference),
+        cmocka_unit_test(test_gemm_beta_zero_ignores_nan),
+        cmocka_unit_test(test_softmax_xent),
+        cmocka_unit_test(test_activations_forward),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
