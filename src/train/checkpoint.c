@@ -1,0 +1,222 @@
+/*
+ * checkpoint.c — a model as a safetensors file, through the public model API.
+ *
+ * Layout: dense_<i>.weight [out, in] and dense_<i>.bias [out] (absent when
+ * the layer has no bias), F32; metadata "format" (RG_CHECKPOINT_FORMAT),
+ * "spec" (canonical), "inputs" (decimal) and "regula_version".  The names
+ * and the [out, in] layout are PyTorch's nn.Linear, so tools/st_check.py
+ * loads a checkpoint into an nn.Sequential.
+ *
+ * Invariant of loading: the model changes only after every tensor has been
+ * found, typed, shaped and checked finite, and no tensor in the file was
+ * left unused; on any error the model holds exactly what it held before.
+ */
+#include "train/safetensors.h"
+
+#include <math.h>
+#include <string.h>
+
+#define NAME_CAP 48   /* "dense_2147483647.weight" fits */
+
+static void tensor_name(char *buf, int i, int bias)
+{
+    snprintf(buf, NAME_CAP, "dense_%d.%s", i, bias ? "bias" : "weight");
+}
+
+rg_status rg_model_save(const rg_model *cm, const char *path)
+{
+    /* rg_model_dense hands out writable views; saving only reads them. */
+    rg_model *m = (rg_model *)cm;
+    int nd = rg_model_dense_count(m);
+    size_t cap = (size_t)nd * 2;
+    rg_st_tensor_in *t = rg_calloc(cap ? cap : 1, sizeof *t);
+    char (*names)[NAME_CAP] = rg_calloc(cap ? cap : 1, NAME_CAP);
+    if (!t || !names) {
+        rg_free(t);
+        rg_free(names);
+        return rg_error(RG_ENOMEM, "%s: out of memory saving the model", path);
+    }
+    size_t n = 0;
+    rg_status s = RG_OK;
+    for (int i = 0; i < nd && s == RG_OK; i++) {
+        size_t out, in;
+        float *w, *b;
+        if ((s = rg_model_dense(m, i, &out, &in, &w, &b)) != RG_OK) break;
+        tensor_name(names[n], i, 0);
+        t[n] = (rg_st_tensor_in){.name = names[n], .dtype = RG_ST_F32, .ndim = 2,
+                                 .shape = {out, in}, .data = w};
+        n++;
+        if (b) {
+            tensor_name(names[n], i, 1);
+            t[n] = (rg_st_tensor_in){.name = names[n], .dtype = RG_ST_F32, .ndim = 1,
+                                     .shape = {out}, .data = b};
+            n++;
+        }
+    }
+    if (s == RG_OK) {
+        char inputs[32];
+        snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
+        const char *meta[] = {
+            "format", RG_CHECKPOINT_FORMAT,
+            "spec", rg_model_spec(m),
+            "inputs", inputs,
+            "regula_version", RG_VERSION,
+        };
+        s = rg_st_write(path, t, n, meta, sizeof meta / sizeof *meta / 2, 0);
+    }
+    rg_free(names);
+    rg_free(t);
+    return s;
+}
+
+/* Checks one tensor against the model's view; on success *src is its data. */
+static rg_status check_tensor(const rg_st *st, const char *name, int ndim, const size_t *shape,
+                              int layer, const void **src, unsigned char *used)
+{
+    const char *path = rg_st_path(st);
+    char want[64], have[256];
+    rg_st_shape_str(shape, ndim, want, sizeof want);
+    const rg_st_tensor *t = rg_st_find(st, name);
+    if (!t)
+        return rg_error(RG_EDATA, "%s: tensor '%s' is missing; the model's dense layer %d "
+                        "expects %s", path, name, layer, want);
+    if (t->dtype != RG_ST_F32)
+        return rg_error(RG_EDATA, "%s: tensor '%s' has dtype %s, regula reads only F32",
+                        path, name, rg_st_dtype_name(t->dtype));
+    rg_st_shape_str(t->shape, t->ndim, have, sizeof have);
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same)
+        return rg_error(RG_EDATA, "%s: tensor '%s' has shape %s, the model expects %s",
+                        path, name, have, want);
+    size_t n = t->nbytes / sizeof(float);
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        memcpy(&v, (const unsigned char *)t->data + i * sizeof v, sizeof v);
+        if (!isfinite(v))
+            return rg_error(RG_EDATA, "%s: tensor '%s' element %zu is %s", path, name, i,
+                            isnan(v) ? "NaN" : "infinite");
+    }
+    used[t - rg_st_at(st, 0)] = 1;
+    *src = t->data;
+    return RG_OK;
+}
+
+/* Loads the weights of st into m: check everything, then copy. */
+static rg_status load_from(rg_model *m, const rg_st *st)
+{
+    const char *path = rg_st_path(st);
+    int nd = rg_model_dense_count(m);
+    size_t nt = rg_st_count(st), cap = (size_t)nd * 2;
+    unsigned char *used = rg_calloc(nt ? nt : 1, 1);
+    const void **src = rg_calloc(cap ? cap : 1, sizeof *src);
+    if (!used || !src) {
+        rg_free(used);
+        rg_free(src);
+        return rg_error(RG_ENOMEM, "%s: out of memory loading weights", path);
+    }
+    rg_status s = RG_OK;
+    char name[NAME_CAP];
+    for (int i = 0; i < nd && s == RG_OK; i++) {
+        size_t shape[2];
+        float *w, *b;
+        if ((s = rg_model_dense(m, i, &shape[0], &shape[1], &w, &b)) != RG_OK) break;
+        tensor_name(name, i, 0);
+        s = check_tensor(st, name, 2, shape, i, &src[2 * i], used);
+        if (s == RG_OK && b) {
+            tensor_name(name, i, 1);
+            s = check_tensor(st, name, 1, shape, i, &src[2 * i + 1], used);
+        }
+        if (s == RG_OK && !b) {
+            tensor_name(name, i, 1);
+            if (rg_st_find(st, name))
+                s = rg_error(RG_EDATA, "%s: tensor '%s' is a bias, but the model's dense "
+                             "layer %d has none (bias=false)", path, name, i);
+        }
+    }
+    if (s == RG_OK) {
+        /* Anything left over belongs to another architecture: name it. */
+        size_t extra = 0;
+        char list[512] = "";
+        for (size_t i = 0; i < nt; i++) {
+            if (used[i]) continue;
+            size_t len = strlen(list);
+            if (extra < 4 && len < sizeof list)
+                snprintf(list + len, sizeof list - len, "%s'%s'", extra ? ", " : "",
+                         rg_st_at(st, i)->name);
+            extra++;
+        }
+        if (extra)
+            s = rg_error(RG_EDATA, "%s: %zu tensor%s not in the model (%s%s): a checkpoint of "
+                         "another architecture? the model is '%s'", path, extra,
+                         extra == 1 ? " is" : "s are", list, extra > 4 ? ", ..." : "",
+                         rg_model_spec(m));
+    }
+    for (int i = 0; i < nd && s == RG_OK; i++) {
+        size_t out, in;
+        float *w, *b;
+        s = rg_model_dense(m, i, &out, &in, &w, &b);
+        if (s != RG_OK) break;
+        memcpy(w, src[2 * i], out * in * sizeof(float));
+        if (b) memcpy(b, src[2 * i + 1], out * sizeof(float));
+    }
+    rg_free(src);
+    rg_free(used);
+    return s;
+}
+
+rg_status rg_model_load_weights(rg_model *m, const char *path)
+{
+    rg_st *st;
+    rg_status s = rg_st_read(path, &st);
+    if (s != RG_OK) return s;
+    s = load_from(m, st);
+    rg_st_free(st);
+    return s;
+}
+
+/* A decimal size without sign, spaces or overflow. */
+static int parse_size(const char *t, size_t *out)
+{
+    size_t v = 0;
+    if (!*t) return 0;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '9') return 0;
+        if (!rg_mul_ok(v, 10, &v) || !rg_add_ok(v, (size_t)(*t - '0'), &v)) return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+rg_status rg_model_load(const char *path, rg_model **out)
+{
+    *out = NULL;
+    rg_st *st;
+    rg_status s = rg_st_read(path, &st);
+    if (s != RG_OK) return s;
+    const char *format = rg_st_meta(st, "format");
+    const char *spec = rg_st_meta(st, "spec");
+    const char *inputs = rg_st_meta(st, "inputs");
+    size_t n_in = 0;
+    rg_model *m = NULL;
+    if (!format)
+        s = rg_error(RG_EDATA, "%s: no \"format\" in the metadata: not a regula checkpoint "
+                     "(rg_model_load_weights / --init can still load matching weights)", path);
+    else if (strcmp(format, RG_CHECKPOINT_FORMAT) != 0)
+        s = rg_error(RG_EDATA, "%s: unknown checkpoint format \"%s\" (this regula reads \"%s\")",
+                     path, format, RG_CHECKPOINT_FORMAT);
+    else if (!spec)
+        s = rg_error(RG_EDATA, "%s: no \"spec\" in the metadata", path);
+    else if (!inputs || !parse_size(inputs, &n_in) || n_in == 0)
+        s = rg_error(RG_EDATA, "%s: metadata \"inputs\" is %s%s%s, not a positive integer", path,
+                     inputs ? "\"" : "", inputs ? inputs : "missing", inputs ? "\"" : "");
+    else if ((s = rg_model_create(spec, n_in, 0, &m)) != RG_OK)
+        s = rg_error_prefix(s == RG_EUSAGE ? RG_EDATA : s, "%s: metadata \"spec\": ", path);
+    else if ((s = load_from(m, st)) != RG_OK) {
+        rg_model_free(m);
+        m = NULL;
+    }
+    rg_st_free(st);
+    *out = m;
+    return s;
+}
