@@ -1,1 +1,491 @@
-int main(void) { return 0; }
+/*
+ * regula.c — the command-line front end: `regula train|eval|predict`.
+ *
+ * It turns argv into an rg_config (the option table in the library is the
+ * one list of options, so --help, --config keys and parsing cannot drift
+ * apart), opens the data, and calls the library.  It is the only place that
+ * prints or picks an exit code; it uses nothing but the public header.
+ *
+ * Order of settings: defaults, then every --config FILE.json, then the other
+ * command-line options in the order given, so the command line always wins
+ * over the file whatever their order on the line.
+ */
+#include "regula.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    EXIT_OTHER = 1,     /* out of memory, internal */
+    EXIT_USAGE = 2,     /* bad option, value, model spec or configuration */
+    EXIT_DATA = 3,      /* data, checkpoint or file problem */
+    EXIT_NONFINITE = 4, /* the loss or weights became NaN/Inf */
+    EXIT_COMM = 5       /* a peer failed */
+};
+
+static const char *const EXIT_HELP =
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  out of memory or another failure\n"
+    "  2  usage or configuration error (bad option, value or model spec)\n"
+    "  3  data, checkpoint or file error (missing, malformed or mismatched)\n"
+    "  4  training stopped: a loss or weight became NaN or infinite\n"
+    "  5  communication error (a peer failed or timed out)\n";
+
+static int exit_code(rg_status s)
+{
+    switch (s) {
+    case RG_OK: return 0;
+    case RG_EUSAGE: return EXIT_USAGE;
+    case RG_EDATA:
+    case RG_EIO: return EXIT_DATA;
+    case RG_ENONFINITE: return EXIT_NONFINITE;
+    case RG_ECOMM: return EXIT_COMM;
+    case RG_ENOMEM: return EXIT_OTHER;
+    }
+    return EXIT_OTHER;
+}
+
+/* A library failure: its message already carries the context. */
+static int fail(rg_status s)
+{
+    const char *msg = rg_last_error();
+    fprintf(stderr, "regula: %s\n", *msg ? msg : rg_status_str(s));
+    return exit_code(s);
+}
+
+/* A failure found by the front end itself. */
+static int failf(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int failf(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("regula: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+/* ------------------------------------------------------------ options */
+
+static int takes(const rg_option *o, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    for (const char *p = o->commands; (p = strstr(p, cmd)) != NULL; p += n)
+        if ((p == o->commands || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ')) return 1;
+    return 0;
+}
+
+/* Option names match with '_' and '-' as the same character. */
+static const rg_option *find_option(const char *name, size_t len)
+{
+    size_t n;
+    const rg_option *o = rg_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *a = o[i].name;
+        size_t k = 0;
+        for (; k < len && a[k]; k++) {
+            char x = name[k] == '_' ? '-' : name[k];
+            if (x != a[k]) break;
+        }
+        if (k == len && !a[k]) return &o[i];
+    }
+    return NULL;
+}
+
+static void print_help(FILE *f, const char *cmd)
+{
+    static const char *const about[] = {
+        "train", "Trains a model and reports its test loss and accuracy.",
+        "eval", "Reports the loss and accuracy of a saved model on a labelled data set.",
+        "predict", "Prints the predicted class of each sample of --input, one per line.",
+    };
+    const char *what = "";
+    for (size_t i = 0; i < sizeof about / sizeof *about; i += 2)
+        if (!strcmp(about[i], cmd)) what = about[i + 1];
+    rg_config def;
+    rg_config_defaults(&def);
+    size_t n;
+    const rg_option *o = rg_options(&n);
+    fprintf(f, "Usage: regula %s [options]\n\n%s\n\nOptions (--name value or --name=value):\n", cmd, what);
+    for (size_t i = 0; i < n; i++) {
+        if (!takes(&o[i], cmd)) continue;
+        char left[64], val[1100];
+        snprintf(left, sizeof left, "--%s%s%s", o[i].name, o[i].arg ? " " : "", o[i].arg ? o[i].arg : "");
+        rg_config_get(&def, o[i].name, val, sizeof val);
+        fprintf(f, "  %-26s %s", left, o[i].help);
+        if (o[i].arg && val[0]) fprintf(f, " (default: %s)", val);
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-26s %s\n\n%s", "--help", "show this help", EXIT_HELP);
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: regula COMMAND [options]\n\n"
+            "Trains neural networks with regularization.\n\n"
+            "Commands:\n"
+            "  train     train a model (default: Keras' Fashion-MNIST example)\n"
+            "  eval      loss and accuracy of a saved model\n"
+            "  predict   classes of new samples\n\n"
+            "Run 'regula COMMAND --help' for the options of a command.\n"
+            "  --help     show this help\n"
+            "  --version  show the version\n\n%s",
+            EXIT_HELP);
+}
+
+typedef struct setting {
+    const rg_option *opt;
+    const char *value;   /* NULL for a flag */
+} setting;
+
+/* Parses argv[first..] into the settings of command cmd: defaults, every
+ * --config file, then the other options in order. */
+static int parse_args(const char *cmd, int argc, char **argv, int first, rg_config *c)
+{
+    setting *sets = calloc((size_t)argc + 1, sizeof *sets);
+    if (!sets) return failf(EXIT_OTHER, "out of memory");
+    size_t nsets = 0;
+    int code = 0;
+
+    for (int i = first; i < argc && !code; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || !a[2]) {
+            code = failf(EXIT_USAGE, "unexpected argument '%s' (options start with --; see 'regula %s --help')", a, cmd);
+            break;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const rg_option *o = find_option(name, len);
+        if (!o) {
+            /* The library words the error, with a "did you mean". */
+            rg_config scratch;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%.*s", (int)len, name);
+            rg_config_defaults(&scratch);
+            code = fail(rg_config_set(&scratch, buf, "0"));
+            break;
+        }
+        if (!takes(o, cmd)) {
+            code = failf(EXIT_USAGE, "--%s is not an option of '%s' (see 'regula %s --help')", o->name, cmd, cmd);
+            break;
+        }
+        const char *value = NULL;
+        if (!o->arg) {
+            if (eq) {
+                code = failf(EXIT_USAGE, "--%s is a flag and takes no value", o->name);
+                break;
+            }
+        } else if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            code = failf(EXIT_USAGE, "--%s needs a value (%s)", o->name, o->arg);
+            break;
+        }
+        sets[nsets].opt = o;
+        sets[nsets].value = value;
+        nsets++;
+    }
+
+    rg_config_defaults(c);
+    /* Two passes: the files first, so that the command line wins. */
+    for (size_t k = 0; k < nsets && !code; k++)
+        if (!strcmp(sets[k].opt->name, "config")) {
+            rg_status st = rg_config_load_json(c, sets[k].value);
+            if (st) code = fail(st);
+        }
+    for (size_t k = 0; k < nsets && !code; k++)
+        if (strcmp(sets[k].opt->name, "config") != 0) {
+            rg_status st = rg_config_set(c, sets[k].opt->name, sets[k].value);
+            if (st) code = fail(st);
+        }
+    if (!code) {
+        rg_status st = rg_config_validate(c);
+        if (st) code = fail(st);
+    }
+    free(sets);
+    return code;
+}
+
+/* ------------------------------------------------------------ progress bar */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct progress {
+    long epochs;
+    int epoch;
+    size_t done0;       /* samples done at the epoch's first callback */
+    double t0, last_draw;
+} progress;
+
+/* Redrawn with \r at most ten times a second; ends its line at epoch end. */
+static void on_progress(int epoch, size_t done, size_t total, double loss, void *ud)
+{
+    progress *p = ud;
+    double t = now_s();
+    if (epoch != p->epoch) {
+        /* Rates count from the first callback: the epoch's start is not
+         * reported, and the first batch includes warm-up costs anyway. */
+        p->epoch = epoch;
+        p->t0 = p->last_draw = t;
+        p->done0 = done;
+    }
+    int end = done >= total;
+    if (!end && t - p->last_draw < 0.1) return;
+    p->last_draw = t;
+
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 1];
+    size_t fill = total ? (size_t)((double)WIDTH * (double)done / (double)total) : WIDTH;
+    if (fill > WIDTH) fill = WIDTH;
+    for (size_t i = 0; i < WIDTH; i++) bar[i] = i < fill ? '=' : ' ';
+    if (fill < WIDTH && fill > 0) bar[fill - 1] = '>';
+    bar[WIDTH] = 0;
+    double dt = t - p->t0, rate = dt > 0 ? (double)(done - p->done0) / dt : 0;
+    long eta = rate > 0 ? (long)((double)(total - (done < total ? done : total)) / rate + 0.5) : 0;
+    fprintf(stderr, "\repoch %d/%ld [%s] %zu/%zu  %.0f samples/s  loss %.4f  ", epoch, p->epochs, bar,
+            done, total, rate, loss);
+    /* \033[K clears what a longer previous line left behind. */
+    if (end) fprintf(stderr, "%.1fs\033[K\n", dt);
+    else fprintf(stderr, "ETA %ld:%02ld:%02ld\033[K", eta / 3600, eta / 60 % 60, eta % 60);
+    fflush(stderr);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static rg_data_opts data_opts(const rg_config *c)
+{
+    rg_data_opts o = {c->label_column, c->header, c->scale};
+    return o;
+}
+
+static int is_csv(const char *source) { return strncmp(source, "csv:", 4) == 0; }
+
+/* A test source: the test split of an IDX source, the whole of a csv. */
+static rg_status open_test_source(const char *source, const rg_config *c, rg_dataset **out)
+{
+    rg_data_opts o = data_opts(c);
+    return rg_dataset_open(source, is_csv(source) ? "train" : "test", &o, out);
+}
+
+/* Checks that a labelled set fits the model: features and label range. */
+static int check_fits(const rg_dataset *ds, const rg_model *m)
+{
+    if (!ds) return 0;
+    if (rg_dataset_features(ds) != rg_model_inputs(m))
+        return failf(EXIT_DATA, "%s: samples have %zu features but the model takes %zu inputs",
+                     rg_dataset_name(ds), rg_dataset_features(ds), rg_model_inputs(m));
+    int classes = rg_dataset_classes(ds);
+    if (classes > 0 && (size_t)classes > rg_model_outputs(m))
+        return failf(EXIT_DATA, "%s: labels go up to %d but the model has %zu outputs",
+                     rg_dataset_name(ds), classes - 1, rg_model_outputs(m));
+    return 0;
+}
+
+static int cmd_train(const rg_config *c)
+{
+    rg_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL, *tmp = NULL;
+    rg_model *m = NULL;
+    rg_status st;
+    int code = 0;
+    rg_data_opts opts = data_opts(c);
+
+    rg_blas_set_threads(c->threads);
+    if ((st = rg_dataset_open(c->data, "train", &opts, &all))) goto lib_fail;
+    if (c->test_data[0]) {
+        if ((st = open_test_source(c->test_data, c, &test))) goto lib_fail;
+    } else if (!is_csv(c->data)) {
+        if ((st = rg_dataset_open(c->data, "test", &opts, &test))) goto lib_fail;
+    }
+
+    size_t n = rg_dataset_size(all);
+    if (c->limit > 0 && (size_t)c->limit < n) {
+        if ((st = rg_dataset_slice(all, 0, (size_t)c->limit, &tmp))) goto lib_fail;
+        rg_dataset_free(all);
+        all = tmp;
+        tmp = NULL;
+        n = (size_t)c->limit;
+    }
+    if (c->val_split > 0) {
+        /* Keras' validation_split: the last fraction, taken before shuffling. */
+        size_t n_train = (size_t)((double)n * (1.0 - c->val_split));
+        if (n_train == 0 || n_train >= n) {
+            code = failf(EXIT_USAGE, "--val-split %g of %zu samples leaves %s empty", c->val_split, n,
+                         n_train == 0 ? "the training set" : "the validation set");
+            goto out;
+        }
+        if ((st = rg_dataset_slice(all, 0, n_train, &train))) goto lib_fail;
+        if ((st = rg_dataset_slice(all, n_train, n - n_train, &val))) goto lib_fail;
+        rg_dataset_free(all);
+        all = NULL;
+    } else {
+        train = all;
+        all = NULL;
+    }
+    if (c->early_stop > 0 && !val && !test) {
+        code = failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
+        goto out;
+    }
+
+    if ((st = rg_model_create(c->model, rg_dataset_features(train), c->seed, &m))) goto lib_fail;
+    if (c->init[0] && (st = rg_model_load_weights(m, c->init))) goto lib_fail;
+    if ((code = check_fits(train, m)) || (code = check_fits(val, m)) || (code = check_fits(test, m)))
+        goto out;
+
+    progress bar = {c->epochs, 0, 0, 0, 0};
+    rg_train_result r;
+    memset(&r, 0, sizeof r);
+    st = rg_train(c, m, train, val ? val : test, test, isatty(STDERR_FILENO) ? on_progress : NULL, &bar, &r);
+    if (st) goto lib_fail;
+
+    if (test) printf("test_loss %.4f  test_acc %.4f  ", r.test_loss, r.test_acc);
+    printf("epochs %d", r.epochs_run);
+    if (c->early_stop > 0)
+        printf("  (best epoch %d%s)", r.best_epoch, r.stopped_early ? ", stopped early" : "");
+    printf("\n");
+    goto out;
+
+lib_fail:
+    code = fail(st);
+out:
+    rg_model_free(m);
+    rg_dataset_free(all);
+    rg_dataset_free(train);
+    rg_dataset_free(val);
+    rg_dataset_free(test);
+    rg_dataset_free(tmp);
+    return code;
+}
+
+static int cmd_eval(const rg_config *c)
+{
+    rg_model *m = NULL;
+    rg_dataset *ds = NULL;
+    rg_status st;
+    int code = 0;
+
+    rg_blas_set_threads(c->threads);
+    if (!c->load[0]) return failf(EXIT_USAGE, "eval needs --load FILE (a checkpoint written by train --save)");
+    if ((st = rg_model_load(c->load, &m))) goto lib_fail;
+    if (c->test_data[0]) st = open_test_source(c->test_data, c, &ds);
+    else st = open_test_source(c->data, c, &ds);
+    if (st) goto lib_fail;
+    if (!rg_dataset_y(ds)) {
+        code = failf(EXIT_DATA, "%s: has no labels to evaluate against", rg_dataset_name(ds));
+        goto out;
+    }
+    if ((code = check_fits(ds, m))) goto out;
+    double loss, acc;
+    if ((st = rg_evaluate(m, ds, (size_t)c->batch, &loss, &acc))) goto lib_fail;
+    printf("test_loss %.4f  test_acc %.4f\n", loss, acc);
+    goto out;
+
+lib_fail:
+    code = fail(st);
+out:
+    rg_dataset_free(ds);
+    rg_model_free(m);
+    return code;
+}
+
+static int cmd_predict(const rg_config *c)
+{
+    rg_model *m = NULL;
+    rg_dataset *ds = NULL;
+    int32_t *classes = NULL;
+    rg_status st;
+    int code = 0;
+
+    rg_blas_set_threads(c->threads);
+    if (!c->load[0]) return failf(EXIT_USAGE, "predict needs --load FILE (a checkpoint written by train --save)");
+    if (!c->input[0]) return failf(EXIT_USAGE, "predict needs --input FILE (IDX images or csv:FILE)");
+    if ((st = rg_model_load(c->load, &m))) goto lib_fail;
+    if (is_csv(c->input)) {
+        /* Samples to classify carry no label: every column is a feature. */
+        rg_data_opts o = data_opts(c);
+        o.label_column = -2;
+        st = rg_dataset_load_csv(c->input + 4, &o, &ds);
+    } else {
+        const char *path = strncmp(c->input, "idx:", 4) == 0 ? c->input + 4 : c->input;
+        st = rg_dataset_load_idx(path, NULL, c->scale, &ds);
+    }
+    if (st) goto lib_fail;
+    if (rg_dataset_features(ds) != rg_model_inputs(m)) {
+        code = failf(EXIT_DATA, "%s: samples have %zu features but the model takes %zu inputs",
+                     rg_dataset_name(ds), rg_dataset_features(ds), rg_model_inputs(m));
+        goto out;
+    }
+    size_t n = rg_dataset_size(ds);
+    classes = malloc((n ? n : 1) * sizeof *classes);
+    if (!classes) {
+        code = failf(EXIT_OTHER, "out of memory for %zu predictions", n);
+        goto out;
+    }
+    if ((st = rg_predict(m, ds, (size_t)c->batch, classes))) goto lib_fail;
+    for (size_t i = 0; i < n; i++) printf("%d\n", (int)classes[i]);
+    goto out;
+
+lib_fail:
+    code = fail(st);
+out:
+    free(classes);
+    rg_dataset_free(ds);
+    rg_model_free(m);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        failf(EXIT_USAGE, "missing command (train, eval or predict)\n");
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (argc > 2 && (!strcmp(argv[2], "train") || !strcmp(argv[2], "eval") || !strcmp(argv[2], "predict")))
+            print_help(stdout, argv[2]);
+        else
+            print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("regula %s (checkpoint format %s, BLAS: %s)\n", RG_VERSION, RG_CHECKPOINT_FORMAT, rg_blas_name());
+        return 0;
+    }
+    int (*run)(const rg_config *) = NULL;
+    if (!strcmp(cmd, "train")) run = cmd_train;
+    else if (!strcmp(cmd, "eval")) run = cmd_eval;
+    else if (!strcmp(cmd, "predict")) run = cmd_predict;
+    else return failf(EXIT_USAGE, "unknown command '%s' (expected train, eval or predict; see 'regula --help')", cmd);
+
+    /* --help anywhere wins over everything else on the line. */
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_help(stdout, cmd);
+            return 0;
+        }
+
+    rg_config c;
+    int code = parse_args(cmd, argc, argv, 2, &c);
+    if (code) return code;
+    code = run(&c);
+    if (fflush(stdout) != 0 && !code) code = failf(EXIT_DATA, "cannot write to standard output");
+    return code;
+}

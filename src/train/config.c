@@ -1,0 +1,797 @@
+/*
+ * config.c — every setting of `regula train|eval|predict`: names, defaults,
+ * parsing from text and from JSON, range checks, canonical JSON and its hash.
+ *
+ * One table (RG_OPTION_TABLE below) is the single source of truth: each row
+ * names an option, its metavariable, the commands that take it, its help
+ * line, how its value is stored and where in rg_config.  --help, the JSON
+ * keys, rg_config_get and rg_config_json all walk that table, so an option
+ * cannot exist in one place and be missing in another.
+ *
+ * Invariants: a failed rg_config_set or rg_config_load_json leaves the config
+ * untouched (JSON is applied to a copy that is committed on success), and
+ * rg_config_json(c) loaded back with rg_config_load_json gives c again.
+ */
+#include "core/core.h"
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+enum opt_kind {
+    K_STR,      /* char[] field */
+    K_ENUM,     /* char[] field holding one of choices "a|b|c" */
+    K_FLAG,     /* int field, 1 when the flag is given */
+    K_NFLAG,    /* int field, 0 when the flag is given ("no-shuffle" -> shuffle) */
+    K_INT,      /* int field */
+    K_LONG,     /* long field */
+    K_U64,      /* uint64_t field */
+    K_FLOAT,    /* float field */
+    K_DOUBLE,   /* double field */
+    K_CONFIG    /* no field: names a JSON file to apply (the CLI's --config) */
+};
+
+#define CMD_ALL "train eval predict"
+
+/* X(name, arg, commands, kind, field, choices, help) */
+#define RG_OPTION_TABLE(X)                                                              \
+    X("data", "SOURCE", "train eval", K_STR, data, NULL,                                 \
+      "data source: fashion-mnist, idx:DIR or csv:FILE")                                 \
+    X("test-data", "SOURCE", "train eval", K_STR, test_data, NULL,                        \
+      "test set (idx: its test split; csv: the whole file); empty: the test split of --data")                        \
+    X("input", "FILE", "predict", K_STR, input, NULL,                                     \
+      "samples to classify: an IDX image file (gzip or raw) or csv:FILE of features only") \
+    X("label-column", "N", "train eval", K_INT, label_column, NULL,                       \
+      "csv: 0-based column holding the label; -1 = last")                                 \
+    X("header", NULL, CMD_ALL, K_FLAG, header, NULL, "csv: skip the first line")           \
+    X("scale", "X", CMD_ALL, K_FLOAT, scale, NULL,                                         \
+      "multiply features by X; 0 = auto (1/255 for uint8 IDX, else 1)")                   \
+    X("val-split", "FRACTION", "train", K_DOUBLE, val_split, NULL,                         \
+      "hold out the last FRACTION of training data for validation; 0 = validate on the test set") \
+    X("model", "SPEC", "train", K_STR, model, NULL,                                        \
+      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE)") \
+    X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw",                   \
+      "sgd, adam or adamw")                                                               \
+    X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \
+    X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd momentum, in [0,1)")        \
+    X("nesterov", NULL, "train", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum")          \
+    X("beta1", "X", "train", K_DOUBLE, beta1, NULL, "adam/adamw first-moment decay")       \
+    X("beta2", "X", "train", K_DOUBLE, beta2, NULL, "adam/adamw second-moment decay")      \
+    X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw epsilon")     \
+    X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
+      "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
+    X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
+      "label smoothing, in [0,1)")                                                        \
+    X("clip-norm", "X", "train", K_DOUBLE, clip_norm, NULL,                                \
+      "clip the global gradient norm to X; 0 = off")                                      \
+    X("lr-schedule", "NAME", "train", K_ENUM, lr_schedule, "constant|step|cosine",         \
+      "constant, step or cosine")                                                         \
+    X("warmup", "N", "train", K_LONG, warmup, NULL,                                        \
+      "ramp the learning rate linearly from 0 over N steps")                              \
+    X("lr-step-epochs", "N", "train", K_LONG, lr_step_epochs, NULL,                        \
+      "step schedule: multiply the learning rate by --lr-gamma every N epochs")           \
+    X("lr-gamma", "X", "train", K_DOUBLE, lr_gamma, NULL, "step schedule factor")          \
+    X("lr-min", "X", "train", K_DOUBLE, lr_min, NULL, "cosine schedule floor")             \
+    X("batch", "N", CMD_ALL, K_LONG, batch, NULL, "batch size")                            \
+    X("epochs", "N", "train", K_LONG, epochs, NULL, "epochs to train")                     \
+    X("limit", "N", "train", K_LONG, limit, NULL,                                          \
+      "use only the first N training samples; 0 = all")                                   \
+    X("seed", "N", "train", K_U64, seed, NULL, "seed of every random draw")                \
+    X("no-shuffle", NULL, "train", K_NFLAG, shuffle, NULL, "keep the training data in order") \
+    X("early-stop", "PATIENCE", "train", K_LONG, early_stop, NULL,                         \
+      "stop after PATIENCE epochs without improvement; 0 = off")                          \
+    X("min-delta", "X", "train", K_DOUBLE, min_delta, NULL,                                \
+      "early stopping: smallest change that counts as improvement")                       \
+    X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc",                     \
+      "early stopping watches val_loss or val_acc")                                       \
+    X("no-restore-best", NULL, "train", K_NFLAG, restore_best, NULL,                       \
+      "early stopping: keep the last weights, not the best")                              \
+    X("init", "FILE", "train", K_STR, init, NULL,                                          \
+      "start from the weights of this safetensors checkpoint")                            \
+    X("load", "FILE", "eval predict", K_STR, load, NULL, "checkpoint to evaluate or use")  \
+    X("save", "FILE", "train", K_STR, save, NULL, "write the trained model here (safetensors)") \
+    X("log", "FILE", "train", K_STR, log, NULL, "write JSON-lines events here")            \
+    X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
+      "log a step event every N steps; 0 = epochs only")                                  \
+    X("threads", "N", CMD_ALL, K_INT, threads, NULL, "BLAS threads")                       \
+    X("config", "FILE.json", CMD_ALL, K_CONFIG, data, NULL,                                \
+      "apply the settings of this JSON object first; the command line wins")
+
+#define FIELD_SIZE(f) sizeof(((rg_config *)0)->f)
+
+#define PUBLIC_ROW(name, arg, cmds, kind, field, choices, help) {name, arg, cmds, help},
+static const rg_option g_options[] = {RG_OPTION_TABLE(PUBLIC_ROW)};
+
+typedef struct opt_spec {
+    enum opt_kind kind;
+    size_t offset, size;
+    const char *choices;
+} opt_spec;
+
+#define SPEC_ROW(name, arg, cmds, kind, field, choices, help) \
+    {kind, offsetof(rg_config, field), FIELD_SIZE(field), choices},
+static const opt_spec g_specs[] = {RG_OPTION_TABLE(SPEC_ROW)};
+
+#define N_OPTIONS (sizeof g_options / sizeof g_options[0])
+
+const rg_option *rg_options(size_t *count)
+{
+    if (count) *count = N_OPTIONS;
+    return g_options;
+}
+
+void rg_config_defaults(rg_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->data, sizeof c->data, "fashion-mnist");
+    c->label_column = 0;
+    c->scale = 0.0f;
+    c->val_split = 0.0;
+    snprintf(c->model, sizeof c->model,
+             "dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)");
+    snprintf(c->optimizer, sizeof c->optimizer, "adam");
+    c->lr = 0.001;
+    c->momentum = 0.0;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-7;
+    c->weight_decay = 0.0;
+    snprintf(c->lr_schedule, sizeof c->lr_schedule, "constant");
+    c->warmup = 0;
+    c->lr_step_epochs = 3;
+    c->lr_gamma = 0.1;
+    c->lr_min = 0.0;
+    c->batch = 32;
+    c->epochs = 10;
+    c->limit = 0;
+    c->seed = 1;
+    c->shuffle = 1;
+    c->early_stop = 0;
+    c->min_delta = 0.0;
+    snprintf(c->monitor, sizeof c->monitor, "val_loss");
+    c->restore_best = 1;
+    c->log_every = 100;
+    c->threads = 1;
+}
+
+/* ------------------------------------------------------------ lookup */
+
+/* Option names compare with '_' and '-' as the same character, so JSON
+ * keys may be written either way. */
+static int name_eq(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x != y) return 0;
+        if (!x) return 1;
+    }
+}
+
+static int find_option(const char *name)
+{
+    if (!name) return -1;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (name_eq(g_options[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* Edit distance, capped: for "did you mean" hints on a misspelt option. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40) return 99;
+    size_t row[41];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            char x = a[i - 1] == '_' ? '-' : a[i - 1], y = b[j - 1];
+            size_t best = diag + (x != y);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static rg_status unknown_option(const char *prefix, const char *name)
+{
+    size_t best = 3;
+    const char *hint = NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        size_t d = edit_distance(name, g_options[i].name);
+        if (d < best) {
+            best = d;
+            hint = g_options[i].name;
+        }
+    }
+    if (hint)
+        return rg_error(RG_EUSAGE, "%sunknown option --%s (did you mean --%s?)", prefix, name, hint);
+    return rg_error(RG_EUSAGE, "%sunknown option --%s", prefix, name);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+/* Strict numbers: the whole string must parse, no leading space, finite. */
+static int parse_double(const char *s, double *out, char *why, size_t cap)
+{
+    char *end;
+    if (!s || !*s || isspace((unsigned char)*s)) {
+        snprintf(why, cap, "'%s' is not a number", s ? s : "");
+        return 0;
+    }
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end) {
+        snprintf(why, cap, "'%s' is not a number", s);
+        return 0;
+    }
+    if (!isfinite(v)) {
+        snprintf(why, cap, "'%s' is not a finite number", s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out, char *why, size_t cap)
+{
+    char *end;
+    if (!s || !*s || isspace((unsigned char)*s)) {
+        snprintf(why, cap, "'%s' is not an integer", s ? s : "");
+        return 0;
+    }
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end) {
+        snprintf(why, cap, "'%s' is not an integer", s);
+        return 0;
+    }
+    if (errno == ERANGE || v < lo || v > hi) {
+        snprintf(why, cap, "'%s' is out of range [%ld, %ld]", s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_u64(const char *s, uint64_t *out, char *why, size_t cap)
+{
+    char *end;
+    /* strtoull would accept "-1" and wrap it; a seed is digits only. */
+    if (!s || !isdigit((unsigned char)*s)) {
+        snprintf(why, cap, "'%s' is not a non-negative integer", s ? s : "");
+        return 0;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end) {
+        snprintf(why, cap, "'%s' is not a non-negative integer", s);
+        return 0;
+    }
+    if (errno == ERANGE) {
+        snprintf(why, cap, "'%s' is out of range", s);
+        return 0;
+    }
+    *out = (uint64_t)v;
+    return 1;
+}
+
+/* "a|b|c" -> "a, b or c" */
+static void format_choices(const char *choices, char *buf, size_t cap)
+{
+    size_t n = 0, bars = 0;
+    for (const char *p = choices; *p; p++) bars += *p == '|';
+    buf[0] = 0;
+    for (const char *p = choices; *p && n + 5 < cap; p++) {
+        if (*p == '|') {
+            const char *sep = --bars ? ", " : " or ";
+            n += (size_t)snprintf(buf + n, cap - n, "%s", sep);
+        } else {
+            buf[n++] = *p;
+            buf[n] = 0;
+        }
+    }
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+    size_t len = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == len && len && !memcmp(p, v, l)) return 1;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/* Sets option i of c from text.  On failure writes the reason (without the
+ * option name, which the caller adds in its own form) and leaves c as is. */
+static rg_status set_text(rg_config *c, size_t i, const char *value, char *why, size_t cap)
+{
+    const opt_spec *s = &g_specs[i];
+    char *field = (char *)c + s->offset;
+    double d;
+    long l;
+    uint64_t u;
+
+    if (s->kind == K_FLAG || s->kind == K_NFLAG) {
+        int on;
+        if (!value || !strcmp(value, "true")) on = 1;
+        else if (!strcmp(value, "false")) on = 0;
+        else {
+            snprintf(why, cap, "expected true or false, got '%s'", value);
+            return RG_EUSAGE;
+        }
+        *(int *)field = s->kind == K_FLAG ? on : !on;
+        return RG_OK;
+    }
+    if (!value) {
+        snprintf(why, cap, "expects a value (%s)", g_options[i].arg);
+        return RG_EUSAGE;
+    }
+    switch (s->kind) {
+    case K_STR:
+    case K_ENUM:
+        if (s->kind == K_ENUM && !choice_ok(s->choices, value)) {
+            char list[128];
+            format_choices(s->choices, list, sizeof list);
+            snprintf(why, cap, "unknown value '%s' (expected %s)", value, list);
+            return RG_EUSAGE;
+        }
+        if (strlen(value) >= s->size) {
+            snprintf(why, cap, "value is too long (at most %zu characters)", s->size - 1);
+            return RG_EUSAGE;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return RG_OK;
+    case K_INT:
+        if (!parse_long(value, INT_MIN, INT_MAX, &l, why, cap)) return RG_EUSAGE;
+        *(int *)field = (int)l;
+        return RG_OK;
+    case K_LONG:
+        if (!parse_long(value, LONG_MIN, LONG_MAX, &l, why, cap)) return RG_EUSAGE;
+        *(long *)field = l;
+        return RG_OK;
+    case K_U64:
+        if (!parse_u64(value, &u, why, cap)) return RG_EUSAGE;
+        *(uint64_t *)field = u;
+        return RG_OK;
+    case K_FLOAT:
+        if (!parse_double(value, &d, why, cap)) return RG_EUSAGE;
+        if (fabs(d) > FLT_MAX) {
+            snprintf(why, cap, "'%s' is out of range for a float", value);
+            return RG_EUSAGE;
+        }
+        *(float *)field = (float)d;
+        return RG_OK;
+    case K_DOUBLE:
+        if (!parse_double(value, &d, why, cap)) return RG_EUSAGE;
+        *(double *)field = d;
+        return RG_OK;
+    default:
+        snprintf(why, cap, "cannot be set here");
+        return RG_EUSAGE;
+    }
+}
+
+rg_status rg_config_set(rg_config *c, const char *name, const char *value)
+{
+    int i = find_option(name);
+    if (i < 0) return unknown_option("", name ? name : "");
+    if (g_specs[i].kind == K_CONFIG) {
+        if (!value || !*value) return rg_error(RG_EUSAGE, "--config expects a value (FILE.json)");
+        return rg_config_load_json(c, value);
+    }
+    char why[600];
+    rg_status st = set_text(c, (size_t)i, value, why, sizeof why);
+    if (st) return rg_error(st, "--%s: %s", g_options[i].name, why);
+    return RG_OK;
+}
+
+/* ------------------------------------------------------------ formatting */
+
+/* Shortest text that reads back as the same double: 0.001, not
+ * 0.0010000000000000000208. */
+static void fmt_double(char *buf, size_t cap, double v)
+{
+    for (int p = 6; p <= 17; p++) {
+        snprintf(buf, cap, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static void fmt_float(char *buf, size_t cap, float v)
+{
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, cap, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
+/* The value of option i as text; *is_text says whether JSON needs quotes. */
+static void format_value(const rg_config *c, size_t i, char *buf, size_t cap, int *is_text)
+{
+    const opt_spec *s = &g_specs[i];
+    const char *field = (const char *)c + s->offset;
+    *is_text = 0;
+    if (!cap) return;
+    buf[0] = 0;
+    switch (s->kind) {
+    case K_STR:
+    case K_ENUM:
+        /* The field may be unterminated if a caller wrote the struct itself. */
+        snprintf(buf, cap, "%.*s", (int)strnlen(field, s->size), field);
+        *is_text = 1;
+        break;
+    case K_FLAG: snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false"); break;
+    case K_NFLAG: snprintf(buf, cap, "%s", *(const int *)field ? "false" : "true"); break;
+    case K_INT: snprintf(buf, cap, "%d", *(const int *)field); break;
+    case K_LONG: snprintf(buf, cap, "%ld", *(const long *)field); break;
+    case K_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+    case K_FLOAT: fmt_float(buf, cap, *(const float *)field); break;
+    case K_DOUBLE: fmt_double(buf, cap, *(const double *)field); break;
+    case K_CONFIG: *is_text = 1; break;
+    }
+}
+
+void rg_config_get(const rg_config *c, const char *name, char *buf, size_t cap)
+{
+    int is_text, i = find_option(name);
+    if (!cap) return;
+    buf[0] = 0;
+    if (i >= 0) format_value(c, (size_t)i, buf, cap, &is_text);
+}
+
+/* A growing string for rg_config_json.  Its result is freed by the caller
+ * with free() (the header's contract), so it uses malloc, not rg_malloc. */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int failed;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t len)
+{
+    if (b->failed) return;
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + len + 1) {
+            if (cap > SIZE_MAX / 2) {
+                b->failed = 1;
+                return;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = 0;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_json_string(sbuf *b, const char *s)
+{
+    sb_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            sb_put(b, esc, 2);
+        } else if (*p < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+            sb_str(b, esc);
+        } else {
+            sb_put(b, (const char *)p, 1);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+char *rg_config_json(const rg_config *c)
+{
+    sbuf b = {0};
+    char val[1100];
+    sb_put(&b, "{", 1);
+    int first = 1;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        int is_text;
+        if (g_specs[i].kind == K_CONFIG) continue;  /* how settings arrived, not a setting */
+        if (!first) sb_put(&b, ", ", 2);
+        first = 0;
+        sb_json_string(&b, g_options[i].name);
+        sb_put(&b, ": ", 2);
+        format_value(c, i, val, sizeof val, &is_text);
+        if (is_text) sb_json_string(&b, val);
+        else if (!strcmp(val, "nan") || !strcmp(val, "-nan") || strstr(val, "inf"))
+            sb_str(&b, "null");  /* JSON has no NaN; validate rejects these anyway */
+        else sb_str(&b, val);
+    }
+    sb_put(&b, "}", 1);
+    if (b.failed) {
+        free(b.p);
+        rg_error(RG_ENOMEM, "out of memory formatting the configuration");
+        return NULL;
+    }
+    return b.p;
+}
+
+uint64_t rg_config_hash(const rg_config *c)
+{
+    char *json = rg_config_json(c);
+    uint64_t h = 14695981039346656037ULL;
+    if (!json) return 0;
+    for (const unsigned char *p = (const unsigned char *)json; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    free(json);
+    return h;
+}
+
+/* ------------------------------------------------------------ JSON files */
+
+static const char *json_type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "an invalid value";
+}
+
+static rg_status read_whole_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rg_error(RG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = rg_malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return rg_error(RG_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            /* A configuration is a few kilobytes; refuse something absurd. */
+            if (cap >= (64u << 20)) {
+                fclose(f);
+                rg_free(buf);
+                return rg_error(RG_EUSAGE, "%s: larger than 64 MiB, not a configuration file", path);
+            }
+            char *nb = rg_malloc(cap * 2);
+            if (!nb) {
+                fclose(f);
+                rg_free(buf);
+                return rg_error(RG_ENOMEM, "%s: out of memory", path);
+            }
+            memcpy(nb, buf, n);
+            rg_free(buf);
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        rg_free(buf);
+        return rg_error(RG_EIO, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return RG_OK;
+}
+
+/* A JSON key is an option name, or a natural positive spelling of a
+ * negated flag ("shuffle": false is "no-shuffle": true). */
+static int find_json_key(const char *key, int *invert)
+{
+    *invert = 0;
+    int i = find_option(key);
+    if (i < 0 && name_eq(key, "shuffle")) {
+        i = find_option("no-shuffle");
+        *invert = 1;
+    } else if (i < 0 && name_eq(key, "restore-best")) {
+        i = find_option("no-restore-best");
+        *invert = 1;
+    }
+    return i;
+}
+
+/* Applies one key of a JSON object to c; errors name the file and key. */
+static rg_status apply_json_item(rg_config *c, const char *path, const cJSON *item)
+{
+    const char *key = item->string;
+    char why[600], text[64];
+    int invert;
+    int i = find_json_key(key, &invert);
+    if (i < 0) {
+        char prefix[600];
+        snprintf(prefix, sizeof prefix, "%s: key '%s': ", path, key);
+        return unknown_option(prefix, key);
+    }
+    const opt_spec *s = &g_specs[i];
+    const char *value = NULL;
+    switch (s->kind) {
+    case K_CONFIG:
+        return rg_error(RG_EUSAGE, "%s: key '%s': a configuration file cannot name another", path, key);
+    case K_FLAG:
+    case K_NFLAG:
+        if (!cJSON_IsBool(item))
+            return rg_error(RG_EUSAGE, "%s: key '%s': expected true or false, got %s", path, key,
+                            json_type_name(item));
+        value = (cJSON_IsTrue(item) != invert) ? "true" : "false";
+        break;
+    case K_STR:
+    case K_ENUM:
+        if (!cJSON_IsString(item))
+            return rg_error(RG_EUSAGE, "%s: key '%s': expected a string, got %s", path, key,
+                            json_type_name(item));
+        value = item->valuestring;
+        break;
+    case K_INT:
+    case K_LONG:
+    case K_U64:
+        if (!cJSON_IsNumber(item))
+            return rg_error(RG_EUSAGE, "%s: key '%s': expected a number, got %s", path, key,
+                            json_type_name(item));
+        if (item->valuedouble != floor(item->valuedouble) || fabs(item->valuedouble) >= 1.8e19)
+            return rg_error(RG_EUSAGE, "%s: key '%s': expected an integer, got %.17g", path, key,
+                            item->valuedouble);
+        snprintf(text, sizeof text, "%.0f", item->valuedouble);
+        value = text;
+        break;
+    case K_FLOAT:
+    case K_DOUBLE:
+        if (!cJSON_IsNumber(item))
+            return rg_error(RG_EUSAGE, "%s: key '%s': expected a number, got %s", path, key,
+                            json_type_name(item));
+        snprintf(text, sizeof text, "%.17g", item->valuedouble);
+        value = text;
+        break;
+    }
+    rg_status st = set_text(c, (size_t)i, value, why, sizeof why);
+    if (st) return rg_error(st, "%s: key '%s': %s", path, key, why);
+    return RG_OK;
+}
+
+rg_status rg_config_load_json(rg_config *c, const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    rg_status st = read_whole_file(path, &text, &len);
+    if (st) return st;
+
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        /* Turn the parser's stopping point into a line and column. */
+        size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+        size_t line = 1, col = 1;
+        for (size_t k = 0; k < off; k++) {
+            if (text[k] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        rg_free(text);
+        return rg_error(RG_EUSAGE, "%s: invalid JSON at line %zu, column %zu", path, line, col);
+    }
+    rg_free(text);
+    if (!cJSON_IsObject(root)) {
+        st = rg_error(RG_EUSAGE, "%s: expected a JSON object of options, got %s", path,
+                      json_type_name(root));
+        cJSON_Delete(root);
+        return st;
+    }
+
+    /* Apply to a copy so that a bad key leaves *c as it was. */
+    rg_config tmp = *c;
+    for (const cJSON *item = root->child; item; item = item->next) {
+        for (const cJSON *prev = root->child; prev != item; prev = prev->next) {
+            int inv, a = find_json_key(prev->string, &inv), b = find_json_key(item->string, &inv);
+            if (a >= 0 && a == b) {
+                st = rg_error(RG_EUSAGE, "%s: key '%s' sets --%s again", path, item->string,
+                              g_options[a].name);
+                goto done;
+            }
+        }
+        st = apply_json_item(&tmp, path, item);
+        if (st) goto done;
+    }
+    *c = tmp;
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static int terminated(const char *s, size_t size) { return memchr(s, 0, size) != NULL; }
+
+rg_status rg_config_validate(const rg_config *c)
+{
+    char v[64];
+    /* Strings must be terminated and enums must hold a choice even when the
+     * caller filled the struct by hand. */
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt_spec *s = &g_specs[i];
+        const char *field = (const char *)c + s->offset;
+        if ((s->kind == K_STR || s->kind == K_ENUM) && !terminated(field, s->size))
+            return rg_error(RG_EUSAGE, "--%s: value is not terminated", g_options[i].name);
+        if (s->kind == K_ENUM && !choice_ok(s->choices, field)) {
+            char list[128];
+            format_choices(s->choices, list, sizeof list);
+            return rg_error(RG_EUSAGE, "--%s: unknown value '%s' (expected %s)", g_options[i].name,
+                            field, list);
+        }
+    }
+
+#define CHECK(cond, name, what, fmtval)                                                        \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fmtval;                                                                            \
+            return rg_error(RG_EUSAGE, "--%s must be %s, got %s", name, what, v);               \
+        }                                                                                      \
+    } while (0)
+#define D(x) fmt_double(v, sizeof v, (x))
+#define L(x) snprintf(v, sizeof v, "%ld", (long)(x))
+#define IN01(x) (isfinite(x) && (x) >= 0 && (x) < 1)
+#define NONNEG(x) (isfinite(x) && (x) >= 0)
+
+    CHECK(c->label_column >= -1, "label-column", "a column index >= 0 or -1 (last)", L(c->label_column));
+    CHECK(isfinite(c->scale) && c->scale >= 0, "scale", "a finite number >= 0 (0 = auto)", D(c->scale));
+    CHECK(IN01(c->val_split), "val-split", "a fraction in [0,1)", D(c->val_split));
+    CHECK(NONNEG(c->lr), "lr", "a finite number >= 0", D(c->lr));
+    CHECK(IN01(c->momentum), "momentum", "in [0,1)", D(c->momentum));
+    CHECK(IN01(c->beta1), "beta1", "in [0,1)", D(c->beta1));
+    CHECK(IN01(c->beta2), "beta2", "in [0,1)", D(c->beta2));
+    CHECK(isfinite(c->eps) && c->eps > 0, "eps", "a finite number > 0", D(c->eps));
+    CHECK(NONNEG(c->weight_decay), "weight-decay", "a finite number >= 0", D(c->weight_decay));
+    CHECK(IN01(c->label_smoothing), "label-smoothing", "in [0,1)", D(c->label_smoothing));
+    CHECK(NONNEG(c->clip_norm), "clip-norm", "a finite number >= 0 (0 = off)", D(c->clip_norm));
+    CHECK(c->warmup >= 0, "warmup", "a step count >= 0", L(c->warmup));
+    CHECK(c->lr_step_epochs >= 1, "lr-step-epochs", "an epoch count >= 1", L(c->lr_step_epochs));
+    CHECK(isfinite(c->lr_gamma) && c->lr_gamma > 0, "lr-gamma", "a finite number > 0", D(c->lr_gamma));
+    CHECK(NONNEG(c->lr_min), "lr-min", "a finite number >= 0", D(c->lr_min));
+    CHECK(c->batch >= 1, "batch", "a batch size >= 1", L(c->batch));
+    CHECK(c->epochs >= 1, "epochs", "an epoch count >= 1", L(c->epochs));
+    CHECK(c->limit >= 0, "limit", "a sample count >= 0 (0 = all)", L(c->limit));
+    CHECK(c->early_stop >= 0, "early-stop", "a patience >= 0 (0 = off)", L(c->early_stop));
+    CHECK(NONNEG(c->min_delta), "min-delta", "a finite number >= 0", D(c->min_delta));
+    CHECK(c->log_every >= 0, "log-every", "a step count >= 0", L(c->log_every));
+    CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
+
+#undef CHECK
+#undef D
+#undef L
+#undef IN01
+#undef NONNEG
+    return RG_OK;
+}
