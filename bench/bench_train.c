@@ -1,0 +1,208 @@
+/*
+ * bench_train.c — the regula side of bench/: times whole training epochs of
+ * rg_train, the same call `regula train` makes, on data loaded once.
+ *
+ * What is timed is the wall clock of rg_train alone (no log, no checkpoint,
+ * no validation, no test set, so it does no evaluation): shuffling, batching,
+ * forward, backward, penalty and Adam updates.  Loading the data and building
+ * the model are outside the clock, as they are in torch_train.py, so the
+ * ratio run.sh prints compares training loops.  Each run starts from a fresh
+ * model with the same seed.  Uses only the public header.
+ *
+ * Prints one line per run:  regula <model> run <k> samples/s <X>
+ * and at the end:           regula <model> median samples/s <X>
+ */
+#include <regula.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The models of the issue, under the names torch_train.py knows them by. */
+static const struct preset {
+    const char *name, *spec;
+    long batch;
+} presets[] = {
+    {"ref", "dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)", 32},
+    {"wide", "dense(1024, relu) dense(1024, relu) dense(10, softmax)", 128},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_train [options]\n"
+            "  --model NAME|SPEC  ref, wide, or a model spec (default ref)\n"
+            "  --name NAME        name printed for a custom spec (default custom)\n"
+            "  --batch N          batch size (default: 32 for ref, 128 for wide, else 32)\n"
+            "  --epochs N         epochs per timed run (default 1)\n"
+            "  --limit N          train on the first N samples (default all)\n"
+            "  --runs R           timed runs (default 1)\n"
+            "  --threads N        threads (default 1)\n"
+            "  --seed N           seed (default 1)\n"
+            "  --data SOURCE      data source (default fashion-mnist)\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static long parse_long(const char *opt, const char *s, long min)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < min) {
+        fprintf(stderr, "bench_train: --%s: expected an integer >= %ld, got '%s'\n",
+                opt, min, s);
+        exit(2);
+    }
+    return v;
+}
+
+static int fail(const char *what, rg_status s)
+{
+    fprintf(stderr, "bench_train: %s: %s: %s\n", what, rg_status_str(s), rg_last_error());
+    return s == RG_EUSAGE ? 2 : s == RG_EDATA || s == RG_EIO ? 3 : 1;
+}
+
+/* Sets one option, quitting with the library's message if it is refused. */
+static rg_status set(rg_config *c, const char *name, const char *value)
+{
+    rg_status s = rg_config_set(c, name, value);
+    if (s != RG_OK)
+        fprintf(stderr, "bench_train: --%s %s: %s\n", name, value, rg_last_error());
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = "ref", *name = NULL, *data = "fashion-mnist";
+    long batch = 0, epochs = 1, limit = 0, runs = 1, threads = 1, seed = 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        const char *opt = a + 2, *v = argv[++i];
+        if (strcmp(opt, "model") == 0) model = v;
+        else if (strcmp(opt, "name") == 0) name = v;
+        else if (strcmp(opt, "data") == 0) data = v;
+        else if (strcmp(opt, "batch") == 0) batch = parse_long(opt, v, 1);
+        else if (strcmp(opt, "epochs") == 0) epochs = parse_long(opt, v, 1);
+        else if (strcmp(opt, "limit") == 0) limit = parse_long(opt, v, 0);
+        else if (strcmp(opt, "runs") == 0) runs = parse_long(opt, v, 1);
+        else if (strcmp(opt, "threads") == 0) threads = parse_long(opt, v, 1);
+        else if (strcmp(opt, "seed") == 0) seed = parse_long(opt, v, 0);
+        else {
+            fprintf(stderr, "bench_train: unknown option --%s\n", opt);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    const char *spec = model;
+    long preset_batch = 32;
+    for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++)
+        if (strcmp(model, presets[p].name) == 0) {
+            spec = presets[p].spec;
+            preset_batch = presets[p].batch;
+            if (!name) name = presets[p].name;
+        }
+    if (!name) name = "custom";
+    if (!batch) batch = preset_batch;
+
+    rg_dataset *all = NULL, *train = NULL;
+    rg_status s = rg_dataset_open(data, "train", NULL, &all);
+    if (s != RG_OK) return fail(data, s);
+    if (limit > 0 && (size_t)limit < rg_dataset_size(all)) {
+        s = rg_dataset_slice(all, 0, (size_t)limit, &train);
+        rg_dataset_free(all);
+        if (s != RG_OK) return fail("--limit", s);
+    } else {
+        train = all;
+    }
+    size_t n = rg_dataset_size(train);
+
+    rg_config c;
+    rg_config_defaults(&c);
+    char buf[32];
+    s = set(&c, "model", spec);
+    if (s == RG_OK) s = set(&c, "optimizer", "adam");
+    if (s == RG_OK) s = set(&c, "lr", "0.001");
+    if (s == RG_OK) s = set(&c, "val-split", "0");
+    snprintf(buf, sizeof buf, "%ld", batch);
+    if (s == RG_OK) s = set(&c, "batch", buf);
+    snprintf(buf, sizeof buf, "%ld", epochs);
+    if (s == RG_OK) s = set(&c, "epochs", buf);
+    snprintf(buf, sizeof buf, "%ld", threads);
+    if (s == RG_OK) s = set(&c, "threads", buf);
+    snprintf(buf, sizeof buf, "%ld", seed);
+    if (s == RG_OK) s = set(&c, "seed", buf);
+    if (s == RG_OK) s = rg_config_validate(&c);
+    if (s != RG_OK) {
+        rg_dataset_free(train);
+        return fail("configuration", s);
+    }
+    rg_blas_set_threads((int)threads);
+
+    double *rates = calloc((size_t)runs, sizeof *rates);
+    if (!rates) {
+        rg_dataset_free(train);
+        return fail("runs", RG_ENOMEM);
+    }
+    int rc = 0;
+    for (long k = 0; k < runs && rc == 0; k++) {
+        rg_model *m = NULL;
+        s = rg_model_create(spec, rg_dataset_features(train), (uint64_t)seed, &m);
+        if (s != RG_OK) {
+            rc = fail("model", s);
+            break;
+        }
+        rg_train_result r;
+        double t0 = now_s();
+        s = rg_train(&c, m, train, NULL, NULL, NULL, NULL, &r);
+        double dt = now_s() - t0;
+        rg_model_free(m);
+        if (s != RG_OK) {
+            rc = fail("rg_train", s);
+            break;
+        }
+        /* A loop that skipped work would look fast: check it did every step
+         * (a trainer may keep or drop the last short batch). */
+        uint64_t full = (uint64_t)(n / (size_t)batch) * (uint64_t)epochs;
+        uint64_t ceil = (uint64_t)((n + (size_t)batch - 1) / (size_t)batch) * (uint64_t)epochs;
+        if (r.epochs_run != epochs || r.steps < full || r.steps > ceil) {
+            fprintf(stderr, "bench_train: rg_train ran %d epochs and %llu steps, expected %ld and %llu\n",
+                    r.epochs_run, (unsigned long long)r.steps, epochs, (unsigned long long)ceil);
+            rc = 1;
+            break;
+        }
+        rates[k] = (double)n * (double)epochs / dt;
+        printf("regula %s run %ld samples/s %.0f\n", name, k + 1, rates[k]);
+        fflush(stdout);
+    }
+    if (rc == 0) {
+        qsort(rates, (size_t)runs, sizeof *rates, cmp_double);
+        double med = runs % 2 ? rates[runs / 2]
+                              : 0.5 * (rates[runs / 2 - 1] + rates[runs / 2]);
+        printf("regula %s median samples/s %.0f\n", name, med);
+    }
+    free(rates);
+    rg_dataset_free(train);
+    return rc;
+}
