@@ -167,6 +167,12 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
 /* Penalty sum_l (l1*|W|_1 + l2*|W|_2^2) over kernels (not biases), times
  * strength.  If grads != NULL its gradient is added to grads. */
 double rg_model_penalty(const rg_model *m, float strength, float *grads);
+/* Starts a step's gradient at the penalty's: grads = d penalty / d params
+ * (zero for biases and unpenalised layers) and returns the penalty, i.e.
+ * rg_model_zero_grad + rg_model_penalty in one pass over the arenas.  For
+ * local-scope regularization (and one worker), where the penalty gradient
+ * belongs to the worker's own gradient before any exchange. */
+double rg_model_start_grad(rg_model *m, float strength);
 /* Max-norm: rescales each unit's incoming weight vector to norm <= maxnorm. */
 void rg_model_apply_constraints(rg_model *m);
 

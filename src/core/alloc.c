@@ -6,6 +6,8 @@
 #include "core/core.h"
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 static void *default_alloc(size_t n, void *ud) { (void)ud; return malloc(n); }
 static void default_free(void *p, void *ud) { (void)ud; free(p); }
@@ -61,4 +63,17 @@ double rg_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void rg_advise_hugepages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    /* Only whole 2 MiB pages inside the block; a no-op for small blocks. */
+    const uintptr_t huge = (uintptr_t)1 << 21;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
 }

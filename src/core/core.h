@@ -25,12 +25,20 @@ void *rg_malloc(size_t n);          /* NULL on failure (never aborts) */
 void *rg_calloc(size_t n, size_t size);
 void rg_free(void *p);
 char *rg_strdup(const char *s);
+/* Asks the kernel for transparent huge pages over a large block not yet
+ * touched (datasets: the training batch gather reads rows at random, and
+ * 4 KiB pages make that TLB-bound).  Advice only; harmless if refused. */
+void rg_advise_hugepages(void *p, size_t n);
 
 /* a*b and a+b with overflow detection: return 0 on overflow. */
 int rg_mul_ok(size_t a, size_t b, size_t *out);
 int rg_add_ok(size_t a, size_t b, size_t *out);
 
-double rg_now(void);                /* monotonic seconds */
+double rg_now(void);
+
+/* rg_rng4 for `count` consecutive indices from index0, into out[4*count]:
+ * the same values as count calls of rg_rng4, computed in vector lanes. */
+void rg_rng4_run(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index0, size_t count, uint32_t *out);                /* monotonic seconds */
 
 /* Programmer errors: abort with file and line.  Never for user input. */
 #define RG_ASSERT(c) do { if (!(c)) rg_assert_fail(#c, __FILE__, __LINE__); } while (0)

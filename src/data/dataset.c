@@ -56,6 +56,7 @@ rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
         return rg_error(RG_ENOMEM, "%s: %zu samples of %zu features overflow the address space",
                         name, n, d);
     float *x = rg_malloc(xbytes);
+    rg_advise_hugepages(x, xbytes);
     int32_t *y = labeled ? rg_malloc(ybytes) : NULL;
     if (!x || (labeled && !y)) {
         rg_free(x);

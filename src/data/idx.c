@@ -287,6 +287,7 @@ static rg_status read_features(idx_file *f, double scale, float **out)
     if (f->gz && f->isize != (uint32_t)(f->header + f->bytes) && cap > IDX_GROW_START)
         cap = IDX_GROW_START;
     float *x = rg_malloc(cap * sizeof(float));
+    rg_advise_hugepages(x, cap * sizeof(float));
     unsigned char *buf = rg_malloc(IDX_CHUNK);
     rg_status s = RG_OK;
     if (!x || !buf) {
@@ -305,6 +306,7 @@ static rg_status read_features(idx_file *f, double scale, float **out)
         if (done + want > cap) {
             size_t ncap = cap * 2 < f->total ? cap * 2 : f->total;
             float *nx = rg_malloc(ncap * sizeof(float));
+            rg_advise_hugepages(nx, ncap * sizeof(float));
             if (!nx) {
                 s = rg_error(RG_ENOMEM, "%s: cannot allocate %zu features", f->path, ncap);
                 goto done;

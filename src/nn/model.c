@@ -341,14 +341,15 @@ static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size
     float keep_scale = 1.0f / (1.0f - L->rate);
     uint32_t threshold = (uint32_t)((double)L->rate * 16777216.0);
     uint32_t purpose = RG_RNG_DROPOUT + 256u * (uint32_t)layer;
+    uint32_t r[4 * 64];
     for (size_t i = 0; i < n; i++) {
         uint64_t id = pass->sample_ids ? pass->sample_ids[i] : i;
         float *mi = mask + i * d;
-        for (size_t b = 0; b < blocks; b++) {
-            uint32_t r[4];
-            rg_rng4(pass->seed, purpose, pass->step, id * blocks + b, r);
-            for (size_t q = 0; q < 4 && b * 4 + q < d; q++)
-                mi[b * 4 + q] = (r[q] >> 8) >= threshold ? keep_scale : 0.0f;
+        for (size_t b0 = 0; b0 < blocks; b0 += 64) {
+            size_t nb = blocks - b0 < 64 ? blocks - b0 : 64;
+            rg_rng4_run(pass->seed, purpose, pass->step, id * blocks + b0, nb, r);
+            size_t lo = b0 * 4, hi = lo + nb * 4 < d ? lo + nb * 4 : d;
+            for (size_t j = lo; j < hi; j++) mi[j] = (r[j - lo] >> 8) >= threshold ? keep_scale : 0.0f;
         }
     }
 }
@@ -462,29 +463,54 @@ static void penalty_sums(const float *restrict w, size_t cnt, double *s1, double
     *s2 = t2;
 }
 
+/* The penalty of one layer's kernel; its gradient is added to g (acc) or
+ * written over g (!acc). */
+static double layer_penalty(const rg_layer *L, const float *restrict w, float *restrict g, float strength, int acc)
+{
+    size_t cnt = L->out * L->in;
+    float l1 = L->l1 * strength, l2 = L->l2 * strength, two_l2 = 2.0f * l2;
+    double s1, s2;
+    penalty_sums(w, cnt, &s1, &s2);
+    if (g && l1 == 0.0f) {
+        if (acc) for (size_t i = 0; i < cnt; i++) g[i] += two_l2 * w[i];
+        else for (size_t i = 0; i < cnt; i++) g[i] = two_l2 * w[i];
+    } else if (g) {
+        for (size_t i = 0; i < cnt; i++) {
+            float sgn = (float)(w[i] > 0.0f) - (float)(w[i] < 0.0f);
+            float pg = l1 * sgn + two_l2 * w[i];
+            g[i] = acc ? g[i] + pg : pg;
+        }
+    }
+    return (double)l1 * s1 + (double)l2 * s2;
+}
+
+static int has_penalty(const rg_layer *L)
+{
+    return L->kind == RG_LAYER_DENSE && (L->l1 != 0.0f || L->l2 != 0.0f);
+}
+
 double rg_model_penalty(const rg_model *m, float strength, float *grads)
 {
     double total = 0.0;
     for (int l = 0; l < m->n_layers; l++) {
         const rg_layer *L = &m->layers[l];
-        if (L->kind != RG_LAYER_DENSE || (L->l1 == 0.0f && L->l2 == 0.0f)) continue;
-        const float *restrict w = m->params + L->w_off;
-        size_t cnt = L->out * L->in;
-        float l1 = L->l1 * strength, l2 = L->l2 * strength;
-        double s1, s2;
-        penalty_sums(w, cnt, &s1, &s2);
-        total += (double)l1 * s1 + (double)l2 * s2;
-        if (!grads) continue;
-        float *restrict g = grads + L->w_off;
-        float two_l2 = 2.0f * l2;
-        if (l1 == 0.0f) {
-            for (size_t i = 0; i < cnt; i++) g[i] += two_l2 * w[i];
-        } else {
-            for (size_t i = 0; i < cnt; i++) {
-                float sgn = (float)(w[i] > 0.0f) - (float)(w[i] < 0.0f);
-                g[i] += l1 * sgn + two_l2 * w[i];
-            }
-        }
+        if (has_penalty(L))
+            total += layer_penalty(L, m->params + L->w_off, grads ? grads + L->w_off : NULL, strength, 1);
+    }
+    return total;
+}
+
+double rg_model_start_grad(rg_model *m, float strength)
+{
+    double total = 0.0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        if (L->kind != RG_LAYER_DENSE) continue;
+        if (has_penalty(L))
+            total += layer_penalty(L, m->params + L->w_off, m->grads + L->w_off, strength, 0);
+        else
+            memset(m->grads + L->w_off, 0, L->out * L->in * sizeof(float));
+        if (L->bias) memset(m->grads + L->b_off, 0, L->out * sizeof(float));
     }
     return total;
 }

@@ -243,15 +243,19 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
             }
             rg_pass pass = { .seed = c->seed, .step = step, .sample_ids = s.ids, .training = 1,
                              .label_smoothing = (float)c->label_smoothing, .grad_scale = 1.0f / (float)nb };
-            rg_model_zero_grad(m);
+            /* Regularization scope: a penalty that is local to the worker
+             * starts its gradient; a global one is added once after the
+             * exchange and never communicated.  In a world of one they are
+             * the same sum, so the single pass wins. */
+            int local = rg_comm_size(s.comm) == 1;
+            double reg = local ? rg_model_start_grad(m, 1.0f) : (rg_model_zero_grad(m), 0.0);
             double data_loss = 0.0;
             if ((st = rg_model_forward_backward(m, s.xb, s.yb, nb, &pass, 1, &data_loss, &correct, NULL)) != RG_OK) {
                 rg_error_prefix(st, "%s: ", rg_dataset_name(train));
                 goto done;
             }
             if ((st = rg_comm_allreduce(s.comm, grads, P, RG_REDUCE_SUM)) != RG_OK) goto done;
-            /* global-scope penalty: added after the exchange, never communicated */
-            double reg = rg_model_penalty(m, 1.0f, grads);
+            if (!local) reg = rg_model_penalty(m, 1.0f, grads);
             double batch_loss = data_loss / (double)nb + reg;
             if (!isfinite(batch_loss)) {
                 r.nonfinite_step = step;

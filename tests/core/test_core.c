@@ -42,6 +42,19 @@ static void test_rng_is_keyed(void **state)
     assert_memory_not_equal(a, b, sizeof a);
 }
 
+static void test_rng_run_matches_single_draws(void **state)
+{
+    /* the vectorised run gives exactly the blocks of single calls */
+    for (size_t count = 1; count < 40; count += 7) {
+        uint32_t run[4 * 40], one[4];
+        rg_rng4_run(0x123456789ULL, RG_RNG_DROPOUT + 256, 99, (1ULL << 33) + 5, count, run);
+        for (size_t j = 0; j < count; j++) {
+            rg_rng4(0x123456789ULL, RG_RNG_DROPOUT + 256, 99, (1ULL << 33) + 5 + j, one);
+            assert_memory_equal(run + 4 * j, one, sizeof one);
+        }
+    }
+}
+
 static void test_uniform_moments(void **state)
 {
     double s = 0, s2 = 0;
@@ -103,6 +116,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_philox_known_answers),
         cmocka_unit_test(test_rng_is_keyed),
+        cmocka_unit_test(test_rng_run_matches_single_draws),
         cmocka_unit_test(test_uniform_moments),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_allocation_failures_are_reported),

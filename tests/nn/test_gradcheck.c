@@ -125,6 +125,24 @@ static void test_penalty_value(void **state)
     rg_model_free(m);
 }
 
+static void test_start_grad_is_zero_plus_penalty(void **state)
+{
+    rg_model *m;
+    assert_int_equal(rg_model_create("dense(40, relu, l1=0.01, l2=0.02) dense(30, tanh) dense(7, softmax, l2=0.5)", 33, 5, &m), RG_OK);
+    size_t P = rg_model_param_count(m);
+    float *g = rg_model_grads(m), *want = malloc(P * sizeof(float));
+    for (size_t i = 0; i < P; i++) g[i] = 123.0f;   /* stale values must go */
+    rg_model_zero_grad(m);
+    double pen = rg_model_penalty(m, 0.7f, g);
+    memcpy(want, g, P * sizeof(float));
+    for (size_t i = 0; i < P; i++) g[i] = 123.0f;
+    double pen2 = rg_model_start_grad(m, 0.7f);
+    assert_true(pen == pen2);
+    assert_memory_equal(g, want, P * sizeof(float));
+    free(want);
+    rg_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_bias_false_and_dropout),
         cmocka_unit_test(test_whole_reference_model),
         cmocka_unit_test(test_penalty_value),
+        cmocka_unit_test(test_start_grad_is_zero_plus_penalty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
