@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [--bench]   (--bench adds python3-torch for bench/)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libcjson-dev
-      libcmocka-dev dataset-fashion-mnist)
+      libcmocka-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = "--bench" ]; then pkgs+=(python3-torch python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -19,6 +19,40 @@ rg_status rg_comm_barrier(rg_comm *c) { return c->ops->barrier(c); }
 rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out) { return c->ops->split(c, color, key, out); }
 void rg_comm_free(rg_comm *c) { if (c) c->ops->free(c); }
 
+/* Backends may leave the later ops NULL (see comm.h). */
+static rg_status comm_unsupported(const char *what)
+{
+    return rg_error(RG_EUSAGE, "%s is not supported by this communicator", what);
+}
+rg_status rg_comm_iallreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op, rg_comm_req **req)
+{
+    *req = NULL;
+    return c->ops->iallreduce ? c->ops->iallreduce(c, buf, n, op, req) : comm_unsupported("iallreduce");
+}
+rg_status rg_comm_wait(rg_comm *c, rg_comm_req *req)
+{
+    if (!req) return RG_OK;
+    return c->ops->wait ? c->ops->wait(c, req) : comm_unsupported("wait");
+}
+rg_status rg_comm_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+{
+    return c->ops->send ? c->ops->send(c, buf, bytes, dst, tag) : comm_unsupported("send");
+}
+rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
+{
+    return c->ops->recv ? c->ops->recv(c, buf, bytes, src, tag) : comm_unsupported("recv");
+}
+rg_status rg_comm_abort(rg_comm *c, rg_status status, const char *msg)
+{
+    if (status == RG_OK) status = RG_ECOMM;
+    if (c->ops->abort) return c->ops->abort(c, status, msg);
+    /* No peers to wake; still leave msg as this thread's message.  Copied
+     * first: msg may be rg_last_error()'s own buffer. */
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", msg ? msg : "");
+    return rg_error(status, "%s", copy);
+}
+
 /* ------------------------------------------------------------ self backend */
 
 static rg_status self_allreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op) { return RG_OK; }
@@ -39,11 +73,28 @@ static rg_status self_reduce_scatter(rg_comm *c, const float *in, size_t n_each,
 }
 static rg_status self_barrier(rg_comm *c) { return RG_OK; }
 static rg_status self_split(rg_comm *c, int color, int key, rg_comm **out) { return rg_comm_self(out); }
+/* A world of one completes at once: NULL is a complete request. */
+static rg_status self_iallreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op, rg_comm_req **req)
+{
+    *req = NULL;
+    return RG_OK;
+}
+static rg_status self_wait(rg_comm *c, rg_comm_req *req) { return RG_OK; }
+static rg_status self_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+{
+    return rg_error(RG_EUSAGE, "send to rank %d in a world of 1: a world of one has no peer to send to", dst);
+}
+static rg_status self_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
+{
+    return rg_error(RG_EUSAGE, "recv from rank %d in a world of 1: a world of one has no peer to receive from", src);
+}
 static void self_free(rg_comm *c) { rg_free(c); }
 
 static const rg_comm_ops self_ops = {
     self_allreduce, self_allreduce_f64, self_broadcast, self_allgather,
-    self_reduce_scatter, self_barrier, self_split, self_free
+    self_reduce_scatter, self_barrier, self_split, self_free,
+    self_iallreduce, self_wait, self_send, self_recv,
+    NULL /* abort: the front door's fallback */
 };
 
 rg_status rg_comm_self(rg_comm **out)

@@ -12,6 +12,9 @@
 typedef enum { RG_REDUCE_SUM, RG_REDUCE_AVG } rg_reduce_op;
 
 typedef struct rg_comm rg_comm;
+/* threads backend addition: an outstanding non-blocking operation (opaque;
+ * each backend casts it to its own private struct, none completes this tag) */
+typedef struct rg_comm_req rg_comm_req;
 typedef struct rg_comm_ops {
     rg_status (*allreduce)(rg_comm *c, float *buf, size_t n, rg_reduce_op op);
     rg_status (*allreduce_f64)(rg_comm *c, double *buf, size_t n, rg_reduce_op op);
@@ -21,6 +24,15 @@ typedef struct rg_comm_ops {
     rg_status (*barrier)(rg_comm *c);
     rg_status (*split)(rg_comm *c, int color, int key, rg_comm **out);
     void (*free)(rg_comm *c);
+    /* ---- threads backend additions (src/comm/comm_threads.c) ----------
+     * A backend may leave these NULL: the front door then answers RG_EUSAGE
+     * ("... not supported by this communicator"). */
+    rg_status (*iallreduce)(rg_comm *c, float *buf, size_t n, rg_reduce_op op, rg_comm_req **req);
+    rg_status (*wait)(rg_comm *c, rg_comm_req *req);
+    rg_status (*send)(rg_comm *c, const void *buf, size_t bytes, int dst, int tag);
+    rg_status (*recv)(rg_comm *c, void *buf, size_t bytes, int src, int tag);
+    rg_status (*abort)(rg_comm *c, rg_status status, const char *msg);
+    /* ---- end threads backend additions ---- */
 } rg_comm_ops;
 
 struct rg_comm {
@@ -45,4 +57,93 @@ rg_status rg_comm_reduce_scatter(rg_comm *c, const float *in, size_t n_each, flo
 rg_status rg_comm_barrier(rg_comm *c);
 /* Ranks with the same color form a new communicator, ordered by key. */
 rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
+/* ---- mpi backend and the hierarchical world (src/comm/comm_mpi.c) ------
+ * Built with MPI when CMake finds it (RG_HAVE_MPI); otherwise the MPI calls
+ * below fail with RG_EUSAGE and rg_comm_mpi_available() is 0.  The
+ * hierarchical world needs no MPI: it works over any process communicator.
+ * mpi communicators implement every op: iallreduce is MPI_Iallreduce (Open
+ * MPI's is ~2x slower than the blocking one; deterministic mode completes
+ * it at once); send copies the message and returns (MPI_Isend); recv probes
+ * first so a wrong-sized message is consumed; counts over INT_MAX are
+ * segmented (allreduce, broadcast) or refused (allgather, reduce_scatter,
+ * send).  abort cannot wake a peer blocked inside MPI, so it ends the whole
+ * job with MPI_Abort and the CLI's exit code for the status (2..5): print
+ * the message before calling it. */
+/* 1 when this library was built with MPI. */
+int rg_comm_mpi_available(void);
+/* 1 when this process was started by mpirun/mpiexec/srun with a PMI
+ * (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK, MPI_LOCALNRANKS set), so a
+ * front end can pick the mpi backend by itself. */
+int rg_comm_mpi_launched(void);
+/* MPI_Init_thread asking for MPI_THREAD_SERIALIZED (any one thread may call
+ * MPI at a time: the hierarchical world's leader need not be the main
+ * thread); RG_ECOMM if the library offers less.  Idempotent.  Call from the
+ * main thread before any other rg_comm_mpi_*; argc/argv may be NULL. */
+rg_status rg_comm_mpi_init(int *argc, char ***argv);
+/* A communicator over a duplicate of MPI_COMM_WORLD, with errors returned
+ * (RG_ECOMM, message naming the rank) instead of aborting. */
+rg_status rg_comm_mpi_world(rg_comm **out);
+/* MPI_Finalize, if rg_comm_mpi_init initialised MPI.  Free every mpi
+ * communicator first. */
+void rg_comm_mpi_finalize(void);
+/* Deterministic mode: when on, allreduce, allreduce_f64 and reduce_scatter
+ * sum in rank order ((x0 + x1) + x2) + ..., so results are bitwise
+ * reproducible run to run and equal a serial rank-order sum; MPI's own
+ * reductions may reorder sums with message size or algorithm.  A local
+ * setting: every rank must set the same value before the next collective.
+ * self and threads communicators already reduce in a fixed order (no-op). */
+rg_status rg_comm_set_deterministic(rg_comm *c, int on);
+/* Hierarchical world of P processes x T threads, world rank = p*T + t, size
+ * P*T, over process_comm (rank p of P; typically rg_comm_mpi_world, or
+ * rg_comm_self for a pure shared-memory world of T threads).  Called once
+ * per process by one thread; fills ranks[0..threads-1], one handle per
+ * worker thread, which then uses only its own handle.  Collectives reduce
+ * among the T threads in thread order, then thread 0 (the leader, the only
+ * thread that touches process_comm) runs the process-level collective, then
+ * the result is shared back.  process_comm is borrowed: free it after every
+ * handle.  Each handle is freed by rg_comm_free; the last frees the state.
+ * split supports groups inside one process, and groups made of whole
+ * processes whose keys keep rank order; other splits fail with RG_EUSAGE.
+ * Threads of one process passing different sizes or roots get RG_ECOMM.
+ * iallreduce completes at the call (NULL request); send/recv are not
+ * supported.  abort wakes every thread of the world and of worlds split
+ * from it (RG_* status and message, as in the threads backend), then, with
+ * more than one process, calls the process communicator's abort. */
+rg_status rg_comm_hier_create(rg_comm *process_comm, int threads, rg_comm **ranks);
+/* ---- end mpi backend ---------------------------------------------------- */
+/* ---- threads backend (src/comm/comm_threads.c) ---------------------------
+ * A world of n ranks inside one process: ranks[i] is the handle that rank i's
+ * thread uses, and only that thread.  Each handle is freed by rg_comm_free;
+ * the shared state goes with the last one.  Collectives sum in rank order
+ * (((x0 + x1) + x2) + ...), so results are bitwise reproducible and equal on
+ * every rank.  Waits spin before they sleep: REGULA_SPIN=<microseconds>
+ * (default 50; 0 = sleep at once) bounds the spinning, read at creation.
+ * Ranks of a collective passing different sizes, ops or roots all get
+ * RG_ECOMM naming the disagreement (no hang).  On any error the buffers'
+ * contents are unspecified. */
+rg_status rg_comm_threads_create(int n, rg_comm **ranks);
+/* Non-blocking all-reduce: buf must be left alone until rg_comm_wait(req)
+ * returns, which frees req.  Collectives, blocking or not, complete in the
+ * order they were started, and every rank must start them in the same order.
+ * threads and self: the reduction runs at the wait (or at the handle's next
+ * blocking collective, which completes pending ones first), so there is no
+ * overlap with computation; a NULL request is complete. */
+rg_status rg_comm_iallreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op, rg_comm_req **req);
+rg_status rg_comm_wait(rg_comm *c, rg_comm_req *req);
+/* Point to point, matched by (source, tag) in sending order.  send copies
+ * buf and returns at once (never waits for the receiver, so any order of
+ * sends and receives is deadlock free); recv blocks until a message from
+ * src with tag arrives.  A message whose size is not `bytes` is consumed and
+ * recv returns RG_ECOMM naming both sizes. */
+rg_status rg_comm_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag);
+rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag);
+/* A worker that fails calls this so its peers do not wait forever: every
+ * pending and future collective, send and recv on every rank of c's world
+ * (threads: the world made by rg_comm_threads_create and every communicator
+ * split from it) returns `status` (RG_ECOMM if RG_OK is passed) with
+ * rg_last_error() set to msg.  The first abort wins.  Returns status, with
+ * the caller's rg_last_error() set to msg too (msg may be rg_last_error()).
+ * self: nothing to wake. */
+rg_status rg_comm_abort(rg_comm *c, rg_status status, const char *msg);
+/* ---- end threads backend ---- */
 #endif
