@@ -351,8 +351,14 @@ static int cmd_train(const rg_config *c)
     progress bar = {c->epochs, 0, 0, 0, 0};
     rg_train_result r;
     memset(&r, 0, sizeof r);
-    st = rg_train(c, m, train, val ? val : test, test, isatty(STDERR_FILENO) ? on_progress : NULL, &bar, &r);
-    if (st) goto lib_fail;
+    int lead = rg_dist_rank() == 0;   /* under MPI only rank 0 talks */
+    st = rg_train(c, m, train, val ? val : test, test, lead && isatty(STDERR_FILENO) ? on_progress : NULL, &bar, &r);
+    if (st) {
+        /* every rank stops with the same status; one message is enough */
+        if (!lead) { code = exit_code(st); goto out; }
+        goto lib_fail;
+    }
+    if (!lead) goto out;
 
     if (test) printf("test_loss %.4f  test_acc %.4f  ", r.test_loss, r.test_acc);
     printf("epochs %d", r.epochs_run);
@@ -485,7 +491,11 @@ int main(int argc, char **argv)
     rg_config c;
     int code = parse_args(cmd, argc, argv, 2, &c);
     if (code) return code;
+    /* under mpirun: MPI, and a world of processes x --workers threads */
+    rg_status st = run == cmd_train ? rg_dist_init(&argc, &argv) : RG_OK;
+    if (st != RG_OK) return fail(st);
     code = run(&c);
+    rg_dist_finalize();
     if (fflush(stdout) != 0 && !code) code = failf(EXIT_DATA, "cannot write to standard output");
     return code;
 }

@@ -243,6 +243,12 @@ typedef struct rg_config {
     char init[512], load[512], save[512], log[512];
     long log_every;
     int threads;
+    int workers;              /* worker threads per process */
+    char partition[64];       /* iid | dirichlet:A | quantity:A | shards:K */
+    char reg_scope[16];       /* local | global */
+    char reg_adapt[16];       /* none | size | skew | divergence */
+    int deterministic;
+    int det_shards;
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */
@@ -281,6 +287,8 @@ typedef struct rg_epoch_stats {
 
 typedef struct rg_train_result {
     double test_loss, test_acc;     /* NaN without a test set */
+    double train_loss, train_acc;   /* final model on the training set, no
+                                       dropout; NaN without a test set */
     int epochs_run, stopped_early, best_epoch;
     uint64_t steps;
     uint64_t nonfinite_step;        /* step of the non-finite stop, if any */
@@ -298,6 +306,17 @@ typedef void (*rg_progress_fn)(int epoch, size_t done, size_t total,
 rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
                    const rg_dataset *val, const rg_dataset *test,
                    rg_progress_fn progress, void *ud, rg_train_result *result);
+
+/* Distributed runs.  Under mpirun (detected from the launcher's environment)
+ * rg_dist_init initialises MPI and makes every later rg_train a world of
+ * processes x --workers threads; otherwise it does nothing.  Call it first
+ * thing in main, and rg_dist_finalize before exit.  rg_dist_rank/size give
+ * this process's rank and the process count (0 and 1 without MPI); only
+ * rank 0 writes logs and checkpoints. */
+rg_status rg_dist_init(int *argc, char ***argv);
+void rg_dist_finalize(void);
+int rg_dist_rank(void);
+int rg_dist_size(void);
 
 /* Mean loss (data + penalty, as Keras reports) and accuracy of m on ds. */
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,

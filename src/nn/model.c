@@ -247,7 +247,7 @@ rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_m
     m->n_params = total;
     m->spec = canonical_spec(m->layers, m->n_layers);
     m->params = rg_calloc(total, sizeof(float));
-    m->grads = rg_calloc(total, sizeof(float));
+    m->grads = rg_calloc(total + RG_GRAD_TAIL, sizeof(float));
     if (!m->spec || !m->params || !m->grads) { rg_model_free(m); return rg_error(RG_ENOMEM, "out of memory: %zu parameters", total); }
     /* Glorot uniform kernels (Keras' default), zero biases. */
     for (int i = 0; i < m->n_layers; i++) {
@@ -265,6 +265,13 @@ rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_m
     }
     *out = m;
     return RG_OK;
+}
+
+rg_status rg_model_clone(const rg_model *m, rg_model **out)
+{
+    rg_status st = rg_model_create(m->spec, m->n_in, 0, out);
+    if (st == RG_OK) memcpy((*out)->params, m->params, m->n_params * sizeof(float));
+    return st;
 }
 
 void rg_model_free(rg_model *m)

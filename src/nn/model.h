@@ -36,6 +36,13 @@ struct rg_model {
     float *probs;
 };
 
+/* Floats after the gradient arena that the trainer's exchange carries along
+ * (loss sums, flags): one all-reduce moves gradients and step statistics. */
+#define RG_GRAD_TAIL 4
+
+/* A copy of m's architecture and weights (own arenas and workspace). */
+rg_status rg_model_clone(const rg_model *m, rg_model **out);
+
 /* Nonzero when a dropout layer with rate > 0 exists. */
 int rg_model_has_dropout(const rg_model *m);
 

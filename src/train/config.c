@@ -13,6 +13,7 @@
  * rg_config_json(c) loaded back with rg_config_load_json gives c again.
  */
 #include "core/core.h"
+#include "data/partition.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -98,6 +99,18 @@ enum opt_kind {
     X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
       "log a step event every N steps; 0 = epochs only")                                  \
     X("threads", "N", CMD_ALL, K_INT, threads, NULL, "BLAS threads")                       \
+    X("workers", "N", "train", K_INT, workers, NULL,                                       \
+      "worker threads per process; the global batch is split across all workers")        \
+    X("partition", "SPEC", "train", K_STR, partition, NULL,                                \
+      "spread training data over workers: iid, dirichlet:ALPHA, quantity:ALPHA, shards:K") \
+    X("reg-scope", "NAME", "train", K_ENUM, reg_scope, "local|global",                     \
+      "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
+    X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
+      "per-worker penalty strength (needs --reg-scope local)")                            \
+    X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \
+      "bitwise-identical results for any worker count dividing --det-shards")             \
+    X("det-shards", "N", "train", K_INT, det_shards, NULL,                                 \
+      "deterministic mode: gradient shards per global batch, reduced in a fixed tree")    \
     X("config", "FILE.json", CMD_ALL, K_CONFIG, data, NULL,                                \
       "apply the settings of this JSON object first; the command line wins")
 
@@ -156,6 +169,11 @@ void rg_config_defaults(rg_config *c)
     c->restore_best = 1;
     c->log_every = 100;
     c->threads = 1;
+    c->workers = 1;
+    snprintf(c->partition, sizeof c->partition, "iid");
+    snprintf(c->reg_scope, sizeof c->reg_scope, "global");
+    snprintf(c->reg_adapt, sizeof c->reg_adapt, "none");
+    c->det_shards = 8;
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -787,11 +805,18 @@ rg_status rg_config_validate(const rg_config *c)
     CHECK(NONNEG(c->min_delta), "min-delta", "a finite number >= 0", D(c->min_delta));
     CHECK(c->log_every >= 0, "log-every", "a step count >= 0", L(c->log_every));
     CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
+    CHECK(c->workers >= 1 && c->workers <= 1024, "workers", "a worker count in [1, 1024]", L(c->workers));
+    CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
 
 #undef CHECK
 #undef D
 #undef L
 #undef IN01
 #undef NONNEG
+    rg_partition part;
+    if (rg_partition_parse(c->partition, &part) != RG_OK) return RG_EUSAGE;
+    if (strcmp(c->reg_adapt, "none") && strcmp(c->reg_scope, "local"))
+        return rg_error(RG_EUSAGE, "--reg-adapt %s needs --reg-scope local: a global penalty has one strength",
+                        c->reg_adapt);
     return RG_OK;
 }

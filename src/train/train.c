@@ -1,26 +1,38 @@
 /*
- * train.c — the trainer loop, evaluation and prediction.
+ * train.c — the trainer: synchronous data parallelism over a communicator,
+ * evaluation and prediction.
  *
- * One step: gather the batch by sample id → forward/backward (data loss,
- * gradient of its batch mean) → exchange through the communicator → global
- * penalty gradient (never communicated) → clip → optimizer → constraints.
- * The loss reported is data loss + penalty, as Keras reports it.
+ * Every worker (a thread; under MPI, each process runs --workers threads)
+ * holds a replica of the model and its own optimizer.  One step:
  *
- * Invariants: the training order of epoch e is a pure function of
- * (seed, e); a dropout mask of (step, sample id); so a run is reproducible
- * bit for bit from its configuration.  Outputs (log, checkpoint) are opened
- * only after every input has been checked, and the checkpoint is written
- * atomically at the end.
+ *   gather its share of the global batch by sample id
+ *   → start the gradient: the local-scope penalty (own strength), or zeros
+ *   → forward/backward: gradient of (sum of its sample losses) / B_step
+ *   → all-reduce gradients + step statistics (one call, fixed rank order)
+ *   → global-scope penalty gradient, added once, never communicated
+ *   → clip → optimizer → max-norm
+ *
+ * B_step is the number of samples all workers processed in the step, so the
+ * gradient is the sample-weighted average.  Replicas start from rank 0's
+ * weights and apply identical updates, so they stay bitwise equal.
+ *
+ * Invariants: the epoch's order is a pure function of (seed, epoch) — of
+ * (seed, epoch, worker) for a fixed partition; a dropout mask of (step,
+ * sample id); so the sample→mask mapping never depends on the worker count.
+ * Every decision (stop on non-finite, early stopping) is taken on
+ * all-reduced figures, so all workers take it at the same step.  Only world
+ * rank 0 writes the log and the checkpoint, opened after every input was
+ * checked; the checkpoint is written atomically.
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "data/partition.h"
 #include "nn/model.h"
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* ------------------------------------------------------------- JSON lines */
-
-typedef struct { FILE *f; } jlog;
 
 static void jnum(FILE *f, const char *key, double v)
 {
@@ -28,19 +40,27 @@ static void jnum(FILE *f, const char *key, double v)
     else fprintf(f, ",\"%s\":null", key);
 }
 
+static void jarray(FILE *f, const char *key, const double *v, int n)
+{
+    fprintf(f, ",\"%s\":[", key);
+    for (int i = 0; i < n; i++) {
+        if (isfinite(v[i])) fprintf(f, "%s%.6g", i ? "," : "", v[i]);
+        else fprintf(f, "%snull", i ? "," : "");
+    }
+    fputc(']', f);
+}
+
 /* ------------------------------------------------------------ helpers */
 
-/* The epoch's sample order: Fisher–Yates driven by (seed, SHUFFLE, epoch, i). */
-static void epoch_order(uint64_t *order, size_t n, uint64_t seed, int epoch, int shuffle)
+/* Fisher–Yates over ids driven by (seed, purpose, epoch, i). */
+static void shuffle_ids(uint64_t *ids, size_t n, uint64_t seed, uint32_t purpose, int epoch)
 {
-    for (size_t i = 0; i < n; i++) order[i] = i;
-    if (!shuffle) return;
-    for (size_t i = n - 1; i > 0; i--) {
+    for (size_t i = n; i > 1; i--) {
         uint32_t r[4];
-        rg_rng4(seed, RG_RNG_SHUFFLE, (uint64_t)epoch, i, r);
+        rg_rng4(seed, purpose, (uint64_t)epoch, i - 1, r);
         uint64_t x = ((uint64_t)r[0] << 32) | r[1];
-        size_t j = (size_t)(x % (uint64_t)(i + 1));
-        uint64_t t = order[i]; order[i] = order[j]; order[j] = t;
+        size_t j = (size_t)(x % (uint64_t)i);
+        uint64_t t = ids[i - 1]; ids[i - 1] = ids[j]; ids[j] = t;
     }
 }
 
@@ -97,10 +117,13 @@ static rg_status opt_config(const rg_config *c, rg_opt_config *oc)
 
 /* ------------------------------------------------------------ evaluation */
 
-static rg_status eval_pass(rg_model *m, const rg_dataset *ds, size_t batch, double *loss, double *acc, int32_t *classes)
+/* Sum of data losses and count of correct predictions over rows [lo, hi);
+ * or, with classes != NULL, the argmax class of each row. */
+static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch,
+                            double *loss_sum, size_t *correct, int32_t *classes)
 {
-    size_t n = rg_dataset_size(ds), d = rg_dataset_features(ds), k = rg_model_outputs(m);
-    if (rg_dataset_features(ds) != rg_model_inputs(m))
+    size_t d = rg_dataset_features(ds), k = rg_model_outputs(m);
+    if (d != rg_model_inputs(m))
         return rg_error(RG_EDATA, "%s has %zu features per sample but the model takes %zu",
                         rg_dataset_name(ds), d, rg_model_inputs(m));
     const float *x = rg_dataset_x(ds);
@@ -109,16 +132,15 @@ static rg_status eval_pass(rg_model *m, const rg_dataset *ds, size_t batch, doub
     if (batch == 0) batch = 256;
     float *probs = classes ? rg_malloc(batch * k * sizeof(float)) : NULL;
     if (classes && !probs) return rg_error(RG_ENOMEM, "out of memory");
-    rg_pass pass = { .seed = 0, .step = 0, .sample_ids = NULL, .training = 0, .label_smoothing = 0.0f, .grad_scale = 1.0f };
-    double total = 0.0;
-    size_t correct = 0;
+    rg_pass pass = { .training = 0, .grad_scale = 1.0f };
     rg_status st = RG_OK;
-    for (size_t s = 0; s < n; s += batch) {
-        size_t nb = n - s < batch ? n - s : batch;
+    *loss_sum = 0.0;
+    for (size_t s = lo; s < hi; s += batch) {
+        size_t nb = hi - s < batch ? hi - s : batch;
         double l = 0.0;
-        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, &correct, probs);
+        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, correct, probs);
         if (st != RG_OK) break;
-        total += l;
+        *loss_sum += l;
         if (classes)
             for (size_t i = 0; i < nb; i++) {
                 const float *p = probs + i * k;
@@ -129,43 +151,79 @@ static rg_status eval_pass(rg_model *m, const rg_dataset *ds, size_t batch, doub
     }
     rg_free(probs);
     if (st != RG_OK) return rg_error_prefix(st, "%s: ", rg_dataset_name(ds));
-    if (loss) *loss = n ? total / (double)n + rg_model_penalty(m, 1.0f, NULL) : NAN;
-    if (acc) *acc = n ? (double)correct / (double)n : NAN;
     return RG_OK;
 }
 
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *loss, double *acc)
 {
-    return eval_pass(m, ds, batch, loss, acc, NULL);
+    size_t n = rg_dataset_size(ds), correct = 0;
+    double sum;
+    rg_status st = eval_range(m, ds, 0, n, batch, &sum, &correct, NULL);
+    if (st != RG_OK) return st;
+    if (loss) *loss = n ? sum / (double)n + rg_model_penalty(m, 1.0f, NULL) : NAN;
+    if (acc) *acc = n ? (double)correct / (double)n : NAN;
+    return RG_OK;
 }
 
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes)
 {
-    return eval_pass(m, ds, batch, NULL, NULL, classes);
+    double sum;
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, &sum, NULL, classes);
 }
 
-/* -------------------------------------------------------------- training */
+/* ---------------------------------------------------- distributed runtime */
 
-typedef struct {
-    rg_optimizer *opt;
-    rg_comm *comm;
-    uint64_t *order, *ids;
-    float *xb, *best;
-    int32_t *yb;
-    FILE *log;
-} train_state;
+static rg_comm *g_process_comm;   /* MPI world when launched under mpirun */
 
-static void state_free(train_state *s)
+rg_status rg_dist_init(int *argc, char ***argv)
 {
-    rg_optimizer_free(s->opt);
-    rg_comm_free(s->comm);
-    rg_free(s->order);
-    rg_free(s->ids);
-    rg_free(s->xb);
-    rg_free(s->yb);
-    rg_free(s->best);
-    if (s->log) fclose(s->log);
+    if (g_process_comm || !rg_comm_mpi_launched()) return RG_OK;
+    if (!rg_comm_mpi_available())
+        return rg_error(RG_EUSAGE, "started by mpirun, but this regula was built without MPI");
+    rg_status st = rg_comm_mpi_init(argc, argv);
+    if (st == RG_OK) st = rg_comm_mpi_world(&g_process_comm);
+    return st;
 }
+
+void rg_dist_finalize(void)
+{
+    if (!g_process_comm) return;
+    rg_comm_free(g_process_comm);
+    g_process_comm = NULL;
+    rg_comm_mpi_finalize();
+}
+
+int rg_dist_rank(void) { return g_process_comm ? rg_comm_rank(g_process_comm) : 0; }
+int rg_dist_size(void) { return g_process_comm ? rg_comm_size(g_process_comm) : 1; }
+
+/* ------------------------------------------------------------ training */
+
+enum { TAIL_LOSS, TAIL_REG, TAIL_BAD, TAIL_BADRANK };   /* in the RG_GRAD_TAIL */
+enum { WS_SAMPLES, WS_LOSS, WS_CORRECT, WS_COMPUTE, WS_COMM, WS_BYTES, WS_DIV, WS_N };
+
+/* What every worker of this process shares (read-only while training). */
+typedef struct shared {
+    const rg_config *c;
+    rg_model *m;                /* the caller's model: start and result */
+    const rg_dataset *train, *val, *test;
+    rg_progress_fn progress;
+    void *ud;
+    rg_opt_config oc;
+    int threads, world;         /* workers in this process, in all */
+    rg_comm **ranks;            /* one handle per thread */
+    int iid;                    /* global batch split (no fixed owner) */
+    rg_parts parts;             /* owners, for skewed partitions */
+    int local_scope, adapt;     /* adapt: 0 none, 1 size, 2 skew, 3 divergence */
+    double *lambda;             /* per-worker strength factor, [world] */
+    FILE *log;                  /* world rank 0 only */
+    rg_train_result result;     /* filled by world rank 0 ... and thread 0 */
+    rg_status status[1024];     /* per thread */
+} shared;
+
+typedef struct worker {
+    shared *s;
+    int t;                      /* thread index in this process */
+} worker;
 
 static int improved(const rg_config *c, double v, double best)
 {
@@ -175,134 +233,360 @@ static int improved(const rg_config *c, double v, double best)
     return v < best - c->min_delta;
 }
 
-rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
-                   const rg_dataset *val, const rg_dataset *test,
-                   rg_progress_fn progress, void *ud, rg_train_result *res)
+/* Samples worker k owns (skewed partitions). */
+static size_t part_n(const shared *s, int k) { return s->parts.offset[k + 1] - s->parts.offset[k]; }
+
+/* λ factors normalised so that their sample-weighted mean is 1. */
+static void normalise_lambda(shared *s, const double *raw)
 {
-    rg_train_result r = { .test_loss = NAN, .test_acc = NAN, .best_epoch = 0 };
-    if (res) *res = r;
-    rg_status st = rg_config_validate(c);
+    double num = 0.0, den = 0.0;
+    for (int k = 0; k < s->world; k++) {
+        double n = s->iid ? 1.0 : (double)part_n(s, k);
+        num += n;
+        den += n * raw[k];
+    }
+    for (int k = 0; k < s->world; k++) s->lambda[k] = den > 0.0 ? raw[k] * num / den : 1.0;
+}
+
+/* Initial per-worker strengths from the partition (size, skew). */
+static void initial_lambda(shared *s)
+{
+    int W = s->world;
+    double raw[1024];
+    for (int k = 0; k < W; k++) raw[k] = 1.0;
+    if (s->adapt == 1 && !s->iid) {
+        for (int k = 0; k < W; k++) raw[k] = part_n(s, k) ? 1.0 / (double)part_n(s, k) : 0.0;
+    } else if (s->adapt == 2 && !s->iid) {
+        /* 1 + KL(worker's label mix || global label mix) */
+        int C = rg_dataset_classes(s->train);
+        const int32_t *y = rg_dataset_y(s->train);
+        double *g = rg_calloc((size_t)C, sizeof *g), *w = rg_calloc((size_t)C, sizeof *w);
+        if (g && w) {
+            size_t N = rg_dataset_size(s->train);
+            for (size_t i = 0; i < N; i++) g[y[i]] += 1.0 / (double)N;
+            for (int k = 0; k < W; k++) {
+                size_t n = part_n(s, k);
+                memset(w, 0, (size_t)C * sizeof *w);
+                for (size_t i = s->parts.offset[k]; i < s->parts.offset[k + 1]; i++) w[y[s->parts.ids[i]]] += 1.0 / (double)n;
+                double kl = 0.0;
+                for (int c = 0; c < C; c++) if (w[c] > 0.0 && g[c] > 0.0) kl += w[c] * log(w[c] / g[c]);
+                raw[k] = 1.0 + kl;
+            }
+        }
+        rg_free(g);
+        rg_free(w);
+    }
+    normalise_lambda(s, raw);
+}
+
+/* Worker k's samples in step `step` of the epoch, as [lo, hi) of its list. */
+static void part_window(const shared *s, int k, size_t b_loc, uint64_t step, size_t *lo, size_t *hi)
+{
+    size_t n = part_n(s, k);
+    size_t a = (size_t)step * b_loc;
+    *lo = a < n ? a : n;
+    *hi = a + b_loc < n ? a + b_loc : n;
+}
+
+static void tree_sum(float *bufs, size_t stride, size_t n, int S)
+{
+    /* pairwise, in a fixed order that depends only on S */
+    for (int w = 1; w < S; w *= 2)
+        for (int j = 0; j + w < S; j += 2 * w) {
+            float *a = bufs + (size_t)j * stride;
+            const float *b = bufs + (size_t)(j + w) * stride;
+            for (size_t i = 0; i < n; i++) a[i] += b[i];
+        }
+}
+
+/* Distributed evaluation: every worker takes a slice; every worker gets the
+ * same totals.  Returns mean loss + penalty and accuracy. */
+static rg_status eval_dist(rg_model *m, rg_comm *comm, const rg_dataset *ds, double *loss, double *acc)
+{
+    int g = rg_comm_rank(comm), W = rg_comm_size(comm);
+    size_t n = rg_dataset_size(ds), lo = n * (size_t)g / (size_t)W, hi = n * (size_t)(g + 1) / (size_t)W;
+    double sums[3] = {0};
+    size_t correct = 0;
+    rg_status st = eval_range(m, ds, lo, hi, 1024, &sums[0], &correct, NULL);
     if (st != RG_OK) return st;
-    if ((st = check_dataset(m, train, "training")) != RG_OK) return st;
-    if ((st = check_dataset(m, val, "validation")) != RG_OK) return st;
-    if ((st = check_dataset(m, test, "test")) != RG_OK) return st;
-    size_t N = rg_dataset_size(train), d = rg_dataset_features(train), P = rg_model_param_count(m);
-    if (N == 0) return rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(train));
-    if (c->early_stop > 0 && !val)
-        return rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
-    rg_opt_config oc;
-    if ((st = opt_config(c, &oc)) != RG_OK) return st;
-    size_t B = (size_t)c->batch;
-    if (B > N) B = N;
-    rg_blas_set_threads(c->threads);
+    sums[1] = (double)correct;
+    sums[2] = (double)(hi - lo);
+    if ((st = rg_comm_allreduce_f64(comm, sums, 3, RG_REDUCE_SUM)) != RG_OK) return st;
+    *loss = sums[2] > 0 ? sums[0] / sums[2] + rg_model_penalty(m, 1.0f, NULL) : NAN;
+    *acc = sums[2] > 0 ? sums[1] / sums[2] : NAN;
+    return RG_OK;
+}
 
-    train_state s = {0};
-    if ((st = rg_optimizer_create(&oc, P, &s.opt)) != RG_OK) goto done;
-    if ((st = rg_comm_self(&s.comm)) != RG_OK) goto done;
-    s.order = rg_calloc(N, sizeof *s.order);
-    s.ids = rg_calloc(B, sizeof *s.ids);
-    s.xb = rg_calloc(B * d, sizeof *s.xb);
-    s.yb = rg_calloc(B, sizeof *s.yb);
-    s.best = c->early_stop > 0 ? rg_calloc(P, sizeof *s.best) : NULL;
-    if (!s.order || !s.ids || !s.xb || !s.yb || (c->early_stop > 0 && !s.best)) {
-        st = rg_error(RG_ENOMEM, "out of memory setting up training");
-        goto done;
-    }
-    if (c->log[0]) {
-        s.log = fopen(c->log, "w");
-        if (!s.log) { st = rg_error(RG_EIO, "--log %s: cannot open for writing", c->log); goto done; }
-        char *cj = rg_config_json(c);
-        fprintf(s.log, "{\"event\":\"config\",\"version\":\"%s\",\"config_hash\":\"%016llx\",\"params\":%zu,"
-                "\"model\":\"%s\",\"blas\":\"%s\",\"train_samples\":%zu,\"config\":%s}\n",
-                RG_VERSION, (unsigned long long)rg_config_hash(c), P, rg_model_spec(m), rg_blas_name(), N,
-                cj ? cj : "null");
-        free(cj);
-        fflush(s.log);
-    }
+static rg_status worker_run(shared *s, int t)
+{
+    const rg_config *c = s->c;
+    rg_comm *comm = s->ranks[t];
+    int g = rg_comm_rank(comm), W = rg_comm_size(comm), lead = g == 0;
+    size_t N = rg_dataset_size(s->train), d = rg_dataset_features(s->train);
+    const float *X = rg_dataset_x(s->train);
+    const int32_t *Y = rg_dataset_y(s->train);
+    size_t B = (size_t)c->batch < N ? (size_t)c->batch : N;
+    int det = c->deterministic, S = det ? c->det_shards : 1;
+    size_t b_loc = s->iid ? (B + (size_t)W - 1) / (size_t)W : (B / (size_t)W ? B / (size_t)W : 1);
+    size_t cap = det ? (B + (size_t)S - 1) / (size_t)S : b_loc;   /* rows in one pass */
+    /* Local scope: the penalty starts each worker's gradient.  In a world of
+     * one that is the same sum as the global scope, in one pass fewer; but
+     * not under --deterministic, whose bits must not depend on the count. */
+    int penalty_first = s->local_scope || (W == 1 && !det);
 
-    const float *X = rg_dataset_x(train);
-    const int32_t *Y = rg_dataset_y(train);
+    rg_model *m = s->m;
+    rg_optimizer *opt = NULL;
+    uint64_t *order = NULL, *ids = NULL;
+    float *xb = NULL, *best = NULL, *shards = NULL, *pre = NULL;
+    int32_t *yb = NULL;
+    rg_status st = RG_OK;
+    if (s->threads > 1 || W > 1) {
+        /* every worker its own replica; the caller's model stays thread 0's */
+        if (t > 0 && (st = rg_model_clone(s->m, &m)) != RG_OK) goto fail;
+    }
+    size_t P = rg_model_param_count(m), PT = P + RG_GRAD_TAIL;
     float *params = rg_model_params(m), *grads = rg_model_grads(m);
-    uint64_t steps_per_epoch = (N + B - 1) / B, step = 0;
-    uint64_t total_steps = steps_per_epoch * (uint64_t)c->epochs;
+    if ((st = rg_optimizer_create(&s->oc, P, &opt)) != RG_OK) goto fail;
+    size_t list_n = s->iid ? N : part_n(s, g);
+    order = rg_calloc(list_n ? list_n : 1, sizeof *order);
+    ids = rg_calloc(cap, sizeof *ids);
+    xb = rg_calloc(cap * d, sizeof *xb);
+    yb = rg_calloc(cap, sizeof *yb);
+    best = c->early_stop > 0 ? rg_calloc(P, sizeof *best) : NULL;
+    if (det) shards = rg_calloc((size_t)S * PT, sizeof *shards);
+    if (s->adapt == 3) pre = rg_calloc(P, sizeof *pre);
+    if (!order || !ids || !xb || !yb || (c->early_stop > 0 && !best) || (det && !shards) || (s->adapt == 3 && !pre)) {
+        st = rg_error(RG_ENOMEM, "out of memory setting up worker %d", g);
+        goto fail;
+    }
+    /* replicas start from world rank 0's weights (after every clone is made) */
+    if (W > 1 && ((st = rg_comm_barrier(comm)) != RG_OK ||
+                  (st = rg_comm_broadcast(comm, params, P * sizeof(float), 0)) != RG_OK))
+        goto fail;
+
+    uint64_t steps_per_epoch;
+    if (s->iid) steps_per_epoch = (N + B - 1) / B;
+    else {
+        steps_per_epoch = 0;
+        for (int k = 0; k < W; k++) {
+            uint64_t sk = (part_n(s, k) + b_loc - 1) / b_loc;
+            if (sk > steps_per_epoch) steps_per_epoch = sk;
+        }
+    }
+    uint64_t total_steps = steps_per_epoch * (uint64_t)c->epochs, step = 0;
     double best_metric = NAN;
     long wait = 0;
+    rg_train_result r = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN };
+    double bytes_per_step = W > 1 ? 2.0 * (double)(W - 1) / (double)W * (double)PT * sizeof(float) : 0.0;
+    if (det) bytes_per_step = W > 1 ? (double)(W - 1) / (double)W * (double)S * (double)PT * sizeof(float) : 0.0;
 
     for (int epoch = 0; epoch < c->epochs; epoch++) {
-        double t0 = rg_now();
-        epoch_order(s.order, N, c->seed, epoch, c->shuffle);
-        double loss_sum = 0.0, reg_sum = 0.0, lr = c->lr;
-        size_t correct = 0;
-        for (size_t b0 = 0; b0 < N; b0 += B, step++) {
-            size_t nb = N - b0 < B ? N - b0 : B;
-            for (size_t i = 0; i < nb; i++) {
-                uint64_t id = s.order[b0 + i];
-                s.ids[i] = id;
-                memcpy(s.xb + i * d, X + id * d, d * sizeof(float));
-                s.yb[i] = Y[id];
+        double t0 = rg_now(), t_comm = 0.0, loss_sum = 0.0, reg_sum = 0.0, lr = c->lr, div_sum = 0.0;
+        size_t my_samples = 0, my_correct = 0, all_samples = 0;
+        double my_loss = 0.0;
+        int div_count = 0;
+        if (s->iid) {
+            for (size_t i = 0; i < N; i++) order[i] = i;
+            if (c->shuffle) shuffle_ids(order, N, c->seed, RG_RNG_SHUFFLE, epoch);
+        } else {
+            memcpy(order, s->parts.ids + s->parts.offset[g], list_n * sizeof *order);
+            if (c->shuffle) shuffle_ids(order, list_n, c->seed, RG_RNG_SHUFFLE + 256u * (uint32_t)(g + 1), epoch);
+        }
+        for (uint64_t es = 0; es < steps_per_epoch; es++, step++) {
+            /* this step's global batch: B_step samples in all */
+            size_t b_step, b0 = 0, nb_global = 0;
+            if (s->iid) {
+                b0 = (size_t)es * B;
+                nb_global = N - b0 < B ? N - b0 : B;
+                b_step = nb_global;
+            } else {
+                b_step = 0;
+                for (int k = 0; k < W; k++) {
+                    size_t lo, hi;
+                    part_window(s, k, b_loc, es, &lo, &hi);
+                    b_step += hi - lo;
+                }
             }
-            rg_pass pass = { .seed = c->seed, .step = step, .sample_ids = s.ids, .training = 1,
-                             .label_smoothing = (float)c->label_smoothing, .grad_scale = 1.0f / (float)nb };
-            /* Regularization scope: a penalty that is local to the worker
-             * starts its gradient; a global one is added once after the
-             * exchange and never communicated.  In a world of one they are
-             * the same sum, so the single pass wins. */
-            int local = rg_comm_size(s.comm) == 1;
-            double reg = local ? rg_model_start_grad(m, 1.0f) : (rg_model_zero_grad(m), 0.0);
-            double data_loss = 0.0;
-            if ((st = rg_model_forward_backward(m, s.xb, s.yb, nb, &pass, 1, &data_loss, &correct, NULL)) != RG_OK) {
-                rg_error_prefix(st, "%s: ", rg_dataset_name(train));
-                goto done;
+            float scale = 1.0f / (float)b_step;
+            double data_loss = 0.0, reg_local = 0.0;
+            size_t mine = 0;
+            /* passes: one per owned shard (deterministic) or one */
+            int p_lo = det ? g * S / W : 0, p_hi = det ? (g + 1) * S / W : 1;
+            for (int sh = p_lo; sh < p_hi; sh++) {
+                size_t lo, hi;
+                const uint64_t *src;
+                if (s->iid) {
+                    int parts = det ? S : W, me = det ? sh : g;
+                    lo = b0 + nb_global * (size_t)me / (size_t)parts;
+                    hi = b0 + nb_global * (size_t)(me + 1) / (size_t)parts;
+                    src = order;
+                } else {
+                    part_window(s, g, b_loc, es, &lo, &hi);
+                    src = order;
+                }
+                size_t nb = hi - lo;
+                for (size_t i = 0; i < nb; i++) {
+                    uint64_t id = src[lo + i];
+                    ids[i] = id;
+                    memcpy(xb + i * d, X + id * d, d * sizeof(float));
+                    yb[i] = Y[id];
+                }
+                /* a local penalty rides in this worker's (or shard's) gradient,
+                 * weighted by its share of the step's samples */
+                float strength = (float)(s->lambda[g] * (double)nb * (double)scale);
+                double reg = penalty_first ? rg_model_start_grad(m, strength) : (rg_model_zero_grad(m), 0.0);
+                rg_pass pass = { .seed = c->seed, .step = step, .sample_ids = ids, .training = 1,
+                                 .label_smoothing = (float)c->label_smoothing, .grad_scale = scale };
+                double l = 0.0;
+                if ((st = rg_model_forward_backward(m, xb, yb, nb, &pass, 1, &l, &my_correct, NULL)) != RG_OK) {
+                    rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(s->train), g);
+                    goto fail;
+                }
+                data_loss += l;
+                reg_local += reg;
+                mine += nb;
+                if (det) {
+                    float *tail = grads + P;
+                    tail[TAIL_LOSS] = (float)l;
+                    tail[TAIL_REG] = (float)reg;
+                    tail[TAIL_BAD] = isfinite(l) ? 0.0f : 1.0f;
+                    tail[TAIL_BADRANK] = isfinite(l) ? 0.0f : (float)(g + 1);
+                    memcpy(shards + (size_t)(sh - p_lo) * PT, grads, PT * sizeof(float));
+                }
             }
-            if ((st = rg_comm_allreduce(s.comm, grads, P, RG_REDUCE_SUM)) != RG_OK) goto done;
-            if (!local) reg = rg_model_penalty(m, 1.0f, grads);
-            double batch_loss = data_loss / (double)nb + reg;
-            if (!isfinite(batch_loss)) {
+            my_samples += mine;
+            my_loss += data_loss;
+            if (s->adapt == 3 && es % 8 == 0) memcpy(pre, grads, P * sizeof(float));
+            double tc = rg_now();
+            if (det) {
+                /* gather every shard's gradient, sum them in a fixed tree */
+                float *all = shards;
+                if (W > 1) {
+                    size_t mineN = (size_t)(S / W) * PT;
+                    float *gathered = rg_malloc((size_t)S * PT * sizeof(float));
+                    if (!gathered) { st = rg_error(RG_ENOMEM, "out of memory gathering shards"); goto fail; }
+                    st = rg_comm_allgather(comm, shards, mineN, gathered);
+                    if (st == RG_OK) memcpy(shards, gathered, (size_t)S * PT * sizeof(float));
+                    rg_free(gathered);
+                    if (st != RG_OK) goto fail;
+                }
+                tree_sum(all, PT, PT, S);
+                memcpy(grads, all, PT * sizeof(float));
+            } else {
+                float *tail = grads + P;
+                tail[TAIL_LOSS] = (float)data_loss;
+                tail[TAIL_REG] = (float)reg_local;
+                tail[TAIL_BAD] = isfinite(data_loss) ? 0.0f : 1.0f;
+                tail[TAIL_BADRANK] = isfinite(data_loss) ? 0.0f : (float)(g + 1);
+                if (W > 1 && (st = rg_comm_allreduce(comm, grads, PT, RG_REDUCE_SUM)) != RG_OK) goto fail;
+            }
+            t_comm += rg_now() - tc;
+            if (s->adapt == 3 && es % 8 == 0 && mine > 0) {
+                /* how far this worker's own gradient is from the average:
+                 * ||g_own - g_avg|| / ||g_avg||, g_own rescaled to its samples */
+                double k = (double)b_step / (double)mine, dd = 0.0, nn = 0.0;
+                for (size_t i = 0; i < P; i++) {
+                    double a = (double)pre[i] * k - (double)grads[i];
+                    dd += a * a;
+                    nn += (double)grads[i] * grads[i];
+                }
+                div_sum += nn > 0.0 ? sqrt(dd / nn) : 0.0;
+                div_count++;
+            }
+            const float *tail = grads + P;
+            double reg = penalty_first ? (double)tail[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
+            double batch_loss = (double)tail[TAIL_LOSS] / (double)b_step + reg;
+            if (tail[TAIL_BAD] > 0.0f || !isfinite(batch_loss)) {
                 r.nonfinite_step = step;
-                st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, worker 0); "
-                              "try a lower --lr or --clip-norm",
-                              (unsigned long long)step, epoch + 1);
-                if (s.log) fprintf(s.log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d}\n",
-                                   (unsigned long long)step, epoch + 1);
-                goto done;
+                int bad = (int)tail[TAIL_BAD];
+                if (bad == 1 && tail[TAIL_BADRANK] >= 1.0f)
+                    st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, worker %d); "
+                                  "try a lower --lr or --clip-norm",
+                                  (unsigned long long)step, epoch + 1, (int)tail[TAIL_BADRANK] - 1);
+                else
+                    st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, %s); "
+                                  "try a lower --lr or --clip-norm",
+                                  (unsigned long long)step, epoch + 1, bad > 1 ? "several workers" : "every worker");
+                if (lead && s->log)
+                    fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d}\n",
+                            (unsigned long long)step, epoch + 1);
+                if (t == 0) s->result = r;
+                goto out;   /* every worker saw the same tail: all stop here */
             }
             if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
             lr = lr_at(c, step, epoch, total_steps);
-            rg_optimizer_step(s.opt, params, grads, (float)lr);
+            rg_optimizer_step(opt, params, grads, (float)lr);
             rg_model_apply_constraints(m);
-            loss_sum += batch_loss * (double)nb;
-            reg_sum += reg * (double)nb;
-            if (s.log && c->log_every > 0 && (step + 1) % (uint64_t)c->log_every == 0)
-                fprintf(s.log, "{\"event\":\"step\",\"step\":%llu,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g}\n",
+            loss_sum += batch_loss * (double)b_step;
+            reg_sum += reg * (double)b_step;
+            all_samples += b_step;
+            if (lead && s->log && c->log_every > 0 && (step + 1) % (uint64_t)c->log_every == 0)
+                fprintf(s->log, "{\"event\":\"step\",\"step\":%llu,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g}\n",
                         (unsigned long long)(step + 1), epoch + 1, batch_loss, lr);
-            if (progress) progress(epoch + 1, b0 + nb, N, loss_sum / (double)(b0 + nb), ud);
+            if (lead && s->progress) s->progress(epoch + 1, all_samples, N, loss_sum / (double)all_samples, s->ud);
         }
         double secs = rg_now() - t0;
-        rg_epoch_stats e = { .epoch = epoch + 1, .loss = loss_sum / (double)N, .reg_loss = reg_sum / (double)N,
-                             .acc = (double)correct / (double)N, .val_loss = NAN, .val_acc = NAN,
-                             .samples_per_s = (double)N / secs, .seconds = secs, .lr = lr };
-        if (val && (st = rg_evaluate(m, val, 1024, &e.val_loss, &e.val_acc)) != RG_OK) goto done;
+        /* per-worker figures to everyone (rank 0 logs them) */
+        float mine_stats[WS_N] = { (float)my_samples, (float)my_loss, (float)my_correct, (float)(secs - t_comm),
+                                   (float)t_comm, (float)(bytes_per_step * (double)steps_per_epoch),
+                                   div_count ? (float)(div_sum / div_count) : 0.0f };
+        float *all_stats = rg_malloc((size_t)W * WS_N * sizeof(float));
+        if (!all_stats) { st = rg_error(RG_ENOMEM, "out of memory"); goto fail; }
+        if (W > 1) st = rg_comm_allgather(comm, mine_stats, WS_N, all_stats);
+        else memcpy(all_stats, mine_stats, sizeof mine_stats);
+        if (st != RG_OK) { rg_free(all_stats); goto fail; }
+        double correct_all = 0.0, lambda_now[1024];
+        for (int k = 0; k < W; k++) { correct_all += all_stats[k * WS_N + WS_CORRECT]; lambda_now[k] = s->lambda[k]; }
+        rg_epoch_stats e = { .epoch = epoch + 1, .loss = loss_sum / (double)all_samples,
+                             .reg_loss = reg_sum / (double)all_samples, .acc = correct_all / (double)all_samples,
+                             .val_loss = NAN, .val_acc = NAN, .samples_per_s = (double)all_samples / secs,
+                             .seconds = secs, .lr = lr };
+        if (s->val && (st = eval_dist(m, comm, s->val, &e.val_loss, &e.val_acc)) != RG_OK) { rg_free(all_stats); goto fail; }
+        if (s->adapt == 3 && !s->iid) {
+            /* divergence: strength grows with how far a worker's gradient strays */
+            double raw[1024];
+            for (int k = 0; k < W; k++) raw[k] = 1.0 + all_stats[k * WS_N + WS_DIV];
+            normalise_lambda(s, raw);
+        }
         r.epochs_run = epoch + 1;
         r.steps = step;
-        if (s.log) {
-            fprintf(s.log, "{\"event\":\"epoch\",\"epoch\":%d", e.epoch);
-            jnum(s.log, "loss", e.loss);
-            jnum(s.log, "reg_loss", e.reg_loss);
-            jnum(s.log, "acc", e.acc);
-            jnum(s.log, "val_loss", e.val_loss);
-            jnum(s.log, "val_acc", e.val_acc);
-            jnum(s.log, "samples_per_s", e.samples_per_s);
-            jnum(s.log, "seconds", e.seconds);
-            jnum(s.log, "lr", e.lr);
-            fprintf(s.log, ",\"workers\":1}\n");
-            fflush(s.log);
+        if (lead && s->log) {
+            FILE *f = s->log;
+            double v[1024];
+            fprintf(f, "{\"event\":\"epoch\",\"epoch\":%d", e.epoch);
+            jnum(f, "loss", e.loss);
+            jnum(f, "reg_loss", e.reg_loss);
+            jnum(f, "acc", e.acc);
+            jnum(f, "val_loss", e.val_loss);
+            jnum(f, "val_acc", e.val_acc);
+            jnum(f, "samples_per_s", e.samples_per_s);
+            jnum(f, "seconds", e.seconds);
+            jnum(f, "lr", e.lr);
+            fprintf(f, ",\"workers\":%d", W);
+            for (int k = 0; k < W; k++) v[k] = all_stats[k * WS_N + WS_SAMPLES];
+            jarray(f, "samples", v, W);
+            for (int k = 0; k < W; k++) {
+                double n = all_stats[k * WS_N + WS_SAMPLES];
+                v[k] = n > 0 ? all_stats[k * WS_N + WS_LOSS] / n : NAN;
+            }
+            jarray(f, "worker_loss", v, W);
+            jarray(f, "lambda", lambda_now, W);
+            for (int k = 0; k < W; k++) v[k] = all_stats[k * WS_N + WS_COMPUTE];
+            jarray(f, "compute_seconds", v, W);
+            for (int k = 0; k < W; k++) v[k] = all_stats[k * WS_N + WS_COMM];
+            jarray(f, "comm_seconds", v, W);
+            for (int k = 0; k < W; k++) v[k] = all_stats[k * WS_N + WS_BYTES];
+            jarray(f, "bytes_sent", v, W);
+            fputs("}\n", f);
+            fflush(f);
         }
+        rg_free(all_stats);
         if (c->early_stop > 0) {
             double v = !strcmp(c->monitor, "val_acc") ? e.val_acc : e.val_loss;
             if (improved(c, v, best_metric)) {
                 best_metric = v;
                 r.best_epoch = e.epoch;
-                memcpy(s.best, params, P * sizeof(float));
+                memcpy(best, params, P * sizeof(float));
                 wait = 0;
             } else if (++wait >= c->early_stop) {
                 r.stopped_early = 1;
@@ -311,20 +595,161 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
         }
     }
     if (c->early_stop > 0 && c->restore_best && r.best_epoch > 0 && r.best_epoch != r.epochs_run)
-        memcpy(params, s.best, P * sizeof(float));
+        memcpy(params, best, P * sizeof(float));
     if (c->early_stop == 0) r.best_epoch = r.epochs_run;
-    if (test && (st = rg_evaluate(m, test, 1024, &r.test_loss, &r.test_acc)) != RG_OK) goto done;
-    if (c->save[0] && (st = rg_model_save(m, c->save)) != RG_OK) goto done;
-    if (s.log) {
-        fprintf(s.log, "{\"event\":\"end\"");
-        jnum(s.log, "test_loss", r.test_loss);
-        jnum(s.log, "test_acc", r.test_acc);
-        fprintf(s.log, ",\"epochs_run\":%d,\"stopped_early\":%s,\"best_epoch\":%d,\"steps\":%llu}\n", r.epochs_run,
-                r.stopped_early ? "true" : "false", r.best_epoch, (unsigned long long)r.steps);
+    if (s->test && (st = eval_dist(m, comm, s->test, &r.test_loss, &r.test_acc)) != RG_OK) goto fail;
+    /* with a test set, also the final model on its own training data (no
+     * dropout): the train-test gap of the final report */
+    if (s->test && (st = eval_dist(m, comm, s->train, &r.train_loss, &r.train_acc)) != RG_OK) goto fail;
+    if (t == 0) s->result = r;
+out:
+    rg_optimizer_free(opt);
+    rg_free(order); rg_free(ids); rg_free(xb); rg_free(yb); rg_free(best); rg_free(shards); rg_free(pre);
+    if (m != s->m) rg_model_free(m);
+    return st;
+fail:
+    /* wake every peer: nobody waits forever for a worker that is gone */
+    if (W > 1) rg_comm_abort(comm, st, rg_last_error());
+    goto out;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    w->s->status[w->t] = worker_run(w->s, w->t);
+    return NULL;
+}
+
+rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
+                   const rg_dataset *val, const rg_dataset *test,
+                   rg_progress_fn progress, void *ud, rg_train_result *res)
+{
+    rg_train_result r0 = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN };
+    if (res) *res = r0;
+    rg_status st = rg_config_validate(c);
+    if (st != RG_OK) return st;
+    if ((st = check_dataset(m, train, "training")) != RG_OK) return st;
+    if ((st = check_dataset(m, val, "validation")) != RG_OK) return st;
+    if ((st = check_dataset(m, test, "test")) != RG_OK) return st;
+    size_t N = rg_dataset_size(train);
+    if (N == 0) return rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(train));
+    if (c->early_stop > 0 && !val)
+        return rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
+
+    shared *s = rg_calloc(1, sizeof *s);
+    if (!s) return rg_error(RG_ENOMEM, "out of memory");
+    s->c = c; s->m = m; s->train = train; s->val = val; s->test = test;
+    s->progress = progress; s->ud = ud;
+    s->threads = c->workers;
+    s->world = s->threads * rg_dist_size();
+    s->local_scope = !strcmp(c->reg_scope, "local");
+    s->adapt = !strcmp(c->reg_adapt, "size") ? 1 : !strcmp(c->reg_adapt, "skew") ? 2 : !strcmp(c->reg_adapt, "divergence") ? 3 : 0;
+    rg_partition part;
+    pthread_t *tids = NULL;
+    worker *ws = NULL;
+    if ((st = opt_config(c, &s->oc)) != RG_OK) goto done;
+    if ((st = rg_partition_parse(c->partition, &part)) != RG_OK) goto done;
+    s->iid = part.kind == RG_PART_IID;
+    if (s->world > 1024) {
+        st = rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most 1024", s->world,
+                      rg_dist_size(), s->threads);
+        goto done;
     }
+    if ((size_t)s->world > N) {
+        st = rg_error(RG_EUSAGE, "--workers: %d workers but only %zu training samples", s->world, N);
+        goto done;
+    }
+    if (c->deterministic) {
+        if (!s->iid) { st = rg_error(RG_EUSAGE, "--deterministic needs --partition iid"); goto done; }
+        if (c->det_shards % s->world) {
+            st = rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", s->world, c->det_shards);
+            goto done;
+        }
+        if (c->batch < c->det_shards) {
+            st = rg_error(RG_EUSAGE, "--deterministic: --batch %ld is smaller than --det-shards %d", c->batch, c->det_shards);
+            goto done;
+        }
+    }
+    if (!s->iid && (st = rg_partition_make(rg_dataset_y(train), N, rg_dataset_classes(train), &part, s->world,
+                                           c->seed, &s->parts)) != RG_OK)
+        goto done;
+    s->lambda = rg_calloc((size_t)s->world, sizeof *s->lambda);
+    s->ranks = rg_calloc((size_t)s->threads, sizeof *s->ranks);
+    tids = rg_calloc((size_t)s->threads, sizeof *tids);
+    ws = rg_calloc((size_t)s->threads, sizeof *ws);
+    if (!s->lambda || !s->ranks || !tids || !ws) { st = rg_error(RG_ENOMEM, "out of memory"); goto done; }
+    initial_lambda(s);
+    rg_blas_set_threads(c->threads);
+    if (g_process_comm) st = rg_comm_hier_create(g_process_comm, s->threads, s->ranks);
+    else if (s->threads > 1) st = rg_comm_threads_create(s->threads, s->ranks);
+    else st = rg_comm_self(&s->ranks[0]);
+    if (st != RG_OK) goto done;
+    if (c->log[0] && rg_dist_rank() == 0) {
+        s->log = fopen(c->log, "w");
+        if (!s->log) {
+            st = rg_error(RG_EIO, "--log %s: cannot open for writing", c->log);
+        } else {
+            char *cj = rg_config_json(c);
+            fprintf(s->log, "{\"event\":\"config\",\"version\":\"%s\",\"config_hash\":\"%016llx\",\"params\":%zu,"
+                    "\"model\":\"%s\",\"blas\":\"%s\",\"train_samples\":%zu,\"workers\":%d,\"processes\":%d,\"config\":%s}\n",
+                    RG_VERSION, (unsigned long long)rg_config_hash(c), rg_model_param_count(m), rg_model_spec(m),
+                    rg_blas_name(), N, s->world, rg_dist_size(), cj ? cj : "null");
+            free(cj);
+            fflush(s->log);
+        }
+    }
+    /* a failure opening the log must stop every process alike */
+    if (g_process_comm) {
+        double bad = st != RG_OK;
+        if (rg_comm_allreduce_f64(g_process_comm, &bad, 1, RG_REDUCE_SUM) != RG_OK || bad > 0)
+            if (st == RG_OK) st = rg_error(RG_EIO, "--log: rank 0 could not open the log");
+    }
+    if (st != RG_OK) goto done;
+
+    for (int t = 1; t < s->threads; t++) {
+        ws[t] = (worker){ s, t };
+        if (pthread_create(&tids[t], NULL, worker_main, &ws[t]) != 0) {
+            /* the threads already started would wait for this one forever */
+            rg_comm_abort(s->ranks[0], RG_ENOMEM, "cannot start a worker thread");
+            for (int k = 1; k < t; k++) pthread_join(tids[k], NULL);
+            st = rg_error(RG_ENOMEM, "cannot start worker thread %d", t);
+            goto done;
+        }
+    }
+    s->status[0] = worker_run(s, 0);
+    for (int t = 1; t < s->threads; t++) pthread_join(tids[t], NULL);
+    st = s->status[0];
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rg_last_error());
+    /* the first real error wins over the ECOMM of the workers it woke */
+    for (int t = 0; t < s->threads && st == RG_ECOMM; t++)
+        if (s->status[t] != RG_OK && s->status[t] != RG_ECOMM) st = s->status[t];
+    rg_error(st, "%s", msg);
+    if (st == RG_OK && c->save[0] && rg_dist_rank() == 0) st = rg_model_save(m, c->save);
+    if (s->log) {
+        if (st == RG_OK) {
+            const rg_train_result *r = &s->result;
+            fprintf(s->log, "{\"event\":\"end\"");
+            jnum(s->log, "test_loss", r->test_loss);
+            jnum(s->log, "test_acc", r->test_acc);
+            jnum(s->log, "train_loss", r->train_loss);
+            jnum(s->log, "train_acc", r->train_acc);
+            fprintf(s->log, ",\"epochs_run\":%d,\"stopped_early\":%s,\"best_epoch\":%d,\"steps\":%llu}\n",
+                    r->epochs_run, r->stopped_early ? "true" : "false", r->best_epoch, (unsigned long long)r->steps);
+        }
+    }
+    if (res) *res = s->result;
 done:
-    if (s.log && fflush(s.log) != 0 && st == RG_OK) st = rg_error(RG_EIO, "--log %s: write failed", c->log);
-    state_free(&s);
-    if (res) *res = r;
+    if (s->log) {
+        if (fflush(s->log) != 0 && st == RG_OK) st = rg_error(RG_EIO, "--log %s: write failed", c->log);
+        fclose(s->log);
+    }
+    if (s->ranks) for (int t = 0; t < s->threads; t++) rg_comm_free(s->ranks[t]);
+    rg_free(s->ranks);
+    rg_free(s->lambda);
+    rg_free(tids);
+    rg_free(ws);
+    rg_partition_free(&s->parts);
+    rg_free(s);
     return st;
 }

@@ -1,0 +1,225 @@
+/* Data parallelism on worker threads: 1, 2 and 4 workers agree (to
+ * summation order; bitwise under --deterministic), local and global
+ * penalties agree under uniform strength, skewed partitions with empty
+ * workers neither hang nor lose samples, non-finite losses stop every
+ * worker at one step, and per-worker strengths keep their weighted mean. */
+#include "support.h"
+#include "regula.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Four Gaussian blobs in 8 dimensions, labels 0..3. */
+static rg_dataset *blobs(size_t n, uint64_t seed)
+{
+    float *x = malloc(n * 8 * sizeof(float));
+    int32_t *y = malloc(n * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)((i * 7919) % 4);
+        for (int j = 0; j < 8; j++)
+            x[i * 8 + j] = (j == c ? 1.0f : 0.0f) + (rg_rng_uniform(seed, RG_RNG_USER, i, (uint64_t)j) - 0.5f) * 2.0f;
+        y[i] = c;
+    }
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, y, n, 8, &ds), RG_OK);
+    free(x);
+    free(y);
+    return ds;
+}
+
+static rg_dataset *g_train, *g_test;
+
+static int setup(void **state)
+{
+    g_train = blobs(480, 1);
+    g_test = blobs(200, 2);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    rg_dataset_free(g_train);
+    rg_dataset_free(g_test);
+    return 0;
+}
+
+typedef struct run {
+    float *params;
+    size_t n;
+    rg_train_result r;
+    rg_status st;
+} run;
+
+/* Trains the shared model with extra options "k=v" pairs. */
+static run train_with(const char *const *kv)
+{
+    rg_config c;
+    rg_config_defaults(&c);
+    rg_config_set(&c, "model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax, l1=0.001, l2=0.01)");
+    rg_config_set(&c, "epochs", "3");
+    rg_config_set(&c, "batch", "32");
+    rg_config_set(&c, "lr", "0.01");
+    rg_config_set(&c, "log-every", "0");
+    for (; kv && kv[0]; kv += 2)
+        if (rg_config_set(&c, kv[0], kv[1]) != RG_OK) fail_msg("%s", rg_last_error());
+    rg_model *m;
+    assert_int_equal(rg_model_create(c.model, 8, c.seed, &m), RG_OK);
+    run out = {0};
+    out.st = rg_train(&c, m, g_train, g_test, g_test, NULL, NULL, &out.r);
+    out.n = rg_model_param_count(m);
+    out.params = malloc(out.n * sizeof(float));
+    memcpy(out.params, rg_model_params(m), out.n * sizeof(float));
+    rg_model_free(m);
+    return out;
+}
+
+static double max_abs_diff(const run *a, const run *b)
+{
+    double d = 0;
+    for (size_t i = 0; i < a->n; i++) d = fmax(d, fabs((double)a->params[i] - b->params[i]));
+    return d;
+}
+
+static void test_workers_agree(void **state)
+{
+    const char *w2[] = {"workers", "2", NULL}, *w4[] = {"workers", "4", NULL}, *w3[] = {"workers", "3", NULL};
+    run a = train_with(NULL), b = train_with(w2), c4 = train_with(w4), c3 = train_with(w3);
+    assert_int_equal(a.st, RG_OK);
+    assert_int_equal(b.st, RG_OK);
+    assert_int_equal(c4.st, RG_OK);
+    assert_int_equal(c3.st, RG_OK);
+    /* the same samples, masks and updates: only the order of float sums
+     * differs: after 45 Adam steps the weights agree to ~1e-7; we allow 1e-5 */
+    double d2 = max_abs_diff(&a, &b), d4 = max_abs_diff(&a, &c4), d3 = max_abs_diff(&a, &c3);
+    print_message("max |w1 - w2| %.3g, |w1 - w3| %.3g, |w1 - w4| %.3g\n", d2, d3, d4);
+    assert_true(d2 < 1e-5);
+    assert_true(d3 < 1e-5);
+    assert_true(d4 < 1e-5);
+    assert_true(fabs(a.r.test_loss - c4.r.test_loss) < 1e-4);
+    free(a.params); free(b.params); free(c4.params); free(c3.params);
+}
+
+static void test_deterministic_is_bitwise(void **state)
+{
+    const char *k1[] = {"deterministic", "true", "det-shards", "4", NULL};
+    const char *k2[] = {"deterministic", "true", "det-shards", "4", "workers", "2", NULL};
+    const char *k4[] = {"deterministic", "true", "det-shards", "4", "workers", "4", NULL};
+    run a = train_with(k1), b = train_with(k2), c = train_with(k4);
+    assert_int_equal(a.st, RG_OK);
+    assert_memory_equal(a.params, b.params, a.n * sizeof(float));
+    assert_memory_equal(a.params, c.params, a.n * sizeof(float));
+    assert_true(a.r.test_loss == c.r.test_loss);
+    /* a worker count that does not divide the shards is refused */
+    const char *k3[] = {"deterministic", "true", "det-shards", "4", "workers", "3", NULL};
+    run d = train_with(k3);
+    assert_int_equal(d.st, RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "do not divide"));
+    free(a.params); free(b.params); free(c.params); free(d.params);
+}
+
+static void test_local_equals_global_under_uniform_strength(void **state)
+{
+    const char *g[] = {"workers", "2", "reg-scope", "global", NULL};
+    const char *l[] = {"workers", "2", "reg-scope", "local", NULL};
+    run a = train_with(g), b = train_with(l);
+    double d = max_abs_diff(&a, &b);
+    print_message("max |global - local| %.3g\n", d);
+    assert_true(d < 1e-5);
+    /* and the penalty matters: without it the weights differ by far more */
+    const char *none[] = {"workers", "2", "model", "dense(16, relu) dropout(0.25) dense(4, softmax)", NULL};
+    run c = train_with(none);
+    assert_true(max_abs_diff(&a, &c) > 100 * d);
+    free(a.params); free(b.params); free(c.params);
+}
+
+/* Reads the first epoch event's "samples" array. */
+static int log_samples(const char *path, double *out, int max)
+{
+    char *t = rgt_read(path, NULL);
+    assert_non_null(t);
+    char *p = strstr(t, "\"samples\":[");
+    assert_non_null(p);
+    p += 11;
+    int k = 0;
+    while (k < max && *p && *p != ']') {
+        out[k++] = strtod(p, &p);
+        if (*p == ',') p++;
+    }
+    free(t);
+    return k;
+}
+
+static void test_empty_partition_does_not_hang(void **state)
+{
+    char *dir = rgt_tmpdir();
+    const char *log = rgt_path(dir, "q.jsonl");
+    /* quantity skew with a tiny alpha leaves some workers without data */
+    const char *kv[] = {"workers", "4", "partition", "quantity:0.05", "seed", "3", "log", log, NULL};
+    run a = train_with(kv);
+    assert_int_equal(a.st, RG_OK);
+    double s[8];
+    assert_int_equal(log_samples(log, s, 8), 4);
+    int empty = 0;
+    double total = 0;
+    for (int k = 0; k < 4; k++) { empty += s[k] == 0; total += s[k]; }
+    assert_true(empty >= 1);          /* the case under test happened */
+    assert_float_equal(total, 480, 0); /* every sample trained once an epoch */
+    assert_int_equal(a.r.epochs_run, 3);
+    free(a.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+static void test_nonfinite_stops_all_workers(void **state)
+{
+    const char *kv[] = {"workers", "3", "optimizer", "sgd", "lr", "1e30", NULL};
+    run a = train_with(kv);
+    assert_int_equal(a.st, RG_ENONFINITE);
+    assert_non_null(strstr(rg_last_error(), "non-finite loss at step"));
+    free(a.params);
+}
+
+static void test_adapted_strengths_keep_their_mean(void **state)
+{
+    char *dir = rgt_tmpdir();
+    const char *log = rgt_path(dir, "a.jsonl");
+    const char *kv[] = {"workers", "4", "partition", "dirichlet:0.3", "reg-scope", "local", "reg-adapt", "size", "log", log, NULL};
+    run a = train_with(kv);
+    assert_int_equal(a.st, RG_OK);
+    double s[8], lam[8];
+    assert_int_equal(log_samples(log, s, 8), 4);
+    char *t = rgt_read(log, NULL);
+    char *p = strstr(t, "\"lambda\":[") + 10;
+    for (int k = 0; k < 4; k++) { lam[k] = strtod(p, &p); if (*p == ',') p++; }
+    free(t);
+    double num = 0, den = 0;
+    int differ = 0;
+    for (int k = 0; k < 4; k++) { num += s[k] * lam[k]; den += s[k]; differ += fabs(lam[k] - 1) > 0.01; }
+    assert_float_equal(num / den, 1.0, 1e-4);   /* sample-weighted mean is the base strength */
+    assert_true(differ > 0);                    /* and the policy did something */
+    /* size: fewer samples, stronger penalty */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            if (s[i] > 0 && s[j] > 0 && s[i] < s[j]) assert_true(lam[i] > lam[j]);
+    /* adaptation needs the local scope */
+    const char *bad[] = {"reg-adapt", "size", NULL};
+    run b = train_with(bad);
+    assert_int_equal(b.st, RG_EUSAGE);
+    free(a.params); free(b.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_workers_agree),
+        cmocka_unit_test(test_deterministic_is_bitwise),
+        cmocka_unit_test(test_local_equals_global_under_uniform_strength),
+        cmocka_unit_test(test_empty_partition_does_not_hang),
+        cmocka_unit_test(test_nonfinite_stops_all_workers),
+        cmocka_unit_test(test_adapted_strengths_keep_their_mean),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
