@@ -150,6 +150,8 @@ typedef struct rg_pass {
     int training;               /* dropout on */
     float label_smoothing;
     float grad_scale;           /* backward computes grad of grad_scale * sum of sample losses */
+    int overwrite;              /* backward writes the gradient arena instead of adding to it
+                                   (saves rg_model_zero_grad's pass; n must be > 0) */
 } rg_pass;
 
 void rg_model_zero_grad(rg_model *m);

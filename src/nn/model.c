@@ -246,8 +246,8 @@ rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_m
     m->n_out = width;
     m->n_params = total;
     m->spec = canonical_spec(m->layers, m->n_layers);
-    m->params = rg_calloc(total, sizeof(float));
-    m->grads = rg_calloc(total + RG_GRAD_TAIL, sizeof(float));
+    m->params = rg_calloc(total + RG_ARENA_PAD, sizeof(float));
+    m->grads = rg_calloc(total + RG_ARENA_PAD, sizeof(float));
     if (!m->spec || !m->params || !m->grads) { rg_model_free(m); return rg_error(RG_ENOMEM, "out of memory: %zu parameters", total); }
     /* Glorot uniform kernels (Keras' default), zero biases. */
     for (int i = 0; i < m->n_layers; i++) {
@@ -424,9 +424,11 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
         if (!logits_only) rg_act_backward(L->act, delta, m->out_ptr[l], m->ws_act[2 * l + 1], n * L->out);
         float *gw = m->grads + L->w_off;
         /* gw (out, in) += delta^T (out, n) · lin (n, in) */
-        rg_sgemm(1, 0, (int)L->out, (int)L->in, (int)n, 1.0f, delta, (int)L->out, lin, (int)L->in, 1.0f, gw, (int)L->in);
+        float acc = pass && pass->overwrite ? 0.0f : 1.0f;
+        rg_sgemm(1, 0, (int)L->out, (int)L->in, (int)n, 1.0f, delta, (int)L->out, lin, (int)L->in, acc, gw, (int)L->in);
         if (L->bias) {
             float *gb = m->grads + L->b_off;
+            if (acc == 0.0f) memset(gb, 0, L->out * sizeof(float));
             for (size_t i = 0; i < n; i++) {
                 const float *di = delta + i * L->out;
                 for (size_t j = 0; j < L->out; j++) gb[j] += di[j];
@@ -472,9 +474,9 @@ static void penalty_sums(const float *restrict w, size_t cnt, double *s1, double
 
 /* The penalty of one layer's kernel; its gradient is added to g (acc) or
  * written over g (!acc). */
-static double layer_penalty(const rg_layer *L, const float *restrict w, float *restrict g, float strength, int acc)
+static double penalty_span(const rg_layer *L, const float *restrict w, float *restrict g, size_t cnt,
+                           float strength, int acc)
 {
-    size_t cnt = L->out * L->in;
     float l1 = L->l1 * strength, l2 = L->l2 * strength, two_l2 = 2.0f * l2;
     double s1, s2;
     penalty_sums(w, cnt, &s1, &s2);
@@ -491,6 +493,11 @@ static double layer_penalty(const rg_layer *L, const float *restrict w, float *r
     return (double)l1 * s1 + (double)l2 * s2;
 }
 
+static double layer_penalty(const rg_layer *L, const float *restrict w, float *restrict g, float strength, int acc)
+{
+    return penalty_span(L, w, g, L->out * L->in, strength, acc);
+}
+
 static int has_penalty(const rg_layer *L)
 {
     return L->kind == RG_LAYER_DENSE && (L->l1 != 0.0f || L->l2 != 0.0f);
@@ -503,6 +510,20 @@ double rg_model_penalty(const rg_model *m, float strength, float *grads)
         const rg_layer *L = &m->layers[l];
         if (has_penalty(L))
             total += layer_penalty(L, m->params + L->w_off, grads ? grads + L->w_off : NULL, strength, 1);
+    }
+    return total;
+}
+
+double rg_model_penalty_range(const rg_model *m, float strength, float *g, size_t lo, size_t hi)
+{
+    double total = 0.0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        if (!has_penalty(L)) continue;
+        size_t a = L->w_off > lo ? L->w_off : lo, e = L->w_off + L->out * L->in;
+        if (e > hi) e = hi;
+        if (a >= e) continue;
+        total += penalty_span(L, m->params + a, g ? g + (a - lo) : NULL, e - a, strength, 1);
     }
     return total;
 }
@@ -538,6 +559,13 @@ void rg_model_apply_constraints(rg_model *m)
             }
         }
     }
+}
+
+int rg_model_has_penalty(const rg_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++)
+        if (has_penalty(&m->layers[l])) return 1;
+    return 0;
 }
 
 int rg_model_has_dropout(const rg_model *m)

@@ -40,8 +40,19 @@ struct rg_model {
  * (loss sums, flags): one all-reduce moves gradients and step statistics. */
 #define RG_GRAD_TAIL 4
 
+/* The penalty of the parameters [lo, hi) of the arena, and (g != NULL) its
+ * gradient added to g[0 .. hi-lo): the sharded optimizer's slice. */
+double rg_model_penalty_range(const rg_model *m, float strength, float *g, size_t lo, size_t hi);
+
+/* Spare floats after each arena: a sharded exchange pads the arena to a
+ * whole number of cache-line chunks per worker (16 floats x 1024 workers). */
+#define RG_ARENA_PAD 16384
+
 /* A copy of m's architecture and weights (own arenas and workspace). */
 rg_status rg_model_clone(const rg_model *m, rg_model **out);
+
+/* Nonzero when some dense layer has an l1 or l2 penalty. */
+int rg_model_has_penalty(const rg_model *m);
 
 /* Nonzero when a dropout layer with rate > 0 exists. */
 int rg_model_has_dropout(const rg_model *m);

@@ -333,11 +333,12 @@ static rg_status worker_run(shared *s, int t)
      * one that is the same sum as the global scope, in one pass fewer; but
      * not under --deterministic, whose bits must not depend on the count. */
     int penalty_first = s->local_scope || (W == 1 && !det);
+    int has_penalty = rg_model_has_penalty(s->m);
 
     rg_model *m = s->m;
     rg_optimizer *opt = NULL;
     uint64_t *order = NULL, *ids = NULL;
-    float *xb = NULL, *best = NULL, *shards = NULL, *pre = NULL;
+    float *xb = NULL, *best = NULL, *shards = NULL, *gathered = NULL, *pre = NULL, *gslice = NULL;
     int32_t *yb = NULL;
     rg_status st = RG_OK;
     if (s->threads > 1 || W > 1) {
@@ -346,7 +347,24 @@ static rg_status worker_run(shared *s, int t)
     }
     size_t P = rg_model_param_count(m), PT = P + RG_GRAD_TAIL;
     float *params = rg_model_params(m), *grads = rg_model_grads(m);
-    if ((st = rg_optimizer_create(&s->oc, P, &opt)) != RG_OK) goto fail;
+    /* Sharded update (ZeRO stage 1) for W > 1: reduce-scatter the gradient,
+     * each worker updates a 1/W slice with 1/W of the optimizer state, then
+     * all-gather the weights: the same bytes as an all-reduce, 1/W of the
+     * optimizer work.  Slices are whole cache lines; the arenas' padding
+     * (RG_ARENA_PAD, zeros) absorbs the rounding.  Not under
+     * --deterministic (fixed shards) or --reg-adapt divergence (needs the
+     * whole averaged gradient on every worker). */
+    int sharded = W > 1 && !det && s->adapt != 3;
+    size_t chunk = (P + (size_t)W - 1) / (size_t)W;
+    chunk = (chunk + 15) / 16 * 16;
+    size_t g_lo = (size_t)g * chunk;
+    size_t sh_lo = g_lo < P ? g_lo : P, sh_hi = g_lo + chunk < P ? g_lo + chunk : P;
+    RG_ASSERT(!sharded || chunk * (size_t)W <= P + RG_ARENA_PAD);
+    if ((st = rg_optimizer_create(&s->oc, sharded ? chunk : P, &opt)) != RG_OK) goto fail;
+    if (sharded && !(gslice = rg_calloc(chunk, sizeof *gslice))) {
+        st = rg_error(RG_ENOMEM, "out of memory setting up worker %d", g);
+        goto fail;
+    }
     size_t list_n = s->iid ? N : part_n(s, g);
     order = rg_calloc(list_n ? list_n : 1, sizeof *order);
     ids = rg_calloc(cap, sizeof *ids);
@@ -354,8 +372,9 @@ static rg_status worker_run(shared *s, int t)
     yb = rg_calloc(cap, sizeof *yb);
     best = c->early_stop > 0 ? rg_calloc(P, sizeof *best) : NULL;
     if (det) shards = rg_calloc((size_t)S * PT, sizeof *shards);
+    if (det && W > 1) gathered = rg_calloc((size_t)S * PT, sizeof *gathered);
     if (s->adapt == 3) pre = rg_calloc(P, sizeof *pre);
-    if (!order || !ids || !xb || !yb || (c->early_stop > 0 && !best) || (det && !shards) || (s->adapt == 3 && !pre)) {
+    if (!order || !ids || !xb || !yb || (c->early_stop > 0 && !best) || (det && !shards) || (det && W > 1 && !gathered) || (s->adapt == 3 && !pre)) {
         st = rg_error(RG_ENOMEM, "out of memory setting up worker %d", g);
         goto fail;
     }
@@ -434,9 +453,15 @@ static rg_status worker_run(shared *s, int t)
                 /* a local penalty rides in this worker's (or shard's) gradient,
                  * weighted by its share of the step's samples */
                 float strength = (float)(s->lambda[g] * (double)nb * (double)scale);
-                double reg = penalty_first ? rg_model_start_grad(m, strength) : (rg_model_zero_grad(m), 0.0);
+                /* the gradient starts at the local penalty's, or the backward
+                 * pass overwrites it (no zeroing pass); an empty share has no
+                 * backward, so it is zeroed */
+                int start = penalty_first && has_penalty;
+                double reg = start ? rg_model_start_grad(m, strength) : 0.0;
+                if (!start && nb == 0) rg_model_zero_grad(m);
                 rg_pass pass = { .seed = c->seed, .step = step, .sample_ids = ids, .training = 1,
-                                 .label_smoothing = (float)c->label_smoothing, .grad_scale = scale };
+                                 .label_smoothing = (float)c->label_smoothing, .grad_scale = scale,
+                                 .overwrite = !start };
                 double l = 0.0;
                 if ((st = rg_model_forward_backward(m, xb, yb, nb, &pass, 1, &l, &my_correct, NULL)) != RG_OK) {
                     rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(s->train), g);
@@ -458,20 +483,29 @@ static rg_status worker_run(shared *s, int t)
             my_loss += data_loss;
             if (s->adapt == 3 && es % 8 == 0) memcpy(pre, grads, P * sizeof(float));
             double tc = rg_now();
+            double tl[4];   /* the step's loss sum, penalty, non-finite count, bad rank */
             if (det) {
                 /* gather every shard's gradient, sum them in a fixed tree */
-                float *all = shards;
                 if (W > 1) {
-                    size_t mineN = (size_t)(S / W) * PT;
-                    float *gathered = rg_malloc((size_t)S * PT * sizeof(float));
-                    if (!gathered) { st = rg_error(RG_ENOMEM, "out of memory gathering shards"); goto fail; }
-                    st = rg_comm_allgather(comm, shards, mineN, gathered);
-                    if (st == RG_OK) memcpy(shards, gathered, (size_t)S * PT * sizeof(float));
-                    rg_free(gathered);
-                    if (st != RG_OK) goto fail;
+                    if ((st = rg_comm_allgather(comm, shards, (size_t)(S / W) * PT, gathered)) != RG_OK) goto fail;
+                    memcpy(shards, gathered, (size_t)S * PT * sizeof(float));
                 }
-                tree_sum(all, PT, PT, S);
-                memcpy(grads, all, PT * sizeof(float));
+                tree_sum(shards, PT, PT, S);
+                memcpy(grads, shards, PT * sizeof(float));
+                for (int k = 0; k < 4; k++) tl[k] = grads[P + (size_t)k];
+            } else if (sharded) {
+                /* a global penalty's gradient goes into this worker's own
+                 * block only: the block the reduce-scatter hands back to it,
+                 * so it is added once and never leaves the worker */
+                double pen = penalty_first ? reg_local
+                                           : rg_model_penalty_range(m, 1.0f, grads + sh_lo, sh_lo, sh_hi);
+                tl[TAIL_LOSS] = data_loss;
+                tl[TAIL_REG] = pen;
+                tl[TAIL_BAD] = isfinite(data_loss) ? 0.0 : 1.0;
+                tl[TAIL_BADRANK] = isfinite(data_loss) ? 0.0 : (double)(g + 1);
+                if ((st = rg_comm_allreduce_f64(comm, tl, 4, RG_REDUCE_SUM)) != RG_OK ||
+                    (st = rg_comm_reduce_scatter(comm, grads, chunk, gslice, RG_REDUCE_SUM)) != RG_OK)
+                    goto fail;
             } else {
                 float *tail = grads + P;
                 tail[TAIL_LOSS] = (float)data_loss;
@@ -479,6 +513,7 @@ static rg_status worker_run(shared *s, int t)
                 tail[TAIL_BAD] = isfinite(data_loss) ? 0.0f : 1.0f;
                 tail[TAIL_BADRANK] = isfinite(data_loss) ? 0.0f : (float)(g + 1);
                 if (W > 1 && (st = rg_comm_allreduce(comm, grads, PT, RG_REDUCE_SUM)) != RG_OK) goto fail;
+                for (int k = 0; k < 4; k++) tl[k] = tail[k];
             }
             t_comm += rg_now() - tc;
             if (s->adapt == 3 && es % 8 == 0 && mine > 0) {
@@ -493,16 +528,15 @@ static rg_status worker_run(shared *s, int t)
                 div_sum += nn > 0.0 ? sqrt(dd / nn) : 0.0;
                 div_count++;
             }
-            const float *tail = grads + P;
-            double reg = penalty_first ? (double)tail[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
-            double batch_loss = (double)tail[TAIL_LOSS] / (double)b_step + reg;
-            if (tail[TAIL_BAD] > 0.0f || !isfinite(batch_loss)) {
+            double reg = penalty_first || sharded ? tl[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
+            double batch_loss = tl[TAIL_LOSS] / (double)b_step + reg;
+            if (tl[TAIL_BAD] > 0.0 || !isfinite(batch_loss)) {
                 r.nonfinite_step = step;
-                int bad = (int)tail[TAIL_BAD];
-                if (bad == 1 && tail[TAIL_BADRANK] >= 1.0f)
+                int bad = (int)tl[TAIL_BAD];
+                if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
                     st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, worker %d); "
                                   "try a lower --lr or --clip-norm",
-                                  (unsigned long long)step, epoch + 1, (int)tail[TAIL_BADRANK] - 1);
+                                  (unsigned long long)step, epoch + 1, (int)tl[TAIL_BADRANK] - 1);
                 else
                     st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, %s); "
                                   "try a lower --lr or --clip-norm",
@@ -511,11 +545,33 @@ static rg_status worker_run(shared *s, int t)
                     fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d}\n",
                             (unsigned long long)step, epoch + 1);
                 if (t == 0) s->result = r;
-                goto out;   /* every worker saw the same tail: all stop here */
+                goto out;   /* every worker saw the same figures: all stop here */
             }
-            if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
             lr = lr_at(c, step, epoch, total_steps);
-            rg_optimizer_step(opt, params, grads, (float)lr);
+            if (sharded) {
+                /* ZeRO-1: this worker updates its slice with its slice of the
+                 * optimizer state, then every worker gathers every slice */
+                size_t own = sh_hi - sh_lo;
+                if (c->clip_norm > 0.0) {
+                    double n2 = 0.0;
+                    for (size_t i = 0; i < own; i++) n2 += (double)gslice[i] * gslice[i];
+                    double t_c = rg_now();
+                    if ((st = rg_comm_allreduce_f64(comm, &n2, 1, RG_REDUCE_SUM)) != RG_OK) goto fail;
+                    t_comm += rg_now() - t_c;
+                    double norm = sqrt(n2);
+                    if (norm > c->clip_norm) {
+                        float kc = (float)(c->clip_norm / (norm + 1e-6));
+                        for (size_t i = 0; i < own; i++) gslice[i] *= kc;
+                    }
+                }
+                rg_optimizer_step(opt, params + g_lo, gslice, (float)lr);
+                double t_c = rg_now();
+                if ((st = rg_comm_allgather(comm, params + g_lo, chunk, params)) != RG_OK) goto fail;
+                t_comm += rg_now() - t_c;
+            } else {
+                if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
+                rg_optimizer_step(opt, params, grads, (float)lr);
+            }
             rg_model_apply_constraints(m);
             loss_sum += batch_loss * (double)b_step;
             reg_sum += reg * (double)b_step;
@@ -605,6 +661,7 @@ static rg_status worker_run(shared *s, int t)
 out:
     rg_optimizer_free(opt);
     rg_free(order); rg_free(ids); rg_free(xb); rg_free(yb); rg_free(best); rg_free(shards); rg_free(pre);
+    rg_free(gathered); rg_free(gslice);
     if (m != s->m) rg_model_free(m);
     return st;
 fail:

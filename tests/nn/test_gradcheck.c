@@ -143,6 +143,26 @@ static void test_start_grad_is_zero_plus_penalty(void **state)
     rg_model_free(m);
 }
 
+static void test_overwrite_equals_zero_then_accumulate(void **state)
+{
+    rg_model *m;
+    assert_int_equal(rg_model_create("dense(9, relu) dropout(0.3) dense(4, softmax)", 6, 2, &m), RG_OK);
+    size_t P = rg_model_param_count(m);
+    float x[N * 6], *g = rg_model_grads(m), *want = malloc(P * sizeof(float));
+    int32_t y[N];
+    make_batch(6, 4, x, y);
+    rg_pass p = { .seed = 1, .step = 2, .training = 1, .grad_scale = 0.25f };
+    rg_model_zero_grad(m);
+    assert_int_equal(rg_model_forward_backward(m, x, y, N, &p, 1, NULL, NULL, NULL), RG_OK);
+    memcpy(want, g, P * sizeof(float));
+    for (size_t i = 0; i < P; i++) g[i] = NAN;   /* stale values must not leak in */
+    p.overwrite = 1;
+    assert_int_equal(rg_model_forward_backward(m, x, y, N, &p, 1, NULL, NULL, NULL), RG_OK);
+    assert_memory_equal(g, want, P * sizeof(float));
+    free(want);
+    rg_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_whole_reference_model),
         cmocka_unit_test(test_penalty_value),
         cmocka_unit_test(test_start_grad_is_zero_plus_penalty),
+        cmocka_unit_test(test_overwrite_equals_zero_then_accumulate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,6 +100,22 @@ static void test_workers_agree(void **state)
     free(a.params); free(b.params); free(c4.params); free(c3.params);
 }
 
+static void test_sharded_update_with_clipping_and_momentum(void **state)
+{
+    /* the sharded optimizer (each worker updates a slice) clips on the
+     * global norm and keeps per-slice momentum like one worker does */
+    const char *k1[] = {"clip-norm", "0.05", "optimizer", "sgd", "momentum", "0.9", "lr", "0.1", NULL};
+    const char *k3[] = {"clip-norm", "0.05", "optimizer", "sgd", "momentum", "0.9", "lr", "0.1", "workers", "3", NULL};
+    const char *k3n[] = {"optimizer", "sgd", "momentum", "0.9", "lr", "0.1", "workers", "3", NULL};
+    run a = train_with(k1), b = train_with(k3), c = train_with(k3n);
+    assert_int_equal(b.st, RG_OK);
+    double d = max_abs_diff(&a, &b);
+    print_message("clip+momentum: max |w1 - w3| %.3g, without clipping %.3g\n", d, max_abs_diff(&a, &c));
+    assert_true(d < 1e-5);
+    assert_true(max_abs_diff(&a, &c) > 1e-3);   /* clipping was active */
+    free(a.params); free(b.params); free(c.params);
+}
+
 static void test_deterministic_is_bitwise(void **state)
 {
     const char *k1[] = {"deterministic", "true", "det-shards", "4", NULL};
@@ -215,6 +231,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers_agree),
+        cmocka_unit_test(test_sharded_update_with_clipping_and_momentum),
         cmocka_unit_test(test_deterministic_is_bitwise),
         cmocka_unit_test(test_local_equals_global_under_uniform_strength),
         cmocka_unit_test(test_empty_partition_does_not_hang),
