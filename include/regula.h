@@ -251,6 +251,7 @@ typedef struct rg_config {
     char reg_adapt[16];       /* none | size | skew | divergence */
     int deterministic;
     int det_shards;
+    int shard_optimizer;      /* ZeRO-1: 1/N of the update and state per worker */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

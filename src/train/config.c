@@ -111,6 +111,8 @@ enum opt_kind {
       "bitwise-identical results for any worker count dividing --det-shards")             \
     X("det-shards", "N", "train", K_INT, det_shards, NULL,                                 \
       "deterministic mode: gradient shards per global batch, reduced in a fixed tree")    \
+    X("shard-optimizer", NULL, "train", K_FLAG, shard_optimizer, NULL,                     \
+      "each worker updates 1/N of the weights with 1/N of the optimizer state (ZeRO-1)")  \
     X("config", "FILE.json", CMD_ALL, K_CONFIG, data, NULL,                                \
       "apply the settings of this JSON object first; the command line wins")
 

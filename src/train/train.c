@@ -347,14 +347,16 @@ static rg_status worker_run(shared *s, int t)
     }
     size_t P = rg_model_param_count(m), PT = P + RG_GRAD_TAIL;
     float *params = rg_model_params(m), *grads = rg_model_grads(m);
-    /* Sharded update (ZeRO stage 1) for W > 1: reduce-scatter the gradient,
-     * each worker updates a 1/W slice with 1/W of the optimizer state, then
-     * all-gather the weights: the same bytes as an all-reduce, 1/W of the
-     * optimizer work.  Slices are whole cache lines; the arenas' padding
-     * (RG_ARENA_PAD, zeros) absorbs the rounding.  Not under
-     * --deterministic (fixed shards) or --reg-adapt divergence (needs the
-     * whole averaged gradient on every worker). */
-    int sharded = W > 1 && !det && s->adapt != 3;
+    /* --shard-optimizer (ZeRO stage 1): reduce-scatter the gradient, each
+     * worker updates a 1/W slice with 1/W of the optimizer state, then
+     * all-gather the weights: the bytes of an all-reduce, 1/W of the
+     * optimizer work and state.  Three collectives a step instead of one,
+     * so on these small models it is slower (README); it pays where the
+     * optimizer state is what does not fit.  Slices are whole cache lines;
+     * the arenas' padding (RG_ARENA_PAD, zeros) absorbs the rounding.  Not
+     * under --deterministic (fixed shards) or --reg-adapt divergence (needs
+     * the whole averaged gradient on every worker). */
+    int sharded = W > 1 && !det && s->adapt != 3 && c->shard_optimizer;
     size_t chunk = (P + (size_t)W - 1) / (size_t)W;
     chunk = (chunk + 15) / 16 * 16;
     size_t g_lo = (size_t)g * chunk;

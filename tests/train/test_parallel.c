@@ -105,9 +105,13 @@ static void test_sharded_update_with_clipping_and_momentum(void **state)
     /* the sharded optimizer (each worker updates a slice) clips on the
      * global norm and keeps per-slice momentum like one worker does */
     const char *k1[] = {"clip-norm", "0.05", "optimizer", "sgd", "momentum", "0.9", "lr", "0.1", NULL};
-    const char *k3[] = {"clip-norm", "0.05", "optimizer", "sgd", "momentum", "0.9", "lr", "0.1", "workers", "3", NULL};
+    const char *k3[] = {"clip-norm", "0.05", "optimizer", "sgd", "momentum", "0.9", "lr", "0.1", "workers", "3",
+                        "shard-optimizer", "true", NULL};
     const char *k3n[] = {"optimizer", "sgd", "momentum", "0.9", "lr", "0.1", "workers", "3", NULL};
-    run a = train_with(k1), b = train_with(k3), c = train_with(k3n);
+    const char *k4s[] = {"workers", "4", "shard-optimizer", "true", NULL};
+    run a = train_with(k1), b = train_with(k3), c = train_with(k3n), base = train_with(NULL), s4 = train_with(k4s);
+    assert_true(max_abs_diff(&base, &s4) < 1e-5);   /* Adam, sharded over 4 */
+    free(base.params); free(s4.params);
     assert_int_equal(b.st, RG_OK);
     double d = max_abs_diff(&a, &b);
     print_message("clip+momentum: max |w1 - w3| %.3g, without clipping %.3g\n", d, max_abs_diff(&a, &c));
