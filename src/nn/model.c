@@ -274,12 +274,22 @@ rg_status rg_model_clone(const rg_model *m, rg_model **out)
     return st;
 }
 
+rg_status rg_model_share(rg_model *m, rg_model **out)
+{
+    rg_status st = rg_model_create(m->spec, m->n_in, 0, out);
+    if (st != RG_OK) return st;
+    rg_free((*out)->params);
+    (*out)->params = m->params;
+    (*out)->params_borrowed = 1;
+    return RG_OK;
+}
+
 void rg_model_free(rg_model *m)
 {
     if (!m) return;
     rg_free(m->layers);
     rg_free(m->spec);
-    rg_free(m->params);
+    if (!m->params_borrowed) rg_free(m->params);
     rg_free(m->grads);
     rg_free(m->ws);
     rg_free(m->ws_act);
@@ -559,6 +569,13 @@ void rg_model_apply_constraints(rg_model *m)
             }
         }
     }
+}
+
+int rg_model_has_maxnorm(const rg_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind == RG_LAYER_DENSE && m->layers[l].maxnorm > 0.0f) return 1;
+    return 0;
 }
 
 int rg_model_has_penalty(const rg_model *m)

@@ -26,6 +26,7 @@ struct rg_model {
     size_t n_in, n_out, n_params, max_width;
     char *spec;                 /* canonical */
     float *params;              /* arena: every weight and bias */
+    int params_borrowed;        /* params belong to another model (rg_model_share) */
     float *grads;               /* arena of the same length */
     /* workspace for batches up to ws_batch samples */
     size_t ws_batch;
@@ -51,6 +52,13 @@ double rg_model_penalty_range(const rg_model *m, float strength, float *g, size_
 /* A copy of m's architecture and weights (own arenas and workspace). */
 rg_status rg_model_clone(const rg_model *m, rg_model **out);
 
+/* A model over m's parameter arena (borrowed: m must outlive it) with its
+ * own gradient arena and workspace: worker threads of one process share
+ * one copy of the weights. */
+rg_status rg_model_share(rg_model *m, rg_model **out);
+
+/* Nonzero when some dense layer has a max-norm constraint. */
+int rg_model_has_maxnorm(const rg_model *m);
 /* Nonzero when some dense layer has an l1 or l2 penalty. */
 int rg_model_has_penalty(const rg_model *m);
 

@@ -334,6 +334,7 @@ static rg_status worker_run(shared *s, int t)
      * not under --deterministic, whose bits must not depend on the count. */
     int penalty_first = s->local_scope || (W == 1 && !det);
     int has_penalty = rg_model_has_penalty(s->m);
+    int has_maxnorm = rg_model_has_maxnorm(s->m);
 
     rg_model *m = s->m;
     rg_optimizer *opt = NULL;
@@ -341,10 +342,12 @@ static rg_status worker_run(shared *s, int t)
     float *xb = NULL, *best = NULL, *shards = NULL, *gathered = NULL, *pre = NULL, *gslice = NULL;
     int32_t *yb = NULL;
     rg_status st = RG_OK;
-    if (s->threads > 1 || W > 1) {
-        /* every worker its own replica; the caller's model stays thread 0's */
-        if (t > 0 && (st = rg_model_clone(s->m, &m)) != RG_OK) goto fail;
-    }
+    /* Threads of one process (no MPI) share one copy of the weights: each
+     * worker has its own gradient and workspace, and updates a 1/W slice of
+     * the weights with 1/W of the optimizer state.  Under MPI every worker
+     * keeps a replica (the caller's model is thread 0's). */
+    int shared_w = s->threads > 1 && !g_process_comm;
+    if (t > 0 && (st = shared_w ? rg_model_share(s->m, &m) : rg_model_clone(s->m, &m)) != RG_OK) goto fail;
     size_t P = rg_model_param_count(m), PT = P + RG_GRAD_TAIL;
     float *params = rg_model_params(m), *grads = rg_model_grads(m);
     /* --shard-optimizer (ZeRO stage 1): reduce-scatter the gradient, each
@@ -356,13 +359,21 @@ static rg_status worker_run(shared *s, int t)
      * the arenas' padding (RG_ARENA_PAD, zeros) absorbs the rounding.  Not
      * under --deterministic (fixed shards) or --reg-adapt divergence (needs
      * the whole averaged gradient on every worker). */
-    int sharded = W > 1 && !det && s->adapt != 3 && c->shard_optimizer;
+    int sharded = W > 1 && !det && s->adapt != 3 && c->shard_optimizer && !shared_w;
     size_t chunk = (P + (size_t)W - 1) / (size_t)W;
     chunk = (chunk + 15) / 16 * 16;
     size_t g_lo = (size_t)g * chunk;
     size_t sh_lo = g_lo < P ? g_lo : P, sh_hi = g_lo + chunk < P ? g_lo + chunk : P;
     RG_ASSERT(!sharded || chunk * (size_t)W <= P + RG_ARENA_PAD);
-    if ((st = rg_optimizer_create(&s->oc, sharded ? chunk : P, &opt)) != RG_OK) goto fail;
+    /* shared weights: this worker's slice [own_lo, own_hi), cut at cache lines */
+    size_t own_lo = 0, own_hi = P;
+    if (shared_w) {
+        size_t per = ((P + (size_t)W - 1) / (size_t)W + 15) / 16 * 16;
+        own_lo = (size_t)g * per < P ? (size_t)g * per : P;
+        own_hi = own_lo + per < P ? own_lo + per : P;
+    }
+    size_t opt_n = sharded ? chunk : own_hi - own_lo;
+    if ((st = rg_optimizer_create(&s->oc, opt_n ? opt_n : 1, &opt)) != RG_OK) goto fail;
     if (sharded && !(gslice = rg_calloc(chunk, sizeof *gslice))) {
         st = rg_error(RG_ENOMEM, "out of memory setting up worker %d", g);
         goto fail;
@@ -381,8 +392,8 @@ static rg_status worker_run(shared *s, int t)
         goto fail;
     }
     /* replicas start from world rank 0's weights (after every clone is made) */
-    if (W > 1 && ((st = rg_comm_barrier(comm)) != RG_OK ||
-                  (st = rg_comm_broadcast(comm, params, P * sizeof(float), 0)) != RG_OK))
+    if (W > 1 && !shared_w && ((st = rg_comm_barrier(comm)) != RG_OK ||
+                               (st = rg_comm_broadcast(comm, params, P * sizeof(float), 0)) != RG_OK))
         goto fail;
 
     uint64_t steps_per_epoch;
@@ -570,11 +581,29 @@ static rg_status worker_run(shared *s, int t)
                 double t_c = rg_now();
                 if ((st = rg_comm_allgather(comm, params + g_lo, chunk, params)) != RG_OK) goto fail;
                 t_comm += rg_now() - t_c;
+            } else if (shared_w) {
+                /* every worker holds the whole summed gradient; each updates
+                 * its own slice of the one weight arena, then all wait until
+                 * every slice is written before the next forward pass */
+                if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
+                /* nobody writes a weight while a peer may still read it (the
+                 * penalty above reads them all) */
+                double t_c = rg_now();
+                if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
+                t_comm += rg_now() - t_c;
+                if (own_hi > own_lo) rg_optimizer_step(opt, params + own_lo, grads + own_lo, (float)lr);
+                t_c = rg_now();
+                if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
+                if (has_maxnorm) {
+                    if (t == 0) rg_model_apply_constraints(m);
+                    if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
+                }
+                t_comm += rg_now() - t_c;
             } else {
                 if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
                 rg_optimizer_step(opt, params, grads, (float)lr);
             }
-            rg_model_apply_constraints(m);
+            if (!shared_w) rg_model_apply_constraints(m);
             loss_sum += batch_loss * (double)b_step;
             reg_sum += reg * (double)b_step;
             all_samples += b_step;
@@ -644,7 +673,7 @@ static rg_status worker_run(shared *s, int t)
             if (improved(c, v, best_metric)) {
                 best_metric = v;
                 r.best_epoch = e.epoch;
-                memcpy(best, params, P * sizeof(float));
+                if (!shared_w || t == 0) memcpy(best, params, P * sizeof(float));
                 wait = 0;
             } else if (++wait >= c->early_stop) {
                 r.stopped_early = 1;
@@ -652,8 +681,10 @@ static rg_status worker_run(shared *s, int t)
             }
         }
     }
-    if (c->early_stop > 0 && c->restore_best && r.best_epoch > 0 && r.best_epoch != r.epochs_run)
+    if (c->early_stop > 0 && c->restore_best && r.best_epoch > 0 && r.best_epoch != r.epochs_run &&
+        (!shared_w || t == 0))
         memcpy(params, best, P * sizeof(float));
+    if (shared_w && (st = rg_comm_barrier(comm)) != RG_OK) goto fail;   /* restored before anyone evaluates */
     if (c->early_stop == 0) r.best_epoch = r.epochs_run;
     if (s->test && (st = eval_dist(m, comm, s->test, &r.test_loss, &r.test_acc)) != RG_OK) goto fail;
     /* with a test set, also the final model on its own training data (no

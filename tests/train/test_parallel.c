@@ -138,6 +138,24 @@ static void test_deterministic_is_bitwise(void **state)
     free(a.params); free(b.params); free(c.params); free(d.params);
 }
 
+static void test_early_stopping_and_maxnorm_with_workers(void **state)
+{
+    /* early stopping decides on all-reduced validation figures and restores
+     * the best weights; max-norm is applied once to the shared weights */
+    const char *k1[] = {"deterministic", "true", "det-shards", "4", "early-stop", "1", "epochs", "12", "lr", "0.2",
+                        "model", "dense(16, relu, maxnorm=0.5) dense(4, softmax)", NULL};
+    const char *k4[] = {"deterministic", "true", "det-shards", "4", "early-stop", "1", "epochs", "12", "lr", "0.2",
+                        "model", "dense(16, relu, maxnorm=0.5) dense(4, softmax)", "workers", "4", NULL};
+    run a = train_with(k1), b = train_with(k4);
+    assert_int_equal(a.st, RG_OK);
+    assert_int_equal(b.st, RG_OK);
+    assert_true(a.r.stopped_early);
+    assert_int_equal(a.r.best_epoch, b.r.best_epoch);
+    assert_int_equal(a.r.epochs_run, b.r.epochs_run);
+    assert_memory_equal(a.params, b.params, a.n * sizeof(float));
+    free(a.params); free(b.params);
+}
+
 static void test_local_equals_global_under_uniform_strength(void **state)
 {
     const char *g[] = {"workers", "2", "reg-scope", "global", NULL};
@@ -237,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_workers_agree),
         cmocka_unit_test(test_sharded_update_with_clipping_and_momentum),
         cmocka_unit_test(test_deterministic_is_bitwise),
+        cmocka_unit_test(test_early_stopping_and_maxnorm_with_workers),
         cmocka_unit_test(test_local_equals_global_under_uniform_strength),
         cmocka_unit_test(test_empty_partition_does_not_hang),
         cmocka_unit_test(test_nonfinite_stops_all_workers),
