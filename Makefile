@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 10
 
-.PHONY: all deps build demo test test-asan bench clean
+.PHONY: all deps build demo test test-asan test-tsan bench bench-parallel study clean
 
 all: build
 
@@ -31,9 +31,24 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# ThreadSanitizer over the tests that run worker threads (MPI off: Open MPI
+# is not built for TSan).
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DRG_MPI=OFF \
+	  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train'
+
+bench-parallel: build
+	@scripts/deps.sh --bench
+	bench/run_parallel.sh $(BUILD)
+
+study: build
+	bench/study_skew.sh $(BUILD) 5 "1 2 3"
+
 bench: build
 	@scripts/deps.sh --bench
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-tsan
