@@ -31,6 +31,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "comm/spin.h"
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -574,34 +575,6 @@ typedef struct hier_handle {
 
 static const rg_comm_ops hier_ops;
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t spin_from_env(void)
-{
-    const char *e = getenv("REGULA_SPIN");
-    long us = 50;
-    if (e && *e) {
-        char *end;
-        long v = strtol(e, &end, 10);
-        if (*end == '\0' && v >= 0) us = v > 10000000 ? 10000000 : v;
-    }
-    return (int64_t)us * 1000;
-}
-
 static int aborted(const hier_shared *s) { return atomic_load(&s->fam->state) != 0; }
 
 /* This thread's message and status from the family's abort record. */
@@ -635,9 +608,9 @@ static int hbar_wait(hier_shared *s)
         int64_t deadline = 0;
         for (unsigned i = 1;; i++) {
             if (atomic_load_explicit(&s->gen, memory_order_acquire) != g || aborted(s)) break;
-            cpu_relax();
+            rg_cpu_relax();
             if ((i & 63) == 0) {
-                int64_t t = now_ns();
+                int64_t t = rg_now_ns();
                 if (!deadline) deadline = t + s->spin_ns;
                 if (t >= deadline) break;
             }
@@ -955,7 +928,7 @@ static rg_status hier_make(rg_comm *proc, int owns_proc, int threads, hier_famil
     s->P = P;
     s->p = p;
     s->slot = slot;
-    s->spin_ns = spin_from_env();
+    s->spin_ns = rg_spin_from_env();
     atomic_init(&s->arrived, 0);
     atomic_init(&s->gen, 0);
     atomic_init(&s->sleepers, 0);

@@ -36,6 +36,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "comm/spin.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -46,25 +47,7 @@
 
 #define CACHE_LINE 64
 #define BLOCK 1024            /* elements reduced at a time: the partial sums stay in L1 */
-#define DEFAULT_SPIN_US 50
-#define MAX_SPIN_US 10000000  /* 10 s */
 #define MSG_MAX 512
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 struct tworld;
 
@@ -223,18 +206,6 @@ static tworld *world_new(int n, int64_t spin_ns, tfamily *f)
     return w;
 }
 
-static int64_t spin_from_env(void)
-{
-    const char *s = getenv("REGULA_SPIN");
-    long us = DEFAULT_SPIN_US;
-    if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end == '\0' && v >= 0) us = v > MAX_SPIN_US ? MAX_SPIN_US : v;
-    }
-    return (int64_t)us * 1000;
-}
-
 rg_status rg_comm_threads_create(int n, rg_comm **ranks)
 {
     if (n < 1) return rg_error(RG_EUSAGE, "threads communicator: %d ranks asked for, need at least 1", n);
@@ -246,7 +217,7 @@ rg_status rg_comm_threads_create(int n, rg_comm **ranks)
         rg_free(f);
         return rg_error(RG_ENOMEM, "threads communicator: cannot create a mutex");
     }
-    tworld *w = world_new(n, spin_from_env(), f);
+    tworld *w = world_new(n, rg_spin_from_env(), f);
     if (!w) {
         pthread_mutex_destroy(&f->mu);
         rg_free(f);
@@ -349,11 +320,11 @@ static int barrier(tworld *w)
         while (!doze && atomic_load_explicit(&w->gen, memory_order_acquire) == g) {
             if ((++i & 63) == 0) {
                 if (aborted(w, memory_order_relaxed)) break;
-                t = now_ns();
+                t = rg_now_ns();
                 if (!start) start = t;
                 else if (t - start >= w->spin_ns) doze = 1;
             }
-            cpu_relax();
+            rg_cpu_relax();
         }
         if (doze) {
             pthread_mutex_lock(&w->mu);
@@ -396,7 +367,7 @@ static rg_status bail(tworld *w, int rank)
         unsigned spins = 0;
         while (atomic_load_explicit(&w->slots[k].busy, memory_order_seq_cst))
             if ((++spins & 1023) == 0) sched_yield();
-            else cpu_relax();
+            else rg_cpu_relax();
     }
     return abort_error(w);
 }
@@ -809,15 +780,15 @@ static rg_status t_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
             pthread_mutex_unlock(&ib->mu);
             return abort_error(w);
         }
-        int64_t t = w->spin_ns ? now_ns() : 0;
+        int64_t t = w->spin_ns ? rg_now_ns() : 0;
         if (w->spin_ns && !deadline) deadline = t + w->spin_ns;
         if (w->spin_ns && t < deadline) {
             /* Spin outside the lock until something arrives. */
             unsigned seen = atomic_load_explicit(&ib->posted, memory_order_relaxed), i = 0;
             pthread_mutex_unlock(&ib->mu);
             while (atomic_load_explicit(&ib->posted, memory_order_acquire) == seen) {
-                if ((++i & 63) == 0 && (aborted(w, memory_order_relaxed) || now_ns() >= deadline)) break;
-                cpu_relax();
+                if ((++i & 63) == 0 && (aborted(w, memory_order_relaxed) || rg_now_ns() >= deadline)) break;
+                rg_cpu_relax();
             }
             pthread_mutex_lock(&ib->mu);
         } else {
