@@ -360,19 +360,13 @@ static rg_status worker_run(shared *s, int t)
      * under --deterministic (fixed shards) or --reg-adapt divergence (needs
      * the whole averaged gradient on every worker). */
     int sharded = W > 1 && !det && s->adapt != 3 && c->shard_optimizer && !shared_w;
-    size_t chunk = (P + (size_t)W - 1) / (size_t)W;
-    chunk = (chunk + 15) / 16 * 16;
+    /* This worker's slice of the arena, [sh_lo, sh_hi), for either kind of
+     * split update: whole cache lines of 16 floats, the last one short. */
+    size_t chunk = ((P + (size_t)W - 1) / (size_t)W + 15) / 16 * 16;
     size_t g_lo = (size_t)g * chunk;
     size_t sh_lo = g_lo < P ? g_lo : P, sh_hi = g_lo + chunk < P ? g_lo + chunk : P;
     RG_ASSERT(!sharded || chunk * (size_t)W <= P + RG_ARENA_PAD);
-    /* shared weights: this worker's slice [own_lo, own_hi), cut at cache lines */
-    size_t own_lo = 0, own_hi = P;
-    if (shared_w) {
-        size_t per = ((P + (size_t)W - 1) / (size_t)W + 15) / 16 * 16;
-        own_lo = (size_t)g * per < P ? (size_t)g * per : P;
-        own_hi = own_lo + per < P ? own_lo + per : P;
-    }
-    size_t opt_n = sharded ? chunk : own_hi - own_lo;
+    size_t opt_n = sharded ? chunk : shared_w ? sh_hi - sh_lo : P;
     if ((st = rg_optimizer_create(&s->oc, opt_n ? opt_n : 1, &opt)) != RG_OK) goto fail;
     if (sharded && !(gslice = rg_calloc(chunk, sizeof *gslice))) {
         st = rg_error(RG_ENOMEM, "out of memory setting up worker %d", g);
@@ -591,7 +585,7 @@ static rg_status worker_run(shared *s, int t)
                 double t_c = rg_now();
                 if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
                 t_comm += rg_now() - t_c;
-                if (own_hi > own_lo) rg_optimizer_step(opt, params + own_lo, grads + own_lo, (float)lr);
+                if (sh_hi > sh_lo) rg_optimizer_step(opt, params + sh_lo, grads + sh_lo, (float)lr);
                 t_c = rg_now();
                 if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
                 if (has_maxnorm) {
