@@ -156,6 +156,31 @@ static void test_early_stopping_and_maxnorm_with_workers(void **state)
     free(a.params); free(b.params);
 }
 
+/* Over 1 MiB of weights: worker threads share one copy and each updates a
+ * slice (smaller models keep a replica per worker). */
+#define BIG "dense(512, relu, l2=0.001, maxnorm=2) dense(512, relu) dense(4, softmax, l1=0.001)"
+
+static void test_shared_weights_agree(void **state)
+{
+    const char *k1[] = {"model", BIG, "epochs", "2", NULL};
+    const char *k3[] = {"model", BIG, "epochs", "2", "workers", "3", NULL};
+    run a = train_with(k1), b = train_with(k3);
+    assert_int_equal(b.st, RG_OK);
+    assert_true(a.n * sizeof(float) > (1u << 20));
+    double d = max_abs_diff(&a, &b);
+    print_message("shared weights: max |w1 - w3| %.3g\n", d);
+    assert_true(d < 1e-5);
+    const char *d1[] = {"model", BIG, "epochs", "6", "deterministic", "true", "det-shards", "4", "early-stop", "1",
+                        "lr", "0.05", "clip-norm", "1", NULL};
+    const char *d4[] = {"model", BIG, "epochs", "6", "deterministic", "true", "det-shards", "4", "early-stop", "1",
+                        "lr", "0.05", "clip-norm", "1", "workers", "4", NULL};
+    run c = train_with(d1), e = train_with(d4);
+    assert_int_equal(e.st, RG_OK);
+    assert_int_equal(c.r.best_epoch, e.r.best_epoch);
+    assert_memory_equal(c.params, e.params, c.n * sizeof(float));
+    free(a.params); free(b.params); free(c.params); free(e.params);
+}
+
 static void test_local_equals_global_under_uniform_strength(void **state)
 {
     const char *g[] = {"workers", "2", "reg-scope", "global", NULL};
@@ -256,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_sharded_update_with_clipping_and_momentum),
         cmocka_unit_test(test_deterministic_is_bitwise),
         cmocka_unit_test(test_early_stopping_and_maxnorm_with_workers),
+        cmocka_unit_test(test_shared_weights_agree),
         cmocka_unit_test(test_local_equals_global_under_uniform_strength),
         cmocka_unit_test(test_empty_partition_does_not_hang),
         cmocka_unit_test(test_nonfinite_stops_all_workers),
