@@ -311,8 +311,11 @@ static rg_status eval_dist(rg_model *m, rg_comm *comm, const rg_dataset *ds, dou
     if (st != RG_OK) return st;
     sums[1] = (double)correct;
     sums[2] = (double)(hi - lo);
+    /* read the weights before the collective: after it, a peer sharing them
+     * may already be writing (restoring the best ones) */
+    double penalty = rg_model_penalty(m, 1.0f, NULL);
     if ((st = rg_comm_allreduce_f64(comm, sums, 3, RG_REDUCE_SUM)) != RG_OK) return st;
-    *loss = sums[2] > 0 ? sums[0] / sums[2] + rg_model_penalty(m, 1.0f, NULL) : NAN;
+    *loss = sums[2] > 0 ? sums[0] / sums[2] + penalty : NAN;
     *acc = sums[2] > 0 ? sums[1] / sums[2] : NAN;
     return RG_OK;
 }
