@@ -456,8 +456,15 @@ out:
     return code;
 }
 
+static void log_to_stderr(const char *msg, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "regula: %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
+    rg_set_log(log_to_stderr, NULL);
     if (argc < 2) {
         failf(EXIT_USAGE, "missing command (train, eval or predict)\n");
         print_usage(stderr);

@@ -10,7 +10,10 @@
  *     a create/free pair; settings are plain structs.
  *   - Every fallible call returns rg_status.  On failure a message with the
  *     file, record, offset or option is kept per thread: rg_last_error().
- *   - The library never prints and never exits.
+ *   - The library never prints and never exits, with one exception: under
+ *     MPI, a worker that fails ends the whole job (MPI_Abort, exit code of
+ *     its status) after handing its message to the log callback, because
+ *     MPI cannot wake a peer blocked in a collective.
  *   - Matrices are row-major float32.  A dense layer's weight is stored as
  *     [out, in] (PyTorch's Linear layout), its bias as [out].
  */
@@ -44,6 +47,12 @@ typedef enum rg_status {
 const char *rg_status_str(rg_status s);          /* "usage error", ... */
 const char *rg_last_error(void);                 /* this thread's last message, "" if none */
 void rg_clear_error(void);
+
+/* Log callback: receives the messages the library must report when no
+ * caller is left to return a status to (an MPI job ending on a worker's
+ * failure).  NULL: such messages are dropped. */
+typedef void (*rg_log_fn)(const char *msg, void *ud);
+void rg_set_log(rg_log_fn fn, void *ud);
 
 /* Allocation hook: every allocation of the library goes through these.
  * Passing NULLs restores malloc/free.  Not thread-safe to change mid-run. */

@@ -449,11 +449,13 @@ static int exit_code(rg_status s)
 /* MPI cannot wake a peer blocked inside a collective (the standard has no
  * fault tolerance), and a job that hangs is the worse failure, so this ends
  * the whole job: MPI_Abort with the CLI's exit code for status.  The one
- * place the library exits; the caller prints msg first. */
+ * place the library exits; the message goes to the log callback first
+ * (rg_set_log), since nobody returns to print it. */
 static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg)
 {
     char copy[512];
     snprintf(copy, sizeof copy, "%s", msg ? msg : "");
+    rg_log("%s", copy[0] ? copy : rg_status_str(status));
     MPI_Abort(((mpi_impl *)c->impl)->comm, exit_code(status));
     return rg_error(status, "%s", copy);      /* not reached */
 }

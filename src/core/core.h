@@ -21,6 +21,10 @@ rg_status rg_error(rg_status s, const char *fmt, ...) RG_PRINTF(2, 3);
 /* Prefixes the current message with more context ("file.gz: " + old). */
 rg_status rg_error_prefix(rg_status s, const char *fmt, ...) RG_PRINTF(2, 3);
 
+/* Hands a message to the front end's log callback (rg_set_log), if any:
+ * for what must be said when no caller is left to return a status to. */
+void rg_log(const char *fmt, ...) RG_PRINTF(1, 2);
+
 void *rg_malloc(size_t n);          /* NULL on failure (never aborts) */
 void *rg_calloc(size_t n, size_t size);
 void rg_free(void *p);

@@ -57,3 +57,25 @@ void rg_assert_fail(const char *expr, const char *file, int line)
     fprintf(stderr, "regula: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);
     abort();
 }
+
+/* ------------------------------------------------------------ log callback */
+
+static rg_log_fn g_log_fn;
+static void *g_log_ud;
+
+void rg_set_log(rg_log_fn fn, void *ud)
+{
+    g_log_fn = fn;
+    g_log_ud = ud;
+}
+
+void rg_log(const char *fmt, ...)
+{
+    if (!g_log_fn) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g_log_fn(msg, g_log_ud);
+}

@@ -200,7 +200,9 @@ static char *canonical_spec(const rg_layer *layers, int n)
             cat(buf, cap, &len, ")");
             continue;
         }
-        cat_num(buf, cap, &len, "dense(", (double)L->out);
+        char units[40];
+        snprintf(units, sizeof units, "dense(%zu", L->out);   /* an integer, never 1e+06 */
+        cat(buf, cap, &len, units);
         cat(buf, cap, &len, ", ");
         cat(buf, cap, &len, act_names[L->act]);
         if (L->l1 > 0) cat_num(buf, cap, &len, ", l1=", L->l1);

@@ -163,6 +163,18 @@ static void test_overwrite_equals_zero_then_accumulate(void **state)
     rg_model_free(m);
 }
 
+static void test_canonical_spec_round_trips(void **state)
+{
+    /* widths print as integers (a %g would give 1e+06 and fail to parse) */
+    rg_model *m, *m2;
+    assert_int_equal(rg_model_create("dense(1000000, relu, l2=0.01, bias=false) dropout(0.25) dense(3, maxnorm=2)", 1, 1, &m), RG_OK);
+    assert_string_equal(rg_model_spec(m), "dense(1000000, relu, l2=0.01, bias=false) dropout(0.25) dense(3, linear, maxnorm=2)");
+    assert_int_equal(rg_model_create(rg_model_spec(m), 1, 1, &m2), RG_OK);
+    assert_string_equal(rg_model_spec(m), rg_model_spec(m2));
+    rg_model_free(m);
+    rg_model_free(m2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_penalty_value),
         cmocka_unit_test(test_start_grad_is_zero_plus_penalty),
         cmocka_unit_test(test_overwrite_equals_zero_then_accumulate),
+        cmocka_unit_test(test_canonical_spec_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
