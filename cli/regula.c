@@ -354,8 +354,9 @@ static int cmd_train(const rg_config *c)
     int lead = rg_dist_rank() == 0;   /* under MPI only rank 0 talks */
     st = rg_train(c, m, train, val ? val : test, test, lead && isatty(STDERR_FILENO) ? on_progress : NULL, &bar, &r);
     if (st) {
-        /* every rank stops with the same status; one message is enough */
-        if (!lead) { code = exit_code(st); goto out; }
+        /* shared failures (a non-finite loss, a peer's failure) are reported
+         * by rank 0 alone; a failure of this process's own by itself */
+        if (!lead && (st == RG_ENONFINITE || st == RG_ECOMM)) { code = exit_code(st); goto out; }
         goto lib_fail;
     }
     if (!lead) goto out;

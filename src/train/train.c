@@ -706,6 +706,23 @@ fail:
     goto out;
 }
 
+/* Every process learns whether any process failed; one that did keeps its
+ * own status and message, the others get RG_ECOMM naming it. */
+static rg_status agree_setup(rg_status st)
+{
+    if (!g_process_comm) return st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rg_last_error());
+    double v[2] = { st != RG_OK, st != RG_OK ? (double)rg_comm_rank(g_process_comm) : 0.0 };
+    if (rg_comm_allreduce_f64(g_process_comm, v, 2, RG_REDUCE_SUM) != RG_OK) return RG_ECOMM;
+    if (st != RG_OK) return rg_error(st, "%s", msg);
+    if (v[0] == 1.0)
+        return rg_error(RG_ECOMM, "process %.0f failed to set up training (its message is on its standard error)", v[1]);
+    if (v[0] > 1.0)
+        return rg_error(RG_ECOMM, "%.0f processes failed to set up training (their messages are on their standard error)", v[0]);
+    return RG_OK;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -740,44 +757,47 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     rg_partition part;
     pthread_t *tids = NULL;
     worker *ws = NULL;
-    if ((st = opt_config(c, &s->oc)) != RG_OK) goto done;
-    if ((st = rg_partition_parse(c->partition, &part)) != RG_OK) goto done;
+    if ((st = opt_config(c, &s->oc)) != RG_OK) goto agree;
+    if ((st = rg_partition_parse(c->partition, &part)) != RG_OK) goto agree;
     s->iid = part.kind == RG_PART_IID;
     if (s->world > 1024) {
         st = rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most 1024", s->world,
                       rg_dist_size(), s->threads);
-        goto done;
+        goto agree;
     }
     if ((size_t)s->world > N) {
         st = rg_error(RG_EUSAGE, "--workers: %d workers but only %zu training samples", s->world, N);
-        goto done;
+        goto agree;
     }
     if (c->deterministic) {
-        if (!s->iid) { st = rg_error(RG_EUSAGE, "--deterministic needs --partition iid"); goto done; }
+        if (!s->iid) { st = rg_error(RG_EUSAGE, "--deterministic needs --partition iid"); goto agree; }
         if (c->det_shards % s->world) {
             st = rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", s->world, c->det_shards);
-            goto done;
+            goto agree;
         }
         if (c->batch < c->det_shards) {
             st = rg_error(RG_EUSAGE, "--deterministic: --batch %ld is smaller than --det-shards %d", c->batch, c->det_shards);
-            goto done;
+            goto agree;
         }
     }
     if (!s->iid && (st = rg_partition_make(rg_dataset_y(train), N, rg_dataset_classes(train), &part, s->world,
                                            c->seed, &s->parts)) != RG_OK)
-        goto done;
+        goto agree;
     s->lambda = rg_calloc((size_t)s->world, sizeof *s->lambda);
     s->ranks = rg_calloc((size_t)s->threads, sizeof *s->ranks);
     tids = rg_calloc((size_t)s->threads, sizeof *tids);
     ws = rg_calloc((size_t)s->threads, sizeof *ws);
-    if (!s->lambda || !s->ranks || !tids || !ws) { st = rg_error(RG_ENOMEM, "out of memory"); goto done; }
+    if (!s->lambda || !s->ranks || !tids || !ws) { st = rg_error(RG_ENOMEM, "out of memory"); goto agree; }
     initial_lambda(s);
     rg_blas_set_threads(c->threads);
+agree:
+    /* MPI has no timeout: a process that left now would leave the others
+     * waiting in their first collective, so all agree before going on */
+    if ((st = agree_setup(st)) != RG_OK) goto done;
     if (g_process_comm) st = rg_comm_hier_create(g_process_comm, s->threads, s->ranks);
     else if (s->threads > 1) st = rg_comm_threads_create(s->threads, s->ranks);
     else st = rg_comm_self(&s->ranks[0]);
-    if (st != RG_OK) goto done;
-    if (c->log[0] && rg_dist_rank() == 0) {
+    if (st == RG_OK && c->log[0] && rg_dist_rank() == 0) {
         s->log = fopen(c->log, "w");
         if (!s->log) {
             st = rg_error(RG_EIO, "--log %s: cannot open for writing", c->log);
@@ -791,13 +811,9 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
             fflush(s->log);
         }
     }
-    /* a failure opening the log must stop every process alike */
-    if (g_process_comm) {
-        double bad = st != RG_OK;
-        if (rg_comm_allreduce_f64(g_process_comm, &bad, 1, RG_REDUCE_SUM) != RG_OK || bad > 0)
-            if (st == RG_OK) st = rg_error(RG_EIO, "--log: rank 0 could not open the log");
-    }
-    if (st != RG_OK) goto done;
+    /* a failure making the communicators or opening the log stops every
+     * process alike */
+    if ((st = agree_setup(st)) != RG_OK) goto done;
 
     for (int t = 1; t < s->threads; t++) {
         ws[t] = (worker){ s, t };

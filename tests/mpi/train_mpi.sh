@@ -42,5 +42,12 @@ code=$?
 [ $code = 4 ] && ok "non-finite: exit 4 from mpiexec" || bad "non-finite: exit $code"
 grep -q "non-finite loss at step" "$dir/nf.err" && ok "non-finite: message names the step" || bad "non-finite message: $(cat "$dir/nf.err")"
 
+# a failure of one process only (rank 0 cannot open the log) stops the
+# others too instead of leaving them in a collective
+timeout 120 "$mpiexec" -n 2 "$regula" train "${common[@]}" --log "$dir/no/such/dir/x.jsonl" > /dev/null 2> "$dir/log.err"
+code=$?
+[ $code != 0 ] && [ $code != 124 ] && ok "one process failing at setup: the job ends (exit $code)" || bad "one process failing at setup: exit $code"
+grep -q "no/such/dir/x.jsonl" "$dir/log.err" && ok "its message names the log file" || bad "message: $(cat "$dir/log.err")"
+
 echo "train_mpi: $pass passed, $fail failed"
 [ $fail = 0 ]
