@@ -164,12 +164,14 @@ typedef struct rg_pass {
 } rg_pass;
 
 void rg_model_zero_grad(rg_model *m);
-/* Forward (and, if y != NULL and pass->training or grads wanted, backward
- * accumulating into the gradient arena).  Returns the sum over the batch of
- * cross-entropy losses in *loss_sum and the number of correct argmax
- * predictions in *correct (either may be NULL).  probs (n × outputs) receives
- * the softmax probabilities (n × outputs) when not NULL.  Fails with
- * RG_EDATA on a label outside [0, outputs).
+/* Forward over n rows of x, then, when backward is nonzero and y != NULL,
+ * backward: the gradient of pass->grad_scale * (sum of the batch's losses)
+ * is added to the gradient arena (written over it with pass->overwrite).
+ * pass->training switches dropout on; pass may be NULL (inference).
+ * *loss_sum receives the sum of the batch's cross-entropy losses (needs y);
+ * the count of correct argmax predictions is ADDED to *correct; probs
+ * (n x outputs) receives the softmax probabilities.  Each may be NULL.
+ * Fails with RG_EDATA on a label outside [0, outputs).
  * The loss is softmax cross-entropy on the last dense layer's logits: its
  * pre-activation when its activation is softmax or linear, else act(z). */
 rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
@@ -203,7 +205,8 @@ typedef struct rg_optimizer rg_optimizer;
 rg_status rg_optimizer_create(const rg_opt_config *c, size_t n, rg_optimizer **out);
 void rg_optimizer_free(rg_optimizer *o);
 /* One update of n parameters from grads with learning rate lr.  Follows
- * PyTorch's SGD/Adam/AdamW update rules exactly. */
+ * PyTorch's SGD/Adam/AdamW update rules, except that weight decay is
+ * always decoupled (w -= lr * wd * w first), for SGD too. */
 void rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
 /* Moment arenas, for checkpoints: count of arenas and each one. */
 int rg_optimizer_state_count(const rg_optimizer *o);
@@ -330,10 +333,11 @@ void rg_dist_finalize(void);
 int rg_dist_rank(void);
 int rg_dist_size(void);
 
-/* Mean loss (data + penalty, as Keras reports) and accuracy of m on ds. */
+/* Mean loss (data + penalty, as Keras reports) and accuracy of m on ds, in
+ * batches of `batch` rows (0: 256). */
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,
                       double *loss, double *acc);
-/* Class of each sample (argmax) into classes[n]. */
+/* Class of each sample (argmax) into classes[n]; batch as rg_evaluate. */
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes);
 
 #ifdef __cplusplus

@@ -68,25 +68,28 @@ static double draw_normal(drawer *d)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-/* Gamma(a, 1): Marsaglia & Tsang, with the a < 1 boost. */
-static double draw_gamma(drawer *d, double a)
+/* log of a Gamma(a, 1) draw: Marsaglia & Tsang, with the a < 1 boost
+ * G(a) = G(a+1) U^(1/a) taken in logs — for a tiny alpha U^(1/a) underflows
+ * to 0, and a Dirichlet of all-zero draws would fall back to an even split,
+ * the opposite of the extreme skew asked for. */
+static double draw_log_gamma(drawer *d, double a)
 {
-    if (a < 1.0) return draw_gamma(d, a + 1.0) * pow(draw_u(d), 1.0 / a);
+    if (a < 1.0) return draw_log_gamma(d, a + 1.0) + log(draw_u(d)) / a;
     double dd = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * dd);
     for (;;) {
         double x = draw_normal(d), v = 1.0 + c * x;
         if (v <= 0.0) continue;
         v = v * v * v;
         double u = draw_u(d);
-        if (log(u) < 0.5 * x * x + dd - dd * v + dd * log(v)) return dd * v;
+        if (log(u) < 0.5 * x * x + dd - dd * v + dd * log(v)) return log(dd * v);
     }
 }
 
 static void draw_dirichlet(drawer *d, double alpha, int k, double *p)
 {
-    double s = 0.0;
-    for (int i = 0; i < k; i++) { p[i] = draw_gamma(d, alpha); s += p[i]; }
-    if (s <= 0.0) { for (int i = 0; i < k; i++) p[i] = 1.0 / k; return; }
+    double mx = -INFINITY, s = 0.0;
+    for (int i = 0; i < k; i++) { p[i] = draw_log_gamma(d, alpha); if (p[i] > mx) mx = p[i]; }
+    for (int i = 0; i < k; i++) { p[i] = exp(p[i] - mx); s += p[i]; }
     for (int i = 0; i < k; i++) p[i] /= s;
 }
 

@@ -820,5 +820,8 @@ rg_status rg_config_validate(const rg_config *c)
     if (strcmp(c->reg_adapt, "none") && strcmp(c->reg_scope, "local"))
         return rg_error(RG_EUSAGE, "--reg-adapt %s needs --reg-scope local: a global penalty has one strength",
                         c->reg_adapt);
+    if (strcmp(c->reg_adapt, "none") && part.kind == RG_PART_IID)
+        return rg_error(RG_EUSAGE, "--reg-adapt %s needs a skewed --partition (dirichlet, quantity or shards): "
+                        "with iid every worker sees the same data", c->reg_adapt);
     return RG_OK;
 }

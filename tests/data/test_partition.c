@@ -95,6 +95,26 @@ static void test_dirichlet_skew_grows_as_alpha_falls(void **state)
     rg_partition_free(&lo); rg_partition_free(&hi); rg_partition_free(&again); rg_partition_free(&other);
 }
 
+static void test_tiny_alpha_is_one_hot(void **state)
+{
+    /* alpha 0.001: nearly every class goes whole to one worker (the draws
+     * are taken in logs; in linear space they underflow to an even split) */
+    rg_parts p = make("dirichlet:0.001", 4, 5);
+    int whole = 0;
+    for (int c = 0; c < C; c++) {
+        size_t most = 0, total = 0;
+        for (int k = 0; k < 4; k++) {
+            size_t cnt = 0;
+            for (size_t i = p.offset[k]; i < p.offset[k + 1]; i++) cnt += labels[p.ids[i]] == c;
+            most = cnt > most ? cnt : most;
+            total += cnt;
+        }
+        whole += most == total;
+    }
+    assert_true(whole >= 9);
+    rg_partition_free(&p);
+}
+
 static void test_quantity_skew(void **state)
 {
     rg_parts p = make("quantity:0.3", 4, 3);
@@ -129,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_iid_even_and_reproducible),
         cmocka_unit_test(test_dirichlet_skew_grows_as_alpha_falls),
+        cmocka_unit_test(test_tiny_alpha_is_one_hot),
         cmocka_unit_test(test_quantity_skew),
         cmocka_unit_test(test_shards),
     };

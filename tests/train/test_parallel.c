@@ -265,11 +265,40 @@ static void test_adapted_strengths_keep_their_mean(void **state)
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             if (s[i] > 0 && s[j] > 0 && s[i] < s[j]) assert_true(lam[i] > lam[j]);
-    /* adaptation needs the local scope */
-    const char *bad[] = {"reg-adapt", "size", NULL};
+    /* skew and divergence keep the mean too (divergence rewrites the factors
+     * every epoch on every worker: make test-tsan watches that) */
+    const char *pols[] = {"skew", "divergence"};
+    for (int q = 0; q < 2; q++) {
+        const char *kq[] = {"workers", "4", "partition", "dirichlet:0.3", "reg-scope", "local", "reg-adapt", pols[q],
+                            "log", log, NULL};
+        run r = train_with(kq);
+        assert_int_equal(r.st, RG_OK);
+        char *tq = rgt_read(log, NULL), *last = tq, *at;
+        while ((at = strstr(last + 1, "\"lambda\":["))) last = at;   /* the last epoch's factors */
+        char *pq = last + 10;
+        double nq = 0, dq = 0;
+        int moved = 0;
+        for (int k = 0; k < 4; k++) {
+            double l = strtod(pq, &pq);
+            if (*pq == ',') pq++;
+            nq += s[k] * l;
+            dq += s[k];
+            moved += fabs(l - 1) > 0.001;
+        }
+        free(tq);
+        assert_float_equal(nq / dq, 1.0, 1e-4);
+        assert_true(moved > 0);
+        free(r.params);
+    }
+    /* adaptation needs the local scope, and skewed data */
+    const char *bad[] = {"reg-adapt", "size", "partition", "dirichlet:0.3", NULL};
     run b = train_with(bad);
     assert_int_equal(b.st, RG_EUSAGE);
-    free(a.params); free(b.params);
+    const char *bad2[] = {"reg-adapt", "size", "reg-scope", "local", NULL};
+    run b2 = train_with(bad2);
+    assert_int_equal(b2.st, RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "skewed --partition"));
+    free(a.params); free(b.params); free(b2.params);
     rgt_rmtree(dir);
     free(dir);
 }
