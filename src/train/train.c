@@ -373,7 +373,8 @@ static rg_status worker_run(shared *s, int t)
      * the whole averaged gradient on every worker). */
     int sharded = W > 1 && !det && s->adapt != 3 && c->shard_optimizer && !shared_w;
     /* This worker's slice of the arena, [sh_lo, sh_hi), for either kind of
-     * split update: whole cache lines of 16 floats, the last one short. */
+     * split update: multiples of 16 floats (the arena itself is only
+     * malloc-aligned, so a boundary line may be shared), the last short. */
     size_t chunk = ((P + (size_t)W - 1) / (size_t)W + 15) / 16 * 16;
     size_t g_lo = (size_t)g * chunk;
     size_t sh_lo = g_lo < P ? g_lo : P, sh_hi = g_lo + chunk < P ? g_lo + chunk : P;
