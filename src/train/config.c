@@ -106,7 +106,7 @@ enum opt_kind {
     X("reg-scope", "NAME", "train", K_ENUM, reg_scope, "local|global",                     \
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
     X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
-      "per-worker penalty strength (needs --reg-scope local)")                            \
+      "per-worker penalty strength: none, size, skew or divergence (needs --reg-scope local and a skewed --partition)") \
     X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \
       "bitwise-identical results for any worker count dividing --det-shards")             \
     X("det-shards", "N", "train", K_INT, det_shards, NULL,                                 \
