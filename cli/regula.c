@@ -187,7 +187,10 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
             }
         } else if (eq) {
             value = eq + 1;
-        } else if (i + 1 < argc) {
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+            /* "--save --no-shuffle": the next word is an option, not a value
+             * (no value of ours starts with "--"; use --save=--x for a file
+             * that does) */
             value = argv[++i];
         } else {
             code = failf(EXIT_USAGE, "--%s needs a value (%s)", o->name, o->arg);
@@ -431,11 +434,18 @@ static int cmd_predict(const rg_config *c)
     } else {
         const char *path = strncmp(c->input, "idx:", 4) == 0 ? c->input + 4 : c->input;
         st = rg_dataset_load_idx(path, NULL, c->scale, &ds);
+        size_t len = strlen(path);
+        if (st == RG_EDATA && len > 4 && !strcmp(path + len - 4, ".csv")) {
+            code = failf(EXIT_DATA, "%s\n(for a CSV file write --input csv:%s)", rg_last_error(), path);
+            goto out;
+        }
     }
     if (st) goto lib_fail;
     if (rg_dataset_features(ds) != rg_model_inputs(m)) {
-        code = failf(EXIT_DATA, "%s: samples have %zu features but the model takes %zu inputs",
-                     rg_dataset_name(ds), rg_dataset_features(ds), rg_model_inputs(m));
+        code = failf(EXIT_DATA, "%s: samples have %zu features but the model takes %zu inputs%s",
+                     rg_dataset_name(ds), rg_dataset_features(ds), rg_model_inputs(m),
+                     is_csv(c->input) && rg_dataset_features(ds) == rg_model_inputs(m) + 1
+                         ? " (predict reads every CSV column as a feature: drop the label column)" : "");
         goto out;
     }
     size_t n = rg_dataset_size(ds);

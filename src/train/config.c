@@ -557,7 +557,12 @@ char *rg_config_json(const rg_config *c)
 
 uint64_t rg_config_hash(const rg_config *c)
 {
-    char *json = rg_config_json(c);
+    /* what was trained, not where it was written: two runs that differ only
+     * in their output files (or how often they log) hash the same */
+    rg_config t = *c;
+    t.log[0] = t.save[0] = t.load[0] = t.input[0] = 0;
+    t.log_every = 0;
+    char *json = rg_config_json(&t);
     uint64_t h = 14695981039346656037ULL;
     if (!json) return 0;
     for (const unsigned char *p = (const unsigned char *)json; *p; p++) {

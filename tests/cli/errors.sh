@@ -72,6 +72,9 @@ expect 2 "Usage: regula" -- "$REGULA"
 expect 2 "unknown command 'fit'" -- "$REGULA" fit
 expect 2 "unknown option --foo" -- "${TR[@]}" --foo 1
 expect 2 "did you mean --epochs?" -- "${TR[@]}" --epoch 2
+# an option where a value should be is not taken as the value
+expect 2 "--save needs a value (FILE)" -- "${TR[@]}" --save --no-shuffle
+expect 2 "--lr needs a value (X)" -- "${TR[@]}" --lr --epochs 1
 expect 2 "unexpected argument 'extra'" -- "${TR[@]}" extra
 expect 2 "--lr needs a value" -- "${TR[@]}" --lr
 expect 2 "--header is a flag and takes no value" -- "${TR[@]}" --header=true
