@@ -4,6 +4,7 @@
 # half-made outputs behind.
 # Run as: bash errors.sh REGULA_BIN DATA_DIR.  Needs only bash and coreutils.
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 REGULA=${1:?usage: errors.sh REGULA_BIN DATA_DIR}
 T=$(mktemp -d "${TMPDIR:-/tmp}/regula-cli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -40,24 +41,6 @@ expect() {
         pass=$((pass + 1))
     fi
 }
-
-gen_csv() {
-    local f=$1 n=$2 i j k v s=777 line part
-    : >"$f"
-    for ((i = 0; i < n; i++)); do
-        k=$((i % 3))
-        line=$k
-        for ((j = 0; j < 4; j++)); do
-            s=$(((s * 1103515245 + 12345) % 2147483648))
-            v=$((s / 65536 % 50))
-            ((j == k)) && v=$((v + 200))
-            printf -v part ',%d.%02d' $((v / 100)) $((v % 100))
-            line+=$part
-        done
-        echo "$line" >>"$f"
-    done
-}
-be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
 
 gen_csv "$T/d.csv" 90
 D=(--data "csv:$T/d.csv")

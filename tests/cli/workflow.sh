@@ -4,6 +4,7 @@
 # --init.  Run as: bash workflow.sh REGULA_BIN DATA_DIR
 # Needs only bash and coreutils (no python in CI).
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 REGULA=${1:?usage: workflow.sh REGULA_BIN DATA_DIR}
 T=$(mktemp -d "${TMPDIR:-/tmp}/regula-cli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -34,29 +35,7 @@ run() {
     ok
 }
 
-# gen_csv FILE N: label in column 0 then 4 features; class k has feature k
-# near 2 and the others in [0, 0.5): linearly separable with a wide margin.
-gen_csv() {
-    local f=$1 n=$2 i j k v s=12345 line part
-    : >"$f"
-    for ((i = 0; i < n; i++)); do
-        k=$((i % 3))
-        line=$k
-        for ((j = 0; j < 4; j++)); do
-            s=$(((s * 1103515245 + 12345) % 2147483648))
-            v=$((s / 65536 % 50))
-            ((j == k)) && v=$((v + 200))
-            printf -v part ',%d.%02d' $((v / 100)) $((v % 100))
-            line+=$part
-        done
-        echo "$line" >>"$f"
-    done
-}
-
-# be32 N: four big-endian bytes, as printf escapes
-be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
-
-gen_csv "$T/train.csv" 200
+gen_csv "$T/train.csv" 200 12345
 cut -d, -f2- "$T/train.csv" | head -n 30 >"$T/features.csv"
 MODEL='dense(8, relu) dense(3, softmax)'
 COMMON=(--data "csv:$T/train.csv" --model "$MODEL" --lr 0.05 --batch 16)
