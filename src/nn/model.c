@@ -52,7 +52,8 @@ static int parse_float(const char *t, float *out)
 {
     char *end;
     double v = strtod(t, &end);
-    if (end == t || *end || !isfinite(v)) return 0;
+    /* finite as a float, too: l2=1e300 must not become an infinite penalty */
+    if (end == t || *end || !isfinite(v) || !isfinite((float)v)) return 0;
     *out = (float)v;
     return 1;
 }

@@ -797,7 +797,11 @@ rg_status rg_config_validate(const rg_config *c)
     CHECK(IN01(c->momentum), "momentum", "in [0,1)", D(c->momentum));
     CHECK(IN01(c->beta1), "beta1", "in [0,1)", D(c->beta1));
     CHECK(IN01(c->beta2), "beta2", "in [0,1)", D(c->beta2));
-    CHECK(isfinite(c->eps) && c->eps > 0, "eps", "a finite number > 0", D(c->eps));
+    CHECK(isfinite(c->eps) && (float)c->eps > 0, "eps", "a number > 0 that a float can hold (>= 1e-45)", D(c->eps));
+    /* the optimizer computes in float: a learning rate or decay past float's
+     * range would turn every weight infinite at the first step */
+    CHECK(isfinite((float)c->lr), "lr", "a number a float can hold (< 3.4e38)", D(c->lr));
+    CHECK(isfinite((float)c->weight_decay), "weight-decay", "a number a float can hold (< 3.4e38)", D(c->weight_decay));
     CHECK(NONNEG(c->weight_decay), "weight-decay", "a finite number >= 0", D(c->weight_decay));
     CHECK(IN01(c->label_smoothing), "label-smoothing", "in [0,1)", D(c->label_smoothing));
     CHECK(NONNEG(c->clip_norm), "clip-norm", "a finite number >= 0 (0 = off)", D(c->clip_norm));

@@ -55,6 +55,8 @@ expect 2 "Usage: regula" -- "$REGULA"
 expect 2 "unknown command 'fit'" -- "$REGULA" fit
 expect 2 "unknown option --foo" -- "${TR[@]}" --foo 1
 expect 2 "did you mean --epochs?" -- "${TR[@]}" --epoch 2
+expect 2 "--lr must be a number a float can hold" -- "${TR[@]}" --lr 1e39
+expect 2 "--eps must be a number > 0 that a float can hold" -- "${TR[@]}" --eps 1e-50
 # an option where a value should be is not taken as the value
 expect 2 "--save needs a value (FILE)" -- "${TR[@]}" --save --no-shuffle
 expect 2 "--lr needs a value (X)" -- "${TR[@]}" --lr --epochs 1

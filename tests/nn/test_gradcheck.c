@@ -173,6 +173,9 @@ static void test_canonical_spec_round_trips(void **state)
     assert_string_equal(rg_model_spec(m), rg_model_spec(m2));
     rg_model_free(m);
     rg_model_free(m2);
+    /* a value finite as a double but not as a float is refused (found by fuzzing) */
+    assert_int_equal(rg_model_create("dense(3, l2=1e300)", 2, 1, &m), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "l2=1e300"));
 }
 
 int main(void)

@@ -369,7 +369,9 @@ static void test_validate(void **state)
     expect_invalid("momentum", "1", "--momentum must be in [0,1)");
     expect_invalid("beta1", "1", "--beta1 must be");
     expect_invalid("beta2", "-0.5", "--beta2 must be");
-    expect_invalid("eps", "0", "--eps must be a finite number > 0");
+    expect_invalid("eps", "0", "--eps must be a number > 0");
+    expect_invalid("eps", "1e-50", "--eps must be a number > 0 that a float can hold");
+    expect_invalid("lr", "1e39", "--lr must be a number a float can hold");
     expect_invalid("weight-decay", "-0.01", "--weight-decay must be");
     expect_invalid("threads", "0", "--threads must be");
     expect_invalid("early-stop", "-1", "--early-stop must be");
