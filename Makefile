@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 10
 
-.PHONY: all deps build demo test test-asan test-tsan bench bench-parallel study clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz bench bench-parallel study clean
 
 all: build
 
@@ -39,6 +39,12 @@ test-tsan: deps
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train'
 
+# libFuzzer targets for the parsers (needs clang, libclang-rt-14-dev):
+# each runs FUZZ_SECONDS on its committed seed corpus.
+FUZZ_SECONDS ?= 30
+fuzz:
+	for t in idx csv safetensors config spec; do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
+
 bench-parallel: build
 	@scripts/deps.sh --bench
 	bench/run_parallel.sh $(BUILD)
@@ -51,4 +57,4 @@ bench: build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz
