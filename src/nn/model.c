@@ -237,8 +237,10 @@ rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_m
         size_t wn, t;
         if (!rg_mul_ok(L->out, L->in, &wn) || !rg_add_ok(total, wn, &t) || !rg_add_ok(t, L->bias ? L->out : 0, &t) ||
             t > ((size_t)1 << 32)) {
-            rg_model_free(m);
-            return rg_error(RG_EUSAGE, "--model: layer %d with %zu x %zu weights is too large", i + 1, L->out, L->in);
+            st = rg_error(RG_EUSAGE, "--model: layer %d with %zu x %zu weights is too large (at most 2^32 parameters)",
+                          i + 1, L->out, L->in);
+            rg_model_free(m);   /* after the message: L points into m */
+            return st;
         }
         L->w_off = total;
         L->b_off = total + wn;

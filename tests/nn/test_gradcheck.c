@@ -176,6 +176,10 @@ static void test_canonical_spec_round_trips(void **state)
     /* a value finite as a double but not as a float is refused (found by fuzzing) */
     assert_int_equal(rg_model_create("dense(3, l2=1e300)", 2, 1, &m), RG_EUSAGE);
     assert_non_null(strstr(rg_last_error(), "l2=1e300"));
+    /* a model over 2^32 parameters is refused, naming the layer (its message
+     * read freed memory once: found by fuzzing, caught here under ASan) */
+    assert_int_equal(rg_model_create("dense(16000000) dense(16000000)", 2, 1, &m), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "layer 2 with 16000000 x 16000000 weights is too large"));
 }
 
 int main(void)
