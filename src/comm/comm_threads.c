@@ -540,19 +540,34 @@ static rg_status t_allreduce_f64(rg_comm *c, double *buf, size_t n, rg_reduce_op
     return allreduce_now(h, buf, n, op, sizeof(double), "allreduce_f64");
 }
 
+/* How broadcast, allgather and reduce-scatter open: finish pending
+ * non-blocking work, enter, publish this rank's buffer and arguments, wait
+ * for every rank, and check that all passed the same ones.  On failure the
+ * world has already been left (bail / fail_together). */
+static rg_status open_collective(thandle *h, const void *ptr, size_t n, int op, int root, const char *what,
+                                 const char *unit, int check_op, int check_root)
+{
+    tworld *w = h->w;
+    int r = h->base.rank;
+    rg_status st;
+    flush(h);
+    if ((st = enter(w, r)) != RG_OK) return st;
+    w->slots[r].ptr = ptr;
+    w->slots[r].n = n;
+    w->slots[r].op = op;
+    w->slots[r].root = root;
+    if (barrier(w)) return bail(w, r);
+    if ((st = agree(w, what, unit, check_op, check_root)) != RG_OK) return fail_together(w, r, st);
+    return RG_OK;
+}
+
 static rg_status t_broadcast(rg_comm *c, void *buf, size_t bytes, int root)
 {
     thandle *h = (thandle *)c;
     tworld *w = h->w;
     int r = c->rank;
     rg_status st;
-    flush(h);
-    if ((st = enter(w, r)) != RG_OK) return st;
-    w->slots[r].ptr = buf;
-    w->slots[r].n = bytes;
-    w->slots[r].root = root;
-    if (barrier(w)) return bail(w, r);
-    if ((st = agree(w, "broadcast", "bytes", 0, 1)) != RG_OK) return fail_together(w, r, st);
+    if ((st = open_collective(h, buf, bytes, 0, root, "broadcast", "bytes", 0, 1)) != RG_OK) return st;
     if (r != root && bytes) memcpy(buf, w->slots[root].ptr, bytes);
     if (barrier(w)) return bail(w, r);
     leave(w, r);
@@ -566,12 +581,7 @@ static rg_status t_allgather(rg_comm *c, const float *in, size_t n, float *out)
     int r = c->rank, N = w->n;
     size_t total;
     rg_status st;
-    flush(h);
-    if ((st = enter(w, r)) != RG_OK) return st;
-    w->slots[r].ptr = in;
-    w->slots[r].n = n;
-    if (barrier(w)) return bail(w, r);
-    if ((st = agree(w, "allgather", "elements", 0, 0)) != RG_OK) return fail_together(w, r, st);
+    if ((st = open_collective(h, in, n, 0, 0, "allgather", "elements", 0, 0)) != RG_OK) return st;
     if (!rg_mul_ok(n, (size_t)N, &total) || !rg_mul_ok(total, sizeof(float), &total))
         return fail_together(w, r, rg_error(RG_ENOMEM, "allgather: %d ranks x %zu elements overflows", N, n));
     /* in may be our own block of out, which peers are reading: then there
@@ -593,13 +603,8 @@ static rg_status t_reduce_scatter(rg_comm *c, const float *in, size_t n_each, fl
     int r = c->rank, N = w->n;
     size_t total;
     rg_status st;
-    flush(h);
-    if ((st = enter(w, r)) != RG_OK) return st;
-    w->slots[r].ptr = in;
-    w->slots[r].n = n_each;
-    w->slots[r].op = (int)op;
-    if (barrier(w)) return bail(w, r);
-    if ((st = agree(w, "reduce_scatter", "elements per rank", 1, 0)) != RG_OK) return fail_together(w, r, st);
+    if ((st = open_collective(h, in, n_each, (int)op, 0, "reduce_scatter", "elements per rank", 1, 0)) != RG_OK)
+        return st;
     if (!rg_mul_ok(n_each, (size_t)N, &total) || !rg_mul_ok(total, sizeof(float), &total))
         return fail_together(w, r, rg_error(RG_ENOMEM, "reduce_scatter: %d ranks x %zu elements overflows", N, n_each));
     reduce_f32(out, w->slots, N, (size_t)r * n_each, 0, n_each, op == RG_REDUCE_AVG);

@@ -235,6 +235,17 @@ static int improved(const rg_config *c, double v, double best)
     return v < best - c->min_delta;
 }
 
+/* The four step figures a worker adds to the exchange: its loss sum, its
+ * penalty, whether its loss is non-finite, and then its rank + 1. */
+static void step_figures(float *out, double loss, double reg, int g)
+{
+    int bad = !isfinite(loss);
+    out[TAIL_LOSS] = (float)loss;
+    out[TAIL_REG] = (float)reg;
+    out[TAIL_BAD] = bad ? 1.0f : 0.0f;
+    out[TAIL_BADRANK] = bad ? (float)(g + 1) : 0.0f;
+}
+
 /* Samples worker k owns (skewed partitions). */
 static size_t part_n(const shared *s, int k) { return s->parts.offset[k + 1] - s->parts.offset[k]; }
 
@@ -495,11 +506,7 @@ static rg_status worker_run(shared *s, int t)
                 reg_local += reg;
                 mine += nb;
                 if (det) {
-                    float *tail = grads + P;
-                    tail[TAIL_LOSS] = (float)l;
-                    tail[TAIL_REG] = (float)reg;
-                    tail[TAIL_BAD] = isfinite(l) ? 0.0f : 1.0f;
-                    tail[TAIL_BADRANK] = isfinite(l) ? 0.0f : (float)(g + 1);
+                    step_figures(grads + P, l, reg, g);
                     memcpy(shards + (size_t)(sh - p_lo) * PT, grads, PT * sizeof(float));
                 }
             }
@@ -524,19 +531,15 @@ static rg_status worker_run(shared *s, int t)
                  * so it is added once and never leaves the worker */
                 double pen = penalty_first ? reg_local
                                            : rg_model_penalty_range(m, 1.0f, grads + sh_lo, sh_lo, sh_hi);
-                tl[TAIL_LOSS] = data_loss;
-                tl[TAIL_REG] = pen;
-                tl[TAIL_BAD] = isfinite(data_loss) ? 0.0 : 1.0;
-                tl[TAIL_BADRANK] = isfinite(data_loss) ? 0.0 : (double)(g + 1);
+                float f[4];
+                step_figures(f, data_loss, pen, g);
+                for (int k = 0; k < 4; k++) tl[k] = f[k];
                 if ((st = rg_comm_allreduce_f64(comm, tl, 4, RG_REDUCE_SUM)) != RG_OK ||
                     (st = rg_comm_reduce_scatter(comm, grads, chunk, gslice, RG_REDUCE_SUM)) != RG_OK)
                     goto fail;
             } else {
                 float *tail = grads + P;
-                tail[TAIL_LOSS] = (float)data_loss;
-                tail[TAIL_REG] = (float)reg_local;
-                tail[TAIL_BAD] = isfinite(data_loss) ? 0.0f : 1.0f;
-                tail[TAIL_BADRANK] = isfinite(data_loss) ? 0.0f : (float)(g + 1);
+                step_figures(tail, data_loss, reg_local, g);
                 if (W > 1 && (st = rg_comm_allreduce(comm, grads, PT, RG_REDUCE_SUM)) != RG_OK) goto fail;
                 for (int k = 0; k < 4; k++) tl[k] = tail[k];
             }

@@ -8,32 +8,12 @@
 #include "support.h"
 #include "data/data.h"
 
-static struct { long live, calls, fail_at; } A;
-
-static void *count_alloc(size_t n, void *ud)
-{
-    (void)ud;
-    if (A.fail_at >= 0 && A.calls++ == A.fail_at) return NULL;
-    void *p = malloc(n);
-    if (p) A.live++;
-    return p;
-}
-
-static void count_free(void *p, void *ud)
-{
-    (void)ud;
-    A.live--;
-    free(p);
-}
-
 static char *g_dir;
 
 static int setup(void **state)
 {
     (void)state;
-    memset(&A, 0, sizeof A);
-    A.fail_at = -1;
-    rg_set_allocator(count_alloc, count_free, NULL);
+    rgt_alloc_begin();
     g_dir = rgt_tmpdir();
     return 0;
 }
@@ -41,10 +21,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    rg_set_allocator(NULL, NULL, NULL);
+    rgt_alloc_end();
     rgt_rmtree(g_dir);
     free(g_dir);
-    assert_int_equal(A.live, 0);
+    assert_int_equal(rgt_alloc.live, 0);
     return 0;
 }
 
@@ -254,8 +234,8 @@ static void test_alloc_failures(void **state)
     const char *p = csv("1,2,0\n3,4,1\n");
     int failures = 0;
     for (long k = 0;; k++) {
-        A.calls = 0;
-        A.fail_at = k;
+        rgt_alloc.calls = 0;
+        rgt_alloc.fail_at = k;
         rg_dataset *ds = NULL;
         rg_status s = rg_dataset_load_csv(p, NULL, &ds);
         if (s == RG_OK) {
@@ -264,11 +244,11 @@ static void test_alloc_failures(void **state)
         }
         assert_int_equal(s, RG_ENOMEM);
         assert_null(ds);
-        assert_int_equal(A.live, 0);
+        assert_int_equal(rgt_alloc.live, 0);
         failures++;
     }
     assert_true(failures >= 3);
-    A.fail_at = -1;
+    rgt_alloc.fail_at = -1;
 }
 
 int main(void)

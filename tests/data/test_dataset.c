@@ -13,16 +13,11 @@
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 static char *g_dir;
-static long g_live;
-
-static void *count_alloc(size_t n, void *ud) { (void)ud; void *p = malloc(n); if (p) g_live++; return p; }
-static void count_free(void *p, void *ud) { (void)ud; g_live--; free(p); }
 
 static int setup(void **state)
 {
     (void)state;
-    g_live = 0;
-    rg_set_allocator(count_alloc, count_free, NULL);
+    rgt_alloc_begin();
     g_dir = rgt_tmpdir();
     return 0;
 }
@@ -30,11 +25,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    rg_set_allocator(NULL, NULL, NULL);
+    rgt_alloc_end();
     unsetenv("REGULA_FASHION_MNIST_DIR");
     rgt_rmtree(g_dir);
     free(g_dir);
-    assert_int_equal(g_live, 0);
+    assert_int_equal(rgt_alloc.live, 0);
     return 0;
 }
 

@@ -10,35 +10,12 @@
 #include "support.h"
 #include "data/data.h"
 
-/* ---- counting allocator: leaks, the largest request, failing the Nth ---- */
-
-static struct { long live, calls, fail_at; size_t largest; } A;
-
-static void *count_alloc(size_t n, void *ud)
-{
-    (void)ud;
-    if (A.fail_at >= 0 && A.calls++ == A.fail_at) return NULL;
-    if (n > A.largest) A.largest = n;
-    void *p = malloc(n);
-    if (p) A.live++;
-    return p;
-}
-
-static void count_free(void *p, void *ud)
-{
-    (void)ud;
-    A.live--;
-    free(p);
-}
-
 static char *g_dir;
 
 static int setup(void **state)
 {
     (void)state;
-    memset(&A, 0, sizeof A);
-    A.fail_at = -1;
-    rg_set_allocator(count_alloc, count_free, NULL);
+    rgt_alloc_begin();
     g_dir = rgt_tmpdir();
     return 0;
 }
@@ -46,10 +23,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    rg_set_allocator(NULL, NULL, NULL);
+    rgt_alloc_end();
     rgt_rmtree(g_dir);
     free(g_dir);
-    assert_int_equal(A.live, 0);   /* every path frees what it allocated */
+    assert_int_equal(rgt_alloc.live, 0);   /* every path frees what it allocated */
     return 0;
 }
 
@@ -298,7 +275,7 @@ static void test_truncated_data_raw(void **state)
     const char *p = write_idx("trunc.idx", 0, 0x08, 3, dims, PIX, 12);
     expect_error(rg_dataset_load_idx(p, NULL, 0.0f, &ds), RG_EDATA, p,
                  "expected 78400 bytes of pixels, file ends after 12");
-    assert_true(A.largest < 1000);   /* refused from the file size, before allocating */
+    assert_true(rgt_alloc.largest < 1000);   /* refused from the file size, before allocating */
 
     const uint32_t lab[1] = { 3 };
     const char *im = write_idx("images.idx", 0, 0x08, 3, IMG_DIMS, PIX, 12);
@@ -320,10 +297,10 @@ static void test_truncated_data_gz(void **state)
     /* 47 MB cannot come out of a 1 kB gzip file: refused before reading */
     const uint32_t full[3] = { 60000, 28, 28 };
     p = write_idx("train-images-idx3-ubyte.gz", 1, 0x08, 3, full, data, 1024);
-    A.largest = 0;
+    rgt_alloc.largest = 0;
     expect_error(rg_dataset_load_idx(p, NULL, 0.0f, &ds), RG_EDATA, p,
                  "header declares 47040000 bytes of pixels, more than a");
-    assert_true(A.largest < 100000);
+    assert_true(rgt_alloc.largest < 100000);
 
     /* A gzip stream cut in the middle of the deflate data. */
     const uint32_t d2[2] = { 4000, 100 };
@@ -400,7 +377,7 @@ static void test_dims_overflow(void **state)
     const uint32_t cap[3] = { 1u << 15, 1u << 10, 1u << 10 };
     p = write_idx("cap.idx", 0, 0x08, 3, cap, PIX, 12);
     expect_error(rg_dataset_load_idx(p, NULL, 0.0f, &ds), RG_EDATA, p, "too large");
-    assert_true(A.largest < 1000);
+    assert_true(rgt_alloc.largest < 1000);
 
     const uint32_t zero[3] = { 0, 28, 28 };
     p = write_idx("empty.idx", 0, 0x08, 3, zero, PIX, 0);
@@ -524,10 +501,10 @@ static void test_gz_growth(void **state)
     assert_int_equal(gzclose(g), Z_OK);
     free(h);
     free(data);
-    A.largest = 0;
+    rgt_alloc.largest = 0;
     expect_error(rg_dataset_load_idx(p, NULL, 1.0f, &ds), RG_EDATA, "expected 6000000 bytes of pixels",
                  "file ends after 2000000");
-    assert_true(A.largest < n * sizeof(float));
+    assert_true(rgt_alloc.largest < n * sizeof(float));
 }
 
 /* Every allocation failure returns RG_ENOMEM and frees the rest (teardown
@@ -539,23 +516,23 @@ static void test_alloc_failures(void **state)
     const char *lb = write_idx("labels.idx", 0, 0x08, 1, LAB_DIMS, LAB, 3);
     int failures = 0;
     for (long k = 0;; k++) {
-        A.calls = 0;
-        A.fail_at = k;
+        rgt_alloc.calls = 0;
+        rgt_alloc.fail_at = k;
         rg_dataset *ds = NULL;
         rg_status s = rg_dataset_load_idx(im, lb, 0.0f, &ds);
         if (s == RG_OK) {
-            assert_true(A.calls <= k);   /* no call was failed */
+            assert_true(rgt_alloc.calls <= k);   /* no call was failed */
             check_ubyte_dataset(ds, im);
             rg_dataset_free(ds);
             break;
         }
         assert_int_equal(s, RG_ENOMEM);
         assert_null(ds);
-        assert_int_equal(A.live, 0);
+        assert_int_equal(rgt_alloc.live, 0);
         failures++;
     }
     assert_true(failures >= 3);
-    A.fail_at = -1;
+    rgt_alloc.fail_at = -1;
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 /* support.c — see support.h. */
 #define _GNU_SOURCE
 #include "support.h"
+#include "regula.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,3 +78,31 @@ double rgt_reldiff(double a, double b, double floor)
     double m = fmax(fmax(fabs(a), fabs(b)), floor);
     return fabs(a - b) / m;
 }
+
+rgt_alloc_stats rgt_alloc;
+
+static void *rgt_count_alloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (rgt_alloc.fail_at >= 0 && rgt_alloc.calls++ == rgt_alloc.fail_at) return NULL;
+    if (n > rgt_alloc.largest) rgt_alloc.largest = n;
+    void *p = malloc(n);
+    if (p) rgt_alloc.live++;
+    return p;
+}
+
+static void rgt_count_free(void *p, void *ud)
+{
+    (void)ud;
+    rgt_alloc.live--;
+    free(p);
+}
+
+void rgt_alloc_begin(void)
+{
+    memset(&rgt_alloc, 0, sizeof rgt_alloc);
+    rgt_alloc.fail_at = -1;
+    rg_set_allocator(rgt_count_alloc, rgt_count_free, NULL);
+}
+
+void rgt_alloc_end(void) { rg_set_allocator(NULL, NULL, NULL); }

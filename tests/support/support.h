@@ -20,6 +20,14 @@ void rgt_write_gz(const char *path, const void *data, size_t n);
 /* Reads a whole file (malloc'd, NUL-terminated); *n gets its size. */
 char *rgt_read(const char *path, size_t *n);
 int rgt_exists(const char *path);
+/* A counting allocator for rg_set_allocator: live blocks, calls so far, the
+ * largest request, and the call number that fails (-1: none).
+ * rgt_alloc_begin resets and installs it; rgt_alloc_end puts malloc back. */
+typedef struct { long live, calls, fail_at; size_t largest; } rgt_alloc_stats;
+extern rgt_alloc_stats rgt_alloc;
+void rgt_alloc_begin(void);
+void rgt_alloc_end(void);
+
 /* Relative difference |a-b| / max(|a|,|b|,floor). */
 double rgt_reldiff(double a, double b, double floor);
 #endif

@@ -363,15 +363,7 @@ static void test_save_io_errors(void **state)
 }
 
 /* Every allocation failure is reported as RG_ENOMEM and frees what it took. */
-static long g_fail_at, g_calls, g_live;
-static void *fail_alloc(size_t n, void *ud)
-{
-    (void)ud;
-    if (g_calls++ == g_fail_at) return NULL;
-    g_live++;
-    return malloc(n);
-}
-static void count_free(void *p, void *ud) { (void)ud; g_live--; free(p); }
+static long g_fail_at;
 
 static void test_alloc_failures(void **state)
 {
@@ -379,11 +371,11 @@ static void test_alloc_failures(void **state)
     const char *p = rgt_path(g_dir, "a.safetensors");
     rg_model *m = make_model(SPEC, 6, 1);
     for (g_fail_at = 0;; g_fail_at++) {
-        g_calls = g_live = 0;
-        rg_set_allocator(fail_alloc, count_free, NULL);
+        rgt_alloc_begin();
+        rgt_alloc.fail_at = g_fail_at;
         rg_status s = rg_model_save(m, p);
-        rg_set_allocator(NULL, NULL, NULL);
-        assert_int_equal(g_live, 0);
+        rgt_alloc_end();
+        assert_int_equal(rgt_alloc.live, 0);
         if (s == RG_OK) break;
         assert_int_equal(s, RG_ENOMEM);
         assert_int_equal(dir_entries(g_dir), 0);
@@ -391,16 +383,16 @@ static void test_alloc_failures(void **state)
     assert_true(g_fail_at >= 3);
     float *snap = snapshot(m);
     for (g_fail_at = 0;; g_fail_at++) {
-        g_calls = g_live = 0;
         rg_model *l = NULL;
-        rg_set_allocator(fail_alloc, count_free, NULL);
+        rgt_alloc_begin();
+        rgt_alloc.fail_at = g_fail_at;
         rg_status s = rg_model_load(p, &l);
         if (s == RG_OK) {
             assert_memory_equal(rg_model_params(l), snap, rg_model_param_count(m) * sizeof(float));
             rg_model_free(l);
         }
-        rg_set_allocator(NULL, NULL, NULL);
-        assert_int_equal(g_live, 0);
+        rgt_alloc_end();
+        assert_int_equal(rgt_alloc.live, 0);
         if (s == RG_OK) break;
         assert_int_equal(s, RG_ENOMEM);
         assert_null(l);

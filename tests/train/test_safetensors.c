@@ -413,17 +413,9 @@ static void test_write_failure_midway(void **state)
     free(after);
 }
 
-/* An allocator that fails the Nth call and counts live blocks: every error
- * path must report RG_ENOMEM and free what it took. */
-static long g_fail_at, g_calls, g_live;
-static void *fail_alloc(size_t n, void *ud)
-{
-    (void)ud;
-    if (g_calls++ == g_fail_at) return NULL;
-    g_live++;
-    return malloc(n);
-}
-static void count_free(void *p, void *ud) { (void)ud; g_live--; free(p); }
+/* The support's allocator fails the Nth call and counts live blocks: every
+ * error path must report RG_ENOMEM and free what it took. */
+static long g_fail_at;
 
 static void test_alloc_failures(void **state)
 {
@@ -437,27 +429,27 @@ static void test_alloc_failures(void **state)
     const char *meta[] = {"a", "b", "c", "d"};
     int writes_failed = 0, reads_failed = 0;
     for (g_fail_at = 0;; g_fail_at++) {
-        g_calls = g_live = 0;
-        rg_set_allocator(fail_alloc, count_free, NULL);
+        rgt_alloc_begin();
+        rgt_alloc.fail_at = g_fail_at;
         rg_status s = rg_st_write(p, in, 2, meta, 2, 0);
-        rg_set_allocator(NULL, NULL, NULL);
-        assert_int_equal(g_live, 0);
+        rgt_alloc_end();
+        assert_int_equal(rgt_alloc.live, 0);
         if (s == RG_OK) break;
         assert_int_equal(s, RG_ENOMEM);
         assert_int_equal(dir_entries(g_dir), 0);
         writes_failed++;
     }
     for (g_fail_at = 0;; g_fail_at++) {
-        g_calls = g_live = 0;
         rg_st *st = NULL;
-        rg_set_allocator(fail_alloc, count_free, NULL);
+        rgt_alloc_begin();
+        rgt_alloc.fail_at = g_fail_at;
         rg_status s = rg_st_read(p, &st);
         if (s == RG_OK) {
             assert_string_equal(rg_st_meta(st, "c"), "d");
             rg_st_free(st);
         }
-        rg_set_allocator(NULL, NULL, NULL);
-        assert_int_equal(g_live, 0);
+        rgt_alloc_end();
+        assert_int_equal(rgt_alloc.live, 0);
         if (s == RG_OK) break;
         assert_int_equal(s, RG_ENOMEM);
         assert_null(st);
