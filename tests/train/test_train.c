@@ -208,6 +208,84 @@ static void test_early_stopping_restores_best(void **state)
     rg_dataset_free(val);
 }
 
+/* Reads one number field of every epoch event. */
+static int read_epoch_field(const char *path, const char *key, double *out, int max)
+{
+    char *text = rgt_read(path, NULL), pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    int k = 0;
+    for (char *p = text; (p = strstr(p, "\"event\":\"epoch\"")) && k < max; p++)
+        out[k++] = strtod(strstr(p, pat) + strlen(pat), NULL);
+    free(text);
+    return k;
+}
+
+static void test_early_stopping_on_val_acc_and_min_delta(void **state)
+{
+    rg_dataset *tr = blobs(300, 1, 0.0), *val = blobs(150, 2, 0.9);
+    char *dir = rgt_tmpdir();
+    const char *log = rgt_path(dir, "acc.jsonl");
+    rg_config c;
+    config(&c, "dense(16, relu) dense(3, softmax)");
+    rg_config_set(&c, "epochs", "30");
+    rg_config_set(&c, "early-stop", "2");
+    rg_config_set(&c, "lr", "0.01");
+    rg_config_set(&c, "monitor", "val_acc");
+    rg_config_set(&c, "log", log);
+    rg_model *m = model_for(&c, 6);
+    rg_train_result r;
+    assert_int_equal(rg_train(&c, m, tr, val, NULL, NULL, NULL, &r), RG_OK);
+    assert_true(r.stopped_early);
+    double acc[64], now;
+    int k = read_epoch_field(log, "val_acc", acc, 64);
+    assert_int_equal(k, r.epochs_run);
+    for (int e = 0; e < k; e++) assert_true(acc[r.best_epoch - 1] >= acc[e]);   /* the highest, not the lowest loss */
+    assert_int_equal(rg_evaluate(m, val, 64, NULL, &now), RG_OK);
+    assert_float_equal(now, acc[r.best_epoch - 1], 1e-9);
+    rg_model_free(m);
+    /* a min-delta no change can beat: only the first epoch ever counts */
+    rg_config_set(&c, "min-delta", "10");
+    m = model_for(&c, 6);
+    assert_int_equal(rg_train(&c, m, tr, val, NULL, NULL, NULL, &r), RG_OK);
+    assert_int_equal(r.best_epoch, 1);
+    assert_int_equal(r.epochs_run, 3);
+    rg_model_free(m);
+    rgt_rmtree(dir);
+    free(dir);
+    rg_dataset_free(tr);
+    rg_dataset_free(val);
+}
+
+static void test_no_shuffle_takes_samples_in_order(void **state)
+{
+    /* with --no-shuffle the first step trains on samples 0..9: its logged
+     * loss is the initial model's loss on exactly those */
+    rg_dataset *ds = blobs(40, 3, 0.0);
+    char *dir = rgt_tmpdir();
+    const char *log = rgt_path(dir, "o.jsonl");
+    rg_config c;
+    config(&c, "dense(3, softmax)");
+    rg_config_set(&c, "batch", "10");
+    rg_config_set(&c, "epochs", "1");
+    rg_config_set(&c, "log-every", "1");
+    rg_config_set(&c, "log", log);
+    rg_config_set(&c, "no-shuffle", NULL);
+    rg_model *m0 = model_for(&c, 6), *m = model_for(&c, 6);
+    double sum;
+    rg_pass pass = { .grad_scale = 1.0f };
+    assert_int_equal(rg_model_forward_backward(m0, rg_dataset_x(ds), rg_dataset_y(ds), 10, &pass, 0, &sum, NULL, NULL), RG_OK);
+    assert_int_equal(rg_train(&c, m, ds, NULL, NULL, NULL, NULL, NULL), RG_OK);
+    char *text = rgt_read(log, NULL);
+    double first = strtod(strstr(strstr(text, "\"event\":\"step\""), "\"loss\":") + 7, NULL);
+    free(text);
+    assert_float_equal(first, sum / 10, 1e-6 * fabs(first));
+    rg_model_free(m0);
+    rg_model_free(m);
+    rgt_rmtree(dir);
+    free(dir);
+    rg_dataset_free(ds);
+}
+
 static void test_nonfinite_stops_without_checkpoint(void **state)
 {
     rg_dataset *ds = blobs(90, 1, 0.0);
@@ -342,6 +420,8 @@ int main(void)
         cmocka_unit_test(test_dropout_mask_follows_sample_id),
         cmocka_unit_test(test_dropout_rate),
         cmocka_unit_test(test_early_stopping_restores_best),
+        cmocka_unit_test(test_early_stopping_on_val_acc_and_min_delta),
+        cmocka_unit_test(test_no_shuffle_takes_samples_in_order),
         cmocka_unit_test(test_nonfinite_stops_without_checkpoint),
         cmocka_unit_test(test_lr_schedules),
         cmocka_unit_test(test_maxnorm_holds),
