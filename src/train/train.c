@@ -363,7 +363,7 @@ static rg_status worker_run(shared *s, int t)
      * the weights outgrow a core's L2 cache (1 MiB here): each worker has
      * its own gradient and workspace and updates a 1/W slice of the weights
      * with 1/W of the optimizer state, so the cache holds one copy instead
-     * of W (1024-wide model, 2 threads: 1.55x instead of 1.39x).  Smaller
+     * of W (1024-wide model, 2 threads: 1.60x against 1.39x, README).  Smaller
      * weights stay replicated: each fits a core's own cache, and sharing
      * would move every updated line between cores (reference model: 1.26x
      * shared, 1.4-1.7x replicated).  Under MPI every worker keeps a
