@@ -264,6 +264,12 @@ typedef struct rg_config {
     int deterministic;
     int det_shards;
     int shard_optimizer;      /* ZeRO-1: 1/N of the update and state per worker */
+    long checkpoint_every;    /* steps between training checkpoints; 0 = off */
+    char checkpoint_dir[512]; /* where they go (default: --resume's DIR) */
+    int keep;                 /* newest checkpoints kept */
+    char resume[512];         /* continue from the newest valid checkpoint here */
+    double comm_timeout;      /* seconds before a silent MPI peer is declared failed */
+    int skip_nonfinite;       /* skip a step with a non-finite loss or gradient */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

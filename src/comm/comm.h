@@ -83,6 +83,10 @@ rg_status rg_comm_mpi_init(int *argc, char ***argv);
 /* A communicator over a duplicate of MPI_COMM_WORLD, with errors returned
  * (RG_ECOMM, message naming the rank) instead of aborting. */
 rg_status rg_comm_mpi_world(rg_comm **out);
+/* Seconds an mpi collective may wait for a peer before the peer is declared
+ * failed (RG_ECOMM naming it); applies to communicators made afterwards and
+ * to every op.  Default 30. */
+void rg_comm_mpi_set_timeout(double seconds);
 /* MPI_Finalize, if rg_comm_mpi_init initialised MPI.  Free every mpi
  * communicator first. */
 void rg_comm_mpi_finalize(void);

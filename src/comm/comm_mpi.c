@@ -505,6 +505,9 @@ void rg_comm_mpi_finalize(void)
     g_mpi_inited_by_us = 0;
 }
 
+static double g_timeout = 30.0;
+void rg_comm_mpi_set_timeout(double seconds) { g_timeout = seconds; }
+
 static int is_mpi(const rg_comm *c) { return c->ops == &mpi_ops; }
 static void mpi_set_deterministic(rg_comm *c, int on) { ((mpi_impl *)c->impl)->deterministic = on != 0; }
 
@@ -518,6 +521,7 @@ static rg_status no_mpi(void)
 rg_status rg_comm_mpi_init(int *argc, char ***argv) { return no_mpi(); }
 rg_status rg_comm_mpi_world(rg_comm **out) { return no_mpi(); }
 void rg_comm_mpi_finalize(void) {}
+void rg_comm_mpi_set_timeout(double seconds) { (void)seconds; }
 static int is_mpi(const rg_comm *c) { return 0; }
 static void mpi_set_deterministic(rg_comm *c, int on) {}
 

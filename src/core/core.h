@@ -44,6 +44,15 @@ double rg_now(void);
  * the same values as count calls of rg_rng4, computed in vector lanes. */
 void rg_rng4_run(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index0, size_t count, uint32_t *out);                /* monotonic seconds */
 
+/* Crash points for the kill tests: with RG_TEST_CRASH="POINT:N" in the
+ * environment (optionally "POINT:N@RANK", RANK being this process's MPI world
+ * rank from the launcher's environment), the N-th call (1-based) of
+ * rg_crash_point("POINT") in this process raises SIGKILL.  Points:
+ * "step" (before each training step, worker 0 of the process) and
+ * "ckpt-write" (a training checkpoint's file half written).  Unset: a
+ * no-op after the first call. */
+void rg_crash_point(const char *point);
+
 /* Programmer errors: abort with file and line.  Never for user input. */
 #define RG_ASSERT(c) do { if (!(c)) rg_assert_fail(#c, __FILE__, __LINE__); } while (0)
 void rg_assert_fail(const char *expr, const char *file, int line);

@@ -79,3 +79,32 @@ void rg_log(const char *fmt, ...)
     va_end(ap);
     g_log_fn(msg, g_log_ud);
 }
+
+/* ------------------------------------------------------------ crash points */
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+static int env_rank(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v) return atoi(v);
+    }
+    return 0;
+}
+
+void rg_crash_point(const char *point)
+{
+    static atomic_long counter;
+    const char *spec = getenv("RG_TEST_CRASH");
+    if (!spec || !*spec) return;
+    const char *colon = strchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) != strlen(point) || strncmp(spec, point, strlen(point))) return;
+    long n = atol(colon + 1);
+    const char *at = strchr(colon, '@');
+    if (at && atoi(at + 1) != env_rank()) return;
+    if (atomic_fetch_add(&counter, 1) + 1 == n) raise(SIGKILL);
+}

@@ -14,6 +14,7 @@
  */
 #include "core/core.h"
 #include "data/partition.h"
+#include "train/train.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -113,6 +114,17 @@ enum opt_kind {
       "deterministic mode: gradient shards per global batch, reduced in a fixed tree")    \
     X("shard-optimizer", NULL, "train", K_FLAG, shard_optimizer, NULL,                     \
       "each worker updates 1/N of the weights with 1/N of the optimizer state (ZeRO-1)")  \
+    X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
+      "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
+    X("checkpoint-dir", "DIR", "train", K_STR, checkpoint_dir, NULL,                       \
+      "directory for training checkpoints; empty: the --resume directory")                \
+    X("keep", "K", "train", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
+    X("resume", "DIR", "train", K_STR, resume, NULL,                                       \
+      "continue from the newest valid checkpoint in DIR (start afresh if it has none)")    \
+    X("comm-timeout", "SECONDS", "train", K_DOUBLE, comm_timeout, NULL,                    \
+      "MPI: a peer silent this long is declared failed; every survivor exits with code 5") \
+    X("skip-nonfinite", NULL, "train", K_FLAG, skip_nonfinite, NULL,                       \
+      "skip a step whose loss or gradient is NaN/Inf on any worker (counted in the log) instead of stopping") \
     X("config", "FILE.json", CMD_ALL, K_CONFIG, data, NULL,                                \
       "apply the settings of this JSON object first; the command line wins")
 
@@ -176,6 +188,8 @@ void rg_config_defaults(rg_config *c)
     snprintf(c->reg_scope, sizeof c->reg_scope, "global");
     snprintf(c->reg_adapt, sizeof c->reg_adapt, "none");
     c->det_shards = 8;
+    c->keep = 3;
+    c->comm_timeout = 30.0;
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -562,6 +576,10 @@ uint64_t rg_config_hash(const rg_config *c)
     rg_config t = *c;
     t.log[0] = t.save[0] = t.load[0] = t.input[0] = 0;
     t.log_every = 0;
+    t.checkpoint_every = 0;
+    t.checkpoint_dir[0] = t.resume[0] = 0;
+    t.keep = 3;
+    t.comm_timeout = 30.0;
     char *json = rg_config_json(&t);
     uint64_t h = 14695981039346656037ULL;
     if (!json) return 0;
@@ -571,6 +589,46 @@ uint64_t rg_config_hash(const rg_config *c)
     }
     free(json);
     return h;
+}
+
+/* Options a resumed run may change: where things are written, how often,
+ * how the work is spread (the data cursor is global), and timeouts. */
+static const char *const g_resume_free[] = {
+    "log", "log-every", "save", "load", "input", "init", "threads", "workers",
+    "shard-optimizer", "checkpoint-every", "checkpoint-dir", "keep", "resume",
+    "comm-timeout", NULL
+};
+
+rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
+{
+    char *now = rg_config_json(c);
+    if (!now) return RG_ENOMEM;
+    cJSON *a = cJSON_Parse(saved_json), *b = cJSON_Parse(now);
+    free(now);
+    rg_status st = RG_OK;
+    if (!a || !b || !cJSON_IsObject(a)) {
+        st = rg_error(RG_EDATA, "%s: its stored configuration is not a JSON object", what);
+        goto done;
+    }
+    for (const cJSON *x = b->child; x; x = x->next) {
+        int free_key = 0;
+        for (const char *const *k = g_resume_free; *k; k++) free_key |= name_eq(*k, x->string);
+        if (free_key) continue;
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
+        if (y && cJSON_Compare(x, y, 1)) continue;
+        char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
+        st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
+                      "a resumed run must train the same thing (only outputs, --workers, --threads, "
+                      "--shard-optimizer and checkpoint options may change)",
+                      what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
+        free(vx);
+        free(vy);
+        goto done;
+    }
+done:
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    return st;
 }
 
 /* ------------------------------------------------------------ JSON files */
@@ -818,12 +876,18 @@ rg_status rg_config_validate(const rg_config *c)
     CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
     CHECK(c->workers >= 1 && c->workers <= 1024, "workers", "a worker count in [1, 1024]", L(c->workers));
     CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
+    CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
+    CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));
+    CHECK(isfinite(c->comm_timeout) && c->comm_timeout > 0 && c->comm_timeout <= 1e6, "comm-timeout",
+          "a number of seconds in (0, 1e6]", D(c->comm_timeout));
 
 #undef CHECK
 #undef D
 #undef L
 #undef IN01
 #undef NONNEG
+    if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
+        return rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir (or --resume DIR)");
     rg_partition part;
     if (rg_partition_parse(c->partition, &part) != RG_OK) return RG_EUSAGE;
     if (strcmp(c->reg_adapt, "none") && strcmp(c->reg_scope, "local"))

@@ -806,6 +806,7 @@ agree:
     /* MPI has no timeout: a process that left now would leave the others
      * waiting in their first collective, so all agree before going on */
     if ((st = agree_setup(st)) != RG_OK) goto done;
+    rg_comm_mpi_set_timeout(c->comm_timeout);
     if (g_process_comm) st = rg_comm_hier_create(g_process_comm, s->threads, s->ranks);
     else if (s->threads > 1) st = rg_comm_threads_create(s->threads, s->ranks);
     else st = rg_comm_self(&s->ranks[0]);
