@@ -313,6 +313,7 @@ typedef struct rg_train_result {
     int epochs_run, stopped_early, best_epoch;
     uint64_t steps;
     uint64_t nonfinite_step;        /* step of the non-finite stop, if any */
+    uint64_t skipped;               /* steps skipped (--skip-nonfinite) */
 } rg_train_result;
 
 /* Progress callback (the CLI draws its bar from it).  Called after each step

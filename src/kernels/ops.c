@@ -6,6 +6,7 @@
  */
 #include "kernels/kernels.h"
 #include <math.h>
+#include <string.h>
 
 static inline float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
@@ -111,4 +112,15 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
     }
     if (correct) *correct += right;
     return total;
+}
+
+int rg_all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
 }

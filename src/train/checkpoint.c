@@ -12,6 +12,7 @@
  * left unused; on any error the model holds exactly what it held before.
  */
 #include "train/safetensors.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,7 +24,9 @@ static void tensor_name(char *buf, int i, int bias)
     snprintf(buf, NAME_CAP, "dense_%d.%s", i, bias ? "bias" : "weight");
 }
 
-rg_status rg_model_save(const rg_model *cm, const char *path)
+/* The model's tensors for rg_st_write, pointing into its arena: *t and
+ * *names (NAME_CAP bytes each) are the caller's to rg_free. */
+rg_status rg_model_st_tensors(const rg_model *cm, rg_st_tensor_in **tp, char **namesp, size_t *np)
 {
     /* rg_model_dense hands out writable views; saving only reads them. */
     rg_model *m = (rg_model *)cm;
@@ -31,10 +34,13 @@ rg_status rg_model_save(const rg_model *cm, const char *path)
     size_t cap = (size_t)nd * 2;
     rg_st_tensor_in *t = rg_calloc(cap ? cap : 1, sizeof *t);
     char (*names)[NAME_CAP] = rg_calloc(cap ? cap : 1, NAME_CAP);
+    *tp = NULL;
+    *namesp = NULL;
+    *np = 0;
     if (!t || !names) {
         rg_free(t);
         rg_free(names);
-        return rg_error(RG_ENOMEM, "%s: out of memory saving the model", path);
+        return rg_error(RG_ENOMEM, "out of memory listing the model's tensors");
     }
     size_t n = 0;
     rg_status s = RG_OK;
@@ -53,17 +59,33 @@ rg_status rg_model_save(const rg_model *cm, const char *path)
             n++;
         }
     }
-    if (s == RG_OK) {
-        char inputs[32];
-        snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
-        const char *meta[] = {
-            "format", RG_CHECKPOINT_FORMAT,
-            "spec", rg_model_spec(m),
-            "inputs", inputs,
-            "regula_version", RG_VERSION,
-        };
-        s = rg_st_write(path, t, n, meta, sizeof meta / sizeof *meta / 2, 0);
+    if (s != RG_OK) {
+        rg_free(t);
+        rg_free(names);
+        return s;
     }
+    *tp = t;
+    *namesp = (char *)names;
+    *np = n;
+    return RG_OK;
+}
+
+rg_status rg_model_save(const rg_model *m, const char *path)
+{
+    rg_st_tensor_in *t;
+    char *names;
+    size_t n;
+    rg_status s = rg_model_st_tensors(m, &t, &names, &n);
+    if (s != RG_OK) return rg_error_prefix(s, "%s: ", path);
+    char inputs[32];
+    snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
+    const char *meta[] = {
+        "format", RG_CHECKPOINT_FORMAT,
+        "spec", rg_model_spec(m),
+        "inputs", inputs,
+        "regula_version", RG_VERSION,
+    };
+    s = rg_st_write(path, t, n, meta, sizeof meta / sizeof *meta / 2, 0);
     rg_free(names);
     rg_free(t);
     return s;
@@ -103,7 +125,7 @@ static rg_status check_tensor(const rg_st *st, const char *name, int ndim, const
 }
 
 /* Loads the weights of st into m: check everything, then copy. */
-static rg_status load_from(rg_model *m, const rg_st *st)
+rg_status rg_model_load_st(rg_model *m, const rg_st *st)
 {
     const char *path = rg_st_path(st);
     int nd = rg_model_dense_count(m);
@@ -138,8 +160,14 @@ static rg_status load_from(rg_model *m, const rg_st *st)
         /* Anything left over belongs to another architecture: name it. */
         size_t extra = 0;
         char list[512] = "";
+        /* a training checkpoint (resume.c) also holds the optimizer's and
+         * the trainer's state: not weights, not another architecture */
+        const char *kind = rg_st_meta(st, "kind");
+        int training = kind && !strcmp(kind, "training");
         for (size_t i = 0; i < nt; i++) {
             if (used[i]) continue;
+            const char *tn = rg_st_at(st, i)->name;
+            if (training && (!strncmp(tn, "train.", 6) || !strncmp(tn, "optimizer.", 10))) continue;
             size_t len = strlen(list);
             if (extra < 4 && len < sizeof list)
                 snprintf(list + len, sizeof list - len, "%s'%s'", extra ? ", " : "",
@@ -170,7 +198,7 @@ rg_status rg_model_load_weights(rg_model *m, const char *path)
     rg_st *st;
     rg_status s = rg_st_read(path, &st);
     if (s != RG_OK) return s;
-    s = load_from(m, st);
+    s = rg_model_load_st(m, st);
     rg_st_free(st);
     return s;
 }
@@ -212,7 +240,7 @@ rg_status rg_model_load(const char *path, rg_model **out)
                      inputs ? "\"" : "", inputs ? inputs : "missing", inputs ? "\"" : "");
     else if ((s = rg_model_create(spec, n_in, 0, &m)) != RG_OK)
         s = rg_error_prefix(s == RG_EUSAGE ? RG_EDATA : s, "%s: metadata \"spec\": ", path);
-    else if ((s = load_from(m, st)) != RG_OK) {
+    else if ((s = rg_model_load_st(m, st)) != RG_OK) {
         rg_model_free(m);
         m = NULL;
     }

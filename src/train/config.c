@@ -599,6 +599,17 @@ static const char *const g_resume_free[] = {
     "comm-timeout", NULL
 };
 
+void rg_config_resume_normalise(rg_config *c)
+{
+    rg_config d;
+    rg_config_defaults(&d);
+    for (const char *const *k = g_resume_free; *k; k++) {
+        int i = find_option(*k);
+        RG_ASSERT(i >= 0);
+        memcpy((char *)c + g_specs[i].offset, (const char *)&d + g_specs[i].offset, g_specs[i].size);
+    }
+}
+
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
 {
     char *now = rg_config_json(c);

@@ -28,6 +28,7 @@
 #include "comm/comm.h"
 #include "data/partition.h"
 #include "nn/model.h"
+#include "train/train.h"
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -199,6 +200,9 @@ int rg_dist_size(void) { return g_process_comm ? rg_comm_size(g_process_comm) : 
 /* ------------------------------------------------------------ training */
 
 enum { TAIL_LOSS, TAIL_REG, TAIL_BAD, TAIL_BADRANK };   /* in the RG_GRAD_TAIL */
+/* --skip-nonfinite gives up after this many skipped steps in a row: the
+ * weights themselves have gone bad, and skipping cannot mend them */
+#define RG_SKIP_LIMIT 100
 enum { WS_SAMPLES, WS_LOSS, WS_CORRECT, WS_COMPUTE, WS_COMM, WS_BYTES, WS_DIV, WS_N };
 
 /* What every worker of this process shares (read-only while training). */
@@ -216,6 +220,10 @@ typedef struct shared {
     int local_scope, adapt;     /* adapt: 0 none, 1 size, 2 skew, 3 divergence */
     double *lambda;             /* per-worker strength factor, [world] */
     FILE *log;                  /* world rank 0 only */
+    const rg_ckpt *ck;          /* the state to resume from, or NULL */
+    const char *ck_dir;         /* where checkpoints go, or NULL */
+    rg_optimizer **opts;        /* each thread's optimizer ([threads]): the
+                                   checkpoint writer reads shared-weight slices */
     rg_train_result result;     /* filled by world rank 0 ... and thread 0 */
     rg_status status[1024];     /* per thread */
 } shared;
@@ -236,10 +244,10 @@ static int improved(const rg_config *c, double v, double best)
 }
 
 /* The four step figures a worker adds to the exchange: its loss sum, its
- * penalty, whether its loss is non-finite, and then its rank + 1. */
-static void step_figures(float *out, double loss, double reg, int g)
+ * penalty, whether its loss or gradient is non-finite, and then its rank + 1. */
+static void step_figures(float *out, double loss, double reg, int grad_ok, int g)
 {
-    int bad = !isfinite(loss);
+    int bad = !isfinite(loss) || !grad_ok;
     out[TAIL_LOSS] = (float)loss;
     out[TAIL_REG] = (float)reg;
     out[TAIL_BAD] = bad ? 1.0f : 0.0f;
@@ -333,6 +341,61 @@ static rg_status eval_dist(rg_model *m, rg_comm *comm, const rg_dataset *ds, dou
     return RG_OK;
 }
 
+/* Writes a training checkpoint: a collective of every worker (the
+ * per-worker figures, and the optimizer's slices when they are spread),
+ * written by world rank 0.  ck->u and ck->d are filled by the caller. */
+static rg_status save_checkpoint(shared *s, int t, rg_comm *comm, rg_model *m, rg_optimizer *opt,
+                                 float *best, double *lam, rg_ckpt *ck, const double *mine,
+                                 int sharded, int shared_w, size_t chunk)
+{
+    int g = rg_comm_rank(comm), W = rg_comm_size(comm), ns = rg_optimizer_state_count(opt);
+    size_t P = rg_model_param_count(m);
+    rg_status st = RG_OK;
+    double *wacc = rg_calloc((size_t)W * WA_N, sizeof *wacc);
+    float *full[2] = { NULL, NULL };
+    if (!wacc) return rg_error(RG_ENOMEM, "out of memory writing a checkpoint");
+    memcpy(wacc + (size_t)g * WA_N, mine, WA_N * sizeof *wacc);
+    if (W > 1 && (st = rg_comm_allreduce_f64(comm, wacc, (size_t)W * WA_N, RG_REDUCE_SUM)) != RG_OK) goto out;
+    for (int i = 0; i < ns; i++) {
+        if (sharded) {
+            /* ZeRO-1: every worker holds a slice of the moments */
+            if (!(full[i] = rg_calloc(chunk * (size_t)W, sizeof(float)))) { st = rg_error(RG_ENOMEM, "out of memory writing a checkpoint"); goto out; }
+            if ((st = rg_comm_allgather(comm, rg_optimizer_state(opt, i), chunk, full[i])) != RG_OK) goto out;
+        } else if (shared_w && g == 0) {
+            /* shared weights: thread k's optimizer holds slice k (peers wait
+             * in the barrier below until this copy is done) */
+            if (!(full[i] = rg_calloc(P, sizeof(float)))) { st = rg_error(RG_ENOMEM, "out of memory writing a checkpoint"); goto out; }
+            for (int k = 0; k < W; k++) {
+                size_t lo = (size_t)k * chunk, hi = lo + chunk;
+                if (lo > P) lo = P;
+                if (hi > P) hi = P;
+                memcpy(full[i] + lo, rg_optimizer_state(s->opts[k], i), (hi - lo) * sizeof(float));
+            }
+        }
+    }
+    if (g == 0) {
+        ck->wacc = wacc;
+        ck->lambda = lam;
+        ck->best = best;
+        ck->u[CK_HAS_BEST] = best != NULL;
+        for (int i = 0; i < ns; i++) ck->state[i] = full[i] ? full[i] : rg_optimizer_state(opt, i);
+        st = rg_ckpt_write(s->ck_dir, m, s->c, ck, s->c->keep);
+        if (st == RG_OK && s->log)
+            fprintf(s->log, "{\"event\":\"checkpoint\",\"step\":%llu,\"samples\":%llu}\n",
+                    (unsigned long long)ck->u[CK_STEP], (unsigned long long)ck->u[CK_SAMPLES]);
+        if (st != RG_OK) goto out;
+    }
+    (void)t;
+    /* with shared weights nobody updates them (or its moments) before the
+     * writer has read them */
+    if (shared_w) st = rg_comm_barrier(comm);
+out:
+    rg_free(wacc);
+    rg_free(full[0]);
+    rg_free(full[1]);
+    return st;
+}
+
 static rg_status worker_run(shared *s, int t)
 {
     const rg_config *c = s->c;
@@ -417,6 +480,25 @@ static rg_status worker_run(shared *s, int t)
     if (W > 1 && !shared_w && ((st = rg_comm_barrier(comm)) != RG_OK ||
                                (st = rg_comm_broadcast(comm, params, P * sizeof(float), 0)) != RG_OK))
         goto fail;
+    s->opts[t] = opt;
+    /* a resumed run: this worker's part of the optimizer's moments (the
+     * checkpoint holds them whole), its early-stopping copy, the strengths */
+    const rg_ckpt *ck = s->ck;
+    int same_world = ck && ck->u[CK_WORLD] == (uint64_t)W;
+    if (ck) {
+        for (int i = 0; i < (int)ck->u[CK_NSTATE] && i < rg_optimizer_state_count(opt); i++) {
+            float *dst = rg_optimizer_state(opt, i);
+            if (sharded || shared_w) {
+                size_t lo = g_lo < P ? g_lo : P, hi = g_lo + chunk < P ? g_lo + chunk : P;
+                memcpy(dst, ck->state[i] + lo, (hi - lo) * sizeof(float));
+            } else {
+                memcpy(dst, ck->state[i], P * sizeof(float));
+            }
+        }
+        rg_optimizer_set_steps(opt, ck->u[CK_OPT_STEPS]);
+        if (best && ck->best) memcpy(best, ck->best, P * sizeof(float));
+        if (same_world) memcpy(lam, ck->lambda, (size_t)W * sizeof *lam);
+    }
 
     uint64_t steps_per_epoch;
     if (s->iid) steps_per_epoch = (N + B - 1) / B;
@@ -427,18 +509,53 @@ static rg_status worker_run(shared *s, int t)
             if (sk > steps_per_epoch) steps_per_epoch = sk;
         }
     }
-    uint64_t total_steps = steps_per_epoch * (uint64_t)c->epochs, step = 0;
-    double best_metric = NAN;
-    long wait = 0;
+    uint64_t total_steps = steps_per_epoch * (uint64_t)c->epochs, step = ck ? ck->u[CK_STEP] : 0;
+    uint64_t samples_done = ck ? ck->u[CK_SAMPLES] : 0, skipped = ck ? ck->u[CK_SKIPPED] : 0;
+    uint64_t run_skipped = ck ? ck->u[CK_RUN_SKIPPED] : 0;
+    double best_metric = ck ? ck->d[CD_BEST_METRIC] : NAN;
+    long wait = ck ? (long)ck->u[CK_WAIT] : 0;
+    int epoch0 = ck ? (int)ck->u[CK_EPOCH] : 0;
     rg_train_result r = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN };
+    if (ck) {
+        r.best_epoch = (int)ck->u[CK_BEST_EPOCH];
+        r.epochs_run = (int)ck->u[CK_EPOCHS_RUN];
+        r.steps = step;
+    }
     double bytes_per_step = W > 1 ? 2.0 * (double)(W - 1) / (double)W * (double)PT * sizeof(float) : 0.0;
     if (det) bytes_per_step = W > 1 ? (double)(W - 1) / (double)W * (double)S * (double)PT * sizeof(float) : 0.0;
 
-    for (int epoch = 0; epoch < c->epochs; epoch++) {
+    for (int epoch = epoch0; epoch < c->epochs; epoch++) {
         double t0 = rg_now(), t_comm = 0.0, loss_sum = 0.0, reg_sum = 0.0, lr = c->lr, div_sum = 0.0;
         size_t my_samples = 0, my_correct = 0, all_samples = 0;
         double my_loss = 0.0;
         int div_count = 0;
+        uint64_t es0 = 0, epoch_skipped = 0;
+        if (ck && epoch == epoch0) {
+            /* the epoch in progress when the checkpoint was written */
+            es0 = ck->u[CK_EPOCH_STEP];
+            loss_sum = ck->d[CD_LOSS_SUM];
+            reg_sum = ck->d[CD_REG_SUM];
+            lr = ck->d[CD_LR];
+            all_samples = (size_t)ck->u[CK_EPOCH_SAMPLES];
+            epoch_skipped = ck->u[CK_EPOCH_SKIPPED];
+            if (same_world) {
+                const double *a = ck->wacc + (size_t)g * WA_N;
+                my_samples = (size_t)a[WA_SAMPLES];
+                my_loss = a[WA_LOSS];
+                my_correct = (size_t)a[WA_CORRECT];
+                div_sum = a[WA_DIV_SUM];
+                div_count = (int)a[WA_DIV_COUNT];
+            } else if (g == 0) {
+                /* another worker count: worker 0 carries the epoch's totals so
+                 * far (the accuracy stays exact; the per-worker split restarts) */
+                for (uint64_t k = 0; k < ck->u[CK_WORLD]; k++) {
+                    const double *a = ck->wacc + k * WA_N;
+                    my_samples += (size_t)a[WA_SAMPLES];
+                    my_loss += a[WA_LOSS];
+                    my_correct += (size_t)a[WA_CORRECT];
+                }
+            }
+        }
         if (s->iid) {
             for (size_t i = 0; i < N; i++) order[i] = i;
             if (c->shuffle) shuffle_ids(order, N, c->seed, RG_RNG_SHUFFLE, epoch);
@@ -446,7 +563,8 @@ static rg_status worker_run(shared *s, int t)
             memcpy(order, s->parts.ids + s->parts.offset[g], list_n * sizeof *order);
             if (c->shuffle) shuffle_ids(order, list_n, c->seed, RG_RNG_SHUFFLE + 256u * (uint32_t)(g + 1), epoch);
         }
-        for (uint64_t es = 0; es < steps_per_epoch; es++, step++) {
+        for (uint64_t es = es0; es < steps_per_epoch; es++, step++) {
+            if (t == 0) rg_crash_point("step");   /* kill tests; a no-op otherwise */
             /* this step's global batch: B_step samples in all */
             size_t b_step, b0 = 0, nb_global = 0;
             if (s->iid) {
@@ -506,7 +624,7 @@ static rg_status worker_run(shared *s, int t)
                 reg_local += reg;
                 mine += nb;
                 if (det) {
-                    step_figures(grads + P, l, reg, g);
+                    step_figures(grads + P, l, reg, rg_all_finite(grads, P), g);
                     memcpy(shards + (size_t)(sh - p_lo) * PT, grads, PT * sizeof(float));
                 }
             }
@@ -532,14 +650,14 @@ static rg_status worker_run(shared *s, int t)
                 double pen = penalty_first ? reg_local
                                            : rg_model_penalty_range(m, 1.0f, grads + sh_lo, sh_lo, sh_hi);
                 float f[4];
-                step_figures(f, data_loss, pen, g);
+                step_figures(f, data_loss, pen, rg_all_finite(grads, P), g);
                 for (int k = 0; k < 4; k++) tl[k] = f[k];
                 if ((st = rg_comm_allreduce_f64(comm, tl, 4, RG_REDUCE_SUM)) != RG_OK ||
                     (st = rg_comm_reduce_scatter(comm, grads, chunk, gslice, RG_REDUCE_SUM)) != RG_OK)
                     goto fail;
             } else {
                 float *tail = grads + P;
-                step_figures(tail, data_loss, reg_local, g);
+                step_figures(tail, data_loss, reg_local, rg_all_finite(grads, P), g);
                 if (W > 1 && (st = rg_comm_allreduce(comm, grads, PT, RG_REDUCE_SUM)) != RG_OK) goto fail;
                 for (int k = 0; k < 4; k++) tl[k] = tail[k];
             }
@@ -558,23 +676,42 @@ static rg_status worker_run(shared *s, int t)
             }
             double reg = penalty_first || sharded ? tl[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
             double batch_loss = tl[TAIL_LOSS] / (double)b_step + reg;
+            if ((tl[TAIL_BAD] > 0.0 || !isfinite(batch_loss)) && c->skip_nonfinite && run_skipped < RG_SKIP_LIMIT) {
+                /* every worker saw the same figures: all skip this update */
+                skipped++;
+                epoch_skipped++;
+                run_skipped++;
+                if (lead && s->log) {
+                    int bad = (int)tl[TAIL_BAD];
+                    fprintf(s->log, "{\"event\":\"skip\",\"step\":%llu,\"epoch\":%d,\"worker\":%d,\"skipped\":%llu}\n",
+                            (unsigned long long)step, epoch + 1, bad == 1 && tl[TAIL_BADRANK] >= 1.0 ? (int)tl[TAIL_BADRANK] - 1 : -1,
+                            (unsigned long long)skipped);
+                }
+                goto step_done;
+            }
             if (tl[TAIL_BAD] > 0.0 || !isfinite(batch_loss)) {
                 r.nonfinite_step = step;
                 int bad = (int)tl[TAIL_BAD];
-                if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
-                    st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, worker %d); "
-                                  "try a lower --lr or --clip-norm",
-                                  (unsigned long long)step, epoch + 1, (int)tl[TAIL_BADRANK] - 1);
+                if (c->skip_nonfinite)
+                    rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
+                             "(--skip-nonfinite skips at most %d); last at step %llu (epoch %d)",
+                             RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, (unsigned long long)step, epoch + 1);
+                else if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
+                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d); "
+                             "try a lower --lr or --clip-norm, or --skip-nonfinite",
+                             (unsigned long long)step, epoch + 1, (int)tl[TAIL_BADRANK] - 1);
                 else
-                    st = rg_error(RG_ENONFINITE, "training stopped: non-finite loss at step %llu (epoch %d, %s); "
-                                  "try a lower --lr or --clip-norm",
-                                  (unsigned long long)step, epoch + 1, bad > 1 ? "several workers" : "every worker");
+                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, %s); "
+                             "try a lower --lr or --clip-norm, or --skip-nonfinite",
+                             (unsigned long long)step, epoch + 1, bad > 1 ? "several workers" : "every worker");
+                st = RG_ENONFINITE;
                 if (lead && s->log)
                     fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d}\n",
                             (unsigned long long)step, epoch + 1);
                 if (t == 0) s->result = r;
                 goto out;   /* every worker saw the same figures: all stop here */
             }
+            run_skipped = 0;
             lr = lr_at(c, step, epoch, total_steps);
             if (sharded) {
                 /* ZeRO-1: this worker updates its slice with its slice of the
@@ -626,6 +763,36 @@ static rg_status worker_run(shared *s, int t)
                 fprintf(s->log, "{\"event\":\"step\",\"step\":%llu,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g}\n",
                         (unsigned long long)(step + 1), epoch + 1, batch_loss, lr);
             if (lead && s->progress) s->progress(epoch + 1, all_samples, N, loss_sum / (double)all_samples, s->ud);
+        step_done:
+            samples_done += b_step;
+            if (s->ck_dir && c->checkpoint_every > 0 && (step + 1) % (uint64_t)c->checkpoint_every == 0) {
+                rg_ckpt ckw;
+                memset(&ckw, 0, sizeof ckw);
+                ckw.u[CK_STEP] = step + 1;
+                ckw.u[CK_EPOCH] = (uint64_t)epoch;
+                ckw.u[CK_EPOCH_STEP] = es + 1;
+                ckw.u[CK_SAMPLES] = samples_done;
+                ckw.u[CK_WORLD] = (uint64_t)W;
+                ckw.u[CK_OPT_STEPS] = rg_optimizer_steps(opt);
+                ckw.u[CK_SKIPPED] = skipped;
+                ckw.u[CK_EPOCH_SKIPPED] = epoch_skipped;
+                ckw.u[CK_RUN_SKIPPED] = run_skipped;
+                ckw.u[CK_EPOCH_SAMPLES] = all_samples;
+                ckw.u[CK_WAIT] = (uint64_t)wait;
+                ckw.u[CK_BEST_EPOCH] = (uint64_t)r.best_epoch;
+                ckw.u[CK_EPOCHS_RUN] = (uint64_t)r.epochs_run;
+                ckw.u[CK_NSTATE] = (uint64_t)rg_optimizer_state_count(opt);
+                ckw.u[CK_PARAMS] = P;
+                ckw.d[CD_LOSS_SUM] = loss_sum;
+                ckw.d[CD_REG_SUM] = reg_sum;
+                ckw.d[CD_BEST_METRIC] = best_metric;
+                ckw.d[CD_LR] = lr;
+                double mine_acc[WA_N] = { (double)my_samples, my_loss, (double)my_correct, div_sum, (double)div_count };
+                double tc2 = rg_now();
+                if ((st = save_checkpoint(s, t, comm, m, opt, best, lam, &ckw, mine_acc, sharded, shared_w, chunk)) != RG_OK)
+                    goto fail;
+                t_comm += rg_now() - tc2;
+            }
         }
         double secs = rg_now() - t0;
         /* per-worker figures to everyone (rank 0 logs them) */
@@ -639,8 +806,9 @@ static rg_status worker_run(shared *s, int t)
         if (st != RG_OK) { rg_free(all_stats); goto fail; }
         double correct_all = 0.0, lambda_now[1024];
         for (int k = 0; k < W; k++) { correct_all += all_stats[k * WS_N + WS_CORRECT]; lambda_now[k] = lam[k]; }
-        rg_epoch_stats e = { .epoch = epoch + 1, .loss = loss_sum / (double)all_samples,
-                             .reg_loss = reg_sum / (double)all_samples, .acc = correct_all / (double)all_samples,
+        rg_epoch_stats e = { .epoch = epoch + 1, .loss = all_samples ? loss_sum / (double)all_samples : NAN,
+                             .reg_loss = all_samples ? reg_sum / (double)all_samples : NAN,
+                             .acc = all_samples ? correct_all / (double)all_samples : NAN,
                              .val_loss = NAN, .val_acc = NAN, .samples_per_s = (double)all_samples / secs,
                              .seconds = secs, .lr = lr };
         if (s->val && (st = eval_dist(m, comm, s->val, &e.val_loss, &e.val_acc)) != RG_OK) { rg_free(all_stats); goto fail; }
@@ -652,6 +820,7 @@ static rg_status worker_run(shared *s, int t)
         }
         r.epochs_run = epoch + 1;
         r.steps = step;
+        r.skipped = skipped;
         if (lead && s->log) {
             FILE *f = s->log;
             double v[1024];
@@ -664,7 +833,7 @@ static rg_status worker_run(shared *s, int t)
             jnum(f, "samples_per_s", e.samples_per_s);
             jnum(f, "seconds", e.seconds);
             jnum(f, "lr", e.lr);
-            fprintf(f, ",\"workers\":%d", W);
+            fprintf(f, ",\"workers\":%d,\"skipped\":%llu", W, (unsigned long long)epoch_skipped);
             for (int k = 0; k < W; k++) v[k] = all_stats[k * WS_N + WS_SAMPLES];
             jarray(f, "samples", v, W);
             for (int k = 0; k < W; k++) {
@@ -735,6 +904,61 @@ static rg_status agree_setup(rg_status st)
     return RG_OK;
 }
 
+/* A checkpoint found by --resume must fit this run: the same data (its
+ * cursor lands on a step boundary of this batch size), and with a skewed
+ * partition the same workers (each owns its data). */
+static rg_status check_resume(const shared *s, const rg_ckpt *ck, const char *path)
+{
+    const rg_config *c = s->c;
+    size_t N = rg_dataset_size(s->train);
+    uint64_t B = (uint64_t)c->batch < N ? (uint64_t)c->batch : N;
+    uint64_t e = ck->u[CK_EPOCH], k = ck->u[CK_EPOCH_STEP];
+    if (!s->iid && ck->u[CK_WORLD] != (uint64_t)s->world)
+        return rg_error(RG_EUSAGE, "--resume: %s was written by %llu workers; with --partition %s each worker owns "
+                        "its own samples, so the run must go on with %llu workers (it has %d)", path,
+                        (unsigned long long)ck->u[CK_WORLD], c->partition, (unsigned long long)ck->u[CK_WORLD], s->world);
+    if (e >= (uint64_t)c->epochs)
+        return rg_error(RG_EDATA, "%s: epoch %llu is past --epochs %ld", path, (unsigned long long)e + 1, c->epochs);
+    if (s->iid) {
+        uint64_t spe = (N + B - 1) / B, at = k * B < N ? k * B : N;
+        if (k > spe || ck->u[CK_SAMPLES] != e * N + at)
+            return rg_error(RG_EUSAGE, "--resume: %s stopped at %llu samples (epoch %llu, step %llu of it), which is not "
+                            "where %zu training samples in batches of %llu would be: the training data changed", path,
+                            (unsigned long long)ck->u[CK_SAMPLES], (unsigned long long)e + 1, (unsigned long long)k,
+                            N, (unsigned long long)B);
+    }
+    return RG_OK;
+}
+
+/* Rank 0 read the checkpoint: every other process gets the same state. */
+static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
+{
+    rg_comm *pc = g_process_comm;
+    int root = rg_comm_rank(pc) == 0;
+    uint64_t hdr[CK_NU + 1];
+    rg_status st;
+    hdr[0] = (uint64_t)*found;
+    memcpy(hdr + 1, ck->u, sizeof ck->u);
+    if ((st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0)) != RG_OK) return st;
+    *found = (int)hdr[0];
+    if (!*found) return RG_OK;
+    if (!root) {
+        memcpy(ck->u, hdr + 1, sizeof ck->u);
+        if ((st = rg_ckpt_alloc(ck)) != RG_OK) return st;
+    }
+    size_t P = (size_t)ck->u[CK_PARAMS], W = (size_t)ck->u[CK_WORLD];
+    if (P != rg_model_param_count(m)) return rg_error(RG_ECOMM, "rank 0's checkpoint does not fit this model");
+    if ((st = rg_comm_broadcast(pc, ck->d, sizeof ck->d, 0)) != RG_OK ||
+        (st = rg_comm_broadcast(pc, rg_model_params(m), P * sizeof(float), 0)) != RG_OK ||
+        (st = rg_comm_broadcast(pc, ck->lambda, W * sizeof(double), 0)) != RG_OK ||
+        (st = rg_comm_broadcast(pc, ck->wacc, W * WA_N * sizeof(double), 0)) != RG_OK)
+        return st;
+    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++)
+        if ((st = rg_comm_broadcast(pc, ck->state[i], P * sizeof(float), 0)) != RG_OK) return st;
+    if (ck->best && (st = rg_comm_broadcast(pc, ck->best, P * sizeof(float), 0)) != RG_OK) return st;
+    return RG_OK;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -769,6 +993,10 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     rg_partition part;
     pthread_t *tids = NULL;
     worker *ws = NULL;
+    rg_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    int found = 0;
+    char ck_path[4200] = "";
     if ((st = opt_config(c, &s->oc)) != RG_OK) goto agree;
     if ((st = rg_partition_parse(c->partition, &part)) != RG_OK) goto agree;
     s->iid = part.kind == RG_PART_IID;
@@ -802,16 +1030,27 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     if (!s->lambda || !s->ranks || !tids || !ws) { st = rg_error(RG_ENOMEM, "out of memory"); goto agree; }
     initial_lambda(s);
     rg_blas_set_threads(c->threads);
+    if (!(s->opts = rg_calloc((size_t)s->threads, sizeof *s->opts))) { st = rg_error(RG_ENOMEM, "out of memory"); goto agree; }
+    if (c->checkpoint_every > 0) s->ck_dir = c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume;
+    if (c->resume[0] && rg_dist_rank() == 0) {
+        /* rank 0 reads the checkpoint (the directory may exist only on its
+         * machine) and hands the state to every other process below */
+        st = rg_ckpt_load(c->resume, c, m, &ck, &found, ck_path, sizeof ck_path);
+        if (st == RG_OK && found) st = check_resume(s, &ck, ck_path);
+    }
+    if (st == RG_OK && s->ck_dir && rg_dist_rank() == 0) rg_ckpt_clean(s->ck_dir);
 agree:
     /* MPI has no timeout: a process that left now would leave the others
      * waiting in their first collective, so all agree before going on */
     if ((st = agree_setup(st)) != RG_OK) goto done;
+    if (c->resume[0] && g_process_comm && rg_dist_size() > 1 && (st = share_resume(m, &ck, &found)) != RG_OK) goto done;
+    if (found) s->ck = &ck;
     rg_comm_mpi_set_timeout(c->comm_timeout);
     if (g_process_comm) st = rg_comm_hier_create(g_process_comm, s->threads, s->ranks);
     else if (s->threads > 1) st = rg_comm_threads_create(s->threads, s->ranks);
     else st = rg_comm_self(&s->ranks[0]);
     if (st == RG_OK && c->log[0] && rg_dist_rank() == 0) {
-        s->log = fopen(c->log, "w");
+        s->log = fopen(c->log, found ? "a" : "w");   /* a resumed run goes on with its log */
         if (!s->log) {
             st = rg_error(RG_EIO, "--log %s: cannot open for writing", c->log);
         } else {
@@ -821,6 +1060,11 @@ agree:
                     RG_VERSION, (unsigned long long)rg_config_hash(c), rg_model_param_count(m), rg_model_spec(m),
                     rg_blas_name(), N, s->world, rg_dist_size(), cj ? cj : "null");
             free(cj);
+            if (found)
+                fprintf(s->log, "{\"event\":\"resume\",\"from\":\"%s\",\"step\":%llu,\"epoch\":%llu,\"samples\":%llu,"
+                        "\"workers_before\":%llu}\n", ck_path, (unsigned long long)ck.u[CK_STEP],
+                        (unsigned long long)ck.u[CK_EPOCH] + 1, (unsigned long long)ck.u[CK_SAMPLES],
+                        (unsigned long long)ck.u[CK_WORLD]);
             fflush(s->log);
         }
     }
@@ -856,8 +1100,9 @@ agree:
             jnum(s->log, "test_acc", r->test_acc);
             jnum(s->log, "train_loss", r->train_loss);
             jnum(s->log, "train_acc", r->train_acc);
-            fprintf(s->log, ",\"epochs_run\":%d,\"stopped_early\":%s,\"best_epoch\":%d,\"steps\":%llu}\n",
-                    r->epochs_run, r->stopped_early ? "true" : "false", r->best_epoch, (unsigned long long)r->steps);
+            fprintf(s->log, ",\"epochs_run\":%d,\"stopped_early\":%s,\"best_epoch\":%d,\"steps\":%llu,\"skipped\":%llu}\n",
+                    r->epochs_run, r->stopped_early ? "true" : "false", r->best_epoch, (unsigned long long)r->steps,
+                    (unsigned long long)r->skipped);
         }
     }
     if (res) *res = s->result;
@@ -869,6 +1114,8 @@ done:
     if (s->ranks) for (int t = 0; t < s->threads; t++) rg_comm_free(s->ranks[t]);
     rg_free(s->ranks);
     rg_free(s->lambda);
+    rg_free(s->opts);
+    rg_ckpt_free(&ck);
     rg_free(tids);
     rg_free(ws);
     rg_partition_free(&s->parts);

@@ -4,6 +4,7 @@
 #include "support.h"
 #include "regula.h"
 #include "kernels/kernels.h"
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,30 @@ static void test_softmax_xent(void **state)
     }
 }
 
+/* rg_all_finite: every NaN and Inf found at every position (vector lanes
+ * and the scalar tail), extremes of the finite range and -0 accepted. */
+static void test_all_finite(void **state)
+{
+    (void)state;
+    float x[67];
+    for (int i = 0; i < 67; i++) x[i] = (float)i - 30.0f;
+    x[3] = FLT_MAX;
+    x[4] = -FLT_MAX;
+    x[5] = FLT_MIN / 4.0f;   /* subnormal */
+    x[6] = -0.0f;
+    assert_true(rg_all_finite(x, 67));
+    assert_true(rg_all_finite(x, 0));
+    const float bad[3] = { NAN, INFINITY, -INFINITY };
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < 67; i++) {
+            float keep = x[i];
+            x[i] = bad[b];
+            assert_false(rg_all_finite(x, 67));
+            assert_true(rg_all_finite(x, (size_t)i));   /* only the elements before it */
+            x[i] = keep;
+        }
+}
+
 static void test_activations_forward(void **state)
 {
     float y[5] = {-2, -0.5f, 0, 0.5f, 2}, pre[5];
@@ -106,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_gemm_beta_zero_ignores_nan),
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_activations_forward),
+        cmocka_unit_test(test_all_finite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

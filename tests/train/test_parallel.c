@@ -239,7 +239,7 @@ static void test_nonfinite_stops_all_workers(void **state)
     const char *kv[] = {"workers", "3", "optimizer", "sgd", "lr", "1e30", NULL};
     run a = train_with(kv);
     assert_int_equal(a.st, RG_ENONFINITE);
-    assert_non_null(strstr(rg_last_error(), "non-finite loss at step"));
+    assert_non_null(strstr(rg_last_error(), "non-finite loss or gradient at step"));
     free(a.params);
 }
 

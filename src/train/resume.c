@@ -1,0 +1,392 @@
+/*
+ * resume.c — training checkpoints: everything a killed run needs to go on
+ * bit for bit, in one safetensors file per checkpoint.
+ *
+ * A checkpoint is DIR/ckpt-<12-digit step>.safetensors.  Its tensors are the
+ * model's weights under rg_model_save's names, the optimizer's moment arenas
+ * in full ("optimizer.0", "optimizer.1", [P] each, whatever slice each worker
+ * held), the early-stopping copy ("train.best"), the per-worker strengths
+ * ("train.lambda", F64), the per-worker figures of the epoch in progress
+ * ("train.workers", F64 [W, WA_N]), and the counters and figures
+ * ("train.counters" U64, "train.figures" F64: doubles kept as bits, NaN
+ * included).  Metadata: format, kind "training", spec, inputs, the
+ * configuration (rg_config_json) and "checksum": FNV-1a 64 over every
+ * tensor (sorted by name: name, dtype, shape, bytes) and every other
+ * metadata pair (sorted by key).  A torn file fails the reader's checks; a
+ * flipped bit anywhere fails the checksum.
+ *
+ * Invariant: a file named ckpt-*.safetensors in DIR was complete when it
+ * got that name (rg_st_write renames a synced temporary), so the newest
+ * valid one is the latest state the run reached at a checkpoint.
+ */
+#include "train/safetensors.h"
+#include "train/train.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CK_PREFIX "ckpt-"
+#define CK_SUFFIX ".safetensors"
+#define CK_DIGITS 12
+
+rg_status rg_ckpt_alloc(rg_ckpt *ck)
+{
+    size_t P = (size_t)ck->u[CK_PARAMS], W = (size_t)ck->u[CK_WORLD];
+    int ns = (int)ck->u[CK_NSTATE];
+    ck->state[0] = ck->state[1] = ck->best = NULL;
+    ck->lambda = ck->wacc = NULL;
+    if (ns < 0 || ns > 2 || W == 0 || W > 1024) return rg_error(RG_EDATA, "checkpoint: bad state sizes");
+    int ok = 1;
+    for (int i = 0; i < ns; i++) ok &= (ck->state[i] = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
+    if (ck->u[CK_HAS_BEST]) ok &= (ck->best = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
+    ok &= (ck->lambda = rg_calloc(W, sizeof(double))) != NULL;
+    ok &= (ck->wacc = rg_calloc(W * WA_N, sizeof(double))) != NULL;
+    if (!ok) {
+        rg_ckpt_free(ck);
+        return rg_error(RG_ENOMEM, "out of memory for a checkpoint of %zu parameters", P);
+    }
+    return RG_OK;
+}
+
+void rg_ckpt_free(rg_ckpt *ck)
+{
+    if (!ck) return;
+    rg_free(ck->state[0]);
+    rg_free(ck->state[1]);
+    rg_free(ck->best);
+    rg_free(ck->lambda);
+    rg_free(ck->wacc);
+    ck->state[0] = ck->state[1] = ck->best = NULL;
+    ck->lambda = ck->wacc = NULL;
+}
+
+/* ------------------------------------------------------------- checksum */
+
+typedef struct fnv { uint64_t h; } fnv;
+
+static void fnv_put(fnv *f, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = f->h;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    f->h = h;
+}
+
+static void fnv_str(fnv *f, const char *s) { fnv_put(f, s, strlen(s) + 1); }
+
+static void fnv_tensor(fnv *f, const char *name, rg_st_dtype dt, int ndim, const size_t *shape,
+                       const void *data, size_t nbytes)
+{
+    fnv_str(f, name);
+    fnv_str(f, rg_st_dtype_name(dt));
+    for (int d = 0; d < ndim; d++) {
+        uint64_t v = shape[d];
+        fnv_put(f, &v, sizeof v);
+    }
+    fnv_put(f, data, nbytes);
+}
+
+/* Order of n names, sorted (insertion sort: a dozen tensors). */
+static void sort_idx(const char *const *names, size_t n, size_t *idx)
+{
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(names[idx[j - 1]], names[idx[j]]) > 0; j--) {
+            size_t t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t;
+        }
+}
+
+/* ------------------------------------------------------------- writing */
+
+#define MAX_T 64
+
+static void ck_name(char *buf, size_t cap, const char *dir, uint64_t step)
+{
+    snprintf(buf, cap, "%s/" CK_PREFIX "%0*llu" CK_SUFFIX, dir, CK_DIGITS, (unsigned long long)step);
+}
+
+/* Step of a checkpoint file name, or -1 when it is not one. */
+static long long ck_step(const char *name)
+{
+    size_t lp = strlen(CK_PREFIX), ls = strlen(CK_SUFFIX), n = strlen(name);
+    if (n != lp + CK_DIGITS + ls || strncmp(name, CK_PREFIX, lp) || strcmp(name + lp + CK_DIGITS, CK_SUFFIX))
+        return -1;
+    long long v = 0;
+    for (size_t i = lp; i < lp + CK_DIGITS; i++) {
+        if (name[i] < '0' || name[i] > '9') return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+/* The checkpoints of dir, newest first: steps into *steps (rg_free). */
+static rg_status list_ckpts(const char *dir, long long **steps, size_t *n)
+{
+    *steps = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return RG_OK;
+        return rg_error(RG_EIO, "%s: cannot open the checkpoint directory: %s", dir, strerror(errno));
+    }
+    size_t cap = 0, k = 0;
+    long long *v = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long s = ck_step(e->d_name);
+        if (s < 0) continue;
+        if (k == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            long long *nv = rg_malloc(nc * sizeof *nv);
+            if (!nv) { rg_free(v); closedir(d); return rg_error(RG_ENOMEM, "out of memory listing %s", dir); }
+            if (k) memcpy(nv, v, k * sizeof *v);
+            rg_free(v);
+            v = nv;
+            cap = nc;
+        }
+        v[k++] = s;
+    }
+    closedir(d);
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && v[j - 1] < v[j]; j--) { long long t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+    *steps = v;
+    *n = k;
+    return RG_OK;
+}
+
+void rg_ckpt_clean(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[4200];
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, CK_SUFFIX ".tmp.");
+        if (!t || strncmp(e->d_name, CK_PREFIX, strlen(CK_PREFIX))) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, const rg_ckpt *ck, int keep)
+{
+    rg_st_tensor_in t[MAX_T];
+    rg_st_tensor_in *mt = NULL;
+    char *mnames = NULL;
+    size_t nm = 0, n = 0, P = (size_t)ck->u[CK_PARAMS], W = (size_t)ck->u[CK_WORLD];
+    rg_status s = rg_model_st_tensors(m, &mt, &mnames, &nm);
+    if (s != RG_OK) return s;
+    rg_config norm = *c;
+    rg_config_resume_normalise(&norm);
+    char *cj = rg_config_json(&norm);
+    if (!cj || nm + 8 > MAX_T) {
+        rg_free(mt);
+        rg_free(mnames);
+        free(cj);
+        return cj ? rg_error(RG_EUSAGE, "checkpoint: a model of %zu tensors is more than this writer takes", nm)
+                  : RG_ENOMEM;
+    }
+    for (size_t i = 0; i < nm; i++) t[n++] = mt[i];
+    static const char *const state_names[2] = { "optimizer.0", "optimizer.1" };
+    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++)
+        t[n++] = (rg_st_tensor_in){ .name = state_names[i], .dtype = RG_ST_F32, .ndim = 1, .shape = {P},
+                                    .data = ck->state[i] };
+    if (ck->u[CK_HAS_BEST])
+        t[n++] = (rg_st_tensor_in){ .name = "train.best", .dtype = RG_ST_F32, .ndim = 1, .shape = {P},
+                                    .data = ck->best };
+    t[n++] = (rg_st_tensor_in){ .name = "train.lambda", .dtype = RG_ST_F64, .ndim = 1, .shape = {W},
+                                .data = ck->lambda };
+    t[n++] = (rg_st_tensor_in){ .name = "train.workers", .dtype = RG_ST_F64, .ndim = 2, .shape = {W, WA_N},
+                                .data = ck->wacc };
+    t[n++] = (rg_st_tensor_in){ .name = "train.counters", .dtype = RG_ST_U64, .ndim = 1, .shape = {CK_NU},
+                                .data = ck->u };
+    /* figures as their bits: best_metric may be NaN, which the writer
+     * refuses in a float tensor and which must come back as it was */
+    uint64_t dbits[CK_ND];
+    memcpy(dbits, ck->d, sizeof dbits);
+    t[n++] = (rg_st_tensor_in){ .name = "train.figures", .dtype = RG_ST_U64, .ndim = 1, .shape = {CK_ND},
+                                .data = dbits };
+
+    char inputs[32];
+    snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
+    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config" };
+    const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj };
+    enum { NMETA = 6 };
+    /* checksum: tensors by name, then metadata by key */
+    fnv f = { 14695981039346656037ULL };
+    const char *names[MAX_T];
+    size_t idx[MAX_T];
+    for (size_t i = 0; i < n; i++) names[i] = t[i].name;
+    sort_idx(names, n, idx);
+    for (size_t k = 0; k < n; k++) {
+        const rg_st_tensor_in *x = &t[idx[k]];
+        size_t elems = 1;
+        for (int d = 0; d < x->ndim; d++) elems *= x->shape[d];
+        fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, elems * rg_st_dtype_size(x->dtype));
+    }
+    size_t midx[NMETA];
+    sort_idx(meta_k, NMETA, midx);
+    for (size_t k = 0; k < NMETA; k++) {
+        fnv_str(&f, meta_k[midx[k]]);
+        fnv_str(&f, meta_v[midx[k]]);
+    }
+    char sum[24];
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)f.h);
+    const char *kv[2 * (NMETA + 1)];
+    for (size_t k = 0; k < NMETA; k++) { kv[2 * k] = meta_k[k]; kv[2 * k + 1] = meta_v[k]; }
+    kv[2 * NMETA] = "checksum";
+    kv[2 * NMETA + 1] = sum;
+
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        s = rg_error(RG_EIO, "--checkpoint-dir %s: cannot create it: %s", dir, strerror(errno));
+    char path[4200];
+    ck_name(path, sizeof path, dir, ck->u[CK_STEP]);
+    if (s == RG_OK) s = rg_st_write(path, t, n, kv, NMETA + 1, RG_ST_CRASH_POINT);
+    if (s == RG_ENONFINITE)
+        s = rg_error_prefix(s, "not writing checkpoint %s: ", path);
+    rg_free(mt);
+    rg_free(mnames);
+    free(cj);
+    if (s != RG_OK) return s;
+
+    /* keep the newest `keep` */
+    long long *steps;
+    size_t k;
+    if (list_ckpts(dir, &steps, &k) == RG_OK) {
+        for (size_t i = (size_t)keep; i < k; i++) {
+            ck_name(path, sizeof path, dir, (uint64_t)steps[i]);
+            unlink(path);
+        }
+        rg_free(steps);
+    }
+    return RG_OK;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static const rg_st_tensor *need(const rg_st *st, const char *name, rg_st_dtype dt, size_t elems, rg_status *s)
+{
+    if (*s != RG_OK) return NULL;
+    const rg_st_tensor *t = rg_st_find(st, name);
+    if (!t) { *s = rg_error(RG_EDATA, "%s: tensor '%s' is missing", rg_st_path(st), name); return NULL; }
+    if (t->dtype != dt || t->nbytes != elems * rg_st_dtype_size(dt)) {
+        *s = rg_error(RG_EDATA, "%s: tensor '%s' is not %zu values of %s", rg_st_path(st), name, elems,
+                      rg_st_dtype_name(dt));
+        return NULL;
+    }
+    return t;
+}
+
+/* Reads one checkpoint: RG_EDATA/RG_EIO for a damaged file (the caller
+ * falls back), RG_EUSAGE for one that trained something else. */
+static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_ckpt *ck)
+{
+    rg_st *st;
+    rg_status s = rg_st_read(path, &st);
+    if (s != RG_OK) return s;
+    const char *kind = rg_st_meta(st, "kind"), *sum = rg_st_meta(st, "checksum"), *cj = rg_st_meta(st, "config");
+    if (!kind || strcmp(kind, "training") || !sum || !cj) {
+        s = rg_error(RG_EDATA, "%s: not a training checkpoint (no kind/checksum/config metadata)", path);
+        goto out;
+    }
+    /* checksum first: a damaged file must not be mistaken for another run's */
+    fnv f = { 14695981039346656037ULL };
+    size_t n = rg_st_count(st), nmeta = rg_st_meta_count(st);
+    if (n > MAX_T || nmeta > 32) {
+        s = rg_error(RG_EDATA, "%s: %zu tensors and %zu metadata keys: not a regula training checkpoint", path, n, nmeta);
+        goto out;
+    }
+    const char *names[MAX_T];
+    size_t idx[MAX_T];
+    for (size_t i = 0; i < n; i++) names[i] = rg_st_at(st, i)->name;
+    sort_idx(names, n, idx);
+    for (size_t k = 0; k < n; k++) {
+        const rg_st_tensor *x = rg_st_at(st, idx[k]);
+        fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, x->nbytes);
+    }
+    for (size_t k = 0; k < nmeta; k++) {   /* rg_st_meta_at: sorted by key */
+        const char *key, *val;
+        rg_st_meta_at(st, k, &key, &val);
+        if (!strcmp(key, "checksum")) continue;
+        fnv_str(&f, key);
+        fnv_str(&f, val);
+    }
+    char want[24];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)f.h);
+    if (strcmp(want, sum)) {
+        s = rg_error(RG_EDATA, "%s: checksum mismatch (stored %s, computed %s): the file is damaged", path, sum, want);
+        goto out;
+    }
+    if ((s = rg_config_resume_check(c, cj, path)) != RG_OK) goto out;
+
+    const rg_st_tensor *tu = need(st, "train.counters", RG_ST_U64, CK_NU, &s);
+    const rg_st_tensor *td = need(st, "train.figures", RG_ST_U64, CK_ND, &s);
+    if (s != RG_OK) goto out;
+    memcpy(ck->u, tu->data, sizeof ck->u);
+    memcpy(ck->d, td->data, sizeof ck->d);
+    size_t P = rg_model_param_count(m);
+    if (ck->u[CK_PARAMS] != P) {
+        s = rg_error(RG_EDATA, "%s: holds %llu parameters, the model has %zu", path,
+                     (unsigned long long)ck->u[CK_PARAMS], P);
+        goto out;
+    }
+    if ((s = rg_ckpt_alloc(ck)) != RG_OK) goto out;
+    size_t W = (size_t)ck->u[CK_WORLD];
+    static const char *const state_names[2] = { "optimizer.0", "optimizer.1" };
+    const rg_st_tensor *ts[2] = { NULL, NULL }, *tb = NULL;
+    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++) ts[i] = need(st, state_names[i], RG_ST_F32, P, &s);
+    if (ck->u[CK_HAS_BEST]) tb = need(st, "train.best", RG_ST_F32, P, &s);
+    const rg_st_tensor *tl = need(st, "train.lambda", RG_ST_F64, W, &s);
+    const rg_st_tensor *tw = need(st, "train.workers", RG_ST_F64, W * WA_N, &s);
+    if (s == RG_OK) s = rg_model_load_st(m, st);   /* checks finiteness too */
+    if (s != RG_OK) { rg_ckpt_free(ck); goto out; }
+    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++) memcpy(ck->state[i], ts[i]->data, P * sizeof(float));
+    if (tb) memcpy(ck->best, tb->data, P * sizeof(float));
+    memcpy(ck->lambda, tl->data, W * sizeof(double));
+    memcpy(ck->wacc, tw->data, W * WA_N * sizeof(double));
+out:
+    rg_st_free(st);
+    return s;
+}
+
+rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_ckpt *ck, int *found,
+                       char *path, size_t cap)
+{
+    *found = 0;
+    memset(ck, 0, sizeof *ck);
+    long long *steps;
+    size_t k;
+    rg_status s = list_ckpts(dir, &steps, &k);
+    if (s != RG_OK) return s;
+    if (k == 0) return RG_OK;
+    size_t P = rg_model_param_count(m);
+    float *keep = rg_malloc((P ? P : 1) * sizeof(float));   /* m as it was, for a failed try */
+    if (!keep) { rg_free(steps); return rg_error(RG_ENOMEM, "out of memory"); }
+    memcpy(keep, rg_model_params(m), P * sizeof(float));
+    s = RG_EDATA;
+    char first_err[1024] = "";
+    for (size_t i = 0; i < k; i++) {
+        ck_name(path, cap, dir, (uint64_t)steps[i]);
+        s = load_one(path, c, m, ck);
+        if (s == RG_OK) { *found = 1; break; }
+        memcpy(rg_model_params(m), keep, P * sizeof(float));
+        if (s == RG_EUSAGE || s == RG_ENOMEM) break;   /* not damage: no fallback */
+        if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", rg_last_error());
+        rg_log("warning: skipping checkpoint: %s%s", rg_last_error(),
+               i + 1 < k ? "; trying the one before it" : "");
+    }
+    rg_free(keep);
+    rg_free(steps);
+    if (s == RG_EDATA || s == RG_EIO)
+        return rg_error(RG_EDATA, "--resume %s: none of its %zu checkpoints is readable (newest: %s)", dir, k,
+                        first_err);
+    return s;
+}
