@@ -226,7 +226,7 @@ rg_status rg_comm_threads_create(int n, rg_comm **ranks)
     for (int i = 0; i < n; i++) {
         thandle *h = rg_calloc(1, sizeof *h);
         if (!h) {
-            for (int j = 0; j < i; j++) rg_free(ranks[j]);
+            for (int j = 0; j < i; j++) { rg_free(ranks[j]); ranks[j] = NULL; }   /* the caller may free them */
             world_destroy(w);
             pthread_mutex_destroy(&f->mu);
             rg_free(f);

@@ -260,14 +260,16 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     /* keep the newest `keep` */
     long long *steps;
     size_t k;
-    if (list_ckpts(dir, &steps, &k) == RG_OK) {
-        for (size_t i = (size_t)keep; i < k; i++) {
-            ck_name(path, sizeof path, dir, (uint64_t)steps[i]);
-            unlink(path);
+    if ((s = list_ckpts(dir, &steps, &k)) != RG_OK) return s;
+    for (size_t i = (size_t)keep; i < k; i++) {
+        ck_name(path, sizeof path, dir, (uint64_t)steps[i]);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            s = rg_error(RG_EIO, "--keep %d: cannot delete the old checkpoint %s: %s", keep, path, strerror(errno));
+            break;
         }
-        rg_free(steps);
     }
-    return RG_OK;
+    rg_free(steps);
+    return s;
 }
 
 /* ------------------------------------------------------------- reading */

@@ -6,6 +6,7 @@
 #include "support.h"
 #include "regula.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,58 @@ static void test_nonfinite_stops_all_workers(void **state)
     free(a.params);
 }
 
+/* An allocation that fails inside one worker thread (setting up, in a step,
+ * in a checkpoint's collective or write) stops every worker: rg_train
+ * returns, nobody hangs, and the status and message are the failing
+ * worker's.  Swept over the allocations of a whole run with 3 workers. */
+static atomic_long g_calls, g_fail_at;
+static void *failing_alloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (atomic_fetch_add(&g_calls, 1) == atomic_load(&g_fail_at)) return NULL;
+    return malloc(n);
+}
+static void plain_free(void *p, void *ud) { (void)ud; free(p); }
+
+static void test_failure_in_one_worker_stops_all(void **state)
+{
+    char *dir = rgt_tmpdir();
+    rg_config c;
+    rg_config_defaults(&c);
+    rg_config_set(&c, "model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax)");
+    rg_config_set(&c, "epochs", "2");
+    rg_config_set(&c, "log-every", "0");
+    rg_config_set(&c, "workers", "3");
+    rg_config_set(&c, "checkpoint-every", "5");
+    rg_config_set(&c, "checkpoint-dir", rgt_path(dir, "ck"));
+    rg_model *m;
+    assert_int_equal(rg_model_create(c.model, 8, c.seed, &m), RG_OK);
+    atomic_store(&g_fail_at, -1);
+    atomic_store(&g_calls, 0);
+    rg_set_allocator(failing_alloc, plain_free, NULL);
+    rg_status st = rg_train(&c, m, g_train, g_test, g_test, NULL, NULL, NULL);
+    long total = atomic_load(&g_calls);
+    rg_set_allocator(NULL, NULL, NULL);
+    assert_int_equal(st, RG_OK);
+    assert_true(total > 50);
+    int tried = 0;
+    for (long k = 0; k < total; k += 1 + total / 80) {
+        atomic_store(&g_calls, 0);
+        atomic_store(&g_fail_at, k);
+        rg_set_allocator(failing_alloc, plain_free, NULL);
+        st = rg_train(&c, m, g_train, g_test, g_test, NULL, NULL, NULL);
+        rg_set_allocator(NULL, NULL, NULL);
+        if (atomic_load(&g_calls) <= k) continue;   /* this run allocated less: not reached */
+        tried++;
+        if (st != RG_ENOMEM || !strstr(rg_last_error(), "out of memory"))
+            fail_msg("allocation %ld of %ld failed: status %d, message '%s'", k, total, st, rg_last_error());
+    }
+    assert_true(tried > 40);
+    rg_model_free(m);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_adapted_strengths_keep_their_mean(void **state)
 {
     char *dir = rgt_tmpdir();
@@ -314,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_local_equals_global_under_uniform_strength),
         cmocka_unit_test(test_empty_partition_does_not_hang),
         cmocka_unit_test(test_nonfinite_stops_all_workers),
+        cmocka_unit_test(test_failure_in_one_worker_stops_all),
         cmocka_unit_test(test_adapted_strengths_keep_their_mean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
