@@ -73,6 +73,11 @@ run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
 run_case early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05
+# checkpoints on epoch boundaries (540 samples / 16 = 34 steps an epoch):
+# resumed before the epoch's validation and early-stopping decision
+every=(--checkpoint-every 34)
+run_case epoch_end step:80 "" "${common[@]}" --early-stop 3
+every=(--checkpoint-every 7)
 # --deterministic: the bits do not depend on the worker count, across a resume either
 run_case det_2to1 step:40 "--workers 1" "${common[@]}" --workers 2 --deterministic --det-shards 4
 run_case det_2to4 step:40 "--workers 4" "${common[@]}" --workers 2 --deterministic --det-shards 4
