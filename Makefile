@@ -39,11 +39,14 @@ test-tsan: deps
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train'
 
-# libFuzzer targets for the parsers (needs clang, libclang-rt-14-dev):
-# each runs FUZZ_SECONDS on its committed seed corpus.
+# libFuzzer targets for the IDX, CSV, safetensors, JSON-config and model-spec
+# parsers (clang and libclang-rt-14-dev, which deps --fuzz installs): each
+# runs FUZZ_SECONDS on its committed seed corpus; any finding fails.  CI runs
+# `make fuzz FUZZ_SECONDS=15`; scripts/fuzz.sh NAME SECONDS runs one longer.
 FUZZ_SECONDS ?= 30
 fuzz:
-	for t in idx csv safetensors config spec; do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || exit 1; done
+	@scripts/deps.sh --fuzz
+	scripts/fuzz.sh all $(FUZZ_SECONDS)
 
 bench-parallel: build
 	@scripts/deps.sh --bench

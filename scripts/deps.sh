@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Installs what regula needs from Debian's packages, once (idempotent).
 # As root it runs apt-get; otherwise it prints the command to run.
-# Usage: scripts/deps.sh [--bench]   (--bench adds python3-torch for bench/)
+# Usage: scripts/deps.sh [--bench] [--fuzz]
+#   --bench adds python3-torch for bench/
+#   --fuzz  adds clang and libclang-rt-14-dev (libFuzzer) for make fuzz
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libcjson-dev
       libcmocka-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin)
-if [ "${1:-}" = "--bench" ]; then pkgs+=(python3-torch python3-numpy); fi
+for arg in "$@"; do
+  case $arg in
+    --bench) pkgs+=(python3-torch python3-numpy) ;;
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "usage: scripts/deps.sh [--bench] [--fuzz]" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -14,12 +14,22 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Reads the whole file, NUL-terminated, into *buf (rg_malloc'd). */
 static rg_status read_all(const char *path, char **buf, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) return rg_error(RG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* A device (/dev/zero, a terminal) would be read without end; a
+     * directory opens but cannot be read. */
+    struct stat st;
+    int e = fstat(fileno(fp), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        fclose(fp);
+        return e ? rg_error(RG_EIO, "%s: cannot read: %s", path, strerror(e))
+                 : rg_error(RG_EIO, "%s: not a regular file or a pipe", path);
+    }
     size_t cap = 1 << 16, n = 0;
     char *b = rg_malloc(cap);
     rg_status s = RG_OK;

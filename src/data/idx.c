@@ -12,9 +12,11 @@
  * is allocated); a gzip file cannot inflate by more than deflate's
  * 1032:1, so larger claims are refused up front, and its buffer grows only
  * as decoded data arrives (unless the gzip trailer confirms the size), so a
- * lying header costs little more memory than the data behind it.  Bytes
- * after the declared data are refused too: header and data must agree.
- * gzip is recognised by its magic 1f 8b, not by the file name.
+ * lying header costs little more memory than the data behind it.  A pipe
+ * has no size to check against, so it is read like a gzip file: the buffer
+ * grows as the data arrives.  Bytes after the declared data are refused
+ * too: header and data must agree.  gzip is recognised by its magic 1f 8b,
+ * not by the file name.
  */
 #include "data/data.h"
 #include <errno.h>
@@ -35,6 +37,7 @@ typedef struct idx_file {
     const char *what;     /* "pixels", "values" or "labels", for messages */
     gzFile g;
     int gz;
+    int sized;            /* a regular file: file_size is known */
     int truncated;        /* the gzip stream ended before its trailer */
     uint64_t file_size;
     uint32_t isize;       /* gzip trailer: uncompressed size mod 2^32 */
@@ -131,9 +134,15 @@ static rg_status idx_open(const char *path, int labels, idx_file *f)
         close(fd);
         return rg_error(RG_EIO, "%s: cannot read: %s", path, strerror(e));
     }
+    /* A device (/dev/zero, a terminal) would be read without end. */
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+        close(fd);
+        return rg_error(RG_EIO, "%s: not a regular file or a pipe", path);
+    }
+    f->sized = S_ISREG(st.st_mode);
     f->file_size = (uint64_t)st.st_size;
     unsigned char m[4];
-    if (pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b) {
+    if (f->sized && pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b) {
         f->gz = 1;
         if (f->file_size >= 18 && pread(fd, m, 4, (off_t)f->file_size - 4) == 4)
             f->isize = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24;
@@ -200,12 +209,12 @@ static rg_status idx_open(const char *path, int labels, idx_file *f)
         goto fail;
     }
     f->what = labels ? "labels" : f->type == 0x08 ? "pixels" : "values";
-    if (!f->gz && f->header + f->bytes > f->file_size) {
+    if (f->sized && !f->gz && f->header + f->bytes > f->file_size) {
         s = rg_error(RG_EDATA, "%s: expected %zu bytes of %s, file ends after %llu",
                      path, f->bytes, f->what, (unsigned long long)(f->file_size - f->header));
         goto fail;
     }
-    if (f->gz && (f->header + f->bytes) / GZ_MAX_RATIO > f->file_size) {
+    if (f->sized && f->gz && (f->header + f->bytes) / GZ_MAX_RATIO > f->file_size) {
         s = rg_error(RG_EDATA, "%s: header declares %zu bytes of %s, more than a %llu-byte gzip "
                      "file can hold", path, f->bytes, f->what, (unsigned long long)f->file_size);
         goto fail;
@@ -281,10 +290,12 @@ static rg_status read_features(idx_file *f, double scale, float **out)
     if (!isfinite(lut[255]))
         return rg_error(RG_EUSAGE, "%s: scale %g makes pixel values non-finite", f->path, scale);
 
-    /* A raw file's size was checked against the dims; a gzip file has to
-     * prove its length as it inflates, unless its trailer already agrees. */
+    /* A raw file's size was checked against the dims; a gzip file or a pipe
+     * has to prove its length as it arrives, unless a gzip trailer already
+     * agrees. */
     size_t cap = f->total;
-    if (f->gz && f->isize != (uint32_t)(f->header + f->bytes) && cap > IDX_GROW_START)
+    int unproven = !f->sized || (f->gz && f->isize != (uint32_t)(f->header + f->bytes));
+    if (unproven && cap > IDX_GROW_START)
         cap = IDX_GROW_START;
     float *x = rg_malloc(cap * sizeof(float));
     rg_advise_hugepages(x, cap * sizeof(float));

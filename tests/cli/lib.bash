@@ -21,3 +21,24 @@ gen_csv() {
 
 # be32 N: N as four big-endian bytes, in printf escape form (IDX headers).
 be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+
+# le64 N: N as eight little-endian bytes, in printf escape form (the
+# safetensors header length).  N up to 2^63-1; -1 gives ff ff ... ff.
+le64() {
+    local i s=""
+    for ((i = 0; i < 8; i++)); do s+=$(printf '\\x%02x' $(($1 >> (8 * i) & 255))); done
+    printf '%s' "$s"
+}
+
+# st_file FILE HEADER DATA_BYTES: a safetensors file of the JSON header
+# HEADER followed by DATA_BYTES zero bytes (0.0f in F32).
+# shellcheck disable=SC2059
+st_file() {
+    printf "$(le64 ${#2})" >"$1"
+    printf '%s' "$2" >>"$1"
+    head -c "$3" /dev/zero >>"$1"
+}
+
+# st_tensor NAME DTYPE SHAPE BEGIN,END: one header entry, e.g.
+# st_tensor dense_0.bias F32 8 128,160
+st_tensor() { printf '"%s":{"dtype":"%s","shape":[%s],"data_offsets":[%s]}' "$@"; }

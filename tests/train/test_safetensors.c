@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "support.h"
 #include "train/safetensors.h"
 
@@ -179,6 +180,11 @@ static void test_bad_headers(void **state)
          "\"data_offsets\": [0, 1]}}", 1, "tensor 't': shape has 9 dimensions"},
         {"overflowing shape", "{\"t\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 16], "
          "\"data_offsets\": [0, 4]}}", 4, "tensor 't': shape [4294967296, 4294967296, 16] of F32 overflows"},
+        /* 2097153 * 4398044413953 = 2^63 + 1, so times 4 bytes it wraps
+         * around 2^64 to exactly the 4 bytes given: a product checked only
+         * after the fact would accept a tensor of 2^65 bytes here. */
+        {"wrapping shape", "{\"t\": {\"dtype\": \"F32\", \"shape\": [2097153, 4398044413953], "
+         "\"data_offsets\": [0, 4]}}", 4, "tensor 't': shape [2097153, 4398044413953] of F32 overflows"},
         {"offsets not pair", "{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0]}}",
          4, "tensor 't': data_offsets is not a pair"},
         {"huge offset", "{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 1e300]}}",
@@ -254,6 +260,32 @@ static void test_bad_framing(void **state)
     memset(b, 0xff, 8);
     rgt_write(p, b, sizeof b);
     expect_error(p, RG_EDATA, "header length 18446744073709551615 exceeds the limit");
+
+    /* The cap itself, at its edge: one byte over is refused as too long
+     * (not merely as longer than the file), the limit itself is not. */
+    char frag[96];
+    uint64_t over = RG_ST_MAX_HEADER + 1;
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(over >> (8 * i));
+    rgt_write(p, b, sizeof b);
+    snprintf(frag, sizeof frag, "header length %zu exceeds the limit of %zu", RG_ST_MAX_HEADER + 1,
+             RG_ST_MAX_HEADER);
+    expect_error(p, RG_EDATA, frag);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)RG_ST_MAX_HEADER >> (8 * i));
+    rgt_write(p, b, sizeof b);
+    snprintf(frag, sizeof frag, "header length %zu but only 10 bytes follow", RG_ST_MAX_HEADER);
+    expect_error(p, RG_EDATA, frag);
+    /* A file that really holds a header over the cap (sparse, so cheap):
+     * refused for its length before its text is looked at. */
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 8; i++) fputc((int)(over >> (8 * i)) & 255, f);
+    fputc('{', f);
+    assert_int_equal(fseek(f, (long)(8 + over - 1), SEEK_SET), 0);
+    fputc('}', f);
+    fclose(f);
+    snprintf(frag, sizeof frag, "header length %zu exceeds the limit", RG_ST_MAX_HEADER + 1);
+    expect_error(p, RG_EDATA, frag);
+    unlink(p);
 
     expect_error(rgt_path(g_dir, "does-not-exist.safetensors"), RG_EIO, "cannot open");
     expect_error(g_dir, RG_EIO, "not a regular file");
