@@ -30,8 +30,11 @@
 #include "nn/model.h"
 #include "train/train.h"
 #include <math.h>
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------- JSON lines */
 
@@ -930,6 +933,39 @@ static rg_status check_resume(const shared *s, const rg_ckpt *ck, const char *pa
     return RG_OK;
 }
 
+/* An output file's directory must exist and be writable, and the file must
+ * not be a directory: found before training, not after it. */
+static rg_status check_output(const char *opt, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return rg_error(RG_EIO, "%s %s: is a directory; give a file name", opt, path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return rg_error(RG_EIO, "%s %s: the directory '%s' does not exist", opt, path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return rg_error(RG_EIO, "%s %s: cannot write in '%s': %s", opt, path, dir, strerror(errno));
+    return RG_OK;
+}
+
+/* The checkpoint directory is made (one level) and checked before training. */
+static rg_status check_ckpt_dir(const char *dir)
+{
+    struct stat sb;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return rg_error(RG_EIO, "--checkpoint-dir %s: cannot create it: %s", dir, strerror(errno));
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return rg_error(RG_EIO, "--checkpoint-dir %s: not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return rg_error(RG_EIO, "--checkpoint-dir %s: cannot write in it: %s", dir, strerror(errno));
+    return RG_OK;
+}
+
 /* Rank 0 read the checkpoint: every other process gets the same state. */
 static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
 {
@@ -1032,6 +1068,10 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     rg_blas_set_threads(c->threads);
     if (!(s->opts = rg_calloc((size_t)s->threads, sizeof *s->opts))) { st = rg_error(RG_ENOMEM, "out of memory"); goto agree; }
     if (c->checkpoint_every > 0) s->ck_dir = c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume;
+    if (rg_dist_rank() == 0 && ((c->save[0] && (st = check_output("--save", c->save)) != RG_OK) ||
+                                (c->log[0] && (st = check_output("--log", c->log)) != RG_OK) ||
+                                (s->ck_dir && (st = check_ckpt_dir(s->ck_dir)) != RG_OK)))
+        goto agree;
     if (c->resume[0] && rg_dist_rank() == 0) {
         /* rank 0 reads the checkpoint (the directory may exist only on its
          * machine) and hands the state to every other process below */

@@ -19,7 +19,8 @@
 #                   0 or negative units, dropout >= 1 and < 0, bad penalty
 #   json-config     invalid JSON, not an object, empty, nested too deep,
 #                   unknown key, wrong type, repeated key, out of range, a device
-#   files           missing config/CSV/IDX dir/checkpoint, a directory, /dev/zero
+#   files           missing config/CSV/IDX dir/checkpoint, a directory, /dev/zero,
+#                   unwritable --save/--log/--checkpoint-dir (checked before training)
 #   idx-truncated   pixels, labels, dims header and magic cut short
 #   idx-corrupt     data after the declared end, label/image count mismatch, no samples
 #   idx-magic       junk, nonzero magic bytes, unknown type, 0 dims, a label file of 3 dims
@@ -207,6 +208,12 @@ expect 3 "/dev/zero: not a regular file or a pipe" -- "$REGULA" train --data csv
 expect 3 "/dev/zero: not a regular file" -- "$REGULA" eval "${D[@]}" --load /dev/zero
 expect 3 "$T: cannot read: Is a directory" -- "$REGULA" train --data "csv:$T" --model "$M" "${OUTS[@]}"
 expect 3 "$T: cannot read: Is a directory" -- "$REGULA" predict --load "$T/m.safetensors" --input "$T"
+# outputs checked before training, not after it: nothing is left, not even the log
+expect 3 "--save $O/nodir/x.st: the directory '$O/nodir' does not exist" -- "$REGULA" train "${D[@]}" --model "$M" --log "$LOG" --save "$O/nodir/x.st"
+expect 3 "--save $T: is a directory" -- "$REGULA" train "${D[@]}" --model "$M" --log "$LOG" --save "$T"
+expect 3 "--log $O/nodir/l.jsonl: the directory" -- "$REGULA" train "${D[@]}" --model "$M" --save "$SAVE" --log "$O/nodir/l.jsonl"
+expect 3 "--checkpoint-dir $T/d.csv: not a directory" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/d.csv"
+expect 3 "--checkpoint-dir $T/no/such: cannot create it" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/no/such"
 
 # IDX: a good set of ten 2x2 images, then broken copies of it.
 # idx_images FILE N ROWS COLS [BYTES]: an IDX ubyte image header, then BYTES
