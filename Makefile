@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 10
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz bench bench-parallel study clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz bench bench-parallel study soak clean
 
 all: build
 
@@ -51,6 +51,11 @@ fuzz:
 bench-parallel: build
 	@scripts/deps.sh --bench
 	bench/run_parallel.sh $(BUILD)
+
+# Kill and resume, 100 random SIGKILLs per configuration (1 worker, 2
+# threads, 2 MPI processes), each resumed and compared byte for byte.
+soak: build
+	bench/soak_resume.sh $(BUILD) 100
 
 study: build
 	bench/study_skew.sh $(BUILD) 5 "1 2 3"
