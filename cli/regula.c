@@ -215,7 +215,30 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
         }
     if (!code) {
         rg_status st = rg_config_validate(c);
-        if (st) code = fail(st);
+        if (st) {
+            /* "--lr must be ...": when --lr came from a --config file and not
+             * from the command line, the message names that file */
+            char name[64] = "", msg[1024];
+            snprintf(msg, sizeof msg, "%s", rg_last_error());
+            if (!strncmp(msg, "--", 2)) sscanf(msg + 2, "%63[a-z0-9-]", name);
+            int on_line = 0;
+            for (size_t k = 0; k < nsets; k++) on_line |= !strcmp(sets[k].opt->name, name);
+            for (size_t k = nsets; name[0] && !on_line && k-- > 0;) {
+                if (strcmp(sets[k].opt->name, "config")) continue;
+                rg_config probe, dflt;
+                char a[1100], b[1100];
+                rg_config_defaults(&probe);
+                rg_config_defaults(&dflt);
+                if (rg_config_load_json(&probe, sets[k].value) != RG_OK) continue;
+                rg_config_get(&probe, name, a, sizeof a);
+                rg_config_get(&dflt, name, b, sizeof b);
+                if (strcmp(a, b)) {
+                    code = failf(exit_code(st), "%s: key '%s': %s", sets[k].value, name, msg);
+                    break;
+                }
+            }
+            if (!code) code = fail(st);
+        }
     }
     free(sets);
     return code;
@@ -292,8 +315,9 @@ static int check_fits(const rg_dataset *ds, const rg_model *m)
 {
     if (!ds) return 0;
     if (rg_dataset_features(ds) != rg_model_inputs(m))
-        return failf(EXIT_DATA, "%s: samples have %zu features but the model takes %zu inputs",
-                     rg_dataset_name(ds), rg_dataset_features(ds), rg_model_inputs(m));
+        return failf(EXIT_DATA, "%s: samples have %zu feature%s but the model takes %zu input%s",
+                     rg_dataset_name(ds), rg_dataset_features(ds), rg_dataset_features(ds) == 1 ? "" : "s",
+                     rg_model_inputs(m), rg_model_inputs(m) == 1 ? "" : "s");
     int classes = rg_dataset_classes(ds);
     if (classes > 0 && (size_t)classes > rg_model_outputs(m))
         return failf(EXIT_DATA, "%s: labels go up to %d but the model has %zu outputs",
@@ -442,8 +466,9 @@ static int cmd_predict(const rg_config *c)
     }
     if (st) goto lib_fail;
     if (rg_dataset_features(ds) != rg_model_inputs(m)) {
-        code = failf(EXIT_DATA, "%s: samples have %zu features but the model takes %zu inputs%s",
-                     rg_dataset_name(ds), rg_dataset_features(ds), rg_model_inputs(m),
+        code = failf(EXIT_DATA, "%s: samples have %zu feature%s but the model takes %zu input%s%s",
+                     rg_dataset_name(ds), rg_dataset_features(ds), rg_dataset_features(ds) == 1 ? "" : "s",
+                     rg_model_inputs(m), rg_model_inputs(m) == 1 ? "" : "s",
                      is_csv(c->input) && rg_dataset_features(ds) == rg_model_inputs(m) + 1
                          ? " (predict reads every CSV column as a feature: drop the label column)" : "");
         goto out;

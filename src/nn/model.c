@@ -39,7 +39,7 @@ static int read_arg(cursor *c, char *buf, size_t cap)
 {
     skip_ws(c);
     size_t n = 0;
-    while (c->s[c->pos] && c->s[c->pos] != ',' && c->s[c->pos] != ')') {
+    while (c->s[c->pos] && c->s[c->pos] != ',' && c->s[c->pos] != ')' && c->s[c->pos] != '(') {
         if (n + 1 >= cap) return 0;
         buf[n++] = c->s[c->pos++];
     }
@@ -65,6 +65,7 @@ static rg_status parse_layer_args(cursor *c, rg_layer *L, const char *name)
     for (;;) {
         size_t at = c->pos;
         if (!read_arg(c, arg, sizeof arg)) return spec_error(c, "argument too long");
+        if (c->s[c->pos] == '(') return spec_error(c, "missing ')' before the next layer");
         if (!arg[0]) {
             if (c->s[c->pos] == ')' && argi == 0) return rg_error(RG_EUSAGE, "--model: %s() needs arguments, e.g. %s", name,
                                                                  L->kind == RG_LAYER_DENSE ? "dense(64, relu)" : "dropout(0.5)");

@@ -229,7 +229,7 @@ rg_status rg_model_load(const char *path, rg_model **out)
     rg_model *m = NULL;
     if (!format)
         s = rg_error(RG_EDATA, "%s: no \"format\" in the metadata: not a regula checkpoint "
-                     "(rg_model_load_weights / --init can still load matching weights)", path);
+                     "(train --init can still start from its weights if they match the model)", path);
     else if (strcmp(format, RG_CHECKPOINT_FORMAT) != 0)
         s = rg_error(RG_EDATA, "%s: unknown checkpoint format \"%s\" (this regula reads \"%s\")",
                      path, format, RG_CHECKPOINT_FORMAT);

@@ -242,7 +242,8 @@ static rg_status unknown_option(const char *prefix, const char *name)
     const char *hint = NULL;
     for (size_t i = 0; i < N_OPTIONS; i++) {
         size_t d = edit_distance(name, g_options[i].name);
-        if (d < best) {
+        /* a hint only when most of the name survives: --foo is not --log */
+        if (d < best && d * 3 <= strlen(name) + 1) {
             best = d;
             hint = g_options[i].name;
         }
@@ -829,27 +830,13 @@ done:
 
 static int terminated(const char *s, size_t size) { return memchr(s, 0, size) != NULL; }
 
-rg_status rg_config_validate(const rg_config *c)
+/* The range checks of one option (only), or of all (only == NULL). */
+static rg_status check_ranges(const rg_config *c, const char *only)
 {
     char v[64];
-    /* Strings must be terminated and enums must hold a choice even when the
-     * caller filled the struct by hand. */
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const opt_spec *s = &g_specs[i];
-        const char *field = (const char *)c + s->offset;
-        if ((s->kind == K_STR || s->kind == K_ENUM) && !terminated(field, s->size))
-            return rg_error(RG_EUSAGE, "--%s: value is not terminated", g_options[i].name);
-        if (s->kind == K_ENUM && !choice_ok(s->choices, field)) {
-            char list[128];
-            format_choices(s->choices, list, sizeof list);
-            return rg_error(RG_EUSAGE, "--%s: unknown value '%s' (expected %s)", g_options[i].name,
-                            field, list);
-        }
-    }
-
 #define CHECK(cond, name, what, fmtval)                                                        \
     do {                                                                                       \
-        if (!(cond)) {                                                                         \
+        if ((!only || name_eq(only, name)) && !(cond)) {                                      \
             fmtval;                                                                            \
             return rg_error(RG_EUSAGE, "--%s must be %s, got %s", name, what, v);               \
         }                                                                                      \
@@ -897,6 +884,27 @@ rg_status rg_config_validate(const rg_config *c)
 #undef L
 #undef IN01
 #undef NONNEG
+    return RG_OK;
+}
+
+rg_status rg_config_validate(const rg_config *c)
+{
+    /* Strings must be terminated and enums must hold a choice even when the
+     * caller filled the struct by hand. */
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt_spec *s = &g_specs[i];
+        const char *field = (const char *)c + s->offset;
+        if ((s->kind == K_STR || s->kind == K_ENUM) && !terminated(field, s->size))
+            return rg_error(RG_EUSAGE, "--%s: value is not terminated", g_options[i].name);
+        if (s->kind == K_ENUM && !choice_ok(s->choices, field)) {
+            char list[128];
+            format_choices(s->choices, list, sizeof list);
+            return rg_error(RG_EUSAGE, "--%s: unknown value '%s' (expected %s)", g_options[i].name,
+                            field, list);
+        }
+    }
+    rg_status st = check_ranges(c, NULL);
+    if (st != RG_OK) return st;
     if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
         return rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir (or --resume DIR)");
     rg_partition part;

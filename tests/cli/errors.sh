@@ -137,8 +137,10 @@ expect 2 "--lr needs a value" -- "${TR[@]}" --lr
 expect 2 "--header is a flag and takes no value" -- "${TR[@]}" --header=true
 
 category unknown-option
-expect 2 "unknown option --foo" -- "${TR[@]}" --foo 1
 expect 2 "did you mean --epochs?" -- "${TR[@]}" --epoch 2
+expect 2 "unknown option --foo" -- "${TR[@]}" --foo 1
+# no far-fetched hint: --foo is not --log
+[ -n "$(grep 'did you mean' "$T/err")" ] && { failed=$((failed + 1)); echo "FAIL: --foo got a far-fetched hint: $(cat "$T/err")" >&2; }
 expect 2 "--save is not an option of 'eval'" -- "$REGULA" eval "${D[@]}" --load "$T/m.safetensors" --save "$SAVE"
 
 category hyper
@@ -164,7 +166,7 @@ expect 2 "--workers must be a worker count in [1, 1024], got 0" -- "${TR[@]}" --
 category model-spec
 expect 2 "--model: dropout rate 1.0 is outside [0, 1)" -- "${TR[@]}" --model 'dense(8, relu) dropout(1.0) dense(3, softmax)'
 expect 2 "--model: dropout rate -0.1 is outside [0, 1)" -- "${TR[@]}" --model 'dense(8, relu) dropout(-0.1) dense(3, softmax)'
-expect 2 "--model:" -- "${TR[@]}" --model 'dense(8, relu dense(3, softmax)'
+expect 2 "--model: missing ')' before the next layer" -- "${TR[@]}" --model 'dense(8, relu dense(3, softmax)'
 expect 2 "--model:" -- "${TR[@]}" --model 'dense(8, relu) conv(3) dense(3, softmax)'
 expect 2 "--model: unknown activation 'swish'" -- "${TR[@]}" --model 'dense(8, swish) dense(3, softmax)'
 expect 2 "--model: dense has no option 'foo'" -- "${TR[@]}" --model 'dense(8, relu, foo=1) dense(3, softmax)'
@@ -192,7 +194,7 @@ expect 2 "huge.json: key 'epochs': expected an integer" -- "${TR[@]}" --config "
 printf '{"epochs": 1, "epochs": 2}' >"$T/twice.json"
 expect 2 "twice.json: key 'epochs' sets --epochs again" -- "${TR[@]}" --config "$T/twice.json"
 printf '{"lr": -3}' >"$T/range.json"
-expect 2 "--lr must be a finite number >= 0, got -3" -- "${TR[@]}" --config "$T/range.json"
+expect 2 "range.json: key 'lr': --lr must be a finite number >= 0, got -3" -- "${TR[@]}" --config "$T/range.json"
 expect 2 "/dev/zero: larger than 64 MiB, not a configuration file" -- "${TR[@]}" --config /dev/zero
 # the command line fixes a bad value from the file
 expect 0 "" -- "$REGULA" train "${D[@]}" --model "$M" --epochs 1 --config "$T/range.json" --lr 0.01
