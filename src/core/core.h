@@ -52,6 +52,11 @@ void rg_rng4_run(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index0
  * "ckpt-write" (a training checkpoint's file half written).  Unset: a
  * no-op after the first call. */
 void rg_crash_point(const char *point);
+/* 1 when RG_TEST_CRASH is set: the trainer then finishes a checkpoint write
+ * in flight before each "step" point, so a kill at step N finds on disk
+ * every checkpoint before N (the kill tests rely on it; a real kill may
+ * come while a write is in flight, and then the one before is used). */
+int rg_crash_armed(void);
 
 /* Programmer errors: abort with file and line.  Never for user input. */
 #define RG_ASSERT(c) do { if (!(c)) rg_assert_fail(#c, __FILE__, __LINE__); } while (0)

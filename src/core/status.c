@@ -96,13 +96,24 @@ static int env_rank(void)
     return 0;
 }
 
+static atomic_int g_armed = -1;   /* -1: not looked yet; 0: no RG_TEST_CRASH */
+
+int rg_crash_armed(void)
+{
+    int a = atomic_load_explicit(&g_armed, memory_order_relaxed);
+    if (a < 0) {
+        const char *spec = getenv("RG_TEST_CRASH");
+        a = spec && *spec;
+        atomic_store(&g_armed, a);
+    }
+    return a;
+}
+
 void rg_crash_point(const char *point)
 {
     static atomic_long counter;
-    static atomic_int armed = -1;   /* -1: not looked yet; 0: no RG_TEST_CRASH */
-    if (atomic_load_explicit(&armed, memory_order_relaxed) == 0) return;
+    if (!rg_crash_armed()) return;
     const char *spec = getenv("RG_TEST_CRASH");
-    atomic_store(&armed, spec && *spec);
     if (!spec || !*spec) return;
     const char *colon = strchr(spec, ':');
     if (!colon || (size_t)(colon - spec) != strlen(point) || strncmp(spec, point, strlen(point))) return;
