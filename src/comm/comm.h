@@ -61,14 +61,27 @@ rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
  * Built with MPI when CMake finds it (RG_HAVE_MPI); otherwise the MPI calls
  * below fail with RG_EUSAGE and rg_comm_mpi_available() is 0.  The
  * hierarchical world needs no MPI: it works over any process communicator.
- * mpi communicators implement every op: iallreduce is MPI_Iallreduce (Open
- * MPI's is ~2x slower than the blocking one; deterministic mode completes
- * it at once); send copies the message and returns (MPI_Isend); recv probes
- * first so a wrong-sized message is consumed; counts over INT_MAX are
- * segmented (allreduce, broadcast) or refused (allgather, reduce_scatter,
- * send).  abort cannot wake a peer blocked inside MPI, so it ends the whole
- * job with MPI_Abort and the CLI's exit code for the status (2..5): print
- * the message before calling it. */
+ * mpi communicators implement every op.  Reductions (allreduce, its f64 and
+ * non-blocking forms, reduce_scatter) sum in rank order ((x0 + x1) + x2) +
+ * ... over point-to-point messages, so they are always bitwise reproducible;
+ * iallreduce starts the first of its two rounds, and its wait or the
+ * communicator's next collective or recv completes it (pending ones first,
+ * oldest first; a vector over 4 Mi elements completes at the call); send
+ * copies the message and returns (MPI_Isend); recv probes first so a
+ * wrong-sized message is consumed; tags run from 0 to MPI_TAG_UB - 2048 (the
+ * reductions take the top ones); counts over INT_MAX are segmented
+ * (reductions, broadcast) or refused (allgather, reduce_scatter, send).  No
+ * op waits for a peer longer than the timeout (rg_comm_mpi_set_timeout):
+ * then the ranks that do not answer a ping are declared failed, RG_ECOMM
+ * "rank R stopped answering: ..." on every process, and MPI is not called
+ * again (every op fails at once with that message; free and finalize skip
+ * MPI).  A rank answers pings only while it waits inside an op, so a process
+ * that spends longer than the timeout outside communication (a slow
+ * checkpoint write, uneven evaluation) is declared failed too.  abort cannot
+ * wake a peer blocked inside MPI, so it ends the whole job with MPI_Abort
+ * and the CLI's exit code for the status (2..5): print the message before
+ * calling it; after a timeout it only returns the status (everyone has the
+ * verdict). */
 /* 1 when this library was built with MPI. */
 int rg_comm_mpi_available(void);
 /* 1 when this process was started by mpirun/mpiexec/srun with a PMI
@@ -83,19 +96,22 @@ rg_status rg_comm_mpi_init(int *argc, char ***argv);
 /* A communicator over a duplicate of MPI_COMM_WORLD, with errors returned
  * (RG_ECOMM, message naming the rank) instead of aborting. */
 rg_status rg_comm_mpi_world(rg_comm **out);
-/* Seconds an mpi collective may wait for a peer before the peer is declared
- * failed (RG_ECOMM naming it); applies to communicators made afterwards and
- * to every op.  Default 30. */
+/* Seconds an mpi op may wait for a peer before the peer is declared failed
+ * (RG_ECOMM naming it); the next wait of every mpi communicator uses it.
+ * The last tenth (at most 1 s) is the grace a pinged rank has to answer.
+ * A wait whose peers all answer waits once more, then fails with "no
+ * progress".  Default 30. */
 void rg_comm_mpi_set_timeout(double seconds);
-/* MPI_Finalize, if rg_comm_mpi_init initialised MPI.  Free every mpi
- * communicator first. */
+/* MPI_Finalize, if rg_comm_mpi_init initialised MPI, after a barrier under
+ * the timeout (MPI_Finalize waits for every process, with no timeout of its
+ * own); skipped after a timeout.  Free every mpi communicator first. */
 void rg_comm_mpi_finalize(void);
 /* Deterministic mode: when on, allreduce, allreduce_f64 and reduce_scatter
  * sum in rank order ((x0 + x1) + x2) + ..., so results are bitwise
- * reproducible run to run and equal a serial rank-order sum; MPI's own
- * reductions may reorder sums with message size or algorithm.  A local
+ * reproducible run to run and equal a serial rank-order sum.  A local
  * setting: every rank must set the same value before the next collective.
- * self and threads communicators already reduce in a fixed order (no-op). */
+ * self, threads and mpi communicators already reduce in that order (no-op;
+ * a hierarchical world passes it to its process communicator). */
 rg_status rg_comm_set_deterministic(rg_comm *c, int on);
 /* Hierarchical world of P processes x T threads, world rank = p*T + t, size
  * P*T, over process_comm (rank p of P; typically rg_comm_mpi_world, or

@@ -6,14 +6,23 @@
  * process communicator (rg_comm_self gives a pure shared-memory world).
  *
  * mpi: one rg_comm wraps one duplicated MPI_Comm whose error handler returns
- * (MPI_ERRORS_RETURN), so a failed peer becomes RG_ECOMM naming the rank.
- * Counts are size_t here and int in MPI: allreduce and broadcast go in
- * segments; allgather and reduce_scatter refuse blocks over INT_MAX.  The
- * deterministic flag swaps MPI's reductions (whose summation order may
- * depend on message size and algorithm) for an all-to-all of chunks, a sum
- * in rank order, and an allgather: the same traffic as a ring allreduce,
- * bitwise the serial rank-order sum.  Two ranks need none of it: each
- * element is one IEEE addition, and x0 + x1 == x1 + x0 bit for bit.
+ * (MPI_ERRORS_RETURN).  No MPI call blocks (MPI_Comm_split and MPI_Finalize
+ * do, each after a timed barrier): every op starts non-blocking requests and
+ * completes them in mpi_wait_for, which spins on MPI_Test for 1 ms, then
+ * naps (up to 1 ms), and gives up after --comm-timeout
+ * (rg_comm_mpi_set_timeout).  Then it names the failed rank: shortly before
+ * the timeout it pings the ranks it waits for on g_probe, a communicator of
+ * its own, and every rank waiting in mpi_wait_for answers pings; the silent
+ * ones are named (all answering: one more timeout, then "no progress").  A
+ * stopped and a dead rank are silent alike; a survivor waits too, so it
+ * answers and is not blamed.  The verdict goes to every process, which stops
+ * at its next wait instead of timing out in turn (and blaming the first,
+ * gone by then).  From then on (g_broken) MPI is never called again: every
+ * op fails at once with the verdict, frees skip MPI_Comm_free, finalize
+ * skips MPI_Finalize, and buffers MPI may still name are kept (g_kept).
+ * Reductions are ours, over point-to-point messages, in rank order (see
+ * RED_SEG).  Counts are size_t here and int in MPI: reductions and broadcast
+ * go in segments; allgather and reduce_scatter refuse blocks over INT_MAX.
  *
  * hier: the T handles of a process share one hier_shared.  A collective is
  * a few rounds of a spin-then-sleep barrier; between rounds every thread
@@ -107,30 +116,306 @@ typedef struct mpi_send {
 
 typedef struct mpi_impl {
     MPI_Comm comm;
-    int deterministic;
-    int tag_ub;                 /* MPI_TAG_UB of comm */
+    int deterministic;          /* kept for the interface: every mpi sum is in rank order */
+    int tag_ub;                 /* largest user tag: the reductions' tags lie above */
+    unsigned red_seq;           /* reductions started: picks their tags */
+    int *world;                 /* size entries: each rank's rank in MPI_COMM_WORLD */
+    MPI_Request *reqs;          /* 2 * size entries, for the blocking collectives */
     mpi_send *sends;            /* outstanding sends, newest first */
-    int *counts, *displs;       /* size entries each, for the v-collectives */
-    void *scratch;              /* deterministic mode's receive buffer */
+    struct mpi_req *pending;    /* started allreduces not complete, oldest first */
+    void *scratch;              /* the reductions' receive buffer */
     size_t scratch_bytes;
 } mpi_impl;
 
 static int g_mpi_inited_by_us;
 static const rg_comm_ops mpi_ops;
 
+/* Failure detection, shared by every mpi communicator of the process (only
+ * one thread calls MPI at a time, so plain globals).  g_probe carries the
+ * pings, pongs and verdicts, apart from every communicator's traffic. */
+enum { TAG_PING = 1, TAG_PONG, TAG_VERDICT };
+#define VERDICT_MAX 480
+#define SPIN_NS 1000000             /* MPI_Test flat out for 1 ms, then nap */
+#define NAP_MIN_NS 20000
+#define NAP_MAX_NS 1000000
+static double g_timeout = 30.0;
+static MPI_Comm g_probe = MPI_COMM_NULL;
+static int g_wrank, g_wsize;        /* in MPI_COMM_WORLD */
+static int g_seq;                   /* the current ping round */
+static unsigned char *g_answered;   /* g_wsize entries: answered round g_seq */
+static mpi_send *g_ctl;             /* pings, pongs and verdicts in flight */
+static atomic_int g_broken;         /* a peer failed: MPI is never called again */
+static char g_broken_msg[VERDICT_MAX];
+/* After a failure, memory MPI may still name (a request's buffer) is kept
+ * on this list, never freed: MPI is not called again to say it is done. */
+typedef struct kept { struct kept *next; void *p; } kept;
+static kept *g_kept;
+static void keep(void *p)
+{
+    kept *k = p ? rg_malloc(sizeof *k) : NULL;
+    if (k) { k->p = p; k->next = g_kept; g_kept = k; }
+}
+
 int rg_comm_mpi_available(void) { return 1; }
 
-static rg_status mpi_fail(const rg_comm *c, int rc, const char *fmt, ...) RG_PRINTF(3, 4);
-static rg_status mpi_fail(const rg_comm *c, int rc, const char *fmt, ...)
+static rg_status broken(void) { return rg_error(RG_ECOMM, "%s", g_broken_msg); }
+
+static void nap(int64_t ns)
 {
-    char what[256], why[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (MPI_Error_string(rc, why, &len) != MPI_SUCCESS) snprintf(why, sizeof why, "MPI error code %d", rc);
-    return rg_error(RG_ECOMM, "rank %d of %d: %s failed: %s", c->rank, c->size, what, why);
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    nanosleep(&ts, NULL);
+}
+
+/* Seconds between the pings and the verdict: the part of the timeout left
+ * to a live peer to answer (it answers within a nap, ~1 ms, once it waits). */
+static int64_t grace_ns(double timeout)
+{
+    double g = timeout / 10;
+    g = g > 1.0 ? 1.0 : g < 0.05 ? 0.05 : g;
+    return (int64_t)((g > timeout / 2 ? timeout / 2 : g) * 1e9);
+}
+
+/* Frees the sends MPI is done with; a send MPI reports as failed is done. */
+static void sends_reap(mpi_send **list)
+{
+    for (mpi_send **pp = list; *pp;) {
+        mpi_send *x = *pp;
+        int done = 1;
+        if (MPI_Test(&x->r, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) done = 1;
+        if (done) { *pp = x->next; rg_free(x); }
+        else pp = &x->next;
+    }
+}
+
+/* A control message to world rank `to`.  Lost when memory is short: a lost
+ * ping reads as no answer, a lost verdict as the peer's own timeout. */
+static void ctl_send(int to, int tag, const void *p, size_t bytes)
+{
+    mpi_send *x = rg_malloc(sizeof *x + bytes);
+    if (!x) return;
+    memcpy(x->data, p, bytes);
+    if (MPI_Isend(x->data, (int)bytes, MPI_BYTE, to, tag, g_probe, &x->r) != MPI_SUCCESS) {
+        rg_free(x);
+        return;
+    }
+    x->next = g_ctl;
+    g_ctl = x;
+}
+
+static void ctl_flush(int64_t until)
+{
+    for (sends_reap(&g_ctl); g_ctl && rg_now_ns() < until; sends_reap(&g_ctl)) nap(NAP_MIN_NS);
+}
+
+static void become_broken(const char *msg)
+{
+    if (atomic_load(&g_broken)) return;
+    snprintf(g_broken_msg, sizeof g_broken_msg, "%s", msg);
+    atomic_store(&g_broken, 1);     /* after the message: abort may read both from another thread */
+}
+
+/* Answers pings, collects the pongs of round g_seq, takes in a verdict.
+ * Returns 1 once a peer's verdict has arrived (then g_broken). */
+static int probe_service(void)
+{
+    if (g_probe == MPI_COMM_NULL) return 0;
+    for (;;) {
+        int flag = 0, count = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, g_probe, &flag, &msg, &st) != MPI_SUCCESS || !flag) break;
+        char buf[sizeof(int) + VERDICT_MAX];
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        if (count < (int)sizeof(int) || (size_t)count > sizeof buf) {
+            /* not one of ours: consume it whole */
+            void *junk = rg_malloc(count > 0 ? (size_t)count : 1);
+            if (junk) MPI_Mrecv(junk, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+            rg_free(junk);
+            continue;
+        }
+        if (MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS) continue;
+        int head;
+        memcpy(&head, buf, sizeof head);
+        if (st.MPI_TAG == TAG_PING) {
+            ctl_send(st.MPI_SOURCE, TAG_PONG, &head, sizeof head);
+        } else if (st.MPI_TAG == TAG_PONG) {
+            if (head == g_seq && st.MPI_SOURCE >= 0 && st.MPI_SOURCE < g_wsize) g_answered[st.MPI_SOURCE] = 1;
+        } else if (st.MPI_TAG == TAG_VERDICT) {
+            buf[count - 1] = '\0';
+            become_broken(buf + sizeof head);
+            if (head) rg_log("%s", g_broken_msg);     /* the reporter, rank 0 being the failed one */
+            return 1;
+        }
+    }
+    sends_reap(&g_ctl);
+    return 0;
+}
+
+/* What a wait waits for: n requests (Testall), or with n < 0 a message from
+ * src with tag on c (Improbe, for recv).  The ranks a timeout pings are c's
+ * (peer < 0) or just peer; without c, every rank of MPI_COMM_WORLD. */
+typedef struct waiter {
+    rg_comm *c;
+    const char *what;           /* "allreduce", ...: for messages */
+    int peer;
+    int n;
+    MPI_Request *r;
+    int src, tag;
+    MPI_Message msg;
+    MPI_Status status;
+} waiter;
+
+static int wait_test(waiter *w, int *done)
+{
+    if (w->n >= 0) return MPI_Testall(w->n, w->r, done, MPI_STATUSES_IGNORE);
+    return MPI_Improbe(w->src, w->tag, ((mpi_impl *)w->c->impl)->comm, done, &w->msg, &w->status);
+}
+
+static int wait_members(const waiter *w) { return w->c ? w->c->size : g_wsize; }
+static int wait_self(const waiter *w) { return w->c ? w->c->rank : g_wrank; }
+static int wait_world(const waiter *w, int j) { return w->c ? ((mpi_impl *)w->c->impl)->world[j] : j; }
+static int wait_asks(const waiter *w, int j) { return j != wait_self(w) && (w->peer < 0 || j == w->peer); }
+
+static void ping_round(const waiter *w)
+{
+    if (g_probe == MPI_COMM_NULL) return;
+    g_seq++;
+    memset(g_answered, 0, (size_t)g_wsize);
+    for (int j = 0; j < wait_members(w); j++)
+        if (wait_asks(w, j)) ctl_send(wait_world(w, j), TAG_PING, &g_seq, sizeof g_seq);
+}
+
+static int silent_count(const waiter *w)
+{
+    int k = 0;
+    if (g_probe == MPI_COMM_NULL) return 0;
+    for (int j = 0; j < wait_members(w); j++) k += wait_asks(w, j) && !g_answered[wait_world(w, j)];
+    return k;
+}
+
+/* The end of a wait that failed: the verdict (the silent ranks of the last
+ * ping round, if any) goes to every other process, so that they stop too
+ * and none of them blames a survivor that has left; MPI is not called again. */
+static rg_status declare(const waiter *w, int silent, int err, double waited)
+{
+    char msg[VERDICT_MAX], names[160] = "";
+    size_t len = 0;
+    int lowest_alive = -1, zero_silent = 0, k = 0;
+    for (int j = 0; j < wait_members(w) && silent; j++) {
+        if (!wait_asks(w, j) || g_answered[wait_world(w, j)]) continue;
+        int r = wait_world(w, j);
+        zero_silent |= r == 0;
+        if (len < sizeof names - 16)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%d", k == 0 ? "" : k == silent - 1 ? " and " : ", ", r);
+        k++;
+    }
+    char why[MPI_MAX_ERROR_STRING] = "";
+    int wl = 0;
+    if (err != MPI_SUCCESS && MPI_Error_string(err, why, &wl) != MPI_SUCCESS) snprintf(why, sizeof why, "MPI error code %d", err);
+    if (silent && err == MPI_SUCCESS)
+        (void)!snprintf(msg, sizeof msg, "rank%s %s stopped answering: no reply within %g s (--comm-timeout; rank %d was waiting in %s)",
+                 silent > 1 ? "s" : "", names, g_timeout, g_wrank, w->what);
+    else if (silent)
+        (void)!snprintf(msg, sizeof msg, "rank%s %s stopped answering: %s failed on rank %d (%s) and no reply came within %g s",
+                 silent > 1 ? "s" : "", names, w->what, g_wrank, why, waited);
+    else if (err != MPI_SUCCESS)
+        (void)!snprintf(msg, sizeof msg, "rank %d: %s failed: %s", g_wrank, w->what, why);
+    else if (g_probe == MPI_COMM_NULL)
+        (void)!snprintf(msg, sizeof msg, "rank %d: %s: no reply within %g s (--comm-timeout)", g_wrank, w->what, waited);
+    else
+        (void)!snprintf(msg, sizeof msg, "rank %d: %s made no progress in %.0f s although every rank answers "
+                 "(are the ranks in different collectives?)", g_wrank, w->what, waited);
+    become_broken(msg);
+    if (g_probe != MPI_COMM_NULL) {
+        /* with rank 0 gone, the lowest survivor says it: rank 0 reports shared failures */
+        for (int r = 0; r < g_wsize && lowest_alive < 0 && zero_silent; r++) {
+            int gone = 0;
+            for (int j = 0; j < wait_members(w); j++)
+                gone |= wait_world(w, j) == r && wait_asks(w, j) && !g_answered[r];
+            if (!gone) lowest_alive = r;
+        }
+        char buf[sizeof(int) + VERDICT_MAX];
+        size_t n = strlen(g_broken_msg) + 1;
+        memcpy(buf + sizeof(int), g_broken_msg, n);
+        for (int r = 0; r < g_wsize; r++) {
+            if (r == g_wrank) continue;
+            int head = r == lowest_alive;
+            memcpy(buf, &head, sizeof head);
+            ctl_send(r, TAG_VERDICT, buf, sizeof(int) + n);
+        }
+        ctl_flush(rg_now_ns() + grace_ns(g_timeout));
+        if (lowest_alive == g_wrank) rg_log("%s", g_broken_msg);
+    }
+    return broken();
+}
+
+/* Completes w within --comm-timeout.  Spins on MPI_Test for SPIN_NS (a
+ * blocking MPI call spins too), then naps, up to 1 ms; meanwhile answers
+ * the pings of peers that time out first.  At the timeout less a grace it
+ * pings the ranks it waits for; the silent ones are declared failed at the
+ * timeout.  If all answer (a peer alive but itself waiting on a failed rank
+ * elsewhere, whose verdict comes in its own timeout), it waits one more
+ * timeout before giving up. */
+static rg_status mpi_wait_for(waiter *w)
+{
+    if (atomic_load(&g_broken)) return broken();
+    int done = 0, rc = wait_test(w, &done);
+    if (rc == MPI_SUCCESS && done) return RG_OK;
+    double timeout = g_timeout;
+    int64_t t_ns = (int64_t)(timeout * 1e9), grace = grace_ns(timeout);
+    int64_t now = rg_now_ns(), start = now, spin_end = now + SPIN_NS, nap_ns = NAP_MIN_NS;
+    int64_t probe_at = now + t_ns - grace, answer_by = 0;
+    int rounds = 0, err = MPI_SUCCESS;
+    for (unsigned i = 1;; i++) {
+        if (rc != MPI_SUCCESS) {
+            if (err == MPI_SUCCESS) probe_at = now;      /* name the rank if one is gone */
+            err = rc;
+        } else if (done) {
+            return RG_OK;
+        }
+        if ((i & 63) == 0 || err != MPI_SUCCESS || now >= spin_end) {
+            if (probe_service()) return broken();
+            now = rg_now_ns();
+            if (answer_by) {
+                int silent = silent_count(w);
+                if (silent == 0 || now >= answer_by) {
+                    if (silent || err != MPI_SUCCESS || ++rounds == 2)
+                        return declare(w, silent, err, (double)(now - start) * 1e-9);
+                    answer_by = 0;
+                    probe_at = now + t_ns - grace;
+                }
+            } else if (now >= probe_at) {
+                if (g_probe == MPI_COMM_NULL) return declare(w, 0, err, (double)(now - start) * 1e-9);
+                ping_round(w);
+                answer_by = now + grace;
+            }
+            if (now >= spin_end) {
+                nap(nap_ns);
+                nap_ns = nap_ns * 2 > NAP_MAX_NS ? NAP_MAX_NS : nap_ns * 2;
+            }
+        }
+        if (err == MPI_SUCCESS) rc = wait_test(w, &done);
+    }
+}
+
+/* A wait for n requests of c; peer as in waiter. */
+static rg_status mpi_complete(rg_comm *c, int n, MPI_Request *r, int peer, const char *what)
+{
+    waiter w = { .c = c, .what = what, .peer = peer, .n = n, .r = r };
+    return mpi_wait_for(&w);
+}
+
+/* An MPI call that failed at once, with n requests of the op started (left
+ * to MPI): one ping round, so that a silent peer, if any, is named. */
+static rg_status mpi_start_failed(rg_comm *c, int rc, int n, MPI_Request *r, const char *what)
+{
+    if (atomic_load(&g_broken)) return broken();
+    waiter w = { .c = c, .what = what, .peer = -1, .n = n, .r = r };
+    int64_t now = rg_now_ns();
+    ping_round(&w);
+    for (int64_t end = now + grace_ns(g_timeout); silent_count(&w) && rg_now_ns() < end; nap(NAP_MIN_NS))
+        if (probe_service()) return broken();
+    return declare(&w, silent_count(&w), rc, (double)(rg_now_ns() - now) * 1e-9);
 }
 
 static void *mpi_scratch(mpi_impl *m, size_t bytes)
@@ -145,53 +430,214 @@ static void *mpi_scratch(mpi_impl *m, size_t bytes)
     return m->scratch;
 }
 
-/* Segments keep every MPI count an int. */
-#define MPI_SEG ((size_t)1 << 30)
-#define MPI_DET_SEG ((size_t)1 << 24)
+/* Reductions are ours, over point-to-point messages: rank j receives every
+ * rank's chunk j, sums them in rank order ((x0 + x1) + x2) + ..., and the
+ * sums are gathered (two rounds, a ring's traffic); a short vector goes
+ * whole to every rank, which sums all of it (one round).  Either way the
+ * result is bitwise the serial rank-order sum on every rank, run to run.
+ * Open MPI 4.1's MPI_Iallreduce in place takes a binomial tree on a few
+ * ranks, ~1.5x the blocking call's time; this matches the blocking call,
+ * and its MPI_Reduce_scatter_block is ~10x slower than this. */
+#define RED_SEG ((size_t)1 << 22)       /* elements per segment: bounds the scratch */
+#define RED_SHORT 4096                  /* bytes: below, the whole vector goes to everyone */
+/* Each reduction has tags of its own, tag and tag + 1 for its two rounds,
+ * from the reductions started on the communicator (alike on every rank),
+ * so the rounds of reductions in flight together never match each other's
+ * messages, whatever order the ranks complete them in. */
+#define RED_TAGS 1024
+static int red_tag(mpi_impl *m) { return m->tag_ub + 1 + 2 * (int)(m->red_seq++ % RED_TAGS); }
 
-/* Deterministic allreduce of one segment (len elements): rank j receives
- * everyone's chunk j, sums it in rank order, and the sums are gathered. */
-static rg_status mpi_det_segment(rg_comm *c, char *seg, size_t len, int dbl)
+/* The part of rank j in a reduction of len elements (each > 0: blocks of
+ * `each`, the reduce_scatter layout; whole: the short form). */
+static void red_part(size_t len, size_t each, int whole, int P, int j, size_t *lo, size_t *n)
+{
+    if (whole) { *lo = 0; *n = len; }
+    else if (each) { *lo = (size_t)j * each; *n = each; }
+    else { *lo = chunk_lo(len, (size_t)P, (size_t)j); *n = chunk_lo(len, (size_t)P, (size_t)j + 1) - *lo; }
+}
+
+/* Round 1: every other rank's part `me` of v into slot j of recv, our part
+ * j of v to rank j.  Returns the requests started; *rc the error. */
+static int red_start(rg_comm *c, const char *v, size_t len, size_t each, int whole, int dbl, char *recv,
+                     int tag, MPI_Request *r, int *rc)
 {
     mpi_impl *m = c->impl;
-    int P = c->size, me = c->rank;
-    size_t es = dbl ? sizeof(double) : sizeof(float);
+    int P = c->size, me = c->rank, k = 0;
+    size_t es = dbl ? sizeof(double) : sizeof(float), lo, n, mlo, mine;
     MPI_Datatype t = dbl ? MPI_DOUBLE : MPI_FLOAT;
-    size_t mine = chunk_lo(len, (size_t)P, (size_t)me + 1) - chunk_lo(len, (size_t)P, (size_t)me);
-    char *recv = mpi_scratch(m, ((size_t)P * mine + 1) * es);
-    if (!recv) return rg_error(RG_ENOMEM, "rank %d: out of memory for a deterministic allreduce of %zu elements", me, len);
-    int *rcounts = m->counts + P, *rdispls = m->displs + P;
-    for (int j = 0; j < P; j++) {
-        m->counts[j] = (int)(chunk_lo(len, (size_t)P, (size_t)j + 1) - chunk_lo(len, (size_t)P, (size_t)j));
-        m->displs[j] = (int)chunk_lo(len, (size_t)P, (size_t)j);
-        rcounts[j] = (int)mine;
-        rdispls[j] = (int)((size_t)j * mine);
+    red_part(len, each, whole, P, me, &mlo, &mine);
+    *rc = MPI_SUCCESS;
+    for (int j = 0; j < P && *rc == MPI_SUCCESS; j++) {
+        if (j == me) continue;
+        red_part(len, each, whole, P, j, &lo, &n);
+        if (mine && (*rc = MPI_Irecv(recv + (size_t)j * mine * es, (int)mine, t, j, tag, m->comm, &r[k])) == MPI_SUCCESS) k++;
+        if (n && *rc == MPI_SUCCESS && (*rc = MPI_Isend(v + lo * es, (int)n, t, j, tag, m->comm, &r[k])) == MPI_SUCCESS) k++;
     }
-    int rc = MPI_Alltoallv(seg, m->counts, m->displs, t, recv, rcounts, rdispls, t, m->comm);
-    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Alltoallv of %zu elements", len);
+    return k;
+}
+
+/* dst[k] = ((src[0][k] + src[1][k]) + ...) for k < n, as sum_rank_order
+ * sums, a block at a time, so that dst may be one of the sources. */
+static void sum_parts(void *dst, void *const *src, int m, size_t n, int dbl)
+{
+    enum { B = 512 };
+    if (m == 2) {       /* one pass: element k is read before it is written */
+        if (dbl) {
+            double *d = dst;
+            const double *a = src[0], *b = src[1];
+            for (size_t k = 0; k < n; k++) d[k] = a[k] + b[k];
+        } else {
+            float *d = dst;
+            const float *a = src[0], *b = src[1];
+            for (size_t k = 0; k < n; k++) d[k] = a[k] + b[k];
+        }
+        return;
+    }
+    for (size_t k0 = 0; k0 < n; k0 += B) {
+        size_t b = n - k0 < B ? n - k0 : B;
+        if (dbl) {
+            double t[B];
+            memcpy(t, (const double *)src[0] + k0, b * sizeof *t);
+            for (int i = 1; i < m; i++) {
+                const double *s = (const double *)src[i] + k0;
+                for (size_t k = 0; k < b; k++) t[k] += s[k];
+            }
+            memcpy((double *)dst + k0, t, b * sizeof *t);
+        } else {
+            float t[B];
+            memcpy(t, (const float *)src[0] + k0, b * sizeof *t);
+            for (int i = 1; i < m; i++) {
+                const float *s = (const float *)src[i] + k0;
+                for (size_t k = 0; k < b; k++) t[k] += s[k];
+            }
+            memcpy((float *)dst + k0, t, b * sizeof *t);
+        }
+    }
+}
+
+/* After round 1: the rank-order sum of our part into out, which may be our
+ * part of v itself or lie apart from it; else the part is copied first. */
+static void red_sum(const rg_comm *c, const char *v, size_t len, size_t each, int whole, int dbl, char *recv, void *out)
+{
+    int P = c->size, me = c->rank;
+    size_t es = dbl ? sizeof(double) : sizeof(float), lo, n;
+    red_part(len, each, whole, P, me, &lo, &n);
     void *src[P];
-    for (int j = 0; j < P; j++) src[j] = recv + (size_t)j * mine * es;
-    sum_rank_order(seg + (size_t)m->displs[me] * es, src, P, 0, mine, dbl);
-    rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, seg, m->counts, m->displs, t, m->comm);
-    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Allgatherv of %zu elements", len);
+    for (int j = 0; j < P; j++) src[j] = recv + (size_t)j * n * es;
+    const char *own = v + lo * es, *o = out;
+    if (o == own || o + n * es <= own || own + n * es <= o) src[me] = (void *)own;
+    else if (n) memcpy(src[me], own, n * es);
+    sum_parts(out, src, P, n, dbl);
+}
+
+/* Round 2 of an allreduce (not the short form): every part to every rank. */
+static int red_gather(rg_comm *c, char *v, size_t len, int dbl, int tag, MPI_Request *r, int *rc)
+{
+    mpi_impl *m = c->impl;
+    int P = c->size, me = c->rank, k = 0;
+    size_t es = dbl ? sizeof(double) : sizeof(float), lo, n, mlo, mine;
+    MPI_Datatype t = dbl ? MPI_DOUBLE : MPI_FLOAT;
+    red_part(len, 0, 0, P, me, &mlo, &mine);
+    *rc = MPI_SUCCESS;
+    for (int j = 0; j < P && *rc == MPI_SUCCESS; j++) {
+        if (j == me) continue;
+        red_part(len, 0, 0, P, j, &lo, &n);
+        if (n && (*rc = MPI_Irecv(v + lo * es, (int)n, t, j, tag + 1, m->comm, &r[k])) == MPI_SUCCESS) k++;
+        if (mine && *rc == MPI_SUCCESS && (*rc = MPI_Isend(v + mlo * es, (int)mine, t, j, tag + 1, m->comm, &r[k])) == MPI_SUCCESS) k++;
+    }
+    return k;
+}
+
+static size_t red_recv_bytes(const rg_comm *c, size_t len, size_t each, int whole, int dbl)
+{
+    size_t lo, n;
+    red_part(len, each, whole, c->size, c->rank, &lo, &n);
+    return (size_t)c->size * (n ? n : 1) * (dbl ? sizeof(double) : sizeof(float));
+}
+
+/* One segment of an allreduce, in place, with recv as scratch. */
+static rg_status red_segment(rg_comm *c, char *v, size_t len, int dbl, char *recv, MPI_Request *r)
+{
+    int whole = len * (dbl ? sizeof(double) : sizeof(float)) <= RED_SHORT, rc;
+    int tag = red_tag(c->impl), k = red_start(c, v, len, 0, whole, dbl, recv, tag, r, &rc);
+    if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, k, r, "allreduce");
+    rg_status st = mpi_complete(c, k, r, -1, "allreduce");
+    if (st != RG_OK) return st;
+    size_t lo, n;
+    red_part(len, 0, whole, c->size, c->rank, &lo, &n);
+    red_sum(c, v, len, 0, whole, dbl, recv, v + lo * (dbl ? sizeof(double) : sizeof(float)));
+    if (whole) return RG_OK;
+    k = red_gather(c, v, len, dbl, tag, r, &rc);
+    if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, k, r, "allreduce");
+    return mpi_complete(c, k, r, -1, "allreduce");
+}
+
+/* A non-blocking allreduce: round 1 started, the rest when it completes,
+ * at its wait or at the next collective or recv on its communicator, which
+ * completes every pending one first, in the order they were started: round
+ * 2 starts only when a rank gets there, so a rank must not wait in another
+ * op for a peer that waits for that round.  A vector of more than one
+ * segment completes at the call (NULL request). */
+typedef struct mpi_req {
+    struct mpi_req *next;       /* the communicator's pending ones, oldest first */
+    float *buf;
+    size_t n;
+    rg_reduce_op op;
+    int whole, tag, nreq, done;
+    rg_status st;
+    char *recv;
+    MPI_Request r[];
+} mpi_req;
+
+static rg_status req_finish(rg_comm *c, mpi_req *q)
+{
+    rg_status st = mpi_complete(c, q->nreq, q->r, -1, "allreduce");
+    if (st == RG_OK) {
+        size_t lo, n;
+        red_part(q->n, 0, q->whole, c->size, c->rank, &lo, &n);
+        red_sum(c, (const char *)q->buf, q->n, 0, q->whole, 0, q->recv, q->buf + lo);
+        if (!q->whole) {
+            int rc, k = red_gather(c, (char *)q->buf, q->n, 0, q->tag, q->r, &rc);
+            st = rc != MPI_SUCCESS ? mpi_start_failed(c, rc, k, q->r, "allreduce") : mpi_complete(c, k, q->r, -1, "allreduce");
+        }
+    }
+    if (st == RG_OK && q->op == RG_REDUCE_AVG) divide(q->buf, q->n, c->size, 0);
+    q->done = 1;
+    q->st = st;
+    return st;
+}
+
+/* Completes the pending allreduces, oldest first, up to `last` (NULL: all). */
+static rg_status pending_finish(rg_comm *c, mpi_req *last)
+{
+    mpi_impl *m = c->impl;
+    while (m->pending) {
+        mpi_req *q = m->pending;
+        m->pending = q->next;
+        rg_status st = req_finish(c, q);
+        if (st != RG_OK) return st;
+        if (q == last) break;
+    }
     return RG_OK;
 }
+#define PENDING_FIRST(c) do { \
+    if (((mpi_impl *)(c)->impl)->pending) { rg_status st_ = pending_finish((c), NULL); if (st_ != RG_OK) return st_; } \
+} while (0)
 
 static rg_status mpi_allreduce_any(rg_comm *c, void *buf, size_t n, rg_reduce_op op, int dbl)
 {
     mpi_impl *m = c->impl;
+    if (atomic_load(&g_broken)) return broken();
+    PENDING_FIRST(c);
     size_t es = dbl ? sizeof(double) : sizeof(float);
-    int det = m->deterministic && c->size > 2;
-    size_t seg = det ? MPI_DET_SEG : MPI_SEG;
-    for (size_t off = 0; off < n; off += seg) {
-        size_t len = n - off < seg ? n - off : seg;
-        char *p = (char *)buf + off * es;
-        if (det) {
-            rg_status st = mpi_det_segment(c, p, len, dbl);
+    if (c->size > 1 && n > 0) {
+        size_t seg0 = n < RED_SEG ? n : RED_SEG;
+        char *recv = mpi_scratch(m, red_recv_bytes(c, seg0, 0, seg0 * es <= RED_SHORT, dbl));
+        if (!recv) return rg_error(RG_ENOMEM, "rank %d: out of memory for an allreduce of %zu elements", c->rank, n);
+        for (size_t off = 0; off < n; off += RED_SEG) {
+            size_t len = n - off < RED_SEG ? n - off : RED_SEG;
+            rg_status st = red_segment(c, (char *)buf + off * es, len, dbl, recv, m->reqs);
             if (st != RG_OK) return st;
-        } else {
-            int rc = MPI_Allreduce(MPI_IN_PLACE, p, (int)len, dbl ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, m->comm);
-            if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Allreduce of %zu %s", n, dbl ? "doubles" : "floats");
         }
     }
     if (op == RG_REDUCE_AVG) divide(buf, n, c->size, dbl);
@@ -201,15 +647,22 @@ static rg_status mpi_allreduce_any(rg_comm *c, void *buf, size_t n, rg_reduce_op
 static rg_status mpi_allreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op) { return mpi_allreduce_any(c, buf, n, op, 0); }
 static rg_status mpi_allreduce_f64(rg_comm *c, double *buf, size_t n, rg_reduce_op op) { return mpi_allreduce_any(c, buf, n, op, 1); }
 
+/* Segments keep every MPI count an int. */
+#define MPI_SEG ((size_t)1 << 30)
+
 static rg_status mpi_broadcast(rg_comm *c, void *buf, size_t bytes, int root)
 {
     mpi_impl *m = c->impl;
     if (root < 0 || root >= c->size)
         return rg_error(RG_EUSAGE, "broadcast from rank %d in a world of %d", root, c->size);
+    if (atomic_load(&g_broken)) return broken();
+    PENDING_FIRST(c);
     for (size_t off = 0; off < bytes; off += MPI_SEG) {
         size_t len = bytes - off < MPI_SEG ? bytes - off : MPI_SEG;
-        int rc = MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, m->comm);
-        if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Bcast of %zu bytes from rank %d", bytes, root);
+        int rc = MPI_Ibcast((char *)buf + off, (int)len, MPI_BYTE, root, m->comm, m->reqs);
+        if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, 0, m->reqs, "broadcast");
+        rg_status st = mpi_complete(c, 1, m->reqs, -1, "broadcast");
+        if (st != RG_OK) return st;
     }
     return RG_OK;
 }
@@ -219,12 +672,14 @@ static rg_status mpi_allgather(rg_comm *c, const float *in, size_t n, float *out
     mpi_impl *m = c->impl;
     if (n > INT_MAX) return rg_error(RG_EUSAGE, "allgather of %zu floats per rank: MPI counts stop at %d", n, INT_MAX);
     if (n == 0) return RG_OK;
+    if (atomic_load(&g_broken)) return broken();
+    PENDING_FIRST(c);
     /* In place: our block first, so `in` may alias any part of `out`. */
     float *mine = out + (size_t)c->rank * n;
     if (in != mine) memmove(mine, in, n * sizeof *in);
-    int rc = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, (int)n, MPI_FLOAT, m->comm);
-    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Allgather of %zu floats per rank", n);
-    return RG_OK;
+    int rc = MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, (int)n, MPI_FLOAT, m->comm, m->reqs);
+    if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, 0, m->reqs, "allgather");
+    return mpi_complete(c, 1, m->reqs, -1, "allgather");
 }
 
 static rg_status mpi_reduce_scatter(rg_comm *c, const float *in, size_t n_each, float *out, rg_reduce_op op)
@@ -232,54 +687,63 @@ static rg_status mpi_reduce_scatter(rg_comm *c, const float *in, size_t n_each, 
     mpi_impl *m = c->impl;
     if (n_each > INT_MAX) return rg_error(RG_EUSAGE, "reduce_scatter of %zu floats per rank: MPI counts stop at %d", n_each, INT_MAX);
     if (n_each == 0) return RG_OK;
-    int rc;
-    if (m->deterministic && c->size > 2) {
-        int P = c->size;
-        float *recv = mpi_scratch(m, (size_t)P * n_each * sizeof(float));
-        if (!recv) return rg_error(RG_ENOMEM, "rank %d: out of memory for a deterministic reduce_scatter", c->rank);
-        rc = MPI_Alltoall(in, (int)n_each, MPI_FLOAT, recv, (int)n_each, MPI_FLOAT, m->comm);
-        if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Alltoall of %zu floats per rank", n_each);
-        void *src[P];
-        for (int j = 0; j < P; j++) src[j] = recv + (size_t)j * n_each;
-        sum_rank_order(out, src, P, 0, n_each, 0);
-    } else {
-        rc = MPI_Reduce_scatter_block(in == out ? MPI_IN_PLACE : in, out, (int)n_each, MPI_FLOAT, MPI_SUM, m->comm);
-        if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Reduce_scatter_block of %zu floats per rank", n_each);
-    }
+    if (atomic_load(&g_broken)) return broken();
+    PENDING_FIRST(c);
+    size_t bytes;
+    char *recv = rg_mul_ok((size_t)c->size * sizeof(float), n_each, &bytes) ? mpi_scratch(m, bytes) : NULL;
+    if (!recv) return rg_error(RG_ENOMEM, "rank %d: out of memory for a reduce_scatter of %zu floats per rank", c->rank, n_each);
+    int rc, k = red_start(c, (const char *)in, n_each * (size_t)c->size, n_each, 0, 0, recv, red_tag(m), m->reqs, &rc);
+    if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, k, m->reqs, "reduce_scatter");
+    /* out may alias in: written only once every send is done */
+    rg_status st = mpi_complete(c, k, m->reqs, -1, "reduce_scatter");
+    if (st != RG_OK) return st;
+    red_sum(c, (const char *)in, n_each * (size_t)c->size, n_each, 0, 0, recv, out);
     if (op == RG_REDUCE_AVG) divide(out, n_each, c->size, 0);
     return RG_OK;
 }
 
 static rg_status mpi_barrier(rg_comm *c)
 {
-    int rc = MPI_Barrier(((mpi_impl *)c->impl)->comm);
-    return rc == MPI_SUCCESS ? RG_OK : mpi_fail(c, rc, "MPI_Barrier");
+    mpi_impl *m = c->impl;
+    if (atomic_load(&g_broken)) return broken();
+    PENDING_FIRST(c);
+    int rc = MPI_Ibarrier(m->comm, m->reqs);
+    if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, 0, m->reqs, "barrier");
+    return mpi_complete(c, 1, m->reqs, -1, "barrier");
 }
 
-/* Frees the sends MPI is done with (all: waits for every one). */
-static void mpi_reap(mpi_impl *m, int all)
+/* Waits (timed) for the outstanding sends of m. */
+static rg_status sends_complete(rg_comm *c)
 {
-    for (mpi_send **pp = &m->sends; *pp;) {
-        mpi_send *x = *pp;
-        int done = 1;
-        if (all) MPI_Wait(&x->r, MPI_STATUS_IGNORE);
-        else if (MPI_Test(&x->r, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) done = 1;
-        if (done) { *pp = x->next; rg_free(x); }
-        else pp = &x->next;
+    mpi_impl *m = c->impl;
+    while (m->sends) {
+        mpi_send *x = m->sends;
+        rg_status st = mpi_complete(c, 1, &x->r, -1, "sending");
+        if (st != RG_OK) return st;
+        m->sends = x->next;
+        rg_free(x);
     }
+    return RG_OK;
 }
 
 static void mpi_free(rg_comm *c)
 {
     mpi_impl *m = c->impl;
     int done = 0;
-    MPI_Finalized(&done);
-    if (!done) mpi_reap(m, 1);
-    if (!done && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
-    rg_free(m->counts);
-    rg_free(m->displs);
-    rg_free(m->scratch);
-    rg_free(m);
+    if (!atomic_load(&g_broken)) MPI_Finalized(&done);
+    if (!atomic_load(&g_broken) && !done) sends_complete(c);
+    if (!atomic_load(&g_broken) && !done && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
+    if (atomic_load(&g_broken)) {
+        /* MPI may still name the scratch, the sends and the requests */
+        keep(m);
+    } else {
+        mpi_send *x = m->sends;
+        while (x) { mpi_send *next = x->next; rg_free(x); x = next; }
+        rg_free(m->world);
+        rg_free(m->reqs);
+        rg_free(m->scratch);
+        rg_free(m);
+    }
     rg_free(c);
 }
 
@@ -293,11 +757,22 @@ static rg_status mpi_wrap(MPI_Comm comm, int deterministic, rg_comm **out)
     MPI_Comm_size(comm, &size);
     if (m) {
         m->comm = comm;
-        m->counts = rg_calloc(2 * (size_t)size, sizeof(int));
-        m->displs = rg_calloc(2 * (size_t)size, sizeof(int));
+        m->world = rg_calloc((size_t)size, sizeof(int));
+        m->reqs = rg_calloc(2 * (size_t)size, sizeof(MPI_Request));
     }
-    if (!c || !m || !m->counts || !m->displs) {
-        if (m) { rg_free(m->counts); rg_free(m->displs); }
+    MPI_Group g = MPI_GROUP_NULL, wg = MPI_GROUP_NULL;
+    int ok = c && m && m->world && m->reqs;
+    if (ok) {
+        int *ids = rg_calloc((size_t)size, sizeof(int));
+        ok = ids && MPI_Comm_group(comm, &g) == MPI_SUCCESS && MPI_Comm_group(MPI_COMM_WORLD, &wg) == MPI_SUCCESS;
+        for (int j = 0; ok && j < size; j++) ids[j] = j;
+        ok = ok && MPI_Group_translate_ranks(g, size, ids, wg, m->world) == MPI_SUCCESS;
+        if (g != MPI_GROUP_NULL) MPI_Group_free(&g);
+        if (wg != MPI_GROUP_NULL) MPI_Group_free(&wg);
+        rg_free(ids);
+    }
+    if (!ok) {
+        if (m) { rg_free(m->world); rg_free(m->reqs); }
         rg_free(m);
         rg_free(c);
         MPI_Comm_free(&comm);
@@ -306,7 +781,7 @@ static rg_status mpi_wrap(MPI_Comm comm, int deterministic, rg_comm **out)
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     int *ub = NULL, has = 0;
     MPI_Comm_get_attr(comm, MPI_TAG_UB, &ub, &has);
-    m->tag_ub = has && ub ? *ub : 32767;     /* the standard's minimum */
+    m->tag_ub = (has && ub ? *ub : 32767) - 2 * RED_TAGS;     /* the standard's minimum, less ours */
     m->deterministic = deterministic;
     c->ops = &mpi_ops;
     c->rank = rank;
@@ -320,46 +795,48 @@ static rg_status mpi_split(rg_comm *c, int color, int key, rg_comm **out)
 {
     mpi_impl *m = c->impl;
     MPI_Comm sub = MPI_COMM_NULL;
+    /* MPI_Comm_split has no timed form: a timed barrier first, so that every
+     * rank is known to be there, which leaves only a failure in between. */
+    rg_status st = mpi_barrier(c);
+    if (st != RG_OK) return st;
     /* A negative color still takes part (MPI_UNDEFINED), so peers do not hang. */
     int rc = MPI_Comm_split(m->comm, color < 0 ? MPI_UNDEFINED : color, key, &sub);
-    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Comm_split(color %d, key %d)", color, key);
+    if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, 0, m->reqs, "split");
     if (color < 0) return rg_error(RG_EUSAGE, "rank %d: split color %d: colors must be >= 0", c->rank, color);
     return mpi_wrap(sub, m->deterministic, out);
 }
-
-/* A non-blocking allreduce: one MPI request per segment. */
-typedef struct mpi_req {
-    float *buf;
-    size_t n;
-    rg_reduce_op op;
-    int nreq;
-    MPI_Request r[];
-} mpi_req;
 
 static rg_status mpi_iallreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op, rg_comm_req **req)
 {
     mpi_impl *m = c->impl;
     *req = NULL;
-    /* Deterministic mode has no non-blocking form: it completes here (a
-     * NULL request is complete), as does nothing at all. */
-    if ((m->deterministic && c->size > 2) || n == 0) return mpi_allreduce_any(c, buf, n, op, 0);
-    size_t nseg = (n + MPI_SEG - 1) / MPI_SEG;
-    mpi_req *q = rg_malloc(sizeof *q + nseg * sizeof(MPI_Request));
-    if (!q) return rg_error(RG_ENOMEM, "rank %d: out of memory starting an allreduce", c->rank);
+    if (n > RED_SEG || n == 0 || c->size == 1) return mpi_allreduce_any(c, buf, n, op, 0);
+    if (atomic_load(&g_broken)) return broken();
+    int whole = n * sizeof(float) <= RED_SHORT;
+    size_t bytes = red_recv_bytes(c, n, 0, whole, 0);
+    mpi_req *q = rg_calloc(1, sizeof *q + 2 * (size_t)c->size * sizeof(MPI_Request));
+    char *recv = rg_malloc(bytes);
+    if (!q || !recv) {
+        rg_free(q);
+        rg_free(recv);
+        return rg_error(RG_ENOMEM, "rank %d: out of memory starting an allreduce", c->rank);
+    }
     q->buf = buf;
     q->n = n;
     q->op = op;
-    q->nreq = 0;
-    for (size_t off = 0; off < n; off += MPI_SEG) {
-        size_t len = n - off < MPI_SEG ? n - off : MPI_SEG;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, m->comm, &q->r[q->nreq]);
-        if (rc != MPI_SUCCESS) {
-            MPI_Waitall(q->nreq, q->r, MPI_STATUSES_IGNORE);
-            rg_free(q);
-            return mpi_fail(c, rc, "MPI_Iallreduce of %zu floats", n);
-        }
-        q->nreq++;
+    q->whole = whole;
+    q->recv = recv;
+    q->tag = red_tag(m);
+    int rc;
+    q->nreq = red_start(c, (const char *)buf, n, 0, whole, 0, recv, q->tag, q->r, &rc);
+    if (rc != MPI_SUCCESS) {
+        keep(q);
+        keep(recv);
+        return mpi_start_failed(c, rc, q->nreq, q->r, "allreduce");
     }
+    mpi_req **tail = &m->pending;
+    while (*tail) tail = &(*tail)->next;
+    *tail = q;
     *req = (rg_comm_req *)q;
     return RG_OK;
 }
@@ -367,10 +844,14 @@ static rg_status mpi_iallreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op o
 static rg_status mpi_wait(rg_comm *c, rg_comm_req *req)
 {
     mpi_req *q = (mpi_req *)req;
-    rg_status st = RG_OK;
-    int rc = MPI_Waitall(q->nreq, q->r, MPI_STATUSES_IGNORE);
-    if (rc != MPI_SUCCESS) st = mpi_fail(c, rc, "MPI_Iallreduce of %zu floats", q->n);
-    else if (q->op == RG_REDUCE_AVG) divide(q->buf, q->n, c->size, 0);
+    rg_status st = q->done ? q->st : pending_finish(c, q);
+    if (!(q->done && q->st == RG_OK) && atomic_load(&g_broken)) {
+        /* MPI may still name them */
+        keep(q);
+        keep(q->recv);
+        return st != RG_OK ? st : broken();
+    }
+    rg_free(q->recv);
     rg_free(q);
     return st;
 }
@@ -379,7 +860,7 @@ static rg_status mpi_check_peer(const rg_comm *c, const char *what, int peer, in
 {
     const mpi_impl *m = c->impl;
     if (peer < 0 || peer >= c->size) return rg_error(RG_EUSAGE, "%s rank %d in a world of %d", what, peer, c->size);
-    if (tag < 0 || tag > m->tag_ub) return rg_error(RG_EUSAGE, "%s rank %d: tag %d is outside MPI's 0..%d", what, peer, tag, m->tag_ub);
+    if (tag < 0 || tag > m->tag_ub) return rg_error(RG_EUSAGE, "%s rank %d: tag %d is outside 0..%d", what, peer, tag, m->tag_ub);
     if (bytes > INT_MAX) return rg_error(RG_EUSAGE, "%s rank %d: %zu bytes, MPI messages stop at %d", what, peer, bytes, INT_MAX);
     return RG_OK;
 }
@@ -391,14 +872,15 @@ static rg_status mpi_send_op(rg_comm *c, const void *buf, size_t bytes, int dst,
     mpi_impl *m = c->impl;
     rg_status st = mpi_check_peer(c, "send to", dst, tag, bytes);
     if (st != RG_OK) return st;
-    mpi_reap(m, 0);
+    if (atomic_load(&g_broken)) return broken();
+    sends_reap(&m->sends);
     mpi_send *x = rg_malloc(sizeof *x + bytes);
     if (!x) return rg_error(RG_ENOMEM, "rank %d: out of memory sending %zu bytes to rank %d", c->rank, bytes, dst);
     if (bytes) memcpy(x->data, buf, bytes);
     int rc = MPI_Isend(x->data, (int)bytes, MPI_BYTE, dst, tag, m->comm, &x->r);
     if (rc != MPI_SUCCESS) {
         rg_free(x);
-        return mpi_fail(c, rc, "MPI_Isend of %zu bytes to rank %d (tag %d)", bytes, dst, tag);
+        return mpi_start_failed(c, rc, 0, NULL, "send");
     }
     x->next = m->sends;
     m->sends = x;
@@ -410,25 +892,24 @@ static rg_status mpi_recv_op(rg_comm *c, void *buf, size_t bytes, int src, int t
     mpi_impl *m = c->impl;
     rg_status st = mpi_check_peer(c, "recv from", src, tag, bytes);
     if (st != RG_OK) return st;
+    PENDING_FIRST(c);
     /* Probe first: a message of the wrong size is still consumed whole. */
-    MPI_Message msg;
-    MPI_Status status;
+    waiter w = { .c = c, .what = "recv", .peer = src, .n = -1, .src = src, .tag = tag };
+    if ((st = mpi_wait_for(&w)) != RG_OK) return st;
     int count = 0;
-    int rc = MPI_Mprobe(src, tag, m->comm, &msg, &status);
-    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Mprobe for rank %d (tag %d)", src, tag);
-    MPI_Get_count(&status, MPI_BYTE, &count);
-    if (count >= 0 && (size_t)count == bytes) {
-        rc = MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        mpi_reap(m, 0);
-        return rc == MPI_SUCCESS ? RG_OK : mpi_fail(c, rc, "MPI_Mrecv of %zu bytes from rank %d (tag %d)", bytes, src, tag);
-    }
-    void *junk = rg_malloc(count > 0 ? (size_t)count : 1);
-    if (!junk) return rg_error(RG_ENOMEM, "rank %d: out of memory discarding a %d-byte message", c->rank, count);
-    MPI_Mrecv(junk, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-    rg_free(junk);
-    mpi_reap(m, 0);
-    return rg_error(RG_ECOMM, "rank %d: recv from rank %d (tag %d) expected %zu bytes, the message has %d",
-                    c->rank, src, tag, bytes, count);
+    MPI_Get_count(&w.status, MPI_BYTE, &count);
+    int fits = count >= 0 && (size_t)count == bytes;
+    void *into = fits ? buf : rg_malloc(count > 0 ? (size_t)count : 1);
+    if (!into) return rg_error(RG_ENOMEM, "rank %d: out of memory discarding a %d-byte message", c->rank, count);
+    int rc = MPI_Imrecv(into, count, MPI_BYTE, &w.msg, m->reqs);
+    st = rc != MPI_SUCCESS ? mpi_start_failed(c, rc, 0, m->reqs, "recv") : mpi_complete(c, 1, m->reqs, src, "recv");
+    if (st != RG_OK) { if (!fits) keep(into); return st; }
+    if (!fits) rg_free(into);
+    sends_reap(&m->sends);
+    if (!fits)
+        return rg_error(RG_ECOMM, "rank %d: recv from rank %d (tag %d) expected %zu bytes, the message has %d",
+                        c->rank, src, tag, bytes, count);
+    return RG_OK;
 }
 
 /* The CLI's exit codes (regula.h), so mpirun's status tells what failed. */
@@ -455,6 +936,9 @@ static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg)
 {
     char copy[512];
     snprintf(copy, sizeof copy, "%s", msg ? msg : "");
+    /* After a timeout every process has the verdict and stops by itself,
+     * with the status returned; MPI is not called again. */
+    if (atomic_load(&g_broken)) return rg_error(status, "%s", copy);
     rg_log("%s", copy[0] ? copy : rg_status_str(status));
     MPI_Abort(((mpi_impl *)c->impl)->comm, exit_code(status));
     return rg_error(status, "%s", copy);      /* not reached */
@@ -491,9 +975,28 @@ rg_status rg_comm_mpi_world(rg_comm **out)
     MPI_Initialized(&inited);
     MPI_Finalized(&done);
     if (!inited || done) return rg_error(RG_EUSAGE, "MPI is not running: call rg_comm_mpi_init first");
-    MPI_Comm dup;
-    int rc = MPI_Comm_dup(MPI_COMM_WORLD, &dup);
-    if (rc != MPI_SUCCESS) return rg_error(RG_ECOMM, "MPI_Comm_dup(MPI_COMM_WORLD) failed (error %d)", rc);
+    if (atomic_load(&g_broken)) return broken();
+    MPI_Comm dup = MPI_COMM_NULL, probe = MPI_COMM_NULL;
+    MPI_Request r[2];
+    int n = 0, first = g_probe == MPI_COMM_NULL;
+    /* the first call also makes the probe communicator */
+    int rc = first ? MPI_Comm_idup(MPI_COMM_WORLD, &probe, &r[n++]) : MPI_SUCCESS;
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_idup(MPI_COMM_WORLD, &dup, &r[n++]);
+    if (rc != MPI_SUCCESS) return rg_error(RG_ECOMM, "MPI_Comm_idup(MPI_COMM_WORLD) failed (error %d)", rc);
+    if (first) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &g_wrank);
+        MPI_Comm_size(MPI_COMM_WORLD, &g_wsize);
+        rg_free(g_answered);
+        if (!(g_answered = rg_calloc((size_t)g_wsize, 1)))
+            return rg_error(RG_ENOMEM, "out of memory starting MPI with %d ranks", g_wsize);
+    }
+    waiter w = { .c = NULL, .what = "MPI_Comm_idup(MPI_COMM_WORLD)", .peer = -1, .n = n, .r = r };
+    rg_status st = mpi_wait_for(&w);
+    if (st != RG_OK) return st;
+    if (first) {
+        MPI_Comm_set_errhandler(probe, MPI_ERRORS_RETURN);
+        g_probe = probe;
+    }
     return mpi_wrap(dup, 0, out);
 }
 
@@ -501,11 +1004,23 @@ void rg_comm_mpi_finalize(void)
 {
     int done = 0;
     MPI_Finalized(&done);
-    if (g_mpi_inited_by_us && !done) MPI_Finalize();
+    if (g_mpi_inited_by_us && !done && g_probe != MPI_COMM_NULL && !atomic_load(&g_broken)) {
+        /* MPI_Finalize waits for every process with no timeout: a timed
+         * barrier first finds a peer that stopped after the last collective */
+        MPI_Request r;
+        waiter w = { .c = NULL, .what = "the barrier before MPI_Finalize", .peer = -1, .n = 1, .r = &r };
+        if (MPI_Ibarrier(g_probe, &r) != MPI_SUCCESS) become_broken("MPI_Ibarrier before MPI_Finalize failed");
+        else mpi_wait_for(&w);
+        if (!atomic_load(&g_broken)) {
+            ctl_flush(rg_now_ns() + grace_ns(g_timeout));
+            MPI_Comm_free(&g_probe);
+        }
+    }
+    /* after a failure MPI_Finalize could wait forever for the failed rank */
+    if (g_mpi_inited_by_us && !done && !atomic_load(&g_broken)) MPI_Finalize();
     g_mpi_inited_by_us = 0;
 }
 
-static double g_timeout = 30.0;
 void rg_comm_mpi_set_timeout(double seconds) { g_timeout = seconds; }
 
 static int is_mpi(const rg_comm *c) { return c->ops == &mpi_ops; }

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A peer that dies (SIGKILL) or stops (SIGSTOP) in the middle of training:
+# every survivor exits with code 5 within --comm-timeout, naming the rank,
+# and nothing hangs.  Each rank runs under a small shell that records its
+# pid, exit status and end time, so the survivors' own exit codes are seen
+# even where mpirun reports another.
+#   kill:  SIGKILL rank 1 of 2 under `mpirun --enable-recovery` (without it
+#          Open MPI ends the job itself at once, exit 137); Open MPI 4.1
+#          then returns 0 whatever the ranks return, so the test reads the
+#          survivors' statuses, not mpirun's.
+#   stop:  SIGSTOP rank 1 of 2, plain mpirun: exit status 5 from mpirun.
+#   stop3: SIGSTOP rank 1 of 3 processes x 2 threads: two survivors, neither
+#          blamed by the other.
+# Usage: dead_peer.sh REGULA MPIEXEC
+set -u
+regula=$1 mpiexec=$2
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+timeout=3     # --comm-timeout
+slack=3       # seconds allowed past it: the verdict, exit, mpirun killing a stopped rank (~1 s)
+dir=$(mktemp -d)
+started=()    # every pid this test started, mpirun and ranks
+cleanup() {
+    for p in "${started[@]}"; do kill -CONT "$p" 2> /dev/null; kill -KILL "$p" 2> /dev/null; done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }     # milliseconds
+secs() { printf '%d.%02d' $(($1 / 1000)) $(($1 % 1000 / 10)); }
+
+cat > "$dir/rank.sh" << 'EOF'
+#!/usr/bin/env bash
+# one rank: the command, its pid, then "status end-time"
+out=$1; shift
+r=${OMPI_COMM_WORLD_RANK:?not started by Open MPI}
+echo $$ > "$out/wpid.$r"
+"$@" &
+echo $! > "$out/pid.$r"
+wait $!
+rc=$?
+t=${EPOCHREALTIME/./}
+echo "$rc $((10#$t / 1000))" > "$out/rc.$r"
+exit $rc
+EOF
+
+# run_case NAME SIGNAL VICTIM PROCESSES WORKERS [MPIRUN OPTIONS...]
+run_case() {
+    local name=$1 sig=$2 victim=$3 np=$4 workers=$5
+    shift 5
+    local d="$dir/$name"
+    mkdir -p "$d"
+    "$mpiexec" "$@" -n "$np" bash "$dir/rank.sh" "$d" "$regula" train --data fashion-mnist --limit 20000 \
+        --epochs 50 --workers "$workers" --log "$d/log.jsonl" --log-every 10 --comm-timeout $timeout \
+        > "$d/out" 2> "$d/err" &
+    local mp=$! r
+    started+=("$mp")
+    # training is under way: every rank has a pid and rank 0 logs steps
+    local steps=0 pids
+    for _ in $(seq 600); do
+        steps=$(grep -c '"event":"step"' "$d/log.jsonl" 2> /dev/null)
+        pids=("$d"/pid.*)
+        [ "${steps:-0}" -ge 3 ] && [ "${#pids[@]}" = "$np" ] && [ -e "${pids[0]}" ] && break
+        kill -0 "$mp" 2> /dev/null || break
+        sleep 0.1
+    done
+    for r in $(seq 0 $((np - 1))); do
+        for f in "$d/wpid.$r" "$d/pid.$r"; do [ -s "$f" ] && started+=("$(cat "$f")"); done
+    done
+    if [ "${steps:-0}" -lt 3 ] || [ ! -s "$d/pid.$victim" ]; then
+        bad "$name: training did not get under way ($steps step events): $(tail -3 "$d/err")"
+        return
+    fi
+    local vp t0 took
+    vp=$(cat "$d/pid.$victim")
+    t0=$(ms)
+    if ! kill -"$sig" "$vp"; then bad "$name: rank $victim (pid $vp) was gone before the kill"; return; fi
+    # mpirun must return by itself; past timeout + slack + 15 s it hangs
+    while kill -0 "$mp" 2> /dev/null && [ $(($(ms) - t0)) -lt $(((timeout + slack + 15) * 1000)) ]; do sleep 0.05; done
+    took=$(($(ms) - t0))
+    if kill -0 "$mp" 2> /dev/null; then
+        bad "$name: mpirun still running $(secs $took) s after SIG$sig of rank $victim"
+        return
+    fi
+    wait "$mp"
+    local code=$?
+    echo "$name: mpirun returned $code, $(secs $took) s after SIG$sig of rank $victim"
+    if grep -q '"event":"end"' "$d/log.jsonl"; then bad "$name: training had ended on its own"; return; fi
+    if [ $took -gt $(((timeout + slack) * 1000)) ]; then
+        bad "$name: mpirun took $(secs $took) s (--comm-timeout $timeout + $slack)"
+    else
+        ok "$name: mpirun returned in $(secs $took) s"
+    fi
+    # the survivors: status 5 within the timeout (plain mpirun kills the
+    # slower survivors once the first exits: those leave no status)
+    local seen=0 rc end
+    for r in $(seq 0 $((np - 1))); do
+        [ "$r" = "$victim" ] && continue
+        if [ ! -s "$d/rc.$r" ]; then
+            [ "$sig" = KILL ] && bad "$name: rank $r left no exit status"
+            continue
+        fi
+        read -r rc end < "$d/rc.$r"
+        seen=$((seen + 1))
+        if [ "$rc" = 5 ]; then ok "$name: rank $r exited with 5"; else bad "$name: rank $r exited with $rc"; fi
+        if [ $((end - t0)) -gt $(((timeout + 1) * 1000)) ]; then
+            bad "$name: rank $r exited $(secs $((end - t0))) s after the kill"
+        else
+            ok "$name: rank $r exited $(secs $((end - t0))) s after the kill"
+        fi
+    done
+    [ $seen -ge 1 ] || bad "$name: no survivor left an exit status"
+    if [ "$sig" != KILL ]; then
+        if [ $code = 5 ]; then ok "$name: mpirun exit status 5"; else bad "$name: mpirun exit status $code"; fi
+    fi
+    # a stopped rank is found by the timeout; a dead one may also surface as
+    # an MPI error first ("... failed on rank 0 (...)"), still naming it
+    local want="rank $victim stopped answering: no reply within $timeout s (--comm-timeout"
+    [ "$sig" = KILL ] && want="rank $victim stopped answering: "
+    if grep -q -F "$want" "$d/err"; then
+        ok "$name: the message names rank $victim"
+    else
+        bad "$name: no message naming rank $victim: $(grep -v '^\[' "$d/err" | head -5)"
+    fi
+    if grep "stopped answering" "$d/err" | grep -v -q "^regula: rank $victim stopped answering"; then
+        bad "$name: another rank blamed: $(grep "stopped answering" "$d/err" | sort -u)"
+    else
+        ok "$name: no survivor blamed"
+    fi
+}
+
+run_case kill KILL 1 2 1 --enable-recovery
+run_case stop STOP 1 2 1
+run_case stop3 STOP 1 3 2
+
+echo "dead_peer: $pass passed, $fail failed"
+[ $fail = 0 ] && [ $pass -gt 0 ]
