@@ -13,7 +13,10 @@
  *   - The library never prints and never exits, with one exception: under
  *     MPI, a worker that fails ends the whole job (MPI_Abort, exit code of
  *     its status) after handing its message to the log callback, because
- *     MPI cannot wake a peer blocked in a collective.
+ *     MPI cannot wake a peer blocked in a collective.  A peer that dies or
+ *     stops answering is different: no MPI wait lasts longer than
+ *     --comm-timeout, and the survivors return RG_ECOMM naming the rank
+ *     (without MPI_Abort; MPI is not called again in that process).
  *   - Matrices are row-major float32.  A dense layer's weight is stored as
  *     [out, in] (PyTorch's Linear layout), its bias as [out].
  */
