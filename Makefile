@@ -31,13 +31,13 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# ThreadSanitizer over the tests that run worker threads (MPI off: Open MPI
-# is not built for TSan).
+# ThreadSanitizer over the tests that run worker threads, and the CLI's
+# kill-and-resume test (MPI off: Open MPI is not built for TSan).
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DRG_MPI=OFF \
 	  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train'
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train|threads'
 
 # libFuzzer targets for the IDX, CSV, safetensors, JSON-config and model-spec
 # parsers (clang and libclang-rt-14-dev, which deps --fuzz installs): each
