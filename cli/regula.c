@@ -330,7 +330,7 @@ static int cmd_train(const rg_config *c)
     rg_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL, *tmp = NULL;
     rg_model *m = NULL;
     rg_status st;
-    int code = 0;
+    int code = 0, reached = 0;   /* reached: rg_train was called */
     rg_data_opts opts = data_opts(c);
 
     rg_blas_set_threads(c->threads);
@@ -379,6 +379,7 @@ static int cmd_train(const rg_config *c)
     rg_train_result r;
     memset(&r, 0, sizeof r);
     int lead = rg_dist_rank() == 0;   /* under MPI only rank 0 talks */
+    reached = 1;
     st = rg_train(c, m, train, val ? val : test, test, lead && isatty(STDERR_FILENO) ? on_progress : NULL, &bar, &r);
     if (st) {
         /* shared failures (a non-finite loss, a peer's failure) are reported
@@ -398,6 +399,9 @@ static int cmd_train(const rg_config *c)
 lib_fail:
     code = fail(st);
 out:
+    /* failed before training while the other processes went on: they wait
+     * in rg_train's first agreement for this one */
+    if (code && !reached) rg_dist_agree(RG_EDATA);
     rg_model_free(m);
     rg_dataset_free(all);
     rg_dataset_free(train);
@@ -537,6 +541,7 @@ int main(int argc, char **argv)
     /* under mpirun: MPI, and a world of processes x --workers threads */
     rg_status st = run == cmd_train ? rg_dist_init(&argc, &argv) : RG_OK;
     if (st != RG_OK) return fail(st);
+    rg_dist_set_timeout(c.comm_timeout);
     code = run(&c);
     rg_dist_finalize();
     if (fflush(stdout) != 0 && !code) code = failf(EXIT_DATA, "cannot write to standard output");

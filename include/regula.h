@@ -340,6 +340,17 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
  * rank 0 writes logs and checkpoints. */
 rg_status rg_dist_init(int *argc, char ***argv);
 void rg_dist_finalize(void);
+/* Seconds an MPI wait may last before the silent peer is declared failed
+ * (--comm-timeout; default 30).  Set it right after rg_dist_init so that it
+ * covers the set-up too; rg_train sets it again from its configuration. */
+void rg_dist_set_timeout(double seconds);
+/* For a process that fails before it reaches rg_train (its data did not
+ * load, say) while the others go on: every rg_train starts with this same
+ * agreement, so call it with the failure and every process stops instead
+ * of waiting.  Returns st for the process that failed, RG_ECOMM naming the
+ * failed process for the others; RG_OK when nobody failed.  A no-op
+ * without MPI. */
+rg_status rg_dist_agree(rg_status st);
 int rg_dist_rank(void);
 int rg_dist_size(void);
 

@@ -75,9 +75,11 @@ rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
  * then the ranks that do not answer a ping are declared failed, RG_ECOMM
  * "rank R stopped answering: ..." on every process, and MPI is not called
  * again (every op fails at once with that message; free and finalize skip
- * MPI).  A rank answers pings only while it waits inside an op, so a process
- * that spends longer than the timeout outside communication (a slow
- * checkpoint write, uneven evaluation) is declared failed too.  abort cannot
+ * MPI).  A rank answers pings only while it waits inside an op or calls
+ * rg_comm_mpi_service (the trainer does while it waits for a checkpoint
+ * write or the final save), so a process that spends longer than the
+ * timeout otherwise outside communication (uneven evaluation, slow data
+ * loading) is declared failed too.  abort cannot
  * wake a peer blocked inside MPI, so it ends the whole job with MPI_Abort
  * and the CLI's exit code for the status (2..5): print the message before
  * calling it; after a timeout it only returns the status (everyone has the
@@ -102,6 +104,12 @@ rg_status rg_comm_mpi_world(rg_comm **out);
  * A wait whose peers all answer waits once more, then fails with "no
  * progress".  Default 30. */
 void rg_comm_mpi_set_timeout(double seconds);
+/* Answers peers' liveness pings (and takes in a verdict) for a process
+ * that waits outside communication, e.g. for its checkpoint writer: call
+ * it every millisecond or so, from the thread that calls MPI.  A waiter
+ * that is answered waits up to a second timeout before "no progress".
+ * No-op without MPI, before the first communicator, or after a failure. */
+void rg_comm_mpi_service(void);
 /* MPI_Finalize, if rg_comm_mpi_init initialised MPI, after a barrier under
  * the timeout (MPI_Finalize waits for every process, with no timeout of its
  * own); skipped after a timeout.  Free every mpi communicator first. */

@@ -1022,6 +1022,10 @@ void rg_comm_mpi_finalize(void)
 }
 
 void rg_comm_mpi_set_timeout(double seconds) { g_timeout = seconds; }
+void rg_comm_mpi_service(void)
+{
+    if (!atomic_load(&g_broken)) probe_service();
+}
 
 static int is_mpi(const rg_comm *c) { return c->ops == &mpi_ops; }
 static void mpi_set_deterministic(rg_comm *c, int on) { ((mpi_impl *)c->impl)->deterministic = on != 0; }
@@ -1037,6 +1041,7 @@ rg_status rg_comm_mpi_init(int *argc, char ***argv) { return no_mpi(); }
 rg_status rg_comm_mpi_world(rg_comm **out) { return no_mpi(); }
 void rg_comm_mpi_finalize(void) {}
 void rg_comm_mpi_set_timeout(double seconds) { (void)seconds; }
+void rg_comm_mpi_service(void) {}
 static int is_mpi(const rg_comm *c) { return 0; }
 static void mpi_set_deterministic(rg_comm *c, int on) {}
 

@@ -161,6 +161,16 @@ static rg_status list_ckpts(const char *dir, long long **steps, size_t *n)
     return RG_OK;
 }
 
+rg_status rg_ckpt_count(const char *dir, size_t *n, char *newest, size_t cap)
+{
+    long long *steps;
+    rg_status s = list_ckpts(dir, &steps, n);
+    if (s != RG_OK) return s;
+    if (*n && newest) snprintf(newest, cap, CK_PREFIX "%0*llu" CK_SUFFIX, CK_DIGITS, (unsigned long long)steps[0]);
+    rg_free(steps);
+    return RG_OK;
+}
+
 void rg_ckpt_clean(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -257,11 +267,13 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     free(cj);
     if (s != RG_OK) return s;
 
-    /* keep the newest `keep` */
+    /* keep the newest `keep` up to this one (a later step can only be a
+     * damaged file --resume skipped: left for the user to look at) */
     long long *steps;
-    size_t k;
+    size_t k, kept = 0;
     if ((s = list_ckpts(dir, &steps, &k)) != RG_OK) return s;
-    for (size_t i = (size_t)keep; i < k; i++) {
+    for (size_t i = 0; i < k; i++) {
+        if (steps[i] > (long long)ck->u[CK_STEP] || ++kept <= (size_t)keep) continue;
         ck_name(path, sizeof path, dir, (uint64_t)steps[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
             s = rg_error(RG_EIO, "--keep %d: cannot delete the old checkpoint %s: %s", keep, path, strerror(errno));

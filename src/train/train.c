@@ -32,7 +32,9 @@
 #include <math.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,6 +200,7 @@ void rg_dist_finalize(void)
 }
 
 int rg_dist_rank(void) { return g_process_comm ? rg_comm_rank(g_process_comm) : 0; }
+void rg_dist_set_timeout(double seconds) { rg_comm_mpi_set_timeout(seconds); }
 int rg_dist_size(void) { return g_process_comm ? rg_comm_size(g_process_comm) : 1; }
 
 /* ------------------------------------------------------------ training */
@@ -356,6 +359,7 @@ typedef struct ck_writer {
     rg_ckpt ck;                 /* arrays owned here */
     pthread_t th;
     int running;
+    atomic_int done;            /* the write in flight has finished */
     rg_status st;               /* of the last write */
     char msg[1024];
 } ck_writer;
@@ -365,6 +369,7 @@ static void *ck_writer_main(void *arg)
     ck_writer *w = arg;
     w->st = rg_ckpt_write(w->s->ck_dir, w->snap, w->s->c, &w->ck, w->s->c->keep);
     snprintf(w->msg, sizeof w->msg, "%s", w->st != RG_OK ? rg_last_error() : "");
+    atomic_store(&w->done, 1);
     return NULL;
 }
 
@@ -372,6 +377,13 @@ static void *ck_writer_main(void *arg)
 static rg_status ck_writer_wait(ck_writer *w)
 {
     if (!w || !w->running) return RG_OK;
+    /* under MPI, peers waiting for this process meanwhile ask whether it is
+     * alive: answer them, a slow disk is not a dead process */
+    while (g_process_comm && !atomic_load(&w->done)) {
+        rg_comm_mpi_service();
+        struct timespec nap = { 0, 1000000 };
+        nanosleep(&nap, NULL);
+    }
     pthread_join(w->th, NULL);
     w->running = 0;
     if (w->st != RG_OK) return rg_error(w->st, "%s", w->msg);
@@ -456,6 +468,7 @@ static rg_status save_checkpoint(shared *s, ck_writer **wp, rg_comm *comm, rg_mo
     }
     if (g == 0) {
         w->running = 1;
+        atomic_store(&w->done, 0);
         if (pthread_create(&w->th, NULL, ck_writer_main, w) != 0) {
             w->running = 0;
             st = rg_error(RG_ENOMEM, "cannot start the checkpoint writer thread");
@@ -606,6 +619,7 @@ static rg_status worker_run(shared *s, int t)
         double my_loss = 0.0;
         int div_count = 0;
         uint64_t es0 = 0, epoch_skipped = 0;
+        size_t samples_t0 = 0;   /* of this epoch, before this process started it (a resume) */
         if (ck && epoch == epoch0) {
             /* the epoch in progress when the checkpoint was written */
             es0 = ck->u[CK_EPOCH_STEP];
@@ -614,6 +628,7 @@ static rg_status worker_run(shared *s, int t)
             lr = ck->d[CD_LR];
             all_samples = (size_t)ck->u[CK_EPOCH_SAMPLES];
             epoch_skipped = ck->u[CK_EPOCH_SKIPPED];
+            samples_t0 = all_samples;
             if (same_world) {
                 const double *a = ck->wacc + (size_t)g * WA_N;
                 my_samples = (size_t)a[WA_SAMPLES];
@@ -661,7 +676,9 @@ static rg_status worker_run(shared *s, int t)
             }
             float scale = 1.0f / (float)b_step;
             double data_loss = 0.0, reg_local = 0.0;
-            size_t mine = 0;
+            size_t mine = 0, step_correct = 0;   /* counted once the step is kept */
+            double div_step = 0.0;
+            int has_div = 0;
             /* passes: one per owned shard (deterministic) or one */
             int p_lo = det ? g * S / W : 0, p_hi = det ? (g + 1) * S / W : 1;
             for (int sh = p_lo; sh < p_hi; sh++) {
@@ -696,7 +713,7 @@ static rg_status worker_run(shared *s, int t)
                                  .label_smoothing = (float)c->label_smoothing, .grad_scale = scale,
                                  .overwrite = !start };
                 double l = 0.0;
-                if ((st = rg_model_forward_backward(m, xb, yb, nb, &pass, 1, &l, &my_correct, NULL)) != RG_OK) {
+                if ((st = rg_model_forward_backward(m, xb, yb, nb, &pass, 1, &l, &step_correct, NULL)) != RG_OK) {
                     rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(s->train), g);
                     goto fail;
                 }
@@ -708,11 +725,11 @@ static rg_status worker_run(shared *s, int t)
                     memcpy(shards + (size_t)(sh - p_lo) * PT, grads, PT * sizeof(float));
                 }
             }
-            my_samples += mine;
-            my_loss += data_loss;
             if (s->adapt == 3 && es % 8 == 0) memcpy(pre, grads, P * sizeof(float));
             double tc = rg_now();
             double tl[4];   /* the step's loss sum, penalty, non-finite count, bad rank */
+            int sum_bad = 0;   /* the summed gradient overflowed (not under --shard-optimizer:
+                                  no worker holds the whole sum; the next step's loss catches it) */
             if (det) {
                 /* gather every shard's gradient, sum them in a fixed tree */
                 float *all = shards;
@@ -723,6 +740,7 @@ static rg_status worker_run(shared *s, int t)
                 tree_sum(all, PT, PT, S);
                 memcpy(grads, all, PT * sizeof(float));
                 for (int k = 0; k < 4; k++) tl[k] = grads[P + (size_t)k];
+                sum_bad = tl[TAIL_BAD] == 0.0 && !rg_all_finite(grads, P);
             } else if (sharded) {
                 /* a global penalty's gradient goes into this worker's own
                  * block only: the block the reduce-scatter hands back to it,
@@ -740,6 +758,9 @@ static rg_status worker_run(shared *s, int t)
                 step_figures(tail, data_loss, reg_local, rg_all_finite(grads, P), g);
                 if (W > 1 && (st = rg_comm_allreduce(comm, grads, PT, RG_REDUCE_SUM)) != RG_OK) goto fail;
                 for (int k = 0; k < 4; k++) tl[k] = tail[k];
+                /* every worker's own gradient was finite, but their sum may
+                 * not be (overflow): the same test on the same sum everywhere */
+                sum_bad = W > 1 && tl[TAIL_BAD] == 0.0 && !rg_all_finite(grads, P);
             }
             t_comm += rg_now() - tc;
             if (s->adapt == 3 && es % 8 == 0 && mine > 0) {
@@ -751,12 +772,12 @@ static rg_status worker_run(shared *s, int t)
                     dd += a * a;
                     nn += (double)grads[i] * grads[i];
                 }
-                div_sum += nn > 0.0 ? sqrt(dd / nn) : 0.0;
-                div_count++;
+                div_step = nn > 0.0 ? sqrt(dd / nn) : 0.0;
+                has_div = 1;
             }
             double reg = penalty_first || sharded ? tl[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
             double batch_loss = tl[TAIL_LOSS] / (double)b_step + reg;
-            if ((tl[TAIL_BAD] > 0.0 || !isfinite(batch_loss)) && c->skip_nonfinite && run_skipped < RG_SKIP_LIMIT) {
+            if ((tl[TAIL_BAD] > 0.0 || sum_bad || !isfinite(batch_loss)) && c->skip_nonfinite && run_skipped < RG_SKIP_LIMIT) {
                 /* every worker saw the same figures: all skip this update */
                 skipped++;
                 epoch_skipped++;
@@ -769,13 +790,17 @@ static rg_status worker_run(shared *s, int t)
                 }
                 goto step_done;
             }
-            if (tl[TAIL_BAD] > 0.0 || !isfinite(batch_loss)) {
+            if (tl[TAIL_BAD] > 0.0 || sum_bad || !isfinite(batch_loss)) {
                 r.nonfinite_step = step;
                 int bad = (int)tl[TAIL_BAD];
                 if (c->skip_nonfinite)
                     rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
                              "(--skip-nonfinite skips at most %d); last at step %llu (epoch %d)",
                              RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, (unsigned long long)step, epoch + 1);
+                else if (bad == 0 && sum_bad)
+                    rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
+                             "every worker's own was finite); try a lower --lr or --clip-norm, or --skip-nonfinite",
+                             (unsigned long long)step, epoch + 1);
                 else if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
                     rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d); "
                              "try a lower --lr or --clip-norm, or --skip-nonfinite",
@@ -792,6 +817,10 @@ static rg_status worker_run(shared *s, int t)
                 goto out;   /* every worker saw the same figures: all stop here */
             }
             run_skipped = 0;
+            my_samples += mine;
+            my_loss += data_loss;
+            my_correct += step_correct;
+            if (has_div) { div_sum += div_step; div_count++; }
             lr = lr_at(c, step, epoch, total_steps);
             if (sharded) {
                 /* ZeRO-1: this worker updates its slice with its slice of the
@@ -889,7 +918,7 @@ static rg_status worker_run(shared *s, int t)
         rg_epoch_stats e = { .epoch = epoch + 1, .loss = all_samples ? loss_sum / (double)all_samples : NAN,
                              .reg_loss = all_samples ? reg_sum / (double)all_samples : NAN,
                              .acc = all_samples ? correct_all / (double)all_samples : NAN,
-                             .val_loss = NAN, .val_acc = NAN, .samples_per_s = (double)all_samples / secs,
+                             .val_loss = NAN, .val_acc = NAN, .samples_per_s = (double)(all_samples - samples_t0) / secs,
                              .seconds = secs, .lr = lr };
         if (s->val && (st = eval_dist(m, comm, s->val, &e.val_loss, &e.val_acc)) != RG_OK) { rg_free(all_stats); goto fail; }
         if (s->adapt == 3 && !s->iid) {
@@ -1075,6 +1104,44 @@ static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
     return RG_OK;
 }
 
+rg_status rg_dist_agree(rg_status st) { return agree_setup(st); }
+
+/* rg_model_save from a helper thread while this one answers peers' pings:
+ * under MPI the other processes wait for rank 0 meanwhile. */
+typedef struct save_job {
+    const rg_model *m;
+    const char *path;
+    rg_status st;
+    char msg[1024];
+    atomic_int done;
+} save_job;
+
+static void *save_main(void *arg)
+{
+    save_job *j = arg;
+    j->st = rg_model_save(j->m, j->path);
+    snprintf(j->msg, sizeof j->msg, "%s", j->st != RG_OK ? rg_last_error() : "");
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+static rg_status save_serviced(const rg_model *m, const char *path)
+{
+    if (!g_process_comm || rg_dist_size() == 1) return rg_model_save(m, path);
+    save_job j = { .m = m, .path = path };
+    atomic_init(&j.done, 0);
+    pthread_t th;
+    if (pthread_create(&th, NULL, save_main, &j) != 0) return rg_model_save(m, path);
+    while (!atomic_load(&j.done)) {
+        rg_comm_mpi_service();
+        struct timespec nap = { 0, 1000000 };
+        nanosleep(&nap, NULL);
+    }
+    pthread_join(th, NULL);
+    if (j.st != RG_OK) return rg_error(j.st, "%s", j.msg);
+    return RG_OK;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -1088,15 +1155,18 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
 {
     rg_train_result r0 = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN };
     if (res) *res = r0;
+    /* every exit before the workers start goes through agree_setup, the
+     * first collective of every process (rg_dist_agree too) */
     rg_status st = rg_config_validate(c);
-    if (st != RG_OK) return st;
-    if ((st = check_dataset(m, train, "training")) != RG_OK) return st;
-    if ((st = check_dataset(m, val, "validation")) != RG_OK) return st;
-    if ((st = check_dataset(m, test, "test")) != RG_OK) return st;
+    if (st == RG_OK) rg_comm_mpi_set_timeout(c->comm_timeout);
+    if (st == RG_OK) st = check_dataset(m, train, "training");
+    if (st == RG_OK) st = check_dataset(m, val, "validation");
+    if (st == RG_OK) st = check_dataset(m, test, "test");
     size_t N = rg_dataset_size(train);
-    if (N == 0) return rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(train));
-    if (c->early_stop > 0 && !val)
-        return rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
+    if (st == RG_OK && N == 0) st = rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(train));
+    if (st == RG_OK && c->early_stop > 0 && !val)
+        st = rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
+    if (st != RG_OK) return agree_setup(st);
 
     shared *s = rg_calloc(1, sizeof *s);
     if (!s) return rg_error(RG_ENOMEM, "out of memory");
@@ -1158,14 +1228,26 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
         st = rg_ckpt_load(c->resume, c, m, &ck, &found, ck_path, sizeof ck_path);
         if (st == RG_OK && found) st = check_resume(s, &ck, ck_path);
     }
-    if (st == RG_OK && s->ck_dir && rg_dist_rank() == 0) rg_ckpt_clean(s->ck_dir);
+    if (st == RG_OK && s->ck_dir && rg_dist_rank() == 0) {
+        /* checkpoints of another run in the directory would be pruned as
+         * "newer" than ours and picked by a later --resume: refuse */
+        size_t n = 0;
+        char newest[64] = "";
+        struct stat a, b;
+        int same = c->resume[0] && stat(c->resume, &a) == 0 && stat(s->ck_dir, &b) == 0 &&
+                   a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        if ((st = rg_ckpt_count(s->ck_dir, &n, newest, sizeof newest)) == RG_OK && n > 0 && !same)
+            st = rg_error(RG_EUSAGE, "--checkpoint-dir %s already holds %zu checkpoint%s (newest %s) of another run: "
+                          "continue that run with --resume %s, or give an empty directory", s->ck_dir, n,
+                          n == 1 ? "" : "s", newest, s->ck_dir);
+        if (st == RG_OK) rg_ckpt_clean(s->ck_dir);
+    }
 agree:
     /* MPI has no timeout: a process that left now would leave the others
      * waiting in their first collective, so all agree before going on */
     if ((st = agree_setup(st)) != RG_OK) goto done;
     if (c->resume[0] && g_process_comm && rg_dist_size() > 1 && (st = share_resume(m, &ck, &found)) != RG_OK) goto done;
     if (found) s->ck = &ck;
-    rg_comm_mpi_set_timeout(c->comm_timeout);
     if (g_process_comm) st = rg_comm_hier_create(g_process_comm, s->threads, s->ranks);
     else if (s->threads > 1) st = rg_comm_threads_create(s->threads, s->ranks);
     else st = rg_comm_self(&s->ranks[0]);
@@ -1211,7 +1293,7 @@ agree:
     for (int t = 0; t < s->threads && st == RG_ECOMM; t++)
         if (s->status[t] != RG_OK && s->status[t] != RG_ECOMM) st = s->status[t];
     rg_error(st, "%s", msg);
-    if (st == RG_OK && c->save[0] && rg_dist_rank() == 0) st = rg_model_save(m, c->save);
+    if (st == RG_OK && c->save[0] && rg_dist_rank() == 0) st = save_serviced(m, c->save);
     if (s->log) {
         if (st == RG_OK) {
             const rg_train_result *r = &s->result;

@@ -88,6 +88,9 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_ckpt *ck, int *found,
                        char *path, size_t cap);
 
+/* How many checkpoints dir holds, and the newest's file name. */
+rg_status rg_ckpt_count(const char *dir, size_t *n, char *newest, size_t cap);
+
 /* Removes temporary files a killed writer left in dir (<name>.tmp.<pid>). */
 void rg_ckpt_clean(const char *dir);
 

@@ -153,5 +153,19 @@ if [ $rc -eq 0 ] && grep -q '"event":"skip"' "$d/sk.jsonl" && grep '"event":"end
   ok "--skip-nonfinite: the step is skipped on every worker and counted in the log"
 else bad "--skip-nonfinite: exit $rc: $(cat "$d/sk.err")"; fi
 
+# skipped steps and checkpoints together: the skip is in the state too
+every=(--checkpoint-every 5)
+run_case skip_ckpt step:20 "" "${nf[@]}" --skip-nonfinite
+every=(--checkpoint-every 7)
+# a directory holding another run's checkpoints is refused (they would be
+# kept as "newer" and picked by a later --resume), unless resuming from it
+"$regula" train "${common[@]}" --checkpoint-every 50 --checkpoint-dir "$d/other" > /dev/null 2>&1
+"$regula" train "${common[@]}" --lr 0.02 --checkpoint-every 7 --checkpoint-dir "$d/other" --save "$d/o.st" > /dev/null 2> "$d/o.err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "already holds 2 checkpoints (newest ckpt-000000000100.safetensors) of another run" "$d/o.err" &&
+   [ ! -e "$d/o.st" ] && [ "$(ls "$d/other" | wc -l)" = 2 ]; then
+  ok "a directory with another run's checkpoints: exit 2, nothing touched"
+else bad "reused directory: exit $rc: $(cat "$d/o.err"), left: $(ls "$d/other")"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

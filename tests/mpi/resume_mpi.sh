@@ -56,5 +56,16 @@ run_case zero "step:33@0" "$mp2" "$mp2" "${common[@]}" --shard-optimizer
 run_case det_p2_to_1 "step:30@1" "$mp2" "$mpiexec -n 1" "${common[@]}" --deterministic --det-shards 4 --workers 1
 run_case det_1_to_p2 "step:30" "" "$mp2" "${common[@]}" --deterministic --det-shards 4
 
+# a process that fails before training (its data file is missing) stops the
+# others at once: they do not wait --comm-timeout, or twice it
+start=$(date +%s)
+"$mpiexec" -n 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then d=csv:'"$dir"'/missing.csv; else d=csv:'"$dir"'/d.csv; fi
+  exec "$0" train --data "$d" --model "dense(3, softmax)" --epochs 1 --comm-timeout 20' "$regula" > /dev/null 2> "$dir/pre.err"
+rc=$? took=$(($(date +%s) - start))
+if [ $rc -ne 0 ] && [ $took -lt 15 ] && grep -q "missing.csv: cannot open" "$dir/pre.err" &&
+   grep -q "process 1 failed to set up training" "$dir/pre.err"; then
+  ok "rank 1 failing before training ends the job in ${took}s (exit $rc), both messages printed"
+else bad "rank 1 failing before training: exit $rc after ${took}s: $(cat "$dir/pre.err")"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

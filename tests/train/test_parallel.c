@@ -274,12 +274,14 @@ static void test_failure_in_one_worker_stops_all(void **state)
     atomic_store(&g_calls, 0);
     rg_set_allocator(failing_alloc, plain_free, NULL);
     rg_status st = rg_train(&c, m, g_train, g_test, g_test, NULL, NULL, NULL);
+    if (st != RG_OK) fail_msg("%s", rg_last_error());
     long total = atomic_load(&g_calls);
     rg_set_allocator(NULL, NULL, NULL);
     assert_int_equal(st, RG_OK);
     assert_true(total > 50);
     int tried = 0;
     for (long k = 0; k < total; k += 1 + total / 80) {
+        rgt_rmtree(rgt_path(dir, "ck"));   /* each run starts with no checkpoint */
         atomic_store(&g_calls, 0);
         atomic_store(&g_fail_at, k);
         rg_set_allocator(failing_alloc, plain_free, NULL);
