@@ -20,7 +20,7 @@ regula=$(cd "$build" && pwd)/regula
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; pkill -9 -f "$dir" 2>/dev/null' EXIT
-args=(--data fashion-mnist --limit 30000 --epochs 4 --val-split 0.1 --early-stop 5 --seed 9 --log-every 0
+args=(--data fashion-mnist --limit 30000 --epochs 8 --val-split 0.1 --early-stop 5 --seed 9 --log-every 0
       --checkpoint-every 25)
 status=0
 
