@@ -42,3 +42,10 @@ st_file() {
 # st_tensor NAME DTYPE SHAPE BEGIN,END: one header entry, e.g.
 # st_tensor dense_0.bias F32 8 128,160
 st_tensor() { printf '"%s":{"dtype":"%s","shape":[%s],"data_offsets":[%s]}' "$@"; }
+
+# ok MSG / bad MSG: count a passed or failed check and say so; a script
+# ends with `finish`, which prints the tally and fails if any check did.
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }

@@ -16,9 +16,8 @@ set -u
 regula=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# shellcheck source=lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 # 600 samples, 12 features, 3 classes; and a 300-feature one for a model
 # over 1 MiB (threads then share one copy of the weights)
@@ -167,5 +166,4 @@ if [ $rc -eq 2 ] && grep -q "already holds 2 checkpoints (newest ckpt-0000000001
   ok "a directory with another run's checkpoints: exit 2, nothing touched"
 else bad "reused directory: exit $rc: $(cat "$d/o.err"), left: $(ls "$d/other")"; fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -11,9 +11,8 @@ regula=$1 mpiexec=$2
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# shellcheck source=../cli/lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.bash"
 
 awk 'BEGIN { srand(13); for (i = 0; i < 600; i++) { c = i % 3; line = c;
   for (j = 0; j < 12; j++) line = line "," ((j % 3 == c ? 1.2 : 0) + rand() * 2 - 1); print line } }' > "$dir/d.csv"
@@ -67,5 +66,4 @@ if [ $rc -ne 0 ] && [ $took -lt 15 ] && grep -q "missing.csv: cannot open" "$dir
   ok "rank 1 failing before training ends the job in ${took}s (exit $rc), both messages printed"
 else bad "rank 1 failing before training: exit $rc after ${took}s: $(cat "$dir/pre.err")"; fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
