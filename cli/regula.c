@@ -22,7 +22,7 @@ enum {
     EXIT_OTHER = 1,     /* out of memory, internal */
     EXIT_USAGE = 2,     /* bad option, value, model spec or configuration */
     EXIT_DATA = 3,      /* data, checkpoint or file problem */
-    EXIT_NONFINITE = 4, /* the loss or weights became NaN/Inf */
+    EXIT_NONFINITE = 4, /* a loss or gradient became NaN/Inf */
     EXIT_COMM = 5       /* a peer failed */
 };
 
@@ -32,7 +32,7 @@ static const char *const EXIT_HELP =
     "  1  out of memory or another failure\n"
     "  2  usage or configuration error (bad option, value or model spec)\n"
     "  3  data, checkpoint or file error (missing, malformed or mismatched)\n"
-    "  4  training stopped: a loss or weight became NaN or infinite\n"
+    "  4  training stopped: a loss or gradient became NaN or infinite\n"
     "  5  communication error (a peer failed or timed out)\n";
 
 static int exit_code(rg_status s)

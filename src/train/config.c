@@ -630,8 +630,8 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (y && cJSON_Compare(x, y, 1)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
-                      "a resumed run must train the same thing (only outputs, --workers, --threads, "
-                      "--shard-optimizer and checkpoint options may change)",
+                      "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
+                      "process count, --shard-optimizer, --init, checkpoint options and --comm-timeout may change)",
                       what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
         free(vx);
         free(vy);
@@ -907,6 +907,9 @@ rg_status rg_config_validate(const rg_config *c)
     if (st != RG_OK) return st;
     if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
         return rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir (or --resume DIR)");
+    if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
+        return rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N (steps between checkpoints)",
+                        c->checkpoint_dir);
     rg_partition part;
     if (rg_partition_parse(c->partition, &part) != RG_OK) return RG_EUSAGE;
     if (strcmp(c->reg_adapt, "none") && strcmp(c->reg_scope, "local"))

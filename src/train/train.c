@@ -777,6 +777,9 @@ static rg_status worker_run(shared *s, int t)
             }
             double reg = penalty_first || sharded ? tl[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
             double batch_loss = tl[TAIL_LOSS] / (double)b_step + reg;
+            /* steps are numbered from 1 in messages and in the log, as the
+             * step events count them */
+            unsigned long long step1 = (unsigned long long)step + 1;
             if ((tl[TAIL_BAD] > 0.0 || sum_bad || !isfinite(batch_loss)) && c->skip_nonfinite && run_skipped < RG_SKIP_LIMIT) {
                 /* every worker saw the same figures: all skip this update */
                 skipped++;
@@ -785,7 +788,7 @@ static rg_status worker_run(shared *s, int t)
                 if (lead && s->log) {
                     int bad = (int)tl[TAIL_BAD];
                     fprintf(s->log, "{\"event\":\"skip\",\"step\":%llu,\"epoch\":%d,\"worker\":%d,\"skipped\":%llu}\n",
-                            (unsigned long long)step, epoch + 1, bad == 1 && tl[TAIL_BADRANK] >= 1.0 ? (int)tl[TAIL_BADRANK] - 1 : -1,
+                            step1, epoch + 1, bad == 1 && tl[TAIL_BADRANK] >= 1.0 ? (int)tl[TAIL_BADRANK] - 1 : -1,
                             (unsigned long long)skipped);
                 }
                 goto step_done;
@@ -793,26 +796,27 @@ static rg_status worker_run(shared *s, int t)
             if (tl[TAIL_BAD] > 0.0 || sum_bad || !isfinite(batch_loss)) {
                 r.nonfinite_step = step;
                 int bad = (int)tl[TAIL_BAD];
+                const char *hint = "try a lower --lr or --clip-norm, or --skip-nonfinite";
                 if (c->skip_nonfinite)
                     rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
-                             "(--skip-nonfinite skips at most %d); last at step %llu (epoch %d)",
-                             RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, (unsigned long long)step, epoch + 1);
+                             "(--skip-nonfinite skips at most %d; the weights have gone bad); last at step %llu (epoch %d)",
+                             RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, step1, epoch + 1);
                 else if (bad == 0 && sum_bad)
                     rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
-                             "every worker's own was finite); try a lower --lr or --clip-norm, or --skip-nonfinite",
-                             (unsigned long long)step, epoch + 1);
+                             "every worker's own was finite); %s", step1, epoch + 1, hint);
+                else if (bad == 0)
+                    rg_error(RG_ENONFINITE, "training stopped: the penalty is not finite at step %llu (epoch %d): "
+                             "the weights have grown too large; %s", step1, epoch + 1, hint);
                 else if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
-                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d); "
-                             "try a lower --lr or --clip-norm, or --skip-nonfinite",
-                             (unsigned long long)step, epoch + 1, (int)tl[TAIL_BADRANK] - 1);
+                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d); %s",
+                             step1, epoch + 1, (int)tl[TAIL_BADRANK] - 1, hint);
                 else
-                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, %s); "
-                             "try a lower --lr or --clip-norm, or --skip-nonfinite",
-                             (unsigned long long)step, epoch + 1, bad > 1 ? "several workers" : "every worker");
+                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, %d workers); %s",
+                             step1, epoch + 1, bad, hint);
                 st = RG_ENONFINITE;
                 if (lead && s->log)
-                    fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d}\n",
-                            (unsigned long long)step, epoch + 1);
+                    fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d,\"skipped\":%llu}\n",
+                            step1, epoch + 1, (unsigned long long)skipped);
                 if (t == 0) s->result = r;
                 goto out;   /* every worker saw the same figures: all stop here */
             }
@@ -1227,6 +1231,11 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
          * machine) and hands the state to every other process below */
         st = rg_ckpt_load(c->resume, c, m, &ck, &found, ck_path, sizeof ck_path);
         if (st == RG_OK && found) st = check_resume(s, &ck, ck_path);
+        if (st == RG_OK && !found) {
+            struct stat sb;
+            rg_log("--resume %s: %s; starting from the beginning", c->resume,
+                   stat(c->resume, &sb) == 0 ? "no checkpoint there yet" : "no such directory (yet)");
+        }
     }
     if (st == RG_OK && s->ck_dir && rg_dist_rank() == 0) {
         /* checkpoints of another run in the directory would be pruned as
