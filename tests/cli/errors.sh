@@ -145,6 +145,8 @@ expect 2 "--save is not an option of 'eval'" -- "$REGULA" eval "${D[@]}" --load 
 
 category hyper
 expect 2 "--batch must be a batch size >= 1, got 0" -- "${TR[@]}" --batch 0
+expect 2 "--checkpoint-dir $O/ck needs --checkpoint-every N" -- "${TR[@]}" --checkpoint-dir "$O/ck"
+expect 2 "--checkpoint-every needs --checkpoint-dir" -- "${TR[@]}" --checkpoint-every 5
 expect 2 "--batch must be a batch size >= 1, got -3" -- "${TR[@]}" --batch -3
 expect 2 "--epochs must be an epoch count >= 1, got 0" -- "${TR[@]}" --epochs 0
 expect 2 "--epochs: '2.5' is not an integer" -- "${TR[@]}" --epochs 2.5

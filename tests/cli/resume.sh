@@ -123,8 +123,9 @@ else bad "skewed partition resumed on 2 workers: exit $rc: $(cat "$d/s.err")"; f
 "$regula" train "${common[@]}" --workers 2 --checkpoint-every 50 --resume "$d/c" --save "$d/w2.st" > /dev/null 2> "$d/w2.err" &&
   [ -s "$d/w2.st" ] && ok "iid resumed on 2 workers after 1" || bad "iid on 2 workers: $(cat "$d/w2.err")"
 # nothing to resume from: a fresh start, the same as a run without --resume
-"$regula" train "${common[@]}" --checkpoint-every 50 --resume "$d/empty" --save "$d/e.st" > /dev/null 2>&1 &&
-  cmp -s "$d/ref.st" "$d/e.st" && ok "--resume of a directory with no checkpoint starts afresh" || bad "empty --resume"
+"$regula" train "${common[@]}" --checkpoint-every 50 --resume "$d/empty" --save "$d/e.st" > /dev/null 2> "$d/e.err" &&
+  cmp -s "$d/ref.st" "$d/e.st" && grep -q "resume $d/empty: no checkpoint there yet; starting from the beginning" "$d/e.err" &&
+  ok "--resume of a directory with no checkpoint starts afresh, saying so" || bad "empty --resume: $(cat "$d/e.err")"
 # --keep, stale temporaries, eval of a training checkpoint
 printf 'junk' > "$d/k.tmp-probe"
 mkdir -p "$d/k" && printf 'junk' > "$d/k/ckpt-000000000001.safetensors.tmp.999"
