@@ -315,7 +315,8 @@ typedef struct rg_train_result {
                                        dropout; NaN without a test set */
     int epochs_run, stopped_early, best_epoch;
     uint64_t steps;
-    uint64_t nonfinite_step;        /* step of the non-finite stop, if any */
+    uint64_t nonfinite_step;        /* step of the non-finite stop (from 1, as
+                                       messages and the log count), 0 if none */
     uint64_t skipped;               /* steps skipped (--skip-nonfinite) */
 } rg_train_result;
 

@@ -396,6 +396,13 @@ static rg_status ck_writer_wait(ck_writer *w)
 static void ck_writer_free(ck_writer *w)
 {
     if (!w) return;
+    /* a stop on another path (non-finite, a peer's failure): the write in
+     * flight ends as it may, peers' pings answered meanwhile */
+    while (w->running && g_process_comm && !atomic_load(&w->done)) {
+        rg_comm_mpi_service();
+        struct timespec nap = { 0, 1000000 };
+        nanosleep(&nap, NULL);
+    }
     if (w->running) pthread_join(w->th, NULL);
     rg_model_free(w->snap);
     rg_ckpt_free(&w->ck);
@@ -794,7 +801,7 @@ static rg_status worker_run(shared *s, int t)
                 goto step_done;
             }
             if (tl[TAIL_BAD] > 0.0 || sum_bad || !isfinite(batch_loss)) {
-                r.nonfinite_step = step;
+                r.nonfinite_step = step1;
                 int bad = (int)tl[TAIL_BAD];
                 const char *hint = "try a lower --lr or --clip-norm, or --skip-nonfinite";
                 if (c->skip_nonfinite)
@@ -804,9 +811,12 @@ static rg_status worker_run(shared *s, int t)
                 else if (bad == 0 && sum_bad)
                     rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
                              "every worker's own was finite); %s", step1, epoch + 1, hint);
-                else if (bad == 0)
+                else if (bad == 0 && !isfinite(reg))
                     rg_error(RG_ENONFINITE, "training stopped: the penalty is not finite at step %llu (epoch %d): "
                              "the weights have grown too large; %s", step1, epoch + 1, hint);
+                else if (bad == 0)
+                    rg_error(RG_ENONFINITE, "training stopped: the step's loss overflowed a float at step %llu (epoch %d; "
+                             "every worker's own was finite); %s", step1, epoch + 1, hint);
                 else if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
                     rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d); %s",
                              step1, epoch + 1, (int)tl[TAIL_BADRANK] - 1, hint);
@@ -1173,7 +1183,7 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     if (st != RG_OK) return agree_setup(st);
 
     shared *s = rg_calloc(1, sizeof *s);
-    if (!s) return rg_error(RG_ENOMEM, "out of memory");
+    if (!s) return agree_setup(rg_error(RG_ENOMEM, "out of memory"));
     s->c = c; s->m = m; s->train = train; s->val = val; s->test = test;
     s->progress = progress; s->ud = ud;
     s->threads = c->workers;
