@@ -11,7 +11,9 @@
  * over the file whatever their order on the line.
  */
 #include "regula.h"
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +504,30 @@ static void log_to_stderr(const char *msg, void *ud)
     fprintf(stderr, "regula: %s\n", msg);
 }
 
+/* RG_TEST_CRASH="POINT:N[@RANK]" (the kill tests): the N-th time this
+ * process (of MPI rank RANK, if given) passes POINT of the library's test
+ * hook, it kills itself with SIGKILL, as `kill -9` would. */
+static struct crash_spec {
+    char point[32];
+    long n;
+    atomic_long seen;
+} g_crash;
+
+static void crash_hook(const char *point, void *ud)
+{
+    (void)ud;
+    if (!strcmp(point, g_crash.point) && atomic_fetch_add(&g_crash.seen, 1) + 1 == g_crash.n) raise(SIGKILL);
+}
+
+static void install_crash_hook(void)
+{
+    const char *spec = getenv("RG_TEST_CRASH");
+    int rank = -1;
+    if (!spec || sscanf(spec, "%31[^:]:%ld@%d", g_crash.point, &g_crash.n, &rank) < 2) return;
+    if (rank >= 0 && rank != rg_dist_rank()) return;
+    rg_set_test_hook(crash_hook, NULL);
+}
+
 int main(int argc, char **argv)
 {
     rg_set_log(log_to_stderr, NULL);
@@ -542,6 +568,7 @@ int main(int argc, char **argv)
     rg_status st = run == cmd_train ? rg_dist_init(&argc, &argv) : RG_OK;
     if (st != RG_OK) return fail(st);
     rg_dist_set_timeout(c.comm_timeout);
+    install_crash_hook();
     code = run(&c);
     rg_dist_finalize();
     if (fflush(stdout) != 0 && !code) code = failf(EXIT_DATA, "cannot write to standard output");

@@ -57,6 +57,16 @@ void rg_clear_error(void);
 typedef void (*rg_log_fn)(const char *msg, void *ud);
 void rg_set_log(rg_log_fn fn, void *ud);
 
+/* Test hook, for kill tests: called with the name of each point a run
+ * passes, from whichever thread passes it: "step" before each training
+ * step (worker 0 of each process) and "ckpt-write" half-way through writing
+ * a training checkpoint's data (the writer thread).  While a hook is set,
+ * the trainer finishes a checkpoint write in flight before each "step", so
+ * that a kill there finds every earlier checkpoint on disk.  NULL (the
+ * default): none.  Set it before rg_train, not during. */
+typedef void (*rg_hook_fn)(const char *point, void *ud);
+void rg_set_test_hook(rg_hook_fn fn, void *ud);
+
 /* Allocation hook: every allocation of the library goes through these.
  * Passing NULLs restores malloc/free.  Not thread-safe to change mid-run. */
 typedef void *(*rg_alloc_fn)(size_t size, void *ud);

@@ -77,3 +77,13 @@ void rg_advise_hugepages(void *p, size_t n)
     (void)n;
 #endif
 }
+
+uint64_t rg_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}

@@ -40,23 +40,19 @@ int rg_add_ok(size_t a, size_t b, size_t *out);
 
 double rg_now(void);
 
+/* FNV-1a 64 of n bytes, continuing from h (RG_FNV_INIT to start): the
+ * config hash and the checkpoint checksum. */
+#define RG_FNV_INIT 14695981039346656037ULL
+uint64_t rg_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* rg_rng4 for `count` consecutive indices from index0, into out[4*count]:
  * the same values as count calls of rg_rng4, computed in vector lanes. */
 void rg_rng4_run(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index0, size_t count, uint32_t *out);                /* monotonic seconds */
 
-/* Crash points for the kill tests: with RG_TEST_CRASH="POINT:N" in the
- * environment (optionally "POINT:N@RANK", RANK being this process's MPI world
- * rank from the launcher's environment), the N-th call (1-based) of
- * rg_crash_point("POINT") in this process raises SIGKILL.  Points:
- * "step" (before each training step, worker 0 of the process) and
- * "ckpt-write" (a training checkpoint's file half written).  Unset: a
- * no-op after the first call. */
-void rg_crash_point(const char *point);
-/* 1 when RG_TEST_CRASH is set: the trainer then finishes a checkpoint write
- * in flight before each "step" point, so a kill at step N finds on disk
- * every checkpoint before N (the kill tests rely on it; a real kill may
- * come while a write is in flight, and then the one before is used). */
-int rg_crash_armed(void);
+/* The test hook (rg_set_test_hook): rg_hook_point calls it, if one is set,
+ * with the point's name; rg_hook_set says whether one is. */
+void rg_hook_point(const char *point);
+int rg_hook_set(void);
 
 /* Programmer errors: abort with file and line.  Never for user input. */
 #define RG_ASSERT(c) do { if (!(c)) rg_assert_fail(#c, __FILE__, __LINE__); } while (0)

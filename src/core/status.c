@@ -80,45 +80,25 @@ void rg_log(const char *fmt, ...)
     g_log_fn(msg, g_log_ud);
 }
 
-/* ------------------------------------------------------------ crash points */
+/* ------------------------------------------------------------ test hook */
 
-#include <signal.h>
 #include <stdatomic.h>
-#include <string.h>
 
-static int env_rank(void)
+/* Set before a run starts, read by its threads: the pointer is atomic so
+ * that a hook set between runs is seen whole. */
+static _Atomic(rg_hook_fn) g_hook;
+static void *g_hook_ud;
+
+void rg_set_test_hook(rg_hook_fn fn, void *ud)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v) return atoi(v);
-    }
-    return 0;
+    g_hook_ud = ud;
+    atomic_store(&g_hook, fn);
 }
 
-static atomic_int g_armed = -1;   /* -1: not looked yet; 0: no RG_TEST_CRASH */
+int rg_hook_set(void) { return atomic_load_explicit(&g_hook, memory_order_relaxed) != NULL; }
 
-int rg_crash_armed(void)
+void rg_hook_point(const char *point)
 {
-    int a = atomic_load_explicit(&g_armed, memory_order_relaxed);
-    if (a < 0) {
-        const char *spec = getenv("RG_TEST_CRASH");
-        a = spec && *spec;
-        atomic_store(&g_armed, a);
-    }
-    return a;
-}
-
-void rg_crash_point(const char *point)
-{
-    static atomic_long counter;
-    if (!rg_crash_armed()) return;
-    const char *spec = getenv("RG_TEST_CRASH");
-    if (!spec || !*spec) return;
-    const char *colon = strchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) != strlen(point) || strncmp(spec, point, strlen(point))) return;
-    long n = atol(colon + 1);
-    const char *at = strchr(colon, '@');
-    if (at && atoi(at + 1) != env_rank()) return;
-    if (atomic_fetch_add(&counter, 1) + 1 == n) raise(SIGKILL);
+    rg_hook_fn fn = atomic_load(&g_hook);
+    if (fn) fn(point, g_hook_ud);
 }

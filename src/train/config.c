@@ -582,12 +582,8 @@ uint64_t rg_config_hash(const rg_config *c)
     t.keep = 3;
     t.comm_timeout = 30.0;
     char *json = rg_config_json(&t);
-    uint64_t h = 14695981039346656037ULL;
     if (!json) return 0;
-    for (const unsigned char *p = (const unsigned char *)json; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = rg_fnv1a(RG_FNV_INIT, json, strlen(json));
     free(json);
     return h;
 }

@@ -68,16 +68,7 @@ void rg_ckpt_free(rg_ckpt *ck)
 
 typedef struct fnv { uint64_t h; } fnv;
 
-static void fnv_put(fnv *f, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = f->h;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ULL;
-    }
-    f->h = h;
-}
+static void fnv_put(fnv *f, const void *p, size_t n) { f->h = rg_fnv1a(f->h, p, n); }
 
 static void fnv_str(fnv *f, const char *s) { fnv_put(f, s, strlen(s) + 1); }
 
@@ -161,6 +152,18 @@ static rg_status list_ckpts(const char *dir, long long **steps, size_t *n)
     return RG_OK;
 }
 
+rg_status rg_ckpt_dir_ready(const char *dir)
+{
+    struct stat sb;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return rg_error(RG_EIO, "--checkpoint-dir %s: cannot create it: %s", dir, strerror(errno));
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return rg_error(RG_EIO, "--checkpoint-dir %s: not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return rg_error(RG_EIO, "--checkpoint-dir %s: cannot write in it: %s", dir, strerror(errno));
+    return RG_OK;
+}
+
 rg_status rg_ckpt_count(const char *dir, size_t *n, char *newest, size_t cap)
 {
     long long *steps;
@@ -231,7 +234,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj };
     enum { NMETA = 6 };
     /* checksum: tensors by name, then metadata by key */
-    fnv f = { 14695981039346656037ULL };
+    fnv f = { RG_FNV_INIT };
     const char *names[MAX_T];
     size_t idx[MAX_T];
     for (size_t i = 0; i < n; i++) names[i] = t[i].name;
@@ -255,11 +258,9 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     kv[2 * NMETA] = "checksum";
     kv[2 * NMETA + 1] = sum;
 
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        s = rg_error(RG_EIO, "--checkpoint-dir %s: cannot create it: %s", dir, strerror(errno));
     char path[4200];
     ck_name(path, sizeof path, dir, ck->u[CK_STEP]);
-    if (s == RG_OK) s = rg_st_write(path, t, n, kv, NMETA + 1, RG_ST_CRASH_POINT);
+    s = rg_st_write(path, t, n, kv, NMETA + 1, RG_ST_CRASH_POINT);
     if (s == RG_ENONFINITE)
         s = rg_error_prefix(s, "not writing checkpoint %s: ", path);
     rg_free(mt);
@@ -312,7 +313,7 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
         goto out;
     }
     /* checksum first: a damaged file must not be mistaken for another run's */
-    fnv f = { 14695981039346656037ULL };
+    fnv f = { RG_FNV_INIT };
     size_t n = rg_st_count(st), nmeta = rg_st_meta_count(st);
     if (n > MAX_T || nmeta > 32) {
         s = rg_error(RG_EDATA, "%s: %zu tensors and %zu metadata keys: not a regula training checkpoint", path, n, nmeta);

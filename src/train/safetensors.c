@@ -725,7 +725,7 @@ rg_status rg_st_write(const char *path, const rg_st_tensor_in *tensors, size_t n
     int ok = write_all(fd, hdr, 8 + e.len);
     for (size_t i = 0; ok && i < n; i++) {
         ok = write_all(fd, tensors[i].data, nbytes[i]);
-        if (i == n / 2 && (flags & RG_ST_CRASH_POINT)) rg_crash_point("ckpt-write");   /* kill tests */
+        if (i == n / 2 && (flags & RG_ST_CRASH_POINT)) rg_hook_point("ckpt-write");   /* kill tests */
     }
     if (!ok) {
         s = rg_error(RG_EIO, "%s: writing '%s' failed: %s", path, tmp, errstr(errno, eb, sizeof eb));

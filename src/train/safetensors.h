@@ -84,7 +84,7 @@ typedef struct rg_st_tensor_in {
 
 enum {
     RG_ST_ALLOW_NONFINITE = 1,  /* write NaN/Inf floats instead of refusing */
-    RG_ST_CRASH_POINT = 2       /* half-way through, rg_crash_point("ckpt-write") */
+    RG_ST_CRASH_POINT = 2       /* half-way through, rg_hook_point("ckpt-write") */
 };
 
 /* Writes n tensors (names unique, data contiguous in the given order) and

@@ -353,57 +353,83 @@ static rg_status eval_dist(rg_model *m, rg_comm *comm, const rg_dataset *ds, dou
  * write and two fsyncs (README: 9 ms each for the reference model here).
  * At most one write is in flight: the next checkpoint, and the end of
  * training, first wait for it and report its failure. */
+/* A job on a helper thread (a checkpoint write, the final save) while the
+ * thread that started it may go on or wait.  Waiting, it answers peers'
+ * liveness pings under MPI: a slow disk is not a dead process. */
+typedef struct bg_job {
+    rg_status (*fn)(void *arg);
+    void *arg;
+    pthread_t th;
+    int running;
+    atomic_int done;
+    rg_status st;
+    char msg[1024];             /* the helper thread's message (errors are per thread) */
+} bg_job;
+
+static void *bg_main(void *p)
+{
+    bg_job *j = p;
+    j->st = j->fn(j->arg);
+    snprintf(j->msg, sizeof j->msg, "%s", j->st != RG_OK ? rg_last_error() : "");
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+static rg_status bg_start(bg_job *j, rg_status (*fn)(void *), void *arg)
+{
+    j->fn = fn;
+    j->arg = arg;
+    atomic_store(&j->done, 0);
+    if (pthread_create(&j->th, NULL, bg_main, j) != 0) return rg_error(RG_ENOMEM, "cannot start a helper thread");
+    j->running = 1;
+    return RG_OK;
+}
+
+/* Waits for the job; with report, its failure becomes this thread's error. */
+static rg_status bg_wait(bg_job *j, int report)
+{
+    if (!j->running) return RG_OK;
+    while (g_process_comm && !atomic_load(&j->done)) {
+        rg_comm_mpi_service();
+        struct timespec nap = { 0, 1000000 };
+        nanosleep(&nap, NULL);
+    }
+    pthread_join(j->th, NULL);
+    j->running = 0;
+    if (report && j->st != RG_OK) return rg_error(j->st, "%s", j->msg);
+    return RG_OK;
+}
+
 typedef struct ck_writer {
     shared *s;
     rg_model *snap;             /* weights as they were at the snapshot */
     rg_ckpt ck;                 /* arrays owned here */
-    pthread_t th;
-    int running;
-    atomic_int done;            /* the write in flight has finished */
-    rg_status st;               /* of the last write */
-    char msg[1024];
+    bg_job job;                 /* the write in flight */
 } ck_writer;
 
-static void *ck_writer_main(void *arg)
+static rg_status ck_write(void *arg)
 {
     ck_writer *w = arg;
-    w->st = rg_ckpt_write(w->s->ck_dir, w->snap, w->s->c, &w->ck, w->s->c->keep);
-    snprintf(w->msg, sizeof w->msg, "%s", w->st != RG_OK ? rg_last_error() : "");
-    atomic_store(&w->done, 1);
-    return NULL;
+    return rg_ckpt_write(w->s->ck_dir, w->snap, w->s->c, &w->ck, w->s->c->keep);
 }
 
 /* Waits for the write in flight; its failure becomes this thread's error. */
 static rg_status ck_writer_wait(ck_writer *w)
 {
-    if (!w || !w->running) return RG_OK;
-    /* under MPI, peers waiting for this process meanwhile ask whether it is
-     * alive: answer them, a slow disk is not a dead process */
-    while (g_process_comm && !atomic_load(&w->done)) {
-        rg_comm_mpi_service();
-        struct timespec nap = { 0, 1000000 };
-        nanosleep(&nap, NULL);
-    }
-    pthread_join(w->th, NULL);
-    w->running = 0;
-    if (w->st != RG_OK) return rg_error(w->st, "%s", w->msg);
-    if (w->s->log)
+    if (!w || !w->job.running) return RG_OK;
+    rg_status st = bg_wait(&w->job, 1);
+    if (st == RG_OK && w->s->log)
         fprintf(w->s->log, "{\"event\":\"checkpoint\",\"step\":%llu,\"samples\":%llu}\n",
                 (unsigned long long)w->ck.u[CK_STEP], (unsigned long long)w->ck.u[CK_SAMPLES]);
-    return RG_OK;
+    return st;
 }
 
 static void ck_writer_free(ck_writer *w)
 {
     if (!w) return;
     /* a stop on another path (non-finite, a peer's failure): the write in
-     * flight ends as it may, peers' pings answered meanwhile */
-    while (w->running && g_process_comm && !atomic_load(&w->done)) {
-        rg_comm_mpi_service();
-        struct timespec nap = { 0, 1000000 };
-        nanosleep(&nap, NULL);
-    }
-    if (w->running) pthread_join(w->th, NULL);
+     * flight ends as it may; its status is not this stop's */
+    bg_wait(&w->job, 0);
     rg_model_free(w->snap);
     rg_ckpt_free(&w->ck);
     rg_free(w);
@@ -474,13 +500,7 @@ static rg_status save_checkpoint(shared *s, ck_writer **wp, rg_comm *comm, rg_mo
         }
     }
     if (g == 0) {
-        w->running = 1;
-        atomic_store(&w->done, 0);
-        if (pthread_create(&w->th, NULL, ck_writer_main, w) != 0) {
-            w->running = 0;
-            st = rg_error(RG_ENOMEM, "cannot start the checkpoint writer thread");
-            goto out;
-        }
+        if ((st = bg_start(&w->job, ck_write, w)) != RG_OK) goto out;
     }
     /* with shared weights nobody updates them (or its moments) before
      * thread 0 has copied them */
@@ -662,10 +682,10 @@ static rg_status worker_run(shared *s, int t)
             if (c->shuffle) shuffle_ids(order, list_n, c->seed, RG_RNG_SHUFFLE + 256u * (uint32_t)(g + 1), epoch);
         }
         for (uint64_t es = es0; es < steps_per_epoch; es++, step++) {
-            if (t == 0 && rg_crash_armed()) {
+            if (t == 0 && rg_hook_set()) {
                 /* kill tests (a no-op otherwise): what was written is on disk */
                 if ((st = ck_writer_wait(writer)) != RG_OK) goto fail;
-                rg_crash_point("step");
+                rg_hook_point("step");
             }
             /* this step's global batch: B_step samples in all */
             size_t b_step, b0 = 0, nb_global = 0;
@@ -888,7 +908,7 @@ static rg_status worker_run(shared *s, int t)
             if (lead && s->progress) s->progress(epoch + 1, all_samples, N, loss_sum / (double)all_samples, s->ud);
         step_done:
             samples_done += b_step;
-            if (s->ck_dir && c->checkpoint_every > 0 && (step + 1) % (uint64_t)c->checkpoint_every == 0) {
+            if (s->ck_dir && (step + 1) % (uint64_t)c->checkpoint_every == 0) {   /* ck_dir: every > 0 */
                 rg_ckpt ckw;
                 memset(&ckw, 0, sizeof ckw);
                 ckw.u[CK_STEP] = step + 1;
@@ -1076,19 +1096,6 @@ static rg_status check_output(const char *opt, const char *path)
     return RG_OK;
 }
 
-/* The checkpoint directory is made (one level) and checked before training. */
-static rg_status check_ckpt_dir(const char *dir)
-{
-    struct stat sb;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return rg_error(RG_EIO, "--checkpoint-dir %s: cannot create it: %s", dir, strerror(errno));
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return rg_error(RG_EIO, "--checkpoint-dir %s: not a directory", dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return rg_error(RG_EIO, "--checkpoint-dir %s: cannot write in it: %s", dir, strerror(errno));
-    return RG_OK;
-}
-
 /* Rank 0 read the checkpoint: every other process gets the same state. */
 static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
 {
@@ -1120,40 +1127,26 @@ static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
 
 rg_status rg_dist_agree(rg_status st) { return agree_setup(st); }
 
-/* rg_model_save from a helper thread while this one answers peers' pings:
- * under MPI the other processes wait for rank 0 meanwhile. */
-typedef struct save_job {
+/* The final save: under MPI the other processes wait for rank 0 meanwhile,
+ * so it runs as a job and this thread answers their pings. */
+typedef struct save_args {
     const rg_model *m;
     const char *path;
-    rg_status st;
-    char msg[1024];
-    atomic_int done;
-} save_job;
+} save_args;
 
-static void *save_main(void *arg)
+static rg_status save_fn(void *arg)
 {
-    save_job *j = arg;
-    j->st = rg_model_save(j->m, j->path);
-    snprintf(j->msg, sizeof j->msg, "%s", j->st != RG_OK ? rg_last_error() : "");
-    atomic_store(&j->done, 1);
-    return NULL;
+    const save_args *a = arg;
+    return rg_model_save(a->m, a->path);
 }
 
 static rg_status save_serviced(const rg_model *m, const char *path)
 {
     if (!g_process_comm || rg_dist_size() == 1) return rg_model_save(m, path);
-    save_job j = { .m = m, .path = path };
-    atomic_init(&j.done, 0);
-    pthread_t th;
-    if (pthread_create(&th, NULL, save_main, &j) != 0) return rg_model_save(m, path);
-    while (!atomic_load(&j.done)) {
-        rg_comm_mpi_service();
-        struct timespec nap = { 0, 1000000 };
-        nanosleep(&nap, NULL);
-    }
-    pthread_join(th, NULL);
-    if (j.st != RG_OK) return rg_error(j.st, "%s", j.msg);
-    return RG_OK;
+    save_args a = { m, path };
+    bg_job j = { 0 };
+    rg_status st = bg_start(&j, save_fn, &a);
+    return st == RG_OK ? bg_wait(&j, 1) : st;
 }
 
 static void *worker_main(void *arg)
@@ -1234,7 +1227,7 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     if (c->checkpoint_every > 0) s->ck_dir = c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume;
     if (rg_dist_rank() == 0 && ((c->save[0] && (st = check_output("--save", c->save)) != RG_OK) ||
                                 (c->log[0] && (st = check_output("--log", c->log)) != RG_OK) ||
-                                (s->ck_dir && (st = check_ckpt_dir(s->ck_dir)) != RG_OK)))
+                                (s->ck_dir && (st = rg_ckpt_dir_ready(s->ck_dir)) != RG_OK)))
         goto agree;
     if (c->resume[0] && rg_dist_rank() == 0) {
         /* rank 0 reads the checkpoint (the directory may exist only on its

@@ -88,6 +88,9 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_ckpt *ck, int *found,
                        char *path, size_t cap);
 
+/* Makes dir (one level) if missing and checks it is a writable directory:
+ * before training, so that rg_ckpt_write finds it. */
+rg_status rg_ckpt_dir_ready(const char *dir);
 /* How many checkpoints dir holds, and the newest's file name. */
 rg_status rg_ckpt_count(const char *dir, size_t *n, char *newest, size_t cap);
 

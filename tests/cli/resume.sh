@@ -10,7 +10,7 @@
 # warning naming the file), a run that trained something else, a skewed
 # partition on another worker count, non-finite steps (stop naming the step
 # and the worker, or --skip-nonfinite).  MPI: tests/mpi/resume_mpi.sh.
-# Kills come from RG_TEST_CRASH (src/core/core.h), so they land exactly.
+# Kills come from RG_TEST_CRASH (cli/regula.c's test hook), so they land exactly.
 # Usage: resume.sh REGULA [DATA_DIR]
 set -u
 regula=$1

@@ -5,26 +5,14 @@
  * byte handed out is read, so ASan sees any overrun.  Then the model loader
  * runs on the same file.  Build and run with scripts/fuzz.sh safetensors
  * SECONDS. */
-#include "regula.h"
+#include "fuzz_common.h"
 #include "train/safetensors.h"
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-static char path[64];
-static void cleanup(void) { unlink(path); }
 
 int LLVMFuzzerTestOneInput(const unsigned char *d, size_t n);
 int LLVMFuzzerTestOneInput(const unsigned char *d, size_t n)
 {
-    if (!path[0]) {
-        snprintf(path, sizeof path, "/tmp/regula-fuzz-safetensors-%d", (int)getpid());
-        atexit(cleanup);
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(d, 1, n, f);
-    fclose(f);
+    const char *path = fuzz_file("safetensors", d, n);
+    if (!path) return 0;
 
     rg_st *st = NULL;
     if (rg_st_read(path, &st) == RG_OK) {

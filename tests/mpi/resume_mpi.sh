@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kill and resume across MPI processes: one rank SIGKILLed (RG_TEST_CRASH,
-# src/core/core.h) mid-training or half way through rank 0's checkpoint
+# cli/regula.c) mid-training or half way through rank 0's checkpoint
 # write, the job resumed with --resume, ends with the same bytes as a job
 # never interrupted: final weights and last checkpoint.  Under
 # --deterministic, resuming 2 processes' checkpoint on 1 process (and 1

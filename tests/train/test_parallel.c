@@ -52,18 +52,24 @@ typedef struct run {
     rg_status st;
 } run;
 
+/* The tests' configuration, then extra options as "k", "v" pairs. */
+static void config_with(rg_config *c, const char *const *kv)
+{
+    rg_config_defaults(c);
+    rg_config_set(c, "model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax, l1=0.001, l2=0.01)");
+    rg_config_set(c, "epochs", "3");
+    rg_config_set(c, "batch", "32");
+    rg_config_set(c, "lr", "0.01");
+    rg_config_set(c, "log-every", "0");
+    for (; kv && kv[0]; kv += 2)
+        if (rg_config_set(c, kv[0], kv[1]) != RG_OK) fail_msg("%s", rg_last_error());
+}
+
 /* Trains the shared model with extra options "k=v" pairs. */
 static run train_with(const char *const *kv)
 {
     rg_config c;
-    rg_config_defaults(&c);
-    rg_config_set(&c, "model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax, l1=0.001, l2=0.01)");
-    rg_config_set(&c, "epochs", "3");
-    rg_config_set(&c, "batch", "32");
-    rg_config_set(&c, "lr", "0.01");
-    rg_config_set(&c, "log-every", "0");
-    for (; kv && kv[0]; kv += 2)
-        if (rg_config_set(&c, kv[0], kv[1]) != RG_OK) fail_msg("%s", rg_last_error());
+    config_with(&c, kv);
     rg_model *m;
     assert_int_equal(rg_model_create(c.model, 8, c.seed, &m), RG_OK);
     run out = {0};
@@ -261,13 +267,10 @@ static void test_failure_in_one_worker_stops_all(void **state)
 {
     char *dir = rgt_tmpdir();
     rg_config c;
-    rg_config_defaults(&c);
-    rg_config_set(&c, "model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax)");
-    rg_config_set(&c, "epochs", "2");
-    rg_config_set(&c, "log-every", "0");
-    rg_config_set(&c, "workers", "3");
-    rg_config_set(&c, "checkpoint-every", "5");
-    rg_config_set(&c, "checkpoint-dir", rgt_path(dir, "ck"));
+    const char *kv[] = {"model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax)", "epochs", "2",
+                        "lr", "0.001", "workers", "3", "checkpoint-every", "5",
+                        "checkpoint-dir", rgt_path(dir, "ck"), NULL};
+    config_with(&c, kv);
     rg_model *m;
     assert_int_equal(rg_model_create(c.model, 8, c.seed, &m), RG_OK);
     atomic_store(&g_fail_at, -1);
