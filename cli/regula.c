@@ -504,28 +504,46 @@ static void log_to_stderr(const char *msg, void *ud)
     fprintf(stderr, "regula: %s\n", msg);
 }
 
-/* RG_TEST_CRASH="POINT:N[@RANK]" (the kill tests): the N-th time this
- * process (of MPI rank RANK, if given) passes POINT of the library's test
- * hook, it kills itself with SIGKILL, as `kill -9` would. */
-static struct crash_spec {
-    char point[32];
+/* Test hooks (the kill and slow-disk tests), from the environment:
+ * RG_TEST_CRASH="POINT:N[@RANK]": the N-th time this process (of MPI rank
+ * RANK, if given) passes POINT of the library's test hook, it kills itself
+ * with SIGKILL, as `kill -9` would.  RG_TEST_SLOW="POINT:SECONDS[@RANK]":
+ * each time it passes POINT it sleeps that long (a slow disk, at
+ * "ckpt-write"). */
+static struct test_spec {
+    char crash[32], slow[32];
     long n;
+    double secs;
     atomic_long seen;
-} g_crash;
+} g_test;
 
-static void crash_hook(const char *point, void *ud)
+static void test_hook(const char *point, void *ud)
 {
     (void)ud;
-    if (!strcmp(point, g_crash.point) && atomic_fetch_add(&g_crash.seen, 1) + 1 == g_crash.n) raise(SIGKILL);
+    if (!strcmp(point, g_test.slow)) {
+        struct timespec ts = { (time_t)g_test.secs, (long)((g_test.secs - (double)(time_t)g_test.secs) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+    if (!strcmp(point, g_test.crash) && atomic_fetch_add(&g_test.seen, 1) + 1 == g_test.n) raise(SIGKILL);
 }
 
-static void install_crash_hook(void)
+static void install_test_hook(void)
 {
     const char *spec = getenv("RG_TEST_CRASH");
-    int rank = -1;
-    if (!spec || sscanf(spec, "%31[^:]:%ld@%d", g_crash.point, &g_crash.n, &rank) < 2) return;
-    if (rank >= 0 && rank != rg_dist_rank()) return;
-    rg_set_test_hook(crash_hook, NULL);
+    int rank = -1, on = 0;
+    if (spec && sscanf(spec, "%31[^:]:%ld@%d", g_test.crash, &g_test.n, &rank) >= 2 &&
+        (rank < 0 || rank == rg_dist_rank()))
+        on = 1;
+    else
+        g_test.crash[0] = 0;
+    rank = -1;
+    spec = getenv("RG_TEST_SLOW");
+    if (spec && sscanf(spec, "%31[^:]:%lf@%d", g_test.slow, &g_test.secs, &rank) >= 2 &&
+        (rank < 0 || rank == rg_dist_rank()))
+        on = 1;
+    else
+        g_test.slow[0] = 0;
+    if (on) rg_set_test_hook(test_hook, NULL);
 }
 
 int main(int argc, char **argv)
@@ -568,7 +586,7 @@ int main(int argc, char **argv)
     rg_status st = run == cmd_train ? rg_dist_init(&argc, &argv) : RG_OK;
     if (st != RG_OK) return fail(st);
     rg_dist_set_timeout(c.comm_timeout);
-    install_crash_hook();
+    install_test_hook();
     code = run(&c);
     rg_dist_finalize();
     if (fflush(stdout) != 0 && !code) code = failf(EXIT_DATA, "cannot write to standard output");

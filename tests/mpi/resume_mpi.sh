@@ -66,4 +66,14 @@ if [ $rc -ne 0 ] && [ $took -lt 15 ] && grep -q "missing.csv: cannot open" "$dir
   ok "rank 1 failing before training ends the job in ${took}s (exit $rc), both messages printed"
 else bad "rank 1 failing before training: exit $rc after ${took}s: $(cat "$dir/pre.err")"; fi
 
+# a slow disk on rank 0 (each checkpoint write sleeps 2.5 s, RG_TEST_SLOW)
+# under --comm-timeout 2: rank 0 answers rank 1's pings while it waits for
+# the write, so the job ends normally instead of "rank 0 stopped answering"
+RG_TEST_SLOW=ckpt-write:2.5@0 "$mpiexec" -n 2 "$regula" train "${common[@]}" --epochs 1 --checkpoint-every 30 \
+  --checkpoint-dir "$dir/slow" --comm-timeout 2 --save "$dir/slow.st" > /dev/null 2> "$dir/slow.err"
+rc=$?
+if [ $rc -eq 0 ] && [ -s "$dir/slow.st" ] && [ -e "$dir/slow/ckpt-000000000030.safetensors" ]; then
+  ok "a checkpoint write of 2.5 s under --comm-timeout 2: rank 0 answered, the job ended normally"
+else bad "slow checkpoint write: exit $rc: $(cat "$dir/slow.err")"; fi
+
 finish

@@ -301,6 +301,38 @@ static void test_failure_in_one_worker_stops_all(void **state)
     free(dir);
 }
 
+/* Two workers whose own gradients are finite but whose sum is not: each
+ * has one sample x = 1e38 through dense(1, linear) dense(2, softmax) with
+ * weights set so that d loss / d w1 = 0.5 * 4 * x = 2e38 on each worker;
+ * their sum, 4e38, overflows a float.  Caught at that step, after the
+ * exchange, naming it so (not one step later through a NaN loss). */
+static void test_summed_gradient_overflow_is_caught(void **state)
+{
+    (void)state;
+    const float x[2] = { 1e38f, 1e38f };
+    const int32_t y[2] = { 0, 0 };
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, y, 2, 1, &ds), RG_OK);
+    const char *kv[] = {"model", "dense(1, linear, bias=false) dense(2, softmax, bias=false)", "optimizer", "sgd",
+                        "workers", "2", "batch", "2", "epochs", "1", NULL};
+    rg_config c;
+    config_with(&c, kv);
+    rg_model *m;
+    assert_int_equal(rg_model_create(c.model, 1, c.seed, &m), RG_OK);
+    float *w = rg_model_params(m);   /* dense_0 [1,1], then dense_1 [2,1] */
+    w[0] = 1e-37f;                   /* h = 10: logits (-20, 20), p - y = (-1, 1) */
+    w[1] = -2.0f;
+    w[2] = 2.0f;
+    rg_train_result r;
+    rg_status st = rg_train(&c, m, ds, NULL, NULL, NULL, NULL, &r);
+    assert_int_equal(st, RG_ENONFINITE);
+    if (!strstr(rg_last_error(), "the summed gradient overflowed at step 1"))
+        fail_msg("message: %s", rg_last_error());
+    assert_int_equal(r.nonfinite_step, 1);
+    rg_model_free(m);
+    rg_dataset_free(ds);
+}
+
 static void test_adapted_strengths_keep_their_mean(void **state)
 {
     char *dir = rgt_tmpdir();
@@ -373,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_empty_partition_does_not_hang),
         cmocka_unit_test(test_nonfinite_stops_all_workers),
         cmocka_unit_test(test_failure_in_one_worker_stops_all),
+        cmocka_unit_test(test_summed_gradient_overflow_is_caught),
         cmocka_unit_test(test_adapted_strengths_keep_their_mean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
