@@ -16,8 +16,10 @@ declare -A rates
 for ((r = 0; r < runs; r++)); do
   for every in 0 500 100; do
     rm -rf "$dir/ck"
+    ck=()
+    [ "$every" != 0 ] && ck=(--checkpoint-every "$every" --checkpoint-dir "$dir/ck")
     "${pin[@]}" "$regula" train --data fashion-mnist --epochs 1 --seed 1 --log-every 0 --log "$dir/l.jsonl" \
-      --checkpoint-every $every --checkpoint-dir "$dir/ck" > /dev/null 2>&1 || { echo "run failed"; exit 1; }
+      "${ck[@]}" > /dev/null 2> "$dir/err" || { echo "run failed: $(cat "$dir/err")"; exit 1; }
     rates[$every]+="$(grep -o '"samples_per_s":[0-9.]*' "$dir/l.jsonl" | cut -d: -f2) "
   done
 done
