@@ -26,7 +26,7 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
                        float scale, float *p, float *dz, size_t *correct);
 
 /* 1 when no element of x[0..n) is NaN or infinite: a test of the exponent
- * bits, which vectorises (about 1 us per 50k floats). */
+ * bits, which vectorises. */
 int rg_all_finite(const float *x, size_t n);
 
 #endif
