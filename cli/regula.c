@@ -34,7 +34,8 @@ static const char *const EXIT_HELP =
     "  1  out of memory or another failure\n"
     "  2  usage or configuration error (bad option, value or model spec)\n"
     "  3  data, checkpoint or file error (missing, malformed or mismatched)\n"
-    "  4  training stopped: a loss or gradient became NaN or infinite\n"
+    "  4  a loss, gradient, weight or model output became NaN or infinite (train\n"
+    "     stops; eval and predict refuse a sample whose outputs are not finite)\n"
     "  5  communication error (a peer failed or timed out)\n";
 
 static int exit_code(rg_status s)
@@ -377,6 +378,11 @@ static int cmd_train(const rg_config *c)
     if ((code = check_fits(train, m)) || (code = check_fits(val, m)) || (code = check_fits(test, m)))
         goto out;
 
+    if (c->early_stop > 0 && !val && rg_dist_rank() == 0)
+        /* Keras' example does this too; say so, once: the test figures then
+         * are not independent of the choice of model */
+        fprintf(stderr, "regula: note: --early-stop without --val-split watches the test set, so the test figures "
+                        "helped choose the model (give --val-split for a held-out validation set)\n");
     progress bar = {c->epochs, 0, 0, 0, 0};
     rg_train_result r;
     memset(&r, 0, sizeof r);

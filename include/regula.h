@@ -219,8 +219,15 @@ rg_status rg_optimizer_create(const rg_opt_config *c, size_t n, rg_optimizer **o
 void rg_optimizer_free(rg_optimizer *o);
 /* One update of n parameters from grads with learning rate lr.  Follows
  * PyTorch's SGD/Adam/AdamW update rules, except that weight decay is
- * always decoupled (w -= lr * wd * w first), for SGD too. */
-void rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
+ * always decoupled (w -= lr * wd * w first), for SGD too.  Returns nonzero
+ * when a weight or moment it wrote is NaN or infinite (found in the same
+ * pass): the state is then corrupt and the update cannot be undone. */
+int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
+/* The largest |gradient element| an update can take without overflowing
+ * the optimizer's moments (Adam: 2^63, since it keeps g*g; SGD with
+ * momentum: a quarter of FLT_MAX x (1 - momentum); plain SGD: FLT_MAX).
+ * A step whose gradient exceeds it is treated as non-finite. */
+float rg_optimizer_grad_limit(const rg_optimizer *o);
 /* Moment arenas, for checkpoints: count of arenas and each one. */
 int rg_optimizer_state_count(const rg_optimizer *o);
 float *rg_optimizer_state(rg_optimizer *o, int i);

@@ -19,8 +19,9 @@ void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha,
         if (beta == 0.0f) for (int j = 0; j < N; j++) c[j] = 0.0f;
         else if (beta != 1.0f) for (int j = 0; j < N; j++) c[j] *= beta;
         for (int k = 0; k < K; k++) {
+            /* no skipping of a == 0: 0 * Inf must give NaN here as in BLAS,
+             * or the two builds would find non-finite values differently */
             float a = alpha * (ta ? A[(size_t)k * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)k]);
-            if (a == 0.0f) continue;
             if (!tb) {
                 const float *b = B + (size_t)k * (size_t)ldb;
                 for (int j = 0; j < N; j++) c[j] += a * b[j];

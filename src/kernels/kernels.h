@@ -28,5 +28,8 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
 /* 1 when no element of x[0..n) is NaN or infinite: a test of the exponent
  * bits, which vectorises. */
 int rg_all_finite(const float *x, size_t n);
+/* The largest |x[i]| of x[0..n) (0 when n == 0); +Inf when any element is
+ * NaN or infinite.  One pass that vectorises, as rg_all_finite. */
+float rg_max_abs(const float *x, size_t n);
 
 #endif

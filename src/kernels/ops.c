@@ -17,7 +17,9 @@ void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre)
     case RG_ACT_LINEAR:
         break;
     case RG_ACT_RELU:
-        for (size_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        /* !(y <= 0), not y > 0: a NaN stays NaN (an overflowed input must
+         * not come out of the layer as a clean 0) */
+        for (size_t i = 0; i < count; i++) y[i] = !(y[i] <= 0.0f) ? y[i] : 0.0f;
         break;
     case RG_ACT_TANH:
         for (size_t i = 0; i < count; i++) y[i] = tanhf(y[i]);
@@ -41,7 +43,7 @@ void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size
     case RG_ACT_SOFTMAX: /* only ever the last layer, folded into the loss */
         break;
     case RG_ACT_RELU:
-        for (size_t i = 0; i < count; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        for (size_t i = 0; i < count; i++) dy[i] = !(y[i] <= 0.0f) ? dy[i] : 0.0f;
         break;
     case RG_ACT_TANH:
         for (size_t i = 0; i < count; i++) dy[i] *= 1.0f - y[i] * y[i];
@@ -88,20 +90,27 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
         for (size_t j = 1; j < k; j++) if (zi[j] > m) { m = zi[j]; arg = j; }
         float s = 0.0f;
         for (size_t j = 0; j < k; j++) { pi[j] = expf(zi[j] - m); s += pi[j]; }
-        float lse = logf(s);
         float inv = 1.0f / s;
+        /* lse = log(1 + the other terms): log1p keeps a sum far below
+         * float's epsilon that log(s) would round to 0 */
+        double rest = 0.0;
+        for (size_t j = 0; j < k; j++) rest += j == arg ? 0.0 : (double)pi[j];
+        double lse = log1p(rest);
         for (size_t j = 0; j < k; j++) pi[j] *= inv;
         if (!y) continue;
         size_t c = (size_t)y[i];
         right += arg == c;
-        /* loss = -sum_j t_j (z_j - m - lse); sum_j t_j = 1 */
-        double li = (double)(m + lse);
+        /* loss = -sum_j t_j (z_j - m - lse) = lse + sum_j t_j (m - z_j), with
+         * sum_j t_j = 1.  m - z_j is formed in double (exact for floats of
+         * similar size), so a small loss is not lost against logits of 1e5
+         * and more, as (m + lse) - z_c in float would lose it. */
+        double li = lse;
         if (ls == 0.0f) {
-            li -= zi[c];
+            li += (double)m - (double)zi[c];
         } else {
-            double dot = 0.0;
-            for (size_t j = 0; j < k; j++) dot += (double)zi[j];
-            li -= (double)off * dot + (double)(on - off) * zi[c];
+            double gap = 0.0;
+            for (size_t j = 0; j < k; j++) gap += (double)m - (double)zi[j];
+            li += (double)off * gap + (double)(on - off) * ((double)m - (double)zi[c]);
         }
         total += li;
         if (dz) {
@@ -112,6 +121,23 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
     }
     if (correct) *correct += right;
     return total;
+}
+
+float rg_max_abs(const float *x, size_t n)
+{
+    /* |x| as bits orders like |x| as a number, and every NaN sorts above
+     * Inf: an integer max, which vectorises */
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        b &= 0x7fffffffu;
+        top = b > top ? b : top;
+    }
+    if (top >= 0x7f800000u) return INFINITY;
+    float v;
+    memcpy(&v, &top, sizeof v);
+    return v;
 }
 
 int rg_all_finite(const float *x, size_t n)

@@ -4,8 +4,15 @@
  * is one flat loop and a checkpoint saves them as they are.  The update rules
  * are PyTorch's, term for term (the reference test checks 10 steps of each).
  * Weight decay is always decoupled: w -= lr * wd * w before the update.
+ *
+ * Overflow: each update pass also tests what it writes (weights and
+ * moments) for NaN/Inf and says so, and rg_optimizer_grad_limit gives the
+ * largest gradient element an update can take without overflowing its
+ * moments: the trainer checks a step's gradient against it before the
+ * update, so a step that would corrupt the state is refused, not taken.
  */
 #include "core/core.h"
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -45,14 +52,26 @@ float *rg_optimizer_state(rg_optimizer *o, int i) { return i >= 0 && i < o->n_st
 uint64_t rg_optimizer_steps(const rg_optimizer *o) { return o->t; }
 void rg_optimizer_set_steps(rg_optimizer *o, uint64_t t) { o->t = t; }
 
-static void sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
+/* 1 when the float's exponent bits are all ones (NaN or Inf) */
+static inline uint32_t nonfinite(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return (b & 0x7f800000u) == 0x7f800000u;
+}
+
+static int sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
 {
     size_t n = o->n;
     float decay = 1.0f - lr * o->c.weight_decay;
     float mu = o->c.momentum;
+    uint32_t bad = 0;
     if (mu == 0.0f) {
-        for (size_t i = 0; i < n; i++) p[i] = p[i] * decay - lr * g[i];
-        return;
+        for (size_t i = 0; i < n; i++) {
+            p[i] = p[i] * decay - lr * g[i];
+            bad |= nonfinite(p[i]);
+        }
+        return bad != 0;
     }
     float *restrict buf = o->state[0];
     if (o->t == 1) { /* PyTorch starts the buffer at the first gradient */
@@ -61,12 +80,19 @@ static void sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g
         for (size_t i = 0; i < n; i++) buf[i] = mu * buf[i] + g[i];
     }
     if (o->c.nesterov)
-        for (size_t i = 0; i < n; i++) p[i] = p[i] * decay - lr * (g[i] + mu * buf[i]);
+        for (size_t i = 0; i < n; i++) {
+            p[i] = p[i] * decay - lr * (g[i] + mu * buf[i]);
+            bad |= nonfinite(p[i]) | nonfinite(buf[i]);
+        }
     else
-        for (size_t i = 0; i < n; i++) p[i] = p[i] * decay - lr * buf[i];
+        for (size_t i = 0; i < n; i++) {
+            p[i] = p[i] * decay - lr * buf[i];
+            bad |= nonfinite(p[i]) | nonfinite(buf[i]);
+        }
+    return bad != 0;
 }
 
-static void adam_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
+static int adam_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
 {
     size_t n = o->n;
     float b1 = o->c.beta1, b2 = o->c.beta2, eps = o->c.eps;
@@ -76,6 +102,7 @@ static void adam_step(rg_optimizer *o, float *restrict p, const float *restrict 
     float step = lr / bc1, inv_bc2 = 1.0f / bc2_sqrt;
     float decay = 1.0f - lr * o->c.weight_decay;
     float *restrict m = o->state[0], *restrict v = o->state[1];
+    uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -83,14 +110,27 @@ static void adam_step(rg_optimizer *o, float *restrict p, const float *restrict 
         m[i] = mi;
         v[i] = vi;
         p[i] = p[i] * decay - step * mi / (sqrtf(vi) * inv_bc2 + eps);
+        bad |= nonfinite(p[i]) | nonfinite(vi) | nonfinite(mi);
     }
+    return bad != 0;
 }
 
-void rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr)
+int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr)
 {
     o->t++;
-    if (o->c.kind == RG_OPT_SGD) sgd_step(o, params, grads, lr);
-    else adam_step(o, params, grads, lr);
+    if (o->c.kind == RG_OPT_SGD) return sgd_step(o, params, grads, lr);
+    return adam_step(o, params, grads, lr);
+}
+
+float rg_optimizer_grad_limit(const rg_optimizer *o)
+{
+    if (o->c.kind != RG_OPT_SGD)
+        /* Adam keeps g*g: with every |g| <= 2^63, v stays a convex mix of
+         * values <= 2^126, far from FLT_MAX (~2^128), whatever beta2 */
+        return 0x1p63f;
+    if (o->c.momentum == 0.0f) return FLT_MAX;
+    /* |buf| <= max|g| / (1 - momentum): keep it a float, with room */
+    return (float)(0.25 * (double)FLT_MAX * (1.0 - (double)o->c.momentum));
 }
 
 double rg_clip_global_norm(float *grads, size_t n, double max_norm)

@@ -297,7 +297,42 @@ static const rg_st_tensor *need(const rg_st *st, const char *name, rg_st_dtype d
                       rg_st_dtype_name(dt));
         return NULL;
     }
+    /* a float tensor must hold floats: a moment of Inf would freeze its
+     * weight for good (m / sqrt(v) = 0), and the writer never writes one */
+    for (size_t i = 0; i < elems && (dt == RG_ST_F32 || dt == RG_ST_F64); i++) {
+        double v;
+        if (dt == RG_ST_F32) { float f; memcpy(&f, (const char *)t->data + 4 * i, 4); v = f; }
+        else memcpy(&v, (const char *)t->data + 8 * i, 8);
+        if (!isfinite(v)) {
+            *s = rg_error(RG_EDATA, "%s: tensor '%s' element %zu is %s: the state is corrupt", rg_st_path(st), name, i,
+                          isnan(v) ? "NaN" : "infinite");
+            return NULL;
+        }
+    }
     return t;
+}
+
+uint64_t rg_ckpt_checksum(const rg_st *st)
+{
+    fnv f = { RG_FNV_INIT };
+    size_t n = rg_st_count(st), nmeta = rg_st_meta_count(st);
+    const char *names[MAX_T];
+    size_t idx[MAX_T];
+    RG_ASSERT(n <= MAX_T);
+    for (size_t i = 0; i < n; i++) names[i] = rg_st_at(st, i)->name;
+    sort_idx(names, n, idx);
+    for (size_t k = 0; k < n; k++) {
+        const rg_st_tensor *x = rg_st_at(st, idx[k]);
+        fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, x->nbytes);
+    }
+    for (size_t k = 0; k < nmeta; k++) {   /* rg_st_meta_at: sorted by key */
+        const char *key, *val;
+        rg_st_meta_at(st, k, &key, &val);
+        if (!strcmp(key, "checksum")) continue;
+        fnv_str(&f, key);
+        fnv_str(&f, val);
+    }
+    return f.h;
 }
 
 /* Reads one checkpoint: RG_EDATA/RG_EIO for a damaged file (the caller
@@ -313,29 +348,13 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
         goto out;
     }
     /* checksum first: a damaged file must not be mistaken for another run's */
-    fnv f = { RG_FNV_INIT };
     size_t n = rg_st_count(st), nmeta = rg_st_meta_count(st);
     if (n > MAX_T || nmeta > 32) {
         s = rg_error(RG_EDATA, "%s: %zu tensors and %zu metadata keys: not a regula training checkpoint", path, n, nmeta);
         goto out;
     }
-    const char *names[MAX_T];
-    size_t idx[MAX_T];
-    for (size_t i = 0; i < n; i++) names[i] = rg_st_at(st, i)->name;
-    sort_idx(names, n, idx);
-    for (size_t k = 0; k < n; k++) {
-        const rg_st_tensor *x = rg_st_at(st, idx[k]);
-        fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, x->nbytes);
-    }
-    for (size_t k = 0; k < nmeta; k++) {   /* rg_st_meta_at: sorted by key */
-        const char *key, *val;
-        rg_st_meta_at(st, k, &key, &val);
-        if (!strcmp(key, "checksum")) continue;
-        fnv_str(&f, key);
-        fnv_str(&f, val);
-    }
     char want[24];
-    snprintf(want, sizeof want, "%016llx", (unsigned long long)f.h);
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)rg_ckpt_checksum(st));
     if (strcmp(want, sum)) {
         s = rg_error(RG_EDATA, "%s: checksum mismatch (stored %s, computed %s): the file is damaged", path, sum, want);
         goto out;

@@ -29,6 +29,7 @@
 #include "data/partition.h"
 #include "nn/model.h"
 #include "train/train.h"
+#include <float.h>
 #include <math.h>
 #include <errno.h>
 #include <pthread.h>
@@ -124,8 +125,11 @@ static rg_status opt_config(const rg_config *c, rg_opt_config *oc)
 /* ------------------------------------------------------------ evaluation */
 
 /* Sum of data losses and count of correct predictions over rows [lo, hi);
- * or, with classes != NULL, the argmax class of each row. */
-static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch,
+ * or, with classes != NULL, the argmax class of each row.  strict: a row
+ * whose outputs are not finite (NaN or Inf) is an error naming it, since
+ * neither a loss nor a class can be read from it; else such a row's NaN
+ * flows into the loss (a training run's validation figures say so). */
+static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch, int strict,
                             double *loss_sum, size_t *correct, int32_t *classes)
 {
     size_t d = rg_dataset_features(ds), k = rg_model_outputs(m);
@@ -136,8 +140,8 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
     const int32_t *y = classes ? NULL : rg_dataset_y(ds);
     if (!classes && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
     if (batch == 0) batch = 256;
-    float *probs = classes ? rg_malloc(batch * k * sizeof(float)) : NULL;
-    if (classes && !probs) return rg_error(RG_ENOMEM, "out of memory");
+    float *probs = rg_malloc(batch * k * sizeof(float));
+    if (!probs) return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
     rg_pass pass = { .training = 0, .grad_scale = 1.0f };
     rg_status st = RG_OK;
     *loss_sum = 0.0;
@@ -146,6 +150,13 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
         double l = 0.0;
         st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, correct, probs);
         if (st != RG_OK) break;
+        if (strict && !rg_all_finite(probs, nb * k)) {
+            size_t i = 0;
+            while (rg_all_finite(probs + i * k, k)) i++;
+            st = rg_error(RG_ENONFINITE, "sample %zu: the model's outputs are not finite (NaN or infinite): "
+                          "its input or the model's weights overflow a float", s + i);
+            break;
+        }
         *loss_sum += l;
         if (classes)
             for (size_t i = 0; i < nb; i++) {
@@ -164,7 +175,7 @@ rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *l
 {
     size_t n = rg_dataset_size(ds), correct = 0;
     double sum;
-    rg_status st = eval_range(m, ds, 0, n, batch, &sum, &correct, NULL);
+    rg_status st = eval_range(m, ds, 0, n, batch, 1, &sum, &correct, NULL);
     if (st != RG_OK) return st;
     if (loss) *loss = n ? sum / (double)n + rg_model_penalty(m, 1.0f, NULL) : NAN;
     if (acc) *acc = n ? (double)correct / (double)n : NAN;
@@ -174,7 +185,7 @@ rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *l
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes)
 {
     double sum;
-    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, &sum, NULL, classes);
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, 1, &sum, NULL, classes);
 }
 
 /* ---------------------------------------------------- distributed runtime */
@@ -326,24 +337,37 @@ static void tree_sum(float *bufs, size_t stride, size_t n, int S)
         }
 }
 
-/* Distributed evaluation: every worker takes a slice; every worker gets the
- * same totals.  Returns mean loss + penalty and accuracy. */
+/* Distributed evaluation: the set is cut into chunks of EVAL_CHUNK rows
+ * fixed by the data alone; every worker evaluates a run of whole chunks,
+ * and the chunks' sums are added in chunk order.  So every figure is the
+ * same bits for any worker count (--deterministic promises it; it costs
+ * nothing elsewhere).  Every worker gets the same totals.  Returns mean
+ * loss + penalty and accuracy. */
+#define EVAL_CHUNK 1024
 static rg_status eval_dist(rg_model *m, rg_comm *comm, const rg_dataset *ds, double *loss, double *acc)
 {
     int g = rg_comm_rank(comm), W = rg_comm_size(comm);
-    size_t n = rg_dataset_size(ds), lo = n * (size_t)g / (size_t)W, hi = n * (size_t)(g + 1) / (size_t)W;
-    double sums[3] = {0};
-    size_t correct = 0;
-    rg_status st = eval_range(m, ds, lo, hi, 1024, &sums[0], &correct, NULL);
-    if (st != RG_OK) return st;
-    sums[1] = (double)correct;
-    sums[2] = (double)(hi - lo);
+    size_t n = rg_dataset_size(ds), C = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
+    size_t c_lo = C * (size_t)g / (size_t)W, c_hi = C * (size_t)(g + 1) / (size_t)W;
+    double *sums = rg_calloc(2 * (C ? C : 1), sizeof *sums);   /* per chunk: loss sum, correct */
+    if (!sums) return rg_error(RG_ENOMEM, "out of memory evaluating %s", rg_dataset_name(ds));
+    rg_status st = RG_OK;
+    for (size_t k = c_lo; k < c_hi && st == RG_OK; k++) {
+        size_t lo = k * EVAL_CHUNK, hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n, correct = 0;
+        st = eval_range(m, ds, lo, hi, EVAL_CHUNK, 0, &sums[2 * k], &correct, NULL);
+        sums[2 * k + 1] = (double)correct;
+    }
     /* read the weights before the collective: after it, a peer sharing them
      * may already be writing (restoring the best ones) */
     double penalty = rg_model_penalty(m, 1.0f, NULL);
-    if ((st = rg_comm_allreduce_f64(comm, sums, 3, RG_REDUCE_SUM)) != RG_OK) return st;
-    *loss = sums[2] > 0 ? sums[0] / sums[2] + penalty : NAN;
-    *acc = sums[2] > 0 ? sums[1] / sums[2] : NAN;
+    /* one contributor per chunk, zeros elsewhere: the sum is exact */
+    if (st == RG_OK && W > 1) st = rg_comm_allreduce_f64(comm, sums, 2 * C, RG_REDUCE_SUM);
+    double l = 0.0, right = 0.0;
+    for (size_t k = 0; k < C; k++) { l += sums[2 * k]; right += sums[2 * k + 1]; }
+    rg_free(sums);
+    if (st != RG_OK) return st;
+    *loss = n > 0 ? l / (double)n + penalty : NAN;
+    *acc = n > 0 ? right / (double)n : NAN;
     return RG_OK;
 }
 
@@ -571,6 +595,11 @@ static rg_status worker_run(shared *s, int t)
     RG_ASSERT(!sharded || chunk * (size_t)W <= P + RG_ARENA_PAD);
     size_t opt_n = sharded ? chunk : shared_w ? sh_hi - sh_lo : P;
     if ((st = rg_optimizer_create(&s->oc, opt_n ? opt_n : 1, &opt)) != RG_OK) goto fail;
+    /* A step is judged by whether its update can be done: a gradient
+     * element beyond the optimizer's limit (Adam keeps g*g) counts as
+     * non-finite.  A worker's own gradient is held to it unless clipping
+     * comes between (the clipped sum is checked instead). */
+    float lim = rg_optimizer_grad_limit(opt), own_lim = c->clip_norm > 0.0 ? FLT_MAX : lim;
     if (sharded && !(gslice = rg_calloc(chunk, sizeof *gslice))) {
         st = rg_error(RG_ENOMEM, "out of memory setting up worker %d", g);
         goto fail;
@@ -748,15 +777,16 @@ static rg_status worker_run(shared *s, int t)
                 reg_local += reg;
                 mine += nb;
                 if (det) {
-                    step_figures(grads + P, l, reg, rg_all_finite(grads, P), g);
+                    step_figures(grads + P, l, reg, rg_max_abs(grads, P) <= own_lim, g);
                     memcpy(shards + (size_t)(sh - p_lo) * PT, grads, PT * sizeof(float));
                 }
             }
             if (s->adapt == 3 && es % 8 == 0) memcpy(pre, grads, P * sizeof(float));
             double tc = rg_now();
             double tl[4];   /* the step's loss sum, penalty, non-finite count, bad rank */
-            int sum_bad = 0;   /* the summed gradient overflowed (not under --shard-optimizer:
-                                  no worker holds the whole sum; the next step's loss catches it) */
+            int sum_bad = 0;   /* every worker's own gradient was fine, but the gradient the
+                                  update takes (summed, penalised, clipped) is not */
+            double shard_norm = 0.0;   /* --shard-optimizer: the global norm, for clipping */
             if (det) {
                 /* gather every shard's gradient, sum them in a fixed tree */
                 float *all = shards;
@@ -767,7 +797,6 @@ static rg_status worker_run(shared *s, int t)
                 tree_sum(all, PT, PT, S);
                 memcpy(grads, all, PT * sizeof(float));
                 for (int k = 0; k < 4; k++) tl[k] = grads[P + (size_t)k];
-                sum_bad = tl[TAIL_BAD] == 0.0 && !rg_all_finite(grads, P);
             } else if (sharded) {
                 /* a global penalty's gradient goes into this worker's own
                  * block only: the block the reduce-scatter hands back to it,
@@ -775,19 +804,28 @@ static rg_status worker_run(shared *s, int t)
                 double pen = penalty_first ? reg_local
                                            : rg_model_penalty_range(m, 1.0f, grads + sh_lo, sh_lo, sh_hi);
                 float f[4];
-                step_figures(f, data_loss, pen, rg_all_finite(grads, P), g);
+                step_figures(f, data_loss, pen, rg_max_abs(grads, P) <= own_lim, g);
                 for (int k = 0; k < 4; k++) tl[k] = f[k];
                 if ((st = rg_comm_allreduce_f64(comm, tl, 4, RG_REDUCE_SUM)) != RG_OK ||
                     (st = rg_comm_reduce_scatter(comm, grads, chunk, gslice, RG_REDUCE_SUM)) != RG_OK)
                     goto fail;
+                /* no worker holds the whole sum: each tests its slice, and the
+                 * slices' verdicts (and squared norms, for clipping) are summed */
+                size_t own = sh_hi - sh_lo;
+                double chk[2] = { 0.0, 0.0 };
+                if (c->clip_norm > 0.0)
+                    for (size_t i = 0; i < own; i++) chk[0] += (double)gslice[i] * gslice[i];
+                else
+                    chk[1] = rg_max_abs(gslice, own) > lim;
+                if ((st = rg_comm_allreduce_f64(comm, chk, 2, RG_REDUCE_SUM)) != RG_OK) goto fail;
+                shard_norm = sqrt(chk[0]);
+                sum_bad = tl[TAIL_BAD] == 0.0 &&
+                          (chk[1] > 0.0 || !isfinite(shard_norm) || (c->clip_norm > lim && shard_norm > lim));
             } else {
                 float *tail = grads + P;
-                step_figures(tail, data_loss, reg_local, rg_all_finite(grads, P), g);
+                step_figures(tail, data_loss, reg_local, rg_max_abs(grads, P) <= own_lim, g);
                 if (W > 1 && (st = rg_comm_allreduce(comm, grads, PT, RG_REDUCE_SUM)) != RG_OK) goto fail;
                 for (int k = 0; k < 4; k++) tl[k] = tail[k];
-                /* every worker's own gradient was finite, but their sum may
-                 * not be (overflow): the same test on the same sum everywhere */
-                sum_bad = W > 1 && tl[TAIL_BAD] == 0.0 && !rg_all_finite(grads, P);
             }
             t_comm += rg_now() - tc;
             if (s->adapt == 3 && es % 8 == 0 && mine > 0) {
@@ -803,6 +841,18 @@ static rg_status worker_run(shared *s, int t)
                 has_div = 1;
             }
             double reg = penalty_first || sharded ? tl[TAIL_REG] : rg_model_penalty(m, 1.0f, grads);
+            if (!sharded && tl[TAIL_BAD] == 0.0) {
+                /* the gradient the update takes: every worker holds the same
+                 * one, so every worker reaches the same verdict */
+                if (c->clip_norm > 0.0) {
+                    double norm = rg_clip_global_norm(grads, P, c->clip_norm);
+                    /* clipped, no element exceeds min(norm, clip) */
+                    sum_bad = !isfinite(norm) || (fmin(norm, c->clip_norm) > lim && rg_max_abs(grads, P) > lim);
+                } else if (W > 1 || !penalty_first) {
+                    /* summed, or penalised since each worker's own test */
+                    sum_bad = rg_max_abs(grads, P) > lim;
+                }
+            }
             double batch_loss = tl[TAIL_LOSS] / (double)b_step + reg;
             /* steps are numbered from 1 in messages and in the log, as the
              * step events count them */
@@ -824,13 +874,20 @@ static rg_status worker_run(shared *s, int t)
                 r.nonfinite_step = step1;
                 int bad = (int)tl[TAIL_BAD];
                 const char *hint = "try a lower --lr or --clip-norm, or --skip-nonfinite";
+                char lim_note[160] = "";
+                if (lim < FLT_MAX)
+                    snprintf(lim_note, sizeof lim_note, " (an element beyond %.3g counts: the %s optimizer's moments "
+                             "would overflow)", (double)lim, c->optimizer);
                 if (c->skip_nonfinite)
                     rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
                              "(--skip-nonfinite skips at most %d; the weights have gone bad); last at step %llu (epoch %d)",
                              RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, step1, epoch + 1);
-                else if (bad == 0 && sum_bad)
+                else if (bad == 0 && sum_bad && W > 1)
                     rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
-                             "every worker's own was finite); %s", step1, epoch + 1, hint);
+                             "every worker's own was finite)%s; %s", step1, epoch + 1, lim_note, hint);
+                else if (bad == 0 && sum_bad)
+                    rg_error(RG_ENONFINITE, "training stopped: the gradient with the penalty's overflowed at step %llu "
+                             "(epoch %d)%s; %s", step1, epoch + 1, lim_note, hint);
                 else if (bad == 0 && !isfinite(reg))
                     rg_error(RG_ENONFINITE, "training stopped: the penalty is not finite at step %llu (epoch %d): "
                              "the weights have grown too large; %s", step1, epoch + 1, hint);
@@ -838,11 +895,11 @@ static rg_status worker_run(shared *s, int t)
                     rg_error(RG_ENONFINITE, "training stopped: the step's loss overflowed a float at step %llu (epoch %d; "
                              "every worker's own was finite); %s", step1, epoch + 1, hint);
                 else if (bad == 1 && tl[TAIL_BADRANK] >= 1.0)
-                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d); %s",
-                             step1, epoch + 1, (int)tl[TAIL_BADRANK] - 1, hint);
+                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, worker %d)%s; %s",
+                             step1, epoch + 1, (int)tl[TAIL_BADRANK] - 1, own_lim < FLT_MAX ? lim_note : "", hint);
                 else
-                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, %d workers); %s",
-                             step1, epoch + 1, bad, hint);
+                    rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, %d workers)%s; %s",
+                             step1, epoch + 1, bad, own_lim < FLT_MAX ? lim_note : "", hint);
                 st = RG_ENONFINITE;
                 if (lead && s->log)
                     fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d,\"skipped\":%llu}\n",
@@ -856,47 +913,57 @@ static rg_status worker_run(shared *s, int t)
             my_correct += step_correct;
             if (has_div) { div_sum += div_step; div_count++; }
             lr = lr_at(c, step, epoch, total_steps);
+            int post_bad = 0;   /* the update wrote a non-finite weight or moment */
             if (sharded) {
                 /* ZeRO-1: this worker updates its slice with its slice of the
                  * optimizer state, then every worker gathers every slice */
                 size_t own = sh_hi - sh_lo;
-                if (c->clip_norm > 0.0) {
-                    double n2 = 0.0;
-                    for (size_t i = 0; i < own; i++) n2 += (double)gslice[i] * gslice[i];
-                    double t_c = rg_now();
-                    if ((st = rg_comm_allreduce_f64(comm, &n2, 1, RG_REDUCE_SUM)) != RG_OK) goto fail;
-                    t_comm += rg_now() - t_c;
-                    double norm = sqrt(n2);
-                    if (norm > c->clip_norm) {
-                        float kc = (float)(c->clip_norm / (norm + 1e-6));
-                        for (size_t i = 0; i < own; i++) gslice[i] *= kc;
-                    }
+                if (c->clip_norm > 0.0 && shard_norm > c->clip_norm) {
+                    float kc = (float)(c->clip_norm / (shard_norm + 1e-6));
+                    for (size_t i = 0; i < own; i++) gslice[i] *= kc;
                 }
-                rg_optimizer_step(opt, params + g_lo, gslice, (float)lr);
+                /* a slice whose update went bad marks its first weight NaN (they
+                 * are lost anyway): the gather takes the verdict to everyone */
+                if (rg_optimizer_step(opt, params + g_lo, gslice, (float)lr) && own) params[g_lo] = NAN;
                 double t_c = rg_now();
                 if ((st = rg_comm_allgather(comm, params + g_lo, chunk, params)) != RG_OK) goto fail;
                 t_comm += rg_now() - t_c;
+                for (int k = 0; k < W; k++)
+                    if ((size_t)k * chunk < P && isnan(params[(size_t)k * chunk])) post_bad = 1;
             } else if (shared_w) {
                 /* every worker holds the whole summed gradient; each updates
                  * its own slice of the one weight arena, then all wait until
                  * every slice is written before the next forward pass */
-                if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
                 /* nobody writes a weight while a peer may still read it (the
                  * penalty above reads them all) */
                 double t_c = rg_now();
                 if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
                 t_comm += rg_now() - t_c;
-                if (sh_hi > sh_lo) rg_optimizer_step(opt, params + sh_lo, grads + sh_lo, (float)lr);
+                float verdict = sh_hi > sh_lo && rg_optimizer_step(opt, params + sh_lo, grads + sh_lo, (float)lr);
                 t_c = rg_now();
-                if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
+                /* every slice written (a barrier), and every slice's verdict */
+                if ((st = rg_comm_allreduce(comm, &verdict, 1, RG_REDUCE_SUM)) != RG_OK) goto fail;
+                post_bad = verdict > 0.0f;
                 if (has_maxnorm) {
                     if (t == 0) rg_model_apply_constraints(m);
                     if ((st = rg_comm_barrier(comm)) != RG_OK) goto fail;
                 }
                 t_comm += rg_now() - t_c;
             } else {
-                if (c->clip_norm > 0.0) rg_clip_global_norm(grads, P, c->clip_norm);
-                rg_optimizer_step(opt, params, grads, (float)lr);
+                post_bad = rg_optimizer_step(opt, params, grads, (float)lr);
+            }
+            if (post_bad) {
+                /* the same verdict on every worker (the same update, or the
+                 * verdicts exchanged above) */
+                r.nonfinite_step = step1;
+                st = rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
+                              "optimizer's state non-finite%s; try a lower --lr", step1, epoch + 1,
+                              c->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
+                if (lead && s->log)
+                    fprintf(s->log, "{\"event\":\"end\",\"stopped\":\"nonfinite\",\"step\":%llu,\"epoch\":%d,\"skipped\":%llu}\n",
+                            step1, epoch + 1, (unsigned long long)skipped);
+                if (t == 0) s->result = r;
+                goto out;
             }
             if (!shared_w) rg_model_apply_constraints(m);
             loss_sum += batch_loss * (double)b_step;
@@ -1014,6 +1081,16 @@ static rg_status worker_run(shared *s, int t)
         (!shared_w || t == 0))
         memcpy(params, best, P * sizeof(float));
     if (shared_w && (st = rg_comm_barrier(comm)) != RG_OK) goto fail;   /* restored before anyone evaluates */
+    /* a run that succeeds leaves finite weights and optimizer state (each
+     * step's checks make this hold; here it is proven, once) */
+    int state_ok = rg_all_finite(params, P);
+    for (int i = 0; i < rg_optimizer_state_count(opt); i++)
+        state_ok &= rg_all_finite(rg_optimizer_state(opt, i), opt_n);
+    if (!state_ok) {
+        st = rg_error(RG_ENONFINITE, "training ended with non-finite %s (worker %d)",
+                      rg_all_finite(params, P) ? "optimizer state" : "weights", g);
+        goto fail;
+    }
     if (c->early_stop == 0) r.best_epoch = r.epochs_run;
     if (s->test && (st = eval_dist(m, comm, s->test, &r.test_loss, &r.test_acc)) != RG_OK) goto fail;
     /* with a test set, also the final model on its own training data (no
@@ -1269,10 +1346,14 @@ agree:
             st = rg_error(RG_EIO, "--log %s: cannot open for writing", c->log);
         } else {
             char *cj = rg_config_json(c);
+            /* the set early stopping and the epochs' val_* figures watch:
+             * "test" when it is the test set (it then helped pick the model) */
+            const char *validation = !val ? "none" : val == test ? "test" : "held-out";
             fprintf(s->log, "{\"event\":\"config\",\"version\":\"%s\",\"config_hash\":\"%016llx\",\"params\":%zu,"
-                    "\"model\":\"%s\",\"blas\":\"%s\",\"train_samples\":%zu,\"workers\":%d,\"processes\":%d,\"config\":%s}\n",
+                    "\"model\":\"%s\",\"blas\":\"%s\",\"train_samples\":%zu,\"workers\":%d,\"processes\":%d,"
+                    "\"validation\":\"%s\",\"config\":%s}\n",
                     RG_VERSION, (unsigned long long)rg_config_hash(c), rg_model_param_count(m), rg_model_spec(m),
-                    rg_blas_name(), N, s->world, rg_dist_size(), cj ? cj : "null");
+                    rg_blas_name(), N, s->world, rg_dist_size(), validation, cj ? cj : "null");
             free(cj);
             if (found)
                 fprintf(s->log, "{\"event\":\"resume\",\"from\":\"%s\",\"step\":%llu,\"epoch\":%llu,\"samples\":%llu,"

@@ -88,6 +88,11 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_ckpt *ck, int *found,
                        char *path, size_t cap);
 
+/* The checksum a training checkpoint's metadata holds: FNV-1a 64 over its
+ * tensors (by name: name, dtype, shape, bytes) and its other metadata (by
+ * key).  Tests re-sign a file they damaged on purpose with it. */
+uint64_t rg_ckpt_checksum(const struct rg_st *st);
+
 /* Makes dir (one level) if missing and checks it is a writable directory:
  * before training, so that rg_ckpt_write finds it. */
 rg_status rg_ckpt_dir_ready(const char *dir);

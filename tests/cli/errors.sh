@@ -47,6 +47,14 @@
 #                   missing or extra tensor, a safetensors file that is not
 #                   a regula checkpoint
 #   diverge         a run whose loss becomes NaN stops with exit 4
+#   extreme         extreme values, each with its defined outcome: features of
+#                   3e38 (near FLT_MAX) on 1 and 2 workers, 1e22, 1e25 and 1e30
+#                   stop with exit 4 (a gradient beyond the optimizer's limit);
+#                   with --skip-nonfinite the steps are skipped, exit 0; 1e20
+#                   with --clip-norm and 1e15 train (exit 0, finite weights);
+#                   subnormal features train and predict; a model whose weights
+#                   overflow makes eval and predict exit 4, naming the sample.
+#                   (A checkpoint whose optimizer state holds Inf: test_resume.c.)
 #
 # Run as: bash errors.sh REGULA_BIN DATA_DIR (VERBOSE=1 prints every message).
 # Needs bash 4, coreutils, gzip.
@@ -66,7 +74,7 @@ OUTS=(--save "$SAVE" --log "$LOG")
 
 REQUIRED=(usage unknown-option hyper model-spec json-config files idx-truncated idx-corrupt
           idx-magic idx-overflow gzip-truncated gzip-corrupt csv-ragged csv-text label-range
-          nonfinite st-header st-offsets st-overlap st-dtype st-shape st-arch diverge)
+          nonfinite st-header st-offsets st-overlap st-dtype st-shape st-arch diverge extreme)
 declare -A ncase
 cat=setup
 category() { cat=$1; }
@@ -516,6 +524,36 @@ category diverge
 expect 4 "" -- "${TR[@]}" --optimizer sgd --lr 1e30 --epochs 3
 if grep -q '"end"' "$LOG" 2>/dev/null; then pass=$((pass + 1)); else
     failed=$((failed + 1)); echo "FAIL: the diverging run's log has no end event" >&2; fi
+
+# --- extreme values: each has a defined outcome (exit 0 means finite weights
+# and optimizer state: the run checks them before it ends)
+category extreme
+with_feature() { sed "5s/^\([0-9]\),[^,]*,/\1,$2,/" "$T/d.csv" >"$1"; }
+for v in 3e38 1e30 1e25 1e22; do
+    with_feature "$T/x$v.csv" "$v"
+    expect 4 "non-finite loss or gradient at step 2 (epoch 1, worker 0) (an element beyond 9.22e+18 counts" -- \
+        "$REGULA" train --data "csv:$T/x$v.csv" --model "$M" --epochs 2 --batch 16 "${OUTS[@]}"
+done
+expect 4 "non-finite loss or gradient at step" -- \
+    "$REGULA" train --data "csv:$T/x3e38.csv" --model "$M" --epochs 2 --batch 16 --workers 2 "${OUTS[@]}"
+expect 0 "" -- "$REGULA" train --data "csv:$T/x3e38.csv" --model "$M" --epochs 2 --batch 16 --skip-nonfinite "${OUTS[@]}"
+if [ "$(grep -c '"event":"skip"' "$LOG")" = 2 ] && [ -s "$SAVE" ]; then pass=$((pass + 1)); ncase[extreme]=$((${ncase[extreme]:-0} + 1)); else
+    failed=$((failed + 1)); echo "FAIL [extreme]: --skip-nonfinite over 3e38 features: $(grep -c '"skip"' "$LOG") skips" >&2; fi
+with_feature "$T/x1e20.csv" 1e20
+expect 0 "" -- "$REGULA" train --data "csv:$T/x1e20.csv" --model "$M" --epochs 2 --batch 16 --clip-norm 1 "${OUTS[@]}"
+with_feature "$T/x1e15.csv" 1e15
+expect 0 "" -- "$REGULA" train --data "csv:$T/x1e15.csv" --model "$M" --epochs 2 --batch 16 "${OUTS[@]}"
+awk -F, -v OFS=, '{ for (j = 2; j <= NF; j++) $j = $j * 1e-39; print }' "$T/d.csv" >"$T/sub.csv"
+expect 0 "" -- "$REGULA" train --data "csv:$T/sub.csv" --model "$M" --epochs 1 --save "$T/sub.safetensors"
+cut -d, -f2- "$T/sub.csv" >"$T/subx.csv"
+expect 0 "" -- "$REGULA" predict --load "$T/sub.safetensors" --input "csv:$T/subx.csv"
+# weights of 1e30: the second layer's sums pass FLT_MAX
+big='\xca\xf2\x49\x71'   # 1e30, little-endian
+{ h="{$META,$W0,$B0,$W1,$B1}"; printf "$(le64 ${#h})%s" "$h"; for i in $(seq 32); do printf "$big"; done
+  head -c 32 /dev/zero; for i in $(seq 24); do printf "$big"; done; head -c 12 /dev/zero; } >"$T/huge.safetensors"
+expect 4 "the model's outputs are not finite (NaN or infinite)" -- "${EV[@]}" "$T/huge.safetensors"
+expect 4 "the model's outputs are not finite (NaN or infinite)" -- \
+    "$REGULA" predict --load "$T/huge.safetensors" --input "csv:$T/x.csv"
 
 summary=""
 for c in "${REQUIRED[@]}"; do

@@ -93,6 +93,11 @@ check "command line wins over --config" grep -Eq '^epochs 2$' "$T/out"
 run 0 -- "$REGULA" train "${COMMON[@]}" --epochs 3 --limit 120 --val-split 0.25 --early-stop 1 \
     --log "$T/log2.jsonl"
 check "early stopping reports the best epoch" grep -Eq 'best epoch [0-9]+' "$T/out"
+check "a held-out validation set: no note" test ! -s "$T/err"
+check "the log names the validation set" grep -q '"validation":"held-out"' "$T/log2.jsonl"
+run 0 -- "$REGULA" train "${COMMON[@]}" --epochs 2 --early-stop 1 --test-data "csv:$T/train.csv" --log "$T/log3.jsonl"
+check "early stopping on the test set says so once" test "$(grep -c 'watches the test set' "$T/err")" -eq 1
+check "the log says the test set was watched" grep -q '"validation":"test"' "$T/log3.jsonl"
 
 # --- --init from the checkpoint of the same architecture
 run 0 -- "$REGULA" train "${COMMON[@]}" --epochs 1 --init "$T/m.safetensors"

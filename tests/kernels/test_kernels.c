@@ -106,6 +106,71 @@ static void test_all_finite(void **state)
         }
 }
 
+/* rg_max_abs: the largest magnitude at every position, +Inf for any NaN
+ * or Inf, 0 for nothing. */
+static void test_max_abs(void **state)
+{
+    (void)state;
+    float x[67];
+    for (int i = 0; i < 67; i++) x[i] = (float)i * 0.25f - 8.0f;
+    assert_true(rg_max_abs(x, 0) == 0.0f);
+    assert_true(rg_max_abs(x, 67) == 8.5f);
+    for (int i = 0; i < 67; i++) {
+        float keep = x[i];
+        x[i] = -1e30f;
+        assert_true(rg_max_abs(x, 67) == 1e30f);
+        x[i] = NAN;
+        assert_true(rg_max_abs(x, 67) == INFINITY);
+        x[i] = -INFINITY;
+        assert_true(rg_max_abs(x, 67) == INFINITY);
+        x[i] = keep;
+    }
+}
+
+/* ReLU must not turn an overflowed (NaN) pre-activation into a clean 0,
+ * forward or backward; -Inf is a true ReLU 0. */
+static void test_relu_keeps_nan(void **state)
+{
+    (void)state;
+    float y[4] = { NAN, -INFINITY, -0.0f, 3.0f }, dy[4] = { 1, 1, 1, 1 };
+    rg_act_forward(RG_ACT_RELU, y, 1, 4, NULL);
+    assert_true(isnan(y[0]));
+    assert_true(y[1] == 0.0f && y[2] == 0.0f && y[3] == 3.0f);
+    rg_act_backward(RG_ACT_RELU, dy, y, NULL, 4);
+    assert_true(dy[0] == 1.0f && dy[1] == 0.0f && dy[2] == 0.0f && dy[3] == 1.0f);
+}
+
+/* The loss keeps its small part beside large logits: logits (1e5, 1e5-20)
+ * have a loss of log(1 + e^-20) ~ 2.06e-9 for class 0, which
+ * (m + lse) - z in float would round to 0. */
+static void test_xent_large_logits(void **state)
+{
+    (void)state;
+    float z[2] = { 1e5f, 1e5f - 20.0f }, p[2];
+    for (int c = 0; c < 2; c++)
+        for (int ls10 = 0; ls10 <= 1; ls10++) {
+            int32_t y = c;
+            float ls = 0.1f * (float)ls10;
+            double got = rg_softmax_xent(z, &y, 1, 2, ls, 1.0f, p, NULL, NULL);
+            double gap = (double)z[0] - (double)z[1], lse = log1p(exp(-gap));
+            double want = (1.0 - ls + ls / 2) * (c == 0 ? lse : gap + lse) + ls / 2 * (c == 0 ? gap + lse : lse);
+            if (rgt_reldiff(got, want, 1e-30) > 1e-5) fail_msg("class %d, ls %g: loss %.9g, want %.9g", c, ls, got, want);
+        }
+}
+
+/* The reference GEMM computes 0 * Inf as NaN, as BLAS does: both builds
+ * find an overflow alike. */
+static void test_gemm_ref_zero_times_inf(void **state)
+{
+    (void)state;
+    float A[2] = { 0.0f, 1.0f }, B[2] = { INFINITY, 1.0f }, C[1] = { 0.0f };
+    rg_sgemm_ref(0, 0, 1, 1, 2, 1.0f, A, 2, B, 1, 0.0f, C, 1);
+    assert_true(isnan(C[0]));
+    C[0] = 0.0f;
+    rg_sgemm(0, 0, 1, 1, 2, 1.0f, A, 2, B, 1, 0.0f, C, 1);
+    assert_true(isnan(C[0]));
+}
+
 static void test_activations_forward(void **state)
 {
     float y[5] = {-2, -0.5f, 0, 0.5f, 2}, pre[5];
@@ -132,6 +197,10 @@ int main(void)
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_activations_forward),
         cmocka_unit_test(test_all_finite),
+        cmocka_unit_test(test_max_abs),
+        cmocka_unit_test(test_relu_keeps_nan),
+        cmocka_unit_test(test_xent_large_logits),
+        cmocka_unit_test(test_gemm_ref_zero_times_inf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,41 @@ static void test_clip_global_norm(void **state)
     assert_float_equal(g[0] / g[1], 0.75, 1e-6);    /* direction kept */
 }
 
+/* Every update reports a NaN/Inf it wrote (weights or moments), and the
+ * gradient limit keeps Adam's second moment a float. */
+static void test_overflow_is_reported(void **state)
+{
+    (void)state;
+    rg_opt_config kinds[4] = {
+        { .kind = RG_OPT_SGD },
+        { .kind = RG_OPT_SGD, .momentum = 0.9f },
+        { .kind = RG_OPT_SGD, .momentum = 0.9f, .nesterov = 1 },
+        { .kind = RG_OPT_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f },
+    };
+    for (int k = 0; k < 4; k++) {
+        rg_optimizer *o;
+        assert_int_equal(rg_optimizer_create(&kinds[k], 3, &o), RG_OK);
+        float p[3] = { 1, 2, 3 }, g[3] = { 0.5f, 0.5f, 0.5f };
+        assert_int_equal(rg_optimizer_step(o, p, g, 0.1f), 0);
+        /* an update of lr 3e38 pushes a weight past FLT_MAX */
+        g[1] = 4.0f;
+        assert_int_not_equal(rg_optimizer_step(o, p, g, 3e38f), 0);
+        float lim = rg_optimizer_grad_limit(o);
+        assert_true(lim > 1e18f);
+        rg_optimizer_free(o);
+    }
+    /* Adam at its limit, step after step: the moments stay finite; past
+     * 5.8e20 the very first step's (1 - beta2) g^2 would overflow */
+    rg_optimizer *o;
+    assert_int_equal(rg_optimizer_create(&kinds[3], 1, &o), RG_OK);
+    float lim = rg_optimizer_grad_limit(o), p = 0.0f;
+    assert_true(lim >= 1e18f && (double)lim * lim * 0.001 < 3.4e38 && (double)lim * lim < 3.4e38);
+    for (int i = 0; i < 20000; i++) assert_int_equal(rg_optimizer_step(o, &p, &lim, 0.001f), 0);
+    float big = 1e21f;
+    assert_int_not_equal(rg_optimizer_step(o, &p, &big, 0.001f), 0);   /* v overflows: said so */
+    rg_optimizer_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_decoupled_weight_decay),
         cmocka_unit_test(test_state_arenas),
         cmocka_unit_test(test_clip_global_norm),
+        cmocka_unit_test(test_overflow_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,22 +127,62 @@ static void test_sharded_update_with_clipping_and_momentum(void **state)
     free(a.params); free(b.params); free(c.params);
 }
 
+/* The figures of every epoch event ("loss", "acc", "val_loss", ...) as
+ * text, one line per epoch: what a user diffing two logs compares. */
+static char *epoch_figures(const char *path)
+{
+    static const char *const keys[] = {"\"loss\":", "\"reg_loss\":", "\"acc\":", "\"val_loss\":", "\"val_acc\":", "\"lr\":"};
+    char *t = rgt_read(path, NULL), *out = calloc(1, 1 << 16);
+    assert_non_null(t);
+    for (char *p = t; (p = strstr(p, "\"event\":\"epoch\"")); p++) {
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            char *v = strstr(p, keys[k]);
+            assert_non_null(v);
+            size_t n = strcspn(v, ",}");
+            strncat(out, v, n);
+            strcat(out, " ");
+        }
+        strcat(out, "\n");
+    }
+    free(t);
+    return out;
+}
+
 static void test_deterministic_is_bitwise(void **state)
 {
-    const char *k1[] = {"deterministic", "true", "det-shards", "4", NULL};
-    const char *k2[] = {"deterministic", "true", "det-shards", "4", "workers", "2", NULL};
-    const char *k4[] = {"deterministic", "true", "det-shards", "4", "workers", "4", NULL};
+    /* weights, and every figure a user sees: the epoch events' figures and
+     * the final test and training figures, for 1, 2 and 4 workers */
+    char *dir = rgt_tmpdir();
+    const char *l1 = rgt_path(dir, "1.jsonl"), *l2 = rgt_path(dir, "2.jsonl"), *l4 = rgt_path(dir, "4.jsonl");
+    const char *k1[] = {"deterministic", "true", "det-shards", "4", "log", l1, NULL};
+    const char *k2[] = {"deterministic", "true", "det-shards", "4", "workers", "2", "log", l2, NULL};
+    const char *k4[] = {"deterministic", "true", "det-shards", "4", "workers", "4", "log", l4, NULL};
     run a = train_with(k1), b = train_with(k2), c = train_with(k4);
     assert_int_equal(a.st, RG_OK);
     assert_memory_equal(a.params, b.params, a.n * sizeof(float));
     assert_memory_equal(a.params, c.params, a.n * sizeof(float));
-    assert_true(a.r.test_loss == c.r.test_loss);
+    const run *others[2] = { &b, &c };
+    for (int k = 0; k < 2; k++) {
+        const rg_train_result *r = &others[k]->r;
+        assert_memory_equal(&a.r.test_loss, &r->test_loss, sizeof(double));
+        assert_memory_equal(&a.r.test_acc, &r->test_acc, sizeof(double));
+        assert_memory_equal(&a.r.train_loss, &r->train_loss, sizeof(double));
+        assert_memory_equal(&a.r.train_acc, &r->train_acc, sizeof(double));
+    }
+    char *f1 = epoch_figures(l1), *f2 = epoch_figures(l2), *f4 = epoch_figures(l4);
+    print_message("epoch figures, 1 worker:\n%s", f1);
+    assert_true(strlen(f1) > 100);
+    assert_string_equal(f1, f2);
+    assert_string_equal(f1, f4);
+    free(f1); free(f2); free(f4);
     /* a worker count that does not divide the shards is refused */
     const char *k3[] = {"deterministic", "true", "det-shards", "4", "workers", "3", NULL};
     run d = train_with(k3);
     assert_int_equal(d.st, RG_EUSAGE);
     assert_non_null(strstr(rg_last_error(), "do not divide"));
     free(a.params); free(b.params); free(c.params); free(d.params);
+    rgt_rmtree(dir);
+    free(dir);
 }
 
 static void test_early_stopping_and_maxnorm_with_workers(void **state)
@@ -239,6 +279,51 @@ static void test_empty_partition_does_not_hang(void **state)
     free(a.params);
     rgt_rmtree(dir);
     free(dir);
+}
+
+/* A gradient beyond Adam's limit (a sample of 1e22 features) and an update
+ * that overflows (SGD at lr 3e38) stop every worker at that step on every
+ * exchange path: replicas, shared weights, ZeRO-1, deterministic shards. */
+static void test_overflow_on_every_path(void **state)
+{
+    (void)state;
+    enum { n = 64, d = 8 };
+    float *x = malloc(n * d * sizeof(float)), *big = malloc(n * d * sizeof(float));
+    memcpy(x, rg_dataset_x(g_train), n * d * sizeof(float));
+    for (int i = 0; i < n * d; i++) big[i] = x[i] * 1000.0f;
+    for (int j = 0; j < d; j++) x[9 * d + j] = 1e22f;
+    rg_dataset *huge, *loud;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &huge), RG_OK);
+    assert_int_equal(rg_dataset_from_arrays(big, rg_dataset_y(g_train), n, d, &loud), RG_OK);
+    const char *paths[][8] = {
+        {"workers", "2", NULL},
+        {"workers", "2", "model", "dense(600, relu) dense(600, relu) dense(4, softmax)", NULL},   /* shared */
+        {"workers", "3", "shard-optimizer", "true", NULL},
+        {"workers", "2", "deterministic", "true", "det-shards", "4", NULL},
+    };
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++)
+        for (int kind = 0; kind < 2; kind++) {
+            rg_config c;
+            config_with(&c, paths[p]);
+            rg_config_set(&c, "no-shuffle", NULL);
+            rg_config_set(&c, "batch", "16");
+            if (kind == 1) { rg_config_set(&c, "optimizer", "sgd"); rg_config_set(&c, "lr", "3e38"); }
+            rg_model *m;
+            assert_int_equal(rg_model_create(c.model, d, c.seed, &m), RG_OK);
+            rg_train_result r;
+            rg_status st = rg_train(&c, m, kind ? loud : huge, NULL, NULL, NULL, NULL, &r);
+            /* (a huge sample the model already classifies right has a zero
+             * gradient: the stop may come when it is next seen) */
+            const char *want = kind ? "the update of step 1 (epoch 1) made a weight" : "non-finite loss or gradient at step";
+            if (st != RG_ENONFINITE || !strstr(rg_last_error(), want))
+                fail_msg("path %zu, %s: status %d, '%s'", p, kind ? "update" : "gradient", st, rg_last_error());
+            assert_true(kind ? r.nonfinite_step == 1 : r.nonfinite_step % 4 == 1);   /* the batch holding it */
+            rg_model_free(m);
+        }
+    rg_dataset_free(huge);
+    rg_dataset_free(loud);
+    free(x);
+    free(big);
 }
 
 static void test_nonfinite_stops_all_workers(void **state)
@@ -404,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_local_equals_global_under_uniform_strength),
         cmocka_unit_test(test_empty_partition_does_not_hang),
         cmocka_unit_test(test_nonfinite_stops_all_workers),
+        cmocka_unit_test(test_overflow_on_every_path),
         cmocka_unit_test(test_failure_in_one_worker_stops_all),
         cmocka_unit_test(test_summed_gradient_overflow_is_caught),
         cmocka_unit_test(test_adapted_strengths_keep_their_mean),

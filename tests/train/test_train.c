@@ -307,6 +307,107 @@ static void test_nonfinite_stops_without_checkpoint(void **state)
     rg_dataset_free(ds);
 }
 
+/* A sample of features 1e22 gives a finite loss and gradient (~1e21) that
+ * Adam's second moment cannot hold: the step is judged by its update and
+ * stops (or, with --skip-nonfinite, is skipped and the state stays finite,
+ * so its checkpoint can be written), one worker as with several. */
+static void test_gradient_beyond_the_optimizer(void **state)
+{
+    rg_dataset *base = blobs(64, 1, 0.0), *ds;
+    float *x = malloc(64 * 6 * sizeof(float));
+    int32_t *y = malloc(64 * sizeof(int32_t));
+    memcpy(x, rg_dataset_x(base), 64 * 6 * sizeof(float));
+    memcpy(y, rg_dataset_y(base), 64 * sizeof(int32_t));
+    for (int j = 0; j < 6; j++) x[5 * 6 + j] = 1e22f;
+    assert_int_equal(rg_dataset_from_arrays(x, y, 64, 6, &ds), RG_OK);
+    char *dir = rgt_tmpdir();
+    rg_config c;
+    config(&c, "dense(8, relu) dense(3, softmax)");
+    rg_config_set(&c, "batch", "16");
+    rg_config_set(&c, "epochs", "2");
+    rg_config_set(&c, "no-shuffle", NULL);
+    rg_model *m = model_for(&c, 6);
+    rg_train_result r;
+    assert_int_equal(rg_train(&c, m, ds, NULL, NULL, NULL, NULL, &r), RG_ENONFINITE);
+    if (!strstr(rg_last_error(), "non-finite loss or gradient at step 1 (epoch 1, worker 0) (an element beyond 9.22e+18"))
+        fail_msg("message: %s", rg_last_error());
+    assert_int_equal(r.nonfinite_step, 1);
+    rg_model_free(m);
+    rg_config_set(&c, "skip-nonfinite", NULL);
+    rg_config_set(&c, "checkpoint-every", "3");
+    rg_config_set(&c, "checkpoint-dir", dir);
+    m = model_for(&c, 6);
+    assert_int_equal(rg_train(&c, m, ds, NULL, NULL, NULL, NULL, &r), RG_OK);
+    assert_int_equal(r.skipped, 2);   /* the step holding sample 5, in each epoch */
+    assert_true(rgt_exists(rgt_path(dir, "ckpt-000000000006.safetensors")));   /* finite moments */
+    rg_model_free(m);
+    rgt_rmtree(dir);
+    free(dir);
+    free(x);
+    free(y);
+    rg_dataset_free(ds);
+    rg_dataset_free(base);
+}
+
+/* An update that itself overflows (a learning rate of 3e38) stops at that
+ * step, naming it, even with --skip-nonfinite: it cannot be undone. */
+static void test_overflowing_update_stops(void **state)
+{
+    rg_dataset *base = blobs(60, 1, 0.0), *ds;
+    float *x = malloc(60 * 6 * sizeof(float));
+    memcpy(x, rg_dataset_x(base), 60 * 6 * sizeof(float));
+    for (int i = 0; i < 60 * 6; i++) x[i] *= 1000.0f;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(base), 60, 6, &ds), RG_OK);
+    for (int skip = 0; skip < 2; skip++) {
+        rg_config c;
+        config(&c, "dense(3, softmax)");
+        rg_config_set(&c, "optimizer", "sgd");
+        rg_config_set(&c, "lr", "3e38");
+        if (skip) rg_config_set(&c, "skip-nonfinite", NULL);
+        rg_model *m = model_for(&c, 6);
+        rg_train_result r;
+        assert_int_equal(rg_train(&c, m, ds, NULL, NULL, NULL, NULL, &r), RG_ENONFINITE);
+        if (!strstr(rg_last_error(), "the update of step 1 (epoch 1) made a weight or the optimizer's state non-finite"))
+            fail_msg("message: %s", rg_last_error());
+        assert_int_equal(skip, strstr(rg_last_error(), "cannot be skipped") != NULL);
+        assert_int_equal(r.nonfinite_step, 1);
+        rg_model_free(m);
+    }
+    free(x);
+    rg_dataset_free(ds);
+    rg_dataset_free(base);
+}
+
+/* eval and predict refuse a sample whose outputs are not finite instead
+ * of reporting a NaN loss or class 0 for it. */
+static void test_eval_refuses_nonfinite_outputs(void **state)
+{
+    rg_dataset *base = blobs(300, 1, 0.0), *ds;
+    float *x = malloc(300 * 6 * sizeof(float));
+    memcpy(x, rg_dataset_x(base), 300 * 6 * sizeof(float));
+    for (int j = 0; j < 6; j++) x[277 * 6 + j] = 3e38f;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(base), 300, 6, &ds), RG_OK);
+    rg_config c;
+    config(&c, "dense(8, relu) dense(3, softmax)");
+    rg_model *m = model_for(&c, 6);
+    float *w;
+    size_t units, in;
+    assert_int_equal(rg_model_dense(m, 0, &units, &in, &w, NULL), RG_OK);
+    for (size_t i = 0; i < units * in; i++) w[i] = fabsf(w[i]);   /* 3e38 x w sums past FLT_MAX */
+    double loss, acc;
+    assert_int_equal(rg_evaluate(m, base, 0, &loss, &acc), RG_OK);
+    assert_int_equal(rg_evaluate(m, ds, 0, &loss, &acc), RG_ENONFINITE);
+    if (!strstr(rg_last_error(), "sample 277: the model's outputs are not finite")) fail_msg("%s", rg_last_error());
+    int32_t *classes = malloc(300 * sizeof(int32_t));
+    assert_int_equal(rg_predict(m, ds, 100, classes), RG_ENONFINITE);
+    assert_non_null(strstr(rg_last_error(), "sample 277:"));
+    free(classes);
+    rg_model_free(m);
+    free(x);
+    rg_dataset_free(ds);
+    rg_dataset_free(base);
+}
+
 /* lr of every step from a log written with --log-every 1 */
 static int read_step_lrs(const char *path, double *out, int max)
 {
@@ -415,6 +516,9 @@ static void test_input_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradient_beyond_the_optimizer),
+        cmocka_unit_test(test_overflowing_update_stops),
+        cmocka_unit_test(test_eval_refuses_nonfinite_outputs),
         cmocka_unit_test(test_reference_model_learns_fashion_mnist),
         cmocka_unit_test(test_runs_are_reproducible),
         cmocka_unit_test(test_dropout_mask_follows_sample_id),

@@ -1,0 +1,148 @@
+/* Training checkpoints that hold what the writer never writes: a moment or
+ * an early-stopping copy of Inf or NaN, re-signed so that the checksum
+ * passes (a bug, or a hand-edited file).  --resume treats such a file as
+ * damaged: it warns naming the tensor and falls back to the checkpoint
+ * before it, or fails with RG_EDATA when there is none. */
+#include "support.h"
+#include "regula.h"
+#include "train/safetensors.h"
+#include "train/train.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rg_dataset *g_ds;
+
+static int setup(void **state)
+{
+    (void)state;
+    enum { n = 96, d = 5 };
+    float x[n * d];
+    int32_t y[n];
+    for (int i = 0; i < n; i++) {
+        y[i] = i % 3;
+        for (int j = 0; j < d; j++) x[i * d + j] = (j == y[i]) + rg_rng_uniform(7, RG_RNG_USER, (uint64_t)i, (uint64_t)j);
+    }
+    return rg_dataset_from_arrays(x, y, n, d, &g_ds) == RG_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rg_dataset_free(g_ds);
+    return 0;
+}
+
+static void config(rg_config *c, const char *dir)
+{
+    rg_config_defaults(c);
+    rg_config_set(c, "model", "dense(6, relu) dense(3, softmax)");
+    rg_config_set(c, "batch", "16");
+    rg_config_set(c, "epochs", "2");
+    rg_config_set(c, "log-every", "0");
+    rg_config_set(c, "checkpoint-every", "4");
+    rg_config_set(c, "keep", "5");
+    rg_config_set(c, "resume", dir);
+}
+
+static rg_status train(const rg_config *c, float *out)
+{
+    rg_model *m;
+    assert_int_equal(rg_model_create(c->model, 5, c->seed, &m), RG_OK);
+    rg_status st = rg_train(c, m, g_ds, NULL, NULL, NULL, NULL, NULL);
+    if (out) memcpy(out, rg_model_params(m), rg_model_param_count(m) * sizeof(float));
+    rg_model_free(m);
+    return st;
+}
+
+/* Writes value into element `at` of tensor `name` of the checkpoint at
+ * path, and re-signs the file (the checksum has a fixed width). */
+static void poison(const char *path, const char *name, size_t at, double value)
+{
+    rg_st *st;
+    assert_int_equal(rg_st_read(path, &st), RG_OK);
+    const rg_st_tensor *t = rg_st_find(st, name);
+    assert_non_null(t);
+    size_t size = rg_st_dtype_size(t->dtype), begin = t->begin;
+    rg_st_free(st);
+    size_t n;
+    char *file = rgt_read(path, &n);
+    uint64_t hlen;
+    memcpy(&hlen, file, 8);
+    char *at_byte = file + 8 + hlen + begin + at * size;
+    if (size == 4) { float f = (float)value; memcpy(at_byte, &f, 4); }
+    else memcpy(at_byte, &value, 8);
+    rgt_write(path, file, n);
+    if (rg_st_read(path, &st) != RG_OK) fail_msg("%s", rg_last_error());
+    char sum[17];
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)rg_ckpt_checksum(st));
+    rg_st_free(st);
+    char *key = strstr(file + 8, "\"checksum\":\"");   /* the header, after its length */
+    assert_non_null(key);
+    memcpy(key + 12, sum, 16);
+    rgt_write(path, file, n);
+    free(file);
+}
+
+static char g_warned[2048];
+static void catch_log(const char *msg, void *ud)
+{
+    (void)ud;
+    snprintf(g_warned, sizeof g_warned, "%s", msg);
+}
+
+static void test_nonfinite_state_is_damage(void **state)
+{
+    (void)state;
+    static const struct { const char *tensor; double value; const char *says; } cases[] = {
+        { "optimizer.1", INFINITY, "tensor 'optimizer.1' element 7 is infinite" },
+        { "optimizer.0", NAN, "tensor 'optimizer.0' element 7 is NaN" },
+        { "train.lambda", INFINITY, "tensor 'train.lambda' element 0 is infinite" },
+    };
+    float whole[64], resumed[64];
+    char *ref = rgt_tmpdir();
+    rg_config c;
+    config(&c, ref);
+    assert_int_equal(train(&c, whole), RG_OK);   /* 12 steps */
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *dir = rgt_tmpdir();
+        config(&c, dir);
+        assert_int_equal(train(&c, NULL), RG_OK);   /* checkpoints 4, 8, 12 */
+        const char *newest = rgt_path(dir, "ckpt-000000000012.safetensors");
+        poison(newest, cases[k].tensor, cases[k].tensor[0] == 'o' ? 7 : 0, cases[k].value);
+        /* the newest is damage: warned, and the one of step 8 is used */
+        rg_set_log(catch_log, NULL);
+        g_warned[0] = 0;
+        assert_int_equal(train(&c, resumed), RG_OK);
+        rg_set_log(NULL, NULL);
+        if (!strstr(g_warned, cases[k].says)) fail_msg("warning: '%s'", g_warned);
+        assert_memory_equal(whole, resumed, 24 * sizeof(float));
+        rgt_rmtree(dir);
+        free(dir);
+    }
+    /* a lone poisoned checkpoint: nothing to fall back to */
+    char *dir = rgt_tmpdir();
+    config(&c, dir);
+    rg_config_set(&c, "epochs", "1");
+    assert_int_equal(train(&c, NULL), RG_OK);
+    poison(rgt_path(dir, "ckpt-000000000004.safetensors"), "optimizer.1", 3, INFINITY);
+    rg_set_log(catch_log, NULL);
+    assert_int_equal(train(&c, NULL), RG_EDATA);
+    rg_set_log(NULL, NULL);
+    if (!strstr(rg_last_error(), "none of its 1 checkpoints is readable") ||
+        !strstr(rg_last_error(), "tensor 'optimizer.1' element 3 is infinite"))
+        fail_msg("%s", rg_last_error());
+    rgt_rmtree(dir);
+    free(dir);
+    rgt_rmtree(ref);
+    free(ref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nonfinite_state_is_damage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
