@@ -54,6 +54,10 @@ void rg_rng4_run(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index0
 void rg_hook_point(const char *point);
 int rg_hook_set(void);
 
+/* The most workers a run may have, processes x threads together: bounds
+ * the per-worker arrays (strengths, figures) and the arena's padding. */
+#define RG_MAX_WORKERS 1024
+
 /* Programmer errors: abort with file and line.  Never for user input. */
 #define RG_ASSERT(c) do { if (!(c)) rg_assert_fail(#c, __FILE__, __LINE__); } while (0)
 void rg_assert_fail(const char *expr, const char *file, int line);

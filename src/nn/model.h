@@ -4,7 +4,7 @@
  */
 #ifndef RG_NN_MODEL_H
 #define RG_NN_MODEL_H
-#include "regula.h"
+#include "core/core.h"
 #include "kernels/kernels.h"
 
 typedef enum { RG_LAYER_DENSE, RG_LAYER_DROPOUT } rg_layer_kind;
@@ -46,8 +46,8 @@ struct rg_model {
 double rg_model_penalty_range(const rg_model *m, float strength, float *g, size_t lo, size_t hi);
 
 /* Spare floats after each arena: a sharded exchange pads the arena to a
- * whole number of cache-line chunks per worker (16 floats x 1024 workers). */
-#define RG_ARENA_PAD 16384
+ * whole number of cache-line chunks per worker (16 floats x RG_MAX_WORKERS). */
+#define RG_ARENA_PAD (16 * RG_MAX_WORKERS)
 
 /* A copy of m's architecture and weights (own arenas and workspace). */
 rg_status rg_model_clone(const rg_model *m, rg_model **out);

@@ -868,7 +868,7 @@ static rg_status check_ranges(const rg_config *c, const char *only)
     CHECK(NONNEG(c->min_delta), "min-delta", "a finite number >= 0", D(c->min_delta));
     CHECK(c->log_every >= 0, "log-every", "a step count >= 0", L(c->log_every));
     CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
-    CHECK(c->workers >= 1 && c->workers <= 1024, "workers", "a worker count in [1, 1024]", L(c->workers));
+    CHECK(c->workers >= 1 && c->workers <= RG_MAX_WORKERS, "workers", "a worker count in [1, 1024]", L(c->workers));
     CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));

@@ -39,7 +39,7 @@ rg_status rg_ckpt_alloc(rg_ckpt *ck)
     int ns = (int)ck->u[CK_NSTATE];
     ck->state[0] = ck->state[1] = ck->best = NULL;
     ck->lambda = ck->wacc = NULL;
-    if (ns < 0 || ns > 2 || W == 0 || W > 1024) return rg_error(RG_EDATA, "checkpoint: bad state sizes");
+    if (ns < 0 || ns > 2 || W == 0 || W > RG_MAX_WORKERS) return rg_error(RG_EDATA, "checkpoint: bad state sizes");
     int ok = 1;
     for (int i = 0; i < ns; i++) ok &= (ck->state[i] = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
     if (ck->u[CK_HAS_BEST]) ok &= (ck->best = rg_calloc(P ? P : 1, sizeof(float))) != NULL;

@@ -26,6 +26,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "comm/dist.h"
 #include "data/partition.h"
 #include "nn/model.h"
 #include "train/train.h"
@@ -188,32 +189,6 @@ rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *c
     return eval_range(m, ds, 0, rg_dataset_size(ds), batch, 1, &sum, NULL, classes);
 }
 
-/* ---------------------------------------------------- distributed runtime */
-
-static rg_comm *g_process_comm;   /* MPI world when launched under mpirun */
-
-rg_status rg_dist_init(int *argc, char ***argv)
-{
-    if (g_process_comm || !rg_comm_mpi_launched()) return RG_OK;
-    if (!rg_comm_mpi_available())
-        return rg_error(RG_EUSAGE, "started by mpirun, but this regula was built without MPI");
-    rg_status st = rg_comm_mpi_init(argc, argv);
-    if (st == RG_OK) st = rg_comm_mpi_world(&g_process_comm);
-    return st;
-}
-
-void rg_dist_finalize(void)
-{
-    if (!g_process_comm) return;
-    rg_comm_free(g_process_comm);
-    g_process_comm = NULL;
-    rg_comm_mpi_finalize();
-}
-
-int rg_dist_rank(void) { return g_process_comm ? rg_comm_rank(g_process_comm) : 0; }
-void rg_dist_set_timeout(double seconds) { rg_comm_mpi_set_timeout(seconds); }
-int rg_dist_size(void) { return g_process_comm ? rg_comm_size(g_process_comm) : 1; }
-
 /* ------------------------------------------------------------ training */
 
 enum { TAIL_LOSS, TAIL_REG, TAIL_BAD, TAIL_BADRANK };   /* in the RG_GRAD_TAIL */
@@ -242,7 +217,7 @@ typedef struct shared {
     rg_optimizer **opts;        /* each thread's optimizer ([threads]): the
                                    checkpoint writer reads shared-weight slices */
     rg_train_result result;     /* filled by world rank 0 ... and thread 0 */
-    rg_status status[1024];     /* per thread */
+    rg_status status[RG_MAX_WORKERS];     /* per thread */
 } shared;
 /* Workers only read *s while training, except status[t] and result (each
  * written by one thread) and the log (world rank 0). */
@@ -290,7 +265,7 @@ static void normalise_lambda(const shared *s, const double *raw, double *out)
 static void initial_lambda(shared *s)
 {
     int W = s->world;
-    double raw[1024];
+    double raw[RG_MAX_WORKERS];
     for (int k = 0; k < W; k++) raw[k] = 1.0;
     if (s->adapt == 1 && !s->iid) {
         for (int k = 0; k < W; k++) raw[k] = part_n(s, k) ? 1.0 / (double)part_n(s, k) : 0.0;
@@ -413,8 +388,8 @@ static rg_status bg_start(bg_job *j, rg_status (*fn)(void *), void *arg)
 static rg_status bg_wait(bg_job *j, int report)
 {
     if (!j->running) return RG_OK;
-    while (g_process_comm && !atomic_load(&j->done)) {
-        rg_comm_mpi_service();
+    while (rg_dist_process() && !atomic_load(&j->done)) {
+        rg_dist_service();
         struct timespec nap = { 0, 1000000 };
         nanosleep(&nap, NULL);
     }
@@ -571,7 +546,7 @@ static rg_status worker_run(shared *s, int t)
      * would move every updated line between cores (reference model: 1.26x
      * shared, 1.4-1.7x replicated).  Under MPI every worker keeps a
      * replica.  The caller's model is thread 0's either way. */
-    int shared_w = s->threads > 1 && !g_process_comm &&
+    int shared_w = s->threads > 1 && !rg_dist_process() &&
                    rg_model_param_count(s->m) * sizeof(float) > ((size_t)1 << 20);
     if (t > 0 && (st = shared_w ? rg_model_share(s->m, &m) : rg_model_clone(s->m, &m)) != RG_OK) goto fail;
     size_t P = rg_model_param_count(m), PT = P + RG_GRAD_TAIL;
@@ -1014,7 +989,7 @@ static rg_status worker_run(shared *s, int t)
         if (W > 1) st = rg_comm_allgather(comm, mine_stats, WS_N, all_stats);
         else memcpy(all_stats, mine_stats, sizeof mine_stats);
         if (st != RG_OK) { rg_free(all_stats); goto fail; }
-        double correct_all = 0.0, lambda_now[1024];
+        double correct_all = 0.0, lambda_now[RG_MAX_WORKERS];
         for (int k = 0; k < W; k++) { correct_all += all_stats[k * WS_N + WS_CORRECT]; lambda_now[k] = lam[k]; }
         rg_epoch_stats e = { .epoch = epoch + 1, .loss = all_samples ? loss_sum / (double)all_samples : NAN,
                              .reg_loss = all_samples ? reg_sum / (double)all_samples : NAN,
@@ -1024,7 +999,7 @@ static rg_status worker_run(shared *s, int t)
         if (s->val && (st = eval_dist(m, comm, s->val, &e.val_loss, &e.val_acc)) != RG_OK) { rg_free(all_stats); goto fail; }
         if (s->adapt == 3 && !s->iid) {
             /* divergence: strength grows with how far a worker's gradient strays */
-            double raw[1024];
+            double raw[RG_MAX_WORKERS];
             for (int k = 0; k < W; k++) raw[k] = 1.0 + all_stats[k * WS_N + WS_DIV];
             normalise_lambda(s, raw, lam);   /* every worker the same: its own copy */
         }
@@ -1033,7 +1008,7 @@ static rg_status worker_run(shared *s, int t)
         r.skipped = skipped;
         if (lead && s->log) {
             FILE *f = s->log;
-            double v[1024];
+            double v[RG_MAX_WORKERS];
             fprintf(f, "{\"event\":\"epoch\",\"epoch\":%d", e.epoch);
             jnum(f, "loss", e.loss);
             jnum(f, "reg_loss", e.reg_loss);
@@ -1110,23 +1085,6 @@ fail:
     goto out;
 }
 
-/* Every process learns whether any process failed; one that did keeps its
- * own status and message, the others get RG_ECOMM naming it. */
-static rg_status agree_setup(rg_status st)
-{
-    if (!g_process_comm) return st;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", rg_last_error());
-    double v[2] = { st != RG_OK, st != RG_OK ? (double)rg_comm_rank(g_process_comm) : 0.0 };
-    if (rg_comm_allreduce_f64(g_process_comm, v, 2, RG_REDUCE_SUM) != RG_OK) return RG_ECOMM;
-    if (st != RG_OK) return rg_error(st, "%s", msg);
-    if (v[0] == 1.0)
-        return rg_error(RG_ECOMM, "process %.0f failed to set up training (its message is on its standard error)", v[1]);
-    if (v[0] > 1.0)
-        return rg_error(RG_ECOMM, "%.0f processes failed to set up training (their messages are on their standard error)", v[0]);
-    return RG_OK;
-}
-
 /* A checkpoint found by --resume must fit this run: the same data (its
  * cursor lands on a step boundary of this batch size), and with a skewed
  * partition the same workers (each owns its data). */
@@ -1176,7 +1134,7 @@ static rg_status check_output(const char *opt, const char *path)
 /* Rank 0 read the checkpoint: every other process gets the same state. */
 static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
 {
-    rg_comm *pc = g_process_comm;
+    rg_comm *pc = rg_dist_process();
     int root = rg_comm_rank(pc) == 0;
     uint64_t hdr[CK_NU + 1];
     rg_status st;
@@ -1202,7 +1160,6 @@ static rg_status share_resume(rg_model *m, rg_ckpt *ck, int *found)
     return RG_OK;
 }
 
-rg_status rg_dist_agree(rg_status st) { return agree_setup(st); }
 
 /* The final save: under MPI the other processes wait for rank 0 meanwhile,
  * so it runs as a job and this thread answers their pings. */
@@ -1219,7 +1176,7 @@ static rg_status save_fn(void *arg)
 
 static rg_status save_serviced(const rg_model *m, const char *path)
 {
-    if (!g_process_comm || rg_dist_size() == 1) return rg_model_save(m, path);
+    if (!rg_dist_process() || rg_dist_size() == 1) return rg_model_save(m, path);
     save_args a = { m, path };
     bg_job j = { 0 };
     rg_status st = bg_start(&j, save_fn, &a);
@@ -1242,7 +1199,7 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     /* every exit before the workers start goes through agree_setup, the
      * first collective of every process (rg_dist_agree too) */
     rg_status st = rg_config_validate(c);
-    if (st == RG_OK) rg_comm_mpi_set_timeout(c->comm_timeout);
+    if (st == RG_OK) rg_dist_set_timeout(c->comm_timeout);
     if (st == RG_OK) st = check_dataset(m, train, "training");
     if (st == RG_OK) st = check_dataset(m, val, "validation");
     if (st == RG_OK) st = check_dataset(m, test, "test");
@@ -1250,10 +1207,10 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     if (st == RG_OK && N == 0) st = rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(train));
     if (st == RG_OK && c->early_stop > 0 && !val)
         st = rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
-    if (st != RG_OK) return agree_setup(st);
+    if (st != RG_OK) return rg_dist_agree(st);
 
     shared *s = rg_calloc(1, sizeof *s);
-    if (!s) return agree_setup(rg_error(RG_ENOMEM, "out of memory"));
+    if (!s) return rg_dist_agree(rg_error(RG_ENOMEM, "out of memory"));
     s->c = c; s->m = m; s->train = train; s->val = val; s->test = test;
     s->progress = progress; s->ud = ud;
     s->threads = c->workers;
@@ -1270,9 +1227,9 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
     if ((st = opt_config(c, &s->oc)) != RG_OK) goto agree;
     if ((st = rg_partition_parse(c->partition, &part)) != RG_OK) goto agree;
     s->iid = part.kind == RG_PART_IID;
-    if (s->world > 1024) {
-        st = rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most 1024", s->world,
-                      rg_dist_size(), s->threads);
+    if (s->world > RG_MAX_WORKERS) {
+        st = rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most %d", s->world,
+                      rg_dist_size(), s->threads, RG_MAX_WORKERS);
         goto agree;
     }
     if ((size_t)s->world > N) {
@@ -1334,12 +1291,10 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
 agree:
     /* MPI has no timeout: a process that left now would leave the others
      * waiting in their first collective, so all agree before going on */
-    if ((st = agree_setup(st)) != RG_OK) goto done;
-    if (c->resume[0] && g_process_comm && rg_dist_size() > 1 && (st = share_resume(m, &ck, &found)) != RG_OK) goto done;
+    if ((st = rg_dist_agree(st)) != RG_OK) goto done;
+    if (c->resume[0] && rg_dist_process() && rg_dist_size() > 1 && (st = share_resume(m, &ck, &found)) != RG_OK) goto done;
     if (found) s->ck = &ck;
-    if (g_process_comm) st = rg_comm_hier_create(g_process_comm, s->threads, s->ranks);
-    else if (s->threads > 1) st = rg_comm_threads_create(s->threads, s->ranks);
-    else st = rg_comm_self(&s->ranks[0]);
+    st = rg_dist_workers(s->threads, s->ranks);
     if (st == RG_OK && c->log[0] && rg_dist_rank() == 0) {
         s->log = fopen(c->log, found ? "a" : "w");   /* a resumed run goes on with its log */
         if (!s->log) {
@@ -1365,7 +1320,7 @@ agree:
     }
     /* a failure making the communicators or opening the log stops every
      * process alike */
-    if ((st = agree_setup(st)) != RG_OK) goto done;
+    if ((st = rg_dist_agree(st)) != RG_OK) goto done;
 
     for (int t = 1; t < s->threads; t++) {
         ws[t] = (worker){ s, t };

@@ -1,0 +1,68 @@
+/*
+ * dist.c — the distributed runtime of one process: the process
+ * communicator when the program was started by mpirun (MPI), or none, and
+ * the world of workers the trainer runs on top of it.  Everything above
+ * the comm layer reaches MPI only through here and the rg_comm ops table.
+ *
+ * Invariant: g_process is NULL unless rg_dist_init found a launcher and
+ * MPI started; then it is a duplicate of MPI_COMM_WORLD, freed (and MPI
+ * finalized) by rg_dist_finalize.  Every process runs the same sequence
+ * of agreements (rg_dist_agree), so one that fails before training tells
+ * the others instead of leaving them waiting in their first collective.
+ */
+#include "core/core.h"
+#include "comm/comm.h"
+#include "comm/dist.h"
+#include <string.h>
+
+static rg_comm *g_process;   /* MPI world when launched under mpirun */
+
+rg_status rg_dist_init(int *argc, char ***argv)
+{
+    if (g_process || !rg_comm_mpi_launched()) return RG_OK;
+    if (!rg_comm_mpi_available())
+        return rg_error(RG_EUSAGE, "started by mpirun, but this regula was built without MPI");
+    rg_status st = rg_comm_mpi_init(argc, argv);
+    if (st == RG_OK) st = rg_comm_mpi_world(&g_process);
+    return st;
+}
+
+void rg_dist_finalize(void)
+{
+    if (!g_process) return;
+    rg_comm_free(g_process);
+    g_process = NULL;
+    rg_comm_mpi_finalize();
+}
+
+int rg_dist_rank(void) { return g_process ? rg_comm_rank(g_process) : 0; }
+int rg_dist_size(void) { return g_process ? rg_comm_size(g_process) : 1; }
+void rg_dist_set_timeout(double seconds) { rg_comm_mpi_set_timeout(seconds); }
+rg_comm *rg_dist_process(void) { return g_process; }
+
+void rg_dist_service(void)
+{
+    if (g_process) rg_comm_mpi_service();
+}
+
+rg_status rg_dist_agree(rg_status st)
+{
+    if (!g_process) return st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rg_last_error());
+    double v[2] = { st != RG_OK, st != RG_OK ? (double)rg_comm_rank(g_process) : 0.0 };
+    if (rg_comm_allreduce_f64(g_process, v, 2, RG_REDUCE_SUM) != RG_OK) return RG_ECOMM;
+    if (st != RG_OK) return rg_error(st, "%s", msg);
+    if (v[0] == 1.0)
+        return rg_error(RG_ECOMM, "process %.0f failed to set up training (its message is on its standard error)", v[1]);
+    if (v[0] > 1.0)
+        return rg_error(RG_ECOMM, "%.0f processes failed to set up training (their messages are on their standard error)", v[0]);
+    return RG_OK;
+}
+
+rg_status rg_dist_workers(int threads, rg_comm **ranks)
+{
+    if (g_process) return rg_comm_hier_create(g_process, threads, ranks);
+    if (threads > 1) return rg_comm_threads_create(threads, ranks);
+    return rg_comm_self(&ranks[0]);
+}

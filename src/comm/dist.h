@@ -1,0 +1,19 @@
+/*
+ * dist.h — layer 3, internal: the process's distributed runtime (what the
+ * public rg_dist_* do, plus what the trainer needs of it).  The trainer
+ * calls these and the rg_comm ops, never an MPI-specific function.
+ */
+#ifndef RG_DIST_H
+#define RG_DIST_H
+#include "comm/comm.h"
+
+/* The process communicator (MPI world) or NULL when not under mpirun. */
+rg_comm *rg_dist_process(void);
+/* Answers peers' liveness pings while this process waits outside
+ * communication (for its checkpoint writer, say); a no-op without MPI. */
+void rg_dist_service(void);
+/* The world of workers of this process: `threads` handles into ranks, over
+ * the process communicator (processes x threads), or threads alone, or a
+ * world of one. */
+rg_status rg_dist_workers(int threads, rg_comm **ranks);
+#endif
