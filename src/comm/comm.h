@@ -57,10 +57,11 @@ rg_status rg_comm_reduce_scatter(rg_comm *c, const float *in, size_t n_each, flo
 rg_status rg_comm_barrier(rg_comm *c);
 /* Ranks with the same color form a new communicator, ordered by key. */
 rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
-/* ---- mpi backend and the hierarchical world (src/comm/comm_mpi.c) ------
+/* ---- mpi backend (src/comm/comm_mpi.c) ----------------------------------
  * Built with MPI when CMake finds it (RG_HAVE_MPI); otherwise the MPI calls
  * below fail with RG_EUSAGE and rg_comm_mpi_available() is 0.  The
- * hierarchical world needs no MPI: it works over any process communicator.
+ * hierarchical world further down (src/comm/comm_hier.c) needs no MPI: it
+ * works over any process communicator.
  * mpi communicators implement every op.  Reductions (allreduce, its f64 and
  * non-blocking forms, reduce_scatter) sum in rank order ((x0 + x1) + x2) +
  * ... over point-to-point messages, so they are always bitwise reproducible;
@@ -114,7 +115,9 @@ void rg_comm_mpi_service(void);
  * the timeout (MPI_Finalize waits for every process, with no timeout of its
  * own); skipped after a timeout.  Free every mpi communicator first. */
 void rg_comm_mpi_finalize(void);
-/* Deterministic mode: when on, allreduce, allreduce_f64 and reduce_scatter
+/* ---- end mpi backend ---------------------------------------------------- */
+/* ---- the hierarchical world (src/comm/comm_hier.c) -----------------------
+ * Deterministic mode: when on, allreduce, allreduce_f64 and reduce_scatter
  * sum in rank order ((x0 + x1) + x2) + ..., so results are bitwise
  * reproducible run to run and equal a serial rank-order sum.  A local
  * setting: every rank must set the same value before the next collective.
@@ -138,7 +141,7 @@ rg_status rg_comm_set_deterministic(rg_comm *c, int on);
  * from it (RG_* status and message, as in the threads backend), then, with
  * more than one process, calls the process communicator's abort. */
 rg_status rg_comm_hier_create(rg_comm *process_comm, int threads, rg_comm **ranks);
-/* ---- end mpi backend ---------------------------------------------------- */
+/* ---- end hierarchical world --------------------------------------------- */
 /* ---- threads backend (src/comm/comm_threads.c) ---------------------------
  * A world of n ranks inside one process: ranks[i] is the handle that rank i's
  * thread uses, and only that thread.  Each handle is freed by rg_comm_free;

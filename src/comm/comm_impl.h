@@ -1,0 +1,29 @@
+/*
+ * comm_impl.h — layer 3, internal to the comm backends: the little that the
+ * mpi backend (comm_mpi.c) and the processes x threads world (comm_hier.c)
+ * share.  Nothing above src/comm/ includes it.  It names no MPI type, so
+ * comm_hier.c builds without MPI.
+ */
+#ifndef RG_COMM_IMPL_H
+#define RG_COMM_IMPL_H
+#include "comm/comm.h"
+#include <stddef.h>
+
+/* Element i of [0, n) split into m near-equal chunks: chunk j's start. */
+static inline size_t chunk_lo(size_t n, size_t m, size_t j) { return j * (n / m) + (j < n % m ? j : n % m); }
+
+static inline void divide(void *buf, size_t n, int size, int dbl)
+{
+    if (dbl) {
+        double *d = buf;
+        for (size_t k = 0; k < n; k++) d[k] /= (double)size;
+    } else {
+        float *f = buf;
+        for (size_t k = 0; k < n; k++) f[k] /= (float)size;
+    }
+}
+
+/* comm_mpi.c: records rg_comm_set_deterministic's setting on an mpi
+ * communicator (its splits inherit it); a no-op for any other backend. */
+void rg_comm_mpi_note_deterministic(rg_comm *c, int on);
+#endif
