@@ -82,9 +82,10 @@ rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
  * timeout otherwise outside communication (uneven evaluation, slow data
  * loading) is declared failed too.  abort cannot
  * wake a peer blocked inside MPI, so it ends the whole job with MPI_Abort
- * and the CLI's exit code for the status (2..5): print the message before
- * calling it; after a timeout it only returns the status (everyone has the
- * verdict). */
+ * and the CLI's exit code for the status (2..5), its message handed to the
+ * log callback first; after a timeout it only returns the status (everyone
+ * has the verdict).  Call it only from the thread that calls MPI; a
+ * hierarchical world's workers go through their leader (below). */
 /* 1 when this library was built with MPI. */
 int rg_comm_mpi_available(void);
 /* 1 when this process was started by mpirun/mpiexec/srun with a PMI
@@ -139,7 +140,14 @@ rg_status rg_comm_set_deterministic(rg_comm *c, int on);
  * iallreduce completes at the call (NULL request); send/recv are not
  * supported.  abort wakes every thread of the world and of worlds split
  * from it (RG_* status and message, as in the threads backend), then, with
- * more than one process, calls the process communicator's abort. */
+ * more than one process, the process communicator's abort ends the job.
+ * Only the leader calls an mpi process communicator (MPI is SERIALIZED and
+ * the leader may be inside it), so a worker's abort returns, and the
+ * leader ends the job with the worker's exit code and message wherever it
+ * meets the abort first: a collective of the world, its MPI wait loop
+ * (which polls for it), rg_comm_mpi_service, its next mpi op, or
+ * rg_comm_mpi_finalize.  A split's process communicator is freed by the
+ * split world's leader, whichever handle goes last. */
 rg_status rg_comm_hier_create(rg_comm *process_comm, int threads, rg_comm **ranks);
 /* ---- end hierarchical world --------------------------------------------- */
 /* ---- threads backend (src/comm/comm_threads.c) ---------------------------

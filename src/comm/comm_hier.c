@@ -109,11 +109,14 @@ static const rg_comm_ops hier_ops;
 
 static int aborted(const hier_shared *s) { return atomic_load(&s->fam->state) != 0; }
 
-/* This thread's message and status from the family's abort record. */
-static rg_status hier_abort_status(const hier_shared *s)
+/* This thread's message and status from the family's abort record.  A
+ * leader across processes first ends the job if a worker asked it to
+ * (hier_abort): it is the one thread that may call MPI. */
+static rg_status hier_abort_status(const hier_handle *h)
 {
-    hier_family *f = s->fam;
+    hier_family *f = h->sh->fam;
     while (atomic_load(&f->state) != 2) sched_yield();      /* the writer is mid-copy */
+    if (h->t == 0 && h->sh->P > 1) rg_comm_mpi_abort_asked();
     return rg_error(f->st, "%s", f->msg);
 }
 
@@ -183,7 +186,7 @@ static rg_status op_leave(hier_shared *s, rg_status st)
     return st;
 }
 /* Bails out of a collective after hbar_wait found an abort. */
-static rg_status op_abort(hier_shared *s) { return op_leave(s, hier_abort_status(s)); }
+static rg_status op_abort(const hier_handle *h) { return op_leave(h->sh, hier_abort_status(h)); }
 
 /* Leader: records a process-level failure for every thread to return. */
 static void hier_verdict(hier_shared *s, rg_status st)
@@ -215,10 +218,10 @@ static rg_status hier_agree(const hier_handle *h, const char *what)
 
 /* A disagreement found after the first barrier: one more barrier, so no
  * thread rewrites its slot while another still reads it. */
-static rg_status hier_disagree(hier_shared *s, rg_status st)
+static rg_status hier_disagree(const hier_handle *h, rg_status st)
 {
-    if (hbar_wait(s)) return op_abort(s);
-    return op_leave(s, st);
+    if (hbar_wait(h->sh)) return op_abort(h);
+    return op_leave(h->sh, st);
 }
 
 static rg_status hier_allreduce_any(rg_comm *c, void *buf, size_t n, rg_reduce_op op, int dbl)
@@ -227,25 +230,25 @@ static rg_status hier_allreduce_any(rg_comm *c, void *buf, size_t n, rg_reduce_o
     hier_shared *s = h->sh;
     int T = s->T, t = h->t;
     size_t es = dbl ? sizeof(double) : sizeof(float);
-    if (op_enter(s)) return hier_abort_status(s);
+    if (op_enter(s)) return hier_abort_status(h);
     s->slot[t].out = buf;
     s->slot[t].n = n;
     s->slot[t].op = (int)op;
-    if (hbar_wait(s)) return op_abort(s);    /* 1: every buffer published */
+    if (hbar_wait(s)) return op_abort(h);    /* 1: every buffer published */
     rg_status st = hier_agree(h, "allreduce");
-    if (st != RG_OK) return hier_disagree(s, st);
+    if (st != RG_OK) return hier_disagree(h, st);
     void *src[T];
     for (int i = 0; i < T; i++) src[i] = s->slot[i].out;
     size_t lo = chunk_lo(n, (size_t)T, (size_t)t), hi = chunk_lo(n, (size_t)T, (size_t)t + 1);
     sum_rank_order(src[0], src, T, lo, hi, dbl);
-    if (hbar_wait(s)) return op_abort(s);    /* 2: the process sum is in thread 0's buffer */
+    if (hbar_wait(s)) return op_abort(h);    /* 2: the process sum is in thread 0's buffer */
     if (t == 0)
         hier_verdict(s, s->P > 1 ? (dbl ? rg_comm_allreduce_f64(s->proc, buf, n, RG_REDUCE_SUM)
                                         : rg_comm_allreduce(s->proc, buf, n, RG_REDUCE_SUM)) : RG_OK);
-    if (hbar_wait(s)) return op_abort(s);    /* 3: the world sum is in thread 0's buffer */
+    if (hbar_wait(s)) return op_abort(h);    /* 3: the world sum is in thread 0's buffer */
     st = hier_status(h);
     if (st == RG_OK && t != 0 && n) memcpy(buf, src[0], n * es);
-    if (hbar_wait(s)) return op_abort(s);    /* 4: thread 0's buffer is its own again */
+    if (hbar_wait(s)) return op_abort(h);    /* 4: thread 0's buffer is its own again */
     if (st == RG_OK && op == RG_REDUCE_AVG) divide(buf, n, c->size, dbl);
     return op_leave(s, st);
 }
@@ -260,20 +263,20 @@ static rg_status hier_broadcast(rg_comm *c, void *buf, size_t bytes, int root)
     int T = s->T, t = h->t;
     if (root < 0 || root >= c->size)
         return rg_error(RG_EUSAGE, "broadcast from rank %d in a world of %d", root, c->size);
-    if (op_enter(s)) return hier_abort_status(s);
+    if (op_enter(s)) return hier_abort_status(h);
     int rp = root / T, rt = root % T;
     s->slot[t].out = buf;
     s->slot[t].n = bytes;
     s->slot[t].op = root;
-    if (hbar_wait(s)) return op_abort(s);    /* 1 */
+    if (hbar_wait(s)) return op_abort(h);    /* 1 */
     rg_status st = hier_agree(h, "broadcast (bytes, root)");
-    if (st != RG_OK) return hier_disagree(s, st);
+    if (st != RG_OK) return hier_disagree(h, st);
     void *from = s->slot[s->p == rp ? rt : 0].out;
     if (t == 0) hier_verdict(s, s->P > 1 ? rg_comm_broadcast(s->proc, from, bytes, rp) : RG_OK);
-    if (hbar_wait(s)) return op_abort(s);    /* 2: `from` holds root's bytes */
+    if (hbar_wait(s)) return op_abort(h);    /* 2: `from` holds root's bytes */
     st = hier_status(h);
     if (st == RG_OK && buf != from && bytes) memcpy(buf, from, bytes);
-    if (hbar_wait(s)) return op_abort(s);    /* 3 */
+    if (hbar_wait(s)) return op_abort(h);    /* 3 */
     return op_leave(s, st);
 }
 
@@ -285,7 +288,7 @@ static rg_status hier_allgather(rg_comm *c, const float *in, size_t n, float *ou
     size_t total;
     if (!rg_mul_ok((size_t)c->size, n, &total))
         return rg_error(RG_ENOMEM, "allgather of %zu floats from %d ranks overflows", n, c->size);
-    if (op_enter(s)) return hier_abort_status(s);
+    if (op_enter(s)) return hier_abort_status(h);
     s->slot[t].out = out;
     s->slot[t].n = n;
     s->slot[t].op = 0;
@@ -293,17 +296,17 @@ static rg_status hier_allgather(rg_comm *c, const float *in, size_t n, float *ou
     /* The leader's own block first, by memmove: its `in` may alias any part
      * of its `out`, which the others write into next. */
     if (t == 0 && n && in != base) memmove(base, in, n * sizeof *in);
-    if (hbar_wait(s)) return op_abort(s);    /* 1 */
+    if (hbar_wait(s)) return op_abort(h);    /* 1 */
     rg_status st = hier_agree(h, "allgather");
-    if (st != RG_OK) return hier_disagree(s, st);
+    if (st != RG_OK) return hier_disagree(h, st);
     float *lead = s->slot[0].out;
     if (t != 0 && n) memcpy(lead + ((size_t)s->p * T + t) * n, in, n * sizeof *in);
-    if (hbar_wait(s)) return op_abort(s);    /* 2: the process's blocks are in place */
+    if (hbar_wait(s)) return op_abort(h);    /* 2: the process's blocks are in place */
     if (t == 0) hier_verdict(s, s->P > 1 && n ? rg_comm_allgather(s->proc, base, (size_t)T * n, out) : RG_OK);
-    if (hbar_wait(s)) return op_abort(s);    /* 3 */
+    if (hbar_wait(s)) return op_abort(h);    /* 3 */
     st = hier_status(h);
     if (st == RG_OK && t != 0 && n) memcpy(out, lead, total * sizeof *out);
-    if (hbar_wait(s)) return op_abort(s);    /* 4 */
+    if (hbar_wait(s)) return op_abort(h);    /* 4 */
     return op_leave(s, st);
 }
 
@@ -316,7 +319,7 @@ static rg_status hier_reduce_scatter(rg_comm *c, const float *in, size_t n_each,
     /* scratch: the process sum of all blocks, then (P > 1) this process's T blocks */
     if (!rg_mul_ok((size_t)c->size + (size_t)T, n_each, &total) || !rg_mul_ok(total, sizeof(float), &bytes))
         return rg_error(RG_ENOMEM, "reduce_scatter of %zu floats per rank over %d ranks overflows", n_each, c->size);
-    if (op_enter(s)) return hier_abort_status(s);
+    if (op_enter(s)) return hier_abort_status(h);
     s->slot[t].in = in;
     s->slot[t].n = n_each;
     s->slot[t].op = (int)op;
@@ -328,9 +331,9 @@ static rg_status hier_reduce_scatter(rg_comm *c, const float *in, size_t n_each,
             else s->scratch_ok = 0;
         }
     }
-    if (hbar_wait(s)) return op_abort(s);    /* 1: inputs published, scratch ready */
+    if (hbar_wait(s)) return op_abort(h);    /* 1: inputs published, scratch ready */
     rg_status st = hier_agree(h, "reduce_scatter");
-    if (st != RG_OK) return hier_disagree(s, st);
+    if (st != RG_OK) return hier_disagree(h, st);
     int ok = s->scratch_ok;
     float *sum = s->scratch, *mine = sum + (size_t)c->size * n_each;
     size_t n = (size_t)c->size * n_each;
@@ -339,19 +342,19 @@ static rg_status hier_reduce_scatter(rg_comm *c, const float *in, size_t n_each,
         for (int i = 0; i < T; i++) src[i] = (void *)s->slot[i].in;
         sum_rank_order(sum, src, T, chunk_lo(n, (size_t)T, (size_t)t), chunk_lo(n, (size_t)T, (size_t)t + 1), 0);
     }
-    if (hbar_wait(s)) return op_abort(s);    /* 2 */
+    if (hbar_wait(s)) return op_abort(h);    /* 2 */
     if (t == 0) {
         if (!ok) hier_verdict(s, rg_error(RG_ENOMEM, "rank %d: out of memory for a reduce_scatter of %zu floats", c->rank, n));
         else if (s->P > 1) hier_verdict(s, rg_comm_reduce_scatter(s->proc, sum, (size_t)T * n_each, mine, RG_REDUCE_SUM));
         else hier_verdict(s, RG_OK);
     }
-    if (hbar_wait(s)) return op_abort(s);    /* 3 */
+    if (hbar_wait(s)) return op_abort(h);    /* 3 */
     st = hier_status(h);
     if (st == RG_OK && n_each) {
         const float *block = (s->P > 1 ? mine : sum + (size_t)s->p * T * n_each) + (size_t)t * n_each;
         memcpy(out, block, n_each * sizeof *out);
     }
-    if (hbar_wait(s)) return op_abort(s);    /* 4: scratch may be reallocated again */
+    if (hbar_wait(s)) return op_abort(h);    /* 4: scratch may be reallocated again */
     if (st == RG_OK && op == RG_REDUCE_AVG) divide(out, n_each, c->size, 0);
     return op_leave(s, st);
 }
@@ -360,10 +363,10 @@ static rg_status hier_barrier_op(rg_comm *c)
 {
     hier_handle *h = c->impl;
     hier_shared *s = h->sh;
-    if (op_enter(s)) return hier_abort_status(s);
-    if (hbar_wait(s)) return op_abort(s);
+    if (op_enter(s)) return hier_abort_status(h);
+    if (hbar_wait(s)) return op_abort(h);
     if (h->t == 0) hier_verdict(s, s->P > 1 ? rg_comm_barrier(s->proc) : RG_OK);
-    if (hbar_wait(s)) return op_abort(s);
+    if (hbar_wait(s)) return op_abort(h);
     return op_leave(s, hier_status(h));
 }
 
@@ -377,7 +380,12 @@ static rg_status hier_wait(rg_comm *c, rg_comm_req *req) { return RG_OK; }
 
 /* Wakes every thread of the family (sleepers poll, so worlds split off
  * wake within a few ms), then, across processes, the process communicator's
- * own abort: for MPI that ends the job, since a leader may be blocked in it. */
+ * own abort: for MPI that ends the job, since a leader may be blocked in
+ * it.  Only the leader may call an mpi process communicator (MPI is
+ * SERIALIZED, and the leader may be inside it right now), so a worker asks
+ * it to (rg_comm_mpi_abort_later), before anyone can read the abort: the
+ * leader then ends the job wherever it meets the abort, in a barrier here
+ * (hier_abort_status), in its MPI wait loop, or at its next MPI call. */
 static rg_status hier_abort(rg_comm *c, rg_status status, const char *msg)
 {
     hier_handle *h = c->impl;
@@ -389,18 +397,19 @@ static rg_status hier_abort(rg_comm *c, rg_status status, const char *msg)
     if (atomic_compare_exchange_strong(&f->state, &expect, 1)) {
         f->st = status;
         memcpy(f->msg, copy, sizeof copy);
+        int asked = s->P > 1 && h->t != 0 && rg_comm_mpi_abort_later(s->proc, status, copy);
         atomic_store(&f->state, 2);
         pthread_mutex_lock(&s->mu);
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
-        if (s->P > 1) rg_comm_abort(s->proc, status, copy);
+        if (s->P > 1 && !asked) rg_comm_abort(s->proc, status, copy);
     }
     return rg_error(status, "%s", copy);
 }
 
 static void hier_destroy(hier_shared *s)
 {
-    if (s->owns_proc) rg_comm_free(s->proc);
+    if (s->owns_proc && s->proc) rg_comm_free(s->proc);
     if (atomic_fetch_sub(&s->fam->refs, 1) == 1) rg_free(s->fam);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -413,6 +422,12 @@ static void hier_free(rg_comm *c)
 {
     hier_handle *h = c->impl;
     hier_shared *s = h->sh;
+    /* Only the leader calls the process communicator, so it frees one the
+     * world owns (a split's), whichever handle goes last. */
+    if (h->t == 0 && s->owns_proc) {
+        rg_comm_free(s->proc);
+        s->proc = NULL;
+    }
     rg_free(h);
     if (atomic_fetch_sub(&s->refs, 1) == 1) hier_destroy(s);
 }
@@ -577,10 +592,10 @@ static rg_status hier_split(rg_comm *c, int color, int key, rg_comm **out)
     hier_shared *s = h->sh;
     int T = s->T, t = h->t, W = c->size;
     *out = NULL;
-    if (op_enter(s)) return hier_abort_status(s);
+    if (op_enter(s)) return hier_abort_status(h);
     s->slot[t].color = color;
     s->slot[t].key = key;
-    if (hbar_wait(s)) return op_abort(s);    /* 1 */
+    if (hbar_wait(s)) return op_abort(h);    /* 1 */
     if (t == 0) {
         /* Everyone's (color, key) as exact doubles, summed into place. */
         double *g = rg_calloc(2 * (size_t)W, sizeof *g);
@@ -601,7 +616,7 @@ static rg_status hier_split(rg_comm *c, int color, int key, rg_comm **out)
         rg_free(ck);
         hier_verdict(s, st);
     }
-    if (hbar_wait(s)) return op_abort(s);    /* 2 */
+    if (hbar_wait(s)) return op_abort(h);    /* 2 */
     rg_status st = hier_status(h);
     if (st == RG_OK) *out = s->slot[t].made;
     return op_leave(s, st);

@@ -26,4 +26,19 @@ static inline void divide(void *buf, size_t n, int size, int dbl)
 /* comm_mpi.c: records rg_comm_set_deterministic's setting on an mpi
  * communicator (its splits inherit it); a no-op for any other backend. */
 void rg_comm_mpi_note_deterministic(rg_comm *c, int on);
+
+/* comm_mpi.c: abort for a thread that must not call MPI now: MPI runs at
+ * MPI_THREAD_SERIALIZED, one thread at a time, and a hierarchical world's
+ * leader may be inside it.  When c is an mpi communicator this records an
+ * abort of the whole job with status's exit code and msg (the first
+ * request wins), calls no MPI, and returns 1; the thread that does call
+ * MPI ends the job at its next MPI wait (its loop polls for this),
+ * rg_comm_mpi_service, op or rg_comm_mpi_finalize, or at
+ * rg_comm_mpi_abort_asked.  After a timeout verdict nothing ends the job:
+ * every process stops by itself.  For any other communicator (one whose
+ * abort any thread may call) it does nothing and returns 0. */
+int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg);
+/* comm_mpi.c: for the thread that calls MPI: ends the job if another
+ * thread asked (rg_comm_mpi_abort_later); otherwise returns at once. */
+void rg_comm_mpi_abort_asked(void);
 #endif

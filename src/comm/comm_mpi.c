@@ -22,6 +22,10 @@
  * Reductions are ours, over point-to-point messages, in rank order (see
  * RED_SEG).  Counts are size_t here and int in MPI: reductions and broadcast
  * go in segments; allgather and reduce_scatter refuse blocks over INT_MAX.
+ * One thread at a time calls MPI (MPI_THREAD_SERIALIZED), which is why the
+ * state above can be plain globals; a thread that must not (a hierarchical
+ * world's worker) asks for an abort instead (g_asked), and the MPI thread
+ * ends the job at its next wait, op, service or finalize.
  */
 #include "core/core.h"
 #include "comm/comm.h"
@@ -103,6 +107,43 @@ static void keep(void *p)
 int rg_comm_mpi_available(void) { return 1; }
 
 static rg_status broken(void) { return rg_error(RG_ECOMM, "%s", g_broken_msg); }
+
+/* The CLI's exit codes (regula.h), so mpirun's status tells what failed. */
+static int exit_code(rg_status s)
+{
+    switch (s) {
+    case RG_OK: return 0;
+    case RG_EUSAGE: return 2;
+    case RG_EDATA:
+    case RG_EIO: return 3;
+    case RG_ENONFINITE: return 4;
+    case RG_ECOMM: return 5;
+    case RG_ENOMEM: return 1;
+    }
+    return 1;
+}
+
+/* Ends the whole job, from the thread that calls MPI: the message to the
+ * log callback first (rg_set_log), since nobody returns to print it, then
+ * MPI_Abort with the CLI's exit code for status.  The one place the
+ * library exits. */
+static void end_job(MPI_Comm comm, rg_status status, const char *msg)
+{
+    rg_log("%s", msg[0] ? msg : rg_status_str(status));
+    MPI_Abort(comm, exit_code(status));
+}
+
+/* An abort asked for by a thread that must not call MPI
+ * (rg_comm_mpi_abort_later): the thread that calls MPI ends the job at its
+ * next wait (mpi_wait_for polls), op, rg_comm_mpi_service or finalize. */
+static atomic_int g_asked;          /* 0 none, 1 being written, 2 asked */
+static rg_status g_asked_status;
+static char g_asked_msg[512];
+
+void rg_comm_mpi_abort_asked(void)
+{
+    if (atomic_load(&g_asked) == 2 && !atomic_load(&g_broken)) end_job(MPI_COMM_WORLD, g_asked_status, g_asked_msg);
+}
 
 static void nap(int64_t ns)
 {
@@ -303,6 +344,7 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
 static rg_status mpi_wait_for(waiter *w)
 {
     if (atomic_load(&g_broken)) return broken();
+    rg_comm_mpi_abort_asked();
     int done = 0, rc = wait_test(w, &done);
     if (rc == MPI_SUCCESS && done) return RG_OK;
     double timeout = g_timeout;
@@ -318,6 +360,7 @@ static rg_status mpi_wait_for(waiter *w)
             return RG_OK;
         }
         if ((i & 63) == 0 || err != MPI_SUCCESS || now >= spin_end) {
+            rg_comm_mpi_abort_asked();
             if (probe_service()) return broken();
             now = rg_now_ns();
             if (answer_by) {
@@ -675,6 +718,7 @@ static void mpi_free(rg_comm *c)
     mpi_impl *m = c->impl;
     int done = 0;
     if (!atomic_load(&g_broken)) MPI_Finalized(&done);
+    if (!atomic_load(&g_broken) && !done) rg_comm_mpi_abort_asked();
     if (!atomic_load(&g_broken) && !done) sends_complete(c);
     if (!atomic_load(&g_broken) && !done && m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
     if (atomic_load(&g_broken)) {
@@ -817,6 +861,7 @@ static rg_status mpi_send_op(rg_comm *c, const void *buf, size_t bytes, int dst,
     rg_status st = mpi_check_peer(c, "send to", dst, tag, bytes);
     if (st != RG_OK) return st;
     if (atomic_load(&g_broken)) return broken();
+    rg_comm_mpi_abort_asked();
     sends_reap(&m->sends);
     mpi_send *x = rg_malloc(sizeof *x + bytes);
     if (!x) return rg_error(RG_ENOMEM, "rank %d: out of memory sending %zu bytes to rank %d", c->rank, bytes, dst);
@@ -856,26 +901,10 @@ static rg_status mpi_recv_op(rg_comm *c, void *buf, size_t bytes, int src, int t
     return RG_OK;
 }
 
-/* The CLI's exit codes (regula.h), so mpirun's status tells what failed. */
-static int exit_code(rg_status s)
-{
-    switch (s) {
-    case RG_OK: return 0;
-    case RG_EUSAGE: return 2;
-    case RG_EDATA:
-    case RG_EIO: return 3;
-    case RG_ENONFINITE: return 4;
-    case RG_ECOMM: return 5;
-    case RG_ENOMEM: return 1;
-    }
-    return 1;
-}
-
 /* MPI cannot wake a peer blocked inside a collective (the standard has no
  * fault tolerance), and a job that hangs is the worse failure, so this ends
- * the whole job: MPI_Abort with the CLI's exit code for status.  The one
- * place the library exits; the message goes to the log callback first
- * (rg_set_log), since nobody returns to print it. */
+ * the whole job (end_job).  Called by the thread that calls MPI; any other
+ * thread asks it to (rg_comm_mpi_abort_later). */
 static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg)
 {
     char copy[512];
@@ -883,9 +912,20 @@ static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg)
     /* After a timeout every process has the verdict and stops by itself,
      * with the status returned; MPI is not called again. */
     if (atomic_load(&g_broken)) return rg_error(status, "%s", copy);
-    rg_log("%s", copy[0] ? copy : rg_status_str(status));
-    MPI_Abort(((mpi_impl *)c->impl)->comm, exit_code(status));
+    end_job(((mpi_impl *)c->impl)->comm, status, copy);
     return rg_error(status, "%s", copy);      /* not reached */
+}
+
+int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg)
+{
+    if (c->ops != &mpi_ops) return 0;
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&g_asked, &expect, 1)) {
+        g_asked_status = status;
+        snprintf(g_asked_msg, sizeof g_asked_msg, "%s", msg ? msg : "");
+        atomic_store(&g_asked, 2);      /* after the message: the MPI thread reads both */
+    }
+    return 1;
 }
 
 static const rg_comm_ops mpi_ops = {
@@ -948,6 +988,7 @@ void rg_comm_mpi_finalize(void)
 {
     int done = 0;
     MPI_Finalized(&done);
+    if (!done) rg_comm_mpi_abort_asked();       /* before the barrier, which the asker's peers may never join */
     if (g_mpi_inited_by_us && !done && g_probe != MPI_COMM_NULL && !atomic_load(&g_broken)) {
         /* MPI_Finalize waits for every process with no timeout: a timed
          * barrier first finds a peer that stopped after the last collective */
@@ -968,6 +1009,7 @@ void rg_comm_mpi_finalize(void)
 void rg_comm_mpi_set_timeout(double seconds) { g_timeout = seconds; }
 void rg_comm_mpi_service(void)
 {
+    rg_comm_mpi_abort_asked();
     if (!atomic_load(&g_broken)) probe_service();
 }
 
@@ -989,5 +1031,7 @@ void rg_comm_mpi_finalize(void) {}
 void rg_comm_mpi_set_timeout(double seconds) { (void)seconds; }
 void rg_comm_mpi_service(void) {}
 void rg_comm_mpi_note_deterministic(rg_comm *c, int on) {}
+int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg) { return 0; }
+void rg_comm_mpi_abort_asked(void) {}
 
 #endif /* RG_HAVE_MPI */

@@ -1,8 +1,18 @@
 /* The hierarchical world over MPI: every process of the mpiexec runs T = 2
  * worker threads (neither is the main thread, so MPI must be SERIALIZED),
- * and the P x 2 ranks check every collective against known results. */
+ * and the P x 2 ranks check every collective against known results.  While
+ * they run, only thread 0 (the leader) may call MPI: leader_check.c, linked
+ * in, counts every call from another thread as a failure. */
 #include "hier_cases.h"
+#include "leader_check.h"
 #include <pthread.h>
+
+static void *run(void *arg)
+{
+    hc_worker *w = arg;
+    if (w->t == 0) lc_set_leader();
+    return hc_run(w);
+}
 
 enum { T = 2 };
 
@@ -22,10 +32,12 @@ int main(int argc, char **argv)
     hc_worker w[T];
     for (int t = 0; t < T; t++) {
         w[t] = (hc_worker){ ranks[t], P, T, p, t };
-        pthread_create(&th[t], NULL, hc_run, &w[t]);
+        pthread_create(&th[t], NULL, run, &w[t]);
     }
     for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
+    lc_set_leader();
     for (int t = 0; t < T; t++) rg_comm_free(ranks[t]);
+    if (lc_violations()) atomic_fetch_add(&hc_fail, lc_violations());
 
     double counts[2] = { atomic_load(&hc_pass), atomic_load(&hc_fail) };
     if (rg_comm_allreduce_f64(world, counts, 2, RG_REDUCE_SUM) != RG_OK) {
