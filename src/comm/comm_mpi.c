@@ -86,6 +86,7 @@ enum { TAG_PING = 1, TAG_PONG, TAG_VERDICT };
 #define SPIN_NS 1000000             /* MPI_Test flat out for 1 ms, then nap */
 #define NAP_MIN_NS 20000
 #define NAP_MAX_NS 1000000
+#define ABORT_GRACE_NS 100000000    /* 100 ms for the launcher to forward the message */
 static double g_timeout = 30.0;
 static MPI_Comm g_probe = MPI_COMM_NULL;
 static int g_wrank, g_wsize;        /* in MPI_COMM_WORLD */
@@ -107,6 +108,12 @@ static void keep(void *p)
 int rg_comm_mpi_available(void) { return 1; }
 
 static rg_status broken(void) { return rg_error(RG_ECOMM, "%s", g_broken_msg); }
+
+static void nap(int64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    nanosleep(&ts, NULL);
+}
 
 /* The CLI's exit codes (regula.h), so mpirun's status tells what failed. */
 static int exit_code(rg_status s)
@@ -130,6 +137,8 @@ static int exit_code(rg_status s)
 static void end_job(MPI_Comm comm, rg_status status, const char *msg)
 {
     rg_log("%s", msg[0] ? msg : rg_status_str(status));
+    fflush(NULL);
+    nap(ABORT_GRACE_NS);
     MPI_Abort(comm, exit_code(status));
 }
 
@@ -145,11 +154,6 @@ void rg_comm_mpi_abort_asked(void)
     if (atomic_load(&g_asked) == 2 && !atomic_load(&g_broken)) end_job(MPI_COMM_WORLD, g_asked_status, g_asked_msg);
 }
 
-static void nap(int64_t ns)
-{
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    nanosleep(&ts, NULL);
-}
 
 /* Seconds between the pings and the verdict: the part of the timeout left
  * to a live peer to answer (it answers within a nap, ~1 ms, once it waits). */
@@ -250,11 +254,21 @@ typedef struct waiter {
     MPI_Status status;
 } waiter;
 
+/* MPICH's MPI_STATUSES_IGNORE is (MPI_Status *)1, which GCC 12 takes for
+ * an array of no bytes that MPI_Testall's `MPI_Status []` will be written
+ * to (-Wstringop-overflow); MPI never writes through it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 static int wait_test(waiter *w, int *done)
 {
     if (w->n >= 0) return MPI_Testall(w->n, w->r, done, MPI_STATUSES_IGNORE);
     return MPI_Improbe(w->src, w->tag, ((mpi_impl *)w->c->impl)->comm, done, &w->msg, &w->status);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static int wait_members(const waiter *w) { return w->c ? w->c->size : g_wsize; }
 static int wait_self(const waiter *w) { return w->c ? w->c->rank : g_wrank; }
