@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 10
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz bench bench-parallel study soak clean
+.PHONY: all deps build demo test test-asan test-tsan test-mpich fuzz bench bench-parallel study soak clean
 
 all: build
 
@@ -39,6 +39,17 @@ test-tsan: deps
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train|threads'
 
+# The MPI tests (ctest -L mpi) again under MPICH, beside Open MPI (deps
+# --mpich): a build of its own in build-mpich, compiled with mpicc.mpich so
+# that it links libmpich (the mpi_links test checks ldd), run by
+# mpiexec.mpich.  Open MPI stays the default everywhere else.
+test-mpich:
+	@scripts/deps.sh --mpich
+	cmake -S . -B build-mpich -DCMAKE_BUILD_TYPE=Release -DMPI_C_COMPILER=/usr/bin/mpicc.mpich \
+	  -DMPIEXEC_EXECUTABLE=/usr/bin/mpiexec.mpich >/dev/null
+	cmake --build build-mpich -j $(JOBS)
+	cd build-mpich && ctest --output-on-failure -j $(JOBS) -L mpi
+
 # libFuzzer targets for the IDX, CSV, safetensors, JSON-config and model-spec
 # parsers (clang and libclang-rt-14-dev, which deps --fuzz installs): each
 # runs FUZZ_SECONDS on its committed seed corpus; any finding fails.  CI runs
@@ -65,4 +76,4 @@ bench: build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what regula needs from Debian's packages, once (idempotent).
 # As root it runs apt-get; otherwise it prints the command to run.
-# Usage: scripts/deps.sh [--bench] [--fuzz]
+# Usage: scripts/deps.sh [--bench] [--fuzz] [--mpich]
 #   --bench adds python3-torch for bench/
 #   --fuzz  adds clang and libclang-rt-14-dev (libFuzzer) for make fuzz
+#   --mpich adds MPICH (libmpich-dev mpich) beside Open MPI for make
+#           test-mpich; Open MPI stays the default mpicc/mpiexec
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libcjson-dev
       libcmocka-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin)
@@ -11,7 +13,8 @@ for arg in "$@"; do
   case $arg in
     --bench) pkgs+=(python3-torch python3-numpy) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
-    *) echo "usage: scripts/deps.sh [--bench] [--fuzz]" >&2; exit 2 ;;
+    --mpich) pkgs+=(libmpich-dev mpich) ;;
+    *) echo "usage: scripts/deps.sh [--bench] [--fuzz] [--mpich]" >&2; exit 2 ;;
   esac
 done
 missing=()

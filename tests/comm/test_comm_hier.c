@@ -57,6 +57,34 @@ static void test_mpi_stubs(void **state)
     rg_comm_free(self);
 }
 
+/* Each launcher's variable alone says "launched by mpiexec" (MPICH's hydra
+ * sets PMI_RANK and PMI_SIZE, Open MPI OMPI_COMM_WORLD_SIZE, PMIx PMIX_RANK,
+ * hydra and Intel MPI MPI_LOCALNRANKS, MVAPICH MV2_COMM_WORLD_SIZE); with
+ * none of them set, nothing does. */
+static void test_mpi_launched_by_each_launcher(void **state)
+{
+    static const char *const vars[] = {
+        "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_SIZE"
+    };
+    enum { NV = sizeof vars / sizeof vars[0] };
+    char *saved[NV];
+    for (int i = 0; i < NV; i++) {
+        const char *v = getenv(vars[i]);
+        saved[i] = v ? strdup(v) : NULL;
+        unsetenv(vars[i]);
+    }
+    assert_int_equal(rg_comm_mpi_launched(), 0);
+    for (int i = 0; i < NV; i++) {
+        setenv(vars[i], "2", 1);
+        if (rg_comm_mpi_launched() != 1) fail_msg("%s alone is not taken for a launcher", vars[i]);
+        unsetenv(vars[i]);
+    }
+    for (int i = 0; i < NV; i++) {
+        if (saved[i]) setenv(vars[i], saved[i], 1);
+        free(saved[i]);
+    }
+}
+
 /* Thread 2 of 3 fails while thread 0 waits in a barrier of a world split
  * off the world (for thread 1, which is not there) and thread 1 waits in an
  * allreduce of the world (for thread 2): both get thread 2's status and
@@ -148,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_hier_four_threads),
         cmocka_unit_test(test_hier_rejects_zero_threads),
         cmocka_unit_test(test_mpi_stubs),
+        cmocka_unit_test(test_mpi_launched_by_each_launcher),
         cmocka_unit_test(test_hier_abort_wakes_everyone),
         cmocka_unit_test(test_hier_size_mismatch),
     };

@@ -4,17 +4,21 @@
 # and nothing hangs.  Each rank runs under a small shell that records its
 # pid, exit status and end time, so the survivors' own exit codes are seen
 # even where mpirun reports another.
-#   kill:  SIGKILL rank 1 of 2 under `mpirun --enable-recovery` (without it
-#          Open MPI ends the job itself at once, exit 137); Open MPI 4.1
-#          then returns 0 whatever the ranks return, so the test reads the
-#          survivors' statuses, not mpirun's.
-#   stop:  SIGSTOP rank 1 of 2, plain mpirun: exit status 5 from mpirun.
+#   kill:  SIGKILL rank 1 of 2 under `mpirun --enable-recovery` (MPICH:
+#          `mpiexec -disable-auto-cleanup`; without it the launcher ends
+#          the job itself at once, exit 137); Open MPI 4.1 then returns 0
+#          whatever the ranks return, so the test reads the survivors'
+#          statuses, not mpirun's.
+#   stop:  SIGSTOP rank 1 of 2, plain mpirun: exit status 5 from mpirun
+#          (Open MPI; MPICH's mpiexec mixes in the SIGKILL it sends the
+#          stopped rank, 5 or 9 by timing: that check is skipped, saying so).
 #   stop3: SIGSTOP rank 1 of 3 processes x 2 threads: two survivors, neither
 #          blamed by the other.
 # Usage: dead_peer.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+# shellcheck source=launcher.bash
+source "$(dirname "${BASH_SOURCE[0]}")/launcher.bash"
 timeout=3     # --comm-timeout
 slack=3       # seconds allowed past it: the verdict, exit, mpirun killing a stopped rank (~1 s)
 dir=$(mktemp -d)
@@ -35,15 +39,29 @@ cat > "$dir/rank.sh" << 'EOF'
 #!/usr/bin/env bash
 # one rank: the command, its pid, then "status end-time"
 out=$1; shift
-r=${OMPI_COMM_WORLD_RANK:?not started by Open MPI}
+r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:?not started by mpiexec}}
 echo $$ > "$out/wpid.$r"
-"$@" &
-echo $! > "$out/pid.$r"
-wait $!
-rc=$?
-t=${EPOCHREALTIME/./}
-echo "$rc $((10#$t / 1000))" > "$out/rc.$r"
-exit $rc
+record() {
+    local out=$1 r=$2 rc t
+    shift 2
+    "$@" &
+    echo $! > "$out/pid.$r"
+    wait $!
+    rc=$?
+    t=${EPOCHREALTIME/./}
+    echo "$rc $((10#$t / 1000))" > "$out/rc.$r"
+    return $rc
+}
+if [ -n "${RANK_SESSION:-}" ]; then
+    # MPICH's hydra SIGKILLs this script once a peer rank has died, even
+    # under -disable-auto-cleanup, before this rank ends by itself: the
+    # rank and its recorder run in a session of their own and live on
+    export -f record
+    setsid bash -c 'record "$@"' rank "$out" "$r" "$@" &
+    wait $!
+else
+    record "$out" "$r" "$@"
+fi
 EOF
 
 # run_case NAME SIGNAL VICTIM PROCESSES WORKERS [MPIRUN OPTIONS...]
@@ -112,7 +130,9 @@ run_case() {
         fi
     done
     [ $seen -ge 1 ] || bad "$name: no survivor left an exit status"
-    if [ "$sig" != KILL ]; then
+    if [ "$sig" != KILL ] && [ "$mpi_flavour" = mpich ]; then
+        echo "skipped: $name: mpiexec's own status ($code): MPICH's hydra mixes the survivors' 5 with the SIGKILL it sends the stopped rank, 5 or 9 by timing"
+    elif [ "$sig" != KILL ]; then
         if [ $code = 5 ]; then ok "$name: mpirun exit status 5"; else bad "$name: mpirun exit status $code"; fi
     fi
     # a stopped rank is found by the timeout; a dead one may also surface as
@@ -131,7 +151,11 @@ run_case() {
     fi
 }
 
-run_case kill KILL 1 2 1 --enable-recovery
+if [ "$mpi_flavour" = mpich ]; then
+    RANK_SESSION=1 run_case kill KILL 1 2 1 "$keep_going"
+else
+    run_case kill KILL 1 2 1 "$keep_going"
+fi
 run_case stop STOP 1 2 1
 run_case stop3 STOP 1 3 2
 

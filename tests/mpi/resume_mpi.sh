@@ -8,7 +8,8 @@
 # Usage: resume_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+# shellcheck source=launcher.bash
+source "$(dirname "${BASH_SOURCE[0]}")/launcher.bash"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # shellcheck source=../cli/lib.bash
@@ -58,7 +59,7 @@ run_case det_1_to_p2 "step:30" "" "$mp2" "${common[@]}" --deterministic --det-sh
 # a process that fails before training (its data file is missing) stops the
 # others at once: they do not wait --comm-timeout, or twice it
 start=$(date +%s)
-"$mpiexec" -n 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then d=csv:'"$dir"'/missing.csv; else d=csv:'"$dir"'/d.csv; fi
+"$mpiexec" -n 2 bash -c 'if [ "${OMPI_COMM_WORLD_RANK:-$PMI_RANK}" = 1 ]; then d=csv:'"$dir"'/missing.csv; else d=csv:'"$dir"'/d.csv; fi
   exec "$0" train --data "$d" --model "dense(3, softmax)" --epochs 1 --comm-timeout 20' "$regula" > /dev/null 2> "$dir/pre.err"
 rc=$? took=$(($(date +%s) - start))
 if [ $rc -ne 0 ] && [ $took -lt 15 ] && grep -q "missing.csv: cannot open" "$dir/pre.err" &&

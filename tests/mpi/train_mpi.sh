@@ -6,7 +6,8 @@
 # Usage: train_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+# shellcheck source=launcher.bash
+source "$(dirname "${BASH_SOURCE[0]}")/launcher.bash"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 pass=0 fail=0
