@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 10
 
-.PHONY: all deps build demo test test-asan test-tsan test-mpich fuzz bench bench-parallel study soak clean
+.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics fuzz bench bench-parallel study soak clean
 
 all: build
 
@@ -50,6 +50,15 @@ test-mpich:
 	cmake --build build-mpich -j $(JOBS)
 	cd build-mpich && ctest --output-on-failure -j $(JOBS) -L mpi
 
+# The tests that go through the floating-point kernels (ctest -L numerics)
+# under OpenBLAS forced to Haswell, SkylakeX (if the CPU has avx512f),
+# Sandybridge and left to choose, then with the reference GEMM (its own
+# build, build-refgemm): a result that holds only by the luck of one
+# kernel's summation order fails.  Any OPENBLAS_CORETYPE or
+# OPENBLAS_L2_SIZE in the environment is overridden per run.
+test-numerics: build
+	scripts/test_numerics.sh $(BUILD) build-refgemm $(JOBS)
+
 # libFuzzer targets for the IDX, CSV, safetensors, JSON-config and model-spec
 # parsers (clang and libclang-rt-14-dev, which deps --fuzz installs): each
 # runs FUZZ_SECONDS on its committed seed corpus; any finding fails.  CI runs
@@ -76,4 +85,4 @@ bench: build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm
