@@ -216,7 +216,10 @@ static void test_shared_weights_agree(void **state)
     assert_true(a.n * sizeof(float) > (1u << 20));
     double d = max_abs_diff(&a, &b);
     print_message("shared weights: max |w1 - w3| %.3g\n", d);
-    assert_true(d < 1e-5);
+    /* two epochs summed in another order: 2.8e-6 to 8.8e-6 under OpenBLAS's
+     * Haswell, SkylakeX and Sandybridge kernels, 1.9e-5 under the reference
+     * GEMM (make test-numerics) */
+    assert_true(d < 1e-4);
     const char *d1[] = {"model", BIG, "epochs", "6", "deterministic", "true", "det-shards", "4", "early-stop", "1",
                         "lr", "0.05", "clip-norm", "1", NULL};
     const char *d4[] = {"model", BIG, "epochs", "6", "deterministic", "true", "det-shards", "4", "early-stop", "1",
