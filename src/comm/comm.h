@@ -94,8 +94,11 @@ int rg_comm_mpi_available(void);
 int rg_comm_mpi_launched(void);
 /* MPI_Init_thread asking for MPI_THREAD_SERIALIZED (any one thread may call
  * MPI at a time: the hierarchical world's leader need not be the main
- * thread); RG_ECOMM if the library offers less.  Idempotent.  Call from the
- * main thread before any other rg_comm_mpi_*; argc/argv may be NULL. */
+ * thread); RG_ECOMM if the library offers less.  RG_EUSAGE, naming the MPI
+ * this library is linked against, when the launcher started another number
+ * of processes than MPI sees (OMPI_COMM_WORLD_SIZE, PMI_SIZE): the other
+ * MPI's mpiexec, which would make N worlds of one.  Idempotent.  Call from
+ * the main thread before any other rg_comm_mpi_*; argc/argv may be NULL. */
 rg_status rg_comm_mpi_init(int *argc, char ***argv);
 /* A communicator over a duplicate of MPI_COMM_WORLD, with errors returned
  * (RG_ECOMM, message naming the rank) instead of aborting. */

@@ -948,6 +948,31 @@ static const rg_comm_ops mpi_ops = {
     mpi_iallreduce, mpi_wait, mpi_send_op, mpi_recv_op, mpi_abort
 };
 
+/* Open MPI and MPICH install side by side (Debian): a regula linked
+ * against one but started by the other's mpiexec comes up as N worlds of
+ * one, each training alone and writing the same files.  The launcher says
+ * how many processes it started; MPI must see as many. */
+static rg_status launcher_agrees(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *e = getenv(vars[i]);
+        char *end;
+        long want = e && *e ? strtol(e, &end, 10) : 0;
+        if (want <= 0 || *end) continue;
+        int size = 0, len = 0;
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        if (size == want) return RG_OK;
+        char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+        MPI_Get_library_version(lib, &len);
+        lib[strcspn(lib, ",\n")] = '\0';
+        for (char *q = lib; *q; q++) if (*q == '\t') *q = ' ';      /* MPICH's "Version:\t4.0.2" */
+        return rg_error(RG_EUSAGE, "the launcher started %ld processes (%s=%s) but MPI sees %d: this regula is linked "
+                        "against %s; start it with that MPI's mpiexec", want, vars[i], e, size, lib);
+    }
+    return RG_OK;
+}
+
 rg_status rg_comm_mpi_init(int *argc, char ***argv)
 {
     int inited = 0, done = 0, provided = 0;
@@ -964,7 +989,7 @@ rg_status rg_comm_mpi_init(int *argc, char ***argv)
     if (provided < MPI_THREAD_SERIALIZED)
         return rg_error(RG_ECOMM, "this MPI library offers thread level %d; regula needs MPI_THREAD_SERIALIZED (%d) "
                         "so that a worker thread can lead a process's collectives", provided, MPI_THREAD_SERIALIZED);
-    return RG_OK;
+    return launcher_agrees();
 }
 
 rg_status rg_comm_mpi_world(rg_comm **out)
