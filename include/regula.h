@@ -290,6 +290,8 @@ typedef struct rg_config {
     char resume[512];         /* continue from the newest valid checkpoint here */
     double comm_timeout;      /* seconds before a silent MPI peer is declared failed */
     int skip_nonfinite;       /* skip a step with a non-finite loss or gradient */
+    char worker_batch[16];    /* proportional | equal: how a skewed partition's
+                                 workers share each global batch */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */
@@ -309,8 +311,13 @@ rg_status rg_config_set(rg_config *c, const char *name, const char *value);
 void rg_config_get(const rg_config *c, const char *name, char *buf, size_t cap);
 /* Applies a JSON object file of option keys; errors name the file and key. */
 rg_status rg_config_load_json(rg_config *c, const char *path);
-/* Range checks across options (lr finite and >= 0, batch > 0, ...). */
+/* Range checks of each option (lr finite and >= 0, batch > 0, ...) and
+ * checks across options (--reg-adapt needs --reg-scope local, ...). */
 rg_status rg_config_validate(const rg_config *c);
+/* rg_config_validate, and on failure *option (if not NULL) is the index in
+ * rg_options() of the option at fault (-1 when no one option is), so that
+ * a front end can say where that option came from. */
+rg_status rg_config_check(const rg_config *c, int *option);
 /* The resolved configuration as a JSON object (malloc'd; caller frees with
  * free()), and a 64-bit FNV-1a hash of it. */
 char *rg_config_json(const rg_config *c);

@@ -1,0 +1,48 @@
+/*
+ * allreduce.c — synchronous data parallelism over replicas: every worker
+ * holds the whole model and a whole optimizer; one all-reduce a step sums
+ * the gradients and the step's figures (in the gradient's tail), and every
+ * worker applies the same update to the same sum, so replicas stay
+ * bitwise equal.  The default.
+ */
+#include "parallel/strategy.h"
+
+static rg_status init(rg_strategy *s, const rg_strat_env *env)
+{
+    size_t P = rg_model_param_count(env->root);
+    rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
+    if (st == RG_OK) st = rg_strat_broadcast(s);
+    if (s->world > 1)
+        s->bytes_per_step = 2.0 * (double)(s->world - 1) / (double)s->world * (double)(P + RG_GRAD_TAIL) * sizeof(float);
+    return st;
+}
+
+static rg_status exchange(rg_strategy *s, rg_exchange *x)
+{
+    size_t P = rg_model_param_count(s->m);
+    float *g = rg_model_grads(s->m);
+    rg_status st = RG_OK;
+    if (s->world > 1) st = RG_TIMED(s, rg_comm_allreduce(s->comm, g, P + RG_GRAD_TAIL, RG_REDUCE_SUM));
+    rg_strat_tail_figures(x, g + P);
+    x->grad = g;
+    x->lo = 0;
+    x->hi = P;
+    return st;
+}
+
+static rg_status agree(rg_strategy *s, rg_exchange *x)
+{
+    rg_strat_agree_whole(s, x);
+    return RG_OK;
+}
+
+static rg_status update(rg_strategy *s, rg_exchange *x)
+{
+    rg_strat_update_whole(s, x);
+    return RG_OK;
+}
+
+const rg_strategy_ops rg_strategy_allreduce = {
+    .name = "allreduce", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = agree,
+    .update = update, .gather_state = rg_strat_gather_whole, .restore_state = rg_strat_restore_whole,
+};
