@@ -151,6 +151,33 @@ typedef struct setting {
     const char *value;   /* NULL for a flag */
 } setting;
 
+/* A configuration that fails its checks because of option `at` (an index
+ * into rg_options(), -1 for none): when that option came from a --config
+ * file and not from the command line, the message names the file. */
+static int fail_where(rg_status st, int at, const setting *sets, size_t nsets)
+{
+    size_t n;
+    const rg_option *opts = rg_options(&n);
+    if (at < 0 || (size_t)at >= n) return fail(st);
+    const rg_option *o = &opts[at];
+    for (size_t k = 0; k < nsets; k++)
+        if (sets[k].opt == o) return fail(st);   /* given on the command line */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rg_last_error());
+    for (size_t k = nsets; k-- > 0;) {
+        if (strcmp(sets[k].opt->name, "config")) continue;
+        rg_config probe, dflt;
+        char a[1100], b[1100];
+        rg_config_defaults(&probe);
+        rg_config_defaults(&dflt);
+        if (rg_config_load_json(&probe, sets[k].value) != RG_OK) continue;
+        rg_config_get(&probe, o->name, a, sizeof a);
+        rg_config_get(&dflt, o->name, b, sizeof b);
+        if (strcmp(a, b)) return failf(exit_code(st), "%s: key '%s': %s", sets[k].value, o->name, msg);
+    }
+    return fail(st);
+}
+
 /* Parses argv[first..] into the settings of command cmd: defaults, every
  * --config file, then the other options in order. */
 static int parse_args(const char *cmd, int argc, char **argv, int first, rg_config *c)
@@ -217,31 +244,9 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
             if (st) code = fail(st);
         }
     if (!code) {
-        rg_status st = rg_config_validate(c);
-        if (st) {
-            /* "--lr must be ...": when --lr came from a --config file and not
-             * from the command line, the message names that file */
-            char name[64] = "", msg[1024];
-            snprintf(msg, sizeof msg, "%s", rg_last_error());
-            if (!strncmp(msg, "--", 2)) sscanf(msg + 2, "%63[a-z0-9-]", name);
-            int on_line = 0;
-            for (size_t k = 0; k < nsets; k++) on_line |= !strcmp(sets[k].opt->name, name);
-            for (size_t k = nsets; name[0] && !on_line && k-- > 0;) {
-                if (strcmp(sets[k].opt->name, "config")) continue;
-                rg_config probe, dflt;
-                char a[1100], b[1100];
-                rg_config_defaults(&probe);
-                rg_config_defaults(&dflt);
-                if (rg_config_load_json(&probe, sets[k].value) != RG_OK) continue;
-                rg_config_get(&probe, name, a, sizeof a);
-                rg_config_get(&dflt, name, b, sizeof b);
-                if (strcmp(a, b)) {
-                    code = failf(exit_code(st), "%s: key '%s': %s", sets[k].value, name, msg);
-                    break;
-                }
-            }
-            if (!code) code = fail(st);
-        }
+        int at = -1;
+        rg_status st = rg_config_check(c, &at);
+        if (st) code = fail_where(st, at, sets, nsets);
     }
     free(sets);
     return code;

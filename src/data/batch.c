@@ -7,15 +7,13 @@
  * another its sample ids, and a resumed run finds the windows again from
  * its step counter.
  *
- * Proportional batches on a skewed partition: worker k's j-th sample (of
- * its shuffled part of n_k) is given the key (2j + 1) / (2 n_k), its
- * evenly spaced place in the epoch; all parts' samples merged by key (ties
- * to the lower worker) make one sequence of N, and global batch s is its
- * positions [s*B, s*B + B).  So every batch sums to B, holds ~B*n_k/N of
- * worker k's samples (a stratified sample of all the data), and every part
- * ends with the epoch.  start[k][s] counts worker k's samples among the
- * first s*B positions; a merge over a heap of the W parts' heads computes
- * them all in O(N log W).
+ * Proportional batches on a skewed partition: the epoch's N positions are
+ * dealt out one at a time, each to the worker furthest behind its quota
+ * t * n_k / N, and global batch s is positions [s*B, s*B + B).  So every
+ * batch sums to B (the last the rest), worker k takes about B*n_k/N of
+ * each (its count stays within about a sample of its quota: a stratified
+ * sample of all the data), and every part ends with the epoch.
+ * start[k][s] counts worker k's samples among the first s*B positions.
  */
 #include "data/batch.h"
 #include <string.h>
@@ -40,61 +38,40 @@ size_t rg_schedule_part_size(const rg_schedule *sc, int k)
     return sc->parts ? sc->parts->offset[k + 1] - sc->parts->offset[k] : 0;
 }
 
-/* ------------------------------------------------------ proportional merge */
+/* ------------------------------------------------------ proportional shares */
 
-typedef struct merge {
-    const rg_schedule *sc;
-    size_t *next;    /* per worker: samples of its part already placed */
-    int *heap, len;
-} merge;
-
-/* 1 when worker a's next sample comes before worker b's: keys
- * (2 j_a + 1) / n_a against (2 j_b + 1) / n_b, exact in 128 bits */
-static int before(const merge *g, int a, int b)
-{
-    unsigned __int128 ka = (unsigned __int128)(2 * g->next[a] + 1) * rg_schedule_part_size(g->sc, b);
-    unsigned __int128 kb = (unsigned __int128)(2 * g->next[b] + 1) * rg_schedule_part_size(g->sc, a);
-    return ka < kb || (ka == kb && a < b);
-}
-
-static void sift_down(merge *g, int i)
-{
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < g->len && before(g, g->heap[l], g->heap[m])) m = l;
-        if (r < g->len && before(g, g->heap[r], g->heap[m])) m = r;
-        if (m == i) return;
-        int t = g->heap[i]; g->heap[i] = g->heap[m]; g->heap[m] = t;
-        i = m;
-    }
-}
-
+/* Deals the epoch's N positions one at a time, each to the worker furthest
+ * behind its quota ((t + 1) n_k / N - taken_k, exact in 128 bits; ties to
+ * the lower worker; a finished part takes no more), and records every
+ * part's count at each batch boundary.  O(N W) once per run. */
 static rg_status proportional_starts(rg_schedule *sc)
 {
     size_t W = (size_t)sc->workers, S = (size_t)sc->steps + 1, total;
     if (!rg_mul_ok(W, S, &total)) return rg_error(RG_ENOMEM, "batch schedule: %zu workers x %zu steps", W, S);
-    merge g = { sc, rg_calloc(W, sizeof(size_t)), rg_calloc(W, sizeof(int)), 0 };
+    size_t *next = rg_calloc(W, sizeof *next);
     sc->start = rg_calloc(total, sizeof *sc->start);
-    if (!g.next || !g.heap || !sc->start) {
-        rg_free(g.next); rg_free(g.heap);
+    if (!next || !sc->start) {
+        rg_free(next);
         return rg_error(RG_ENOMEM, "out of memory: batch schedule of %zu workers x %zu steps", W, S);
     }
-    for (int k = 0; k < sc->workers; k++)
-        if (rg_schedule_part_size(sc, k)) g.heap[g.len++] = k;
-    for (int i = g.len / 2 - 1; i >= 0; i--) sift_down(&g, i);
-    for (size_t pos = 0, s = 0; s < S; pos++) {
+    unsigned __int128 N = sc->n;
+    for (size_t pos = 0, s = 0;; pos++) {
         if (pos % sc->batch == 0 || pos == sc->n) {
             /* a batch boundary: every part's count so far */
-            for (size_t k = 0; k < W; k++) sc->start[k * S + s] = g.next[k];
+            for (size_t k = 0; k < W; k++) sc->start[k * S + s] = next[k];
             if (++s == S) break;
         }
-        if (pos == sc->n) continue;
-        int k = g.heap[0];
-        if (++g.next[k] == rg_schedule_part_size(sc, k)) g.heap[0] = g.heap[--g.len];
-        sift_down(&g, 0);
+        size_t best = W;
+        __int128 most = 0;
+        for (size_t k = 0; k < W; k++) {
+            size_t nk = rg_schedule_part_size(sc, (int)k);
+            if (next[k] == nk) continue;
+            __int128 behind = (__int128)((unsigned __int128)(pos + 1) * nk) - (__int128)(N * next[k]);
+            if (best == W || behind > most) { best = k; most = behind; }
+        }
+        next[best]++;
     }
-    rg_free(g.next);
-    rg_free(g.heap);
+    rg_free(next);
     return RG_OK;
 }
 

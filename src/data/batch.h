@@ -22,8 +22,7 @@ void rg_epoch_order(uint64_t *ids, const uint64_t *base, size_t n, int shuffle, 
 /* The steps of an epoch.  iid (parts NULL): global batch s is positions
  * [s*B, s*B + B_s) of the epoch's order, cut into contiguous near-equal
  * slices.  Skewed (parts given): worker k takes a window of its own
- * shuffled part at each step: B*n_k/N of the batch (proportional; windows
- * follow the merge of every part's samples at evenly spaced positions, so
+ * shuffled part at each step: about B*n_k/N of the batch (proportional:
  * every global batch sums to B and every part ends with the epoch) or
  * floor(B/W) samples (equal; the epoch lasts as long as the largest part). */
 typedef struct rg_schedule {
