@@ -19,30 +19,14 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
 {
-    size_t P = rg_model_param_count(s->m);
-    float *g = rg_model_grads(s->m);
+    size_t n = rg_model_param_count(s->m) + RG_GRAD_TAIL;
     rg_status st = RG_OK;
-    if (s->world > 1) st = RG_TIMED(s, rg_comm_allreduce(s->comm, g, P + RG_GRAD_TAIL, RG_REDUCE_SUM));
-    rg_strat_tail_figures(x, g + P);
-    x->grad = g;
-    x->lo = 0;
-    x->hi = P;
+    if (s->world > 1) st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_grads(s->m), n, RG_REDUCE_SUM));
+    rg_strat_region_whole(s, x);
     return st;
 }
 
-static rg_status agree(rg_strategy *s, rg_exchange *x)
-{
-    rg_strat_agree_whole(s, x);
-    return RG_OK;
-}
-
-static rg_status update(rg_strategy *s, rg_exchange *x)
-{
-    rg_strat_update_whole(s, x);
-    return RG_OK;
-}
-
 const rg_strategy_ops rg_strategy_allreduce = {
-    .name = "allreduce", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = agree,
-    .update = update, .gather_state = rg_strat_gather_whole, .restore_state = rg_strat_restore_whole,
+    .name = "allreduce", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = rg_strat_agree_whole,
+    .update = rg_strat_update_whole, .gather_state = rg_strat_gather_whole, .restore_state = rg_strat_restore_whole,
 };

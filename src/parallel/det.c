@@ -58,7 +58,7 @@ static void tree_sum(float *bufs, size_t stride, size_t n, int S)
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
 {
     det *d = (det *)s;
-    size_t P = rg_model_param_count(s->m), PT = P + RG_GRAD_TAIL;
+    size_t PT = rg_model_param_count(s->m) + RG_GRAD_TAIL;
     float *all = d->shards, *g = rg_model_grads(s->m);
     if (s->world > 1) {
         rg_status st = RG_TIMED(s, rg_comm_allgather(s->comm, d->shards, (size_t)s->npass * PT, d->gathered));
@@ -67,22 +67,7 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
     }
     tree_sum(all, PT, PT, d->S);
     memcpy(g, all, PT * sizeof(float));
-    rg_strat_tail_figures(x, g + P);
-    x->grad = g;
-    x->lo = 0;
-    x->hi = P;
-    return RG_OK;
-}
-
-static rg_status agree(rg_strategy *s, rg_exchange *x)
-{
-    rg_strat_agree_whole(s, x);
-    return RG_OK;
-}
-
-static rg_status update(rg_strategy *s, rg_exchange *x)
-{
-    rg_strat_update_whole(s, x);
+    rg_strat_region_whole(s, x);
     return RG_OK;
 }
 
@@ -95,6 +80,6 @@ static void det_free(rg_strategy *s)
 
 const rg_strategy_ops rg_strategy_det = {
     .name = "deterministic", .size = sizeof(det), .init = init, .pass_done = pass_done, .exchange = exchange,
-    .agree = agree, .update = update, .gather_state = rg_strat_gather_whole, .restore_state = rg_strat_restore_whole,
-    .free = det_free,
+    .agree = rg_strat_agree_whole, .update = rg_strat_update_whole, .gather_state = rg_strat_gather_whole,
+    .restore_state = rg_strat_restore_whole, .free = det_free,
 };

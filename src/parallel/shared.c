@@ -27,15 +27,10 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     return st;
 }
 
+/* the exchange is the replicas' (an all-reduce of gradients and figures) */
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
 {
     return rg_strategy_allreduce.exchange(s, x);
-}
-
-static rg_status agree(rg_strategy *s, rg_exchange *x)
-{
-    rg_strat_agree_whole(s, x);
-    return RG_OK;
 }
 
 static rg_status update(rg_strategy *s, rg_exchange *x)
@@ -71,6 +66,6 @@ static void restore_state(rg_strategy *s, float *const *src)
 }
 
 const rg_strategy_ops rg_strategy_shared = {
-    .name = "shared", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = agree,
+    .name = "shared", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = rg_strat_agree_whole,
     .update = update, .gather_state = gather_state, .restore_state = restore_state,
 };

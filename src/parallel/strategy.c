@@ -116,12 +116,22 @@ void rg_strat_tail_figures(rg_exchange *x, const float *tail)
     x->fig = (rg_figures){ tail[RG_TAIL_LOSS], tail[RG_TAIL_REG], tail[RG_TAIL_BAD], tail[RG_TAIL_BADRANK] };
 }
 
-void rg_strat_agree_whole(rg_strategy *s, rg_exchange *x)
+void rg_strat_region_whole(rg_strategy *s, rg_exchange *x)
+{
+    float *g = rg_model_grads(s->m);
+    size_t P = rg_model_param_count(s->m);
+    rg_strat_tail_figures(x, g + P);
+    x->grad = g;
+    x->lo = 0;
+    x->hi = P;
+}
+
+rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x)
 {
     size_t P = rg_model_param_count(s->m);
     x->fig.reg += x->penalty;
     x->over = 0;
-    if (x->fig.bad > 0.0) return;
+    if (x->fig.bad > 0.0) return RG_OK;
     if (s->clip > 0.0) {
         double norm = rg_clip_global_norm(x->grad, P, s->clip);
         /* clipped, no element exceeds min(norm, clip) */
@@ -131,12 +141,14 @@ void rg_strat_agree_whole(rg_strategy *s, rg_exchange *x)
          * test: the same test on the same gradient everywhere */
         x->over = rg_max_abs(x->grad, P) > s->limit;
     }
+    return RG_OK;
 }
 
-void rg_strat_update_whole(rg_strategy *s, rg_exchange *x)
+rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x)
 {
     x->broke = rg_optimizer_step(s->opt, rg_model_params(s->m), x->grad, x->lr);
     rg_model_apply_constraints(s->m);
+    return RG_OK;
 }
 
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst)

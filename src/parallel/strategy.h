@@ -138,12 +138,15 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
                          size_t opt_n);
 /* Every replica starts from world rank 0's weights. */
 rg_status rg_strat_broadcast(rg_strategy *s);
-/* Figures from a summed tail; the penalty and the verdict of a gradient
- * every worker holds whole (no communication). */
+/* Figures from a summed tail; the region is the whole arena, whose
+ * gradient is the model's (with its summed tail). */
 void rg_strat_tail_figures(rg_exchange *x, const float *tail);
-void rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
-/* The optimizer over the whole arena, then the constraints. */
-void rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
+void rg_strat_region_whole(rg_strategy *s, rg_exchange *x);
+/* agree for a gradient every worker holds whole: the penalty, clipping
+ * and the verdict, with no communication. */
+rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
+/* update of a whole replica: the optimizer, then the constraints. */
+rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);
