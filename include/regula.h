@@ -292,6 +292,10 @@ typedef struct rg_config {
     int skip_nonfinite;       /* skip a step with a non-finite loss or gradient */
     char worker_batch[16];    /* proportional | equal: how a skewed partition's
                                  workers share each global batch */
+    char strategy[16];        /* allreduce | local-sgd | easgd | hogwild */
+    long sync_every;          /* local-sgd: steps between averages; easgd: tau */
+    long sync_warmup;         /* local-sgd: synchronous steps first */
+    double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

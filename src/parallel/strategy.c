@@ -15,6 +15,7 @@
 
 static const rg_strategy_ops *const g_table[] = {
     &rg_strategy_allreduce, &rg_strategy_shared, &rg_strategy_zero, &rg_strategy_det,
+    &rg_strategy_localsgd, &rg_strategy_easgd, &rg_strategy_hogwild,
 };
 
 const rg_strategy_ops *rg_strategy_find(const char *name)
@@ -34,6 +35,7 @@ const rg_strategy_ops *rg_strategy_find(const char *name)
 
 const rg_strategy_ops *rg_strategy_choose(const rg_strat_choice *c)
 {
+    if (c->name && strcmp(c->name, "allreduce")) return rg_strategy_find(c->name);
     if (c->deterministic) return &rg_strategy_det;
     if (c->threads > 1 && c->processes == 1 && c->params * sizeof(float) > RG_SHARE_ABOVE) return &rg_strategy_shared;
     /* ZeRO-1 needs the whole averaged gradient nowhere, which the
@@ -77,6 +79,7 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
     s->npass = 1;
     s->part0 = s->rank;
     s->parts = s->world;
+    s->local_from = UINT64_MAX;
     rg_status st = RG_OK;
     if (env->thread == 0) {
         s->m = env->root;
@@ -149,6 +152,20 @@ rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x)
     x->broke = rg_optimizer_step(s->opt, rg_model_params(s->m), x->grad, x->lr);
     rg_model_apply_constraints(s->m);
     return RG_OK;
+}
+
+rg_status rg_strat_average(rg_strategy *s)
+{
+    size_t P = rg_model_param_count(s->m);
+    double ring = 2.0 * (double)(s->world - 1) / (double)s->world * (double)P * sizeof(float);
+    if (s->world == 1) return RG_OK;
+    rg_status st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_params(s->m), P, RG_REDUCE_AVG));
+    s->bytes += ring;
+    for (int i = 0; st == RG_OK && i < rg_optimizer_state_count(s->opt); i++) {
+        st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_optimizer_state(s->opt, i), P, RG_REDUCE_AVG));
+        s->bytes += ring;
+    }
+    return st;
 }
 
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst)

@@ -48,6 +48,12 @@ typedef struct rg_figures {
 
 /* One step's exchange, from exchange to update. */
 typedef struct rg_exchange {
+    uint64_t step;      /* in: the global step, from 0 */
+    int full_sync;      /* in: after this step every worker must hold the same
+                           weights, state and figures (the epoch's last step,
+                           a checkpoint's): strategies that step locally sync */
+    int idle;           /* in (update): a local step without samples, or
+                           skipped: no optimizer step, but any sync is joined */
     float lr;           /* in: this step's learning rate (update) */
     float *grad;        /* out of exchange: the aggregated gradient of the
                            region [lo, hi) this worker updates (grad[0] is
@@ -59,6 +65,13 @@ typedef struct rg_exchange {
     int over;           /* out of agree: the gradient the update would take
                            is not finite or beyond the optimizer's limit */
     int broke;          /* out of update: it wrote a NaN/Inf weight or moment */
+    int local;          /* out of exchange: nothing was exchanged; the gradient
+                           and figures are this worker's own (its own mean) */
+    int synced;         /* out of update, local steps: every worker now holds
+                           the same weights and state (the trainer then sums
+                           the figures since the last sync) */
+    double after;       /* out of update: a penalty the update itself applied
+                           (the elastic force), for the figures */
 } rg_exchange;
 
 typedef struct rg_strategy rg_strategy;
@@ -71,6 +84,9 @@ typedef struct rg_strat_env {
     const rg_opt_config *opt;
     double clip;               /* --clip-norm, 0 = off */
     int det_shards;            /* deterministic: shards of a global batch */
+    long sync_every;           /* local-sgd: steps between averages; easgd: tau */
+    long sync_warmup;          /* local-sgd: synchronous steps first */
+    double elastic;            /* easgd: alpha, 0 = 0.9 / workers */
 } rg_strat_env;
 
 typedef struct rg_strategy_ops {
@@ -106,7 +122,11 @@ struct rg_strategy {
     double clip;
     int npass, part0, parts;   /* passes of a step: parts part0 .. part0+npass-1
                                   of `parts` of an iid global batch */
-    double bytes_per_step;     /* handed to collectives, as a ring would send them */
+    uint64_t local_from;       /* steps from this one on are local: each worker
+                                  takes its own mean, and exchanges nothing in
+                                  exchange (UINT64_MAX: never) */
+    double bytes_per_step;     /* handed to collectives each step, as a ring would send them */
+    double bytes;              /* ... and at some steps only, this epoch (the trainer resets it) */
     double comm_seconds;       /* in collectives, this epoch (the trainer resets it) */
     double t0;                 /* RG_TIMED: when the collective began */
     int own_model;             /* m is this strategy's to free */
@@ -120,7 +140,10 @@ struct rg_strategy {
  * and weights over 1 MiB, shared weights; else --shard-optimizer (not with
  * the divergence policy) ZeRO-1; else all-reduce of replicas. */
 extern const rg_strategy_ops rg_strategy_allreduce, rg_strategy_shared, rg_strategy_zero, rg_strategy_det;
+extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild;
 typedef struct rg_strat_choice {
+    const char *name;          /* --strategy: "allreduce" (the synchronous
+                                  family, chosen below) or one strategy */
     int deterministic, shard_optimizer, divergence, threads, processes;
     size_t params;
 } rg_strat_choice;
@@ -147,6 +170,9 @@ void rg_strat_region_whole(rg_strategy *s, rg_exchange *x);
 rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
 /* update of a whole replica: the optimizer, then the constraints. */
 rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
+/* Averages the weights and the optimizer's moments of every worker (an
+ * all-reduce each; the bytes counted): replicas equal again. */
+rg_status rg_strat_average(rg_strategy *s);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);

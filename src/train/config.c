@@ -108,6 +108,14 @@ enum opt_kind {
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
     X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
       "per-worker penalty strength: none, size, skew or divergence (needs --reg-scope local and a skewed --partition)") \
+    X("strategy", "NAME", "train", K_ENUM, strategy, "allreduce|local-sgd|easgd|hogwild",   \
+      "how workers combine their work: allreduce (synchronous), local-sgd, easgd or hogwild (threads)") \
+    X("sync-every", "H", "train", K_LONG, sync_every, NULL,                                  \
+      "local-sgd: local steps between weight averages; easgd: steps between elastic moves") \
+    X("sync-warmup", "N", "train", K_LONG, sync_warmup, NULL,                                \
+      "local-sgd: the first N steps synchronous (post-local SGD)")                         \
+    X("elastic", "ALPHA", "train", K_DOUBLE, elastic, NULL,                                  \
+      "easgd: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
     X("worker-batch", "NAME", "train", K_ENUM, worker_batch, "proportional|equal",          \
       "skewed --partition: each worker takes its share B*n_k/N of every batch (proportional) or B/W until its part runs dry (equal)") \
     X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \
@@ -190,6 +198,10 @@ void rg_config_defaults(rg_config *c)
     snprintf(c->reg_scope, sizeof c->reg_scope, "global");
     snprintf(c->reg_adapt, sizeof c->reg_adapt, "none");
     snprintf(c->worker_batch, sizeof c->worker_batch, "proportional");
+    snprintf(c->strategy, sizeof c->strategy, "allreduce");
+    c->sync_every = 8;
+    c->sync_warmup = 0;
+    c->elastic = 0.0;
     c->det_shards = 8;
     c->keep = 3;
     c->comm_timeout = 30.0;
@@ -612,16 +624,27 @@ void rg_config_resume_normalise(rg_config *c)
     }
 }
 
-/* What an option newer than a checkpoint did before it existed, given the
- * checkpoint's configuration: a run may resume when it asks for that. */
-static const char *legacy_value(const char *key, const cJSON *saved)
+/* 1 when x, an option newer than a checkpoint, asks for what runs did
+ * before it existed (saved: the checkpoint's configuration): such a run
+ * may resume from it. */
+static int legacy_match(const cJSON *x, const cJSON *saved)
 {
+    const char *key = x->string, *then = NULL;
+    double num = 0.0;
+    int is_num = 0;
     if (name_eq(key, "worker-batch")) {
         /* skewed partitions took equal shares; iid was always proportional */
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(saved, "partition");
-        return cJSON_IsString(p) && !strcmp(p->valuestring, "iid") ? "proportional" : "equal";
+        then = cJSON_IsString(p) && !strcmp(p->valuestring, "iid") ? "proportional" : "equal";
+    } else if (name_eq(key, "strategy")) {
+        then = "allreduce";
+    } else if (name_eq(key, "sync-every")) {
+        num = 8, is_num = 1;
+    } else if (name_eq(key, "sync-warmup") || name_eq(key, "elastic")) {
+        num = 0, is_num = 1;
     }
-    return NULL;
+    if (then) return cJSON_IsString(x) && !strcmp(x->valuestring, then);
+    return is_num && cJSON_IsNumber(x) && x->valuedouble == num;
 }
 
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
@@ -641,8 +664,7 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (free_key) continue;
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
         if (y && cJSON_Compare(x, y, 1)) continue;
-        const char *then = y ? NULL : legacy_value(x->string, a);
-        if (then && cJSON_IsString(x) && !strcmp(x->valuestring, then)) continue;
+        if (!y && legacy_match(x, a)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
@@ -891,6 +913,10 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
     CHECK(c->workers >= 1 && c->workers <= RG_MAX_WORKERS, "workers", "a worker count in [1, 1024]", L(c->workers));
     CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
+    CHECK(c->sync_every >= 1, "sync-every", "a step count >= 1", L(c->sync_every));
+    CHECK(c->sync_warmup >= 0, "sync-warmup", "a step count >= 0", L(c->sync_warmup));
+    CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
+          D(c->elastic));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));
     CHECK(isfinite(c->comm_timeout) && c->comm_timeout > 0 && c->comm_timeout <= 1e6, "comm-timeout",

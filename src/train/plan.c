@@ -67,6 +67,25 @@ static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
     return RG_OK;
 }
 
+/* The strategies that do not exchange every step, and what they need. */
+static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
+{
+    p->strategy = !strcmp(c->strategy, "local-sgd") ? RG_STRAT_LOCAL_SGD : !strcmp(c->strategy, "easgd") ? RG_STRAT_EASGD
+                : !strcmp(c->strategy, "hogwild") ? RG_STRAT_HOGWILD : RG_STRAT_ALLREDUCE;
+    p->sync_every = c->sync_every;
+    p->sync_warmup = c->sync_warmup;
+    p->elastic = c->elastic;
+    if (p->strategy == RG_STRAT_ALLREDUCE) return RG_OK;
+    const char *why = NULL;
+    if (p->deterministic) why = "--deterministic has its own exchange (allreduce)";
+    else if (p->shard_optimizer) why = "--shard-optimizer is a way of all-reducing";
+    else if (p->adapt == RG_ADAPT_DIVERGENCE) why = "--reg-adapt divergence measures the exchanged gradient, which it does not exchange";
+    else if (p->strategy == RG_STRAT_HOGWILD && (p->opt.kind != RG_OPT_SGD || p->opt.momentum != 0.0f))
+        why = "hogwild updates the shared weights with plain SGD (--optimizer sgd, no --momentum)";
+    if (why) return at(option, "strategy", rg_error(RG_EUSAGE, "--strategy %s: %s", c->strategy, why));
+    return RG_OK;
+}
+
 static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
 {
     if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
@@ -88,7 +107,7 @@ rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
     p->c = c;
     rg_status st;
     if ((st = resolve_optimizer(c, p, option)) != RG_OK || (st = resolve_parallel(c, p, option)) != RG_OK ||
-        (st = resolve_outputs(c, p, option)) != RG_OK)
+        (st = resolve_strategy(c, p, option)) != RG_OK || (st = resolve_outputs(c, p, option)) != RG_OK)
         return st;
     p->monitor = !strcmp(c->monitor, "val_acc") ? RG_MONITOR_VAL_ACC : RG_MONITOR_VAL_LOSS;
     p->min_delta = c->min_delta;

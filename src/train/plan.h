@@ -13,6 +13,9 @@
 #include "reg/reg.h"
 
 typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
+/* --strategy: allreduce is the synchronous family (which of its members a
+ * run takes is rg_strategy_choose's); the others name one strategy */
+typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD } rg_strat_kind;
 
 typedef struct rg_plan {
     const rg_config *c;          /* the options as given (the log and checkpoints keep them) */
@@ -23,6 +26,9 @@ typedef struct rg_plan {
     rg_scope scope;
     rg_adapt adapt;
     rg_worker_batch worker_batch;
+    rg_strat_kind strategy;
+    long sync_every, sync_warmup;
+    double elastic;
     rg_monitor monitor;
     double min_delta;
     long early_stop;             /* patience, 0 = off */

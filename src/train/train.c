@@ -74,11 +74,16 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--workers: %d workers but only %zu training samples", r->world, N);
     if (c->deterministic && c->det_shards % r->world)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
+    if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
+        return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
+                        "mpirun there are %d processes (run it without mpirun, with --workers)", rg_dist_size());
     return RG_OK;
 }
 
-/* Each worker's share of an epoch's penalty (sum over steps of b_k / B),
- * and the strengths the adaptation policy starts from. */
+/* Each worker's share of an epoch's penalty, and the strengths the
+ * adaptation policy starts from.  A synchronous step applies sum_k
+ * lambda_k b_k / B; a local step, to the average of the replicas, the mean
+ * lambda_k of the workers that have samples. */
 static rg_status strengths(rg_run *r)
 {
     int W = r->world;
@@ -88,12 +93,18 @@ static rg_status strengths(rg_run *r)
     for (int k = 0; k < W; k++) r->lambda0[k] = 1.0;
     if (r->p->adapt == RG_ADAPT_NONE) return RG_OK;   /* skewed (plan.c) */
     const rg_schedule *sc = &r->sched;
+    int local = r->p->strategy != RG_STRAT_ALLREDUCE;
     for (uint64_t s = 0; s < sc->steps; s++) {
-        double b = (double)rg_schedule_size(sc, s);
+        double b = (double)rg_schedule_size(sc, s), active = 0.0;
+        for (int k = 0; k < W && local; k++) {
+            size_t lo, hi;
+            rg_schedule_window(sc, k, s, &lo, &hi);
+            active += hi > lo;
+        }
         for (int k = 0; k < W; k++) {
             size_t lo, hi;
             rg_schedule_window(sc, k, s, &lo, &hi);
-            r->share[k] += (double)(hi - lo) / b;
+            r->share[k] += local ? (hi > lo) / active : (double)(hi - lo) / b;
         }
     }
     int C = rg_dataset_classes(r->train);
@@ -132,7 +143,7 @@ static rg_status prepare(rg_run *r, rg_plan *p)
     if (st == RG_OK) st = strengths(r);
     if (st != RG_OK) return st;
     p->lr.total_steps = r->sched.steps * (uint64_t)c->epochs;
-    rg_strat_choice ch = { .deterministic = p->deterministic, .shard_optimizer = p->shard_optimizer,
+    rg_strat_choice ch = { .name = c->strategy, .deterministic = p->deterministic, .shard_optimizer = p->shard_optimizer,
                            .divergence = p->adapt == RG_ADAPT_DIVERGENCE, .threads = r->threads,
                            .processes = rg_dist_size(), .params = rg_model_param_count(r->m) };
     r->strategy = rg_strategy_choose(&ch);

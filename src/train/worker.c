@@ -53,12 +53,15 @@ typedef struct worker {
     int stopped_early;          /* early stopping ended the run */
     double t_epoch, t_ckpt;     /* this epoch's start; its time in checkpoints */
     uint64_t samples_t0;        /* samples of the epoch done before this process began it */
+    rg_run_state synced;        /* local steps: the world's counters and sums at the
+                                   last sync (st holds this worker's since then) */
 } worker;
 
 typedef struct step {
     uint64_t es;                /* this step of the epoch, from 0 */
     size_t b_step;              /* samples all workers take */
-    float inv_b;                /* 1 / b_step: the gradient's scale */
+    float inv_b;                /* 1 / b_step: the gradient's scale (of a synchronous step) */
+    int local;                  /* a local step: each worker its own mean and figures */
     double loss, reg;           /* this worker's data loss sum and local penalty */
     size_t samples, correct;
     int measured;               /* the divergence policy measures this step */
@@ -93,14 +96,17 @@ static size_t take_rows(worker *w, const step *k, int pass)
 static rg_status compute(worker *w, step *k, int pass)
 {
     size_t nb = take_rows(w, k, pass), P = rg_model_param_count(w->m);
-    float strength = rg_reg_strength(&w->reg, w->g, nb, k->inv_b);
+    /* a synchronous step: the gradient of the world's mean; a local one:
+     * of this worker's own */
+    float scale = !k->local ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
+    float strength = rg_reg_strength(&w->reg, w->g, nb, scale);
     /* the gradient starts at the penalty's, or the backward pass overwrites
      * it (no zeroing pass); an empty share has no backward: zeroed */
     int start = rg_reg_starts(&w->reg) && !k->measured;
     double reg = start ? rg_model_start_grad(w->m, strength) : 0.0;
     if (!start && nb == 0) rg_model_zero_grad(w->m);
     rg_pass ps = { .seed = w->p->seed, .step = w->st.n.step, .sample_ids = w->ids, .training = 1,
-                   .label_smoothing = (float)w->p->label_smoothing, .grad_scale = k->inv_b, .overwrite = !start };
+                   .label_smoothing = (float)w->p->label_smoothing, .grad_scale = scale, .overwrite = !start };
     double l = 0.0;
     size_t correct = 0;
     rg_status st = rg_model_forward_backward(w->m, w->xb, w->yb, nb, &ps, 1, &l, &correct, NULL);
@@ -168,9 +174,12 @@ static rg_status stop_message(const worker *w, const step *k)
                     "%d workers)%s; %s", step1, epoch, bad, own_lim, hint);
 }
 
-static void stop_result(worker *w)
+/* A stop every worker takes at this step (the figures were agreed; a
+ * worker's own stop on a local step is not: it ends the others through
+ * rg_comm_abort, with its status and message). */
+static void stop_result(worker *w, const step *k)
 {
-    w->stopped = 1;
+    w->stopped = !k->x.local;
     if (w->t != 0) return;
     rg_train_result *res = &w->r->result;
     res->nonfinite_step = w->st.n.step + 1;
@@ -180,7 +189,8 @@ static void stop_result(worker *w)
 }
 
 /* The non-finite policy: skip the update everywhere (RG_OK, k->skipped),
- * or stop everywhere (RG_ENONFINITE, the same on every worker). */
+ * or stop everywhere (RG_ENONFINITE, the same on every worker).  On a
+ * local step the figures are this worker's: it skips alone, or stops all. */
 static rg_status nonfinite(worker *w, step *k)
 {
     FILE *log = w->g == 0 ? w->r->log : NULL;
@@ -195,12 +205,12 @@ static rg_status nonfinite(worker *w, step *k)
     }
     rg_status st = stop_message(w, k);
     if (log) rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
-    stop_result(w);
+    stop_result(w, k);
     return st;
 }
 
 /* An update that wrote NaN or Inf cannot be undone: every worker stops. */
-static rg_status broke(worker *w)
+static rg_status broke(worker *w, const step *k)
 {
     rg_status st = rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
                             "optimizer's state non-finite%s; try a lower --lr", (unsigned long long)w->st.n.step + 1,
@@ -208,14 +218,38 @@ static rg_status broke(worker *w)
                             w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
     if (w->g == 0 && w->r->log)
         rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
-    stop_result(w);
+    stop_result(w, k);
     return st;
 }
 
-/* A kept step: the running figures, the step event, the progress bar. */
+/* After a sync of local steps: the world's counters and sums are the last
+ * sync's plus every worker's since (one small all-reduce), so that every
+ * worker holds them again, as after a synchronous step. */
+static rg_status sync_figures(worker *w)
+{
+    rg_run_state *a = &w->st, *b = &w->synced;
+    double d[5] = { a->f.loss - b->f.loss, a->f.reg - b->f.reg, (double)(a->n.epoch_samples - b->n.epoch_samples),
+                    (double)(a->n.skipped - b->n.skipped), (double)(a->n.epoch_skipped - b->n.epoch_skipped) };
+    if (w->W > 1) {
+        rg_status st = rg_comm_allreduce_f64(w->r->ranks[w->t], d, 5, RG_REDUCE_SUM);
+        if (st != RG_OK) return st;
+    }
+    a->f.loss = b->f.loss + d[0];
+    a->f.reg = b->f.reg + d[1];
+    a->n.epoch_samples = b->n.epoch_samples + (uint64_t)d[2];
+    a->n.skipped = b->n.skipped + (uint64_t)d[3];
+    a->n.epoch_skipped = b->n.epoch_skipped + (uint64_t)d[4];
+    *b = *a;
+    return RG_OK;
+}
+
+/* A kept step: the running figures, the step event, the progress bar.
+ * (A local step counts this worker's samples: sync_figures sums them.) */
 static void account(worker *w, const step *k, double batch_loss)
 {
     rg_run *r = w->r;
+    size_t counted = k->local ? k->samples : k->b_step;
+    batch_loss += k->x.after;   /* a penalty the update applied (the elastic pull) */
     w->st.n.run_skipped = 0;
     w->mine[WA_SAMPLES] += (double)k->samples;
     w->mine[WA_LOSS] += k->loss;
@@ -224,9 +258,9 @@ static void account(worker *w, const step *k, double batch_loss)
         w->mine[WA_DIV_SUM] += k->div;
         w->mine[WA_DIV_COUNT] += 1.0;
     }
-    w->st.f.loss += batch_loss * (double)k->b_step;
-    w->st.f.reg += k->x.fig.reg * (double)k->b_step;
-    w->st.n.epoch_samples += k->b_step;
+    w->st.f.loss += batch_loss * (double)counted;
+    w->st.f.reg += (k->x.fig.reg + k->x.after) * (double)counted;
+    w->st.n.epoch_samples += counted;
     if (w->g != 0) return;
     uint64_t step1 = w->st.n.step + 1;
     if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0)
@@ -244,6 +278,8 @@ static rg_status train_step(worker *w, step *k)
     rg_status st;
     k->b_step = rg_schedule_size(&w->r->sched, k->es);
     k->inv_b = 1.0f / (float)k->b_step;
+    k->local = w->st.n.step >= s->local_from;
+    k->x.step = w->st.n.step;
     k->measured = rg_reg_measures(&w->reg, k->es);
     for (int i = 0; i < s->npass; i++)                       /* forward, backward, local penalty */
         if ((st = compute(w, k, i)) != RG_OK) return st;
@@ -252,14 +288,19 @@ static rg_status train_step(worker *w, step *k)
     k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);   /* the global penalty */
     k->x.penalised = rg_reg_is_global(&w->reg);
     if ((st = ops->agree(s, &k->x)) != RG_OK) return st;     /* the same figures and verdict everywhere */
-    double batch_loss = k->x.fig.loss / (double)k->b_step + k->x.fig.reg;
-    if (k->x.fig.bad > 0.0 || k->x.over || !isfinite(batch_loss)) return nonfinite(w, k);
+    k->x.idle = k->local && k->samples == 0;
+    double batch_loss = k->x.idle ? 0.0 : k->x.fig.loss / (double)(k->local ? k->samples : k->b_step) + k->x.fig.reg;
+    if (!k->x.idle && (k->x.fig.bad > 0.0 || k->x.over || !isfinite(batch_loss))) {
+        st = nonfinite(w, k);                                 /* stop, or skip */
+        if (st != RG_OK || !k->local) return st;
+        k->x.idle = 1;                                        /* skipped alone: still joins the syncs */
+    }
     w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch);
     k->x.lr = (float)w->st.f.lr;
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
-    if (k->x.broke) return broke(w);
-    account(w, k, batch_loss);
-    return RG_OK;
+    if (k->x.broke) return broke(w, k);
+    if (!k->skipped) account(w, k, batch_loss);
+    return k->local && k->x.synced ? sync_figures(w) : RG_OK;
 }
 
 /* ------------------------------------------------------------ checkpoints */
@@ -303,6 +344,7 @@ static void epoch_begin(worker *w, int epoch, int resumed)
     w->t_epoch = rg_now();
     w->t_ckpt = 0.0;
     w->s->comm_seconds = 0.0;
+    w->s->bytes = 0.0;
     w->samples_t0 = resumed ? w->st.n.epoch_samples : 0;
     if (!resumed) {
         w->st.n.epoch = (uint64_t)epoch;
@@ -313,6 +355,7 @@ static void epoch_begin(worker *w, int epoch, int resumed)
         w->st.f.lr = p->lr.lr;
         memset(w->mine, 0, sizeof w->mine);
     }
+    w->synced = w->st;   /* the world's, as every epoch begins (or resumes) */
     if (p->iid) {
         rg_epoch_order(w->order, NULL, w->list_n, p->shuffle, p->seed, RG_RNG_SHUFFLE, epoch);
     } else {
@@ -357,7 +400,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     double mean_div = w->mine[WA_DIV_COUNT] > 0.0 ? w->mine[WA_DIV_SUM] / w->mine[WA_DIV_COUNT] : 0.0;
     float mine[WS_N] = { (float)w->mine[WA_SAMPLES], (float)w->mine[WA_LOSS], (float)w->mine[WA_CORRECT],
                          (float)(secs - t_comm), (float)t_comm,
-                         (float)(w->s->bytes_per_step * (double)r->sched.steps), (float)mean_div };
+                         (float)(w->s->bytes_per_step * (double)r->sched.steps + w->s->bytes), (float)mean_div };
     float *all = rg_malloc((size_t)W * WS_N * sizeof(float));
     double *per = rg_malloc((size_t)W * WL_N * sizeof(double));
     if (!all || !per) { rg_free(all); rg_free(per); return rg_error(RG_ENOMEM, "out of memory"); }
@@ -431,7 +474,8 @@ static rg_status setup(worker *w)
     rg_run *r = w->r;
     const rg_plan *p = w->p;
     rg_strat_env env = { .comm = r->ranks[w->t], .thread = w->t, .root = r->m, .opt = &p->opt, .clip = p->clip,
-                         .det_shards = p->det_shards };
+                         .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
+                         .elastic = p->elastic };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
     w->m = w->s->m;
@@ -507,6 +551,9 @@ static rg_status epochs(worker *w)
                 rg_hook_point("step");
             }
             step k = { .es = w->st.n.epoch_step };
+            /* local steps end in a full sync where every worker must agree */
+            k.x.full_sync = k.es + 1 == r->sched.steps ||
+                            (p->ck_dir && (w->st.n.step + 1) % (uint64_t)p->checkpoint_every == 0);
             if ((st = train_step(w, &k)) != RG_OK) return st;
             w->st.n.samples += k.b_step;
             w->st.n.step++;

@@ -72,6 +72,10 @@ run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
 run_case early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05
+# strategies that step locally: a checkpoint is a full sync, so a resumed
+# run is the uninterrupted one bit for bit
+run_case local step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --sync-warmup 5
+run_case easgd step:26 "" "${common[@]}" --workers 3 --strategy easgd --sync-every 3 --optimizer sgd --momentum 0.5
 # checkpoints on epoch boundaries (540 samples / 16 = 34 steps an epoch):
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)
