@@ -80,6 +80,7 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
  * which worker or in which order values are drawn. */
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
+    RG_RNG_CODEC = 5,
     RG_RNG_USER = 100
 };
 void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
@@ -296,6 +297,8 @@ typedef struct rg_config {
     long sync_every;          /* local-sgd: steps between averages; easgd: tau */
     long sync_warmup;         /* local-sgd: synchronous steps first */
     double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
+    char compress[32];        /* none | fp16 | bf16 | sign | topk:R | randk:R | qsgd:L | powersgd:K */
+    char error_feedback[8];   /* auto | on | off */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

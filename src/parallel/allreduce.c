@@ -11,14 +11,30 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
     size_t P = rg_model_param_count(env->root);
     rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
-    if (st == RG_OK) st = rg_strat_broadcast(s);
     if (s->world > 1)
         s->bytes_per_step = 2.0 * (double)(s->world - 1) / (double)s->world * (double)(P + RG_GRAD_TAIL) * sizeof(float);
+    if (st == RG_OK) st = rg_strat_codec(s, env);
+    if (st == RG_OK) st = rg_strat_broadcast(s);
+    return st;
+}
+
+/* The gradient through the codec, the figures beside it, whole. */
+static rg_status compressed(rg_strategy *s, rg_exchange *x)
+{
+    size_t P = rg_model_param_count(s->m);
+    float *g = rg_model_grads(s->m);
+    rg_status st = RG_TIMED(s, rg_codec_reduce(s->codec, g, x->step, &s->bytes, &s->dense));
+    if (st == RG_OK && s->world > 1) {
+        st = RG_TIMED(s, rg_comm_allreduce(s->comm, g + P, RG_GRAD_TAIL, RG_REDUCE_SUM));
+        s->bytes += 2.0 * (double)(s->world - 1) / (double)s->world * RG_GRAD_TAIL * sizeof(float);
+    }
+    rg_strat_region_whole(s, x);
     return st;
 }
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
 {
+    if (s->codec) return compressed(s, x);
     size_t n = rg_model_param_count(s->m) + RG_GRAD_TAIL;
     rg_status st = RG_OK;
     if (s->world > 1) st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_grads(s->m), n, RG_REDUCE_SUM));

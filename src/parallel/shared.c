@@ -24,7 +24,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     rg_status st = rg_strat_setup(s, env, 1, sh_lo, sh_hi, sh_hi - sh_lo);
     s->shares_weights = 1;
     s->bytes_per_step = 2.0 * (double)(W - 1) / (double)W * (double)(P + RG_GRAD_TAIL) * sizeof(float);
-    return st;
+    return st == RG_OK ? rg_strat_codec(s, env) : st;
 }
 
 /* the exchange is the replicas' (an all-reduce of gradients and figures) */

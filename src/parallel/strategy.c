@@ -63,6 +63,8 @@ void rg_strategy_free(rg_strategy *s)
 {
     if (!s) return;
     if (s->ops->free) s->ops->free(s);
+    rg_codec_free(s->codec);
+    rg_free(s->blocks);
     rg_optimizer_free(s->opt);
     if (s->own_model) rg_model_free(s->m);
     rg_free(s);
@@ -93,6 +95,22 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
     s->opt_hi = hi;
     s->limit = rg_optimizer_grad_limit(s->opt);
     return RG_OK;
+}
+
+rg_status rg_strat_codec(rg_strategy *s, const rg_strat_env *env)
+{
+    if (!env->codec || env->codec->kind == RG_CODEC_NONE) return RG_OK;
+    int nd = rg_model_dense_count(s->m);
+    s->blocks = rg_calloc((size_t)(nd ? nd : 1), sizeof *s->blocks);
+    if (!s->blocks) return rg_error(RG_ENOMEM, "out of memory: --compress");
+    float *base = rg_model_params(s->m);
+    for (int i = 0; i < nd; i++) {
+        float *w;
+        rg_model_dense(s->m, i, &s->blocks[i].rows, &s->blocks[i].cols, &w, NULL);
+        s->blocks[i].offset = (size_t)(w - base);
+    }
+    s->bytes_per_step = 0.0;   /* counted as sent, step by step */
+    return rg_codec_create(env->codec, rg_model_param_count(s->m), s->blocks, nd, env->seed, s->comm, &s->codec);
 }
 
 rg_status rg_strat_broadcast(rg_strategy *s)

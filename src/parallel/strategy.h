@@ -33,6 +33,7 @@
 #define RG_STRATEGY_H
 #include "comm/comm.h"
 #include "nn/model.h"
+#include "parallel/codec.h"
 
 /* the step figures in the gradient's tail */
 enum { RG_TAIL_LOSS, RG_TAIL_REG, RG_TAIL_BAD, RG_TAIL_BADRANK };
@@ -87,6 +88,8 @@ typedef struct rg_strat_env {
     long sync_every;           /* local-sgd: steps between averages; easgd: tau */
     long sync_warmup;          /* local-sgd: synchronous steps first */
     double elastic;            /* easgd: alpha, 0 = 0.9 / workers */
+    const rg_codec_spec *codec; /* --compress (allreduce and shared take one) */
+    uint64_t seed;             /* keys the codecs' draws */
 } rg_strat_env;
 
 typedef struct rg_strategy_ops {
@@ -130,6 +133,9 @@ struct rg_strategy {
     double comm_seconds;       /* in collectives, this epoch (the trainer resets it) */
     double t0;                 /* RG_TIMED: when the collective began */
     int own_model;             /* m is this strategy's to free */
+    rg_codec *codec;           /* compresses the exchange, or NULL */
+    rg_codec_block *blocks;    /* its matrices (the dense kernels) */
+    double dense;              /* this epoch: what an uncompressed exchange would send */
     int shares_weights;        /* the threads of a process train one copy of
                                   the weights: thread 0 alone writes them
                                   outside update (restoring the best ones) */
@@ -159,6 +165,8 @@ void rg_strategy_free(rg_strategy *s);
  * thread 0), the optimizer over [lo, hi), and the verdict's limit. */
 rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weights, size_t lo, size_t hi,
                          size_t opt_n);
+/* The codec of env->codec for this worker's gradient (no-op for none). */
+rg_status rg_strat_codec(rg_strategy *s, const rg_strat_env *env);
 /* Every replica starts from world rank 0's weights. */
 rg_status rg_strat_broadcast(rg_strategy *s);
 /* Figures from a summed tail; the region is the whole arena, whose

@@ -116,6 +116,10 @@ enum opt_kind {
       "local-sgd: the first N steps synchronous (post-local SGD)")                         \
     X("elastic", "ALPHA", "train", K_DOUBLE, elastic, NULL,                                  \
       "easgd: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
+    X("compress", "SPEC", "train", K_STR, compress, NULL,                                    \
+      "gradient codec: none, fp16, bf16, sign, topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK") \
+    X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
+      "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
     X("worker-batch", "NAME", "train", K_ENUM, worker_batch, "proportional|equal",          \
       "skewed --partition: each worker takes its share B*n_k/N of every batch (proportional) or B/W until its part runs dry (equal)") \
     X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \
@@ -202,6 +206,8 @@ void rg_config_defaults(rg_config *c)
     c->sync_every = 8;
     c->sync_warmup = 0;
     c->elastic = 0.0;
+    snprintf(c->compress, sizeof c->compress, "none");
+    snprintf(c->error_feedback, sizeof c->error_feedback, "auto");
     c->det_shards = 8;
     c->keep = 3;
     c->comm_timeout = 30.0;
@@ -638,6 +644,10 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
         then = cJSON_IsString(p) && !strcmp(p->valuestring, "iid") ? "proportional" : "equal";
     } else if (name_eq(key, "strategy")) {
         then = "allreduce";
+    } else if (name_eq(key, "compress")) {
+        then = "none";
+    } else if (name_eq(key, "error-feedback")) {
+        then = "auto";
     } else if (name_eq(key, "sync-every")) {
         num = 8, is_num = 1;
     } else if (name_eq(key, "sync-warmup") || name_eq(key, "elastic")) {

@@ -123,7 +123,7 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples)
     emit(f, o);
 }
 
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per /* [WS_N][W] */)
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression)
 {
     cJSON *o = event("epoch");
     if (!o) return;
@@ -141,6 +141,7 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, con
     static const char *const names[WL_N] = { "samples", "worker_loss", "lambda", "compute_seconds", "comm_seconds",
                                              "bytes_sent" };
     for (int k = 0; k < WL_N; k++) add_array(o, names[k], per + (size_t)k * (size_t)W, W);
+    if (compression > 0.0) add_fig(o, "compression", compression);
     emit(f, o);
     fflush(f);
 }

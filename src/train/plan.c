@@ -75,6 +75,13 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     p->sync_every = c->sync_every;
     p->sync_warmup = c->sync_warmup;
     p->elastic = c->elastic;
+    if (rg_codec_parse(c->compress, c->error_feedback, &p->codec) != RG_OK)
+        return at(option, strchr(rg_last_error(), '-') && strstr(rg_last_error(), "--error-feedback") == rg_last_error()
+                              ? "error-feedback" : "compress", RG_EUSAGE);
+    if (p->codec.kind != RG_CODEC_NONE && (p->strategy != RG_STRAT_ALLREDUCE || p->deterministic || p->shard_optimizer))
+        return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses the gradients that --strategy "
+                                               "allreduce exchanges (not with --deterministic, --shard-optimizer or "
+                                               "--strategy %s)", c->compress, c->strategy));
     if (p->strategy == RG_STRAT_ALLREDUCE) return RG_OK;
     const char *why = NULL;
     if (p->deterministic) why = "--deterministic has its own exchange (allreduce)";

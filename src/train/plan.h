@@ -10,6 +10,7 @@
 #include "data/batch.h"
 #include "data/partition.h"
 #include "optim/schedule.h"
+#include "parallel/codec.h"
 #include "reg/reg.h"
 
 typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
@@ -29,6 +30,7 @@ typedef struct rg_plan {
     rg_strat_kind strategy;
     long sync_every, sync_warmup;
     double elastic;
+    rg_codec_spec codec;
     rg_monitor monitor;
     double min_delta;
     long early_stop;             /* patience, 0 = off */

@@ -48,6 +48,7 @@ rg_status rg_state_alloc(rg_run_state *s)
     if (s->n.has_best) ok &= (s->best = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
     ok &= (s->lambda = rg_calloc(W, sizeof(double))) != NULL;
     ok &= (s->wacc = rg_calloc(W * WA_N, sizeof(double))) != NULL;
+    if (s->extra_n) ok &= (s->extra = rg_calloc(W * (size_t)s->extra_n, sizeof(float))) != NULL;
     if (!ok) {
         rg_state_free(s);
         return rg_error(RG_ENOMEM, "out of memory for a checkpoint of %zu parameters", P);
@@ -63,7 +64,8 @@ void rg_state_free(rg_run_state *s)
     rg_free(s->best);
     rg_free(s->lambda);
     rg_free(s->wacc);
-    s->moments[0] = s->moments[1] = s->best = NULL;
+    rg_free(s->extra);
+    s->moments[0] = s->moments[1] = s->best = s->extra = NULL;
     s->lambda = s->wacc = NULL;
 }
 
@@ -222,6 +224,9 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
                                 .data = ck->lambda };
     t[n++] = (rg_st_tensor_in){ .name = "train.workers", .dtype = RG_ST_F64, .ndim = 2, .shape = {W, WA_N},
                                 .data = ck->wacc };
+    if (ck->extra_n)
+        t[n++] = (rg_st_tensor_in){ .name = "train.strategy", .dtype = RG_ST_F32, .ndim = 2,
+                                    .shape = {W, (size_t)ck->extra_n}, .data = ck->extra };
     t[n++] = (rg_st_tensor_in){ .name = "train.counters", .dtype = RG_ST_U64, .ndim = 1, .shape = {RG_COUNTERS},
                                 .data = &ck->n };
     /* the sums as their bits: best_metric may be NaN, which the writer
@@ -373,8 +378,11 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
                      (unsigned long long)ck->n.params, P);
         goto out;
     }
+    const rg_st_tensor *tx = rg_st_find(st, "train.strategy");
+    ck->extra_n = tx && tx->ndim == 2 && tx->shape[0] == ck->n.world ? tx->shape[1] : 0;
     if ((s = rg_state_alloc(ck)) != RG_OK) goto out;
     size_t W = (size_t)ck->n.world;
+    if (ck->extra_n) tx = need(st, "train.strategy", RG_ST_F32, W * (size_t)ck->extra_n, &s);
     static const char *const state_names[2] = { "optimizer.0", "optimizer.1" };
     const rg_st_tensor *ts[2] = { NULL, NULL }, *tb = NULL;
     for (int i = 0; i < (int)ck->n.nstate; i++) ts[i] = need(st, state_names[i], RG_ST_F32, P, &s);
@@ -387,6 +395,7 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     if (tb) memcpy(ck->best, tb->data, P * sizeof(float));
     memcpy(ck->lambda, tl->data, W * sizeof(double));
     memcpy(ck->wacc, tw->data, W * WA_N * sizeof(double));
+    if (ck->extra_n) memcpy(ck->extra, tx->data, W * (size_t)ck->extra_n * sizeof(float));
 out:
     rg_st_free(st);
     return s;

@@ -166,6 +166,10 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
         return rg_error(RG_EUSAGE, "--resume: %s was written by %llu workers; with --partition %s each worker owns "
                         "its own samples, so the run must go on with %llu workers (it has %d)", path,
                         (unsigned long long)ck->n.world, c->partition, (unsigned long long)ck->n.world, r->world);
+    if (ck->extra_n && ck->n.world != (uint64_t)r->world)
+        return rg_error(RG_EUSAGE, "--resume: %s keeps each of its %llu workers' --compress state (residuals); the run "
+                        "must go on with %llu workers (it has %d)", path, (unsigned long long)ck->n.world,
+                        (unsigned long long)ck->n.world, r->world);
     if (e >= (uint64_t)c->epochs)
         return rg_error(RG_EDATA, "%s: epoch %llu is past --epochs %ld", path, (unsigned long long)e + 1, c->epochs);
     if (r->p->iid) {
@@ -225,15 +229,17 @@ static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, si
 static rg_status share_resume(rg_model *m, rg_run_state *ck, int *found)
 {
     rg_comm *pc = rg_dist_process();
-    uint64_t hdr[1 + RG_COUNTERS];
+    uint64_t hdr[2 + RG_COUNTERS];
     hdr[0] = (uint64_t)*found;
-    memcpy(hdr + 1, &ck->n, sizeof ck->n);
+    hdr[1] = ck->extra_n;
+    memcpy(hdr + 2, &ck->n, sizeof ck->n);
     rg_status st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0);
     if (st != RG_OK) return st;
     *found = (int)hdr[0];
     if (!*found) return RG_OK;
     if (rg_comm_rank(pc) != 0) {
-        memcpy(&ck->n, hdr + 1, sizeof ck->n);
+        memcpy(&ck->n, hdr + 2, sizeof ck->n);
+        ck->extra_n = hdr[1];
         if ((st = rg_state_alloc(ck)) != RG_OK) return st;
     }
     size_t P = (size_t)ck->n.params, W = (size_t)ck->n.world;
@@ -246,6 +252,8 @@ static rg_status share_resume(rg_model *m, rg_run_state *ck, int *found)
     for (int i = 0; i < (int)ck->n.nstate; i++)
         if ((st = rg_comm_broadcast(pc, ck->moments[i], P * sizeof(float), 0)) != RG_OK) return st;
     if (ck->best && (st = rg_comm_broadcast(pc, ck->best, P * sizeof(float), 0)) != RG_OK) return st;
+    if (ck->extra_n && (st = rg_comm_broadcast(pc, ck->extra, W * (size_t)ck->extra_n * sizeof(float), 0)) != RG_OK)
+        return st;
     return RG_OK;
 }
 

@@ -73,10 +73,13 @@ typedef struct rg_run_state {
     float *best;              /* [params] when n.has_best */
     double *lambda;           /* [world] per-worker strength factors */
     double *wacc;             /* [world x WA_N] */
+    float *extra;             /* [world x extra_n]: each worker's strategy state
+                                 (a codec's residual, PowerSGD's Q), when extra_n */
+    uint64_t extra_n;
 } rg_run_state;
 
-/* Allocates the arrays for n.params, n.nstate, n.world and n.has_best
- * (zeroed); rg_state_free frees them. */
+/* Allocates the arrays for n.params, n.nstate, n.world, n.has_best and
+ * extra_n (zeroed); rg_state_free frees them. */
 rg_status rg_state_alloc(rg_run_state *s);
 void rg_state_free(rg_run_state *s);
 
@@ -128,6 +131,8 @@ rg_run_state *rg_writer_state(rg_writer *w);
 /* The write in flight is done (a "checkpoint" event goes to log); its
  * failure is this thread's error. */
 rg_status rg_writer_wait(rg_writer *w, FILE *log);
+/* The writer's strategy state, [world x n] floats (made at the first call). */
+float *rg_writer_extra(rg_writer *w, uint64_t n);
 /* Snapshots m's weights and the counters and sums, and starts writing. */
 rg_status rg_writer_start(rg_writer *w, const rg_model *m, const rg_counters *n, const rg_sums *f);
 void rg_writer_free(rg_writer *w);
@@ -153,8 +158,9 @@ void rg_log_resume(FILE *f, const char *from, const rg_counters *n);
 void rg_log_step(FILE *f, uint64_t step, int epoch, double loss, double lr);
 void rg_log_skip(FILE *f, uint64_t step, int epoch, int worker, uint64_t skipped);
 void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples);
-/* per: [WL_N x W], the per-worker arrays */
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per);
+/* per: [WL_N x W], the per-worker arrays; compression: the exchange's
+ * ratio of uncompressed to sent bytes (0: no codec, not written) */
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression);
 /* an end event of a run stopped for a non-finite value at step (from 1) */
 void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped);
 void rg_log_end(FILE *f, const rg_train_result *r);

@@ -42,6 +42,8 @@ typedef struct worker {
     rg_run_state st;            /* counters and sums (no arrays: those are gathered) */
     double mine[WA_N];          /* this worker's figures of the epoch in progress */
     double *wacc;               /* [W x WA_N]: every worker's, at a checkpoint */
+    float *extra;               /* [W x extra_n]: every worker's strategy state, at a checkpoint */
+    size_t extra_n;
     uint64_t *order;            /* the epoch's order: every sample (iid) or its part */
     size_t list_n;
     uint64_t *ids;              /* one pass's rows: ids, features, labels */
@@ -321,6 +323,11 @@ static rg_status checkpoint(worker *w)
     memcpy(w->wacc + (size_t)w->g * WA_N, w->mine, sizeof w->mine);
     if (st == RG_OK && w->W > 1) st = rg_comm_allreduce_f64(r->ranks[w->t], w->wacc, (size_t)w->W * WA_N, RG_REDUCE_SUM);
     if (st == RG_OK) st = w->s->ops->gather_state(w->s, dst ? dst->moments : NULL);
+    if (st == RG_OK && w->extra_n) {   /* every worker's codec state, to rank 0 */
+        float *mine = w->extra + (size_t)w->g * w->extra_n;
+        rg_codec_state_save(w->s->codec, mine);
+        if (w->W > 1) st = rg_comm_allgather(r->ranks[w->t], mine, w->extra_n, w->extra);
+    }
     if (st == RG_OK && w->g == 0) {
         w->st.n.opt_steps = rg_optimizer_steps(w->s->opt);
         w->st.n.nstate = (uint64_t)rg_optimizer_state_count(w->s->opt);
@@ -328,7 +335,10 @@ static rg_status checkpoint(worker *w)
         memcpy(dst->wacc, w->wacc, (size_t)w->W * WA_N * sizeof *w->wacc);
         memcpy(dst->lambda, w->reg.lambda, (size_t)w->W * sizeof *w->reg.lambda);
         if (w->best) memcpy(dst->best, w->best, rg_model_param_count(w->m) * sizeof(float));
-        st = rg_writer_start(r->writer, w->m, &w->st.n, &w->st.f);
+        float *x = rg_writer_extra(r->writer, w->extra_n);
+        if (w->extra_n && !x) st = rg_error(RG_ENOMEM, "out of memory writing a checkpoint");
+        if (x) memcpy(x, w->extra, (size_t)w->W * w->extra_n * sizeof(float));
+        if (st == RG_OK) st = rg_writer_start(r->writer, w->m, &w->st.n, &w->st.f);
     }
     w->t_ckpt += rg_now() - t0;
     return st;
@@ -344,7 +354,7 @@ static void epoch_begin(worker *w, int epoch, int resumed)
     w->t_epoch = rg_now();
     w->t_ckpt = 0.0;
     w->s->comm_seconds = 0.0;
-    w->s->bytes = 0.0;
+    w->s->bytes = w->s->dense = 0.0;
     w->samples_t0 = resumed ? w->st.n.epoch_samples : 0;
     if (!resumed) {
         w->st.n.epoch = (uint64_t)epoch;
@@ -423,7 +433,8 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     if (st == RG_OK) {
         rg_reg_adapt_epoch(&w->reg, div);   /* every worker the same: its own copy */
         w->st.n.epochs_run = (uint64_t)epoch + 1;
-        if (w->g == 0 && r->log) rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per);
+        if (w->g == 0 && r->log)
+            rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0);
         *stop = early_stop(w, &e);
     }
     rg_free(all);
@@ -460,6 +471,8 @@ static void restore(worker *w, const rg_run_state *ck)
     if (w->best && ck->best) memcpy(w->best, ck->best, rg_model_param_count(w->m) * sizeof(float));
     int same_world = ck->n.world == (uint64_t)w->W;
     if (same_world) memcpy(w->reg.lambda, ck->lambda, (size_t)w->W * sizeof *ck->lambda);
+    if (ck->extra_n == w->extra_n && w->extra_n && same_world)   /* check_resume refuses the rest */
+        rg_codec_state_load(w->s->codec, ck->extra + (size_t)w->g * w->extra_n);
     memset(w->mine, 0, sizeof w->mine);
     for (uint64_t k = 0; k < ck->n.world; k++) {
         const double *a = ck->wacc + k * WA_N;
@@ -475,7 +488,7 @@ static rg_status setup(worker *w)
     const rg_plan *p = w->p;
     rg_strat_env env = { .comm = r->ranks[w->t], .thread = w->t, .root = r->m, .opt = &p->opt, .clip = p->clip,
                          .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
-                         .elastic = p->elastic };
+                         .elastic = p->elastic, .codec = &p->codec, .seed = p->seed };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
     w->m = w->s->m;
@@ -493,7 +506,10 @@ static rg_status setup(worker *w)
     w->yb = rg_calloc(cap, sizeof *w->yb);
     w->wacc = rg_calloc((size_t)w->W * WA_N, sizeof *w->wacc);
     w->best = p->early_stop > 0 ? rg_calloc(P, sizeof *w->best) : NULL;
-    if (!w->order || !w->ids || !w->xb || !w->yb || !w->wacc || (p->early_stop > 0 && !w->best))
+    w->extra_n = w->s->codec ? rg_codec_state_size(w->s->codec) : 0;
+    w->extra = w->extra_n && p->ck_dir ? rg_calloc((size_t)w->W * w->extra_n, sizeof *w->extra) : NULL;
+    if (!w->order || !w->ids || !w->xb || !w->yb || !w->wacc || (p->early_stop > 0 && !w->best) ||
+        (w->extra_n && p->ck_dir && !w->extra))
         return rg_error(RG_ENOMEM, "out of memory setting up worker %d", w->g);
     w->st.n.world = (uint64_t)w->W;
     w->st.f.best_metric = NAN;
@@ -583,5 +599,6 @@ rg_status rg_run_worker(rg_run *r, int t)
     rg_reg_free(&w.reg);
     rg_strategy_free(w.s);
     rg_free(w.order); rg_free(w.ids); rg_free(w.xb); rg_free(w.yb); rg_free(w.wacc); rg_free(w.best);
+    rg_free(w.extra);
     return st;
 }

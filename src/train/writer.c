@@ -97,6 +97,17 @@ rg_status rg_writer_create(rg_writer **out, const char *dir, const rg_config *c,
 
 rg_run_state *rg_writer_state(rg_writer *w) { return &w->ck; }
 
+float *rg_writer_extra(rg_writer *w, uint64_t n)
+{
+    if (w->ck.extra_n != n) {
+        rg_free(w->ck.extra);
+        w->ck.extra_n = n;
+        w->ck.extra = n ? rg_calloc((size_t)w->ck.n.world * (size_t)n, sizeof(float)) : NULL;
+        if (n && !w->ck.extra) w->ck.extra_n = 0;
+    }
+    return w->ck.extra;
+}
+
 rg_status rg_writer_wait(rg_writer *w, FILE *log)
 {
     if (!w || !w->job.running) return RG_OK;

@@ -76,6 +76,9 @@ run_case early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05
 # run is the uninterrupted one bit for bit
 run_case local step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --sync-warmup 5
 run_case easgd step:26 "" "${common[@]}" --workers 3 --strategy easgd --sync-every 3 --optimizer sgd --momentum 0.5
+# compressed exchanges: each worker's residual (and PowerSGD's Q) is in the checkpoint
+run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
+run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2
 # checkpoints on epoch boundaries (540 samples / 16 = 34 steps an epoch):
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)
