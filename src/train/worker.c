@@ -340,6 +340,9 @@ static rg_status checkpoint(worker *w)
         if (x) memcpy(x, w->extra, (size_t)w->W * w->extra_n * sizeof(float));
         if (st == RG_OK) st = rg_writer_start(r->writer, w->m, &w->st.n, &w->st.f);
     }
+    /* one copy of the weights: nobody writes it before rank 0 has its
+     * snapshot (Hogwild has no exchange that would hold them back) */
+    if (st == RG_OK && w->s->shares_weights) st = rg_comm_barrier(r->ranks[w->t]);
     w->t_ckpt += rg_now() - t0;
     return st;
 }
