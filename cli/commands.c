@@ -90,17 +90,34 @@ void cli_note(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* text, wrapped at 78 columns. */
+static void print_wrapped(FILE *f, const char *text)
+{
+    size_t col = 0;
+    for (const char *p = text; *p;) {
+        size_t word = strcspn(p, " "), gap = strspn(p + word, " ");
+        if (col && col + 1 + word > 78) fputc('\n', f), col = 0;
+        else if (col) fputc(' ', f), col++;
+        fwrite(p, 1, word, f);
+        col += word;
+        p += word + gap;
+    }
+    fputc('\n', f);
+}
+
 void cli_print_help(FILE *f, const cli_command *cmd)
 {
-    fprintf(f, "Usage: regula %s %s\n\n%s\n\nOptions:\n", cmd->name, cmd->synopsis, cmd->about);
+    fprintf(f, "Usage: regula %s %s\n\n", cmd->name, cmd->synopsis);
+    print_wrapped(f, cmd->about);
+    fputs("\nOptions:\n", f);
     for (size_t i = 0; i < cmd->nopts; i++) {
         const cli_opt *o = &cmd->opts[i];
-        char left[64];
-        snprintf(left, sizeof left, "%s%c%s--%s%s%s", o->shortname ? "-" : "", o->shortname ? o->shortname : ' ',
-                 o->shortname ? ", " : "  ", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(f, "  %-26s %s\n", o->shortname ? left : left + 2, o->help);
+        char left[64], shortname[8] = "    ";
+        if (o->shortname) snprintf(shortname, sizeof shortname, "-%c, ", o->shortname);
+        snprintf(left, sizeof left, "%s--%s%s%s", shortname, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-26s %s\n", left, o->help);
     }
-    fprintf(f, "  %-26s %s\n", "--help", "show this help");
+    fprintf(f, "  %-26s %s\n", "    --help", "show this help");
 }
 
 int cli_run(const cli_command *cmd, int argc, char **argv)
