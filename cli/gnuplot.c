@@ -126,7 +126,8 @@ static void put_formats(FILE *f, const fig_panel *p)
 
 static void put_panel(FILE *f, const fig_panel *p, int pi)
 {
-    static const char *const with[] = {"lines lw 1.5", "linespoints lw 1.5 pt 7 ps 0.6", "points pt 7 ps 1.4"};
+    static const char *const with[] = {"lines lw 1.5", "linespoints lw 1.5 ps 0.6", "points ps 1.4"};
+    static const int shapes[] = {7, 5, 9, 11, 13};   /* a new point shape each time the 8 colours come round */
     fputs("set title ", f), put_str(f, p->title), fputs("\nset xlabel ", f), put_str(f, p->xlabel);
     fputs("\nset ylabel ", f), put_str(f, p->ylabel), fputc('\n', f);
     fputs(p->logy ? "set logscale y\n" : "unset logscale y\n", f);
@@ -137,8 +138,8 @@ static void put_panel(FILE *f, const fig_panel *p, int pi)
           "set autoscale xfix\nset offsets graph 0.06, graph 0.06, graph 0.05, graph 0.05\n", (p->ns + 1) / 2 > 2 ? 2 : 1);
     for (size_t i = 0; i < p->ns; i++) {
         const fig_series *s = &p->s[i];
-        fprintf(f, "%s$s%d_%zu using 1:2 with %s lc %d dt %d title ", i ? ", \\\n     " : "plot ", pi, i,
-                with[s->style], s->color, s->dash);
+        fprintf(f, "%s$s%d_%zu using 1:2 with %s pt %d lc %d dt %d title ", i ? ", \\\n     " : "plot ", pi, i,
+                with[s->style], shapes[(s->color - 1) / 8 % 5], s->color, s->dash);
         put_str(f, s->label);
     }
     fputc('\n', f);

@@ -190,10 +190,19 @@ typedef struct look {
     int color, dash;    /* color 0: one per series of the panel; -1: one per worker */
 } look;
 
+/* The run validated on its test set ("validation":"test" in its config). */
+static int validates_on_test(const rl_run *run)
+{
+    const rl_table *c = rl_table_find(run, "config");
+    const cJSON *v = c && c->n ? cJSON_GetObjectItemCaseSensitive(c->rows[c->n - 1], "validation") : NULL;
+    return cJSON_IsString(v) && !strcmp(v->valuestring, "test");
+}
+
 static void label(const plot_req *q, size_t r, const char *role, size_t width, size_t k, char *buf, size_t cap)
 {
     size_t len = 0;
     buf[0] = 0;
+    if (role && !strcmp(role, "validation") && validates_on_test(&q->runs[r])) role = "test (validation)";
     if (q->nruns > 1) len += (size_t)snprintf(buf, cap, "%s", q->labels[r]);
     if (role && len < cap) len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? " " : "", role);
     if (width > 1 && len < cap) snprintf(buf + len, cap - len, "%sworker %zu", len ? " " : "", k);
@@ -314,8 +323,37 @@ static int check_known(const plot_req *q, const char *name)
                      q->nruns > 1 ? " (in every file)" : "", q->runs[0].path, list);
 }
 
+static int is_sep(char c) { return c == '-' || c == '_' || c == '.' || c == '/'; }
+
+/* Shortens file-name labels by what they all share (w4-dirichlet0.1-equal-s1
+ * and w4-dirichlet0.1-proportional-s1 become equal and proportional), cut
+ * at a separator; only when every label stays non-empty and distinct. */
+static void trim_common(char **labels, size_t n)
+{
+    size_t pre = strlen(labels[0]), suf = pre;
+    for (size_t r = 1; r < n; r++) {
+        size_t a = 0, len = strlen(labels[r]), l0 = strlen(labels[0]), b = 0;
+        while (a < pre && labels[r][a] == labels[0][a]) a++;
+        while (b < suf && b < len && b < l0 && labels[r][len - 1 - b] == labels[0][l0 - 1 - b]) b++;
+        pre = a, suf = b;
+    }
+    while (pre > 0 && !is_sep(labels[0][pre - 1])) pre--;
+    while (suf > 0 && !is_sep(labels[0][strlen(labels[0]) - suf])) suf--;
+    for (size_t r = 0; r < n; r++)
+        if (strlen(labels[r]) <= pre + suf) return;
+    for (size_t r = 0; r < n; r++) {
+        size_t len = strlen(labels[r]) - pre - suf;
+        memmove(labels[r], labels[r] + pre, len);
+        labels[r][len] = 0;
+    }
+    for (size_t r = 0; r < n; r++)   /* distinct, or they were before too */
+        for (size_t j = 0; j < r; j++)
+            if (!strcmp(labels[r], labels[j])) return;
+}
+
 /* Each log's legend name: --label, else its file name without the
- * directory and ".jsonl", else (two logs of one name) its path. */
+ * directory and ".jsonl" (less what all the names share), else (two logs
+ * of one name) its path. */
 static int make_labels(plot_req *q, const cli_args *a, size_t label_opt)
 {
     if (a->nmulti[label_opt] > q->nruns)
@@ -330,8 +368,12 @@ static int make_labels(plot_req *q, const cli_args *a, size_t label_opt)
         snprintf(buf, sizeof buf, "%.*s", (int)len, base);
         for (size_t j = 0; j < r; j++)
             if (!strcmp(q->labels[j], buf)) snprintf(buf, sizeof buf, "%s", path);
-        if (r < a->nmulti[label_opt]) snprintf(buf, sizeof buf, "%s", a->multi[label_opt][r]);
         if (!(q->labels[r] = strdup(buf))) return cli_error(CLI_OTHER, "out of memory");
+    }
+    if (q->nruns > 1) trim_common(q->labels, q->nruns);
+    for (size_t r = 0; r < a->nmulti[label_opt]; r++) {
+        free(q->labels[r]);
+        if (!(q->labels[r] = strdup(a->multi[label_opt][r]))) return cli_error(CLI_OTHER, "out of memory");
     }
     return 0;
 }

@@ -75,6 +75,13 @@ check "two logs overlaid: 8 series" test "$(series "$T/c2.svg")" -eq 8
 check "legends name each log by --label" test "$(legends "$T/c2.svg" | head -4 | tr '\n' '|')" = "fast train|fast validation|slow train|slow validation|"
 run 0 -- "$REGULA" plot "$T/a.jsonl" "$T/b.jsonl" -o "$T/c2n.svg"
 check "without --label, the file names" test "$(legends "$T/c2n.svg" | head -3 | tail -1)" = "b train"
+cp "$T/a.jsonl" "$T/w2-skew-proportional-s1.jsonl"
+cp "$T/b.jsonl" "$T/w2-skew-equal-s1.jsonl"
+run 0 -- "$REGULA" plot "$T/w2-skew-proportional-s1.jsonl" "$T/w2-skew-equal-s1.jsonl" -o "$T/c2t.svg"
+check "file names shortened by what they share" test "$(legends "$T/c2t.svg" | head -3 | tr '\n' '|')" = "proportional train|proportional validation|equal train|"
+run 0 -- "$REGULA" train "${COMMON[@]}" --val-split 0 --epochs 1 --log "$T/v.jsonl"
+run 0 -- "$REGULA" plot "$T/v.jsonl" -o "$T/v.svg"
+check "a run that validates on its test set says so" test "$(legends "$T/v.svg" | head -2 | tr '\n' '|')" = "train|test (validation)|"
 run 0 -- "$REGULA" plot "$T/a.jsonl" "$T/b.jsonl" -o "$T/c2.png"
 check "curves png: PNG signature and IEND" is_png "$T/c2.png"
 check "curves png: two panels wide ($(png_size "$T/c2.png"))" test "$(png_size "$T/c2.png")" = 1080x430
