@@ -10,6 +10,7 @@
 #define REGULA_CLI_H
 
 #include "regula.h"
+#include <stdarg.h>
 #include <stdio.h>
 
 /* The exit codes of README's "Exit codes" (regula.c's enum, same values). */
@@ -23,6 +24,7 @@ enum { CLI_OTHER = 1, CLI_USAGE = 2, CLI_FILE = 3 };
 
 /* "regula: MESSAGE" on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) CLI_PRINTF(2, 3);
+int cli_verror(int code, const char *fmt, va_list ap) CLI_PRINTF(2, 0);
 /* "regula: note: MESSAGE" on stderr: something the user should know that
  * does not stop the command (a truncated log, a run left out). */
 void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);

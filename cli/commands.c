@@ -69,14 +69,20 @@ const cli_command *cli_command_find(const char *name)
     return NULL;
 }
 
+int cli_verror(int code, const char *fmt, va_list ap)
+{
+    fputs("regula: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("regula: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_verror(code, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return code;
 }
 

@@ -245,27 +245,27 @@ static void panel_init(fig_panel *p, const char *title, const char *xname, const
     p->logy = logy;
 }
 
-/* One panel per entry of ys[]: each log's series of ys[i][j] for every j. */
+/* A panel of curves or workers: up to two fields (loss and val_loss), each
+ * with its role in the legend ("train", "validation"). */
 typedef struct panel_spec {
     const char *title, *ylabel;
     const char *y[2], *role[2];
 } panel_spec;
 
+/* np panels, each with every log's series of its fields: one colour per
+ * log and a dash per field, or (per_worker) a colour per worker and a dash
+ * per log. */
 static int build(plot_req *q, figure *fig, const panel_spec *ps, int np, const char *xname, int per_worker)
 {
     fig->np = np;
     for (int p = 0; p < np; p++) {
         panel_init(&fig->p[p], ps[p].title, xname, ps[p].ylabel, q->logy);
-        for (size_t r = 0; r < q->nruns; r++) {
-            int got = 0;
-            for (int j = 0; j < 2 && ps[p].y[j]; j++) {
+        for (size_t r = 0; r < q->nruns; r++)
+            for (int j = 0; j < 2 && ps[p].y[j]; j++) {   /* what a log lacks is noted by add_series */
                 look lk = {ps[p].role[j], per_worker ? -1 : (int)r + 1, per_worker ? (int)r + 1 : j + 1};
                 int code = add_series(q, &fig->p[p], r, xname, ps[p].y[j], lk);
                 if (code > 0) return code;
-                got |= code == 0;
             }
-            if (!got && ps[p].y[0]) cli_note("%s: nothing to draw in '%s'", q->runs[r].path, ps[p].title);
-        }
     }
     return 0;
 }

@@ -71,11 +71,9 @@ static int failf(int code, const char *fmt, ...)
 static int failf(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("regula: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_verror(code, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return code;
 }
 

@@ -8,23 +8,6 @@ REGULA=${1:?usage: inspect.sh REGULA_BIN DATA_DIR}
 T=$(mktemp -d "${TMPDIR:-/tmp}/regula-inspect-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-run() {
-    local want=$1
-    shift
-    [ "$1" = "--" ] && shift
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "$* -> exit $got, expected $want; stderr: $(head -c 400 "$T/err")"
-        return 1
-    fi
-    ok "exit $want: ${*:2:4}"
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
 # field EVENT KEY: KEY's value in the log's last EVENT event, as %.6g
 field() { grep "\"event\":\"$1\"" "$T/log.jsonl" | tail -1 | sed -n "s/.*\"$2\":\([-0-9.e]*\).*/\1/p" | awk '{ printf "%.6g", $1 }'; }
 

@@ -23,25 +23,6 @@ REGULA=${1:?usage: plot.sh REGULA_BIN DATA_DIR}
 T=$(mktemp -d "${TMPDIR:-/tmp}/regula-plot-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-# run CODE -- cmd...: stdout to $T/out, stderr to $T/err; exit code CODE.
-run() {
-    local want=$1
-    shift
-    [ "$1" = "--" ] && shift
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "$* -> exit $got, expected $want; stderr: $(head -c 400 "$T/err")"
-        return 1
-    fi
-    ok "exit $want: ${*:2:6}"
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
-
 series() { grep -c '<g id="gnuplot_plot_' "$1"; }
 legends() { awk '/<g id="gnuplot_plot_/ { g = 1 } g && /<text>/ { sub(/.*<text>/, ""); sub(/<\/text>.*/, ""); print; g = 0 }' "$1"; }
 # points GROUP FILE: point symbols drawn in series GROUP, less the legend's
