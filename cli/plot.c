@@ -398,6 +398,7 @@ static int take_options(plot_req *q, const cli_args *a, char *ybuf, size_t cap)
         if (q->ny == sizeof q->y / sizeof *q->y) return cli_error(CLI_USAGE, "--y: at most 16 fields");
         q->y[q->ny++] = tok;
     }
+    if (a->value[O_Y] && !q->ny) return cli_error(CLI_USAGE, "--y needs a field's name");
     if (a->value[O_FIELDS]) return 0;
     if (!q->out) return cli_error(CLI_USAGE, "plot needs -o FILE (.png, .svg or .pdf)");
     if (!fig_format(q->out))

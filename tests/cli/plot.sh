@@ -121,6 +121,8 @@ run 2 -- "$REGULA" plot "$T/a.jsonl" -o "$T/x.jpg"
 check "bad extension named" grep -q 'x.jpg' "$T/err"
 run 2 -- "$REGULA" plot -o "$T/x.png"
 run 2 -- "$REGULA" plot "$T/a.jsonl" --label x --label y -o "$T/x.png"
+run 2 -- "$REGULA" plot "$T/a.jsonl" --y , -o "$T/x.png"
+run 2 -- "$REGULA" plot "$T/a.jsonl" --what curves --y loss -o "$T/x.png"
 run 2 -- "$REGULA" plot "$T/a.jsonl" --bogus -o "$T/x.png"
 check "unknown option named" grep -q -- "--bogus" "$T/err"
 run 0 -- "$REGULA" plot --help
