@@ -12,24 +12,31 @@ trap 'rm -rf "$T"' EXIT
 head -1 "$T/regula.1" | grep -q '^\.TH REGULA 1' && ok ".TH header" || bad ".TH header"
 w=$(groff -man -Tascii -ww -z "$T/regula.1" 2>&1)
 [ -z "$w" ] && ok "groff: no warnings" || bad "groff warnings: $w"
-# the page as man prints it, one paragraph per option (no wrapping)
+# the page's options: "NAME<TAB>TEXT" from each .TP entry of the roff
+sed 's/\\-/-/g; s/\\f[BIR]//g; s/\\e/\\/g' "$T/regula.1" |
+    awk '/^\.TP$/ { tp = 1; next } tp == 1 { split($0, w, " "); name = w[1] == "-o," ? w[2] : w[1]; tp = 2; next }
+         tp == 2 { if (name ~ /^--/) print name "\t" $0; tp = 0 }' >"$T/page-options"
+# the page as man prints it
 groff -man -Tascii -P-cbou -rLL=2000n "$T/regula.1" 2>/dev/null | sed 's/^ *//' >"$T/page"
 
 for cmd in train eval predict plot inspect; do
     "$REGULA" "$cmd" --help >"$T/help" || bad "$cmd --help"
-    n=0
-    while read -r opt; do
-        [ "$opt" = --help ] && continue
-        n=$((n + 1))
-        grep -q -- "^\(-., \)\?$opt\b" "$T/page" || bad "$cmd: $opt in --help but not in the man page"
-    done < <(grep -oE '^  (-., |    )?--[a-z0-9-]+' "$T/help" | sed 's/.*\(--\)/\1/')
-    [ "$n" -gt 0 ] && ok "$cmd: its $n options are in the man page" || bad "$cmd: no option found in --help"
-    # defaults: "--name ARG  help (default: X)" in both
-    while IFS= read -r line; do
-        opt=$(sed -E 's/^ *(--[a-z0-9-]+).*/\1/' <<<"$line")
-        def=$(sed -E 's/.*\(default: (.*)\)$/\1/' <<<"$line")
-        grep -A1 -- "^$opt\b" "$T/page" | grep -qF "(default: $def)" || bad "$cmd: $opt: default '$def' not in the man page"
-    done < <(grep -E '^  --[a-z0-9-]+ .*\(default: .*\)$' "$T/help")
+    # every "--name ARG  help (default: X)" of --help: the name on the page,
+    # with the same text and default
+    awk -F'\t' -v cmd="$cmd" 'NR == FNR { text[$1] = $2; next }
+        match($0, /^  (-., |    )?--[a-z0-9-]+/) {
+            opt = substr($0, RSTART, RLENGTH); sub(/.*--/, "--", opt)
+            if (opt == "--help") next
+            n++
+            if (!(opt in text)) { print "FAIL: " cmd ": " opt " in --help but not in the man page"; bad++; next }
+            help = $0
+            sub(/^  (-., |    )?--[a-z0-9-]+( [^ ]+)? +/, "", help)
+            if (index(text[opt], help) == 0) { print "FAIL: " cmd ": " opt ": \"" help "\" not in the man page"; bad++ }
+        }
+        END { if (!n) { print "FAIL: " cmd ": no option found in --help"; bad++ }
+              exit bad > 0 }' "$T/page-options" "$T/help" &&
+        ok "$cmd: its $(grep -E '^  (-., |    )?--[a-z]' "$T/help" | grep -vc -- '--help') options are in the man page, same text and defaults" ||
+        bad "$cmd: options or defaults"
 done
 grep -q '^EXIT STATUS' "$T/page" && grep -q '^5 ' "$T/page" && ok "exit status section, codes 0..5" || bad "exit status section"
 "$REGULA" --help | grep -q -- '--man' && ok "regula --help mentions --man" || bad "regula --help mentions --man"
