@@ -8,7 +8,10 @@
 # accuracy gap (mean and spread over seeds).
 #
 # Usage: bench/study_skew.sh BUILD_DIR [EPOCHS] [SEEDS]   (defaults: 5, "1 2 3")
-# Environment: MODES="proportional equal" (the default) picks batch modes.
+# Environment: MODES="proportional equal" (the default) picks batch modes;
+# KEEP_LOGS=DIR keeps every run's log as
+# DIR/w<workers>-<partition>-<batches>-<scope>-<adapt>-s<seed>.jsonl (the
+# partition without its colon: dirichlet0.1), for `regula plot`.
 # The committed result is docs/study-skew.md.
 set -euo pipefail
 build=${1:?usage: bench/study_skew.sh BUILD_DIR [EPOCHS] [SEEDS]}
@@ -34,6 +37,10 @@ for w in 4 8; do
       accs=() gaps=()
       for s in $seeds; do
         log=$tmp/run.jsonl
+        if [ -n "${KEEP_LOGS:-}" ]; then
+          mkdir -p "$KEEP_LOGS"
+          log=$KEEP_LOGS/w$w-${part/:/}-$mode-$scope-$adapt-s$s.jsonl
+        fi
         "$bin" train --data fashion-mnist --workers "$w" --partition "$part" \
           --worker-batch "$mode" --reg-scope "$scope" --reg-adapt "$adapt" --epochs "$epochs" --seed "$s" \
           --log-every 0 --log "$log" > /dev/null

@@ -251,6 +251,49 @@ rg_status rg_model_load(const char *path, rg_model **out);
  * tensor or a shape mismatch fails naming the tensor and both shapes. */
 rg_status rg_model_load_weights(rg_model *m, const char *path);
 
+/* ------------------------------------------------------- safetensors files */
+
+/* Any safetensors file read for inspection (`regula inspect`): a
+ * checkpoint, a training checkpoint, or another program's file.  The
+ * reader is the one rg_model_load uses, and checks the whole file (every
+ * offset, shape and length) before anything is handed out; tensors may
+ * have any name and dtype. */
+typedef struct rg_safetensors rg_safetensors;
+
+typedef struct rg_tensor_info {
+    const char *name;     /* owned by the file object */
+    const char *dtype;    /* "F32", "BF16", "U64", ... (the safetensors names) */
+    int ndim;             /* 0 (a scalar) to 8 */
+    size_t shape[8];
+    size_t count;         /* elements: the product of the shape */
+} rg_tensor_info;
+
+/* A tensor's elements as numbers (integers and booleans as their values,
+ * F16/BF16/F8 converted to double). */
+typedef struct rg_tensor_stats {
+    size_t zeros;         /* elements exactly 0 (-0.0 included) */
+    size_t nonfinite;     /* NaN or infinite elements */
+    double l2;            /* Euclidean norm of the finite elements */
+    double max_abs;       /* largest |x| of the finite elements; 0 if none */
+    double mean;          /* mean of the finite elements; 0 if none */
+} rg_tensor_stats;
+
+/* Reads and checks path.  RG_EIO when it cannot be read, RG_EDATA when it
+ * is not a valid safetensors file (the message names the file and what is
+ * wrong), RG_ENOMEM.  *out owned by the caller (rg_safetensors_free). */
+rg_status rg_safetensors_open(const char *path, rg_safetensors **out);
+void rg_safetensors_free(rg_safetensors *f);
+size_t rg_safetensors_count(const rg_safetensors *f);
+/* Tensor i, 0 <= i < count, in the order of the file's header: its
+ * description into *info and, when stats is not NULL, its figures (one
+ * pass over its elements).  RG_EUSAGE when i is out of range. */
+rg_status rg_safetensors_tensor(const rg_safetensors *f, size_t i, rg_tensor_info *info,
+                                rg_tensor_stats *stats);
+/* Metadata ("__metadata__"): pair i, 0 <= i < count, in key order;
+ * the strings are owned by f. */
+size_t rg_safetensors_meta_count(const rg_safetensors *f);
+void rg_safetensors_meta(const rg_safetensors *f, size_t i, const char **key, const char **value);
+
 /* ------------------------------------------------------------ configuration */
 
 /* Every setting of `regula train|eval|predict`.  Plain data: strings are
