@@ -18,17 +18,30 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     return st;
 }
 
-/* The gradient through the codec, the figures beside it, whole. */
+/* The figures first, whole; then, when every worker's own gradient is
+ * sound, the gradient through the codec (a bad one would stay in the
+ * residuals for good; a step that is skipped leaves the codec as it was). */
 static rg_status compressed(rg_strategy *s, rg_exchange *x)
 {
     size_t P = rg_model_param_count(s->m);
     float *g = rg_model_grads(s->m);
-    rg_status st = RG_TIMED(s, rg_codec_reduce(s->codec, g, x->step, &s->bytes, &s->dense));
-    if (st == RG_OK && s->world > 1) {
+    rg_status st = RG_OK;
+    if (s->world > 1) {
         st = RG_TIMED(s, rg_comm_allreduce(s->comm, g + P, RG_GRAD_TAIL, RG_REDUCE_SUM));
         s->bytes += 2.0 * (double)(s->world - 1) / (double)s->world * RG_GRAD_TAIL * sizeof(float);
     }
+    if (st == RG_OK && g[P + RG_TAIL_BAD] == 0.0f)
+        st = RG_TIMED(s, rg_codec_reduce(s->codec, g, x->step, &s->bytes, &s->dense));
     rg_strat_region_whole(s, x);
+    return st;
+}
+
+/* A decoded sum the update cannot take (beyond the optimizer's limit):
+ * what the codec carried over went into it, so it is dropped too. */
+static rg_status agree(rg_strategy *s, rg_exchange *x)
+{
+    rg_status st = rg_strat_agree_whole(s, x);
+    if (s->codec && x->over) rg_codec_reset(s->codec);
     return st;
 }
 
@@ -43,6 +56,6 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
 }
 
 const rg_strategy_ops rg_strategy_allreduce = {
-    .name = "allreduce", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = rg_strat_agree_whole,
+    .name = "allreduce", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = agree,
     .update = rg_strat_update_whole, .gather_state = rg_strat_gather_whole, .restore_state = rg_strat_restore_whole,
 };

@@ -12,6 +12,7 @@
  * all-gather moves them; decoding sums the workers in rank order.
  */
 #include "parallel/codec_impl.h"
+#include "kernels/kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,14 @@ static const codec_kind *kind_of(rg_codec_kind k)
 
 rg_status rg_codec_parse(const char *text, const char *ef, rg_codec_spec *out)
 {
+    int which;
+    return rg_codec_parse_at(text, ef, out, &which);
+}
+
+rg_status rg_codec_parse_at(const char *text, const char *ef, rg_codec_spec *out, int *which)
+{
     memset(out, 0, sizeof *out);
+    *which = 0;
     const char *colon = strchr(text, ':'), *arg = colon ? colon + 1 : NULL;
     size_t klen = colon ? (size_t)(colon - text) : strlen(text);
     static const struct { const char *name; rg_codec_kind kind; int arg, ef; } names[] = {
@@ -61,11 +69,13 @@ rg_status rg_codec_parse(const char *text, const char *ef, rg_codec_spec *out)
         if (out->kind == RG_CODEC_QSGD) out->levels = (int)v;
         else out->rank = (int)v;
     }
+    *which = 1;
     if (!strcmp(ef, "on")) out->error_feedback = 1;
     else if (!strcmp(ef, "auto")) out->error_feedback = names[found].ef;
     else if (strcmp(ef, "off")) return rg_error(RG_EUSAGE, "--error-feedback: '%s' is not auto, on or off", ef);
     if (out->kind == RG_CODEC_NONE && out->error_feedback)
         return rg_error(RG_EUSAGE, "--error-feedback on needs a --compress codec: nothing is left out without one");
+    *which = 0;
     return RG_OK;
 }
 
@@ -139,6 +149,23 @@ void rg_codec_state_save(const rg_codec *c, float *out)
 {
     if (c->residual) memcpy(out, c->residual, c->n * sizeof(float)), out += c->n;
     if (c->kind->state_size) memcpy(out, c->kind->state((rg_codec *)c), c->kind->state_size(c) * sizeof(float));
+}
+
+void rg_codec_reset(rg_codec *c)
+{
+    if (c->residual) memset(c->residual, 0, c->n * sizeof(float));
+    if (c->kind->state_size) {   /* PowerSGD: Q as it started */
+        float *q = c->kind->state(c);
+        for (size_t i = 0; i < c->kind->state_size(c); i++)
+            q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
+    }
+}
+
+int rg_codec_finite(const rg_codec *c)
+{
+    int ok = !c->residual || rg_all_finite(c->residual, c->n);
+    if (c->kind->state_size) ok &= rg_all_finite(c->kind->state((rg_codec *)c), c->kind->state_size(c));
+    return ok;
 }
 
 void rg_codec_state_load(rg_codec *c, const float *in)

@@ -38,6 +38,9 @@ typedef struct rg_codec_spec {
  * "powersgd:K"; ef is "auto" (on for topk, randk, sign, powersgd), "on"
  * or "off".  Errors name --compress or --error-feedback. */
 rg_status rg_codec_parse(const char *text, const char *ef, rg_codec_spec *out);
+/* Like rg_codec_parse; on failure *which is 0 when --compress is at
+ * fault, 1 when --error-feedback is. */
+rg_status rg_codec_parse_at(const char *text, const char *ef, rg_codec_spec *out, int *which);
 
 /* A matrix of the gradient arena, for PowerSGD: rows x cols at offset. */
 typedef struct rg_codec_block { size_t offset, rows, cols; } rg_codec_block;
@@ -57,6 +60,11 @@ rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, d
 /* Per-worker state a checkpoint keeps (the residual, PowerSGD's Q): its
  * length in floats, and a copy of it out and back in. */
 size_t rg_codec_state_size(const rg_codec *c);
+/* Forgets what the codec carries over (the residual, PowerSGD's Q back to
+ * its start): after a step whose decoded sum could not be used. */
+void rg_codec_reset(rg_codec *c);
+/* 1 when its state holds no NaN or Inf. */
+int rg_codec_finite(const rg_codec *c);
 void rg_codec_state_save(const rg_codec *c, float *out);
 void rg_codec_state_load(rg_codec *c, const float *in);
 #endif

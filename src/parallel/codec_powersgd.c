@@ -37,7 +37,7 @@ static rg_status psgd_init(rg_codec *c)
     c->pbuf = rg_calloc(c->p_n ? c->p_n : 1, sizeof(float));
     c->qbuf = rg_calloc(c->q_n + c->whole_n + 1, sizeof(float));
     if (!c->q || !c->pbuf || !c->qbuf) return rg_error(RG_ENOMEM, "out of memory: --compress powersgd");
-    for (size_t i = 0; i < c->q_n; i++) c->q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
+    rg_codec_reset(c);   /* Q as it starts */
     return RG_OK;
 }
 

@@ -37,6 +37,7 @@ static rg_status qsgd_reduce(rg_codec *c, float *p, uint64_t step, double *bytes
         rg_rng4(c->seed, RG_RNG_CODEC, step, ((uint64_t)c->rank << 40) | (i / 4), r);
         for (size_t j = i; j < i + 4 && j < c->n; j++) {
             double l = norm > 0.0f ? (double)L * fabs((double)p[j]) / (double)norm : 0.0;
+            if (!(l >= 0.0 && l <= (double)L)) l = l > (double)L ? (double)L : 0.0;   /* Inf norm, rounding */
             double lo = floor(l), u = (double)(r[j - i] >> 8) * (1.0 / 16777216.0);
             int xi = (int)lo + (u < l - lo);
             if (xi > L) xi = L;

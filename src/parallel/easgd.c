@@ -76,7 +76,7 @@ static rg_status pull(easgd *e, rg_exchange *x)
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
     easgd *e = (easgd *)s;
-    if (!x->idle) rg_strat_update_whole(s, x);
+    rg_strat_update_local(s, x);
     uint64_t n = x->step + 1;
     if (n % (uint64_t)e->tau && !x->full_sync) return RG_OK;
     rg_status st = pull(e, x);

@@ -61,8 +61,8 @@ __attribute__((noinline)) static int hogwild_update(float *w, const float *g, si
 
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
+    rg_optimizer_set_steps(s->opt, rg_optimizer_steps(s->opt) + 1);   /* idle too: every worker the same count */
     if (!x->idle) {
-        rg_optimizer_set_steps(s->opt, rg_optimizer_steps(s->opt) + 1);
         x->broke = hogwild_update(rg_model_params(s->m), x->grad, rg_model_param_count(s->m), x->lr,
                                   1.0f - x->lr * ((hogwild *)s)->weight_decay);
     }

@@ -10,9 +10,9 @@
  * The optimizer's moments are averaged with the weights: after a sync every
  * replica is the same again (weights and state), which a checkpoint needs,
  * and then H = 1 with SGD (momentum too: its buffer is linear in the
- * gradients) is all-reduce to float rounding: the mean of one step from the
- * same weights with each worker's gradient is one step with the mean
- * gradient.  Adam's moments are not linear in the gradient, so with Adam
+ * gradients) and equal shares of each batch is all-reduce to float
+ * rounding: the mean of one step from the same weights with each worker's
+ * mean gradient is one step with the batch's mean gradient.  Adam's moments are not linear in the gradient, so with Adam
  * H = 1 is model averaging, not all-reduce.  It costs (1 + moments) times
  * the bytes of a weight average, every H steps.
  */
@@ -49,7 +49,7 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
     localsgd *l = (localsgd *)s;
-    if (!x->idle) rg_strat_update_whole(s, x);
+    rg_strat_update_local(s, x);
     if (!x->local) return RG_OK;     /* replicas stayed equal */
     uint64_t n = x->step + 1 - s->local_from;
     x->synced = n % (uint64_t)l->H == 0 || x->full_sync;

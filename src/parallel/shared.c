@@ -27,10 +27,16 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     return st == RG_OK ? rg_strat_codec(s, env) : st;
 }
 
-/* the exchange is the replicas' (an all-reduce of gradients and figures) */
+/* the exchange and the verdict are the replicas' (an all-reduce of
+ * gradients and figures, or the codec) */
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
 {
     return rg_strategy_allreduce.exchange(s, x);
+}
+
+static rg_status agree(rg_strategy *s, rg_exchange *x)
+{
+    return rg_strategy_allreduce.agree(s, x);
 }
 
 static rg_status update(rg_strategy *s, rg_exchange *x)
@@ -66,6 +72,6 @@ static void restore_state(rg_strategy *s, float *const *src)
 }
 
 const rg_strategy_ops rg_strategy_shared = {
-    .name = "shared", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = rg_strat_agree_whole,
+    .name = "shared", .size = sizeof(rg_strategy), .init = init, .exchange = exchange, .agree = agree,
     .update = update, .gather_state = gather_state, .restore_state = restore_state,
 };

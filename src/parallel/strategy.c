@@ -172,6 +172,15 @@ rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x)
     return RG_OK;
 }
 
+rg_status rg_strat_update_local(rg_strategy *s, rg_exchange *x)
+{
+    if (!x->idle) return rg_strat_update_whole(s, x);
+    /* no step, but counted: every worker's optimizer keeps the same step
+     * count (Adam's bias correction), as a checkpoint stores one */
+    rg_optimizer_set_steps(s->opt, rg_optimizer_steps(s->opt) + 1);
+    return RG_OK;
+}
+
 rg_status rg_strat_average(rg_strategy *s)
 {
     size_t P = rg_model_param_count(s->m);

@@ -178,6 +178,9 @@ void rg_strat_region_whole(rg_strategy *s, rg_exchange *x);
 rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
 /* update of a whole replica: the optimizer, then the constraints. */
 rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
+/* the same for a local step, which may be idle (no samples, or skipped
+ * alone): then no update, but the optimizer's step count still moves. */
+rg_status rg_strat_update_local(rg_strategy *s, rg_exchange *x);
 /* Averages the weights and the optimizer's moments of every worker (an
  * all-reduce each; the bytes counted): replicas equal again. */
 rg_status rg_strat_average(rg_strategy *s);

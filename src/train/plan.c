@@ -75,9 +75,9 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     p->sync_every = c->sync_every;
     p->sync_warmup = c->sync_warmup;
     p->elastic = c->elastic;
-    if (rg_codec_parse(c->compress, c->error_feedback, &p->codec) != RG_OK)
-        return at(option, strchr(rg_last_error(), '-') && strstr(rg_last_error(), "--error-feedback") == rg_last_error()
-                              ? "error-feedback" : "compress", RG_EUSAGE);
+    int which;
+    if (rg_codec_parse_at(c->compress, c->error_feedback, &p->codec, &which) != RG_OK)
+        return at(option, which ? "error-feedback" : "compress", RG_EUSAGE);
     if (p->codec.kind != RG_CODEC_NONE && (p->strategy != RG_STRAT_ALLREDUCE || p->deterministic || p->shard_optimizer))
         return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses the gradients that --strategy "
                                                "allreduce exchanges (not with --deterministic, --shard-optimizer or "

@@ -157,7 +157,7 @@ static rg_status stop_message(const worker *w, const step *k)
         return rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
                         "(--skip-nonfinite skips at most %d; the weights have gone bad); last at step %llu (epoch %d)",
                         RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, step1, epoch);
-    if (bad == 0 && k->x.over && w->W > 1)
+    if (bad == 0 && k->x.over && w->W > 1 && !k->x.local)
         return rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
                         "every worker's own was finite)%s; %s", step1, epoch, lim, hint);
     if (bad == 0 && k->x.over)
@@ -172,8 +172,9 @@ static rg_status stop_message(const worker *w, const step *k)
     if (bad == 1 && k->x.fig.bad_rank >= 1.0)
         return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, "
                         "worker %d)%s; %s", step1, epoch, (int)k->x.fig.bad_rank - 1, own_lim, hint);
+    /* (deterministic shards are counted one by one) */
     return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, "
-                    "%d workers)%s; %s", step1, epoch, bad, own_lim, hint);
+                    "%d %s)%s; %s", step1, epoch, bad, w->s->parts != w->W ? "shards" : "workers", own_lim, hint);
 }
 
 /* A stop every worker takes at this step (the figures were agreed; a
@@ -267,7 +268,7 @@ static void account(worker *w, const step *k, double batch_loss)
     uint64_t step1 = w->st.n.step + 1;
     if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0)
         rg_log_step(r->log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
-    if (r->progress)
+    if (r->progress && w->st.n.epoch_samples)
         r->progress((int)w->st.n.epoch + 1, (size_t)w->st.n.epoch_samples, rg_dataset_size(r->train),
                     w->st.f.loss / (double)w->st.n.epoch_samples, r->ud);
 }
@@ -302,6 +303,7 @@ static rg_status train_step(worker *w, step *k)
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
     if (k->x.broke) return broke(w, k);
     if (!k->skipped) account(w, k, batch_loss);
+    if (!k->local) w->synced = w->st;   /* a synchronous step: every worker's figures are the world's */
     return k->local && k->x.synced ? sync_figures(w) : RG_OK;
 }
 
@@ -439,6 +441,9 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
         if (w->g == 0 && r->log)
             rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0);
         *stop = early_stop(w, &e);
+        /* one copy of the weights: nobody writes it before thread 0 has
+         * kept the best ones (Hogwild has no exchange that would wait) */
+        if (w->s->shares_weights && w->p->early_stop > 0) st = rg_comm_barrier(r->ranks[w->t]);
     }
     rg_free(all);
     rg_free(per);
@@ -539,12 +544,12 @@ static rg_status finish(worker *w)
         memcpy(params, w->best, P * sizeof(float));
     if (w->s->shares_weights && (st = rg_comm_barrier(r->ranks[w->t])) != RG_OK) return st;   /* before anyone reads them */
     if (p->early_stop == 0) res.best_epoch = res.epochs_run;
-    int ok = rg_all_finite(params, P);
+    int ok = rg_all_finite(params, P), codec_ok = !w->s->codec || rg_codec_finite(w->s->codec);
     for (int i = 0; i < rg_optimizer_state_count(w->s->opt); i++)
         ok &= rg_all_finite(rg_optimizer_state(w->s->opt, i), w->s->opt_hi - w->s->opt_lo);
-    if (!ok)
+    if (!ok || !codec_ok)
         return rg_error(RG_ENONFINITE, "training ended with non-finite %s (worker %d)",
-                        rg_all_finite(params, P) ? "optimizer state" : "weights", w->g);
+                        !rg_all_finite(params, P) ? "weights" : !codec_ok ? "--compress state" : "optimizer state", w->g);
     rg_comm *comm = r->ranks[w->t];
     if (r->test && (st = rg_eval_world(w->m, comm, r->test, &res.test_loss, &res.test_acc)) != RG_OK) return st;
     /* with a test set, also the final model on its own training data (no

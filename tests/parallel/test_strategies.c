@@ -109,6 +109,29 @@ static void test_local_sgd_h1_is_allreduce(void **state)
         }
 }
 
+/* An epoch's figures count every sample once, also when the warm-up ends
+ * inside the epoch (its synchronous steps, summed at the first local
+ * sync, were counted once per worker): samples_per_s x seconds = N. */
+static void test_local_sgd_counts_samples_once(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "w.jsonl");
+    const char *kv[] = {"workers", "2", "strategy", "local-sgd", "sync-every", "4", "sync-warmup", "5",
+                        "log", lg, NULL};
+    run r = train_with(kv);
+    assert_int_equal(r.st, RG_OK);
+    char *t = rgt_read(lg, NULL), *e = strstr(t, "\"event\":\"epoch\"");
+    double rate = strtod(strstr(e, "\"samples_per_s\":") + 16, NULL), secs = strtod(strstr(e, "\"seconds\":") + 10, NULL);
+    double acc = strtod(strstr(e, "\"acc\":") + 6, NULL);
+    free(t);
+    print_message("warm-up of 5 steps: %.1f samples in epoch 1, acc %.3f\n", rate * secs, acc);
+    assert_float_equal(rate * secs, 480.0, 0.01);
+    free(r.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 /* H = 4 steps locally (far from all-reduce), yet learns; the warm-up is
  * all-reduce up to where it ends. */
 static void test_local_sgd_steps_locally(void **state)
@@ -259,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_sgd_h1_is_allreduce),
         cmocka_unit_test(test_local_sgd_steps_locally),
+        cmocka_unit_test(test_local_sgd_counts_samples_once),
         cmocka_unit_test(test_easgd),
         cmocka_unit_test(test_hogwild),
         cmocka_unit_test(test_compressed_penalty_is_not_sent),
