@@ -5,7 +5,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 EPOCHS ?= 10
 
-.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics fuzz bench bench-parallel study soak clean
+PREFIX ?= /usr/local
+
+.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install install fuzz bench bench-parallel study soak clean
 
 all: build
 
@@ -26,15 +28,26 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The libregula installed under PREFIX (DESTDIR honoured): regula.h,
+# libregula.a and libregula.so, regula.pc, the CMake package (find_package
+# (regula) -> regula::regula), the regula program and its man page.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Installs into a scratch prefix, builds examples/train_arrays.c against it
+# with pkg-config and with CMake (shared and static) and runs it.
+test-install: build
+	tests/install/run.sh $(BUILD)
+
 test-asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRG_SANITIZE=ON >/dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRG_SANITIZE=ON -DRG_SHARED=OFF >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer over the tests that run worker threads, and the CLI's
 # kill-and-resume test (MPI off: Open MPI is not built for TSan).
 test-tsan: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DRG_MPI=OFF \
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DRG_MPI=OFF -DRG_SHARED=OFF \
 	  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train|threads'

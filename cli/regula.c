@@ -1,5 +1,6 @@
 /*
- * regula.c — the command-line front end: `regula train|eval|predict`.
+ * regula.c — the command-line front end: `regula train|eval|predict`,
+ * and the dispatch to the commands beside it (plot.c, inspect.c, man.c).
  *
  * It turns argv into an rg_config (the option table in the library is the
  * one list of options, so --help, --config keys and parsing cannot drift
@@ -11,6 +12,7 @@
  * over the file whatever their order on the line.
  */
 #include "regula.h"
+#include "cli.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -69,11 +71,9 @@ static int failf(int code, const char *fmt, ...)
 static int failf(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("regula: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_verror(code, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return code;
 }
 
@@ -106,14 +106,8 @@ static const rg_option *find_option(const char *name, size_t len)
 
 static void print_help(FILE *f, const char *cmd)
 {
-    static const char *const about[] = {
-        "train", "Trains a model and reports its test loss and accuracy.",
-        "eval", "Reports the loss and accuracy of a saved model on a labelled data set.",
-        "predict", "Prints the predicted class of each sample of --input, one per line.",
-    };
-    const char *what = "";
-    for (size_t i = 0; i < sizeof about / sizeof *about; i += 2)
-        if (!strcmp(about[i], cmd)) what = about[i + 1];
+    const cli_command *about = cli_command_find(cmd);
+    const char *what = about ? about->about : "";
     rg_config def;
     rg_config_defaults(&def);
     size_t n;
@@ -133,16 +127,15 @@ static void print_help(FILE *f, const char *cmd)
 
 static void print_usage(FILE *f)
 {
+    size_t n;
+    const cli_command *cmds = cli_commands(&n);
+    fprintf(f, "Usage: regula COMMAND [options]\n\nTrains neural networks with regularization.\n\nCommands:\n");
+    for (size_t i = 0; i < n; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
     fprintf(f,
-            "Usage: regula COMMAND [options]\n\n"
-            "Trains neural networks with regularization.\n\n"
-            "Commands:\n"
-            "  train     train a model (default: Keras' Fashion-MNIST example)\n"
-            "  eval      loss and accuracy of a saved model\n"
-            "  predict   classes of new samples\n\n"
-            "Run 'regula COMMAND --help' for the options of a command.\n"
+            "\nRun 'regula COMMAND --help' for the options of a command.\n"
             "  --help     show this help\n"
-            "  --version  show the version\n\n%s",
+            "  --version  show the version\n"
+            "  --man      write the manual page regula(1) (roff) to standard output\n\n%s",
             EXIT_HELP);
 }
 
@@ -150,6 +143,33 @@ typedef struct setting {
     const rg_option *opt;
     const char *value;   /* NULL for a flag */
 } setting;
+
+/* A configuration that fails its checks because of option `at` (an index
+ * into rg_options(), -1 for none): when that option came from a --config
+ * file and not from the command line, the message names the file. */
+static int fail_where(rg_status st, int at, const setting *sets, size_t nsets)
+{
+    size_t n;
+    const rg_option *opts = rg_options(&n);
+    if (at < 0 || (size_t)at >= n) return fail(st);
+    const rg_option *o = &opts[at];
+    for (size_t k = 0; k < nsets; k++)
+        if (sets[k].opt == o) return fail(st);   /* given on the command line */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rg_last_error());
+    for (size_t k = nsets; k-- > 0;) {
+        if (strcmp(sets[k].opt->name, "config")) continue;
+        rg_config probe, dflt;
+        char a[1100], b[1100];
+        rg_config_defaults(&probe);
+        rg_config_defaults(&dflt);
+        if (rg_config_load_json(&probe, sets[k].value) != RG_OK) continue;
+        rg_config_get(&probe, o->name, a, sizeof a);
+        rg_config_get(&dflt, o->name, b, sizeof b);
+        if (strcmp(a, b)) return failf(exit_code(st), "%s: key '%s': %s", sets[k].value, o->name, msg);
+    }
+    return fail(st);
+}
 
 /* Parses argv[first..] into the settings of command cmd: defaults, every
  * --config file, then the other options in order. */
@@ -217,31 +237,9 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
             if (st) code = fail(st);
         }
     if (!code) {
-        rg_status st = rg_config_validate(c);
-        if (st) {
-            /* "--lr must be ...": when --lr came from a --config file and not
-             * from the command line, the message names that file */
-            char name[64] = "", msg[1024];
-            snprintf(msg, sizeof msg, "%s", rg_last_error());
-            if (!strncmp(msg, "--", 2)) sscanf(msg + 2, "%63[a-z0-9-]", name);
-            int on_line = 0;
-            for (size_t k = 0; k < nsets; k++) on_line |= !strcmp(sets[k].opt->name, name);
-            for (size_t k = nsets; name[0] && !on_line && k-- > 0;) {
-                if (strcmp(sets[k].opt->name, "config")) continue;
-                rg_config probe, dflt;
-                char a[1100], b[1100];
-                rg_config_defaults(&probe);
-                rg_config_defaults(&dflt);
-                if (rg_config_load_json(&probe, sets[k].value) != RG_OK) continue;
-                rg_config_get(&probe, name, a, sizeof a);
-                rg_config_get(&dflt, name, b, sizeof b);
-                if (strcmp(a, b)) {
-                    code = failf(exit_code(st), "%s: key '%s': %s", sets[k].value, name, msg);
-                    break;
-                }
-            }
-            if (!code) code = fail(st);
-        }
+        int at = -1;
+        rg_status st = rg_config_check(c, &at);
+        if (st) code = fail_where(st, at, sets, nsets);
     }
     free(sets);
     return code;
@@ -556,13 +554,16 @@ int main(int argc, char **argv)
 {
     rg_set_log(log_to_stderr, NULL);
     if (argc < 2) {
-        failf(EXIT_USAGE, "missing command (train, eval or predict)\n");
+        failf(EXIT_USAGE, "missing command (train, eval, predict, plot or inspect)\n");
         print_usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        if (argc > 2 && (!strcmp(argv[2], "train") || !strcmp(argv[2], "eval") || !strcmp(argv[2], "predict")))
+        const cli_command *about = argc > 2 ? cli_command_find(argv[2]) : NULL;
+        if (about && about->run)
+            cli_print_help(stdout, about);
+        else if (about)
             print_help(stdout, argv[2]);
         else
             print_usage(stdout);
@@ -572,11 +573,14 @@ int main(int argc, char **argv)
         printf("regula %s (checkpoint format %s, BLAS: %s)\n", RG_VERSION, RG_CHECKPOINT_FORMAT, rg_blas_name());
         return 0;
     }
+    if (!strcmp(cmd, "--man")) return cli_man(stdout, EXIT_HELP);
+    const cli_command *other = cli_command_find(cmd);
+    if (other && other->run) return cli_run(other, argc - 1, argv + 1);
     int (*run)(const rg_config *) = NULL;
     if (!strcmp(cmd, "train")) run = cmd_train;
     else if (!strcmp(cmd, "eval")) run = cmd_eval;
     else if (!strcmp(cmd, "predict")) run = cmd_predict;
-    else return failf(EXIT_USAGE, "unknown command '%s' (expected train, eval or predict; see 'regula --help')", cmd);
+    else return failf(EXIT_USAGE, "unknown command '%s' (expected train, eval, predict, plot or inspect; see 'regula --help')", cmd);
 
     /* --help anywhere wins over everything else on the line. */
     for (int i = 2; i < argc; i++)

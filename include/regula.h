@@ -80,6 +80,7 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
  * which worker or in which order values are drawn. */
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
+    RG_RNG_CODEC = 5,
     RG_RNG_USER = 100
 };
 void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
@@ -250,6 +251,49 @@ rg_status rg_model_load(const char *path, rg_model **out);
  * tensor or a shape mismatch fails naming the tensor and both shapes. */
 rg_status rg_model_load_weights(rg_model *m, const char *path);
 
+/* ------------------------------------------------------- safetensors files */
+
+/* Any safetensors file read for inspection (`regula inspect`): a
+ * checkpoint, a training checkpoint, or another program's file.  The
+ * reader is the one rg_model_load uses, and checks the whole file (every
+ * offset, shape and length) before anything is handed out; tensors may
+ * have any name and dtype. */
+typedef struct rg_safetensors rg_safetensors;
+
+typedef struct rg_tensor_info {
+    const char *name;     /* owned by the file object */
+    const char *dtype;    /* "F32", "BF16", "U64", ... (the safetensors names) */
+    int ndim;             /* 0 (a scalar) to 8 */
+    size_t shape[8];
+    size_t count;         /* elements: the product of the shape */
+} rg_tensor_info;
+
+/* A tensor's elements as numbers (integers and booleans as their values,
+ * F16/BF16/F8 converted to double). */
+typedef struct rg_tensor_stats {
+    size_t zeros;         /* elements exactly 0 (-0.0 included) */
+    size_t nonfinite;     /* NaN or infinite elements */
+    double l2;            /* Euclidean norm of the finite elements */
+    double max_abs;       /* largest |x| of the finite elements; 0 if none */
+    double mean;          /* mean of the finite elements; 0 if none */
+} rg_tensor_stats;
+
+/* Reads and checks path.  RG_EIO when it cannot be read, RG_EDATA when it
+ * is not a valid safetensors file (the message names the file and what is
+ * wrong), RG_ENOMEM.  *out owned by the caller (rg_safetensors_free). */
+rg_status rg_safetensors_open(const char *path, rg_safetensors **out);
+void rg_safetensors_free(rg_safetensors *f);
+size_t rg_safetensors_count(const rg_safetensors *f);
+/* Tensor i, 0 <= i < count, in the order of the file's header: its
+ * description into *info and, when stats is not NULL, its figures (one
+ * pass over its elements).  RG_EUSAGE when i is out of range. */
+rg_status rg_safetensors_tensor(const rg_safetensors *f, size_t i, rg_tensor_info *info,
+                                rg_tensor_stats *stats);
+/* Metadata ("__metadata__"): pair i, 0 <= i < count, in key order;
+ * the strings are owned by f. */
+size_t rg_safetensors_meta_count(const rg_safetensors *f);
+void rg_safetensors_meta(const rg_safetensors *f, size_t i, const char **key, const char **value);
+
 /* ------------------------------------------------------------ configuration */
 
 /* Every setting of `regula train|eval|predict`.  Plain data: strings are
@@ -290,6 +334,14 @@ typedef struct rg_config {
     char resume[512];         /* continue from the newest valid checkpoint here */
     double comm_timeout;      /* seconds before a silent MPI peer is declared failed */
     int skip_nonfinite;       /* skip a step with a non-finite loss or gradient */
+    char worker_batch[16];    /* proportional | equal: how a skewed partition's
+                                 workers share each global batch */
+    char strategy[16];        /* allreduce | local-sgd | easgd | hogwild */
+    long sync_every;          /* local-sgd: steps between averages; easgd: tau */
+    long sync_warmup;         /* local-sgd: synchronous steps first */
+    double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
+    char compress[32];        /* none | fp16 | bf16 | sign | topk:R | randk:R | qsgd:L | powersgd:K */
+    char error_feedback[8];   /* auto | on | off */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */
@@ -309,8 +361,13 @@ rg_status rg_config_set(rg_config *c, const char *name, const char *value);
 void rg_config_get(const rg_config *c, const char *name, char *buf, size_t cap);
 /* Applies a JSON object file of option keys; errors name the file and key. */
 rg_status rg_config_load_json(rg_config *c, const char *path);
-/* Range checks across options (lr finite and >= 0, batch > 0, ...). */
+/* Range checks of each option (lr finite and >= 0, batch > 0, ...) and
+ * checks across options (--reg-adapt needs --reg-scope local, ...). */
 rg_status rg_config_validate(const rg_config *c);
+/* rg_config_validate, and on failure *option (if not NULL) is the index in
+ * rg_options() of the option at fault (-1 when no one option is), so that
+ * a front end can say where that option came from. */
+rg_status rg_config_check(const rg_config *c, int *option);
 /* The resolved configuration as a JSON object (malloc'd; caller frees with
  * free()), and a 64-bit FNV-1a hash of it. */
 char *rg_config_json(const rg_config *c);

@@ -7,8 +7,12 @@
 #   --mpich adds MPICH (libmpich-dev mpich) beside Open MPI for make
 #           test-mpich; Open MPI stays the default mpicc/mpiexec
 set -euo pipefail
+# gnuplot-nox draws `regula plot`'s pictures (a program regula runs, not a
+# library it links: see README, "See the run"); fonts-dejavu-core is the
+# font its cairo terminals use; groff-base checks the man page (man -l).
 pkgs=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libcjson-dev
-      libcmocka-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin)
+      libcmocka-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
+      gnuplot-nox fonts-dejavu-core groff-base)
 for arg in "$@"; do
   case $arg in
     --bench) pkgs+=(python3-torch python3-numpy) ;;

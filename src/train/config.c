@@ -13,7 +13,7 @@
  * rg_config_json(c) loaded back with rg_config_load_json gives c again.
  */
 #include "core/core.h"
-#include "data/partition.h"
+#include "train/plan.h"
 #include "train/train.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -108,6 +108,20 @@ enum opt_kind {
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
     X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
       "per-worker penalty strength: none, size, skew or divergence (needs --reg-scope local and a skewed --partition)") \
+    X("strategy", "NAME", "train", K_ENUM, strategy, "allreduce|local-sgd|easgd|hogwild",   \
+      "how workers combine their work: allreduce (synchronous), local-sgd, easgd or hogwild (threads)") \
+    X("sync-every", "H", "train", K_LONG, sync_every, NULL,                                  \
+      "local-sgd: local steps between weight averages; easgd: steps between elastic moves") \
+    X("sync-warmup", "N", "train", K_LONG, sync_warmup, NULL,                                \
+      "local-sgd: the first N steps synchronous (post-local SGD)")                         \
+    X("elastic", "ALPHA", "train", K_DOUBLE, elastic, NULL,                                  \
+      "easgd: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
+    X("compress", "SPEC", "train", K_STR, compress, NULL,                                    \
+      "gradient codec: none, fp16, bf16, sign, topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK") \
+    X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
+      "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
+    X("worker-batch", "NAME", "train", K_ENUM, worker_batch, "proportional|equal",          \
+      "skewed --partition: each worker takes its share B*n_k/N of every batch (proportional) or B/W until its part runs dry (equal)") \
     X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \
       "bitwise-identical results for any worker count dividing --det-shards")             \
     X("det-shards", "N", "train", K_INT, det_shards, NULL,                                 \
@@ -187,6 +201,13 @@ void rg_config_defaults(rg_config *c)
     snprintf(c->partition, sizeof c->partition, "iid");
     snprintf(c->reg_scope, sizeof c->reg_scope, "global");
     snprintf(c->reg_adapt, sizeof c->reg_adapt, "none");
+    snprintf(c->worker_batch, sizeof c->worker_batch, "proportional");
+    snprintf(c->strategy, sizeof c->strategy, "allreduce");
+    c->sync_every = 8;
+    c->sync_warmup = 0;
+    c->elastic = 0.0;
+    snprintf(c->compress, sizeof c->compress, "none");
+    snprintf(c->error_feedback, sizeof c->error_feedback, "auto");
     c->det_shards = 8;
     c->keep = 3;
     c->comm_timeout = 30.0;
@@ -212,6 +233,8 @@ static int find_option(const char *name)
         if (name_eq(g_options[i].name, name)) return (int)i;
     return -1;
 }
+
+int rg_option_index(const char *name) { return find_option(name); }
 
 /* Edit distance, capped: for "did you mean" hints on a misspelt option. */
 static size_t edit_distance(const char *a, const char *b)
@@ -607,6 +630,33 @@ void rg_config_resume_normalise(rg_config *c)
     }
 }
 
+/* 1 when x, an option newer than a checkpoint, asks for what runs did
+ * before it existed (saved: the checkpoint's configuration): such a run
+ * may resume from it. */
+static int legacy_match(const cJSON *x, const cJSON *saved)
+{
+    const char *key = x->string, *then = NULL;
+    double num = 0.0;
+    int is_num = 0;
+    if (name_eq(key, "worker-batch")) {
+        /* skewed partitions took equal shares; iid was always proportional */
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(saved, "partition");
+        then = cJSON_IsString(p) && !strcmp(p->valuestring, "iid") ? "proportional" : "equal";
+    } else if (name_eq(key, "strategy")) {
+        then = "allreduce";
+    } else if (name_eq(key, "compress")) {
+        then = "none";
+    } else if (name_eq(key, "error-feedback")) {
+        then = "auto";
+    } else if (name_eq(key, "sync-every")) {
+        num = 8, is_num = 1;
+    } else if (name_eq(key, "sync-warmup") || name_eq(key, "elastic")) {
+        num = 0, is_num = 1;
+    }
+    if (then) return cJSON_IsString(x) && !strcmp(x->valuestring, then);
+    return is_num && cJSON_IsNumber(x) && x->valuedouble == num;
+}
+
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
 {
     char *now = rg_config_json(c);
@@ -624,6 +674,7 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (free_key) continue;
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
         if (y && cJSON_Compare(x, y, 1)) continue;
+        if (!y && legacy_match(x, a)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
@@ -826,14 +877,16 @@ done:
 
 static int terminated(const char *s, size_t size) { return memchr(s, 0, size) != NULL; }
 
-/* The range checks of one option (only), or of all (only == NULL). */
-static rg_status check_ranges(const rg_config *c, const char *only)
+/* The range checks of one option (only), or of all (only == NULL); the
+ * failing option's index into *option. */
+static rg_status check_ranges(const rg_config *c, const char *only, int *option)
 {
     char v[64];
 #define CHECK(cond, name, what, fmtval)                                                        \
     do {                                                                                       \
         if ((!only || name_eq(only, name)) && !(cond)) {                                      \
             fmtval;                                                                            \
+            if (option) *option = find_option(name);                                           \
             return rg_error(RG_EUSAGE, "--%s must be %s, got %s", name, what, v);               \
         }                                                                                      \
     } while (0)
@@ -870,6 +923,10 @@ static rg_status check_ranges(const rg_config *c, const char *only)
     CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
     CHECK(c->workers >= 1 && c->workers <= RG_MAX_WORKERS, "workers", "a worker count in [1, 1024]", L(c->workers));
     CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
+    CHECK(c->sync_every >= 1, "sync-every", "a step count >= 1", L(c->sync_every));
+    CHECK(c->sync_warmup >= 0, "sync-warmup", "a step count >= 0", L(c->sync_warmup));
+    CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
+          D(c->elastic));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));
     CHECK(isfinite(c->comm_timeout) && c->comm_timeout > 0 && c->comm_timeout <= 1e6, "comm-timeout",
@@ -883,13 +940,15 @@ static rg_status check_ranges(const rg_config *c, const char *only)
     return RG_OK;
 }
 
-rg_status rg_config_validate(const rg_config *c)
+rg_status rg_config_check(const rg_config *c, int *option)
 {
+    if (option) *option = -1;
     /* Strings must be terminated and enums must hold a choice even when the
      * caller filled the struct by hand. */
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const opt_spec *s = &g_specs[i];
         const char *field = (const char *)c + s->offset;
+        if (option) *option = (int)i;
         if ((s->kind == K_STR || s->kind == K_ENUM) && !terminated(field, s->size))
             return rg_error(RG_EUSAGE, "--%s: value is not terminated", g_options[i].name);
         if (s->kind == K_ENUM && !choice_ok(s->choices, field)) {
@@ -899,20 +958,11 @@ rg_status rg_config_validate(const rg_config *c)
                             field, list);
         }
     }
-    rg_status st = check_ranges(c, NULL);
+    if (option) *option = -1;
+    rg_status st = check_ranges(c, NULL, option);
     if (st != RG_OK) return st;
-    if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
-        return rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir (or --resume DIR)");
-    if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
-        return rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N (steps between checkpoints)",
-                        c->checkpoint_dir);
-    rg_partition part;
-    if (rg_partition_parse(c->partition, &part) != RG_OK) return RG_EUSAGE;
-    if (strcmp(c->reg_adapt, "none") && strcmp(c->reg_scope, "local"))
-        return rg_error(RG_EUSAGE, "--reg-adapt %s needs --reg-scope local: a global penalty has one strength",
-                        c->reg_adapt);
-    if (strcmp(c->reg_adapt, "none") && part.kind == RG_PART_IID)
-        return rg_error(RG_EUSAGE, "--reg-adapt %s needs a skewed --partition (dirichlet, quantity or shards): "
-                        "with iid every worker sees the same data", c->reg_adapt);
-    return RG_OK;
+    rg_plan p;
+    return rg_plan_resolve(c, &p, option);
 }
+
+rg_status rg_config_validate(const rg_config *c) { return rg_config_check(c, NULL); }

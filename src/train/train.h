@@ -1,6 +1,8 @@
 /*
- * train.h — layer 5, internal: what train.c shares with config.c and
- * resume.c (training checkpoints).
+ * train.h — layer 5, internal: what the trainer's files share: the
+ * resume rules of the configuration (config.c), evaluation (eval.c), the
+ * training state and its checkpoints (state.c), the checkpoint writer
+ * (writer.c) and the log (log.c).
  */
 #ifndef RG_TRAIN_H
 #define RG_TRAIN_H
@@ -9,6 +11,13 @@
 
 struct rg_st;
 struct rg_st_tensor_in;
+struct rg_comm;
+
+/* eval.c: mean loss (data + penalty) and accuracy of m on ds, computed by
+ * every worker of comm on a run of chunks; every worker gets the same
+ * figures, and they do not depend on the worker count.  A sample whose
+ * outputs are not finite makes its figures NaN (rg_evaluate refuses it). */
+rg_status rg_eval_world(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, double *loss, double *acc);
 
 /* RG_OK when a run configured as c may resume from a checkpoint whose
  * configuration is saved_json (rg_config_json of the run that wrote it):
@@ -20,72 +29,78 @@ struct rg_st_tensor_in;
 void rg_config_resume_normalise(rg_config *c);
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what);
 
-/* checkpoint.c: the model's tensors as rg_model_save writes them (pointing
- * into its arena; *t and *names are the caller's to rg_free), and loading
- * them from an open file (tensors "train.*" and "optimizer.*" of a
- * training checkpoint are not the model's and are left alone). */
-rg_status rg_model_st_tensors(const rg_model *m, struct rg_st_tensor_in **t, char **names, size_t *n);
-rg_status rg_model_load_st(rg_model *m, const struct rg_st *st);
+/* ------------------------------------------------ the training state */
 
-/* ------------------------------------------------ training checkpoints */
+/* Everything the loop carries from one step to the next, and nothing else:
+ * with the weights, all a resumed run needs to go on bit for bit.  The
+ * loop works on these fields; a checkpoint stores rg_counters and rg_sums
+ * as they are ("train.counters", "train.figures": the field order is the
+ * file format). */
+typedef struct rg_counters {
+    uint64_t step;            /* steps done (the next step's number) */
+    uint64_t epoch;           /* the epoch in progress, 0-based */
+    uint64_t epoch_step;      /* steps of it done */
+    uint64_t samples;         /* the data cursor: global samples consumed */
+    uint64_t world;           /* workers of the run that wrote it */
+    uint64_t opt_steps;       /* updates the optimizer took (skipped steps excluded) */
+    uint64_t skipped;         /* steps skipped for a non-finite value, in all */
+    uint64_t epoch_skipped;   /* ... in the epoch in progress */
+    uint64_t run_skipped;     /* ... in a row, up to now */
+    uint64_t epoch_samples;   /* samples of the epoch in progress */
+    uint64_t wait;            /* early stopping: epochs without improvement */
+    uint64_t best_epoch;      /* early stopping: epoch of the best weights, 0 = none */
+    uint64_t epochs_run;      /* epochs completed */
+    uint64_t nstate;          /* optimizer moment arenas */
+    uint64_t params;          /* parameters */
+    uint64_t has_best;        /* best holds the best weights */
+} rg_counters;
+typedef struct rg_sums {
+    double loss;              /* the epoch's running (loss + penalty) x samples */
+    double reg;               /* ... penalty x samples */
+    double best_metric;       /* early stopping (NaN: none yet) */
+    double lr;                /* the rate last used */
+} rg_sums;
+#define RG_COUNTERS (sizeof(rg_counters) / sizeof(uint64_t))
+#define RG_SUMS (sizeof(rg_sums) / sizeof(double))
 
-/* Counters (u) and figures (d) of a training run between two steps: all
- * a resumed run needs, with the weights, to continue bit for bit. */
-enum {
-    CK_STEP,            /* steps done (the next step's number) */
-    CK_EPOCH,           /* the epoch in progress, 0-based */
-    CK_EPOCH_STEP,      /* steps of it done */
-    CK_SAMPLES,         /* the data cursor: global samples consumed */
-    CK_WORLD,           /* workers of the run that wrote it */
-    CK_OPT_STEPS,       /* updates the optimizer took (skipped steps excluded) */
-    CK_SKIPPED,         /* steps skipped for a non-finite value, in all */
-    CK_EPOCH_SKIPPED,   /* ... in the epoch in progress */
-    CK_RUN_SKIPPED,     /* ... in a row, up to now */
-    CK_EPOCH_SAMPLES,   /* samples of the epoch in progress */
-    CK_WAIT,            /* early stopping: epochs without improvement */
-    CK_BEST_EPOCH,      /* early stopping: epoch of the best weights, 0 = none */
-    CK_EPOCHS_RUN,      /* epochs completed */
-    CK_NSTATE,          /* optimizer moment arenas */
-    CK_PARAMS,          /* parameters */
-    CK_HAS_BEST,        /* train.best holds the best weights */
-    CK_NU
-};
-enum { CD_LOSS_SUM, CD_REG_SUM, CD_BEST_METRIC, CD_LR, CK_ND };
-/* per-worker figures of the epoch in progress */
+/* per-worker figures of the epoch in progress: a row of wacc */
 enum { WA_SAMPLES, WA_LOSS, WA_CORRECT, WA_DIV_SUM, WA_DIV_COUNT, WA_N };
 
-typedef struct rg_ckpt {
-    uint64_t u[CK_NU];
-    double d[CK_ND];
-    float *state[2];        /* optimizer moments, [P] each */
-    float *best;            /* [P] when u[CK_HAS_BEST] */
-    double *lambda;         /* [world] per-worker strength factors */
-    double *wacc;           /* [world * WA_N] */
-} rg_ckpt;
+typedef struct rg_run_state {
+    rg_counters n;
+    rg_sums f;
+    float *moments[2];        /* [params] each: the optimizer's, whole */
+    float *best;              /* [params] when n.has_best */
+    double *lambda;           /* [world] per-worker strength factors */
+    double *wacc;             /* [world x WA_N] */
+    float *extra;             /* [world x extra_n]: each worker's strategy state
+                                 (a codec's residual, PowerSGD's Q), when extra_n */
+    uint64_t extra_n;
+} rg_run_state;
 
-/* Allocates the arrays of ck for u[CK_PARAMS], u[CK_NSTATE], u[CK_WORLD]
- * and u[CK_HAS_BEST] (zeroed). */
-rg_status rg_ckpt_alloc(rg_ckpt *ck);
-void rg_ckpt_free(rg_ckpt *ck);
+/* Allocates the arrays for n.params, n.nstate, n.world, n.has_best and
+ * extra_n (zeroed); rg_state_free frees them. */
+rg_status rg_state_alloc(rg_run_state *s);
+void rg_state_free(rg_run_state *s);
 
-/* Writes DIR/ckpt-<step>.safetensors (step = u[CK_STEP], 12 digits): the
+/* Writes DIR/ckpt-<step>.safetensors (step = n.step, 12 digits): the
  * model's weights under their usual names (so `eval --load` and `--init`
  * read it), "optimizer.<i>", "train.best", "train.lambda",
  * "train.workers", "train.counters", "train.figures", and metadata
  * "kind": "training", the configuration and a checksum over every tensor
  * and metadata value.  Atomic (rg_st_write); refuses non-finite weights.
  * Then deletes all but the newest `keep` checkpoints of DIR. */
-rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, const rg_ckpt *ck, int keep);
+rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, const rg_run_state *ck, int keep);
 
 /* Finds the newest valid checkpoint of dir, loads its weights into m and
- * its state into ck (allocated; rg_ckpt_free).  A checkpoint that cannot be
+ * its state into ck (allocated; rg_state_free).  A checkpoint that cannot be
  * read, fails its checksum or is inconsistent is skipped with a warning
  * (rg_log) naming the file, and the one before it is tried.  *found = 0
  * (RG_OK) when dir holds no checkpoint, or does not exist.  RG_EUSAGE when
  * the newest readable checkpoint trained something else (config mismatch:
  * not a corruption, so no fallback); RG_EDATA when every checkpoint of dir
  * is unreadable.  path (cap bytes) receives the file used. */
-rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_ckpt *ck, int *found,
+rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_run_state *ck, int *found,
                        char *path, size_t cap);
 
 /* The checksum a training checkpoint's metadata holds: FNV-1a 64 over its
@@ -101,5 +116,53 @@ rg_status rg_ckpt_count(const char *dir, size_t *n, char *newest, size_t cap);
 
 /* Removes temporary files a killed writer left in dir (<name>.tmp.<pid>). */
 void rg_ckpt_clean(const char *dir);
+
+/* ------------------------------------------------ the writer (writer.c) */
+
+/* World rank 0's checkpoint writer: it owns a snapshot of the weights and
+ * the state's arrays, which a checkpoint fills, and writes them from a
+ * helper thread (at most one write in flight). */
+typedef struct rg_writer rg_writer;
+rg_status rg_writer_create(rg_writer **w, const char *dir, const rg_config *c, const rg_model *m, int nstate,
+                           int world, int has_best);
+/* The arrays a checkpoint fills (moments, best, lambda, wacc): free to
+ * write once rg_writer_wait has returned. */
+rg_run_state *rg_writer_state(rg_writer *w);
+/* The write in flight is done (a "checkpoint" event goes to log); its
+ * failure is this thread's error. */
+rg_status rg_writer_wait(rg_writer *w, FILE *log);
+/* The writer's strategy state, [world x n] floats (made at the first call). */
+float *rg_writer_extra(rg_writer *w, uint64_t n);
+/* Snapshots m's weights and the counters and sums, and starts writing. */
+rg_status rg_writer_start(rg_writer *w, const rg_model *m, const rg_counters *n, const rg_sums *f);
+void rg_writer_free(rg_writer *w);
+/* rg_model_save, answering MPI peers' pings while the file is written. */
+rg_status rg_save_serviced(const rg_model *m, const char *path);
+
+/* ------------------------------------------------ the log (log.c) */
+
+/* What the config event reports besides the configuration. */
+typedef struct rg_log_run {
+    const rg_config *c;
+    size_t params, train_samples;
+    const char *spec, *strategy;
+    int workers, processes;
+    const char *validation;   /* "held-out", "test" (the test set watched) or "none" */
+} rg_log_run;
+
+/* per-worker arrays of an epoch event, in this order */
+enum { WL_SAMPLES, WL_LOSS, WL_LAMBDA, WL_COMPUTE, WL_COMM, WL_BYTES, WL_N };
+
+void rg_log_config(FILE *f, const rg_log_run *r);
+void rg_log_resume(FILE *f, const char *from, const rg_counters *n);
+void rg_log_step(FILE *f, uint64_t step, int epoch, double loss, double lr);
+void rg_log_skip(FILE *f, uint64_t step, int epoch, int worker, uint64_t skipped);
+void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples);
+/* per: [WL_N x W], the per-worker arrays; compression: the exchange's
+ * ratio of uncompressed to sent bytes (0: no codec, not written) */
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression);
+/* an end event of a run stopped for a non-finite value at step (from 1) */
+void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped);
+void rg_log_end(FILE *f, const rg_train_result *r);
 
 #endif

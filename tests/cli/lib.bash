@@ -49,3 +49,25 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
+
+# run CODE -- cmd... : runs cmd, stdout to $T/out, stderr to $T/err (the
+# script sets T); the exit code must be CODE.  A check: ok or bad.
+run() {
+    local want=$1
+    shift
+    [ "$1" = "--" ] && shift
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        bad "$* -> exit $got, expected $want; stderr: $(head -c 400 "$T/err")"
+        return 1
+    fi
+    ok "exit $want: ${*:1:4}"
+}
+
+# check NAME COMMAND... : the command (a shell test) must succeed.
+check() {
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else bad "$name"; fi
+}

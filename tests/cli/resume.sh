@@ -72,6 +72,26 @@ run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
 run_case early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05
+# strategies that step locally: a checkpoint is a full sync, so a resumed
+# run is the uninterrupted one bit for bit
+run_case local step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --sync-warmup 5
+run_case easgd step:26 "" "${common[@]}" --workers 3 --strategy easgd --sync-every 3 --optimizer sgd --momentum 0.5
+# ... with Adam on skewed parts, where a worker may have no samples at a step
+run_case local_skew step:60 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --worker-batch equal \
+  --strategy local-sgd --sync-every 4
+run_case easgd_skew step:60 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --strategy easgd --sync-every 3
+# Hogwild is not reproducible (which updates collide depends on timing):
+# a resumed run goes on from the checkpoint and ends, its model usable
+d="$dir/hogwild"; mkdir -p "$d"
+hw=("${common[@]}" --workers 2 --strategy hogwild --optimizer sgd --lr 0.05 --checkpoint-every 7)
+(RG_TEST_CRASH=step:30 exec "$regula" train "${hw[@]}" --checkpoint-dir "$d/b" > /dev/null 2>&1)
+if "$regula" train "${hw[@]}" --resume "$d/b" --save "$d/h.st" --log "$d/h.jsonl" > /dev/null 2> "$d/h.err" &&
+   grep -q '"event":"resume"' "$d/h.jsonl" && "$regula" eval --data "csv:$dir/d.csv" --load "$d/h.st" > /dev/null 2>&1; then
+  ok "hogwild: killed at step:30, resumed from its checkpoint and finished"
+else bad "hogwild resume: $(cat "$d/h.err")"; fi
+# compressed exchanges: each worker's residual (and PowerSGD's Q) is in the checkpoint
+run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
+run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2
 # checkpoints on epoch boundaries (540 samples / 16 = 34 steps an epoch):
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)
@@ -152,6 +172,19 @@ rc=$?
 if [ $rc -eq 0 ] && grep -q '"event":"skip"' "$d/sk.jsonl" && grep '"event":"end"' "$d/sk.jsonl" | grep -q '"skipped":[1-9]'; then
   ok "--skip-nonfinite: the step is skipped on every worker and counted in the log"
 else bad "--skip-nonfinite: exit $rc: $(cat "$d/sk.err")"; fi
+
+# compressed exchanges skip the same steps, and a skipped step leaves the
+# codec's residuals as they were (a bad gradient never reaches them)
+want=$(grep -c '"event":"skip"' "$d/sk.jsonl")
+for c in sign powersgd:1 topk:0.1 qsgd:4; do
+  rm -rf "$d/skc"
+  "$regula" train "${nf[@]}" --skip-nonfinite --compress $c --error-feedback on --checkpoint-every 5 \
+    --checkpoint-dir "$d/skc" --save "$d/skc.st" --log "$d/skc.jsonl" > /dev/null 2> "$d/skc.err"
+  rc=$? got=$(grep -c '"event":"skip"' "$d/skc.jsonl")
+  if [ $rc -eq 0 ] && [ "$got" = "$want" ] && [ -s "$d/skc.st" ]; then
+    ok "--skip-nonfinite --compress $c: the same $want steps skipped, the state finite to the end"
+  else bad "--skip-nonfinite --compress $c: exit $rc, $got skips (want $want): $(head -c 300 "$d/skc.err")"; fi
+done
 
 # skipped steps and checkpoints together: the skip is in the state too
 every=(--checkpoint-every 5)

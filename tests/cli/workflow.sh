@@ -13,28 +13,6 @@ pass=0 failed=0
 ok() { pass=$((pass + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
-# check NAME COMMAND... : the command (a shell test) must succeed
-check() {
-    local name=$1
-    shift
-    if "$@"; then ok; else bad "$name"; fi
-}
-
-# run CODE -- cmd... : runs cmd, stdout to $T/out, stderr to $T/err; the
-# exit code must be CODE.
-run() {
-    local want=$1
-    shift
-    [ "$1" = "--" ] && shift
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "$* -> exit $got, expected $want; stderr: $(head -c 400 "$T/err")"
-        return 1
-    fi
-    ok
-}
-
 gen_csv "$T/train.csv" 200 12345
 cut -d, -f2- "$T/train.csv" | head -n 30 >"$T/features.csv"
 MODEL='dense(8, relu) dense(3, softmax)'

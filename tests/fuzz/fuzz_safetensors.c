@@ -6,7 +6,7 @@
  * runs on the same file.  Build and run with scripts/fuzz.sh safetensors
  * SECONDS. */
 #include "fuzz_common.h"
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *d, size_t n);
 int LLVMFuzzerTestOneInput(const unsigned char *d, size_t n)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "support.h"
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 static char *g_dir;
 

@@ -437,7 +437,10 @@ static void test_adapted_strengths_keep_their_mean(void **state)
     double num = 0, den = 0;
     int differ = 0;
     for (int k = 0; k < 4; k++) { num += s[k] * lam[k]; den += s[k]; differ += fabs(lam[k] - 1) > 0.01; }
-    assert_float_equal(num / den, 1.0, 1e-4);   /* sample-weighted mean is the base strength */
+    /* the share-weighted mean is 1 (test_adapted_strength_is_the_configured_one
+     * proves it); with proportional batches the shares are the part sizes,
+     * to a sample per step */
+    assert_float_equal(num / den, 1.0, 1e-2);
     assert_true(differ > 0);                    /* and the policy did something */
     /* size: fewer samples, stronger penalty */
     for (int i = 0; i < 4; i++)
@@ -464,7 +467,7 @@ static void test_adapted_strengths_keep_their_mean(void **state)
             moved += fabs(l - 1) > 0.001;
         }
         free(tq);
-        assert_float_equal(nq / dq, 1.0, 1e-4);
+        assert_float_equal(nq / dq, 1.0, 1e-2);
         assert_true(moved > 0);
         free(r.params);
     }
@@ -477,6 +480,101 @@ static void test_adapted_strengths_keep_their_mean(void **state)
     assert_int_equal(b2.st, RG_EUSAGE);
     assert_non_null(strstr(rg_last_error(), "skewed --partition"));
     free(a.params); free(b.params); free(b2.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+/* The configured penalty is what an epoch applies on average, whatever
+ * the per-worker strengths and the batch split.  A weight fed by an input
+ * that is always 0 has no data gradient, so plain SGD shrinks it at step t
+ * by (1 - 2 lr l2 s_t), s_t = sum_k lambda_k b_k(t) / B(t) the step's
+ * total strength: ln(w_T / w_0) / ln(1 - 2 lr l2) measures sum_t s_t,
+ * which a global penalty makes the step count S.  Under equal batches the
+ * first steps, where both workers take B/2, apply (lambda_0 + lambda_1)/2:
+ * were the strengths ignored, that would be 1; were they normalised by
+ * part size, as before, the epoch would apply 0.8 of the penalty here. */
+static void test_adapted_strength_is_the_configured_one(void **state)
+{
+    (void)state;
+    enum { n = 480, d = 9 };
+    float *x = calloc(n * d, sizeof(float));
+    for (int i = 0; i < n; i++) memcpy(x + i * d, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &ds), RG_OK);
+    char *dir = rgt_tmpdir();
+    const char *modes[2] = { "proportional", "equal" };
+    const double c = 2 * 0.01 * 0.01;   /* 2 lr l2 */
+    for (int mode = 0; mode < 2; mode++) {
+        double total[2], early = 0.0, lam[2], samples[2];
+        for (int adapt = 0; adapt < 2; adapt++) {
+            char name[16];
+            snprintf(name, sizeof name, "ck%d%d", mode, adapt);
+            const char *lg = rgt_path(dir, "a.jsonl"), *ck = rgt_path(dir, name);
+            const char *kv[] = {"model", "dense(4, softmax, l2=0.01)", "optimizer", "sgd", "lr", "0.01", "epochs", "1",
+                                "workers", "2", "partition", "quantity:2", "seed", "2", "worker-batch", modes[mode],
+                                "reg-scope", adapt ? "local" : "global", "reg-adapt", adapt ? "size" : "none",
+                                "log", lg, "checkpoint-every", "2", "checkpoint-dir", ck, "keep", "100", NULL};
+            rg_config cf;
+            config_with(&cf, kv);
+            rg_model *m, *m2;
+            assert_int_equal(rg_model_create(cf.model, d, cf.seed, &m), RG_OK);
+            float w0[4];
+            for (int o = 0; o < 4; o++) w0[o] = rg_model_params(m)[o * d + 8];
+            if (rg_train(&cf, m, ds, NULL, NULL, NULL, NULL, NULL) != RG_OK) fail_msg("%s", rg_last_error());
+            double sum = 0.0;
+            for (int o = 0; o < 4; o++) sum += log(rg_model_params(m)[o * d + 8] / w0[o]) / log(1 - c) / 4;
+            total[adapt] = sum;
+            if (adapt) {
+                assert_int_equal(log_samples(lg, samples, 2), 2);
+                char *t = rgt_read(lg, NULL), *p = strstr(t, "\"lambda\":[") + 10;
+                lam[0] = strtod(p, &p);
+                lam[1] = strtod(p + 1, NULL);
+                free(t);
+                /* the first two steps, from the checkpoint after them */
+                assert_int_equal(rg_model_load(rgt_path(ck, "ckpt-000000000002.safetensors"), &m2), RG_OK);
+                for (int o = 0; o < 4; o++) early += log(rg_model_params(m2)[o * d + 8] / w0[o]) / log(1 - c) / 4;
+                rg_model_free(m2);
+            }
+            rg_model_free(m);
+        }
+        print_message("%s: sizes %.0f/%.0f, lambda %.4f/%.4f, epoch strength %.5f of %.5f, first steps %.4f\n",
+                      modes[mode], samples[0], samples[1], lam[0], lam[1], total[1], total[0], early / 2);
+        assert_true(fabs(lam[0] - lam[1]) > 0.5);               /* the policy did something */
+        assert_float_equal(total[1] / total[0], 1.0, 2e-3);     /* the configured penalty, on average */
+        if (mode == 1) assert_float_equal(early / 2, (lam[0] + lam[1]) / 2, 2e-3);   /* ... from lambda_k */
+    }
+    rgt_rmtree(dir);
+    free(dir);
+    free(x);
+    rg_dataset_free(ds);
+}
+
+/* Proportional batches end every part with the epoch: as many steps as an
+ * iid run, every sample once; equal batches last as long as the largest
+ * part. */
+static void test_proportional_batches(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *log = rgt_path(dir, "p.jsonl");
+    int steps[2];
+    for (int mode = 0; mode < 2; mode++) {
+        const char *kv[] = {"workers", "4", "partition", "dirichlet:0.3", "worker-batch", mode ? "equal" : "proportional",
+                            "log", log, "log-every", "1", "epochs", "1", NULL};
+        run a = train_with(kv);
+        assert_int_equal(a.st, RG_OK);
+        char *t = rgt_read(log, NULL);
+        steps[mode] = 0;
+        for (char *p = t; (p = strstr(p, "\"event\":\"step\"")); p++) steps[mode]++;
+        free(t);
+        double s[4], total = 0;
+        assert_int_equal(log_samples(log, s, 4), 4);
+        for (int k = 0; k < 4; k++) total += s[k];
+        assert_float_equal(total, 480, 0);   /* every sample, once */
+        free(a.params);
+    }
+    assert_int_equal(steps[0], 15);          /* 480 / 32, as with iid */
+    assert_true(steps[1] > 15);              /* the largest part's ceil(n_k / 8) */
     rgt_rmtree(dir);
     free(dir);
 }
@@ -496,6 +594,8 @@ int main(void)
         cmocka_unit_test(test_failure_in_one_worker_stops_all),
         cmocka_unit_test(test_summed_gradient_overflow_is_caught),
         cmocka_unit_test(test_adapted_strengths_keep_their_mean),
+        cmocka_unit_test(test_adapted_strength_is_the_configured_one),
+        cmocka_unit_test(test_proportional_batches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,7 @@
  * before it, or fails with RG_EDATA when there is none. */
 #include "support.h"
 #include "regula.h"
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 #include "train/train.h"
 #include <math.h>
 #include <stdio.h>

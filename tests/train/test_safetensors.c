@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "support.h"
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 static char *g_dir;
 

@@ -14,7 +14,7 @@
  * pads it with spaces to a multiple of 8 bytes as the reference writer does,
  * and goes through "<path>.tmp.<pid>" + fsync + rename + directory fsync.
  */
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

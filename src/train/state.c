@@ -1,15 +1,15 @@
 /*
- * resume.c — training checkpoints: everything a killed run needs to go on
- * bit for bit, in one safetensors file per checkpoint.
+ * state.c — the training state and its checkpoints: everything a killed
+ * run needs to go on bit for bit, in one safetensors file per checkpoint.
  *
  * A checkpoint is DIR/ckpt-<12-digit step>.safetensors.  Its tensors are the
  * model's weights under rg_model_save's names, the optimizer's moment arenas
  * in full ("optimizer.0", "optimizer.1", [P] each, whatever slice each worker
  * held), the early-stopping copy ("train.best"), the per-worker strengths
  * ("train.lambda", F64), the per-worker figures of the epoch in progress
- * ("train.workers", F64 [W, WA_N]), and the counters and figures
- * ("train.counters" U64, "train.figures" F64: doubles kept as bits, NaN
- * included).  Metadata: format, kind "training", spec, inputs, the
+ * ("train.workers", F64 [W, WA_N]), and the counters and sums
+ * ("train.counters": rg_counters as it is, U64; "train.figures": rg_sums
+ * as it is, its doubles stored as their bits, NaN included).  Metadata: format, kind "training", spec, inputs, the
  * configuration (rg_config_json) and "checksum": FNV-1a 64 over every
  * tensor (sorted by name: name, dtype, shape, bytes) and every other
  * metadata pair (sorted by key).  A torn file fails the reader's checks; a
@@ -19,7 +19,7 @@
  * got that name (rg_st_write renames a synced temporary), so the newest
  * valid one is the latest state the run reached at a checkpoint.
  */
-#include "train/safetensors.h"
+#include "io/checkpoint.h"
 #include "train/train.h"
 
 #include <dirent.h>
@@ -33,35 +33,40 @@
 #define CK_SUFFIX ".safetensors"
 #define CK_DIGITS 12
 
-rg_status rg_ckpt_alloc(rg_ckpt *ck)
+_Static_assert(sizeof(rg_counters) == 16 * sizeof(uint64_t), "rg_counters is the file format: 16 u64");
+_Static_assert(sizeof(rg_sums) == 4 * sizeof(double), "rg_sums is the file format: 4 doubles");
+
+rg_status rg_state_alloc(rg_run_state *s)
 {
-    size_t P = (size_t)ck->u[CK_PARAMS], W = (size_t)ck->u[CK_WORLD];
-    int ns = (int)ck->u[CK_NSTATE];
-    ck->state[0] = ck->state[1] = ck->best = NULL;
-    ck->lambda = ck->wacc = NULL;
+    size_t P = (size_t)s->n.params, W = (size_t)s->n.world;
+    int ns = (int)s->n.nstate;
+    s->moments[0] = s->moments[1] = s->best = NULL;
+    s->lambda = s->wacc = NULL;
     if (ns < 0 || ns > 2 || W == 0 || W > RG_MAX_WORKERS) return rg_error(RG_EDATA, "checkpoint: bad state sizes");
     int ok = 1;
-    for (int i = 0; i < ns; i++) ok &= (ck->state[i] = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
-    if (ck->u[CK_HAS_BEST]) ok &= (ck->best = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
-    ok &= (ck->lambda = rg_calloc(W, sizeof(double))) != NULL;
-    ok &= (ck->wacc = rg_calloc(W * WA_N, sizeof(double))) != NULL;
+    for (int i = 0; i < ns; i++) ok &= (s->moments[i] = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
+    if (s->n.has_best) ok &= (s->best = rg_calloc(P ? P : 1, sizeof(float))) != NULL;
+    ok &= (s->lambda = rg_calloc(W, sizeof(double))) != NULL;
+    ok &= (s->wacc = rg_calloc(W * WA_N, sizeof(double))) != NULL;
+    if (s->extra_n) ok &= (s->extra = rg_calloc(W * (size_t)s->extra_n, sizeof(float))) != NULL;
     if (!ok) {
-        rg_ckpt_free(ck);
+        rg_state_free(s);
         return rg_error(RG_ENOMEM, "out of memory for a checkpoint of %zu parameters", P);
     }
     return RG_OK;
 }
 
-void rg_ckpt_free(rg_ckpt *ck)
+void rg_state_free(rg_run_state *s)
 {
-    if (!ck) return;
-    rg_free(ck->state[0]);
-    rg_free(ck->state[1]);
-    rg_free(ck->best);
-    rg_free(ck->lambda);
-    rg_free(ck->wacc);
-    ck->state[0] = ck->state[1] = ck->best = NULL;
-    ck->lambda = ck->wacc = NULL;
+    if (!s) return;
+    rg_free(s->moments[0]);
+    rg_free(s->moments[1]);
+    rg_free(s->best);
+    rg_free(s->lambda);
+    rg_free(s->wacc);
+    rg_free(s->extra);
+    s->moments[0] = s->moments[1] = s->best = s->extra = NULL;
+    s->lambda = s->wacc = NULL;
 }
 
 /* ------------------------------------------------------------- checksum */
@@ -189,12 +194,12 @@ void rg_ckpt_clean(const char *dir)
     closedir(d);
 }
 
-rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, const rg_ckpt *ck, int keep)
+rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, const rg_run_state *ck, int keep)
 {
     rg_st_tensor_in t[MAX_T];
     rg_st_tensor_in *mt = NULL;
     char *mnames = NULL;
-    size_t nm = 0, n = 0, P = (size_t)ck->u[CK_PARAMS], W = (size_t)ck->u[CK_WORLD];
+    size_t nm = 0, n = 0, P = (size_t)ck->n.params, W = (size_t)ck->n.world;
     rg_status s = rg_model_st_tensors(m, &mt, &mnames, &nm);
     if (s != RG_OK) return s;
     rg_config norm = *c;
@@ -209,24 +214,25 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     }
     for (size_t i = 0; i < nm; i++) t[n++] = mt[i];
     static const char *const state_names[2] = { "optimizer.0", "optimizer.1" };
-    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++)
+    for (int i = 0; i < (int)ck->n.nstate; i++)
         t[n++] = (rg_st_tensor_in){ .name = state_names[i], .dtype = RG_ST_F32, .ndim = 1, .shape = {P},
-                                    .data = ck->state[i] };
-    if (ck->u[CK_HAS_BEST])
+                                    .data = ck->moments[i] };
+    if (ck->n.has_best)
         t[n++] = (rg_st_tensor_in){ .name = "train.best", .dtype = RG_ST_F32, .ndim = 1, .shape = {P},
                                     .data = ck->best };
     t[n++] = (rg_st_tensor_in){ .name = "train.lambda", .dtype = RG_ST_F64, .ndim = 1, .shape = {W},
                                 .data = ck->lambda };
     t[n++] = (rg_st_tensor_in){ .name = "train.workers", .dtype = RG_ST_F64, .ndim = 2, .shape = {W, WA_N},
                                 .data = ck->wacc };
-    t[n++] = (rg_st_tensor_in){ .name = "train.counters", .dtype = RG_ST_U64, .ndim = 1, .shape = {CK_NU},
-                                .data = ck->u };
-    /* figures as their bits: best_metric may be NaN, which the writer
+    if (ck->extra_n)
+        t[n++] = (rg_st_tensor_in){ .name = "train.strategy", .dtype = RG_ST_F32, .ndim = 2,
+                                    .shape = {W, (size_t)ck->extra_n}, .data = ck->extra };
+    t[n++] = (rg_st_tensor_in){ .name = "train.counters", .dtype = RG_ST_U64, .ndim = 1, .shape = {RG_COUNTERS},
+                                .data = &ck->n };
+    /* the sums as their bits: best_metric may be NaN, which the writer
      * refuses in a float tensor and which must come back as it was */
-    uint64_t dbits[CK_ND];
-    memcpy(dbits, ck->d, sizeof dbits);
-    t[n++] = (rg_st_tensor_in){ .name = "train.figures", .dtype = RG_ST_U64, .ndim = 1, .shape = {CK_ND},
-                                .data = dbits };
+    t[n++] = (rg_st_tensor_in){ .name = "train.figures", .dtype = RG_ST_U64, .ndim = 1, .shape = {RG_SUMS},
+                                .data = &ck->f };
 
     char inputs[32];
     snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
@@ -259,7 +265,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     kv[2 * NMETA + 1] = sum;
 
     char path[4200];
-    ck_name(path, sizeof path, dir, ck->u[CK_STEP]);
+    ck_name(path, sizeof path, dir, ck->n.step);
     s = rg_st_write(path, t, n, kv, NMETA + 1, RG_ST_CRASH_POINT);
     if (s == RG_ENONFINITE)
         s = rg_error_prefix(s, "not writing checkpoint %s: ", path);
@@ -274,7 +280,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     size_t k, kept = 0;
     if ((s = list_ckpts(dir, &steps, &k)) != RG_OK) return s;
     for (size_t i = 0; i < k; i++) {
-        if (steps[i] > (long long)ck->u[CK_STEP] || ++kept <= (size_t)keep) continue;
+        if (steps[i] > (long long)ck->n.step || ++kept <= (size_t)keep) continue;
         ck_name(path, sizeof path, dir, (uint64_t)steps[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
             s = rg_error(RG_EIO, "--keep %d: cannot delete the old checkpoint %s: %s", keep, path, strerror(errno));
@@ -337,7 +343,7 @@ uint64_t rg_ckpt_checksum(const rg_st *st)
 
 /* Reads one checkpoint: RG_EDATA/RG_EIO for a damaged file (the caller
  * falls back), RG_EUSAGE for one that trained something else. */
-static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_ckpt *ck)
+static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_run_state *ck)
 {
     rg_st *st;
     rg_status s = rg_st_read(path, &st);
@@ -361,37 +367,41 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     }
     if ((s = rg_config_resume_check(c, cj, path)) != RG_OK) goto out;
 
-    const rg_st_tensor *tu = need(st, "train.counters", RG_ST_U64, CK_NU, &s);
-    const rg_st_tensor *td = need(st, "train.figures", RG_ST_U64, CK_ND, &s);
+    const rg_st_tensor *tu = need(st, "train.counters", RG_ST_U64, RG_COUNTERS, &s);
+    const rg_st_tensor *td = need(st, "train.figures", RG_ST_U64, RG_SUMS, &s);
     if (s != RG_OK) goto out;
-    memcpy(ck->u, tu->data, sizeof ck->u);
-    memcpy(ck->d, td->data, sizeof ck->d);
+    memcpy(&ck->n, tu->data, sizeof ck->n);
+    memcpy(&ck->f, td->data, sizeof ck->f);
     size_t P = rg_model_param_count(m);
-    if (ck->u[CK_PARAMS] != P) {
+    if (ck->n.params != P) {
         s = rg_error(RG_EDATA, "%s: holds %llu parameters, the model has %zu", path,
-                     (unsigned long long)ck->u[CK_PARAMS], P);
+                     (unsigned long long)ck->n.params, P);
         goto out;
     }
-    if ((s = rg_ckpt_alloc(ck)) != RG_OK) goto out;
-    size_t W = (size_t)ck->u[CK_WORLD];
+    const rg_st_tensor *tx = rg_st_find(st, "train.strategy");
+    ck->extra_n = tx && tx->ndim == 2 && tx->shape[0] == ck->n.world ? tx->shape[1] : 0;
+    if ((s = rg_state_alloc(ck)) != RG_OK) goto out;
+    size_t W = (size_t)ck->n.world;
+    if (ck->extra_n) tx = need(st, "train.strategy", RG_ST_F32, W * (size_t)ck->extra_n, &s);
     static const char *const state_names[2] = { "optimizer.0", "optimizer.1" };
     const rg_st_tensor *ts[2] = { NULL, NULL }, *tb = NULL;
-    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++) ts[i] = need(st, state_names[i], RG_ST_F32, P, &s);
-    if (ck->u[CK_HAS_BEST]) tb = need(st, "train.best", RG_ST_F32, P, &s);
+    for (int i = 0; i < (int)ck->n.nstate; i++) ts[i] = need(st, state_names[i], RG_ST_F32, P, &s);
+    if (ck->n.has_best) tb = need(st, "train.best", RG_ST_F32, P, &s);
     const rg_st_tensor *tl = need(st, "train.lambda", RG_ST_F64, W, &s);
     const rg_st_tensor *tw = need(st, "train.workers", RG_ST_F64, W * WA_N, &s);
     if (s == RG_OK) s = rg_model_load_st(m, st);   /* checks finiteness too */
-    if (s != RG_OK) { rg_ckpt_free(ck); goto out; }
-    for (int i = 0; i < (int)ck->u[CK_NSTATE]; i++) memcpy(ck->state[i], ts[i]->data, P * sizeof(float));
+    if (s != RG_OK) { rg_state_free(ck); goto out; }
+    for (int i = 0; i < (int)ck->n.nstate; i++) memcpy(ck->moments[i], ts[i]->data, P * sizeof(float));
     if (tb) memcpy(ck->best, tb->data, P * sizeof(float));
     memcpy(ck->lambda, tl->data, W * sizeof(double));
     memcpy(ck->wacc, tw->data, W * WA_N * sizeof(double));
+    if (ck->extra_n) memcpy(ck->extra, tx->data, W * (size_t)ck->extra_n * sizeof(float));
 out:
     rg_st_free(st);
     return s;
 }
 
-rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_ckpt *ck, int *found,
+rg_status rg_ckpt_load(const char *dir, const rg_config *c, rg_model *m, rg_run_state *ck, int *found,
                        char *path, size_t cap)
 {
     *found = 0;

@@ -11,8 +11,8 @@
  * found, typed, shaped and checked finite, and no tensor in the file was
  * left unused; on any error the model holds exactly what it held before.
  */
-#include "train/safetensors.h"
-#include "train/train.h"
+#include "io/checkpoint.h"
+#include "nn/model.h"
 
 #include <math.h>
 #include <string.h>

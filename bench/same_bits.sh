@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Same bits: for the configurations a change must not touch, the final
+# --save file of this build is byte-identical to the one a base commit's
+# binary writes on the same machine.  The strategy-layer rewrite was held
+# to this against af1c4ab, the commit before it.
+#
+# Usage: bench/same_bits.sh BUILD_DIR [BASE_COMMIT]     (default af1c4ab)
+# Builds BASE_COMMIT once in build-base/ (a git worktree; needs the
+# repository's history: a shallow clone cannot, and the script says so and
+# fails).  BASE_BIN=path uses a binary already built instead.  Each case
+# trains the reference model (dropout, L2) on the first 6000 Fashion-MNIST
+# samples for 2 epochs.  Exit 0 when every case is identical.
+set -uo pipefail
+build=${1:?usage: bench/same_bits.sh BUILD_DIR [BASE_COMMIT]}
+base=${2:-af1c4ab}
+here=$(cd "$(dirname "$0")/.." && pwd)
+new=$(cd "$build" && pwd)/regula
+[ -x "$new" ] || { echo "same_bits: $new not found; build first" >&2; exit 1; }
+
+old=${BASE_BIN:-}
+if [ -z "$old" ]; then
+  dir=$here/build-base
+  if ! git -C "$here" cat-file -e "$base^{commit}" 2>/dev/null; then
+    echo "same_bits: commit $base is not in this clone (shallow?); fetch the history or give BASE_BIN" >&2
+    exit 1
+  fi
+  if [ ! -x "$dir/build/regula" ] || [ "$(git -C "$dir" rev-parse HEAD 2>/dev/null)" != "$(git -C "$here" rev-parse "$base^{commit}")" ]; then
+    rm -rf "$dir"
+    git -C "$here" worktree prune
+    git -C "$here" worktree add -f --detach "$dir" "$base" >/dev/null || exit 1
+    cmake -S "$dir" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DRG_TESTS=OFF >/dev/null &&
+      cmake --build "$dir/build" -j "$(nproc)" >/dev/null || { echo "same_bits: building $base failed" >&2; exit 1; }
+  fi
+  old=$dir/build/regula
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+mpirun=$(command -v mpirun || true)
+common=(train --data fashion-mnist --limit 6000 --epochs 2 --log-every 0 --seed 3)
+wide='dense(600, relu, l2=0.001) dropout(0.2) dense(10, softmax)'   # over 1 MiB: threads share the weights
+failed=0 ran=0
+
+# one NAME LAUNCH... -- ARGS...: trains with both binaries, compares the files
+one() {
+  local name=$1; shift
+  local launch=()
+  while [ "$1" != "--" ]; do launch+=("$1"); shift; done
+  shift
+  local t0=$SECONDS
+  "${launch[@]}" "$old" "${common[@]}" "$@" --save "$tmp/old.st" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL  $name: the base binary failed: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return; }
+  "${launch[@]}" "$new" "${common[@]}" "$@" --save "$tmp/new.st" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL  $name: this build failed: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return; }
+  ran=$((ran + 1))
+  if cmp -s "$tmp/old.st" "$tmp/new.st"; then echo "same  $name ($((SECONDS - t0)) s)"
+  else echo "DIFF  $name: $(cmp "$tmp/old.st" "$tmp/new.st" | head -1)"; failed=$((failed + 1)); fi
+}
+
+one "1 worker" -- 
+one "2 threads" -- --workers 2
+one "3 threads" -- --workers 3
+one "2 threads, shared weights" -- --workers 2 --model "$wide"
+one "3 threads, shared weights" -- --workers 3 --model "$wide"
+one "deterministic, 1 worker" -- --deterministic
+one "deterministic, 2 workers" -- --deterministic --workers 2
+one "deterministic, 4 workers" -- --deterministic --workers 4
+one "sgd, momentum, clipping, 2 threads" -- --workers 2 --optimizer sgd --momentum 0.9 --lr 0.05 --clip-norm 1
+if [ -n "$mpirun" ]; then
+  one "2 MPI processes" "$mpirun" -np 2 -- 
+  one "2 MPI processes x 2 threads" "$mpirun" -np 2 -- --workers 2
+  one "deterministic, 2 MPI processes x 2 threads" "$mpirun" -np 2 -- --deterministic --workers 2
+else
+  echo "skip  MPI cases: no mpirun on this machine"
+fi
+echo "same_bits: $ran cases against $base, $failed differ or failed ($(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }'))"
+[ "$failed" -eq 0 ]

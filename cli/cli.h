@@ -1,0 +1,82 @@
+/*
+ * cli.h — what the front end's files share: exit codes, messages, the
+ * commands that take their own arguments (plot, inspect) and their option
+ * tables, which --help and the man page both print.
+ *
+ * Front-end code only: like regula.c, these files see the library through
+ * the public header alone.
+ */
+#ifndef REGULA_CLI_H
+#define REGULA_CLI_H
+
+#include "regula.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+/* The exit codes of README's "Exit codes" (regula.c's enum, same values). */
+enum { CLI_OTHER = 1, CLI_USAGE = 2, CLI_FILE = 3 };
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* "regula: MESSAGE" on stderr; returns code. */
+int cli_error(int code, const char *fmt, ...) CLI_PRINTF(2, 3);
+int cli_verror(int code, const char *fmt, va_list ap) CLI_PRINTF(2, 0);
+/* "regula: note: MESSAGE" on stderr: something the user should know that
+ * does not stop the command (a truncated log, a run left out). */
+void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
+
+/* One option of a command that parses its own arguments. */
+typedef struct cli_opt {
+    const char *name;   /* long name without "--" */
+    char shortname;     /* 0, or 'o' for -o */
+    const char *arg;    /* metavariable, NULL for a flag */
+    const char *help;
+} cli_opt;
+
+/* A command: name, one line for `regula --help`, what it does (help and
+ * man page), its synopsis after "regula NAME", its options, and its entry
+ * point (argv[0] is the command's name). */
+typedef struct cli_command {
+    const char *name, *summary, *about, *synopsis;
+    const cli_opt *opts;
+    size_t nopts;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Every command in the order `regula --help` lists them; train, eval and
+ * predict have no opts here (theirs are rg_options()) and no run. */
+const cli_command *cli_commands(size_t *count);
+const cli_command *cli_command_find(const char *name);
+
+/* The options of a cli_command, parsed: argv's options by table index,
+ * the other words in order.  Errors (exit 2) name the option. */
+typedef struct cli_args {
+    const char **value;  /* [nopts]: last value given, "" for a flag, NULL if absent */
+    const char ***multi; /* [nopts]: every value given, in order (count in nmulti) */
+    size_t *nmulti;
+    const char **words;  /* the arguments that are not options */
+    size_t nwords;
+    size_t nopts;
+} cli_args;
+int cli_parse(const cli_command *cmd, int argc, char **argv, cli_args *out);
+void cli_args_free(cli_args *a);
+/* Prints `regula NAME --help`. */
+void cli_print_help(FILE *f, const cli_command *cmd);
+
+/* Runs cmd (argv[0] its name): its --help if asked anywhere, else cmd->run;
+ * a failed write to standard output is exit 3. */
+int cli_run(const cli_command *cmd, int argc, char **argv);
+
+int cmd_plot(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* Writes the man page regula(1) in roff: the commands, every option of
+ * rg_options() and of the tables above, with defaults, and exit_help (the
+ * lines "  N  meaning" that --help prints). */
+int cli_man(FILE *f, const char *exit_help);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * schedule.h — layer 2, internal: the learning rate of each step.
+ */
+#ifndef RG_SCHEDULE_H
+#define RG_SCHEDULE_H
+#include <stdint.h>
+
+typedef enum { RG_LR_CONSTANT, RG_LR_STEP, RG_LR_COSINE } rg_lr_kind;
+
+typedef struct rg_lr_schedule {
+    rg_lr_kind kind;
+    double lr;              /* the base rate */
+    long warmup;            /* steps of linear ramp from 0 (0 = none) */
+    long step_epochs;       /* step: multiply by gamma every step_epochs epochs */
+    double gamma;
+    double lr_min;          /* cosine: the floor */
+    uint64_t total_steps;   /* cosine: steps of the whole run */
+} rg_lr_schedule;
+
+/* The rate of global step `step` (0-based) in epoch `epoch` (0-based). */
+double rg_lr_at(const rg_lr_schedule *s, uint64_t step, int epoch);
+#endif

@@ -1,0 +1,295 @@
+/*
+ * codec.c — gradient codecs: the spec, the table of kinds, error
+ * feedback, and the dense ones (fp16, bf16, sign).
+ *
+ * Error feedback (Seide et al. 2014; Karimireddy et al. 2019): a worker
+ * adds its residual to its gradient, sends the compressed sum, and keeps
+ * what the message left out as its next residual: p = g + e; e = p -
+ * decode(encode(p)).  So nothing a worker computed is lost, only delayed.
+ *
+ * Invariant: every worker builds a message of the same length (msg_n
+ * floats: values, and indices or bits stored in float slots), so one
+ * all-gather moves them; decoding sums the workers in rank order.
+ */
+#include "parallel/codec_impl.h"
+#include "kernels/kernels.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const codec_kind *kind_of(rg_codec_kind k)
+{
+    switch (k) {
+    case RG_CODEC_FP16: return &rg_codec_fp16;
+    case RG_CODEC_BF16: return &rg_codec_bf16;
+    case RG_CODEC_SIGN: return &rg_codec_sign;
+    case RG_CODEC_TOPK: return &rg_codec_topk;
+    case RG_CODEC_RANDK: return &rg_codec_randk;
+    case RG_CODEC_QSGD: return &rg_codec_qsgd;
+    case RG_CODEC_POWERSGD: return &rg_codec_powersgd;
+    case RG_CODEC_NONE: break;
+    }
+    return NULL;
+}
+
+rg_status rg_codec_parse(const char *text, const char *ef, rg_codec_spec *out)
+{
+    int which;
+    return rg_codec_parse_at(text, ef, out, &which);
+}
+
+rg_status rg_codec_parse_at(const char *text, const char *ef, rg_codec_spec *out, int *which)
+{
+    memset(out, 0, sizeof *out);
+    *which = 0;
+    const char *colon = strchr(text, ':'), *arg = colon ? colon + 1 : NULL;
+    size_t klen = colon ? (size_t)(colon - text) : strlen(text);
+    static const struct { const char *name; rg_codec_kind kind; int arg, ef; } names[] = {
+        {"none", RG_CODEC_NONE, 0, 0}, {"fp16", RG_CODEC_FP16, 0, 0}, {"bf16", RG_CODEC_BF16, 0, 0},
+        {"sign", RG_CODEC_SIGN, 0, 1}, {"topk", RG_CODEC_TOPK, 1, 1}, {"randk", RG_CODEC_RANDK, 1, 1},
+        {"qsgd", RG_CODEC_QSGD, 1, 0}, {"powersgd", RG_CODEC_POWERSGD, 1, 1},
+    };
+    int found = -1;
+    for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
+        if (strlen(names[i].name) == klen && !strncmp(text, names[i].name, klen)) found = i;
+    if (found < 0 || (names[found].arg != (arg != NULL)))
+        return rg_error(RG_EUSAGE, "--compress: '%s' is not one of none, fp16, bf16, sign, topk:RATIO, randk:RATIO, "
+                        "qsgd:LEVELS, powersgd:RANK", text);
+    out->kind = names[found].kind;
+    char *end = NULL;
+    if (out->kind == RG_CODEC_TOPK || out->kind == RG_CODEC_RANDK) {
+        out->ratio = strtod(arg, &end);
+        if (*end || !(out->ratio > 0.0 && out->ratio <= 1.0))
+            return rg_error(RG_EUSAGE, "--compress %s: RATIO must be in (0, 1]", text);
+    } else if (arg) {
+        long v = strtol(arg, &end, 10), hi = out->kind == RG_CODEC_QSGD ? 127 : 64;
+        if (*end || v < 1 || v > hi)
+            return rg_error(RG_EUSAGE, "--compress %s: %s must be an integer in [1, %ld]", text,
+                            out->kind == RG_CODEC_QSGD ? "LEVELS" : "RANK", hi);
+        if (out->kind == RG_CODEC_QSGD) out->levels = (int)v;
+        else out->rank = (int)v;
+    }
+    *which = 1;
+    if (!strcmp(ef, "on")) out->error_feedback = 1;
+    else if (!strcmp(ef, "auto")) out->error_feedback = names[found].ef;
+    else if (strcmp(ef, "off")) return rg_error(RG_EUSAGE, "--error-feedback: '%s' is not auto, on or off", ef);
+    if (out->kind == RG_CODEC_NONE && out->error_feedback)
+        return rg_error(RG_EUSAGE, "--error-feedback on needs a --compress codec: nothing is left out without one");
+    *which = 0;
+    return RG_OK;
+}
+
+double rg_codec_ring(const rg_codec *c, size_t n)
+{
+    return 2.0 * (double)(c->world - 1) / (double)c->world * (double)n * sizeof(float);
+}
+
+rg_status rg_codec_gather(rg_codec *c, double *bytes)
+{
+    *bytes += (double)(c->world - 1) * (double)c->msg_n * sizeof(float);
+    if (c->world == 1) {
+        memcpy(c->all, c->msg, c->msg_n * sizeof(float));
+        return RG_OK;
+    }
+    return rg_comm_allgather(c->comm, c->msg, c->msg_n, c->all);
+}
+
+rg_status rg_codec_create(const rg_codec_spec *spec, size_t n, const rg_codec_block *blocks, int nblocks,
+                          uint64_t seed, rg_comm *comm, rg_codec **out)
+{
+    *out = NULL;
+    rg_codec *c = rg_calloc(1, sizeof *c);
+    if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
+    *c = (rg_codec){ .kind = kind_of(spec->kind), .spec = *spec, .comm = comm, .rank = rg_comm_rank(comm),
+                     .world = rg_comm_size(comm), .n = n, .seed = seed, .blocks = blocks, .nblocks = nblocks };
+    RG_ASSERT(c->kind);
+    c->mine = rg_calloc(n ? n : 1, sizeof(float));
+    c->residual = spec->error_feedback ? rg_calloc(n ? n : 1, sizeof(float)) : NULL;
+    rg_status st = c->mine && (c->residual || !spec->error_feedback) ? c->kind->init(c)
+                                                                     : rg_error(RG_ENOMEM, "out of memory: --compress");
+    if (st != RG_OK) {
+        rg_codec_free(c);
+        return st;
+    }
+    *out = c;
+    return RG_OK;
+}
+
+void rg_codec_free(rg_codec *c)
+{
+    if (!c) return;
+    rg_free(c->residual);
+    rg_free(c->mine);
+    rg_free(c->msg);
+    rg_free(c->all);
+    rg_free(c->idx);
+    rg_free(c->scratch);
+    rg_free(c->q);
+    rg_free(c->pbuf);
+    rg_free(c->qbuf);
+    rg_free(c);
+}
+
+rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, double *dense)
+{
+    float *e = c->residual;
+    if (e) for (size_t i = 0; i < c->n; i++) e[i] = g[i] += e[i];   /* p = g + e, kept in e for now */
+    rg_status st = c->kind->reduce(c, g, step, bytes);
+    if (e) for (size_t i = 0; i < c->n; i++) e[i] -= c->mine[i];      /* e = p - decode(encode(p)) */
+    *dense += rg_codec_ring(c, c->n);
+    return st;
+}
+
+size_t rg_codec_state_size(const rg_codec *c)
+{
+    return (c->residual ? c->n : 0) + (c->kind->state_size ? c->kind->state_size(c) : 0);
+}
+
+void rg_codec_state_save(const rg_codec *c, float *out)
+{
+    if (c->residual) memcpy(out, c->residual, c->n * sizeof(float)), out += c->n;
+    if (c->kind->state_size) memcpy(out, c->kind->state((rg_codec *)c), c->kind->state_size(c) * sizeof(float));
+}
+
+void rg_codec_reset(rg_codec *c)
+{
+    if (c->residual) memset(c->residual, 0, c->n * sizeof(float));
+    if (c->kind->state_size) {   /* PowerSGD: Q as it started */
+        float *q = c->kind->state(c);
+        for (size_t i = 0; i < c->kind->state_size(c); i++)
+            q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
+    }
+}
+
+int rg_codec_finite(const rg_codec *c)
+{
+    int ok = !c->residual || rg_all_finite(c->residual, c->n);
+    if (c->kind->state_size) ok &= rg_all_finite(c->kind->state((rg_codec *)c), c->kind->state_size(c));
+    return ok;
+}
+
+void rg_codec_state_load(rg_codec *c, const float *in)
+{
+    if (c->residual) memcpy(c->residual, in, c->n * sizeof(float)), in += c->n;
+    if (c->kind->state_size) memcpy(c->kind->state(c), in, c->kind->state_size(c) * sizeof(float));
+}
+
+/* ------------------------------------------------------ dense: 16-bit floats */
+
+/* Message buffers of msg_n floats for this worker and all. */
+static rg_status buffers(rg_codec *c, size_t msg_n)
+{
+    c->msg_n = msg_n ? msg_n : 1;
+    c->msg = rg_calloc(c->msg_n, sizeof(float));
+    c->all = rg_calloc(c->msg_n * (size_t)c->world, sizeof(float));
+    if (!c->msg || !c->all) return rg_error(RG_ENOMEM, "out of memory: --compress messages");
+    return RG_OK;
+}
+
+static rg_status init16(rg_codec *c) { return buffers(c, (c->n + 1) / 2); }
+
+static uint16_t to_fp16(float v)
+{
+    /* saturating: a gradient beyond fp16's range is sent as its largest */
+    if (v > 65504.0f) v = 65504.0f;
+    if (v < -65504.0f) v = -65504.0f;
+    _Float16 h = (_Float16)v;
+    uint16_t b;
+    memcpy(&b, &h, 2);
+    return b;
+}
+
+static float from_fp16(uint16_t b)
+{
+    _Float16 h;
+    memcpy(&h, &b, 2);
+    return (float)h;
+}
+
+static uint16_t to_bf16(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);   /* a NaN stays one */
+    u += 0x7fffu + ((u >> 16) & 1u);                                              /* to nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+
+static rg_status reduce16(rg_codec *c, float *p, int bf)
+{
+    uint16_t *m = (uint16_t *)c->msg;
+    for (size_t i = 0; i < c->n; i++) {
+        m[i] = bf ? to_bf16(p[i]) : to_fp16(p[i]);
+        c->mine[i] = bf ? from_bf16(m[i]) : from_fp16(m[i]);
+    }
+    return RG_OK;
+}
+
+static rg_status sum16(rg_codec *c, float *p, double *bytes, int bf)
+{
+    rg_status st = rg_codec_gather(c, bytes);
+    if (st != RG_OK) return st;
+    memset(p, 0, c->n * sizeof(float));
+    for (int w = 0; w < c->world; w++) {
+        const uint16_t *m = (const uint16_t *)(c->all + (size_t)w * c->msg_n);
+        for (size_t i = 0; i < c->n; i++) p[i] += bf ? from_bf16(m[i]) : from_fp16(m[i]);
+    }
+    return RG_OK;
+}
+
+static rg_status fp16_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    (void)step;
+    reduce16(c, p, 0);
+    return sum16(c, p, bytes, 0);
+}
+
+static rg_status bf16_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    (void)step;
+    reduce16(c, p, 1);
+    return sum16(c, p, bytes, 1);
+}
+
+const codec_kind rg_codec_fp16 = { "fp16", init16, fp16_reduce, NULL, NULL };
+const codec_kind rg_codec_bf16 = { "bf16", init16, bf16_reduce, NULL, NULL };
+
+/* ------------------------------------------------------ sign */
+
+/* Message: the mean magnitude, then one bit a value (1: negative). */
+static rg_status sign_init(rg_codec *c) { return buffers(c, 1 + (c->n + 31) / 32); }
+
+static rg_status sign_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    (void)step;
+    double l1 = 0.0;
+    for (size_t i = 0; i < c->n; i++) l1 += fabs((double)p[i]);
+    float scale = c->n ? (float)(l1 / (double)c->n) : 0.0f;
+    uint32_t *bits = (uint32_t *)(c->msg + 1);
+    c->msg[0] = scale;
+    memset(bits, 0, (c->msg_n - 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < c->n; i++) {
+        int neg = p[i] < 0.0f;
+        bits[i / 32] |= (uint32_t)neg << (i % 32);
+        c->mine[i] = neg ? -scale : scale;
+    }
+    rg_status st = rg_codec_gather(c, bytes);
+    if (st != RG_OK) return st;
+    memset(p, 0, c->n * sizeof(float));
+    for (int w = 0; w < c->world; w++) {
+        const float *m = c->all + (size_t)w * c->msg_n;
+        const uint32_t *b = (const uint32_t *)(m + 1);
+        for (size_t i = 0; i < c->n; i++) p[i] += (b[i / 32] >> (i % 32) & 1u) ? -m[0] : m[0];
+    }
+    return RG_OK;
+}
+
+const codec_kind rg_codec_sign = { "sign", sign_init, sign_reduce, NULL, NULL };

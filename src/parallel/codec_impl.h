@@ -1,0 +1,46 @@
+/*
+ * codec_impl.h — layer 4, internal: what the codec files share.  Each
+ * kind fills `mine` with what its message decodes to (the residual is what
+ * it left out) and overwrites the gradient with the world's sum.
+ */
+#ifndef RG_CODEC_IMPL_H
+#define RG_CODEC_IMPL_H
+#include "parallel/codec.h"
+
+typedef struct codec_kind {
+    const char *name;
+    rg_status (*init)(rg_codec *c);
+    /* p (n floats) in: this worker's (residual added); out: the sum */
+    rg_status (*reduce)(rg_codec *c, float *p, uint64_t step, double *bytes);
+    size_t (*state_size)(const rg_codec *c);   /* beyond the residual; may be NULL */
+    float *(*state)(rg_codec *c);              /* that state; may be NULL */
+} codec_kind;
+
+struct rg_codec {
+    const codec_kind *kind;
+    rg_codec_spec spec;
+    rg_comm *comm;
+    int rank, world;
+    size_t n;
+    uint64_t seed;
+    float *residual;            /* [n], with error feedback */
+    float *mine;                /* [n]: what this worker's message decodes to */
+    float *msg, *all;           /* this worker's message, everyone's [world x msg_n] */
+    size_t msg_n;               /* floats a message takes */
+    size_t k;                   /* topk, randk: values a message holds */
+    uint32_t *idx;              /* randk: the drawn indices; topk: scratch */
+    float *scratch;             /* [n] */
+    const rg_codec_block *blocks;
+    int nblocks;
+    float *q, *pbuf, *qbuf;     /* powersgd: Q of every block, P and Q messages */
+    size_t q_n, p_n, whole_n;
+};
+
+/* The all-gather of every worker's message (c->msg, msg_n floats) into c->all. */
+rg_status rg_codec_gather(rg_codec *c, double *bytes);
+/* Bytes of an all-reduce of n floats, as a ring sends them. */
+double rg_codec_ring(const rg_codec *c, size_t n);
+
+extern const codec_kind rg_codec_fp16, rg_codec_bf16, rg_codec_sign, rg_codec_topk, rg_codec_randk, rg_codec_qsgd,
+    rg_codec_powersgd;
+#endif

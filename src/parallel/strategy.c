@@ -1,0 +1,212 @@
+/*
+ * strategy.c — the table of strategies, the choice a run makes, and what
+ * several strategies share: setting up a worker's model and optimizer,
+ * the verdict on a gradient every worker holds whole, and the update of a
+ * whole replica.
+ *
+ * Adding a strategy: a file in this folder with its state (starting with
+ * rg_strategy) and its ops, one line in g_table, and, when a run should
+ * pick it by itself, one rule in rg_strategy_choose (docs/design.md).
+ */
+#include "parallel/strategy.h"
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+static const rg_strategy_ops *const g_table[] = {
+    &rg_strategy_allreduce, &rg_strategy_shared, &rg_strategy_zero, &rg_strategy_det,
+    &rg_strategy_localsgd, &rg_strategy_easgd, &rg_strategy_hogwild,
+};
+
+const rg_strategy_ops *rg_strategy_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof g_table / sizeof *g_table; i++)
+        if (!strcmp(g_table[i]->name, name)) return g_table[i];
+    return NULL;
+}
+
+/* Threads of one process share one copy of the weights when they outgrow a
+ * core's L2 cache (1 MiB here): the cache then holds one copy instead of W
+ * (1024-wide model, 2 threads: 1.60x against 1.39x, README).  Smaller
+ * weights stay replicated: each fits a core's own cache, and sharing would
+ * move every updated line between cores (reference model: 1.26x shared,
+ * 1.4-1.7x replicated).  Under MPI every worker keeps a replica. */
+#define RG_SHARE_ABOVE ((size_t)1 << 20)
+
+const rg_strategy_ops *rg_strategy_choose(const rg_strat_choice *c)
+{
+    if (c->name && strcmp(c->name, "allreduce")) return rg_strategy_find(c->name);
+    if (c->deterministic) return &rg_strategy_det;
+    if (c->threads > 1 && c->processes == 1 && c->params * sizeof(float) > RG_SHARE_ABOVE) return &rg_strategy_shared;
+    /* ZeRO-1 needs the whole averaged gradient nowhere, which the
+     * divergence policy does need */
+    if (c->shard_optimizer && c->threads * c->processes > 1 && !c->divergence) return &rg_strategy_zero;
+    return &rg_strategy_allreduce;
+}
+
+rg_status rg_strategy_create(const rg_strategy_ops *ops, const rg_strat_env *env, rg_strategy **out)
+{
+    *out = NULL;
+    rg_strategy *s = rg_calloc(1, ops->size);
+    if (!s) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", rg_comm_rank(env->comm));
+    s->ops = ops;
+    rg_status st = ops->init(s, env);
+    if (st != RG_OK) {
+        rg_strategy_free(s);
+        return st;
+    }
+    *out = s;
+    return RG_OK;
+}
+
+void rg_strategy_free(rg_strategy *s)
+{
+    if (!s) return;
+    if (s->ops->free) s->ops->free(s);
+    rg_codec_free(s->codec);
+    rg_free(s->blocks);
+    rg_optimizer_free(s->opt);
+    if (s->own_model) rg_model_free(s->m);
+    rg_free(s);
+}
+
+rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weights, size_t lo, size_t hi,
+                         size_t opt_n)
+{
+    s->comm = env->comm;
+    s->rank = rg_comm_rank(env->comm);
+    s->world = rg_comm_size(env->comm);
+    s->thread = env->thread;
+    s->clip = env->clip;
+    s->npass = 1;
+    s->part0 = s->rank;
+    s->parts = s->world;
+    s->local_from = UINT64_MAX;
+    rg_status st = RG_OK;
+    if (env->thread == 0) {
+        s->m = env->root;
+    } else {
+        st = share_weights ? rg_model_share(env->root, &s->m) : rg_model_clone(env->root, &s->m);
+        s->own_model = st == RG_OK;
+    }
+    if (st == RG_OK) st = rg_optimizer_create(env->opt, opt_n ? opt_n : 1, &s->opt);
+    if (st != RG_OK) return st;
+    s->opt_lo = lo;
+    s->opt_hi = hi;
+    s->limit = rg_optimizer_grad_limit(s->opt);
+    return RG_OK;
+}
+
+rg_status rg_strat_codec(rg_strategy *s, const rg_strat_env *env)
+{
+    if (!env->codec || env->codec->kind == RG_CODEC_NONE) return RG_OK;
+    int nd = rg_model_dense_count(s->m);
+    s->blocks = rg_calloc((size_t)(nd ? nd : 1), sizeof *s->blocks);
+    if (!s->blocks) return rg_error(RG_ENOMEM, "out of memory: --compress");
+    float *base = rg_model_params(s->m);
+    for (int i = 0; i < nd; i++) {
+        float *w;
+        rg_model_dense(s->m, i, &s->blocks[i].rows, &s->blocks[i].cols, &w, NULL);
+        s->blocks[i].offset = (size_t)(w - base);
+    }
+    s->bytes_per_step = 0.0;   /* counted as sent, step by step */
+    return rg_codec_create(env->codec, rg_model_param_count(s->m), s->blocks, nd, env->seed, s->comm, &s->codec);
+}
+
+rg_status rg_strat_broadcast(rg_strategy *s)
+{
+    if (s->world == 1) return RG_OK;
+    /* after every clone of this process is made: the broadcast writes
+     * thread 0's weights, which the clones copy */
+    rg_status st = rg_comm_barrier(s->comm);
+    if (st == RG_OK)
+        st = rg_comm_broadcast(s->comm, rg_model_params(s->m), rg_model_param_count(s->m) * sizeof(float), 0);
+    return st;
+}
+
+void rg_strat_tic(rg_strategy *s) { s->t0 = rg_now(); }
+
+rg_status rg_strat_toc(rg_strategy *s, rg_status st)
+{
+    s->comm_seconds += rg_now() - s->t0;
+    return st;
+}
+
+void rg_strat_tail_figures(rg_exchange *x, const float *tail)
+{
+    x->fig = (rg_figures){ tail[RG_TAIL_LOSS], tail[RG_TAIL_REG], tail[RG_TAIL_BAD], tail[RG_TAIL_BADRANK] };
+}
+
+void rg_strat_region_whole(rg_strategy *s, rg_exchange *x)
+{
+    float *g = rg_model_grads(s->m);
+    size_t P = rg_model_param_count(s->m);
+    rg_strat_tail_figures(x, g + P);
+    x->grad = g;
+    x->lo = 0;
+    x->hi = P;
+}
+
+rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x)
+{
+    size_t P = rg_model_param_count(s->m);
+    x->fig.reg += x->penalty;
+    x->over = 0;
+    if (x->fig.bad > 0.0) return RG_OK;
+    if (s->clip > 0.0) {
+        double norm = rg_clip_global_norm(x->grad, P, s->clip);
+        /* clipped, no element exceeds min(norm, clip) */
+        x->over = !isfinite(norm) || (fmin(norm, s->clip) > s->limit && rg_max_abs(x->grad, P) > s->limit);
+    } else if (s->parts > 1 || x->penalised) {
+        /* a sum of several gradients, or penalised since each worker's own
+         * test: the same test on the same gradient everywhere */
+        x->over = rg_max_abs(x->grad, P) > s->limit;
+    }
+    return RG_OK;
+}
+
+rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x)
+{
+    x->broke = rg_optimizer_step(s->opt, rg_model_params(s->m), x->grad, x->lr);
+    rg_model_apply_constraints(s->m);
+    return RG_OK;
+}
+
+rg_status rg_strat_update_local(rg_strategy *s, rg_exchange *x)
+{
+    if (!x->idle) return rg_strat_update_whole(s, x);
+    /* no step, but counted: every worker's optimizer keeps the same step
+     * count (Adam's bias correction), as a checkpoint stores one */
+    rg_optimizer_set_steps(s->opt, rg_optimizer_steps(s->opt) + 1);
+    return RG_OK;
+}
+
+rg_status rg_strat_average(rg_strategy *s)
+{
+    size_t P = rg_model_param_count(s->m);
+    double ring = 2.0 * (double)(s->world - 1) / (double)s->world * (double)P * sizeof(float);
+    if (s->world == 1) return RG_OK;
+    rg_status st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_params(s->m), P, RG_REDUCE_AVG));
+    s->bytes += ring;
+    for (int i = 0; st == RG_OK && i < rg_optimizer_state_count(s->opt); i++) {
+        st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_optimizer_state(s->opt, i), P, RG_REDUCE_AVG));
+        s->bytes += ring;
+    }
+    return st;
+}
+
+rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst)
+{
+    /* world rank 0's optimizer holds the whole state */
+    size_t P = rg_model_param_count(s->m);
+    for (int i = 0; dst && s->rank == 0 && i < rg_optimizer_state_count(s->opt); i++)
+        memcpy(dst[i], rg_optimizer_state(s->opt, i), P * sizeof(float));
+    return RG_OK;
+}
+
+void rg_strat_restore_whole(rg_strategy *s, float *const *src)
+{
+    size_t P = rg_model_param_count(s->m);
+    for (int i = 0; i < rg_optimizer_state_count(s->opt); i++)
+        memcpy(rg_optimizer_state(s->opt, i), src[i], P * sizeof(float));
+}

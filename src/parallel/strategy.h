@@ -1,0 +1,194 @@
+/*
+ * strategy.h — layer 4: how the workers of a data-parallel run combine
+ * their work at each step.
+ *
+ * A strategy is a unit with its own state and an ops table, registered in
+ * strategy.c.  The trainer calls it at fixed points of every step; between
+ * them it does the same thing for every strategy:
+ *
+ *   trainer   npass forward/backward passes (local penalty first); after
+ *             each, ops->pass_done (if set)
+ *   exchange  the workers' gradients become the aggregated gradient of
+ *             the region of the arena this worker updates
+ *   trainer   the global penalty, on that region (never communicated)
+ *   agree     the step's figures (loss, penalty, non-finite workers) and
+ *             the verdict on the gradient the update would take: the same
+ *             on every worker
+ *   trainer   the non-finite policy: stop, skip, or go on
+ *   update    clip, optimizer, constraints over the region; every
+ *             worker's weights in sync again; the update's own verdict
+ *
+ * Each worker's gradient arena is followed by RG_GRAD_TAIL floats: the
+ * trainer writes its step figures there (RG_TAIL_*), so that a strategy
+ * that sums gradients sums the figures in the same message.
+ *
+ * What comes next fits the same points (docs/design.md, "Adding a
+ * strategy"): local SGD and elastic averaging communicate in update
+ * (every H steps) and not in exchange; a parameter server's exchange is a
+ * push and a pull, its region empty (the servers own the penalty and the
+ * optimizer), and its server ranks run ops->serve instead of steps; a
+ * codec sits inside exchange with its residuals in the strategy's state.
+ */
+#ifndef RG_STRATEGY_H
+#define RG_STRATEGY_H
+#include "comm/comm.h"
+#include "nn/model.h"
+#include "parallel/codec.h"
+
+/* the step figures in the gradient's tail */
+enum { RG_TAIL_LOSS, RG_TAIL_REG, RG_TAIL_BAD, RG_TAIL_BADRANK };
+
+/* A step's figures: the worker's own before agree, the world's after. */
+typedef struct rg_figures {
+    double loss;        /* sum of the step's sample losses */
+    double reg;         /* penalties: the local ones summed, plus the global one */
+    double bad;         /* workers whose own loss or gradient was not finite (or
+                           beyond the optimizer's limit) */
+    double bad_rank;    /* (world rank + 1) of that worker when bad == 1 */
+} rg_figures;
+
+/* One step's exchange, from exchange to update. */
+typedef struct rg_exchange {
+    uint64_t step;      /* in: the global step, from 0 */
+    int full_sync;      /* in: after this step every worker must hold the same
+                           weights, state and figures (the epoch's last step,
+                           a checkpoint's): strategies that step locally sync */
+    int idle;           /* in (update): a local step without samples, or
+                           skipped: no optimizer step, but any sync is joined */
+    float lr;           /* in: this step's learning rate (update) */
+    float *grad;        /* out of exchange: the aggregated gradient of the
+                           region [lo, hi) this worker updates (grad[0] is
+                           element lo), its figures pending until agree */
+    size_t lo, hi;
+    double penalty;     /* in: the global penalty's value over the region */
+    int penalised;      /* in: the global penalty's gradient was added */
+    rg_figures fig;     /* out of agree: the world's figures */
+    int over;           /* out of agree: the gradient the update would take
+                           is not finite or beyond the optimizer's limit */
+    int broke;          /* out of update: it wrote a NaN/Inf weight or moment */
+    int local;          /* out of exchange: nothing was exchanged; the gradient
+                           and figures are this worker's own (its own mean) */
+    int synced;         /* out of update, local steps: every worker now holds
+                           the same weights and state (the trainer then sums
+                           the figures since the last sync) */
+    double after;       /* out of update: a penalty the update itself applied
+                           (the elastic force), for the figures */
+} rg_exchange;
+
+typedef struct rg_strategy rg_strategy;
+
+/* What a strategy is set up with. */
+typedef struct rg_strat_env {
+    rg_comm *comm;             /* this worker's handle to the world */
+    int thread;                /* this worker's thread in its process */
+    rg_model *root;            /* the caller's model: thread 0 trains it */
+    const rg_opt_config *opt;
+    double clip;               /* --clip-norm, 0 = off */
+    int det_shards;            /* deterministic: shards of a global batch */
+    long sync_every;           /* local-sgd: steps between averages; easgd: tau */
+    long sync_warmup;          /* local-sgd: synchronous steps first */
+    double elastic;            /* easgd: alpha, 0 = 0.9 / workers */
+    const rg_codec_spec *codec; /* --compress (allreduce and shared take one) */
+    uint64_t seed;             /* keys the codecs' draws */
+} rg_strat_env;
+
+typedef struct rg_strategy_ops {
+    const char *name;
+    size_t size;               /* of its state, which starts with rg_strategy */
+    /* Sets up this worker: its model (a replica of the root's weights, or a
+     * view of them), its optimizer over the part it updates, its buffers. */
+    rg_status (*init)(rg_strategy *s, const rg_strat_env *env);
+    /* Optional: pass `pass` of this step left its gradient (and tail) in
+     * the model's arena. */
+    void (*pass_done)(rg_strategy *s, int pass);
+    rg_status (*exchange)(rg_strategy *s, rg_exchange *x);
+    rg_status (*agree)(rg_strategy *s, rg_exchange *x);
+    rg_status (*update)(rg_strategy *s, rg_exchange *x);
+    /* Checkpoints: every worker joins; the whole moments go to dst[i]
+     * ([P] each), which only world rank 0's process passes (NULL
+     * elsewhere) and which no one else touches meanwhile. */
+    rg_status (*gather_state)(rg_strategy *s, float *const *dst);
+    /* Resume: this worker's part of the whole moments src[i]. */
+    void (*restore_state)(rg_strategy *s, float *const *src);
+    void (*free)(rg_strategy *s);
+} rg_strategy_ops;
+
+/* What every strategy's state begins with; the trainer reads it. */
+struct rg_strategy {
+    const rg_strategy_ops *ops;
+    rg_comm *comm;
+    int rank, world, thread;
+    rg_model *m;               /* this worker's model */
+    rg_optimizer *opt;         /* over [opt_lo, opt_hi) of the arena */
+    size_t opt_lo, opt_hi;
+    float limit;               /* the largest gradient element the optimizer takes */
+    double clip;
+    int npass, part0, parts;   /* passes of a step: parts part0 .. part0+npass-1
+                                  of `parts` of an iid global batch */
+    uint64_t local_from;       /* steps from this one on are local: each worker
+                                  takes its own mean, and exchanges nothing in
+                                  exchange (UINT64_MAX: never) */
+    double bytes_per_step;     /* handed to collectives each step, as a ring would send them */
+    double bytes;              /* ... and at some steps only, this epoch (the trainer resets it) */
+    double comm_seconds;       /* in collectives, this epoch (the trainer resets it) */
+    double t0;                 /* RG_TIMED: when the collective began */
+    int own_model;             /* m is this strategy's to free */
+    rg_codec *codec;           /* compresses the exchange, or NULL */
+    rg_codec_block *blocks;    /* its matrices (the dense kernels) */
+    double dense;              /* this epoch: what an uncompressed exchange would send */
+    int shares_weights;        /* the threads of a process train one copy of
+                                  the weights: thread 0 alone writes them
+                                  outside update (restoring the best ones) */
+};
+
+/* The registered strategies, and the one a run takes: deterministic shards
+ * under --deterministic; else with several worker threads of one process
+ * and weights over 1 MiB, shared weights; else --shard-optimizer (not with
+ * the divergence policy) ZeRO-1; else all-reduce of replicas. */
+extern const rg_strategy_ops rg_strategy_allreduce, rg_strategy_shared, rg_strategy_zero, rg_strategy_det;
+extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild;
+typedef struct rg_strat_choice {
+    const char *name;          /* --strategy: "allreduce" (the synchronous
+                                  family, chosen below) or one strategy */
+    int deterministic, shard_optimizer, divergence, threads, processes;
+    size_t params;
+} rg_strat_choice;
+const rg_strategy_ops *rg_strategy_choose(const rg_strat_choice *c);
+const rg_strategy_ops *rg_strategy_find(const char *name);
+
+/* Makes this worker's strategy (ops->init); rg_strategy_free undoes it. */
+rg_status rg_strategy_create(const rg_strategy_ops *ops, const rg_strat_env *env, rg_strategy **out);
+void rg_strategy_free(rg_strategy *s);
+
+/* ---- shared by the strategies (strategy.c) ---- */
+/* A replica of the root's weights for this thread (the root itself on
+ * thread 0), the optimizer over [lo, hi), and the verdict's limit. */
+rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weights, size_t lo, size_t hi,
+                         size_t opt_n);
+/* The codec of env->codec for this worker's gradient (no-op for none). */
+rg_status rg_strat_codec(rg_strategy *s, const rg_strat_env *env);
+/* Every replica starts from world rank 0's weights. */
+rg_status rg_strat_broadcast(rg_strategy *s);
+/* Figures from a summed tail; the region is the whole arena, whose
+ * gradient is the model's (with its summed tail). */
+void rg_strat_tail_figures(rg_exchange *x, const float *tail);
+void rg_strat_region_whole(rg_strategy *s, rg_exchange *x);
+/* agree for a gradient every worker holds whole: the penalty, clipping
+ * and the verdict, with no communication. */
+rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
+/* update of a whole replica: the optimizer, then the constraints. */
+rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
+/* the same for a local step, which may be idle (no samples, or skipped
+ * alone): then no update, but the optimizer's step count still moves. */
+rg_status rg_strat_update_local(rg_strategy *s, rg_exchange *x);
+/* Averages the weights and the optimizer's moments of every worker (an
+ * all-reduce each; the bytes counted): replicas equal again. */
+rg_status rg_strat_average(rg_strategy *s);
+/* The checkpoint ops of strategies whose rank 0 holds the whole state. */
+rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
+void rg_strat_restore_whole(rg_strategy *s, float *const *src);
+/* A collective, timed into comm_seconds. */
+#define RG_TIMED(s, call) (rg_strat_tic(s), rg_strat_toc(s, (call)))
+void rg_strat_tic(rg_strategy *s);
+rg_status rg_strat_toc(rg_strategy *s, rg_status st);
+#endif

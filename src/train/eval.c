@@ -1,0 +1,113 @@
+/*
+ * eval.c — evaluation and prediction: a model's loss and accuracy on a
+ * labelled set, the class of each sample, and the evaluation a training
+ * run makes on all its workers.
+ *
+ * Invariant: a figure never depends on how many workers computed it.  The
+ * set is cut into chunks fixed by the data alone, and the chunks' sums are
+ * added in chunk order (a worker takes a run of whole chunks).
+ */
+#include "core/core.h"
+#include "comm/comm.h"
+#include "nn/model.h"
+#include "train/train.h"
+#include <math.h>
+
+/* Sum of data losses and count of correct predictions over rows [lo, hi);
+ * or, with classes != NULL, the argmax class of each row.  strict: a row
+ * whose outputs are not finite (NaN or Inf) is an error naming it, since
+ * neither a loss nor a class can be read from it; else such a row's NaN
+ * flows into the loss (a training run's validation figures say so). */
+static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch, int strict,
+                            double *loss_sum, size_t *correct, int32_t *classes)
+{
+    size_t d = rg_dataset_features(ds), k = rg_model_outputs(m);
+    if (d != rg_model_inputs(m))
+        return rg_error(RG_EDATA, "%s has %zu features per sample but the model takes %zu",
+                        rg_dataset_name(ds), d, rg_model_inputs(m));
+    const float *x = rg_dataset_x(ds);
+    const int32_t *y = classes ? NULL : rg_dataset_y(ds);
+    if (!classes && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
+    if (batch == 0) batch = 256;
+    float *probs = rg_malloc(batch * k * sizeof(float));
+    if (!probs) return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
+    rg_pass pass = { .training = 0, .grad_scale = 1.0f };
+    rg_status st = RG_OK;
+    *loss_sum = 0.0;
+    for (size_t s = lo; s < hi; s += batch) {
+        size_t nb = hi - s < batch ? hi - s : batch;
+        double l = 0.0;
+        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, correct, probs);
+        if (st != RG_OK) break;
+        if (strict && !rg_all_finite(probs, nb * k)) {
+            size_t i = 0;
+            while (rg_all_finite(probs + i * k, k)) i++;
+            st = rg_error(RG_ENONFINITE, "sample %zu: the model's outputs are not finite (NaN or infinite): "
+                          "its input or the model's weights overflow a float", s + i);
+            break;
+        }
+        *loss_sum += l;
+        if (classes)
+            for (size_t i = 0; i < nb; i++) {
+                const float *p = probs + i * k;
+                size_t arg = 0;
+                for (size_t j = 1; j < k; j++) if (p[j] > p[arg]) arg = j;
+                classes[s + i] = (int32_t)arg;
+            }
+    }
+    rg_free(probs);
+    if (st != RG_OK) return rg_error_prefix(st, "%s: ", rg_dataset_name(ds));
+    return RG_OK;
+}
+
+rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *loss, double *acc)
+{
+    size_t n = rg_dataset_size(ds), correct = 0;
+    double sum;
+    rg_status st = eval_range(m, ds, 0, n, batch, 1, &sum, &correct, NULL);
+    if (st != RG_OK) return st;
+    if (loss) *loss = n ? sum / (double)n + rg_model_penalty(m, 1.0f, NULL) : NAN;
+    if (acc) *acc = n ? (double)correct / (double)n : NAN;
+    return RG_OK;
+}
+
+rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes)
+{
+    double sum;
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, 1, &sum, NULL, classes);
+}
+
+/* Distributed evaluation: the set is cut into chunks of EVAL_CHUNK rows
+ * fixed by the data alone; every worker evaluates a run of whole chunks,
+ * and the chunks' sums are added in chunk order.  So every figure is the
+ * same bits for any worker count (--deterministic promises it; it costs
+ * nothing elsewhere).  Every worker gets the same totals.  Returns mean
+ * loss + penalty and accuracy. */
+#define EVAL_CHUNK 1024
+rg_status rg_eval_world(rg_model *m, rg_comm *comm, const rg_dataset *ds, double *loss, double *acc)
+{
+    int g = rg_comm_rank(comm), W = rg_comm_size(comm);
+    size_t n = rg_dataset_size(ds), C = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
+    size_t c_lo = C * (size_t)g / (size_t)W, c_hi = C * (size_t)(g + 1) / (size_t)W;
+    double *sums = rg_calloc(2 * (C ? C : 1), sizeof *sums);   /* per chunk: loss sum, correct */
+    if (!sums) return rg_error(RG_ENOMEM, "out of memory evaluating %s", rg_dataset_name(ds));
+    rg_status st = RG_OK;
+    for (size_t k = c_lo; k < c_hi && st == RG_OK; k++) {
+        size_t lo = k * EVAL_CHUNK, hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n, correct = 0;
+        st = eval_range(m, ds, lo, hi, EVAL_CHUNK, 0, &sums[2 * k], &correct, NULL);
+        sums[2 * k + 1] = (double)correct;
+    }
+    /* read the weights before the collective: after it, a peer sharing them
+     * may already be writing (restoring the best ones) */
+    double penalty = rg_model_penalty(m, 1.0f, NULL);
+    /* one contributor per chunk, zeros elsewhere: the sum is exact */
+    if (st == RG_OK && W > 1) st = rg_comm_allreduce_f64(comm, sums, 2 * C, RG_REDUCE_SUM);
+    double l = 0.0, right = 0.0;
+    for (size_t k = 0; k < C; k++) { l += sums[2 * k]; right += sums[2 * k + 1]; }
+    rg_free(sums);
+    if (st != RG_OK) return st;
+    *loss = n > 0 ? l / (double)n + penalty : NAN;
+    *acc = n > 0 ? right / (double)n : NAN;
+    return RG_OK;
+}
+

@@ -1,0 +1,131 @@
+/*
+ * plan.c — the resolved configuration: every option as a typed value, and
+ * every check that involves more than one option, in one place.  Checks of
+ * a single option's range are config.c's (check_ranges); checks that need
+ * the data or the worker count are the trainer's, at set-up.
+ */
+#include "train/plan.h"
+#include <string.h>
+
+/* A failed check: the message, and the option at fault. */
+static rg_status at(int *option, const char *name, rg_status st)
+{
+    if (option) *option = rg_option_index(name);
+    return st;
+}
+
+static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
+{
+    rg_opt_config *o = &p->opt;
+    memset(o, 0, sizeof *o);
+    if (!strcmp(c->optimizer, "sgd")) o->kind = RG_OPT_SGD;
+    else if (!strcmp(c->optimizer, "adam")) o->kind = RG_OPT_ADAM;
+    else if (!strcmp(c->optimizer, "adamw")) o->kind = RG_OPT_ADAMW;
+    else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam or adamw)",
+                                                c->optimizer));
+    o->momentum = (float)c->momentum;
+    o->nesterov = c->nesterov;
+    o->beta1 = (float)c->beta1;
+    o->beta2 = (float)c->beta2;
+    o->eps = (float)c->eps;
+    o->weight_decay = (float)c->weight_decay;
+    if (o->nesterov && o->momentum == 0.0f)
+        return at(option, "nesterov", rg_error(RG_EUSAGE, "--nesterov needs --momentum > 0"));
+    p->lr = (rg_lr_schedule){ .kind = !strcmp(c->lr_schedule, "step") ? RG_LR_STEP
+                                      : !strcmp(c->lr_schedule, "cosine") ? RG_LR_COSINE : RG_LR_CONSTANT,
+                              .lr = c->lr, .warmup = c->warmup, .step_epochs = c->lr_step_epochs,
+                              .gamma = c->lr_gamma, .lr_min = c->lr_min };
+    return RG_OK;
+}
+
+static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
+{
+    if (rg_partition_parse(c->partition, &p->partition) != RG_OK) return at(option, "partition", RG_EUSAGE);
+    p->iid = p->partition.kind == RG_PART_IID;
+    p->scope = !strcmp(c->reg_scope, "local") ? RG_SCOPE_LOCAL : RG_SCOPE_GLOBAL;
+    p->adapt = !strcmp(c->reg_adapt, "size") ? RG_ADAPT_SIZE : !strcmp(c->reg_adapt, "skew") ? RG_ADAPT_SKEW
+             : !strcmp(c->reg_adapt, "divergence") ? RG_ADAPT_DIVERGENCE : RG_ADAPT_NONE;
+    p->worker_batch = !strcmp(c->worker_batch, "equal") ? RG_WB_EQUAL : RG_WB_PROPORTIONAL;
+    if (p->adapt != RG_ADAPT_NONE && p->scope != RG_SCOPE_LOCAL)
+        return at(option, "reg-adapt", rg_error(RG_EUSAGE, "--reg-adapt %s needs --reg-scope local: a global penalty "
+                                                "has one strength", c->reg_adapt));
+    if (p->adapt != RG_ADAPT_NONE && p->iid)
+        return at(option, "reg-adapt", rg_error(RG_EUSAGE, "--reg-adapt %s needs a skewed --partition (dirichlet, "
+                                                "quantity or shards): with iid every worker sees the same data",
+                                                c->reg_adapt));
+    if (p->worker_batch == RG_WB_EQUAL && p->iid)
+        return at(option, "worker-batch", rg_error(RG_EUSAGE, "--worker-batch equal needs a skewed --partition: "
+                                                   "with iid every worker takes its share of each batch"));
+    p->deterministic = c->deterministic;
+    p->det_shards = c->det_shards;
+    p->shard_optimizer = c->shard_optimizer;
+    if (p->deterministic && !p->iid)
+        return at(option, "deterministic", rg_error(RG_EUSAGE, "--deterministic needs --partition iid"));
+    if (p->deterministic && c->batch < c->det_shards)
+        return at(option, "det-shards", rg_error(RG_EUSAGE, "--deterministic: --batch %ld is smaller than "
+                                                 "--det-shards %d", c->batch, c->det_shards));
+    return RG_OK;
+}
+
+/* The strategies that do not exchange every step, and what they need. */
+static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
+{
+    p->strategy = !strcmp(c->strategy, "local-sgd") ? RG_STRAT_LOCAL_SGD : !strcmp(c->strategy, "easgd") ? RG_STRAT_EASGD
+                : !strcmp(c->strategy, "hogwild") ? RG_STRAT_HOGWILD : RG_STRAT_ALLREDUCE;
+    p->sync_every = c->sync_every;
+    p->sync_warmup = c->sync_warmup;
+    p->elastic = c->elastic;
+    int which;
+    if (rg_codec_parse_at(c->compress, c->error_feedback, &p->codec, &which) != RG_OK)
+        return at(option, which ? "error-feedback" : "compress", RG_EUSAGE);
+    if (p->codec.kind != RG_CODEC_NONE && (p->strategy != RG_STRAT_ALLREDUCE || p->deterministic || p->shard_optimizer))
+        return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses the gradients that --strategy "
+                                               "allreduce exchanges (not with --deterministic, --shard-optimizer or "
+                                               "--strategy %s)", c->compress, c->strategy));
+    if (p->strategy == RG_STRAT_ALLREDUCE) return RG_OK;
+    const char *why = NULL;
+    if (p->deterministic) why = "--deterministic has its own exchange (allreduce)";
+    else if (p->shard_optimizer) why = "--shard-optimizer is a way of all-reducing";
+    else if (p->adapt == RG_ADAPT_DIVERGENCE) why = "--reg-adapt divergence measures the exchanged gradient, which it does not exchange";
+    else if (p->strategy == RG_STRAT_HOGWILD && (p->opt.kind != RG_OPT_SGD || p->opt.momentum != 0.0f))
+        why = "hogwild updates the shared weights with plain SGD (--optimizer sgd, no --momentum)";
+    if (why) return at(option, "strategy", rg_error(RG_EUSAGE, "--strategy %s: %s", c->strategy, why));
+    return RG_OK;
+}
+
+static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
+{
+    if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
+        return at(option, "checkpoint-every", rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir "
+                                                       "(or --resume DIR)"));
+    if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
+        return at(option, "checkpoint-dir", rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N "
+                                                     "(steps between checkpoints)", c->checkpoint_dir));
+    p->checkpoint_every = c->checkpoint_every;
+    p->ck_dir = c->checkpoint_every > 0 ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
+    p->log_every = c->log_every;
+    return RG_OK;
+}
+
+rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
+{
+    memset(p, 0, sizeof *p);
+    if (option) *option = -1;
+    p->c = c;
+    rg_status st;
+    if ((st = resolve_optimizer(c, p, option)) != RG_OK || (st = resolve_parallel(c, p, option)) != RG_OK ||
+        (st = resolve_strategy(c, p, option)) != RG_OK || (st = resolve_outputs(c, p, option)) != RG_OK)
+        return st;
+    p->monitor = !strcmp(c->monitor, "val_acc") ? RG_MONITOR_VAL_ACC : RG_MONITOR_VAL_LOSS;
+    p->min_delta = c->min_delta;
+    p->early_stop = c->early_stop;
+    p->restore_best = c->restore_best;
+    p->clip = c->clip_norm;
+    p->label_smoothing = c->label_smoothing;
+    p->skip_nonfinite = c->skip_nonfinite;
+    p->shuffle = c->shuffle;
+    p->batch = c->batch;
+    p->epochs = c->epochs;
+    p->seed = c->seed;
+    return RG_OK;
+}

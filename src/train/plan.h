@@ -1,0 +1,51 @@
+/*
+ * plan.h — layer 5, internal: the resolved configuration.  rg_plan_resolve
+ * turns the options (text, as the user gave them) into typed values once,
+ * with every check that involves more than one option; the trainer reads
+ * only the plan, so no string is compared once training starts.
+ */
+#ifndef RG_PLAN_H
+#define RG_PLAN_H
+#include "core/core.h"
+#include "data/batch.h"
+#include "data/partition.h"
+#include "optim/schedule.h"
+#include "parallel/codec.h"
+#include "reg/reg.h"
+
+typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
+/* --strategy: allreduce is the synchronous family (which of its members a
+ * run takes is rg_strategy_choose's); the others name one strategy */
+typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD } rg_strat_kind;
+
+typedef struct rg_plan {
+    const rg_config *c;          /* the options as given (the log and checkpoints keep them) */
+    rg_opt_config opt;
+    rg_lr_schedule lr;           /* total_steps: set by the trainer once it knows the data */
+    rg_partition partition;
+    int iid;                     /* partition.kind == RG_PART_IID */
+    rg_scope scope;
+    rg_adapt adapt;
+    rg_worker_batch worker_batch;
+    rg_strat_kind strategy;
+    long sync_every, sync_warmup;
+    double elastic;
+    rg_codec_spec codec;
+    rg_monitor monitor;
+    double min_delta;
+    long early_stop;             /* patience, 0 = off */
+    int restore_best;
+    double clip, label_smoothing;
+    int deterministic, det_shards, shard_optimizer, skip_nonfinite, shuffle;
+    long batch, epochs, log_every, checkpoint_every;
+    uint64_t seed;
+    const char *ck_dir;          /* where checkpoints go, or NULL */
+} rg_plan;
+
+/* Resolves c into p (which borrows c).  On failure *option (if not NULL)
+ * is the index in rg_options() of the option at fault, -1 when none. */
+rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option);
+
+/* config.c: the index in rg_options() of an option by name, -1 if none. */
+int rg_option_index(const char *name);
+#endif

@@ -1,0 +1,612 @@
+/*
+ * worker.c — one worker of a training run: its epochs and its steps.
+ *
+ * A step reads as the algorithm (train_step): take this step's samples;
+ * forward and backward, the local penalty starting the gradient; exchange;
+ * the global penalty on the part of the weights this worker updates; agree
+ * on the step's figures and verdict; the non-finite policy; update; then
+ * the running figures, the log, the checkpoint.  The strategy
+ * (src/parallel/) decides what exchange, agree and update do; the
+ * regularization unit (src/reg/) where and how strongly the penalty
+ * applies; the batch schedule (src/data/batch.c) which samples a worker
+ * takes.
+ *
+ * Invariants: the epoch's order is a pure function of (seed, epoch), of
+ * (seed, epoch, worker) for a fixed partition, and a dropout mask of
+ * (step, sample id), so which mask a sample gets never depends on the
+ * worker count.  Every decision (stop or skip on a non-finite value, early
+ * stopping) is taken on agreed figures, so every worker takes it at the
+ * same step.  The counters and sums (w->st) are the same on every worker.
+ */
+#include "core/core.h"
+#include "comm/comm.h"
+#include "train/run.h"
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* --skip-nonfinite gives up after this many skipped steps in a row: the
+ * weights themselves have gone bad, and skipping cannot mend them */
+#define RG_SKIP_LIMIT 100
+
+/* a worker's figures of an epoch, all-gathered at its end */
+enum { WS_SAMPLES, WS_LOSS, WS_CORRECT, WS_COMPUTE, WS_COMM, WS_BYTES, WS_DIV, WS_N };
+
+typedef struct worker {
+    rg_run *r;
+    const rg_plan *p;
+    int t, g, W;                /* thread in this process; world rank and size */
+    rg_strategy *s;
+    rg_model *m;                /* the strategy's: a replica or a view */
+    rg_reg reg;                 /* scope and this worker's copy of the strengths */
+    rg_run_state st;            /* counters and sums (no arrays: those are gathered) */
+    double mine[WA_N];          /* this worker's figures of the epoch in progress */
+    double *wacc;               /* [W x WA_N]: every worker's, at a checkpoint */
+    float *extra;               /* [W x extra_n]: every worker's strategy state, at a checkpoint */
+    size_t extra_n;
+    uint64_t *order;            /* the epoch's order: every sample (iid) or its part */
+    size_t list_n;
+    uint64_t *ids;              /* one pass's rows: ids, features, labels */
+    float *xb;
+    int32_t *yb;
+    float *best;                /* early stopping's copy of the weights */
+    float own_lim;              /* the limit of this worker's own gradient test */
+    int stopped;                /* every worker stops at this step (no abort) */
+    int stopped_early;          /* early stopping ended the run */
+    double t_epoch, t_ckpt;     /* this epoch's start; its time in checkpoints */
+    uint64_t samples_t0;        /* samples of the epoch done before this process began it */
+    rg_run_state synced;        /* local steps: the world's counters and sums at the
+                                   last sync (st holds this worker's since then) */
+} worker;
+
+typedef struct step {
+    uint64_t es;                /* this step of the epoch, from 0 */
+    size_t b_step;              /* samples all workers take */
+    float inv_b;                /* 1 / b_step: the gradient's scale (of a synchronous step) */
+    int local;                  /* a local step: each worker its own mean and figures */
+    double loss, reg;           /* this worker's data loss sum and local penalty */
+    size_t samples, correct;
+    int measured;               /* the divergence policy measures this step */
+    double div;
+    int skipped;
+    rg_exchange x;
+} step;
+
+/* ------------------------------------------------------------ one step */
+
+/* Gathers pass `pass`'s rows into the worker's buffers; returns how many. */
+static size_t take_rows(worker *w, const step *k, int pass)
+{
+    const rg_run *r = w->r;
+    size_t lo, hi, d = rg_dataset_features(r->train);
+    if (w->p->iid) rg_schedule_slice(&r->sched, k->es, w->s->part0 + pass, w->s->parts, &lo, &hi);
+    else rg_schedule_window(&r->sched, w->g, k->es, &lo, &hi);
+    const float *X = rg_dataset_x(r->train);
+    const int32_t *Y = rg_dataset_y(r->train);
+    for (size_t i = 0; i < hi - lo; i++) {
+        uint64_t id = w->order[lo + i];
+        w->ids[i] = id;
+        memcpy(w->xb + i * d, X + id * d, d * sizeof(float));
+        w->yb[i] = Y[id];
+    }
+    return hi - lo;
+}
+
+/* One forward/backward pass: its gradient in the arena, the local penalty
+ * starting it (weighted by this pass's share of the step's samples), its
+ * figures in the arena's tail. */
+static rg_status compute(worker *w, step *k, int pass)
+{
+    size_t nb = take_rows(w, k, pass), P = rg_model_param_count(w->m);
+    /* a synchronous step: the gradient of the world's mean; a local one:
+     * of this worker's own */
+    float scale = !k->local ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
+    float strength = rg_reg_strength(&w->reg, w->g, nb, scale);
+    /* the gradient starts at the penalty's, or the backward pass overwrites
+     * it (no zeroing pass); an empty share has no backward: zeroed */
+    int start = rg_reg_starts(&w->reg) && !k->measured;
+    double reg = start ? rg_model_start_grad(w->m, strength) : 0.0;
+    if (!start && nb == 0) rg_model_zero_grad(w->m);
+    rg_pass ps = { .seed = w->p->seed, .step = w->st.n.step, .sample_ids = w->ids, .training = 1,
+                   .label_smoothing = (float)w->p->label_smoothing, .grad_scale = scale, .overwrite = !start };
+    double l = 0.0;
+    size_t correct = 0;
+    rg_status st = rg_model_forward_backward(w->m, w->xb, w->yb, nb, &ps, 1, &l, &correct, NULL);
+    if (st != RG_OK) return rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g);
+    /* divergence: the data gradient is kept before the worker's own penalty joins it */
+    if (k->measured) reg = rg_reg_own(&w->reg, w->m, strength);
+    float *tail = rg_model_grads(w->m) + P;
+    int bad = !isfinite(l) || !(rg_max_abs(rg_model_grads(w->m), P) <= w->own_lim);
+    tail[RG_TAIL_LOSS] = (float)l;
+    tail[RG_TAIL_REG] = (float)reg;
+    tail[RG_TAIL_BAD] = bad ? 1.0f : 0.0f;
+    tail[RG_TAIL_BADRANK] = bad ? (float)(w->g + 1) : 0.0f;
+    k->loss += l;
+    k->reg += reg;
+    k->samples += nb;
+    k->correct += correct;
+    if (w->s->ops->pass_done) w->s->ops->pass_done(w->s, pass);
+    return RG_OK;
+}
+
+/* How far this worker's data gradient strays from the average's. */
+static double divergence(worker *w, const step *k)
+{
+    double total = 0.0;   /* the strength of the penalty all workers added */
+    for (int q = 0; q < w->W; q++) {
+        size_t lo, hi;
+        rg_schedule_window(&w->r->sched, q, k->es, &lo, &hi);
+        total += w->reg.lambda[q] * (double)(hi - lo) * (double)k->inv_b;
+    }
+    return rg_reg_diverged(&w->reg, w->m, k->x.grad, (double)k->b_step / (double)k->samples, total);
+}
+
+/* Says why training stops at this step (every worker says the same). */
+static rg_status stop_message(const worker *w, const step *k)
+{
+    unsigned long long step1 = (unsigned long long)w->st.n.step + 1;
+    int epoch = (int)w->st.n.epoch + 1, bad = (int)k->x.fig.bad;
+    const char *hint = "try a lower --lr or --clip-norm, or --skip-nonfinite";
+    char lim[160] = "";
+    if (w->s->limit < FLT_MAX)
+        snprintf(lim, sizeof lim, " (an element beyond %.3g counts: the %s optimizer's moments would overflow)",
+                 (double)w->s->limit, w->p->c->optimizer);
+    const char *own_lim = w->own_lim < FLT_MAX ? lim : "";
+    double reg = k->x.fig.reg;
+    if (w->p->skip_nonfinite)
+        return rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
+                        "(--skip-nonfinite skips at most %d; the weights have gone bad); last at step %llu (epoch %d)",
+                        RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, step1, epoch);
+    if (bad == 0 && k->x.over && w->W > 1 && !k->x.local)
+        return rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
+                        "every worker's own was finite)%s; %s", step1, epoch, lim, hint);
+    if (bad == 0 && k->x.over)
+        return rg_error(RG_ENONFINITE, "training stopped: the gradient with the penalty's overflowed at step %llu "
+                        "(epoch %d)%s; %s", step1, epoch, lim, hint);
+    if (bad == 0 && !isfinite(reg))
+        return rg_error(RG_ENONFINITE, "training stopped: the penalty is not finite at step %llu (epoch %d): "
+                        "the weights have grown too large; %s", step1, epoch, hint);
+    if (bad == 0)
+        return rg_error(RG_ENONFINITE, "training stopped: the step's loss overflowed a float at step %llu (epoch %d; "
+                        "every worker's own was finite); %s", step1, epoch, hint);
+    if (bad == 1 && k->x.fig.bad_rank >= 1.0)
+        return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, "
+                        "worker %d)%s; %s", step1, epoch, (int)k->x.fig.bad_rank - 1, own_lim, hint);
+    /* (deterministic shards are counted one by one) */
+    return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, "
+                    "%d %s)%s; %s", step1, epoch, bad, w->s->parts != w->W ? "shards" : "workers", own_lim, hint);
+}
+
+/* A stop every worker takes at this step (the figures were agreed; a
+ * worker's own stop on a local step is not: it ends the others through
+ * rg_comm_abort, with its status and message). */
+static void stop_result(worker *w, const step *k)
+{
+    w->stopped = !k->x.local;
+    if (w->t != 0) return;
+    rg_train_result *res = &w->r->result;
+    res->nonfinite_step = w->st.n.step + 1;
+    res->epochs_run = (int)w->st.n.epochs_run;
+    res->best_epoch = (int)w->st.n.best_epoch;
+    res->skipped = w->st.n.skipped;
+}
+
+/* The non-finite policy: skip the update everywhere (RG_OK, k->skipped),
+ * or stop everywhere (RG_ENONFINITE, the same on every worker).  On a
+ * local step the figures are this worker's: it skips alone, or stops all. */
+static rg_status nonfinite(worker *w, step *k)
+{
+    FILE *log = w->g == 0 ? w->r->log : NULL;
+    if (w->p->skip_nonfinite && w->st.n.run_skipped < RG_SKIP_LIMIT) {
+        w->st.n.skipped++;
+        w->st.n.epoch_skipped++;
+        w->st.n.run_skipped++;
+        k->skipped = 1;
+        int who = k->x.fig.bad == 1.0 && k->x.fig.bad_rank >= 1.0 ? (int)k->x.fig.bad_rank - 1 : -1;
+        if (log) rg_log_skip(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, who, w->st.n.skipped);
+        return RG_OK;
+    }
+    rg_status st = stop_message(w, k);
+    if (log) rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
+    stop_result(w, k);
+    return st;
+}
+
+/* An update that wrote NaN or Inf cannot be undone: every worker stops. */
+static rg_status broke(worker *w, const step *k)
+{
+    rg_status st = rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
+                            "optimizer's state non-finite%s; try a lower --lr", (unsigned long long)w->st.n.step + 1,
+                            (int)w->st.n.epoch + 1,
+                            w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
+    if (w->g == 0 && w->r->log)
+        rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
+    stop_result(w, k);
+    return st;
+}
+
+/* After a sync of local steps: the world's counters and sums are the last
+ * sync's plus every worker's since (one small all-reduce), so that every
+ * worker holds them again, as after a synchronous step. */
+static rg_status sync_figures(worker *w)
+{
+    rg_run_state *a = &w->st, *b = &w->synced;
+    double d[5] = { a->f.loss - b->f.loss, a->f.reg - b->f.reg, (double)(a->n.epoch_samples - b->n.epoch_samples),
+                    (double)(a->n.skipped - b->n.skipped), (double)(a->n.epoch_skipped - b->n.epoch_skipped) };
+    if (w->W > 1) {
+        rg_status st = rg_comm_allreduce_f64(w->r->ranks[w->t], d, 5, RG_REDUCE_SUM);
+        if (st != RG_OK) return st;
+    }
+    a->f.loss = b->f.loss + d[0];
+    a->f.reg = b->f.reg + d[1];
+    a->n.epoch_samples = b->n.epoch_samples + (uint64_t)d[2];
+    a->n.skipped = b->n.skipped + (uint64_t)d[3];
+    a->n.epoch_skipped = b->n.epoch_skipped + (uint64_t)d[4];
+    *b = *a;
+    return RG_OK;
+}
+
+/* A kept step: the running figures, the step event, the progress bar.
+ * (A local step counts this worker's samples: sync_figures sums them.) */
+static void account(worker *w, const step *k, double batch_loss)
+{
+    rg_run *r = w->r;
+    size_t counted = k->local ? k->samples : k->b_step;
+    batch_loss += k->x.after;   /* a penalty the update applied (the elastic pull) */
+    w->st.n.run_skipped = 0;
+    w->mine[WA_SAMPLES] += (double)k->samples;
+    w->mine[WA_LOSS] += k->loss;
+    w->mine[WA_CORRECT] += (double)k->correct;
+    if (k->measured && k->samples) {
+        w->mine[WA_DIV_SUM] += k->div;
+        w->mine[WA_DIV_COUNT] += 1.0;
+    }
+    w->st.f.loss += batch_loss * (double)counted;
+    w->st.f.reg += (k->x.fig.reg + k->x.after) * (double)counted;
+    w->st.n.epoch_samples += counted;
+    if (w->g != 0) return;
+    uint64_t step1 = w->st.n.step + 1;
+    if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0)
+        rg_log_step(r->log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
+    if (r->progress && w->st.n.epoch_samples)
+        r->progress((int)w->st.n.epoch + 1, (size_t)w->st.n.epoch_samples, rg_dataset_size(r->train),
+                    w->st.f.loss / (double)w->st.n.epoch_samples, r->ud);
+}
+
+/* One step: the algorithm. */
+static rg_status train_step(worker *w, step *k)
+{
+    rg_strategy *s = w->s;
+    const rg_strategy_ops *ops = s->ops;
+    rg_status st;
+    k->b_step = rg_schedule_size(&w->r->sched, k->es);
+    k->inv_b = 1.0f / (float)k->b_step;
+    k->local = w->st.n.step >= s->local_from;
+    k->x.step = w->st.n.step;
+    k->measured = rg_reg_measures(&w->reg, k->es);
+    for (int i = 0; i < s->npass; i++)                       /* forward, backward, local penalty */
+        if ((st = compute(w, k, i)) != RG_OK) return st;
+    if ((st = ops->exchange(s, &k->x)) != RG_OK) return st;  /* every worker's gradient into one */
+    if (k->measured && k->samples) k->div = divergence(w, k);
+    k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);   /* the global penalty */
+    k->x.penalised = rg_reg_is_global(&w->reg);
+    if ((st = ops->agree(s, &k->x)) != RG_OK) return st;     /* the same figures and verdict everywhere */
+    k->x.idle = k->local && k->samples == 0;
+    double batch_loss = k->x.idle ? 0.0 : k->x.fig.loss / (double)(k->local ? k->samples : k->b_step) + k->x.fig.reg;
+    if (!k->x.idle && (k->x.fig.bad > 0.0 || k->x.over || !isfinite(batch_loss))) {
+        st = nonfinite(w, k);                                 /* stop, or skip */
+        if (st != RG_OK || !k->local) return st;
+        k->x.idle = 1;                                        /* skipped alone: still joins the syncs */
+    }
+    w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch);
+    k->x.lr = (float)w->st.f.lr;
+    if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
+    if (k->x.broke) return broke(w, k);
+    if (!k->skipped) account(w, k, batch_loss);
+    if (!k->local) w->synced = w->st;   /* a synchronous step: every worker's figures are the world's */
+    return k->local && k->x.synced ? sync_figures(w) : RG_OK;
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* A training checkpoint: every worker joins (its figures of the epoch, its
+ * part of the optimizer's moments); world rank 0 snapshots the state and
+ * hands it to its writer. */
+static rg_status checkpoint(worker *w)
+{
+    rg_run *r = w->r;
+    double t0 = rg_now();
+    rg_run_state *dst = r->writer ? rg_writer_state(r->writer) : NULL;
+    rg_status st = RG_OK;
+    /* the previous write is done (and good) before its buffers are reused;
+     * the all-reduce below keeps every other worker out of them till then */
+    if (w->g == 0) st = rg_writer_wait(r->writer, r->log);
+    memset(w->wacc, 0, (size_t)w->W * WA_N * sizeof *w->wacc);
+    memcpy(w->wacc + (size_t)w->g * WA_N, w->mine, sizeof w->mine);
+    if (st == RG_OK && w->W > 1) st = rg_comm_allreduce_f64(r->ranks[w->t], w->wacc, (size_t)w->W * WA_N, RG_REDUCE_SUM);
+    if (st == RG_OK) st = w->s->ops->gather_state(w->s, dst ? dst->moments : NULL);
+    if (st == RG_OK && w->extra_n) {   /* every worker's codec state, to rank 0 */
+        float *mine = w->extra + (size_t)w->g * w->extra_n;
+        rg_codec_state_save(w->s->codec, mine);
+        if (w->W > 1) st = rg_comm_allgather(r->ranks[w->t], mine, w->extra_n, w->extra);
+    }
+    if (st == RG_OK && w->g == 0) {
+        w->st.n.opt_steps = rg_optimizer_steps(w->s->opt);
+        w->st.n.nstate = (uint64_t)rg_optimizer_state_count(w->s->opt);
+        w->st.n.params = rg_model_param_count(w->m);
+        memcpy(dst->wacc, w->wacc, (size_t)w->W * WA_N * sizeof *w->wacc);
+        memcpy(dst->lambda, w->reg.lambda, (size_t)w->W * sizeof *w->reg.lambda);
+        if (w->best) memcpy(dst->best, w->best, rg_model_param_count(w->m) * sizeof(float));
+        float *x = rg_writer_extra(r->writer, w->extra_n);
+        if (w->extra_n && !x) st = rg_error(RG_ENOMEM, "out of memory writing a checkpoint");
+        if (x) memcpy(x, w->extra, (size_t)w->W * w->extra_n * sizeof(float));
+        if (st == RG_OK) st = rg_writer_start(r->writer, w->m, &w->st.n, &w->st.f);
+    }
+    /* one copy of the weights: nobody writes it before rank 0 has its
+     * snapshot (Hogwild has no exchange that would hold them back) */
+    if (st == RG_OK && w->s->shares_weights) st = rg_comm_barrier(r->ranks[w->t]);
+    w->t_ckpt += rg_now() - t0;
+    return st;
+}
+
+/* ------------------------------------------------------------ epochs */
+
+/* The epoch's order, and its figures from zero, or, for the epoch a
+ * checkpoint stopped in, from the checkpoint. */
+static void epoch_begin(worker *w, int epoch, int resumed)
+{
+    const rg_plan *p = w->p;
+    w->t_epoch = rg_now();
+    w->t_ckpt = 0.0;
+    w->s->comm_seconds = 0.0;
+    w->s->bytes = w->s->dense = 0.0;
+    w->samples_t0 = resumed ? w->st.n.epoch_samples : 0;
+    if (!resumed) {
+        w->st.n.epoch = (uint64_t)epoch;
+        w->st.n.epoch_step = 0;
+        w->st.n.epoch_samples = 0;
+        w->st.n.epoch_skipped = 0;
+        w->st.f.loss = w->st.f.reg = 0.0;
+        w->st.f.lr = p->lr.lr;
+        memset(w->mine, 0, sizeof w->mine);
+    }
+    w->synced = w->st;   /* the world's, as every epoch begins (or resumes) */
+    if (p->iid) {
+        rg_epoch_order(w->order, NULL, w->list_n, p->shuffle, p->seed, RG_RNG_SHUFFLE, epoch);
+    } else {
+        const rg_parts *pt = &w->r->parts;
+        rg_epoch_order(w->order, pt->ids + pt->offset[w->g], w->list_n, p->shuffle, p->seed,
+                       RG_RNG_SHUFFLE + 256u * (uint32_t)(w->g + 1), epoch);
+    }
+}
+
+static int improved(const rg_plan *p, double v, double best)
+{
+    if (!isfinite(v)) return 0;
+    if (!isfinite(best)) return 1;
+    if (p->monitor == RG_MONITOR_VAL_ACC) return v > best + p->min_delta;
+    return v < best - p->min_delta;
+}
+
+/* Early stopping after the epoch's validation: 1 to stop. */
+static int early_stop(worker *w, const rg_epoch_stats *e)
+{
+    const rg_plan *p = w->p;
+    if (p->early_stop <= 0) return 0;
+    double v = p->monitor == RG_MONITOR_VAL_ACC ? e->val_acc : e->val_loss;
+    if (improved(p, v, w->st.f.best_metric)) {
+        w->st.f.best_metric = v;
+        w->st.n.best_epoch = (uint64_t)e->epoch;
+        if (!w->s->shares_weights || w->t == 0)
+            memcpy(w->best, rg_model_params(w->m), rg_model_param_count(w->m) * sizeof(float));
+        w->st.n.wait = 0;
+        return 0;
+    }
+    return ++w->st.n.wait >= (uint64_t)p->early_stop;
+}
+
+/* The epoch's figures: every worker's, the validation set's; the
+ * strengths' adaptation; the epoch event.  1 in *stop to stop early. */
+static rg_status epoch_end(worker *w, int epoch, int *stop)
+{
+    rg_run *r = w->r;
+    int W = w->W;
+    double secs = rg_now() - w->t_epoch, t_comm = w->s->comm_seconds + w->t_ckpt;
+    double mean_div = w->mine[WA_DIV_COUNT] > 0.0 ? w->mine[WA_DIV_SUM] / w->mine[WA_DIV_COUNT] : 0.0;
+    float mine[WS_N] = { (float)w->mine[WA_SAMPLES], (float)w->mine[WA_LOSS], (float)w->mine[WA_CORRECT],
+                         (float)(secs - t_comm), (float)t_comm,
+                         (float)(w->s->bytes_per_step * (double)r->sched.steps + w->s->bytes), (float)mean_div };
+    float *all = rg_malloc((size_t)W * WS_N * sizeof(float));
+    double *per = rg_malloc((size_t)W * WL_N * sizeof(double));
+    if (!all || !per) { rg_free(all); rg_free(per); return rg_error(RG_ENOMEM, "out of memory"); }
+    rg_status st = RG_OK;
+    if (W > 1) st = rg_comm_allgather(r->ranks[w->t], mine, WS_N, all);
+    else memcpy(all, mine, sizeof mine);
+    double n = (double)w->st.n.epoch_samples, correct = 0.0, div[RG_MAX_WORKERS];
+    for (int k = 0; k < W; k++) {
+        const float *a = all + (size_t)k * WS_N;
+        correct += a[WS_CORRECT];
+        div[k] = a[WS_DIV];
+        double v[WL_N] = { a[WS_SAMPLES], a[WS_SAMPLES] > 0 ? a[WS_LOSS] / a[WS_SAMPLES] : NAN, w->reg.lambda[k],
+                           a[WS_COMPUTE], a[WS_COMM], a[WS_BYTES] };
+        for (int q = 0; q < WL_N; q++) per[(size_t)q * (size_t)W + (size_t)k] = v[q];
+    }
+    rg_epoch_stats e = { .epoch = epoch + 1, .loss = n > 0 ? w->st.f.loss / n : NAN, .reg_loss = n > 0 ? w->st.f.reg / n : NAN,
+                         .acc = n > 0 ? correct / n : NAN, .val_loss = NAN, .val_acc = NAN,
+                         .samples_per_s = (n - (double)w->samples_t0) / secs, .seconds = secs, .lr = w->st.f.lr };
+    if (st == RG_OK && r->val) st = rg_eval_world(w->m, r->ranks[w->t], r->val, &e.val_loss, &e.val_acc);
+    if (st == RG_OK) {
+        rg_reg_adapt_epoch(&w->reg, div);   /* every worker the same: its own copy */
+        w->st.n.epochs_run = (uint64_t)epoch + 1;
+        if (w->g == 0 && r->log)
+            rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0);
+        *stop = early_stop(w, &e);
+        /* one copy of the weights: nobody writes it before thread 0 has
+         * kept the best ones (Hogwild has no exchange that would wait) */
+        if (w->s->shares_weights && w->p->early_stop > 0) st = rg_comm_barrier(r->ranks[w->t]);
+    }
+    rg_free(all);
+    rg_free(per);
+    return st;
+}
+
+/* ------------------------------------------------------------ set-up and end */
+
+/* Rows one pass takes at most. */
+static size_t pass_rows(const worker *w)
+{
+    const rg_schedule *sc = &w->r->sched;
+    if (w->p->iid) return (sc->batch + (size_t)w->s->parts - 1) / (size_t)w->s->parts;
+    if (sc->mode == RG_WB_EQUAL) return sc->b_loc;
+    size_t most = 0, lo, hi;
+    for (uint64_t s = 0; s < sc->steps; s++) {
+        rg_schedule_window(sc, w->g, s, &lo, &hi);
+        if (hi - lo > most) most = hi - lo;
+    }
+    return most ? most : 1;
+}
+
+/* A resumed run: the counters and sums, this worker's part of the
+ * moments, early stopping's copy, the strengths, and its figures of the
+ * epoch in progress (another worker count: worker 0 carries the totals
+ * so far; the accuracy stays exact, the per-worker split restarts). */
+static void restore(worker *w, const rg_run_state *ck)
+{
+    w->st.n = ck->n;
+    w->st.f = ck->f;
+    if ((int)ck->n.nstate == rg_optimizer_state_count(w->s->opt)) w->s->ops->restore_state(w->s, ck->moments);
+    rg_optimizer_set_steps(w->s->opt, ck->n.opt_steps);
+    if (w->best && ck->best) memcpy(w->best, ck->best, rg_model_param_count(w->m) * sizeof(float));
+    int same_world = ck->n.world == (uint64_t)w->W;
+    if (same_world) memcpy(w->reg.lambda, ck->lambda, (size_t)w->W * sizeof *ck->lambda);
+    if (ck->extra_n == w->extra_n && w->extra_n && same_world)   /* check_resume refuses the rest */
+        rg_codec_state_load(w->s->codec, ck->extra + (size_t)w->g * w->extra_n);
+    memset(w->mine, 0, sizeof w->mine);
+    for (uint64_t k = 0; k < ck->n.world; k++) {
+        const double *a = ck->wacc + k * WA_N;
+        if (same_world ? k != (uint64_t)w->g : w->g != 0) continue;
+        for (int q = 0; q < (same_world ? WA_N : WA_DIV_SUM); q++) w->mine[q] += a[q];
+    }
+    w->st.n.world = (uint64_t)w->W;
+}
+
+static rg_status setup(worker *w)
+{
+    rg_run *r = w->r;
+    const rg_plan *p = w->p;
+    rg_strat_env env = { .comm = r->ranks[w->t], .thread = w->t, .root = r->m, .opt = &p->opt, .clip = p->clip,
+                         .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
+                         .elastic = p->elastic, .codec = &p->codec, .seed = p->seed };
+    rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
+    if (st != RG_OK) return st;
+    w->m = w->s->m;
+    size_t P = rg_model_param_count(w->m), d = rg_dataset_features(r->train);
+    st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, w->W == 1 && !p->deterministic, rg_model_has_penalty(w->m),
+                     r->share, P);
+    if (st != RG_OK) return st;
+    memcpy(w->reg.lambda, r->lambda0, (size_t)w->W * sizeof *r->lambda0);
+    w->own_lim = p->clip > 0.0 ? FLT_MAX : w->s->limit;
+    w->list_n = p->iid ? rg_dataset_size(r->train) : rg_schedule_part_size(&r->sched, w->g);
+    size_t cap = pass_rows(w);
+    w->order = rg_calloc(w->list_n ? w->list_n : 1, sizeof *w->order);
+    w->ids = rg_calloc(cap, sizeof *w->ids);
+    w->xb = rg_calloc(cap * d, sizeof *w->xb);
+    w->yb = rg_calloc(cap, sizeof *w->yb);
+    w->wacc = rg_calloc((size_t)w->W * WA_N, sizeof *w->wacc);
+    w->best = p->early_stop > 0 ? rg_calloc(P, sizeof *w->best) : NULL;
+    w->extra_n = w->s->codec ? rg_codec_state_size(w->s->codec) : 0;
+    w->extra = w->extra_n && p->ck_dir ? rg_calloc((size_t)w->W * w->extra_n, sizeof *w->extra) : NULL;
+    if (!w->order || !w->ids || !w->xb || !w->yb || !w->wacc || (p->early_stop > 0 && !w->best) ||
+        (w->extra_n && p->ck_dir && !w->extra))
+        return rg_error(RG_ENOMEM, "out of memory setting up worker %d", w->g);
+    w->st.n.world = (uint64_t)w->W;
+    w->st.f.best_metric = NAN;
+    if (r->ck) restore(w, r->ck);
+    return RG_OK;
+}
+
+/* After the last epoch: the last checkpoint on disk, the best weights back,
+ * the state proven finite, the test figures. */
+static rg_status finish(worker *w)
+{
+    rg_run *r = w->r;
+    const rg_plan *p = w->p;
+    float *params = rg_model_params(w->m);
+    size_t P = rg_model_param_count(w->m);
+    rg_status st = w->g == 0 ? rg_writer_wait(r->writer, r->log) : RG_OK;
+    rg_train_result res = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN,
+                            .epochs_run = (int)w->st.n.epochs_run, .best_epoch = (int)w->st.n.best_epoch,
+                            .steps = w->st.n.step, .skipped = w->st.n.skipped };
+    res.stopped_early = w->stopped_early;
+    if (st != RG_OK) return st;
+    if (p->early_stop > 0 && p->restore_best && res.best_epoch > 0 && res.best_epoch != res.epochs_run &&
+        (!w->s->shares_weights || w->t == 0))
+        memcpy(params, w->best, P * sizeof(float));
+    if (w->s->shares_weights && (st = rg_comm_barrier(r->ranks[w->t])) != RG_OK) return st;   /* before anyone reads them */
+    if (p->early_stop == 0) res.best_epoch = res.epochs_run;
+    int ok = rg_all_finite(params, P), codec_ok = !w->s->codec || rg_codec_finite(w->s->codec);
+    for (int i = 0; i < rg_optimizer_state_count(w->s->opt); i++)
+        ok &= rg_all_finite(rg_optimizer_state(w->s->opt, i), w->s->opt_hi - w->s->opt_lo);
+    if (!ok || !codec_ok)
+        return rg_error(RG_ENONFINITE, "training ended with non-finite %s (worker %d)",
+                        !rg_all_finite(params, P) ? "weights" : !codec_ok ? "--compress state" : "optimizer state", w->g);
+    rg_comm *comm = r->ranks[w->t];
+    if (r->test && (st = rg_eval_world(w->m, comm, r->test, &res.test_loss, &res.test_acc)) != RG_OK) return st;
+    /* with a test set, also the final model on its own training data (no
+     * dropout): the train-test gap of the final report */
+    if (r->test && (st = rg_eval_world(w->m, comm, r->train, &res.train_loss, &res.train_acc)) != RG_OK) return st;
+    if (w->t == 0) r->result = res;
+    return RG_OK;
+}
+
+/* The epochs; 0 or an error. */
+static rg_status epochs(worker *w)
+{
+    const rg_plan *p = w->p;
+    rg_run *r = w->r;
+    int first = r->ck ? (int)r->ck->n.epoch : 0;
+    for (int epoch = first; epoch < (int)p->epochs; epoch++) {
+        rg_status st;
+        epoch_begin(w, epoch, r->ck && epoch == first);
+        while (w->st.n.epoch_step < r->sched.steps) {
+            if (w->t == 0 && rg_hook_set()) {
+                /* kill tests (a no-op otherwise): what was written is on disk */
+                if (w->g == 0 && (st = rg_writer_wait(r->writer, r->log)) != RG_OK) return st;
+                rg_hook_point("step");
+            }
+            step k = { .es = w->st.n.epoch_step };
+            /* local steps end in a full sync where every worker must agree */
+            k.x.full_sync = k.es + 1 == r->sched.steps ||
+                            (p->ck_dir && (w->st.n.step + 1) % (uint64_t)p->checkpoint_every == 0);
+            if ((st = train_step(w, &k)) != RG_OK) return st;
+            w->st.n.samples += k.b_step;
+            w->st.n.step++;
+            w->st.n.epoch_step++;
+            if (p->ck_dir && w->st.n.step % (uint64_t)p->checkpoint_every == 0 && (st = checkpoint(w)) != RG_OK)
+                return st;
+        }
+        if ((st = epoch_end(w, epoch, &w->stopped_early)) != RG_OK) return st;
+        if (w->stopped_early) break;
+    }
+    return RG_OK;
+}
+
+rg_status rg_run_worker(rg_run *r, int t)
+{
+    worker w = { .r = r, .p = r->p, .t = t };
+    rg_comm *comm = r->ranks[t];
+    w.g = rg_comm_rank(comm);
+    w.W = rg_comm_size(comm);
+    rg_status st = setup(&w);
+    if (st == RG_OK) st = epochs(&w);
+    if (st == RG_OK) st = finish(&w);
+    /* a failure no other worker saw: wake every peer, nobody waits for ever
+     * for a worker that is gone (a non-finite stop every worker took alike
+     * needs no waking) */
+    if (st != RG_OK && !w.stopped && w.W > 1) rg_comm_abort(comm, st, rg_last_error());
+    rg_reg_free(&w.reg);
+    rg_strategy_free(w.s);
+    rg_free(w.order); rg_free(w.ids); rg_free(w.xb); rg_free(w.yb); rg_free(w.wacc); rg_free(w.best);
+    rg_free(w.extra);
+    return st;
+}

@@ -1,0 +1,293 @@
+/* The strategies that do not exchange every step, and compressed
+ * exchanges, each at its limit and at work: local SGD with H = 1 is all-reduce (SGD, and SGD with momentum,
+ * whose buffers are averaged with the weights); with H > 1 it steps
+ * locally and still learns; EASGD's elastic pull is a penalty in reg_loss
+ * and its workers end on the centre; Hogwild learns with threads over one
+ * copy of the weights; and the combinations that cannot work are refused,
+ * naming --strategy. */
+#include "support.h"
+#include "regula.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rg_dataset *g_train, *g_test;
+
+/* Four Gaussian blobs in 8 dimensions, labels 0..3. */
+static rg_dataset *blobs(size_t n, uint64_t seed)
+{
+    float *x = malloc(n * 8 * sizeof(float));
+    int32_t *y = malloc(n * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)((i * 7919) % 4);
+        for (int j = 0; j < 8; j++)
+            x[i * 8 + j] = (j == c ? 1.0f : 0.0f) + (rg_rng_uniform(seed, RG_RNG_USER, i, (uint64_t)j) - 0.5f) * 2.0f;
+        y[i] = c;
+    }
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, y, n, 8, &ds), RG_OK);
+    free(x);
+    free(y);
+    return ds;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_train = blobs(480, 1);
+    g_test = blobs(200, 2);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rg_dataset_free(g_train);
+    rg_dataset_free(g_test);
+    return 0;
+}
+
+typedef struct run {
+    float *params;
+    size_t n;
+    rg_train_result r;
+    rg_status st;
+    char msg[512];
+} run;
+
+static run train_with(const char *const *kv)
+{
+    rg_config c;
+    rg_config_defaults(&c);
+    rg_config_set(&c, "model", "dense(16, relu, l2=0.01) dropout(0.25) dense(4, softmax, l1=0.001, l2=0.01)");
+    rg_config_set(&c, "epochs", "3");
+    rg_config_set(&c, "batch", "32");
+    rg_config_set(&c, "lr", "0.01");
+    rg_config_set(&c, "log-every", "0");
+    for (; kv && kv[0]; kv += 2)
+        if (rg_config_set(&c, kv[0], kv[1]) != RG_OK) fail_msg("%s", rg_last_error());
+    rg_model *m;
+    assert_int_equal(rg_model_create(c.model, 8, c.seed, &m), RG_OK);
+    run out = {0};
+    out.st = rg_train(&c, m, g_train, g_test, g_test, NULL, NULL, &out.r);
+    snprintf(out.msg, sizeof out.msg, "%s", rg_last_error());
+    out.n = rg_model_param_count(m);
+    out.params = malloc(out.n * sizeof(float));
+    memcpy(out.params, rg_model_params(m), out.n * sizeof(float));
+    rg_model_free(m);
+    return out;
+}
+
+static double max_abs_diff(const run *a, const run *b)
+{
+    double d = 0;
+    for (size_t i = 0; i < a->n; i++) d = fmax(d, fabs((double)a->params[i] - b->params[i]));
+    return d;
+}
+
+/* H = 1: the mean of one SGD step from the same weights with each
+ * worker's mean gradient is one step with the global mean gradient. */
+static void test_local_sgd_h1_is_allreduce(void **state)
+{
+    (void)state;
+    const char *opts[][4] = { {"momentum", "0", NULL}, {"momentum", "0.9", NULL} };
+    for (int o = 0; o < 2; o++)
+        for (int w = 2; w <= 4; w += 2) {
+            char ws[4];
+            snprintf(ws, sizeof ws, "%d", w);
+            const char *a[] = {"optimizer", "sgd", "lr", "0.1", opts[o][0], opts[o][1], "workers", ws, NULL};
+            const char *b[] = {"optimizer", "sgd", "lr", "0.1", opts[o][0], opts[o][1], "workers", ws,
+                               "strategy", "local-sgd", "sync-every", "1", NULL};
+            run x = train_with(a), y = train_with(b);
+            assert_int_equal(y.st, RG_OK);
+            double d = max_abs_diff(&x, &y);
+            print_message("local SGD H=1, momentum %s, %d workers: max |w - w_allreduce| %.3g\n", opts[o][1], w, d);
+            assert_true(d < 1e-5);
+            free(x.params);
+            free(y.params);
+        }
+}
+
+/* An epoch's figures count every sample once, also when the warm-up ends
+ * inside the epoch (its synchronous steps, summed at the first local
+ * sync, were counted once per worker): samples_per_s x seconds = N. */
+static void test_local_sgd_counts_samples_once(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "w.jsonl");
+    const char *kv[] = {"workers", "2", "strategy", "local-sgd", "sync-every", "4", "sync-warmup", "5",
+                        "log", lg, NULL};
+    run r = train_with(kv);
+    assert_int_equal(r.st, RG_OK);
+    char *t = rgt_read(lg, NULL), *e = strstr(t, "\"event\":\"epoch\"");
+    double rate = strtod(strstr(e, "\"samples_per_s\":") + 16, NULL), secs = strtod(strstr(e, "\"seconds\":") + 10, NULL);
+    double acc = strtod(strstr(e, "\"acc\":") + 6, NULL);
+    free(t);
+    print_message("warm-up of 5 steps: %.1f samples in epoch 1, acc %.3f\n", rate * secs, acc);
+    assert_float_equal(rate * secs, 480.0, 0.01);
+    free(r.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+/* H = 4 steps locally (far from all-reduce), yet learns; the warm-up is
+ * all-reduce up to where it ends. */
+static void test_local_sgd_steps_locally(void **state)
+{
+    (void)state;
+    const char *a[] = {"optimizer", "sgd", "lr", "0.1", "workers", "2", NULL};
+    const char *b[] = {"optimizer", "sgd", "lr", "0.1", "workers", "2", "strategy", "local-sgd", "sync-every", "4", NULL};
+    const char *c[] = {"optimizer", "sgd", "lr", "0.1", "workers", "2", "strategy", "local-sgd", "sync-every", "4",
+                       "sync-warmup", "1000", NULL};
+    run x = train_with(a), y = train_with(b), z = train_with(c);
+    assert_int_equal(y.st, RG_OK);
+    double d = max_abs_diff(&x, &y);
+    print_message("local SGD H=4: max |w - w_allreduce| %.3g, test acc %.3f (all-reduce %.3f)\n", d, y.r.test_acc,
+                  x.r.test_acc);
+    assert_true(d > 1e-4);
+    assert_true(y.r.test_acc > x.r.test_acc - 0.05);
+    assert_true(max_abs_diff(&x, &z) < 1e-5);   /* warm-up over the whole run: all-reduce throughout */
+    free(x.params);
+    free(y.params);
+    free(z.params);
+}
+
+/* EASGD: the elastic pull joins reg_loss; the model that comes out is the
+ * centre, which learns. */
+static void test_easgd(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *la = rgt_path(dir, "a.jsonl"), *lb = rgt_path(dir, "b.jsonl");
+    const char *a[] = {"workers", "2", "strategy", "local-sgd", "sync-every", "4", "log", la, NULL};
+    const char *b[] = {"workers", "2", "strategy", "easgd", "sync-every", "4", "elastic", "0.3", "log", lb, NULL};
+    run x = train_with(a), y = train_with(b);
+    assert_int_equal(y.st, RG_OK);
+    double ra = 0, rb = 0;
+    char *ta = rgt_read(la, NULL), *tb = rgt_read(lb, NULL);
+    ra = strtod(strstr(strstr(ta, "\"epoch\":1"), "\"reg_loss\":") + 11, NULL);
+    rb = strtod(strstr(strstr(tb, "\"epoch\":1"), "\"reg_loss\":") + 11, NULL);
+    assert_non_null(strstr(tb, "\"strategy\":\"easgd\""));
+    free(ta);
+    free(tb);
+    print_message("easgd: reg_loss %.4f (local SGD %.4f), test acc %.3f\n", rb, ra, y.r.test_acc);
+    assert_true(rb > ra * 1.5);                 /* the elastic force is counted */
+    assert_true(y.r.test_acc > 0.5);
+    free(x.params);
+    free(y.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+/* Hogwild: threads over one copy of the weights, plain SGD, no exchange. */
+static void test_hogwild(void **state)
+{
+    (void)state;
+    const char *a[] = {"optimizer", "sgd", "lr", "0.1", NULL};
+    const char *b[] = {"optimizer", "sgd", "lr", "0.1", "workers", "3", "strategy", "hogwild", NULL};
+    run x = train_with(a), y = train_with(b);
+    assert_int_equal(y.st, RG_OK);
+    print_message("hogwild, 3 threads: test acc %.3f (1 worker %.3f)\n", y.r.test_acc, x.r.test_acc);
+    assert_true(y.r.test_acc > x.r.test_acc - 0.05);
+    free(x.params);
+    free(y.params);
+}
+
+/* Compressed exchanges train, and the global penalty is added after the
+ * decoding, never compressed: a weight fed by an input that is always 0
+ * has no data gradient (top-k never picks it, its residual stays 0), so
+ * plain SGD shrinks it by exactly (1 - 2 lr l2) a step, as it would
+ * without compression.  Had the penalty's gradient gone through top-k, it
+ * would be dropped at most steps. */
+static void test_compressed_penalty_is_not_sent(void **state)
+{
+    (void)state;
+    enum { n = 480, d = 9 };
+    float *x = calloc(n * d, sizeof(float));
+    for (int i = 0; i < n; i++) memcpy(x + i * d, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &ds), RG_OK);
+    const char *codecs[] = { "topk:0.05", "randk:0.2" };
+    for (int q = 0; q < 2; q++) {
+        rg_config c;
+        rg_config_defaults(&c);
+        const char *kv[] = {"model", "dense(4, softmax, l2=0.01)", "optimizer", "sgd", "lr", "0.3", "epochs", "2",
+                            "batch", "32", "workers", "2", "log-every", "0", "compress", codecs[q], NULL};
+        for (const char *const *p = kv; *p; p += 2) assert_int_equal(rg_config_set(&c, p[0], p[1]), RG_OK);
+        rg_model *m;
+        assert_int_equal(rg_model_create(c.model, d, c.seed, &m), RG_OK);
+        float w0[4];
+        for (int o = 0; o < 4; o++) w0[o] = rg_model_params(m)[o * d + 8];
+        rg_train_result r;
+        if (rg_train(&c, m, ds, NULL, NULL, NULL, NULL, &r) != RG_OK) fail_msg("%s", rg_last_error());
+        double want = pow(1.0 - 2 * 0.3 * 0.01, 30), worst = 0.0;   /* 15 steps an epoch */
+        for (int o = 0; o < 4; o++)
+            worst = fmax(worst, fabs(rg_model_params(m)[o * d + 8] / w0[o] - want));
+        print_message("%s: decay of an unfed weight off by %.3g\n", codecs[q], worst);
+        assert_true(worst < 1e-5);
+        rg_model_free(m);
+    }
+    free(x);
+    rg_dataset_free(ds);
+}
+
+/* Top-k at 1% with error feedback learns nearly as well as all-reduce, at
+ * a fraction of the bytes (the log's compression). */
+static void test_topk_trains(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "t.jsonl");
+    const char *a[] = {"workers", "2", "epochs", "6", NULL};
+    const char *b[] = {"workers", "2", "epochs", "6", "compress", "topk:0.05", "log", lg, NULL};
+    run x = train_with(a), y = train_with(b);
+    assert_int_equal(y.st, RG_OK);
+    char *t = rgt_read(lg, NULL);
+    double ratio = strtod(strstr(t, "\"compression\":") + 14, NULL);
+    free(t);
+    print_message("topk:0.05: test acc %.3f (all-reduce %.3f), compression %.1f\n", y.r.test_acc, x.r.test_acc, ratio);
+    assert_true(y.r.test_acc > x.r.test_acc - 0.05);
+    assert_true(ratio > 5.0);
+    free(x.params);
+    free(y.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    const char *cases[][12] = {
+        {"strategy", "hogwild", "workers", "2", NULL},                         /* Adam */
+        {"strategy", "hogwild", "optimizer", "sgd", "momentum", "0.9", NULL},
+        {"strategy", "local-sgd", "deterministic", "true", "det-shards", "4", NULL},
+        {"strategy", "easgd", "shard-optimizer", "true", "workers", "2", NULL},
+        {"strategy", "local-sgd", "partition", "dirichlet:0.5", "reg-scope", "local", "reg-adapt", "divergence",
+         "workers", "2", NULL},
+        {"compress", "topk:0.1", "strategy", "local-sgd", NULL},
+        {"compress", "sign", "deterministic", "true", "det-shards", "4", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        run r = train_with(cases[i]);
+        if (r.st != RG_EUSAGE || (!strstr(r.msg, "--strategy ") && !strstr(r.msg, "--compress ")))
+            fail_msg("case %zu: %d '%s'", i, r.st, r.msg);
+        free(r.params);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_local_sgd_h1_is_allreduce),
+        cmocka_unit_test(test_local_sgd_steps_locally),
+        cmocka_unit_test(test_local_sgd_counts_samples_once),
+        cmocka_unit_test(test_easgd),
+        cmocka_unit_test(test_hogwild),
+        cmocka_unit_test(test_compressed_penalty_is_not_sent),
+        cmocka_unit_test(test_topk_trains),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
