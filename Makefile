@@ -7,7 +7,7 @@ EPOCHS ?= 10
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install install fuzz bench bench-parallel study soak clean
+.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-parallel study soak clean
 
 all: build
 
@@ -44,13 +44,26 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# ThreadSanitizer over the tests that run worker threads, and the CLI's
-# kill-and-resume test (MPI off: Open MPI is not built for TSan).
+# ThreadSanitizer over the tests that run worker threads (the strategies'
+# too), and the CLI's kill-and-resume test (MPI off: Open MPI is not built
+# for TSan).  tests/tsan.supp names the one race an algorithm accepts
+# (Hogwild's lock-free updates).
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DRG_MPI=OFF -DRG_SHARED=OFF \
 	  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L 'comm|train|threads'
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -L 'comm|train|threads|parallel'
+
+# The --save files of the configurations the strategy layer must not touch,
+# byte-identical to those of commit af1c4ab (built once in build-base/;
+# needs the repository's history).  About 40 s plus that build.
+same-bits: build
+	bench/same_bits.sh $(BUILD) af1c4ab
+
+# Training speed against af1c4ab, interleaved, medians of 7.
+bench-ab: build
+	bench/ab.sh $(BUILD) 7 af1c4ab
 
 # The MPI tests (ctest -L mpi) again under MPICH, beside Open MPI (deps
 # --mpich): a build of its own in build-mpich, compiled with mpicc.mpich so
@@ -98,4 +111,4 @@ bench: build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm build-base
