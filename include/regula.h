@@ -221,8 +221,10 @@ void rg_optimizer_free(rg_optimizer *o);
 /* One update of n parameters from grads with learning rate lr.  Follows
  * PyTorch's SGD/Adam/AdamW update rules, except that weight decay is
  * always decoupled (w -= lr * wd * w first), for SGD too.  Returns nonzero
- * when a weight or moment it wrote is NaN or infinite (found in the same
- * pass): the state is then corrupt and the update cannot be undone. */
+ * when a weight it wrote, or a moment that can grow past the gradients
+ * (Adam's second, SGD's momentum buffer), is NaN or infinite (found in the
+ * same pass): the state is then corrupt and the update cannot be undone.
+ * (Adam's first moment never exceeds the largest gradient it took.) */
 int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
 /* The largest |gradient element| an update can take without overflowing
  * the optimizer's moments (Adam: 2^63, since it keeps g*g; SGD with
