@@ -344,6 +344,8 @@ typedef struct rg_config {
     double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
     char compress[32];        /* none | fp16 | bf16 | sign | topk:R | randk:R | qsgd:L | powersgd:K */
     char error_feedback[8];   /* auto | on | off */
+    char link[32];            /* BANDWIDTH,LATENCY of an emulated network, or "" */
+    char straggler[32];       /* RANK:FACTOR: one worker that many times slower, or "" */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

@@ -60,9 +60,20 @@ rg_status rg_dist_agree(rg_status st)
     return RG_OK;
 }
 
-rg_status rg_dist_workers(int threads, rg_comm **ranks)
+rg_status rg_dist_workers(int threads, const rg_link *link, rg_comm **ranks, rg_comm **hold)
 {
-    if (g_process) return rg_comm_hier_create(g_process, threads, ranks);
-    if (threads > 1) return rg_comm_threads_create(threads, ranks);
-    return rg_comm_self(&ranks[0]);
+    *hold = NULL;
+    int paced = link && link->bits_per_s > 0.0;
+    if (g_process) {
+        rg_comm *proc = g_process;
+        rg_status st = paced ? rg_comm_link(g_process, link, 0, hold) : RG_OK;
+        if (st == RG_OK && paced) proc = *hold;
+        return st == RG_OK ? rg_comm_hier_create(proc, threads, ranks) : st;
+    }
+    rg_status st = threads > 1 ? rg_comm_threads_create(threads, ranks) : rg_comm_self(&ranks[0]);
+    for (int t = 0; st == RG_OK && paced && t < threads; t++) {
+        rg_comm *wrapped;
+        if ((st = rg_comm_link(ranks[t], link, 1, &wrapped)) == RG_OK) ranks[t] = wrapped;
+    }
+    return st;
 }

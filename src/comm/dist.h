@@ -6,6 +6,7 @@
 #ifndef RG_DIST_H
 #define RG_DIST_H
 #include "comm/comm.h"
+#include "comm/link.h"
 
 /* The process communicator (MPI world) or NULL when not under mpirun. */
 rg_comm *rg_dist_process(void);
@@ -14,6 +15,8 @@ rg_comm *rg_dist_process(void);
 void rg_dist_service(void);
 /* The world of workers of this process: `threads` handles into ranks, over
  * the process communicator (processes x threads), or threads alone, or a
- * world of one. */
-rg_status rg_dist_workers(int threads, rg_comm **ranks);
+ * world of one.  With a link (bits_per_s > 0) the exchanges between
+ * processes (with threads alone: between threads) are paced to it; *hold
+ * then receives what the caller frees after every handle (or NULL). */
+rg_status rg_dist_workers(int threads, const rg_link *link, rg_comm **ranks, rg_comm **hold);
 #endif

@@ -120,6 +120,10 @@ enum opt_kind {
       "gradient codec: none, fp16, bf16, sign, topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
       "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
+    X("link", "BANDWIDTH,LATENCY", "train", K_STR, link, NULL,                               \
+      "emulate a network: every exchange between processes (threads alone: between threads) lasts as long as on this link, e.g. 1gbit,50us") \
+    X("straggler", "RANK:FACTOR", "train", K_STR, straggler, NULL,                           \
+      "make worker RANK compute FACTOR times slower (a study of asynchrony)")              \
     X("worker-batch", "NAME", "train", K_ENUM, worker_batch, "proportional|equal",          \
       "skewed --partition: each worker takes its share B*n_k/N of every batch (proportional) or B/W until its part runs dry (equal)") \
     X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \

@@ -5,6 +5,7 @@
  * the data or the worker count are the trainer's, at set-up.
  */
 #include "train/plan.h"
+#include <stdlib.h>
 #include <string.h>
 
 /* A failed check: the message, and the option at fault. */
@@ -93,6 +94,24 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     return RG_OK;
 }
 
+/* --link and --straggler: what a study of slow networks and slow workers uses */
+static rg_status resolve_emulation(const rg_config *c, rg_plan *p, int *option)
+{
+    if (rg_link_parse(c->link, &p->link) != RG_OK) return at(option, "link", RG_EUSAGE);
+    p->straggler_rank = -1;
+    p->straggler_factor = 1.0;
+    if (!c->straggler[0]) return RG_OK;
+    char *end;
+    long r = strtol(c->straggler, &end, 10);
+    double f = *end == ':' ? strtod(end + 1, &end) : 0.0;
+    if (*end || r < 0 || r >= RG_MAX_WORKERS || !(f >= 1.0 && f <= 1000.0))
+        return at(option, "straggler", rg_error(RG_EUSAGE, "--straggler %s: expected RANK:FACTOR, a worker rank and a "
+                                                "slow-down in [1, 1000], such as 1:4", c->straggler));
+    p->straggler_rank = (int)r;
+    p->straggler_factor = f;
+    return RG_OK;
+}
+
 static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
 {
     if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
@@ -114,7 +133,8 @@ rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
     p->c = c;
     rg_status st;
     if ((st = resolve_optimizer(c, p, option)) != RG_OK || (st = resolve_parallel(c, p, option)) != RG_OK ||
-        (st = resolve_strategy(c, p, option)) != RG_OK || (st = resolve_outputs(c, p, option)) != RG_OK)
+        (st = resolve_strategy(c, p, option)) != RG_OK || (st = resolve_emulation(c, p, option)) != RG_OK ||
+        (st = resolve_outputs(c, p, option)) != RG_OK)
         return st;
     p->monitor = !strcmp(c->monitor, "val_acc") ? RG_MONITOR_VAL_ACC : RG_MONITOR_VAL_LOSS;
     p->min_delta = c->min_delta;

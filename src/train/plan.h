@@ -11,6 +11,7 @@
 #include "data/partition.h"
 #include "optim/schedule.h"
 #include "parallel/codec.h"
+#include "comm/link.h"
 #include "reg/reg.h"
 
 typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
@@ -31,6 +32,9 @@ typedef struct rg_plan {
     long sync_every, sync_warmup;
     double elastic;
     rg_codec_spec codec;
+    rg_link link;
+    int straggler_rank;          /* -1: none */
+    double straggler_factor;
     rg_monitor monitor;
     double min_delta;
     long early_stop;             /* patience, 0 = off */

@@ -22,6 +22,8 @@ typedef struct rg_run {
     void *ud;
     int threads, world;         /* workers in this process, in all */
     rg_comm **ranks;            /* one handle per thread */
+    rg_comm *paced;             /* --link under MPI: the paced process
+                                   communicator, freed after the handles */
     const rg_strategy_ops *strategy;
     rg_parts parts;             /* owners, for skewed partitions */
     rg_schedule sched;          /* which samples each worker takes at each step */

@@ -74,6 +74,9 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--workers: %d workers but only %zu training samples", r->world, N);
     if (c->deterministic && c->det_shards % r->world)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
+    if (r->p->straggler_rank >= r->world)
+        return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)", c->straggler, r->world,
+                        r->world - 1);
     if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
         return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
                         "mpirun there are %d processes (run it without mpirun, with --workers)", rg_dist_size());
@@ -337,7 +340,7 @@ static rg_status set_up(rg_run *r, rg_plan *p, rg_run_state *ck, char *ck_path, 
     if (r->c->resume[0] && rg_dist_process() && rg_dist_size() > 1 && (st = share_resume(r->m, ck, &found)) != RG_OK)
         return st;
     if (found) r->ck = ck;
-    st = rg_dist_workers(r->threads, r->ranks);
+    st = rg_dist_workers(r->threads, &p->link, r->ranks, &r->paced);
     if (st == RG_OK && rg_dist_rank() == 0) st = open_outputs(r, ck_path);
     /* a failure making the communicators or opening the log stops every
      * process alike */
@@ -350,6 +353,7 @@ static void tear_down(rg_run *r)
     if (r->log) fclose(r->log);
     if (r->ranks)
         for (int t = 0; t < r->threads; t++) rg_comm_free(r->ranks[t]);
+    rg_comm_free(r->paced);
     rg_free(r->ranks);
     rg_free(r->share);
     rg_free(r->lambda0);

@@ -24,6 +24,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 /* --skip-nonfinite gives up after this many skipped steps in a row: the
  * weights themselves have gone bad, and skipping cannot mend them */
@@ -273,6 +274,14 @@ static void account(worker *w, const step *k, double batch_loss)
                     w->st.f.loss / (double)w->st.n.epoch_samples, r->ud);
 }
 
+/* --straggler: this worker takes `factor` times as long to compute. */
+static void straggle(double factor, double seconds)
+{
+    double nap = (factor - 1.0) * seconds;
+    struct timespec ts = { (time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9) };
+    nanosleep(&ts, NULL);
+}
+
 /* One step: the algorithm. */
 static rg_status train_step(worker *w, step *k)
 {
@@ -284,8 +293,10 @@ static rg_status train_step(worker *w, step *k)
     k->local = w->st.n.step >= s->local_from;
     k->x.step = w->st.n.step;
     k->measured = rg_reg_measures(&w->reg, k->es);
+    double t0 = rg_now();
     for (int i = 0; i < s->npass; i++)                       /* forward, backward, local penalty */
         if ((st = compute(w, k, i)) != RG_OK) return st;
+    if (w->g == w->p->straggler_rank) straggle(w->p->straggler_factor, rg_now() - t0);
     if ((st = ops->exchange(s, &k->x)) != RG_OK) return st;  /* every worker's gradient into one */
     if (k->measured && k->samples) k->div = divergence(w, k);
     k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);   /* the global penalty */

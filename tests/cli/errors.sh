@@ -152,6 +152,8 @@ expect 2 "unknown option --foo" -- "${TR[@]}" --foo 1
 expect 2 "--save is not an option of 'eval'" -- "$REGULA" eval "${D[@]}" --load "$T/m.safetensors" --save "$SAVE"
 
 category hyper
+expect 2 "--link 1gbps,5: expected BANDWIDTH,LATENCY such as 1gbit,50us" -- "${TR[@]}" --link 1gbps,5
+expect 2 "--straggler 3: expected RANK:FACTOR" -- "${TR[@]}" --straggler 3
 expect 2 "--batch must be a batch size >= 1, got 0" -- "${TR[@]}" --batch 0
 expect 2 "--checkpoint-dir $O/ck needs --checkpoint-every N" -- "${TR[@]}" --checkpoint-dir "$O/ck"
 expect 2 "--checkpoint-every needs --checkpoint-dir" -- "${TR[@]}" --checkpoint-every 5

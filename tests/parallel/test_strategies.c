@@ -256,6 +256,31 @@ static void test_topk_trains(void **state)
     free(dir);
 }
 
+/* --straggler: worker 1 takes 20 times as long to compute; worker 0 then
+ * waits for it in the exchange (its time counts as communication). */
+static void test_straggler(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "s.jsonl");
+    const char *kv[] = {"workers", "2", "epochs", "1", "straggler", "1:20", "log", lg, NULL};
+    run r = train_with(kv);
+    assert_int_equal(r.st, RG_OK);
+    char *t = rgt_read(lg, NULL), *p = strstr(t, "\"compute_seconds\":[") + 19;
+    double c0 = strtod(p, &p), c1 = strtod(p + 1, NULL);
+    free(t);
+    print_message("straggler 1:20: compute %.4f s against worker 0's %.4f s\n", c1, c0);
+    assert_true(c1 > 5.0 * c0);
+    const char *bad[] = {"workers", "2", "straggler", "2:3", NULL};
+    run b = train_with(bad);
+    assert_int_equal(b.st, RG_EUSAGE);
+    assert_non_null(strstr(b.msg, "--straggler 2:3: there are 2 workers"));
+    free(r.params);
+    free(b.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -287,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_hogwild),
         cmocka_unit_test(test_compressed_penalty_is_not_sent),
         cmocka_unit_test(test_topk_trains),
+        cmocka_unit_test(test_straggler),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
