@@ -346,6 +346,7 @@ typedef struct rg_config {
     char error_feedback[8];   /* auto | on | off */
     char link[32];            /* BANDWIDTH,LATENCY of an emulated network, or "" */
     char straggler[32];       /* RANK:FACTOR: one worker that many times slower, or "" */
+    long dgc_warmup;          /* --compress dgc: epochs of denser messages first */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

@@ -27,6 +27,7 @@ static const codec_kind *kind_of(rg_codec_kind k)
     case RG_CODEC_RANDK: return &rg_codec_randk;
     case RG_CODEC_QSGD: return &rg_codec_qsgd;
     case RG_CODEC_POWERSGD: return &rg_codec_powersgd;
+    case RG_CODEC_DGC: return &rg_codec_dgc;
     case RG_CODEC_NONE: break;
     }
     return NULL;
@@ -47,17 +48,17 @@ rg_status rg_codec_parse_at(const char *text, const char *ef, rg_codec_spec *out
     static const struct { const char *name; rg_codec_kind kind; int arg, ef; } names[] = {
         {"none", RG_CODEC_NONE, 0, 0}, {"fp16", RG_CODEC_FP16, 0, 0}, {"bf16", RG_CODEC_BF16, 0, 0},
         {"sign", RG_CODEC_SIGN, 0, 1}, {"topk", RG_CODEC_TOPK, 1, 1}, {"randk", RG_CODEC_RANDK, 1, 1},
-        {"qsgd", RG_CODEC_QSGD, 1, 0}, {"powersgd", RG_CODEC_POWERSGD, 1, 1},
+        {"qsgd", RG_CODEC_QSGD, 1, 0}, {"powersgd", RG_CODEC_POWERSGD, 1, 1}, {"dgc", RG_CODEC_DGC, 1, 0},
     };
     int found = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
         if (strlen(names[i].name) == klen && !strncmp(text, names[i].name, klen)) found = i;
     if (found < 0 || (names[found].arg != (arg != NULL)))
         return rg_error(RG_EUSAGE, "--compress: '%s' is not one of none, fp16, bf16, sign, topk:RATIO, randk:RATIO, "
-                        "qsgd:LEVELS, powersgd:RANK", text);
+                        "qsgd:LEVELS, powersgd:RANK, dgc:RATIO", text);
     out->kind = names[found].kind;
     char *end = NULL;
-    if (out->kind == RG_CODEC_TOPK || out->kind == RG_CODEC_RANDK) {
+    if (out->kind == RG_CODEC_TOPK || out->kind == RG_CODEC_RANDK || out->kind == RG_CODEC_DGC) {
         out->ratio = strtod(arg, &end);
         if (*end || !(out->ratio > 0.0 && out->ratio <= 1.0))
             return rg_error(RG_EUSAGE, "--compress %s: RATIO must be in (0, 1]", text);
@@ -75,6 +76,8 @@ rg_status rg_codec_parse_at(const char *text, const char *ef, rg_codec_spec *out
     else if (strcmp(ef, "off")) return rg_error(RG_EUSAGE, "--error-feedback: '%s' is not auto, on or off", ef);
     if (out->kind == RG_CODEC_NONE && out->error_feedback)
         return rg_error(RG_EUSAGE, "--error-feedback on needs a --compress codec: nothing is left out without one");
+    if (out->kind == RG_CODEC_DGC && out->error_feedback)
+        return rg_error(RG_EUSAGE, "--error-feedback on with --compress dgc: its accumulation is its error feedback");
     *which = 0;
     return RG_OK;
 }
@@ -154,10 +157,10 @@ void rg_codec_state_save(const rg_codec *c, float *out)
 void rg_codec_reset(rg_codec *c)
 {
     if (c->residual) memset(c->residual, 0, c->n * sizeof(float));
-    if (c->kind->state_size) {   /* PowerSGD: Q as it started */
-        float *q = c->kind->state(c);
-        for (size_t i = 0; i < c->kind->state_size(c); i++)
-            q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
+    if (c->kind == &rg_codec_powersgd) {   /* Q as it started */
+        for (size_t i = 0; i < c->q_n; i++) c->q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
+    } else if (c->kind->state_size) {      /* DGC: no momentum, nothing accumulated */
+        memset(c->kind->state(c), 0, c->kind->state_size(c) * sizeof(float));
     }
 }
 

@@ -12,6 +12,10 @@
  *   qsgd:L           stochastic quantisation to L levels and the norm
  *   powersgd:K       rank-K approximation of each weight matrix (Vogels
  *                    et al. 2019), biases sent whole
+ *   dgc:R            Deep Gradient Compression (Lin et al. 2018): top-k of
+ *                    a local momentum-corrected accumulation, with
+ *                    momentum factor masking and a warm-up of denser
+ *                    messages over the first epochs
  *
  * Sparse and quantised messages travel by all-gather (each worker's whole
  * message to everyone), randk and PowerSGD by all-reduce.  Random draws
@@ -24,7 +28,7 @@
 #include "comm/comm.h"
 
 typedef enum { RG_CODEC_NONE, RG_CODEC_FP16, RG_CODEC_BF16, RG_CODEC_SIGN, RG_CODEC_TOPK, RG_CODEC_RANDK,
-               RG_CODEC_QSGD, RG_CODEC_POWERSGD } rg_codec_kind;
+               RG_CODEC_QSGD, RG_CODEC_POWERSGD, RG_CODEC_DGC } rg_codec_kind;
 
 typedef struct rg_codec_spec {
     rg_codec_kind kind;
@@ -32,6 +36,10 @@ typedef struct rg_codec_spec {
     int levels;                 /* qsgd: quantisation levels (1..127) */
     int rank;                   /* powersgd */
     int error_feedback;         /* keep and add back the residual */
+    /* dgc, set by the trainer: */
+    float momentum;             /* the local momentum (the optimizer's, moved here) */
+    long warmup_epochs;         /* denser messages first: 25%, 6.25%, ... of the values */
+    uint64_t steps_per_epoch;
 } rg_codec_spec;
 
 /* "none", "fp16", "bf16", "sign", "topk:R", "randk:R", "qsgd:L",

@@ -32,7 +32,8 @@ struct rg_codec {
     float *scratch;             /* [n] */
     const rg_codec_block *blocks;
     int nblocks;
-    float *q, *pbuf, *qbuf;     /* powersgd: Q of every block, P and Q messages */
+    float *q, *pbuf, *qbuf;     /* powersgd: Q of every block, P and Q messages;
+                                   dgc: u, the momentum, and v, the accumulation (q) */
     size_t q_n, p_n, whole_n;
 };
 
@@ -42,5 +43,10 @@ rg_status rg_codec_gather(rg_codec *c, double *bytes);
 double rg_codec_ring(const rg_codec *c, size_t n);
 
 extern const codec_kind rg_codec_fp16, rg_codec_bf16, rg_codec_sign, rg_codec_topk, rg_codec_randk, rg_codec_qsgd,
-    rg_codec_powersgd;
+    rg_codec_powersgd, rg_codec_dgc;
+/* topk: the positions of the k largest magnitudes of v (ties to the lower
+ * index) into the message as (index, value) pairs; scratch is [n]. */
+void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *msg);
+/* topk, dgc: the sum of everyone's (index, value) messages of k pairs into p. */
+void rg_codec_scatter_sum(const rg_codec *c, size_t k, float *p);
 #endif

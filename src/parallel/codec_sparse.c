@@ -59,41 +59,57 @@ static float kth_largest(float *a, size_t n, size_t k)
     return a[lo];
 }
 
-static rg_status topk_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *msg)
 {
-    (void)step;
-    for (size_t i = 0; i < c->n; i++) c->scratch[i] = fabsf(p[i]);
-    float t = kth_largest(c->scratch, c->n, c->k);
+    for (size_t i = 0; i < n; i++) scratch[i] = fabsf(v[i]);
+    float t = kth_largest(scratch, n, k);
     size_t taken = 0;
-    memset(c->mine, 0, c->n * sizeof(float));
-    /* above the threshold first, then ties in index order */
+    /* above the threshold first, then ties in index order (scratch marks
+     * the taken ones: a magnitude is never negative) */
+    for (size_t i = 0; i < n; i++) scratch[i] = 0.0f;
     for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < c->n && taken < c->k; i++) {
-            float a = fabsf(p[i]);
-            if (pass == 0 ? !(a > t) : !(a == t) || c->mine[i] != 0.0f) continue;
+        for (size_t i = 0; i < n && taken < k; i++) {
+            float a = fabsf(v[i]);
+            if (pass == 0 ? !(a > t) : !(a == t) || scratch[i] != 0.0f) continue;
             uint32_t ix = (uint32_t)i;
-            memcpy(&c->msg[2 * taken], &ix, 4);
-            c->msg[2 * taken + 1] = p[i];
-            c->mine[i] = p[i];
+            memcpy(&msg[2 * taken], &ix, 4);
+            msg[2 * taken + 1] = v[i];
+            scratch[i] = -1.0f;
             taken++;
         }
-    for (; taken < c->k; taken++) {   /* fewer distinct values than k: pad with zeros at index 0 */
+    for (; taken < k; taken++) {   /* fewer values than k: zeros at index 0 */
         uint32_t zero = 0;
-        memcpy(&c->msg[2 * taken], &zero, 4);
-        c->msg[2 * taken + 1] = 0.0f;
+        memcpy(&msg[2 * taken], &zero, 4);
+        msg[2 * taken + 1] = 0.0f;
     }
-    rg_status st = rg_codec_gather(c, bytes);
-    if (st != RG_OK) return st;
+}
+
+void rg_codec_scatter_sum(const rg_codec *c, size_t k, float *p)
+{
     memset(p, 0, c->n * sizeof(float));
     for (int w = 0; w < c->world; w++) {
         const float *m = c->all + (size_t)w * c->msg_n;
-        for (size_t j = 0; j < c->k; j++) {
+        for (size_t j = 0; j < k; j++) {
             uint32_t ix;
             memcpy(&ix, &m[2 * j], 4);
             p[ix] += m[2 * j + 1];
         }
     }
-    return RG_OK;
+}
+
+static rg_status topk_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    (void)step;
+    rg_codec_pick(p, c->n, c->k, c->scratch, c->msg);
+    memset(c->mine, 0, c->n * sizeof(float));
+    for (size_t j = 0; j < c->k; j++) {
+        uint32_t ix;
+        memcpy(&ix, &c->msg[2 * j], 4);
+        c->mine[ix] = c->msg[2 * j + 1];
+    }
+    rg_status st = rg_codec_gather(c, bytes);
+    if (st == RG_OK) rg_codec_scatter_sum(c, c->k, p);
+    return st;
 }
 
 const codec_kind rg_codec_topk = { "topk", topk_init, topk_reduce, NULL, NULL };
@@ -143,3 +159,62 @@ static rg_status randk_reduce(rg_codec *c, float *p, uint64_t step, double *byte
 }
 
 const codec_kind rg_codec_randk = { "randk", randk_init, randk_reduce, NULL, NULL };
+
+/* ------------------------------------------------------------ DGC */
+
+/* Deep Gradient Compression (Lin et al. 2018), dgc:R.  Each worker keeps a
+ * momentum u and an accumulation v: u = m u + g; v += u; it sends the
+ * top-k of v and clears v and u where it sent (momentum factor masking:
+ * a sent value's momentum must not push it again).  The optimizer then
+ * runs plain SGD on the sum: the momentum is here (the trainer moves
+ * --momentum into the codec).  Warm-up: over the first E epochs the
+ * messages are denser, 25%, 6.25%, 1.56%, ... of the values, until R. */
+static size_t dgc_k(const rg_codec *c, uint64_t step)
+{
+    double density = c->spec.ratio;
+    uint64_t epoch = c->spec.steps_per_epoch ? step / c->spec.steps_per_epoch : 0;
+    if ((long)epoch < c->spec.warmup_epochs) {
+        double d = pow(0.25, (double)epoch + 1.0);
+        if (d > density) density = d;
+    }
+    double k = floor(density * (double)c->n + 0.5);
+    if (k < 1.0) k = 1.0;
+    return (size_t)k < c->n ? (size_t)k : c->n;
+}
+
+static rg_status dgc_init(rg_codec *c)
+{
+    size_t kmax = dgc_k(c, 0) > k_of(c) ? dgc_k(c, 0) : k_of(c);
+    c->msg = rg_calloc(2 * kmax, sizeof(float));
+    c->all = rg_calloc(2 * kmax * (size_t)c->world, sizeof(float));
+    c->scratch = rg_calloc(c->n ? c->n : 1, sizeof(float));
+    c->q = rg_calloc(2 * (c->n ? c->n : 1), sizeof(float));   /* u, then v */
+    if (!c->msg || !c->all || !c->scratch || !c->q) return rg_error(RG_ENOMEM, "out of memory: --compress dgc");
+    c->q_n = 2 * c->n;
+    return RG_OK;
+}
+
+static rg_status dgc_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    float *u = c->q, *v = c->q + c->n, m = c->spec.momentum;
+    for (size_t i = 0; i < c->n; i++) {
+        u[i] = m * u[i] + p[i];
+        v[i] += u[i];
+    }
+    c->k = dgc_k(c, step);
+    c->msg_n = 2 * c->k;
+    rg_codec_pick(v, c->n, c->k, c->scratch, c->msg);
+    for (size_t j = 0; j < c->k; j++) {
+        uint32_t ix;
+        memcpy(&ix, &c->msg[2 * j], 4);
+        u[ix] = v[ix] = 0.0f;
+    }
+    rg_status st = rg_codec_gather(c, bytes);
+    if (st == RG_OK) rg_codec_scatter_sum(c, c->k, p);
+    return st;
+}
+
+static size_t dgc_state_size(const rg_codec *c) { return c->q_n; }
+static float *dgc_state(rg_codec *c) { return c->q; }
+
+const codec_kind rg_codec_dgc = { "dgc", dgc_init, dgc_reduce, dgc_state_size, dgc_state };

@@ -120,6 +120,8 @@ enum opt_kind {
       "gradient codec: none, fp16, bf16, sign, topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
       "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
+    X("dgc-warmup", "EPOCHS", "train", K_LONG, dgc_warmup, NULL,                             \
+      "--compress dgc: epochs of denser messages first (25%, 6.25%, ... of the values)")    \
     X("link", "BANDWIDTH,LATENCY", "train", K_STR, link, NULL,                               \
       "emulate a network: every exchange between processes (threads alone: between threads) lasts as long as on this link, e.g. 1gbit,50us") \
     X("straggler", "RANK:FACTOR", "train", K_STR, straggler, NULL,                           \
@@ -212,6 +214,7 @@ void rg_config_defaults(rg_config *c)
     c->elastic = 0.0;
     snprintf(c->compress, sizeof c->compress, "none");
     snprintf(c->error_feedback, sizeof c->error_feedback, "auto");
+    c->dgc_warmup = 4;
     c->det_shards = 8;
     c->keep = 3;
     c->comm_timeout = 30.0;
@@ -654,6 +657,8 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
         then = "auto";
     } else if (name_eq(key, "sync-every")) {
         num = 8, is_num = 1;
+    } else if (name_eq(key, "dgc-warmup")) {
+        num = 4, is_num = 1;
     } else if (name_eq(key, "sync-warmup") || name_eq(key, "elastic")) {
         num = 0, is_num = 1;
     }
@@ -929,6 +934,7 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
     CHECK(c->sync_every >= 1, "sync-every", "a step count >= 1", L(c->sync_every));
     CHECK(c->sync_warmup >= 0, "sync-warmup", "a step count >= 0", L(c->sync_warmup));
+    CHECK(c->dgc_warmup >= 0, "dgc-warmup", "an epoch count >= 0", L(c->dgc_warmup));
     CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
           D(c->elastic));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));

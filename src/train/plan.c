@@ -79,6 +79,16 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     int which;
     if (rg_codec_parse_at(c->compress, c->error_feedback, &p->codec, &which) != RG_OK)
         return at(option, which ? "error-feedback" : "compress", RG_EUSAGE);
+    if (p->codec.kind == RG_CODEC_DGC) {
+        /* the momentum moves into the codec (corrected, masked); the
+         * optimizer runs plain SGD on the sum */
+        if (p->opt.kind != RG_OPT_SGD || p->opt.nesterov)
+            return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: Deep Gradient Compression corrects SGD's "
+                                                   "momentum (--optimizer sgd, no --nesterov)", c->compress));
+        p->codec.momentum = p->opt.momentum;
+        p->codec.warmup_epochs = c->dgc_warmup;
+        p->opt.momentum = 0.0f;
+    }
     if (p->codec.kind != RG_CODEC_NONE && (p->strategy != RG_STRAT_ALLREDUCE || p->deterministic || p->shard_optimizer))
         return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses the gradients that --strategy "
                                                "allreduce exchanges (not with --deterministic, --shard-optimizer or "

@@ -146,6 +146,7 @@ static rg_status prepare(rg_run *r, rg_plan *p)
     if (st == RG_OK) st = strengths(r);
     if (st != RG_OK) return st;
     p->lr.total_steps = r->sched.steps * (uint64_t)c->epochs;
+    p->codec.steps_per_epoch = r->sched.steps;   /* DGC's warm-up counts epochs */
     rg_strat_choice ch = { .name = c->strategy, .deterministic = p->deterministic, .shard_optimizer = p->shard_optimizer,
                            .divergence = p->adapt == RG_ADAPT_DIVERGENCE, .threads = r->threads,
                            .processes = rg_dist_size(), .params = rg_model_param_count(r->m) };

@@ -92,6 +92,7 @@ else bad "hogwild resume: $(cat "$d/h.err")"; fi
 # compressed exchanges: each worker's residual (and PowerSGD's Q) is in the checkpoint
 run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
 run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2
+run_case dgc step:40 "" "${common[@]}" --workers 2 --compress dgc:0.05 --dgc-warmup 2 --optimizer sgd --momentum 0.9
 # checkpoints on epoch boundaries (540 samples / 16 = 34 steps an epoch):
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)

@@ -256,6 +256,46 @@ static void test_topk_trains(void **state)
     free(dir);
 }
 
+/* Deep Gradient Compression: at density 1 every value is sent and its
+ * momentum masked every step, so dgc:1 is plain SGD (whatever
+ * --momentum); the warm-up sends 25%, 6.25%, 1.56% of the values in the
+ * first epochs, then the target (the log's compression ratio per epoch). */
+static void test_dgc(void **state)
+{
+    (void)state;
+    const char *a[] = {"optimizer", "sgd", "lr", "0.1", "workers", "2", NULL};
+    const char *b[] = {"optimizer", "sgd", "lr", "0.1", "momentum", "0.9", "workers", "2", "compress", "dgc:1",
+                       "dgc-warmup", "0", NULL};
+    run x = train_with(a), y = train_with(b);
+    assert_int_equal(y.st, RG_OK);
+    double d = max_abs_diff(&x, &y);
+    print_message("dgc:1: max |w - w_sgd| %.3g\n", d);
+    assert_true(d < 1e-5);
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "d.jsonl");
+    const char *c[] = {"optimizer", "sgd", "lr", "0.05", "momentum", "0.9", "workers", "2", "epochs", "5",
+                       "compress", "dgc:0.01", "dgc-warmup", "3", "log", lg, NULL};
+    run z = train_with(c);
+    assert_int_equal(z.st, RG_OK);
+    char *t = rgt_read(lg, NULL), *p = t;
+    double ratio[5];
+    for (int e = 0; e < 5; e++) {
+        p = strstr(p, "\"compression\":") + 14;
+        ratio[e] = strtod(p, NULL);
+    }
+    free(t);
+    print_message("dgc:0.01, warm-up 3: compression %.1f %.1f %.1f %.1f %.1f\n", ratio[0], ratio[1], ratio[2], ratio[3],
+                  ratio[4]);
+    assert_true(ratio[0] < 2.5 && ratio[1] > ratio[0] * 2.5 && ratio[2] > ratio[1] * 2.5 && ratio[3] > ratio[2]);
+    assert_true(ratio[3] == ratio[4]);
+    const char *bad[] = {"compress", "dgc:0.01", NULL};   /* Adam */
+    run e = train_with(bad);
+    assert_int_equal(e.st, RG_EUSAGE);
+    free(x.params); free(y.params); free(z.params); free(e.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 /* --straggler: worker 1 takes 20 times as long to compute; worker 0 then
  * waits for it in the exchange (its time counts as communication). */
 static void test_straggler(void **state)
@@ -312,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_hogwild),
         cmocka_unit_test(test_compressed_penalty_is_not_sent),
         cmocka_unit_test(test_topk_trains),
+        cmocka_unit_test(test_dgc),
         cmocka_unit_test(test_straggler),
         cmocka_unit_test(test_refused),
     };
