@@ -42,6 +42,11 @@ rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
 {
     return c->ops->recv ? c->ops->recv(c, buf, bytes, src, tag) : comm_unsupported("recv");
 }
+rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready)
+{
+    *ready = 0;
+    return c->ops->probe ? c->ops->probe(c, src, tag, ready) : comm_unsupported("probe");
+}
 rg_status rg_comm_abort(rg_comm *c, rg_status status, const char *msg)
 {
     if (status == RG_OK) status = RG_ECOMM;
@@ -94,7 +99,7 @@ static const rg_comm_ops self_ops = {
     self_allreduce, self_allreduce_f64, self_broadcast, self_allgather,
     self_reduce_scatter, self_barrier, self_split, self_free,
     self_iallreduce, self_wait, self_send, self_recv,
-    NULL /* abort: the front door's fallback */
+    NULL /* abort: the front door's fallback */, NULL /* probe */
 };
 
 rg_status rg_comm_self(rg_comm **out)

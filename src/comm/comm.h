@@ -32,6 +32,9 @@ typedef struct rg_comm_ops {
     rg_status (*send)(rg_comm *c, const void *buf, size_t bytes, int dst, int tag);
     rg_status (*recv)(rg_comm *c, void *buf, size_t bytes, int src, int tag);
     rg_status (*abort)(rg_comm *c, rg_status status, const char *msg);
+    /* 1 in *ready when a message from src with tag is waiting (recv will
+     * not block); never blocks.  Threads and mpi backends. */
+    rg_status (*probe)(rg_comm *c, int src, int tag, int *ready);
     /* ---- end threads backend additions ---- */
 } rg_comm_ops;
 
@@ -179,6 +182,10 @@ rg_status rg_comm_wait(rg_comm *c, rg_comm_req *req);
  * recv returns RG_ECOMM naming both sizes. */
 rg_status rg_comm_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag);
 rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag);
+/* *ready = 1 when a message from src with tag waits to be received, 0 when
+ * not yet; never blocks (a server polls its clients with it; under MPI it
+ * also answers peers' liveness pings). */
+rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready);
 /* A worker that fails calls this so its peers do not wait forever: every
  * pending and future collective, send and recv on every rank of c's world
  * (threads: the world made by rg_comm_threads_create and every communicator

@@ -622,10 +622,45 @@ static rg_status hier_split(rg_comm *c, int color, int key, rg_comm **out)
     return op_leave(s, st);
 }
 
+/* Point to point: with one thread per process (the parameter server's
+ * MPI worlds) a rank is its process, and the process communicator, which
+ * that thread leads, carries the message. */
+static rg_status hier_p2p(rg_comm *c, const char *what, rg_comm **proc)
+{
+    hier_handle *h = c->impl;
+    if (h->sh->T != 1)
+        return rg_error(RG_EUSAGE, "%s between worker threads of several processes is not supported (one thread "
+                        "per process: --workers 1 under mpirun)", what);
+    if (aborted(h->sh)) return hier_abort_status(h);
+    *proc = h->sh->proc;
+    return RG_OK;
+}
+
+static rg_status hier_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+{
+    rg_comm *proc = NULL;
+    rg_status st = hier_p2p(c, "send", &proc);
+    return st == RG_OK ? rg_comm_send(proc, buf, bytes, dst, tag) : st;
+}
+
+static rg_status hier_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
+{
+    rg_comm *proc = NULL;
+    rg_status st = hier_p2p(c, "recv", &proc);
+    return st == RG_OK ? rg_comm_recv(proc, buf, bytes, src, tag) : st;
+}
+
+static rg_status hier_probe(rg_comm *c, int src, int tag, int *ready)
+{
+    rg_comm *proc = NULL;
+    rg_status st = hier_p2p(c, "probe", &proc);
+    return st == RG_OK ? rg_comm_probe(proc, src, tag, ready) : st;
+}
+
 static const rg_comm_ops hier_ops = {
     hier_allreduce, hier_allreduce_f64, hier_broadcast, hier_allgather,
     hier_reduce_scatter, hier_barrier_op, hier_split, hier_free,
-    hier_iallreduce, hier_wait, NULL /* send */, NULL /* recv */, hier_abort
+    hier_iallreduce, hier_wait, hier_send, hier_recv, hier_abort, hier_probe
 };
 
 rg_status rg_comm_set_deterministic(rg_comm *c, int on)

@@ -158,6 +158,11 @@ static rg_status l_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
     return rg_comm_recv(impl_of(c)->inner, buf, bytes, src, tag);
 }
 
+static rg_status l_probe(rg_comm *c, int src, int tag, int *ready)
+{
+    return rg_comm_probe(impl_of(c)->inner, src, tag, ready);
+}
+
 static rg_status l_abort(rg_comm *c, rg_status status, const char *msg)
 {
     return rg_comm_abort(impl_of(c)->inner, status, msg);
@@ -176,7 +181,7 @@ static void l_free(rg_comm *c)
 static const rg_comm_ops g_link_ops = {
     .allreduce = l_allreduce, .allreduce_f64 = l_allreduce_f64, .broadcast = l_broadcast, .allgather = l_allgather,
     .reduce_scatter = l_reduce_scatter, .barrier = l_barrier, .split = l_split, .free = l_free,
-    .iallreduce = l_iallreduce, .send = l_send, .recv = l_recv, .abort = l_abort,
+    .iallreduce = l_iallreduce, .send = l_send, .recv = l_recv, .abort = l_abort, .probe = l_probe,
 };
 
 rg_status rg_comm_link(rg_comm *inner, const rg_link *link, int owns, rg_comm **out)

@@ -915,6 +915,21 @@ static rg_status mpi_recv_op(rg_comm *c, void *buf, size_t bytes, int src, int t
     return RG_OK;
 }
 
+static rg_status mpi_probe_op(rg_comm *c, int src, int tag, int *ready)
+{
+    mpi_impl *m = c->impl;
+    rg_status st = mpi_check_peer(c, "probe of", src, tag, 0);
+    if (st != RG_OK) return st;
+    if (atomic_load(&g_broken)) return broken();
+    rg_comm_mpi_abort_asked();
+    probe_service();   /* a rank that polls answers pings like one that waits */
+    int flag = 0;
+    if (MPI_Iprobe(src, tag, m->comm, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        return rg_error(RG_ECOMM, "rank %d: MPI_Iprobe of rank %d failed", c->rank, src);
+    *ready = flag != 0;
+    return RG_OK;
+}
+
 /* MPI cannot wake a peer blocked inside a collective (the standard has no
  * fault tolerance), and a job that hangs is the worse failure, so this ends
  * the whole job (end_job).  Called by the thread that calls MPI; any other
@@ -945,7 +960,7 @@ int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg)
 static const rg_comm_ops mpi_ops = {
     mpi_allreduce, mpi_allreduce_f64, mpi_broadcast, mpi_allgather,
     mpi_reduce_scatter, mpi_barrier, mpi_split, mpi_free,
-    mpi_iallreduce, mpi_wait, mpi_send_op, mpi_recv_op, mpi_abort
+    mpi_iallreduce, mpi_wait, mpi_send_op, mpi_recv_op, mpi_abort, mpi_probe_op
 };
 
 /* Open MPI and MPICH install side by side (Debian): a regula linked

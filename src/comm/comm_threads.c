@@ -813,6 +813,19 @@ static rg_status t_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
     return st;
 }
 
+static rg_status t_probe(rg_comm *c, int src, int tag, int *ready)
+{
+    tworld *w = ((thandle *)c)->w;
+    if (src < 0 || src >= w->n) return rg_error(RG_EUSAGE, "probe of rank %d in a world of %d", src, w->n);
+    if (aborted(w, memory_order_acquire)) return abort_error(w);
+    tinbox *ib = &w->inbox[c->rank];
+    pthread_mutex_lock(&ib->mu);
+    *ready = 0;
+    for (tmsg *m = ib->head; m && !*ready; m = m->next) *ready = m->src == src && m->tag == tag;
+    pthread_mutex_unlock(&ib->mu);
+    return RG_OK;
+}
+
 static const rg_comm_ops threads_ops = {
     .allreduce = t_allreduce,
     .allreduce_f64 = t_allreduce_f64,
@@ -827,4 +840,5 @@ static const rg_comm_ops threads_ops = {
     .send = t_send,
     .recv = t_recv,
     .abort = t_abort,
+    .probe = t_probe,
 };

@@ -415,9 +415,32 @@ static void body_ring(ctx *cx)
     T_CHECK(rg_comm_send(cx->c, &d, 8, N, 4) == RG_EUSAGE);
 }
 
+/* probe: nothing before the message, the message by tag and sender, and
+ * nothing once it is received; a sender out of range is refused. */
+static void body_probe(ctx *cx)
+{
+    int ready = -1, v = 7 + cx->rank;
+    if (cx->rank == 1) {
+        T_CHECK(rg_comm_probe(cx->c, 0, 9, &ready) == RG_OK && ready == 0);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);   /* rank 0 sends */
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        T_CHECK(rg_comm_probe(cx->c, 0, 8, &ready) == RG_OK && ready == 0);   /* another tag */
+        T_CHECK(rg_comm_probe(cx->c, 0, 9, &ready) == RG_OK && ready == 1);
+        T_CHECK(rg_comm_probe(cx->c, 0, 9, &ready) == RG_OK && ready == 1);   /* still there */
+        T_CHECK(rg_comm_recv(cx->c, &v, sizeof v, 0, 9) == RG_OK && v == 7);
+        T_CHECK(rg_comm_probe(cx->c, 0, 9, &ready) == RG_OK && ready == 0);
+        T_CHECK(rg_comm_probe(cx->c, 2, 9, &ready) == RG_EUSAGE);
+    } else {
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        T_CHECK(rg_comm_send(cx->c, &v, sizeof v, 1, 9) == RG_OK);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+    }
+}
+
 static void test_send_recv(void **state)
 {
     run_world(2, body_pingpong, NULL);
+    run_world(2, body_probe, NULL);
     for (int N = 1; N <= 4; N++) run_world(N, body_ring, NULL);
 }
 
