@@ -338,7 +338,7 @@ typedef struct rg_config {
     int skip_nonfinite;       /* skip a step with a non-finite loss or gradient */
     char worker_batch[16];    /* proportional | equal: how a skewed partition's
                                  workers share each global batch */
-    char strategy[16];        /* allreduce | local-sgd | easgd | hogwild */
+    char strategy[16];        /* allreduce | local-sgd | easgd | hogwild | ps */
     long sync_every;          /* local-sgd: steps between averages; easgd: tau */
     long sync_warmup;         /* local-sgd: synchronous steps first */
     double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
@@ -347,6 +347,9 @@ typedef struct rg_config {
     char link[32];            /* BANDWIDTH,LATENCY of an emulated network, or "" */
     char straggler[32];       /* RANK:FACTOR: one worker that many times slower, or "" */
     long dgc_warmup;          /* --compress dgc: epochs of denser messages first */
+    int servers;              /* ps: parameter servers (the last ranks) */
+    long staleness;           /* ps: steps a worker may run ahead of the slowest */
+    int staleness_lr;         /* ps: scale an update by 1 / (its staleness + 1) */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */

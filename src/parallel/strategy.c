@@ -15,7 +15,7 @@
 
 static const rg_strategy_ops *const g_table[] = {
     &rg_strategy_allreduce, &rg_strategy_shared, &rg_strategy_zero, &rg_strategy_det,
-    &rg_strategy_localsgd, &rg_strategy_easgd, &rg_strategy_hogwild,
+    &rg_strategy_localsgd, &rg_strategy_easgd, &rg_strategy_hogwild, &rg_strategy_ps,
 };
 
 const rg_strategy_ops *rg_strategy_find(const char *name)
@@ -67,6 +67,7 @@ void rg_strategy_free(rg_strategy *s)
     rg_free(s->blocks);
     rg_optimizer_free(s->opt);
     if (s->own_model) rg_model_free(s->m);
+    if (s->own_team) rg_comm_free(s->team);
     rg_free(s);
 }
 
@@ -74,6 +75,7 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
                          size_t opt_n)
 {
     s->comm = env->comm;
+    s->team = env->comm;
     s->rank = rg_comm_rank(env->comm);
     s->world = rg_comm_size(env->comm);
     s->thread = env->thread;

@@ -37,6 +37,8 @@
 
 /* the step figures in the gradient's tail */
 enum { RG_TAIL_LOSS, RG_TAIL_REG, RG_TAIL_BAD, RG_TAIL_BADRANK };
+/* ps: the staleness histogram's length */
+#define RG_STALE_HIST 16
 
 /* A step's figures: the worker's own before agree, the world's after. */
 typedef struct rg_figures {
@@ -56,6 +58,7 @@ typedef struct rg_exchange {
     int idle;           /* in (update): a local step without samples, or
                            skipped: no optimizer step, but any sync is joined */
     float lr;           /* in: this step's learning rate (update) */
+    float share;        /* in (update): this worker's samples over the step's */
     float *grad;        /* out of exchange: the aggregated gradient of the
                            region [lo, hi) this worker updates (grad[0] is
                            element lo), its figures pending until agree */
@@ -90,6 +93,11 @@ typedef struct rg_strat_env {
     double elastic;            /* easgd: alpha, 0 = 0.9 / workers */
     const rg_codec_spec *codec; /* --compress (allreduce and shared take one) */
     uint64_t seed;             /* keys the codecs' draws */
+    int servers;               /* ps: the last `servers` ranks serve */
+    long staleness;            /* ps: a worker runs at most this many steps
+                                  ahead of the slowest */
+    int staleness_lr;          /* ps: an update scaled by 1 / (staleness + 1) */
+    int global_penalty;        /* ps: the servers add the global penalty */
 } rg_strat_env;
 
 typedef struct rg_strategy_ops {
@@ -110,6 +118,11 @@ typedef struct rg_strategy_ops {
     rg_status (*gather_state)(rg_strategy *s, float *const *dst);
     /* Resume: this worker's part of the whole moments src[i]. */
     void (*restore_state)(rg_strategy *s, float *const *src);
+    /* Optional, for strategies with serving ranks (s->serving): such a
+     * rank runs serve instead of the epochs, until every worker has
+     * called leave (after its last step, or on a stop every worker took). */
+    rg_status (*serve)(rg_strategy *s);
+    rg_status (*leave)(rg_strategy *s);
     void (*free)(rg_strategy *s);
 } rg_strategy_ops;
 
@@ -128,6 +141,11 @@ struct rg_strategy {
     uint64_t local_from;       /* steps from this one on are local: each worker
                                   takes its own mean, and exchanges nothing in
                                   exchange (UINT64_MAX: never) */
+    int summed;                /* ... but its gradient is its part of the
+                                  step's (scaled by 1 / the step's samples,
+                                  its penalty's strength by its share), as in
+                                  a synchronous step: a parameter server sums
+                                  the pushes */
     double bytes_per_step;     /* handed to collectives each step, as a ring would send them */
     double bytes;              /* ... and at some steps only, this epoch (the trainer resets it) */
     double comm_seconds;       /* in collectives, this epoch (the trainer resets it) */
@@ -139,6 +157,13 @@ struct rg_strategy {
     int shares_weights;        /* the threads of a process train one copy of
                                   the weights: thread 0 alone writes them
                                   outside update (restoring the best ones) */
+    rg_comm *team;             /* the ranks that train (every rank but the
+                                  serving ones): the trainer's collectives */
+    int own_team;              /* team is this strategy's to free */
+    int serving;               /* this rank serves (ops->serve), trains not */
+    double staleness[RG_STALE_HIST];   /* ps, after a full sync, on the team's
+                                  rank 0: the epoch's steps by staleness (the
+                                  last counts that many and more) */
 };
 
 /* The registered strategies, and the one a run takes: deterministic shards
@@ -146,7 +171,7 @@ struct rg_strategy {
  * and weights over 1 MiB, shared weights; else --shard-optimizer (not with
  * the divergence policy) ZeRO-1; else all-reduce of replicas. */
 extern const rg_strategy_ops rg_strategy_allreduce, rg_strategy_shared, rg_strategy_zero, rg_strategy_det;
-extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild;
+extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild, rg_strategy_ps;
 typedef struct rg_strat_choice {
     const char *name;          /* --strategy: "allreduce" (the synchronous
                                   family, chosen below) or one strategy */

@@ -108,14 +108,20 @@ enum opt_kind {
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
     X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
       "per-worker penalty strength: none, size, skew or divergence (needs --reg-scope local and a skewed --partition)") \
-    X("strategy", "NAME", "train", K_ENUM, strategy, "allreduce|local-sgd|easgd|hogwild",   \
-      "how workers combine their work: allreduce (synchronous), local-sgd, easgd or hogwild (threads)") \
+    X("strategy", "NAME", "train", K_ENUM, strategy, "allreduce|local-sgd|easgd|hogwild|ps", \
+      "how workers combine their work: allreduce (synchronous), local-sgd, easgd, hogwild (threads) or ps (parameter servers)") \
     X("sync-every", "H", "train", K_LONG, sync_every, NULL,                                  \
       "local-sgd: local steps between weight averages; easgd: steps between elastic moves") \
     X("sync-warmup", "N", "train", K_LONG, sync_warmup, NULL,                                \
       "local-sgd: the first N steps synchronous (post-local SGD)")                         \
     X("elastic", "ALPHA", "train", K_DOUBLE, elastic, NULL,                                  \
       "easgd: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
+    X("servers", "S", "train", K_INT, servers, NULL,                                        \
+      "ps: parameter servers, the last S of the workers (each holds 1/S of the weights)")  \
+    X("staleness", "K", "train", K_LONG, staleness, NULL,                                   \
+      "ps: steps a worker may run ahead of the slowest; 0 = bulk-synchronous")             \
+    X("staleness-lr", NULL, "train", K_FLAG, staleness_lr, NULL,                            \
+      "ps: scale each update's learning rate by 1 / (its staleness + 1)")                  \
     X("compress", "SPEC", "train", K_STR, compress, NULL,                                    \
       "gradient codec: none, fp16, bf16, sign, topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
@@ -212,6 +218,9 @@ void rg_config_defaults(rg_config *c)
     c->sync_every = 8;
     c->sync_warmup = 0;
     c->elastic = 0.0;
+    c->servers = 1;
+    c->staleness = 4;
+    c->staleness_lr = 0;
     snprintf(c->compress, sizeof c->compress, "none");
     snprintf(c->error_feedback, sizeof c->error_feedback, "auto");
     c->dgc_warmup = 4;
@@ -661,6 +670,12 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
         num = 4, is_num = 1;
     } else if (name_eq(key, "sync-warmup") || name_eq(key, "elastic")) {
         num = 0, is_num = 1;
+    } else if (name_eq(key, "servers")) {
+        num = 1, is_num = 1;
+    } else if (name_eq(key, "staleness")) {
+        num = 4, is_num = 1;
+    } else if (name_eq(key, "staleness-lr")) {
+        return cJSON_IsFalse(x);
     }
     if (then) return cJSON_IsString(x) && !strcmp(x->valuestring, then);
     return is_num && cJSON_IsNumber(x) && x->valuedouble == num;
@@ -935,6 +950,8 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(c->sync_every >= 1, "sync-every", "a step count >= 1", L(c->sync_every));
     CHECK(c->sync_warmup >= 0, "sync-warmup", "a step count >= 0", L(c->sync_warmup));
     CHECK(c->dgc_warmup >= 0, "dgc-warmup", "an epoch count >= 0", L(c->dgc_warmup));
+    CHECK(c->servers >= 1 && c->servers <= 64, "servers", "a server count in [1, 64]", L(c->servers));
+    CHECK(c->staleness >= 0 && c->staleness <= 1000000, "staleness", "a step count in [0, 1000000]", L(c->staleness));
     CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
           D(c->elastic));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));

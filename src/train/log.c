@@ -8,6 +8,7 @@
  */
 #include "core/core.h"
 #include "train/train.h"
+#include "parallel/strategy.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
@@ -70,6 +71,7 @@ void rg_log_config(FILE *f, const rg_log_run *r)
     add_u64(o, "train_samples", r->train_samples);
     add_u64(o, "workers", (uint64_t)r->workers);
     add_u64(o, "processes", (uint64_t)r->processes);
+    if (r->servers) add_u64(o, "servers", (uint64_t)r->servers);
     cJSON_AddStringToObject(o, "strategy", r->strategy);
     cJSON_AddStringToObject(o, "validation", r->validation);
     char *cj = rg_config_json(r->c);
@@ -123,7 +125,8 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples)
     emit(f, o);
 }
 
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression)
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression,
+                  const double *staleness)
 {
     cJSON *o = event("epoch");
     if (!o) return;
@@ -142,6 +145,9 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, con
                                              "bytes_sent" };
     for (int k = 0; k < WL_N; k++) add_array(o, names[k], per + (size_t)k * (size_t)W, W);
     if (compression > 0.0) add_fig(o, "compression", compression);
+    int n = RG_STALE_HIST;   /* [steps read 0, 1, ... steps stale]: up to the last nonzero */
+    while (staleness && n > 1 && staleness[n - 1] == 0.0) n--;
+    if (staleness) add_array(o, "staleness", staleness, n);
     emit(f, o);
     fflush(f);
 }

@@ -17,7 +17,7 @@
 typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
 /* --strategy: allreduce is the synchronous family (which of its members a
  * run takes is rg_strategy_choose's); the others name one strategy */
-typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD } rg_strat_kind;
+typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD, RG_STRAT_PS } rg_strat_kind;
 
 typedef struct rg_plan {
     const rg_config *c;          /* the options as given (the log and checkpoints keep them) */
@@ -31,6 +31,9 @@ typedef struct rg_plan {
     rg_strat_kind strategy;
     long sync_every, sync_warmup;
     double elastic;
+    int servers;                 /* ps: server ranks (0 under other strategies) */
+    long staleness;
+    int staleness_lr;
     rg_codec_spec codec;
     rg_link link;
     int straggler_rank;          /* -1: none */

@@ -59,6 +59,25 @@ static rg_status check_output(const char *opt, const char *path)
 
 /* ------------------------------------------------------------ the run's set-up */
 
+/* --strategy ps: the last --servers of all the ranks serve, the others
+ * train; a server polls its workers, which a process's threads under
+ * mpirun cannot be. */
+static rg_status check_servers(const rg_run *r)
+{
+    int all = r->world + r->p->servers;
+    if (r->world < 1)
+        return rg_error(RG_EUSAGE, "--strategy ps --servers %d: the servers are the last %d of the %d workers, and at "
+                        "least one must be left to train: give --workers %d or more%s", r->p->servers, r->p->servers,
+                        all, r->p->servers + 1, rg_dist_size() > 1 ? " (or more processes)" : "");
+    if (rg_dist_size() > 1 && r->threads > 1)
+        return rg_error(RG_EUSAGE, "--strategy ps under mpirun: one worker per process (--workers 1); servers and "
+                        "workers are the processes (there are %d)", rg_dist_size());
+    if (rg_model_has_maxnorm(r->m))
+        return rg_error(RG_EUSAGE, "--strategy ps: each server holds a slice of the weights, and a max-norm "
+                        "constraint needs whole rows; drop maxnorm from --model or take another --strategy");
+    return RG_OK;
+}
+
 /* Checks that need the data or the worker count. */
 static rg_status check_world(const rg_run *r)
 {
@@ -77,6 +96,10 @@ static rg_status check_world(const rg_run *r)
     if (r->p->straggler_rank >= r->world)
         return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)", c->straggler, r->world,
                         r->world - 1);
+    if (r->p->servers) {
+        rg_status st = check_servers(r);
+        if (st != RG_OK) return st;
+    }
     if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
         return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
                         "mpirun there are %d processes (run it without mpirun, with --workers)", rg_dist_size());
@@ -280,6 +303,7 @@ static rg_status open_outputs(rg_run *r, const char *ck_path)
     if (!r->log) return rg_error(RG_EIO, "--log %s: cannot open for writing", c->log);
     rg_log_run lr = { .c = c, .params = rg_model_param_count(r->m), .train_samples = rg_dataset_size(r->train),
                       .spec = rg_model_spec(r->m), .strategy = r->strategy->name, .workers = r->world,
+                      .servers = r->p->servers,
                       .processes = rg_dist_size(),
                       /* the set early stopping and the val_* figures watch:
                        * "test" when it is the test set (it then helped pick the model) */
@@ -381,7 +405,7 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train, con
     rg_run *r = rg_calloc(1, sizeof *r);
     if (!r) return rg_dist_agree(rg_error(RG_ENOMEM, "out of memory"));
     *r = (rg_run){ .p = &p, .c = c, .m = m, .train = train, .val = val, .test = test, .progress = progress, .ud = ud,
-                   .threads = c->workers, .world = c->workers * rg_dist_size(), .result = r0 };
+                   .threads = c->workers, .world = c->workers * rg_dist_size() - p.servers, .result = r0 };
     rg_run_state ck;
     memset(&ck, 0, sizeof ck);
     char ck_path[4200] = "";

@@ -147,6 +147,7 @@ typedef struct rg_log_run {
     size_t params, train_samples;
     const char *spec, *strategy;
     int workers, processes;
+    int servers;              /* ps: serving ranks besides the workers (0: none) */
     const char *validation;   /* "held-out", "test" (the test set watched) or "none" */
 } rg_log_run;
 
@@ -159,8 +160,11 @@ void rg_log_step(FILE *f, uint64_t step, int epoch, double loss, double lr);
 void rg_log_skip(FILE *f, uint64_t step, int epoch, int worker, uint64_t skipped);
 void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples);
 /* per: [WL_N x W], the per-worker arrays; compression: the exchange's
- * ratio of uncompressed to sent bytes (0: no codec, not written) */
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression);
+ * ratio of uncompressed to sent bytes (0: no codec, not written);
+ * staleness: a parameter server's steps of the epoch by staleness
+ * (RG_STALE_HIST counts, the last "that many or more"; NULL: none) */
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression,
+                  const double *staleness);
 /* an end event of a run stopped for a non-finite value at step (from 1) */
 void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped);
 void rg_log_end(FILE *f, const rg_train_result *r);

@@ -36,7 +36,9 @@ enum { WS_SAMPLES, WS_LOSS, WS_CORRECT, WS_COMPUTE, WS_COMM, WS_BYTES, WS_DIV, W
 typedef struct worker {
     rg_run *r;
     const rg_plan *p;
-    int t, g, W;                /* thread in this process; world rank and size */
+    int t, g, W;                /* thread in this process; rank and size among the
+                                   workers that train (the world but servers) */
+    rg_comm *comm;              /* theirs: the strategy's team */
     rg_strategy *s;
     rg_model *m;                /* the strategy's: a replica or a view */
     rg_reg reg;                 /* scope and this worker's copy of the strengths */
@@ -101,7 +103,7 @@ static rg_status compute(worker *w, step *k, int pass)
     size_t nb = take_rows(w, k, pass), P = rg_model_param_count(w->m);
     /* a synchronous step: the gradient of the world's mean; a local one:
      * of this worker's own */
-    float scale = !k->local ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
+    float scale = !k->local || w->s->summed ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
     float strength = rg_reg_strength(&w->reg, w->g, nb, scale);
     /* the gradient starts at the penalty's, or the backward pass overwrites
      * it (no zeroing pass); an empty share has no backward: zeroed */
@@ -235,7 +237,7 @@ static rg_status sync_figures(worker *w)
     double d[5] = { a->f.loss - b->f.loss, a->f.reg - b->f.reg, (double)(a->n.epoch_samples - b->n.epoch_samples),
                     (double)(a->n.skipped - b->n.skipped), (double)(a->n.epoch_skipped - b->n.epoch_skipped) };
     if (w->W > 1) {
-        rg_status st = rg_comm_allreduce_f64(w->r->ranks[w->t], d, 5, RG_REDUCE_SUM);
+        rg_status st = rg_comm_allreduce_f64(w->comm, d, 5, RG_REDUCE_SUM);
         if (st != RG_OK) return st;
     }
     a->f.loss = b->f.loss + d[0];
@@ -311,6 +313,7 @@ static rg_status train_step(worker *w, step *k)
     }
     w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch);
     k->x.lr = (float)w->st.f.lr;
+    k->x.share = k->x.idle ? 0.0f : (float)k->samples * k->inv_b;
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
     if (k->x.broke) return broke(w, k);
     if (!k->skipped) account(w, k, batch_loss);
@@ -334,12 +337,12 @@ static rg_status checkpoint(worker *w)
     if (w->g == 0) st = rg_writer_wait(r->writer, r->log);
     memset(w->wacc, 0, (size_t)w->W * WA_N * sizeof *w->wacc);
     memcpy(w->wacc + (size_t)w->g * WA_N, w->mine, sizeof w->mine);
-    if (st == RG_OK && w->W > 1) st = rg_comm_allreduce_f64(r->ranks[w->t], w->wacc, (size_t)w->W * WA_N, RG_REDUCE_SUM);
+    if (st == RG_OK && w->W > 1) st = rg_comm_allreduce_f64(w->comm, w->wacc, (size_t)w->W * WA_N, RG_REDUCE_SUM);
     if (st == RG_OK) st = w->s->ops->gather_state(w->s, dst ? dst->moments : NULL);
     if (st == RG_OK && w->extra_n) {   /* every worker's codec state, to rank 0 */
         float *mine = w->extra + (size_t)w->g * w->extra_n;
         rg_codec_state_save(w->s->codec, mine);
-        if (w->W > 1) st = rg_comm_allgather(r->ranks[w->t], mine, w->extra_n, w->extra);
+        if (w->W > 1) st = rg_comm_allgather(w->comm, mine, w->extra_n, w->extra);
     }
     if (st == RG_OK && w->g == 0) {
         w->st.n.opt_steps = rg_optimizer_steps(w->s->opt);
@@ -355,7 +358,7 @@ static rg_status checkpoint(worker *w)
     }
     /* one copy of the weights: nobody writes it before rank 0 has its
      * snapshot (Hogwild has no exchange that would hold them back) */
-    if (st == RG_OK && w->s->shares_weights) st = rg_comm_barrier(r->ranks[w->t]);
+    if (st == RG_OK && w->s->shares_weights) st = rg_comm_barrier(w->comm);
     w->t_ckpt += rg_now() - t0;
     return st;
 }
@@ -431,7 +434,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     double *per = rg_malloc((size_t)W * WL_N * sizeof(double));
     if (!all || !per) { rg_free(all); rg_free(per); return rg_error(RG_ENOMEM, "out of memory"); }
     rg_status st = RG_OK;
-    if (W > 1) st = rg_comm_allgather(r->ranks[w->t], mine, WS_N, all);
+    if (W > 1) st = rg_comm_allgather(w->comm, mine, WS_N, all);
     else memcpy(all, mine, sizeof mine);
     double n = (double)w->st.n.epoch_samples, correct = 0.0, div[RG_MAX_WORKERS];
     for (int k = 0; k < W; k++) {
@@ -445,16 +448,17 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     rg_epoch_stats e = { .epoch = epoch + 1, .loss = n > 0 ? w->st.f.loss / n : NAN, .reg_loss = n > 0 ? w->st.f.reg / n : NAN,
                          .acc = n > 0 ? correct / n : NAN, .val_loss = NAN, .val_acc = NAN,
                          .samples_per_s = (n - (double)w->samples_t0) / secs, .seconds = secs, .lr = w->st.f.lr };
-    if (st == RG_OK && r->val) st = rg_eval_world(w->m, r->ranks[w->t], r->val, &e.val_loss, &e.val_acc);
+    if (st == RG_OK && r->val) st = rg_eval_world(w->m, w->comm, r->val, &e.val_loss, &e.val_acc);
     if (st == RG_OK) {
         rg_reg_adapt_epoch(&w->reg, div);   /* every worker the same: its own copy */
         w->st.n.epochs_run = (uint64_t)epoch + 1;
         if (w->g == 0 && r->log)
-            rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0);
+            rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0,
+                         w->s->ops->serve ? w->s->staleness : NULL);
         *stop = early_stop(w, &e);
         /* one copy of the weights: nobody writes it before thread 0 has
          * kept the best ones (Hogwild has no exchange that would wait) */
-        if (w->s->shares_weights && w->p->early_stop > 0) st = rg_comm_barrier(r->ranks[w->t]);
+        if (w->s->shares_weights && w->p->early_stop > 0) st = rg_comm_barrier(w->comm);
     }
     rg_free(all);
     rg_free(per);
@@ -501,18 +505,31 @@ static void restore(worker *w, const rg_run_state *ck)
     w->st.n.world = (uint64_t)w->W;
 }
 
-static rg_status setup(worker *w)
+/* This worker's strategy; its team's rank and size. */
+static rg_status strategy(worker *w)
 {
     rg_run *r = w->r;
     const rg_plan *p = w->p;
     rg_strat_env env = { .comm = r->ranks[w->t], .thread = w->t, .root = r->m, .opt = &p->opt, .clip = p->clip,
                          .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
-                         .elastic = p->elastic, .codec = &p->codec, .seed = p->seed };
+                         .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
+                         .staleness = p->staleness, .staleness_lr = p->staleness_lr,
+                         .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1 };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
     w->m = w->s->m;
+    w->comm = w->s->team;
+    w->g = rg_comm_rank(w->comm);
+    w->W = rg_comm_size(w->comm);
+    return RG_OK;
+}
+
+static rg_status setup(worker *w)
+{
+    rg_run *r = w->r;
+    const rg_plan *p = w->p;
     size_t P = rg_model_param_count(w->m), d = rg_dataset_features(r->train);
-    st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, w->W == 1 && !p->deterministic, rg_model_has_penalty(w->m),
+    rg_status st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, w->W == 1 && !p->deterministic, rg_model_has_penalty(w->m),
                      r->share, P);
     if (st != RG_OK) return st;
     memcpy(w->reg.lambda, r->lambda0, (size_t)w->W * sizeof *r->lambda0);
@@ -553,7 +570,7 @@ static rg_status finish(worker *w)
     if (p->early_stop > 0 && p->restore_best && res.best_epoch > 0 && res.best_epoch != res.epochs_run &&
         (!w->s->shares_weights || w->t == 0))
         memcpy(params, w->best, P * sizeof(float));
-    if (w->s->shares_weights && (st = rg_comm_barrier(r->ranks[w->t])) != RG_OK) return st;   /* before anyone reads them */
+    if (w->s->shares_weights && (st = rg_comm_barrier(w->comm)) != RG_OK) return st;   /* before anyone reads them */
     if (p->early_stop == 0) res.best_epoch = res.epochs_run;
     int ok = rg_all_finite(params, P), codec_ok = !w->s->codec || rg_codec_finite(w->s->codec);
     for (int i = 0; i < rg_optimizer_state_count(w->s->opt); i++)
@@ -561,7 +578,7 @@ static rg_status finish(worker *w)
     if (!ok || !codec_ok)
         return rg_error(RG_ENONFINITE, "training ended with non-finite %s (worker %d)",
                         !rg_all_finite(params, P) ? "weights" : !codec_ok ? "--compress state" : "optimizer state", w->g);
-    rg_comm *comm = r->ranks[w->t];
+    rg_comm *comm = w->comm;
     if (r->test && (st = rg_eval_world(w->m, comm, r->test, &res.test_loss, &res.test_acc)) != RG_OK) return st;
     /* with a test set, also the final model on its own training data (no
      * dropout): the train-test gap of the final report */
@@ -602,19 +619,38 @@ static rg_status epochs(worker *w)
     return RG_OK;
 }
 
+/* A serving rank (a parameter server): its part of a resumed state, then
+ * it serves until every worker has left. */
+static rg_status serve(worker *w)
+{
+    if (w->r->ck && (int)w->r->ck->n.nstate == rg_optimizer_state_count(w->s->opt)) {
+        w->s->ops->restore_state(w->s, w->r->ck->moments);
+        rg_optimizer_set_steps(w->s->opt, w->r->ck->n.opt_steps);
+    }
+    return w->s->ops->serve(w->s);
+}
+
 rg_status rg_run_worker(rg_run *r, int t)
 {
     worker w = { .r = r, .p = r->p, .t = t };
     rg_comm *comm = r->ranks[t];
-    w.g = rg_comm_rank(comm);
-    w.W = rg_comm_size(comm);
-    rg_status st = setup(&w);
-    if (st == RG_OK) st = epochs(&w);
-    if (st == RG_OK) st = finish(&w);
+    rg_status st = strategy(&w);
+    if (st == RG_OK && w.s->serving) {
+        st = serve(&w);
+    } else {
+        if (st == RG_OK) st = setup(&w);
+        if (st == RG_OK) st = epochs(&w);
+        if (st == RG_OK) st = finish(&w);
+        /* the serving ranks wait for every worker to leave */
+        if ((st == RG_OK || w.stopped) && w.s->ops->leave) {
+            rg_status left = w.s->ops->leave(w.s);
+            if (st == RG_OK) st = left;
+        }
+    }
     /* a failure no other worker saw: wake every peer, nobody waits for ever
      * for a worker that is gone (a non-finite stop every worker took alike
      * needs no waking) */
-    if (st != RG_OK && !w.stopped && w.W > 1) rg_comm_abort(comm, st, rg_last_error());
+    if (st != RG_OK && !w.stopped && rg_comm_size(comm) > 1) rg_comm_abort(comm, st, rg_last_error());
     rg_reg_free(&w.reg);
     rg_strategy_free(w.s);
     rg_free(w.order); rg_free(w.ids); rg_free(w.xb); rg_free(w.yb); rg_free(w.wacc); rg_free(w.best);

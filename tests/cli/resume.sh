@@ -5,7 +5,7 @@
 # last checkpoint (weights, optimizer moments, strengths, early-stopping
 # state, schedule position, data cursor).  For 1 worker, 2 threads, shared
 # weights, the sharded optimizer, a skewed partition with adaptive
-# strengths; under --deterministic also when resumed on another worker
+# strengths, a parameter server; under --deterministic also when resumed on another worker
 # count.  Then the failure paths: damaged checkpoints (fallback with a
 # warning naming the file), a run that trained something else, a skewed
 # partition on another worker count, non-finite steps (stop naming the step
@@ -89,6 +89,20 @@ if "$regula" train "${hw[@]}" --resume "$d/b" --save "$d/h.st" --log "$d/h.jsonl
    grep -q '"event":"resume"' "$d/h.jsonl" && "$regula" eval --data "csv:$dir/d.csv" --load "$d/h.st" > /dev/null 2>&1; then
   ok "hogwild: killed at step:30, resumed from its checkpoint and finished"
 else bad "hogwild resume: $(cat "$d/h.err")"; fi
+# a parameter server: the servers' moments and step count are in the
+# checkpoint.  Staleness 0 with two training workers sums two pushes a
+# step, in either order the same float: the resumed run is bitwise the
+# uninterrupted one.  Staleness 2 is not reproducible (which weights a
+# worker reads depends on timing): it goes on from the checkpoint and ends.
+run_case ps step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0
+d="$dir/ps_stale"; mkdir -p "$d"
+ps=("${common[@]}" --workers 4 --strategy ps --servers 2 --staleness 2 --checkpoint-every 7)
+(RG_TEST_CRASH=step:30 exec "$regula" train "${ps[@]}" --checkpoint-dir "$d/b" > /dev/null 2>&1)
+if "$regula" train "${ps[@]}" --resume "$d/b" --save "$d/p.st" --log "$d/p.jsonl" > /dev/null 2> "$d/p.err" &&
+   grep -q '"event":"resume"' "$d/p.jsonl" && grep -q '"staleness":\[' "$d/p.jsonl" &&
+   "$regula" eval --data "csv:$dir/d.csv" --load "$d/p.st" > /dev/null 2>&1; then
+  ok "ps --staleness 2: killed at step:30, resumed from its checkpoint and finished"
+else bad "ps --staleness 2 resume: $(cat "$d/p.err")"; fi
 # compressed exchanges: each worker's residual (and PowerSGD's Q) is in the checkpoint
 run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
 run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2

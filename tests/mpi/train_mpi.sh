@@ -2,7 +2,8 @@
 # Training across MPI processes agrees with threads and with one worker:
 # bitwise under --deterministic (1 worker, 2 processes, 2 x 2, 4 threads),
 # to float summation order without it; only rank 0 writes the log and the
-# checkpoint; a non-finite loss stops every rank with exit code 4.
+# checkpoint; a non-finite loss stops every rank with exit code 4; a
+# parameter server (--strategy ps) with staleness 0 is all-reduce.
 # Usage: train_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -36,6 +37,21 @@ grep -q '"workers":2' "$dir/p2.jsonl" && grep -q '"processes":2' "$dir/p2.jsonl"
 "$regula" train "${common[@]}" --save "$dir/a.st" > "$dir/a.out" || bad "1 worker (plain)"
 "$mpiexec" -n 2 "$regula" train "${common[@]}" --save "$dir/b.st" > "$dir/b.out" || bad "2 processes (plain)"
 if [ "$(cat "$dir/a.out")" = "$(cat "$dir/b.out")" ]; then ok "plain: same 4-digit test figures ($(cat "$dir/a.out"))"; else bad "plain: $(cat "$dir/a.out") vs $(cat "$dir/b.out")"; fi
+
+# a parameter server over processes: staleness 0 is all-reduce of the same
+# training workers (2 here, and 1 or 2 servers); staleness 2 logs how stale
+# each read was; a diverging worker stops the job with exit 4
+"$regula" train "${common[@]}" --workers 2 --save "$dir/t2.st" > "$dir/t2.out" || bad "2 threads (plain)"
+for s in 1 2; do
+  "$mpiexec" -n $((2 + s)) "$regula" train "${common[@]}" --strategy ps --servers $s --staleness 0 > "$dir/ps$s.out" 2> "$dir/ps$s.err" || bad "ps, $s server(s): $(cat "$dir/ps$s.err")"
+  if [ "$(cat "$dir/t2.out")" = "$(cat "$dir/ps$s.out")" ]; then ok "ps --staleness 0, $s server(s): the same test figures as all-reduce ($(cat "$dir/ps$s.out"))"; else bad "ps, $s server(s): $(cat "$dir/ps$s.out") vs $(cat "$dir/t2.out")"; fi
+done
+"$mpiexec" -n 4 "$regula" train "${common[@]}" --strategy ps --staleness 2 --log "$dir/ps.jsonl" > /dev/null 2> "$dir/ps.err" &&
+  grep -q '"servers":1' "$dir/ps.jsonl" && grep -q '"workers":3' "$dir/ps.jsonl" && grep -q '"staleness":\[' "$dir/ps.jsonl" &&
+  ok "ps --staleness 2 on 4 processes: 3 workers, 1 server, staleness counts logged" || bad "ps --staleness 2: $(cat "$dir/ps.err")"
+"$mpiexec" -n 3 "$regula" train "${common[@]}" --strategy ps --optimizer sgd --lr 1e30 > /dev/null 2> "$dir/psnf.err"
+code=$?
+[ $code = 4 ] && grep -q "non-finite loss or gradient at step" "$dir/psnf.err" && ok "ps non-finite: exit 4 naming the step" || bad "ps non-finite: exit $code: $(cat "$dir/psnf.err")"
 
 # a diverging run stops every rank with exit code 4
 "$mpiexec" -n 2 "$regula" train "${common[@]}" --optimizer sgd --lr 1e30 > /dev/null 2> "$dir/nf.err"

@@ -3,8 +3,11 @@
  * whose buffers are averaged with the weights); with H > 1 it steps
  * locally and still learns; EASGD's elastic pull is a penalty in reg_loss
  * and its workers end on the centre; Hogwild learns with threads over one
- * copy of the weights; and the combinations that cannot work are refused,
- * naming --strategy. */
+ * copy of the weights; a parameter server with staleness 0 is all-reduce
+ * (SGD, momentum, Adam; one or two servers; a skewed partition), and with
+ * staleness K lets no worker read weights more than K steps stale (its
+ * histogram in the log); and the combinations that cannot work are
+ * refused, naming --strategy. */
 #include "support.h"
 #include "regula.h"
 #include <math.h>
@@ -321,6 +324,89 @@ static void test_straggler(void **state)
     free(dir);
 }
 
+/* Staleness 0: every worker reads the same weights and the server steps
+ * once per step on the summed pushes, so the run is all-reduce's with the
+ * same training workers (to float summation order), for any optimizer. */
+static void test_ps_k0_is_allreduce(void **state)
+{
+    (void)state;
+    const char *opt[][6] = { {"optimizer", "sgd", "momentum", "0", "lr", "0.1"},
+                             {"optimizer", "sgd", "momentum", "0.9", "lr", "0.05"},
+                             {"optimizer", "adam", "momentum", "0", "lr", "0.01"} };
+    for (int o = 0; o < 3; o++)
+        for (int servers = 1; servers <= 2; servers++) {
+            char all[4], sv[4];
+            snprintf(all, sizeof all, "%d", 2 + servers);
+            snprintf(sv, sizeof sv, "%d", servers);
+            const char *a[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], opt[o][4], opt[o][5], "workers", "2", NULL};
+            const char *b[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], opt[o][4], opt[o][5], "workers", all,
+                               "strategy", "ps", "servers", sv, "staleness", "0", NULL};
+            run x = train_with(a), y = train_with(b);
+            assert_int_equal(x.st, RG_OK);
+            if (y.st != RG_OK) fail_msg("%s", y.msg);
+            double d = max_abs_diff(&x, &y);
+            print_message("ps K=0, %s momentum %s, %d server(s): max |w - w_allreduce| %.3g\n", opt[o][1], opt[o][3],
+                          servers, d);
+            assert_true(d < 1e-5);
+            free(x.params);
+            free(y.params);
+        }
+    /* a skewed partition, its workers' shares of each batch, local penalties */
+    const char *a[] = {"workers", "3", "partition", "dirichlet:0.3", "reg-scope", "local", NULL};
+    const char *b[] = {"workers", "4", "partition", "dirichlet:0.3", "reg-scope", "local", "strategy", "ps",
+                       "staleness", "0", NULL};
+    run x = train_with(a), y = train_with(b);
+    assert_int_equal(y.st, RG_OK);
+    double d = max_abs_diff(&x, &y);
+    print_message("ps K=0, dirichlet:0.3, 3 workers: max |w - w_allreduce| %.3g\n", d);
+    assert_true(d < 1e-5);
+    free(x.params);
+    free(y.params);
+}
+
+/* The epoch event's staleness counts: how many pushes read weights 0, 1,
+ * ... steps stale.  Returns their number; *len their length. */
+static double staleness_counts(const char *log, int epoch, int *len)
+{
+    char *t = rgt_read(log, NULL), key[32];
+    snprintf(key, sizeof key, "\"epoch\":%d,", epoch);
+    char *e = strstr(t, key), *p = e ? strstr(e, "\"staleness\":[") : NULL;
+    double total = 0.0;
+    *len = 0;
+    for (p = p ? p + 12 : NULL; p && *p != ']'; (*len)++) total += strtod(p + 1, &p);   /* past '[' or ',' */
+    free(t);
+    return total;
+}
+
+/* K = 3 and a worker 4 times slower: the others run ahead, never more
+ * than 3 steps; every push is counted; the run learns about as well as
+ * all-reduce, also with the learning rate scaled down by staleness. */
+static void test_ps_staleness(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *sync[] = {"workers", "3", "lr", "0.05", NULL};
+    run base = train_with(sync);
+    free(base.params);
+    for (int scaled = 0; scaled <= 1; scaled++) {
+        const char *lg = rgt_path(dir, scaled ? "s1.jsonl" : "s0.jsonl");
+        const char *kv[] = {"workers", "4", "strategy", "ps", "staleness", "3", "straggler", "1:4", "lr", "0.05",
+                            "log", lg, scaled ? "staleness-lr" : NULL, "true", NULL};
+        run r = train_with(kv);
+        if (r.st != RG_OK) fail_msg("%s", r.msg);
+        int len;
+        double n = staleness_counts(lg, 3, &len);
+        print_message("ps K=3, straggler 1:4%s: %d staleness values, %.0f pushes, test acc %.3f (all-reduce %.3f)\n",
+                      scaled ? ", --staleness-lr" : "", len, n, r.r.test_acc, base.r.test_acc);
+        assert_true(len >= 2 && len <= 4);      /* some stale reads, none beyond K */
+        assert_float_equal(n, 3.0 * 15.0, 0.5); /* 3 workers x 15 steps of the epoch */
+        assert_true(r.r.test_acc > base.r.test_acc - 0.1 && r.r.test_acc > 0.5);   /* chance: 0.25 */
+        free(r.params);
+    }
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -333,11 +419,17 @@ static void test_refused(void **state)
          "workers", "2", NULL},
         {"compress", "topk:0.1", "strategy", "local-sgd", NULL},
         {"compress", "sign", "deterministic", "true", "det-shards", "4", NULL},
+        {"strategy", "ps", NULL},                                             /* nobody left to train */
+        {"strategy", "ps", "workers", "3", "servers", "3", NULL},
+        {"strategy", "ps", "workers", "3", "compress", "fp16", NULL},
+        {"strategy", "ps", "workers", "3", "deterministic", "true", "det-shards", "4", NULL},
+        {"strategy", "ps", "workers", "3", "model", "dense(8, relu, maxnorm=2) dense(4, softmax)", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         run r = train_with(cases[i]);
         if (r.st != RG_EUSAGE || (!strstr(r.msg, "--strategy ") && !strstr(r.msg, "--compress ")))
             fail_msg("case %zu: %d '%s'", i, r.st, r.msg);
+        print_message("refused: %s\n", r.msg);
         free(r.params);
     }
 }
@@ -354,6 +446,8 @@ int main(void)
         cmocka_unit_test(test_topk_trains),
         cmocka_unit_test(test_dgc),
         cmocka_unit_test(test_straggler),
+        cmocka_unit_test(test_ps_k0_is_allreduce),
+        cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

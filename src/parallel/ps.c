@@ -1,0 +1,420 @@
+/*
+ * ps.c — a parameter server with bounded staleness (--strategy ps
+ * --servers S --staleness K [--staleness-lr]).
+ *
+ * The last S ranks are servers; server j holds the j-th of S equal runs
+ * of the weight arena and the optimizer's state for it.  The other ranks
+ * are workers, which alone train; the trainer's collectives (figures,
+ * validation, checkpoints) run on theirs, s->team.  A worker's step:
+ * compute its part of the step's gradient on the weights it holds (its
+ * samples' gradient over the step's batch, as in a synchronous step:
+ * s->summed), push each shard of it to its server, pull the weights of
+ * its next step.  A server applies each push (one optimizer step on its
+ * shard, with, under --reg-scope global, the worker's share of the
+ * penalty's gradient, at the weights the server held when the step's
+ * first push came: penalties never travel),
+ * and answers worker k's pull for step t once k's own pushes are in and
+ * every worker has pushed step t - K - 1: no worker runs more than K steps
+ * ahead of the slowest (stale synchronous parallel).  A step's staleness
+ * is t minus the steps every worker had in the weights it read, 0 .. K.
+ *
+ * K = 0 is bulk-synchronous: the server sums a step's pushes and takes
+ * one optimizer step when the last is in, and a pull for step t waits for
+ * that step of t - 1: every worker reads the same weights, and the run is
+ * the synchronous all-reduce's with any optimizer (the pushes summed in
+ * their order of arrival).  With K > 0 each push is an optimizer step;
+ * --staleness-lr scales its learning rate by 1 / (staleness + 1).
+ *
+ * A full sync (the epoch's last step, a checkpoint's) is a pull that waits
+ * for every worker's push; the server answers all of them from a snapshot
+ * taken at the first answer (weights, moments, step count), so every
+ * worker, the validation, a checkpoint and the saved model see one model.
+ * Server 0 sends its staleness counts of the epoch with its reply to
+ * worker 0's full sync.
+ *
+ * Servers poll the workers (rg_comm_probe), a push before a pull, and nap
+ * when nothing came.  Messages are rg_comm_send/recv: threads of one
+ * process, or MPI processes (one worker each).  Not reproducible bit for
+ * bit: pushes apply in the order they arrive.
+ */
+#include "parallel/strategy.h"
+#include <string.h>
+#include <time.h>
+
+enum { T_PUSH = 11, T_PULL, T_WEIGHTS, T_DONE, T_STATE, T_STATE_REPLY };
+
+typedef struct push_hdr { uint64_t step, idle; float lr, share; } push_hdr;
+typedef struct pull_msg { uint64_t step, full; } pull_msg;
+typedef struct reply_hdr { uint64_t broke; double hist[RG_STALE_HIST]; } reply_hdr;
+
+typedef struct ps {
+    rg_strategy base;
+    int S, workers;                  /* servers, workers */
+    int server;                      /* this rank's server index, or -1 */
+    long K;
+    int staleness_lr, global_penalty;
+    size_t chunk;                    /* a shard's length (the last may be short) */
+    size_t msg;                      /* a message's largest size */
+    char *buf;                       /* a message */
+    /* a server's */
+    uint64_t *applied;               /* per worker: its pushes applied (steps done) */
+    long *stale;                     /* per worker: the staleness of its last read */
+    pull_msg *pending;               /* per worker: a pull waiting (step, full); full 2: none */
+    float *acc;                      /* K = 0: the step's pushes summed ... */
+    int acc_n, acc_live;             /* ... how many, and whether any had samples */
+    float *snap, *snap_m[2];         /* a full sync's weights and moments */
+    uint64_t snap_steps, snap_for;   /* ... its step count, and the step it was taken for */
+    float *pen;                      /* the global penalty's gradient on the shard ... */
+    uint64_t pen_step;               /* ... at the weights of this step's first push */
+    int broke;                       /* an update made a weight or moment non-finite */
+    double hist[RG_STALE_HIST];
+} ps;
+
+static size_t shard_lo(const ps *p, int j, size_t P) { size_t lo = (size_t)j * p->chunk; return lo < P ? lo : P; }
+static size_t shard_n(const ps *p, int j, size_t P)
+{
+    size_t hi = (size_t)(j + 1) * p->chunk;
+    return (hi < P ? hi : P) - shard_lo(p, j, P);
+}
+static int server_rank(const ps *p, int j) { return p->workers + j; }
+
+static rg_status alloc_server(ps *p)
+{
+    size_t n = p->chunk ? p->chunk : 1, W = (size_t)p->workers;
+    p->applied = rg_calloc(W, sizeof *p->applied);
+    p->stale = rg_calloc(W, sizeof *p->stale);
+    p->pending = rg_calloc(W, sizeof *p->pending);
+    p->acc = rg_calloc(n, sizeof(float));
+    p->snap = rg_calloc(n, sizeof(float));
+    p->pen = rg_calloc(n, sizeof(float));
+    for (int i = 0; i < 2; i++) p->snap_m[i] = rg_calloc(n, sizeof(float));
+    if (!p->applied || !p->stale || !p->pending || !p->acc || !p->snap || !p->pen ||
+        !p->snap_m[0] || !p->snap_m[1])
+        return rg_error(RG_ENOMEM, "out of memory setting up parameter server %d", p->server);
+    for (size_t k = 0; k < W; k++) p->pending[k].full = 2;
+    p->snap_for = p->pen_step = UINT64_MAX;
+    return RG_OK;
+}
+
+static rg_status init(rg_strategy *s, const rg_strat_env *env)
+{
+    ps *p = (ps *)s;
+    size_t P = rg_model_param_count(env->root);
+    int W = rg_comm_size(env->comm), rank = rg_comm_rank(env->comm);
+    p->S = env->servers;
+    p->workers = W - p->S;
+    p->server = rank >= p->workers ? rank - p->workers : -1;
+    p->K = env->staleness;
+    p->staleness_lr = env->staleness_lr;
+    p->global_penalty = env->global_penalty;
+    p->chunk = (P + (size_t)p->S - 1) / (size_t)p->S;
+    size_t lo = p->server >= 0 ? shard_lo(p, p->server, P) : 0, n = p->server >= 0 ? shard_n(p, p->server, P) : 0;
+    rg_status st = rg_strat_setup(s, env, 0, lo, lo + n, n);
+    if (st != RG_OK) return st;
+    s->local_from = 0;   /* each worker its own figures, its part of the step's gradient */
+    s->summed = 1;
+    s->serving = p->server >= 0;
+    p->msg = sizeof(reply_hdr) + sizeof(push_hdr) + sizeof(uint64_t) + p->chunk * 2 * sizeof(float);
+    p->buf = rg_malloc(p->msg);
+    if (!p->buf) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", rank);
+    if (s->serving && (st = alloc_server(p)) != RG_OK) return st;
+    if ((st = rg_strat_broadcast(s)) != RG_OK) return st;   /* every rank starts from rank 0's weights */
+    /* the trainer's collectives: the workers alone */
+    if ((st = rg_comm_split(env->comm, s->serving, rank, &s->team)) != RG_OK) return st;
+    s->own_team = 1;
+    s->part0 = rg_comm_rank(s->team);
+    s->parts = rg_comm_size(s->team);
+    return RG_OK;
+}
+
+/* ------------------------------------------------------------ a worker */
+
+static rg_status exchange(rg_strategy *s, rg_exchange *x)
+{
+    x->grad = rg_model_grads(s->m);   /* its own: the servers add the global penalty */
+    rg_strat_tail_figures(x, x->grad + rg_model_param_count(s->m));
+    x->lo = x->hi = 0;
+    x->local = 1;
+    return RG_OK;
+}
+
+/* The verdict on the worker's own gradient; the global penalty's value,
+ * for the figures, at the weights it pulled. */
+static rg_status agree(rg_strategy *s, rg_exchange *x)
+{
+    rg_status st = rg_strat_agree_whole(s, x);
+    if (((ps *)s)->global_penalty) x->fig.reg += rg_model_penalty(s->m, 1.0f, NULL);
+    return st;
+}
+
+static rg_status push(ps *p, const rg_exchange *x)
+{
+    rg_strategy *s = &p->base;
+    size_t P = rg_model_param_count(s->m);
+    for (int j = 0; j < p->S; j++) {
+        size_t lo = shard_lo(p, j, P), n = shard_n(p, j, P);
+        push_hdr h = { x->step, (uint64_t)x->idle, x->lr, x->share };
+        memcpy(p->buf, &h, sizeof h);
+        memcpy(p->buf + sizeof h, x->grad + lo, n * sizeof(float));
+        rg_status st = rg_comm_send(s->comm, p->buf, sizeof h + n * sizeof(float), server_rank(p, j), T_PUSH);
+        if (st != RG_OK) return st;
+        s->bytes += (double)(sizeof h + n * sizeof(float));
+    }
+    return RG_OK;
+}
+
+static rg_status pull(ps *p, uint64_t step, int full, int *broke)
+{
+    rg_strategy *s = &p->base;
+    size_t P = rg_model_param_count(s->m);
+    pull_msg q = { step, (uint64_t)full };
+    rg_status st = RG_OK;
+    for (int j = 0; j < p->S && st == RG_OK; j++) st = rg_comm_send(s->comm, &q, sizeof q, server_rank(p, j), T_PULL);
+    for (int j = 0; j < p->S && st == RG_OK; j++) {
+        size_t n = shard_n(p, j, P);
+        st = rg_comm_recv(s->comm, p->buf, sizeof(reply_hdr) + n * sizeof(float), server_rank(p, j), T_WEIGHTS);
+        if (st != RG_OK) break;
+        reply_hdr h;
+        memcpy(&h, p->buf, sizeof h);
+        *broke |= h.broke != 0;
+        memcpy(rg_model_params(s->m) + shard_lo(p, j, P), p->buf + sizeof h, n * sizeof(float));
+        if (full && j == 0) memcpy(s->staleness, h.hist, sizeof h.hist);
+        s->bytes += (double)sizeof q;
+    }
+    return st;
+}
+
+/* Push this step's gradient, pull the next step's weights. */
+static rg_status update(rg_strategy *s, rg_exchange *x)
+{
+    ps *p = (ps *)s;
+    int broke = 0;
+    rg_status st = RG_TIMED(s, push(p, x));
+    if (st == RG_OK) st = RG_TIMED(s, pull(p, x->step + 1, x->full_sync, &broke));
+    x->broke = broke;
+    x->synced = x->full_sync;
+    return st;
+}
+
+static rg_status leave(rg_strategy *s)
+{
+    ps *p = (ps *)s;
+    uint64_t bye = 1;
+    for (int j = 0; j < p->S; j++) {
+        rg_status st = rg_comm_send(s->comm, &bye, sizeof bye, server_rank(p, j), T_DONE);
+        if (st != RG_OK) return st;
+    }
+    return RG_OK;
+}
+
+/* Checkpoints: the team's rank 0 asks every server for its snapshot's
+ * moments (taken at this full sync) and step count. */
+static rg_status gather_state(rg_strategy *s, float *const *dst)
+{
+    ps *p = (ps *)s;
+    if (rg_comm_rank(s->team) != 0) return RG_OK;
+    size_t P = rg_model_param_count(s->m);
+    int ns = rg_optimizer_state_count(s->opt);
+    for (int j = 0; j < p->S; j++) {
+        size_t n = shard_n(p, j, P);
+        uint64_t ask = 1, steps;
+        rg_status st = rg_comm_send(s->comm, &ask, sizeof ask, server_rank(p, j), T_STATE);
+        if (st == RG_OK)
+            st = rg_comm_recv(s->comm, p->buf, sizeof steps + (size_t)ns * n * sizeof(float), server_rank(p, j),
+                              T_STATE_REPLY);
+        if (st != RG_OK) return st;
+        memcpy(&steps, p->buf, sizeof steps);
+        rg_optimizer_set_steps(s->opt, steps);   /* what the checkpoint stores */
+        for (int i = 0; dst && i < ns; i++)
+            memcpy(dst[i] + shard_lo(p, j, P), p->buf + sizeof steps + (size_t)i * n * sizeof(float), n * sizeof(float));
+    }
+    return RG_OK;
+}
+
+/* Resume: a server's part of the moments (the trainer sets the steps). */
+static void restore_state(rg_strategy *s, float *const *src)
+{
+    for (int i = 0; s->serving && i < rg_optimizer_state_count(s->opt); i++)
+        memcpy(rg_optimizer_state(s->opt, i), src[i] + s->opt_lo, (s->opt_hi - s->opt_lo) * sizeof(float));
+}
+
+/* ------------------------------------------------------------ a server */
+
+static uint64_t slowest(const ps *p)
+{
+    uint64_t m = p->applied[0];
+    for (int k = 1; k < p->workers; k++) m = p->applied[k] < m ? p->applied[k] : m;
+    return m;
+}
+
+/* The global penalty's gradient on the shard, at the weights the server
+ * holds when the first push of a step comes (at K = 0: the step's). */
+static const float *penalty_grad(ps *p, uint64_t step)
+{
+    rg_strategy *s = &p->base;
+    if (step != p->pen_step) {
+        memset(p->pen, 0, (s->opt_hi - s->opt_lo) * sizeof(float));
+        rg_model_penalty_range(s->m, 1.0f, p->pen, s->opt_lo, s->opt_hi);
+        p->pen_step = step;
+    }
+    return p->pen;
+}
+
+static void step_shard(ps *p, const float *g, float lr)
+{
+    rg_strategy *s = &p->base;
+    p->broke |= rg_optimizer_step(s->opt, rg_model_params(s->m) + s->opt_lo, g, lr);
+}
+
+/* K = 0: the step's sum; its optimizer step once every worker pushed. */
+static void accumulate(ps *p, const push_hdr *h, const float *g)
+{
+    rg_strategy *s = &p->base;
+    size_t n = s->opt_hi - s->opt_lo;
+    for (size_t i = 0; !h->idle && i < n; i++) p->acc[i] += g[i];
+    p->acc_live |= !h->idle;
+    if (++p->acc_n < p->workers) return;
+    if (p->acc_live) step_shard(p, p->acc, h->lr);
+    else rg_optimizer_set_steps(s->opt, rg_optimizer_steps(s->opt) + 1);
+    memset(p->acc, 0, n * sizeof(float));
+    p->acc_n = p->acc_live = 0;
+    for (int j = 0; j < p->workers; j++) p->applied[j] = h->step + 1;
+}
+
+/* Worker k's push (its header and shard in msg): its gradient and its
+ * share of the global penalty's; an optimizer step (at K = 0 the step's
+ * sum), the learning rate scaled by 1/(staleness + 1) when asked; its
+ * staleness counted. */
+static void apply(ps *p, int k, char *msg)
+{
+    rg_strategy *s = &p->base;
+    push_hdr h;
+    memcpy(&h, msg, sizeof h);
+    float *g = (float *)(msg + sizeof h);
+    size_t n = s->opt_hi - s->opt_lo;
+    long stale = p->stale[k];
+    if (!h.idle) p->hist[stale < RG_STALE_HIST - 1 ? stale : RG_STALE_HIST - 1] += 1.0;
+    if (!h.idle && p->global_penalty) {
+        const float *pen = penalty_grad(p, h.step);
+        for (size_t i = 0; i < n; i++) g[i] += h.share * pen[i];
+    }
+    if (p->K == 0) return accumulate(p, &h, g);
+    p->applied[k] = h.step + 1;
+    if (h.idle) return;
+    step_shard(p, g, p->staleness_lr ? h.lr / (float)(stale + 1) : h.lr);
+}
+
+static void snapshot(ps *p, uint64_t step)
+{
+    rg_strategy *s = &p->base;
+    size_t n = s->opt_hi - s->opt_lo;
+    memcpy(p->snap, rg_model_params(s->m) + s->opt_lo, n * sizeof(float));
+    for (int i = 0; i < rg_optimizer_state_count(s->opt); i++)
+        memcpy(p->snap_m[i], rg_optimizer_state(s->opt, i), n * sizeof(float));
+    p->snap_steps = rg_optimizer_steps(s->opt);
+    p->snap_for = step;
+}
+
+/* Answers worker k's pending pull when the staleness bound allows it. */
+static rg_status answer(ps *p, int k)
+{
+    rg_strategy *s = &p->base;
+    pull_msg q = p->pending[k];
+    uint64_t low = slowest(p), need = q.full || q.step < (uint64_t)p->K ? q.step : q.step - (uint64_t)p->K;
+    if (q.full == 2 || p->applied[k] < q.step || low < need) return RG_OK;
+    if (q.full && p->snap_for != q.step) snapshot(p, q.step);   /* the first to be answered */
+    size_t n = s->opt_hi - s->opt_lo;
+    reply_hdr h = { (uint64_t)p->broke, { 0 } };
+    if (q.full && k == 0 && p->server == 0) {   /* worker 0 reports the epoch's counts */
+        memcpy(h.hist, p->hist, sizeof h.hist);
+        memset(p->hist, 0, sizeof p->hist);
+    }
+    memcpy(p->buf, &h, sizeof h);
+    memcpy(p->buf + sizeof h, q.full ? p->snap : rg_model_params(s->m) + s->opt_lo, n * sizeof(float));
+    p->stale[k] = (long)(q.step - (low < q.step ? low : q.step));
+    p->pending[k].full = 2;
+    return rg_comm_send(s->comm, p->buf, sizeof h + n * sizeof(float), k, T_WEIGHTS);
+}
+
+static rg_status receive_push(ps *p, int k)
+{
+    rg_strategy *s = &p->base;
+    size_t bytes = sizeof(push_hdr) + (s->opt_hi - s->opt_lo) * sizeof(float);
+    rg_status st = rg_comm_recv(s->comm, p->buf, bytes, k, T_PUSH);
+    if (st == RG_OK) apply(p, k, p->buf);
+    return st;
+}
+
+static rg_status state_reply(ps *p, int k)
+{
+    rg_strategy *s = &p->base;
+    uint64_t ask;
+    rg_status st = rg_comm_recv(s->comm, &ask, sizeof ask, k, T_STATE);
+    size_t n = s->opt_hi - s->opt_lo, ns = (size_t)rg_optimizer_state_count(s->opt);
+    memcpy(p->buf, &p->snap_steps, sizeof p->snap_steps);
+    for (size_t i = 0; i < ns; i++) memcpy(p->buf + sizeof(uint64_t) + i * n * sizeof(float), p->snap_m[i], n * sizeof(float));
+    return st == RG_OK ? rg_comm_send(s->comm, p->buf, sizeof(uint64_t) + ns * n * sizeof(float), k, T_STATE_REPLY) : st;
+}
+
+/* What worker k sent, if anything: a push before a pull. */
+static rg_status poll_worker(ps *p, int k, int *busy, int *done)
+{
+    rg_strategy *s = &p->base;
+    int ready;
+    rg_status st = rg_comm_probe(s->comm, k, T_PUSH, &ready);
+    if (st == RG_OK && ready && (st = receive_push(p, k)) == RG_OK) *busy = 1;
+    if (st == RG_OK && p->pending[k].full == 2 && (st = rg_comm_probe(s->comm, k, T_PULL, &ready)) == RG_OK && ready) {
+        st = rg_comm_recv(s->comm, &p->pending[k], sizeof(pull_msg), k, T_PULL);
+        *busy = 1;
+    }
+    if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_STATE, &ready)) == RG_OK && ready) {
+        st = state_reply(p, k);
+        *busy = 1;
+    }
+    if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_DONE, &ready)) == RG_OK && ready) {
+        uint64_t bye;
+        st = rg_comm_recv(s->comm, &bye, sizeof bye, k, T_DONE);
+        (*done)++;
+        *busy = 1;
+    }
+    return st;
+}
+
+static rg_status serve(rg_strategy *s)
+{
+    ps *p = (ps *)s;
+    int done = 0, idle = 0;
+    while (done < p->workers) {
+        int busy = 0;
+        for (int k = 0; k < p->workers; k++) {
+            rg_status st = poll_worker(p, k, &busy, &done);
+            if (st == RG_OK) st = answer(p, k);
+            if (st != RG_OK) return st;
+        }
+        if (busy) { idle = 0; continue; }
+        if (++idle > 64) {   /* nothing for a while: nap, the workers have the cores */
+            struct timespec nap = { 0, 20000 };
+            nanosleep(&nap, NULL);
+        }
+    }
+    return RG_OK;
+}
+
+static void ps_free(rg_strategy *s)
+{
+    ps *p = (ps *)s;
+    rg_free(p->buf);
+    rg_free(p->applied);
+    rg_free(p->stale);
+    rg_free(p->pending);
+    rg_free(p->acc);
+    rg_free(p->snap);
+    rg_free(p->pen);
+    rg_free(p->snap_m[0]);
+    rg_free(p->snap_m[1]);
+}
+
+const rg_strategy_ops rg_strategy_ps = {
+    .name = "ps", .size = sizeof(ps), .init = init, .exchange = exchange, .agree = agree, .update = update,
+    .gather_state = gather_state, .restore_state = restore_state, .serve = serve, .leave = leave, .free = ps_free,
+};
