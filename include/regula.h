@@ -338,7 +338,7 @@ typedef struct rg_config {
     int skip_nonfinite;       /* skip a step with a non-finite loss or gradient */
     char worker_batch[16];    /* proportional | equal: how a skewed partition's
                                  workers share each global batch */
-    char strategy[16];        /* allreduce | local-sgd | easgd | hogwild | ps */
+    char strategy[16];        /* allreduce | local-sgd | easgd | easgd-async | hogwild | ps */
     long sync_every;          /* local-sgd: steps between averages; easgd: tau */
     long sync_warmup;         /* local-sgd: synchronous steps first */
     double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */

@@ -13,8 +13,8 @@
  * An epoch's last step and a checkpoint's are a full sync: every worker
  * takes the centre and the optimizers' moments are averaged, so
  * validation, early stopping, the checkpoint and the saved model are the
- * centre.  (The asynchronous form, with the centre on a rank of its own,
- * is later work.)
+ * centre.  The asynchronous form, with the centre on a rank of its own,
+ * is easgd_async.c.
  */
 #include "parallel/strategy.h"
 #include <string.h>

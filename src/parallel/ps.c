@@ -39,9 +39,8 @@
  */
 #include "parallel/strategy.h"
 #include <string.h>
-#include <time.h>
 
-enum { T_PUSH = 11, T_PULL, T_WEIGHTS, T_DONE, T_STATE, T_STATE_REPLY };
+enum { T_PUSH = 11, T_PULL, T_WEIGHTS, T_STATE, T_STATE_REPLY };
 
 typedef struct push_hdr { uint64_t step, idle; float lr, share; } push_hdr;
 typedef struct pull_msg { uint64_t step, full; } pull_msg;
@@ -199,12 +198,7 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
 static rg_status leave(rg_strategy *s)
 {
     ps *p = (ps *)s;
-    uint64_t bye = 1;
-    for (int j = 0; j < p->S; j++) {
-        rg_status st = rg_comm_send(s->comm, &bye, sizeof bye, server_rank(p, j), T_DONE);
-        if (st != RG_OK) return st;
-    }
-    return RG_OK;
+    return rg_strat_leave(s, p->workers, p->S);
 }
 
 /* Checkpoints: the team's rank 0 asks every server for its snapshot's
@@ -356,10 +350,11 @@ static rg_status state_reply(ps *p, int k)
     return st == RG_OK ? rg_comm_send(s->comm, p->buf, sizeof(uint64_t) + ns * n * sizeof(float), k, T_STATE_REPLY) : st;
 }
 
-/* What worker k sent, if anything: a push before a pull. */
-static rg_status poll_worker(ps *p, int k, int *busy, int *done)
+/* What worker k sent, if anything (a push before a pull), and its
+ * pending pull answered when it may be. */
+static rg_status poll_worker(rg_strategy *s, int k, int *busy)
 {
-    rg_strategy *s = &p->base;
+    ps *p = (ps *)s;
     int ready;
     rg_status st = rg_comm_probe(s->comm, k, T_PUSH, &ready);
     if (st == RG_OK && ready && (st = receive_push(p, k)) == RG_OK) *busy = 1;
@@ -371,34 +366,10 @@ static rg_status poll_worker(ps *p, int k, int *busy, int *done)
         st = state_reply(p, k);
         *busy = 1;
     }
-    if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_DONE, &ready)) == RG_OK && ready) {
-        uint64_t bye;
-        st = rg_comm_recv(s->comm, &bye, sizeof bye, k, T_DONE);
-        (*done)++;
-        *busy = 1;
-    }
-    return st;
+    return st == RG_OK ? answer(p, k) : st;
 }
 
-static rg_status serve(rg_strategy *s)
-{
-    ps *p = (ps *)s;
-    int done = 0, idle = 0;
-    while (done < p->workers) {
-        int busy = 0;
-        for (int k = 0; k < p->workers; k++) {
-            rg_status st = poll_worker(p, k, &busy, &done);
-            if (st == RG_OK) st = answer(p, k);
-            if (st != RG_OK) return st;
-        }
-        if (busy) { idle = 0; continue; }
-        if (++idle > 64) {   /* nothing for a while: nap, the workers have the cores */
-            struct timespec nap = { 0, 20000 };
-            nanosleep(&nap, NULL);
-        }
-    }
-    return RG_OK;
-}
+static rg_status serve(rg_strategy *s) { return rg_strat_serve(s, ((ps *)s)->workers, poll_worker); }
 
 static void ps_free(rg_strategy *s)
 {

@@ -12,10 +12,12 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 static const rg_strategy_ops *const g_table[] = {
     &rg_strategy_allreduce, &rg_strategy_shared, &rg_strategy_zero, &rg_strategy_det,
     &rg_strategy_localsgd, &rg_strategy_easgd, &rg_strategy_hogwild, &rg_strategy_ps,
+    &rg_strategy_easgd_async,
 };
 
 const rg_strategy_ops *rg_strategy_find(const char *name)
@@ -211,4 +213,41 @@ void rg_strat_restore_whole(rg_strategy *s, float *const *src)
     size_t P = rg_model_param_count(s->m);
     for (int i = 0; i < rg_optimizer_state_count(s->opt); i++)
         memcpy(rg_optimizer_state(s->opt, i), src[i], P * sizeof(float));
+}
+
+/* ------------------------------------------------------------ serving ranks */
+
+rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll)
+{
+    int left = 0, idle = 0;
+    while (left < workers) {
+        int busy = 0;
+        for (int k = 0; k < workers; k++) {
+            int ready;
+            rg_status st = poll(s, k, &busy);
+            if (st == RG_OK && (st = rg_comm_probe(s->comm, k, RG_TAG_LEAVE, &ready)) == RG_OK && ready) {
+                uint64_t bye;
+                st = rg_comm_recv(s->comm, &bye, sizeof bye, k, RG_TAG_LEAVE);
+                left++;
+                busy = 1;
+            }
+            if (st != RG_OK) return st;
+        }
+        if (busy) { idle = 0; continue; }
+        if (++idle > 64) {   /* nothing for a while: nap, the workers have the cores */
+            struct timespec nap = { 0, 20000 };
+            nanosleep(&nap, NULL);
+        }
+    }
+    return RG_OK;
+}
+
+rg_status rg_strat_leave(rg_strategy *s, int first, int n)
+{
+    uint64_t bye = 1;
+    for (int j = 0; j < n; j++) {
+        rg_status st = rg_comm_send(s->comm, &bye, sizeof bye, first + j, RG_TAG_LEAVE);
+        if (st != RG_OK) return st;
+    }
+    return RG_OK;
 }

@@ -171,7 +171,8 @@ struct rg_strategy {
  * and weights over 1 MiB, shared weights; else --shard-optimizer (not with
  * the divergence policy) ZeRO-1; else all-reduce of replicas. */
 extern const rg_strategy_ops rg_strategy_allreduce, rg_strategy_shared, rg_strategy_zero, rg_strategy_det;
-extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild, rg_strategy_ps;
+extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild, rg_strategy_ps,
+    rg_strategy_easgd_async;
 typedef struct rg_strat_choice {
     const char *name;          /* --strategy: "allreduce" (the synchronous
                                   family, chosen below) or one strategy */
@@ -212,6 +213,14 @@ rg_status rg_strat_average(rg_strategy *s);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);
+/* A serving rank's loop: polls workers 0 .. workers-1 in turn (poll sets
+ * *busy when it handled something) until every one has left
+ * (rg_strat_leave, to serving ranks first .. first+n-1); naps 20 us when
+ * nothing came for a while.  Tags from 11 up are the strategies'. */
+#define RG_TAG_LEAVE 10
+typedef rg_status (*rg_strat_poll_fn)(rg_strategy *s, int worker, int *busy);
+rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll);
+rg_status rg_strat_leave(rg_strategy *s, int first, int n);
 /* A collective, timed into comm_seconds. */
 #define RG_TIMED(s, call) (rg_strat_tic(s), rg_strat_toc(s, (call)))
 void rg_strat_tic(rg_strategy *s);

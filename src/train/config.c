@@ -108,14 +108,14 @@ enum opt_kind {
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
     X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
       "per-worker penalty strength: none, size, skew or divergence (needs --reg-scope local and a skewed --partition)") \
-    X("strategy", "NAME", "train", K_ENUM, strategy, "allreduce|local-sgd|easgd|hogwild|ps", \
-      "how workers combine their work: allreduce (synchronous), local-sgd, easgd, hogwild (threads) or ps (parameter servers)") \
+    X("strategy", "NAME", "train", K_ENUM, strategy, "allreduce|local-sgd|easgd|easgd-async|hogwild|ps", \
+      "how workers combine their work: allreduce (synchronous), local-sgd, easgd, easgd-async (a centre rank), hogwild (threads) or ps (parameter servers)") \
     X("sync-every", "H", "train", K_LONG, sync_every, NULL,                                  \
-      "local-sgd: local steps between weight averages; easgd: steps between elastic moves") \
+      "local-sgd: local steps between weight averages; easgd, easgd-async: steps between elastic moves") \
     X("sync-warmup", "N", "train", K_LONG, sync_warmup, NULL,                                \
       "local-sgd: the first N steps synchronous (post-local SGD)")                         \
     X("elastic", "ALPHA", "train", K_DOUBLE, elastic, NULL,                                  \
-      "easgd: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
+      "easgd, easgd-async: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
     X("servers", "S", "train", K_INT, servers, NULL,                                        \
       "ps: parameter servers, the last S of the workers (each holds 1/S of the weights)")  \
     X("staleness", "K", "train", K_LONG, staleness, NULL,                                   \

@@ -73,9 +73,9 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
 {
     p->strategy = !strcmp(c->strategy, "local-sgd") ? RG_STRAT_LOCAL_SGD : !strcmp(c->strategy, "easgd") ? RG_STRAT_EASGD
                 : !strcmp(c->strategy, "hogwild") ? RG_STRAT_HOGWILD : !strcmp(c->strategy, "ps") ? RG_STRAT_PS
-                : RG_STRAT_ALLREDUCE;
+                : !strcmp(c->strategy, "easgd-async") ? RG_STRAT_EASGD_ASYNC : RG_STRAT_ALLREDUCE;
     p->sync_every = c->sync_every;
-    p->servers = p->strategy == RG_STRAT_PS ? c->servers : 0;
+    p->servers = p->strategy == RG_STRAT_PS ? c->servers : p->strategy == RG_STRAT_EASGD_ASYNC ? 1 : 0;
     p->staleness = c->staleness;
     p->staleness_lr = c->staleness_lr;
     p->sync_warmup = c->sync_warmup;

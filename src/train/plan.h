@@ -17,7 +17,8 @@
 typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
 /* --strategy: allreduce is the synchronous family (which of its members a
  * run takes is rg_strategy_choose's); the others name one strategy */
-typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD, RG_STRAT_PS } rg_strat_kind;
+typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD, RG_STRAT_PS,
+               RG_STRAT_EASGD_ASYNC } rg_strat_kind;
 
 typedef struct rg_plan {
     const rg_config *c;          /* the options as given (the log and checkpoints keep them) */
@@ -31,7 +32,7 @@ typedef struct rg_plan {
     rg_strat_kind strategy;
     long sync_every, sync_warmup;
     double elastic;
-    int servers;                 /* ps: server ranks (0 under other strategies) */
+    int servers;                 /* serving ranks: ps's servers, easgd-async's centre (else 0) */
     long staleness;
     int staleness_lr;
     rg_codec_spec codec;

@@ -59,20 +59,25 @@ static rg_status check_output(const char *opt, const char *path)
 
 /* ------------------------------------------------------------ the run's set-up */
 
-/* --strategy ps: the last --servers of all the ranks serve, the others
- * train; a server polls its workers, which a process's threads under
- * mpirun cannot be. */
+/* --strategy ps and easgd-async: the last ranks serve (ps's --servers,
+ * easgd-async's centre), the others train; a serving rank polls its
+ * workers, which a process's threads under mpirun cannot be. */
 static rg_status check_servers(const rg_run *r)
 {
-    int all = r->world + r->p->servers;
-    if (r->world < 1)
+    int all = r->world + r->p->servers, ps = r->p->strategy == RG_STRAT_PS;
+    const char *name = r->c->strategy;
+    if (r->world < 1 && ps)
         return rg_error(RG_EUSAGE, "--strategy ps --servers %d: the servers are the last %d of the %d workers, and at "
                         "least one must be left to train: give --workers %d or more%s", r->p->servers, r->p->servers,
                         all, r->p->servers + 1, rg_dist_size() > 1 ? " (or more processes)" : "");
+    if (r->world < 1)
+        return rg_error(RG_EUSAGE, "--strategy %s: the centre is the last of the %d workers, and at least one must be "
+                        "left to train: give --workers 2 or more%s", name, all,
+                        rg_dist_size() > 1 ? " (or more processes)" : "");
     if (rg_dist_size() > 1 && r->threads > 1)
-        return rg_error(RG_EUSAGE, "--strategy ps under mpirun: one worker per process (--workers 1); servers and "
-                        "workers are the processes (there are %d)", rg_dist_size());
-    if (rg_model_has_maxnorm(r->m))
+        return rg_error(RG_EUSAGE, "--strategy %s under mpirun: one worker per process (--workers 1); the processes "
+                        "are the workers and the %s (there are %d)", name, ps ? "servers" : "centre", rg_dist_size());
+    if (ps && rg_model_has_maxnorm(r->m))
         return rg_error(RG_EUSAGE, "--strategy ps: each server holds a slice of the weights, and a max-norm "
                         "constraint needs whole rows; drop maxnorm from --model or take another --strategy");
     return RG_OK;

@@ -454,7 +454,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
         w->st.n.epochs_run = (uint64_t)epoch + 1;
         if (w->g == 0 && r->log)
             rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0,
-                         w->s->ops->serve ? w->s->staleness : NULL);
+                         w->p->strategy == RG_STRAT_PS ? w->s->staleness : NULL);
         *stop = early_stop(w, &e);
         /* one copy of the weights: nobody writes it before thread 0 has
          * kept the best ones (Hogwild has no exchange that would wait) */

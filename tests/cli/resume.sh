@@ -103,6 +103,16 @@ if "$regula" train "${ps[@]}" --resume "$d/b" --save "$d/p.st" --log "$d/p.jsonl
    "$regula" eval --data "csv:$dir/d.csv" --load "$d/p.st" > /dev/null 2>&1; then
   ok "ps --staleness 2: killed at step:30, resumed from its checkpoint and finished"
 else bad "ps --staleness 2 resume: $(cat "$d/p.err")"; fi
+# asynchronous EASGD (the centre on a rank of its own): one worker with the
+# centre is synchronous and bitwise on resume; three go on and finish
+run_case easgd_async step:26 "" "${common[@]}" --workers 2 --strategy easgd-async --sync-every 3
+d="$dir/easgd_async3"; mkdir -p "$d"
+ea=("${common[@]}" --workers 4 --strategy easgd-async --sync-every 3 --checkpoint-every 7)
+(RG_TEST_CRASH=step:30 exec "$regula" train "${ea[@]}" --checkpoint-dir "$d/b" > /dev/null 2>&1)
+if "$regula" train "${ea[@]}" --resume "$d/b" --save "$d/e.st" --log "$d/e.jsonl" > /dev/null 2> "$d/e.err" &&
+   grep -q '"event":"resume"' "$d/e.jsonl" && "$regula" eval --data "csv:$dir/d.csv" --load "$d/e.st" > /dev/null 2>&1; then
+  ok "easgd-async, 3 workers: killed at step:30, resumed from its checkpoint and finished"
+else bad "easgd-async resume: $(cat "$d/e.err")"; fi
 # compressed exchanges: each worker's residual (and PowerSGD's Q) is in the checkpoint
 run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
 run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2

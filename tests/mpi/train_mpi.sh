@@ -53,6 +53,14 @@ done
 code=$?
 [ $code = 4 ] && grep -q "non-finite loss or gradient at step" "$dir/psnf.err" && ok "ps non-finite: exit 4 naming the step" || bad "ps non-finite: exit $code: $(cat "$dir/psnf.err")"
 
+# asynchronous EASGD over processes: one worker and the centre are
+# synchronous EASGD's one worker, bit for bit; three workers train
+"$regula" train "${common[@]}" --strategy easgd --sync-every 3 --save "$dir/e1.st" > /dev/null || bad "easgd, 1 worker"
+"$mpiexec" -n 2 "$regula" train "${common[@]}" --strategy easgd-async --sync-every 3 --save "$dir/ea2.st" > /dev/null 2> "$dir/ea.err" || bad "easgd-async -n 2: $(cat "$dir/ea.err")"
+cmp -s "$dir/e1.st" "$dir/ea2.st" && ok "easgd-async, 1 worker + centre on 2 processes: bitwise synchronous EASGD" || bad "easgd-async -n 2 differs from easgd"
+"$mpiexec" -n 4 "$regula" train "${common[@]}" --strategy easgd-async --sync-every 3 --log "$dir/ea4.jsonl" > "$dir/ea4.out" 2> "$dir/ea.err" &&
+  grep -q '"workers":3' "$dir/ea4.jsonl" && ok "easgd-async on 4 processes: 3 workers and the centre ($(cat "$dir/ea4.out"))" || bad "easgd-async -n 4: $(cat "$dir/ea.err")"
+
 # a diverging run stops every rank with exit code 4
 "$mpiexec" -n 2 "$regula" train "${common[@]}" --optimizer sgd --lr 1e30 > /dev/null 2> "$dir/nf.err"
 code=$?

@@ -2,7 +2,8 @@
  * exchanges, each at its limit and at work: local SGD with H = 1 is all-reduce (SGD, and SGD with momentum,
  * whose buffers are averaged with the weights); with H > 1 it steps
  * locally and still learns; EASGD's elastic pull is a penalty in reg_loss
- * and its workers end on the centre; Hogwild learns with threads over one
+ * and its workers end on the centre, and its asynchronous form with one
+ * worker is the synchronous one; Hogwild learns with threads over one
  * copy of the weights; a parameter server with staleness 0 is all-reduce
  * (SGD, momentum, Adam; one or two servers; a skewed partition), and with
  * staleness K lets no worker read weights more than K steps stale (its
@@ -185,6 +186,48 @@ static void test_easgd(void **state)
 }
 
 /* Hogwild: threads over one copy of the weights, plain SGD, no exchange. */
+/* Asynchronous EASGD: with one worker and the centre it is synchronous
+ * EASGD with one worker, bit for bit (SGD and Adam); with three and a
+ * straggler the others do not wait, the elastic force joins reg_loss, and
+ * the centre that comes out learns. */
+static void test_easgd_async(void **state)
+{
+    (void)state;
+    const char *opt[][4] = { {"optimizer", "sgd", "lr", "0.1"}, {"optimizer", "adam", "lr", "0.01"} };
+    for (int o = 0; o < 2; o++) {
+        const char *a[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], "strategy", "easgd", "sync-every", "3", NULL};
+        const char *b[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], "strategy", "easgd-async", "sync-every", "3",
+                           "workers", "2", NULL};
+        run x = train_with(a), y = train_with(b);
+        if (y.st != RG_OK) fail_msg("%s", y.msg);
+        print_message("easgd-async, 1 worker + centre, %s: max |w - w_easgd| %.3g\n", opt[o][1], max_abs_diff(&x, &y));
+        assert_true(max_abs_diff(&x, &y) == 0.0);
+        free(x.params);
+        free(y.params);
+    }
+    char *dir = rgt_tmpdir();
+    const char *la = rgt_path(dir, "a.jsonl"), *lb = rgt_path(dir, "b.jsonl");
+    const char *a[] = {"workers", "3", "strategy", "local-sgd", "sync-every", "4", "log", la, NULL};
+    const char *b[] = {"workers", "4", "strategy", "easgd-async", "sync-every", "4", "elastic", "0.3",
+                       "straggler", "2:4", "log", lb, NULL};
+    run x = train_with(a), y = train_with(b);
+    if (y.st != RG_OK) fail_msg("%s", y.msg);
+    char *ta = rgt_read(la, NULL), *tb = rgt_read(lb, NULL);
+    double ra = strtod(strstr(strstr(ta, "\"epoch\":1"), "\"reg_loss\":") + 11, NULL);
+    double rb = strtod(strstr(strstr(tb, "\"epoch\":1"), "\"reg_loss\":") + 11, NULL);
+    assert_non_null(strstr(tb, "\"workers\":3"));
+    assert_non_null(strstr(tb, "\"servers\":1"));
+    free(ta);
+    free(tb);
+    print_message("easgd-async, 3 workers: reg_loss %.4f (local SGD %.4f), test acc %.3f\n", rb, ra, y.r.test_acc);
+    assert_true(rb > ra * 1.5);
+    assert_true(y.r.test_acc > 0.5);
+    free(x.params);
+    free(y.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_hogwild(void **state)
 {
     (void)state;
@@ -424,6 +467,7 @@ static void test_refused(void **state)
         {"strategy", "ps", "workers", "3", "compress", "fp16", NULL},
         {"strategy", "ps", "workers", "3", "deterministic", "true", "det-shards", "4", NULL},
         {"strategy", "ps", "workers", "3", "model", "dense(8, relu, maxnorm=2) dense(4, softmax)", NULL},
+        {"strategy", "easgd-async", NULL},                                    /* only the centre */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         run r = train_with(cases[i]);
@@ -441,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_local_sgd_steps_locally),
         cmocka_unit_test(test_local_sgd_counts_samples_once),
         cmocka_unit_test(test_easgd),
+        cmocka_unit_test(test_easgd_async),
         cmocka_unit_test(test_hogwild),
         cmocka_unit_test(test_compressed_penalty_is_not_sent),
         cmocka_unit_test(test_topk_trains),
