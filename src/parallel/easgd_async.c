@@ -55,11 +55,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     if (!e->msg || (s->serving && !e->centre)) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", s->rank);
     if ((st = rg_strat_broadcast(s)) != RG_OK) return st;
     if (s->serving) memcpy(e->centre, rg_model_params(s->m), P * sizeof(float));
-    if ((st = rg_comm_split(env->comm, s->serving, s->rank, &s->team)) != RG_OK) return st;
-    s->own_team = 1;
-    s->part0 = rg_comm_rank(s->team);
-    s->parts = rg_comm_size(s->team);
-    return RG_OK;
+    return rg_strat_team(s);
 }
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)

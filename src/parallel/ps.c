@@ -118,12 +118,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     if (!p->buf) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", rank);
     if (s->serving && (st = alloc_server(p)) != RG_OK) return st;
     if ((st = rg_strat_broadcast(s)) != RG_OK) return st;   /* every rank starts from rank 0's weights */
-    /* the trainer's collectives: the workers alone */
-    if ((st = rg_comm_split(env->comm, s->serving, rank, &s->team)) != RG_OK) return st;
-    s->own_team = 1;
-    s->part0 = rg_comm_rank(s->team);
-    s->parts = rg_comm_size(s->team);
-    return RG_OK;
+    return rg_strat_team(s);   /* the trainer's collectives: the workers alone */
 }
 
 /* ------------------------------------------------------------ a worker */

@@ -217,6 +217,16 @@ void rg_strat_restore_whole(rg_strategy *s, float *const *src)
 
 /* ------------------------------------------------------------ serving ranks */
 
+rg_status rg_strat_team(rg_strategy *s)
+{
+    rg_status st = rg_comm_split(s->comm, s->serving, s->rank, &s->team);
+    if (st != RG_OK) return st;
+    s->own_team = 1;
+    s->part0 = rg_comm_rank(s->team);   /* the iid batch's parts: the workers' */
+    s->parts = rg_comm_size(s->team);
+    return RG_OK;
+}
+
 rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll)
 {
     int left = 0, idle = 0;

@@ -213,6 +213,8 @@ rg_status rg_strat_average(rg_strategy *s);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);
+/* Strategies with serving ranks (s->serving set): the team, the others. */
+rg_status rg_strat_team(rg_strategy *s);
 /* A serving rank's loop: polls workers 0 .. workers-1 in turn (poll sets
  * *busy when it handled something) until every one has left
  * (rg_strat_leave, to serving ranks first .. first+n-1); naps 20 us when
