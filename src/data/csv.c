@@ -155,8 +155,9 @@ rg_status rg_dataset_load_csv(const char *path, const rg_data_opts *opts,
         goto fail;
     }
     if (label_column < -2 || (label_column >= 0 && (size_t)label_column >= cols)) {
+        /* -2 (no label column) is the caller's, never the user's: not offered */
         s = rg_error(RG_EUSAGE, "%s: label column %d is outside the %zu columns of line %zu "
-                     "(0-based; -1 = last, -2 = none)", path, label_column, cols, first);
+                     "(0-based: 0 to %zu, or -1 for the last)", path, label_column, cols, first, cols - 1);
         goto fail;
     }
     size_t lc = unlabeled ? cols : label_column < 0 ? cols - 1 : (size_t)label_column;
