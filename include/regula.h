@@ -391,15 +391,20 @@ typedef struct rg_epoch_stats {
     double lr;
 } rg_epoch_stats;
 
+/* The final model's figures: loss (data + penalty) and accuracy, no
+ * dropout.  NaN where there is no such set. */
 typedef struct rg_train_result {
-    double test_loss, test_acc;     /* NaN without a test set */
-    double train_loss, train_acc;   /* final model on the training set, no
-                                       dropout; NaN without a test set */
+    double test_loss, test_acc;     /* on the test set; NaN without one */
+    double train_loss, train_acc;   /* on the training set (the train-test gap) */
     int epochs_run, stopped_early, best_epoch;
     uint64_t steps;
     uint64_t nonfinite_step;        /* step of the non-finite stop (from 1, as
                                        messages and the log count), 0 if none */
     uint64_t skipped;               /* steps skipped (--skip-nonfinite) */
+    double val_loss, val_acc;       /* on the validation set; NaN without one,
+                                       and when it is the test set */
+    uint64_t left_out;              /* --skip-nonfinite: samples the final figures
+                                       left out, their outputs not finite */
 } rg_train_result;
 
 /* Progress callback (the CLI draws its bar from it).  Called after each step
@@ -407,13 +412,44 @@ typedef struct rg_train_result {
 typedef void (*rg_progress_fn)(int epoch, size_t done, size_t total,
                                double loss, void *ud);
 
+/* What a step callback sees: the epoch in progress so far. */
+typedef struct rg_step_stats {
+    int epoch;                 /* 1-based */
+    size_t done, total;        /* samples of the epoch done (by every worker), its size */
+    double loss;               /* running mean loss of the epoch (every worker's) */
+    double acc;                /* running accuracy of world rank 0's samples of the
+                                  epoch (an estimate of the world's; exact with one
+                                  worker); the epoch's own is rg_epoch_stats.acc */
+} rg_step_stats;
+typedef void (*rg_step_fn)(const rg_step_stats *s, void *ud);
+/* Called after each epoch's validation with the epoch's figures (those of
+ * the log's epoch event). */
+typedef void (*rg_epoch_fn)(const rg_epoch_stats *e, void *ud);
+
+/* A run's callbacks, each optional (NULL).  They are called from world
+ * rank 0's first worker thread only, between steps: keep them short. */
+typedef struct rg_callbacks {
+    rg_step_fn step;           /* after each step that was kept */
+    rg_epoch_fn epoch;         /* after each epoch */
+    void *ud;                  /* passed to both */
+} rg_callbacks;
+
 /* Trains m on train; validates on val (may be NULL) after each epoch;
  * evaluates on test (may be NULL) at the end.  Writes the JSON-lines log
  * (c->log) and the final checkpoint (c->save) when set.  Returns
- * RG_ENONFINITE when the loss became non-finite (result->nonfinite_step). */
+ * RG_ENONFINITE when the loss became non-finite (result->nonfinite_step),
+ * and when a figure of the final model is not finite (NaN or infinite: its
+ * outputs overflow a float), which leaves nothing saved; with
+ * c->skip_nonfinite the final figures leave out the samples whose outputs
+ * are not finite instead (result->left_out), and fail only when no sample
+ * is left.  result may be NULL. */
 rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train,
                    const rg_dataset *val, const rg_dataset *test,
                    rg_progress_fn progress, void *ud, rg_train_result *result);
+/* rg_train with callbacks after each step and each epoch (cb may be NULL). */
+rg_status rg_train_cb(const rg_config *c, rg_model *m, const rg_dataset *train,
+                      const rg_dataset *val, const rg_dataset *test,
+                      const rg_callbacks *cb, rg_train_result *result);
 
 /* Distributed runs.  Under mpirun (detected from the launcher's environment)
  * rg_dist_init initialises MPI and makes every later rg_train a world of

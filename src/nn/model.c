@@ -339,7 +339,12 @@ static rg_status ensure_workspace(rg_model *m, size_t n)
         return rg_error(RG_ENOMEM, "batch of %zu samples is too large for this model", n);
     float *ws = rg_malloc(t);
     float **act = rg_calloc((size_t)m->n_layers * 2, sizeof(float *));
-    if (!ws || !act) { rg_free(ws); rg_free(act); return rg_error(RG_ENOMEM, "out of memory: workspace for a batch of %zu", n); }
+    if (!ws || !act) {
+        rg_free(ws);
+        rg_free(act);
+        return rg_error(RG_ENOMEM, "out of memory: the model's workspace for a batch of %zu samples (%.0f MB)", n,
+                        (double)t / 1e6);
+    }
     rg_free(m->ws);
     rg_free(m->ws_act);
     m->ws = ws;

@@ -13,13 +13,48 @@
 #include "train/train.h"
 #include <math.h>
 
+/* A batch with a row whose outputs are not finite, row by row: the sums of
+ * the rows that are, and a count of those left out (--skip-nonfinite's
+ * final figures). */
+static rg_status skip_rows(rg_model *m, const float *x, const int32_t *y, size_t nb, const rg_pass *pass, float *probs,
+                           double *loss_sum, size_t *correct, size_t *left_out)
+{
+    size_t d = rg_model_inputs(m), k = rg_model_outputs(m);
+    for (size_t i = 0; i < nb; i++) {
+        double l = 0.0;
+        size_t c = 0;
+        rg_status st = rg_model_forward_backward(m, x + i * d, y + i, 1, pass, 0, &l, &c, probs);
+        if (st != RG_OK) return st;
+        if (!isfinite(l) || !rg_all_finite(probs, k)) {
+            ++*left_out;
+            continue;
+        }
+        *loss_sum += l;
+        *correct += c;
+    }
+    return RG_OK;
+}
+
+/* The first row of a batch whose outputs are not finite, as an error. */
+static rg_status not_finite(const float *probs, size_t k, size_t first)
+{
+    size_t i = 0;
+    while (rg_all_finite(probs + i * k, k)) i++;
+    return rg_error(RG_ENONFINITE, "sample %zu: the model's outputs are not finite (NaN or infinite): "
+                    "its input or the model's weights overflow a float", first + i);
+}
+
+/* How a row whose outputs are not finite (NaN or Inf) is taken: neither a
+ * loss nor a class can be read from it. */
+typedef enum { ROW_FLOWS, ROW_FAILS, ROW_LEFT_OUT } row_policy;
+
 /* Sum of data losses and count of correct predictions over rows [lo, hi);
- * or, with classes != NULL, the argmax class of each row.  strict: a row
- * whose outputs are not finite (NaN or Inf) is an error naming it, since
- * neither a loss nor a class can be read from it; else such a row's NaN
- * flows into the loss (a training run's validation figures say so). */
-static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch, int strict,
-                            double *loss_sum, size_t *correct, int32_t *classes)
+ * or, with classes != NULL, the argmax class of each row.  A row whose
+ * outputs are not finite is an error naming it (ROW_FAILS), is left out
+ * and counted in *left_out (ROW_LEFT_OUT), or lets its NaN flow into the
+ * loss (ROW_FLOWS: a training run's validation figures say so). */
+static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch, row_policy policy,
+                            double *loss_sum, size_t *correct, size_t *left_out, int32_t *classes)
 {
     size_t d = rg_dataset_features(ds), k = rg_model_outputs(m);
     if (d != rg_model_inputs(m))
@@ -34,19 +69,17 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
     rg_pass pass = { .training = 0, .grad_scale = 1.0f };
     rg_status st = RG_OK;
     *loss_sum = 0.0;
-    for (size_t s = lo; s < hi; s += batch) {
-        size_t nb = hi - s < batch ? hi - s : batch;
+    for (size_t s = lo; s < hi && st == RG_OK; s += batch) {
+        size_t nb = hi - s < batch ? hi - s : batch, c = 0;
         double l = 0.0;
-        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, correct, probs);
-        if (st != RG_OK) break;
-        if (strict && !rg_all_finite(probs, nb * k)) {
-            size_t i = 0;
-            while (rg_all_finite(probs + i * k, k)) i++;
-            st = rg_error(RG_ENONFINITE, "sample %zu: the model's outputs are not finite (NaN or infinite): "
-                          "its input or the model's weights overflow a float", s + i);
-            break;
+        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, &c, probs);
+        if (st == RG_OK && policy != ROW_FLOWS && !rg_all_finite(probs, nb * k)) {
+            if (policy == ROW_FAILS) st = not_finite(probs, k, s);
+            else st = skip_rows(m, x + s * d, y + s, nb, &pass, probs, loss_sum, correct, left_out);
+            continue;
         }
         *loss_sum += l;
+        if (correct) *correct += c;
         if (classes)
             for (size_t i = 0; i < nb; i++) {
                 const float *p = probs + i * k;
@@ -56,15 +89,17 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
             }
     }
     rg_free(probs);
-    if (st != RG_OK) return rg_error_prefix(st, "%s: ", rg_dataset_name(ds));
-    return RG_OK;
+    /* the sample and a label out of range are the data's; out of memory is
+     * the model's (its workspace), whatever set it was evaluating */
+    if (st == RG_EDATA || st == RG_ENONFINITE) return rg_error_prefix(st, "%s: ", rg_dataset_name(ds));
+    return st;
 }
 
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *loss, double *acc)
 {
     size_t n = rg_dataset_size(ds), correct = 0;
     double sum;
-    rg_status st = eval_range(m, ds, 0, n, batch, 1, &sum, &correct, NULL);
+    rg_status st = eval_range(m, ds, 0, n, batch, ROW_FAILS, &sum, &correct, NULL, NULL);
     if (st != RG_OK) return st;
     if (loss) *loss = n ? sum / (double)n + rg_model_penalty(m, 1.0f, NULL) : NAN;
     if (acc) *acc = n ? (double)correct / (double)n : NAN;
@@ -74,7 +109,7 @@ rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *l
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes)
 {
     double sum;
-    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, 1, &sum, NULL, classes);
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &sum, NULL, NULL, classes);
 }
 
 /* Distributed evaluation: the set is cut into chunks of EVAL_CHUNK rows
@@ -82,32 +117,48 @@ rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *c
  * and the chunks' sums are added in chunk order.  So every figure is the
  * same bits for any worker count (--deterministic promises it; it costs
  * nothing elsewhere).  Every worker gets the same totals.  Returns mean
- * loss + penalty and accuracy. */
+ * loss + penalty and accuracy over the samples counted. */
 #define EVAL_CHUNK 1024
-rg_status rg_eval_world(rg_model *m, rg_comm *comm, const rg_dataset *ds, double *loss, double *acc)
+enum { CH_LOSS, CH_RIGHT, CH_LEFT, CH_N };   /* per chunk: loss sum, correct, left out */
+rg_status rg_eval_world_skip(rg_model *m, rg_comm *comm, const rg_dataset *ds, int skip, double *loss, double *acc,
+                             uint64_t *left_out)
 {
     int g = rg_comm_rank(comm), W = rg_comm_size(comm);
     size_t n = rg_dataset_size(ds), C = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
     size_t c_lo = C * (size_t)g / (size_t)W, c_hi = C * (size_t)(g + 1) / (size_t)W;
-    double *sums = rg_calloc(2 * (C ? C : 1), sizeof *sums);   /* per chunk: loss sum, correct */
+    double *sums = rg_calloc(CH_N * (C ? C : 1), sizeof *sums);
     if (!sums) return rg_error(RG_ENOMEM, "out of memory evaluating %s", rg_dataset_name(ds));
     rg_status st = RG_OK;
     for (size_t k = c_lo; k < c_hi && st == RG_OK; k++) {
-        size_t lo = k * EVAL_CHUNK, hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n, correct = 0;
-        st = eval_range(m, ds, lo, hi, EVAL_CHUNK, 0, &sums[2 * k], &correct, NULL);
-        sums[2 * k + 1] = (double)correct;
+        size_t lo = k * EVAL_CHUNK, hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n, correct = 0, left = 0;
+        st = eval_range(m, ds, lo, hi, EVAL_CHUNK, skip ? ROW_LEFT_OUT : ROW_FLOWS, &sums[CH_N * k + CH_LOSS], &correct,
+                        &left, NULL);
+        sums[CH_N * k + CH_RIGHT] = (double)correct;
+        sums[CH_N * k + CH_LEFT] = (double)left;
     }
     /* read the weights before the collective: after it, a peer sharing them
      * may already be writing (restoring the best ones) */
     double penalty = rg_model_penalty(m, 1.0f, NULL);
     /* one contributor per chunk, zeros elsewhere: the sum is exact */
-    if (st == RG_OK && W > 1) st = rg_comm_allreduce_f64(comm, sums, 2 * C, RG_REDUCE_SUM);
-    double l = 0.0, right = 0.0;
-    for (size_t k = 0; k < C; k++) { l += sums[2 * k]; right += sums[2 * k + 1]; }
+    if (st == RG_OK && W > 1) st = rg_comm_allreduce_f64(comm, sums, CH_N * C, RG_REDUCE_SUM);
+    double l = 0.0, right = 0.0, left = 0.0;
+    for (size_t k = 0; k < C; k++) {
+        l += sums[CH_N * k + CH_LOSS];
+        right += sums[CH_N * k + CH_RIGHT];
+        left += sums[CH_N * k + CH_LEFT];
+    }
     rg_free(sums);
+    /* 1024 rows at a time, whatever --batch says: say so */
+    if (st == RG_ENOMEM) return rg_error_prefix(st, "evaluating in chunks of %d samples: ", EVAL_CHUNK);
     if (st != RG_OK) return st;
-    *loss = n > 0 ? l / (double)n + penalty : NAN;
-    *acc = n > 0 ? right / (double)n : NAN;
+    double counted = (double)n - left;
+    *loss = counted > 0 ? l / counted + penalty : NAN;
+    *acc = counted > 0 ? right / counted : NAN;
+    if (left_out) *left_out += (uint64_t)left;
     return RG_OK;
 }
 
+rg_status rg_eval_world(rg_model *m, rg_comm *comm, const rg_dataset *ds, double *loss, double *acc)
+{
+    return rg_eval_world_skip(m, comm, ds, 0, loss, acc, NULL);
+}

@@ -4,7 +4,12 @@
  * world rank 0 only.
  *
  * Numbers keep their short forms (%.9g for figures, %.6g in per-worker
- * arrays, integers exact); a figure that is not finite is written null.
+ * arrays, integers exact).  Two kinds of "no number" are kept apart:
+ * null means there is no such figure (no validation set, a worker without
+ * samples), and a figure that was computed but is not finite is the
+ * string "NaN", "Infinity" or "-Infinity".  JSON has no NaN; those strings
+ * are the spellings of JavaScript and Python, which their Number() and
+ * float() read back, as do strtod and R's as.numeric.
  */
 #include "core/core.h"
 #include "train/train.h"
@@ -13,13 +18,24 @@
 #include <math.h>
 #include <string.h>
 
-/* a figure: nine significant digits, or null when not finite */
-static void add_fig(cJSON *o, const char *key, double v)
+/* v with `digits` significant digits, or its non-finite string (quoted) */
+static cJSON *number(double v, int digits)
 {
     char buf[64];
-    if (isfinite(v)) snprintf(buf, sizeof buf, "%.9g", v);
-    else snprintf(buf, sizeof buf, "null");
-    cJSON_AddRawToObject(o, key, buf);
+    if (isnan(v)) return cJSON_CreateString("NaN");
+    if (isinf(v)) return cJSON_CreateString(v > 0 ? "Infinity" : "-Infinity");
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    return cJSON_CreateRaw(buf);
+}
+
+/* a figure: nine significant digits, or its non-finite string */
+static void add_fig(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, number(v, 9)); }
+
+/* a figure that may not exist: null when not `present` */
+static void add_opt(cJSON *o, const char *key, int present, double v)
+{
+    if (present) add_fig(o, key, v);
+    else cJSON_AddNullToObject(o, key);
 }
 
 static void add_u64(cJSON *o, const char *key, uint64_t v)
@@ -29,15 +45,13 @@ static void add_u64(cJSON *o, const char *key, uint64_t v)
     cJSON_AddRawToObject(o, key, buf);
 }
 
-static void add_array(cJSON *o, const char *key, const double *v, int n)
+/* a per-worker array: six digits; null where a worker has no figure
+ * (present[k] == 0; present NULL: every worker has one) */
+static void add_array(cJSON *o, const char *key, const double *v, const double *present, int n)
 {
     cJSON *a = cJSON_AddArrayToObject(o, key);
-    for (int i = 0; a && i < n; i++) {
-        char buf[64];
-        if (isfinite(v[i])) snprintf(buf, sizeof buf, "%.6g", v[i]);
-        else snprintf(buf, sizeof buf, "null");
-        cJSON_AddItemToArray(a, cJSON_CreateRaw(buf));
-    }
+    for (int i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, present && present[i] == 0.0 ? cJSON_CreateNull() : number(v[i], 6));
 }
 
 static cJSON *event(const char *name)
@@ -125,17 +139,20 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples)
     emit(f, o);
 }
 
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression,
-                  const double *staleness)
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, uint64_t skipped, int W, const double *per,
+                  double compression, const double *staleness)
 {
     cJSON *o = event("epoch");
     if (!o) return;
+    const double *samples = per + (size_t)WL_SAMPLES * (size_t)W;
+    double counted = 0.0;   /* samples the epoch's figures count: none when every step was skipped */
+    for (int k = 0; k < W; k++) counted += samples[k];
     add_u64(o, "epoch", (uint64_t)e->epoch);
-    add_fig(o, "loss", e->loss);
-    add_fig(o, "reg_loss", e->reg_loss);
-    add_fig(o, "acc", e->acc);
-    add_fig(o, "val_loss", e->val_loss);
-    add_fig(o, "val_acc", e->val_acc);
+    add_opt(o, "loss", counted > 0, e->loss);
+    add_opt(o, "reg_loss", counted > 0, e->reg_loss);
+    add_opt(o, "acc", counted > 0, e->acc);
+    add_opt(o, "val_loss", has_val, e->val_loss);
+    add_opt(o, "val_acc", has_val, e->val_acc);
     add_fig(o, "samples_per_s", e->samples_per_s);
     add_fig(o, "seconds", e->seconds);
     add_fig(o, "lr", e->lr);
@@ -143,11 +160,12 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, con
     add_u64(o, "skipped", skipped);
     static const char *const names[WL_N] = { "samples", "worker_loss", "lambda", "compute_seconds", "comm_seconds",
                                              "bytes_sent" };
-    for (int k = 0; k < WL_N; k++) add_array(o, names[k], per + (size_t)k * (size_t)W, W);
+    for (int k = 0; k < WL_N; k++)
+        add_array(o, names[k], per + (size_t)k * (size_t)W, k == WL_LOSS ? samples : NULL, W);
     if (compression > 0.0) add_fig(o, "compression", compression);
     int n = RG_STALE_HIST;   /* [steps read 0, 1, ... steps stale]: up to the last nonzero */
     while (staleness && n > 1 && staleness[n - 1] == 0.0) n--;
-    if (staleness) add_array(o, "staleness", staleness, n);
+    if (staleness) add_array(o, "staleness", staleness, NULL, n);
     emit(f, o);
     fflush(f);
 }
@@ -163,18 +181,22 @@ void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped)
     emit(f, o);
 }
 
-void rg_log_end(FILE *f, const rg_train_result *r)
+void rg_log_end(FILE *f, const rg_train_result *r, int has_test, int has_val, const char *stopped)
 {
     cJSON *o = event("end");
     if (!o) return;
-    add_fig(o, "test_loss", r->test_loss);
-    add_fig(o, "test_acc", r->test_acc);
+    if (stopped) cJSON_AddStringToObject(o, "stopped", stopped);
+    add_opt(o, "test_loss", has_test, r->test_loss);
+    add_opt(o, "test_acc", has_test, r->test_acc);
     add_fig(o, "train_loss", r->train_loss);
     add_fig(o, "train_acc", r->train_acc);
+    add_opt(o, "val_loss", has_val, r->val_loss);
+    add_opt(o, "val_acc", has_val, r->val_acc);
     add_u64(o, "epochs_run", (uint64_t)r->epochs_run);
     cJSON_AddBoolToObject(o, "stopped_early", r->stopped_early != 0);
     add_u64(o, "best_epoch", (uint64_t)r->best_epoch);
     add_u64(o, "steps", r->steps);
     add_u64(o, "skipped", r->skipped);
+    add_u64(o, "left_out", r->left_out);
     emit(f, o);
 }

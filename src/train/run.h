@@ -18,8 +18,9 @@ typedef struct rg_run {
     const rg_config *c;
     rg_model *m;                /* the caller's model: start and result */
     const rg_dataset *train, *val, *test;
-    rg_progress_fn progress;
+    rg_progress_fn progress;    /* rg_train's callback, and its ud */
     void *ud;
+    rg_callbacks cb;            /* rg_train_cb's */
     int threads, world;         /* workers in this process, in all */
     rg_comm **ranks;            /* one handle per thread */
     rg_comm *paced;             /* --link under MPI: the paced process
@@ -39,4 +40,18 @@ typedef struct rg_run {
 
 /* Trains as worker thread t of this process (worker.c). */
 rg_status rg_run_worker(rg_run *r, int t);
+
+/* What world rank 0's first worker reports (train.c; worker.c calls them):
+ * after a kept step, the epoch so far (done samples, running loss, and its
+ * own correct predictions out of seen samples) to the callbacks; after an
+ * epoch, its figures to the log and the callbacks (per, skipped, W,
+ * compression and staleness as rg_log_epoch takes them). */
+void rg_run_step_done(const rg_run *r, int epoch, uint64_t done, double loss, double correct, double seen);
+void rg_run_epoch_done(const rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
+                       double compression, const double *staleness);
+/* The final model's figures on the test, validation (when it is not the
+ * test set) and training sets, computed by every worker of comm; with
+ * --skip-nonfinite the samples whose outputs are not finite are left out
+ * (counted in res->left_out). */
+rg_status rg_run_final_figures(const rg_run *r, rg_model *m, rg_comm *comm, rg_train_result *res);
 #endif

@@ -3,8 +3,10 @@
  * the result.  It resolves the configuration, checks the data and the
  * outputs, makes the partition and the batch schedule, picks the strategy,
  * reads a checkpoint to resume from, opens the log, starts the worker
- * threads (worker.c trains), and after them saves the model and ends the
- * log.
+ * threads (worker.c trains), and after them checks the final figures,
+ * saves the model and ends the log.  It also holds what world rank 0's
+ * first worker reports during the run (the callbacks, the epoch events)
+ * and the final figures' policy.
  *
  * Invariant: every process passes the same agreements (rg_dist_agree) in
  * the same order, so that a process that fails before training tells the
@@ -233,13 +235,32 @@ static rg_status check_ck_dir(const rg_config *c, const char *dir)
     return st;
 }
 
+/* --resume names the directory of the checkpoints: a checkpoint file
+ * given instead is the user's slip, said as such (not as a bad
+ * --checkpoint-dir, which --resume stands in for). */
+static rg_status check_resume_dir(const char *dir)
+{
+    struct stat sb;
+    if (!dir[0] || stat(dir, &sb) != 0 || S_ISDIR(sb.st_mode)) return RG_OK;
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash) snprintf(parent, sizeof parent, ".");
+    else if (slash == parent) parent[1] = 0;
+    else *slash = 0;
+    return rg_error(RG_EUSAGE, "--resume %s: a file, not a directory: --resume takes the directory the checkpoints "
+                    "are in (--resume %s) and continues from the newest valid one there (to start from this file's "
+                    "weights alone, give --init %s)", dir, parent, dir);
+}
+
 /* World rank 0: the outputs can be written, and the checkpoint to resume
  * from (the directory may exist only on its machine) is read. */
 static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, size_t cap)
 {
     const rg_config *c = r->c;
     const char *dir = r->p->ck_dir;
-    rg_status st = RG_OK;
+    rg_status st = check_resume_dir(c->resume);
+    if (st != RG_OK) return st;
     if ((c->save[0] && (st = check_output("--save", c->save)) != RG_OK) ||
         (c->log[0] && (st = check_output("--log", c->log)) != RG_OK) ||
         (dir && (st = rg_ckpt_dir_ready(dir)) != RG_OK))
@@ -318,6 +339,68 @@ static rg_status open_outputs(rg_run *r, const char *ck_path)
     return RG_OK;
 }
 
+/* ------------------------------------------------------------ what rank 0 reports */
+
+void rg_run_step_done(const rg_run *r, int epoch, uint64_t done, double loss, double correct, double seen)
+{
+    size_t total = rg_dataset_size(r->train);
+    if (r->progress) r->progress(epoch, (size_t)done, total, loss, r->ud);
+    if (!r->cb.step) return;
+    rg_step_stats s = { .epoch = epoch, .done = (size_t)done, .total = total, .loss = loss,
+                        .acc = seen > 0.0 ? correct / seen : NAN };
+    r->cb.step(&s, r->cb.ud);
+}
+
+void rg_run_epoch_done(const rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
+                       double compression, const double *staleness)
+{
+    if (r->log) rg_log_epoch(r->log, e, r->val != NULL, skipped, W, per, compression, staleness);
+    if (r->cb.epoch) r->cb.epoch(e, r->cb.ud);
+}
+
+/* The validation set's final figures are its own only when it is not the
+ * test set (without --val-split the test set is watched). */
+static int held_out(const rg_run *r) { return r->val && r->val != r->test; }
+
+rg_status rg_run_final_figures(const rg_run *r, rg_model *m, rg_comm *comm, rg_train_result *res)
+{
+    int skip = r->p->skip_nonfinite;
+    uint64_t left = 0;
+    rg_status st = RG_OK;
+    if (r->test) st = rg_eval_world_skip(m, comm, r->test, skip, &res->test_loss, &res->test_acc, &left);
+    if (st == RG_OK && held_out(r)) st = rg_eval_world_skip(m, comm, r->val, skip, &res->val_loss, &res->val_acc, &left);
+    /* the final model on its own training data (no dropout): the gap to
+     * the test or validation figures */
+    if (st == RG_OK) st = rg_eval_world_skip(m, comm, r->train, skip, &res->train_loss, &res->train_acc, &left);
+    res->left_out = left;
+    return st;
+}
+
+/* A final figure that is not finite is a failure: the model's outputs
+ * overflow a float on that set's samples (under --skip-nonfinite, on every
+ * one of them, since the others were left out).  Every process holds the
+ * same figures, so every one reaches the same verdict. */
+static rg_status check_figures(const rg_run *r)
+{
+    const rg_train_result *x = &r->result;
+    if (x->epochs_run == 0) return RG_OK;   /* this process only served (ps, easgd-async): no figures */
+    const struct { const char *role; const rg_dataset *ds; double loss, acc; } sets[] = {
+        { "test", r->test, x->test_loss, x->test_acc },
+        { "validation", held_out(r) ? r->val : NULL, x->val_loss, x->val_acc },
+        { "training", r->train, x->train_loss, x->train_acc },
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        if (!sets[i].ds || (isfinite(sets[i].loss) && isfinite(sets[i].acc))) continue;
+        return rg_error(RG_ENONFINITE, "training ended with a model whose %s loss is %s: its outputs are not finite "
+                        "on %s of %s (the %s set)%s; %s", sets[i].role, isnan(sets[i].loss) ? "NaN" : "infinite",
+                        r->p->skip_nonfinite ? "every sample" : "some samples", rg_dataset_name(sets[i].ds),
+                        sets[i].role, r->c->save[0] ? ", so --save wrote nothing" : "",
+                        r->p->skip_nonfinite ? "try a lower --lr or --clip-norm"
+                        : "try a lower --lr or --clip-norm, or --skip-nonfinite to leave such samples out of the figures");
+    }
+    return RG_OK;
+}
+
 /* ------------------------------------------------------------ the workers */
 
 typedef struct thread_arg {
@@ -391,10 +474,12 @@ static void tear_down(rg_run *r)
     rg_partition_free(&r->parts);
 }
 
-rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train, const rg_dataset *val,
-                   const rg_dataset *test, rg_progress_fn progress, void *ud, rg_train_result *res)
+static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *train, const rg_dataset *val,
+                           const rg_dataset *test, rg_progress_fn progress, void *ud, const rg_callbacks *cb,
+                           rg_train_result *res)
 {
-    rg_train_result r0 = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN };
+    rg_train_result r0 = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN, .val_loss = NAN,
+                           .val_acc = NAN };
     if (res) *res = r0;
     rg_plan p;
     /* every exit before the workers start goes through an agreement, the
@@ -411,17 +496,32 @@ rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train, con
     if (!r) return rg_dist_agree(rg_error(RG_ENOMEM, "out of memory"));
     *r = (rg_run){ .p = &p, .c = c, .m = m, .train = train, .val = val, .test = test, .progress = progress, .ud = ud,
                    .threads = c->workers, .world = c->workers * rg_dist_size() - p.servers, .result = r0 };
+    if (cb) r->cb = *cb;
     rg_run_state ck;
     memset(&ck, 0, sizeof ck);
     char ck_path[4200] = "";
     st = set_up(r, &p, &ck, ck_path, sizeof ck_path);
     if (st == RG_OK) st = run_workers(r);
+    const char *stopped = NULL;   /* why a run that trained to its end failed there */
+    if (st == RG_OK && (st = check_figures(r)) != RG_OK) stopped = "nonfinite_outputs";
     if (st == RG_OK && c->save[0] && rg_dist_rank() == 0) st = rg_save_serviced(m, c->save);
-    if (st == RG_OK && r->log) rg_log_end(r->log, &r->result);
+    if ((st == RG_OK || stopped) && r->log) rg_log_end(r->log, &r->result, test != NULL, held_out(r), stopped);
     if (r->log && fflush(r->log) != 0 && st == RG_OK) st = rg_error(RG_EIO, "--log %s: write failed", c->log);
     if (res && (st == RG_OK || st == RG_ENONFINITE)) *res = r->result;
     tear_down(r);
     rg_state_free(&ck);
     rg_free(r);
     return st;
+}
+
+rg_status rg_train(const rg_config *c, rg_model *m, const rg_dataset *train, const rg_dataset *val,
+                   const rg_dataset *test, rg_progress_fn progress, void *ud, rg_train_result *res)
+{
+    return train_run(c, m, train, val, test, progress, ud, NULL, res);
+}
+
+rg_status rg_train_cb(const rg_config *c, rg_model *m, const rg_dataset *train, const rg_dataset *val,
+                      const rg_dataset *test, const rg_callbacks *cb, rg_train_result *res)
+{
+    return train_run(c, m, train, val, test, NULL, NULL, cb, res);
 }

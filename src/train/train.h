@@ -18,6 +18,11 @@ struct rg_comm;
  * figures, and they do not depend on the worker count.  A sample whose
  * outputs are not finite makes its figures NaN (rg_evaluate refuses it). */
 rg_status rg_eval_world(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, double *loss, double *acc);
+/* rg_eval_world; with skip, the samples whose outputs are not finite are
+ * left out of the figures (which are NaN when none is left) and their
+ * count is added to *left_out (when not NULL). */
+rg_status rg_eval_world_skip(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, int skip, double *loss,
+                             double *acc, uint64_t *left_out);
 
 /* RG_OK when a run configured as c may resume from a checkpoint whose
  * configuration is saved_json (rg_config_json of the run that wrote it):
@@ -162,11 +167,15 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples);
 /* per: [WL_N x W], the per-worker arrays; compression: the exchange's
  * ratio of uncompressed to sent bytes (0: no codec, not written);
  * staleness: a parameter server's steps of the epoch by staleness
- * (RG_STALE_HIST counts, the last "that many or more"; NULL: none) */
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per, double compression,
-                  const double *staleness);
+ * (RG_STALE_HIST counts, the last "that many or more"; NULL: none);
+ * has_val: there is a validation set (else its figures are null) */
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, uint64_t skipped, int W, const double *per,
+                  double compression, const double *staleness);
 /* an end event of a run stopped for a non-finite value at step (from 1) */
 void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped);
-void rg_log_end(FILE *f, const rg_train_result *r);
+/* the end event: has_test, has_val say which figures exist (the others are
+ * null); stopped, when not NULL, says why the run failed at its end
+ * ("nonfinite_outputs": a final figure is not finite) */
+void rg_log_end(FILE *f, const rg_train_result *r, int has_test, int has_val, const char *stopped);
 
 #endif

@@ -115,7 +115,8 @@ static rg_status compute(worker *w, step *k, int pass)
     double l = 0.0;
     size_t correct = 0;
     rg_status st = rg_model_forward_backward(w->m, w->xb, w->yb, nb, &ps, 1, &l, &correct, NULL);
-    if (st != RG_OK) return rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g);
+    if (st != RG_OK)   /* a label out of range is the data's fault; out of memory is not */
+        return st == RG_EDATA ? rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g) : st;
     /* divergence: the data gradient is kept before the worker's own penalty joins it */
     if (k->measured) reg = rg_reg_own(&w->reg, w->m, strength);
     float *tail = rg_model_grads(w->m) + P;
@@ -271,9 +272,9 @@ static void account(worker *w, const step *k, double batch_loss)
     uint64_t step1 = w->st.n.step + 1;
     if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0)
         rg_log_step(r->log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
-    if (r->progress && w->st.n.epoch_samples)
-        r->progress((int)w->st.n.epoch + 1, (size_t)w->st.n.epoch_samples, rg_dataset_size(r->train),
-                    w->st.f.loss / (double)w->st.n.epoch_samples, r->ud);
+    if (w->st.n.epoch_samples)
+        rg_run_step_done(r, (int)w->st.n.epoch + 1, w->st.n.epoch_samples, w->st.f.loss / (double)w->st.n.epoch_samples,
+                         w->mine[WA_CORRECT], w->mine[WA_SAMPLES]);
 }
 
 /* --straggler: this worker takes `factor` times as long to compute. */
@@ -452,9 +453,9 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     if (st == RG_OK) {
         rg_reg_adapt_epoch(&w->reg, div);   /* every worker the same: its own copy */
         w->st.n.epochs_run = (uint64_t)epoch + 1;
-        if (w->g == 0 && r->log)
-            rg_log_epoch(r->log, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0,
-                         w->p->strategy == RG_STRAT_PS ? w->s->staleness : NULL);
+        if (w->g == 0)
+            rg_run_epoch_done(r, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0,
+                              w->p->strategy == RG_STRAT_PS ? w->s->staleness : NULL);
         *stop = early_stop(w, &e);
         /* one copy of the weights: nobody writes it before thread 0 has
          * kept the best ones (Hogwild has no exchange that would wait) */
@@ -554,7 +555,7 @@ static rg_status setup(worker *w)
 }
 
 /* After the last epoch: the last checkpoint on disk, the best weights back,
- * the state proven finite, the test figures. */
+ * the state proven finite, the final figures. */
 static rg_status finish(worker *w)
 {
     rg_run *r = w->r;
@@ -563,6 +564,7 @@ static rg_status finish(worker *w)
     size_t P = rg_model_param_count(w->m);
     rg_status st = w->g == 0 ? rg_writer_wait(r->writer, r->log) : RG_OK;
     rg_train_result res = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN,
+                            .val_loss = NAN, .val_acc = NAN,
                             .epochs_run = (int)w->st.n.epochs_run, .best_epoch = (int)w->st.n.best_epoch,
                             .steps = w->st.n.step, .skipped = w->st.n.skipped };
     res.stopped_early = w->stopped_early;
@@ -578,11 +580,7 @@ static rg_status finish(worker *w)
     if (!ok || !codec_ok)
         return rg_error(RG_ENONFINITE, "training ended with non-finite %s (worker %d)",
                         !rg_all_finite(params, P) ? "weights" : !codec_ok ? "--compress state" : "optimizer state", w->g);
-    rg_comm *comm = w->comm;
-    if (r->test && (st = rg_eval_world(w->m, comm, r->test, &res.test_loss, &res.test_acc)) != RG_OK) return st;
-    /* with a test set, also the final model on its own training data (no
-     * dropout): the train-test gap of the final report */
-    if (r->test && (st = rg_eval_world(w->m, comm, r->train, &res.train_loss, &res.train_acc)) != RG_OK) return st;
+    if ((st = rg_run_final_figures(r, w->m, w->comm, &res)) != RG_OK) return st;
     if (w->t == 0) r->result = res;
     return RG_OK;
 }
