@@ -350,6 +350,11 @@ typedef struct rg_config {
     int servers;              /* ps: parameter servers (the last ranks) */
     long staleness;           /* ps: steps a worker may run ahead of the slowest */
     int staleness_lr;         /* ps: scale an update by 1 / (its staleness + 1) */
+    /* the front end's (the library reads none of these): how `regula train`
+     * shows its progress on stderr, and how much it says */
+    char progress[8];         /* auto | bar | lines | none */
+    int quiet;                /* no progress and no notes (-q) */
+    int verbose;              /* what the run is, and more figures per epoch (-v) */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */
@@ -376,6 +381,16 @@ rg_status rg_config_validate(const rg_config *c);
  * rg_options() of the option at fault (-1 when no one option is), so that
  * a front end can say where that option came from. */
 rg_status rg_config_check(const rg_config *c, int *option);
+/* The options of c that change nothing in a run of `processes` processes
+ * of c->workers threads each (--momentum with adam, --monitor without
+ * --early-stop, --partition with one worker, --sync-every without a
+ * strategy that syncs, ...): one line per option, each naming the option,
+ * its value and what makes it idle.  Only options that differ from their
+ * defaults are listed.  A front end prints them as warnings (regula:
+ * "regula: warning: LINE", once, on rank 0).  Returns a malloc'd string
+ * (caller frees with free()), "" when there is none, NULL when out of
+ * memory.  c should pass rg_config_check first. */
+char *rg_config_noops(const rg_config *c, int processes);
 /* The resolved configuration as a JSON object (malloc'd; caller frees with
  * free()), and a 64-bit FNV-1a hash of it. */
 char *rg_config_json(const rg_config *c);

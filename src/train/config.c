@@ -26,6 +26,7 @@
 
 enum opt_kind {
     K_STR,      /* char[] field */
+    K_SPEC,     /* char[] field holding a keyword spec ("dirichlet:0.5"), kept in lower case */
     K_ENUM,     /* char[] field holding one of choices "a|b|c" */
     K_FLAG,     /* int field, 1 when the flag is given */
     K_NFLAG,    /* int field, 0 when the flag is given ("no-shuffle" -> shuffle) */
@@ -42,13 +43,14 @@ enum opt_kind {
 /* X(name, arg, commands, kind, field, choices, help) */
 #define RG_OPTION_TABLE(X)                                                              \
     X("data", "SOURCE", "train eval", K_STR, data, NULL,                                 \
-      "data source: fashion-mnist, idx:DIR or csv:FILE")                                 \
+      "data source: fashion-mnist, idx:DIR (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or csv:FILE") \
     X("test-data", "SOURCE", "train eval", K_STR, test_data, NULL,                        \
-      "test set (idx: its test split; csv: the whole file); empty: the test split of --data")                        \
+      "test set: the test split of fashion-mnist or idx:DIR, or a whole csv:FILE; empty: --data's test split " \
+      "(a csv has none, so no test set; idx:DIR with --val-split may lack one)")          \
     X("input", "FILE", "predict", K_STR, input, NULL,                                     \
       "samples to classify: an IDX image file (gzip or raw) or csv:FILE of features only") \
     X("label-column", "N", "train eval", K_INT, label_column, NULL,                       \
-      "csv: 0-based column holding the label; -1 = last")                                 \
+      "csv: 0-based column holding the label; -1 = the last")                             \
     X("header", NULL, CMD_ALL, K_FLAG, header, NULL, "csv: skip the first line")           \
     X("scale", "X", CMD_ALL, K_FLOAT, scale, NULL,                                         \
       "multiply features by X; 0 = auto (1/255 for uint8 IDX, else 1)")                   \
@@ -57,10 +59,10 @@ enum opt_kind {
     X("model", "SPEC", "train", K_STR, model, NULL,                                        \
       "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE)") \
     X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw",                   \
-      "sgd, adam or adamw")                                                               \
+      "sgd, adam or adamw (any case, as every choice)")                                   \
     X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \
     X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd momentum, in [0,1)")        \
-    X("nesterov", NULL, "train", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum")          \
+    X("nesterov", NULL, "train", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum (with --momentum > 0)") \
     X("beta1", "X", "train", K_DOUBLE, beta1, NULL, "adam/adamw first-moment decay")       \
     X("beta2", "X", "train", K_DOUBLE, beta2, NULL, "adam/adamw second-moment decay")      \
     X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw epsilon")     \
@@ -102,7 +104,7 @@ enum opt_kind {
     X("threads", "N", CMD_ALL, K_INT, threads, NULL, "BLAS threads")                       \
     X("workers", "N", "train", K_INT, workers, NULL,                                       \
       "worker threads per process; the global batch is split across all workers")        \
-    X("partition", "SPEC", "train", K_STR, partition, NULL,                                \
+    X("partition", "SPEC", "train", K_SPEC, partition, NULL,                                \
       "spread training data over workers: iid, dirichlet:ALPHA, quantity:ALPHA, shards:K") \
     X("reg-scope", "NAME", "train", K_ENUM, reg_scope, "local|global",                     \
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
@@ -122,7 +124,7 @@ enum opt_kind {
       "ps: steps a worker may run ahead of the slowest; 0 = bulk-synchronous")             \
     X("staleness-lr", NULL, "train", K_FLAG, staleness_lr, NULL,                            \
       "ps: scale each update's learning rate by 1 / (its staleness + 1)")                  \
-    X("compress", "SPEC", "train", K_STR, compress, NULL,                                    \
+    X("compress", "SPEC", "train", K_SPEC, compress, NULL,                                    \
       "gradient codec: none, fp16, bf16, sign, topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
       "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
@@ -150,7 +152,15 @@ enum opt_kind {
     X("comm-timeout", "SECONDS", "train", K_DOUBLE, comm_timeout, NULL,                    \
       "MPI: a peer silent this long is declared failed; every survivor exits with code 5") \
     X("skip-nonfinite", NULL, "train", K_FLAG, skip_nonfinite, NULL,                       \
-      "skip a step whose loss or gradient is NaN/Inf on any worker (counted in the log) instead of stopping") \
+      "skip a step whose loss or gradient is NaN/Inf on any worker (counted in the log) instead of stopping, " \
+      "and leave samples whose outputs are not finite out of the final figures")         \
+    X("progress", "WHEN", "train", K_ENUM, progress, "auto|bar|lines|none",                 \
+      "progress on stderr: bar, lines (one per epoch: batch jobs, | tee, nohup) or none; auto: a bar on a " \
+      "terminal (under mpirun: mpirun's), else lines")                                    \
+    X("quiet", NULL, "train", K_FLAG, quiet, NULL,                                         \
+      "no progress and no notes (results, warnings and errors still print)")          \
+    X("verbose", NULL, "train", K_FLAG, verbose, NULL,                                     \
+      "what the run is (data, model, workers) before it starts, and lr and penalty per epoch") \
     X("config", "FILE.json", CMD_ALL, K_CONFIG, data, NULL,                                \
       "apply the settings of this JSON object first; the command line wins")
 
@@ -227,6 +237,7 @@ void rg_config_defaults(rg_config *c)
     c->det_shards = 8;
     c->keep = 3;
     c->comm_timeout = 30.0;
+    snprintf(c->progress, sizeof c->progress, "auto");
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -275,8 +286,34 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
+/* Names other tools use (Keras, PyTorch, their scripts), and what regula
+ * calls them: a hint where edit distance finds nothing. */
+static const struct { const char *name, *hint; } g_aliases[] = {
+    { "learning-rate", "regula calls it --lr" },
+    { "batch-size", "regula calls it --batch" },
+    { "validation-split", "regula calls it --val-split" },
+    { "validation-data", "--test-data FILE is validated on when there is no --val-split" },
+    { "patience", "regula calls it --early-stop PATIENCE" },
+    { "early-stopping", "regula calls it --early-stop PATIENCE" },
+    { "num-epochs", "regula calls it --epochs" },
+    { "n-epochs", "regula calls it --epochs" },
+    { "max-epochs", "regula calls it --epochs" },
+    { "restore-best-weights", "early stopping restores the best weights unless --no-restore-best" },
+    { "dropout", "dropout is a layer of --model: 'dense(64, relu) dropout(0.5) dense(10, softmax)'" },
+    { "l1", "a penalty is an option of a dense layer in --model: 'dense(64, relu, l1=1e-4)'" },
+    { "l2", "a penalty is an option of a dense layer in --model: 'dense(64, relu, l2=0.01)'" },
+    { "kernel-regularizer", "a penalty is an option of a dense layer in --model: 'dense(64, relu, l2=0.01)'" },
+    { "device", "regula trains on CPUs: --workers N threads, or mpirun" },
+    { "gpus", "regula trains on CPUs: --workers N threads, or mpirun" },
+    { "num-workers", "regula calls it --workers (threads that share each batch)" },
+    { "checkpoint", "--save FILE writes the model; --checkpoint-every N with --checkpoint-dir DIR, training checkpoints" },
+};
+
 static rg_status unknown_option(const char *prefix, const char *name)
 {
+    for (size_t i = 0; i < sizeof g_aliases / sizeof *g_aliases; i++)
+        if (name_eq(g_aliases[i].name, name))
+            return rg_error(RG_EUSAGE, "%sunknown option --%s (%s)", prefix, name, g_aliases[i].hint);
     size_t best = 3;
     const char *hint = NULL;
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -376,17 +413,30 @@ static void format_choices(const char *choices, char *buf, size_t cap)
     }
 }
 
-static int choice_ok(const char *choices, const char *v)
+/* The choice of "a|b|c" that v names (in any case when fold), and its
+ * length; NULL when none. */
+static const char *choice_find(const char *choices, const char *v, int fold, size_t *len)
 {
-    size_t len = strlen(v);
+    size_t n = strlen(v);
     for (const char *p = choices; *p;) {
         const char *bar = strchr(p, '|');
-        size_t l = bar ? (size_t)(bar - p) : strlen(p);
-        if (l == len && len && !memcmp(p, v, l)) return 1;
+        size_t l = bar ? (size_t)(bar - p) : strlen(p), k = 0;
+        while (k < l && k < n && (fold ? tolower((unsigned char)v[k]) == p[k] : v[k] == p[k])) k++;
+        if (l == n && n && k == l) {
+            *len = l;
+            return p;
+        }
         if (!bar) break;
         p = bar + 1;
     }
-    return 0;
+    return NULL;
+}
+
+/* a stored value: exactly one of the choices */
+static int choice_ok(const char *choices, const char *v)
+{
+    size_t len;
+    return choice_find(choices, v, 0, &len) != NULL;
 }
 
 /* Sets option i of c from text.  On failure writes the reason (without the
@@ -415,19 +465,28 @@ static rg_status set_text(rg_config *c, size_t i, const char *value, char *why, 
         return RG_EUSAGE;
     }
     switch (s->kind) {
-    case K_STR:
-    case K_ENUM:
-        if (s->kind == K_ENUM && !choice_ok(s->choices, value)) {
+    case K_ENUM: {
+        size_t len;
+        const char *choice = choice_find(s->choices, value, 1, &len);   /* --optimizer Adam is adam */
+        if (!choice) {
             char list[128];
             format_choices(s->choices, list, sizeof list);
             snprintf(why, cap, "unknown value '%s' (expected %s)", value, list);
             return RG_EUSAGE;
         }
+        memcpy(field, choice, len);
+        field[len] = 0;
+        return RG_OK;
+    }
+    case K_STR:
+    case K_SPEC:
         if (strlen(value) >= s->size) {
             snprintf(why, cap, "value is too long (at most %zu characters)", s->size - 1);
             return RG_EUSAGE;
         }
-        memcpy(field, value, strlen(value) + 1);
+        for (size_t k = 0; value[k]; k++)   /* Dirichlet:0.5 is dirichlet:0.5 */
+            field[k] = s->kind == K_SPEC ? (char)tolower((unsigned char)value[k]) : value[k];
+        field[strlen(value)] = 0;
         return RG_OK;
     case K_INT:
         if (!parse_long(value, INT_MIN, INT_MAX, &l, why, cap)) return RG_EUSAGE;
@@ -503,6 +562,7 @@ static void format_value(const rg_config *c, size_t i, char *buf, size_t cap, in
     buf[0] = 0;
     switch (s->kind) {
     case K_STR:
+    case K_SPEC:
     case K_ENUM:
         /* The field may be unterminated if a caller wrote the struct itself. */
         snprintf(buf, cap, "%.*s", (int)strnlen(field, s->size), field);
@@ -620,6 +680,8 @@ uint64_t rg_config_hash(const rg_config *c)
     t.checkpoint_dir[0] = t.resume[0] = 0;
     t.keep = 3;
     t.comm_timeout = 30.0;
+    snprintf(t.progress, sizeof t.progress, "auto");   /* how the run is shown */
+    t.quiet = t.verbose = 0;
     char *json = rg_config_json(&t);
     if (!json) return 0;
     uint64_t h = rg_fnv1a(RG_FNV_INIT, json, strlen(json));
@@ -632,7 +694,7 @@ uint64_t rg_config_hash(const rg_config *c)
 static const char *const g_resume_free[] = {
     "log", "log-every", "save", "load", "input", "init", "threads", "workers",
     "shard-optimizer", "checkpoint-every", "checkpoint-dir", "keep", "resume",
-    "comm-timeout", NULL
+    "comm-timeout", "progress", "quiet", "verbose", NULL
 };
 
 void rg_config_resume_normalise(rg_config *c)
@@ -813,6 +875,7 @@ static rg_status apply_json_item(rg_config *c, const char *path, const cJSON *it
         value = (cJSON_IsTrue(item) != invert) ? "true" : "false";
         break;
     case K_STR:
+    case K_SPEC:
     case K_ENUM:
         if (!cJSON_IsString(item))
             return rg_error(RG_EUSAGE, "%s: key '%s': expected a string, got %s", path, key,
@@ -976,7 +1039,7 @@ rg_status rg_config_check(const rg_config *c, int *option)
         const opt_spec *s = &g_specs[i];
         const char *field = (const char *)c + s->offset;
         if (option) *option = (int)i;
-        if ((s->kind == K_STR || s->kind == K_ENUM) && !terminated(field, s->size))
+        if ((s->kind == K_STR || s->kind == K_SPEC || s->kind == K_ENUM) && !terminated(field, s->size))
             return rg_error(RG_EUSAGE, "--%s: value is not terminated", g_options[i].name);
         if (s->kind == K_ENUM && !choice_ok(s->choices, field)) {
             char list[128];

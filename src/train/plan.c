@@ -30,8 +30,7 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     o->beta2 = (float)c->beta2;
     o->eps = (float)c->eps;
     o->weight_decay = (float)c->weight_decay;
-    if (o->nesterov && o->momentum == 0.0f)
-        return at(option, "nesterov", rg_error(RG_EUSAGE, "--nesterov needs --momentum > 0"));
+    /* --nesterov without momentum is plain SGD: a warning (rg_config_noops), not an error */
     p->lr = (rg_lr_schedule){ .kind = !strcmp(c->lr_schedule, "step") ? RG_LR_STEP
                                       : !strcmp(c->lr_schedule, "cosine") ? RG_LR_COSINE : RG_LR_CONSTANT,
                               .lr = c->lr, .warmup = c->warmup, .step_epochs = c->lr_step_epochs,
@@ -54,9 +53,8 @@ static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
         return at(option, "reg-adapt", rg_error(RG_EUSAGE, "--reg-adapt %s needs a skewed --partition (dirichlet, "
                                                 "quantity or shards): with iid every worker sees the same data",
                                                 c->reg_adapt));
-    if (p->worker_batch == RG_WB_EQUAL && p->iid)
-        return at(option, "worker-batch", rg_error(RG_EUSAGE, "--worker-batch equal needs a skewed --partition: "
-                                                   "with iid every worker takes its share of each batch"));
+    /* --worker-batch with iid changes nothing (every worker takes an equal
+     * share of each batch, and no part runs dry): a warning (rg_config_noops) */
     p->deterministic = c->deterministic;
     p->det_shards = c->det_shards;
     p->shard_optimizer = c->shard_optimizer;
@@ -81,7 +79,10 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     p->sync_warmup = c->sync_warmup;
     p->elastic = c->elastic;
     int which;
-    if (rg_codec_parse_at(c->compress, c->error_feedback, &p->codec, &which) != RG_OK)
+    /* --error-feedback without a codec has nothing to keep: a warning
+     * (rg_config_noops), so the codec is not asked about it */
+    const char *ef = strcmp(c->compress, "none") ? c->error_feedback : "auto";
+    if (rg_codec_parse_at(c->compress, ef, &p->codec, &which) != RG_OK)
         return at(option, which ? "error-feedback" : "compress", RG_EUSAGE);
     if (p->codec.kind == RG_CODEC_DGC) {
         /* the momentum moves into the codec (corrected, masked); the

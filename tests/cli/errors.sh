@@ -205,7 +205,6 @@ printf '{"epochs": 1e400}' >"$T/huge.json"
 expect 2 "huge.json: key 'epochs': expected an integer" -- "${TR[@]}" --config "$T/huge.json"
 printf '{"reg_adapt": "size", "partition": "dirichlet:0.5"}' >"$T/cross.json"
 expect 2 "cross.json: key 'reg-adapt': --reg-adapt size needs --reg-scope local" -- "${TR[@]}" --config "$T/cross.json"
-expect 2 "--worker-batch equal needs a skewed --partition" -- "${TR[@]}" --worker-batch equal
 printf '{"epochs": 1, "epochs": 2}' >"$T/twice.json"
 expect 2 "twice.json: key 'epochs' sets --epochs again" -- "${TR[@]}" --config "$T/twice.json"
 printf '{"lr": -3}' >"$T/range.json"

@@ -32,7 +32,7 @@ check "training checkpoint: optimizer moments" grep -Eq '^  optimizer.1 +F32 +\[
 check "training checkpoint: kind" grep -q 'kind  *training' "$T/out"
 check "long config shortened" grep -q 'characters; --full prints it whole' "$T/out"
 run 0 -- "$REGULA" inspect --full "$ck"
-check "--full prints the config whole" grep -q '"skip-nonfinite": false}' "$T/out"
+check "--full prints the config whole" grep -q '"skip-nonfinite": false, .*"verbose": false}' "$T/out"
 
 # --- a log: the run in brief, its figures those of the log
 run 0 -- "$REGULA" inspect "$T/log.jsonl"

@@ -1,0 +1,118 @@
+/*
+ * noops.c — the options that change nothing in the configuration given
+ * (rg_config_noops), so that a front end can warn about them.
+ *
+ * The rule, the same for every option: an option set to other than its
+ * default that has nothing to act on in this configuration (--momentum
+ * with adam, --monitor without --early-stop, --partition with one worker)
+ * is a warning naming the option, its value and what makes it idle, and
+ * the run goes on.  An option that asks for what the configuration rules
+ * out (--reg-adapt with a global penalty, --compress with another
+ * strategy) stays an error, from rg_plan_resolve.
+ *
+ * Invariant: each rule is one row of a table, read in the option table's
+ * order of ideas; an option is named once, by its first rule that holds.
+ */
+#include "core/core.h"
+#include "train/plan.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rule {
+    const char *option;
+    int idle;              /* it has nothing to act on here */
+    const char *why;
+} rule;
+
+/* The option's value differs from its default (as text, so any kind). */
+static int changed(const rg_config *c, const rg_config *d, const char *name)
+{
+    char a[1100], b[1100];
+    rg_config_get(c, name, a, sizeof a);
+    rg_config_get(d, name, b, sizeof b);
+    return strcmp(a, b) != 0;
+}
+
+static int is_csv(const char *source) { return strncmp(source, "csv:", 4) == 0; }
+
+/* Appends "--NAME[ VALUE] has no effect: WHY\n" to *out (grown). */
+static int add_line(char **out, size_t *len, const rg_config *c, const rule *r)
+{
+    size_t n;
+    const rg_option *o = rg_options(&n);
+    int i = rg_option_index(r->option);
+    char value[1100] = "", line[1600];
+    if (i >= 0 && o[i].arg) rg_config_get(c, r->option, value, sizeof value);
+    int k = snprintf(line, sizeof line, "--%s%s%s has no effect: %s\n", r->option, value[0] ? " " : "", value, r->why);
+    size_t add = k < 0 ? 0 : (size_t)k < sizeof line ? (size_t)k : sizeof line - 1;
+    char *grown = realloc(*out, *len + add + 1);
+    if (!grown) return 0;
+    memcpy(grown + *len, line, add);
+    *len += add;
+    grown[*len] = 0;
+    *out = grown;
+    return 1;
+}
+
+char *rg_config_noops(const rg_config *c, int processes)
+{
+    rg_config d;
+    rg_config_defaults(&d);
+    int sgd = !strcmp(c->optimizer, "sgd"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
+    int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
+    int local = !strcmp(c->strategy, "local-sgd"), easgd = !strcmp(c->strategy, "easgd");
+    const rule rules[] = {
+        { "momentum", !sgd, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
+        { "nesterov", !sgd, "Nesterov momentum is sgd's (--optimizer sgd --momentum X --nesterov)" },
+        { "nesterov", c->momentum == 0.0, "without --momentum, Nesterov's update is plain sgd" },
+        { "beta1", sgd, "sgd keeps no moments (--beta1, --beta2 and --eps are adam's and adamw's)" },
+        { "beta2", sgd, "sgd keeps no moments (--beta1, --beta2 and --eps are adam's and adamw's)" },
+        { "eps", sgd, "sgd keeps no moments (--beta1, --beta2 and --eps are adam's and adamw's)" },
+        { "lr-step-epochs", strcmp(c->lr_schedule, "step") != 0, "it paces --lr-schedule step, which is not the schedule" },
+        { "lr-gamma", strcmp(c->lr_schedule, "step") != 0, "it is --lr-schedule step's factor, which is not the schedule" },
+        { "lr-min", strcmp(c->lr_schedule, "cosine") != 0, "it is --lr-schedule cosine's floor, which is not the schedule" },
+        { "monitor", !es, "it is what --early-stop watches, and early stopping is off" },
+        { "min-delta", !es, "it is what --early-stop counts as improvement, and early stopping is off" },
+        { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
+        { "header", !csv, "it is for csv: sources, and none is given" },
+        { "label-column", !csv, "it is for csv: sources, and none is given" },
+        { "partition", world == 1, "one worker trains on all the data" },
+        { "worker-batch", world == 1, "one worker takes every batch whole" },
+        { "worker-batch", iid, "with --partition iid every worker takes an equal share of each batch and none runs dry" },
+        { "reg-scope", world == 1, "with one worker a local and a global penalty are the same sum" },
+        { "reg-adapt", world == 1, "one worker keeps the configured strength" },
+        { "shard-optimizer", world == 1, "one worker keeps the whole optimizer state" },
+        { "shard-optimizer", c->deterministic, "--deterministic has its own exchange" },
+        { "strategy", world == 1, "one worker has no one to combine its work with" },
+        { "sync-every", !local && !easgd, "it paces --strategy local-sgd or easgd, and neither is the strategy" },
+        { "sync-warmup", !local, "it is --strategy local-sgd's, which is not the strategy" },
+        { "elastic", !easgd, "it is --strategy easgd's, which is not the strategy" },
+        { "servers", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
+        { "staleness", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
+        { "staleness-lr", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
+        { "error-feedback", !strcmp(c->compress, "none"), "it keeps what --compress leaves out, and nothing is compressed" },
+        { "dgc-warmup", strncmp(c->compress, "dgc:", 4) != 0, "it is --compress dgc's, which is not the codec" },
+        { "link", world == 1, "one worker exchanges nothing" },
+        { "det-shards", !c->deterministic, "it is how --deterministic cuts each batch, and --deterministic is off" },
+        /* asking for step events that go nowhere (--log-every 0, turning them off, is no slip) */
+        { "log-every", !c->log[0] && c->log_every > 0, "step events go to --log, which is not given" },
+        { "keep", c->checkpoint_every == 0, "it prunes --checkpoint-every's checkpoints, and there are none" },
+        { "comm-timeout", processes <= 1, "it bounds waits for MPI peers, and the run has none (not under mpirun)" },
+        { "progress", c->quiet, "--quiet shows no progress" },
+    };
+    char *out = malloc(1);
+    size_t len = 0, nr = sizeof rules / sizeof *rules;
+    if (!out) return NULL;
+    out[0] = 0;
+    for (size_t i = 0; i < nr; i++) {
+        int named = 0;   /* an option is named once, by its first idle rule */
+        for (size_t j = 0; j < i; j++) named |= !strcmp(rules[j].option, rules[i].option) && rules[j].idle;
+        if (named || !rules[i].idle || !changed(c, &d, rules[i].option)) continue;
+        if (!add_line(&out, &len, c, &rules[i])) {
+            free(out);
+            rg_error(RG_ENOMEM, "out of memory listing the options that change nothing");
+            return NULL;
+        }
+    }
+    return out;
+}
