@@ -122,6 +122,18 @@ static const char *fig(char *buf, double v)
     return buf;
 }
 
+/* Member key of o as a figure: %.6g, NaN or inf as the log has them, "-"
+ * when absent or null (no such figure). */
+static const char *figure(char *buf, const cJSON *o, const char *key)
+{
+    double v;
+    if (!rl_number(cJSON_GetObjectItemCaseSensitive(o, key), &v)) return "-";
+    if (isnan(v)) return "NaN";
+    if (isinf(v)) return v > 0 ? "inf" : "-inf";
+    snprintf(buf, 32, "%.6g", v);
+    return buf;
+}
+
 static const cJSON *last(const rl_run *run, const char *event)
 {
     const rl_table *t = rl_table_find(run, event);
@@ -171,8 +183,8 @@ static void print_epoch(const char *what, const cJSON *e)
         printf("%-12s - (no epoch event)\n", what);
         return;
     }
-    printf("%-12s %.0f: loss %s, acc %s, val_loss %s, val_acc %s\n", what, num(e, "epoch"), fig(b[0], num(e, "loss")),
-           fig(b[1], num(e, "acc")), fig(b[2], num(e, "val_loss")), fig(b[3], num(e, "val_acc")));
+    printf("%-12s %.0f: loss %s, acc %s, val_loss %s, val_acc %s\n", what, num(e, "epoch"), figure(b[0], e, "loss"),
+           figure(b[1], e, "acc"), figure(b[2], e, "val_loss"), figure(b[3], e, "val_acc"));
 }
 
 static void print_totals(const rl_run *run)
@@ -189,13 +201,19 @@ static void print_totals(const rl_run *run)
 static void print_end(const rl_run *run)
 {
     const cJSON *end = last(run, "end");
-    char b[4][32];
+    char b[6][32];
     if (!end) return;
     if (!strcmp(str(end, "stopped"), "nonfinite"))
         printf("stopped:     a non-finite loss or gradient at step %.0f\n", num(end, "step"));
-    printf("end:         test_loss %s, test_acc %s, train_loss %s, train_acc %s%s\n", fig(b[0], num(end, "test_loss")),
-           fig(b[1], num(end, "test_acc")), fig(b[2], num(end, "train_loss")), fig(b[3], num(end, "train_acc")),
+    if (!strcmp(str(end, "stopped"), "nonfinite_outputs"))
+        printf("stopped:     the final model's outputs are not finite (its figures below); nothing was saved\n");
+    printf("end:         test_loss %s, test_acc %s, train_loss %s, train_acc %s, val_loss %s, val_acc %s%s\n",
+           figure(b[0], end, "test_loss"), figure(b[1], end, "test_acc"), figure(b[2], end, "train_loss"),
+           figure(b[3], end, "train_acc"), figure(b[4], end, "val_loss"), figure(b[5], end, "val_acc"),
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(end, "stopped_early")) ? " (stopped early)" : "");
+    if (num(end, "left_out") > 0)
+        printf("left out:    %.0f samples of the final figures, their outputs not finite (--skip-nonfinite)\n",
+               num(end, "left_out"));
 }
 
 static int inspect_log(const char *path)

@@ -58,6 +58,7 @@ typedef struct plot_req {
     size_t nruns;
     char **labels;
     size_t hidden_y;   /* values <= 0 left out of a log scale */
+    size_t nonfinite;  /* values the log has as NaN or Infinity: not drawn */
 } plot_req;
 
 /* ------------------------------------------------------------ series */
@@ -165,7 +166,8 @@ static int fill(plot_req *q, const pairing *pr, size_t k, fig_series *s)
     for (size_t i = 0; i < n; i++) {
         size_t ix = pr->same ? i : pr->x.t->n - 1, iy = pr->same ? i : pr->y.t->n - 1;
         double x = rl_value(&pr->x, ix, kx), y = rl_value(&pr->y, iy, ky);
-        if (isnan(x)) continue;
+        if (rl_value_nonfinite(&pr->x, ix, kx) || rl_value_nonfinite(&pr->y, iy, ky)) q->nonfinite++;
+        if (!isfinite(x)) continue;
         if (q->logy && y <= 0) {
             q->hidden_y++;
             y = NAN;
@@ -440,6 +442,9 @@ static int draw(plot_req *q, const char *what)
     }
     size_t ns = 0;
     for (int p = 0; p < fig.np; p++) ns += fig.p[p].ns;
+    if (q->nonfinite)   /* said even when nothing is left to draw: it is why */
+        cli_note("%zu value%s the log holds as NaN or Infinity (a figure that overflowed) %s not drawn", q->nonfinite,
+                 q->nonfinite == 1 ? "" : "s", q->nonfinite == 1 ? "is" : "are");
     if (!code && ns == 0) code = cli_error(CLI_FILE, "nothing to plot: no log has a finite value to draw%s",
                                            q->nruns == 1 && !q->runs[0].ended ? " (the run stopped before its first epoch ended?)" : "");
     if (!code && q->hidden_y) cli_note("%zu value%s <= 0 left out of the log scale", q->hidden_y, q->hidden_y == 1 ? "" : "s");

@@ -168,30 +168,59 @@ int rl_table_once(const rl_table *t) { return !strcmp(t->event, "end") || !strcm
 
 /* ------------------------------------------------------------ fields */
 
+int rl_number(const cJSON *v, double *out)
+{
+    if (cJSON_IsNumber(v)) *out = v->valuedouble;
+    else if (cJSON_IsBool(v)) *out = cJSON_IsTrue(v) ? 1 : 0;
+    else if (rl_nonfinite(v)) *out = !strcmp(v->valuestring, "NaN") ? NAN : v->valuestring[0] == '-' ? -INFINITY : INFINITY;
+    else return 0;
+    return 1;
+}
+
+int rl_nonfinite(const cJSON *v)
+{
+    return cJSON_IsString(v) && (!strcmp(v->valuestring, "NaN") || !strcmp(v->valuestring, "Infinity") ||
+                                 !strcmp(v->valuestring, "-Infinity"));
+}
+
 static int plottable(const cJSON *v)
 {
-    if (cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsNull(v)) return 1;
+    double x;
+    if (rl_number(v, &x) || cJSON_IsNull(v)) return 1;
     if (!cJSON_IsArray(v) || !v->child) return 0;
     for (const cJSON *e = v->child; e; e = e->next)
-        if (!cJSON_IsNumber(e) && !cJSON_IsNull(e)) return 0;
+        if (!cJSON_IsNumber(e) && !cJSON_IsNull(e) && !rl_nonfinite(e)) return 0;
     return 1;
 }
 
 static double number(const cJSON *v)
 {
-    if (cJSON_IsNumber(v)) return v->valuedouble;
-    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? 1 : 0;
-    return NAN;
+    double x;
+    return rl_number(v, &x) ? x : NAN;
+}
+
+/* Raw member k of `name` in row i (the member itself for k 0 of a scalar). */
+static const cJSON *member(const rl_table *t, size_t i, const char *name, size_t k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->rows[i], name);
+    if (!cJSON_IsArray(v)) return k == 0 ? v : NULL;
+    return cJSON_GetArrayItem(v, (int)k);
 }
 
 /* Raw member's value k in row i; width into *w when not NULL. */
 static double raw(const rl_table *t, size_t i, const char *name, size_t k, size_t *w)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->rows[i], name);
-    if (w) *w = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : v != NULL;
-    if (!cJSON_IsArray(v)) return k == 0 ? number(v) : NAN;
-    const cJSON *e = cJSON_GetArrayItem(v, (int)k);
+    if (w) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->rows[i], name);
+        *w = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : v != NULL;
+    }
+    const cJSON *e = member(t, i, name, k);
     return e ? number(e) : NAN;
+}
+
+int rl_value_nonfinite(const rl_field *f, size_t row, size_t k)
+{
+    return f->kind == RL_RAW && rl_nonfinite(member(f->t, row, f->name, k));
 }
 
 static double row_sum(const rl_table *t, size_t i, const char *name)

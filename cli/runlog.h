@@ -63,6 +63,15 @@ int rl_field_pair(const rl_run *run, const char *x, const char *y, rl_field *fx,
 int rl_field_in(const rl_table *t, const char *name, rl_field *out);
 /* Value k (0 for a scalar) of row i; NaN where absent or null. */
 double rl_value(const rl_field *f, size_t row, size_t k);
+/* 1 when that value is in the log as a figure that is not finite. */
+int rl_value_nonfinite(const rl_field *f, size_t row, size_t k);
+
+/* The log writes a figure that was computed but is not finite as the
+ * string "NaN", "Infinity" or "-Infinity" (null: no such figure).
+ * rl_nonfinite: v is one of those; rl_number: v as a number (a number, a
+ * boolean or one of those strings) into *out, 1 when it is one. */
+int rl_nonfinite(const cJSON *v);
+int rl_number(const cJSON *v, double *out);
 /* Writes "epoch: acc, bytes, ...; step: ...; end: ..." to buf. */
 void rl_field_list(const rl_run *run, char *buf, size_t cap);
 
