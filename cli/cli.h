@@ -26,8 +26,31 @@ enum { CLI_OTHER = 1, CLI_USAGE = 2, CLI_FILE = 3 };
 int cli_error(int code, const char *fmt, ...) CLI_PRINTF(2, 3);
 int cli_verror(int code, const char *fmt, va_list ap) CLI_PRINTF(2, 0);
 /* "regula: note: MESSAGE" on stderr: something the user should know that
- * does not stop the command (a truncated log, a run left out). */
+ * does not stop the command (a truncated log, a run left out).  --quiet
+ * silences notes (cli_quiet). */
 void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* "regula: warning: MESSAGE" on stderr: an option or an outcome that is
+ * probably not what was meant (an option that changes nothing). */
+void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
+extern int cli_quiet;
+
+/* Under mpirun every process runs the same command line, so what depends
+ * on it alone (a bad option, --help) is said by one process.
+ * cli_launch_rank: this process's rank from the launcher's environment
+ * (Open MPI, MPICH's hydra, PMIx), before MPI starts; -1 when not launched
+ * so.  cli_mute: 1 silences errors, notes and warnings (the other ranks). */
+int cli_launch_rank(void);
+extern int cli_mute;
+/* Holding: errors are kept instead of printed (cli_hold(1)), until
+ * cli_hold(0) drops them or cli_release() prints them: set-up under
+ * mpirun decides which process prints (regula.c). */
+void cli_hold(int on);
+void cli_release(void);
+
+/* The short form of an option of train, eval and predict (-q, -v), or 0. */
+char cli_short_of(const char *name);
+/* The long name a short option stands for ("-q" -> "quiet"), or NULL. */
+const char *cli_long_of(const char *arg);
 
 /* One option of a command that parses its own arguments. */
 typedef struct cli_opt {
@@ -70,6 +93,34 @@ void cli_print_help(FILE *f, const cli_command *cmd);
 /* Runs cmd (argv[0] its name): its --help if asked anywhere, else cmd->run;
  * a failed write to standard output is exit 3. */
 int cli_run(const cli_command *cmd, int argc, char **argv);
+
+/* train's progress on stderr (progress.c): a bar redrawn in place on a
+ * terminal, or a line per epoch; the callbacks of rg_train_cb. */
+typedef struct cli_progress {
+    int mode;                  /* CLI_PROGRESS_* */
+    int verbose, has_val;
+    long epochs;
+    int fd;                    /* where the terminal's width is asked (-1: none) */
+    double t_start, t_mark;    /* the run's start; the last epoch's end (or the start) */
+    double epoch_wall;         /* mean wall seconds of the epochs seen (with validation) */
+    int epochs_seen, epoch;    /* epochs ended here; the epoch the bar draws */
+    size_t done0;              /* samples done at the epoch's first step seen */
+    double t0, last_draw;      /* that step's time; the last redraw */
+    int open;                  /* a bar is on the screen, its line not ended */
+    rg_epoch_stats last;       /* the last epoch's figures (valid when epochs_seen) */
+} cli_progress;
+enum { CLI_PROGRESS_NONE, CLI_PROGRESS_BAR, CLI_PROGRESS_LINES };
+
+/* Picks the mode from c->progress and c->quiet: auto is a bar when stderr
+ * (under mpirun: the launcher's stderr) is a terminal, else lines; lead is
+ * 0 on every process but rank 0, which alone shows progress. */
+void cli_progress_init(cli_progress *p, const rg_config *c, int lead, int has_val);
+void cli_progress_step(const rg_step_stats *s, void *ud);
+void cli_progress_epoch(const rg_epoch_stats *e, void *ud);
+/* Ends a bar left on the screen (a run that failed mid-epoch). */
+void cli_progress_close(cli_progress *p);
+/* Seconds since cli_progress_init. */
+double cli_progress_elapsed(const cli_progress *p);
 
 int cmd_plot(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

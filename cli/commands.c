@@ -69,11 +69,53 @@ const cli_command *cli_command_find(const char *name)
     return NULL;
 }
 
+int cli_quiet, cli_mute;
+static int g_hold;
+static char g_held[4096];
+
+int cli_launch_rank(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return -1;
+}
+
+void cli_hold(int on)
+{
+    g_hold = on;
+    g_held[0] = 0;
+}
+
+void cli_release(void)
+{
+    if (!cli_mute) fputs(g_held, stderr);
+    cli_hold(0);
+}
+
+/* "regula: [KIND]MESSAGE\n" to stderr, or kept while holding. */
+static void say(const char *kind, const char *fmt, va_list ap)
+{
+    if (cli_mute) return;
+    if (!g_hold) {
+        fprintf(stderr, "regula: %s", kind);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        return;
+    }
+    size_t n = strlen(g_held);
+    int k = snprintf(g_held + n, sizeof g_held - n, "regula: %s", kind);
+    if (k >= 0 && (size_t)k < sizeof g_held - n) n += (size_t)k;
+    k = vsnprintf(g_held + n, sizeof g_held - n, fmt, ap);
+    if (k >= 0 && (size_t)k < sizeof g_held - n) n += (size_t)k;
+    if (n + 1 < sizeof g_held) g_held[n] = '\n', g_held[n + 1] = 0;
+}
+
 int cli_verror(int code, const char *fmt, va_list ap)
 {
-    fputs("regula: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("", fmt, ap);
     return code;
 }
 
@@ -89,11 +131,37 @@ int cli_error(int code, const char *fmt, ...)
 void cli_note(const char *fmt, ...)
 {
     va_list ap;
-    fputs("regula: note: ", stderr);
+    if (cli_quiet) return;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say("note: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+/* train, eval and predict's short options: the options of rg_options()
+ * they stand for */
+static const struct { char c; const char *name; } g_shorts[] = { { 'q', "quiet" }, { 'v', "verbose" } };
+
+char cli_short_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof g_shorts / sizeof *g_shorts; i++)
+        if (!strcmp(g_shorts[i].name, name)) return g_shorts[i].c;
+    return 0;
+}
+
+const char *cli_long_of(const char *arg)
+{
+    if (arg[0] != '-' || !arg[1] || arg[2]) return NULL;
+    for (size_t i = 0; i < sizeof g_shorts / sizeof *g_shorts; i++)
+        if (g_shorts[i].c == arg[1]) return g_shorts[i].name;
+    return NULL;
 }
 
 /* text, wrapped at 78 columns. */

@@ -54,7 +54,7 @@ static void config_options(FILE *f)
         size_t len = 0;
         if (o[i].arg && val[0]) len = (size_t)snprintf(extra, sizeof extra, "(default: %s) ", val);
         snprintf(extra + len, sizeof extra - len, "(%s)", o[i].commands);
-        entry(f, 0, o[i].name, o[i].arg, o[i].help, extra);
+        entry(f, cli_short_of(o[i].name), o[i].name, o[i].arg, o[i].help, extra);
     }
 }
 

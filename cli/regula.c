@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,15 +31,26 @@ enum {
     EXIT_COMM = 5       /* a peer failed */
 };
 
-static const char *const EXIT_HELP =
-    "Exit status:\n"
-    "  0  success\n"
-    "  1  out of memory or another failure\n"
-    "  2  usage or configuration error (bad option, value or model spec)\n"
+/* The exit codes each command can return: regula --help and the man page
+ * list them all; train's and eval/predict's --help only their own. */
+#define EXIT_COMMON                                                              \
+    "Exit status:\n"                                                             \
+    "  0  success\n"                                                             \
+    "  1  out of memory or another failure\n"                                    \
+    "  2  usage or configuration error (bad option, value or model spec)\n"      \
     "  3  data, checkpoint or file error (missing, malformed or mismatched)\n"
-    "  4  a loss, gradient, weight or model output became NaN or infinite (train\n"
-    "     stops; eval and predict refuse a sample whose outputs are not finite)\n"
-    "  5  communication error (a peer failed or timed out)\n";
+static const char *const EXIT_HELP = EXIT_COMMON
+    "  4  train: a loss, gradient or weight became NaN or infinite, or a figure of\n"
+    "     the final model did (nothing is saved); eval, predict: a sample's outputs\n"
+    "     are not finite (the model or the input overflows a float)\n"
+    "  5  train under mpirun: communication error (a peer failed or timed out)\n";
+static const char *const EXIT_TRAIN = EXIT_COMMON
+    "  4  a loss, gradient or weight became NaN or infinite (training stops), or a\n"
+    "     figure of the final model did (nothing is saved)\n"
+    "  5  under mpirun: communication error (a peer failed or timed out)\n";
+static const char *const EXIT_EVAL = EXIT_COMMON
+    "  4  a sample's outputs are not finite (NaN or infinite): the model or the\n"
+    "     input overflows a float\n";
 
 static int exit_code(rg_status s)
 {
@@ -58,8 +70,7 @@ static int exit_code(rg_status s)
 static int fail(rg_status s)
 {
     const char *msg = rg_last_error();
-    fprintf(stderr, "regula: %s\n", *msg ? msg : rg_status_str(s));
-    return exit_code(s);
+    return cli_error(exit_code(s), "%s", *msg ? msg : rg_status_str(s));
 }
 
 /* A failure found by the front end itself. */
@@ -115,14 +126,15 @@ static void print_help(FILE *f, const char *cmd)
     fprintf(f, "Usage: regula %s [options]\n\n%s\n\nOptions (--name value or --name=value):\n", cmd, what);
     for (size_t i = 0; i < n; i++) {
         if (!takes(&o[i], cmd)) continue;
-        char left[64], val[1100];
-        snprintf(left, sizeof left, "--%s%s%s", o[i].name, o[i].arg ? " " : "", o[i].arg ? o[i].arg : "");
+        char left[64], val[1100], shortname[8] = "";
+        if (cli_short_of(o[i].name)) snprintf(shortname, sizeof shortname, "-%c, ", cli_short_of(o[i].name));
+        snprintf(left, sizeof left, "%s--%s%s%s", shortname, o[i].name, o[i].arg ? " " : "", o[i].arg ? o[i].arg : "");
         rg_config_get(&def, o[i].name, val, sizeof val);
         fprintf(f, "  %-26s %s", left, o[i].help);
         if (o[i].arg && val[0]) fprintf(f, " (default: %s)", val);
         fputc('\n', f);
     }
-    fprintf(f, "  %-26s %s\n\n%s", "--help", "show this help", EXIT_HELP);
+    fprintf(f, "  %-26s %s\n\n%s", "-h, --help", "show this help", strcmp(cmd, "train") ? EXIT_EVAL : EXIT_TRAIN);
 }
 
 static void print_usage(FILE *f)
@@ -171,6 +183,19 @@ static int fail_where(rg_status st, int at, const setting *sets, size_t nsets)
     return fail(st);
 }
 
+/* What a user of another tool meant by an option that belongs to another
+ * of regula's commands. */
+static const char *other_command_hint(const char *cmd, const char *name)
+{
+    if (!strcmp(cmd, "train") && !strcmp(name, "load"))
+        return "to start from a checkpoint's weights give --init FILE; to continue an interrupted run, --resume DIR";
+    if (strcmp(cmd, "train") && !strcmp(name, "init")) return "give the checkpoint to use with --load FILE";
+    if (!strcmp(cmd, "predict") && !strcmp(name, "data")) return "predict reads its samples from --input";
+    if (!strcmp(cmd, "eval") && !strcmp(name, "input")) return "eval reads labelled samples from --data or --test-data";
+    return !strcmp(cmd, "train") ? "see 'regula train --help'" : !strcmp(cmd, "eval") ? "see 'regula eval --help'"
+                                                                  : "see 'regula predict --help'";
+}
+
 /* Parses argv[first..] into the settings of command cmd: defaults, every
  * --config file, then the other options in order. */
 static int parse_args(const char *cmd, int argc, char **argv, int first, rg_config *c)
@@ -181,7 +206,12 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
     int code = 0;
 
     for (int i = first; i < argc && !code; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *alias = cli_long_of(a);
+        char as_long[64];
+        if (alias) {   /* -q is --quiet */
+            snprintf(as_long, sizeof as_long, "--%s", alias);
+            a = as_long;
+        }
         if (strncmp(a, "--", 2) != 0 || !a[2]) {
             code = failf(EXIT_USAGE, "unexpected argument '%s' (options start with --; see 'regula %s --help')", a, cmd);
             break;
@@ -199,7 +229,7 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
             break;
         }
         if (!takes(o, cmd)) {
-            code = failf(EXIT_USAGE, "--%s is not an option of '%s' (see 'regula %s --help')", o->name, cmd, cmd);
+            code = failf(EXIT_USAGE, "--%s is not an option of '%s' (%s)", o->name, cmd, other_command_hint(cmd, o->name));
             break;
         }
         const char *value = NULL;
@@ -210,10 +240,10 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
             }
         } else if (eq) {
             value = eq + 1;
-        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-            /* "--save --no-shuffle": the next word is an option, not a value
-             * (no value of ours starts with "--"; use --save=--x for a file
-             * that does) */
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 && !cli_long_of(argv[i + 1])) {
+            /* "--save --no-shuffle", "--save -q": the next word is an option,
+             * not a value (no value of ours starts with "--" or is -q or -v;
+             * use --save=--x for a file that does) */
             value = argv[++i];
         } else {
             code = failf(EXIT_USAGE, "--%s needs a value (%s)", o->name, o->arg);
@@ -243,55 +273,6 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
     }
     free(sets);
     return code;
-}
-
-/* ------------------------------------------------------------ progress bar */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-typedef struct progress {
-    long epochs;
-    int epoch;
-    size_t done0;       /* samples done at the epoch's first callback */
-    double t0, last_draw;
-} progress;
-
-/* Redrawn with \r at most ten times a second; ends its line at epoch end. */
-static void on_progress(int epoch, size_t done, size_t total, double loss, void *ud)
-{
-    progress *p = ud;
-    double t = now_s();
-    if (epoch != p->epoch) {
-        /* Rates count from the first callback: the epoch's start is not
-         * reported, and the first batch includes warm-up costs anyway. */
-        p->epoch = epoch;
-        p->t0 = p->last_draw = t;
-        p->done0 = done;
-    }
-    int end = done >= total;
-    if (!end && t - p->last_draw < 0.1) return;
-    p->last_draw = t;
-
-    enum { WIDTH = 30 };
-    char bar[WIDTH + 1];
-    size_t fill = total ? (size_t)((double)WIDTH * (double)done / (double)total) : WIDTH;
-    if (fill > WIDTH) fill = WIDTH;
-    for (size_t i = 0; i < WIDTH; i++) bar[i] = i < fill ? '=' : ' ';
-    if (fill < WIDTH && fill > 0) bar[fill - 1] = '>';
-    bar[WIDTH] = 0;
-    double dt = t - p->t0, rate = dt > 0 ? (double)(done - p->done0) / dt : 0;
-    long eta = rate > 0 ? (long)((double)(total - (done < total ? done : total)) / rate + 0.5) : 0;
-    fprintf(stderr, "\repoch %d/%ld [%s] %zu/%zu  %.0f samples/s  loss %.4f  ", epoch, p->epochs, bar,
-            done, total, rate, loss);
-    /* \033[K clears what a longer previous line left behind. */
-    if (end) fprintf(stderr, "%.1fs\033[K\n", dt);
-    else fprintf(stderr, "ETA %ld:%02ld:%02ld\033[K", eta / 3600, eta / 60 % 60, eta % 60);
-    fflush(stderr);
 }
 
 /* ------------------------------------------------------------ commands */
@@ -326,94 +307,219 @@ static int check_fits(const rg_dataset *ds, const rg_model *m)
     return 0;
 }
 
-static int cmd_train(const rg_config *c)
+/* ------------------------------------------------------------ train */
+
+/* What a train command trains on and what it trains. */
+typedef struct sets {
+    rg_dataset *train, *val, *test;
+    rg_model *m;
+} sets;
+
+static void sets_free(sets *s)
 {
-    rg_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL, *tmp = NULL;
-    rg_model *m = NULL;
-    rg_status st;
-    int code = 0, reached = 0;   /* reached: rg_train was called */
+    rg_model_free(s->m);
+    rg_dataset_free(s->train);
+    rg_dataset_free(s->val);
+    rg_dataset_free(s->test);
+    memset(s, 0, sizeof *s);
+}
+
+/* An idx:DIR source holds a test split (t10k-images-idx3-ubyte[.gz]);
+ * fashion-mnist always does. */
+static int has_test_split(const char *source)
+{
+    if (strncmp(source, "idx:", 4) != 0) return 1;
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", source + 4);
+    if (stat(path, &sb) == 0) return 1;
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", source + 4);
+    return stat(path, &sb) == 0;
+}
+
+/* The test set: --test-data, else --data's test split.  A csv has none;
+ * idx:DIR beside --val-split need not have one (validation is held out). */
+static int open_test(const rg_config *c, sets *s)
+{
     rg_data_opts opts = data_opts(c);
+    rg_status st = RG_OK;
+    if (c->test_data[0]) st = open_test_source(c->test_data, c, &s->test);
+    else if (is_csv(c->data) || (c->val_split > 0 && !has_test_split(c->data))) return 0;
+    else st = rg_dataset_open(c->data, "test", &opts, &s->test);
+    if (st == RG_EIO && !c->test_data[0] && c->val_split == 0)
+        return failf(EXIT_DATA, "%s (--data's test split: the test set, validated on too; give --val-split FRACTION "
+                     "to validate on part of the training data instead, or --test-data SOURCE)", rg_last_error());
+    return st ? fail(st) : 0;
+}
 
-    rg_blas_set_threads(c->threads);
-    if ((st = rg_dataset_open(c->data, "train", &opts, &all))) goto lib_fail;
-    if (c->test_data[0]) {
-        if ((st = open_test_source(c->test_data, c, &test))) goto lib_fail;
-    } else if (!is_csv(c->data)) {
-        if ((st = rg_dataset_open(c->data, "test", &opts, &test))) goto lib_fail;
-    }
-
+/* --limit, then --val-split (Keras' validation_split: the last fraction,
+ * taken before shuffling) of `all` (taken) into s->train and s->val. */
+static int split(const rg_config *c, rg_dataset *all, sets *s)
+{
+    rg_status st = RG_OK;
     size_t n = rg_dataset_size(all);
     if (c->limit > 0 && (size_t)c->limit < n) {
-        if ((st = rg_dataset_slice(all, 0, (size_t)c->limit, &tmp))) goto lib_fail;
+        rg_dataset *part = NULL;
+        st = rg_dataset_slice(all, 0, (size_t)c->limit, &part);
         rg_dataset_free(all);
-        all = tmp;
-        tmp = NULL;
+        if (st) return fail(st);
+        all = part;
         n = (size_t)c->limit;
     }
-    if (c->val_split > 0) {
-        /* Keras' validation_split: the last fraction, taken before shuffling. */
-        size_t n_train = (size_t)((double)n * (1.0 - c->val_split));
-        if (n_train == 0 || n_train >= n) {
-            code = failf(EXIT_USAGE, "--val-split %g of %zu samples leaves %s empty", c->val_split, n,
-                         n_train == 0 ? "the training set" : "the validation set");
-            goto out;
-        }
-        if ((st = rg_dataset_slice(all, 0, n_train, &train))) goto lib_fail;
-        if ((st = rg_dataset_slice(all, n_train, n - n_train, &val))) goto lib_fail;
+    if (c->val_split <= 0) {
+        s->train = all;
+        return 0;
+    }
+    size_t n_train = (size_t)((double)n * (1.0 - c->val_split));
+    int code = 0;
+    if (n_train == 0 || n_train >= n)
+        code = failf(EXIT_USAGE, "--val-split %g of %zu samples leaves %s empty", c->val_split, n,
+                     n_train == 0 ? "the training set" : "the validation set");
+    else if ((st = rg_dataset_slice(all, 0, n_train, &s->train)) || (st = rg_dataset_slice(all, n_train, n - n_train, &s->val)))
+        code = fail(st);
+    rg_dataset_free(all);
+    return code;
+}
+
+/* The data and the model of a train command.  Errors go through failf and
+ * fail (which may be holding them: see agree_set_up). */
+static int load_sets(const rg_config *c, sets *s)
+{
+    rg_dataset *all = NULL;
+    rg_data_opts opts = data_opts(c);
+    rg_status st;
+    int code;
+    if ((st = rg_dataset_open(c->data, "train", &opts, &all))) return fail(st);
+    if ((code = open_test(c, s))) {
         rg_dataset_free(all);
-        all = NULL;
-    } else {
-        train = all;
-        all = NULL;
+        return code;
     }
-    if (c->early_stop > 0 && !val && !test) {
-        code = failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
-        goto out;
+    if ((code = split(c, all, s))) return code;
+    if (c->early_stop > 0 && !s->val && !s->test)
+        return failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
+    if ((st = rg_model_create(c->model, rg_dataset_features(s->train), c->seed, &s->m))) return fail(st);
+    if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
+    if ((code = check_fits(s->train, s->m)) || (code = check_fits(s->val, s->m)) || (code = check_fits(s->test, s->m)))
+        return code;
+    return 0;
+}
+
+/* Under mpirun every process loads the data itself, and all learn whether
+ * any failed (one all-reduce; nothing more when none did).  A failure is
+ * said once: by rank 0 when it failed too (the same data and options give
+ * the others the same message, held and dropped), else by each process
+ * that failed, rank 0 saying which. */
+static int agree_set_up(int code)
+{
+    if (rg_dist_size() == 1) {
+        cli_release();
+        return code;
     }
+    int rank = rg_dist_rank();
+    if (rg_dist_agree(code ? RG_EDATA : RG_OK) == RG_OK) {
+        cli_release();
+        return 0;
+    }
+    char why[1024];
+    snprintf(why, sizeof why, "%s", rg_last_error());
+    /* a second agreement: did rank 0 fail? */
+    int zero_failed = rg_dist_agree(rank == 0 && code ? RG_EDATA : RG_OK) != RG_OK;
+    if (code) {
+        if (rank == 0 || !zero_failed) cli_release();
+        else cli_hold(0);
+        return code;
+    }
+    cli_hold(0);
+    if (rank == 0 && !zero_failed) cli_error(EXIT_COMM, "%s", why);
+    return EXIT_COMM;
+}
 
-    if ((st = rg_model_create(c->model, rg_dataset_features(train), c->seed, &m))) goto lib_fail;
-    if (c->init[0] && (st = rg_model_load_weights(m, c->init))) goto lib_fail;
-    if ((code = check_fits(train, m)) || (code = check_fits(val, m)) || (code = check_fits(test, m)))
-        goto out;
+static void warn_noops(const rg_config *c)
+{
+    char *lines = rg_config_noops(c, rg_dist_size());
+    for (char *p = lines, *nl; p && *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        if (!nl) break;
+        cli_warn("%.*s", (int)(nl - p), p);
+    }
+    free(lines);
+}
 
-    if (c->early_stop > 0 && !val && rg_dist_rank() == 0)
+/* -v: what the run is, before it starts. */
+static void say_run(const rg_config *c, const sets *s)
+{
+    char val[64] = "none", test[64] = "none";
+    if (s->val) snprintf(val, sizeof val, "%zu held out (--val-split %g)", rg_dataset_size(s->val), c->val_split);
+    else if (s->test) snprintf(val, sizeof val, "the test set");
+    if (s->test) snprintf(test, sizeof test, "%zu samples", rg_dataset_size(s->test));
+    int w = c->workers * rg_dist_size();
+    fprintf(stderr, "regula: training %s (%zu parameters) on %zu samples of %s; validating on %s; testing on %s; "
+            "%d worker%s (%d process%s x %d thread%s); %s, lr %g, batch %ld, %ld epochs\n", rg_model_spec(s->m),
+            rg_model_param_count(s->m), rg_dataset_size(s->train), c->data, val, test, w, w == 1 ? "" : "s",
+            rg_dist_size(), rg_dist_size() == 1 ? "" : "es", c->workers, c->workers == 1 ? "" : "s", c->optimizer, c->lr,
+            c->batch, c->epochs);
+}
+
+/* The results (stdout: one line, the final model's figures) and, on
+ * stderr, how long it took and where the model went. */
+static void report(const rg_config *c, const sets *s, const rg_train_result *r, double secs)
+{
+    if (s->test) printf("test_loss %.4f  test_acc %.4f  ", r->test_loss, r->test_acc);
+    if (s->val) printf("val_loss %.4f  val_acc %.4f  ", r->val_loss, r->val_acc);
+    printf("train_loss %.4f  train_acc %.4f  epochs %d", r->train_loss, r->train_acc, r->epochs_run);
+    if (c->early_stop > 0) printf("  (best epoch %d%s)", r->best_epoch, r->stopped_early ? ", stopped early" : "");
+    printf("\n");
+    fflush(stdout);
+    if (r->left_out)
+        cli_warn("%llu sample%s left out of the final figures: %s outputs are not finite (--skip-nonfinite)",
+                 (unsigned long long)r->left_out, r->left_out == 1 ? "" : "s", r->left_out == 1 ? "its" : "their");
+    if (c->quiet) return;
+    char log[600] = "";
+    if (c->log[0]) snprintf(log, sizeof log, "; log in %s", c->log);
+    if (c->save[0]) fprintf(stderr, "regula: %d epoch%s in %.1f s; model saved to %s%s\n", r->epochs_run,
+                            r->epochs_run == 1 ? "" : "s", secs, c->save, log);
+    else fprintf(stderr, "regula: %d epoch%s in %.1f s%s\n", r->epochs_run, r->epochs_run == 1 ? "" : "s", secs, log);
+    if (!c->save[0]) cli_warn("no --save: the trained model was not written (give --save FILE.safetensors to keep it)");
+}
+
+static int train_sets(const rg_config *c, sets *s)
+{
+    int lead = rg_dist_rank() == 0;   /* under MPI only rank 0 talks */
+    if (lead && !c->test_data[0] && !is_csv(c->data) && !s->test)
+        cli_note("%s has no test split (t10k-images-idx3-ubyte[.gz]): no test figures; validation is held out "
+                 "(--val-split)", c->data);
+    if (lead && c->early_stop > 0 && !s->val)
         /* Keras' example does this too; say so, once: the test figures then
          * are not independent of the choice of model */
-        fprintf(stderr, "regula: note: --early-stop without --val-split watches the test set, so the test figures "
-                        "helped choose the model (give --val-split for a held-out validation set)\n");
-    progress bar = {c->epochs, 0, 0, 0, 0};
+        cli_note("--early-stop without --val-split watches the test set, so the test figures "
+                 "helped choose the model (give --val-split for a held-out validation set)");
+    if (lead && c->verbose && !c->quiet) say_run(c, s);
+    cli_progress bar;
+    cli_progress_init(&bar, c, lead, s->val || s->test);
+    rg_callbacks cb = { cli_progress_step, cli_progress_epoch, &bar };
     rg_train_result r;
     memset(&r, 0, sizeof r);
-    int lead = rg_dist_rank() == 0;   /* under MPI only rank 0 talks */
-    reached = 1;
-    st = rg_train(c, m, train, val ? val : test, test, lead && isatty(STDERR_FILENO) ? on_progress : NULL, &bar, &r);
+    rg_status st = rg_train_cb(c, s->m, s->train, s->val ? s->val : s->test, s->test, &cb, &r);
+    cli_progress_close(&bar);
     if (st) {
         /* shared failures (a non-finite loss, a peer's failure) are reported
          * by rank 0 alone; a failure of this process's own by itself */
-        if (!lead && (st == RG_ENONFINITE || st == RG_ECOMM)) { code = exit_code(st); goto out; }
-        goto lib_fail;
+        if (!lead && (st == RG_ENONFINITE || st == RG_ECOMM || st == RG_EUSAGE)) return exit_code(st);
+        return fail(st);
     }
-    if (!lead) goto out;
+    if (lead) report(c, s, &r, cli_progress_elapsed(&bar));
+    return 0;
+}
 
-    if (test) printf("test_loss %.4f  test_acc %.4f  ", r.test_loss, r.test_acc);
-    printf("epochs %d", r.epochs_run);
-    if (c->early_stop > 0)
-        printf("  (best epoch %d%s)", r.best_epoch, r.stopped_early ? ", stopped early" : "");
-    printf("\n");
-    goto out;
-
-lib_fail:
-    code = fail(st);
-out:
-    /* failed before training while the other processes went on: they wait
-     * in rg_train's first agreement for this one */
-    if (code && !reached) rg_dist_agree(RG_EDATA);
-    rg_model_free(m);
-    rg_dataset_free(all);
-    rg_dataset_free(train);
-    rg_dataset_free(val);
-    rg_dataset_free(test);
-    rg_dataset_free(tmp);
+static int cmd_train(const rg_config *c)
+{
+    sets s = { 0 };
+    rg_blas_set_threads(c->threads);
+    if (rg_dist_rank() == 0) warn_noops(c);
+    cli_hold(1);   /* under mpirun, which process says what went wrong is agreed first */
+    int code = agree_set_up(load_sets(c, &s));
+    if (!code) code = train_sets(c, &s);
+    sets_free(&s);
     return code;
 }
 
@@ -553,13 +659,17 @@ static void install_test_hook(void)
 int main(int argc, char **argv)
 {
     rg_set_log(log_to_stderr, NULL);
+    /* under mpirun, what the command line alone decides (--help, a bad
+     * option) is said by rank 0 alone; MPI has not started yet */
+    cli_mute = cli_launch_rank() > 0;
     if (argc < 2) {
         failf(EXIT_USAGE, "missing command (train, eval, predict, plot or inspect)\n");
-        print_usage(stderr);
+        if (!cli_mute) print_usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (cli_mute) return 0;
         const cli_command *about = argc > 2 ? cli_command_find(argv[2]) : NULL;
         if (about && about->run)
             cli_print_help(stdout, about);
@@ -585,7 +695,7 @@ int main(int argc, char **argv)
     /* --help anywhere wins over everything else on the line. */
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            print_help(stdout, cmd);
+            if (!cli_mute) print_help(stdout, cmd);
             return 0;
         }
 
@@ -595,6 +705,8 @@ int main(int argc, char **argv)
     /* under mpirun: MPI, and a world of processes x --workers threads */
     rg_status st = run == cmd_train ? rg_dist_init(&argc, &argv) : RG_OK;
     if (st != RG_OK) return fail(st);
+    cli_mute = 0;   /* from here each process says what is its own (cmd_train agrees on the rest) */
+    cli_quiet = c.quiet;
     rg_dist_set_timeout(c.comm_timeout);
     install_test_hook();
     code = run(&c);

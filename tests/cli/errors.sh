@@ -231,27 +231,7 @@ expect 3 "--log $O/nodir/l.jsonl: the directory" -- "$REGULA" train "${D[@]}" --
 expect 3 "--checkpoint-dir $T/d.csv: not a directory" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/d.csv"
 expect 3 "--checkpoint-dir $T/no/such: cannot create it" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/no/such"
 
-# IDX: a good set of ten 2x2 images, then broken copies of it.
-# idx_images FILE N ROWS COLS [BYTES]: an IDX ubyte image header, then BYTES
-# (default N*ROWS*COLS) pixel bytes, varied so that gzip keeps them long.
-idx_images() {
-    local i b s=""
-    for ((i = 0; i < ${5:-$(($2 * $3 * $4))}; i++)); do printf -v b '\\x%02x' $(((i * 37 + 11) % 256)); s+=$b; done
-    printf "\\x00\\x00\\x08\\x03$(be32 "$2")$(be32 "$3")$(be32 "$4")$s" >"$1"
-}
-# idx_labels FILE N [BYTES]: an IDX ubyte label header, then labels 0 1 2 0 ...
-idx_labels() {
-    local i s=""
-    for ((i = 0; i < ${3:-$2}; i++)); do s+=$(printf '\\x%02x' $((i % 3))); done
-    printf "\\x00\\x00\\x08\\x01$(be32 "$2")$s" >"$1"
-}
-idx_dir() {      # idx_dir DIR: ten good 2x2 images and labels, train and test splits
-    mkdir -p "$1"
-    idx_images "$1/train-images-idx3-ubyte" 10 2 2
-    idx_labels "$1/train-labels-idx1-ubyte" 10
-    idx_images "$1/t10k-images-idx3-ubyte" 10 2 2
-    idx_labels "$1/t10k-labels-idx1-ubyte" 10
-}
+# IDX: a good set of ten 2x2 images (idx_dir, lib.bash), then broken copies of it.
 idx_dir "$T/good"
 # the good set trains and predicts (the cases below break one thing at a time)
 expect 0 "" -- "$REGULA" train --data "idx:$T/good" --model "$M" --epochs 1

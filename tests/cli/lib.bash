@@ -22,6 +22,29 @@ gen_csv() {
 # be32 N: N as four big-endian bytes, in printf escape form (IDX headers).
 be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
 
+# IDX files, hand-made (printf formats carry byte escapes on purpose):
+# shellcheck disable=SC2059
+# idx_images FILE N ROWS COLS [BYTES]: an IDX ubyte image header, then BYTES
+# (default N*ROWS*COLS) pixel bytes, varied so that gzip keeps them long.
+idx_images() {
+    local i b s=""
+    for ((i = 0; i < ${5:-$(($2 * $3 * $4))}; i++)); do printf -v b '\\x%02x' $(((i * 37 + 11) % 256)); s+=$b; done
+    printf "\\x00\\x00\\x08\\x03$(be32 "$2")$(be32 "$3")$(be32 "$4")$s" >"$1"
+}
+# idx_labels FILE N [BYTES]: an IDX ubyte label header, then labels 0 1 2 0 ...
+# shellcheck disable=SC2059
+idx_labels() {
+    local i s=""
+    for ((i = 0; i < ${3:-$2}; i++)); do s+=$(printf '\\x%02x' $((i % 3))); done
+    printf "\\x00\\x00\\x08\\x01$(be32 "$2")$s" >"$1"
+}
+idx_dir() {      # idx_dir DIR: ten good 2x2 images and labels, train and test splits
+    mkdir -p "$1"
+    idx_images "$1/train-images-idx3-ubyte" 10 2 2
+    idx_labels "$1/train-labels-idx1-ubyte" 10
+    idx_images "$1/t10k-images-idx3-ubyte" 10 2 2
+    idx_labels "$1/t10k-labels-idx1-ubyte" 10
+}
 # le64 N: N as eight little-endian bytes, in printf escape form (the
 # safetensors header length).  N up to 2^63-1; -1 gives ff ff ... ff.
 le64() {

@@ -14,7 +14,7 @@ w=$(groff -man -Tascii -ww -z "$T/regula.1" 2>&1)
 [ -z "$w" ] && ok "groff: no warnings" || bad "groff warnings: $w"
 # the page's options: "NAME<TAB>TEXT" from each .TP entry of the roff
 sed 's/\\-/-/g; s/\\f[BIR]//g; s/\\e/\\/g' "$T/regula.1" |
-    awk '/^\.TP$/ { tp = 1; next } tp == 1 { split($0, w, " "); name = w[1] == "-o," ? w[2] : w[1]; tp = 2; next }
+    awk '/^\.TP$/ { tp = 1; next } tp == 1 { split($0, w, " "); name = w[1] ~ /^-.,$/ ? w[2] : w[1]; tp = 2; next }
          tp == 2 { if (name ~ /^--/) print name "\t" $0; tp = 0 }' >"$T/page-options"
 # the page as man prints it
 groff -man -Tascii -P-cbou -rLL=2000n "$T/regula.1" 2>/dev/null | sed 's/^ *//' >"$T/page"

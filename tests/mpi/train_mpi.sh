@@ -3,7 +3,9 @@
 # bitwise under --deterministic (1 worker, 2 processes, 2 x 2, 4 threads),
 # to float summation order without it; only rank 0 writes the log and the
 # checkpoint; a non-finite loss stops every rank with exit code 4; a
-# parameter server (--strategy ps) with staleness 0 is all-reduce.
+# parameter server (--strategy ps) with staleness 0 is all-reduce; what
+# every process would say alike (a data error, --help, a warning) is said
+# once.
 # Usage: train_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -73,6 +75,21 @@ timeout 120 "$mpiexec" -n 2 "$regula" train "${common[@]}" --log "$dir/no/such/d
 code=$?
 [ $code != 0 ] && [ $code != 124 ] && ok "one process failing at setup: the job ends (exit $code)" || bad "one process failing at setup: exit $code"
 grep -q "no/such/dir/x.jsonl" "$dir/log.err" && ok "its message names the log file" || bad "message: $(cat "$dir/log.err")"
+
+# what every process would say alike is said once (issue 14): an error on
+# the data, --help, a bad option, a warning; progress comes from rank 0
+"$mpiexec" -n 2 "$regula" train --data "csv:$dir/missing.csv" > /dev/null 2> "$dir/once.err"
+code=$?
+[ $code = 3 ] && ok "missing data: exit 3" || bad "missing data: exit $code"
+[ "$(grep -c 'missing.csv: cannot open' "$dir/once.err")" = 1 ] && ok "missing data: said once" ||
+  bad "missing data said $(grep -c 'missing.csv' "$dir/once.err") times: $(cat "$dir/once.err")"
+"$mpiexec" -n 2 "$regula" train --help > "$dir/help.out" 2>&1
+[ "$(grep -c '^Usage: regula train' "$dir/help.out")" = 1 ] && ok "--help printed once" || bad "--help printed $(grep -c '^Usage' "$dir/help.out") times"
+"$mpiexec" -n 2 "$regula" train --learning-rate 0.1 > /dev/null 2> "$dir/opt.err"
+[ "$(grep -c 'unknown option --learning-rate' "$dir/opt.err")" = 1 ] && ok "a bad option: said once" || bad "a bad option said $(grep -c 'learning-rate' "$dir/opt.err") times"
+"$mpiexec" -n 2 "$regula" train "${common[@]}" --momentum 0.5 > /dev/null 2> "$dir/warn.err" || bad "a warning: the run fails"
+[ "$(grep -c 'warning: --momentum 0.5 has no effect' "$dir/warn.err")" = 1 ] && ok "a warning: said once" || bad "a warning said $(grep -c 'momentum' "$dir/warn.err") times"
+[ "$(grep -c '^epoch [123]/3  loss' "$dir/warn.err")" = 3 ] && ok "a line per epoch, from rank 0 alone" || bad "epoch lines: $(grep -c '^epoch' "$dir/warn.err")"
 
 echo "train_mpi: $pass passed, $fail failed"
 [ $fail = 0 ]
