@@ -39,6 +39,16 @@ static rg_status check_dataset(const rg_model *m, const rg_dataset *ds, const ch
     return RG_OK;
 }
 
+/* The directory path is in ("." for a bare name). */
+static void parent_of(const char *path, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, cap, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+}
+
 /* An output file's directory must exist and be writable, and the file must
  * not be a directory: found before training, not after it. */
 static rg_status check_output(const char *opt, const char *path)
@@ -47,11 +57,7 @@ static rg_status check_output(const char *opt, const char *path)
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return rg_error(RG_EIO, "%s %s: is a directory; give a file name", opt, path);
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
+    parent_of(path, dir, sizeof dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return rg_error(RG_EIO, "%s %s: the directory '%s' does not exist", opt, path, dir);
     if (access(dir, W_OK | X_OK) != 0)
@@ -243,11 +249,7 @@ static rg_status check_resume_dir(const char *dir)
     struct stat sb;
     if (!dir[0] || stat(dir, &sb) != 0 || S_ISDIR(sb.st_mode)) return RG_OK;
     char parent[4096];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (!slash) snprintf(parent, sizeof parent, ".");
-    else if (slash == parent) parent[1] = 0;
-    else *slash = 0;
+    parent_of(dir, parent, sizeof parent);
     return rg_error(RG_EUSAGE, "--resume %s: a file, not a directory: --resume takes the directory the checkpoints "
                     "are in (--resume %s) and continues from the newest valid one there (to start from this file's "
                     "weights alone, give --init %s)", dir, parent, dir);
