@@ -96,6 +96,7 @@ void cli_release(void)
 }
 
 /* "regula: [KIND]MESSAGE\n" to stderr, or kept while holding. */
+static void say(const char *kind, const char *fmt, va_list ap) CLI_PRINTF(2, 0);
 static void say(const char *kind, const char *fmt, va_list ap)
 {
     if (cli_mute) return;
