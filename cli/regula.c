@@ -10,6 +10,12 @@
  * Order of settings: defaults, then every --config FILE.json, then the other
  * command-line options in the order given, so the command line always wins
  * over the file whatever their order on the line.
+ *
+ * What train says: the results on stdout (one line, the final model's
+ * figures), progress (progress.c), warnings, notes and a summary on
+ * stderr.  Under mpirun the process that says a thing is chosen: rank 0
+ * for what the command line decides and what every process shares, the
+ * process at fault for what is its own (agree_set_up).
  */
 #include "regula.h"
 #include "cli.h"
