@@ -60,7 +60,7 @@ char *rg_config_noops(const rg_config *c, int processes)
     rg_config_defaults(&d);
     int sgd = !strcmp(c->optimizer, "sgd"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
-    int local = !strcmp(c->strategy, "local-sgd"), easgd = !strcmp(c->strategy, "easgd");
+    int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
     const rule rules[] = {
         { "momentum", !sgd, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
         { "nesterov", !sgd, "Nesterov momentum is sgd's (--optimizer sgd --momentum X --nesterov)" },
@@ -84,9 +84,9 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "shard-optimizer", world == 1, "one worker keeps the whole optimizer state" },
         { "shard-optimizer", c->deterministic, "--deterministic has its own exchange" },
         { "strategy", world == 1, "one worker has no one to combine its work with" },
-        { "sync-every", !local && !easgd, "it paces --strategy local-sgd or easgd, and neither is the strategy" },
+        { "sync-every", !local && !easgd, "it paces --strategy local-sgd, easgd or easgd-async, and none is the strategy" },
         { "sync-warmup", !local, "it is --strategy local-sgd's, which is not the strategy" },
-        { "elastic", !easgd, "it is --strategy easgd's, which is not the strategy" },
+        { "elastic", !easgd, "it is --strategy easgd's and easgd-async's, and neither is the strategy" },
         { "servers", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
         { "staleness", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
         { "staleness-lr", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
