@@ -7,7 +7,7 @@ EPOCHS ?= 10
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-parallel study soak clean
+.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-parallel study study-comm soak clean
 
 all: build
 
@@ -105,6 +105,12 @@ soak: build
 
 study: build
 	bench/study_skew.sh $(BUILD) 5 "1 2 3"
+
+# The communication study of docs/study-communication.md (issue 11), as committed: about 2 hours here.
+study-comm: build
+	PARTS=a bench/study_comm.sh $(BUILD) 3 "1 2 3"
+	PARTS=wide bench/study_comm.sh $(BUILD) 1 1
+	PARTS="b c" bench/study_comm.sh $(BUILD) 10 "1 2 3"
 
 bench: build
 	@scripts/deps.sh --bench
