@@ -76,6 +76,7 @@ typedef struct mpi_impl {
     size_t scratch_bytes;
     struct shm_area *shm;       /* the shared-memory reductions' window, once made */
     int shm_state;              /* 0 not decided, 1 every rank on this machine, -1 messages */
+    int shm_want;               /* REGULA_MPI_SHM was not 0 when this communicator was made */
 } mpi_impl;
 
 static int g_mpi_inited_by_us;
@@ -643,7 +644,8 @@ static rg_status pending_finish(rg_comm *c, mpi_req *last)
  * segment of SHM_SLOT bytes.  The waits are mpi_wait_for's, with
  * --comm-timeout, pings and verdicts.  The window is made at the first
  * such reduction (after a timed barrier, since the calls that make it
- * block), every rank agreeing; REGULA_MPI_SHM=0 keeps messages.  Windows
+ * block), every rank agreeing; REGULA_MPI_SHM=0 when a communicator is
+ * made keeps it on messages.  Windows
  * are freed at rg_comm_mpi_finalize after its timed barrier, in the order
  * they were made (MPI_Win_free waits for the window's every rank). */
 #define SHM_SLOT ((size_t)4 << 20)      /* bytes a rank's slot holds at most */
@@ -728,9 +730,8 @@ static rg_status shm_ready(rg_comm *c, size_t bytes)
         rg_free(m->shm);
         m->shm = NULL;
     } else {
-        const char *e = getenv("REGULA_MPI_SHM");
-        int size = 0, want = !(e && !strcmp(e, "0"));
-        if (want && MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS)
+        int size = 0;
+        if (m->shm_want && MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS)
             MPI_Comm_size(node, &size);
         if (!shm_agree(c, size == c->size, &st)) {
             if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
@@ -970,6 +971,8 @@ static rg_status mpi_wrap(MPI_Comm comm, int deterministic, rg_comm **out)
     MPI_Comm_get_attr(comm, MPI_TAG_UB, &ub, &has);
     m->tag_ub = (has && ub ? *ub : 32767) - 2 * RED_TAGS;     /* the standard's minimum, less ours */
     m->deterministic = deterministic;
+    const char *e = getenv("REGULA_MPI_SHM");
+    m->shm_want = !(e && !strcmp(e, "0"));
     c->ops = &mpi_ops;
     c->rank = rank;
     c->size = size;
