@@ -57,15 +57,18 @@ enum opt_kind {
     X("val-split", "FRACTION", "train", K_DOUBLE, val_split, NULL,                         \
       "hold out the last FRACTION of training data for validation; 0 = validate on the test set") \
     X("model", "SPEC", "train", K_STR, model, NULL,                                        \
-      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE)") \
-    X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw",                   \
-      "sgd, adam or adamw (any case, as every choice)")                                   \
+      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE); " \
+      "ACT: relu leaky_relu elu tanh sigmoid gelu softmax linear") \
+    X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw|rmsprop",           \
+      "sgd, adam, adamw or rmsprop (any case, as every choice)")                          \
     X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \
-    X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd momentum, in [0,1)")        \
+    X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd or rmsprop momentum, in [0,1)") \
     X("nesterov", NULL, "train", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum (with --momentum > 0)") \
     X("beta1", "X", "train", K_DOUBLE, beta1, NULL, "adam/adamw first-moment decay")       \
     X("beta2", "X", "train", K_DOUBLE, beta2, NULL, "adam/adamw second-moment decay")      \
-    X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw epsilon")     \
+    X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw/rmsprop epsilon")            \
+    X("rho", "X", "train", K_DOUBLE, rho, NULL,                                            \
+      "rmsprop: decay of the mean square, in [0,1) (PyTorch's alpha, Keras' rho)")        \
     X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
       "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
     X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
@@ -209,6 +212,7 @@ void rg_config_defaults(rg_config *c)
     c->momentum = 0.0;
     c->beta1 = 0.9;
     c->beta2 = 0.999;
+    c->rho = 0.99;
     c->eps = 1e-7;
     c->weight_decay = 0.0;
     snprintf(c->lr_schedule, sizeof c->lr_schedule, "constant");
@@ -299,6 +303,7 @@ static size_t edit_distance(const char *a, const char *b)
  * calls them: a hint where edit distance finds nothing. */
 static const struct { const char *name, *hint; } g_aliases[] = {
     { "learning-rate", "regula calls it --lr" },
+    { "alpha", "rmsprop's decay (PyTorch's alpha) is --rho" },
     { "batch-size", "regula calls it --batch" },
     { "validation-split", "regula calls it --val-split" },
     { "validation-data", "--test-data FILE is validated on when there is no --val-split" },
@@ -1001,6 +1006,7 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(IN01(c->momentum), "momentum", "in [0,1)", D(c->momentum));
     CHECK(IN01(c->beta1), "beta1", "in [0,1)", D(c->beta1));
     CHECK(IN01(c->beta2), "beta2", "in [0,1)", D(c->beta2));
+    CHECK(IN01(c->rho), "rho", "in [0,1)", D(c->rho));
     CHECK(isfinite(c->eps) && (float)c->eps > 0, "eps", "a number > 0 that a float can hold (>= 1e-45)", D(c->eps));
     /* the optimizer computes in float: a learning rate or decay past float's
      * range would turn every weight infinite at the first step */

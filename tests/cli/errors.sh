@@ -174,7 +174,8 @@ expect 2 "--lr must be a number a float can hold" -- "${TR[@]}" --lr 1e39
 expect 2 "--lr: 'abc' is not a number" -- "${TR[@]}" --lr abc
 expect 2 "--eps must be a number > 0 that a float can hold" -- "${TR[@]}" --eps 1e-50
 expect 2 "--momentum must be in [0,1), got 1" -- "${TR[@]}" --momentum 1
-expect 2 "--optimizer: unknown value 'foo' (expected sgd, adam or adamw)" -- "${TR[@]}" --optimizer foo
+expect 2 "--rho must be in [0,1), got 1" -- "${TR[@]}" --optimizer rmsprop --rho 1
+expect 2 "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)" -- "${TR[@]}" --optimizer foo
 expect 2 "--val-split must be a fraction in [0,1), got 1" -- "${TR[@]}" --val-split 1
 expect 2 "--label-smoothing must be in [0,1)" -- "${TR[@]}" --label-smoothing 1.5
 expect 2 "--early-stop needs a validation set" -- "${TR[@]}" --early-stop 2

@@ -152,7 +152,7 @@ static void test_set_errors(void **state)
     expect_set_error("lr", NULL, "--lr: expects a value");
     expect_set_error("scale", "1e300", "--scale: '1e300' is out of range");
     expect_set_error("optimizer", "foo",
-                     "--optimizer: unknown value 'foo' (expected sgd, adam or adamw)");
+                     "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)");
     expect_set_error("lr-schedule", "linear", "(expected constant, step or cosine)");
     expect_set_error("monitor", "acc", "(expected val_loss or val_acc)");
     expect_set_error("foo", "1", "unknown option --foo");
@@ -254,8 +254,8 @@ static void test_json_errors(void **state)
     expect_json_error("{\"header\": 1}", RG_EUSAGE, "key 'header': expected true or false, got a number");
     expect_json_error("{\"batch\": 3.5}", RG_EUSAGE, "key 'batch': expected an integer, got 3.5");
     expect_json_error("{\"batch\": 8, \"foo\": 1}", RG_EUSAGE, "key 'foo': unknown option --foo");
-    expect_json_error("{\"optimizer\": \"rmsprop\"}", RG_EUSAGE,
-                      "key 'optimizer': unknown value 'rmsprop' (expected sgd, adam or adamw)");
+    expect_json_error("{\"optimizer\": \"adagrad\"}", RG_EUSAGE,
+                      "key 'optimizer': unknown value 'adagrad' (expected sgd, adam, adamw or rmsprop)");
     expect_json_error("{\"config\": \"other.json\"}", RG_EUSAGE, "cannot name another");
     expect_json_error("{\"lr\": null}", RG_EUSAGE, "expected a number, got null");
     expect_json_error("[1, 2]", RG_EUSAGE, "expected a JSON object of options, got an array");
