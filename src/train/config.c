@@ -109,6 +109,9 @@ enum opt_kind {
     X("format", "NAME", "eval", K_ENUM, format, "text|json",                                \
       "eval's output: text (a line, and --metrics' tables) or json (one JSON object)")    \
     X("save", "FILE", "train", K_STR, save, NULL, "write the trained model here (safetensors)") \
+    X("save-best", "FILE", "train", K_STR, save_best, NULL,                                  \
+      "write the model of the best epoch so far here, at each epoch that beats it (--monitor on the validation " \
+      "set; without one, the epoch's training loss or accuracy)")                        \
     X("log", "FILE", "train", K_STR, log, NULL, "write JSON-lines events here")            \
     X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
       "log a step event every N steps; 0 = epochs only")                                  \
@@ -155,6 +158,8 @@ enum opt_kind {
       "each worker updates 1/N of the weights with 1/N of the optimizer state (ZeRO-1)")  \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
+    X("checkpoint-every-epoch", NULL, "train", K_FLAG, checkpoint_every_epoch, NULL,         \
+      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every)") \
     X("checkpoint-dir", "DIR", "train", K_STR, checkpoint_dir, NULL,                       \
       "directory for training checkpoints; empty: the --resume directory")                \
     X("keep", "K", "train", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
@@ -691,6 +696,8 @@ uint64_t rg_config_hash(const rg_config *c)
     t.log[0] = t.save[0] = t.load[0] = t.input[0] = 0;
     t.log_every = 0;
     t.checkpoint_every = 0;
+    t.checkpoint_every_epoch = 0;
+    t.save_best[0] = 0;
     t.checkpoint_dir[0] = t.resume[0] = 0;
     t.keep = 3;
     t.comm_timeout = 30.0;
@@ -709,8 +716,8 @@ uint64_t rg_config_hash(const rg_config *c)
 /* Options a resumed run may change: where things are written, how often,
  * how the work is spread (the data cursor is global), and timeouts. */
 static const char *const g_resume_free[] = {
-    "log", "log-every", "save", "load", "input", "init", "threads", "workers",
-    "shard-optimizer", "checkpoint-every", "checkpoint-dir", "keep", "resume",
+    "log", "log-every", "save", "save-best", "load", "input", "init", "threads", "workers",
+    "shard-optimizer", "checkpoint-every", "checkpoint-every-epoch", "checkpoint-dir", "keep", "resume",
     "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", NULL
 };
 

@@ -264,6 +264,7 @@ static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, si
     rg_status st = check_resume_dir(c->resume);
     if (st != RG_OK) return st;
     if ((c->save[0] && (st = check_output("--save", c->save)) != RG_OK) ||
+        (c->save_best[0] && (st = check_output("--save-best", c->save_best)) != RG_OK) ||
         (c->log[0] && (st = check_output("--log", c->log)) != RG_OK) ||
         (dir && (st = rg_ckpt_dir_ready(dir)) != RG_OK))
         return st;
