@@ -767,6 +767,21 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
     return is_num && cJSON_IsNumber(x) && x->valuedouble == num;
 }
 
+/* A resumed run may have another --epochs (a finished run extended, say)
+ * when its schedule does not depend on the run's length: the steps done
+ * are then the same steps whatever the length.  RG_OK, or why not. */
+static rg_status epochs_may_change(const rg_config *c, const cJSON *saved, const char *what)
+{
+    rg_plan p;
+    rg_status st = rg_plan_resolve(c, &p, NULL);
+    if (st != RG_OK || !rg_lr_depends_on_length(&p.lr)) return st;
+    return rg_error(RG_EUSAGE, "--resume: %s was trained with --epochs %.0f, this run has %ld; --lr-schedule %s spreads "
+                    "its decay over the whole run, so in a run of %ld epochs every rate it already used would have been "
+                    "another: it cannot go on from this checkpoint (train afresh with --epochs %ld; a run whose "
+                    "--lr-schedule is constant or step can be extended)", what, saved->valuedouble, c->epochs,
+                    c->lr_schedule, c->epochs, c->epochs);
+}
+
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
 {
     char *now = rg_config_json(c);
@@ -784,11 +799,16 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (free_key) continue;
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
         if (y && cJSON_Compare(x, y, 1)) continue;
+        if (y && cJSON_IsNumber(y) && name_eq(x->string, "epochs")) {
+            if ((st = epochs_may_change(c, y, what)) != RG_OK) goto done;
+            continue;
+        }
         if (!y && legacy_match(x, a)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
-                      "process count, --shard-optimizer, --init, checkpoint options and --comm-timeout may change)",
+                      "process count, --shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
+                      "schedule is cosine, --epochs may change)",
                       what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
         free(vx);
         free(vy);

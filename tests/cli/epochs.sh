@@ -89,4 +89,46 @@ run 0 -- "$REGULA" train "${C[@]}" --epochs 4 --checkpoint-every-epoch --checkpo
 check "--keep 2 keeps the newest two of either kind" test "$(ck "$T/e4")" = "45 60 "
 run 2 -- "$REGULA" train "${C[@]}" --epochs 1 --checkpoint-every-epoch
 check "--checkpoint-every-epoch without a directory" grep -q -- "--checkpoint-every-epoch needs --checkpoint-dir (or --resume DIR)" "$T/err"
+
+# --- a finished run extended: 2 epochs, then --resume with --epochs 3,
+# gives the bits of 3 epochs straight through (the final model and the
+# last checkpoint) when the schedule does not depend on --epochs
+# extend NAME ARGS...: runs 3 epochs straight, 2 then 3 resumed; compares
+extend() {
+    local name=$1 d=$T/x-$1
+    shift
+    mkdir -p "$d"
+    "$REGULA" train "${C[@]}" "$@" --epochs 3 --checkpoint-dir "$d/a" --save "$d/a.st" >/dev/null 2>"$d/a.err" &&
+        "$REGULA" train "${C[@]}" "$@" --epochs 2 --checkpoint-dir "$d/b" --save "$d/b2.st" >/dev/null 2>"$d/b2.err" ||
+        { bad "$name: a run failed: $(cat "$d"/*.err)"; return; }
+    if ! "$REGULA" train "${C[@]}" "$@" --epochs 3 --resume "$d/b" --save "$d/b.st" --log "$d/b.jsonl" >/dev/null 2>"$d/b.err"; then
+        bad "$name: extending to 3 epochs failed: $(cat "$d/b.err")"
+        return
+    fi
+    local last
+    last=$(cd "$d/a" && ls ckpt-*.safetensors | tail -1)
+    if ! grep -q '"event":"resume"' "$d/b.jsonl"; then bad "$name: not resumed (no resume event)"
+    elif ! cmp -s "$d/a.st" "$d/b.st"; then bad "$name: the extended run's model differs from 3 epochs straight"
+    elif cmp -s "$d/a.st" "$d/b2.st"; then bad "$name: the 2-epoch model is the 3-epoch one (a test that cannot fail)"
+    elif ! cmp -s "$d/a/$last" "$d/b/$last"; then bad "$name: checkpoint $last differs"
+    else ok "$name: 2 epochs extended to 3: the model and $last bitwise those of 3 epochs straight"; fi
+}
+extend constant --checkpoint-every-epoch
+extend step_warmup --checkpoint-every-epoch --lr-schedule step --lr-step-epochs 1 --lr-gamma 0.5 --warmup 20
+extend mid_epoch --checkpoint-every 7                       # the last checkpoint at step 28 of 30
+extend early_stop --checkpoint-every-epoch --early-stop 5 --save-best "$T/x-best.st"
+extend threads --checkpoint-every-epoch --workers 2 --optimizer adam --lr 0.01
+
+# cosine decays over the whole run: refused, saying why; nothing written
+d=$T/cos
+"$REGULA" train "${C[@]}" --lr-schedule cosine --epochs 2 --checkpoint-every-epoch --checkpoint-dir "$d" >/dev/null 2>&1
+before=$(ls "$d")
+run 2 -- "$REGULA" train "${C[@]}" --lr-schedule cosine --epochs 3 --resume "$d" --save "$T/cos.st"
+check "cosine, more epochs: refused, saying why" grep -q -- "was trained with --epochs 2, this run has 3; --lr-schedule cosine spreads its decay over the whole run" "$T/err"
+check "cosine: nothing saved, the checkpoints untouched" test ! -e "$T/cos.st" -a "$(ls "$d")" = "$before"
+run 0 -- "$REGULA" train "${C[@]}" --lr-schedule cosine --epochs 2 --resume "$d" --save "$T/cos.st"
+check "cosine, the same --epochs: resumes" test -s "$T/cos.st"
+# fewer epochs than the checkpoint has done
+run 2 -- "$REGULA" train "${C[@]}" --epochs 1 --resume "$T/x-constant/b" --save "$T/one.st"
+check "fewer epochs than done: refused" grep -q -- "is in epoch 3, past --epochs 1: a resumed run goes on from its checkpoint (give --epochs 3 or more)" "$T/err"
 finish
