@@ -20,6 +20,7 @@
 #include "regula.h"
 #include "cli.h"
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -485,6 +486,10 @@ static void report(const rg_config *c, const sets *s, const rg_train_result *r, 
     if (c->save[0]) fprintf(stderr, "regula: %d epoch%s in %.1f s; model saved to %s%s\n", r->epochs_run,
                             r->epochs_run == 1 ? "" : "s", secs, c->save, log);
     else fprintf(stderr, "regula: %d epoch%s in %.1f s%s\n", r->epochs_run, r->epochs_run == 1 ? "" : "s", secs, log);
+    if (c->save_best[0] && r->best_epoch > 0)
+        fprintf(stderr, "regula: the best epoch, %d, is in %s\n", r->best_epoch, c->save_best);
+    if (c->save_best[0] && r->best_epoch == 0)
+        cli_warn("--save-best %s: no epoch had a finite %s, so nothing was written", c->save_best, c->monitor);
     if (!c->save[0]) cli_warn("no --save: the trained model was not written (give --save FILE.safetensors to keep it)");
 }
 
@@ -494,11 +499,17 @@ static int train_sets(const rg_config *c, sets *s)
     if (lead && !c->test_data[0] && !is_csv(c->data) && !s->test)
         cli_note("%s has no test split (t10k-images-idx3-ubyte[.gz]): no test figures; validation is held out "
                  "(--val-split)", c->data);
-    if (lead && c->early_stop > 0 && !s->val)
+    const char *chooser = c->early_stop > 0 && c->save_best[0] ? "--early-stop and --save-best"
+                        : c->early_stop > 0 ? "--early-stop" : c->save_best[0] ? "--save-best" : NULL;
+    if (lead && chooser && !s->val && s->test)
         /* Keras' example does this too; say so, once: the test figures then
          * are not independent of the choice of model */
-        cli_note("--early-stop without --val-split watches the test set, so the test figures "
-                 "helped choose the model (give --val-split for a held-out validation set)");
+        cli_note("%s without --val-split %s the test set, so the test figures helped choose the model (give "
+                 "--val-split for a held-out validation set)", chooser, c->early_stop > 0 && c->save_best[0] ? "watch" : "watches");
+    if (lead && c->save_best[0] && !s->val && !s->test)
+        cli_note("--save-best without a validation set picks the epoch of the best training %s (each epoch's mean "
+                 "over its steps, as its progress line shows; give --val-split to pick by a held-out set)",
+                 !strcmp(c->monitor, "val_acc") ? "accuracy" : "loss");
     if (lead && c->verbose && !c->quiet) say_run(c, s);
     cli_progress bar;
     cli_progress_init(&bar, c, lead, s->val || s->test);
@@ -533,6 +544,7 @@ static int cmd_eval(const rg_config *c)
 {
     rg_model *m = NULL;
     rg_dataset *ds = NULL;
+    int32_t *pred = NULL;
     rg_status st;
     int code = 0;
 
@@ -547,14 +559,23 @@ static int cmd_eval(const rg_config *c)
         goto out;
     }
     if ((code = check_fits(ds, m))) goto out;
-    double loss, acc;
-    if ((st = rg_evaluate(m, ds, (size_t)c->batch, &loss, &acc))) goto lib_fail;
-    printf("test_loss %.4f  test_acc %.4f\n", loss, acc);
+    cli_eval e = { .n = rg_dataset_size(ds), .y = rg_dataset_y(ds), .json = !strcmp(c->format, "json") };
+    if ((st = rg_evaluate(m, ds, (size_t)c->batch, &e.loss, &e.acc))) goto lib_fail;
+    if (c->metrics) {
+        e.pred = pred = malloc((e.n ? e.n : 1) * sizeof *pred);
+        if (!pred) {
+            code = failf(EXIT_OTHER, "out of memory for %zu predictions", e.n);
+            goto out;
+        }
+        if ((st = rg_predict(m, ds, (size_t)c->batch, pred))) goto lib_fail;
+    }
+    code = cli_print_eval(stdout, m, &e);
     goto out;
 
 lib_fail:
     code = fail(st);
 out:
+    free(pred);
     rg_dataset_free(ds);
     rg_model_free(m);
     return code;
@@ -565,6 +586,7 @@ static int cmd_predict(const rg_config *c)
     rg_model *m = NULL;
     rg_dataset *ds = NULL;
     int32_t *classes = NULL;
+    float *proba = NULL;
     rg_status st;
     int code = 0;
 
@@ -572,6 +594,11 @@ static int cmd_predict(const rg_config *c)
     if (!c->load[0]) return failf(EXIT_USAGE, "predict needs --load FILE (a checkpoint written by train --save)");
     if (!c->input[0]) return failf(EXIT_USAGE, "predict needs --input FILE (IDX images or csv:FILE)");
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
+    if (c->top > 0 && (size_t)c->top > rg_model_outputs(m)) {
+        code = failf(EXIT_USAGE, "--top %ld: the model %s has %zu classes (give --top 1 to %zu)", c->top, c->load,
+                     rg_model_outputs(m), rg_model_outputs(m));
+        goto out;
+    }
     if (is_csv(c->input)) {
         /* Samples to classify carry no label: every column is a feature. */
         rg_data_opts o = data_opts(c);
@@ -595,19 +622,22 @@ static int cmd_predict(const rg_config *c)
                          ? " (predict reads every CSV column as a feature: drop the label column)" : "");
         goto out;
     }
-    size_t n = rg_dataset_size(ds);
+    size_t n = rg_dataset_size(ds), k = rg_model_outputs(m);
+    int probs = c->proba || c->top > 0;
     classes = malloc((n ? n : 1) * sizeof *classes);
-    if (!classes) {
-        code = failf(EXIT_OTHER, "out of memory for %zu predictions", n);
+    proba = probs && n <= SIZE_MAX / sizeof *proba / k ? malloc((n ? n : 1) * k * sizeof *proba) : NULL;
+    if (!classes || (probs && !proba)) {
+        code = failf(EXIT_OTHER, "out of memory for %zu predictions%s", n, probs ? " and their probabilities" : "");
         goto out;
     }
-    if ((st = rg_predict(m, ds, (size_t)c->batch, classes))) goto lib_fail;
-    for (size_t i = 0; i < n; i++) printf("%d\n", (int)classes[i]);
+    if ((st = rg_predict_proba(m, ds, (size_t)c->batch, classes, proba))) goto lib_fail;
+    code = cli_print_predictions(stdout, m, n, classes, proba, c->top);
     goto out;
 
 lib_fail:
     code = fail(st);
 out:
+    free(proba);
     free(classes);
     rg_dataset_free(ds);
     rg_model_free(m);

@@ -22,13 +22,15 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     if (!strcmp(c->optimizer, "sgd")) o->kind = RG_OPT_SGD;
     else if (!strcmp(c->optimizer, "adam")) o->kind = RG_OPT_ADAM;
     else if (!strcmp(c->optimizer, "adamw")) o->kind = RG_OPT_ADAMW;
-    else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam or adamw)",
+    else if (!strcmp(c->optimizer, "rmsprop")) o->kind = RG_OPT_RMSPROP;
+    else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam, adamw or rmsprop)",
                                                 c->optimizer));
     o->momentum = (float)c->momentum;
     o->nesterov = c->nesterov;
     o->beta1 = (float)c->beta1;
     o->beta2 = (float)c->beta2;
     o->eps = (float)c->eps;
+    o->rho = (float)c->rho;
     o->weight_decay = (float)c->weight_decay;
     /* --nesterov without momentum is plain SGD: a warning (rg_config_noops), not an error */
     p->lr = (rg_lr_schedule){ .kind = !strcmp(c->lr_schedule, "step") ? RG_LR_STEP
@@ -129,14 +131,24 @@ static rg_status resolve_emulation(const rg_config *c, rg_plan *p, int *option)
 
 static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
 {
-    if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
-        return at(option, "checkpoint-every", rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir "
-                                                       "(or --resume DIR)"));
-    if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
+    int every = c->checkpoint_every > 0 || c->checkpoint_every_epoch;
+    const char *which = c->checkpoint_every > 0 ? "checkpoint-every" : "checkpoint-every-epoch";
+    if (every && !c->checkpoint_dir[0] && !c->resume[0])
+        return at(option, which, rg_error(RG_EUSAGE, "--%s needs --checkpoint-dir (or --resume DIR)", which));
+    if (c->checkpoint_dir[0] && !every)
         return at(option, "checkpoint-dir", rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N "
-                                                     "(steps between checkpoints)", c->checkpoint_dir));
+                                                     "(steps between checkpoints) or --checkpoint-every-epoch",
+                                                     c->checkpoint_dir));
+    if (c->proba && c->top > 0)
+        return at(option, "top", rg_error(RG_EUSAGE, "--proba and --top %ld print different tables (every class's "
+                                          "probability, or the %ld most likely classes): give one", c->top, c->top));
     p->checkpoint_every = c->checkpoint_every;
-    p->ck_dir = c->checkpoint_every > 0 ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
+    p->ck_dir = every ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
+    if (c->save_best[0] && !strcmp(c->save_best, c->save))
+        return at(option, "save-best", rg_error(RG_EUSAGE, "--save-best %s is --save's file too: the final model would "
+                                                "overwrite the best one; give two names", c->save_best));
+    p->ck_epoch = c->checkpoint_every_epoch;
+    p->save_best = c->save_best[0] ? c->save_best : NULL;
     p->log_every = c->log_every;
     return RG_OK;
 }

@@ -9,7 +9,8 @@
 # Categories (the "Reliability" issue's list) and where their cases are;
 # each `category` line below opens one, and the run fails if any of these
 # ends up with no case:
-#   usage           missing command/value, stray argument, option of another command
+#   usage           missing command/value, stray argument, option of another command,
+#                   predict --top out of range or with --proba, eval --format
 #   unknown-option  --foo, --epoch (a suggestion), --save given to eval
 #   hyper           impossible hyper-parameters: batch 0 and negative, epochs 0,
 #                   lr negative/NaN/Inf/too big, eps, momentum 1, val-split 1,
@@ -20,7 +21,7 @@
 #   json-config     invalid JSON, not an object, empty, nested too deep,
 #                   unknown key, wrong type, repeated key, out of range, a device
 #   files           missing config/CSV/IDX dir/checkpoint, a directory, /dev/zero,
-#                   unwritable --save/--log/--checkpoint-dir (checked before training)
+#                   unwritable --save/--save-best/--log/--checkpoint-dir (checked before training)
 #   idx-truncated   pixels, labels, dims header and magic cut short
 #   idx-corrupt     data after the declared end, label/image count mismatch, no samples
 #   idx-magic       junk, nonzero magic bytes, unknown type, 0 dims, a label file of 3 dims
@@ -143,6 +144,12 @@ expect 2 "--save needs a value (FILE)" -- "${TR[@]}" --save --no-shuffle
 expect 2 "--lr needs a value (X)" -- "${TR[@]}" --lr --epochs 1
 expect 2 "--lr needs a value" -- "${TR[@]}" --lr
 expect 2 "--header is a flag and takes no value" -- "${TR[@]}" --header=true
+# what predict and eval print: --top K of 1 to the model's classes, one table
+expect 2 "--top 4: the model $T/m.safetensors has 3 classes (give --top 1 to 3)" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --top 4
+expect 2 "--top must be a class count >= 1 (0 = off), got -2" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --top -2
+expect 2 "--proba and --top 2 print different tables" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --proba --top 2
+expect 2 "--format: unknown value 'csv' (expected text or json)" -- "$REGULA" eval "${D[@]}" --load "$T/m.safetensors" --format csv
+expect 2 "--metrics is not an option of 'predict'" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --metrics
 
 category unknown-option
 expect 2 "did you mean --epochs?" -- "${TR[@]}" --epoch 2
@@ -157,6 +164,8 @@ expect 2 "--straggler 3: expected RANK:FACTOR" -- "${TR[@]}" --straggler 3
 expect 2 "--batch must be a batch size >= 1, got 0" -- "${TR[@]}" --batch 0
 expect 2 "--checkpoint-dir $O/ck needs --checkpoint-every N" -- "${TR[@]}" --checkpoint-dir "$O/ck"
 expect 2 "--checkpoint-every needs --checkpoint-dir" -- "${TR[@]}" --checkpoint-every 5
+expect 2 "--checkpoint-every-epoch needs --checkpoint-dir (or --resume DIR)" -- "${TR[@]}" --checkpoint-every-epoch
+expect 2 "--save-best $SAVE is --save's file too" -- "${TR[@]}" --save-best "$SAVE"
 expect 2 "--batch must be a batch size >= 1, got -3" -- "${TR[@]}" --batch -3
 expect 2 "--epochs must be an epoch count >= 1, got 0" -- "${TR[@]}" --epochs 0
 expect 2 "--epochs: '2.5' is not an integer" -- "${TR[@]}" --epochs 2.5
@@ -167,7 +176,8 @@ expect 2 "--lr must be a number a float can hold" -- "${TR[@]}" --lr 1e39
 expect 2 "--lr: 'abc' is not a number" -- "${TR[@]}" --lr abc
 expect 2 "--eps must be a number > 0 that a float can hold" -- "${TR[@]}" --eps 1e-50
 expect 2 "--momentum must be in [0,1), got 1" -- "${TR[@]}" --momentum 1
-expect 2 "--optimizer: unknown value 'foo' (expected sgd, adam or adamw)" -- "${TR[@]}" --optimizer foo
+expect 2 "--rho must be in [0,1), got 1" -- "${TR[@]}" --optimizer rmsprop --rho 1
+expect 2 "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)" -- "${TR[@]}" --optimizer foo
 expect 2 "--val-split must be a fraction in [0,1), got 1" -- "${TR[@]}" --val-split 1
 expect 2 "--label-smoothing must be in [0,1)" -- "${TR[@]}" --label-smoothing 1.5
 expect 2 "--early-stop needs a validation set" -- "${TR[@]}" --early-stop 2
@@ -226,6 +236,7 @@ expect 3 "$T: cannot read: Is a directory" -- "$REGULA" train --data "csv:$T" --
 expect 3 "$T: cannot read: Is a directory" -- "$REGULA" predict --load "$T/m.safetensors" --input "$T"
 # outputs checked before training, not after it: nothing is left, not even the log
 expect 3 "--save $O/nodir/x.st: the directory '$O/nodir' does not exist" -- "$REGULA" train "${D[@]}" --model "$M" --log "$LOG" --save "$O/nodir/x.st"
+expect 3 "--save-best $O/nodir/b.st: the directory '$O/nodir' does not exist" -- "${TR[@]}" --save-best "$O/nodir/b.st"
 expect 3 "--save $T: is a directory" -- "$REGULA" train "${D[@]}" --model "$M" --log "$LOG" --save "$T"
 expect 3 "--log $O/nodir/l.jsonl: the directory" -- "$REGULA" train "${D[@]}" --model "$M" --save "$SAVE" --log "$O/nodir/l.jsonl"
 expect 3 "--checkpoint-dir $T/d.csv: not a directory" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/d.csv"

@@ -5,7 +5,8 @@
 # last checkpoint (weights, optimizer moments, strengths, early-stopping
 # state, schedule position, data cursor).  For 1 worker, 2 threads, shared
 # weights, the sharded optimizer, a skewed partition with adaptive
-# strengths, a parameter server; under --deterministic also when resumed on another worker
+# strengths, a parameter server, checkpoints at each epoch's end
+# (--checkpoint-every-epoch); under --deterministic also when resumed on another worker
 # count.  Then the failure paths: damaged checkpoints (fallback with a
 # warning naming the file), a run that trained something else, a skewed
 # partition on another worker count, non-finite steps (stop naming the step
@@ -68,6 +69,9 @@ for k in step:30 ckpt-write:4; do run_case "thr2_${k/:/_}" $k "" "${common[@]}" 
 run_case shared step:9 "" --data "csv:$dir/w.csv" --epochs 2 --batch 20 --log-every 0 --workers 2 \
   --model 'dense(1024, relu) dense(3, softmax)'
 run_case zero step:25 "" "${common[@]}" --workers 2 --shard-optimizer --optimizer adamw --weight-decay 0.01
+# rmsprop: its mean square (and momentum buffer) whole, and sharded
+run_case rmsprop step:20 "" "${common[@]}" --optimizer rmsprop --momentum 0.5 --rho 0.9
+run_case rmsprop_zero step:25 "" "${common[@]}" --workers 2 --shard-optimizer --optimizer rmsprop
 run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.9 --nesterov --clip-norm 1 \
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
@@ -95,6 +99,7 @@ else bad "hogwild resume: $(cat "$d/h.err")"; fi
 # uninterrupted one.  Staleness 2 is not reproducible (which weights a
 # worker reads depends on timing): it goes on from the checkpoint and ends.
 run_case ps step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0
+run_case ps_rmsprop step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0 --optimizer rmsprop --momentum 0.5
 d="$dir/ps_stale"; mkdir -p "$d"
 ps=("${common[@]}" --workers 4 --strategy ps --servers 2 --staleness 2 --checkpoint-every 7)
 (RG_TEST_CRASH=step:30 exec "$regula" train "${ps[@]}" --checkpoint-dir "$d/b" > /dev/null 2>&1)
@@ -121,6 +126,13 @@ run_case dgc step:40 "" "${common[@]}" --workers 2 --compress dgc:0.05 --dgc-war
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)
 run_case epoch_end step:80 "" "${common[@]}" --early-stop 3
+# --checkpoint-every-epoch, alone (killed mid-epoch, and just after an
+# epoch's checkpoint: resumed before its validation) and beside N
+every=(--checkpoint-every-epoch)
+run_case ck_epoch step:50 "" "${common[@]}" --early-stop 3
+run_case ck_epoch_end step:69 "" "${common[@]}" --early-stop 3
+every=(--checkpoint-every 10 --checkpoint-every-epoch)
+run_case ck_both step:75 "" "${common[@]}" --workers 2
 every=(--checkpoint-every 7)
 # --deterministic: the bits do not depend on the worker count, across a resume either
 run_case det_2to1 step:40 "--workers 1" "${common[@]}" --workers 2 --deterministic --det-shards 4
