@@ -8,20 +8,20 @@
  *           `mpirun regula train` runs on one machine;
  *   msg     the same on a world made with REGULA_MPI_SHM=0: regula's
  *           reduction over point-to-point messages, summed in rank order
- *           (what it ran before, and runs across machines);
- *   mpi     the MPI library's MPI_Allreduce (Open MPI: shared memory, no
- *           timeout, not in rank order).
+ *           (what it ran before, and runs across machines).
+ * (<mpi.h> stays in comm_mpi.c alone, so MPI_Allreduce itself is not timed
+ * here: tests/mpi/bench_mpi_allreduce.c and docs/design.md compare with it.)
  * Sizes: the reference model's gradient (50,890 floats, 204 KB) and the
  * 1024-wide model's (1,863,690 floats, 7.5 MB), unless --n N.
  *
  * Usage: mpiexec -n 2 build/mpi_shm [--n N] [--reps R]
  * Prints per size and method the median µs per call over R timed blocks
- * (each block's time is its slowest rank's), and whether shm and msg gave
- * the same bits; exits 1 if they did not.
+ * (rank 0's clock; each block starts at a barrier), and whether shm and
+ * msg gave the same bits; exits 1 if they did not.
  */
 #include "../src/comm/comm.h"
+#include "../src/core/core.h"
 
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,17 +44,14 @@ static double time_method(int method, rg_comm *shm, rg_comm *msg, float *buf, si
 {
     double *t = malloc((size_t)reps * sizeof *t);
     for (int r = 0; r < reps; r++) {
-        MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = MPI_Wtime();
+        rg_comm_barrier(shm);
+        double t0 = rg_now();
         for (int c = 0; c < calls; c++) {
-            if (method == 0) rg_comm_allreduce(shm, buf, n, RG_REDUCE_SUM);
-            else if (method == 1) rg_comm_allreduce(msg, buf, n, RG_REDUCE_SUM);
-            else MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+            rg_comm_allreduce(method == 0 ? shm : msg, buf, n, RG_REDUCE_SUM);
             if (c % 8 == 7) fill(buf, n, g_rank);    /* keep the values bounded */
         }
-        t[r] = (MPI_Wtime() - t0) / calls * 1e6;
+        t[r] = (rg_now() - t0) / calls * 1e6;
     }
-    MPI_Allreduce(MPI_IN_PLACE, t, reps, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     double m = t[reps / 2];
     free(t);
@@ -80,13 +77,13 @@ static int run_size(rg_comm *shm, rg_comm *msg, size_t n, int reps)
     float *buf = malloc(n * sizeof *buf);
     fill(buf, n, g_rank);
     int calls = n < 100000 ? 200 : 10, P = rg_comm_size(shm);
-    static const char *names[] = { "shm", "msg", "mpi" };
-    double us[3];
-    for (int m = 0; m < 3; m++) time_method(m, shm, msg, buf, n, 2, calls);   /* warm up */
-    for (int m = 0; m < 3; m++) us[m] = time_method(m, shm, msg, buf, n, reps, calls);
+    static const char *names[] = { "shm", "msg" };
+    double us[2];
+    for (int m = 0; m < 2; m++) time_method(m, shm, msg, buf, n, 2, calls);   /* warm up */
+    for (int m = 0; m < 2; m++) us[m] = time_method(m, shm, msg, buf, n, reps, calls);
     int same = agree(shm, msg, n);
     if (g_rank == 0) {
-        for (int m = 0; m < 3; m++)
+        for (int m = 0; m < 2; m++)
             printf("mpi_shm P=%d n=%zu %s median %9.1f us/call  %6.2f GB/s of buffer\n", P, n, names[m], us[m],
                    n * sizeof(float) / us[m] * 1e-3);
         printf("mpi_shm P=%d n=%zu shm %s (shared memory %s), msg's bits %s\n", P, n, "path",
