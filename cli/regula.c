@@ -285,11 +285,24 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
 
 static rg_data_opts data_opts(const rg_config *c)
 {
-    rg_data_opts o = {c->label_column, c->header, c->scale};
+    rg_data_opts o = { .label_column = c->label_column, .header = c->header, .scale = c->scale };
     return o;
 }
 
 static int is_csv(const char *source) { return strncmp(source, "csv:", 4) == 0; }
+static int is_stdin(const char *source) { return !strcmp(source, "csv:-"); }
+
+/* Standard input can be read once, and under mpirun by one process only. */
+static int check_stdin(const rg_config *c)
+{
+    if (is_stdin(c->data) && is_stdin(c->test_data))
+        return failf(EXIT_USAGE, "--data and --test-data both read standard input (csv:-); give one of them a file");
+    if ((is_stdin(c->data) || is_stdin(c->test_data)) && rg_dist_size() > 1)
+        return rg_dist_rank() ? EXIT_USAGE
+                              : failf(EXIT_USAGE, "csv:- (standard input) reaches one process only under mpirun; "
+                                      "give every process the file");
+    return 0;
+}
 
 /* A test source: the test split of an IDX source, the whole of a csv. */
 static rg_status open_test_source(const char *source, const rg_config *c, rg_dataset **out)
@@ -521,9 +534,11 @@ static int cmd_train(const rg_config *c)
 {
     sets s = { 0 };
     rg_blas_set_threads(c->threads);
+    int code = check_stdin(c);
+    if (code) return code;
     if (rg_dist_rank() == 0) warn_noops(c);
     cli_hold(1);   /* under mpirun, which process says what went wrong is agreed first */
-    int code = agree_set_up(load_sets(c, &s));
+    code = agree_set_up(load_sets(c, &s));
     if (!code) code = train_sets(c, &s);
     sets_free(&s);
     return code;

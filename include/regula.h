@@ -110,8 +110,13 @@ typedef struct rg_dataset rg_dataset;
 
 typedef struct rg_data_opts {
     int label_column;   /* CSV: 0-based column holding the label; -1 = last; -2 = none */
-    int header;         /* CSV: nonzero skips the first line */
+    int header;         /* CSV: nonzero: the first record holds the columns' names */
     float scale;        /* multiply features; 0 = auto (1/255 for uint8 IDX, else 1) */
+    const char *label_name;      /* CSV: the label column by its header name (needs
+                                    header; overrides label_column), or NULL */
+    const char *const *classes;  /* CSV: class names the labels must be (a model's,
+                                    class i = classes[i]), or NULL: see below */
+    int n_classes;               /* entries of classes */
 } rg_data_opts;
 
 /* Opens a source: "fashion-mnist" (Debian's dataset-fashion-mnist files),
@@ -123,6 +128,12 @@ rg_status rg_dataset_open(const char *source, const char *split,
 /* One IDX image file (gzip or raw) plus an optional label file (NULL). */
 rg_status rg_dataset_load_idx(const char *images, const char *labels,
                               float scale, rg_dataset **out);
+/* A CSV file per RFC 4180 (quoted fields may hold commas, line ends and
+ * quotes written twice); "-" is standard input.  Labels are all numbers
+ * (integers in [0, 16777215], each its class) or all names: then the
+ * classes are the distinct names in sorted byte order, or opts->classes
+ * when given (a label not among them is an error naming line and value).
+ * Errors name the file, line and column. */
 rg_status rg_dataset_load_csv(const char *path, const rg_data_opts *opts,
                               rg_dataset **out);
 /* Builds a dataset from caller arrays (copied).  y may be NULL. */
@@ -138,6 +149,8 @@ int rg_dataset_classes(const rg_dataset *ds);   /* max label + 1; 0 if unlabeled
 const float *rg_dataset_x(const rg_dataset *ds);   /* n*d */
 const int32_t *rg_dataset_y(const rg_dataset *ds); /* n, or NULL */
 const char *rg_dataset_name(const rg_dataset *ds); /* file it came from */
+/* Class c's name when the labels were names (CSV), else NULL. */
+const char *rg_dataset_class_name(const rg_dataset *ds, int c);
 
 /* ------------------------------------------------------------------- model */
 

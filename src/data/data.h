@@ -3,8 +3,9 @@
  *
  * Invariant of every rg_dataset: x holds n*d finite floats (row i is sample
  * i), y is NULL or holds n labels in [0, RG_DATA_MAX_LABEL], classes is
- * max label + 1 (0 without labels; a slice keeps its parent's count), and
- * name is the file the rows came from.  Loaders validate before they build,
+ * max label + 1 (0 without labels; a slice keeps its parent's count) or,
+ * when the labels were names, the number of names (names[c] is class c's),
+ * and name is the file the rows came from.  Loaders validate before they build,
  * so nothing above the data layer rechecks.
  */
 #ifndef RG_DATA_H
@@ -21,6 +22,7 @@ struct rg_dataset {
     float *x;      /* n*d */
     int32_t *y;    /* n, or NULL */
     int classes;
+    char **names;  /* classes class names (labels given as names), or NULL */
     char *name;
 };
 

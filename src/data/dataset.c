@@ -96,6 +96,23 @@ rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
     return RG_OK;
 }
 
+/* A copy of n class names into *out (NULL for none). */
+static rg_status names_dup(char *const *names, int n, const char *what, char ***out)
+{
+    *out = NULL;
+    if (!names || n <= 0) return RG_OK;
+    char **c = rg_calloc((size_t)n, sizeof *c);
+    for (int i = 0; c && i < n; i++)
+        if (!(c[i] = rg_strdup(names[i]))) {
+            while (i-- > 0) rg_free(c[i]);
+            rg_free(c);
+            c = NULL;
+        }
+    if (!c) return rg_error(RG_ENOMEM, "%s: out of memory copying %d class names", what, n);
+    *out = c;
+    return RG_OK;
+}
+
 rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
                            rg_dataset **out)
 {
@@ -114,6 +131,10 @@ rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
     /* A slice (say, a validation split) still has the classes of the data it
      * was cut from, even when some of them fall outside its rows. */
     s->classes = ds->classes;
+    if ((st = names_dup(ds->names, ds->classes, ds->name, &s->names))) {
+        rg_dataset_free(s);
+        return st;
+    }
     *out = s;
     return RG_OK;
 }
@@ -121,6 +142,8 @@ rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
 void rg_dataset_free(rg_dataset *ds)
 {
     if (!ds) return;
+    for (int i = 0; ds->names && i < ds->classes; i++) rg_free(ds->names[i]);
+    rg_free(ds->names);
     rg_free(ds->x);
     rg_free(ds->y);
     rg_free(ds->name);
@@ -133,3 +156,8 @@ int rg_dataset_classes(const rg_dataset *ds) { return ds ? ds->classes : 0; }
 const float *rg_dataset_x(const rg_dataset *ds) { return ds ? ds->x : NULL; }
 const int32_t *rg_dataset_y(const rg_dataset *ds) { return ds ? ds->y : NULL; }
 const char *rg_dataset_name(const rg_dataset *ds) { return ds ? ds->name : ""; }
+
+const char *rg_dataset_class_name(const rg_dataset *ds, int c)
+{
+    return ds && ds->names && c >= 0 && c < ds->classes ? ds->names[c] : NULL;
+}

@@ -43,12 +43,13 @@ enum opt_kind {
 /* X(name, arg, commands, kind, field, choices, help) */
 #define RG_OPTION_TABLE(X)                                                              \
     X("data", "SOURCE", "train eval", K_STR, data, NULL,                                 \
-      "data source: fashion-mnist, idx:DIR (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or csv:FILE") \
+      "data source: fashion-mnist, idx:DIR (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or csv:FILE " \
+      "(RFC 4180: quoted fields; csv:- reads standard input)") \
     X("test-data", "SOURCE", "train eval", K_STR, test_data, NULL,                        \
       "test set: the test split of fashion-mnist or idx:DIR, or a whole csv:FILE; empty: --data's test split " \
       "(a csv has none, so no test set; idx:DIR with --val-split may lack one)")          \
     X("input", "FILE", "predict", K_STR, input, NULL,                                     \
-      "samples to classify: an IDX image file (gzip or raw) or csv:FILE of features only") \
+      "samples to classify: an IDX image file (gzip or raw) or csv:FILE (csv:- reads standard input)") \
     X("label-column", "N", "train eval", K_INT, label_column, NULL,                       \
       "csv: 0-based column holding the label; -1 = the last")                             \
     X("header", NULL, CMD_ALL, K_FLAG, header, NULL, "csv: skip the first line")           \

@@ -151,7 +151,7 @@ static void test_open_idx_dir(void **state)
     assert_true(rg_dataset_x(ds)[0] == 10.0f / 255.0f);
     assert_non_null(strstr(rg_dataset_name(ds), "train-images-idx3-ubyte.gz"));
     rg_dataset_free(ds);
-    rg_data_opts o = { -1, 0, 1.0f };
+    rg_data_opts o = { .label_column = -1, .scale = 1.0f };
     assert_int_equal(rg_dataset_open(src, "test", &o, &ds), RG_OK);
     assert_int_equal(rg_dataset_size(ds), 3);
     assert_true(rg_dataset_x(ds)[0] == 100.0f);
@@ -190,7 +190,7 @@ static void test_open_csv(void **state)
     rgt_write(p, "label,a,b\n2,1,2\n0,3,4\n", 22);
     char src[4200];
     snprintf(src, sizeof src, "csv:%s", p);
-    rg_data_opts o = { 0, 1, 0.0f };
+    rg_data_opts o = { .label_column = 0, .header = 1 };
     rg_dataset *ds = NULL;
     assert_int_equal(rg_dataset_open(src, "train", &o, &ds), RG_OK);
     assert_int_equal(rg_dataset_size(ds), 2);
