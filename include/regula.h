@@ -117,6 +117,8 @@ typedef struct rg_data_opts {
     const char *const *classes;  /* CSV: class names the labels must be (a model's,
                                     class i = classes[i]), or NULL: see below */
     int n_classes;               /* entries of classes */
+    int drop_label;              /* CSV: nonzero: the label column is left out of the
+                                    features and not read (unlabeled samples) */
 } rg_data_opts;
 
 /* Opens a source: "fashion-mnist" (Debian's dataset-fashion-mnist files),
@@ -149,6 +151,14 @@ int rg_dataset_classes(const rg_dataset *ds);   /* max label + 1; 0 if unlabeled
 const float *rg_dataset_x(const rg_dataset *ds);   /* n*d */
 const int32_t *rg_dataset_y(const rg_dataset *ds); /* n, or NULL */
 const char *rg_dataset_name(const rg_dataset *ds); /* file it came from */
+/* --standardize.  Per-feature mean and standard deviation of ds's rows
+ * (population variance, as Keras' Normalization and scikit-learn's
+ * StandardScaler) into mean[d] and std[d]; a constant feature gets std 1,
+ * so it standardises to 0 instead of dividing by zero. */
+rg_status rg_dataset_moments(const rg_dataset *ds, float *mean, float *std);
+/* x = (x - mean) / std per feature, in place.  RG_EDATA (ds unchanged)
+ * when a value would overflow a float. */
+rg_status rg_dataset_standardize(rg_dataset *ds, const float *mean, const float *std);
 /* Class c's name when the labels were names (CSV), else NULL. */
 const char *rg_dataset_class_name(const rg_dataset *ds, int c);
 
@@ -177,6 +187,19 @@ float *rg_model_grads(rg_model *m);
 int rg_model_dense_count(const rg_model *m);
 rg_status rg_model_dense(rg_model *m, int i, size_t *out, size_t *in,
                          float **w, float **b);
+
+/* What a model knows of its data beside its weights; checkpoints keep it.
+ * Class names: n == outputs distinct names (copied), class i = names[i];
+ * NULL clears.  rg_model_class_name: class c's name, NULL when the model
+ * has none.  Standardisation (--standardize): per input j, x' = (x -
+ * mean[j]) / std[j], finite, std > 0 (copied; NULL clears).  The library
+ * does not apply it: callers standardise datasets with
+ * rg_dataset_standardize before training, evaluating or predicting.
+ * rg_model_standardize: nonzero when the model has one, with its arrays. */
+rg_status rg_model_set_classes(rg_model *m, const char *const *names, int n);
+const char *rg_model_class_name(const rg_model *m, int c);
+rg_status rg_model_set_standardize(rg_model *m, const float *mean, const float *std);
+int rg_model_standardize(const rg_model *m, const float **mean, const float **std);
 
 /* A pass over one batch.  sample_ids are global ids (they key dropout masks). */
 typedef struct rg_pass {
@@ -315,7 +338,11 @@ void rg_safetensors_meta(const rg_safetensors *f, size_t i, const char **key, co
  * fixed buffers so the struct can be copied and hashed. */
 typedef struct rg_config {
     char data[512], test_data[512], input[512];
-    int label_column, header;
+    char label_column[128];   /* csv: a number (0-based; -1 the last), a header name, or "" */
+    int header;
+    char test_header[8];      /* same | yes | no */
+    char test_label_column[128]; /* "": as label_column */
+    int standardize;          /* per-feature mean and std of the training set, saved with the model */
     float scale;
     double val_split;
     char model[1024];
@@ -404,6 +431,12 @@ rg_status rg_config_check(const rg_config *c, int *option);
  * (caller frees with free()), "" when there is none, NULL when out of
  * memory.  c should pass rg_config_check first. */
 char *rg_config_noops(const rg_config *c, int processes);
+/* How to read a CSV source of c: which is "train" (--data: --header,
+ * --label-column, default column 0), "test" (--test-data: --test-header and
+ * --test-label-column where given, else as "train") or "input" (predict's
+ * --input: no label column unless --label-column names one).  label_name
+ * points into c. */
+rg_data_opts rg_config_data_opts(const rg_config *c, const char *which);
 /* The resolved configuration as a JSON object (malloc'd; caller frees with
  * free()), and a 64-bit FNV-1a hash of it. */
 char *rg_config_json(const rg_config *c);

@@ -392,7 +392,7 @@ static rg_status check_shape(const char *path, const csv_table *t, int header, s
 }
 
 /* Record r's features into row (every column but lc), its label field
- * into *lab. */
+ * into *lab (unless lab is NULL). */
 static rg_status parse_record(const char *path, const csv_rec *r, size_t lc, int header,
                               double scale, float *row, const char **lab)
 {
@@ -401,7 +401,7 @@ static rg_status parse_record(const char *path, const csv_rec *r, size_t lc, int
     char text[32];
     for (size_t j = 0, k = 0; j < r->cols; j++, p += strlen(p) + 1) {
         if (j == lc) {
-            *lab = p;
+            if (lab) *lab = p;
             continue;
         }
         double v;
@@ -437,8 +437,8 @@ static rg_status build(const char *path, const csv_table *t, size_t len, const r
     rg_status s = check_shape(path, t, header, len, unlabeled, &cols);
     if (!s) s = label_column(path, t, header, cols, opts, &lc);
     if (s) return s;
-    int labeled = lc < cols;
-    size_t d = labeled ? cols - 1 : cols;
+    int labeled = lc < cols && !(opts && opts->drop_label);
+    size_t d = lc < cols ? cols - 1 : cols;
     rg_dataset *ds;
     if ((s = rg_dataset_alloc(n, d, labeled, path, &ds))) return s;
     const char **lab = labeled ? rg_calloc(n, sizeof *lab) : NULL;

@@ -277,6 +277,10 @@ rg_status rg_model_clone(const rg_model *m, rg_model **out)
 {
     rg_status st = rg_model_create(m->spec, m->n_in, 0, out);
     if (st == RG_OK) memcpy((*out)->params, m->params, m->n_params * sizeof(float));
+    if (st == RG_OK && (st = rg_model_meta_copy(*out, m)) != RG_OK) {
+        rg_model_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -293,6 +297,7 @@ rg_status rg_model_share(rg_model *m, rg_model **out)
 void rg_model_free(rg_model *m)
 {
     if (!m) return;
+    rg_model_meta_free(m);
     rg_free(m->layers);
     rg_free(m->spec);
     if (!m->params_borrowed) rg_free(m->params);

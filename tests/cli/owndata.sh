@@ -44,4 +44,62 @@ printf 'a,b,label\n1,2,0\n"3,4,1\n' >"$T/open.csv"
 run 3 -- "$REGULA" train --data "csv:$T/open.csv" --header "${C[@]}"
 check "an unclosed quote: file, line, column" has 'open.csv: line 3, column 1: the quoted field opened here is never closed' "$T/err"
 
+# --- the label column by name, string labels (classes in sorted order of
+# the names: ant 0, moth 1, zebra 2), the names in the model, eval through
+# them, predict printing them; predict on a file that still has its labels
+awk -F, -v OFS=, 'BEGIN { print "f1,f2,species,f3,f4"; split("zebra ant moth", nm, " ") }
+    { print $2, $3, nm[$1 + 1], $4, $5 }' "$T/d.csv" >"$T/named.csv"
+awk -F, -v OFS=, 'BEGIN { split("2 0 1", k, " ") } { $1 = k[$1 + 1]; print }' "$T/d.csv" >"$T/sorted.csv"
+run 0 -- "$REGULA" train --data "csv:$T/sorted.csv" "${C[@]}" --save "$T/num.safetensors" -q
+cp "$T/out" "$T/num.out"
+run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species "${C[@]}" --save "$T/named.safetensors" -q
+check "names train as their sorted numbers do" cmp -s "$T/num.out" "$T/out"
+run 0 -- "$REGULA" inspect "$T/named.safetensors"
+check "the mapping is in the checkpoint's metadata" has 'classes.*\["ant","moth","zebra"\]' "$T/out"
+run 0 -- "$REGULA" eval --load "$T/num.safetensors" --data "csv:$T/sorted.csv"
+cp "$T/out" "$T/num-eval.out"
+run 0 -- "$REGULA" eval --load "$T/named.safetensors" --data "csv:$T/named.csv" --header --label-column species
+check "eval maps the names through the model's" cmp -s "$T/num-eval.out" "$T/out"
+run 0 -- "$REGULA" predict --load "$T/num.safetensors" --input "csv:$T/x.csv"
+awk 'BEGIN { split("ant moth zebra", nm, " ") } { print nm[$1 + 1] }' "$T/out" >"$T/num-pred-names.out"
+run 0 -- "$REGULA" predict --load "$T/named.safetensors" --input "csv:$T/x.csv"
+check "predict prints the names" cmp -s "$T/num-pred-names.out" "$T/out"
+run 0 -- "$REGULA" predict --load "$T/named.safetensors" --input "csv:$T/named.csv" --header --label-column species
+check "predict drops the label column it is given" cmp -s "$T/num-pred-names.out" "$T/out"
+run 3 -- "$REGULA" predict --load "$T/num.safetensors" --input "csv:$T/sorted.csv"
+check "predict without --label-column: a hint" has 'give --label-column to drop' "$T/err"
+{ head -3 "$T/named.csv"; echo "1,2,cow,3,4"; } >"$T/cow.csv"
+run 3 -- "$REGULA" eval --load "$T/named.safetensors" --data "csv:$T/cow.csv" --header --label-column species
+check "an unknown name: line and value" has 'cow.csv: line 4, column 3: label "cow" is not one of the model.s classes' "$T/err"
+run 3 -- "$REGULA" eval --load "$T/num.safetensors" --data "csv:$T/named.csv" --header --label-column species
+check "names against a numeric model" has 'the labels are names \(ant, moth, zebra\), but the model.s classes are numbers' "$T/err"
+run 2 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column class "${C[@]}"
+check "a missing column name lists the columns" has 'no column named "class" in the header \(line 1\); the columns are "f1", "f2", "species", "f3", "f4"' "$T/err"
+run 2 -- "$REGULA" train --data "csv:$T/named.csv" --label-column species "${C[@]}"
+check "a name without --header" has 'give --header' "$T/err"
+# a test file that differs: no header, the label last
+awk -F, -v OFS=, 'NR > 1 { print $1, $2, $4, $5, $3 }' "$T/named.csv" >"$T/test.csv"
+run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species "${C[@]}" \
+    --test-data "csv:$T/test.csv" --test-header no --test-label-column -1 -q
+check "--test-header, --test-label-column" has '^test_loss [0-9.]+  test_acc [0-9.]+  train_loss' "$T/out"
+run 2 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species "${C[@]}" --test-data "csv:$T/test.csv"
+check "without them the test file is read as the training file" has 'test.csv: no column named "species"' "$T/err"
+run 0 -- "$REGULA" eval --load "$T/named.safetensors" --test-data "csv:$T/test.csv" --test-header no --test-label-column 4
+check "eval --test-label-column" has '^test_loss [0-9.]+  test_acc [0-9.]+$' "$T/out"
+
+# --- --standardize: the training set's moments, saved with the model and
+# applied by eval and predict; a constant feature divides by nothing
+awk -F, -v OFS=, '{ print $1, $2 * 1000 + 5000, $3 - 70, $4, $5, 7 }' "$T/d.csv" >"$T/wide.csv"
+run 0 -- "$REGULA" train --data "csv:$T/wide.csv" "${C[@]}" --standardize --save "$T/std.safetensors" -q
+check "a constant feature: no NaN" has '^train_loss [0-9.]+  train_acc [0-9.]+  epochs 2$' "$T/out"
+read -r _ loss _ acc _ <"$T/out"
+run 0 -- "$REGULA" inspect "$T/std.safetensors"
+check "the moments are in the checkpoint" has 'input\.mean +F32 +\[5\]' "$T/out"
+run 0 -- "$REGULA" eval --load "$T/std.safetensors" --data "csv:$T/wide.csv"
+check "eval standardises as train did" has "^test_loss $loss  test_acc $acc\$" "$T/out"
+cut -d, -f2- "$T/wide.csv" >"$T/wide-x.csv"
+run 0 -- "$REGULA" predict --load "$T/std.safetensors" --input "csv:$T/wide-x.csv"
+got=$(paste -d, "$T/out" "$T/d.csv" | awk -F, '$1 == $2 { k++ } END { printf "%.4f", k / NR }')
+check "predict standardises as train did (accuracy $got = $acc)" test "$got" = "$acc"
+
 finish

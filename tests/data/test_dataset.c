@@ -136,6 +136,31 @@ static void write_split(const char *dir, const char *pre, uint32_t n, int first,
     (gz ? rgt_write_gz : rgt_write)(rgt_path(dir, name), b, 8 + n);
 }
 
+/* --standardize's moments: population mean and std per feature; a
+ * constant feature gets std 1; standardising leaves mean 0 and std 1. */
+static void test_moments(void **state)
+{
+    (void)state;
+    const float x[] = { 1, 10, 5, 3, 20, 5, 5, 30, 5, 7, 40, 5 };   /* 4 rows, 3 features */
+    rg_dataset *ds = NULL;
+    assert_int_equal(rg_dataset_from_arrays(x, NULL, 4, 3, &ds), RG_OK);
+    float mean[3], sd[3];
+    assert_int_equal(rg_dataset_moments(ds, mean, sd), RG_OK);
+    assert_true(mean[0] == 4 && mean[1] == 25 && mean[2] == 5);
+    assert_true(fabsf(sd[0] - sqrtf(5)) < 1e-6f && fabsf(sd[1] - sqrtf(125)) < 1e-5f);
+    assert_true(sd[2] == 1);   /* constant: centred, not divided by zero */
+    assert_int_equal(rg_dataset_standardize(ds, mean, sd), RG_OK);
+    float m2[3], s2[3];
+    assert_int_equal(rg_dataset_moments(ds, m2, s2), RG_OK);
+    for (int j = 0; j < 3; j++) assert_true(fabsf(m2[j]) < 1e-6f);
+    assert_true(fabsf(s2[0] - 1) < 1e-6f && fabsf(s2[1] - 1) < 1e-6f);
+    assert_true(rg_dataset_x(ds)[2] == 0);
+    const float tiny[3] = { 1e-39f, 1, 1 }, big[3] = { 0, 0, 0 };
+    assert_int_equal(rg_dataset_standardize(ds, big, tiny), RG_EDATA);   /* overflow: refused, unchanged */
+    assert_true(rg_dataset_x(ds)[2] == 0);
+    rg_dataset_free(ds);
+}
+
 static void test_open_idx_dir(void **state)
 {
     (void)state;
@@ -282,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_from_arrays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_arrays_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_idx_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_idx_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_csv, setup, teardown),
