@@ -211,6 +211,8 @@ typedef struct rg_pass {
     float grad_scale;           /* backward computes grad of grad_scale * sum of sample losses */
     int overwrite;              /* backward writes the gradient arena instead of adding to it
                                    (saves rg_model_zero_grad's pass; n must be > 0) */
+    const float *class_weight;  /* one per output, or NULL: sample i's loss term (and its
+                                   gradient) is multiplied by class_weight[y[i]] */
 } rg_pass;
 
 void rg_model_zero_grad(rg_model *m);
@@ -343,6 +345,7 @@ typedef struct rg_config {
     char test_header[8];      /* same | yes | no */
     char test_label_column[128]; /* "": as label_column */
     int standardize;          /* per-feature mean and std of the training set, saved with the model */
+    char class_weight[512];   /* "" | balanced | FILE (one weight per line, in class order) */
     float scale;
     double val_split;
     char model[1024];

@@ -387,6 +387,25 @@ static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size
     }
 }
 
+/* The batch's loss sum from the logits z, and its gradient into dz: with
+ * class weights (--class-weight), each sample's term and gradient times
+ * its class's weight, one sample at a time. */
+static double weighted_loss(const rg_model *m, const float *z, const int32_t *y, size_t n, const rg_pass *pass,
+                            float scale, float *p, float *dz, size_t *correct)
+{
+    float ls = pass ? pass->label_smoothing : 0.0f;
+    const float *cw = pass ? pass->class_weight : NULL;
+    if (!cw || !y) return rg_softmax_xent(z, y, n, m->n_out, ls, scale, p, dz, correct);
+    double total = 0.0;
+    size_t k = m->n_out;
+    for (size_t i = 0; i < n; i++) {
+        float w = cw[y[i]];
+        total += (double)w * rg_softmax_xent(z + i * k, y + i, 1, k, ls, scale * w, p + i * k,
+                                             dz ? dz + i * k : NULL, correct);
+    }
+    return total;
+}
+
 rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
                                     size_t n, const rg_pass *pass, int backward,
                                     double *loss_sum, size_t *correct, float *probs)
@@ -430,8 +449,7 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
     /* in == logits (n, classes) */
     float *dz = backward ? m->delta[0] : NULL;
     float scale = pass ? pass->grad_scale : 1.0f;
-    double loss = rg_softmax_xent(in, y, n, m->n_out, pass ? pass->label_smoothing : 0.0f, scale,
-                                  probs ? probs : m->probs, y ? dz : NULL, correct);
+    double loss = weighted_loss(m, in, y, n, pass, scale, probs ? probs : m->probs, y ? dz : NULL, correct);
     if (loss_sum) *loss_sum = loss;
     if (!backward || !y) return RG_OK;
 

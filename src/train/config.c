@@ -63,6 +63,10 @@ enum opt_kind {
     X("standardize", NULL, "train", K_FLAG, standardize, NULL,                              \
       "standardise each feature by the training set's mean and standard deviation (after --val-split; a " \
       "constant feature is only centred); saved with the model, which eval and predict then apply") \
+    X("class-weight", "balanced|FILE", "train", K_STR, class_weight, NULL,                  \
+      "multiply each sample's loss term (and gradient) by its class's weight: balanced = n_samples / " \
+      "(n_classes x count of the class), or FILE: one weight per line, in class order; the loss stays " \
+      "the sum over the batch / the batch size")                                          \
     X("scale", "X", CMD_ALL, K_FLOAT, scale, NULL,                                         \
       "multiply features by X; 0 = auto (1/255 for uint8 IDX, else 1)")                   \
     X("val-split", "FRACTION", "train", K_DOUBLE, val_split, NULL,                         \

@@ -373,6 +373,9 @@ expect 2 "names.csv: no column named \"label\" in the header (line 1); the colum
     "$REGULA" train --data "csv:$T/names.csv" --header --label-column label --model "$M" "${OUTS[@]}"
 expect 2 "--label-column must be a column number >= 0, -1 (the last) or a name, got -5" -- \
     "$REGULA" train --data "csv:$T/names.csv" --header --label-column -5 --model "$M" "${OUTS[@]}"
+printf '1\n-1\n1\n' >"$T/weights.txt"
+expect 3 "--class-weight $T/weights.txt: line 2: \"-1\" is not a weight (a finite number >= 0)" -- \
+    "${TR[@]}" --class-weight "$T/weights.txt"
 expect 2 "--test-header: unknown value 'maybe' (expected same, yes or no)" -- \
     "$REGULA" train --data "csv:$T/names.csv" --header --test-header maybe --model "$M" "${OUTS[@]}"
 printf '0,1,2,3,4\n1,1,2,3,\n' >"$T/hole.csv"

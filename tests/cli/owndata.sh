@@ -102,4 +102,17 @@ run 0 -- "$REGULA" predict --load "$T/std.safetensors" --input "csv:$T/wide-x.cs
 got=$(paste -d, "$T/out" "$T/d.csv" | awk -F, '$1 == $2 { k++ } END { printf "%.4f", k / NR }')
 check "predict standardises as train did (accuracy $got = $acc)" test "$got" = "$acc"
 
+# --- --class-weight: weights of 1 change nothing; balanced weights change
+# the run on imbalanced data; a bad file: its name and line
+awk -F, '$1 == 0 || NR % 4 == 0' "$T/d.csv" >"$T/skew.csv"
+printf '1\n1\n1\n' >"$T/ones.txt"
+run 0 -- "$REGULA" train --data "csv:$T/skew.csv" "${C[@]}" --save "$T/plain.safetensors" -q
+run 0 -- "$REGULA" train --data "csv:$T/skew.csv" "${C[@]}" --class-weight "$T/ones.txt" --save "$T/ones.safetensors" -q
+check "weights of 1: the same model, to the bit" cmp -s "$T/plain.safetensors" "$T/ones.safetensors"
+run 0 -- "$REGULA" train --data "csv:$T/skew.csv" "${C[@]}" --class-weight balanced --save "$T/bal.safetensors" -q
+check "balanced weights: another model" test -n "$(cmp "$T/plain.safetensors" "$T/bal.safetensors")"
+printf '1\n2\nx\n' >"$T/bad.txt"
+run 3 -- "$REGULA" train --data "csv:$T/skew.csv" "${C[@]}" --class-weight "$T/bad.txt"
+check "a bad weight file: file and line" has 'bad.txt: line 3: "x" is not a weight' "$T/err"
+
 finish
