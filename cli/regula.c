@@ -411,8 +411,8 @@ static int open_test(const rg_config *c, sets *s, const char *const *names, int 
     return st ? fail(st) : 0;
 }
 
-/* --limit, then --val-split (Keras' validation_split: the last fraction,
- * taken before shuffling) of `all` (taken) into s->train and s->val. */
+/* --limit (the first N), then --val-split (shuffled and stratified by the
+ * seed: rg_dataset_split) of `all` (taken) into s->train and s->val. */
 static int split(const rg_config *c, rg_dataset *all, sets *s)
 {
     rg_status st = RG_OK;
@@ -434,7 +434,7 @@ static int split(const rg_config *c, rg_dataset *all, sets *s)
     if (n_train == 0 || n_train >= n)
         code = failf(EXIT_USAGE, "--val-split %g of %zu samples leaves %s empty", c->val_split, n,
                      n_train == 0 ? "the training set" : "the validation set");
-    else if ((st = rg_dataset_slice(all, 0, n_train, &s->train)) || (st = rg_dataset_slice(all, n_train, n - n_train, &s->val)))
+    else if ((st = rg_dataset_split(all, n - n_train, c->seed, &s->train, &s->val)))
         code = fail(st);
     rg_dataset_free(all);
     return code;
@@ -456,6 +456,26 @@ static int standardize(const rg_config *c, sets *s)
     return st ? fail(st) : 0;
 }
 
+/* --model with dense(auto, ...) as its last layer: the spec with the
+ * number of classes (k) for auto, into buf.  Another layer's auto is left
+ * for the model's parser to refuse. */
+static int resolve_auto(const char *spec, int k, char *buf, size_t cap)
+{
+    const char *last = NULL;
+    for (const char *p = spec; (p = strstr(p, "dense(")) != NULL; p += 6) last = p;
+    const char *u = last ? last + 6 : NULL;
+    while (u && (*u == ' ' || *u == '\t')) u++;
+    int is_auto = u && !strncmp(u, "auto", 4) && u[4] && strchr(" \t,)", u[4]);
+    if (!is_auto) {
+        snprintf(buf, cap, "%s", spec);
+        return 0;
+    }
+    if (k <= 0) return failf(EXIT_USAGE, "--model: dense(auto) takes its width from the classes, and the data has no labels");
+    if ((size_t)snprintf(buf, cap, "%.*s%d%s", (int)(u - spec), spec, k, u + 4) >= cap)
+        return failf(EXIT_USAGE, "--model: too long");
+    return 0;
+}
+
 /* The model of a train command, fitted to its data: classes, the names of
  * the training set's classes (names, n) and its standardisation. */
 static int make_model(const rg_config *c, sets *s, const char *const *names, int n)
@@ -463,7 +483,9 @@ static int make_model(const rg_config *c, sets *s, const char *const *names, int
     rg_status st;
     int code, named = names != NULL;
     size_t d = rg_dataset_features(s->train);
-    if ((st = rg_model_create(c->model, d, c->seed, &s->m))) return fail(st);
+    char spec[sizeof c->model + 16];
+    if ((code = resolve_auto(c->model, rg_dataset_classes(s->train), spec, sizeof spec))) return code;
+    if ((st = rg_model_create(spec, d, c->seed, &s->m))) return fail(st);
     if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
     if ((code = check_fits(s->train, s->m, named)) || (code = check_fits(s->val, s->m, named)) ||
         (code = check_fits(s->test, s->m, named)))
@@ -490,7 +512,10 @@ static int load_sets(const rg_config *c, sets *s)
         free(names);
         return code;
     }
+    free(names);   /* they pointed into `all`, which split took */
+    names = names_of(s->train, NULL, &n);
     if (c->early_stop > 0 && !s->val && !s->test) code = failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
+    else if (rg_dataset_class_name(s->train, 0) && !names) code = failf(EXIT_OTHER, "out of memory");
     else if ((code = standardize(c, s)) == 0) code = make_model(c, s, names, n);
     free(names);
     return code;

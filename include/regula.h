@@ -80,7 +80,7 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
  * which worker or in which order values are drawn. */
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
-    RG_RNG_CODEC = 5,
+    RG_RNG_CODEC = 5, RG_RNG_VALSPLIT = 6,
     RG_RNG_USER = 100
 };
 void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
@@ -141,6 +141,12 @@ rg_status rg_dataset_load_csv(const char *path, const rg_data_opts *opts,
 /* Builds a dataset from caller arrays (copied).  y may be NULL. */
 rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
                                  size_t d, rg_dataset **out);
+/* --val-split: n_val samples held out of ds into *val, the rest into
+ * *train (both copied, in ds's order), shuffled and stratified: each class
+ * gives its share (largest remainders), chosen by keyed draws of seed, so
+ * the split depends on the data and the seed only. */
+rg_status rg_dataset_split(const rg_dataset *ds, size_t n_val, uint64_t seed, rg_dataset **train,
+                           rg_dataset **val);
 /* Rows [start, start+count) as a new dataset (copied). */
 rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
                            rg_dataset **out);

@@ -34,6 +34,8 @@ rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
  * over, also on failure): x (n*d) and y (n, or NULL).  Sets classes from y. */
 rg_status rg_dataset_adopt(float *x, int32_t *y, size_t n, size_t d,
                            const char *name, rg_dataset **out);
+/* dst's class names: a copy of src's (dst->classes == src->classes). */
+rg_status rg_dataset_names_copy(rg_dataset *dst, const rg_dataset *src);
 /* max(y) + 1 over n labels (0 if y is NULL or n is 0). */
 int rg_dataset_count_classes(const int32_t *y, size_t n);
 

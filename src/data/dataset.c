@@ -139,6 +139,11 @@ rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
     return RG_OK;
 }
 
+rg_status rg_dataset_names_copy(rg_dataset *dst, const rg_dataset *src)
+{
+    return names_dup(src->names, src->classes, src->name, &dst->names);
+}
+
 void rg_dataset_free(rg_dataset *ds)
 {
     if (!ds) return;

@@ -70,9 +70,11 @@ enum opt_kind {
     X("scale", "X", CMD_ALL, K_FLOAT, scale, NULL,                                         \
       "multiply features by X; 0 = auto (1/255 for uint8 IDX, else 1)")                   \
     X("val-split", "FRACTION", "train", K_DOUBLE, val_split, NULL,                         \
-      "hold out the last FRACTION of training data for validation; 0 = validate on the test set") \
+      "hold out FRACTION of the training data for validation, shuffled and stratified by class (drawn " \
+      "from --seed); 0 = validate on the test set") \
     X("model", "SPEC", "train", K_STR, model, NULL,                                        \
-      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE)") \
+      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE); the last " \
+      "layer's UNITS may be auto: the number of classes in the data") \
     X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw",                   \
       "sgd, adam or adamw (any case, as every choice)")                                   \
     X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \

@@ -115,4 +115,32 @@ printf '1\n2\nx\n' >"$T/bad.txt"
 run 3 -- "$REGULA" train --data "csv:$T/skew.csv" "${C[@]}" --class-weight "$T/bad.txt"
 check "a bad weight file: file and line" has 'bad.txt: line 3: "x" is not a weight' "$T/err"
 
+# --- --val-split: shuffled and stratified; on a file sorted by label the
+# last fraction held one class the model never saw (val_acc near 0); the
+# split is the seed's, the same for any worker count (--deterministic)
+sort -t, -k1,1n "$T/d.csv" >"$T/bylabel.csv"
+run 0 -- "$REGULA" train --data "csv:$T/bylabel.csv" --model "$M" --lr 0.05 --batch 16 --epochs 8 --seed 3 \
+    --val-split 0.2 -q
+read -r _ _ _ vacc _ <"$T/out"
+check "a label-sorted file validates on every class (val_acc $vacc > 0.6)" awk -v a="$vacc" 'BEGIN { exit !(a > 0.6) }'
+for w in 1 2 3; do
+    run 0 -- "$REGULA" train --data "csv:$T/bylabel.csv" "${C[@]}" --val-split 0.2 --deterministic --det-shards 6 \
+        --workers $w --save "$T/split$w.safetensors" -q
+done
+check "the split is the same for 1, 2 and 3 workers" cmp -s "$T/split1.safetensors" "$T/split2.safetensors"
+check "... and 3" cmp -s "$T/split1.safetensors" "$T/split3.safetensors"
+
+# --- dense(auto, softmax): the width of the classes; a width that does
+# not fit says what to write
+run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species --model 'dense(8, relu) dense(auto, softmax)' \
+    --epochs 1 --save "$T/auto.safetensors" -q
+run 0 -- "$REGULA" inspect "$T/auto.safetensors"
+check "dense(auto) became dense(3)" has 'spec +dense\(8, relu\) dense\(3, softmax\)' "$T/out"
+run 3 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species --model 'dense(8, relu) dense(4, softmax)' --epochs 1
+check "named classes: the width must match" has 'named.csv: 3 classes \(ant, moth, zebra\) but the model has 4 outputs: end --model with dense\(3, softmax\) for 3 classes' "$T/err"
+run 3 -- "$REGULA" train --data "csv:$T/d.csv" --model 'dense(8, relu) dense(2, softmax)' --epochs 1
+check "numbered classes: too few outputs" has 'labels go up to 2 but the model has 2 outputs: end --model with dense\(3, softmax\) for 3 classes' "$T/err"
+run 2 -- "$REGULA" train --data "csv:$T/d.csv" --model 'dense(auto, relu) dense(3, softmax)' --epochs 1
+check "auto elsewhere: refused by the parser" has "dense units 'auto'" "$T/err"
+
 finish

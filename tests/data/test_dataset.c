@@ -161,6 +161,55 @@ static void test_moments(void **state)
     rg_dataset_free(ds);
 }
 
+/* --val-split: each class gives its share (largest remainders), the draw is
+ * the seed's, both parts keep the file's order and the class names. */
+static void test_split(void **state)
+{
+    (void)state;
+    enum { N = 90 };
+    float x[N];
+    int32_t y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i, y[i] = i / 30;   /* sorted by label */
+    rg_dataset *ds = NULL, *tr = NULL, *va = NULL, *tr2 = NULL, *va2 = NULL;
+    assert_int_equal(rg_dataset_from_arrays(x, y, N, 1, &ds), RG_OK);
+    assert_int_equal(rg_dataset_split(ds, 18, 5, &tr, &va), RG_OK);
+    assert_int_equal(rg_dataset_size(tr), 72);
+    assert_int_equal(rg_dataset_size(va), 18);
+    int per[3] = { 0 };
+    for (int i = 0; i < 18; i++) per[rg_dataset_y(va)[i]]++;
+    assert_true(per[0] == 6 && per[1] == 6 && per[2] == 6);
+    for (int i = 1; i < 18; i++) assert_true(rg_dataset_x(va)[i] > rg_dataset_x(va)[i - 1]);
+    for (int i = 1; i < 72; i++) assert_true(rg_dataset_x(tr)[i] > rg_dataset_x(tr)[i - 1]);
+    for (int i = 0; i < 72; i++) assert_int_equal(rg_dataset_y(tr)[i], (int)rg_dataset_x(tr)[i] / 30);
+    assert_int_equal(rg_dataset_classes(va), 3);
+    /* the same seed, the same split; another seed, another */
+    assert_int_equal(rg_dataset_split(ds, 18, 5, &tr2, &va2), RG_OK);
+    assert_memory_equal(rg_dataset_x(va), rg_dataset_x(va2), 18 * sizeof(float));
+    rg_dataset_free(tr2);
+    rg_dataset_free(va2);
+    assert_int_equal(rg_dataset_split(ds, 18, 6, &tr2, &va2), RG_OK);
+    assert_true(memcmp(rg_dataset_x(va), rg_dataset_x(va2), 18 * sizeof(float)) != 0);
+    rg_dataset_free(tr2);
+    rg_dataset_free(va2);
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    rg_dataset_free(ds);
+    /* counts 5, 3, 2 and 3 to hold out: shares 1.5, 0.9, 0.6 give 1, 1, 1 */
+    const int32_t y2[10] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 2 };
+    assert_int_equal(rg_dataset_from_arrays(x, y2, 10, 1, &ds), RG_OK);
+    assert_int_equal(rg_dataset_split(ds, 3, 1, &tr, &va), RG_OK);
+    for (int c = 0; c < 3; c++) {
+        int k = 0;
+        for (int i = 0; i < 3; i++) k += rg_dataset_y(va)[i] == c;
+        assert_int_equal(k, 1);
+    }
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    assert_int_equal(rg_dataset_split(ds, 10, 1, &tr, &va), RG_EUSAGE);   /* nothing left to train on */
+    assert_null(tr);
+    rg_dataset_free(ds);
+}
+
 static void test_open_idx_dir(void **state)
 {
     (void)state;
@@ -308,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_from_arrays_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_idx_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_idx_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_csv, setup, teardown),
