@@ -175,7 +175,8 @@ typedef struct rg_model rg_model;
 /* Parses a spec such as
  *   "dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)"
  * Layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]),
- * ACT in relu tanh sigmoid gelu softmax linear (default linear);
+ * ACT in relu leaky_relu elu tanh sigmoid gelu softmax linear (default
+ * linear; leaky_relu's slope is 0.01 and elu's alpha 1, PyTorch's defaults);
  * dropout(RATE) with 0 <= RATE < 1.  The last layer must be dense; its
  * outputs are the classes.  Kernels start Glorot-uniform from
  * (seed, RG_RNG_INIT, layer, index), biases zero. */
@@ -249,13 +250,14 @@ void rg_model_apply_constraints(rg_model *m);
 
 /* ---------------------------------------------------------------- optimizer */
 
-typedef enum { RG_OPT_SGD, RG_OPT_ADAM, RG_OPT_ADAMW } rg_opt_kind;
+typedef enum { RG_OPT_SGD, RG_OPT_ADAM, RG_OPT_ADAMW, RG_OPT_RMSPROP } rg_opt_kind;
 
 typedef struct rg_opt_config {
     rg_opt_kind kind;
-    float momentum;       /* SGD */
+    float momentum;       /* SGD; RMSprop (PyTorch's, on g / (sqrt(avg) + eps)) */
     int nesterov;         /* SGD */
     float beta1, beta2, eps;
+    float rho;            /* RMSprop: decay of the mean square (PyTorch's alpha) */
     float weight_decay;   /* decoupled: w -= lr * wd * w, any optimizer */
 } rg_opt_config;
 
@@ -263,19 +265,22 @@ typedef struct rg_optimizer rg_optimizer;
 rg_status rg_optimizer_create(const rg_opt_config *c, size_t n, rg_optimizer **out);
 void rg_optimizer_free(rg_optimizer *o);
 /* One update of n parameters from grads with learning rate lr.  Follows
- * PyTorch's SGD/Adam/AdamW update rules, except that weight decay is
- * always decoupled (w -= lr * wd * w first), for SGD too.  Returns nonzero
+ * PyTorch's SGD/Adam/AdamW/RMSprop (not centered) update rules, except
+ * that weight decay is always decoupled (w -= lr * wd * w first), for SGD
+ * and RMSprop too.  Returns nonzero
  * when a weight it wrote, or a moment that can grow past the gradients
  * (Adam's second, SGD's momentum buffer), is NaN or infinite (found in the
  * same pass): the state is then corrupt and the update cannot be undone.
  * (Adam's first moment never exceeds the largest gradient it took.) */
 int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
 /* The largest |gradient element| an update can take without overflowing
- * the optimizer's moments (Adam: 2^63, since it keeps g*g; SGD with
+ * the optimizer's moments (Adam, RMSprop: 2^63, since they keep g*g; SGD with
  * momentum: a quarter of FLT_MAX x (1 - momentum); plain SGD: FLT_MAX).
  * A step whose gradient exceeds it is treated as non-finite. */
 float rg_optimizer_grad_limit(const rg_optimizer *o);
-/* Moment arenas, for checkpoints: count of arenas and each one. */
+/* Moment arenas, for checkpoints: count of arenas and each one (SGD: the
+ * momentum buffer, if any; Adam: m, v; RMSprop: the mean square, then the
+ * momentum buffer with --momentum). */
 int rg_optimizer_state_count(const rg_optimizer *o);
 float *rg_optimizer_state(rg_optimizer *o, int i);
 uint64_t rg_optimizer_steps(const rg_optimizer *o);
@@ -357,6 +362,7 @@ typedef struct rg_config {
     char model[1024];
     char optimizer[16];
     double lr, momentum, beta1, beta2, eps, weight_decay;
+    double rho;               /* rmsprop: decay of the mean square */
     int nesterov;
     double label_smoothing, clip_norm;
     char lr_schedule[16];
@@ -404,6 +410,11 @@ typedef struct rg_config {
     char progress[8];         /* auto | bar | lines | none */
     int quiet;                /* no progress and no notes (-q) */
     int verbose;              /* what the run is, and more figures per epoch (-v) */
+    /* what `regula predict` and `regula eval` print (the library reads none) */
+    int proba;                /* predict: every class's probability, as CSV */
+    long top;                 /* predict: the K most likely classes, as CSV; 0 = off */
+    int metrics;              /* eval: per-class figures and the confusion matrix */
+    char format[8];           /* eval: text | json */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */
@@ -549,6 +560,10 @@ rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,
                       double *loss, double *acc);
 /* Class of each sample (argmax) into classes[n]; batch as rg_evaluate. */
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes);
+/* rg_predict, and each sample's class probabilities (the softmax of the
+ * last layer's logits) into proba[n x rg_model_outputs(m)], row by row.
+ * classes may be NULL. */
+rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes, float *proba);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,8 @@ It mirrors regula's semantics, in float32:
     (1-ls)*onehot + ls/K, plus sum over kernels (not biases) of
     l1*sum|W| + l2*sum W^2 (Keras style, no 1/2); autograd differentiates
     the penalty, so SGD and Adam see it in the gradient;
-  - torch.optim.SGD / Adam / AdamW updates, eps = 1e-7 (regula's default);
+  - torch.optim.SGD / Adam / AdamW / RMSprop updates, eps = 1e-7 (regula's
+    default) unless a run says otherwise; RMSprop's alpha is regula's rho;
   - optional clip_grad_norm_ after the penalty gradient is in.
 
 Every float is written as repr() of the float32 value widened to a Python
@@ -50,6 +51,8 @@ CASES = [
     # last activation tanh: logits = tanh(z); dropout present but off; no bias
     ("gelu_dropout_tanh", 16,
      "dense(10, gelu, l2=0.001, bias=false) dropout(0.5) dense(6, tanh, l1=0.002)"),
+    # appended cases keep the random draws of the ones above
+    ("leaky_elu", 9, "dense(10, leaky_relu, l2=0.01) dense(8, elu) dense(4, softmax)"),
 ]
 
 RUNS = [
@@ -59,10 +62,14 @@ RUNS = [
     dict(name="adamw", opt="adamw", lr=0.01, weight_decay=0.1),
     dict(name="adam_label_smoothing", opt="adam", lr=0.01, label_smoothing=0.1),
     dict(name="sgd_clip_norm", opt="sgd", lr=0.1, momentum=0.9, clip_norm=0.5),
+    dict(name="rmsprop", opt="rmsprop", lr=0.01, rho=0.99, eps=1e-8),
+    dict(name="rmsprop_momentum", opt="rmsprop", lr=0.01, rho=0.9, momentum=0.5),
 ]
 
 ACTS = {
     "relu": torch.relu,
+    "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
+    "elu": F.elu,              # alpha 1
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "gelu": F.gelu,            # exact erf form
@@ -188,13 +195,16 @@ def run_case(name, n_in, spec):
     )
 
     for r in RUNS:
-        r = dict(dict(momentum=0.0, nesterov=0, beta1=0.9, beta2=0.999, eps=EPS,
+        r = dict(dict(momentum=0.0, nesterov=0, beta1=0.9, beta2=0.999, eps=EPS, rho=0.99,
                       weight_decay=0.0, label_smoothing=0.0, clip_norm=0.0), **r)
         p = clone_params(params)
         ps = leaves(p)
         if r["opt"] == "sgd":
             opt = torch.optim.SGD(ps, lr=r["lr"], momentum=r["momentum"],
                                   nesterov=bool(r["nesterov"]))
+        elif r["opt"] == "rmsprop":
+            opt = torch.optim.RMSprop(ps, lr=r["lr"], alpha=r["rho"], eps=r["eps"],
+                                      momentum=r["momentum"])
         elif r["opt"] == "adam":
             opt = torch.optim.Adam(ps, lr=r["lr"], betas=(r["beta1"], r["beta2"]),
                                    eps=r["eps"])

@@ -8,7 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { RG_ACT_LINEAR, RG_ACT_RELU, RG_ACT_TANH, RG_ACT_SIGMOID, RG_ACT_GELU, RG_ACT_SOFTMAX } rg_act;
+typedef enum { RG_ACT_LINEAR, RG_ACT_RELU, RG_ACT_TANH, RG_ACT_SIGMOID, RG_ACT_GELU, RG_ACT_SOFTMAX,
+               RG_ACT_LEAKY_RELU, RG_ACT_ELU } rg_act;
+
+/* leaky_relu's slope below 0 (PyTorch's default) and elu's alpha */
+#define RG_LEAKY_SLOPE 0.01f
+#define RG_ELU_ALPHA 1.0f
 
 /* y = act(y) in place over n rows of d (softmax is per row). */
 void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre);

@@ -21,6 +21,14 @@ void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre)
          * not come out of the layer as a clean 0) */
         for (size_t i = 0; i < count; i++) y[i] = !(y[i] <= 0.0f) ? y[i] : 0.0f;
         break;
+    case RG_ACT_LEAKY_RELU:
+        /* the same test as relu's: a NaN goes through as NaN */
+        for (size_t i = 0; i < count; i++) y[i] = !(y[i] <= 0.0f) ? y[i] : RG_LEAKY_SLOPE * y[i];
+        break;
+    case RG_ACT_ELU:
+        /* expm1 keeps alpha*(e^x - 1) exact near 0; a NaN stays NaN */
+        for (size_t i = 0; i < count; i++) y[i] = !(y[i] <= 0.0f) ? y[i] : RG_ELU_ALPHA * expm1f(y[i]);
+        break;
     case RG_ACT_TANH:
         for (size_t i = 0; i < count; i++) y[i] = tanhf(y[i]);
         break;
@@ -44,6 +52,14 @@ void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size
         break;
     case RG_ACT_RELU:
         for (size_t i = 0; i < count; i++) dy[i] = !(y[i] <= 0.0f) ? dy[i] : 0.0f;
+        break;
+    case RG_ACT_LEAKY_RELU:
+        /* the output has the input's sign (slope > 0) */
+        for (size_t i = 0; i < count; i++) dy[i] = !(y[i] <= 0.0f) ? dy[i] : RG_LEAKY_SLOPE * dy[i];
+        break;
+    case RG_ACT_ELU:
+        /* below 0, d/dx alpha*(e^x - 1) = alpha*e^x = y + alpha */
+        for (size_t i = 0; i < count; i++) dy[i] = !(y[i] <= 0.0f) ? dy[i] : dy[i] * (y[i] + RG_ELU_ALPHA);
         break;
     case RG_ACT_TANH:
         for (size_t i = 0; i < count; i++) dy[i] *= 1.0f - y[i] * y[i];

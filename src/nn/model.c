@@ -21,7 +21,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *act_names[] = { "linear", "relu", "tanh", "sigmoid", "gelu", "softmax" };
+static const char *act_names[] = { "linear", "relu", "tanh", "sigmoid", "gelu", "softmax", "leaky_relu", "elu" };
 
 /* ------------------------------------------------------------- spec parser */
 
@@ -88,7 +88,7 @@ static rg_status parse_layer_args(cursor *c, rg_layer *L, const char *name)
             for (int a = 0; a < (int)(sizeof act_names / sizeof *act_names); a++)
                 if (!strcmp(arg, act_names[a])) { L->act = (rg_act)a; found = 1; }
             if (!found)
-                return rg_error(RG_EUSAGE, "--model: unknown activation '%s' (expected relu, tanh, sigmoid, gelu, softmax or linear)", arg);
+                return rg_error(RG_EUSAGE, "--model: unknown activation '%s' (expected relu, leaky_relu, elu, tanh, sigmoid, gelu, softmax or linear)", arg);
         } else {
             *eq = 0;
             const char *key = arg, *val = eq + 1;

@@ -1,5 +1,5 @@
 /*
- * optim.c — SGD (momentum, Nesterov), Adam and AdamW over flat arenas.
+ * optim.c — SGD (momentum, Nesterov), Adam, AdamW and RMSprop over flat arenas.
  * The moments are arenas of the same length as the parameters, so one update
  * is one flat loop and a checkpoint saves them as they are.  The update rules
  * are PyTorch's, term for term (the reference test checks 10 steps of each).
@@ -21,7 +21,7 @@ struct rg_optimizer {
     size_t n;
     uint64_t t;          /* steps taken */
     int n_state;
-    float *state[2];     /* SGD: momentum buffer; Adam: m, v */
+    float *state[2];     /* SGD: momentum buffer; Adam: m, v; RMSprop: mean square, momentum buffer */
 };
 
 rg_status rg_optimizer_create(const rg_opt_config *c, size_t n, rg_optimizer **out)
@@ -31,7 +31,8 @@ rg_status rg_optimizer_create(const rg_opt_config *c, size_t n, rg_optimizer **o
     if (!o) return rg_error(RG_ENOMEM, "out of memory creating the optimizer");
     o->c = *c;
     o->n = n;
-    o->n_state = c->kind == RG_OPT_SGD ? (c->momentum != 0.0f) : 2;
+    o->n_state = c->kind == RG_OPT_SGD ? (c->momentum != 0.0f)
+               : c->kind == RG_OPT_RMSPROP ? 1 + (c->momentum != 0.0f) : 2;
     for (int i = 0; i < o->n_state; i++) {
         o->state[i] = rg_calloc(n, sizeof(float));
         if (!o->state[i]) { rg_optimizer_free(o); return rg_error(RG_ENOMEM, "out of memory: optimizer state for %zu parameters", n); }
@@ -122,18 +123,51 @@ static int adam_step(rg_optimizer *o, float *restrict p, const float *restrict g
     return top >= RG_NONFINITE_BITS;
 }
 
+/* PyTorch's RMSprop (centered=False): the mean square starts at 0 and has
+ * no bias correction; with momentum the buffer (from 0) takes g / avg. */
+static int rmsprop_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
+{
+    size_t n = o->n;
+    float rho = o->c.rho, eps = o->c.eps, mu = o->c.momentum;
+    float decay = 1.0f - lr * o->c.weight_decay;
+    float *restrict sq = o->state[0], *restrict buf = o->state[1];
+    uint32_t top = 0;
+    if (mu == 0.0f) {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i];
+            float si = rho * sq[i] + (1.0f - rho) * gi * gi;
+            sq[i] = si;
+            p[i] = p[i] * decay - lr * gi / (sqrtf(si) + eps);
+            top = top_bits(top_bits(top, p[i]), si);
+        }
+        return top >= RG_NONFINITE_BITS;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float si = rho * sq[i] + (1.0f - rho) * gi * gi;
+        sq[i] = si;
+        float bi = mu * buf[i] + gi / (sqrtf(si) + eps);
+        buf[i] = bi;
+        p[i] = p[i] * decay - lr * bi;
+        top = top_bits(top_bits(top_bits(top, p[i]), si), bi);
+    }
+    return top >= RG_NONFINITE_BITS;
+}
+
 int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr)
 {
     o->t++;
     if (o->c.kind == RG_OPT_SGD) return sgd_step(o, params, grads, lr);
+    if (o->c.kind == RG_OPT_RMSPROP) return rmsprop_step(o, params, grads, lr);
     return adam_step(o, params, grads, lr);
 }
 
 float rg_optimizer_grad_limit(const rg_optimizer *o)
 {
     if (o->c.kind != RG_OPT_SGD)
-        /* Adam keeps g*g: with every |g| <= 2^63, v stays a convex mix of
-         * values <= 2^126, far from FLT_MAX (~2^128), whatever beta2 */
+        /* Adam and RMSprop keep g*g: with every |g| <= 2^63, v stays a
+         * convex mix of values <= 2^126, far from FLT_MAX (~2^128), whatever
+         * beta2 or rho; RMSprop's g / sqrt(v) is at most 1 / sqrt(1 - rho) */
         return 0x1p63f;
     if (o->c.momentum == 0.0f) return FLT_MAX;
     /* |buf| <= max|g| / (1 - momentum): keep it a float, with room */

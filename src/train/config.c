@@ -73,16 +73,19 @@ enum opt_kind {
       "hold out FRACTION of the training data for validation, shuffled and stratified by class (drawn " \
       "from --seed); 0 = validate on the test set") \
     X("model", "SPEC", "train", K_STR, model, NULL,                                        \
-      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE); the last " \
-      "layer's UNITS may be auto: the number of classes in the data") \
-    X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw",                   \
-      "sgd, adam or adamw (any case, as every choice)")                                   \
+      "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE); " \
+      "ACT: relu leaky_relu elu tanh sigmoid gelu softmax linear; the last layer's UNITS may be auto: the " \
+      "number of classes in the data") \
+    X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw|rmsprop",           \
+      "sgd, adam, adamw or rmsprop (any case, as every choice)")                          \
     X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \
-    X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd momentum, in [0,1)")        \
+    X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd or rmsprop momentum, in [0,1)") \
     X("nesterov", NULL, "train", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum (with --momentum > 0)") \
     X("beta1", "X", "train", K_DOUBLE, beta1, NULL, "adam/adamw first-moment decay")       \
     X("beta2", "X", "train", K_DOUBLE, beta2, NULL, "adam/adamw second-moment decay")      \
-    X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw epsilon")     \
+    X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw/rmsprop epsilon")            \
+    X("rho", "X", "train", K_DOUBLE, rho, NULL,                                            \
+      "rmsprop: decay of the mean square, in [0,1) (PyTorch's alpha, Keras' rho)")        \
     X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
       "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
     X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
@@ -114,6 +117,14 @@ enum opt_kind {
     X("init", "FILE", "train", K_STR, init, NULL,                                          \
       "start from the weights of this safetensors checkpoint")                            \
     X("load", "FILE", "eval predict", K_STR, load, NULL, "checkpoint to evaluate or use")  \
+    X("proba", NULL, "predict", K_FLAG, proba, NULL,                                       \
+      "print each class's probability: CSV with a header (class,p_0,p_1,...), a row per sample") \
+    X("top", "K", "predict", K_LONG, top, NULL,                                            \
+      "print the K most likely classes with their probabilities: CSV (class_1,p_1,...,class_K,p_K); 0 = off") \
+    X("metrics", NULL, "eval", K_FLAG, metrics, NULL,                                      \
+      "per-class precision, recall, F1 and support, their macro and weighted averages, and the confusion matrix") \
+    X("format", "NAME", "eval", K_ENUM, format, "text|json",                                \
+      "eval's output: text (a line, and --metrics' tables) or json (one JSON object)")    \
     X("save", "FILE", "train", K_STR, save, NULL, "write the trained model here (safetensors)") \
     X("log", "FILE", "train", K_STR, log, NULL, "write JSON-lines events here")            \
     X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
@@ -218,6 +229,7 @@ void rg_config_defaults(rg_config *c)
     c->momentum = 0.0;
     c->beta1 = 0.9;
     c->beta2 = 0.999;
+    c->rho = 0.99;
     c->eps = 1e-7;
     c->weight_decay = 0.0;
     snprintf(c->lr_schedule, sizeof c->lr_schedule, "constant");
@@ -255,6 +267,7 @@ void rg_config_defaults(rg_config *c)
     c->keep = 3;
     c->comm_timeout = 30.0;
     snprintf(c->progress, sizeof c->progress, "auto");
+    snprintf(c->format, sizeof c->format, "text");
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -307,6 +320,7 @@ static size_t edit_distance(const char *a, const char *b)
  * calls them: a hint where edit distance finds nothing. */
 static const struct { const char *name, *hint; } g_aliases[] = {
     { "learning-rate", "regula calls it --lr" },
+    { "alpha", "rmsprop's decay (PyTorch's alpha) is --rho" },
     { "batch-size", "regula calls it --batch" },
     { "validation-split", "regula calls it --val-split" },
     { "validation-data", "--test-data FILE is validated on when there is no --val-split" },
@@ -728,6 +742,9 @@ uint64_t rg_config_hash(const rg_config *c)
     t.comm_timeout = 30.0;
     snprintf(t.progress, sizeof t.progress, "auto");   /* how the run is shown */
     t.quiet = t.verbose = 0;
+    t.proba = t.metrics = 0;                           /* what eval and predict print */
+    t.top = 0;
+    snprintf(t.format, sizeof t.format, "text");
     char *json = rg_config_json(&t);
     if (!json) return 0;
     uint64_t h = rg_fnv1a(RG_FNV_INIT, json, strlen(json));
@@ -740,7 +757,7 @@ uint64_t rg_config_hash(const rg_config *c)
 static const char *const g_resume_free[] = {
     "log", "log-every", "save", "load", "input", "init", "threads", "workers",
     "shard-optimizer", "checkpoint-every", "checkpoint-dir", "keep", "resume",
-    "comm-timeout", "progress", "quiet", "verbose", NULL
+    "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", NULL
 };
 
 void rg_config_resume_normalise(rg_config *c)
@@ -1050,6 +1067,7 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(IN01(c->momentum), "momentum", "in [0,1)", D(c->momentum));
     CHECK(IN01(c->beta1), "beta1", "in [0,1)", D(c->beta1));
     CHECK(IN01(c->beta2), "beta2", "in [0,1)", D(c->beta2));
+    CHECK(IN01(c->rho), "rho", "in [0,1)", D(c->rho));
     CHECK(isfinite(c->eps) && (float)c->eps > 0, "eps", "a number > 0 that a float can hold (>= 1e-45)", D(c->eps));
     /* the optimizer computes in float: a learning rate or decay past float's
      * range would turn every weight infinite at the first step */
@@ -1079,6 +1097,7 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
           D(c->elastic));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
+    CHECK(c->top >= 0, "top", "a class count >= 1 (0 = off)", L(c->top));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));
     CHECK(isfinite(c->comm_timeout) && c->comm_timeout > 0 && c->comm_timeout <= 1e6, "comm-timeout",
           "a number of seconds in (0, 1e6]", D(c->comm_timeout));

@@ -58,16 +58,17 @@ char *rg_config_noops(const rg_config *c, int processes)
 {
     rg_config d;
     rg_config_defaults(&d);
-    int sgd = !strcmp(c->optimizer, "sgd"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
+    int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
     const rule rules[] = {
-        { "momentum", !sgd, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
+        { "momentum", !sgd && !rms, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
         { "nesterov", !sgd, "Nesterov momentum is sgd's (--optimizer sgd --momentum X --nesterov)" },
         { "nesterov", c->momentum == 0.0, "without --momentum, Nesterov's update is plain sgd" },
-        { "beta1", sgd, "sgd keeps no moments (--beta1, --beta2 and --eps are adam's and adamw's)" },
-        { "beta2", sgd, "sgd keeps no moments (--beta1, --beta2 and --eps are adam's and adamw's)" },
-        { "eps", sgd, "sgd keeps no moments (--beta1, --beta2 and --eps are adam's and adamw's)" },
+        { "beta1", sgd || rms, "--beta1 and --beta2 are adam's and adamw's (rmsprop's decay is --rho)" },
+        { "beta2", sgd || rms, "--beta1 and --beta2 are adam's and adamw's (rmsprop's decay is --rho)" },
+        { "rho", !rms, "it is --optimizer rmsprop's decay" },
+        { "eps", sgd, "sgd keeps no moments (--eps is adam's, adamw's and rmsprop's)" },
         { "lr-step-epochs", strcmp(c->lr_schedule, "step") != 0, "it paces --lr-schedule step, which is not the schedule" },
         { "lr-gamma", strcmp(c->lr_schedule, "step") != 0, "it is --lr-schedule step's factor, which is not the schedule" },
         { "lr-min", strcmp(c->lr_schedule, "cosine") != 0, "it is --lr-schedule cosine's floor, which is not the schedule" },

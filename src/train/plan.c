@@ -22,13 +22,15 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     if (!strcmp(c->optimizer, "sgd")) o->kind = RG_OPT_SGD;
     else if (!strcmp(c->optimizer, "adam")) o->kind = RG_OPT_ADAM;
     else if (!strcmp(c->optimizer, "adamw")) o->kind = RG_OPT_ADAMW;
-    else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam or adamw)",
+    else if (!strcmp(c->optimizer, "rmsprop")) o->kind = RG_OPT_RMSPROP;
+    else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam, adamw or rmsprop)",
                                                 c->optimizer));
     o->momentum = (float)c->momentum;
     o->nesterov = c->nesterov;
     o->beta1 = (float)c->beta1;
     o->beta2 = (float)c->beta2;
     o->eps = (float)c->eps;
+    o->rho = (float)c->rho;
     o->weight_decay = (float)c->weight_decay;
     /* --nesterov without momentum is plain SGD: a warning (rg_config_noops), not an error */
     p->lr = (rg_lr_schedule){ .kind = !strcmp(c->lr_schedule, "step") ? RG_LR_STEP
@@ -135,6 +137,9 @@ static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
     if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
         return at(option, "checkpoint-dir", rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N "
                                                      "(steps between checkpoints)", c->checkpoint_dir));
+    if (c->proba && c->top > 0)
+        return at(option, "top", rg_error(RG_EUSAGE, "--proba and --top %ld print different tables (every class's "
+                                          "probability, or the %ld most likely classes): give one", c->top, c->top));
     p->checkpoint_every = c->checkpoint_every;
     p->ck_dir = c->checkpoint_every > 0 ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
     p->log_every = c->log_every;

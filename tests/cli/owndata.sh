@@ -66,6 +66,10 @@ run 0 -- "$REGULA" predict --load "$T/named.safetensors" --input "csv:$T/x.csv"
 check "predict prints the names" cmp -s "$T/num-pred-names.out" "$T/out"
 run 0 -- "$REGULA" predict --load "$T/named.safetensors" --input "csv:$T/named.csv" --header --label-column species
 check "predict drops the label column it is given" cmp -s "$T/num-pred-names.out" "$T/out"
+run 0 -- "$REGULA" predict --load "$T/named.safetensors" --input "csv:$T/x.csv" --proba
+check "--proba names the classes" has '^class,p_ant,p_moth,p_zebra$' "$T/out"
+run 0 -- "$REGULA" eval --load "$T/named.safetensors" --data "csv:$T/named.csv" --header --label-column species --metrics
+check "--metrics names the classes" has '^ *zebra ' "$T/out"
 run 3 -- "$REGULA" predict --load "$T/num.safetensors" --input "csv:$T/sorted.csv"
 check "predict without --label-column: a hint" has 'give --label-column to drop' "$T/err"
 { head -3 "$T/named.csv"; echo "1,2,cow,3,4"; } >"$T/cow.csv"

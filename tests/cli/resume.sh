@@ -68,6 +68,9 @@ for k in step:30 ckpt-write:4; do run_case "thr2_${k/:/_}" $k "" "${common[@]}" 
 run_case shared step:9 "" --data "csv:$dir/w.csv" --epochs 2 --batch 20 --log-every 0 --workers 2 \
   --model 'dense(1024, relu) dense(3, softmax)'
 run_case zero step:25 "" "${common[@]}" --workers 2 --shard-optimizer --optimizer adamw --weight-decay 0.01
+# rmsprop: its mean square (and momentum buffer) whole, and sharded
+run_case rmsprop step:20 "" "${common[@]}" --optimizer rmsprop --momentum 0.5 --rho 0.9
+run_case rmsprop_zero step:25 "" "${common[@]}" --workers 2 --shard-optimizer --optimizer rmsprop
 run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.9 --nesterov --clip-norm 1 \
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
@@ -95,6 +98,7 @@ else bad "hogwild resume: $(cat "$d/h.err")"; fi
 # uninterrupted one.  Staleness 2 is not reproducible (which weights a
 # worker reads depends on timing): it goes on from the checkpoint and ends.
 run_case ps step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0
+run_case ps_rmsprop step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0 --optimizer rmsprop --momentum 0.5
 d="$dir/ps_stale"; mkdir -p "$d"
 ps=("${common[@]}" --workers 4 --strategy ps --servers 2 --staleness 2 --checkpoint-every 7)
 (RG_TEST_CRASH=step:30 exec "$regula" train "${ps[@]}" --checkpoint-dir "$d/b" > /dev/null 2>&1)

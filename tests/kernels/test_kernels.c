@@ -140,6 +140,32 @@ static void test_relu_keeps_nan(void **state)
     assert_true(dy[0] == 1.0f && dy[1] == 0.0f && dy[2] == 0.0f && dy[3] == 1.0f);
 }
 
+/* leaky_relu and elu keep a NaN too, forward and backward; -Inf goes to
+ * their limits (-Inf and -alpha); the values are PyTorch's formulas. */
+static void test_leaky_elu_keep_nan(void **state)
+{
+    (void)state;
+    rg_act acts[2] = { RG_ACT_LEAKY_RELU, RG_ACT_ELU };
+    for (int a = 0; a < 2; a++) {
+        float y[5] = { NAN, -INFINITY, -2.0f, 0.0f, 3.0f }, dy[5] = { 1, 1, 1, 1, 1 };
+        rg_act_forward(acts[a], y, 1, 5, NULL);
+        assert_true(isnan(y[0]));
+        assert_true(y[3] == 0.0f && y[4] == 3.0f);
+        if (a == 0) {
+            assert_true(y[1] == -INFINITY);
+            assert_float_equal(y[2], -0.02, 1e-7);
+        } else {
+            assert_true(y[1] == -1.0f);
+            assert_float_equal(y[2], expm1(-2.0), 1e-7);
+        }
+        rg_act_backward(acts[a], dy, y, NULL, 5);
+        assert_true(dy[0] == 1.0f && dy[4] == 1.0f);
+        assert_float_equal(dy[2], a == 0 ? 0.01 : exp(-2.0), 1e-7);
+        /* at 0 both take the left derivative, as PyTorch does */
+        assert_float_equal(dy[3], a == 0 ? 0.01 : 1.0, 1e-7);
+    }
+}
+
 /* The loss keeps its small part beside large logits: logits (1e5, 1e5-20)
  * have a loss of log(1 + e^-20) ~ 2.06e-9 for class 0, which
  * (m + lse) - z in float would round to 0. */
@@ -196,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_gemm_beta_zero_ignores_nan),
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_activations_forward),
+        cmocka_unit_test(test_leaky_elu_keep_nan),
         cmocka_unit_test(test_all_finite),
         cmocka_unit_test(test_max_abs),
         cmocka_unit_test(test_relu_keeps_nan),

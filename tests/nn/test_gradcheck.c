@@ -66,8 +66,8 @@ static double check_model(const char *spec, size_t d, float ls, int training, do
 
 static void test_activations(void **state)
 {
-    const char *acts[] = { "linear", "relu", "tanh", "sigmoid", "gelu" };
-    for (size_t a = 0; a < 5; a++) {
+    const char *acts[] = { "linear", "relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu" };
+    for (size_t a = 0; a < 7; a++) {
         char spec[128];
         snprintf(spec, sizeof spec, "dense(7, %s) dense(4, softmax)", acts[a]);
         assert_true(check_model(spec, 6, 0.0f, 0, 5e-3) < 5e-3);
@@ -107,6 +107,8 @@ static void test_whole_reference_model(void **state)
     /* ReLU: a step of h can cross the kink, so this one gets 2e-2 */
     assert_true(check_model("dense(12, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)", 16, 0.1f, 1, 2e-2) < 2e-2);
     assert_true(check_model("dense(9, gelu) dense(7, tanh, l1=0.01) dense(5, sigmoid) dense(3, softmax)", 8, 0.0f, 0, 5e-3) < 5e-3);
+    /* leaky_relu has a kink at 0 like ReLU (2e-2); elu is smooth there */
+    assert_true(check_model("dense(10, leaky_relu, l2=0.01) dense(8, elu) dense(4, softmax)", 8, 0.0f, 0, 2e-2) < 2e-2);
 }
 
 static void test_penalty_value(void **state)

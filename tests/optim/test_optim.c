@@ -37,6 +37,38 @@ static void test_adam_first_step_is_lr_sign(void **state)
     assert_float_equal(p, 1.0 + 0.01 * 3.0 / (3.0 + 1e-7), 1e-6);
 }
 
+static void test_rmsprop(void **state)
+{
+    /* PyTorch's RMSprop: v = (1-rho) g^2 from 0, no bias correction, so the
+     * first step is lr * g / (sqrt(1-rho) |g| + eps) */
+    float p;
+    rg_opt_config c = { .kind = RG_OPT_RMSPROP, .rho = 0.99f, .eps = 1e-8f };
+    one_step(c, 1.0f, -3.0f, 0.01f, &p, 1);
+    assert_float_equal(p, 1.0 + 0.01 * 3.0 / (sqrt(0.01) * 3.0 + 1e-8), 1e-6);
+    /* two steps of a constant g: v2 = (1-rho)(1+rho) g^2 */
+    one_step(c, 1.0f, 0.5f, 0.01f, &p, 2);
+    double v1 = 0.01 * 0.25, v2 = 0.99 * v1 + 0.01 * 0.25;
+    assert_float_equal(p, 1.0 - 0.01 * 0.5 / sqrt(v1) - 0.01 * 0.5 / sqrt(v2), 1e-6);
+    /* momentum: buf = mu * buf + g / avg from 0, the step is lr * buf */
+    c.momentum = 0.9f;
+    one_step(c, 1.0f, 0.5f, 0.01f, &p, 2);
+    double b1 = 0.5 / sqrt(v1), b2 = 0.9 * b1 + 0.5 / sqrt(v2);
+    assert_float_equal(p, 1.0 - 0.01 * b1 - 0.01 * b2, 1e-5);
+    /* state: the mean square, then the buffer only with momentum */
+    rg_optimizer *o;
+    assert_int_equal(rg_optimizer_create(&c, 3, &o), RG_OK);
+    assert_int_equal(rg_optimizer_state_count(o), 2);
+    rg_optimizer_free(o);
+    c.momentum = 0.0f;
+    assert_int_equal(rg_optimizer_create(&c, 3, &o), RG_OK);
+    assert_int_equal(rg_optimizer_state_count(o), 1);
+    float w[3] = {0}, g[3] = {1, 2, 3};
+    rg_optimizer_step(o, w, g, 0.1f);
+    assert_float_equal(rg_optimizer_state(o, 0)[2], 0.01 * 9, 1e-6);
+    assert_null(rg_optimizer_state(o, 1));
+    rg_optimizer_free(o);
+}
+
 static void test_decoupled_weight_decay(void **state)
 {
     /* zero gradient: only the decay moves the weight, for every optimizer */
@@ -49,6 +81,9 @@ static void test_decoupled_weight_decay(void **state)
     one_step((rg_opt_config){ .kind = RG_OPT_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f, .weight_decay = 0.5f },
              2.0f, 0.0f, 0.1f, &p, 3);
     assert_float_equal(p, 2.0 * pow(0.95, 3), 1e-6);
+    one_step((rg_opt_config){ .kind = RG_OPT_RMSPROP, .rho = 0.99f, .eps = 1e-8f, .weight_decay = 0.5f },
+             2.0f, 0.0f, 0.1f, &p, 2);
+    assert_float_equal(p, 2.0 * pow(0.95, 2), 1e-6);
 }
 
 static void test_state_arenas(void **state)
@@ -85,13 +120,15 @@ static void test_clip_global_norm(void **state)
 static void test_overflow_is_reported(void **state)
 {
     (void)state;
-    rg_opt_config kinds[4] = {
+    rg_opt_config kinds[6] = {
         { .kind = RG_OPT_SGD },
         { .kind = RG_OPT_SGD, .momentum = 0.9f },
         { .kind = RG_OPT_SGD, .momentum = 0.9f, .nesterov = 1 },
         { .kind = RG_OPT_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f },
+        { .kind = RG_OPT_RMSPROP, .rho = 0.99f, .eps = 1e-7f },
+        { .kind = RG_OPT_RMSPROP, .rho = 0.99f, .eps = 1e-7f, .momentum = 0.9f },
     };
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 6; k++) {
         rg_optimizer *o;
         assert_int_equal(rg_optimizer_create(&kinds[k], 3, &o), RG_OK);
         float p[3] = { 1, 2, 3 }, g[3] = { 0.5f, 0.5f, 0.5f };
@@ -120,6 +157,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_adam_first_step_is_lr_sign),
+        cmocka_unit_test(test_rmsprop),
         cmocka_unit_test(test_decoupled_weight_decay),
         cmocka_unit_test(test_state_arenas),
         cmocka_unit_test(test_clip_global_norm),

@@ -178,7 +178,7 @@ static void test_set_errors(void **state)
     expect_set_error("lr", NULL, "--lr: expects a value");
     expect_set_error("scale", "1e300", "--scale: '1e300' is out of range");
     expect_set_error("optimizer", "foo",
-                     "--optimizer: unknown value 'foo' (expected sgd, adam or adamw)");
+                     "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)");
     expect_set_error("lr-schedule", "linear", "(expected constant, step or cosine)");
     expect_set_error("monitor", "acc", "(expected val_loss or val_acc)");
     expect_set_error("foo", "1", "unknown option --foo");
@@ -280,8 +280,8 @@ static void test_json_errors(void **state)
     expect_json_error("{\"header\": 1}", RG_EUSAGE, "key 'header': expected true or false, got a number");
     expect_json_error("{\"batch\": 3.5}", RG_EUSAGE, "key 'batch': expected an integer, got 3.5");
     expect_json_error("{\"batch\": 8, \"foo\": 1}", RG_EUSAGE, "key 'foo': unknown option --foo");
-    expect_json_error("{\"optimizer\": \"rmsprop\"}", RG_EUSAGE,
-                      "key 'optimizer': unknown value 'rmsprop' (expected sgd, adam or adamw)");
+    expect_json_error("{\"optimizer\": \"adagrad\"}", RG_EUSAGE,
+                      "key 'optimizer': unknown value 'adagrad' (expected sgd, adam, adamw or rmsprop)");
     expect_json_error("{\"config\": \"other.json\"}", RG_EUSAGE, "cannot name another");
     expect_json_error("{\"lr\": null}", RG_EUSAGE, "expected a number, got null");
     expect_json_error("[1, 2]", RG_EUSAGE, "expected a JSON object of options, got an array");
@@ -341,7 +341,7 @@ static void test_hash_sees_every_setting(void **state)
 {
     (void)state;
     static const char *candidates[] = {"7", "0.5", "sgd", "cosine", "val_acc", "x.csv", "local", "size", "equal",
-                                       "local-sgd", "on", "lines", "yes"};
+                                       "local-sgd", "on", "lines", "yes", "json"};
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config base;
@@ -368,7 +368,7 @@ static void test_hash_sees_every_setting(void **state)
          * what was trained */
         static const char *outputs[] = {"log", "save", "load", "input", "log-every", "checkpoint-every",
                                         "checkpoint-dir", "keep", "resume", "comm-timeout", "progress",
-                                        "quiet", "verbose"};
+                                        "quiet", "verbose", "proba", "top", "metrics", "format"};
         int output = 0;
         for (size_t k = 0; k < sizeof outputs / sizeof *outputs; k++) output |= !strcmp(o[i].name, outputs[k]);
         if (output && rg_config_hash(&c) != h0) fail_msg("hash depends on output option --%s", o[i].name);

@@ -6,8 +6,8 @@
  * torch, written here into regula's arena through rg_model_dense) and ten
  * batches.  Checked:
  *   - the loss on batch 0 (data mean + penalty) and every gradient element;
- *   - for each optimizer run (SGD momentum/Nesterov, Adam, AdamW, label
- *     smoothing, global-norm clipping), the loss before each of 10 steps and
+ *   - for each optimizer run (SGD momentum/Nesterov, Adam, AdamW, RMSprop
+ *     with and without momentum, label smoothing, global-norm clipping), the loss before each of 10 steps and
  *     every weight after the last step.
  * Dropout is off (pass.training = 0): the dump has no masks to match.
  *
@@ -232,6 +232,7 @@ static rg_opt_kind opt_kind(const char *s)
     if (!strcmp(s, "sgd")) return RG_OPT_SGD;
     if (!strcmp(s, "adam")) return RG_OPT_ADAM;
     if (!strcmp(s, "adamw")) return RG_OPT_ADAMW;
+    if (!strcmp(s, "rmsprop")) return RG_OPT_RMSPROP;
     fail_msg("torch_ref.json: unknown optimizer \"%s\"", s);
     return RG_OPT_SGD;
 }
@@ -254,6 +255,7 @@ static void test_optimizer_steps(void **state)
                 .beta1 = (float)num(r, "beta1"),
                 .beta2 = (float)num(r, "beta2"),
                 .eps = (float)num(r, "eps"),
+                .rho = (float)num(r, "rho"),
                 .weight_decay = (float)num(r, "weight_decay"),
             };
             float lr = (float)num(r, "lr"), ls = (float)num(r, "label_smoothing");
@@ -284,7 +286,7 @@ static void test_optimizer_steps(void **state)
             runs++;
         }
     }
-    assert_true(runs >= 6);
+    assert_true(runs >= 8 * 4);
     if (bad) fail_msg("%d values differ from PyTorch (first %d shown above)", bad, MAX_REPORTS);
 }
 
