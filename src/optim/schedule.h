@@ -19,4 +19,8 @@ typedef struct rg_lr_schedule {
 
 /* The rate of global step `step` (0-based) in epoch `epoch` (0-based). */
 double rg_lr_at(const rg_lr_schedule *s, uint64_t step, int epoch);
+/* 1 when a rate depends on the run's length (total_steps): cosine's does,
+ * so a run of more epochs is another run from its first step; constant's
+ * and step's do not, so a finished run can be extended. */
+int rg_lr_depends_on_length(const rg_lr_schedule *s);
 #endif

@@ -72,8 +72,9 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "lr-step-epochs", strcmp(c->lr_schedule, "step") != 0, "it paces --lr-schedule step, which is not the schedule" },
         { "lr-gamma", strcmp(c->lr_schedule, "step") != 0, "it is --lr-schedule step's factor, which is not the schedule" },
         { "lr-min", strcmp(c->lr_schedule, "cosine") != 0, "it is --lr-schedule cosine's floor, which is not the schedule" },
-        { "monitor", !es, "it is what --early-stop watches, and early stopping is off" },
-        { "min-delta", !es, "it is what --early-stop counts as improvement, and early stopping is off" },
+        { "monitor", !es && !c->save_best[0], "it is what --early-stop and --save-best watch, and neither is given" },
+        { "min-delta", !es && !c->save_best[0],
+          "it is what --early-stop and --save-best count as improvement, and neither is given" },
         { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
         { "header", !csv, "it is for csv: sources, and none is given" },
         { "label-column", !csv, "it is for csv: sources, and none is given" },
@@ -99,7 +100,8 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "det-shards", !c->deterministic, "it is how --deterministic cuts each batch, and --deterministic is off" },
         /* asking for step events that go nowhere (--log-every 0, turning them off, is no slip) */
         { "log-every", !c->log[0] && c->log_every > 0, "step events go to --log, which is not given" },
-        { "keep", c->checkpoint_every == 0, "it prunes --checkpoint-every's checkpoints, and there are none" },
+        { "keep", c->checkpoint_every == 0 && !c->checkpoint_every_epoch,
+          "it prunes --checkpoint-every's checkpoints, and there are none" },
         { "comm-timeout", processes <= 1, "it bounds waits for MPI peers, and the run has none (not under mpirun)" },
         { "progress", c->quiet, "--quiet shows no progress" },
     };
