@@ -291,7 +291,12 @@ rg_status rg_model_share(rg_model *m, rg_model **out)
     rg_free((*out)->params);
     (*out)->params = m->params;
     (*out)->params_borrowed = 1;
-    return RG_OK;
+    /* a worker's model may be the one saved (--save-best): it knows the data as m does */
+    if ((st = rg_model_meta_copy(*out, m)) != RG_OK) {
+        rg_model_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 void rg_model_free(rg_model *m)

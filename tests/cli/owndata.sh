@@ -56,6 +56,11 @@ run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column speci
 check "names train as their sorted numbers do" cmp -s "$T/num.out" "$T/out"
 run 0 -- "$REGULA" inspect "$T/named.safetensors"
 check "the mapping is in the checkpoint's metadata" has 'classes.*\["ant","moth","zebra"\]' "$T/out"
+run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species "${C[@]}" --standardize \
+    --save-best "$T/best.safetensors" --workers 2 -q
+run 0 -- "$REGULA" inspect "$T/best.safetensors"
+check "--save-best keeps the names" has 'classes.*\["ant","moth","zebra"\]' "$T/out"
+check "--save-best keeps the standardisation" has 'input\.std +F32' "$T/out"
 run 0 -- "$REGULA" eval --load "$T/num.safetensors" --data "csv:$T/sorted.csv"
 cp "$T/out" "$T/num-eval.out"
 run 0 -- "$REGULA" eval --load "$T/named.safetensors" --data "csv:$T/named.csv" --header --label-column species
