@@ -101,7 +101,8 @@ enum opt_kind {
     X("lr-gamma", "X", "train", K_DOUBLE, lr_gamma, NULL, "step schedule factor")          \
     X("lr-min", "X", "train", K_DOUBLE, lr_min, NULL, "cosine schedule floor")             \
     X("batch", "N", CMD_ALL, K_LONG, batch, NULL, "batch size")                            \
-    X("epochs", "N", "train", K_LONG, epochs, NULL, "epochs to train")                     \
+    X("epochs", "N", "train", K_LONG, epochs, NULL,                                        \
+      "epochs to train (--resume may give more, to extend a run, unless --lr-schedule cosine)")                     \
     X("limit", "N", "train", K_LONG, limit, NULL,                                          \
       "use only the first N training samples; 0 = all")                                   \
     X("seed", "N", "train", K_U64, seed, NULL, "seed of every random draw")                \
@@ -109,9 +110,9 @@ enum opt_kind {
     X("early-stop", "PATIENCE", "train", K_LONG, early_stop, NULL,                         \
       "stop after PATIENCE epochs without improvement; 0 = off")                          \
     X("min-delta", "X", "train", K_DOUBLE, min_delta, NULL,                                \
-      "early stopping: smallest change that counts as improvement")                       \
+      "early stopping and --save-best: smallest change that counts as improvement")                       \
     X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc",                     \
-      "early stopping watches val_loss or val_acc")                                       \
+      "early stopping and --save-best watch val_loss or val_acc")                                       \
     X("no-restore-best", NULL, "train", K_NFLAG, restore_best, NULL,                       \
       "early stopping: keep the last weights, not the best")                              \
     X("init", "FILE", "train", K_STR, init, NULL,                                          \
