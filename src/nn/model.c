@@ -277,6 +277,10 @@ rg_status rg_model_clone(const rg_model *m, rg_model **out)
 {
     rg_status st = rg_model_create(m->spec, m->n_in, 0, out);
     if (st == RG_OK) memcpy((*out)->params, m->params, m->n_params * sizeof(float));
+    if (st == RG_OK && (st = rg_model_meta_copy(*out, m)) != RG_OK) {
+        rg_model_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -287,12 +291,18 @@ rg_status rg_model_share(rg_model *m, rg_model **out)
     rg_free((*out)->params);
     (*out)->params = m->params;
     (*out)->params_borrowed = 1;
-    return RG_OK;
+    /* a worker's model may be the one saved (--save-best): it knows the data as m does */
+    if ((st = rg_model_meta_copy(*out, m)) != RG_OK) {
+        rg_model_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 void rg_model_free(rg_model *m)
 {
     if (!m) return;
+    rg_model_meta_free(m);
     rg_free(m->layers);
     rg_free(m->spec);
     if (!m->params_borrowed) rg_free(m->params);
@@ -382,6 +392,25 @@ static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size
     }
 }
 
+/* The batch's loss sum from the logits z, and its gradient into dz: with
+ * class weights (--class-weight), each sample's term and gradient times
+ * its class's weight, one sample at a time. */
+static double weighted_loss(const rg_model *m, const float *z, const int32_t *y, size_t n, const rg_pass *pass,
+                            float scale, float *p, float *dz, size_t *correct)
+{
+    float ls = pass ? pass->label_smoothing : 0.0f;
+    const float *cw = pass ? pass->class_weight : NULL;
+    if (!cw || !y) return rg_softmax_xent(z, y, n, m->n_out, ls, scale, p, dz, correct);
+    double total = 0.0;
+    size_t k = m->n_out;
+    for (size_t i = 0; i < n; i++) {
+        float w = cw[y[i]];
+        total += (double)w * rg_softmax_xent(z + i * k, y + i, 1, k, ls, scale * w, p + i * k,
+                                             dz ? dz + i * k : NULL, correct);
+    }
+    return total;
+}
+
 rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
                                     size_t n, const rg_pass *pass, int backward,
                                     double *loss_sum, size_t *correct, float *probs)
@@ -425,8 +454,7 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
     /* in == logits (n, classes) */
     float *dz = backward ? m->delta[0] : NULL;
     float scale = pass ? pass->grad_scale : 1.0f;
-    double loss = rg_softmax_xent(in, y, n, m->n_out, pass ? pass->label_smoothing : 0.0f, scale,
-                                  probs ? probs : m->probs, y ? dz : NULL, correct);
+    double loss = weighted_loss(m, in, y, n, pass, scale, probs ? probs : m->probs, y ? dz : NULL, correct);
     if (loss_sum) *loss_sum = loss;
     if (!backward || !y) return RG_OK;
 
