@@ -319,12 +319,13 @@ typedef struct rg_config {
     char lr_schedule[16];
     long warmup, lr_step_epochs;
     double lr_gamma, lr_min;
+    long lr_patience;         /* plateau: epochs without improvement before a cut */
     long batch, epochs, limit;
     uint64_t seed;
     int shuffle;
     long early_stop;
     double min_delta;
-    char monitor[16];
+    char monitor[16];         /* what early stopping and the plateau schedule watch */
     int restore_best;
     char init[512], load[512], save[512], log[512];
     long log_every;

@@ -58,7 +58,7 @@ char *rg_config_noops(const rg_config *c, int processes)
 {
     rg_config d;
     rg_config_defaults(&d);
-    int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
+    int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), plateau = !strcmp(c->lr_schedule, "plateau"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
     const rule rules[] = {
@@ -70,10 +70,11 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "rho", !rms, "it is --optimizer rmsprop's decay" },
         { "eps", sgd, "sgd keeps no moments (--eps is adam's, adamw's and rmsprop's)" },
         { "lr-step-epochs", strcmp(c->lr_schedule, "step") != 0, "it paces --lr-schedule step, which is not the schedule" },
-        { "lr-gamma", strcmp(c->lr_schedule, "step") != 0, "it is --lr-schedule step's factor, which is not the schedule" },
-        { "lr-min", strcmp(c->lr_schedule, "cosine") != 0, "it is --lr-schedule cosine's floor, which is not the schedule" },
-        { "monitor", !es, "it is what --early-stop watches, and early stopping is off" },
-        { "min-delta", !es, "it is what --early-stop counts as improvement, and early stopping is off" },
+        { "lr-gamma", strcmp(c->lr_schedule, "step") && !plateau, "it is --lr-schedule step's and plateau's factor, and neither is the schedule" },
+        { "lr-min", strcmp(c->lr_schedule, "cosine") && !plateau, "it is --lr-schedule cosine's and plateau's floor, and neither is the schedule" },
+        { "lr-patience", !plateau, "it paces --lr-schedule plateau, which is not the schedule" },
+        { "monitor", !es && !plateau, "it is what --early-stop and --lr-schedule plateau watch, and neither is on" },
+        { "min-delta", !es && !plateau, "it is what --early-stop and --lr-schedule plateau count as improvement, and neither is on" },
         { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
         { "header", !csv, "it is for csv: sources, and none is given" },
         { "label-column", !csv, "it is for csv: sources, and none is given" },

@@ -34,7 +34,7 @@
 #define CK_DIGITS 12
 
 _Static_assert(sizeof(rg_counters) == 16 * sizeof(uint64_t), "rg_counters is the file format: 16 u64");
-_Static_assert(sizeof(rg_sums) == 4 * sizeof(double), "rg_sums is the file format: 4 doubles");
+_Static_assert(sizeof(rg_sums) == 7 * sizeof(double), "rg_sums is the file format: 7 doubles (4 before plateau)");
 
 rg_status rg_state_alloc(rg_run_state *s)
 {
@@ -368,10 +368,15 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     if ((s = rg_config_resume_check(c, cj, path)) != RG_OK) goto out;
 
     const rg_st_tensor *tu = need(st, "train.counters", RG_ST_U64, RG_COUNTERS, &s);
-    const rg_st_tensor *td = need(st, "train.figures", RG_ST_U64, RG_SUMS, &s);
+    /* an older checkpoint's figures end before the plateau schedule's,
+     * which start afresh (a plateau run cannot resume one: its config differs) */
+    const rg_st_tensor *td = rg_st_find(st, "train.figures");
+    size_t nsums = td && td->nbytes == RG_SUMS_V1 * sizeof(uint64_t) ? RG_SUMS_V1 : RG_SUMS;
+    td = need(st, "train.figures", RG_ST_U64, nsums, &s);
     if (s != RG_OK) goto out;
     memcpy(&ck->n, tu->data, sizeof ck->n);
-    memcpy(&ck->f, td->data, sizeof ck->f);
+    ck->f = (rg_sums){ .plateau_best = NAN };
+    memcpy(&ck->f, td->data, nsums * sizeof(uint64_t));
     size_t P = rg_model_param_count(m);
     if (ck->n.params != P) {
         s = rg_error(RG_EDATA, "%s: holds %llu parameters, the model has %zu", path,

@@ -99,6 +99,9 @@ static rg_status check_world(const rg_run *r)
     if (N == 0) return rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(r->train));
     if (c->early_stop > 0 && !r->val)
         return rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
+    if (r->p->lr.kind == RG_LR_PLATEAU && !r->val)
+        return rg_error(RG_EUSAGE, "--lr-schedule plateau needs a validation set (--val-split, or a test set to "
+                        "validate on): it watches --monitor");
     if (r->world > RG_MAX_WORKERS)
         return rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most %d", r->world,
                         rg_dist_size(), r->threads, RG_MAX_WORKERS);
