@@ -122,6 +122,23 @@ void cli_progress_close(cli_progress *p);
 /* Seconds since cli_progress_init. */
 double cli_progress_elapsed(const cli_progress *p);
 
+/* What predict and eval print on stdout (report.c). */
+/* The text of class k of model m: the one place a class is named. */
+void cli_class_name(const rg_model *m, int k, char *buf, size_t cap);
+/* predict: each sample's class, one a line; with proba (n x outputs), CSV
+ * with a header: its class and every class's probability, or with top > 0
+ * its top most likely classes and their probabilities. */
+int cli_print_predictions(FILE *f, const rg_model *m, size_t n, const int32_t *classes, const float *proba, long top);
+/* eval: the loss and accuracy; with pred, the per-class figures and the
+ * confusion matrix of the labels y against pred (n each); text or JSON. */
+typedef struct cli_eval {
+    double loss, acc;
+    size_t n;
+    const int32_t *y, *pred;  /* pred NULL: no --metrics */
+    int json;
+} cli_eval;
+int cli_print_eval(FILE *f, const rg_model *m, const cli_eval *e);
+
 int cmd_plot(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 

@@ -20,6 +20,7 @@
 #include "regula.h"
 #include "cli.h"
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -533,6 +534,7 @@ static int cmd_eval(const rg_config *c)
 {
     rg_model *m = NULL;
     rg_dataset *ds = NULL;
+    int32_t *pred = NULL;
     rg_status st;
     int code = 0;
 
@@ -547,14 +549,23 @@ static int cmd_eval(const rg_config *c)
         goto out;
     }
     if ((code = check_fits(ds, m))) goto out;
-    double loss, acc;
-    if ((st = rg_evaluate(m, ds, (size_t)c->batch, &loss, &acc))) goto lib_fail;
-    printf("test_loss %.4f  test_acc %.4f\n", loss, acc);
+    cli_eval e = { .n = rg_dataset_size(ds), .y = rg_dataset_y(ds), .json = !strcmp(c->format, "json") };
+    if ((st = rg_evaluate(m, ds, (size_t)c->batch, &e.loss, &e.acc))) goto lib_fail;
+    if (c->metrics) {
+        e.pred = pred = malloc((e.n ? e.n : 1) * sizeof *pred);
+        if (!pred) {
+            code = failf(EXIT_OTHER, "out of memory for %zu predictions", e.n);
+            goto out;
+        }
+        if ((st = rg_predict(m, ds, (size_t)c->batch, pred))) goto lib_fail;
+    }
+    code = cli_print_eval(stdout, m, &e);
     goto out;
 
 lib_fail:
     code = fail(st);
 out:
+    free(pred);
     rg_dataset_free(ds);
     rg_model_free(m);
     return code;
@@ -565,6 +576,7 @@ static int cmd_predict(const rg_config *c)
     rg_model *m = NULL;
     rg_dataset *ds = NULL;
     int32_t *classes = NULL;
+    float *proba = NULL;
     rg_status st;
     int code = 0;
 
@@ -572,6 +584,11 @@ static int cmd_predict(const rg_config *c)
     if (!c->load[0]) return failf(EXIT_USAGE, "predict needs --load FILE (a checkpoint written by train --save)");
     if (!c->input[0]) return failf(EXIT_USAGE, "predict needs --input FILE (IDX images or csv:FILE)");
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
+    if (c->top > 0 && (size_t)c->top > rg_model_outputs(m)) {
+        code = failf(EXIT_USAGE, "--top %ld: the model %s has %zu classes (give --top 1 to %zu)", c->top, c->load,
+                     rg_model_outputs(m), rg_model_outputs(m));
+        goto out;
+    }
     if (is_csv(c->input)) {
         /* Samples to classify carry no label: every column is a feature. */
         rg_data_opts o = data_opts(c);
@@ -595,19 +612,22 @@ static int cmd_predict(const rg_config *c)
                          ? " (predict reads every CSV column as a feature: drop the label column)" : "");
         goto out;
     }
-    size_t n = rg_dataset_size(ds);
+    size_t n = rg_dataset_size(ds), k = rg_model_outputs(m);
+    int probs = c->proba || c->top > 0;
     classes = malloc((n ? n : 1) * sizeof *classes);
-    if (!classes) {
-        code = failf(EXIT_OTHER, "out of memory for %zu predictions", n);
+    proba = probs && n <= SIZE_MAX / sizeof *proba / k ? malloc((n ? n : 1) * k * sizeof *proba) : NULL;
+    if (!classes || (probs && !proba)) {
+        code = failf(EXIT_OTHER, "out of memory for %zu predictions%s", n, probs ? " and their probabilities" : "");
         goto out;
     }
-    if ((st = rg_predict(m, ds, (size_t)c->batch, classes))) goto lib_fail;
-    for (size_t i = 0; i < n; i++) printf("%d\n", (int)classes[i]);
+    if ((st = rg_predict_proba(m, ds, (size_t)c->batch, classes, proba))) goto lib_fail;
+    code = cli_print_predictions(stdout, m, n, classes, proba, c->top);
     goto out;
 
 lib_fail:
     code = fail(st);
 out:
+    free(proba);
     free(classes);
     rg_dataset_free(ds);
     rg_model_free(m);

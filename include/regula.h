@@ -362,6 +362,11 @@ typedef struct rg_config {
     char progress[8];         /* auto | bar | lines | none */
     int quiet;                /* no progress and no notes (-q) */
     int verbose;              /* what the run is, and more figures per epoch (-v) */
+    /* what `regula predict` and `regula eval` print (the library reads none) */
+    int proba;                /* predict: every class's probability, as CSV */
+    long top;                 /* predict: the K most likely classes, as CSV; 0 = off */
+    int metrics;              /* eval: per-class figures and the confusion matrix */
+    char format[8];           /* eval: text | json */
 } rg_config;
 
 /* One line of `--help`.  arg is NULL for a flag. */
@@ -501,6 +506,10 @@ rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,
                       double *loss, double *acc);
 /* Class of each sample (argmax) into classes[n]; batch as rg_evaluate. */
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes);
+/* rg_predict, and each sample's class probabilities (the softmax of the
+ * last layer's logits) into proba[n x rg_model_outputs(m)], row by row.
+ * classes may be NULL. */
+rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes, float *proba);
 
 #ifdef __cplusplus
 }

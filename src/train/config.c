@@ -102,6 +102,14 @@ enum opt_kind {
     X("init", "FILE", "train", K_STR, init, NULL,                                          \
       "start from the weights of this safetensors checkpoint")                            \
     X("load", "FILE", "eval predict", K_STR, load, NULL, "checkpoint to evaluate or use")  \
+    X("proba", NULL, "predict", K_FLAG, proba, NULL,                                       \
+      "print each class's probability: CSV with a header (class,p_0,p_1,...), a row per sample") \
+    X("top", "K", "predict", K_LONG, top, NULL,                                            \
+      "print the K most likely classes with their probabilities: CSV (class_1,p_1,...,class_K,p_K); 0 = off") \
+    X("metrics", NULL, "eval", K_FLAG, metrics, NULL,                                      \
+      "per-class precision, recall, F1 and support, their macro and weighted averages, and the confusion matrix") \
+    X("format", "NAME", "eval", K_ENUM, format, "text|json",                                \
+      "eval's output: text (a line, and --metrics' tables) or json (one JSON object)")    \
     X("save", "FILE", "train", K_STR, save, NULL, "write the trained model here (safetensors)") \
     X("log", "FILE", "train", K_STR, log, NULL, "write JSON-lines events here")            \
     X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
@@ -245,6 +253,7 @@ void rg_config_defaults(rg_config *c)
     c->keep = 3;
     c->comm_timeout = 30.0;
     snprintf(c->progress, sizeof c->progress, "auto");
+    snprintf(c->format, sizeof c->format, "text");
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -690,6 +699,9 @@ uint64_t rg_config_hash(const rg_config *c)
     t.comm_timeout = 30.0;
     snprintf(t.progress, sizeof t.progress, "auto");   /* how the run is shown */
     t.quiet = t.verbose = 0;
+    t.proba = t.metrics = 0;                           /* what eval and predict print */
+    t.top = 0;
+    snprintf(t.format, sizeof t.format, "text");
     char *json = rg_config_json(&t);
     if (!json) return 0;
     uint64_t h = rg_fnv1a(RG_FNV_INIT, json, strlen(json));
@@ -702,7 +714,7 @@ uint64_t rg_config_hash(const rg_config *c)
 static const char *const g_resume_free[] = {
     "log", "log-every", "save", "load", "input", "init", "threads", "workers",
     "shard-optimizer", "checkpoint-every", "checkpoint-dir", "keep", "resume",
-    "comm-timeout", "progress", "quiet", "verbose", NULL
+    "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", NULL
 };
 
 void rg_config_resume_normalise(rg_config *c)
@@ -1028,6 +1040,7 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
           D(c->elastic));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
+    CHECK(c->top >= 0, "top", "a class count >= 1 (0 = off)", L(c->top));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));
     CHECK(isfinite(c->comm_timeout) && c->comm_timeout > 0 && c->comm_timeout <= 1e6, "comm-timeout",
           "a number of seconds in (0, 1e6]", D(c->comm_timeout));

@@ -1,7 +1,7 @@
 /*
  * eval.c — evaluation and prediction: a model's loss and accuracy on a
- * labelled set, the class of each sample, and the evaluation a training
- * run makes on all its workers.
+ * labelled set, the class of each sample and its probabilities, and the
+ * evaluation a training run makes on all its workers.
  *
  * Invariant: a figure never depends on how many workers computed it.  The
  * set is cut into chunks fixed by the data alone, and the chunks' sums are
@@ -12,6 +12,7 @@
 #include "nn/model.h"
 #include "train/train.h"
 #include <math.h>
+#include <string.h>
 
 /* A batch with a row whose outputs are not finite, row by row: the sums of
  * the rows that are, and a count of those left out (--skip-nonfinite's
@@ -48,21 +49,28 @@ static rg_status not_finite(const float *probs, size_t k, size_t first)
  * loss nor a class can be read from it. */
 typedef enum { ROW_FLOWS, ROW_FAILS, ROW_LEFT_OUT } row_policy;
 
+/* What a prediction writes, for rows [0, n) of the set: the argmax class
+ * of each row and its probabilities (n x outputs), each when not NULL. */
+typedef struct predicted {
+    int32_t *classes;
+    float *proba;
+} predicted;
+
 /* Sum of data losses and count of correct predictions over rows [lo, hi);
- * or, with classes != NULL, the argmax class of each row.  A row whose
+ * or, with out != NULL, the predictions of each row.  A row whose
  * outputs are not finite is an error naming it (ROW_FAILS), is left out
  * and counted in *left_out (ROW_LEFT_OUT), or lets its NaN flow into the
  * loss (ROW_FLOWS: a training run's validation figures say so). */
 static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch, row_policy policy,
-                            double *loss_sum, size_t *correct, size_t *left_out, int32_t *classes)
+                            double *loss_sum, size_t *correct, size_t *left_out, const predicted *out)
 {
     size_t d = rg_dataset_features(ds), k = rg_model_outputs(m);
     if (d != rg_model_inputs(m))
         return rg_error(RG_EDATA, "%s has %zu features per sample but the model takes %zu",
                         rg_dataset_name(ds), d, rg_model_inputs(m));
     const float *x = rg_dataset_x(ds);
-    const int32_t *y = classes ? NULL : rg_dataset_y(ds);
-    if (!classes && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
+    const int32_t *y = out ? NULL : rg_dataset_y(ds);
+    if (!out && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
     if (batch == 0) batch = 256;
     float *probs = rg_malloc(batch * k * sizeof(float));
     if (!probs) return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
@@ -80,12 +88,13 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
         }
         *loss_sum += l;
         if (correct) *correct += c;
-        if (classes)
+        if (out && out->proba) memcpy(out->proba + s * k, probs, nb * k * sizeof *probs);
+        if (out && out->classes)
             for (size_t i = 0; i < nb; i++) {
                 const float *p = probs + i * k;
-                size_t arg = 0;
+                size_t arg = 0;   /* the first of equal ones */
                 for (size_t j = 1; j < k; j++) if (p[j] > p[arg]) arg = j;
-                classes[s + i] = (int32_t)arg;
+                out->classes[s + i] = (int32_t)arg;
             }
     }
     rg_free(probs);
@@ -109,7 +118,15 @@ rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *l
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes)
 {
     double sum;
-    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &sum, NULL, NULL, classes);
+    predicted out = { classes, NULL };
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &sum, NULL, NULL, &out);
+}
+
+rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes, float *proba)
+{
+    double sum;
+    predicted out = { classes, proba };
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &sum, NULL, NULL, &out);
 }
 
 /* Distributed evaluation: the set is cut into chunks of EVAL_CHUNK rows

@@ -141,6 +141,9 @@ static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
     if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
         return at(option, "checkpoint-dir", rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N "
                                                      "(steps between checkpoints)", c->checkpoint_dir));
+    if (c->proba && c->top > 0)
+        return at(option, "top", rg_error(RG_EUSAGE, "--proba and --top %ld print different tables (every class's "
+                                          "probability, or the %ld most likely classes): give one", c->top, c->top));
     p->checkpoint_every = c->checkpoint_every;
     p->ck_dir = c->checkpoint_every > 0 ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
     p->log_every = c->log_every;

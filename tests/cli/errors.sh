@@ -9,7 +9,8 @@
 # Categories (the "Reliability" issue's list) and where their cases are;
 # each `category` line below opens one, and the run fails if any of these
 # ends up with no case:
-#   usage           missing command/value, stray argument, option of another command
+#   usage           missing command/value, stray argument, option of another command,
+#                   predict --top out of range or with --proba, eval --format
 #   unknown-option  --foo, --epoch (a suggestion), --save given to eval
 #   hyper           impossible hyper-parameters: batch 0 and negative, epochs 0,
 #                   lr negative/NaN/Inf/too big, eps, momentum 1, val-split 1,
@@ -143,6 +144,12 @@ expect 2 "--save needs a value (FILE)" -- "${TR[@]}" --save --no-shuffle
 expect 2 "--lr needs a value (X)" -- "${TR[@]}" --lr --epochs 1
 expect 2 "--lr needs a value" -- "${TR[@]}" --lr
 expect 2 "--header is a flag and takes no value" -- "${TR[@]}" --header=true
+# what predict and eval print: --top K of 1 to the model's classes, one table
+expect 2 "--top 4: the model $T/m.safetensors has 3 classes (give --top 1 to 3)" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --top 4
+expect 2 "--top must be a class count >= 1 (0 = off), got -2" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --top -2
+expect 2 "--proba and --top 2 print different tables" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --proba --top 2
+expect 2 "--format: unknown value 'csv' (expected text or json)" -- "$REGULA" eval "${D[@]}" --load "$T/m.safetensors" --format csv
+expect 2 "--metrics is not an option of 'predict'" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --metrics
 
 category unknown-option
 expect 2 "did you mean --epochs?" -- "${TR[@]}" --epoch 2
