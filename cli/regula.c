@@ -308,7 +308,10 @@ static int check_fits(const rg_dataset *ds, const rg_model *m)
                      rg_dataset_name(ds), rg_dataset_features(ds), rg_dataset_features(ds) == 1 ? "" : "s",
                      rg_model_inputs(m), rg_model_inputs(m) == 1 ? "" : "s");
     int classes = rg_dataset_classes(ds);
-    if (classes > 0 && (size_t)classes > rg_model_outputs(m))
+    if (classes > 2 && rg_model_loss(m) == RG_LOSS_BCE)
+        return failf(EXIT_DATA, "%s: labels go up to %d but binary cross-entropy (--loss bce, a last layer "
+                     "dense(1, sigmoid)) takes 0 and 1", rg_dataset_name(ds), classes - 1);
+    if (classes > 0 && (size_t)classes > rg_model_classes(m))
         return failf(EXIT_DATA, "%s: labels go up to %d but the model has %zu outputs",
                      rg_dataset_name(ds), classes - 1, rg_model_outputs(m));
     return 0;
@@ -406,6 +409,9 @@ static int load_sets(const rg_config *c, sets *s)
         return failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
     if ((st = rg_model_create(c->model, rg_dataset_features(s->train), c->seed, &s->m))) return fail(st);
     if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
+    /* --loss before the labels are checked: bce takes 2 classes on 1 output */
+    for (int l = RG_LOSS_XENT; l <= RG_LOSS_MAE; l++)
+        if (!strcmp(c->loss, rg_loss_name((rg_loss)l)) && (st = rg_model_set_loss(s->m, (rg_loss)l))) return fail(st);
     if ((code = check_fits(s->train, s->m)) || (code = check_fits(s->val, s->m)) || (code = check_fits(s->test, s->m)))
         return code;
     return 0;
@@ -584,9 +590,9 @@ static int cmd_predict(const rg_config *c)
     if (!c->load[0]) return failf(EXIT_USAGE, "predict needs --load FILE (a checkpoint written by train --save)");
     if (!c->input[0]) return failf(EXIT_USAGE, "predict needs --input FILE (IDX images or csv:FILE)");
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
-    if (c->top > 0 && (size_t)c->top > rg_model_outputs(m)) {
+    if (c->top > 0 && (size_t)c->top > rg_model_classes(m)) {
         code = failf(EXIT_USAGE, "--top %ld: the model %s has %zu classes (give --top 1 to %zu)", c->top, c->load,
-                     rg_model_outputs(m), rg_model_outputs(m));
+                     rg_model_classes(m), rg_model_classes(m));
         goto out;
     }
     if (is_csv(c->input)) {
@@ -612,7 +618,7 @@ static int cmd_predict(const rg_config *c)
                          ? " (predict reads every CSV column as a feature: drop the label column)" : "");
         goto out;
     }
-    size_t n = rg_dataset_size(ds), k = rg_model_outputs(m);
+    size_t n = rg_dataset_size(ds), k = rg_model_classes(m);
     int probs = c->proba || c->top > 0;
     classes = malloc((n ? n : 1) * sizeof *classes);
     proba = probs && n <= SIZE_MAX / sizeof *proba / k ? malloc((n ? n : 1) * k * sizeof *proba) : NULL;

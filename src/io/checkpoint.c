@@ -3,7 +3,8 @@
  *
  * Layout: dense_<i>.weight [out, in] and dense_<i>.bias [out] (absent when
  * the layer has no bias), F32; metadata "format" (RG_CHECKPOINT_FORMAT),
- * "spec" (canonical), "inputs" (decimal) and "regula_version".  The names
+ * "spec" (canonical), "inputs" (decimal), "loss" (rg_loss_name; a file
+ * without it takes the spec's own) and "regula_version".  The names
  * and the [out, in] layout are PyTorch's nn.Linear, so tools/st_check.py
  * loads a checkpoint into an nn.Sequential.
  *
@@ -83,6 +84,7 @@ rg_status rg_model_save(const rg_model *m, const char *path)
         "format", RG_CHECKPOINT_FORMAT,
         "spec", rg_model_spec(m),
         "inputs", inputs,
+        "loss", rg_loss_name(rg_model_loss(m)),
         "regula_version", RG_VERSION,
     };
     s = rg_st_write(path, t, n, meta, sizeof meta / sizeof *meta / 2, 0);
@@ -216,6 +218,18 @@ static int parse_size(const char *t, size_t *out)
     return 1;
 }
 
+/* The loss named in a checkpoint's metadata, if any. */
+static rg_status set_loss(rg_model *m, const char *name, const char *path)
+{
+    if (!name) return RG_OK;
+    for (int l = RG_LOSS_XENT; l <= RG_LOSS_MAE; l++)
+        if (!strcmp(name, rg_loss_name((rg_loss)l))) {
+            rg_status s = rg_model_set_loss(m, (rg_loss)l);
+            return s == RG_OK ? RG_OK : rg_error_prefix(RG_EDATA, "%s: metadata \"loss\": ", path);
+        }
+    return rg_error(RG_EDATA, "%s: metadata \"loss\" is \"%s\", not crossentropy, bce, mse or mae", path, name);
+}
+
 rg_status rg_model_load(const char *path, rg_model **out)
 {
     *out = NULL;
@@ -225,6 +239,7 @@ rg_status rg_model_load(const char *path, rg_model **out)
     const char *format = rg_st_meta(st, "format");
     const char *spec = rg_st_meta(st, "spec");
     const char *inputs = rg_st_meta(st, "inputs");
+    const char *loss = rg_st_meta(st, "loss");   /* absent before --loss: the model's own */
     size_t n_in = 0;
     rg_model *m = NULL;
     if (!format)
@@ -240,7 +255,7 @@ rg_status rg_model_load(const char *path, rg_model **out)
                      inputs ? "\"" : "", inputs ? inputs : "missing", inputs ? "\"" : "");
     else if ((s = rg_model_create(spec, n_in, 0, &m)) != RG_OK)
         s = rg_error_prefix(s == RG_EUSAGE ? RG_EDATA : s, "%s: metadata \"spec\": ", path);
-    else if ((s = rg_model_load_st(m, st)) != RG_OK) {
+    else if ((s = set_loss(m, loss, path)) != RG_OK || (s = rg_model_load_st(m, st)) != RG_OK) {
         rg_model_free(m);
         m = NULL;
     }

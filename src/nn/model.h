@@ -23,6 +23,7 @@ typedef struct rg_layer {
 struct rg_model {
     rg_layer *layers;
     int n_layers, n_dense;
+    rg_loss loss;
     size_t n_in, n_out, n_params, max_width;
     char *spec;                 /* canonical */
     float *params;              /* arena: every weight and bias */

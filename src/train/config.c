@@ -71,6 +71,8 @@ enum opt_kind {
       "rmsprop: decay of the mean square, in [0,1) (PyTorch's alpha, Keras' rho)")        \
     X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
       "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
+    X("loss", "NAME", "train", K_ENUM, loss, "auto|crossentropy|bce",                      \
+      "auto (bce for a last layer dense(1, sigmoid), else crossentropy), crossentropy or bce") \
     X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
       "label smoothing, in [0,1)")                                                        \
     X("clip-norm", "X", "train", K_DOUBLE, clip_norm, NULL,                                \
@@ -215,6 +217,7 @@ void rg_config_defaults(rg_config *c)
     c->beta1 = 0.9;
     c->beta2 = 0.999;
     c->rho = 0.99;
+    snprintf(c->loss, sizeof c->loss, "auto");
     c->eps = 1e-7;
     c->weight_decay = 0.0;
     snprintf(c->lr_schedule, sizeof c->lr_schedule, "constant");

@@ -25,6 +25,7 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     else if (!strcmp(c->optimizer, "rmsprop")) o->kind = RG_OPT_RMSPROP;
     else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam, adamw or rmsprop)",
                                                 c->optimizer));
+    p->loss = !strcmp(c->loss, "crossentropy") ? RG_LOSS_XENT : !strcmp(c->loss, "bce") ? RG_LOSS_BCE : -1;
     o->momentum = (float)c->momentum;
     o->nesterov = c->nesterov;
     o->beta1 = (float)c->beta1;

@@ -34,7 +34,7 @@
 #define CK_DIGITS 12
 
 _Static_assert(sizeof(rg_counters) == 16 * sizeof(uint64_t), "rg_counters is the file format: 16 u64");
-_Static_assert(sizeof(rg_sums) == 7 * sizeof(double), "rg_sums is the file format: 7 doubles (4 before plateau)");
+_Static_assert(sizeof(rg_sums) == 7 * sizeof(double), "rg_sums is the file format: 7 doubles");
 
 rg_status rg_state_alloc(rg_run_state *s)
 {
@@ -236,9 +236,10 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 
     char inputs[32];
     snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
-    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config" };
-    const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj };
-    enum { NMETA = 6 };
+    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config", "loss" };
+    const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj,
+                             rg_loss_name(rg_model_loss(m)) };
+    enum { NMETA = 7 };
     /* checksum: tensors by name, then metadata by key */
     fnv f = { RG_FNV_INIT };
     const char *names[MAX_T];
@@ -368,15 +369,10 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     if ((s = rg_config_resume_check(c, cj, path)) != RG_OK) goto out;
 
     const rg_st_tensor *tu = need(st, "train.counters", RG_ST_U64, RG_COUNTERS, &s);
-    /* an older checkpoint's figures end before the plateau schedule's,
-     * which start afresh (a plateau run cannot resume one: its config differs) */
-    const rg_st_tensor *td = rg_st_find(st, "train.figures");
-    size_t nsums = td && td->nbytes == RG_SUMS_V1 * sizeof(uint64_t) ? RG_SUMS_V1 : RG_SUMS;
-    td = need(st, "train.figures", RG_ST_U64, nsums, &s);
+    const rg_st_tensor *td = need(st, "train.figures", RG_ST_U64, RG_SUMS, &s);
     if (s != RG_OK) goto out;
     memcpy(&ck->n, tu->data, sizeof ck->n);
-    ck->f = (rg_sums){ .plateau_best = NAN };
-    memcpy(&ck->f, td->data, nsums * sizeof(uint64_t));
+    memcpy(&ck->f, td->data, sizeof ck->f);
     size_t P = rg_model_param_count(m);
     if (ck->n.params != P) {
         s = rg_error(RG_EDATA, "%s: holds %llu parameters, the model has %zu", path,

@@ -64,15 +64,13 @@ typedef struct rg_sums {
     double reg;               /* ... penalty x samples */
     double best_metric;       /* early stopping (NaN: none yet) */
     double lr;                /* the rate last used */
-    /* the plateau schedule (whole numbers as doubles: the tensor is one
-     * array); checkpoints before it held the four fields above */
+    /* the plateau schedule (whole numbers as doubles: the tensor is one array) */
     double plateau_best;      /* best --monitor figure (NaN: none yet) */
     double plateau_wait;      /* epochs since it improved */
     double plateau_cuts;      /* cuts of the rate so far */
 } rg_sums;
 #define RG_COUNTERS (sizeof(rg_counters) / sizeof(uint64_t))
 #define RG_SUMS (sizeof(rg_sums) / sizeof(double))
-#define RG_SUMS_V1 4          /* train.figures of checkpoints before the plateau schedule */
 
 /* per-worker figures of the epoch in progress: a row of wacc */
 enum { WA_SAMPLES, WA_LOSS, WA_CORRECT, WA_DIV_SUM, WA_DIV_COUNT, WA_N };
