@@ -492,6 +492,10 @@ static void report(const rg_config *c, const sets *s, const rg_train_result *r, 
     if (c->save[0]) fprintf(stderr, "regula: %d epoch%s in %.1f s; model saved to %s%s\n", r->epochs_run,
                             r->epochs_run == 1 ? "" : "s", secs, c->save, log);
     else fprintf(stderr, "regula: %d epoch%s in %.1f s%s\n", r->epochs_run, r->epochs_run == 1 ? "" : "s", secs, log);
+    if (c->save_best[0] && r->best_epoch > 0)
+        fprintf(stderr, "regula: the best epoch, %d, is in %s\n", r->best_epoch, c->save_best);
+    if (c->save_best[0] && r->best_epoch == 0)
+        cli_warn("--save-best %s: no epoch had a finite %s, so nothing was written", c->save_best, c->monitor);
     if (!c->save[0]) cli_warn("no --save: the trained model was not written (give --save FILE.safetensors to keep it)");
 }
 
@@ -501,11 +505,17 @@ static int train_sets(const rg_config *c, sets *s)
     if (lead && !c->test_data[0] && !is_csv(c->data) && !s->test)
         cli_note("%s has no test split (t10k-images-idx3-ubyte[.gz]): no test figures; validation is held out "
                  "(--val-split)", c->data);
-    if (lead && c->early_stop > 0 && !s->val)
+    const char *chooser = c->early_stop > 0 && c->save_best[0] ? "--early-stop and --save-best"
+                        : c->early_stop > 0 ? "--early-stop" : c->save_best[0] ? "--save-best" : NULL;
+    if (lead && chooser && !s->val && s->test)
         /* Keras' example does this too; say so, once: the test figures then
          * are not independent of the choice of model */
-        cli_note("--early-stop without --val-split watches the test set, so the test figures "
-                 "helped choose the model (give --val-split for a held-out validation set)");
+        cli_note("%s without --val-split %s the test set, so the test figures helped choose the model (give "
+                 "--val-split for a held-out validation set)", chooser, c->early_stop > 0 && c->save_best[0] ? "watch" : "watches");
+    if (lead && c->save_best[0] && !s->val && !s->test)
+        cli_note("--save-best without a validation set picks the epoch of the best training %s (each epoch's mean "
+                 "over its steps, as its progress line shows; give --val-split to pick by a held-out set)",
+                 !strcmp(c->monitor, "val_acc") ? "accuracy" : "loss");
     if (lead && c->verbose && !c->quiet) say_run(c, s);
     cli_progress bar;
     cli_progress_init(&bar, c, lead, s->val || s->test);

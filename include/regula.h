@@ -350,6 +350,7 @@ typedef struct rg_config {
     char monitor[16];         /* what early stopping and the plateau schedule watch */
     int restore_best;
     char init[512], load[512], save[512], log[512];
+    char save_best[512];      /* the best epoch's model, written at each better one */
     long log_every;
     int threads;
     int workers;              /* worker threads per process */
@@ -360,6 +361,7 @@ typedef struct rg_config {
     int det_shards;
     int shard_optimizer;      /* ZeRO-1: 1/N of the update and state per worker */
     long checkpoint_every;    /* steps between training checkpoints; 0 = off */
+    int checkpoint_every_epoch; /* a training checkpoint at each epoch's end too */
     char checkpoint_dir[512]; /* where they go (default: --resume's DIR) */
     int keep;                 /* newest checkpoints kept */
     char resume[512];         /* continue from the newest valid checkpoint here */

@@ -38,3 +38,5 @@ double rg_lr_at(const rg_lr_schedule *s, uint64_t step, int epoch, uint64_t cuts
     }
     return lr;
 }
+
+int rg_lr_depends_on_length(const rg_lr_schedule *s) { return s->kind == RG_LR_COSINE; }

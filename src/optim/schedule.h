@@ -24,4 +24,8 @@ double rg_lr_at(const rg_lr_schedule *s, uint64_t step, int epoch, uint64_t cuts
 /* Plateau: nonzero when one more cut would lower the rate (it is above
  * the floor after `cuts` cuts). */
 int rg_lr_can_cut(const rg_lr_schedule *s, uint64_t cuts);
+/* 1 when a rate depends on the run's length (total_steps): cosine's does,
+ * so a run of more epochs is another run from its first step; constant's,
+ * step's and plateau's do not, so a finished run can be extended. */
+int rg_lr_depends_on_length(const rg_lr_schedule *s);
 #endif

@@ -113,6 +113,9 @@ enum opt_kind {
     X("format", "NAME", "eval", K_ENUM, format, "text|json",                                \
       "eval's output: text (a line, and --metrics' tables) or json (one JSON object)")    \
     X("save", "FILE", "train", K_STR, save, NULL, "write the trained model here (safetensors)") \
+    X("save-best", "FILE", "train", K_STR, save_best, NULL,                                  \
+      "write the model of the best epoch so far here, at each epoch that beats it (--monitor on the validation " \
+      "set; without one, the epoch's training loss or accuracy)")                        \
     X("log", "FILE", "train", K_STR, log, NULL, "write JSON-lines events here")            \
     X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
       "log a step event every N steps; 0 = epochs only")                                  \
@@ -159,6 +162,8 @@ enum opt_kind {
       "each worker updates 1/N of the weights with 1/N of the optimizer state (ZeRO-1)")  \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
+    X("checkpoint-every-epoch", NULL, "train", K_FLAG, checkpoint_every_epoch, NULL,         \
+      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every)") \
     X("checkpoint-dir", "DIR", "train", K_STR, checkpoint_dir, NULL,                       \
       "directory for training checkpoints; empty: the --resume directory")                \
     X("keep", "K", "train", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
@@ -697,6 +702,8 @@ uint64_t rg_config_hash(const rg_config *c)
     t.log[0] = t.save[0] = t.load[0] = t.input[0] = 0;
     t.log_every = 0;
     t.checkpoint_every = 0;
+    t.checkpoint_every_epoch = 0;
+    t.save_best[0] = 0;
     t.checkpoint_dir[0] = t.resume[0] = 0;
     t.keep = 3;
     t.comm_timeout = 30.0;
@@ -715,8 +722,8 @@ uint64_t rg_config_hash(const rg_config *c)
 /* Options a resumed run may change: where things are written, how often,
  * how the work is spread (the data cursor is global), and timeouts. */
 static const char *const g_resume_free[] = {
-    "log", "log-every", "save", "load", "input", "init", "threads", "workers",
-    "shard-optimizer", "checkpoint-every", "checkpoint-dir", "keep", "resume",
+    "log", "log-every", "save", "save-best", "load", "input", "init", "threads", "workers",
+    "shard-optimizer", "checkpoint-every", "checkpoint-every-epoch", "checkpoint-dir", "keep", "resume",
     "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", NULL
 };
 
@@ -766,6 +773,21 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
     return is_num && cJSON_IsNumber(x) && x->valuedouble == num;
 }
 
+/* A resumed run may have another --epochs (a finished run extended, say)
+ * when its schedule does not depend on the run's length: the steps done
+ * are then the same steps whatever the length.  RG_OK, or why not. */
+static rg_status epochs_may_change(const rg_config *c, const cJSON *saved, const char *what)
+{
+    rg_plan p;
+    rg_status st = rg_plan_resolve(c, &p, NULL);
+    if (st != RG_OK || !rg_lr_depends_on_length(&p.lr)) return st;
+    return rg_error(RG_EUSAGE, "--resume: %s was trained with --epochs %.0f, this run has %ld; --lr-schedule %s spreads "
+                    "its decay over the whole run, so in a run of %ld epochs every rate it already used would have been "
+                    "another: it cannot go on from this checkpoint (train afresh with --epochs %ld; a run whose "
+                    "--lr-schedule is constant or step can be extended)", what, saved->valuedouble, c->epochs,
+                    c->lr_schedule, c->epochs, c->epochs);
+}
+
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
 {
     char *now = rg_config_json(c);
@@ -783,11 +805,16 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (free_key) continue;
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
         if (y && cJSON_Compare(x, y, 1)) continue;
+        if (y && cJSON_IsNumber(y) && name_eq(x->string, "epochs")) {
+            if ((st = epochs_may_change(c, y, what)) != RG_OK) goto done;
+            continue;
+        }
         if (!y && legacy_match(x, a)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
-                      "process count, --shard-optimizer, --init, checkpoint options and --comm-timeout may change)",
+                      "process count, --shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
+                      "schedule is cosine, --epochs may change)",
                       what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
         free(vx);
         free(vy);

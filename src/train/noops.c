@@ -73,8 +73,10 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "lr-gamma", strcmp(c->lr_schedule, "step") && !plateau, "it is --lr-schedule step's and plateau's factor, and neither is the schedule" },
         { "lr-min", strcmp(c->lr_schedule, "cosine") && !plateau, "it is --lr-schedule cosine's and plateau's floor, and neither is the schedule" },
         { "lr-patience", !plateau, "it paces --lr-schedule plateau, which is not the schedule" },
-        { "monitor", !es && !plateau, "it is what --early-stop and --lr-schedule plateau watch, and neither is on" },
-        { "min-delta", !es && !plateau, "it is what --early-stop and --lr-schedule plateau count as improvement, and neither is on" },
+        { "monitor", !es && !plateau && !c->save_best[0],
+          "it is what --early-stop, --save-best and --lr-schedule plateau watch, and none is given" },
+        { "min-delta", !es && !plateau && !c->save_best[0],
+          "it is what --early-stop, --save-best and --lr-schedule plateau count as improvement, and none is given" },
         { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
         { "header", !csv, "it is for csv: sources, and none is given" },
         { "label-column", !csv, "it is for csv: sources, and none is given" },
@@ -98,7 +100,8 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "det-shards", !c->deterministic, "it is how --deterministic cuts each batch, and --deterministic is off" },
         /* asking for step events that go nowhere (--log-every 0, turning them off, is no slip) */
         { "log-every", !c->log[0] && c->log_every > 0, "step events go to --log, which is not given" },
-        { "keep", c->checkpoint_every == 0, "it prunes --checkpoint-every's checkpoints, and there are none" },
+        { "keep", c->checkpoint_every == 0 && !c->checkpoint_every_epoch,
+          "it prunes --checkpoint-every's checkpoints, and there are none" },
         { "comm-timeout", processes <= 1, "it bounds waits for MPI peers, and the run has none (not under mpirun)" },
         { "progress", c->quiet, "--quiet shows no progress" },
     };

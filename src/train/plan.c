@@ -136,17 +136,24 @@ static rg_status resolve_emulation(const rg_config *c, rg_plan *p, int *option)
 
 static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
 {
-    if (c->checkpoint_every > 0 && !c->checkpoint_dir[0] && !c->resume[0])
-        return at(option, "checkpoint-every", rg_error(RG_EUSAGE, "--checkpoint-every needs --checkpoint-dir "
-                                                       "(or --resume DIR)"));
-    if (c->checkpoint_dir[0] && c->checkpoint_every == 0)
+    int every = c->checkpoint_every > 0 || c->checkpoint_every_epoch;
+    const char *which = c->checkpoint_every > 0 ? "checkpoint-every" : "checkpoint-every-epoch";
+    if (every && !c->checkpoint_dir[0] && !c->resume[0])
+        return at(option, which, rg_error(RG_EUSAGE, "--%s needs --checkpoint-dir (or --resume DIR)", which));
+    if (c->checkpoint_dir[0] && !every)
         return at(option, "checkpoint-dir", rg_error(RG_EUSAGE, "--checkpoint-dir %s needs --checkpoint-every N "
-                                                     "(steps between checkpoints)", c->checkpoint_dir));
+                                                     "(steps between checkpoints) or --checkpoint-every-epoch",
+                                                     c->checkpoint_dir));
     if (c->proba && c->top > 0)
         return at(option, "top", rg_error(RG_EUSAGE, "--proba and --top %ld print different tables (every class's "
                                           "probability, or the %ld most likely classes): give one", c->top, c->top));
     p->checkpoint_every = c->checkpoint_every;
-    p->ck_dir = c->checkpoint_every > 0 ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
+    p->ck_dir = every ? (c->checkpoint_dir[0] ? c->checkpoint_dir : c->resume) : NULL;
+    if (c->save_best[0] && !strcmp(c->save_best, c->save))
+        return at(option, "save-best", rg_error(RG_EUSAGE, "--save-best %s is --save's file too: the final model would "
+                                                "overwrite the best one; give two names", c->save_best));
+    p->ck_epoch = c->checkpoint_every_epoch;
+    p->save_best = c->save_best[0] ? c->save_best : NULL;
     p->log_every = c->log_every;
     return RG_OK;
 }

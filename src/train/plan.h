@@ -49,6 +49,8 @@ typedef struct rg_plan {
     long batch, epochs, log_every, checkpoint_every;
     uint64_t seed;
     const char *ck_dir;          /* where checkpoints go, or NULL */
+    int ck_epoch;                /* a checkpoint at each epoch's end too */
+    const char *save_best;       /* --save-best FILE, or NULL */
 } rg_plan;
 
 /* Resolves c into p (which borrows c).  On failure *option (if not NULL)

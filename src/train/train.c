@@ -217,7 +217,9 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
                         "must go on with %llu workers (it has %d)", path, (unsigned long long)ck->n.world,
                         (unsigned long long)ck->n.world, r->world);
     if (e >= (uint64_t)c->epochs)
-        return rg_error(RG_EDATA, "%s: epoch %llu is past --epochs %ld", path, (unsigned long long)e + 1, c->epochs);
+        return rg_error(RG_EUSAGE, "--resume: %s is in epoch %llu, past --epochs %ld: a resumed run goes on from its "
+                        "checkpoint (give --epochs %llu or more)", path, (unsigned long long)e + 1, c->epochs,
+                        (unsigned long long)e + 1);
     if (r->p->iid) {
         uint64_t spe = (N + B - 1) / B, at = k * B < N ? k * B : N;
         if (k > spe || ck->n.samples != e * N + at)
@@ -270,6 +272,7 @@ static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, si
     rg_status st = check_resume_dir(c->resume);
     if (st != RG_OK) return st;
     if ((c->save[0] && (st = check_output("--save", c->save)) != RG_OK) ||
+        (c->save_best[0] && (st = check_output("--save-best", c->save_best)) != RG_OK) ||
         (c->log[0] && (st = check_output("--log", c->log)) != RG_OK) ||
         (dir && (st = rg_ckpt_dir_ready(dir)) != RG_OK))
         return st;

@@ -27,7 +27,8 @@ rg_status rg_eval_world_skip(rg_model *m, struct rg_comm *comm, const rg_dataset
 /* RG_OK when a run configured as c may resume from a checkpoint whose
  * configuration is saved_json (rg_config_json of the run that wrote it):
  * every option must match except outputs, --workers, --threads,
- * --shard-optimizer, checkpoint options and --comm-timeout.  Otherwise
+ * --shard-optimizer, checkpoint options and --comm-timeout, and --epochs
+ * when the schedule does not depend on the run's length.  Otherwise
  * RG_EUSAGE naming `what` (the checkpoint file), the option and both values. */
 /* Resets those free options to their defaults: what a checkpoint stores,
  * so two runs that trained the same thing write the same bytes. */

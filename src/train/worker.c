@@ -403,21 +403,34 @@ static int improved(const rg_plan *p, double v, double best)
     return v < best - p->min_delta;
 }
 
-/* Early stopping after the epoch's validation: 1 to stop. */
-static int early_stop(worker *w, const rg_epoch_stats *e)
+/* The best epoch so far, after the epoch's validation: the one early
+ * stopping restores and --save-best writes, by --monitor on the
+ * validation set or, without one, on the epoch's training figures (as
+ * Keras' ModelCheckpoint on "loss").  *better: this epoch is it.  Returns
+ * 1 to stop early. */
+static int best_epoch(worker *w, const rg_epoch_stats *e, int *better)
 {
     const rg_plan *p = w->p;
-    if (p->early_stop <= 0) return 0;
-    double v = p->monitor == RG_MONITOR_VAL_ACC ? e->val_acc : e->val_loss;
-    if (improved(p, v, w->st.f.best_metric)) {
+    int acc = p->monitor == RG_MONITOR_VAL_ACC, val = w->r->val != NULL;
+    double v = acc ? (val ? e->val_acc : e->acc) : (val ? e->val_loss : e->loss);
+    *better = improved(p, v, w->st.f.best_metric);
+    if (*better) {
         w->st.f.best_metric = v;
         w->st.n.best_epoch = (uint64_t)e->epoch;
-        if (!w->s->shares_weights || w->t == 0)
+        if (w->best && (!w->s->shares_weights || w->t == 0))
             memcpy(w->best, rg_model_params(w->m), rg_model_param_count(w->m) * sizeof(float));
         w->st.n.wait = 0;
         return 0;
     }
-    return ++w->st.n.wait >= (uint64_t)p->early_stop;
+    return p->early_stop > 0 && ++w->st.n.wait >= (uint64_t)p->early_stop;
+}
+
+/* --save-best: world rank 0 writes the weights of an epoch that beat the
+ * best so far (atomically, as --save; peers' pings answered meanwhile). */
+static rg_status save_best(const worker *w, int epoch)
+{
+    rg_status st = rg_save_serviced(w->m, w->p->save_best);
+    return st == RG_OK ? st : rg_error_prefix(st, "--save-best (epoch %d): ", epoch);
 }
 
 /* Reduce on plateau after the epoch's validation: a cut of the rate after
@@ -475,11 +488,14 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
         if (w->g == 0)
             rg_run_epoch_done(r, &e, w->st.n.epoch_skipped, W, per, w->s->bytes > 0.0 ? w->s->dense / w->s->bytes : 0.0,
                               w->p->strategy == RG_STRAT_PS ? w->s->staleness : NULL);
-        *stop = early_stop(w, &e);
+        int better;
+        *stop = best_epoch(w, &e, &better);
         plateau(w, &e);
+        if (better && w->p->save_best && w->g == 0) st = save_best(w, epoch + 1);
         /* one copy of the weights: nobody writes it before thread 0 has
-         * kept the best ones (Hogwild has no exchange that would wait) */
-        if (w->s->shares_weights && w->p->early_stop > 0) st = rg_comm_barrier(w->comm);
+         * kept or written the best ones (Hogwild has no exchange that would wait) */
+        if (st == RG_OK && w->s->shares_weights && (w->p->early_stop > 0 || w->p->save_best))
+            st = rg_comm_barrier(w->comm);
     }
     rg_free(all);
     rg_free(per);
@@ -594,7 +610,7 @@ static rg_status finish(worker *w)
         (!w->s->shares_weights || w->t == 0))
         memcpy(params, w->best, P * sizeof(float));
     if (w->s->shares_weights && (st = rg_comm_barrier(w->comm)) != RG_OK) return st;   /* before anyone reads them */
-    if (p->early_stop == 0) res.best_epoch = res.epochs_run;
+    if (p->early_stop == 0 && !p->save_best) res.best_epoch = res.epochs_run;
     int ok = rg_all_finite(params, P), codec_ok = !w->s->codec || rg_codec_finite(w->s->codec);
     for (int i = 0; i < rg_optimizer_state_count(w->s->opt); i++)
         ok &= rg_all_finite(rg_optimizer_state(w->s->opt, i), w->s->opt_hi - w->s->opt_lo);
@@ -604,6 +620,19 @@ static rg_status finish(worker *w)
     if ((st = rg_run_final_figures(r, w->m, w->comm, &res)) != RG_OK) return st;
     if (w->t == 0) r->result = res;
     return RG_OK;
+}
+
+/* A training checkpoint is due once the run's step `done` (counted from
+ * 1), the epoch's step `es` (from 1), is done: every --checkpoint-every
+ * steps, and with --checkpoint-every-epoch after an epoch's last step
+ * (before its validation: a run resumed there validates the epoch again,
+ * and an epoch that ends on a multiple of N has one checkpoint). */
+static int ck_due(const worker *w, uint64_t done, uint64_t es)
+{
+    const rg_plan *p = w->p;
+    if (!p->ck_dir) return 0;
+    return (p->checkpoint_every > 0 && done % (uint64_t)p->checkpoint_every == 0) ||
+           (p->ck_epoch && es == w->r->sched.steps);
 }
 
 /* The epochs; 0 or an error. */
@@ -623,14 +652,12 @@ static rg_status epochs(worker *w)
             }
             step k = { .es = w->st.n.epoch_step };
             /* local steps end in a full sync where every worker must agree */
-            k.x.full_sync = k.es + 1 == r->sched.steps ||
-                            (p->ck_dir && (w->st.n.step + 1) % (uint64_t)p->checkpoint_every == 0);
+            k.x.full_sync = k.es + 1 == r->sched.steps || ck_due(w, w->st.n.step + 1, k.es + 1);
             if ((st = train_step(w, &k)) != RG_OK) return st;
             w->st.n.samples += k.b_step;
             w->st.n.step++;
             w->st.n.epoch_step++;
-            if (p->ck_dir && w->st.n.step % (uint64_t)p->checkpoint_every == 0 && (st = checkpoint(w)) != RG_OK)
-                return st;
+            if (ck_due(w, w->st.n.step, w->st.n.epoch_step) && (st = checkpoint(w)) != RG_OK) return st;
         }
         if ((st = epoch_end(w, epoch, &w->stopped_early)) != RG_OK) return st;
         if (w->stopped_early) break;

@@ -21,7 +21,7 @@
 #   json-config     invalid JSON, not an object, empty, nested too deep,
 #                   unknown key, wrong type, repeated key, out of range, a device
 #   files           missing config/CSV/IDX dir/checkpoint, a directory, /dev/zero,
-#                   unwritable --save/--log/--checkpoint-dir (checked before training)
+#                   unwritable --save/--save-best/--log/--checkpoint-dir (checked before training)
 #   idx-truncated   pixels, labels, dims header and magic cut short
 #   idx-corrupt     data after the declared end, label/image count mismatch, no samples
 #   idx-magic       junk, nonzero magic bytes, unknown type, 0 dims, a label file of 3 dims
@@ -164,6 +164,8 @@ expect 2 "--straggler 3: expected RANK:FACTOR" -- "${TR[@]}" --straggler 3
 expect 2 "--batch must be a batch size >= 1, got 0" -- "${TR[@]}" --batch 0
 expect 2 "--checkpoint-dir $O/ck needs --checkpoint-every N" -- "${TR[@]}" --checkpoint-dir "$O/ck"
 expect 2 "--checkpoint-every needs --checkpoint-dir" -- "${TR[@]}" --checkpoint-every 5
+expect 2 "--checkpoint-every-epoch needs --checkpoint-dir (or --resume DIR)" -- "${TR[@]}" --checkpoint-every-epoch
+expect 2 "--save-best $SAVE is --save's file too" -- "${TR[@]}" --save-best "$SAVE"
 expect 2 "--batch must be a batch size >= 1, got -3" -- "${TR[@]}" --batch -3
 expect 2 "--epochs must be an epoch count >= 1, got 0" -- "${TR[@]}" --epochs 0
 expect 2 "--epochs: '2.5' is not an integer" -- "${TR[@]}" --epochs 2.5
@@ -237,6 +239,7 @@ expect 3 "$T: cannot read: Is a directory" -- "$REGULA" train --data "csv:$T" --
 expect 3 "$T: cannot read: Is a directory" -- "$REGULA" predict --load "$T/m.safetensors" --input "$T"
 # outputs checked before training, not after it: nothing is left, not even the log
 expect 3 "--save $O/nodir/x.st: the directory '$O/nodir' does not exist" -- "$REGULA" train "${D[@]}" --model "$M" --log "$LOG" --save "$O/nodir/x.st"
+expect 3 "--save-best $O/nodir/b.st: the directory '$O/nodir' does not exist" -- "${TR[@]}" --save-best "$O/nodir/b.st"
 expect 3 "--save $T: is a directory" -- "$REGULA" train "${D[@]}" --model "$M" --log "$LOG" --save "$T"
 expect 3 "--log $O/nodir/l.jsonl: the directory" -- "$REGULA" train "${D[@]}" --model "$M" --save "$SAVE" --log "$O/nodir/l.jsonl"
 expect 3 "--checkpoint-dir $T/d.csv: not a directory" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/d.csv"

@@ -5,7 +5,8 @@
 # last checkpoint (weights, optimizer moments, strengths, early-stopping
 # state, schedule position, data cursor).  For 1 worker, 2 threads, shared
 # weights, the sharded optimizer, a skewed partition with adaptive
-# strengths, a parameter server; under --deterministic also when resumed on another worker
+# strengths, a parameter server, checkpoints at each epoch's end
+# (--checkpoint-every-epoch); under --deterministic also when resumed on another worker
 # count.  Then the failure paths: damaged checkpoints (fallback with a
 # warning naming the file), a run that trained something else, a skewed
 # partition on another worker count, non-finite steps (stop naming the step
@@ -129,6 +130,13 @@ run_case dgc step:40 "" "${common[@]}" --workers 2 --compress dgc:0.05 --dgc-war
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)
 run_case epoch_end step:80 "" "${common[@]}" --early-stop 3
+# --checkpoint-every-epoch, alone (killed mid-epoch, and just after an
+# epoch's checkpoint: resumed before its validation) and beside N
+every=(--checkpoint-every-epoch)
+run_case ck_epoch step:50 "" "${common[@]}" --early-stop 3
+run_case ck_epoch_end step:69 "" "${common[@]}" --early-stop 3
+every=(--checkpoint-every 10 --checkpoint-every-epoch)
+run_case ck_both step:75 "" "${common[@]}" --workers 2
 every=(--checkpoint-every 7)
 # --deterministic: the bits do not depend on the worker count, across a resume either
 run_case det_2to1 step:40 "--workers 1" "${common[@]}" --workers 2 --deterministic --det-shards 4

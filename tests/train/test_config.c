@@ -340,7 +340,7 @@ static void test_hash_sees_every_setting(void **state)
         }
         /* outputs, logging frequency, checkpointing and timeouts are not
          * what was trained */
-        static const char *outputs[] = {"log", "save", "load", "input", "log-every", "checkpoint-every",
+        static const char *outputs[] = {"log", "save", "save-best", "checkpoint-every-epoch", "load", "input", "log-every", "checkpoint-every",
                                         "checkpoint-dir", "keep", "resume", "comm-timeout", "progress",
                                         "quiet", "verbose", "proba", "top", "metrics", "format"};
         int output = 0;
