@@ -284,36 +284,87 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
 
 /* ------------------------------------------------------------ commands */
 
-static rg_data_opts data_opts(const rg_config *c)
+static int is_csv(const char *source) { return strncmp(source, "csv:", 4) == 0; }
+static int is_stdin(const char *source) { return !strcmp(source, "csv:-"); }
+
+/* Standard input can be read once, and under mpirun by one process only. */
+static int check_stdin(const rg_config *c)
 {
-    rg_data_opts o = {c->label_column, c->header, c->scale};
-    return o;
+    if (is_stdin(c->data) && is_stdin(c->test_data))
+        return failf(EXIT_USAGE, "--data and --test-data both read standard input (csv:-); give one of them a file");
+    if ((is_stdin(c->data) || is_stdin(c->test_data)) && rg_dist_size() > 1)
+        return rg_dist_rank() ? EXIT_USAGE
+                              : failf(EXIT_USAGE, "csv:- (standard input) reaches one process only under mpirun; "
+                                      "give every process the file");
+    return 0;
 }
 
-static int is_csv(const char *source) { return strncmp(source, "csv:", 4) == 0; }
-
-/* A test source: the test split of an IDX source, the whole of a csv. */
-static rg_status open_test_source(const char *source, const rg_config *c, rg_dataset **out)
+/* The class names of a dataset (ds) or else a model (m), in class order,
+ * as an array to free(); NULL (and *n 0) when its classes are numbers. */
+static const char **names_of(const rg_dataset *ds, const rg_model *m, int *n)
 {
-    rg_data_opts o = data_opts(c);
+    *n = 0;
+    int k = ds ? rg_dataset_classes(ds) : (int)rg_model_classes(m);
+    if (k <= 0 || !(ds ? rg_dataset_class_name(ds, 0) : rg_model_class_name(m, 0))) return NULL;
+    const char **names = malloc((size_t)k * sizeof *names);
+    if (!names) return NULL;
+    for (int i = 0; i < k; i++) names[i] = ds ? rg_dataset_class_name(ds, i) : rg_model_class_name(m, i);
+    *n = k;
+    return names;
+}
+
+/* A labelled set: the test split of an IDX source, or the whole of a csv
+ * read with the options of `which` ("train": --header, --label-column;
+ * "test": --test-header, --test-label-column), its labels the class names
+ * `names` (n of them) when given. */
+static rg_status open_labelled(const char *source, const rg_config *c, const char *which,
+                               const char *const *names, int n, rg_dataset **out)
+{
+    rg_data_opts o = rg_config_data_opts(c, which);
+    o.classes = names;
+    o.n_classes = n;
     return rg_dataset_open(source, is_csv(source) ? "train" : "test", &o, out);
 }
 
-/* Checks that a labelled set fits the model: features and label range. */
-static int check_fits(const rg_dataset *ds, const rg_model *m)
+/* "cat, dog, emu" or "cat, dog, ... (12)": a dataset's first class names. */
+static const char *name_list(const rg_dataset *ds, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int k = rg_dataset_classes(ds);
+    buf[0] = 0;
+    for (int i = 0; i < k && i < 4 && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", rg_dataset_class_name(ds, i));
+    if (k > 4 && len < cap) snprintf(buf + len, cap - len, ", ... (%d)", k);
+    return buf;
+}
+
+/* Checks that a labelled set fits the model: its features, and its classes
+ * against the model's outputs (names, when the labels are names, must be
+ * as many as the outputs; numbers must be fewer than the outputs).
+ * names_ok: whether the model is (or will be) one of named classes. */
+static int check_fits(const rg_dataset *ds, const rg_model *m, int names_ok)
 {
     if (!ds) return 0;
     if (rg_dataset_features(ds) != rg_model_inputs(m))
         return failf(EXIT_DATA, "%s: samples have %zu feature%s but the model takes %zu input%s",
                      rg_dataset_name(ds), rg_dataset_features(ds), rg_dataset_features(ds) == 1 ? "" : "s",
                      rg_model_inputs(m), rg_model_inputs(m) == 1 ? "" : "s");
-    int classes = rg_dataset_classes(ds);
+    int classes = rg_dataset_classes(ds), named = rg_dataset_class_name(ds, 0) != NULL;
+    char list[256];
+    if (named && !names_ok)
+        return failf(EXIT_DATA, "%s: the labels are names (%s), but the model's classes are numbers "
+                     "(it was trained on numeric labels)", rg_dataset_name(ds), name_list(ds, list, sizeof list));
     if (classes > 2 && rg_model_loss(m) == RG_LOSS_BCE)
         return failf(EXIT_DATA, "%s: labels go up to %d but binary cross-entropy (--loss bce, a last layer "
                      "dense(1, sigmoid)) takes 0 and 1", rg_dataset_name(ds), classes - 1);
+    if (named && (size_t)classes != rg_model_classes(m))
+        return failf(EXIT_DATA, "%s: %d classes (%s) but the model has %zu outputs: end --model with "
+                     "dense(%d, softmax) for %d classes, or dense(auto, softmax)", rg_dataset_name(ds), classes,
+                     name_list(ds, list, sizeof list), rg_model_outputs(m), classes, classes);
     if (classes > 0 && (size_t)classes > rg_model_classes(m))
-        return failf(EXIT_DATA, "%s: labels go up to %d but the model has %zu outputs",
-                     rg_dataset_name(ds), classes - 1, rg_model_outputs(m));
+        return failf(EXIT_DATA, "%s: labels go up to %d but the model has %zu outputs: end --model with "
+                     "dense(%d, softmax) for %d classes, or dense(auto, softmax)", rg_dataset_name(ds),
+                     classes - 1, rg_model_outputs(m), classes, classes);
     return 0;
 }
 
@@ -323,11 +374,13 @@ static int check_fits(const rg_dataset *ds, const rg_model *m)
 typedef struct sets {
     rg_dataset *train, *val, *test;
     rg_model *m;
+    float *moments;   /* --standardize: mean[d] then std[d] of the training set */
 } sets;
 
 static void sets_free(sets *s)
 {
     rg_model_free(s->m);
+    free(s->moments);
     rg_dataset_free(s->train);
     rg_dataset_free(s->val);
     rg_dataset_free(s->test);
@@ -348,22 +401,22 @@ static int has_test_split(const char *source)
 }
 
 /* The test set: --test-data, else --data's test split.  A csv has none;
- * idx:DIR beside --val-split need not have one (validation is held out). */
-static int open_test(const rg_config *c, sets *s)
+ * idx:DIR beside --val-split need not have one (validation is held out).
+ * Its labels are the training set's class names (n), when it has some. */
+static int open_test(const rg_config *c, sets *s, const char *const *names, int n)
 {
-    rg_data_opts opts = data_opts(c);
     rg_status st = RG_OK;
-    if (c->test_data[0]) st = open_test_source(c->test_data, c, &s->test);
+    if (c->test_data[0]) st = open_labelled(c->test_data, c, "test", names, n, &s->test);
     else if (is_csv(c->data) || (c->val_split > 0 && !has_test_split(c->data))) return 0;
-    else st = rg_dataset_open(c->data, "test", &opts, &s->test);
+    else st = open_labelled(c->data, c, "train", NULL, 0, &s->test);
     if (st == RG_EIO && !c->test_data[0] && c->val_split == 0)
         return failf(EXIT_DATA, "%s (--data's test split: the test set, validated on too; give --val-split FRACTION "
                      "to validate on part of the training data instead, or --test-data SOURCE)", rg_last_error());
     return st ? fail(st) : 0;
 }
 
-/* --limit, then --val-split (Keras' validation_split: the last fraction,
- * taken before shuffling) of `all` (taken) into s->train and s->val. */
+/* --limit (the first N), then --val-split (shuffled and stratified by the
+ * seed: rg_dataset_split) of `all` (taken) into s->train and s->val. */
 static int split(const rg_config *c, rg_dataset *all, sets *s)
 {
     rg_status st = RG_OK;
@@ -385,10 +438,68 @@ static int split(const rg_config *c, rg_dataset *all, sets *s)
     if (n_train == 0 || n_train >= n)
         code = failf(EXIT_USAGE, "--val-split %g of %zu samples leaves %s empty", c->val_split, n,
                      n_train == 0 ? "the training set" : "the validation set");
-    else if ((st = rg_dataset_slice(all, 0, n_train, &s->train)) || (st = rg_dataset_slice(all, n_train, n - n_train, &s->val)))
+    else if ((st = rg_dataset_split(all, n - n_train, c->seed, &s->train, &s->val)))
         code = fail(st);
     rg_dataset_free(all);
     return code;
+}
+
+/* --standardize: the training set's moments, applied to every set. */
+static int standardize(const rg_config *c, sets *s)
+{
+    if (!c->standardize) return 0;
+    size_t d = rg_dataset_features(s->train);
+    float *mean = malloc(2 * d * sizeof *mean);
+    if (!mean) return failf(EXIT_OTHER, "out of memory for the moments of %zu features", d);
+    rg_status st = rg_dataset_moments(s->train, mean, mean + d);
+    rg_dataset *all[3] = { s->train, s->val, s->test };
+    for (int k = 0; k < 3 && !st; k++)
+        if (all[k] && rg_dataset_features(all[k]) == d) st = rg_dataset_standardize(all[k], mean, mean + d);
+    free(s->moments);
+    s->moments = mean;
+    return st ? fail(st) : 0;
+}
+
+/* --model with dense(auto, ...) as its last layer: the spec with the
+ * number of classes (k) for auto, into buf.  Another layer's auto is left
+ * for the model's parser to refuse. */
+static int resolve_auto(const char *spec, int k, char *buf, size_t cap)
+{
+    const char *last = NULL;
+    for (const char *p = spec; (p = strstr(p, "dense(")) != NULL; p += 6) last = p;
+    const char *u = last ? last + 6 : NULL;
+    while (u && (*u == ' ' || *u == '\t')) u++;
+    int is_auto = u && !strncmp(u, "auto", 4) && u[4] && strchr(" \t,)", u[4]);
+    if (!is_auto) {
+        snprintf(buf, cap, "%s", spec);
+        return 0;
+    }
+    if (k <= 0) return failf(EXIT_USAGE, "--model: dense(auto) takes its width from the classes, and the data has no labels");
+    if ((size_t)snprintf(buf, cap, "%.*s%d%s", (int)(u - spec), spec, k, u + 4) >= cap)
+        return failf(EXIT_USAGE, "--model: too long");
+    return 0;
+}
+
+/* The model of a train command, fitted to its data: classes, the names of
+ * the training set's classes (names, n) and its standardisation. */
+static int make_model(const rg_config *c, sets *s, const char *const *names, int n)
+{
+    rg_status st;
+    int code, named = names != NULL;
+    size_t d = rg_dataset_features(s->train);
+    char spec[sizeof c->model + 16];
+    if ((code = resolve_auto(c->model, rg_dataset_classes(s->train), spec, sizeof spec))) return code;
+    if ((st = rg_model_create(spec, d, c->seed, &s->m))) return fail(st);
+    if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
+    /* --loss before the labels are checked: bce takes 2 classes on 1 output */
+    for (int l = RG_LOSS_XENT; l <= RG_LOSS_MAE; l++)
+        if (!strcmp(c->loss, rg_loss_name((rg_loss)l)) && (st = rg_model_set_loss(s->m, (rg_loss)l))) return fail(st);
+    if ((code = check_fits(s->train, s->m, named)) || (code = check_fits(s->val, s->m, named)) ||
+        (code = check_fits(s->test, s->m, named)))
+        return code;
+    if (named && (st = rg_model_set_classes(s->m, names, n))) return fail(st);
+    if (s->moments && (st = rg_model_set_standardize(s->m, s->moments, s->moments + d))) return fail(st);
+    return 0;
 }
 
 /* The data and the model of a train command.  Errors go through failf and
@@ -396,25 +507,25 @@ static int split(const rg_config *c, rg_dataset *all, sets *s)
 static int load_sets(const rg_config *c, sets *s)
 {
     rg_dataset *all = NULL;
-    rg_data_opts opts = data_opts(c);
+    rg_data_opts opts = rg_config_data_opts(c, "train");
     rg_status st;
-    int code;
+    int code, n;
     if ((st = rg_dataset_open(c->data, "train", &opts, &all))) return fail(st);
-    if ((code = open_test(c, s))) {
-        rg_dataset_free(all);
+    const char **names = names_of(all, NULL, &n);
+    if (rg_dataset_class_name(all, 0) && !names) code = failf(EXIT_OTHER, "out of memory");
+    else code = open_test(c, s, names, n);
+    if (code || (code = split(c, all, s))) {
+        if (code) rg_dataset_free(all);   /* split takes it whatever happens */
+        free(names);
         return code;
     }
-    if ((code = split(c, all, s))) return code;
-    if (c->early_stop > 0 && !s->val && !s->test)
-        return failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
-    if ((st = rg_model_create(c->model, rg_dataset_features(s->train), c->seed, &s->m))) return fail(st);
-    if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
-    /* --loss before the labels are checked: bce takes 2 classes on 1 output */
-    for (int l = RG_LOSS_XENT; l <= RG_LOSS_MAE; l++)
-        if (!strcmp(c->loss, rg_loss_name((rg_loss)l)) && (st = rg_model_set_loss(s->m, (rg_loss)l))) return fail(st);
-    if ((code = check_fits(s->train, s->m)) || (code = check_fits(s->val, s->m)) || (code = check_fits(s->test, s->m)))
-        return code;
-    return 0;
+    free(names);   /* they pointed into `all`, which split took */
+    names = names_of(s->train, NULL, &n);
+    if (c->early_stop > 0 && !s->val && !s->test) code = failf(EXIT_USAGE, "--early-stop needs a validation set: give --val-split or --test-data");
+    else if (rg_dataset_class_name(s->train, 0) && !names) code = failf(EXIT_OTHER, "out of memory");
+    else if ((code = standardize(c, s)) == 0) code = make_model(c, s, names, n);
+    free(names);
+    return code;
 }
 
 /* Under mpirun every process loads the data itself, and all learn whether
@@ -538,12 +649,22 @@ static int cmd_train(const rg_config *c)
 {
     sets s = { 0 };
     rg_blas_set_threads(c->threads);
+    int code = check_stdin(c);
+    if (code) return code;
     if (rg_dist_rank() == 0) warn_noops(c);
     cli_hold(1);   /* under mpirun, which process says what went wrong is agreed first */
-    int code = agree_set_up(load_sets(c, &s));
+    code = agree_set_up(load_sets(c, &s));
     if (!code) code = train_sets(c, &s);
     sets_free(&s);
     return code;
+}
+
+/* The model's standardisation (--standardize at training), if it has one,
+ * applied to ds (whose features are the model's inputs). */
+static rg_status apply_standardize(const rg_model *m, rg_dataset *ds)
+{
+    const float *mean, *std;
+    return rg_model_standardize(m, &mean, &std) ? rg_dataset_standardize(ds, mean, std) : RG_OK;
 }
 
 static int cmd_eval(const rg_config *c)
@@ -557,14 +678,18 @@ static int cmd_eval(const rg_config *c)
     rg_blas_set_threads(c->threads);
     if (!c->load[0]) return failf(EXIT_USAGE, "eval needs --load FILE (a checkpoint written by train --save)");
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
-    if (c->test_data[0]) st = open_test_source(c->test_data, c, &ds);
-    else st = open_test_source(c->data, c, &ds);
+    int n_names;
+    const char **names = names_of(NULL, m, &n_names);
+    if (c->test_data[0]) st = open_labelled(c->test_data, c, "test", names, n_names, &ds);
+    else st = open_labelled(c->data, c, "train", names, n_names, &ds);
+    free(names);
     if (st) goto lib_fail;
     if (!rg_dataset_y(ds)) {
         code = failf(EXIT_DATA, "%s: has no labels to evaluate against", rg_dataset_name(ds));
         goto out;
     }
-    if ((code = check_fits(ds, m))) goto out;
+    if ((code = check_fits(ds, m, rg_model_class_name(m, 0) != NULL))) goto out;
+    if ((st = apply_standardize(m, ds))) goto lib_fail;
     cli_eval e = { .n = rg_dataset_size(ds), .y = rg_dataset_y(ds), .json = !strcmp(c->format, "json") };
     if ((st = rg_evaluate(m, ds, (size_t)c->batch, &e.loss, &e.acc))) goto lib_fail;
     if (c->metrics) {
@@ -606,9 +731,8 @@ static int cmd_predict(const rg_config *c)
         goto out;
     }
     if (is_csv(c->input)) {
-        /* Samples to classify carry no label: every column is a feature. */
-        rg_data_opts o = data_opts(c);
-        o.label_column = -2;
+        /* Every column is a feature, unless --label-column names one to drop. */
+        rg_data_opts o = rg_config_data_opts(c, "input");
         st = rg_dataset_load_csv(c->input + 4, &o, &ds);
     } else {
         const char *path = strncmp(c->input, "idx:", 4) == 0 ? c->input + 4 : c->input;
@@ -625,9 +749,10 @@ static int cmd_predict(const rg_config *c)
                      rg_dataset_name(ds), rg_dataset_features(ds), rg_dataset_features(ds) == 1 ? "" : "s",
                      rg_model_inputs(m), rg_model_inputs(m) == 1 ? "" : "s",
                      is_csv(c->input) && rg_dataset_features(ds) == rg_model_inputs(m) + 1
-                         ? " (predict reads every CSV column as a feature: drop the label column)" : "");
+                         ? " (predict reads every CSV column as a feature: give --label-column to drop the label's)" : "");
         goto out;
     }
+    if ((st = apply_standardize(m, ds))) goto lib_fail;
     size_t n = rg_dataset_size(ds), k = rg_model_classes(m);
     int probs = c->proba || c->top > 0;
     classes = malloc((n ? n : 1) * sizeof *classes);

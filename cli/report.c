@@ -22,8 +22,9 @@
 
 void cli_class_name(const rg_model *m, int k, char *buf, size_t cap)
 {
-    (void)m;   /* a model whose labels were strings will name them here */
-    snprintf(buf, cap, "%d", k);
+    const char *name = rg_model_class_name(m, k);   /* a model whose labels were names */
+    if (name) snprintf(buf, cap, "%s", name);
+    else snprintf(buf, cap, "%d", k);
 }
 
 /* One CSV field, quoted when it must be. */
@@ -81,16 +82,16 @@ static void predict_header(FILE *f, const rg_model *m, size_t k, long top)
 }
 
 /* The top K of the k probabilities p into idx: most likely first, equal
- * ones by class (so class_1 is the class predict prints). */
-static void top_k(const float *p, size_t k, size_t K, size_t *idx)
+ * ones by class (so class_1 is the class predict prints).  taken: k
+ * bytes of scratch. */
+static void top_k(const float *p, size_t k, size_t K, size_t *idx, unsigned char *taken)
 {
+    memset(taken, 0, k);
     for (size_t i = 0; i < K; i++) {
         size_t best = k;
-        for (size_t j = 0; j < k; j++) {
-            int taken = 0;
-            for (size_t q = 0; q < i && !taken; q++) taken = idx[q] == j;
-            if (!taken && (best == k || p[j] > p[best])) best = j;
-        }
+        for (size_t j = 0; j < k; j++)
+            if (!taken[j] && (best == k || p[j] > p[best])) best = j;
+        taken[best] = 1;
         idx[i] = best;
     }
 }
@@ -99,13 +100,18 @@ int cli_print_predictions(FILE *f, const rg_model *m, size_t n, const int32_t *c
 {
     size_t k = rg_model_classes(m), K = top > 0 ? (size_t)top : 0;
     size_t *idx = K ? malloc(K * sizeof *idx) : NULL;
+    unsigned char *taken = K ? malloc(k) : NULL;
     char name[256];
-    if (K && !idx) return cli_error(CLI_OTHER, "out of memory");
+    if (K && (!idx || !taken)) {
+        free(idx);
+        free(taken);
+        return cli_error(CLI_OTHER, "out of memory");
+    }
     if (proba) predict_header(f, m, k, top);
     for (size_t i = 0; i < n; i++) {
         const float *p = proba ? proba + i * k : NULL;
         if (K) {
-            top_k(p, k, K, idx);
+            top_k(p, k, K, idx, taken);
             for (size_t j = 0; j < K; j++) {
                 cli_class_name(m, (int)idx[j], name, sizeof name);
                 if (j) fputc(',', f);
@@ -125,6 +131,7 @@ int cli_print_predictions(FILE *f, const rg_model *m, size_t n, const int32_t *c
         fputc('\n', f);
     }
     free(idx);
+    free(taken);
     return 0;
 }
 

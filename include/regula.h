@@ -80,7 +80,7 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
  * which worker or in which order values are drawn. */
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
-    RG_RNG_CODEC = 5,
+    RG_RNG_CODEC = 5, RG_RNG_VALSPLIT = 6,
     RG_RNG_USER = 100
 };
 void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
@@ -110,8 +110,15 @@ typedef struct rg_dataset rg_dataset;
 
 typedef struct rg_data_opts {
     int label_column;   /* CSV: 0-based column holding the label; -1 = last; -2 = none */
-    int header;         /* CSV: nonzero skips the first line */
+    int header;         /* CSV: nonzero: the first record holds the columns' names */
     float scale;        /* multiply features; 0 = auto (1/255 for uint8 IDX, else 1) */
+    const char *label_name;      /* CSV: the label column by its header name (needs
+                                    header; overrides label_column), or NULL */
+    const char *const *classes;  /* CSV: class names the labels must be (a model's,
+                                    class i = classes[i]), or NULL: see below */
+    int n_classes;               /* entries of classes */
+    int drop_label;              /* CSV: nonzero: the label column is left out of the
+                                    features and not read (unlabeled samples) */
 } rg_data_opts;
 
 /* Opens a source: "fashion-mnist" (Debian's dataset-fashion-mnist files),
@@ -123,11 +130,23 @@ rg_status rg_dataset_open(const char *source, const char *split,
 /* One IDX image file (gzip or raw) plus an optional label file (NULL). */
 rg_status rg_dataset_load_idx(const char *images, const char *labels,
                               float scale, rg_dataset **out);
+/* A CSV file per RFC 4180 (quoted fields may hold commas, line ends and
+ * quotes written twice); "-" is standard input.  Labels are all numbers
+ * (integers in [0, 16777215], each its class) or all names: then the
+ * classes are the distinct names in sorted byte order, or opts->classes
+ * when given (a label not among them is an error naming line and value).
+ * Errors name the file, line and column. */
 rg_status rg_dataset_load_csv(const char *path, const rg_data_opts *opts,
                               rg_dataset **out);
 /* Builds a dataset from caller arrays (copied).  y may be NULL. */
 rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
                                  size_t d, rg_dataset **out);
+/* --val-split: n_val samples held out of ds into *val, the rest into
+ * *train (both copied, in ds's order), shuffled and stratified: each class
+ * gives its share (largest remainders), chosen by keyed draws of seed, so
+ * the split depends on the data and the seed only. */
+rg_status rg_dataset_split(const rg_dataset *ds, size_t n_val, uint64_t seed, rg_dataset **train,
+                           rg_dataset **val);
 /* Rows [start, start+count) as a new dataset (copied). */
 rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
                            rg_dataset **out);
@@ -138,6 +157,16 @@ int rg_dataset_classes(const rg_dataset *ds);   /* max label + 1; 0 if unlabeled
 const float *rg_dataset_x(const rg_dataset *ds);   /* n*d */
 const int32_t *rg_dataset_y(const rg_dataset *ds); /* n, or NULL */
 const char *rg_dataset_name(const rg_dataset *ds); /* file it came from */
+/* --standardize.  Per-feature mean and standard deviation of ds's rows
+ * (population variance, as Keras' Normalization and scikit-learn's
+ * StandardScaler) into mean[d] and std[d]; a constant feature gets std 1,
+ * so it standardises to 0 instead of dividing by zero. */
+rg_status rg_dataset_moments(const rg_dataset *ds, float *mean, float *std);
+/* x = (x - mean) / std per feature, in place.  RG_EDATA (ds unchanged)
+ * when a value would overflow a float. */
+rg_status rg_dataset_standardize(rg_dataset *ds, const float *mean, const float *std);
+/* Class c's name when the labels were names (CSV), else NULL. */
+const char *rg_dataset_class_name(const rg_dataset *ds, int c);
 
 /* ------------------------------------------------------------------- model */
 
@@ -186,6 +215,19 @@ rg_loss rg_model_loss(const rg_model *m);
 size_t rg_model_classes(const rg_model *m);
 const char *rg_loss_name(rg_loss loss);   /* "crossentropy", "bce", "mse", "mae" */
 
+/* What a model knows of its data beside its weights; checkpoints keep it.
+ * Class names: n == outputs distinct names (copied), class i = names[i];
+ * NULL clears.  rg_model_class_name: class c's name, NULL when the model
+ * has none.  Standardisation (--standardize): per input j, x' = (x -
+ * mean[j]) / std[j], finite, std > 0 (copied; NULL clears).  The library
+ * does not apply it: callers standardise datasets with
+ * rg_dataset_standardize before training, evaluating or predicting.
+ * rg_model_standardize: nonzero when the model has one, with its arrays. */
+rg_status rg_model_set_classes(rg_model *m, const char *const *names, int n);
+const char *rg_model_class_name(const rg_model *m, int c);
+rg_status rg_model_set_standardize(rg_model *m, const float *mean, const float *std);
+int rg_model_standardize(const rg_model *m, const float **mean, const float **std);
+
 /* A pass over one batch.  sample_ids are global ids (they key dropout masks). */
 typedef struct rg_pass {
     uint64_t seed;
@@ -196,6 +238,8 @@ typedef struct rg_pass {
     float grad_scale;           /* backward computes grad of grad_scale * sum of sample losses */
     int overwrite;              /* backward writes the gradient arena instead of adding to it
                                    (saves rg_model_zero_grad's pass; n must be > 0) */
+    const float *class_weight;  /* one per class (rg_model_classes), or NULL: sample i's loss term (and its
+                                   gradient) is multiplied by class_weight[y[i]] */
     const float *targets;       /* mse, mae: the n targets (y is then NULL) */
 } rg_pass;
 
@@ -328,7 +372,12 @@ void rg_safetensors_meta(const rg_safetensors *f, size_t i, const char **key, co
  * fixed buffers so the struct can be copied and hashed. */
 typedef struct rg_config {
     char data[512], test_data[512], input[512];
-    int label_column, header;
+    char label_column[128];   /* csv: a number (0-based; -1 the last), a header name, or "" */
+    int header;
+    char test_header[8];      /* same | yes | no */
+    char test_label_column[128]; /* "": as label_column */
+    int standardize;          /* per-feature mean and std of the training set, saved with the model */
+    char class_weight[512];   /* "" | balanced | FILE (one weight per line, in class order) */
     float scale;
     double val_split;
     char model[1024];
@@ -427,6 +476,12 @@ rg_status rg_config_check(const rg_config *c, int *option);
  * (caller frees with free()), "" when there is none, NULL when out of
  * memory.  c should pass rg_config_check first. */
 char *rg_config_noops(const rg_config *c, int processes);
+/* How to read a CSV source of c: which is "train" (--data: --header,
+ * --label-column, default column 0), "test" (--test-data: --test-header and
+ * --test-label-column where given, else as "train") or "input" (predict's
+ * --input: no label column unless --label-column names one).  label_name
+ * points into c. */
+rg_data_opts rg_config_data_opts(const rg_config *c, const char *which);
 /* The resolved configuration as a JSON object (malloc'd; caller frees with
  * free()), and a 64-bit FNV-1a hash of it. */
 char *rg_config_json(const rg_config *c);

@@ -3,8 +3,9 @@
  *
  * Invariant of every rg_dataset: x holds n*d finite floats (row i is sample
  * i), y is NULL or holds n labels in [0, RG_DATA_MAX_LABEL], classes is
- * max label + 1 (0 without labels; a slice keeps its parent's count), and
- * name is the file the rows came from.  Loaders validate before they build,
+ * max label + 1 (0 without labels; a slice keeps its parent's count) or,
+ * when the labels were names, the number of names (names[c] is class c's),
+ * and name is the file the rows came from.  Loaders validate before they build,
  * so nothing above the data layer rechecks.
  */
 #ifndef RG_DATA_H
@@ -21,6 +22,7 @@ struct rg_dataset {
     float *x;      /* n*d */
     int32_t *y;    /* n, or NULL */
     int classes;
+    char **names;  /* classes class names (labels given as names), or NULL */
     char *name;
 };
 
@@ -32,6 +34,8 @@ rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
  * over, also on failure): x (n*d) and y (n, or NULL).  Sets classes from y. */
 rg_status rg_dataset_adopt(float *x, int32_t *y, size_t n, size_t d,
                            const char *name, rg_dataset **out);
+/* dst's class names: a copy of src's (dst->classes == src->classes). */
+rg_status rg_dataset_names_copy(rg_dataset *dst, const rg_dataset *src);
 /* max(y) + 1 over n labels (0 if y is NULL or n is 0). */
 int rg_dataset_count_classes(const int32_t *y, size_t n);
 

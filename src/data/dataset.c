@@ -96,6 +96,23 @@ rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
     return RG_OK;
 }
 
+/* A copy of n class names into *out (NULL for none). */
+static rg_status names_dup(char *const *names, int n, const char *what, char ***out)
+{
+    *out = NULL;
+    if (!names || n <= 0) return RG_OK;
+    char **c = rg_calloc((size_t)n, sizeof *c);
+    for (int i = 0; c && i < n; i++)
+        if (!(c[i] = rg_strdup(names[i]))) {
+            while (i-- > 0) rg_free(c[i]);
+            rg_free(c);
+            c = NULL;
+        }
+    if (!c) return rg_error(RG_ENOMEM, "%s: out of memory copying %d class names", what, n);
+    *out = c;
+    return RG_OK;
+}
+
 rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
                            rg_dataset **out)
 {
@@ -114,13 +131,24 @@ rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
     /* A slice (say, a validation split) still has the classes of the data it
      * was cut from, even when some of them fall outside its rows. */
     s->classes = ds->classes;
+    if ((st = names_dup(ds->names, ds->classes, ds->name, &s->names))) {
+        rg_dataset_free(s);
+        return st;
+    }
     *out = s;
     return RG_OK;
+}
+
+rg_status rg_dataset_names_copy(rg_dataset *dst, const rg_dataset *src)
+{
+    return names_dup(src->names, src->classes, src->name, &dst->names);
 }
 
 void rg_dataset_free(rg_dataset *ds)
 {
     if (!ds) return;
+    for (int i = 0; ds->names && i < ds->classes; i++) rg_free(ds->names[i]);
+    rg_free(ds->names);
     rg_free(ds->x);
     rg_free(ds->y);
     rg_free(ds->name);
@@ -133,3 +161,52 @@ int rg_dataset_classes(const rg_dataset *ds) { return ds ? ds->classes : 0; }
 const float *rg_dataset_x(const rg_dataset *ds) { return ds ? ds->x : NULL; }
 const int32_t *rg_dataset_y(const rg_dataset *ds) { return ds ? ds->y : NULL; }
 const char *rg_dataset_name(const rg_dataset *ds) { return ds ? ds->name : ""; }
+
+const char *rg_dataset_class_name(const rg_dataset *ds, int c)
+{
+    return ds && ds->names && c >= 0 && c < ds->classes ? ds->names[c] : NULL;
+}
+
+rg_status rg_dataset_moments(const rg_dataset *ds, float *mean, float *std)
+{
+    if (!ds || !mean || !std || !ds->n) return rg_error(RG_EUSAGE, "rg_dataset_moments: no samples");
+    size_t n = ds->n, d = ds->d;
+    double *acc = rg_calloc(2 * d, sizeof *acc);
+    if (!acc) return rg_error(RG_ENOMEM, "%s: out of memory for the moments of %zu features", ds->name, d);
+    /* two passes in double: the mean, then the squares about it */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) acc[j] += ds->x[i * d + j];
+    for (size_t j = 0; j < d; j++) acc[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            double e = ds->x[i * d + j] - acc[j];
+            acc[d + j] += e * e;
+        }
+    for (size_t j = 0; j < d; j++) {
+        double sd = sqrt(acc[d + j] / (double)n);
+        mean[j] = (float)acc[j];
+        /* a constant feature (or one too narrow for a float) is centred, not scaled */
+        std[j] = sd > 0 && (float)sd >= 1e-30f ? (float)sd : 1.0f;
+    }
+    rg_free(acc);
+    return RG_OK;
+}
+
+rg_status rg_dataset_standardize(rg_dataset *ds, const float *mean, const float *std)
+{
+    if (!ds || !mean || !std) return rg_error(RG_EUSAGE, "rg_dataset_standardize: NULL argument");
+    for (size_t j = 0; j < ds->d; j++)
+        if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0))
+            return rg_error(RG_EUSAGE, "%s: standardisation of feature %zu: mean %g, std %g", ds->name, j,
+                            (double)mean[j], (double)std[j]);
+    /* check first, then write: a sample that would overflow leaves ds as it was */
+    for (size_t i = 0; i < ds->n; i++)
+        for (size_t j = 0; j < ds->d; j++)
+            if (!isfinite((ds->x[i * ds->d + j] - mean[j]) / std[j]))
+                return rg_error(RG_EDATA, "%s: sample %zu, feature %zu: %g overflows a float when standardised "
+                                "(mean %g, std %g)", ds->name, i + 1, j + 1, (double)ds->x[i * ds->d + j],
+                                (double)mean[j], (double)std[j]);
+    for (size_t i = 0; i < ds->n; i++)
+        for (size_t j = 0; j < ds->d; j++) ds->x[i * ds->d + j] = (ds->x[i * ds->d + j] - mean[j]) / std[j];
+    return RG_OK;
+}

@@ -4,7 +4,10 @@
  * Layout: dense_<i>.weight [out, in] and dense_<i>.bias [out] (absent when
  * the layer has no bias), F32; metadata "format" (RG_CHECKPOINT_FORMAT),
  * "spec" (canonical), "inputs" (decimal), "loss" (rg_loss_name; a file
- * without it takes the spec's own) and "regula_version".  The names
+ * without it takes the spec's own) and "regula_version".  What the
+ * model knows of its data (model_meta.c), only when it has it: metadata
+ * "classes", a JSON array of the class names in class order, and tensors
+ * input.mean and input.std [inputs], F32, the standardisation.  The names
  * and the [out, in] layout are PyTorch's nn.Linear, so tools/st_check.py
  * loads a checkpoint into an nn.Sequential.
  *
@@ -15,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "nn/model.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
 
@@ -32,7 +36,7 @@ rg_status rg_model_st_tensors(const rg_model *cm, rg_st_tensor_in **tp, char **n
     /* rg_model_dense hands out writable views; saving only reads them. */
     rg_model *m = (rg_model *)cm;
     int nd = rg_model_dense_count(m);
-    size_t cap = (size_t)nd * 2;
+    size_t cap = (size_t)nd * 2 + 2;
     rg_st_tensor_in *t = rg_calloc(cap ? cap : 1, sizeof *t);
     char (*names)[NAME_CAP] = rg_calloc(cap ? cap : 1, NAME_CAP);
     *tp = NULL;
@@ -60,6 +64,16 @@ rg_status rg_model_st_tensors(const rg_model *cm, rg_st_tensor_in **tp, char **n
             n++;
         }
     }
+    const float *mean, *std;
+    if (s == RG_OK && rg_model_standardize(m, &mean, &std)) {
+        static const char *const in_names[2] = { "input.mean", "input.std" };
+        for (int k = 0; k < 2; k++) {
+            snprintf(names[n], NAME_CAP, "%s", in_names[k]);
+            t[n] = (rg_st_tensor_in){.name = names[n], .dtype = RG_ST_F32, .ndim = 1,
+                                     .shape = {rg_model_inputs(m)}, .data = k ? std : mean};
+            n++;
+        }
+    }
     if (s != RG_OK) {
         rg_free(t);
         rg_free(names);
@@ -71,6 +85,23 @@ rg_status rg_model_st_tensors(const rg_model *cm, rg_st_tensor_in **tp, char **n
     return RG_OK;
 }
 
+/* The class names as a JSON array (cJSON_free it), or NULL. */
+static char *classes_json(const rg_model *m)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < rg_model_classes(m); i++) {
+        cJSON *str = cJSON_CreateString(rg_model_class_name(m, (int)i));
+        if (!str || !cJSON_AddItemToArray(a, str)) {
+            cJSON_Delete(str);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    char *text = a ? cJSON_PrintUnformatted(a) : NULL;
+    cJSON_Delete(a);
+    return text;
+}
+
 rg_status rg_model_save(const rg_model *m, const char *path)
 {
     rg_st_tensor_in *t;
@@ -80,14 +111,18 @@ rg_status rg_model_save(const rg_model *m, const char *path)
     if (s != RG_OK) return rg_error_prefix(s, "%s: ", path);
     char inputs[32];
     snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
+    char *classes = NULL;
+    if (rg_model_class_name(m, 0) && !(classes = classes_json(m))) s = rg_error(RG_ENOMEM, "%s: out of memory", path);
     const char *meta[] = {
         "format", RG_CHECKPOINT_FORMAT,
         "spec", rg_model_spec(m),
         "inputs", inputs,
         "loss", rg_loss_name(rg_model_loss(m)),
         "regula_version", RG_VERSION,
+        "classes", classes,
     };
-    s = rg_st_write(path, t, n, meta, sizeof meta / sizeof *meta / 2, 0);
+    if (!s) s = rg_st_write(path, t, n, meta, sizeof meta / sizeof *meta / 2 - !classes, 0);
+    cJSON_free(classes);
     rg_free(names);
     rg_free(t);
     return s;
@@ -170,6 +205,7 @@ rg_status rg_model_load_st(rg_model *m, const rg_st *st)
             if (used[i]) continue;
             const char *tn = rg_st_at(st, i)->name;
             if (training && (!strncmp(tn, "train.", 6) || !strncmp(tn, "optimizer.", 10))) continue;
+            if (!strcmp(tn, "input.mean") || !strcmp(tn, "input.std")) continue;   /* load_meta's */
             size_t len = strlen(list);
             if (extra < 4 && len < sizeof list)
                 snprintf(list + len, sizeof list - len, "%s'%s'", extra ? ", " : "",
@@ -230,6 +266,54 @@ static rg_status set_loss(rg_model *m, const char *name, const char *path)
     return rg_error(RG_EDATA, "%s: metadata \"loss\" is \"%s\", not crossentropy, bce, mse or mae", path, name);
 }
 
+/* The class names of metadata "classes" into m. */
+static rg_status load_classes(rg_model *m, const char *path, const char *text)
+{
+    cJSON *a = cJSON_Parse(text);
+    size_t n = (size_t)cJSON_GetArraySize(a), k = 0;
+    const char **names = cJSON_IsArray(a) && n == rg_model_classes(m) ? rg_calloc(n ? n : 1, sizeof *names) : NULL;
+    const cJSON *e, *list = names ? a : NULL;
+    cJSON_ArrayForEach(e, list) {
+        if (!cJSON_IsString(e)) break;
+        names[k++] = e->valuestring;
+    }
+    rg_status s = names && k == n ? rg_model_set_classes(m, names, (int)n) : RG_EDATA;
+    if (s)
+        s = rg_error(RG_EDATA, "%s: metadata \"classes\" is not an array of %zu distinct class names, one "
+                     "per class", path, rg_model_classes(m));
+    rg_free(names);
+    cJSON_Delete(a);
+    return s;
+}
+
+/* What the model knows of its data (input.mean, input.std, "classes"). */
+static rg_status load_meta(rg_model *m, const rg_st *st)
+{
+    const char *path = rg_st_path(st), *classes = rg_st_meta(st, "classes");
+    int has_mean = rg_st_find(st, "input.mean") != NULL, has_std = rg_st_find(st, "input.std") != NULL;
+    rg_status s = RG_OK;
+    if (has_mean || has_std) {
+        size_t shape[1] = { rg_model_inputs(m) }, nt = rg_st_count(st);
+        unsigned char *used = rg_calloc(nt ? nt : 1, 1);
+        const void *mean = NULL, *std = NULL;
+        if (!used) return rg_error(RG_ENOMEM, "%s: out of memory", path);
+        s = check_tensor(st, "input.mean", 1, shape, 0, &mean, used);
+        if (!s) s = check_tensor(st, "input.std", 1, shape, 0, &std, used);
+        rg_free(used);
+        float *buf = s ? NULL : rg_malloc(2 * shape[0] * sizeof(float));
+        if (!s && !buf) s = rg_error(RG_ENOMEM, "%s: out of memory", path);
+        if (!s) {
+            memcpy(buf, mean, shape[0] * sizeof(float));   /* the file's data may be unaligned */
+            memcpy(buf + shape[0], std, shape[0] * sizeof(float));
+            if (rg_model_set_standardize(m, buf, buf + shape[0]))
+                s = rg_error_prefix(RG_EDATA, "%s: tensors input.mean, input.std: ", path);
+        }
+        rg_free(buf);
+    }
+    if (!s && classes) s = load_classes(m, path, classes);
+    return s;
+}
+
 rg_status rg_model_load(const char *path, rg_model **out)
 {
     *out = NULL;
@@ -255,7 +339,8 @@ rg_status rg_model_load(const char *path, rg_model **out)
                      inputs ? "\"" : "", inputs ? inputs : "missing", inputs ? "\"" : "");
     else if ((s = rg_model_create(spec, n_in, 0, &m)) != RG_OK)
         s = rg_error_prefix(s == RG_EUSAGE ? RG_EDATA : s, "%s: metadata \"spec\": ", path);
-    else if ((s = set_loss(m, loss, path)) != RG_OK || (s = rg_model_load_st(m, st)) != RG_OK) {
+    else if ((s = set_loss(m, loss, path)) != RG_OK || (s = rg_model_load_st(m, st)) != RG_OK ||
+             (s = load_meta(m, st)) != RG_OK) {
         rg_model_free(m);
         m = NULL;
     }

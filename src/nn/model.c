@@ -281,7 +281,11 @@ rg_status rg_model_clone(const rg_model *m, rg_model **out)
     if (st != RG_OK) return st;
     memcpy((*out)->params, m->params, m->n_params * sizeof(float));
     (*out)->loss = m->loss;
-    return RG_OK;
+    if ((st = rg_model_meta_copy(*out, m)) != RG_OK) {
+        rg_model_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 rg_status rg_model_share(rg_model *m, rg_model **out)
@@ -292,7 +296,12 @@ rg_status rg_model_share(rg_model *m, rg_model **out)
     (*out)->params = m->params;
     (*out)->params_borrowed = 1;
     (*out)->loss = m->loss;
-    return RG_OK;
+    /* a worker's model may be the one saved (--save-best): it knows the data as m does */
+    if ((st = rg_model_meta_copy(*out, m)) != RG_OK) {
+        rg_model_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 static const char *loss_names[] = { "crossentropy", "bce", "mse", "mae" };
@@ -324,6 +333,7 @@ rg_status rg_model_set_loss(rg_model *m, rg_loss loss)
 void rg_model_free(rg_model *m)
 {
     if (!m) return;
+    rg_model_meta_free(m);
     rg_free(m->layers);
     rg_free(m->spec);
     if (!m->params_borrowed) rg_free(m->params);
@@ -437,12 +447,10 @@ static rg_status check_labels(const rg_model *m, const int32_t *y, size_t n, con
     return RG_OK;
 }
 
-/* The loss over the logits z (n, outputs): its sum, and dz when asked. */
-static double loss_forward(rg_model *m, const float *z, const int32_t *y, const float *t, size_t n,
-                           const rg_pass *pass, float *dz, size_t *correct, float *probs)
+/* The loss's terms over the logits z (n, outputs): their sum, and dz when asked. */
+static double loss_terms(const rg_model *m, const float *z, const int32_t *y, const float *t, size_t n, float ls,
+                         float scale, float *p, float *dz, size_t *correct)
 {
-    float scale = pass ? pass->grad_scale : 1.0f, ls = pass ? pass->label_smoothing : 0.0f;
-    float *p = probs ? probs : m->probs;
     switch (m->loss) {
     case RG_LOSS_BCE:
         return rg_sigmoid_bce(z, y, n, ls, scale, p, y ? dz : NULL, correct);
@@ -455,6 +463,26 @@ static double loss_forward(rg_model *m, const float *z, const int32_t *y, const 
     default:
         return rg_softmax_xent(z, y, n, m->n_out, ls, scale, p, y ? dz : NULL, correct);
     }
+}
+
+/* The batch's loss sum from the logits z, and its gradient into dz: with
+ * class weights (--class-weight), each sample's term and gradient times
+ * its class's weight, one sample at a time. */
+static double loss_forward(rg_model *m, const float *z, const int32_t *y, const float *t, size_t n,
+                           const rg_pass *pass, float *dz, size_t *correct, float *probs)
+{
+    float scale = pass ? pass->grad_scale : 1.0f, ls = pass ? pass->label_smoothing : 0.0f;
+    float *p = probs ? probs : m->probs;
+    const float *cw = pass ? pass->class_weight : NULL;
+    if (!cw || !y) return loss_terms(m, z, y, t, n, ls, scale, p, dz, correct);
+    double total = 0.0;
+    size_t k = m->n_out;
+    for (size_t i = 0; i < n; i++) {
+        float w = cw[y[i]];
+        total += (double)w * loss_terms(m, z + i * k, y + i, NULL, 1, ls, scale * w, p + i * k,
+                                        dz ? dz + i * k : NULL, correct);
+    }
+    return total;
 }
 
 rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,

@@ -36,6 +36,10 @@ struct rg_model {
     const float *out_ptr[64];   /* per layer: the output used by the next layer */
     float *delta[2];
     float *probs;
+    /* model_meta.c: what the data taught beside the weights */
+    char **classes;             /* n_classes class names, or NULL */
+    size_t n_classes;
+    float *in_mean, *in_std;    /* n_in each (one block from in_mean), or NULL */
 };
 
 /* Floats after the gradient arena that the trainer's exchange carries along
@@ -57,6 +61,11 @@ rg_status rg_model_clone(const rg_model *m, rg_model **out);
  * own gradient arena and workspace: worker threads of one process share
  * one copy of the weights. */
 rg_status rg_model_share(rg_model *m, rg_model **out);
+
+/* model_meta.c: frees the class names and standardisation; copies src's
+ * into dst (same inputs and outputs). */
+void rg_model_meta_free(rg_model *m);
+rg_status rg_model_meta_copy(rg_model *dst, const rg_model *src);
 
 /* Nonzero when some dense layer has a max-norm constraint. */
 int rg_model_has_maxnorm(const rg_model *m);

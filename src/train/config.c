@@ -27,6 +27,8 @@
 enum opt_kind {
     K_STR,      /* char[] field */
     K_SPEC,     /* char[] field holding a keyword spec ("dirichlet:0.5"), kept in lower case */
+    K_COLUMN,   /* char[] field holding a CSV column: an integer, a name, or "" (the default);
+                   JSON: a number or a string, written back the same way */
     K_ENUM,     /* char[] field holding one of choices "a|b|c" */
     K_FLAG,     /* int field, 1 when the flag is given */
     K_NFLAG,    /* int field, 0 when the flag is given ("no-shuffle" -> shuffle) */
@@ -43,22 +45,37 @@ enum opt_kind {
 /* X(name, arg, commands, kind, field, choices, help) */
 #define RG_OPTION_TABLE(X)                                                              \
     X("data", "SOURCE", "train eval", K_STR, data, NULL,                                 \
-      "data source: fashion-mnist, idx:DIR (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or csv:FILE") \
+      "data source: fashion-mnist, idx:DIR (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or csv:FILE " \
+      "(RFC 4180: quoted fields; csv:- reads standard input)") \
     X("test-data", "SOURCE", "train eval", K_STR, test_data, NULL,                        \
       "test set: the test split of fashion-mnist or idx:DIR, or a whole csv:FILE; empty: --data's test split " \
       "(a csv has none, so no test set; idx:DIR with --val-split may lack one)")          \
     X("input", "FILE", "predict", K_STR, input, NULL,                                     \
-      "samples to classify: an IDX image file (gzip or raw) or csv:FILE of features only") \
-    X("label-column", "N", "train eval", K_INT, label_column, NULL,                       \
-      "csv: 0-based column holding the label; -1 = the last")                             \
-    X("header", NULL, CMD_ALL, K_FLAG, header, NULL, "csv: skip the first line")           \
+      "samples to classify: an IDX image file (gzip or raw) or csv:FILE (csv:- reads standard input)") \
+    X("label-column", "COLUMN", CMD_ALL, K_COLUMN, label_column, NULL,                     \
+      "csv: the label's column: a 0-based number, -1 (the last) or, with --header, its name; default 0 " \
+      "(predict: none, every column is a feature; given, predict drops that column)")    \
+    X("header", NULL, CMD_ALL, K_FLAG, header, NULL, "csv: the first line holds the columns' names") \
+    X("test-header", "WHEN", "train eval", K_ENUM, test_header, "same|yes|no",             \
+      "csv: whether --test-data's first line holds names: yes, no, or the same as --header") \
+    X("test-label-column", "COLUMN", "train eval", K_COLUMN, test_label_column, NULL,      \
+      "csv: the label's column in --test-data, as --label-column; default: --label-column's") \
+    X("standardize", NULL, "train", K_FLAG, standardize, NULL,                              \
+      "standardise each feature by the training set's mean and standard deviation (after --val-split; a " \
+      "constant feature is only centred); saved with the model, which eval and predict then apply") \
+    X("class-weight", "balanced|FILE", "train", K_STR, class_weight, NULL,                  \
+      "multiply each sample's loss term (and gradient) by its class's weight: balanced = n_samples / " \
+      "(n_classes x count of the class), or FILE: one weight per line, in class order; the loss stays " \
+      "the sum over the batch / the batch size")                                          \
     X("scale", "X", CMD_ALL, K_FLOAT, scale, NULL,                                         \
       "multiply features by X; 0 = auto (1/255 for uint8 IDX, else 1)")                   \
     X("val-split", "FRACTION", "train", K_DOUBLE, val_split, NULL,                         \
-      "hold out the last FRACTION of training data for validation; 0 = validate on the test set") \
+      "hold out FRACTION of the training data for validation, shuffled and stratified by class (drawn " \
+      "from --seed); 0 = validate on the test set") \
     X("model", "SPEC", "train", K_STR, model, NULL,                                        \
       "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE); " \
-      "ACT: relu leaky_relu elu tanh sigmoid gelu softmax linear") \
+      "ACT: relu leaky_relu elu tanh sigmoid gelu softmax linear; the last layer's UNITS may be auto: the " \
+      "number of classes in the data") \
     X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw|rmsprop",           \
       "sgd, adam, adamw or rmsprop (any case, as every choice)")                          \
     X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \
@@ -88,7 +105,8 @@ enum opt_kind {
     X("lr-patience", "N", "train", K_LONG, lr_patience, NULL,                              \
       "plateau schedule: cut after N epochs without improvement of --monitor")            \
     X("batch", "N", CMD_ALL, K_LONG, batch, NULL, "batch size")                            \
-    X("epochs", "N", "train", K_LONG, epochs, NULL, "epochs to train")                     \
+    X("epochs", "N", "train", K_LONG, epochs, NULL,                                        \
+      "epochs to train (--resume may give more, to extend a run, unless --lr-schedule cosine)")                     \
     X("limit", "N", "train", K_LONG, limit, NULL,                                          \
       "use only the first N training samples; 0 = all")                                   \
     X("seed", "N", "train", K_U64, seed, NULL, "seed of every random draw")                \
@@ -96,9 +114,9 @@ enum opt_kind {
     X("early-stop", "PATIENCE", "train", K_LONG, early_stop, NULL,                         \
       "stop after PATIENCE epochs without improvement; 0 = off")                          \
     X("min-delta", "X", "train", K_DOUBLE, min_delta, NULL,                                \
-      "early stopping and the plateau schedule: smallest change that counts as improvement") \
+      "early stopping, --save-best and the plateau schedule: smallest change that counts as improvement") \
     X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc",                     \
-      "early stopping and the plateau schedule watch val_loss or val_acc")                \
+      "early stopping, --save-best and the plateau schedule watch val_loss or val_acc")   \
     X("no-restore-best", NULL, "train", K_NFLAG, restore_best, NULL,                       \
       "early stopping: keep the last weights, not the best")                              \
     X("init", "FILE", "train", K_STR, init, NULL,                                          \
@@ -211,7 +229,7 @@ void rg_config_defaults(rg_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->data, sizeof c->data, "fashion-mnist");
-    c->label_column = 0;
+    snprintf(c->test_header, sizeof c->test_header, "same");
     c->scale = 0.0f;
     c->val_split = 0.0;
     snprintf(c->model, sizeof c->model,
@@ -505,6 +523,7 @@ static rg_status set_text(rg_config *c, size_t i, const char *value, char *why, 
     }
     case K_STR:
     case K_SPEC:
+    case K_COLUMN:
         if (strlen(value) >= s->size) {
             snprintf(why, cap, "value is too long (at most %zu characters)", s->size - 1);
             return RG_EUSAGE;
@@ -578,6 +597,32 @@ static void fmt_float(char *buf, size_t cap, float v)
 }
 
 /* The value of option i as text; *is_text says whether JSON needs quotes. */
+/* A CSV column given as a number: the whole text an integer (else a name,
+ * or "" for the default). */
+static int column_number(const char *t, long *out)
+{
+    char *e;
+    if (!*t) return 0;
+    errno = 0;
+    long v = strtol(t, &e, 10);
+    if (*e || errno) return 0;
+    *out = v;
+    return 1;
+}
+
+rg_data_opts rg_config_data_opts(const rg_config *c, const char *which)
+{
+    int test = !strcmp(which, "test"), input = !strcmp(which, "input");
+    const char *col = test && c->test_label_column[0] ? c->test_label_column : c->label_column;
+    rg_data_opts o = { .label_column = input ? -2 : 0, .scale = c->scale };
+    o.header = test && strcmp(c->test_header, "same") ? !strcmp(c->test_header, "yes") : c->header;
+    long n;
+    if (column_number(col, &n)) o.label_column = (int)n;
+    else if (*col) o.label_name = col;
+    o.drop_label = input && *col;   /* predict: a column given is a label to leave out */
+    return o;
+}
+
 static void format_value(const rg_config *c, size_t i, char *buf, size_t cap, int *is_text)
 {
     const opt_spec *s = &g_specs[i];
@@ -589,9 +634,11 @@ static void format_value(const rg_config *c, size_t i, char *buf, size_t cap, in
     case K_STR:
     case K_SPEC:
     case K_ENUM:
+    case K_COLUMN:
         /* The field may be unterminated if a caller wrote the struct itself. */
         snprintf(buf, cap, "%.*s", (int)strnlen(field, s->size), field);
-        *is_text = 1;
+        /* a column number is a number in JSON, as before names were allowed */
+        *is_text = s->kind != K_COLUMN || !column_number(buf, &(long){0});
         break;
     case K_FLAG: snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false"); break;
     case K_NFLAG: snprintf(buf, cap, "%s", *(const int *)field ? "false" : "true"); break;
@@ -924,6 +971,16 @@ static rg_status apply_json_item(rg_config *c, const char *path, const cJSON *it
                             json_type_name(item));
         value = (cJSON_IsTrue(item) != invert) ? "true" : "false";
         break;
+    case K_COLUMN:
+        if (cJSON_IsNumber(item)) {
+            if (item->valuedouble != floor(item->valuedouble) || fabs(item->valuedouble) >= 1e9)
+                return rg_error(RG_EUSAGE, "%s: key '%s': expected a column number or name, got %.17g",
+                                path, key, item->valuedouble);
+            snprintf(text, sizeof text, "%.0f", item->valuedouble);
+            value = text;
+            break;
+        }
+        __attribute__((fallthrough));   /* a name */
     case K_STR:
     case K_SPEC:
     case K_ENUM:
@@ -1012,6 +1069,7 @@ done:
 
 /* ------------------------------------------------------------ validation */
 
+
 static int terminated(const char *s, size_t size) { return memchr(s, 0, size) != NULL; }
 
 /* The range checks of one option (only), or of all (only == NULL); the
@@ -1032,7 +1090,11 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
 #define IN01(x) (isfinite(x) && (x) >= 0 && (x) < 1)
 #define NONNEG(x) (isfinite(x) && (x) >= 0)
 
-    CHECK(c->label_column >= -1, "label-column", "a column index >= 0 or -1 (last)", L(c->label_column));
+    long col;
+    CHECK(!column_number(c->label_column, &col) || col >= -1, "label-column",
+          "a column number >= 0, -1 (the last) or a name", snprintf(v, sizeof v, "%.60s", c->label_column));
+    CHECK(!column_number(c->test_label_column, &col) || col >= -1, "test-label-column",
+          "a column number >= 0, -1 (the last) or a name", snprintf(v, sizeof v, "%.60s", c->test_label_column));
     CHECK(isfinite(c->scale) && c->scale >= 0, "scale", "a finite number >= 0 (0 = auto)", D(c->scale));
     CHECK(IN01(c->val_split), "val-split", "a fraction in [0,1)", D(c->val_split));
     CHECK(NONNEG(c->lr), "lr", "a finite number >= 0", D(c->lr));
@@ -1092,7 +1154,8 @@ rg_status rg_config_check(const rg_config *c, int *option)
         const opt_spec *s = &g_specs[i];
         const char *field = (const char *)c + s->offset;
         if (option) *option = (int)i;
-        if ((s->kind == K_STR || s->kind == K_SPEC || s->kind == K_ENUM) && !terminated(field, s->size))
+        if ((s->kind == K_STR || s->kind == K_SPEC || s->kind == K_ENUM || s->kind == K_COLUMN) &&
+            !terminated(field, s->size))
             return rg_error(RG_EUSAGE, "--%s: value is not terminated", g_options[i].name);
         if (s->kind == K_ENUM && !choice_ok(s->choices, field)) {
             char list[128];

@@ -80,6 +80,8 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
         { "header", !csv, "it is for csv: sources, and none is given" },
         { "label-column", !csv, "it is for csv: sources, and none is given" },
+        { "test-header", !is_csv(c->test_data), "it is for a csv: --test-data, and none is given" },
+        { "test-label-column", !is_csv(c->test_data), "it is for a csv: --test-data, and none is given" },
         { "partition", world == 1, "one worker trains on all the data" },
         { "worker-batch", world == 1, "one worker takes every batch whole" },
         { "worker-batch", iid, "with --partition iid every worker takes an equal share of each batch and none runs dry" },

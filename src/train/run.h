@@ -30,6 +30,7 @@ typedef struct rg_run {
     rg_schedule sched;          /* which samples each worker takes at each step */
     double *share;              /* [world] each worker's share of an epoch's penalty */
     double *lambda0;            /* [world] strengths at the start */
+    float *class_weight;        /* [outputs] --class-weight's, or NULL */
     FILE *log;                  /* world rank 0 only */
     rg_writer *writer;          /* world rank 0, with checkpoints: its arrays are
                                    the destination every worker gathers into */

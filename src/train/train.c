@@ -457,6 +457,7 @@ static rg_status set_up(rg_run *r, rg_plan *p, rg_run_state *ck, char *ck_path, 
 {
     int found = 0;
     rg_status st = prepare(r, p);
+    if (st == RG_OK) st = rg_class_weights(r->c, r->train, r->m, &r->class_weight);
     if (st == RG_OK && rg_dist_rank() == 0) st = outputs(r, ck, &found, ck_path, cap);
     /* a process that left now would leave the others waiting in their
      * first collective: all agree before going on */
@@ -481,6 +482,7 @@ static void tear_down(rg_run *r)
     rg_free(r->ranks);
     rg_free(r->share);
     rg_free(r->lambda0);
+    rg_free(r->class_weight);
     rg_schedule_free(&r->sched);
     rg_partition_free(&r->parts);
 }

@@ -149,6 +149,12 @@ void rg_writer_free(rg_writer *w);
 /* rg_model_save, answering MPI peers' pings while the file is written. */
 rg_status rg_save_serviced(const rg_model *m, const char *path);
 
+/* --class-weight (weights.c): one weight per output of m into *out
+ * (rg_malloc'd; NULL without --class-weight): "balanced" from train's
+ * class counts, or a file's, one per line in class order.  Errors name
+ * the file and line. */
+rg_status rg_class_weights(const rg_config *c, const rg_dataset *train, const rg_model *m, float **out);
+
 /* ------------------------------------------------ the log (log.c) */
 
 /* What the config event reports besides the configuration. */

@@ -111,7 +111,8 @@ static rg_status compute(worker *w, step *k, int pass)
     double reg = start ? rg_model_start_grad(w->m, strength) : 0.0;
     if (!start && nb == 0) rg_model_zero_grad(w->m);
     rg_pass ps = { .seed = w->p->seed, .step = w->st.n.step, .sample_ids = w->ids, .training = 1,
-                   .label_smoothing = (float)w->p->label_smoothing, .grad_scale = scale, .overwrite = !start };
+                   .label_smoothing = (float)w->p->label_smoothing, .grad_scale = scale, .overwrite = !start,
+                   .class_weight = w->r->class_weight };
     double l = 0.0;
     size_t correct = 0;
     rg_status st = rg_model_forward_backward(w->m, w->xb, w->yb, nb, &ps, 1, &l, &correct, NULL);

@@ -374,8 +374,24 @@ printf '0,1,2,3,4\n1,1,x,3,4\n' >"$T/text.csv"
 expect 3 "text.csv: line 2, column 3: not a number: \"x\"" -- \
     "$REGULA" train --data "csv:$T/text.csv" --model "$M" "${OUTS[@]}"
 printf 'label,a,b,c,d\n0,1,2,3,4\n' >"$T/head.csv"
-expect 3 "head.csv: line 1, column 1: not a number: \"label\" (if line 1 is a header, use --header)" -- \
+expect 3 "head.csv: line 1, column 2: not a number: \"a\" (if line 1 is a header, use --header)" -- \
     "$REGULA" train --data "csv:$T/head.csv" --model "$M" "${OUTS[@]}"
+printf '0,1,2,3,4\n1,"1,2,3,4\n' >"$T/quote.csv"
+expect 3 "quote.csv: line 2, column 2: the quoted field opened here is never closed" -- \
+    "$REGULA" train --data "csv:$T/quote.csv" --model "$M" "${OUTS[@]}"
+printf '0,1,2,3,4\n1,"1"2,2,3,4\n' >"$T/after.csv"
+expect 3 "after.csv: line 2, column 2: text after the closing quote" -- \
+    "$REGULA" train --data "csv:$T/after.csv" --model "$M" "${OUTS[@]}"
+printf 'y,a,b,c,d\n0,1,2,3,4\n' >"$T/names.csv"
+expect 2 "names.csv: no column named \"label\" in the header (line 1); the columns are \"y\", \"a\", \"b\", \"c\", \"d\"" -- \
+    "$REGULA" train --data "csv:$T/names.csv" --header --label-column label --model "$M" "${OUTS[@]}"
+expect 2 "--label-column must be a column number >= 0, -1 (the last) or a name, got -5" -- \
+    "$REGULA" train --data "csv:$T/names.csv" --header --label-column -5 --model "$M" "${OUTS[@]}"
+printf '1\n-1\n1\n' >"$T/weights.txt"
+expect 3 "--class-weight $T/weights.txt: line 2: \"-1\" is not a weight (a finite number >= 0)" -- \
+    "${TR[@]}" --class-weight "$T/weights.txt"
+expect 2 "--test-header: unknown value 'maybe' (expected same, yes or no)" -- \
+    "$REGULA" train --data "csv:$T/names.csv" --header --test-header maybe --model "$M" "${OUTS[@]}"
 printf '0,1,2,3,4\n1,1,2,3,\n' >"$T/hole.csv"
 expect 3 "hole.csv: line 2, column 5: not a number: \"\"" -- \
     "$REGULA" train --data "csv:$T/hole.csv" --model "$M" "${OUTS[@]}"

@@ -37,7 +37,7 @@ static const char *csv(const char *text)
 
 static rg_dataset *load_ok(const char *text, int label_column, int header, float scale)
 {
-    rg_data_opts o = { label_column, header, scale };
+    rg_data_opts o = { .label_column = label_column, .header = header, .scale = scale };
     rg_dataset *ds = NULL;
     rg_status s = rg_dataset_load_csv(csv(text), &o, &ds);
     if (s != RG_OK) fail_msg("load failed: %s", rg_last_error());
@@ -48,7 +48,7 @@ static rg_dataset *load_ok(const char *text, int label_column, int header, float
 static void expect_error(const char *text, int label_column, int header, rg_status want,
                          const char *frag1, const char *frag2)
 {
-    rg_data_opts o = { label_column, header, 0.0f };
+    rg_data_opts o = { .label_column = label_column, .header = header };
     rg_dataset *ds = (rg_dataset *)1;
     rg_status got = rg_dataset_load_csv(csv(text), &o, &ds);
     const char *msg = rg_last_error();
@@ -133,6 +133,96 @@ static void test_header_crlf_spaces(void **state)
     rg_dataset_free(ds);
 }
 
+/* RFC 4180: a quoted field may hold commas, line ends and doubled quotes;
+ * line numbers in messages count the lines a quoted field spans. */
+static void test_quoted(void **state)
+{
+    (void)state;
+    const float x[] = { 1.5f, 2, 3, 4 };
+    const int32_t y[] = { 1, 0 };
+    rg_dataset *ds = load_ok("\"a, \"\"first\"\"\",b,\"the\nlabel\"\n\"1.5\", 2 ,\"1\"\r\n 3 ,\"4\" ,0\n", -1, 1, 0.0f);
+    expect_rows(ds, 2, 2, x, y);
+    rg_dataset_free(ds);
+    /* a line end inside quotes is not a record's end: line 3 is the second record */
+    expect_error("\"big\ncat\",2\ncow,z\n", 0, 0, RG_EDATA, "line 3, column 2", "\"z\"");
+    /* the field after a two-line field starts on the field's last line */
+    expect_error("a,2\n\"b\n\",x\n", 0, 0, RG_EDATA, "line 3, column 2", "\"x\"");
+    expect_error("1,\"2,0\n3,4,1\n", -1, 0, RG_EDATA, "line 1, column 2", "never closed");
+    expect_error("1,\"2\"x,0\n", -1, 0, RG_EDATA, "line 1, column 2", "after the closing quote");
+    expect_error("1,2\"x,0\n", -1, 0, RG_EDATA, "line 1, column 2", "quote inside an unquoted field");
+    {
+        rg_dataset *bad = (rg_dataset *)1;
+        rgt_write(rgt_path(g_dir, "nul.csv"), "1,2,0\n3,4\0,1\n", 13);
+        assert_int_equal(rg_dataset_load_csv(rgt_path(g_dir, "nul.csv"), NULL, &bad), RG_EDATA);
+        assert_null(bad);
+        assert_non_null(strstr(rg_last_error(), "nul.csv: line 2, column 2: a NUL byte"));
+    }
+    /* an empty quoted field is a field, not a blank line */
+    expect_error("1,2,0\n\"\"\n", -1, 0, RG_EDATA, "line 2 has 1 columns", NULL);
+}
+
+/* String labels: classes numbered in sorted order of the names; a model's
+ * names map a second file; numbers and names do not mix. */
+static void test_named_labels(void **state)
+{
+    (void)state;
+    rg_dataset *ds = load_ok("x,y,animal\n1,2,dog\n3,4,cat\n5,6,\"emu, large\"\n7,8,dog\n", -1, 1, 0.0f);
+    const float x[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    const int32_t y[] = { 1, 0, 2, 1 };
+    expect_rows(ds, 4, 2, x, y);
+    assert_int_equal(rg_dataset_classes(ds), 3);
+    assert_string_equal(rg_dataset_class_name(ds, 0), "cat");
+    assert_string_equal(rg_dataset_class_name(ds, 2), "emu, large");
+    assert_null(rg_dataset_class_name(ds, 3));
+    rg_dataset *part = NULL;   /* a slice keeps the names */
+    assert_int_equal(rg_dataset_slice(ds, 1, 1, &part), RG_OK);
+    assert_string_equal(rg_dataset_class_name(part, 1), "dog");
+    rg_dataset_free(part);
+    rg_dataset_free(ds);
+
+    /* through a model's names, in the model's order */
+    const char *names[] = { "dog", "cat", "emu" };
+    rg_data_opts o = { .label_column = -1, .classes = names, .n_classes = 3 };
+    ds = NULL;
+    assert_int_equal(rg_dataset_load_csv(csv("1,cat\n2,emu\n"), &o, &ds), RG_OK);
+    assert_int_equal(rg_dataset_y(ds)[0], 1);
+    assert_int_equal(rg_dataset_y(ds)[1], 2);
+    assert_int_equal(rg_dataset_classes(ds), 3);
+    assert_string_equal(rg_dataset_class_name(ds, 0), "dog");
+    rg_dataset_free(ds);
+    ds = (rg_dataset *)1;
+    assert_int_equal(rg_dataset_load_csv(csv("1,cat\n2,\ncow\n"), &o, &ds), RG_EDATA);
+    assert_null(ds);
+    ds = (rg_dataset *)1;
+    assert_int_equal(rg_dataset_load_csv(csv("1,cat\n\n2,cow\n"), &o, &ds), RG_EDATA);
+    assert_non_null(strstr(rg_last_error(), "line 3, column 2: label \"cow\" is not one of the model's classes"));
+
+    expect_error("1,2,0\n3,4,one\n", -1, 0, RG_EDATA, "line 2, column 3: label \"one\" is a name", "all names");
+    expect_error("1,2,one\n3,4,1\n", -1, 0, RG_EDATA, "line 2, column 3: label \"1\" is a number", NULL);
+}
+
+/* The label column by its name in the header; a missing name lists the
+ * columns there are. */
+static void test_label_by_name(void **state)
+{
+    (void)state;
+    rg_data_opts o = { .label_column = 0, .header = 1, .label_name = "label" };
+    rg_dataset *ds = NULL;
+    assert_int_equal(rg_dataset_load_csv(csv("a,label,b\n1,2,3\n4,0,5\n"), &o, &ds), RG_OK);
+    const float x[] = { 1, 3, 4, 5 };
+    const int32_t y[] = { 2, 0 };
+    expect_rows(ds, 2, 2, x, y);
+    rg_dataset_free(ds);
+    ds = (rg_dataset *)1;
+    o.label_name = "class";
+    assert_int_equal(rg_dataset_load_csv(csv("a,label,\"b c\"\n1,2,3\n"), &o, &ds), RG_EUSAGE);
+    assert_null(ds);
+    assert_non_null(strstr(rg_last_error(), "no column named \"class\" in the header (line 1); the columns are \"a\", \"label\", \"b c\""));
+    o.header = 0;
+    assert_int_equal(rg_dataset_load_csv(csv("1,2,3\n"), &o, &ds), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "--header"));
+}
+
 static void test_scale(void **state)
 {
     (void)state;
@@ -204,7 +294,7 @@ static void test_missing_file_and_args(void **state)
     const char *p = rgt_path(g_dir, "absent.csv");
     assert_int_equal(rg_dataset_load_csv(p, NULL, &ds), RG_EIO);
     assert_non_null(strstr(rg_last_error(), "absent.csv: cannot open: No such file"));
-    rg_data_opts o = { -1, 0, NAN };
+    rg_data_opts o = { .label_column = -1, .scale = NAN };
     assert_int_equal(rg_dataset_load_csv(csv("1,0\n"), &o, &ds), RG_EUSAGE);
     assert_non_null(strstr(rg_last_error(), "scale"));
 }
@@ -258,6 +348,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_label_first_and_middle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unlabeled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_crlf_spaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quoted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_label_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ragged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_numeric, setup, teardown),

@@ -136,6 +136,80 @@ static void write_split(const char *dir, const char *pre, uint32_t n, int first,
     (gz ? rgt_write_gz : rgt_write)(rgt_path(dir, name), b, 8 + n);
 }
 
+/* --standardize's moments: population mean and std per feature; a
+ * constant feature gets std 1; standardising leaves mean 0 and std 1. */
+static void test_moments(void **state)
+{
+    (void)state;
+    const float x[] = { 1, 10, 5, 3, 20, 5, 5, 30, 5, 7, 40, 5 };   /* 4 rows, 3 features */
+    rg_dataset *ds = NULL;
+    assert_int_equal(rg_dataset_from_arrays(x, NULL, 4, 3, &ds), RG_OK);
+    float mean[3], sd[3];
+    assert_int_equal(rg_dataset_moments(ds, mean, sd), RG_OK);
+    assert_true(mean[0] == 4 && mean[1] == 25 && mean[2] == 5);
+    assert_true(fabsf(sd[0] - sqrtf(5)) < 1e-6f && fabsf(sd[1] - sqrtf(125)) < 1e-5f);
+    assert_true(sd[2] == 1);   /* constant: centred, not divided by zero */
+    assert_int_equal(rg_dataset_standardize(ds, mean, sd), RG_OK);
+    float m2[3], s2[3];
+    assert_int_equal(rg_dataset_moments(ds, m2, s2), RG_OK);
+    for (int j = 0; j < 3; j++) assert_true(fabsf(m2[j]) < 1e-6f);
+    assert_true(fabsf(s2[0] - 1) < 1e-6f && fabsf(s2[1] - 1) < 1e-6f);
+    assert_true(rg_dataset_x(ds)[2] == 0);
+    const float tiny[3] = { 1e-39f, 1, 1 }, big[3] = { 0, 0, 0 };
+    assert_int_equal(rg_dataset_standardize(ds, big, tiny), RG_EDATA);   /* overflow: refused, unchanged */
+    assert_true(rg_dataset_x(ds)[2] == 0);
+    rg_dataset_free(ds);
+}
+
+/* --val-split: each class gives its share (largest remainders), the draw is
+ * the seed's, both parts keep the file's order and the class names. */
+static void test_split(void **state)
+{
+    (void)state;
+    enum { N = 90 };
+    float x[N];
+    int32_t y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i, y[i] = i / 30;   /* sorted by label */
+    rg_dataset *ds = NULL, *tr = NULL, *va = NULL, *tr2 = NULL, *va2 = NULL;
+    assert_int_equal(rg_dataset_from_arrays(x, y, N, 1, &ds), RG_OK);
+    assert_int_equal(rg_dataset_split(ds, 18, 5, &tr, &va), RG_OK);
+    assert_int_equal(rg_dataset_size(tr), 72);
+    assert_int_equal(rg_dataset_size(va), 18);
+    int per[3] = { 0 };
+    for (int i = 0; i < 18; i++) per[rg_dataset_y(va)[i]]++;
+    assert_true(per[0] == 6 && per[1] == 6 && per[2] == 6);
+    for (int i = 1; i < 18; i++) assert_true(rg_dataset_x(va)[i] > rg_dataset_x(va)[i - 1]);
+    for (int i = 1; i < 72; i++) assert_true(rg_dataset_x(tr)[i] > rg_dataset_x(tr)[i - 1]);
+    for (int i = 0; i < 72; i++) assert_int_equal(rg_dataset_y(tr)[i], (int)rg_dataset_x(tr)[i] / 30);
+    assert_int_equal(rg_dataset_classes(va), 3);
+    /* the same seed, the same split; another seed, another */
+    assert_int_equal(rg_dataset_split(ds, 18, 5, &tr2, &va2), RG_OK);
+    assert_memory_equal(rg_dataset_x(va), rg_dataset_x(va2), 18 * sizeof(float));
+    rg_dataset_free(tr2);
+    rg_dataset_free(va2);
+    assert_int_equal(rg_dataset_split(ds, 18, 6, &tr2, &va2), RG_OK);
+    assert_true(memcmp(rg_dataset_x(va), rg_dataset_x(va2), 18 * sizeof(float)) != 0);
+    rg_dataset_free(tr2);
+    rg_dataset_free(va2);
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    rg_dataset_free(ds);
+    /* counts 5, 3, 2 and 3 to hold out: shares 1.5, 0.9, 0.6 give 1, 1, 1 */
+    const int32_t y2[10] = { 0, 0, 0, 0, 0, 1, 1, 1, 2, 2 };
+    assert_int_equal(rg_dataset_from_arrays(x, y2, 10, 1, &ds), RG_OK);
+    assert_int_equal(rg_dataset_split(ds, 3, 1, &tr, &va), RG_OK);
+    for (int c = 0; c < 3; c++) {
+        int k = 0;
+        for (int i = 0; i < 3; i++) k += rg_dataset_y(va)[i] == c;
+        assert_int_equal(k, 1);
+    }
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    assert_int_equal(rg_dataset_split(ds, 10, 1, &tr, &va), RG_EUSAGE);   /* nothing left to train on */
+    assert_null(tr);
+    rg_dataset_free(ds);
+}
+
 static void test_open_idx_dir(void **state)
 {
     (void)state;
@@ -151,7 +225,7 @@ static void test_open_idx_dir(void **state)
     assert_true(rg_dataset_x(ds)[0] == 10.0f / 255.0f);
     assert_non_null(strstr(rg_dataset_name(ds), "train-images-idx3-ubyte.gz"));
     rg_dataset_free(ds);
-    rg_data_opts o = { -1, 0, 1.0f };
+    rg_data_opts o = { .label_column = -1, .scale = 1.0f };
     assert_int_equal(rg_dataset_open(src, "test", &o, &ds), RG_OK);
     assert_int_equal(rg_dataset_size(ds), 3);
     assert_true(rg_dataset_x(ds)[0] == 100.0f);
@@ -190,7 +264,7 @@ static void test_open_csv(void **state)
     rgt_write(p, "label,a,b\n2,1,2\n0,3,4\n", 22);
     char src[4200];
     snprintf(src, sizeof src, "csv:%s", p);
-    rg_data_opts o = { 0, 1, 0.0f };
+    rg_data_opts o = { .label_column = 0, .header = 1 };
     rg_dataset *ds = NULL;
     assert_int_equal(rg_dataset_open(src, "train", &o, &ds), RG_OK);
     assert_int_equal(rg_dataset_size(ds), 2);
@@ -282,6 +356,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_from_arrays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_arrays_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_moments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_idx_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_idx_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_csv, setup, teardown),

@@ -10,7 +10,7 @@ static const char *path;
 static void load(int label_column, int header)
 {
     rg_dataset *ds = NULL;
-    rg_data_opts o = {label_column, header, 0};
+    rg_data_opts o = { .label_column = label_column, .header = header };
     if (rg_dataset_load_csv(path, &o, &ds) != RG_OK) return;
     if ((label_column == -2) != (rg_dataset_y(ds) == NULL)) abort();
     fuzz_check_dataset(ds);

@@ -2,7 +2,8 @@
 # Training across MPI processes agrees with threads and with one worker:
 # bitwise under --deterministic (1 worker, 2 processes, 2 x 2, 4 threads),
 # to float summation order without it; only rank 0 writes the log and the
-# checkpoint; a non-finite loss stops every rank with exit code 4; a
+# checkpoint (--save-best and --checkpoint-every-epoch too); a non-finite
+# loss stops every rank with exit code 4; a
 # parameter server (--strategy ps) with staleness 0 is all-reduce; what
 # every process would say alike (a data error, --help, a warning) is said
 # once.
@@ -23,13 +24,18 @@ awk 'BEGIN { srand(7); for (i = 0; i < 400; i++) { c = i % 3; line = c;
 common=(--data "csv:$dir/d.csv" --test-data "csv:$dir/d.csv" --epochs 3 --batch 40 --lr 0.01
         --model 'dense(12, relu, l2=0.01) dropout(0.2) dense(3, softmax, l2=0.01)' --log-every 0)
 
-"$regula" train "${common[@]}" --deterministic --det-shards 4 --save "$dir/one.st" > /dev/null || bad "1 worker"
+"$regula" train "${common[@]}" --deterministic --det-shards 4 --save "$dir/one.st" --save-best "$dir/one-best.st" > /dev/null 2>&1 || bad "1 worker"
 "$regula" train "${common[@]}" --deterministic --det-shards 4 --workers 4 --save "$dir/t4.st" > /dev/null || bad "4 threads"
-"$mpiexec" -n 2 "$regula" train "${common[@]}" --deterministic --det-shards 4 --save "$dir/p2.st" --log "$dir/p2.jsonl" > "$dir/p2.out" || bad "2 processes"
+"$mpiexec" -n 2 "$regula" train "${common[@]}" --deterministic --det-shards 4 --save "$dir/p2.st" --log "$dir/p2.jsonl" \
+  --save-best "$dir/p2-best.st" --checkpoint-every-epoch --checkpoint-dir "$dir/p2ck" > "$dir/p2.out" 2> /dev/null || bad "2 processes"
 "$mpiexec" -n 2 "$regula" train "${common[@]}" --deterministic --det-shards 4 --workers 2 --save "$dir/p22.st" > /dev/null || bad "2 x 2"
 for f in t4 p2 p22; do
   if cmp -s "$dir/one.st" "$dir/$f.st"; then ok "--deterministic: $f bitwise equal to 1 worker"; else bad "--deterministic: $f differs from 1 worker"; fi
 done
+# --save-best and --checkpoint-every-epoch: rank 0 writes them, the others waiting in their next exchange
+cmp -s "$dir/one-best.st" "$dir/p2-best.st" && ok "--save-best: 2 processes' bitwise 1 worker's" || bad "--save-best differs"
+[ "$(ls "$dir/p2ck" | tr '\n' ' ')" = "ckpt-000000000010.safetensors ckpt-000000000020.safetensors ckpt-000000000030.safetensors " ] &&
+  ok "--checkpoint-every-epoch: one checkpoint per epoch, from rank 0" || bad "--checkpoint-every-epoch: $(ls "$dir/p2ck")"
 # rank 0 alone prints and logs
 [ "$(grep -c test_acc "$dir/p2.out")" = 1 ] && ok "one summary line from 2 processes" || bad "summary printed $(grep -c test_acc "$dir/p2.out") times"
 grep -q '"workers":2' "$dir/p2.jsonl" && grep -q '"processes":2' "$dir/p2.jsonl" && ok "log says 2 workers, 2 processes" || bad "log lacks workers/processes"

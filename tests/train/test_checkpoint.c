@@ -8,6 +8,7 @@
 #include <string.h>
 #include "support.h"
 #include "io/safetensors.h"
+#include "nn/model.h"
 
 static char *g_dir;
 
@@ -311,6 +312,70 @@ static void test_metadata(void **state)
     }
 }
 
+/* What a model knows of its data: class names (metadata "classes") and the
+ * standardisation (input.mean, input.std) come back from a save; a model
+ * without them writes neither; bad ones are refused naming the file. */
+static void test_data_meta(void **state)
+{
+    (void)state;
+    const char *p = rgt_path(g_dir, "named.safetensors");
+    rg_model *m = make_model("dense(4, relu) dense(3, softmax)", 2, 7), *back = NULL;
+    const char *names[] = { "ant", "moth \"big\"", "zebra" };
+    const float mean[2] = { 1.5f, -2 }, sd[2] = { 0.25f, 1 };
+    assert_int_equal(rg_model_set_classes(m, names, 2), RG_EUSAGE);   /* one per output */
+    const char *twice[] = { "a", "b", "a" };
+    assert_int_equal(rg_model_set_classes(m, twice, 3), RG_EUSAGE);
+    const float bad_sd[2] = { 0, 1 };
+    assert_int_equal(rg_model_set_standardize(m, mean, bad_sd), RG_EUSAGE);
+    assert_int_equal(rg_model_save(m, p), RG_OK);   /* neither: a file as before */
+    rg_safetensors *f = NULL;
+    assert_int_equal(rg_safetensors_open(p, &f), RG_OK);
+    assert_int_equal(rg_safetensors_count(f), 4);
+    assert_int_equal(rg_safetensors_meta_count(f), 5);   /* format, spec, inputs, loss, version */
+    rg_safetensors_free(f);
+
+    assert_int_equal(rg_model_set_classes(m, names, 3), RG_OK);
+    assert_int_equal(rg_model_set_standardize(m, mean, sd), RG_OK);
+    assert_int_equal(rg_model_save(m, p), RG_OK);
+    assert_int_equal(rg_model_load(p, &back), RG_OK);
+    for (int i = 0; i < 3; i++) assert_string_equal(rg_model_class_name(back, i), names[i]);
+    assert_null(rg_model_class_name(back, 3));
+    const float *bm, *bs;
+    assert_true(rg_model_standardize(back, &bm, &bs));
+    assert_memory_equal(bm, mean, sizeof mean);
+    assert_memory_equal(bs, sd, sizeof sd);
+    rg_model_free(back);
+    /* --init takes the weights only (the new run's data decides the rest) */
+    rg_model *fresh = make_model("dense(4, relu) dense(3, softmax)", 2, 8);
+    assert_int_equal(rg_model_load_weights(fresh, p), RG_OK);
+    assert_null(rg_model_class_name(fresh, 0));
+    assert_false(rg_model_standardize(fresh, NULL, NULL));
+    /* a clone carries them */
+    rg_model *clone = NULL;
+    assert_int_equal(rg_model_clone(m, &clone), RG_OK);
+    assert_string_equal(rg_model_class_name(clone, 2), "zebra");
+    assert_true(rg_model_standardize(clone, NULL, NULL));
+    rg_model_free(clone);
+    rg_model_free(fresh);
+
+    /* a file whose names do not match the outputs */
+    float w[4] = { 1, 2, 3, 4 }, b[2] = { 5, 6 }, one[2] = { 1, 1 }, zero[2] = { 0, 0 };
+    rg_st_tensor_in t[4] = {
+        {.name = "dense_0.weight", .dtype = RG_ST_F32, .ndim = 2, .shape = {2, 2}, .data = w},
+        {.name = "dense_0.bias", .dtype = RG_ST_F32, .ndim = 1, .shape = {2}, .data = b},
+        {.name = "input.mean", .dtype = RG_ST_F32, .ndim = 1, .shape = {2}, .data = one},
+        {.name = "input.std", .dtype = RG_ST_F32, .ndim = 1, .shape = {2}, .data = zero},
+    };
+    const char *kv[] = { "format", "regula-1", "spec", "dense(2)", "inputs", "2", "classes", "[\"a\"]" };
+    assert_int_equal(rg_st_write(p, t, 2, kv, 4, 0), RG_OK);
+    expect_msg(rg_model_load(p, &back), RG_EDATA, "metadata \"classes\" is not an array of 2 distinct class names");
+    assert_null(back);
+    assert_int_equal(rg_st_write(p, t, 4, kv, 3, 0), RG_OK);
+    expect_msg(rg_model_load(p, &back), RG_EDATA, "input.mean, input.std");
+    assert_null(back);
+    rg_model_free(m);
+}
+
 static void test_nonfinite(void **state)
 {
     (void)state;
@@ -409,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_architecture, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonfinite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_io_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),

@@ -54,7 +54,8 @@ static void test_defaults(void **state)
     assert_string_equal(get(&c, "unknown-thing"), "");
     assert_int_equal(c.shuffle, 1);
     assert_int_equal(c.restore_best, 1);
-    assert_int_equal(c.label_column, 0);
+    assert_string_equal(c.label_column, "");   /* column 0, or none for predict */
+    assert_string_equal(c.test_header, "same");
     assert_true(c.eps == 1e-7);
     assert_int_equal(rg_config_validate(&c), RG_OK);
 }
@@ -111,8 +112,33 @@ static void test_set_get_each_type(void **state)
     assert_string_equal(get(&c, "no-shuffle"), "true");
     assert_int_equal(rg_config_set(&c, "no_restore_best", "true"), RG_OK);
     assert_int_equal(c.restore_best, 0);
-    assert_int_equal(rg_config_set(&c, "label-column", "-1"), RG_OK);        /* int */
-    assert_int_equal(c.label_column, -1);
+    assert_int_equal(rg_config_set(&c, "label-column", "-1"), RG_OK);        /* a column: number */
+    assert_string_equal(c.label_column, "-1");
+    assert_int_equal(rg_config_data_opts(&c, "train").label_column, -1);
+    assert_int_equal(rg_config_set(&c, "label-column", "species"), RG_OK);   /* ... or name */
+    assert_string_equal(rg_config_data_opts(&c, "train").label_name, "species");
+    assert_string_equal(rg_config_data_opts(&c, "test").label_name, "species");
+    assert_int_equal(rg_config_data_opts(&c, "input").drop_label, 1);
+    assert_int_equal(rg_config_set(&c, "test-label-column", "2"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "test-header", "No"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "header", NULL), RG_OK);
+    {
+        rg_data_opts t = rg_config_data_opts(&c, "test"), r = rg_config_data_opts(&c, "train");
+        assert_int_equal(t.label_column, 2);
+        assert_null(t.label_name);
+        assert_int_equal(t.header, 0);
+        assert_int_equal(r.header, 1);
+    }
+    {   /* JSON: a column number stays a number, a name a string */
+        char *j = rg_config_json(&c);
+        assert_non_null(strstr(j, "\"label-column\": \"species\""));
+        assert_non_null(strstr(j, "\"test-label-column\": 2"));
+        free(j);
+    }
+    rg_config_defaults(&c);
+    assert_int_equal(rg_config_data_opts(&c, "train").label_column, 0);   /* the default */
+    assert_int_equal(rg_config_data_opts(&c, "input").label_column, -2);
+    assert_int_equal(rg_config_data_opts(&c, "input").drop_label, 0);
     assert_int_equal(rg_config_set(&c, "batch", "128"), RG_OK);              /* long */
     assert_int_equal(c.batch, 128);
     assert_int_equal(rg_config_set(&c, "seed", "18446744073709551615"), RG_OK); /* u64 */
@@ -315,7 +341,7 @@ static void test_hash_sees_every_setting(void **state)
 {
     (void)state;
     static const char *candidates[] = {"7", "0.5", "sgd", "cosine", "val_acc", "x.csv", "local", "size", "equal",
-                                       "local-sgd", "on", "lines", "json", "bce"};
+                                       "local-sgd", "on", "lines", "yes", "json", "bce"};
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config base;
@@ -388,6 +414,7 @@ static void test_validate(void **state)
     expect_invalid("lr-min", "-1", "--lr-min must be");
     expect_invalid("min-delta", "-1", "--min-delta must be");
     expect_invalid("label-column", "-2", "--label-column must be");
+    expect_invalid("test-label-column", "-3", "--test-label-column must be");
     expect_invalid("scale", "-1", "--scale must be");
 
     /* A struct filled by hand is checked too. */

@@ -177,7 +177,7 @@ static void test_out_of_memory_is_not_the_data(void **state)
     for (int i = 0; i < 1100; i++) fprintf(f, "%d,%d,1,2,3\n", i % 3, i % 7);
     fclose(f);
     rg_dataset *ds;
-    rg_data_opts o = { 0, 0, 0 };
+    rg_data_opts o = { .label_column = 0 };
     assert_int_equal(rg_dataset_load_csv(csv, &o, &ds), RG_OK);
     rg_model *m;
     assert_int_equal(rg_model_create("dense(400, relu) dense(3, softmax)", 4, 1, &m), RG_OK);
