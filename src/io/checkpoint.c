@@ -85,9 +85,9 @@ rg_status rg_model_st_tensors(const rg_model *cm, rg_st_tensor_in **tp, char **n
     return RG_OK;
 }
 
-/* The class names as a JSON array (cJSON_free it), or NULL. */
-static char *classes_json(const rg_model *m)
+char *rg_model_classes_json(const rg_model *m)
 {
+    if (!rg_model_class_name(m, 0)) return NULL;
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < rg_model_classes(m); i++) {
         cJSON *str = cJSON_CreateString(rg_model_class_name(m, (int)i));
@@ -112,7 +112,7 @@ rg_status rg_model_save(const rg_model *m, const char *path)
     char inputs[32];
     snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
     char *classes = NULL;
-    if (rg_model_class_name(m, 0) && !(classes = classes_json(m))) s = rg_error(RG_ENOMEM, "%s: out of memory", path);
+    if (rg_model_class_name(m, 0) && !(classes = rg_model_classes_json(m))) s = rg_error(RG_ENOMEM, "%s: out of memory", path);
     const char *meta[] = {
         "format", RG_CHECKPOINT_FORMAT,
         "spec", rg_model_spec(m),

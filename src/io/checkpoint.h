@@ -13,4 +13,7 @@
  * every name, shape, dtype and value (finite). */
 rg_status rg_model_st_tensors(const rg_model *m, rg_st_tensor_in **t, char **names, size_t *n);
 rg_status rg_model_load_st(rg_model *m, const rg_st *st);
+/* The model's class names as metadata "classes" holds them (a JSON array;
+ * free with cJSON_free), or NULL when it has none or memory ran out. */
+char *rg_model_classes_json(const rg_model *m);
 #endif

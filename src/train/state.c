@@ -10,7 +10,8 @@
  * ("train.workers", F64 [W, WA_N]), and the counters and sums
  * ("train.counters": rg_counters as it is, U64; "train.figures": rg_sums
  * as it is, its doubles stored as their bits, NaN included).  Metadata: format, kind "training", spec, inputs, the
- * configuration (rg_config_json) and "checksum": FNV-1a 64 over every
+ * configuration (rg_config_json), the class names ("classes", when the model has them; its standardisation is
+ * among the model's tensors) and "checksum": FNV-1a 64 over every
  * tensor (sorted by name: name, dtype, shape, bytes) and every other
  * metadata pair (sorted by key).  A torn file fails the reader's checks; a
  * flipped bit anywhere fails the checksum.
@@ -20,6 +21,7 @@
  * valid one is the latest state the run reached at a checkpoint.
  */
 #include "io/checkpoint.h"
+#include <cjson/cJSON.h>
 #include "train/train.h"
 
 #include <dirent.h>
@@ -236,10 +238,13 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 
     char inputs[32];
     snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
-    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config", "loss" };
+    /* the class names, when the model has them, as rg_model_save writes them */
+    char *classes = rg_model_classes_json(m);
+    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config", "loss", "classes" };
     const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj,
-                             rg_loss_name(rg_model_loss(m)) };
-    enum { NMETA = 7 };
+                             rg_loss_name(rg_model_loss(m)), classes };
+    enum { MAX_META = 8 };
+    const size_t NMETA = classes ? 8 : 7;
     /* checksum: tensors by name, then metadata by key */
     fnv f = { RG_FNV_INIT };
     const char *names[MAX_T];
@@ -252,7 +257,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
         for (int d = 0; d < x->ndim; d++) elems *= x->shape[d];
         fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, elems * rg_st_dtype_size(x->dtype));
     }
-    size_t midx[NMETA];
+    size_t midx[MAX_META];
     sort_idx(meta_k, NMETA, midx);
     for (size_t k = 0; k < NMETA; k++) {
         fnv_str(&f, meta_k[midx[k]]);
@@ -260,7 +265,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     }
     char sum[24];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)f.h);
-    const char *kv[2 * (NMETA + 1)];
+    const char *kv[2 * (MAX_META + 1)];
     for (size_t k = 0; k < NMETA; k++) { kv[2 * k] = meta_k[k]; kv[2 * k + 1] = meta_v[k]; }
     kv[2 * NMETA] = "checksum";
     kv[2 * NMETA + 1] = sum;
@@ -273,6 +278,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     rg_free(mt);
     rg_free(mnames);
     free(cj);
+    cJSON_free(classes);
     if (s != RG_OK) return s;
 
     /* keep the newest `keep` up to this one (a later step can only be a

@@ -61,6 +61,11 @@ run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column speci
 run 0 -- "$REGULA" inspect "$T/best.safetensors"
 check "--save-best keeps the names" has 'classes.*\["ant","moth","zebra"\]' "$T/out"
 check "--save-best keeps the standardisation" has 'input\.std +F32' "$T/out"
+run 0 -- "$REGULA" train --data "csv:$T/named.csv" --header --label-column species "${C[@]}" --standardize \
+    --checkpoint-every 3 --checkpoint-dir "$T/ck" -q
+run 0 -- "$REGULA" inspect "$(ls "$T"/ck/*.safetensors | tail -1)"
+check "a training checkpoint keeps the names" has 'classes.*\["ant","moth","zebra"\]' "$T/out"
+check "... and the standardisation" has 'input\.mean +F32' "$T/out"
 run 0 -- "$REGULA" eval --load "$T/num.safetensors" --data "csv:$T/sorted.csv"
 cp "$T/out" "$T/num-eval.out"
 run 0 -- "$REGULA" eval --load "$T/named.safetensors" --data "csv:$T/named.csv" --header --label-column species
