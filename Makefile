@@ -106,11 +106,14 @@ soak: build
 study: build
 	bench/study_skew.sh $(BUILD) 5 "1 2 3"
 
-# The communication study of docs/study-communication.md (issue 11), as committed: about 2 hours here.
+# The communication study of docs/study-communication.md (issue 11), the
+# commands its tables came from: about 2 hours on a quiet 2-core machine.
 study-comm: build
-	PARTS=a bench/study_comm.sh $(BUILD) 3 "1 2 3"
+	PARTS=c bench/study_comm.sh $(BUILD) 5 "1 2 3"
+	C_WORKERS=8 PARTS=c bench/study_comm.sh $(BUILD) 5 "1 2 3"
+	PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" bench/study_comm.sh $(BUILD) 5 "1 2 3"
+	PARTS=a bench/study_comm.sh $(BUILD) 2 "1 2"
 	PARTS=wide bench/study_comm.sh $(BUILD) 1 1
-	PARTS="b c" bench/study_comm.sh $(BUILD) 10 "1 2 3"
 
 bench: build
 	@scripts/deps.sh --bench

@@ -14,14 +14,15 @@
 #         and learning rate; the staleness the workers actually read.
 #   c     claim 2, "regularization lets workers synchronise less": local SGD
 #         with H = 1 ... 128 local steps between averages, with and without
-#         L2 + dropout, against synchronous all-reduce of the same model.
+#         L2 + dropout, against synchronous all-reduce of the same model,
+#         on C_WORKERS workers (default 4).
 #
 # Usage: bench/study_comm.sh BUILD_DIR [EPOCHS] [SEEDS]   (defaults: 10, "1 2 3")
 # Environment: PARTS="a b c" (the default; add wide) picks the parts;
 # A_WORKERS="4" the training workers of parts a and wide (--strategy ps
 # adds its server); A_LINKS="10gbit,5us 1gbit,50us" the links of part a
 # (wide: the last one); B_OPTS="adam:0.001 adam:0.005" part b's optimizers;
-# C_H="1 2 4 8 16 32 64 128" part c's sync periods.  KEEP_LOGS=DIR keeps
+# C_H="1 2 4 8 16 32 64 128" part c's sync periods; C_WORKERS=4 its workers.  KEEP_LOGS=DIR keeps
 # every run's log as DIR/<part>-w<workers>-<row>[-<link>]-s<seed>.jsonl,
 # for `regula plot`.  TRAIN_ARGS="--limit 2000" is added to every run (a
 # quick check of the script).  The committed result is docs/study-communication.md
@@ -207,7 +208,8 @@ for part in $parts; do
     done
     echo ;;
   c)
-    echo "### Part C: local SGD against all-reduce, 4 workers, $epochs epochs, seeds $seeds"
+    cw=${C_WORKERS:-4}
+    echo "### Part C: local SGD against all-reduce, $cw workers, $epochs epochs, seeds $seeds"
     echo
     echo "| model | strategy | H | test acc | train−test gap | Δ vs all-reduce (points) | MB sent per worker | runs |"
     echo "|---|---|---|---|---|---|---|---|"
@@ -219,9 +221,9 @@ for part in $parts; do
         out=$tmp/c.txt; : > "$out"
         for s in $seeds; do
           if [ "$h" = allreduce ]; then
-            train "c-$m-allreduce-s$s" --model "$model" --workers 4 --seed "$s"
+            train "c-w$cw-$m-allreduce-s$s" --model "$model" --workers "$cw" --seed "$s"
           else
-            train "c-$m-H$h-s$s" --model "$model" --workers 4 --strategy local-sgd --sync-every "$h" --seed "$s"
+            train "c-w$cw-$m-H$h-s$s" --model "$model" --workers "$cw" --strategy local-sgd --sync-every "$h" --seed "$s"
           fi
           summary >> "$out"
         done

@@ -122,6 +122,11 @@ void rg_comm_mpi_service(void);
  * the timeout (MPI_Finalize waits for every process, with no timeout of its
  * own); skipped after a timeout.  Free every mpi communicator first. */
 void rg_comm_mpi_finalize(void);
+/* 1 when c is an mpi communicator whose allreduces of more than 4 KiB go
+ * through MPI-3 shared memory (every rank on one machine, decided at the
+ * first such allreduce, unless REGULA_MPI_SHM was 0 when c was made),
+ * else 0.  The sums are the message path's bits either way. */
+int rg_comm_mpi_shared_memory(const rg_comm *c);
 /* ---- end mpi backend ---------------------------------------------------- */
 /* ---- the hierarchical world (src/comm/comm_hier.c) -----------------------
  * Deterministic mode: when on, allreduce, allreduce_f64 and reduce_scatter

@@ -33,6 +33,7 @@
 #include "comm/spin.h"
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -73,6 +74,9 @@ typedef struct mpi_impl {
     struct mpi_req *pending;    /* started allreduces not complete, oldest first */
     void *scratch;              /* the reductions' receive buffer */
     size_t scratch_bytes;
+    struct shm_area *shm;       /* the shared-memory reductions' window, once made */
+    int shm_state;              /* 0 not decided, 1 every rank on this machine, -1 messages */
+    int shm_want;               /* REGULA_MPI_SHM was not 0 when this communicator was made */
 } mpi_impl;
 
 static int g_mpi_inited_by_us;
@@ -252,7 +256,10 @@ typedef struct waiter {
     int src, tag;
     MPI_Message msg;
     MPI_Status status;
+    const struct shm_area *shm; /* else: every rank's counter of shm up to its seq */
 } waiter;
+
+static int shm_all_up(const struct shm_area *s, int P);
 
 /* MPICH's MPI_STATUSES_IGNORE is (MPI_Status *)1, which GCC 12 takes for
  * an array of no bytes that MPI_Testall's `MPI_Status []` will be written
@@ -263,6 +270,7 @@ typedef struct waiter {
 #endif
 static int wait_test(waiter *w, int *done)
 {
+    if (w->shm) { *done = shm_all_up(w->shm, w->c->size); return MPI_SUCCESS; }
     if (w->n >= 0) return MPI_Testall(w->n, w->r, done, MPI_STATUSES_IGNORE);
     return MPI_Improbe(w->src, w->tag, ((mpi_impl *)w->c->impl)->comm, done, &w->msg, &w->status);
 }
@@ -625,13 +633,191 @@ static rg_status pending_finish(rg_comm *c, mpi_req *last)
     if (((mpi_impl *)(c)->impl)->pending) { rg_status st_ = pending_finish((c), NULL); if (st_ != RG_OK) return st_; } \
 } while (0)
 
+/* Reductions through shared memory.  When every rank of a communicator is
+ * on one machine, an allreduce of more than RED_SHORT bytes goes through a
+ * window from MPI_Win_allocate_shared instead of messages: each rank copies
+ * its vector into its slot and raises its counter; once every counter is
+ * up, each sums its chunk of the slots in rank order into the result area
+ * (the bits of the message path) and raises its counter again; once all
+ * are up, each copies the result out.  The next reduction's first wait
+ * tells a rank that everyone has read the result, so there are two waits a
+ * segment of SHM_SLOT bytes.  The waits are mpi_wait_for's, with
+ * --comm-timeout, pings and verdicts.  The window is made at the first
+ * such reduction (after a timed barrier, since the calls that make it
+ * block), every rank agreeing; REGULA_MPI_SHM=0 when a communicator is
+ * made keeps it on messages.  Windows
+ * are freed at rg_comm_mpi_finalize after its timed barrier, in the order
+ * they were made (MPI_Win_free waits for the window's every rank). */
+#define SHM_SLOT ((size_t)4 << 20)      /* bytes a rank's slot holds at most */
+#define SHM_LINE 64                     /* one counter per cache line */
+typedef struct shm_area {
+    struct shm_area *next;              /* every window made, oldest first */
+    MPI_Win win;
+    MPI_Comm node;
+    char *base;                         /* P counters, P slots, the result */
+    size_t slot;                        /* bytes in a slot */
+    uint64_t seq;                       /* how often this rank raised its counter */
+} shm_area;
+static shm_area *g_shm;
+
+static rg_status mpi_barrier(rg_comm *c);
+static rg_status mpi_allreduce_any(rg_comm *c, void *buf, size_t n, rg_reduce_op op, int dbl);
+
+static _Atomic uint64_t *shm_counter(const shm_area *s, int j) { return (_Atomic uint64_t *)(void *)(s->base + (size_t)j * SHM_LINE); }
+static char *shm_slot(const shm_area *s, int P, int j) { return s->base + (size_t)P * SHM_LINE + (size_t)j * s->slot; }
+
+static int shm_all_up(const shm_area *s, int P)
+{
+    for (int j = 0; j < P; j++)
+        if (atomic_load_explicit(shm_counter(s, j), memory_order_acquire) < s->seq) return 0;
+    return 1;
+}
+
+/* Raises our counter and waits for everyone's. */
+static rg_status shm_step(rg_comm *c, shm_area *s)
+{
+    atomic_store_explicit(shm_counter(s, c->rank), ++s->seq, memory_order_release);
+    if (shm_all_up(s, c->size)) return RG_OK;
+    waiter w = { .c = c, .what = "allreduce (shared memory)", .peer = -1, .n = 0, .shm = s };
+    return mpi_wait_for(&w);
+}
+
+/* The window for slots of `slot` bytes; NULL when MPI could not make it
+ * (MPI_Win_allocate_shared failed on this rank). */
+static shm_area *shm_make(rg_comm *c, MPI_Comm node, size_t slot)
+{
+    shm_area *s = rg_calloc(1, sizeof *s);
+    int P = c->size, unit;
+    MPI_Aint bytes = c->rank == 0 ? (MPI_Aint)((size_t)P * SHM_LINE + (size_t)(P + 1) * slot) : 0, got;
+    char *mine;
+    if (!s || MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &mine, &s->win) != MPI_SUCCESS) {
+        rg_free(s);
+        return NULL;
+    }
+    MPI_Win_shared_query(s->win, 0, &got, &unit, &s->base);
+    if (c->rank == 0)
+        for (int j = 0; j < P; j++) atomic_init(shm_counter(s, j), 0);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    s->node = node;
+    s->slot = slot;
+    return s;
+}
+
+/* 1 when every rank of c voted yes (a timed sum over messages). */
+static int shm_agree(rg_comm *c, int yes, rg_status *st)
+{
+    float v = yes ? 1.0f : 0.0f;
+    *st = mpi_allreduce_any(c, &v, 1, RG_REDUCE_SUM, 0);
+    return *st == RG_OK && v == (float)c->size;
+}
+
+/* Makes m->shm ready for `bytes` a rank, or decides on messages for good. */
+static rg_status shm_ready(rg_comm *c, size_t bytes)
+{
+    mpi_impl *m = c->impl;
+    size_t slot = bytes < SHM_SLOT ? (bytes + SHM_LINE - 1) / SHM_LINE * SHM_LINE : SHM_SLOT;
+    if (m->shm && m->shm->slot >= slot) return RG_OK;
+    rg_status st = mpi_barrier(c);      /* the calls below block: everyone is there first */
+    if (st != RG_OK) return st;
+    MPI_Comm node = MPI_COMM_NULL;
+    if (m->shm) {
+        node = m->shm->node;            /* grow: the old window goes, its node stays */
+        MPI_Win_unlock_all(m->shm->win);
+        MPI_Win_free(&m->shm->win);
+        shm_area **p = &g_shm;
+        while (*p != m->shm) p = &(*p)->next;
+        *p = m->shm->next;
+        rg_free(m->shm);
+        m->shm = NULL;
+    } else {
+        int size = 0;
+        if (m->shm_want && MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS)
+            MPI_Comm_size(node, &size);
+        if (!shm_agree(c, size == c->size, &st)) {
+            if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+            m->shm_state = -1;
+            return st;
+        }
+    }
+    shm_area *s = shm_make(c, node, slot);
+    if (!shm_agree(c, s != NULL, &st) || !s) {
+        m->shm_state = -1;      /* the window stays on the list for finalize: its ranks made it */
+        if (s) { s->next = g_shm; g_shm = s; }
+        return st;
+    }
+    shm_area **p = &g_shm;
+    while (*p) p = &(*p)->next;
+    *p = m->shm = s;
+    m->shm_state = 1;
+    return RG_OK;
+}
+
+/* One segment of an allreduce through the window, in place. */
+static rg_status shm_segment(rg_comm *c, char *v, size_t len, int dbl)
+{
+    shm_area *s = ((mpi_impl *)c->impl)->shm;
+    int P = c->size, me = c->rank;
+    size_t es = dbl ? sizeof(double) : sizeof(float);
+    size_t lo = chunk_lo(len, (size_t)P, (size_t)me), n = chunk_lo(len, (size_t)P, (size_t)me + 1) - lo;
+    char *result = shm_slot(s, P, P);
+    memcpy(shm_slot(s, P, me), v, len * es);
+    rg_status st = shm_step(c, s);      /* every vector is in, and the last result read */
+    if (st != RG_OK) return st;
+    void *src[P];
+    for (int j = 0; j < P; j++) src[j] = shm_slot(s, P, j) + lo * es;
+    sum_parts(result + lo * es, src, P, n, dbl);
+    st = shm_step(c, s);                /* every chunk is summed */
+    if (st != RG_OK) return st;
+    memcpy(v, result, len * es);
+    return RG_OK;
+}
+
+/* 1 (and *st RG_OK) when this allreduce goes through shared memory. */
+static int shm_use(rg_comm *c, size_t bytes, rg_status *st)
+{
+    mpi_impl *m = c->impl;
+    *st = RG_OK;
+    if (c->size == 1 || bytes <= RED_SHORT || m->shm_state < 0) return 0;
+    *st = shm_ready(c, bytes);
+    return *st == RG_OK && m->shm_state > 0;
+}
+
+static rg_status shm_allreduce(rg_comm *c, char *buf, size_t n, int dbl)
+{
+    size_t es = dbl ? sizeof(double) : sizeof(float), per = ((mpi_impl *)c->impl)->shm->slot / es;
+    for (size_t off = 0; off < n; off += per) {
+        rg_status st = shm_segment(c, buf + off * es, n - off < per ? n - off : per, dbl);
+        if (st != RG_OK) return st;
+    }
+    return RG_OK;
+}
+
+/* At finalize, after its timed barrier: every window, oldest first. */
+static void shm_free_all(void)
+{
+    while (g_shm) {
+        shm_area *s = g_shm;
+        g_shm = s->next;
+        MPI_Win_unlock_all(s->win);
+        MPI_Win_free(&s->win);
+        if (s->node != MPI_COMM_NULL) MPI_Comm_free(&s->node);
+        rg_free(s);
+    }
+}
+
 static rg_status mpi_allreduce_any(rg_comm *c, void *buf, size_t n, rg_reduce_op op, int dbl)
 {
     mpi_impl *m = c->impl;
     if (atomic_load(&g_broken)) return broken();
     PENDING_FIRST(c);
     size_t es = dbl ? sizeof(double) : sizeof(float);
-    if (c->size > 1 && n > 0) {
+    rg_status st0;
+    if (shm_use(c, n * es, &st0)) {
+        rg_status st = shm_allreduce(c, buf, n, dbl);
+        if (st != RG_OK) return st;
+    } else if (st0 != RG_OK) {
+        return st0;
+    } else if (c->size > 1 && n > 0) {
         size_t seg0 = n < RED_SEG ? n : RED_SEG;
         char *recv = mpi_scratch(m, red_recv_bytes(c, seg0, 0, seg0 * es <= RED_SHORT, dbl));
         if (!recv) return rg_error(RG_ENOMEM, "rank %d: out of memory for an allreduce of %zu elements", c->rank, n);
@@ -785,6 +971,8 @@ static rg_status mpi_wrap(MPI_Comm comm, int deterministic, rg_comm **out)
     MPI_Comm_get_attr(comm, MPI_TAG_UB, &ub, &has);
     m->tag_ub = (has && ub ? *ub : 32767) - 2 * RED_TAGS;     /* the standard's minimum, less ours */
     m->deterministic = deterministic;
+    const char *e = getenv("REGULA_MPI_SHM");
+    m->shm_want = !(e && !strcmp(e, "0"));
     c->ops = &mpi_ops;
     c->rank = rank;
     c->size = size;
@@ -812,7 +1000,8 @@ static rg_status mpi_iallreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op o
 {
     mpi_impl *m = c->impl;
     *req = NULL;
-    if (n > RED_SEG || n == 0 || c->size == 1) return mpi_allreduce_any(c, buf, n, op, 0);
+    if (n > RED_SEG || n == 0 || c->size == 1 || (m->shm_state >= 0 && n * sizeof(float) > RED_SHORT))
+        return mpi_allreduce_any(c, buf, n, op, 0);    /* shared memory, or more than a segment: at the call */
     if (atomic_load(&g_broken)) return broken();
     int whole = n * sizeof(float) <= RED_SHORT;
     size_t bytes = red_recv_bytes(c, n, 0, whole, 0);
@@ -1052,6 +1241,7 @@ void rg_comm_mpi_finalize(void)
         else mpi_wait_for(&w);
         if (!atomic_load(&g_broken)) {
             ctl_flush(rg_now_ns() + grace_ns(g_timeout));
+            shm_free_all();
             MPI_Comm_free(&g_probe);
         }
     }
@@ -1067,6 +1257,11 @@ void rg_comm_mpi_service(void)
     if (!atomic_load(&g_broken)) probe_service();
 }
 
+int rg_comm_mpi_shared_memory(const rg_comm *c)
+{
+    return c->ops == &mpi_ops && ((const mpi_impl *)c->impl)->shm_state > 0;
+}
+
 void rg_comm_mpi_note_deterministic(rg_comm *c, int on)
 {
     if (c->ops == &mpi_ops) ((mpi_impl *)c->impl)->deterministic = on != 0;
@@ -1075,6 +1270,7 @@ void rg_comm_mpi_note_deterministic(rg_comm *c, int on)
 #else /* !RG_HAVE_MPI */
 
 int rg_comm_mpi_available(void) { return 0; }
+int rg_comm_mpi_shared_memory(const rg_comm *c) { (void)c; return 0; }
 static rg_status no_mpi(void)
 {
     return rg_error(RG_EUSAGE, "this regula was built without MPI; install an MPI (Debian: libopenmpi-dev openmpi-bin) and rebuild");

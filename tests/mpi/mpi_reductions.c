@@ -5,7 +5,9 @@
  * vector of two segments, fewer elements than ranks), float and double,
  * reduce_scatter in place; and non-blocking allreduces whose waits sit in
  * different places on different ranks, around a blocking one (each
- * reduction's messages carry tags of their own).  Run by ctest under
+ * reduction's messages carry tags of their own).  All of it through
+ * shared memory (every rank on one machine), then over messages
+ * (REGULA_MPI_SHM=0).  Run by ctest under
  * mpiexec with 1 to 4 processes; prints "N passed, M failed".
  */
 #include "comm/comm.h"
@@ -123,6 +125,19 @@ int main(int argc, char **argv)
     check_lengths(c, f, d);
     check_reduce_scatter(c, f);
     check_in_flight(c);
+    /* every rank here is on this machine: the sums above went through
+     * shared memory; again over messages, on a communicator made with
+     * REGULA_MPI_SHM=0 */
+    CHECK(rg_comm_mpi_shared_memory(c) == (W > 1));
+    rg_comm *m = NULL;
+    setenv("REGULA_MPI_SHM", "0", 1);
+    CHECK(rg_comm_mpi_world(&m) == RG_OK);
+    if (m) {
+        check_lengths(m, f, d);
+        check_in_flight(m);
+        CHECK(rg_comm_mpi_shared_memory(m) == 0);
+        rg_comm_free(m);
+    }
     double counts[2] = { g_pass, g_fail };
     if (rg_comm_allreduce_f64(c, counts, 2, RG_REDUCE_SUM) != RG_OK) {
         fprintf(stderr, "mpi_reductions: %s\n", rg_last_error());
