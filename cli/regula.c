@@ -304,7 +304,7 @@ static int check_stdin(const rg_config *c)
 static const char **names_of(const rg_dataset *ds, const rg_model *m, int *n)
 {
     *n = 0;
-    int k = ds ? rg_dataset_classes(ds) : (int)rg_model_outputs(m);
+    int k = ds ? rg_dataset_classes(ds) : (int)rg_model_classes(m);
     if (k <= 0 || !(ds ? rg_dataset_class_name(ds, 0) : rg_model_class_name(m, 0))) return NULL;
     const char **names = malloc((size_t)k * sizeof *names);
     if (!names) return NULL;
@@ -354,11 +354,14 @@ static int check_fits(const rg_dataset *ds, const rg_model *m, int names_ok)
     if (named && !names_ok)
         return failf(EXIT_DATA, "%s: the labels are names (%s), but the model's classes are numbers "
                      "(it was trained on numeric labels)", rg_dataset_name(ds), name_list(ds, list, sizeof list));
-    if (named && (size_t)classes != rg_model_outputs(m))
+    if (classes > 2 && rg_model_loss(m) == RG_LOSS_BCE)
+        return failf(EXIT_DATA, "%s: labels go up to %d but binary cross-entropy (--loss bce, a last layer "
+                     "dense(1, sigmoid)) takes 0 and 1", rg_dataset_name(ds), classes - 1);
+    if (named && (size_t)classes != rg_model_classes(m))
         return failf(EXIT_DATA, "%s: %d classes (%s) but the model has %zu outputs: end --model with "
                      "dense(%d, softmax) for %d classes, or dense(auto, softmax)", rg_dataset_name(ds), classes,
                      name_list(ds, list, sizeof list), rg_model_outputs(m), classes, classes);
-    if (classes > 0 && (size_t)classes > rg_model_outputs(m))
+    if (classes > 0 && (size_t)classes > rg_model_classes(m))
         return failf(EXIT_DATA, "%s: labels go up to %d but the model has %zu outputs: end --model with "
                      "dense(%d, softmax) for %d classes, or dense(auto, softmax)", rg_dataset_name(ds),
                      classes - 1, rg_model_outputs(m), classes, classes);
@@ -488,6 +491,9 @@ static int make_model(const rg_config *c, sets *s, const char *const *names, int
     if ((code = resolve_auto(c->model, rg_dataset_classes(s->train), spec, sizeof spec))) return code;
     if ((st = rg_model_create(spec, d, c->seed, &s->m))) return fail(st);
     if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
+    /* --loss before the labels are checked: bce takes 2 classes on 1 output */
+    for (int l = RG_LOSS_XENT; l <= RG_LOSS_MAE; l++)
+        if (!strcmp(c->loss, rg_loss_name((rg_loss)l)) && (st = rg_model_set_loss(s->m, (rg_loss)l))) return fail(st);
     if ((code = check_fits(s->train, s->m, named)) || (code = check_fits(s->val, s->m, named)) ||
         (code = check_fits(s->test, s->m, named)))
         return code;
@@ -719,9 +725,9 @@ static int cmd_predict(const rg_config *c)
     if (!c->load[0]) return failf(EXIT_USAGE, "predict needs --load FILE (a checkpoint written by train --save)");
     if (!c->input[0]) return failf(EXIT_USAGE, "predict needs --input FILE (IDX images or csv:FILE)");
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
-    if (c->top > 0 && (size_t)c->top > rg_model_outputs(m)) {
+    if (c->top > 0 && (size_t)c->top > rg_model_classes(m)) {
         code = failf(EXIT_USAGE, "--top %ld: the model %s has %zu classes (give --top 1 to %zu)", c->top, c->load,
-                     rg_model_outputs(m), rg_model_outputs(m));
+                     rg_model_classes(m), rg_model_classes(m));
         goto out;
     }
     if (is_csv(c->input)) {
@@ -747,7 +753,7 @@ static int cmd_predict(const rg_config *c)
         goto out;
     }
     if ((st = apply_standardize(m, ds))) goto lib_fail;
-    size_t n = rg_dataset_size(ds), k = rg_model_outputs(m);
+    size_t n = rg_dataset_size(ds), k = rg_model_classes(m);
     int probs = c->proba || c->top > 0;
     classes = malloc((n ? n : 1) * sizeof *classes);
     proba = probs && n <= SIZE_MAX / sizeof *proba / k ? malloc((n ? n : 1) * k * sizeof *proba) : NULL;

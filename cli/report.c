@@ -98,7 +98,7 @@ static void top_k(const float *p, size_t k, size_t K, size_t *idx, unsigned char
 
 int cli_print_predictions(FILE *f, const rg_model *m, size_t n, const int32_t *classes, const float *proba, long top)
 {
-    size_t k = rg_model_outputs(m), K = top > 0 ? (size_t)top : 0;
+    size_t k = rg_model_classes(m), K = top > 0 ? (size_t)top : 0;
     size_t *idx = K ? malloc(K * sizeof *idx) : NULL;
     unsigned char *taken = K ? malloc(k) : NULL;
     char name[256];
@@ -180,7 +180,7 @@ static void figures_of(metrics *x)
 
 static int metrics_make(metrics *x, const rg_model *m, const int32_t *y, const int32_t *pred, size_t n)
 {
-    size_t k = rg_model_outputs(m);
+    size_t k = rg_model_classes(m);   /* bce: 2 from one output */
     x->k = k;
     x->n = n;
     x->cm = k <= SIZE_MAX / sizeof(size_t) / k ? calloc(k * k, sizeof *x->cm) : NULL;

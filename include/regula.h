@@ -195,6 +195,26 @@ int rg_model_dense_count(const rg_model *m);
 rg_status rg_model_dense(rg_model *m, int i, size_t *out, size_t *in,
                          float **w, float **b);
 
+/* The loss a model trains on, from its last dense layer's logits z (its
+ * pre-activation when its activation is softmax, sigmoid with bce, or
+ * linear; else act(z)):
+ *   RG_LOSS_XENT  softmax cross-entropy, labels in [0, outputs);
+ *   RG_LOSS_BCE   binary cross-entropy of sigmoid(z), one output, labels
+ *                 0 or 1 (computed from z: it never overflows);
+ *   RG_LOSS_MSE   (z - t)^2, one output, float targets t (pass->targets);
+ *   RG_LOSS_MAE   |z - t|, likewise.
+ * A new model's loss is RG_LOSS_BCE when its last layer is dense(1,
+ * sigmoid), else RG_LOSS_XENT. */
+typedef enum { RG_LOSS_XENT, RG_LOSS_BCE, RG_LOSS_MSE, RG_LOSS_MAE } rg_loss;
+/* Sets m's loss: RG_EUSAGE, naming the loss and what the last layer needs
+ * (bce: 1 unit, sigmoid or linear; mse, mae: 1 unit, linear), if m's last
+ * layer cannot take it.  Clones, shares and saved checkpoints keep it. */
+rg_status rg_model_set_loss(rg_model *m, rg_loss loss);
+rg_loss rg_model_loss(const rg_model *m);
+/* The classes a label may name: outputs (crossentropy), 2 (bce), 0 (mse, mae). */
+size_t rg_model_classes(const rg_model *m);
+const char *rg_loss_name(rg_loss loss);   /* "crossentropy", "bce", "mse", "mae" */
+
 /* What a model knows of its data beside its weights; checkpoints keep it.
  * Class names: n == outputs distinct names (copied), class i = names[i];
  * NULL clears.  rg_model_class_name: class c's name, NULL when the model
@@ -218,8 +238,9 @@ typedef struct rg_pass {
     float grad_scale;           /* backward computes grad of grad_scale * sum of sample losses */
     int overwrite;              /* backward writes the gradient arena instead of adding to it
                                    (saves rg_model_zero_grad's pass; n must be > 0) */
-    const float *class_weight;  /* one per output, or NULL: sample i's loss term (and its
+    const float *class_weight;  /* one per class (rg_model_classes), or NULL: sample i's loss term (and its
                                    gradient) is multiplied by class_weight[y[i]] */
+    const float *targets;       /* mse, mae: the n targets (y is then NULL) */
 } rg_pass;
 
 void rg_model_zero_grad(rg_model *m);
@@ -227,12 +248,12 @@ void rg_model_zero_grad(rg_model *m);
  * backward: the gradient of pass->grad_scale * (sum of the batch's losses)
  * is added to the gradient arena (written over it with pass->overwrite).
  * pass->training switches dropout on; pass may be NULL (inference).
- * *loss_sum receives the sum of the batch's cross-entropy losses (needs y);
- * the count of correct argmax predictions is ADDED to *correct; probs
- * (n x outputs) receives the softmax probabilities.  Each may be NULL.
- * Fails with RG_EDATA on a label outside [0, outputs).
- * The loss is softmax cross-entropy on the last dense layer's logits: its
- * pre-activation when its activation is softmax or linear, else act(z). */
+ * *loss_sum receives the sum of the batch's losses (rg_loss: needs y, or
+ * pass->targets for mse and mae); the count of correct predictions
+ * (argmax, or p > 0.5 for bce; regression: none) is ADDED to *correct; probs (n x
+ * outputs) receives the softmax probabilities (bce: sigmoid(z); mse, mae:
+ * the outputs z).  Each may be NULL.  Fails with RG_EDATA on a label
+ * outside [0, outputs) (bce: not 0 or 1). */
 rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *y,
                                     size_t n, const rg_pass *pass, int backward,
                                     double *loss_sum, size_t *correct, float *probs);
@@ -363,17 +384,19 @@ typedef struct rg_config {
     char optimizer[16];
     double lr, momentum, beta1, beta2, eps, weight_decay;
     double rho;               /* rmsprop: decay of the mean square */
+    char loss[16];            /* auto | crossentropy | bce */
     int nesterov;
     double label_smoothing, clip_norm;
     char lr_schedule[16];
     long warmup, lr_step_epochs;
     double lr_gamma, lr_min;
+    long lr_patience;         /* plateau: epochs without improvement before a cut */
     long batch, epochs, limit;
     uint64_t seed;
     int shuffle;
     long early_stop;
     double min_delta;
-    char monitor[16];
+    char monitor[16];         /* what early stopping and the plateau schedule watch */
     int restore_best;
     char init[512], load[512], save[512], log[512];
     char save_best[512];      /* the best epoch's model, written at each better one */
@@ -560,10 +583,11 @@ int rg_dist_size(void);
  * batches of `batch` rows (0: 256). */
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,
                       double *loss, double *acc);
-/* Class of each sample (argmax) into classes[n]; batch as rg_evaluate. */
+/* Class of each sample (argmax; bce: p > 0.5) into classes[n]; batch as rg_evaluate. */
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes);
 /* rg_predict, and each sample's class probabilities (the softmax of the
- * last layer's logits) into proba[n x rg_model_outputs(m)], row by row.
+ * last layer's logits; bce: 1 - p and p = sigmoid) into
+ * proba[n x rg_model_classes(m)], row by row.
  * classes may be NULL. */
 rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes, float *proba);
 

@@ -19,7 +19,8 @@ It mirrors regula's semantics, in float32:
   - the logits are the last layer's pre-activation when its activation is
     softmax or linear, otherwise act(z) (e.g. tanh) fed to a softmax;
   - loss = mean over the batch of cross-entropy against the target
-    (1-ls)*onehot + ls/K, plus sum over kernels (not biases) of
+    (1-ls)*onehot + ls/K (a case's "loss": bce, from the sigmoid's logit,
+    against y(1-ls) + ls/2; mse or mae on float targets), plus sum over kernels (not biases) of
     l1*sum|W| + l2*sum W^2 (Keras style, no 1/2); autograd differentiates
     the penalty, so SGD and Adam see it in the gradient;
   - torch.optim.SGD / Adam / AdamW / RMSprop updates, eps = 1e-7 (regula's
@@ -53,6 +54,11 @@ CASES = [
      "dense(10, gelu, l2=0.001, bias=false) dropout(0.5) dense(6, tanh, l1=0.002)"),
     # appended cases keep the random draws of the ones above
     ("leaky_elu", 9, "dense(10, leaky_relu, l2=0.01) dense(8, elu) dense(4, softmax)"),
+    # other losses (a fourth field): binary from the sigmoid's logit, and
+    # regression on float targets
+    ("bce", 7, "dense(8, elu, l2=0.01) dense(1, sigmoid)", "bce"),
+    ("mse", 7, "dense(8, tanh, l1=0.001) dense(1, linear)", "mse"),
+    ("mae", 7, "dense(8, leaky_relu) dense(1, linear, l2=0.01)", "mae"),
 ]
 
 RUNS = [
@@ -117,7 +123,21 @@ def init_params(layers, n_in):
     return params
 
 
-def loss_fn(layers, params, x, y, ls):
+def data_loss(h, y, ls, loss):
+    """The mean over the batch of regula's loss on the logits h."""
+    if loss == "bce":                     # Keras' smoothing: y(1-ls) + ls/2
+        t = y.to(torch.float32) * (1.0 - ls) + 0.5 * ls
+        return F.binary_cross_entropy_with_logits(h[:, 0], t)
+    if loss == "mse":                     # regression ignores label smoothing
+        return ((h[:, 0] - y) ** 2).mean()
+    if loss == "mae":
+        return (h[:, 0] - y).abs().mean()
+    k = h.shape[1]
+    target = (1.0 - ls) * F.one_hot(y, k).to(torch.float32) + ls / k
+    return -(target * torch.log_softmax(h, dim=1)).sum(dim=1).mean()
+
+
+def loss_fn(layers, params, x, y, ls, loss="crossentropy"):
     h = x
     dense = [L for L in layers if L["kind"] == "dense"]
     last = len(dense) - 1
@@ -130,7 +150,8 @@ def loss_fn(layers, params, x, y, ls):
         z = h @ w.t()
         if b is not None:
             z = z + b
-        if i == last and L["act"] in ("softmax", "linear"):
+        if i == last and (L["act"] in ("softmax", "linear") or
+                          (loss == "bce" and L["act"] == "sigmoid")):
             h = z                         # logits
         else:
             h = ACTS[L["act"]](z)
@@ -139,10 +160,7 @@ def loss_fn(layers, params, x, y, ls):
         if L["l2"]:
             pen = pen + L["l2"] * (w * w).sum()
         i += 1
-    k = h.shape[1]
-    target = (1.0 - ls) * F.one_hot(y, k).to(torch.float32) + ls / k
-    data = -(target * torch.log_softmax(h, dim=1)).sum(dim=1).mean()
-    return data + pen
+    return data_loss(h, y, ls, loss) + pen
 
 
 def flat(t):
@@ -173,28 +191,38 @@ def dump_params(params, grad=False):
     return out
 
 
-def run_case(name, n_in, spec):
+def run_case(name, n_in, spec, loss="crossentropy"):
     layers = parse_spec(spec)
     params = init_params(layers, n_in)
     k = [L for L in layers if L["kind"] == "dense"][-1]["units"]
     xs = [torch.randn(BATCH, n_in, dtype=torch.float32) for _ in range(STEPS)]
-    ys = [torch.randint(0, k, (BATCH,)) for _ in range(STEPS)]
+    if loss in ("mse", "mae"):
+        ys = [torch.randn(BATCH, dtype=torch.float32) * 2.0 for _ in range(STEPS)]
+    else:
+        ys = [torch.randint(0, 2 if loss == "bce" else k, (BATCH,)) for _ in range(STEPS)]
+    regression = loss in ("mse", "mae")
 
     p = clone_params(params)
-    loss0 = loss_fn(layers, p, xs[0], ys[0], 0.0)
+    loss0 = loss_fn(layers, p, xs[0], ys[0], 0.0, loss)
     loss0.backward()
     case = dict(
-        name=name, spec=spec, inputs=n_in, classes=k, batch=BATCH,
+        name=name, spec=spec, loss=loss, inputs=n_in, classes=k, batch=BATCH,
         init=[dict(out=w.shape[0], **{"in": w.shape[1]}, w=flat(w),
                    b=None if b is None else flat(b)) for w, b in params],
         x=[flat(x) for x in xs],
-        y=[[int(v) for v in y.tolist()] for y in ys],
+        y=[[(float(v) if regression else int(v)) for v in y.tolist()] for y in ys],
         loss0=float(loss0.item()),
         grads0=dump_params(p, grad=True),
         runs=[],
     )
 
-    for r in RUNS:
+    # MAE's gradient is a sum of +-1/n terms: an element that (nearly)
+    # cancels has a sign that float32 rounding decides, and Adam, AdamW and
+    # RMSprop step every weight by about lr whatever its gradient's size,
+    # so their trajectories part at the first such step (SGD's do not: a
+    # tiny gradient is a tiny step).  MAE's gradients are checked at batch 0.
+    runs = [r for r in RUNS if loss != "mae" or r["opt"] == "sgd"]
+    for r in runs:
         r = dict(dict(momentum=0.0, nesterov=0, beta1=0.9, beta2=0.999, eps=EPS, rho=0.99,
                       weight_decay=0.0, label_smoothing=0.0, clip_norm=0.0), **r)
         p = clone_params(params)
@@ -214,9 +242,9 @@ def run_case(name, n_in, spec):
         losses = []
         for t in range(STEPS):
             opt.zero_grad()
-            loss = loss_fn(layers, p, xs[t], ys[t], r["label_smoothing"])
-            losses.append(float(loss.item()))
-            loss.backward()
+            lt = loss_fn(layers, p, xs[t], ys[t], r["label_smoothing"], loss)
+            losses.append(float(lt.item()))
+            lt.backward()
             if r["clip_norm"]:
                 torch.nn.utils.clip_grad_norm_(ps, r["clip_norm"])
             opt.step()

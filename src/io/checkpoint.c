@@ -3,7 +3,8 @@
  *
  * Layout: dense_<i>.weight [out, in] and dense_<i>.bias [out] (absent when
  * the layer has no bias), F32; metadata "format" (RG_CHECKPOINT_FORMAT),
- * "spec" (canonical), "inputs" (decimal) and "regula_version".  What the
+ * "spec" (canonical), "inputs" (decimal), "loss" (rg_loss_name; a file
+ * without it takes the spec's own) and "regula_version".  What the
  * model knows of its data (model_meta.c), only when it has it: metadata
  * "classes", a JSON array of the class names in class order, and tensors
  * input.mean and input.std [inputs], F32, the standardisation.  The names
@@ -88,7 +89,7 @@ char *rg_model_classes_json(const rg_model *m)
 {
     if (!rg_model_class_name(m, 0)) return NULL;
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < rg_model_outputs(m); i++) {
+    for (size_t i = 0; a && i < rg_model_classes(m); i++) {
         cJSON *str = cJSON_CreateString(rg_model_class_name(m, (int)i));
         if (!str || !cJSON_AddItemToArray(a, str)) {
             cJSON_Delete(str);
@@ -116,6 +117,7 @@ rg_status rg_model_save(const rg_model *m, const char *path)
         "format", RG_CHECKPOINT_FORMAT,
         "spec", rg_model_spec(m),
         "inputs", inputs,
+        "loss", rg_loss_name(rg_model_loss(m)),
         "regula_version", RG_VERSION,
         "classes", classes,
     };
@@ -252,12 +254,24 @@ static int parse_size(const char *t, size_t *out)
     return 1;
 }
 
+/* The loss named in a checkpoint's metadata, if any. */
+static rg_status set_loss(rg_model *m, const char *name, const char *path)
+{
+    if (!name) return RG_OK;
+    for (int l = RG_LOSS_XENT; l <= RG_LOSS_MAE; l++)
+        if (!strcmp(name, rg_loss_name((rg_loss)l))) {
+            rg_status s = rg_model_set_loss(m, (rg_loss)l);
+            return s == RG_OK ? RG_OK : rg_error_prefix(RG_EDATA, "%s: metadata \"loss\": ", path);
+        }
+    return rg_error(RG_EDATA, "%s: metadata \"loss\" is \"%s\", not crossentropy, bce, mse or mae", path, name);
+}
+
 /* The class names of metadata "classes" into m. */
 static rg_status load_classes(rg_model *m, const char *path, const char *text)
 {
     cJSON *a = cJSON_Parse(text);
     size_t n = (size_t)cJSON_GetArraySize(a), k = 0;
-    const char **names = cJSON_IsArray(a) && n == rg_model_outputs(m) ? rg_calloc(n ? n : 1, sizeof *names) : NULL;
+    const char **names = cJSON_IsArray(a) && n == rg_model_classes(m) ? rg_calloc(n ? n : 1, sizeof *names) : NULL;
     const cJSON *e, *list = names ? a : NULL;
     cJSON_ArrayForEach(e, list) {
         if (!cJSON_IsString(e)) break;
@@ -266,7 +280,7 @@ static rg_status load_classes(rg_model *m, const char *path, const char *text)
     rg_status s = names && k == n ? rg_model_set_classes(m, names, (int)n) : RG_EDATA;
     if (s)
         s = rg_error(RG_EDATA, "%s: metadata \"classes\" is not an array of %zu distinct class names, one "
-                     "per output", path, rg_model_outputs(m));
+                     "per class", path, rg_model_classes(m));
     rg_free(names);
     cJSON_Delete(a);
     return s;
@@ -309,6 +323,7 @@ rg_status rg_model_load(const char *path, rg_model **out)
     const char *format = rg_st_meta(st, "format");
     const char *spec = rg_st_meta(st, "spec");
     const char *inputs = rg_st_meta(st, "inputs");
+    const char *loss = rg_st_meta(st, "loss");   /* absent before --loss: the model's own */
     size_t n_in = 0;
     rg_model *m = NULL;
     if (!format)
@@ -324,7 +339,8 @@ rg_status rg_model_load(const char *path, rg_model **out)
                      inputs ? "\"" : "", inputs ? inputs : "missing", inputs ? "\"" : "");
     else if ((s = rg_model_create(spec, n_in, 0, &m)) != RG_OK)
         s = rg_error_prefix(s == RG_EUSAGE ? RG_EDATA : s, "%s: metadata \"spec\": ", path);
-    else if ((s = rg_model_load_st(m, st)) != RG_OK || (s = load_meta(m, st)) != RG_OK) {
+    else if ((s = set_loss(m, loss, path)) != RG_OK || (s = rg_model_load_st(m, st)) != RG_OK ||
+             (s = load_meta(m, st)) != RG_OK) {
         rg_model_free(m);
         m = NULL;
     }

@@ -30,6 +30,20 @@ void rg_softmax_rows(const float *z, float *p, size_t n, size_t k);
 double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, float ls,
                        float scale, float *p, float *dz, size_t *correct);
 
+/* Binary cross-entropy from n logits z against labels y in {0, 1} (range
+ * checked), smoothed to t = y (1 - ls) + ls / 2 (Keras'): returns the sum
+ * of max(z, 0) - z t + log1p(e^-|z|), which never overflows; writes
+ * p = sigmoid(z), dz = scale (p - t) when dz != NULL, and adds the count
+ * of (p > 0.5) == y to *correct.  y == NULL: p only. */
+double rg_sigmoid_bce(const float *z, const int32_t *y, size_t n, float ls, float scale, float *p, float *dz,
+                      size_t *correct);
+/* Regression losses over n outputs z against float targets t: the sum of
+ * (z - t)^2 (mse) or |z - t| (mae), with dz = scale * 2 (z - t) or
+ * scale * sign(z - t) (0 at 0, as PyTorch) when dz != NULL; *abs_sum
+ * (when not NULL) gets the sum of |z - t|, *sq_sum of (z - t)^2. */
+double rg_mse(const float *z, const float *t, size_t n, float scale, float *dz, double *abs_sum);
+double rg_mae(const float *z, const float *t, size_t n, float scale, float *dz, double *sq_sum);
+
 /* 1 when no element of x[0..n) is NaN or infinite: a test of the exponent
  * bits, which vectorises. */
 int rg_all_finite(const float *x, size_t n);

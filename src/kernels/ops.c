@@ -139,6 +139,53 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
     return total;
 }
 
+double rg_sigmoid_bce(const float *z, const int32_t *y, size_t n, float ls, float scale, float *p, float *dz,
+                      size_t *correct)
+{
+    double total = 0.0;
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++) {
+        float zi = z[i];
+        /* e^-|z| <= 1: neither branch overflows; a NaN stays NaN */
+        float e = expf(-fabsf(zi));
+        p[i] = zi >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        if (!y) continue;
+        float t = (float)y[i] * (1.0f - ls) + 0.5f * ls;
+        right += (p[i] > 0.5f) == (y[i] == 1);   /* the class predict gives */
+        total += (double)(zi > 0.0f ? zi : 0.0f) - (double)zi * t + log1p((double)e);
+        if (dz) dz[i] = scale * (p[i] - t);
+    }
+    if (correct) *correct += right;
+    return total;
+}
+
+double rg_mse(const float *z, const float *t, size_t n, float scale, float *dz, double *abs_sum)
+{
+    double total = 0.0, a = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = (double)z[i] - (double)t[i];
+        total += r * r;
+        a += fabs(r);
+        if (dz) dz[i] = scale * 2.0f * (float)r;
+    }
+    if (abs_sum) *abs_sum += a;
+    return total;
+}
+
+double rg_mae(const float *z, const float *t, size_t n, float scale, float *dz, double *sq_sum)
+{
+    double total = 0.0, q = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = (double)z[i] - (double)t[i];
+        total += fabs(r);
+        q += r * r;
+        /* sign(r), NaN for a NaN: the non-finite check must see it */
+        if (dz) dz[i] = r > 0.0 ? scale : r < 0.0 ? -scale : r == 0.0 ? 0.0f : (float)r;
+    }
+    if (sq_sum) *sq_sum += q;
+    return total;
+}
+
 float rg_max_abs(const float *x, size_t n)
 {
     /* |x| as bits orders like |x| as a number, and every NaN sorts above

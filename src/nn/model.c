@@ -251,6 +251,8 @@ rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_m
     }
     m->n_out = width;
     m->n_params = total;
+    const rg_layer *last = &m->layers[m->n_layers - 1];
+    m->loss = last->out == 1 && last->act == RG_ACT_SIGMOID ? RG_LOSS_BCE : RG_LOSS_XENT;
     m->spec = canonical_spec(m->layers, m->n_layers);
     m->params = rg_calloc(total + RG_ARENA_PAD, sizeof(float));
     m->grads = rg_calloc(total + RG_ARENA_PAD, sizeof(float));
@@ -276,8 +278,10 @@ rg_status rg_model_create(const char *spec, size_t n_inputs, uint64_t seed, rg_m
 rg_status rg_model_clone(const rg_model *m, rg_model **out)
 {
     rg_status st = rg_model_create(m->spec, m->n_in, 0, out);
-    if (st == RG_OK) memcpy((*out)->params, m->params, m->n_params * sizeof(float));
-    if (st == RG_OK && (st = rg_model_meta_copy(*out, m)) != RG_OK) {
+    if (st != RG_OK) return st;
+    memcpy((*out)->params, m->params, m->n_params * sizeof(float));
+    (*out)->loss = m->loss;
+    if ((st = rg_model_meta_copy(*out, m)) != RG_OK) {
         rg_model_free(*out);
         *out = NULL;
     }
@@ -291,12 +295,39 @@ rg_status rg_model_share(rg_model *m, rg_model **out)
     rg_free((*out)->params);
     (*out)->params = m->params;
     (*out)->params_borrowed = 1;
+    (*out)->loss = m->loss;
     /* a worker's model may be the one saved (--save-best): it knows the data as m does */
     if ((st = rg_model_meta_copy(*out, m)) != RG_OK) {
         rg_model_free(*out);
         *out = NULL;
     }
     return st;
+}
+
+static const char *loss_names[] = { "crossentropy", "bce", "mse", "mae" };
+
+const char *rg_loss_name(rg_loss loss) { return (unsigned)loss < 4 ? loss_names[loss] : "?"; }
+rg_loss rg_model_loss(const rg_model *m) { return m->loss; }
+size_t rg_model_classes(const rg_model *m)
+{
+    return m->loss == RG_LOSS_BCE ? 2 : m->loss == RG_LOSS_XENT ? m->n_out : 0;
+}
+
+rg_status rg_model_set_loss(rg_model *m, rg_loss loss)
+{
+    const rg_layer *L = &m->layers[m->n_layers - 1];
+    const char *name = rg_loss_name(loss);
+    if (loss == RG_LOSS_BCE && !(L->out == 1 && (L->act == RG_ACT_SIGMOID || L->act == RG_ACT_LINEAR)))
+        return rg_error(RG_EUSAGE, "--loss bce: the last layer must be dense(1, sigmoid) (one logit; it has %zu "
+                        "units, %s)", L->out, act_names[L->act]);
+    if ((loss == RG_LOSS_MSE || loss == RG_LOSS_MAE) && !(L->out == 1 && L->act == RG_ACT_LINEAR))
+        return rg_error(RG_EUSAGE, "--loss %s: the last layer must be dense(1, linear) (one number; it has %zu "
+                        "units, %s)", name, L->out, act_names[L->act]);
+    if (loss == RG_LOSS_XENT && L->out == 1 && L->act == RG_ACT_SIGMOID)
+        return rg_error(RG_EUSAGE, "--loss crossentropy: a last layer dense(1, sigmoid) is binary: use --loss bce, "
+                        "or dense(2, softmax)");
+    m->loss = loss;
+    return RG_OK;
 }
 
 void rg_model_free(rg_model *m)
@@ -392,21 +423,64 @@ static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size
     }
 }
 
+static int is_regression(rg_loss l) { return l == RG_LOSS_MSE || l == RG_LOSS_MAE; }
+
+/* The last layer's output is the loss's logits, its activation folded in. */
+static int logits_only(const rg_model *m, const rg_layer *L)
+{
+    return L == &m->layers[m->n_layers - 1] &&
+           (L->act == RG_ACT_SOFTMAX || L->act == RG_ACT_LINEAR || (m->loss == RG_LOSS_BCE && L->act == RG_ACT_SIGMOID));
+}
+
+static rg_status check_labels(const rg_model *m, const int32_t *y, size_t n, const rg_pass *pass)
+{
+    size_t classes = m->loss == RG_LOSS_BCE ? 2 : m->n_out;
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || (size_t)y[i] >= classes) {
+            unsigned long long id = pass && pass->sample_ids ? pass->sample_ids[i] : i;
+            if (m->loss == RG_LOSS_BCE)
+                return rg_error(RG_EDATA, "label %d of sample %llu is not 0 or 1: binary cross-entropy (--loss bce) "
+                                "takes two classes", (int)y[i], id);
+            return rg_error(RG_EDATA, "label %d of sample %llu is outside [0, %zu): the model has %zu outputs",
+                            (int)y[i], id, m->n_out, m->n_out);
+        }
+    return RG_OK;
+}
+
+/* The loss's terms over the logits z (n, outputs): their sum, and dz when asked. */
+static double loss_terms(const rg_model *m, const float *z, const int32_t *y, const float *t, size_t n, float ls,
+                         float scale, float *p, float *dz, size_t *correct)
+{
+    switch (m->loss) {
+    case RG_LOSS_BCE:
+        return rg_sigmoid_bce(z, y, n, ls, scale, p, y ? dz : NULL, correct);
+    case RG_LOSS_MSE:
+    case RG_LOSS_MAE:
+        memcpy(p, z, n * sizeof *p);
+        if (!t) return 0.0;
+        return m->loss == RG_LOSS_MSE ? rg_mse(z, t, n, scale, dz, NULL) : rg_mae(z, t, n, scale, dz, NULL);
+    case RG_LOSS_XENT:
+    default:
+        return rg_softmax_xent(z, y, n, m->n_out, ls, scale, p, y ? dz : NULL, correct);
+    }
+}
+
 /* The batch's loss sum from the logits z, and its gradient into dz: with
  * class weights (--class-weight), each sample's term and gradient times
  * its class's weight, one sample at a time. */
-static double weighted_loss(const rg_model *m, const float *z, const int32_t *y, size_t n, const rg_pass *pass,
-                            float scale, float *p, float *dz, size_t *correct)
+static double loss_forward(rg_model *m, const float *z, const int32_t *y, const float *t, size_t n,
+                           const rg_pass *pass, float *dz, size_t *correct, float *probs)
 {
-    float ls = pass ? pass->label_smoothing : 0.0f;
+    float scale = pass ? pass->grad_scale : 1.0f, ls = pass ? pass->label_smoothing : 0.0f;
+    float *p = probs ? probs : m->probs;
     const float *cw = pass ? pass->class_weight : NULL;
-    if (!cw || !y) return rg_softmax_xent(z, y, n, m->n_out, ls, scale, p, dz, correct);
+    if (!cw || !y) return loss_terms(m, z, y, t, n, ls, scale, p, dz, correct);
     double total = 0.0;
     size_t k = m->n_out;
     for (size_t i = 0; i < n; i++) {
         float w = cw[y[i]];
-        total += (double)w * rg_softmax_xent(z + i * k, y + i, 1, k, ls, scale * w, p + i * k,
-                                             dz ? dz + i * k : NULL, correct);
+        total += (double)w * loss_terms(m, z + i * k, y + i, NULL, 1, ls, scale * w, p + i * k,
+                                        dz ? dz + i * k : NULL, correct);
     }
     return total;
 }
@@ -418,15 +492,11 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
     if (n == 0) { if (loss_sum) *loss_sum = 0; return RG_OK; }
     rg_status st = ensure_workspace(m, n);
     if (st != RG_OK) return st;
-    if (y)
-        for (size_t i = 0; i < n; i++)
-            if (y[i] < 0 || (size_t)y[i] >= m->n_out)
-                return rg_error(RG_EDATA, "label %d of sample %llu is outside [0, %zu): the model has %zu outputs",
-                                (int)y[i], (unsigned long long)(pass && pass->sample_ids ? pass->sample_ids[i] : i),
-                                m->n_out, m->n_out);
+    const float *tg = pass && is_regression(m->loss) ? pass->targets : NULL;
+    if (is_regression(m->loss)) y = NULL;
+    if (y && (st = check_labels(m, y, n, pass)) != RG_OK) return st;
     int training = pass && pass->training;
     const float *in = x;
-    const rg_layer *last = &m->layers[m->n_layers - 1];
     for (int l = 0; l < m->n_layers; l++) {
         const rg_layer *L = &m->layers[l];
         float *outp = m->ws_act[2 * l], *aux = m->ws_act[2 * l + 1];
@@ -445,18 +515,15 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
             }
             /* outp (n, out) = in (n, in) · w(out, in)^T + b */
             rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp, (int)L->out);
-            int logits_only = (L == last) && (L->act == RG_ACT_SOFTMAX || L->act == RG_ACT_LINEAR);
-            if (!logits_only) rg_act_forward(L->act, outp, n, L->out, aux);
+            if (!logits_only(m, L)) rg_act_forward(L->act, outp, n, L->out, aux);
         }
         m->out_ptr[l] = outp;
         in = outp;
     }
-    /* in == logits (n, classes) */
-    float *dz = backward ? m->delta[0] : NULL;
-    float scale = pass ? pass->grad_scale : 1.0f;
-    double loss = weighted_loss(m, in, y, n, pass, scale, probs ? probs : m->probs, y ? dz : NULL, correct);
+    /* in == logits (n, outputs) */
+    double loss = loss_forward(m, in, y, tg, n, pass, backward ? m->delta[0] : NULL, correct, probs);
     if (loss_sum) *loss_sum = loss;
-    if (!backward || !y) return RG_OK;
+    if (!backward || (!y && !tg)) return RG_OK;
 
     float *delta = m->delta[0], *spare = m->delta[1];
     for (int l = m->n_layers - 1; l >= 0; l--) {
@@ -469,8 +536,7 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
             for (size_t i = 0; i < cnt; i++) delta[i] *= mask[i];
             continue;
         }
-        int logits_only = (L == last) && (L->act == RG_ACT_SOFTMAX || L->act == RG_ACT_LINEAR);
-        if (!logits_only) rg_act_backward(L->act, delta, m->out_ptr[l], m->ws_act[2 * l + 1], n * L->out);
+        if (!logits_only(m, L)) rg_act_backward(L->act, delta, m->out_ptr[l], m->ws_act[2 * l + 1], n * L->out);
         float *gw = m->grads + L->w_off;
         /* gw (out, in) += delta^T (out, n) · lin (n, in) */
         float acc = pass && pass->overwrite ? 0.0f : 1.0f;

@@ -23,6 +23,7 @@ typedef struct rg_layer {
 struct rg_model {
     rg_layer *layers;
     int n_layers, n_dense;
+    rg_loss loss;
     size_t n_in, n_out, n_params, max_width;
     char *spec;                 /* canonical */
     float *params;              /* arena: every weight and bias */
@@ -36,7 +37,8 @@ struct rg_model {
     float *delta[2];
     float *probs;
     /* model_meta.c: what the data taught beside the weights */
-    char **classes;             /* n_out class names, or NULL */
+    char **classes;             /* n_classes class names, or NULL */
+    size_t n_classes;
     float *in_mean, *in_std;    /* n_in each (one block from in_mean), or NULL */
 };
 

@@ -4,7 +4,8 @@
  * and the per-feature standardisation of its inputs (--standardize).
  * Checkpoints save both (io/checkpoint.c); the trainer never reads them.
  *
- * Invariant: classes is NULL or holds n_out distinct strings; in_mean and
+ * Invariant: classes is NULL or holds n_classes distinct strings (the
+ * model's classes when they were set: outputs, or 2 for bce); in_mean and
  * in_std are both NULL or both hold n_in finite floats, every std > 0.
  */
 #include "nn/model.h"
@@ -13,7 +14,7 @@
 
 void rg_model_meta_free(rg_model *m)
 {
-    for (size_t i = 0; m->classes && i < m->n_out; i++) rg_free(m->classes[i]);
+    for (size_t i = 0; m->classes && i < m->n_classes; i++) rg_free(m->classes[i]);
     rg_free(m->classes);
     rg_free(m->in_mean);
     m->classes = NULL;
@@ -23,13 +24,13 @@ void rg_model_meta_free(rg_model *m)
 rg_status rg_model_set_classes(rg_model *m, const char *const *names, int n)
 {
     if (!names) {
-        for (size_t i = 0; m->classes && i < m->n_out; i++) rg_free(m->classes[i]);
+        for (size_t i = 0; m->classes && i < m->n_classes; i++) rg_free(m->classes[i]);
         rg_free(m->classes);
         m->classes = NULL;
         return RG_OK;
     }
-    if (n < 0 || (size_t)n != m->n_out)
-        return rg_error(RG_EUSAGE, "%d class names for a model of %zu outputs", n, m->n_out);
+    if (n < 0 || (size_t)n != rg_model_classes(m))
+        return rg_error(RG_EUSAGE, "%d class names for a model of %zu classes", n, rg_model_classes(m));
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(names[i], names[j]))
@@ -44,12 +45,13 @@ rg_status rg_model_set_classes(rg_model *m, const char *const *names, int n)
     if (!c) return rg_error(RG_ENOMEM, "out of memory for %d class names", n);
     rg_model_set_classes(m, NULL, 0);
     m->classes = c;
+    m->n_classes = (size_t)n;
     return RG_OK;
 }
 
 const char *rg_model_class_name(const rg_model *m, int c)
 {
-    return m && m->classes && c >= 0 && (size_t)c < m->n_out ? m->classes[c] : NULL;
+    return m && m->classes && c >= 0 && (size_t)c < m->n_classes ? m->classes[c] : NULL;
 }
 
 rg_status rg_model_set_standardize(rg_model *m, const float *mean, const float *std)
@@ -84,7 +86,7 @@ int rg_model_standardize(const rg_model *m, const float **mean, const float **st
 rg_status rg_model_meta_copy(rg_model *dst, const rg_model *src)
 {
     rg_status s = RG_OK;
-    if (src->classes) s = rg_model_set_classes(dst, (const char *const *)src->classes, (int)src->n_out);
+    if (src->classes) s = rg_model_set_classes(dst, (const char *const *)src->classes, (int)src->n_classes);
     if (!s && src->in_mean) s = rg_model_set_standardize(dst, src->in_mean, src->in_std);
     return s;
 }

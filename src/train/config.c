@@ -88,18 +88,22 @@ enum opt_kind {
       "rmsprop: decay of the mean square, in [0,1) (PyTorch's alpha, Keras' rho)")        \
     X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
       "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
+    X("loss", "NAME", "train", K_ENUM, loss, "auto|crossentropy|bce",                      \
+      "auto (bce for a last layer dense(1, sigmoid), else crossentropy), crossentropy or bce") \
     X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
       "label smoothing, in [0,1)")                                                        \
     X("clip-norm", "X", "train", K_DOUBLE, clip_norm, NULL,                                \
       "clip the global gradient norm to X; 0 = off")                                      \
-    X("lr-schedule", "NAME", "train", K_ENUM, lr_schedule, "constant|step|cosine",         \
-      "constant, step or cosine")                                                         \
+    X("lr-schedule", "NAME", "train", K_ENUM, lr_schedule, "constant|step|cosine|plateau", \
+      "constant, step, cosine or plateau (cut by --lr-gamma when --monitor stops improving)") \
     X("warmup", "N", "train", K_LONG, warmup, NULL,                                        \
       "ramp the learning rate linearly from 0 over N steps")                              \
     X("lr-step-epochs", "N", "train", K_LONG, lr_step_epochs, NULL,                        \
       "step schedule: multiply the learning rate by --lr-gamma every N epochs")           \
-    X("lr-gamma", "X", "train", K_DOUBLE, lr_gamma, NULL, "step schedule factor")          \
-    X("lr-min", "X", "train", K_DOUBLE, lr_min, NULL, "cosine schedule floor")             \
+    X("lr-gamma", "X", "train", K_DOUBLE, lr_gamma, NULL, "step and plateau schedules' factor") \
+    X("lr-min", "X", "train", K_DOUBLE, lr_min, NULL, "cosine and plateau schedules' floor") \
+    X("lr-patience", "N", "train", K_LONG, lr_patience, NULL,                              \
+      "plateau schedule: cut after N epochs without improvement of --monitor")            \
     X("batch", "N", CMD_ALL, K_LONG, batch, NULL, "batch size")                            \
     X("epochs", "N", "train", K_LONG, epochs, NULL,                                        \
       "epochs to train (--resume may give more, to extend a run, unless --lr-schedule cosine)")                     \
@@ -110,9 +114,9 @@ enum opt_kind {
     X("early-stop", "PATIENCE", "train", K_LONG, early_stop, NULL,                         \
       "stop after PATIENCE epochs without improvement; 0 = off")                          \
     X("min-delta", "X", "train", K_DOUBLE, min_delta, NULL,                                \
-      "early stopping and --save-best: smallest change that counts as improvement")                       \
+      "early stopping, --save-best and the plateau schedule: smallest change that counts as improvement") \
     X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc",                     \
-      "early stopping and --save-best watch val_loss or val_acc")                                       \
+      "early stopping, --save-best and the plateau schedule watch val_loss or val_acc")   \
     X("no-restore-best", NULL, "train", K_NFLAG, restore_best, NULL,                       \
       "early stopping: keep the last weights, not the best")                              \
     X("init", "FILE", "train", K_STR, init, NULL,                                          \
@@ -236,6 +240,7 @@ void rg_config_defaults(rg_config *c)
     c->beta1 = 0.9;
     c->beta2 = 0.999;
     c->rho = 0.99;
+    snprintf(c->loss, sizeof c->loss, "auto");
     c->eps = 1e-7;
     c->weight_decay = 0.0;
     snprintf(c->lr_schedule, sizeof c->lr_schedule, "constant");
@@ -243,6 +248,7 @@ void rg_config_defaults(rg_config *c)
     c->lr_step_epochs = 3;
     c->lr_gamma = 0.1;
     c->lr_min = 0.0;
+    c->lr_patience = 10;
     c->batch = 32;
     c->epochs = 10;
     c->limit = 0;
@@ -1108,6 +1114,7 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(c->lr_step_epochs >= 1, "lr-step-epochs", "an epoch count >= 1", L(c->lr_step_epochs));
     CHECK(isfinite(c->lr_gamma) && c->lr_gamma > 0, "lr-gamma", "a finite number > 0", D(c->lr_gamma));
     CHECK(NONNEG(c->lr_min), "lr-min", "a finite number >= 0", D(c->lr_min));
+    CHECK(c->lr_patience >= 1, "lr-patience", "an epoch count >= 1", L(c->lr_patience));
     CHECK(c->batch >= 1, "batch", "a batch size >= 1", L(c->batch));
     CHECK(c->epochs >= 1, "epochs", "an epoch count >= 1", L(c->epochs));
     CHECK(c->limit >= 0, "limit", "a sample count >= 0 (0 = all)", L(c->limit));

@@ -72,6 +72,7 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
     const int32_t *y = out ? NULL : rg_dataset_y(ds);
     if (!out && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
     if (batch == 0) batch = 256;
+    int bce = rg_model_loss(m) == RG_LOSS_BCE;
     float *probs = rg_malloc(batch * k * sizeof(float));
     if (!probs) return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
     rg_pass pass = { .training = 0, .grad_scale = 1.0f };
@@ -88,12 +89,18 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
         }
         *loss_sum += l;
         if (correct) *correct += c;
-        if (out && out->proba) memcpy(out->proba + s * k, probs, nb * k * sizeof *probs);
+        if (out && out->proba && !bce) memcpy(out->proba + s * k, probs, nb * k * sizeof *probs);
+        if (out && out->proba && bce)   /* two classes from one output */
+            for (size_t i = 0; i < nb; i++) {
+                out->proba[2 * (s + i)] = 1.0f - probs[i];
+                out->proba[2 * (s + i) + 1] = probs[i];
+            }
         if (out && out->classes)
             for (size_t i = 0; i < nb; i++) {
                 const float *p = probs + i * k;
                 size_t arg = 0;   /* the first of equal ones */
                 for (size_t j = 1; j < k; j++) if (p[j] > p[arg]) arg = j;
+                if (bce) arg = p[0] > 0.5f;   /* the probability of class 1 */
                 out->classes[s + i] = (int32_t)arg;
             }
     }

@@ -58,7 +58,7 @@ char *rg_config_noops(const rg_config *c, int processes)
 {
     rg_config d;
     rg_config_defaults(&d);
-    int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
+    int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), plateau = !strcmp(c->lr_schedule, "plateau"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
     const rule rules[] = {
@@ -70,11 +70,13 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "rho", !rms, "it is --optimizer rmsprop's decay" },
         { "eps", sgd, "sgd keeps no moments (--eps is adam's, adamw's and rmsprop's)" },
         { "lr-step-epochs", strcmp(c->lr_schedule, "step") != 0, "it paces --lr-schedule step, which is not the schedule" },
-        { "lr-gamma", strcmp(c->lr_schedule, "step") != 0, "it is --lr-schedule step's factor, which is not the schedule" },
-        { "lr-min", strcmp(c->lr_schedule, "cosine") != 0, "it is --lr-schedule cosine's floor, which is not the schedule" },
-        { "monitor", !es && !c->save_best[0], "it is what --early-stop and --save-best watch, and neither is given" },
-        { "min-delta", !es && !c->save_best[0],
-          "it is what --early-stop and --save-best count as improvement, and neither is given" },
+        { "lr-gamma", strcmp(c->lr_schedule, "step") && !plateau, "it is --lr-schedule step's and plateau's factor, and neither is the schedule" },
+        { "lr-min", strcmp(c->lr_schedule, "cosine") && !plateau, "it is --lr-schedule cosine's and plateau's floor, and neither is the schedule" },
+        { "lr-patience", !plateau, "it paces --lr-schedule plateau, which is not the schedule" },
+        { "monitor", !es && !plateau && !c->save_best[0],
+          "it is what --early-stop, --save-best and --lr-schedule plateau watch, and none is given" },
+        { "min-delta", !es && !plateau && !c->save_best[0],
+          "it is what --early-stop, --save-best and --lr-schedule plateau count as improvement, and none is given" },
         { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
         { "header", !csv, "it is for csv: sources, and none is given" },
         { "label-column", !csv, "it is for csv: sources, and none is given" },

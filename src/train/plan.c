@@ -25,6 +25,7 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     else if (!strcmp(c->optimizer, "rmsprop")) o->kind = RG_OPT_RMSPROP;
     else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam, adamw or rmsprop)",
                                                 c->optimizer));
+    p->loss = !strcmp(c->loss, "crossentropy") ? RG_LOSS_XENT : !strcmp(c->loss, "bce") ? RG_LOSS_BCE : -1;
     o->momentum = (float)c->momentum;
     o->nesterov = c->nesterov;
     o->beta1 = (float)c->beta1;
@@ -34,9 +35,13 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     o->weight_decay = (float)c->weight_decay;
     /* --nesterov without momentum is plain SGD: a warning (rg_config_noops), not an error */
     p->lr = (rg_lr_schedule){ .kind = !strcmp(c->lr_schedule, "step") ? RG_LR_STEP
-                                      : !strcmp(c->lr_schedule, "cosine") ? RG_LR_COSINE : RG_LR_CONSTANT,
+                                      : !strcmp(c->lr_schedule, "cosine") ? RG_LR_COSINE
+                                      : !strcmp(c->lr_schedule, "plateau") ? RG_LR_PLATEAU : RG_LR_CONSTANT,
                               .lr = c->lr, .warmup = c->warmup, .step_epochs = c->lr_step_epochs,
-                              .gamma = c->lr_gamma, .lr_min = c->lr_min };
+                              .gamma = c->lr_gamma, .lr_min = c->lr_min, .patience = c->lr_patience };
+    if (p->lr.kind == RG_LR_PLATEAU && !(c->lr_gamma < 1.0))
+        return at(option, "lr-gamma", rg_error(RG_EUSAGE, "--lr-gamma %g: --lr-schedule plateau cuts the rate by "
+                                               "this factor, which must be below 1 (e.g. 0.1)", c->lr_gamma));
     return RG_OK;
 }
 

@@ -23,6 +23,7 @@ typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_
 typedef struct rg_plan {
     const rg_config *c;          /* the options as given (the log and checkpoints keep them) */
     rg_opt_config opt;
+    int loss;                    /* an rg_loss, or -1: the model's own (--loss auto) */
     rg_lr_schedule lr;           /* total_steps: set by the trainer once it knows the data */
     rg_partition partition;
     int iid;                     /* partition.kind == RG_PART_IID */

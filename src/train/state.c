@@ -36,7 +36,7 @@
 #define CK_DIGITS 12
 
 _Static_assert(sizeof(rg_counters) == 16 * sizeof(uint64_t), "rg_counters is the file format: 16 u64");
-_Static_assert(sizeof(rg_sums) == 4 * sizeof(double), "rg_sums is the file format: 4 doubles");
+_Static_assert(sizeof(rg_sums) == 7 * sizeof(double), "rg_sums is the file format: 7 doubles");
 
 rg_status rg_state_alloc(rg_run_state *s)
 {
@@ -240,10 +240,11 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     snprintf(inputs, sizeof inputs, "%zu", rg_model_inputs(m));
     /* the class names, when the model has them, as rg_model_save writes them */
     char *classes = rg_model_classes_json(m);
-    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config", "classes" };
-    const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj, classes };
-    enum { MAX_META = 7 };
-    const size_t NMETA = classes ? 7 : 6;
+    const char *meta_k[] = { "format", "kind", "spec", "inputs", "regula_version", "config", "loss", "classes" };
+    const char *meta_v[] = { RG_CHECKPOINT_FORMAT, "training", rg_model_spec(m), inputs, RG_VERSION, cj,
+                             rg_loss_name(rg_model_loss(m)), classes };
+    enum { MAX_META = 8 };
+    const size_t NMETA = classes ? 8 : 7;
     /* checksum: tensors by name, then metadata by key */
     fnv f = { RG_FNV_INIT };
     const char *names[MAX_T];

@@ -33,7 +33,10 @@ static rg_status check_dataset(const rg_model *m, const rg_dataset *ds, const ch
                         rg_dataset_name(ds), role, rg_dataset_features(ds), rg_model_inputs(m));
     if (!rg_dataset_y(ds))
         return rg_error(RG_EDATA, "%s (%s set) has no labels", rg_dataset_name(ds), role);
-    if ((size_t)rg_dataset_classes(ds) > rg_model_outputs(m))
+    if (rg_model_loss(m) == RG_LOSS_BCE && rg_dataset_classes(ds) > 2)
+        return rg_error(RG_EDATA, "%s (%s set): labels go up to %d but binary cross-entropy (--loss bce, a last "
+                        "layer dense(1, sigmoid)) takes 0 and 1", rg_dataset_name(ds), role, rg_dataset_classes(ds) - 1);
+    if ((size_t)rg_dataset_classes(ds) > rg_model_classes(m))
         return rg_error(RG_EDATA, "%s (%s set): labels go up to %d but the model has %zu outputs",
                         rg_dataset_name(ds), role, rg_dataset_classes(ds) - 1, rg_model_outputs(m));
     return RG_OK;
@@ -99,6 +102,9 @@ static rg_status check_world(const rg_run *r)
     if (N == 0) return rg_error(RG_EDATA, "%s: no training samples", rg_dataset_name(r->train));
     if (c->early_stop > 0 && !r->val)
         return rg_error(RG_EUSAGE, "--early-stop needs a validation set (--val-split, or a test set to validate on)");
+    if (r->p->lr.kind == RG_LR_PLATEAU && !r->val)
+        return rg_error(RG_EUSAGE, "--lr-schedule plateau needs a validation set (--val-split, or a test set to "
+                        "validate on): it watches --monitor");
     if (r->world > RG_MAX_WORKERS)
         return rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most %d", r->world,
                         rg_dist_size(), r->threads, RG_MAX_WORKERS);
@@ -494,6 +500,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     rg_status st = rg_config_validate(c);
     if (st == RG_OK) st = rg_plan_resolve(c, &p, NULL);
     if (st == RG_OK) rg_dist_set_timeout(c->comm_timeout);
+    if (st == RG_OK && p.loss >= 0) st = rg_model_set_loss(m, (rg_loss)p.loss);
     if (st == RG_OK) st = check_dataset(m, train, "training");
     if (st == RG_OK) st = check_dataset(m, val, "validation");
     if (st == RG_OK) st = check_dataset(m, test, "test");

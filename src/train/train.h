@@ -65,6 +65,10 @@ typedef struct rg_sums {
     double reg;               /* ... penalty x samples */
     double best_metric;       /* early stopping (NaN: none yet) */
     double lr;                /* the rate last used */
+    /* the plateau schedule (whole numbers as doubles: the tensor is one array) */
+    double plateau_best;      /* best --monitor figure (NaN: none yet) */
+    double plateau_wait;      /* epochs since it improved */
+    double plateau_cuts;      /* cuts of the rate so far */
 } rg_sums;
 #define RG_COUNTERS (sizeof(rg_counters) / sizeof(uint64_t))
 #define RG_SUMS (sizeof(rg_sums) / sizeof(double))

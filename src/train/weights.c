@@ -66,7 +66,9 @@ rg_status rg_class_weights(const rg_config *c, const rg_dataset *train, const rg
 {
     *out = NULL;
     if (!c->class_weight[0]) return RG_OK;
-    size_t n_out = rg_model_outputs(m);
+    size_t n_out = rg_model_classes(m);   /* bce: 2 on one output */
+    if (n_out == 0) return rg_error(RG_EUSAGE, "--class-weight: a regression (--loss %s) has no classes",
+                                    rg_loss_name(rg_model_loss(m)));
     float *w = rg_malloc(n_out * sizeof *w);
     if (!w) return rg_error(RG_ENOMEM, "--class-weight: out of memory");
     for (size_t k = 0; k < n_out; k++) w[k] = 1.0f;

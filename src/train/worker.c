@@ -313,7 +313,7 @@ static rg_status train_step(worker *w, step *k)
         if (st != RG_OK || !k->local) return st;
         k->x.idle = 1;                                        /* skipped alone: still joins the syncs */
     }
-    w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch);
+    w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch, (uint64_t)w->st.f.plateau_cuts);
     k->x.lr = (float)w->st.f.lr;
     k->x.share = k->x.idle ? 0.0f : (float)k->samples * k->inv_b;
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
@@ -434,6 +434,25 @@ static rg_status save_best(const worker *w, int epoch)
     return st == RG_OK ? st : rg_error_prefix(st, "--save-best (epoch %d): ", epoch);
 }
 
+/* Reduce on plateau after the epoch's validation: a cut of the rate after
+ * lr_patience epochs without improvement of the monitored figure (Keras'
+ * count), then the wait starts again.  Every worker decides alike. */
+static void plateau(worker *w, const rg_epoch_stats *e)
+{
+    const rg_plan *p = w->p;
+    if (p->lr.kind != RG_LR_PLATEAU) return;
+    rg_sums *f = &w->st.f;
+    double v = p->monitor == RG_MONITOR_VAL_ACC ? e->val_acc : e->val_loss;
+    if (improved(p, v, f->plateau_best)) {
+        f->plateau_best = v;
+        f->plateau_wait = 0.0;
+        return;
+    }
+    if (++f->plateau_wait < (double)p->lr.patience) return;
+    f->plateau_wait = 0.0;
+    if (rg_lr_can_cut(&p->lr, (uint64_t)f->plateau_cuts)) f->plateau_cuts += 1.0;
+}
+
 /* The epoch's figures: every worker's, the validation set's; the
  * strengths' adaptation; the epoch event.  1 in *stop to stop early. */
 static rg_status epoch_end(worker *w, int epoch, int *stop)
@@ -472,6 +491,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
                               w->p->strategy == RG_STRAT_PS ? w->s->staleness : NULL);
         int better;
         *stop = best_epoch(w, &e, &better);
+        plateau(w, &e);
         if (better && w->p->save_best && w->g == 0) st = save_best(w, epoch + 1);
         /* one copy of the weights: nobody writes it before thread 0 has
          * kept or written the best ones (Hogwild has no exchange that would wait) */
@@ -567,6 +587,7 @@ static rg_status setup(worker *w)
         return rg_error(RG_ENOMEM, "out of memory setting up worker %d", w->g);
     w->st.n.world = (uint64_t)w->W;
     w->st.f.best_metric = NAN;
+    w->st.f.plateau_best = NAN;
     if (r->ck) restore(w, r->ck);
     return RG_OK;
 }

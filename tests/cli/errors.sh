@@ -177,6 +177,9 @@ expect 2 "--lr: 'abc' is not a number" -- "${TR[@]}" --lr abc
 expect 2 "--eps must be a number > 0 that a float can hold" -- "${TR[@]}" --eps 1e-50
 expect 2 "--momentum must be in [0,1), got 1" -- "${TR[@]}" --momentum 1
 expect 2 "--rho must be in [0,1), got 1" -- "${TR[@]}" --optimizer rmsprop --rho 1
+expect 2 "--loss: unknown value 'hinge' (expected auto, crossentropy or bce)" -- "${TR[@]}" --loss hinge
+expect 2 "--lr-patience must be an epoch count >= 1" -- "${TR[@]}" --lr-schedule plateau --lr-patience 0
+expect 2 "--lr-gamma 1: --lr-schedule plateau cuts the rate by this factor, which must be below 1" -- "${TR[@]}" --lr-schedule plateau --lr-gamma 1
 expect 2 "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)" -- "${TR[@]}" --optimizer foo
 expect 2 "--val-split must be a fraction in [0,1), got 1" -- "${TR[@]}" --val-split 1
 expect 2 "--label-smoothing must be in [0,1)" -- "${TR[@]}" --label-smoothing 1.5

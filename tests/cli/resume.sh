@@ -76,6 +76,10 @@ run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
 run_case early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05
+# reduce on plateau: no epoch beats --min-delta 10, so the rate is cut
+# after epochs 2, 4 (patience 2); killed in epoch 5, the resumed run must
+# find the cuts and the wait in the checkpoint
+run_case plateau step:150 "" "${common[@]}" --epochs 7 --lr-schedule plateau --lr-patience 2 --lr-gamma 0.5 --min-delta 10
 # strategies that step locally: a checkpoint is a full sync, so a resumed
 # run is the uninterrupted one bit for bit
 run_case local step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --sync-warmup 5

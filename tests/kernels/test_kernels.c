@@ -166,6 +166,40 @@ static void test_leaky_elu_keep_nan(void **state)
     }
 }
 
+/* Binary cross-entropy from the logit: finite for any finite logit (the
+ * naive -log(sigmoid(z)) is -log(0) = Inf past z = -104), exact in its
+ * small part (log1p), the probability never 0/0; a NaN logit stays NaN. */
+static void test_bce_stable(void **state)
+{
+    (void)state;
+    float z[5] = { 1e5f, -1e5f, 30.0f, 0.0f, NAN }, p[5], dz[5];
+    int32_t y[5] = { 0, 0, 1, 1, 1 };
+    size_t right = 0;
+    double l0 = rg_sigmoid_bce(z, y, 1, 0.0f, 1.0f, p, dz, &right);
+    assert_float_equal(l0, 1e5, 1e-3);
+    assert_true(p[0] == 1.0f && dz[0] == 1.0f);
+    double l1 = rg_sigmoid_bce(z + 1, y + 1, 1, 0.0f, 1.0f, p + 1, dz + 1, &right);
+    assert_true(l1 == 0.0 && p[1] == 0.0f && dz[1] == 0.0f);
+    double l2 = rg_sigmoid_bce(z + 2, y + 2, 1, 0.0f, 1.0f, p + 2, dz + 2, &right);
+    if (rgt_reldiff(l2, log1p(exp(-30.0)), 1e-30) > 1e-6) fail_msg("loss at z = 30: %.9g", l2);
+    double l3 = rg_sigmoid_bce(z + 3, y + 3, 1, 0.2f, 1.0f, p + 3, dz + 3, &right);
+    assert_float_equal(l3, log(2.0), 1e-7);                 /* any target at z = 0 */
+    assert_float_equal(dz[3], 0.5 - 0.9, 1e-7);              /* p - (y (1 - ls) + ls / 2) */
+    assert_int_equal(right, 2);                              /* z = 0 is class 0 */
+    double l4 = rg_sigmoid_bce(z + 4, y + 4, 1, 0.0f, 1.0f, p + 4, dz + 4, &right);
+    assert_true(isnan(l4) && isnan(p[4]) && isnan(dz[4]));
+    /* regression: sums, gradients, and the other figure */
+    float o[3] = { 1.0f, -2.0f, 0.5f }, t[3] = { 0.0f, 1.0f, 0.5f }, g[3];
+    double other = 0.0;
+    assert_float_equal(rg_mse(o, t, 3, 0.5f, g, &other), 1.0 + 9.0, 1e-12);
+    assert_float_equal(other, 4.0, 1e-12);
+    assert_true(g[0] == 1.0f && g[1] == -3.0f && g[2] == 0.0f);
+    other = 0.0;
+    assert_float_equal(rg_mae(o, t, 3, 0.5f, g, &other), 4.0, 1e-12);
+    assert_float_equal(other, 10.0, 1e-12);
+    assert_true(g[0] == 0.5f && g[1] == -0.5f && g[2] == 0.0f);
+}
+
 /* The loss keeps its small part beside large logits: logits (1e5, 1e5-20)
  * have a loss of log(1 + e^-20) ~ 2.06e-9 for class 0, which
  * (m + lse) - z in float would round to 0. */
@@ -223,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_activations_forward),
         cmocka_unit_test(test_leaky_elu_keep_nan),
+        cmocka_unit_test(test_bce_stable),
         cmocka_unit_test(test_all_finite),
         cmocka_unit_test(test_max_abs),
         cmocka_unit_test(test_relu_keeps_nan),

@@ -24,19 +24,25 @@ static double objective(rg_model *m, const float *x, const int32_t *y, const rg_
     return l * p->grad_scale + rg_model_penalty(m, 1.0f, NULL);
 }
 
-/* Returns the worst relative error over all parameters. */
-static double check_model(const char *spec, size_t d, float ls, int training, double tol)
+/* Returns the worst relative error over all parameters, for the loss
+ * `loss` (-1: the model's own).  Binary labels alternate 0 and 1;
+ * regression targets are spread over [-2, 2]. */
+static double check_loss(const char *spec, int loss, size_t d, float ls, int training, double tol)
 {
     rg_model *m;
     assert_int_equal(rg_model_create(spec, d, 3, &m), RG_OK);
+    if (loss >= 0) assert_int_equal(rg_model_set_loss(m, (rg_loss)loss), RG_OK);
     size_t k = rg_model_outputs(m), P = rg_model_param_count(m);
-    float x[N * 16];
+    float x[N * 16], tg[N];
     int32_t y[N];
-    make_batch(d, k, x, y);
+    make_batch(d, rg_model_loss(m) == RG_LOSS_BCE ? 2 : k, x, y);
+    for (size_t i = 0; i < N; i++) tg[i] = 4.0f * rg_rng_uniform(5, RG_RNG_USER, 3, i) - 2.0f;
+    int regression = rg_model_loss(m) == RG_LOSS_MSE || rg_model_loss(m) == RG_LOSS_MAE;
     float *w = rg_model_params(m), *g = rg_model_grads(m);
     /* non-zero biases so every path is exercised */
     for (size_t i = 0; i < P; i++) w[i] += 0.05f * (rg_rng_uniform(9, RG_RNG_USER, 2, i) - 0.5f);
-    rg_pass p = { .seed = 11, .step = 4, .sample_ids = NULL, .training = training, .label_smoothing = ls, .grad_scale = 1.0f / N };
+    rg_pass p = { .seed = 11, .step = 4, .sample_ids = NULL, .training = training, .label_smoothing = ls,
+                  .grad_scale = 1.0f / N, .targets = regression ? tg : NULL };
     rg_model_zero_grad(m);
     double l;
     assert_int_equal(rg_model_forward_backward(m, x, y, N, &p, 1, &l, NULL, NULL), RG_OK);
@@ -62,6 +68,63 @@ static double check_model(const char *spec, size_t d, float ls, int training, do
     free(analytic);
     rg_model_free(m);
     return worst;
+}
+
+static double check_model(const char *spec, size_t d, float ls, int training, double tol)
+{
+    return check_loss(spec, -1, d, ls, training, tol);
+}
+
+/* bce from the sigmoid's logit (the model's own loss for dense(1,
+ * sigmoid)), with and without smoothing; mse and mae on float targets
+ * (mae has a kink at each target: a step of h can cross it, so 2e-2) */
+static void test_other_losses(void **state)
+{
+    (void)state;
+    assert_true(check_loss("dense(6, tanh) dense(1, sigmoid)", -1, 5, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_loss("dense(6, tanh, l2=0.1) dense(1, sigmoid)", RG_LOSS_BCE, 5, 0.2f, 0, 5e-3) < 5e-3);
+    assert_true(check_loss("dense(6, tanh) dense(1, linear)", RG_LOSS_BCE, 5, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_loss("dense(6, tanh, l2=0.1) dense(1, linear)", RG_LOSS_MSE, 5, 0.0f, 0, 5e-3) < 5e-3);
+    assert_true(check_loss("dense(7, gelu) dense(1)", RG_LOSS_MAE, 5, 0.0f, 0, 2e-2) < 2e-2);
+}
+
+/* Which last layer each loss takes, and what a label must be for bce. */
+static void test_loss_needs(void **state)
+{
+    (void)state;
+    rg_model *m;
+    assert_int_equal(rg_model_create("dense(4, relu) dense(1, sigmoid)", 3, 1, &m), RG_OK);
+    assert_int_equal(rg_model_loss(m), RG_LOSS_BCE);   /* auto */
+    assert_int_equal(rg_model_set_loss(m, RG_LOSS_MSE), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "--loss mse: the last layer must be dense(1, linear)"));
+    assert_int_equal(rg_model_set_loss(m, RG_LOSS_XENT), RG_EUSAGE);
+    float x[3] = { 1, 2, 3 };
+    int32_t y = 2;
+    assert_int_equal(rg_model_forward_backward(m, x, &y, 1, NULL, 0, NULL, NULL, NULL), RG_EDATA);
+    assert_non_null(strstr(rg_last_error(), "label 2 of sample 0 is not 0 or 1"));
+    /* a clone, and a model sharing the weights, keep the loss */
+    rg_model *c;
+    assert_int_equal(rg_model_set_loss(m, RG_LOSS_BCE), RG_OK);
+    assert_int_equal(rg_model_clone(m, &c), RG_OK);
+    assert_int_equal(rg_model_loss(c), RG_LOSS_BCE);
+    rg_model_free(c);
+    rg_model_free(m);
+    assert_int_equal(rg_model_create("dense(3, softmax)", 3, 1, &m), RG_OK);
+    assert_int_equal(rg_model_loss(m), RG_LOSS_XENT);
+    assert_int_equal(rg_model_set_loss(m, RG_LOSS_BCE), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "--loss bce: the last layer must be dense(1, sigmoid)"));
+    rg_model_free(m);
+    assert_int_equal(rg_model_create("dense(2, relu) dense(1)", 3, 1, &m), RG_OK);
+    assert_int_equal(rg_model_set_loss(m, RG_LOSS_MAE), RG_OK);
+    /* regression: the outputs are the predictions; a perfect one costs 0 */
+    float out, tgt;
+    assert_int_equal(rg_model_forward_backward(m, x, NULL, 1, NULL, 0, NULL, NULL, &out), RG_OK);
+    tgt = out;
+    rg_pass p = { .grad_scale = 1.0f, .targets = &tgt };
+    double l = -1;
+    assert_int_equal(rg_model_forward_backward(m, x, NULL, 1, &p, 0, &l, NULL, NULL), RG_OK);
+    assert_true(l == 0.0);
+    rg_model_free(m);
 }
 
 static void test_activations(void **state)
@@ -193,6 +256,8 @@ int main(void)
         cmocka_unit_test(test_penalties),
         cmocka_unit_test(test_bias_false_and_dropout),
         cmocka_unit_test(test_whole_reference_model),
+        cmocka_unit_test(test_other_losses),
+        cmocka_unit_test(test_loss_needs),
         cmocka_unit_test(test_penalty_value),
         cmocka_unit_test(test_start_grad_is_zero_plus_penalty),
         cmocka_unit_test(test_overwrite_equals_zero_then_accumulate),

@@ -179,7 +179,7 @@ static void test_set_errors(void **state)
     expect_set_error("scale", "1e300", "--scale: '1e300' is out of range");
     expect_set_error("optimizer", "foo",
                      "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)");
-    expect_set_error("lr-schedule", "linear", "(expected constant, step or cosine)");
+    expect_set_error("lr-schedule", "linear", "(expected constant, step, cosine or plateau)");
     expect_set_error("monitor", "acc", "(expected val_loss or val_acc)");
     expect_set_error("foo", "1", "unknown option --foo");
     expect_set_error("lrr", "1", "unknown option --lrr (did you mean --lr?)");
@@ -341,7 +341,7 @@ static void test_hash_sees_every_setting(void **state)
 {
     (void)state;
     static const char *candidates[] = {"7", "0.5", "sgd", "cosine", "val_acc", "x.csv", "local", "size", "equal",
-                                       "local-sgd", "on", "lines", "yes", "json"};
+                                       "local-sgd", "on", "lines", "yes", "json", "bce"};
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config base;

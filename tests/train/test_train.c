@@ -463,6 +463,32 @@ static void test_lr_schedules(void **state)
     assert_float_equal(lr[15], 0.01 + 0.09 * 0.5 * (1 + cos(3.14159265358979 * 15.0 / 16.0)), 1e-7);
     for (int i = 1; i < 16; i++) assert_true(lr[i] <= lr[i - 1]);
     rg_model_free(m);
+
+    /* plateau: a --min-delta no epoch can beat makes every epoch after the
+     * first one without improvement: with patience 2 the rate is cut after
+     * epochs 3 and 5 (Keras' count), the second cut stops at the floor,
+     * and a third would change nothing */
+    rg_config_set(&c, "lr-schedule", "plateau");
+    rg_config_set(&c, "lr-patience", "2");
+    rg_config_set(&c, "lr-gamma", "0.5");
+    rg_config_set(&c, "lr-min", "0.03");
+    rg_config_set(&c, "min-delta", "100");
+    rg_config_set(&c, "epochs", "8");
+    m = model_for(&c, 6);
+    assert_int_equal(rg_train(&c, m, ds, NULL, NULL, NULL, NULL, NULL), RG_EUSAGE);   /* it watches a validation set */
+    assert_non_null(strstr(rg_last_error(), "--lr-schedule plateau needs a validation set"));
+    assert_int_equal(rg_train(&c, m, ds, ds, NULL, NULL, NULL, NULL), RG_OK);
+    assert_int_equal(read_step_lrs(log, lr, 64), 32);
+    for (int i = 0; i < 32; i++) assert_float_equal(lr[i], i < 12 ? 0.1 : i < 20 ? 0.05 : 0.03, 1e-9);
+    rg_model_free(m);
+    /* an improving figure is never cut: separable blobs, loss falling */
+    rg_config_set(&c, "min-delta", "0");
+    rg_config_set(&c, "lr-patience", "1");
+    m = model_for(&c, 6);
+    assert_int_equal(rg_train(&c, m, ds, ds, NULL, NULL, NULL, NULL), RG_OK);
+    assert_int_equal(read_step_lrs(log, lr, 64), 32);
+    for (int i = 0; i < 32; i++) assert_float_equal(lr[i], 0.1, 1e-9);
+    rg_model_free(m);
     rgt_rmtree(dir);
     free(dir);
     rg_dataset_free(ds);

@@ -216,6 +216,7 @@ static void test_noops(void **state)
         { "partition", "dirichlet:0.5" }, { "sync-every", "4" }, { "sync-warmup", "10" }, { "elastic", "0.2" },
         { "error-feedback", "on" }, { "det-shards", "4" }, { "comm-timeout", "5" }, { "lr-gamma", "0.5" },
         { "header", NULL }, { "keep", "5" }, { "servers", "2" }, { "dgc-warmup", "1" }, { "rho", "0.9" },
+        { "lr-patience", "3" },
     };
     for (size_t i = 0; i < sizeof set / sizeof *set; i++) assert_int_equal(rg_config_set(&c, set[i][0], set[i][1]), RG_OK);
     if (rg_config_validate(&c) != RG_OK) fail_msg("%s", rg_last_error());
