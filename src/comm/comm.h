@@ -70,7 +70,10 @@ rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
  * ... over point-to-point messages, so they are always bitwise reproducible;
  * iallreduce starts the first of its two rounds, and its wait or the
  * communicator's next collective or recv completes it (pending ones first,
- * oldest first; a vector over 4 Mi elements completes at the call); send
+ * oldest first; a vector over 4 Mi elements completes at the call, and so
+ * does one over 4 KiB on a communicator whose ranks share a machine, or
+ * before its first such reduction has found out: see
+ * rg_comm_mpi_shared_memory); send
  * copies the message and returns (MPI_Isend); recv probes first so a
  * wrong-sized message is consumed; tags run from 0 to MPI_TAG_UB - 2048 (the
  * reductions take the top ones); counts over INT_MAX are segmented

@@ -5,8 +5,10 @@
  * that runs over it (and over rg_comm_self) is comm_hier.c.
  *
  * mpi: one rg_comm wraps one duplicated MPI_Comm whose error handler returns
- * (MPI_ERRORS_RETURN).  No MPI call blocks (MPI_Comm_split and MPI_Finalize
- * do, each after a timed barrier): every op starts non-blocking requests and
+ * (MPI_ERRORS_RETURN).  No MPI call blocks (MPI_Comm_split, MPI_Finalize
+ * and the shared-memory window's MPI_Comm_split_type, MPI_Win_allocate_shared
+ * and MPI_Win_free do, each after a timed barrier): every op starts
+ * non-blocking requests or raises shared-memory counters and
  * completes them in mpi_wait_for, which spins on MPI_Test for 1 ms, then
  * naps (up to 1 ms), and gives up after --comm-timeout
  * (rg_comm_mpi_set_timeout).  Then it names the failed rank: shortly before
@@ -683,18 +685,25 @@ static rg_status shm_step(rg_comm *c, shm_area *s)
 }
 
 /* The window for slots of `slot` bytes; NULL when MPI could not make it
- * (MPI_Win_allocate_shared failed on this rank). */
+ * here.  Every rank makes the collective call, whatever fails around it.
+ * MPI aligns a window to less than a cache line: the area starts at the
+ * first line boundary in it (the same offset in every process, whose
+ * mappings all start at a page). */
 static shm_area *shm_make(rg_comm *c, MPI_Comm node, size_t slot)
 {
-    shm_area *s = rg_calloc(1, sizeof *s);
     int P = c->size, unit;
-    MPI_Aint bytes = c->rank == 0 ? (MPI_Aint)((size_t)P * SHM_LINE + (size_t)(P + 1) * slot) : 0, got;
-    char *mine;
-    if (!s || MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &mine, &s->win) != MPI_SUCCESS) {
-        rg_free(s);
+    MPI_Aint bytes = c->rank == 0 ? (MPI_Aint)((size_t)(P + 1) * SHM_LINE + (size_t)(P + 1) * slot) : 0, got;
+    MPI_Win win;
+    char *mine, *base = NULL;
+    if (MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &mine, &win) != MPI_SUCCESS) return NULL;
+    MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+    shm_area *s = rg_calloc(1, sizeof *s);
+    if (!s || MPI_Win_shared_query(win, 0, &got, &unit, &base) != MPI_SUCCESS || !base) {
+        rg_free(s);     /* the window is left to MPI: freeing it would wait for every rank */
         return NULL;
     }
-    MPI_Win_shared_query(s->win, 0, &got, &unit, &s->base);
+    s->win = win;
+    s->base = base + (SHM_LINE - (uintptr_t)base % SHM_LINE) % SHM_LINE;
     if (c->rank == 0)
         for (int j = 0; j < P; j++) atomic_init(shm_counter(s, j), 0);
     MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
@@ -711,11 +720,23 @@ static int shm_agree(rg_comm *c, int yes, rg_status *st)
     return *st == RG_OK && v == (float)c->size;
 }
 
-/* Makes m->shm ready for `bytes` a rank, or decides on messages for good. */
+/* The bytes of a slot for vectors of `bytes`: a power of two from 256 KiB
+ * to SHM_SLOT, so that a communicator grows its window a few times at most. */
+static size_t shm_slot_for(size_t bytes)
+{
+    size_t slot = (size_t)256 << 10;
+    while (slot < bytes && slot < SHM_SLOT) slot *= 2;
+    return slot;
+}
+
+/* Makes m->shm ready for `bytes` a rank, or decides on messages for good.
+ * Every rank makes every collective call (the split, the window) and then
+ * votes, so ranks that differ (REGULA_MPI_SHM, a failed allocation) agree
+ * on messages instead of waiting in different calls. */
 static rg_status shm_ready(rg_comm *c, size_t bytes)
 {
     mpi_impl *m = c->impl;
-    size_t slot = bytes < SHM_SLOT ? (bytes + SHM_LINE - 1) / SHM_LINE * SHM_LINE : SHM_SLOT;
+    size_t slot = shm_slot_for(bytes);
     if (m->shm && m->shm->slot >= slot) return RG_OK;
     rg_status st = mpi_barrier(c);      /* the calls below block: everyone is there first */
     if (st != RG_OK) return st;
@@ -731,18 +752,21 @@ static rg_status shm_ready(rg_comm *c, size_t bytes)
         m->shm = NULL;
     } else {
         int size = 0;
-        if (m->shm_want && MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS)
+        if (MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS)
             MPI_Comm_size(node, &size);
-        if (!shm_agree(c, size == c->size, &st)) {
+        if (!shm_agree(c, m->shm_want && size == c->size, &st)) {
             if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
             m->shm_state = -1;
             return st;
         }
     }
     shm_area *s = shm_make(c, node, slot);
-    if (!shm_agree(c, s != NULL, &st) || !s) {
-        m->shm_state = -1;      /* the window stays on the list for finalize: its ranks made it */
-        if (s) { s->next = g_shm; g_shm = s; }
+    if (!shm_agree(c, s != NULL, &st)) {
+        /* Not every rank has the window: it is left to MPI (MPI_Win_free
+         * would wait for the ranks without it), and so is node. */
+        if (s) MPI_Win_unlock_all(s->win);
+        rg_free(s);
+        m->shm_state = -1;
         return st;
     }
     shm_area **p = &g_shm;
@@ -972,7 +996,8 @@ static rg_status mpi_wrap(MPI_Comm comm, int deterministic, rg_comm **out)
     m->tag_ub = (has && ub ? *ub : 32767) - 2 * RED_TAGS;     /* the standard's minimum, less ours */
     m->deterministic = deterministic;
     const char *e = getenv("REGULA_MPI_SHM");
-    m->shm_want = !(e && !strcmp(e, "0"));
+    /* the counters are atomics shared between processes: lock-free ones only */
+    m->shm_want = !(e && !strcmp(e, "0")) && ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2;
     c->ops = &mpi_ops;
     c->rank = rank;
     c->size = size;
