@@ -44,6 +44,18 @@ char *rg_strdup(const char *s)
     return p;
 }
 
+char **rg_strv_dup(const char *const *v, int n)
+{
+    char **c = rg_calloc((size_t)n, sizeof *c);
+    for (int i = 0; c && i < n; i++)
+        if (!(c[i] = rg_strdup(v[i]))) {
+            while (i-- > 0) rg_free(c[i]);
+            rg_free(c);
+            c = NULL;
+        }
+    return c;
+}
+
 int rg_mul_ok(size_t a, size_t b, size_t *out)
 {
     if (a && b > SIZE_MAX / a) return 0;

@@ -29,6 +29,9 @@ void *rg_malloc(size_t n);          /* NULL on failure (never aborts) */
 void *rg_calloc(size_t n, size_t size);
 void rg_free(void *p);
 char *rg_strdup(const char *s);
+/* A copy of n strings (class names): NULL when out of memory, nothing
+ * left allocated then. */
+char **rg_strv_dup(const char *const *v, int n);
 /* Asks the kernel for transparent huge pages over a large block not yet
  * touched (datasets: the training batch gather reads rows at random, and
  * 4 KiB pages make that TLB-bound).  Advice only; harmless if refused. */

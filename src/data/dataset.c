@@ -101,13 +101,7 @@ static rg_status names_dup(char *const *names, int n, const char *what, char ***
 {
     *out = NULL;
     if (!names || n <= 0) return RG_OK;
-    char **c = rg_calloc((size_t)n, sizeof *c);
-    for (int i = 0; c && i < n; i++)
-        if (!(c[i] = rg_strdup(names[i]))) {
-            while (i-- > 0) rg_free(c[i]);
-            rg_free(c);
-            c = NULL;
-        }
+    char **c = rg_strv_dup((const char *const *)names, n);
     if (!c) return rg_error(RG_ENOMEM, "%s: out of memory copying %d class names", what, n);
     *out = c;
     return RG_OK;

@@ -35,13 +35,7 @@ rg_status rg_model_set_classes(rg_model *m, const char *const *names, int n)
         for (int j = 0; j < i; j++)
             if (!strcmp(names[i], names[j]))
                 return rg_error(RG_EUSAGE, "class name \"%s\" given twice", names[i]);
-    char **c = rg_calloc((size_t)n, sizeof *c);
-    for (int i = 0; c && i < n; i++)
-        if (!(c[i] = rg_strdup(names[i]))) {
-            while (i-- > 0) rg_free(c[i]);
-            rg_free(c);
-            c = NULL;
-        }
+    char **c = rg_strv_dup(names, n);
     if (!c) return rg_error(RG_ENOMEM, "out of memory for %d class names", n);
     rg_model_set_classes(m, NULL, 0);
     m->classes = c;
