@@ -128,11 +128,13 @@ int main(int argc, char **argv)
     rg_comm_mpi_finalize();
     if (strcmp(mode, "slow") != 0) CHECK(rg_now() - t1 < 0.5);    /* nothing waits on the way out */
     else CHECK(g_pass > 0);
-    /* Open MPI ends the job when a process leaves without MPI_Finalize:
-     * nobody leaves before the sleeper is done */
-    if (!strcmp(mode, "sleeper") && W > 1) sleep_s(4.5 - (rg_now() - t0));
-    if (!strcmp(mode, "deadlock") && W > 1) sleep_s(2.5 - (rg_now() - t0));
     printf("timeout_mpi rank %d: %d passed, %d failed\n", g_rank, g_pass, g_fail);
     fflush(stdout);
+    /* Open MPI and MPICH's hydra end the job when a process leaves without
+     * MPI_Finalize: nobody leaves before the sleeper is done, and each
+     * says its result before it waits (said after, a rank could be killed
+     * by the first to leave before saying it) */
+    if (!strcmp(mode, "sleeper") && W > 1) sleep_s(4.5 - (rg_now() - t0));
+    if (!strcmp(mode, "deadlock") && W > 1) sleep_s(2.5 - (rg_now() - t0));
     return g_fail != 0;
 }
