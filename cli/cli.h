@@ -99,6 +99,7 @@ int cli_run(const cli_command *cmd, int argc, char **argv);
 typedef struct cli_progress {
     int mode;                  /* CLI_PROGRESS_* */
     int verbose, has_val;
+    int fed;                   /* regula fed: it counts rounds (the bar: rounds done) */
     long epochs;
     int fd;                    /* where the terminal's width is asked (-1: none) */
     double t_start, t_mark;    /* the run's start; the last epoch's end (or the start) */

@@ -81,6 +81,7 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
     RG_RNG_CODEC = 5, RG_RNG_VALSPLIT = 6,
+    RG_RNG_FED_SAMPLE = 7, RG_RNG_FED_SHUFFLE = 8,   /* regula fed: clients of a round, their local epochs */
     RG_RNG_USER = 100
 };
 void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
@@ -430,6 +431,15 @@ typedef struct rg_config {
     int servers;              /* ps: parameter servers (the last ranks) */
     long staleness;           /* ps: steps a worker may run ahead of the slowest */
     int staleness_lr;         /* ps: scale an update by 1 / (its staleness + 1) */
+    /* regula fed: federated learning over simulated clients; clients > 0
+     * makes a run federated (rounds then stand for epochs) */
+    int clients;              /* clients, each a part of the data (--partition) */
+    long rounds;              /* rounds to train */
+    double sample;            /* fraction of the clients drawn each round */
+    long local_epochs;        /* a client's passes over its data per round (0: 1) */
+    long local_steps;         /* ... or this many local batches (0: local epochs) */
+    char algo[16];            /* fedavg | fedprox */
+    double mu;                /* fedprox: the proximal term's strength */
     /* the front end's (the library reads none of these): how `regula train`
      * shows its progress on stderr, and how much it says */
     char progress[8];         /* auto | bar | lines | none */
@@ -489,12 +499,26 @@ uint64_t rg_config_hash(const rg_config *c);
 
 /* ----------------------------------------------------------------- training */
 
+/* regula fed (rg_config.clients > 0): a round's clients, besides the
+ * round's (the epoch's) figures.  A client's loss is the mean training
+ * loss (with its penalties) over its local steps; its drift the norm of
+ * its update ||w_c - w_g||; worst: the mean of the worst 10% (the
+ * highest, at least one client).  Bytes: what a server would send the
+ * sampled clients (the global model) and receive (their updates). */
+typedef struct rg_round_stats {
+    int clients, trained;      /* sampled; of them, those with samples */
+    double client_loss_mean, client_loss_std, client_loss_worst;
+    double drift_mean, drift_std, drift_worst;
+    double bytes_up, bytes_down;
+} rg_round_stats;
+
 typedef struct rg_epoch_stats {
-    int epoch;                 /* 1-based */
+    int epoch;                 /* 1-based (regula fed: the round) */
     double loss, reg_loss, acc;
     double val_loss, val_acc;  /* NaN when there is no validation set */
     double samples_per_s, seconds;
     double lr;
+    const rg_round_stats *round; /* regula fed: the round's clients; NULL otherwise */
 } rg_epoch_stats;
 
 /* The final model's figures: loss (data + penalty) and accuracy, no

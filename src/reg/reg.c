@@ -98,7 +98,10 @@ void rg_reg_adapt_epoch(rg_reg *r, const double *div)
     rg_reg_normalise(r, raw);
 }
 
-int rg_reg_starts(const rg_reg *r) { return r->has_penalty && (r->scope == RG_SCOPE_LOCAL || r->fused); }
+int rg_reg_starts(const rg_reg *r)
+{
+    return r->has_penalty && (r->scope == RG_SCOPE_LOCAL || (r->fused && r->scope == RG_SCOPE_GLOBAL));
+}
 int rg_reg_is_global(const rg_reg *r) { return r->has_penalty && r->scope == RG_SCOPE_GLOBAL && !r->fused; }
 
 float rg_reg_strength(const rg_reg *r, int g, size_t nb, float inv_b_step)

@@ -10,7 +10,10 @@
 #define RG_REG_H
 #include "core/core.h"
 
-typedef enum { RG_SCOPE_GLOBAL, RG_SCOPE_LOCAL } rg_scope;
+/* RG_SCOPE_SERVER: a strategy applies the penalty itself, once per round
+ * on the aggregated model (a federated server, --reg-scope global of
+ * regula fed); the steps never do. */
+typedef enum { RG_SCOPE_GLOBAL, RG_SCOPE_LOCAL, RG_SCOPE_SERVER } rg_scope;
 typedef enum { RG_ADAPT_NONE, RG_ADAPT_SIZE, RG_ADAPT_SKEW, RG_ADAPT_DIVERGENCE } rg_adapt;
 
 /* Every 8th step of an epoch measures the divergence policy's figure. */
