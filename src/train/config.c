@@ -192,12 +192,12 @@ enum opt_kind {
     X("mu", "X", "fed", K_DOUBLE, mu, NULL, "fedprox: the proximal term's strength")     \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
-    X("checkpoint-every-epoch", NULL, "train", K_FLAG, checkpoint_every_epoch, NULL,         \
-      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every)") \
-    X("checkpoint-dir", "DIR", "train", K_STR, checkpoint_dir, NULL,                       \
+    X("checkpoint-every-epoch", NULL, "train fed", K_FLAG, checkpoint_every_epoch, NULL,         \
+      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every; fed: of each round)") \
+    X("checkpoint-dir", "DIR", "train fed", K_STR, checkpoint_dir, NULL,                       \
       "directory for training checkpoints; empty: the --resume directory")                \
-    X("keep", "K", "train", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
-    X("resume", "DIR", "train", K_STR, resume, NULL,                                       \
+    X("keep", "K", "train fed", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
+    X("resume", "DIR", "train fed", K_STR, resume, NULL,                                       \
       "continue from the newest valid checkpoint in DIR (start afresh if it has none)")    \
     X("comm-timeout", "SECONDS", "train fed", K_DOUBLE, comm_timeout, NULL,                    \
       "MPI: a peer silent this long is declared failed; every survivor exits with code 5") \
@@ -869,7 +869,8 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (free_key) continue;
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
         if (y && cJSON_Compare(x, y, 1)) continue;
-        if (y && cJSON_IsNumber(y) && name_eq(x->string, "epochs")) {
+        /* regula fed's rounds stand for epochs */
+        if (y && cJSON_IsNumber(y) && (name_eq(x->string, "epochs") || name_eq(x->string, "rounds"))) {
             if ((st = epochs_may_change(c, y, what)) != RG_OK) goto done;
             continue;
         }
@@ -878,7 +879,7 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
                       "process count, --shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
-                      "schedule is cosine, --epochs may change)",
+                      "schedule is cosine, --epochs (regula fed: --rounds) may change)",
                       what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
         free(vx);
         free(vy);

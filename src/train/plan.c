@@ -143,8 +143,9 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
     else if (c->warmup > 0 || p->lr.kind == RG_LR_COSINE)
         opt = c->warmup > 0 ? "warmup" : "lr-schedule",
         why = "a schedule by steps would depend on how the clients are dealt to workers (step and plateau count rounds)";
-    else if (c->checkpoint_every > 0 || c->checkpoint_every_epoch || c->resume[0])
-        opt = c->resume[0] ? "resume" : "checkpoint-every", why = "checkpoints of federated rounds are not built yet";
+    else if (c->checkpoint_every > 0)
+        opt = "checkpoint-every", why = "a round's steps depend on how the clients are dealt to workers: checkpoint "
+                                        "at each round's end with --checkpoint-every-epoch";
     if (why) return at(option, opt, rg_error(RG_EUSAGE, "regula fed: --%s: %s", opt, why));
     return RG_OK;
 }

@@ -215,7 +215,7 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
     size_t N = rg_dataset_size(r->train);
     uint64_t B = (uint64_t)c->batch < N ? (uint64_t)c->batch : N;
     uint64_t e = ck->n.epoch, k = ck->n.epoch_step;
-    if (!r->p->iid && ck->n.world != (uint64_t)r->world)
+    if (!r->p->iid && !r->p->fed && ck->n.world != (uint64_t)r->world)
         return rg_error(RG_EUSAGE, "--resume: %s was written by %llu workers; with --partition %s each worker owns "
                         "its own samples, so the run must go on with %llu workers (it has %d)", path,
                         (unsigned long long)ck->n.world, c->partition, (unsigned long long)ck->n.world, r->world);
@@ -223,11 +223,13 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
         return rg_error(RG_EUSAGE, "--resume: %s keeps each of its %llu workers' --compress state (residuals); the run "
                         "must go on with %llu workers (it has %d)", path, (unsigned long long)ck->n.world,
                         (unsigned long long)ck->n.world, r->world);
-    if (e >= (uint64_t)c->epochs)
-        return rg_error(RG_EUSAGE, "--resume: %s is in epoch %llu, past --epochs %ld: a resumed run goes on from its "
-                        "checkpoint (give --epochs %llu or more)", path, (unsigned long long)e + 1, c->epochs,
-                        (unsigned long long)e + 1);
-    if (r->p->iid) {
+    const char *unit = r->p->fed ? "round" : "epoch";
+    if (e >= (uint64_t)r->p->epochs)
+        return rg_error(RG_EUSAGE, "--resume: %s is in %s %llu, past --%ss %ld: a resumed run goes on from its "
+                        "checkpoint (give --%ss %llu or more)", path, unit, (unsigned long long)e + 1, unit,
+                        r->p->epochs, unit, (unsigned long long)e + 1);
+    /* regula fed: checkpoints fall on rounds' ends (the cursor counts dealt samples) */
+    if (r->p->iid && !r->p->fed) {
         uint64_t spe = (N + B - 1) / B, at = k * B < N ? k * B : N;
         if (k > spe || ck->n.samples != e * N + at)
             return rg_error(RG_EUSAGE, "--resume: %s stopped at %llu samples (epoch %llu, step %llu of it), which is not "

@@ -396,6 +396,9 @@ static rg_status epoch_begin(worker *w, int epoch, int resumed)
     if (w->s->ops->deal) {
         rg_status st = w->s->ops->deal(w->s, (uint64_t)epoch, &w->deal);
         if (st == RG_OK) w->steps = w->deal->steps;
+        /* a dealt epoch is checkpointed at its end only (plan.c), and its
+         * length may differ with another worker count: it is done */
+        if (resumed) w->st.n.epoch_step = w->steps;
         return st;
     }
     if (p->iid) {

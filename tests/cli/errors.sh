@@ -204,6 +204,7 @@ expect 2 "regula fed: --local-steps: give --local-epochs or --local-steps, not b
 expect 2 "--algo: unknown value 'fedfoo' (expected fedavg or fedprox)" -- "${FE[@]}" --clients 5 --algo fedfoo
 expect 2 "--mu must be a finite number >= 0, got -1" -- "${FE[@]}" --clients 5 --algo fedprox --mu -1
 expect 2 "regula fed: --lr-schedule: a schedule by steps would depend on how the clients are dealt" -- "${FE[@]}" --clients 5 --lr-schedule cosine
+expect 2 "--checkpoint-every is not an option of 'fed'" -- "${FE[@]}" --clients 5 --checkpoint-every 3 --checkpoint-dir "$O/ck"
 
 category model-spec
 expect 2 "--model: dropout rate 1.0 is outside [0, 1)" -- "${TR[@]}" --model 'dense(8, relu) dropout(1.0) dense(3, softmax)'

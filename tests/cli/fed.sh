@@ -1,7 +1,7 @@
 # fed.sh — `regula fed` as a user drives it: a round per progress line,
 # the round's clients in the log's epoch events (every field the README
 # documents), the summary line in rounds, the same model for 1 and 3
-# worker threads under --deterministic, --help.
+# worker threads under --deterministic, a bitwise resume after a kill, --help.
 # Run as: bash fed.sh REGULA_BIN DATA_DIR
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
@@ -33,6 +33,24 @@ run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
 check "--deterministic: 1 and 3 worker threads save the same bytes" cmp -s "$T/d1.safetensors" "$T/d3.safetensors"
 run 0 -- "${FED[@]}" --algo fedprox --mu 0 --save "$T/p0.safetensors"
 check "fedprox --mu 0 saves fedavg's bytes" cmp -s "$T/a.safetensors" "$T/p0.safetensors"
+
+# a kill mid-run, then --resume from the last round's checkpoint: the straight run, bitwise
+# (with another worker count under --deterministic; with the same one without it)
+for det in --deterministic ""; do
+    rm -rf "$T/ck" "$T/resumed.safetensors"
+    # shellcheck disable=SC2086
+    run 0 -- "${FED[@]}" $det --rounds 4 --save "$T/straight.safetensors"
+    # shellcheck disable=SC2086
+    (RG_TEST_CRASH=step:100 exec "${FED[@]}" $det --rounds 4 --checkpoint-every-epoch --checkpoint-dir "$T/ck" \
+        --save "$T/resumed.safetensors" >/dev/null 2>&1) 2>/dev/null
+    check "the run was killed before its end ($det)" test ! -e "$T/resumed.safetensors"
+    check "round checkpoints were left ($det)" test -n "$(ls "$T/ck")"
+    workers=1
+    [ -n "$det" ] && workers=3
+    # shellcheck disable=SC2086
+    run 0 -- "${FED[@]}" $det --rounds 4 --workers $workers --checkpoint-every-epoch --resume "$T/ck" --save "$T/resumed.safetensors"
+    check "--resume after a kill, $workers workers: the straight run's bytes ($det)" cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+done
 
 run 0 -- "$REGULA" fed --help
 for o in clients rounds sample local-epochs local-steps algo mu partition reg-scope deterministic; do
