@@ -442,8 +442,12 @@ typedef struct rg_config {
     double sample;            /* fraction of the clients drawn each round */
     long local_epochs;        /* a client's passes over its data per round (0: 1) */
     long local_steps;         /* ... or this many local batches (0: local epochs) */
-    char algo[16];            /* fedavg | fedprox */
+    char algo[16];            /* fedavg | fedprox | scaffold | feddyn | fedadam | fedyogi */
     double mu;                /* fedprox: the proximal term's strength */
+    double feddyn_alpha;      /* feddyn: the dynamic regulariser's strength */
+    double server_lr;         /* the server's step (fedadam, fedyogi: eta) */
+    double server_momentum;   /* fedavg, fedprox: FedAvgM's momentum, 0 = off */
+    double server_beta1, server_beta2, server_eps;   /* fedadam, fedyogi */
     /* the front end's (the library reads none of these): how `regula train`
      * shows its progress on stderr, and how much it says */
     char progress[8];         /* auto | bar | lines | none */

@@ -7,16 +7,20 @@
  * global weights w_g.  Each of its clients trains from w_g with a fresh
  * optimizer (zero moments, step 0, as in the papers' clients): the
  * trainer's steps (forward/backward, the local penalty, the non-finite
- * guard, the optimizer) on the client's batches.  FedProx adds its
- * proximal term mu (w - w_g) to the client's gradient in exchange (its
- * value mu/2 ||w - w_g||^2 joins the step's penalty figure).  When a
- * client's last step is done, its update n_c (w_c - w_g) is kept (summed,
- * or in its slot under --deterministic) and the replica goes back to w_g.
- * The round's last step, a full sync on every worker, aggregates
- * (server.c) and takes the server's step: w_g += the weighted mean
- * update, less, under --reg-scope global, the penalty's gradient at w_g
- * times lr x the clients' mean local steps.  Then every replica holds the
- * new w_g, and the round's figures are the world's.
+ * guard, the optimizer) on the client's batches.  The algorithm
+ * (algo*.c) adds its terms to the client's gradient in exchange (FedProx's
+ * mu (w - w_g), SCAFFOLD's c - c_i, FedDyn's); their value joins the
+ * step's penalty figure.  When a client's last step is done, its update
+ * w_c - w_g is kept (n_c times it summed, or in its slot under
+ * --deterministic and for algorithms that need every client's) and the
+ * replica goes back to w_g.  The round's last step, a full sync on every
+ * worker, aggregates (server.c) and takes the algorithm's server step on
+ * the weighted mean update, less, under --reg-scope global, the penalty's
+ * gradient at w_g times lr x the clients' mean local steps.  Then every
+ * replica holds the new w_g, and the round's figures are the world's.
+ * The server's state and the clients' (SCAFFOLD's c_i, FedDyn's g_i, kept
+ * for every client that has taken part) are replicated on every worker,
+ * which updates them alike from the gathered updates.
  *
  * Invariant: between rounds every worker holds w_g and a fresh optimizer;
  * nothing of a client outlives its round, so memory grows with the
@@ -35,6 +39,12 @@ typedef struct fed {
     uint64_t seed;
     float *global;             /* [P] w_g */
     float *delta;              /* [P] the aggregated update */
+    const rg_fed_algo_ops *algo;
+    float *server;             /* [server_state x P] */
+    float **cstate;            /* [C]: each client's own state, once it has trained */
+    float *zeros;              /* [client_state x P]: a client's before it trains */
+    const float **upd;         /* [m] the server step's view of the updates */
+    float **ust;               /* [m] ... and of the sampled clients' states */
     rg_fed_agg agg;
     rg_round round;
     rg_deal deal;
@@ -70,12 +80,13 @@ static void client_done(fed *f)
     size_t j = (size_t)s->rank + f->cur * (size_t)s->world, P = f->P;
     const float *w = rg_model_params(s->m), *g = f->global;
     float n = (float)f->round.trained[j];
-    float *out = f->f.deterministic ? f->agg.slots + f->cur * P : f->agg.sum;
+    int slot = f->agg.deterministic;
+    float *out = slot ? f->agg.slots + f->cur * P : f->agg.sum;
     double drift = 0.0;
     for (size_t q = 0; q < P; q++) {
         float d = w[q] - g[q];
         drift += (double)d * (double)d;
-        out[q] = f->f.deterministic ? n * d : out[q] + n * d;
+        out[q] = slot ? d : out[q] + n * d;
     }
     f->cl[j] = f->seen > 0.0 ? f->loss / f->seen : NAN;
     f->cl[f->round.m + j] = sqrt(drift);
@@ -97,23 +108,36 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     f->shuffle = env->shuffle;
     f->seed = env->seed;
     f->P = P;
+    f->algo = f->f.algo;
     size_t m = rg_fed_sampled(&f->f), per = (m + (size_t)s->world - 1) / (size_t)s->world;
-    f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = f->f.deterministic,
-                           .per = per };
+    /* every client's update, in its slot: for the bits, or for the algorithm */
+    int slots = f->f.deterministic || f->algo->per_client;
+    f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = slots, .per = per };
+    size_t ss = (size_t)f->algo->server_state, cs = (size_t)f->algo->client_state;
+    f->server = rg_calloc(ss ? ss * P : 1, sizeof(float));
+    f->cstate = rg_calloc(cs ? (size_t)f->f.clients : 1, sizeof *f->cstate);
+    f->zeros = rg_calloc(cs ? cs * P : 1, sizeof(float));
+    f->upd = rg_calloc(m, sizeof *f->upd);
+    f->ust = rg_calloc(m, sizeof *f->ust);
+    if (!f->server || !f->cstate || !f->zeros || !f->upd || !f->ust)
+        return rg_error(RG_ENOMEM, "out of memory: federated worker %d's %s state", s->rank, f->algo->name);
     f->global = rg_calloc(P, sizeof(float));
     f->delta = rg_calloc(P, sizeof(float));
     f->cl = rg_calloc(2 * m, sizeof *f->cl);
     f->scratch = rg_calloc(2 * m, sizeof *f->scratch);
-    if (f->f.deterministic) {
+    if (slots) {
         f->agg.slots = rg_calloc(per * P, sizeof(float));
         f->agg.all = rg_calloc((size_t)s->world * per * P, sizeof(float));
     } else {
         f->agg.sum = rg_calloc(P, sizeof(float));
     }
-    if (!f->global || !f->delta || !f->cl || !f->scratch || (f->f.deterministic ? !f->agg.slots || !f->agg.all : !f->agg.sum))
+    if (!f->global || !f->delta || !f->cl || !f->scratch || (slots ? !f->agg.slots || !f->agg.all : !f->agg.sum))
         return rg_error(RG_ENOMEM, "out of memory: federated worker %d (%zu clients a round, %zu parameters)", s->rank,
                         m, P);
-    return rg_strat_broadcast(s);
+    st = rg_strat_broadcast(s);
+    rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = rg_model_params(s->m), .server = f->server };
+    if (st == RG_OK && f->algo->server_init) f->algo->server_init(&cx);
+    return st;
 }
 
 /* The round's plan and this worker's part of it; its replica holds w_g. */
@@ -137,48 +161,69 @@ static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
     return RG_OK;
 }
 
-/* The worker's own gradient; FedProx's pull towards w_g joins it. */
+/* The worker's own gradient; the algorithm's terms join it (FedProx's
+ * pull towards w_g, SCAFFOLD's correction, FedDyn's). */
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
 {
     fed *f = (fed *)s;
     rg_strat_region_whole(s, x);
     x->local = 1;
-    if (f->f.algo != RG_FED_FEDPROX || f->f.mu == 0.0 || f->deal.start[f->es + 1] == f->deal.start[f->es]) return RG_OK;
-    const float *w = rg_model_params(s->m);
-    float mu = (float)f->f.mu;
-    double prox = 0.0;
-    for (size_t q = 0; q < f->P; q++) {
-        float d = w[q] - f->global[q];
-        x->grad[q] += mu * d;
-        prox += (double)d * (double)d;
-    }
-    x->fig.reg += 0.5 * f->f.mu * prox;
+    if (!f->algo->client_grad || f->deal.start[f->es + 1] == f->deal.start[f->es]) return RG_OK;
+    size_t j = (size_t)s->rank + f->cur * (size_t)s->world;
+    float *mine = f->algo->client_state ? f->cstate[f->round.client[j]] : NULL;
+    rg_fed_ctx cx = { .f = &f->f, .P = f->P, .clients = f->f.clients, .wg = f->global, .server = f->server,
+                      .mine = mine ? mine : f->zeros };
+    x->fig.reg += f->algo->client_grad(&cx, rg_model_params(s->m), x->grad);
     return RG_OK;
 }
 
-/* The server's step on w_g, the same on every worker. */
-static void server_step(fed *f, float lr)
+/* The server step's view of the round: each sampled client's update (on
+ * the per-client path) and its own state, made when it first trains. */
+static rg_status round_view(fed *f)
+{
+    size_t cs = (size_t)f->algo->client_state;
+    for (size_t j = 0; j < f->round.m; j++) {
+        int took = f->round.trained[j] > 0;
+        uint32_t c = f->round.client[j];
+        f->upd[j] = took && f->agg.deterministic ? rg_fed_client_update(&f->agg, j) : NULL;
+        if (took && cs && !f->cstate[c] && !(f->cstate[c] = rg_calloc(cs * f->P, sizeof(float))))
+            return rg_error(RG_ENOMEM, "out of memory: the state of client %u (%zu floats each)", c, cs * f->P);
+        f->ust[j] = cs ? f->cstate[c] : NULL;
+    }
+    return RG_OK;
+}
+
+/* The server's step on w_g, the same on every worker: the algorithm's,
+ * then the global penalty's. */
+static rg_status server_step(fed *f, float lr)
 {
     rg_strategy *s = &f->base;
     float *w = rg_model_params(s->m), *pen = rg_model_grads(s->m);
     size_t P = f->P;
     int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
+    rg_status st = round_view(f);
+    if (st != RG_OK) return st;
     if (penalise) {   /* at w_g, as a synchronous step takes it at the step's start */
+        memcpy(w, f->global, P * sizeof(float));
+        memset(pen, 0, P * sizeof(float));
+        rg_model_penalty(s->m, 1.0f, pen);
+    }
+    rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = f->global, .server = f->server,
+                      .round = &f->round, .upd = f->upd, .state = f->ust, .lr = lr };
+    f->algo->server_step(&cx, f->delta);
+    if (penalise) {
         double n = 0.0, tau = 0.0;
         for (size_t j = 0; j < f->round.m; j++) {
             n += (double)f->round.trained[j];
             tau += (double)f->round.trained[j] * (double)f->round.steps[j];
         }
-        memcpy(w, f->global, P * sizeof(float));
-        memset(pen, 0, P * sizeof(float));
-        rg_model_penalty(s->m, 1.0f, pen);
         float eta = n > 0.0 ? lr * (float)(tau / n) : 0.0f;
-        for (size_t q = 0; q < P; q++) w[q] = f->global[q] + f->delta[q] - eta * pen[q];
-    } else {
-        for (size_t q = 0; q < P; q++) w[q] = f->global[q] + f->delta[q];
+        for (size_t q = 0; q < P; q++) f->global[q] -= eta * pen[q];
     }
+    memcpy(w, f->global, P * sizeof(float));
     rg_model_apply_constraints(s->m);
     memcpy(f->global, w, P * sizeof(float));
+    return RG_OK;
 }
 
 /* The round's clients' figures, every worker's, summarised. */
@@ -198,7 +243,7 @@ static rg_status summarise(fed *f)
     rg_fed_summary a, b;
     rg_fed_summarise(loss, n, tmp, &a);
     rg_fed_summarise(drift, n, tmp, &b);
-    double bytes = (double)f->P * sizeof(float);
+    double bytes = (double)f->P * sizeof(float) * (double)(1 + f->algo->extra);
     f->report = (rg_round_stats){ .clients = (int)m, .trained = (int)n, .client_loss_mean = a.mean,
                                   .client_loss_std = a.std, .client_loss_worst = a.worst, .drift_mean = b.mean,
                                   .drift_std = b.std, .drift_worst = b.worst, .bytes_down = (double)m * bytes,
@@ -212,8 +257,8 @@ static rg_status round_end(fed *f, rg_exchange *x)
     rg_strategy *s = &f->base;
     rg_status st = RG_TIMED(s, rg_fed_aggregate(&f->agg, &f->round, f->delta, &s->bytes));
     if (st == RG_OK) st = summarise(f);
+    if (st == RG_OK) st = server_step(f, x->lr);
     if (st != RG_OK) return st;
-    server_step(f, x->lr);
     client_start(f);   /* a fresh optimizer for the next round */
     x->synced = 1;
     return RG_OK;
@@ -247,6 +292,12 @@ static void free_fed(rg_strategy *s)
     rg_free(f->agg.sum);
     rg_free(f->agg.slots);
     rg_free(f->agg.all);
+    rg_free(f->server);
+    for (int c = 0; f->cstate && f->algo && f->algo->client_state && c < f->f.clients; c++) rg_free(f->cstate[c]);
+    rg_free(f->cstate);
+    rg_free(f->zeros);
+    rg_free(f->upd);
+    rg_free(f->ust);
 }
 
 const rg_strategy_ops rg_strategy_fed = {

@@ -22,7 +22,7 @@
 #include "comm/comm.h"
 #include "data/partition.h"
 
-typedef enum { RG_FED_FEDAVG, RG_FED_FEDPROX } rg_fed_algo;
+typedef struct rg_fed_algo_ops rg_fed_algo_ops;
 
 /* The settings of a federated run, resolved (plan.c). */
 typedef struct rg_fed_setup {
@@ -30,8 +30,12 @@ typedef struct rg_fed_setup {
     double sample;             /* --sample: fraction drawn per round */
     long local_epochs;         /* --local-epochs (when local_steps == 0) */
     long local_steps;          /* --local-steps, 0: local epochs */
-    rg_fed_algo algo;
+    const rg_fed_algo_ops *algo;
     double mu;                 /* fedprox: the proximal term's strength */
+    double alpha;              /* feddyn: the dynamic regulariser's strength */
+    double server_lr;          /* the server's step on the mean update */
+    double server_momentum;    /* fedavg, fedprox: the server's momentum (FedAvgM) */
+    double beta1, beta2, tau;  /* fedadam, fedyogi: the server's moments' decays and epsilon */
     int server_penalty;        /* --reg-scope global: the server applies the
                                   L1/L2 penalty to the aggregated model */
     int deterministic;         /* aggregate client by client in a fixed order */
@@ -76,11 +80,54 @@ rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, siz
                        uint64_t seed);
 void rg_deal_free(rg_deal *d);
 
+/* ---- the algorithms (algo*.c): a unit each, in algo.c's table ---- */
+
+/* What an algorithm sees.  At a client's step: the global weights w_g,
+ * the server's state (server_state arrays of P) and the client's own
+ * (client_state arrays of P, zero until it first trains), all read-only.
+ * At the server's step: the round's mean update delta, every sampled
+ * client's update (upd[j], NULL for one that trained nothing) and local
+ * steps, and the states to update. */
+typedef struct rg_fed_ctx {
+    const rg_fed_setup *f;
+    size_t P;
+    int clients;               /* C, all of them */
+    float *wg;                 /* [P] */
+    float *server;             /* [server_state x P] */
+    float *mine;               /* [client_state x P]: this client's, or NULL */
+    const rg_round *round;     /* the server's step */
+    const float *const *upd;   /* [m]: each sampled client's w_c - w_g */
+    float **state;             /* [m]: each sampled client's own state (written) */
+    float lr;                  /* the clients' learning rate this round */
+} rg_fed_ctx;
+
+struct rg_fed_algo_ops {
+    const char *name;
+    int client_state, server_state;   /* arrays of P floats each */
+    int per_client;            /* the server needs every client's update, not their sum */
+    int extra;                 /* arrays of P a client receives and sends beside w_g and
+                                  its update (SCAFFOLD's c and Δc_i): the bytes counted */
+    /* Adds the algorithm's terms to a client's gradient at w; returns the
+     * value of the penalty they stand for (0 if none), for the figures. */
+    double (*client_grad)(const rg_fed_ctx *x, const float *w, float *grad);
+    /* Called once before the first round: initial server state. */
+    void (*server_init)(const rg_fed_ctx *x);
+    /* The server's step: w_g += what the round's updates say (delta: the
+     * sample-weighted mean update); the states updated. */
+    void (*server_step)(const rg_fed_ctx *x, const float *delta);
+};
+/* The table: fedavg, fedprox, scaffold, feddyn, fedadam, fedyogi. */
+const rg_fed_algo_ops *rg_fed_algo_find(const char *name);
+/* what several share: w_g += lr x (momentum ? v = beta v + delta : delta) */
+void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta);
+
 /* ---- server.c: aggregation and the server's step ---- */
 
 /* The round's aggregation: on entry sum holds this worker's
- * sum_c n_c (w_c - w_g) over its clients, or, deterministic, slots holds
- * its clients' n_c (w_c - w_g), slot i of [per x P] for its i-th client.
+ * sum_c n_c (w_c - w_g) over its clients, or, deterministic (and for the
+ * algorithms that need every client's update), slots holds its clients'
+ * w_c - w_g, slot i of [per x P] for its i-th client, which every worker
+ * then holds in all (rg_fed_client_update finds client j's).
  * On return delta holds sum_c n_c (w_c - w_g) / sum_c n_c over every
  * sampled client of the round (0 when none trained), the same bits on
  * every worker; *bytes adds what a ring would send. */
@@ -94,6 +141,8 @@ typedef struct rg_fed_agg {
     size_t per;                /* slots per worker: ceil(m / W) */
 } rg_fed_agg;
 rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, double *bytes);
+/* After rg_fed_aggregate on the per-client path: sampled client j's update. */
+const float *rg_fed_client_update(const rg_fed_agg *a, size_t j);
 
 /* A summary of the round's clients' figures: mean, standard deviation and
  * the mean of the worst 10% (the highest; at least one client). */

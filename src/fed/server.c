@@ -27,15 +27,21 @@ static double total_weight(const rg_round *r)
     return n;
 }
 
-/* client j's update from the gathered slots, added in client order */
+const float *rg_fed_client_update(const rg_fed_agg *a, size_t j)
+{
+    size_t k = j % (size_t)a->W, i = j / (size_t)a->W;
+    return a->all + (k * a->per + i) * a->P;
+}
+
+/* the clients' updates from the gathered slots, weighted, added in client order */
 static void sum_gathered(const rg_fed_agg *a, const rg_round *r, float *delta)
 {
     memset(delta, 0, a->P * sizeof *delta);
     for (size_t j = 0; j < r->m; j++) {
         if (!r->trained[j]) continue;
-        size_t k = j % (size_t)a->W, i = j / (size_t)a->W;
-        const float *u = a->all + (k * a->per + i) * a->P;
-        for (size_t q = 0; q < a->P; q++) delta[q] += u[q];
+        const float *u = rg_fed_client_update(a, j);
+        float n = (float)r->trained[j];
+        for (size_t q = 0; q < a->P; q++) delta[q] += n * u[q];
     }
 }
 

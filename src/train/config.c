@@ -188,9 +188,19 @@ enum opt_kind {
       "fed: each client's passes over its data per round, in batches of --batch; 0 = 1 (or --local-steps)") \
     X("local-steps", "S", "fed", K_LONG, local_steps, NULL,                                 \
       "fed: each client's local batches per round instead of --local-epochs; 0 = off")    \
-    X("algo", "NAME", "fed", K_ENUM, algo, "fedavg|fedprox",                                \
-      "fed: fedavg, or fedprox (the proximal term mu/2 ||w - w_global||^2 in each client's loss)") \
+    X("algo", "NAME", "fed", K_ENUM, algo, "fedavg|fedprox|scaffold|feddyn|fedadam|fedyogi",  \
+      "fed: fedavg, fedprox (mu/2 ||w - w_global||^2 in each client's loss), scaffold (control variates), " \
+      "feddyn (a dynamic regulariser), fedadam or fedyogi (adaptive server optimizers)") \
     X("mu", "X", "fed", K_DOUBLE, mu, NULL, "fedprox: the proximal term's strength")     \
+    X("feddyn-alpha", "X", "fed", K_DOUBLE, feddyn_alpha, NULL, "feddyn: the dynamic regulariser's strength alpha") \
+    X("server-lr", "X", "fed", K_DOUBLE, server_lr, NULL,                                   \
+      "fed: the server's step on the mean update (fedavg, fedprox, scaffold: w += X * update; fedadam, fedyogi: eta)") \
+    X("server-momentum", "X", "fed", K_DOUBLE, server_momentum, NULL,                       \
+      "fedavg, fedprox: the server's momentum on the mean update (FedAvgM), in [0,1); 0 = off") \
+    X("server-beta1", "X", "fed", K_DOUBLE, server_beta1, NULL, "fedadam, fedyogi: the server's first-moment decay") \
+    X("server-beta2", "X", "fed", K_DOUBLE, server_beta2, NULL, "fedadam, fedyogi: the server's second-moment decay") \
+    X("server-eps", "X", "fed", K_DOUBLE, server_eps, NULL,                                 \
+      "fedadam, fedyogi: the server's epsilon tau (its second moment starts at tau^2)")   \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
     X("checkpoint-every-epoch", NULL, "train fed", K_FLAG, checkpoint_every_epoch, NULL,         \
@@ -296,6 +306,12 @@ void rg_config_defaults(rg_config *c)
     c->sample = 0.1;
     snprintf(c->algo, sizeof c->algo, "fedavg");
     c->mu = 0.01;
+    c->feddyn_alpha = 0.01;
+    c->server_lr = 1.0;
+    c->server_momentum = 0.0;
+    c->server_beta1 = 0.9;
+    c->server_beta2 = 0.99;
+    c->server_eps = 1e-3;
     snprintf(c->progress, sizeof c->progress, "auto");
     snprintf(c->format, sizeof c->format, "text");
 }
@@ -1158,6 +1174,13 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(c->local_steps >= 0 && c->local_steps <= 10000000, "local-steps", "a step count in [0, 10000000] (0 = off)",
           L(c->local_steps));
     CHECK(NONNEG(c->mu), "mu", "a finite number >= 0", D(c->mu));
+    CHECK(isfinite(c->feddyn_alpha) && c->feddyn_alpha > 0, "feddyn-alpha", "a finite number > 0", D(c->feddyn_alpha));
+    CHECK(isfinite(c->server_lr) && c->server_lr > 0, "server-lr", "a finite number > 0", D(c->server_lr));
+    CHECK(IN01(c->server_momentum), "server-momentum", "in [0,1)", D(c->server_momentum));
+    CHECK(IN01(c->server_beta1), "server-beta1", "in [0,1)", D(c->server_beta1));
+    CHECK(IN01(c->server_beta2), "server-beta2", "in [0,1)", D(c->server_beta2));
+    CHECK(isfinite(c->server_eps) && (float)c->server_eps > 0, "server-eps", "a number > 0 that a float can hold",
+          D(c->server_eps));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
     CHECK(c->top >= 0, "top", "a class count >= 1 (0 = off)", L(c->top));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));

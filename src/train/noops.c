@@ -61,7 +61,8 @@ char *rg_config_noops(const rg_config *c, int processes)
     int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), plateau = !strcmp(c->lr_schedule, "plateau"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
-    int fed = c->clients > 0;   /* regula fed: the partition is over clients, the scope the server's or theirs */
+    int fed = c->clients > 0;
+    int adaptive = !strcmp(c->algo, "fedadam") || !strcmp(c->algo, "fedyogi");   /* regula fed: the partition is over clients, the scope the server's or theirs */
     const rule rules[] = {
         { "momentum", !sgd && !rms, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
         { "nesterov", !sgd, "Nesterov momentum is sgd's (--optimizer sgd --momentum X --nesterov)" },
@@ -108,6 +109,11 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "comm-timeout", processes <= 1, "it bounds waits for MPI peers, and the run has none (not under mpirun)" },
         { "progress", c->quiet, "--quiet shows no progress" },
         { "mu", strcmp(c->algo, "fedprox") != 0, "it is --algo fedprox's proximal strength, and fedprox is not the algorithm" },
+        { "feddyn-alpha", strcmp(c->algo, "feddyn") != 0, "it is --algo feddyn's, which is not the algorithm" },
+        { "server-lr", !strcmp(c->algo, "feddyn"), "feddyn's server step has no rate (its h / alpha sets it)" },
+        { "server-beta1", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
+        { "server-beta2", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
+        { "server-eps", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
     };
     char *out = malloc(1);
     size_t len = 0, nr = sizeof rules / sizeof *rules;

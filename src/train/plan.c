@@ -131,12 +131,25 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
     p->epochs = c->rounds;
     p->fed_setup = (rg_fed_setup){ .clients = c->clients, .sample = c->sample, .local_steps = c->local_steps,
                                    .local_epochs = c->local_epochs ? c->local_epochs : 1,
-                                   .algo = !strcmp(c->algo, "fedprox") ? RG_FED_FEDPROX : RG_FED_FEDAVG, .mu = c->mu,
+                                   .algo = rg_fed_algo_find(c->algo), .mu = c->mu, .alpha = c->feddyn_alpha,
+                                   .server_lr = c->server_lr, .server_momentum = c->server_momentum,
+                                   .beta1 = c->server_beta1, .beta2 = c->server_beta2, .tau = c->server_eps,
                                    .server_penalty = p->scope == RG_SCOPE_GLOBAL, .deterministic = c->deterministic };
     /* --reg-scope global: the server's, on the aggregated model; local: each client's own */
     if (p->scope == RG_SCOPE_GLOBAL) p->scope = RG_SCOPE_SERVER;
     const char *opt = NULL, *why = NULL;
-    if (c->local_epochs > 0 && c->local_steps > 0)
+    int plain = !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "fedprox");
+    int stateful = !plain || c->server_momentum > 0.0;
+    if (!p->fed_setup.algo)
+        opt = "algo", why = "unknown algorithm";
+    else if (c->server_momentum > 0.0 && !plain)
+        opt = "server-momentum", why = "the server's momentum is fedavg's and fedprox's (FedAvgM); fedadam and fedyogi "
+                                       "keep moments of their own";
+    else if (stateful && (c->checkpoint_every_epoch || c->resume[0]))
+        opt = c->resume[0] ? "resume" : "checkpoint-every-epoch",
+        why = "the server's state (and SCAFFOLD's and FedDyn's clients') is not in training checkpoints yet: "
+              "fedavg and fedprox without --server-momentum resume";
+    else if (c->local_epochs > 0 && c->local_steps > 0)
         opt = "local-steps", why = "give --local-epochs or --local-steps, not both";
     else if (p->strategy != RG_STRAT_ALLREDUCE)
         opt = "strategy", why = "a federated round is its own strategy";

@@ -53,7 +53,8 @@ for det in --deterministic ""; do
 done
 
 run 0 -- "$REGULA" fed --help
-for o in clients rounds sample local-epochs local-steps algo mu partition reg-scope deterministic; do
+for o in clients rounds sample local-epochs local-steps algo mu feddyn-alpha server-lr server-momentum server-beta1 \
+         server-beta2 server-eps partition reg-scope deterministic checkpoint-every-epoch resume; do
     check "fed --help lists --$o" grep -q -- "--$o " "$T/out"
 done
 check "fed --help does not offer --epochs" bash -c "! grep -q -- '--epochs ' '$T/out'"

@@ -195,6 +195,27 @@ static void test_workers(void **state)
     free(n4.params);
 }
 
+/* SCAFFOLD and FedDyn keep each client's state on every worker and need
+ * every client's update: they gather them, and sum in client order, so 1
+ * and 3 workers agree bitwise even without --deterministic; a client
+ * sampled for the first time starts from zero state. */
+static void test_stateful_workers(void **state)
+{
+    (void)state;
+    const char *algos[] = { "scaffold", "feddyn", "fedadam" };
+    for (int i = 0; i < 3; i++) {
+        run a = train_with((const char *[]){ SKEWED, "algo", algos[i], "rounds", "4", NULL });
+        run b = train_with((const char *[]){ SKEWED, "algo", algos[i], "rounds", "4", "workers", "3", NULL });
+        run avg = train_with((const char *[]){ SKEWED, "rounds", "4", NULL });
+        if (i < 2) assert_true(same_bits(&a, &b));
+        else assert_true(max_diff(&a, &b) < 1e-4);
+        assert_false(same_bits(&a, &avg));
+        free(a.params);
+        free(b.params);
+        free(avg.params);
+    }
+}
+
 static rg_parts parts_of(int clients, const char *spec)
 {
     rg_partition p;
@@ -279,7 +300,7 @@ static void test_weighted_mean(void **state)
     assert_int_equal(rg_fed_aggregate(&a, &r, delta, &bytes), RG_OK);
     assert_float_equal(delta[0], 2.5f, 1e-6);   /* (10 x 1 + 30 x 3) / 40 */
     assert_float_equal(delta[1], 1.0f, 1e-6);   /* (10 x -2 + 30 x 2) / 40 */
-    float slots[6] = { 10.0f, -20.0f, 90.0f, 60.0f, 7.0f, 7.0f }, all[6];   /* the third trained nothing */
+    float slots[6] = { 1.0f, -2.0f, 3.0f, 2.0f, 7.0f, 7.0f }, all[6];   /* updates, unweighted; the third trained nothing */
     rg_fed_agg b = { .comm = self, .W = 1, .P = 2, .deterministic = 1, .slots = slots, .all = all, .per = 3 };
     assert_int_equal(rg_fed_aggregate(&b, &r, delta, &bytes), RG_OK);
     assert_float_equal(delta[0], 2.5f, 1e-6);
@@ -291,7 +312,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prox_zero_is_fedavg), cmocka_unit_test(test_prox_pulls),
-        cmocka_unit_test(test_one_step_is_sync), cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_one_step_is_sync), cmocka_unit_test(test_workers), cmocka_unit_test(test_stateful_workers),
         cmocka_unit_test(test_sampling), cmocka_unit_test(test_deal), cmocka_unit_test(test_weighted_mean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
