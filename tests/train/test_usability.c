@@ -144,12 +144,12 @@ static void test_log_spells_nan(void **state)
     rg_epoch_stats e = { .epoch = 2, .loss = NAN, .reg_loss = 0.5, .acc = 0.25, .val_loss = INFINITY, .val_acc = 0.5,
                          .samples_per_s = 10, .seconds = 1, .lr = 0.1 };
     double per[WL_N * 2] = { 3, 0, /* samples */ 1.5, NAN, /* worker_loss */ 1, 1, 0, 0, 0, 0, 0, 0 };
-    rg_log_epoch(f, &e, 1, 0, 2, per, 0.0, NULL);
+    rg_log_epoch(f, &e, 1, 0, 0, 2, per, 0.0, NULL);
     e.val_loss = e.val_acc = NAN;
-    rg_log_epoch(f, &e, 0, 0, 2, per, 0.0, NULL);
+    rg_log_epoch(f, &e, 0, 0, 0, 2, per, 0.0, NULL);
     rg_train_result r = { .test_loss = NAN, .test_acc = NAN, .train_loss = -INFINITY, .train_acc = 0.5,
                           .val_loss = NAN, .val_acc = NAN };
-    rg_log_end(f, &r, 0, 1, NULL);
+    rg_log_end(f, &r, 0, 1, 0, NULL);
     rewind(f);
     char buf[3][2048];
     for (int i = 0; i < 3; i++) assert_non_null(fgets(buf[i], sizeof buf[i], f));
