@@ -40,6 +40,12 @@ check "the log's end event: train_ and val_ mae and rmse finite, test_ null" awk
     /"event":"end"/ { e = 1; if ($0 !~ /"train_mae":[0-9.e-]+,/ || $0 !~ /"train_rmse":[0-9.e-]+,/ ||
         $0 !~ /"val_mae":[0-9.e-]+,/ || $0 !~ /"val_rmse":[0-9.e-]+,/ || $0 !~ /"test_mae":null/ || $0 ~ /_acc/) exit 1 }
     END { exit !e }' "$T/r.jsonl"
+run 0 -- "$REGULA" plot "$T/r.jsonl" -o "$T/c.svg"
+check "plot's curves of a regression log: loss and MAE, train and validation (4 series, no note)" \
+    test "$(grep -c '<g id="gnuplot_plot_' "$T/c.svg")" -eq 4 -a ! -s "$T/err"
+check "plot's second panel is the mean absolute error" grep -q 'mean absolute error' "$T/c.svg"
+run 0 -- "$REGULA" inspect "$T/r.jsonl"
+check "inspect of the log: the end's MAE of each set" has '^end: .*train_mae [0-9.e-]+, val_loss [0-9.e-]+, val_mae [0-9.e-]+' "$T/out"
 run 0 -- "$REGULA" inspect "$T/r.st"
 check "the checkpoint remembers its loss and one linear output" has 'loss +mse' "$T/out"
 check "dense(auto) with a regression loss is one output" has 'dense\(16, relu\) dense\(1, linear\)' "$T/out"
