@@ -95,6 +95,9 @@ printf 'x1,price,x2\n0.1,1.5,0.2\n0.3,cheap,0.4\n' >"$T/bad.csv"
 run 3 -- "$REGULA" train --data "csv:$T/bad.csv" --header --label-column price --loss mae --model 'dense(1)'
 check "a target that is not a number: exit 3, file, line, column and value" \
     has 'bad.csv: line 3, column 2: target "cheap" is not a number' "$T/err"
+run 0 -- "${TR[@]}" --epochs 1 --label-smoothing 0.1
+check "--label-smoothing with a regression: a warning that it does nothing" \
+    has '^regula: warning: --label-smoothing 0.1 has no effect: a regression' "$T/err"
 run 2 -- "${TR[@]}" --class-weight balanced
 check "--class-weight with a regression: exit 2, names the option" has '^regula: --class-weight balanced:' "$T/err"
 run 2 -- "$REGULA" predict --input "csv:$T/lin.csv" --header --label-column price --load "$T/r.st" --proba
