@@ -4,7 +4,8 @@
  * turns a source string into a loader call, sits above both.
  *
  * Invariant (see data.h): a dataset owns one n*d float block of finite
- * values and, optionally, n labels in [0, RG_DATA_MAX_LABEL]; every
+ * values and, optionally, n labels in [0, RG_DATA_MAX_LABEL] or n finite
+ * regression targets (never both); every
  * constructor checks this before handing the object out, and every failure
  * frees what it allocated.
  */
@@ -66,6 +67,31 @@ rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
     return rg_dataset_adopt(x, y, n, d, name, out);
 }
 
+rg_status rg_dataset_targets_alloc(rg_dataset *ds)
+{
+    size_t bytes;
+    if (!rg_mul_ok(ds->n, sizeof(float), &bytes) || !(ds->t = rg_malloc(bytes ? bytes : 1)))
+        return rg_error(RG_ENOMEM, "%s: cannot allocate %zu targets", ds->name, ds->n);
+    return RG_OK;
+}
+
+rg_status rg_dataset_from_targets(const float *x, const float *t, size_t n, size_t d, rg_dataset **out)
+{
+    if (!out) return rg_error(RG_EUSAGE, "rg_dataset_from_targets: out is NULL");
+    *out = NULL;
+    if (n && !t) return rg_error(RG_EUSAGE, "rg_dataset_from_targets: t is NULL for %zu samples", n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(t[i]))
+            return rg_error(RG_EDATA, "rg_dataset_from_targets: non-finite target %g at row %zu", (double)t[i], i);
+    rg_dataset *ds;
+    rg_status s = rg_dataset_from_arrays(x, NULL, n, d, &ds);
+    if (s == RG_OK && (s = rg_dataset_targets_alloc(ds)) != RG_OK) rg_dataset_free(ds);
+    if (s != RG_OK) return s;
+    if (n) memcpy(ds->t, t, n * sizeof(float));
+    *out = ds;
+    return RG_OK;
+}
+
 rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
                                  size_t d, rg_dataset **out)
 {
@@ -122,6 +148,11 @@ rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
     if (st) return st;
     if (count) memcpy(s->x, ds->x + start * ds->d, count * ds->d * sizeof(float));
     if (ds->y && count) memcpy(s->y, ds->y + start, count * sizeof(int32_t));
+    if (ds->t && (st = rg_dataset_targets_alloc(s)) != RG_OK) {
+        rg_dataset_free(s);
+        return st;
+    }
+    if (ds->t && count) memcpy(s->t, ds->t + start, count * sizeof(float));
     /* A slice (say, a validation split) still has the classes of the data it
      * was cut from, even when some of them fall outside its rows. */
     s->classes = ds->classes;
@@ -145,6 +176,7 @@ void rg_dataset_free(rg_dataset *ds)
     rg_free(ds->names);
     rg_free(ds->x);
     rg_free(ds->y);
+    rg_free(ds->t);
     rg_free(ds->name);
     rg_free(ds);
 }
@@ -154,6 +186,7 @@ size_t rg_dataset_features(const rg_dataset *ds) { return ds ? ds->d : 0; }
 int rg_dataset_classes(const rg_dataset *ds) { return ds ? ds->classes : 0; }
 const float *rg_dataset_x(const rg_dataset *ds) { return ds ? ds->x : NULL; }
 const int32_t *rg_dataset_y(const rg_dataset *ds) { return ds ? ds->y : NULL; }
+const float *rg_dataset_targets(const rg_dataset *ds) { return ds ? ds->t : NULL; }
 const char *rg_dataset_name(const rg_dataset *ds) { return ds ? ds->name : ""; }
 
 const char *rg_dataset_class_name(const rg_dataset *ds, int c)

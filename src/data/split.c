@@ -5,7 +5,8 @@
  * instead, which on a file sorted by label holds one class.
  *
  * Each class gives its share of the validation set (largest remainders, so
- * the shares add up to the size asked for), its members chosen by a
+ * the shares add up to the size asked for; regression targets, or no
+ * labels, are one group: shuffled, not stratified), its members chosen by a
  * Fisher-Yates shuffle keyed by (seed, RG_RNG_VALSPLIT, class, index): a
  * pure function of the data and the seed, never of the workers.  Both
  * parts keep the file's order.
@@ -19,11 +20,13 @@ static rg_status gather(const rg_dataset *ds, const unsigned char *pick, int wan
 {
     rg_dataset *s;
     rg_status st = rg_dataset_alloc(count, ds->d, ds->y != NULL, ds->name, &s);
+    if (st == RG_OK && ds->t && (st = rg_dataset_targets_alloc(s)) != RG_OK) rg_dataset_free(s);
     if (st) return st;
     for (size_t i = 0, k = 0; i < ds->n; i++) {
         if (pick[i] != want) continue;
         memcpy(s->x + k * ds->d, ds->x + i * ds->d, ds->d * sizeof(float));
         if (ds->y) s->y[k] = ds->y[i];
+        if (ds->t) s->t[k] = ds->t[i];
         k++;
     }
     s->classes = ds->classes;
