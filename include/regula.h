@@ -454,6 +454,7 @@ typedef struct rg_config {
     char algo[16];            /* fedavg | fedprox | scaffold | feddyn | fedadam | fedyogi */
     double mu;                /* fedprox: the proximal term's strength */
     double feddyn_alpha;      /* feddyn: the dynamic regulariser's strength */
+    char mu_adapt[16];        /* none | size | skew | divergence: per-client strength */
     double server_lr;         /* the server's step (fedadam, fedyogi: eta) */
     double server_momentum;   /* fedavg, fedprox: FedAvgM's momentum, 0 = off */
     double server_beta1, server_beta2, server_eps;   /* fedadam, fedyogi */
@@ -527,6 +528,7 @@ typedef struct rg_round_stats {
     double client_loss_mean, client_loss_std, client_loss_worst;
     double drift_mean, drift_std, drift_worst;
     double bytes_up, bytes_down;
+    double factor_min, factor_max; /* --mu-adapt: the trained clients' strength factors */
 } rg_round_stats;
 
 /* A model's figures on a set, no dropout: the mean loss (data + penalty,

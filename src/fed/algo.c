@@ -33,7 +33,8 @@ void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta)
 /* FedProx: mu/2 ||w - w_g||^2 in the client's loss */
 static double prox_grad(const rg_fed_ctx *x, const float *w, float *grad)
 {
-    float mu = (float)x->f->mu;
+    double mu_c = x->f->mu * x->factor;   /* --mu-adapt: this client's */
+    float mu = (float)mu_c;
     double sq = 0.0;
     if (mu == 0.0f) return 0.0;   /* mu 0 is FedAvg, bit for bit */
     for (size_t q = 0; q < x->P; q++) {
@@ -41,7 +42,7 @@ static double prox_grad(const rg_fed_ctx *x, const float *w, float *grad)
         grad[q] += mu * d;
         sq += (double)d * (double)d;
     }
-    return 0.5 * x->f->mu * sq;
+    return 0.5 * mu_c * sq;
 }
 
 const rg_fed_algo_ops rg_fed_fedavg = { .name = "fedavg", .server_state = 1, .server_step = rg_fed_server_sgd };

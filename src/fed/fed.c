@@ -45,6 +45,8 @@ typedef struct fed {
     float *zeros;              /* [client_state x P]: a client's before it trains */
     const float **upd;         /* [m] the server step's view of the updates */
     float **ust;               /* [m] ... and of the sampled clients' states */
+    double *factor;            /* [C] each client's strength factor (--mu-adapt) */
+    double *weight, *raw;      /* [C] its samples; divergence: its last raw figure */
     rg_fed_agg agg;
     rg_round round;
     rg_deal deal;
@@ -95,6 +97,55 @@ static void client_done(fed *f)
     skip_empty(f);
 }
 
+/* --mu-adapt: each client's factor, from the policies of --reg-adapt
+ * (reg.c) over the clients, normalised to a sample-weighted mean of 1;
+ * none and divergence start at 1. */
+static rg_status factors_init(fed *f, const rg_strat_env *env)
+{
+    size_t C = (size_t)f->f.clients, K = env->classes > 0 ? (size_t)env->classes : 1;
+    rg_adapt a = f->f.mu_adapt;
+    f->factor = rg_calloc(C, sizeof *f->factor);
+    f->weight = rg_calloc(C, sizeof *f->weight);
+    f->raw = rg_calloc(C, sizeof *f->raw);
+    size_t *n = rg_calloc(C, sizeof *n);
+    double *hist = a == RG_ADAPT_SKEW ? rg_calloc(C * K, sizeof *hist) : NULL;
+    rg_status st = f->factor && f->weight && f->raw && n && (hist || a != RG_ADAPT_SKEW) ? RG_OK : RG_ENOMEM;
+    for (size_t c = 0; st == RG_OK && c < C; c++) {
+        n[c] = f->parts->offset[c + 1] - f->parts->offset[c];
+        f->weight[c] = (double)n[c];
+        for (size_t i = f->parts->offset[c]; hist && env->labels && i < f->parts->offset[c + 1]; i++)
+            hist[c * K + (size_t)env->labels[f->parts->ids[i]]] += 1.0;
+    }
+    if (st == RG_OK) {
+        rg_reg_raw(a, C, n, hist, (int)K, f->raw);
+        rg_reg_scale(C, f->weight, f->raw, f->factor);
+        if (a == RG_ADAPT_NONE) for (size_t c = 0; c < C; c++) f->factor[c] = 1.0;
+    }
+    rg_free(n);
+    rg_free(hist);
+    return st;
+}
+
+/* --mu-adapt divergence, after a round: a client that trained gets
+ * 1 + ||u_c - mean|| / ||mean|| of its update against the round's mean
+ * (the others keep their last), and the factors are normalised again. */
+static void factors_round(fed *f)
+{
+    if (f->f.mu_adapt != RG_ADAPT_DIVERGENCE) return;
+    double nn = 0.0;
+    for (size_t q = 0; q < f->P; q++) nn += (double)f->delta[q] * (double)f->delta[q];
+    for (size_t j = 0; j < f->round.m && nn > 0.0; j++) {
+        if (!f->upd[j]) continue;
+        double dd = 0.0;
+        for (size_t q = 0; q < f->P; q++) {
+            double e = (double)f->upd[j][q] - (double)f->delta[q];
+            dd += e * e;
+        }
+        f->raw[f->round.client[j]] = 1.0 + sqrt(dd / nn);
+    }
+    rg_reg_scale((size_t)f->f.clients, f->weight, f->raw, f->factor);
+}
+
 static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
     fed *f = (fed *)s;
@@ -110,8 +161,8 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     f->P = P;
     f->algo = f->f.algo;
     size_t m = rg_fed_sampled(&f->f), per = (m + (size_t)s->world - 1) / (size_t)s->world;
-    /* every client's update, in its slot: for the bits, or for the algorithm */
-    int slots = f->f.deterministic || f->algo->per_client;
+    /* every client's update, in its slot: for the bits, for the algorithm, or to measure its divergence */
+    int slots = f->f.deterministic || f->algo->per_client || f->f.mu_adapt == RG_ADAPT_DIVERGENCE;
     f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = slots, .per = per };
     size_t ss = (size_t)f->algo->server_state, cs = (size_t)f->algo->client_state;
     f->server = rg_calloc(ss ? ss * P : 1, sizeof(float));
@@ -119,7 +170,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     f->zeros = rg_calloc(cs ? cs * P : 1, sizeof(float));
     f->upd = rg_calloc(m, sizeof *f->upd);
     f->ust = rg_calloc(m, sizeof *f->ust);
-    if (!f->server || !f->cstate || !f->zeros || !f->upd || !f->ust)
+    if (!f->server || !f->cstate || !f->zeros || !f->upd || !f->ust || factors_init(f, env) != RG_OK)
         return rg_error(RG_ENOMEM, "out of memory: federated worker %d's %s state", s->rank, f->algo->name);
     f->global = rg_calloc(P, sizeof(float));
     f->delta = rg_calloc(P, sizeof(float));
@@ -147,7 +198,8 @@ static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
     rg_deal_free(&f->deal);
     rg_round_free(&f->round);
     rg_status st = rg_round_plan(&f->round, &f->f, f->parts, f->batch, s->world, f->seed, epoch);
-    if (st == RG_OK) st = rg_deal_make(&f->deal, &f->round, f->parts, f->batch, s->rank, s->world, f->shuffle, f->seed);
+    if (st == RG_OK)
+        st = rg_deal_make(&f->deal, &f->round, f->parts, f->batch, s->rank, s->world, f->shuffle, f->seed, f->factor);
     if (st != RG_OK) return st;
     memcpy(f->global, rg_model_params(s->m), f->P * sizeof(float));
     if (f->agg.sum) memset(f->agg.sum, 0, f->P * sizeof(float));
@@ -172,7 +224,7 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
     size_t j = (size_t)s->rank + f->cur * (size_t)s->world;
     float *mine = f->algo->client_state ? f->cstate[f->round.client[j]] : NULL;
     rg_fed_ctx cx = { .f = &f->f, .P = f->P, .clients = f->f.clients, .wg = f->global, .server = f->server,
-                      .mine = mine ? mine : f->zeros };
+                      .mine = mine ? mine : f->zeros, .factor = f->factor[f->round.client[j]] };
     x->fig.reg += f->algo->client_grad(&cx, rg_model_params(s->m), x->grad);
     return RG_OK;
 }
@@ -211,6 +263,7 @@ static rg_status server_step(fed *f, float lr)
     rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = f->global, .server = f->server,
                       .round = &f->round, .upd = f->upd, .state = f->ust, .lr = lr };
     f->algo->server_step(&cx, f->delta);
+    factors_round(f);
     if (penalise) {
         double n = 0.0, tau = 0.0;
         for (size_t j = 0; j < f->round.m; j++) {
@@ -233,11 +286,13 @@ static rg_status summarise(fed *f)
     size_t m = f->round.m, n = 0;
     rg_status st = s->world > 1 ? rg_comm_allreduce_f64(s->comm, f->cl, 2 * m, RG_REDUCE_SUM) : RG_OK;
     if (st != RG_OK) return st;
-    double *loss = f->scratch, *drift = f->scratch + m, *tmp = f->cl;
+    double *loss = f->scratch, *drift = f->scratch + m, *tmp = f->cl, lo = INFINITY, hi = -INFINITY;
     for (size_t j = 0; j < m; j++)
         if (f->round.trained[j]) {
             loss[n] = f->cl[j];
             drift[n] = f->cl[m + j];
+            lo = fmin(lo, f->factor[f->round.client[j]]);
+            hi = fmax(hi, f->factor[f->round.client[j]]);
             n++;
         }
     rg_fed_summary a, b;
@@ -247,7 +302,7 @@ static rg_status summarise(fed *f)
     f->report = (rg_round_stats){ .clients = (int)m, .trained = (int)n, .client_loss_mean = a.mean,
                                   .client_loss_std = a.std, .client_loss_worst = a.worst, .drift_mean = b.mean,
                                   .drift_std = b.std, .drift_worst = b.worst, .bytes_down = (double)m * bytes,
-                                  .bytes_up = (double)n * bytes };
+                                  .bytes_up = (double)n * bytes, .factor_min = n ? lo : NAN, .factor_max = n ? hi : NAN };
     s->round = &f->report;
     return RG_OK;
 }
@@ -298,6 +353,9 @@ static void free_fed(rg_strategy *s)
     rg_free(f->zeros);
     rg_free(f->upd);
     rg_free(f->ust);
+    rg_free(f->factor);
+    rg_free(f->weight);
+    rg_free(f->raw);
 }
 
 const rg_strategy_ops rg_strategy_fed = {

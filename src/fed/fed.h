@@ -21,6 +21,7 @@
 #include "core/core.h"
 #include "comm/comm.h"
 #include "data/partition.h"
+#include "reg/reg.h"
 
 typedef struct rg_fed_algo_ops rg_fed_algo_ops;
 
@@ -39,6 +40,7 @@ typedef struct rg_fed_setup {
     int server_penalty;        /* --reg-scope global: the server applies the
                                   L1/L2 penalty to the aggregated model */
     int deterministic;         /* aggregate client by client in a fixed order */
+    rg_adapt mu_adapt;         /* per-client strength of mu and (local scope) L1/L2 */
 } rg_fed_setup;
 
 /* ---- round.c: the round's plan, the same on every worker ---- */
@@ -72,12 +74,14 @@ typedef struct rg_deal {
     uint64_t *order;
     size_t *start;             /* [steps + 1]: step s takes order[start[s] .. start[s+1]) */
     uint64_t *key;             /* [steps] */
+    float *factor;             /* [steps]: the strength factor of the step's client
+                                  (--mu-adapt; 1 when idle) for its local penalty */
     size_t *total;             /* [steps]: samples every worker takes at step s */
     size_t *first;             /* [mine + 1]: the first step of each of its clients */
     size_t mine;               /* its clients: sampled j = g, g + W, ... */
 } rg_deal;
 rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t b, int g, int W, int shuffle,
-                       uint64_t seed);
+                       uint64_t seed, const double *factor);
 void rg_deal_free(rg_deal *d);
 
 /* ---- the algorithms (algo*.c): a unit each, in algo.c's table ---- */
@@ -95,6 +99,7 @@ typedef struct rg_fed_ctx {
     float *wg;                 /* [P] */
     float *server;             /* [server_state x P] */
     float *mine;               /* [client_state x P]: this client's, or NULL */
+    double factor;             /* this client's strength factor (--mu-adapt; else 1) */
     const rg_round *round;     /* the server's step */
     const float *const *upd;   /* [m]: each sampled client's w_c - w_g */
     float **state;             /* [m]: each sampled client's own state (written) */

@@ -134,7 +134,7 @@ static void totals(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t 
 /* Lays out worker g's clients: their local epochs one after another in
  * order, and a window per step; step s takes [start[s], start[s+1]). */
 static void lay_out(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t b, int g, int W, int shuffle,
-                    uint64_t seed)
+                    uint64_t seed, const double *factor)
 {
     size_t pos = 0, s = 0, i = 0;
     for (size_t j = (size_t)g; j < r->m; j += (size_t)W, i++) {
@@ -147,6 +147,7 @@ static void lay_out(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t
             d->start[s] = pos + e * n + at * bb;
             d->start[s + 1] = pos + e * n + ((at + 1) * bb < n ? (at + 1) * bb : n);
             d->key[s] = (r->round << 40) | ((uint64_t)c << 26) | (k & ((1u << 26) - 1));
+            d->factor[s] = factor ? (float)factor[c] : 1.0f;
         }
         /* the next client starts where this one's last batch ended (over
          * the unused rest of its last local epoch): windows stay contiguous */
@@ -156,11 +157,12 @@ static void lay_out(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t
     for (; s < d->steps; s++) {   /* idle to the round's end */
         d->start[s + 1] = d->start[s] = pos;
         d->key[s] = 0;
+        d->factor[s] = 1.0f;
     }
 }
 
 rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t b, int g, int W, int shuffle,
-                       uint64_t seed)
+                       uint64_t seed, const double *factor)
 {
     memset(d, 0, sizeof *d);
     d->steps = r->length;
@@ -175,11 +177,12 @@ rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, siz
     d->key = rg_calloc(S, sizeof *d->key);
     d->total = rg_calloc(S, sizeof *d->total);
     d->first = rg_calloc(d->mine + 1, sizeof *d->first);
-    if (!d->order || !d->start || !d->key || !d->total || !d->first) {
+    d->factor = rg_calloc(S ? S : 1, sizeof *d->factor);
+    if (!d->order || !d->start || !d->key || !d->total || !d->first || !d->factor) {
         rg_deal_free(d);
         return rg_error(RG_ENOMEM, "out of memory: worker %d's part of round %llu", g, (unsigned long long)r->round + 1);
     }
-    lay_out(d, r, parts, b, g, W, shuffle, seed);
+    lay_out(d, r, parts, b, g, W, shuffle, seed, factor);
     totals(d, r, parts, b, W);
     return RG_OK;
 }
@@ -191,5 +194,6 @@ void rg_deal_free(rg_deal *d)
     rg_free(d->key);
     rg_free(d->total);
     rg_free(d->first);
+    rg_free(d->factor);
     memset(d, 0, sizeof *d);
 }

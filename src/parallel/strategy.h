@@ -103,6 +103,8 @@ typedef struct rg_strat_env {
     const rg_parts *clients;   /* fed: each client's samples */
     size_t batch;              /* fed: the clients' local batch */
     int shuffle;               /* fed: local epochs reshuffled */
+    const int32_t *labels;     /* fed: the training labels (--mu-adapt skew), or NULL */
+    int classes;
 } rg_strat_env;
 
 typedef struct rg_strategy_ops {

@@ -193,6 +193,9 @@ enum opt_kind {
       "fed: fedavg, fedprox (mu/2 ||w - w_global||^2 in each client's loss), scaffold (control variates), " \
       "feddyn (a dynamic regulariser), fedadam or fedyogi (adaptive server optimizers)") \
     X("mu", "X", "fed", K_DOUBLE, mu, NULL, "fedprox: the proximal term's strength")     \
+    X("mu-adapt", "NAME", "fed", K_ENUM, mu_adapt, "none|size|skew|divergence",             \
+      "fed: per-client strength of --mu and (--reg-scope local) the L1/L2 penalties, by --reg-adapt's policies " \
+      "over the clients: none, size, skew or divergence (of each client's update from the round's mean)") \
     X("feddyn-alpha", "X", "fed", K_DOUBLE, feddyn_alpha, NULL, "feddyn: the dynamic regulariser's strength alpha") \
     X("server-lr", "X", "fed", K_DOUBLE, server_lr, NULL,                                   \
       "fed: the server's step on the mean update (fedavg, fedprox, scaffold: w += X * update; fedadam, fedyogi: eta)") \
@@ -308,6 +311,7 @@ void rg_config_defaults(rg_config *c)
     snprintf(c->algo, sizeof c->algo, "fedavg");
     c->mu = 0.01;
     c->feddyn_alpha = 0.01;
+    snprintf(c->mu_adapt, sizeof c->mu_adapt, "none");
     c->server_lr = 1.0;
     c->server_momentum = 0.0;
     c->server_beta1 = 0.9;

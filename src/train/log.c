@@ -173,6 +173,11 @@ static void add_round(cJSON *o, const rg_round_stats *r)
     add_summary(x, "client_drift", r->drift_mean, r->drift_std, r->drift_worst);
     add_fig(x, "bytes_up", r->bytes_up);
     add_fig(x, "bytes_down", r->bytes_down);
+    cJSON *f = cJSON_AddObjectToObject(x, "strength");
+    if (f) {
+        add_fig(f, "min", r->factor_min);
+        add_fig(f, "max", r->factor_max);
+    }
 }
 
 void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression, uint64_t skipped, int W,

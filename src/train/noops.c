@@ -111,6 +111,8 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "comm-timeout", processes <= 1, "it bounds waits for MPI peers, and the run has none (not under mpirun)" },
         { "progress", c->quiet, "--quiet shows no progress" },
         { "mu", strcmp(c->algo, "fedprox") != 0, "it is --algo fedprox's proximal strength, and fedprox is not the algorithm" },
+        { "mu-adapt", strcmp(c->algo, "fedprox") && strcmp(c->reg_scope, "local"),
+          "it sets each client's --mu (fedprox) and, under --reg-scope local, its L1/L2 strength; neither applies" },
         { "feddyn-alpha", strcmp(c->algo, "feddyn") != 0, "it is --algo feddyn's, which is not the algorithm" },
         { "server-lr", !strcmp(c->algo, "feddyn"), "feddyn's server step has no rate (its h / alpha sets it)" },
         { "server-beta1", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },

@@ -135,12 +135,15 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
                                    .algo = rg_fed_algo_find(c->algo), .mu = c->mu, .alpha = c->feddyn_alpha,
                                    .server_lr = c->server_lr, .server_momentum = c->server_momentum,
                                    .beta1 = c->server_beta1, .beta2 = c->server_beta2, .tau = c->server_eps,
+                                   .mu_adapt = !strcmp(c->mu_adapt, "size") ? RG_ADAPT_SIZE
+                                             : !strcmp(c->mu_adapt, "skew") ? RG_ADAPT_SKEW
+                                             : !strcmp(c->mu_adapt, "divergence") ? RG_ADAPT_DIVERGENCE : RG_ADAPT_NONE,
                                    .server_penalty = p->scope == RG_SCOPE_GLOBAL, .deterministic = c->deterministic };
     /* --reg-scope global: the server's, on the aggregated model; local: each client's own */
     if (p->scope == RG_SCOPE_GLOBAL) p->scope = RG_SCOPE_SERVER;
     const char *opt = NULL, *why = NULL;
     int plain = !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "fedprox");
-    int stateful = !plain || c->server_momentum > 0.0;
+    int stateful = !plain || c->server_momentum > 0.0 || !strcmp(c->mu_adapt, "divergence");
     if (!p->fed_setup.algo)
         opt = "algo", why = "unknown algorithm";
     else if (c->server_momentum > 0.0 && !plain)
@@ -148,8 +151,8 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
                                        "keep moments of their own";
     else if (stateful && (c->checkpoint_every_epoch || c->resume[0]))
         opt = c->resume[0] ? "resume" : "checkpoint-every-epoch",
-        why = "the server's state (and SCAFFOLD's and FedDyn's clients') is not in training checkpoints yet: "
-              "fedavg and fedprox without --server-momentum resume";
+        why = "the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures) is not in "
+              "training checkpoints yet: fedavg and fedprox without --server-momentum resume";
     else if (c->local_epochs > 0 && c->local_steps > 0)
         opt = "local-steps", why = "give --local-epochs or --local-steps, not both";
     else if (p->strategy != RG_STRAT_ALLREDUCE)

@@ -113,6 +113,7 @@ static rg_status compute(worker *w, step *k, int pass)
      * of this worker's own */
     float scale = !k->local || w->s->summed ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
     float strength = rg_reg_strength(&w->reg, w->g, nb, scale);
+    if (w->deal) strength *= w->deal->factor[k->es];   /* a dealt step's own (a client's --mu-adapt) */
     /* the gradient starts at the penalty's, or the backward pass overwrites
      * it (no zeroing pass); an empty share has no backward: zeroed */
     int start = rg_reg_starts(&w->reg) && !k->measured;
@@ -604,7 +605,8 @@ static rg_status strategy(worker *w)
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
                          .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
-                         .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle };
+                         .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle,
+                         .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train) };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
     w->m = w->s->m;

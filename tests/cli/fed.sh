@@ -27,6 +27,7 @@ for f in client_loss client_drift; do
 done
 # 10 clients x (8 x 4 + 8 + 3 x 8 + 3) parameters x 4 bytes, each way
 check "bytes up and down: the sampled clients' models" grep -q '"bytes_up":2680,"bytes_down":2680' "$T/fed.jsonl"
+check "the clients' strength factors: 1 without --mu-adapt" grep -q '"strength":{"min":1,"max":1}' "$T/fed.jsonl"
 
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
@@ -53,7 +54,7 @@ for det in --deterministic ""; do
 done
 
 run 0 -- "$REGULA" fed --help
-for o in clients rounds sample local-epochs local-steps algo mu feddyn-alpha server-lr server-momentum server-beta1 \
+for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-alpha server-lr server-momentum server-beta1 \
          server-beta2 server-eps partition reg-scope deterministic checkpoint-every-epoch resume; do
     check "fed --help lists --$o" grep -q -- "--$o " "$T/out"
 done

@@ -54,6 +54,7 @@ typedef struct run {
     size_t n;
     double drift;              /* the rounds' mean client drift, summed */
     int rounds;
+    double fmin[8], fmax[8];   /* each round's clients' strength factors */
     rg_train_result r;
 } run;
 
@@ -62,6 +63,10 @@ static void on_epoch(const rg_epoch_stats *e, void *ud)
     run *out = ud;
     if (!e->round) return;
     out->drift += e->round->drift_mean;
+    if (out->rounds < 8) {
+        out->fmin[out->rounds] = e->round->factor_min;
+        out->fmax[out->rounds] = e->round->factor_max;
+    }
     out->rounds++;
 }
 
@@ -264,15 +269,23 @@ static void test_deal(void **state)
     assert_int_equal(rg_round_plan(&r, &f, &parts, 7, 3, 1, 0), RG_OK);
     size_t N = rg_dataset_size(g_train);
     int *seen = calloc(N, sizeof *seen);
+    double factor[10];
+    for (int c = 0; c < 10; c++) factor[c] = 1.0 + c;
     for (int g = 0; g < 3; g++) {
         rg_deal d;
-        assert_int_equal(rg_deal_make(&d, &r, &parts, 7, g, 3, 1, 1), RG_OK);
+        assert_int_equal(rg_deal_make(&d, &r, &parts, 7, g, 3, 1, 1, factor), RG_OK);
         assert_int_equal(d.steps, r.length);
         for (uint64_t s = 0; s < d.steps; s++) {
             assert_true(d.start[s + 1] - d.start[s] <= 7);
             for (size_t i = d.start[s]; i < d.start[s + 1]; i++) seen[d.order[i]]++;
         }
-        for (size_t i = 0; i < d.mine; i++) assert_int_equal(d.first[i + 1] - d.first[i], r.steps[(size_t)g + 3 * i]);
+        for (size_t i = 0; i < d.mine; i++) {
+            assert_int_equal(d.first[i + 1] - d.first[i], r.steps[(size_t)g + 3 * i]);
+            /* each step's penalty factor is its client's */
+            for (size_t s = d.first[i]; s < d.first[i + 1]; s++)
+                assert_true(d.factor[s] == (float)factor[r.client[(size_t)g + 3 * i]]);
+        }
+        for (size_t s = d.first[d.mine]; s < d.steps; s++) assert_true(d.factor[s] == 1.0f);   /* idle */
         rg_deal_free(&d);
     }
     int sampled[10] = {0};
@@ -308,12 +321,65 @@ static void test_weighted_mean(void **state)
     rg_comm_free(self);
 }
 
+/* --mu-adapt's factors: the policies of --reg-adapt over clients,
+ * normalised to a sample-weighted mean of 1: size 1/n_c, skew 1 + KL. */
+static void test_factors(void **state)
+{
+    (void)state;
+    size_t n[3] = { 10, 30, 60 };
+    double raw[3], f[3], w[3] = { 10, 30, 60 };
+    rg_reg_raw(RG_ADAPT_SIZE, 3, n, NULL, 0, raw);
+    rg_reg_scale(3, w, raw, f);
+    /* raw 1/n; sum n raw = 3, sum n = 100: f = (100/3) / n */
+    assert_float_equal(f[0], 100.0 / 30.0, 1e-12);
+    assert_float_equal(f[1], 100.0 / 90.0, 1e-12);
+    assert_float_equal(f[2], 100.0 / 180.0, 1e-12);
+    double hist[6] = { 10, 0, 15, 15, 30, 30 };   /* 2 classes: client 0 all of class 0 */
+    rg_reg_raw(RG_ADAPT_SKEW, 3, n, hist, 2, raw);
+    /* the whole set: 55 / 45; client 0: 1 + log(100/55), the others 1 + KL of their 1/2, 1/2 */
+    assert_float_equal(raw[0], 1.0 + log(100.0 / 55.0), 1e-12);
+    double kl = 0.5 * log(0.5 / 0.55) + 0.5 * log(0.5 / 0.45);
+    assert_float_equal(raw[1], 1.0 + kl, 1e-12);
+    assert_float_equal(raw[2], 1.0 + kl, 1e-12);
+    rg_reg_scale(3, w, raw, f);
+    assert_float_equal(10 * f[0] + 30 * f[1] + 60 * f[2], 100.0, 1e-9);
+    assert_true(f[0] > 1.0 && f[1] < 1.0);
+}
+
+/* --mu-adapt in a run: size gives a small client a larger factor (the
+ * round's figures show the spread, none shows 1), and changes FedProx's
+ * result; under --reg-scope local it scales the clients' L1/L2 too, under
+ * global (the server's one penalty) it changes nothing for FedAvg;
+ * divergence starts at 1 and spreads once clients have trained. */
+static void test_mu_adapt(void **state)
+{
+    (void)state;
+#define QSKEW "partition", "quantity:1", "optimizer", "adam", "deterministic", "true"
+    run none = train_with((const char *[]){ QSKEW, "algo", "fedprox", "mu", "1", NULL });
+    run size = train_with((const char *[]){ QSKEW, "algo", "fedprox", "mu", "1", "mu-adapt", "size", NULL });
+    assert_true(none.fmin[0] == 1.0 && none.fmax[0] == 1.0);
+    assert_true(size.fmin[0] < 1.0 && size.fmax[0] > 1.0);
+    assert_false(same_bits(&none, &size));
+    run g0 = train_with((const char *[]){ QSKEW, NULL });
+    run g1 = train_with((const char *[]){ QSKEW, "mu-adapt", "size", NULL });
+    assert_true(same_bits(&g0, &g1));
+    run l0 = train_with((const char *[]){ QSKEW, "reg-scope", "local", NULL });
+    run l1 = train_with((const char *[]){ QSKEW, "reg-scope", "local", "mu-adapt", "skew", NULL });
+    assert_false(same_bits(&l0, &l1));
+    run dv = train_with((const char *[]){ QSKEW, "algo", "fedprox", "mu", "1", "mu-adapt", "divergence", NULL });
+    assert_true(dv.fmin[0] == 1.0 && dv.fmax[0] == 1.0);
+    assert_true(dv.fmax[2] > dv.fmin[2]);
+    run *all[] = { &none, &size, &g0, &g1, &l0, &l1, &dv };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]->params);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prox_zero_is_fedavg), cmocka_unit_test(test_prox_pulls),
         cmocka_unit_test(test_one_step_is_sync), cmocka_unit_test(test_workers), cmocka_unit_test(test_stateful_workers),
         cmocka_unit_test(test_sampling), cmocka_unit_test(test_deal), cmocka_unit_test(test_weighted_mean),
+        cmocka_unit_test(test_factors), cmocka_unit_test(test_mu_adapt),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
