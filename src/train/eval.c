@@ -9,6 +9,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "data/data.h"
 #include "nn/model.h"
 #include "train/train.h"
 #include <math.h>
@@ -68,23 +69,29 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
     if (d != rg_model_inputs(m))
         return rg_error(RG_EDATA, "%s has %zu features per sample but the model takes %zu",
                         rg_dataset_name(ds), d, rg_model_inputs(m));
-    const float *x = rg_dataset_x(ds);
     const int32_t *y = out ? NULL : rg_dataset_y(ds);
     if (!out && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
     if (batch == 0) batch = 256;
     int bce = rg_model_loss(m) == RG_LOSS_BCE;
+    /* a batch's rows as floats, when the set holds bytes (else read in place) */
+    float *rows = rg_dataset_feature_bytes(ds) < sizeof(float) ? rg_malloc(batch * d * sizeof(float)) : NULL;
     float *probs = rg_malloc(batch * k * sizeof(float));
-    if (!probs) return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
+    if (!probs || (!rows && rg_dataset_feature_bytes(ds) < sizeof(float))) {
+        rg_free(rows);
+        rg_free(probs);
+        return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
+    }
     rg_pass pass = { .training = 0, .grad_scale = 1.0f };
     rg_status st = RG_OK;
     *loss_sum = 0.0;
     for (size_t s = lo; s < hi && st == RG_OK; s += batch) {
         size_t nb = hi - s < batch ? hi - s : batch, c = 0;
         double l = 0.0;
-        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, &c, probs);
+        const float *x = rg_dataset_rows_at(ds, s, nb, rows);
+        st = rg_model_forward_backward(m, x, y ? y + s : NULL, nb, &pass, 0, &l, &c, probs);
         if (st == RG_OK && policy != ROW_FLOWS && !rg_all_finite(probs, nb * k)) {
             if (policy == ROW_FAILS) st = not_finite(probs, k, s);
-            else st = skip_rows(m, x + s * d, y + s, nb, &pass, probs, loss_sum, correct, left_out);
+            else st = skip_rows(m, x, y + s, nb, &pass, probs, loss_sum, correct, left_out);
             continue;
         }
         *loss_sum += l;
@@ -105,6 +112,7 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
             }
     }
     rg_free(probs);
+    rg_free(rows);
     /* the sample and a label out of range are the data's; out of memory is
      * the model's (its workspace), whatever set it was evaluating */
     if (st == RG_EDATA || st == RG_ENONFINITE) return rg_error_prefix(st, "%s: ", rg_dataset_name(ds));
