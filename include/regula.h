@@ -81,6 +81,10 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
     RG_RNG_CODEC = 5, RG_RNG_VALSPLIT = 6,
+    /* federated (src/fed/): DP noise on the aggregate, who attacks, the
+     * noise attack's vectors, clients failing to report, stragglers */
+    RG_RNG_DPNOISE = 20, RG_RNG_ATTACK = 21, RG_RNG_ATTACKNOISE = 22,
+    RG_RNG_DROPCLIENT = 23, RG_RNG_STRAGGLER = 24,
     RG_RNG_USER = 100
 };
 void rg_rng4(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t index, uint32_t out[4]);
