@@ -45,14 +45,18 @@ static rg_status agree(rg_strategy *s, rg_exchange *x)
     return st;
 }
 
-static rg_status exchange(rg_strategy *s, rg_exchange *x)
+rg_status rg_strat_allreduce_plain(rg_strategy *s, rg_exchange *x)
 {
-    if (s->codec) return compressed(s, x);
     size_t n = rg_model_param_count(s->m) + RG_GRAD_TAIL;
     rg_status st = RG_OK;
     if (s->world > 1) st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_grads(s->m), n, RG_REDUCE_SUM));
     rg_strat_region_whole(s, x);
     return st;
+}
+
+static rg_status exchange(rg_strategy *s, rg_exchange *x)
+{
+    return s->codec ? compressed(s, x) : rg_strat_allreduce_plain(s, x);
 }
 
 const rg_strategy_ops rg_strategy_allreduce = {

@@ -15,6 +15,11 @@
  * validation, early stopping, the checkpoint and the saved model are the
  * centre.  The asynchronous form, with the centre on a rank of its own,
  * is easgd_async.c.
+ *
+ * With --compress the differences w_i - c go through the codec (with
+ * error feedback, a worker's residual joins its next difference): each
+ * worker pulls itself by its own exact difference, and the centre moves
+ * by the decoded sum, the same on every worker.
  */
 #include "parallel/strategy.h"
 #include <string.h>
@@ -39,6 +44,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     e->centre = rg_calloc(P ? P : 1, sizeof(float));
     e->diff = rg_calloc(P ? P : 1, sizeof(float));
     if (!e->centre || !e->diff) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", s->rank);
+    if (s->world > 1 && (st = rg_strat_codec(s, env)) != RG_OK) return st;
     if ((st = rg_strat_broadcast(s)) != RG_OK) return st;
     memcpy(e->centre, rg_model_params(s->m), P * sizeof(float));
     return RG_OK;
@@ -65,7 +71,9 @@ static rg_status pull(easgd *e, rg_exchange *x)
     for (size_t i = 0; i < P; i++) w[i] -= a * e->diff[i];
     x->after = x->lr > 0.0f ? e->alpha / (double)x->lr * 0.5 * d2 : 0.0;
     rg_status st = RG_OK;
-    if (s->world > 1) {
+    if (s->codec) {
+        st = RG_TIMED(s, rg_codec_reduce(s->codec, e->diff, x->step, &s->bytes, &s->dense));
+    } else if (s->world > 1) {
         st = RG_TIMED(s, rg_comm_allreduce(s->comm, e->diff, P, RG_REDUCE_SUM));
         s->bytes += 2.0 * (double)(s->world - 1) / (double)s->world * (double)P * sizeof(float);
     }
@@ -87,9 +95,10 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     for (int i = 0; st == RG_OK && i < rg_optimizer_state_count(s->opt); i++)
         st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_optimizer_state(s->opt, i), rg_model_param_count(s->m),
                                            RG_REDUCE_AVG));
-    if (s->world > 1)
-        s->bytes = kept + 2.0 * (double)(s->world - 1) / (double)s->world * (double)rg_optimizer_state_count(s->opt) *
-                              (double)rg_model_param_count(s->m) * sizeof(float);
+    double moments = 2.0 * (double)(s->world - 1) / (double)s->world * (double)rg_optimizer_state_count(s->opt) *
+                     (double)rg_model_param_count(s->m) * sizeof(float);
+    if (s->world > 1) s->bytes = kept + moments;
+    if (s->codec) s->dense += moments;   /* sent whole either way */
     x->synced = 1;
     return st;
 }

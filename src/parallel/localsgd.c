@@ -15,13 +15,60 @@
  * mean gradient is one step with the batch's mean gradient.  Adam's moments are not linear in the gradient, so with Adam
  * H = 1 is model averaging, not all-reduce.  It costs (1 + moments) times
  * the bytes of a weight average, every H steps.
+ *
+ * With --compress, a sync sends through the codec what the weights changed
+ * since the last one (with error feedback: Basu et al.'s
+ * Qsparse-local-SGD), and every worker adds the mean of the decoded
+ * changes to the weights it held at the last sync, so the replicas are
+ * equal again.  The optimizer's moments are not sent at such a sync: each
+ * worker keeps its own until a full sync (an epoch's end, a checkpoint),
+ * which averages them whole.  A lossy moment would break Adam: its second
+ * moment lies below fp16's range and below what top-k would ever pick.
+ * The warm-up's synchronous steps are not compressed.
  */
 #include "parallel/strategy.h"
+#include <string.h>
 
 typedef struct localsgd {
     rg_strategy base;
     long H;
+    int fresh;           /* with a codec: the anchor is to be taken at the next local step */
+    float *anchor;       /* [P] the weights at the last sync */
+    float *delta;        /* [P] their change since */
 } localsgd;
+
+static rg_status codec_init(localsgd *l, const rg_strat_env *env)
+{
+    rg_strategy *s = &l->base;
+    size_t P = rg_model_param_count(s->m);
+    l->fresh = 1;
+    rg_status st = rg_strat_codec(s, env);
+    if (st != RG_OK || !s->codec) return st;
+    l->anchor = rg_calloc(P ? P : 1, sizeof(float));
+    l->delta = rg_calloc(P ? P : 1, sizeof(float));
+    return l->anchor && l->delta ? RG_OK : rg_error(RG_ENOMEM, "out of memory: --compress on worker %d", s->rank);
+}
+
+/* A sync through the codec: the anchor plus the workers' mean change;
+ * at a full sync the moments' mean too. */
+static rg_status compressed_average(localsgd *l, const rg_exchange *x)
+{
+    rg_strategy *s = &l->base;
+    size_t P = rg_model_param_count(s->m);
+    float *w = rg_model_params(s->m), W = (float)s->world;
+    for (size_t j = 0; j < P; j++) l->delta[j] = w[j] - l->anchor[j];
+    rg_status st = RG_TIMED(s, rg_codec_reduce(s->codec, l->delta, x->step, &s->bytes, &s->dense));
+    for (size_t j = 0; st == RG_OK && j < P; j++) w[j] = l->anchor[j] + l->delta[j] / W;
+    /* an uncompressed sync would send the moments too */
+    double ring = 2.0 * (double)(s->world - 1) / (double)s->world * (double)P * sizeof(float);
+    s->dense += ring * rg_optimizer_state_count(s->opt);
+    for (int i = 0; st == RG_OK && x->full_sync && i < rg_optimizer_state_count(s->opt); i++) {
+        st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_optimizer_state(s->opt, i), P, RG_REDUCE_AVG));
+        s->bytes += ring;
+    }
+    l->fresh = 1;
+    return st;
+}
 
 static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
@@ -31,6 +78,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     if (st != RG_OK) return st;
     l->H = env->sync_every;
     s->local_from = (uint64_t)env->sync_warmup;
+    if (s->world > 1 && (st = codec_init(l, env)) != RG_OK) return st;
     return rg_strat_broadcast(s);
 }
 
@@ -39,7 +87,12 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
     if (x->step < s->local_from) {   /* warm-up: a synchronous step */
         size_t P = rg_model_param_count(s->m);
         s->bytes += 2.0 * (double)(s->world - 1) / (double)s->world * (double)(P + RG_GRAD_TAIL) * sizeof(float);
-        return rg_strategy_allreduce.exchange(s, x);
+        return rg_strat_allreduce_plain(s, x);
+    }
+    localsgd *l = (localsgd *)s;
+    if (s->codec && l->fresh) {   /* every replica's weights the same here */
+        memcpy(l->anchor, rg_model_params(s->m), rg_model_param_count(s->m) * sizeof(float));
+        l->fresh = 0;
     }
     rg_strat_region_whole(s, x);     /* its own gradient and figures */
     x->local = 1;
@@ -53,11 +106,19 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     if (!x->local) return RG_OK;     /* replicas stayed equal */
     uint64_t n = x->step + 1 - s->local_from;
     x->synced = n % (uint64_t)l->H == 0 || x->full_sync;
-    return x->synced ? rg_strat_average(s) : RG_OK;
+    if (!x->synced) return RG_OK;
+    return s->codec ? compressed_average(l, x) : rg_strat_average(s);
+}
+
+static void localsgd_free(rg_strategy *s)
+{
+    localsgd *l = (localsgd *)s;
+    rg_free(l->anchor);
+    rg_free(l->delta);
 }
 
 const rg_strategy_ops rg_strategy_localsgd = {
     .name = "local-sgd", .size = sizeof(localsgd), .init = init, .exchange = exchange,
     .agree = rg_strat_agree_whole, .update = update, .gather_state = rg_strat_gather_whole,
-    .restore_state = rg_strat_restore_whole,
+    .restore_state = rg_strat_restore_whole, .free = localsgd_free,
 };

@@ -193,6 +193,8 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
                          size_t opt_n);
 /* The codec of env->codec for this worker's gradient (no-op for none). */
 rg_status rg_strat_codec(rg_strategy *s, const rg_strat_env *env);
+/* allreduce's exchange without its codec: the plain sum. */
+rg_status rg_strat_allreduce_plain(rg_strategy *s, rg_exchange *x);
 /* Every replica starts from world rank 0's weights. */
 rg_status rg_strat_broadcast(rg_strategy *s);
 /* Figures from a summed tail; the region is the whole arena, whose

@@ -101,10 +101,16 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
         p->codec.warmup_epochs = c->dgc_warmup;
         p->opt.momentum = 0.0f;
     }
-    if (p->codec.kind != RG_CODEC_NONE && (p->strategy != RG_STRAT_ALLREDUCE || p->deterministic || p->shard_optimizer))
-        return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses the gradients that --strategy "
-                                               "allreduce exchanges (not with --deterministic, --shard-optimizer or "
-                                               "--strategy %s)", c->compress, c->strategy));
+    int weights = p->strategy == RG_STRAT_LOCAL_SGD || p->strategy == RG_STRAT_EASGD;
+    if (p->codec.kind != RG_CODEC_NONE && ((p->strategy != RG_STRAT_ALLREDUCE && !weights) || p->deterministic ||
+                                           p->shard_optimizer))
+        return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses what --strategy allreduce, "
+                                               "local-sgd and easgd exchange (not with --deterministic, "
+                                               "--shard-optimizer or --strategy %s)", c->compress, c->strategy));
+    if (p->codec.kind == RG_CODEC_DGC && weights)
+        return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: Deep Gradient Compression corrects "
+                                               "gradients; --strategy %s exchanges weights (take topk)",
+                                               c->compress, c->strategy));
     if (p->strategy == RG_STRAT_ALLREDUCE) return RG_OK;
     const char *why = NULL;
     if (p->deterministic) why = "--deterministic has its own exchange (allreduce)";

@@ -126,6 +126,10 @@ else bad "easgd-async resume: $(cat "$d/e.err")"; fi
 run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
 run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2
 run_case dgc step:40 "" "${common[@]}" --workers 2 --compress dgc:0.05 --dgc-warmup 2 --optimizer sgd --momentum 0.9
+# ... and through the weight exchanges of local SGD and EASGD (residuals
+# in the checkpoint; the anchor is the synced weights a checkpoint holds)
+run_case local_topk step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --compress topk:0.05
+run_case easgd_qsgd step:26 "" "${common[@]}" --workers 3 --strategy easgd --sync-every 3 --compress qsgd:4
 # checkpoints on epoch boundaries (540 samples / 16 = 34 steps an epoch):
 # resumed before the epoch's validation and early-stopping decision
 every=(--checkpoint-every 34)

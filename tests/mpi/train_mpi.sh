@@ -70,6 +70,12 @@ want=4; [ "$mpi_flavour" = mpich ] && [ $code = 9 ] && want=9
 "$regula" train "${common[@]}" --strategy easgd --sync-every 3 --save "$dir/e1.st" > /dev/null || bad "easgd, 1 worker"
 "$mpiexec" -n 2 "$regula" train "${common[@]}" --strategy easgd-async --sync-every 3 --save "$dir/ea2.st" > /dev/null 2> "$dir/ea.err" || bad "easgd-async -n 2: $(cat "$dir/ea.err")"
 cmp -s "$dir/e1.st" "$dir/ea2.st" && ok "easgd-async, 1 worker + centre on 2 processes: bitwise synchronous EASGD" || bad "easgd-async -n 2 differs from easgd"
+# local SGD through a codec: the sums are in rank order on either path,
+# so 2 processes give 2 threads' bits
+lc=(--strategy local-sgd --sync-every 3 --compress topk:0.05)
+"$regula" train "${common[@]}" "${lc[@]}" --workers 2 --save "$dir/lc2.st" > /dev/null || bad "local-sgd topk, 2 threads"
+"$mpiexec" -n 2 "$regula" train "${common[@]}" "${lc[@]}" --save "$dir/lcm.st" > /dev/null 2> "$dir/lc.err" || bad "local-sgd topk -n 2: $(cat "$dir/lc.err")"
+cmp -s "$dir/lc2.st" "$dir/lcm.st" && ok "local-sgd --compress topk: 2 processes bitwise 2 threads" || bad "local-sgd --compress topk: 2 processes differ from 2 threads"
 "$mpiexec" -n 4 "$regula" train "${common[@]}" --strategy easgd-async --sync-every 3 --log "$dir/ea4.jsonl" > "$dir/ea4.out" 2> "$dir/ea.err" &&
   grep -q '"workers":3' "$dir/ea4.jsonl" && ok "easgd-async on 4 processes: 3 workers and the centre ($(cat "$dir/ea4.out"))" || bad "easgd-async -n 4: $(cat "$dir/ea.err")"
 

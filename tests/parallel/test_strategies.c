@@ -302,6 +302,68 @@ static void test_topk_trains(void **state)
     free(dir);
 }
 
+/* Local SGD through a codec, at its limit: with H = 1, plain SGD and a
+ * codec that commutes with scaling (top-k, sign), each worker's weight
+ * change -lr g_i is its gradient scaled, so the compressed average is
+ * all-reduce through the same codec (residuals scaled alike), to float
+ * rounding.  No penalty: all-reduce adds it after decoding. */
+static void test_local_sgd_compressed_h1_is_allreduce(void **state)
+{
+    (void)state;
+    const char *codecs[] = {"topk:0.1", "sign"};
+    for (int k = 0; k < 2; k++) {
+        const char *a[] = {"model", "dense(16, relu) dropout(0.25) dense(4, softmax)", "optimizer", "sgd", "lr", "0.1",
+                           "workers", "2", "compress", codecs[k], NULL};
+        const char *b[] = {"model", "dense(16, relu) dropout(0.25) dense(4, softmax)", "optimizer", "sgd", "lr", "0.1",
+                           "workers", "2", "compress", codecs[k], "strategy", "local-sgd", "sync-every", "1", NULL};
+        const char *c[] = {"model", "dense(16, relu) dropout(0.25) dense(4, softmax)", "optimizer", "sgd", "lr", "0.1",
+                           "workers", "2", "strategy", "local-sgd", "sync-every", "1", NULL};
+        run x = train_with(a), y = train_with(b), z = train_with(c);
+        assert_int_equal(y.st, RG_OK);
+        double d = max_abs_diff(&x, &y), dz = max_abs_diff(&z, &y);
+        print_message("local SGD H=1 --compress %s: max |w - w_allreduce| %.3g, uncompressed %.3g\n", codecs[k], d, dz);
+        assert_true(d < 1e-5);
+        assert_true(dz > 1e-3);   /* the codec did change the result */
+        free(x.params);
+        free(y.params);
+        free(z.params);
+    }
+}
+
+/* A compressed sync sends fewer bytes and still learns, with Adam too
+ * (whose moments stay each worker's own between full syncs: a lossy
+ * second moment would wreck it); EASGD's differences go through the codec
+ * alike. */
+static void test_weight_exchange_compressed(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "c.jsonl");
+    const char *strat[][4] = { {"local-sgd", "sync-every", "4"}, {"easgd", "sync-every", "4"} };
+    const char *codecs[] = {"topk:0.05", "fp16", "qsgd:4"};
+    for (int s = 0; s < 2; s++) {
+        const char *a[] = {"workers", "2", "epochs", "6", "strategy", strat[s][0], strat[s][1], strat[s][2], NULL};
+        run x = train_with(a);
+        for (int k = 0; k < 3; k++) {
+            const char *b[] = {"workers", "2", "epochs", "6", "strategy", strat[s][0], strat[s][1], strat[s][2],
+                               "compress", codecs[k], "log", lg, NULL};
+            run y = train_with(b);
+            assert_int_equal(y.st, RG_OK);
+            char *t = rgt_read(lg, NULL), *e = strstr(t, "\"compression\":");
+            double ratio = e ? strtod(e + 14, NULL) : 0.0;
+            free(t);
+            print_message("%s --compress %s: test acc %.3f (uncompressed %.3f), compression %.1f\n", strat[s][0],
+                          codecs[k], y.r.test_acc, x.r.test_acc, ratio);
+            assert_true(y.r.test_acc > x.r.test_acc - 0.05);
+            assert_true(ratio > 1.2);
+            free(y.params);
+        }
+        free(x.params);
+    }
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 /* Deep Gradient Compression: at density 1 every value is sent and its
  * momentum masked every step, so dgc:1 is plain SGD (whatever
  * --momentum); the warm-up sends 25%, 6.25%, 1.56% of the values in the
@@ -460,7 +522,8 @@ static void test_refused(void **state)
         {"strategy", "easgd", "shard-optimizer", "true", "workers", "2", NULL},
         {"strategy", "local-sgd", "partition", "dirichlet:0.5", "reg-scope", "local", "reg-adapt", "divergence",
          "workers", "2", NULL},
-        {"compress", "topk:0.1", "strategy", "local-sgd", NULL},
+        {"compress", "dgc:0.1", "optimizer", "sgd", "strategy", "local-sgd", NULL},   /* corrects gradients */
+        {"compress", "topk:0.1", "strategy", "easgd-async", "workers", "3", NULL},
         {"compress", "sign", "deterministic", "true", "det-shards", "4", NULL},
         {"strategy", "ps", NULL},                                             /* nobody left to train */
         {"strategy", "ps", "workers", "3", "servers", "3", NULL},
@@ -489,6 +552,8 @@ int main(void)
         cmocka_unit_test(test_hogwild),
         cmocka_unit_test(test_compressed_penalty_is_not_sent),
         cmocka_unit_test(test_topk_trains),
+        cmocka_unit_test(test_local_sgd_compressed_h1_is_allreduce),
+        cmocka_unit_test(test_weight_exchange_compressed),
         cmocka_unit_test(test_dgc),
         cmocka_unit_test(test_straggler),
         cmocka_unit_test(test_ps_k0_is_allreduce),
