@@ -99,6 +99,7 @@ int cli_run(const cli_command *cmd, int argc, char **argv);
 typedef struct cli_progress {
     int mode;                  /* CLI_PROGRESS_* */
     int verbose, has_val;
+    int regression;            /* mae and rmse where a classifier shows acc */
     long epochs;
     int fd;                    /* where the terminal's width is asked (-1: none) */
     double t_start, t_mark;    /* the run's start; the last epoch's end (or the start) */
@@ -129,10 +130,12 @@ void cli_class_name(const rg_model *m, int k, char *buf, size_t cap);
  * with a header: its class and every class's probability, or with top > 0
  * its top most likely classes and their probabilities. */
 int cli_print_predictions(FILE *f, const rg_model *m, size_t n, const int32_t *classes, const float *proba, long top);
-/* eval: the loss and accuracy; with pred, the per-class figures and the
- * confusion matrix of the labels y against pred (n each); text or JSON. */
+/* eval: the loss and accuracy (a regression model: MAE and RMSE); with
+ * pred, the per-class figures and the confusion matrix of the labels y
+ * against pred (n each); text or JSON. */
 typedef struct cli_eval {
-    double loss, acc;
+    double loss, acc, mae, rmse;
+    int regression;
     size_t n;
     const int32_t *y, *pred;  /* pred NULL: no --metrics */
     int json;

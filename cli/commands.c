@@ -19,7 +19,7 @@
 static const cli_opt g_plot_opts[] = {
     {"output", 'o', "FILE", "the picture to write: .png, .svg or .pdf, chosen by the extension (required)"},
     {"what", 0, "WHAT",
-     "curves (loss and accuracy per epoch, train and validation), workers (lambda, samples and "
+     "curves (loss and accuracy, or MAE for regression logs, per epoch, train and validation), workers (lambda, samples and "
      "comm share per worker), or any field's name (default: curves)"},
     {"y", 0, "FIELD[,FIELD...]", "fields along y, each a series per file (and per worker for per-worker fields); repeatable"},
     {"x", 0, "FIELD",

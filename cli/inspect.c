@@ -183,8 +183,12 @@ static void print_epoch(const char *what, const cJSON *e)
         printf("%-12s - (no epoch event)\n", what);
         return;
     }
-    printf("%-12s %.0f: loss %s, acc %s, val_loss %s, val_acc %s\n", what, num(e, "epoch"), figure(b[0], e, "loss"),
-           figure(b[1], e, "acc"), figure(b[2], e, "val_loss"), figure(b[3], e, "val_acc"));
+    if (cJSON_GetObjectItemCaseSensitive(e, "mae"))   /* a regression's (--loss mse|mae) */
+        printf("%-12s %.0f: loss %s, mae %s, val_loss %s, val_mae %s\n", what, num(e, "epoch"), figure(b[0], e, "loss"),
+               figure(b[1], e, "mae"), figure(b[2], e, "val_loss"), figure(b[3], e, "val_mae"));
+    else
+        printf("%-12s %.0f: loss %s, acc %s, val_loss %s, val_acc %s\n", what, num(e, "epoch"), figure(b[0], e, "loss"),
+               figure(b[1], e, "acc"), figure(b[2], e, "val_loss"), figure(b[3], e, "val_acc"));
 }
 
 static void print_totals(const rl_run *run)
@@ -207,9 +211,14 @@ static void print_end(const rl_run *run)
         printf("stopped:     a non-finite loss or gradient at step %.0f\n", num(end, "step"));
     if (!strcmp(str(end, "stopped"), "nonfinite_outputs"))
         printf("stopped:     the final model's outputs are not finite (its figures below); nothing was saved\n");
-    printf("end:         test_loss %s, test_acc %s, train_loss %s, train_acc %s, val_loss %s, val_acc %s%s\n",
-           figure(b[0], end, "test_loss"), figure(b[1], end, "test_acc"), figure(b[2], end, "train_loss"),
-           figure(b[3], end, "train_acc"), figure(b[4], end, "val_loss"), figure(b[5], end, "val_acc"),
+    const char *f = cJSON_GetObjectItemCaseSensitive(end, "train_mae") ? "mae" : "acc";   /* regression: mae */
+    char k[3][16];
+    snprintf(k[0], sizeof k[0], "test_%s", f);
+    snprintf(k[1], sizeof k[1], "train_%s", f);
+    snprintf(k[2], sizeof k[2], "val_%s", f);
+    printf("end:         test_loss %s, %s %s, train_loss %s, %s %s, val_loss %s, %s %s%s\n",
+           figure(b[0], end, "test_loss"), k[0], figure(b[1], end, k[0]), figure(b[2], end, "train_loss"), k[1],
+           figure(b[3], end, k[1]), figure(b[4], end, "val_loss"), k[2], figure(b[5], end, k[2]),
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(end, "stopped_early")) ? " (stopped early)" : "");
     if (num(end, "left_out") > 0)
         printf("left out:    %.0f samples of the final figures, their outputs not finite (--skip-nonfinite)\n",

@@ -4,8 +4,8 @@
  * It reads every log (runlog.c), turns the request into a figure (one to
  * three panels of series, figure.h) and hands it to gnuplot.c.  Three
  * kinds of request:
- *   curves   (default) loss and accuracy per epoch, train solid and
- *            validation dashed, one colour per log;
+ *   curves   (default) loss and accuracy (regression logs: MAE) per
+ *            epoch, train solid and validation dashed, one colour per log;
  *   workers  lambda, samples and comm_share per epoch, one colour per
  *            worker, one dash per log;
  *   fields   --y FIELD[,FIELD] (or --what FIELD) against --x FIELD.
@@ -34,7 +34,10 @@ static const char *describe(const char *name)
         {"val_loss", "loss (cross-entropy + penalty)"}, {"test_loss", "test loss (cross-entropy + penalty)"},
         {"train_loss", "training-set loss (cross-entropy + penalty)"}, {"reg_loss", "penalty"},
         {"acc", "accuracy"}, {"val_acc", "accuracy"}, {"test_acc", "test accuracy"},
-        {"train_acc", "training-set accuracy"}, {"samples_per_s", "samples/s"},
+        {"train_acc", "training-set accuracy"}, {"mae", "mean absolute error"}, {"val_mae", "mean absolute error"},
+        {"rmse", "root mean squared error"}, {"val_rmse", "root mean squared error"},
+        {"test_mae", "test mean absolute error"}, {"test_rmse", "test root mean squared error"},
+        {"samples_per_s", "samples/s"},
         {"seconds", "seconds per epoch (s)"}, {"time", "training time (s)"}, {"lr", "learning rate"},
         {"lambda", "strength factor (lambda_k / lambda)"}, {"samples", "samples per epoch"},
         {"worker_loss", "data loss"}, {"compute_seconds", "compute per epoch (s)"},
@@ -272,11 +275,25 @@ static int build(plot_req *q, figure *fig, const panel_spec *ps, int np, const c
     return 0;
 }
 
+/* Whether every log is a regression's: epochs with mae and no acc. */
+static int all_regression(const plot_req *q)
+{
+    rl_field f;
+    for (size_t r = 0; r < q->nruns; r++)
+        if (rl_field_find(&q->runs[r], "acc", &f) || !rl_field_find(&q->runs[r], "mae", &f)) return 0;
+    return q->nruns > 0;
+}
+
+/* Loss, and accuracy or (regression logs: --loss mse|mae) the mean
+ * absolute error, per epoch. */
 static int build_curves(plot_req *q, figure *fig)
 {
+    int reg = all_regression(q);
     const panel_spec ps[] = {
-        {"loss", "loss (cross-entropy + penalty)", {"loss", "val_loss"}, {"train", "validation"}},
-        {"accuracy", "accuracy", {"acc", "val_acc"}, {"train", "validation"}},
+        {"loss", reg ? "loss (data + penalty)" : "loss (cross-entropy + penalty)", {"loss", "val_loss"},
+         {"train", "validation"}},
+        reg ? (panel_spec){"mean absolute error", "MAE", {"mae", "val_mae"}, {"train", "validation"}}
+            : (panel_spec){"accuracy", "accuracy", {"acc", "val_acc"}, {"train", "validation"}},
     };
     return build(q, fig, ps, 2, q->x, 0);
 }

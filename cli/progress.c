@@ -5,7 +5,7 @@
  * Slurm logs.
  *
  * A line is built from pieces in the order a reader wants them (epoch,
- * loss, accuracy, the validation figures early stopping watches, speed,
+ * loss, accuracy or a regression's MAE and RMSE, the validation figures early stopping watches, speed,
  * time left); on a terminal the pieces that do not fit its width are
  * left out from the least wanted, and the line never reaches the last
  * column, so it never wraps and a redraw leaves nothing stale behind.
@@ -105,6 +105,7 @@ void cli_progress_init(cli_progress *p, const rg_config *c, int lead, int has_va
     p->epochs = c->epochs;
     p->verbose = c->verbose;
     p->has_val = has_val;
+    p->regression = !strcmp(c->loss, "mse") || !strcmp(c->loss, "mae");
     p->t_start = p->t_mark = now_s();
     if (!lead || c->quiet || !strcmp(c->progress, "none")) return;
     if (isatty(STDERR_FILENO)) p->fd = STDERR_FILENO;
@@ -246,9 +247,11 @@ void cli_progress_step(const rg_step_stats *s, void *ud)
     line l = { .n = 0 };
     piece(&l, 100, "epoch %d/%ld", s->epoch, p->epochs);
     piece(&l, 100, "loss %s", fig(b[0], s->loss));
-    piece(&l, 9, "acc %s", fig(b[1], s->acc));
+    if (p->regression) piece(&l, 9, "mae %s", fig(b[1], s->mae));
+    else piece(&l, 9, "acc %s", fig(b[1], s->acc));
     if (p->has_val && p->epochs_seen)   /* the last epoch's (on the line above too) */
-        piece(&l, 3, "val_loss %s  val_acc %s", fig(b[2], p->last.val_loss), fig(b[3], p->last.val_acc));
+        piece(&l, 3, "val_loss %s  val_%s %s", fig(b[2], p->last.val_loss), p->regression ? "mae" : "acc",
+              fig(b[3], p->regression ? p->last.val_mae : p->last.val_acc));
     thousands(b[2], sizeof b[2], rate);
     piece(&l, 2, "%s/s", b[2]);
     piece(&l, 8, "ETA %s", when);
@@ -263,11 +266,15 @@ void cli_progress_step(const rg_step_stats *s, void *ud)
 /* The epoch's line: its figures, speed, time, and time left. */
 static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wall, line *l)
 {
-    char b[6][32], when[32];
+    char b[8][32], when[32];
     piece(l, 100, "epoch %d/%ld", e->epoch, p->epochs);
     piece(l, 100, "loss %s", fig(b[0], e->loss));
-    piece(l, 90, "acc %s", fig(b[1], e->acc));
-    if (p->has_val) piece(l, 80, "val_loss %s  val_acc %s", fig(b[2], e->val_loss), fig(b[3], e->val_acc));
+    if (p->regression) piece(l, 90, "mae %s  rmse %s", fig(b[1], e->mae), fig(b[6], e->rmse));
+    else piece(l, 90, "acc %s", fig(b[1], e->acc));
+    if (p->has_val && p->regression)
+        piece(l, 80, "val_loss %s  val_mae %s  val_rmse %s", fig(b[2], e->val_loss), fig(b[3], e->val_mae),
+              fig(b[7], e->val_rmse));
+    else if (p->has_val) piece(l, 80, "val_loss %s  val_acc %s", fig(b[2], e->val_loss), fig(b[3], e->val_acc));
     if (p->verbose) piece(l, 4, "reg %s  lr %.3g", fig(b[4], e->reg_loss), e->lr);
     thousands(b[5], sizeof b[5], e->samples_per_s);
     piece(l, 5, "%s samples/s", b[5]);

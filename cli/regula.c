@@ -316,13 +316,15 @@ static const char **names_of(const rg_dataset *ds, const rg_model *m, int *n)
 /* A labelled set: the test split of an IDX source, or the whole of a csv
  * read with the options of `which` ("train": --header, --label-column;
  * "test": --test-header, --test-label-column), its labels the class names
- * `names` (n of them) when given. */
+ * `names` (n of them) when given, or regression targets when --loss or
+ * `targets` (eval: the model's loss) says so. */
 static rg_status open_labelled(const char *source, const rg_config *c, const char *which,
-                               const char *const *names, int n, rg_dataset **out)
+                               const char *const *names, int n, int targets, rg_dataset **out)
 {
     rg_data_opts o = rg_config_data_opts(c, which);
     o.classes = names;
     o.n_classes = n;
+    o.targets |= targets;
     return rg_dataset_open(source, is_csv(source) ? "train" : "test", &o, out);
 }
 
@@ -349,6 +351,9 @@ static int check_fits(const rg_dataset *ds, const rg_model *m, int names_ok)
         return failf(EXIT_DATA, "%s: samples have %zu feature%s but the model takes %zu input%s",
                      rg_dataset_name(ds), rg_dataset_features(ds), rg_dataset_features(ds) == 1 ? "" : "s",
                      rg_model_inputs(m), rg_model_inputs(m) == 1 ? "" : "s");
+    if (rg_model_classes(m) == 0)   /* regression: rg_dataset_targets (the loader reads them as numbers) */
+        return rg_dataset_targets(ds) ? 0 : failf(EXIT_DATA, "%s: has no numeric targets (the model is a regression, "
+                                                  "--loss %s)", rg_dataset_name(ds), rg_loss_name(rg_model_loss(m)));
     int classes = rg_dataset_classes(ds), named = rg_dataset_class_name(ds, 0) != NULL;
     char list[256];
     if (named && !names_ok)
@@ -406,9 +411,9 @@ static int has_test_split(const char *source)
 static int open_test(const rg_config *c, sets *s, const char *const *names, int n)
 {
     rg_status st = RG_OK;
-    if (c->test_data[0]) st = open_labelled(c->test_data, c, "test", names, n, &s->test);
+    if (c->test_data[0]) st = open_labelled(c->test_data, c, "test", names, n, 0, &s->test);
     else if (is_csv(c->data) || (c->val_split > 0 && !has_test_split(c->data))) return 0;
-    else st = open_labelled(c->data, c, "train", NULL, 0, &s->test);
+    else st = open_labelled(c->data, c, "train", NULL, 0, 0, &s->test);
     if (st == RG_EIO && !c->test_data[0] && c->val_split == 0)
         return failf(EXIT_DATA, "%s (--data's test split: the test set, validated on too; give --val-split FRACTION "
                      "to validate on part of the training data instead, or --test-data SOURCE)", rg_last_error());
@@ -460,9 +465,20 @@ static int standardize(const rg_config *c, sets *s)
     return st ? fail(st) : 0;
 }
 
+/* Whether the activation after "auto" (at a, in "dense(auto, ACT ...") is
+ * sigmoid. */
+static int auto_is_sigmoid(const char *a)
+{
+    while (*a == ' ' || *a == '\t') a++;
+    if (*a++ != ',') return 0;
+    while (*a == ' ' || *a == '\t') a++;
+    return !strncmp(a, "sigmoid", 7) && a[7] && strchr(" \t,)", a[7]);
+}
+
 /* --model with dense(auto, ...) as its last layer: the spec with the
- * number of classes (k) for auto, into buf.  Another layer's auto is left
- * for the model's parser to refuse. */
+ * outputs for auto, into buf: the number of classes (k), one for two
+ * classes and a sigmoid (binary cross-entropy), one for a regression
+ * (k < 0).  Another layer's auto is left for the model's parser to refuse. */
 static int resolve_auto(const char *spec, int k, char *buf, size_t cap)
 {
     const char *last = NULL;
@@ -474,7 +490,11 @@ static int resolve_auto(const char *spec, int k, char *buf, size_t cap)
         snprintf(buf, cap, "%s", spec);
         return 0;
     }
-    if (k <= 0) return failf(EXIT_USAGE, "--model: dense(auto) takes its width from the classes, and the data has no labels");
+    if (k == 0) return failf(EXIT_USAGE, "--model: dense(auto) takes its width from the classes, and the data has no labels");
+    if (k > 2 && auto_is_sigmoid(u + 4))
+        return failf(EXIT_USAGE, "--model: dense(auto, sigmoid) is one output for two classes (binary cross-entropy), "
+                     "and the data has %d: end --model with dense(auto, softmax)", k);
+    if (k < 0 || auto_is_sigmoid(u + 4)) k = 1;
     if ((size_t)snprintf(buf, cap, "%.*s%d%s", (int)(u - spec), spec, k, u + 4) >= cap)
         return failf(EXIT_USAGE, "--model: too long");
     return 0;
@@ -488,7 +508,8 @@ static int make_model(const rg_config *c, sets *s, const char *const *names, int
     int code, named = names != NULL;
     size_t d = rg_dataset_features(s->train);
     char spec[sizeof c->model + 16];
-    if ((code = resolve_auto(c->model, rg_dataset_classes(s->train), spec, sizeof spec))) return code;
+    int k = rg_dataset_targets(s->train) ? -1 : rg_dataset_classes(s->train);
+    if ((code = resolve_auto(c->model, k, spec, sizeof spec))) return code;
     if ((st = rg_model_create(spec, d, c->seed, &s->m))) return fail(st);
     if (c->init[0] && (st = rg_model_load_weights(s->m, c->init))) return fail(st);
     /* --loss before the labels are checked: bce takes 2 classes on 1 output */
@@ -588,9 +609,16 @@ static void say_run(const rg_config *c, const sets *s)
  * stderr, how long it took and where the model went. */
 static void report(const rg_config *c, const sets *s, const rg_train_result *r, double secs)
 {
-    if (s->test) printf("test_loss %.4f  test_acc %.4f  ", r->test_loss, r->test_acc);
-    if (s->val) printf("val_loss %.4f  val_acc %.4f  ", r->val_loss, r->val_acc);
-    printf("train_loss %.4f  train_acc %.4f  epochs %d", r->train_loss, r->train_acc, r->epochs_run);
+    if (rg_model_classes(s->m) == 0) {
+        if (s->test) printf("test_loss %.4f  test_mae %.4f  test_rmse %.4f  ", r->test_loss, r->test_mae, r->test_rmse);
+        if (s->val) printf("val_loss %.4f  val_mae %.4f  val_rmse %.4f  ", r->val_loss, r->val_mae, r->val_rmse);
+        printf("train_loss %.4f  train_mae %.4f  train_rmse %.4f  epochs %d", r->train_loss, r->train_mae, r->train_rmse,
+               r->epochs_run);
+    } else {
+        if (s->test) printf("test_loss %.4f  test_acc %.4f  ", r->test_loss, r->test_acc);
+        if (s->val) printf("val_loss %.4f  val_acc %.4f  ", r->val_loss, r->val_acc);
+        printf("train_loss %.4f  train_acc %.4f  epochs %d", r->train_loss, r->train_acc, r->epochs_run);
+    }
     if (c->early_stop > 0) printf("  (best epoch %d%s)", r->best_epoch, r->stopped_early ? ", stopped early" : "");
     printf("\n");
     fflush(stdout);
@@ -626,7 +654,7 @@ static int train_sets(const rg_config *c, sets *s)
     if (lead && c->save_best[0] && !s->val && !s->test)
         cli_note("--save-best without a validation set picks the epoch of the best training %s (each epoch's mean "
                  "over its steps, as its progress line shows; give --val-split to pick by a held-out set)",
-                 !strcmp(c->monitor, "val_acc") ? "accuracy" : "loss");
+                 !strcmp(c->monitor, "val_acc") ? "accuracy" : !strcmp(c->monitor, "val_mae") ? "MAE" : "loss");
     if (lead && c->verbose && !c->quiet) say_run(c, s);
     cli_progress bar;
     cli_progress_init(&bar, c, lead, s->val || s->test);
@@ -680,18 +708,26 @@ static int cmd_eval(const rg_config *c)
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
     int n_names;
     const char **names = names_of(NULL, m, &n_names);
-    if (c->test_data[0]) st = open_labelled(c->test_data, c, "test", names, n_names, &ds);
-    else st = open_labelled(c->data, c, "train", names, n_names, &ds);
+    int reg = rg_model_classes(m) == 0;
+    if (reg && c->metrics) {
+        code = failf(EXIT_USAGE, "--metrics: %s is a regression model (--loss %s), which has no classes to give "
+                     "per-class figures of; eval prints its loss, MAE and RMSE", c->load, rg_loss_name(rg_model_loss(m)));
+        goto out;
+    }
+    if (c->test_data[0]) st = open_labelled(c->test_data, c, "test", names, n_names, reg, &ds);
+    else st = open_labelled(c->data, c, "train", names, n_names, reg, &ds);
     free(names);
     if (st) goto lib_fail;
-    if (!rg_dataset_y(ds)) {
+    if (!rg_dataset_y(ds) && !rg_dataset_targets(ds)) {
         code = failf(EXIT_DATA, "%s: has no labels to evaluate against", rg_dataset_name(ds));
         goto out;
     }
     if ((code = check_fits(ds, m, rg_model_class_name(m, 0) != NULL))) goto out;
     if ((st = apply_standardize(m, ds))) goto lib_fail;
-    cli_eval e = { .n = rg_dataset_size(ds), .y = rg_dataset_y(ds), .json = !strcmp(c->format, "json") };
-    if ((st = rg_evaluate(m, ds, (size_t)c->batch, &e.loss, &e.acc))) goto lib_fail;
+    cli_eval e = { .n = rg_dataset_size(ds), .y = rg_dataset_y(ds), .json = !strcmp(c->format, "json"), .regression = reg };
+    rg_eval_figures f;
+    if ((st = rg_evaluate_figures(m, ds, (size_t)c->batch, &f))) goto lib_fail;
+    e.loss = f.loss, e.acc = f.acc, e.mae = f.mae, e.rmse = f.rmse;
     if (c->metrics) {
         e.pred = pred = malloc((e.n ? e.n : 1) * sizeof *pred);
         if (!pred) {
@@ -725,6 +761,12 @@ static int cmd_predict(const rg_config *c)
     if (!c->load[0]) return failf(EXIT_USAGE, "predict needs --load FILE (a checkpoint written by train --save)");
     if (!c->input[0]) return failf(EXIT_USAGE, "predict needs --input FILE (IDX images or csv:FILE)");
     if ((st = rg_model_load(c->load, &m))) goto lib_fail;
+    if (rg_model_classes(m) == 0 && (c->proba || c->top > 0)) {
+        code = failf(EXIT_USAGE, "--%s: %s is a regression model (--loss %s): it predicts a value, not classes with "
+                     "probabilities; predict prints the values, one per line", c->proba ? "proba" : "top", c->load,
+                     rg_loss_name(rg_model_loss(m)));
+        goto out;
+    }
     if (c->top > 0 && (size_t)c->top > rg_model_classes(m)) {
         code = failf(EXIT_USAGE, "--top %ld: the model %s has %zu classes (give --top 1 to %zu)", c->top, c->load,
                      rg_model_classes(m), rg_model_classes(m));
@@ -754,7 +796,8 @@ static int cmd_predict(const rg_config *c)
     }
     if ((st = apply_standardize(m, ds))) goto lib_fail;
     size_t n = rg_dataset_size(ds), k = rg_model_classes(m);
-    int probs = c->proba || c->top > 0;
+    int probs = c->proba || c->top > 0 || k == 0;   /* a regression's values come as its "probabilities" */
+    if (k == 0) k = 1;
     classes = malloc((n ? n : 1) * sizeof *classes);
     proba = probs && n <= SIZE_MAX / sizeof *proba / k ? malloc((n ? n : 1) * k * sizeof *proba) : NULL;
     if (!classes || (probs && !proba)) {

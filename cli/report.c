@@ -98,6 +98,10 @@ static void top_k(const float *p, size_t k, size_t K, size_t *idx, unsigned char
 
 int cli_print_predictions(FILE *f, const rg_model *m, size_t n, const int32_t *classes, const float *proba, long top)
 {
+    if (rg_model_classes(m) == 0) {   /* regression: the value, every digit a float has */
+        for (size_t i = 0; i < n; i++) fprintf(f, "%.9g\n", (double)proba[i]);
+        return 0;
+    }
     size_t k = rg_model_classes(m), K = top > 0 ? (size_t)top : 0;
     size_t *idx = K ? malloc(K * sizeof *idx) : NULL;
     unsigned char *taken = K ? malloc(k) : NULL;
@@ -298,11 +302,15 @@ int cli_print_eval(FILE *f, const rg_model *m, const cli_eval *e)
     if (e->json) {
         fputs("{\"test_loss\":", f);
         json_number(f, e->loss);
-        fputs(",\"test_acc\":", f);
-        json_number(f, e->acc);
+        fputs(e->regression ? ",\"test_mae\":" : ",\"test_acc\":", f);
+        json_number(f, e->regression ? e->mae : e->acc);
+        if (e->regression) fputs(",\"test_rmse\":", f);
+        if (e->regression) json_number(f, e->rmse);
         fprintf(f, ",\"samples\":%zu", e->n);
         if (e->pred) print_json_metrics(f, m, &x);
         fputs("}\n", f);
+    } else if (e->regression) {
+        fprintf(f, "test_loss %.4f  test_mae %.4f  test_rmse %.4f\n", e->loss, e->mae, e->rmse);
     } else {
         fprintf(f, "test_loss %.4f  test_acc %.4f\n", e->loss, e->acc);
         if (e->pred) print_text(f, m, &x);

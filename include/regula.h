@@ -126,6 +126,9 @@ typedef struct rg_data_opts {
     int n_classes;               /* entries of classes */
     int drop_label;              /* CSV: nonzero: the label column is left out of the
                                     features and not read (unlabeled samples) */
+    int targets;                 /* CSV: nonzero: the label column holds regression
+                                    targets, any finite numbers (rg_dataset_targets),
+                                    instead of classes */
 } rg_data_opts;
 
 /* Opens a source: "fashion-mnist" (Debian's dataset-fashion-mnist files),
@@ -148,10 +151,15 @@ rg_status rg_dataset_load_csv(const char *path, const rg_data_opts *opts,
 /* Builds a dataset from caller arrays (copied).  y may be NULL. */
 rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
                                  size_t d, rg_dataset **out);
+/* A regression dataset from caller arrays (copied): x (n*d) and n finite
+ * targets t (RG_EDATA naming the first that is not). */
+rg_status rg_dataset_from_targets(const float *x, const float *t, size_t n, size_t d,
+                                  rg_dataset **out);
 /* --val-split: n_val samples held out of ds into *val, the rest into
  * *train (both copied, in ds's order), shuffled and stratified: each class
  * gives its share (largest remainders), chosen by keyed draws of seed, so
- * the split depends on the data and the seed only. */
+ * the split depends on the data and the seed only.  A set of regression
+ * targets is shuffled alike, not stratified. */
 rg_status rg_dataset_split(const rg_dataset *ds, size_t n_val, uint64_t seed, rg_dataset **train,
                            rg_dataset **val);
 /* Rows [start, start+count) as a new dataset (copied). */
@@ -171,6 +179,7 @@ rg_status rg_dataset_rows(const rg_dataset *ds, size_t start, size_t count, floa
 /* Bytes each feature takes in memory: 1 (byte data) or 4 (floats). */
 size_t rg_dataset_feature_bytes(const rg_dataset *ds);
 const int32_t *rg_dataset_y(const rg_dataset *ds); /* n, or NULL */
+const float *rg_dataset_targets(const rg_dataset *ds); /* n regression targets, or NULL */
 const char *rg_dataset_name(const rg_dataset *ds); /* file it came from */
 /* --standardize.  Per-feature mean and standard deviation of ds's rows
  * (population variance, as Keras' Normalization and scikit-learn's
@@ -399,7 +408,7 @@ typedef struct rg_config {
     char optimizer[16];
     double lr, momentum, beta1, beta2, eps, weight_decay;
     double rho;               /* rmsprop: decay of the mean square */
-    char loss[16];            /* auto | crossentropy | bce */
+    char loss[16];            /* auto | crossentropy | bce | mse | mae */
     int nesterov;
     double label_smoothing, clip_norm;
     char lr_schedule[16];
@@ -504,16 +513,30 @@ uint64_t rg_config_hash(const rg_config *c);
 
 /* ----------------------------------------------------------------- training */
 
+/* A model's figures on a set, no dropout: the mean loss (data + penalty,
+ * as Keras reports) and, by the model's loss, the accuracy (classification;
+ * NaN for regression) or the mean absolute error and the root mean squared
+ * error of its output against the targets (mse, mae; NaN otherwise). */
+typedef struct rg_eval_figures {
+    double loss, acc, mae, rmse;
+} rg_eval_figures;
+
+/* An epoch's figures.  A regression run (--loss mse|mae) has mae and rmse
+ * where a classification run has acc (which is then NaN, as mae and rmse
+ * are for classification). */
 typedef struct rg_epoch_stats {
     int epoch;                 /* 1-based */
     double loss, reg_loss, acc;
     double val_loss, val_acc;  /* NaN when there is no validation set */
     double samples_per_s, seconds;
     double lr;
+    double mae, rmse;          /* the epoch's running MAE, RMSE on its training samples */
+    double val_mae, val_rmse;  /* on the validation set; NaN without one */
 } rg_epoch_stats;
 
-/* The final model's figures: loss (data + penalty) and accuracy, no
- * dropout.  NaN where there is no such set. */
+/* The final model's figures: loss (data + penalty) and accuracy, or MAE
+ * and RMSE for a regression loss (as rg_eval_figures), no dropout.  NaN where
+ * there is no such set or figure. */
 typedef struct rg_train_result {
     double test_loss, test_acc;     /* on the test set; NaN without one */
     double train_loss, train_acc;   /* on the training set (the train-test gap) */
@@ -526,6 +549,9 @@ typedef struct rg_train_result {
                                        and when it is the test set */
     uint64_t left_out;              /* --skip-nonfinite: samples the final figures
                                        left out, their outputs not finite */
+    double test_mae, test_rmse;     /* regression: as test_acc, val_acc, train_acc */
+    double val_mae, val_rmse;
+    double train_mae, train_rmse;
 } rg_train_result;
 
 /* Progress callback (the CLI draws its bar from it).  Called after each step
@@ -541,6 +567,7 @@ typedef struct rg_step_stats {
     double acc;                /* running accuracy of world rank 0's samples of the
                                   epoch (an estimate of the world's; exact with one
                                   worker); the epoch's own is rg_epoch_stats.acc */
+    double mae;                /* regression: likewise, the running MAE (acc NaN) */
 } rg_step_stats;
 typedef void (*rg_step_fn)(const rg_step_stats *s, void *ud);
 /* Called after each epoch's validation with the epoch's figures (those of
@@ -598,12 +625,16 @@ int rg_dist_size(void);
  * batches of `batch` rows (0: 256). */
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch,
                       double *loss, double *acc);
+/* All of m's figures on ds (rg_eval_figures), as rg_evaluate; a regression
+ * model (rg_model_classes 0) needs ds's targets (rg_dataset_targets). */
+rg_status rg_evaluate_figures(rg_model *m, const rg_dataset *ds, size_t batch, rg_eval_figures *f);
 /* Class of each sample (argmax; bce: p > 0.5) into classes[n]; batch as rg_evaluate. */
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes);
 /* rg_predict, and each sample's class probabilities (the softmax of the
  * last layer's logits; bce: 1 - p and p = sigmoid) into
- * proba[n x rg_model_classes(m)], row by row.
- * classes may be NULL. */
+ * proba[n x rg_model_classes(m)], row by row; for a regression model
+ * (mse, mae), each sample's predicted value into proba[n] (classes is
+ * then meaningless).  classes may be NULL. */
 rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes, float *proba);
 
 #ifdef __cplusplus

@@ -12,7 +12,7 @@
  * the line it starts on.  Writing never overtakes reading, since a field's
  * text is never longer than what it was read from.  Then the records are
  * parsed: features as numbers, labels by parse_labels (numbers, or names
- * numbered in sorted order).  Invariant: a dataset comes out only if every
+ * numbered in sorted order), or regression targets by parse_targets.  Invariant: a dataset comes out only if every
  * record has the same number of fields, every feature is finite as a
  * float32 and every label is a class.  Messages give 1-based line and
  * column (field) numbers, as editors and spreadsheets show them.
@@ -336,6 +336,29 @@ static rg_status parse_labels(const label_src *src, const char **lab, const rg_d
     return RG_OK;
 }
 
+/* Regression targets (o->targets): every label field a number, finite as
+ * a float, into ds->t; no classes. */
+static rg_status parse_targets(const label_src *src, const char **lab, rg_dataset *ds)
+{
+    rg_status s = rg_dataset_targets_alloc(ds);
+    double v;
+    for (size_t i = 0; i < ds->n && !s; i++) {
+        size_t line;
+        char q[32];
+        int num = is_number(lab[i], &v);
+        if (num && isfinite((float)v)) {
+            ds->t[i] = (float)v;
+            continue;
+        }
+        field_at(&src->rec[i], src->col, &line);
+        s = rg_error(RG_EDATA, "%s: line %zu, column %zu: target \"%s\" is %s (a regression loss, --loss mse or "
+                     "mae, reads the label column as numbers)", src->path, line, src->col + 1, snip(lab[i], q),
+                     !num ? "not a number" : isfinite(v) ? "out of float32 range" : "non-finite");
+    }
+    ds->classes = 0;
+    return s;
+}
+
 /* ------------------------------------------------------------ loading */
 
 /* The 0-based label column of a file of `cols` columns: by name in the
@@ -437,16 +460,16 @@ static rg_status build(const char *path, const csv_table *t, size_t len, const r
     rg_status s = check_shape(path, t, header, len, unlabeled, &cols);
     if (!s) s = label_column(path, t, header, cols, opts, &lc);
     if (s) return s;
-    int labeled = lc < cols && !(opts && opts->drop_label);
+    int labeled = lc < cols && !(opts && opts->drop_label), targets = labeled && opts && opts->targets;
     size_t d = lc < cols ? cols - 1 : cols;
     rg_dataset *ds;
-    if ((s = rg_dataset_alloc(n, d, labeled, path, &ds))) return s;
+    if ((s = rg_dataset_alloc(n, d, labeled && !targets, path, &ds))) return s;
     const char **lab = labeled ? rg_calloc(n, sizeof *lab) : NULL;
     if (labeled && !lab) s = rg_error(RG_ENOMEM, "%s: out of memory for %zu labels", path, n);
     for (size_t i = 0; i < n && !s; i++)
         s = parse_record(path, &t->rec[h + i], lc, header, scale, ds->x + i * d, lab ? &lab[i] : NULL);
     label_src src = { path, &t->rec[h], lc };
-    if (!s && labeled) s = parse_labels(&src, lab, opts, ds);
+    if (!s && labeled) s = targets ? parse_targets(&src, lab, ds) : parse_labels(&src, lab, opts, ds);
     rg_free(lab);
     if (s) {
         rg_dataset_free(ds);

@@ -11,7 +11,8 @@
  * it would from floats.  Bytes take a quarter of the memory: Fashion-MNIST's
  * training images are 47 MB, not 188.  Nothing outside dataset.c reads u8:
  * rows come out as floats through rg_dataset_rows/_gather/_row.
- * y is NULL or holds n labels in [0, RG_DATA_MAX_LABEL], classes is
+ * y is NULL or holds n labels in [0, RG_DATA_MAX_LABEL], t is NULL or
+ * holds n finite regression targets (and then y is NULL), classes is
  * max label + 1 (0 without labels; a slice keeps its parent's count) or,
  * when the labels were names, the number of names (names[c] is class c's),
  * and name is the file the rows came from.  Loaders validate before they build,
@@ -35,6 +36,7 @@ struct rg_dataset {
     float *mean, *std;     /* bytes, standardised: d each, else NULL */
     _Atomic(float *) xf;   /* bytes: rg_dataset_x's float copy, made on its first call */
     int32_t *y;    /* n, or NULL */
+    float *t;      /* n regression targets (finite), or NULL; y is then NULL */
     int classes;
     char **names;  /* classes class names (labels given as names), or NULL */
     char *name;
@@ -48,15 +50,20 @@ rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
  * over, also on failure): x (n*d) and y (n, or NULL).  Sets classes from y. */
 rg_status rg_dataset_adopt(float *x, int32_t *y, size_t n, size_t d,
                            const char *name, rg_dataset **out);
+/* Gives ds (from rg_dataset_alloc, unlabeled) room for n targets (t),
+ * uninitialised.  RG_ENOMEM naming the dataset. */
+rg_status rg_dataset_targets_alloc(rg_dataset *ds);
 /* A dataset around n*d bytes u8 (taken over, also on failure) read through
  * lut, and y (n, or NULL).  Sets classes from y. */
 rg_status rg_dataset_adopt_bytes(uint8_t *u8, const float *lut, int32_t *y, size_t n, size_t d,
                                  const char *name, rg_dataset **out);
 /* An empty dataset of n rows stored as ds is (floats or bytes, the same
- * lut and standardisation), labeled if ds is, with ds's classes and names;
+ * lut and standardisation), labeled (or with targets) if ds is, with ds's
+ * classes and names;
  * rows are filled with rg_dataset_copy_row. */
 rg_status rg_dataset_alloc_like(const rg_dataset *ds, size_t n, rg_dataset **out);
-/* Row i of src into row k of dst (made by rg_dataset_alloc_like(src)). */
+/* Row i of src (features, label or target) into row k of dst (made by
+ * rg_dataset_alloc_like(src)). */
 void rg_dataset_copy_row(rg_dataset *dst, size_t k, const rg_dataset *src, size_t i);
 /* Row i's d features as floats into out. */
 void rg_dataset_row(const rg_dataset *ds, size_t i, float *out);

@@ -6,8 +6,9 @@
  *
  * Invariant (see data.h): a dataset owns one n*d block of finite features,
  * floats or bytes read through a 256-entry table, and, optionally, n labels
- * in [0, RG_DATA_MAX_LABEL]; every constructor checks this before handing
- * the object out, and every failure frees what it allocated.  Rows leave
+ * in [0, RG_DATA_MAX_LABEL] or n finite regression targets (never both);
+ * every constructor checks this before handing the object out, and every
+ * failure frees what it allocated.  Rows leave
  * as floats only through row_get, the one place that knows both storages.
  */
 #include "data/data.h"
@@ -86,6 +87,32 @@ rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
     return rg_dataset_adopt(x, y, n, d, name, out);
 }
 
+rg_status rg_dataset_targets_alloc(rg_dataset *ds)
+{
+    size_t bytes;
+    if (!rg_mul_ok(ds->n, sizeof(float), &bytes) || !(ds->t = rg_malloc(bytes ? bytes : 1)))
+        return rg_error(RG_ENOMEM, "%s: cannot allocate %zu targets", ds->name, ds->n);
+    return RG_OK;
+}
+
+rg_status rg_dataset_from_targets(const float *x, const float *t, size_t n, size_t d, rg_dataset **out)
+{
+    if (!out) return rg_error(RG_EUSAGE, "rg_dataset_from_targets: out is NULL");
+    *out = NULL;
+    if (n && !t) return rg_error(RG_EUSAGE, "rg_dataset_from_targets: t is NULL for %zu samples", n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(t[i]))
+            return rg_error(RG_EDATA, "rg_dataset_from_targets: non-finite target %g at row %zu", (double)t[i], i);
+    rg_dataset *ds;
+    rg_status s = rg_dataset_from_arrays(x, NULL, n, d, &ds);
+    if (s == RG_OK && (s = rg_dataset_targets_alloc(ds)) != RG_OK) rg_dataset_free(ds);
+    if (s != RG_OK) return s;
+    if (n) memcpy(ds->t, t, n * sizeof(float));
+    *out = ds;
+    return RG_OK;
+}
+
+
 /* Copies n floats (NULL in, NULL out); *ok = 0 when out of memory. */
 static float *floats_dup(const float *v, size_t n, int *ok)
 {
@@ -136,6 +163,7 @@ rg_status rg_dataset_alloc_like(const rg_dataset *ds, size_t n, rg_dataset **out
     s->std = floats_dup(ds->std, ds->d, &ok);
     st = ok ? names_dup(ds->names, ds->classes, ds->name, &s->names)
             : rg_error(RG_ENOMEM, "%s: out of memory copying the standardisation", ds->name);
+    if (st == RG_OK && ds->t) st = rg_dataset_targets_alloc(s);
     if (st) {
         rg_dataset_free(s);
         return st;
@@ -150,6 +178,7 @@ void rg_dataset_copy_row(rg_dataset *dst, size_t k, const rg_dataset *src, size_
     if (src->u8) memcpy(dst->u8 + k * d, src->u8 + i * d, d);
     else memcpy(dst->x + k * d, src->x + i * d, d * sizeof(float));
     if (src->y) dst->y[k] = src->y[i];
+    if (src->t) dst->t[k] = src->t[i];
 }
 
 /* Row i as floats into out: the one reader of both storages.  A byte row
@@ -261,6 +290,7 @@ void rg_dataset_free(rg_dataset *ds)
     rg_free(ds->std);
     rg_free(atomic_load(&ds->xf));
     rg_free(ds->y);
+    rg_free(ds->t);
     rg_free(ds->name);
     rg_free(ds);
 }
@@ -284,6 +314,7 @@ const float *rg_dataset_x(const rg_dataset *ds)
     return none;
 }
 const int32_t *rg_dataset_y(const rg_dataset *ds) { return ds ? ds->y : NULL; }
+const float *rg_dataset_targets(const rg_dataset *ds) { return ds ? ds->t : NULL; }
 const char *rg_dataset_name(const rg_dataset *ds) { return ds ? ds->name : ""; }
 
 const char *rg_dataset_class_name(const rg_dataset *ds, int c)

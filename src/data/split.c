@@ -5,7 +5,8 @@
  * instead, which on a file sorted by label holds one class.
  *
  * Each class gives its share of the validation set (largest remainders, so
- * the shares add up to the size asked for), its members chosen by a
+ * the shares add up to the size asked for; regression targets, or no
+ * labels, are one group: shuffled, not stratified), its members chosen by a
  * Fisher-Yates shuffle keyed by (seed, RG_RNG_VALSPLIT, class, index): a
  * pure function of the data and the seed, never of the workers.  Both
  * parts keep the file's order.

@@ -88,8 +88,9 @@ enum opt_kind {
       "rmsprop: decay of the mean square, in [0,1) (PyTorch's alpha, Keras' rho)")        \
     X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
       "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
-    X("loss", "NAME", "train", K_ENUM, loss, "auto|crossentropy|bce",                      \
-      "auto (bce for a last layer dense(1, sigmoid), else crossentropy), crossentropy or bce") \
+    X("loss", "NAME", "train", K_ENUM, loss, "auto|crossentropy|bce|mse|mae",              \
+      "auto (bce for a last layer dense(1, sigmoid), else crossentropy), crossentropy, bce, or a regression's " \
+      "mse or mae (the label column holds numeric targets; the last layer dense(1) or dense(auto))") \
     X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
       "label smoothing, in [0,1)")                                                        \
     X("clip-norm", "X", "train", K_DOUBLE, clip_norm, NULL,                                \
@@ -115,8 +116,8 @@ enum opt_kind {
       "stop after PATIENCE epochs without improvement; 0 = off")                          \
     X("min-delta", "X", "train", K_DOUBLE, min_delta, NULL,                                \
       "early stopping, --save-best and the plateau schedule: smallest change that counts as improvement") \
-    X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc",                     \
-      "early stopping, --save-best and the plateau schedule watch val_loss or val_acc")   \
+    X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc|val_mae",             \
+      "early stopping, --save-best and the plateau schedule watch val_loss, val_acc or (regression) val_mae") \
     X("no-restore-best", NULL, "train", K_NFLAG, restore_best, NULL,                       \
       "early stopping: keep the last weights, not the best")                              \
     X("init", "FILE", "train", K_STR, init, NULL,                                          \
@@ -621,6 +622,7 @@ rg_data_opts rg_config_data_opts(const rg_config *c, const char *which)
     if (column_number(col, &n)) o.label_column = (int)n;
     else if (*col) o.label_name = col;
     o.drop_label = input && *col;   /* predict: a column given is a label to leave out */
+    o.targets = !input && (!strcmp(c->loss, "mse") || !strcmp(c->loss, "mae"));
     return o;
 }
 

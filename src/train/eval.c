@@ -1,7 +1,9 @@
 /*
- * eval.c — evaluation and prediction: a model's loss and accuracy on a
- * labelled set, the class of each sample and its probabilities, and the
- * evaluation a training run makes on all its workers.
+ * eval.c — evaluation and prediction: a model's figures on a labelled set
+ * (loss, and accuracy or, for a regression loss, MAE and RMSE: one set of
+ * sums, the loss choosing which figures they give), the class of each
+ * sample and its probabilities (or its output), and the evaluation a
+ * training run makes on all its workers.
  *
  * Invariant: a figure never depends on how many workers computed it.  The
  * set is cut into chunks fixed by the data alone, and the chunks' sums are
@@ -15,24 +17,45 @@
 #include <math.h>
 #include <string.h>
 
+/* What an evaluation adds up over its rows: the data losses, the correct
+ * predictions (classification) or the absolute and squared errors of the
+ * output (regression), and the rows left out. */
+typedef struct sums {
+    double loss, correct, abs, sq;
+    size_t left;
+} sums;
+
+/* A batch's rows [0, nb) into a: its loss sum l and correct count c, and
+ * with targets t its outputs' errors (z: the outputs, one per row). */
+static void add_rows(sums *a, double l, size_t c, const float *z, const float *t, size_t nb)
+{
+    a->loss += l;
+    a->correct += (double)c;
+    for (size_t i = 0; t && i < nb; i++) {
+        double e = (double)z[i] - (double)t[i];
+        a->abs += fabs(e);
+        a->sq += e * e;
+    }
+}
+
 /* A batch with a row whose outputs are not finite, row by row: the sums of
  * the rows that are, and a count of those left out (--skip-nonfinite's
  * final figures). */
-static rg_status skip_rows(rg_model *m, const float *x, const int32_t *y, size_t nb, const rg_pass *pass, float *probs,
-                           double *loss_sum, size_t *correct, size_t *left_out)
+static rg_status skip_rows(rg_model *m, const float *x, const int32_t *y, const float *t, size_t nb,
+                           float *probs, sums *a)
 {
     size_t d = rg_model_inputs(m), k = rg_model_outputs(m);
     for (size_t i = 0; i < nb; i++) {
         double l = 0.0;
         size_t c = 0;
-        rg_status st = rg_model_forward_backward(m, x + i * d, y + i, 1, pass, 0, &l, &c, probs);
+        rg_pass pass = { .training = 0, .grad_scale = 1.0f, .targets = t ? t + i : NULL };
+        rg_status st = rg_model_forward_backward(m, x + i * d, y ? y + i : NULL, 1, &pass, 0, &l, &c, probs);
         if (st != RG_OK) return st;
         if (!isfinite(l) || !rg_all_finite(probs, k)) {
-            ++*left_out;
+            a->left++;
             continue;
         }
-        *loss_sum += l;
-        *correct += c;
+        add_rows(a, l, c, probs, t ? t + i : NULL, 1);
     }
     return RG_OK;
 }
@@ -51,65 +74,75 @@ static rg_status not_finite(const float *probs, size_t k, size_t first)
 typedef enum { ROW_FLOWS, ROW_FAILS, ROW_LEFT_OUT } row_policy;
 
 /* What a prediction writes, for rows [0, n) of the set: the argmax class
- * of each row and its probabilities (n x outputs), each when not NULL. */
+ * of each row and its probabilities (n x outputs; regression: the
+ * outputs), each when not NULL. */
 typedef struct predicted {
     int32_t *classes;
     float *proba;
 } predicted;
 
-/* Sum of data losses and count of correct predictions over rows [lo, hi);
- * or, with out != NULL, the predictions of each row.  A row whose
- * outputs are not finite is an error naming it (ROW_FAILS), is left out
- * and counted in *left_out (ROW_LEFT_OUT), or lets its NaN flow into the
- * loss (ROW_FLOWS: a training run's validation figures say so). */
+/* A batch's predictions (probs: its nb rows' outputs) into out, from row s. */
+static void put_predictions(const predicted *out, const float *probs, size_t s, size_t nb, size_t k, int bce)
+{
+    if (out->proba && !bce) memcpy(out->proba + s * k, probs, nb * k * sizeof *probs);
+    if (out->proba && bce)   /* two classes from one output */
+        for (size_t i = 0; i < nb; i++) {
+            out->proba[2 * (s + i)] = 1.0f - probs[i];
+            out->proba[2 * (s + i) + 1] = probs[i];
+        }
+    if (out->classes)
+        for (size_t i = 0; i < nb; i++) {
+            const float *p = probs + i * k;
+            size_t arg = 0;   /* the first of equal ones */
+            for (size_t j = 1; j < k; j++) if (p[j] > p[arg]) arg = j;
+            if (bce) arg = p[0] > 0.5f;   /* the probability of class 1 */
+            out->classes[s + i] = (int32_t)arg;
+        }
+}
+
+/* The sums of rows [lo, hi) into *a; or, with out != NULL, the
+ * predictions of each row.  A row whose outputs are not finite is an
+ * error naming it (ROW_FAILS), is left out and counted (ROW_LEFT_OUT), or
+ * lets its NaN flow into the loss (ROW_FLOWS: a training run's validation
+ * figures say so). */
 static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t hi, size_t batch, row_policy policy,
-                            double *loss_sum, size_t *correct, size_t *left_out, const predicted *out)
+                            sums *a, const predicted *out)
 {
     size_t d = rg_dataset_features(ds), k = rg_model_outputs(m);
     if (d != rg_model_inputs(m))
         return rg_error(RG_EDATA, "%s has %zu features per sample but the model takes %zu",
                         rg_dataset_name(ds), d, rg_model_inputs(m));
-    const int32_t *y = out ? NULL : rg_dataset_y(ds);
-    if (!out && !y) return rg_error(RG_EDATA, "%s has no labels to evaluate against", rg_dataset_name(ds));
+    int regression = rg_model_classes(m) == 0;
+    const int32_t *y = out || regression ? NULL : rg_dataset_y(ds);
+    const float *t = out || !regression ? NULL : rg_dataset_targets(ds);
+    if (!out && !y && !t)
+        return rg_error(RG_EDATA, "%s has no %s to evaluate against", rg_dataset_name(ds),
+                        regression ? "numeric targets" : "labels");
     if (batch == 0) batch = 256;
-    int bce = rg_model_loss(m) == RG_LOSS_BCE;
     /* a batch's rows as floats, when the set holds bytes (else read in place) */
-    float *rows = rg_dataset_feature_bytes(ds) < sizeof(float) ? rg_malloc(batch * d * sizeof(float)) : NULL;
+    int bytes = rg_dataset_feature_bytes(ds) < sizeof(float);
+    float *rows = bytes ? rg_malloc(batch * d * sizeof(float)) : NULL;
     float *probs = rg_malloc(batch * k * sizeof(float));
-    if (!probs || (!rows && rg_dataset_feature_bytes(ds) < sizeof(float))) {
+    if (!probs || (bytes && !rows)) {
         rg_free(rows);
         rg_free(probs);
         return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
     }
-    rg_pass pass = { .training = 0, .grad_scale = 1.0f };
     rg_status st = RG_OK;
-    *loss_sum = 0.0;
+    memset(a, 0, sizeof *a);
     for (size_t s = lo; s < hi && st == RG_OK; s += batch) {
         size_t nb = hi - s < batch ? hi - s : batch, c = 0;
         double l = 0.0;
         const float *x = rg_dataset_rows_at(ds, s, nb, rows);
+        rg_pass pass = { .training = 0, .grad_scale = 1.0f, .targets = t ? t + s : NULL };
         st = rg_model_forward_backward(m, x, y ? y + s : NULL, nb, &pass, 0, &l, &c, probs);
         if (st == RG_OK && policy != ROW_FLOWS && !rg_all_finite(probs, nb * k)) {
             if (policy == ROW_FAILS) st = not_finite(probs, k, s);
-            else st = skip_rows(m, x, y + s, nb, &pass, probs, loss_sum, correct, left_out);
+            else st = skip_rows(m, x, y ? y + s : NULL, t ? t + s : NULL, nb, probs, a);
             continue;
         }
-        *loss_sum += l;
-        if (correct) *correct += c;
-        if (out && out->proba && !bce) memcpy(out->proba + s * k, probs, nb * k * sizeof *probs);
-        if (out && out->proba && bce)   /* two classes from one output */
-            for (size_t i = 0; i < nb; i++) {
-                out->proba[2 * (s + i)] = 1.0f - probs[i];
-                out->proba[2 * (s + i) + 1] = probs[i];
-            }
-        if (out && out->classes)
-            for (size_t i = 0; i < nb; i++) {
-                const float *p = probs + i * k;
-                size_t arg = 0;   /* the first of equal ones */
-                for (size_t j = 1; j < k; j++) if (p[j] > p[arg]) arg = j;
-                if (bce) arg = p[0] > 0.5f;   /* the probability of class 1 */
-                out->classes[s + i] = (int32_t)arg;
-            }
+        if (st == RG_OK) add_rows(a, l, c, probs, t ? t + s : NULL, nb);
+        if (st == RG_OK && out) put_predictions(out, probs, s, nb, k, rg_model_loss(m) == RG_LOSS_BCE);
     }
     rg_free(probs);
     rg_free(rows);
@@ -119,29 +152,47 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
     return st;
 }
 
+/* The figures of the sums over `counted` rows: the loss and, by m's
+ * loss, accuracy or MAE and RMSE (NaN where there is no such figure). */
+static void figures_of(const rg_model *m, const sums *a, double counted, double penalty, rg_eval_figures *f)
+{
+    int regression = rg_model_classes(m) == 0, any = counted > 0;
+    f->loss = any ? a->loss / counted + penalty : NAN;
+    f->acc = any && !regression ? a->correct / counted : NAN;
+    f->mae = any && regression ? a->abs / counted : NAN;
+    f->rmse = any && regression ? sqrt(a->sq / counted) : NAN;
+}
+
+rg_status rg_evaluate_figures(rg_model *m, const rg_dataset *ds, size_t batch, rg_eval_figures *f)
+{
+    sums a;
+    rg_status st = eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &a, NULL);
+    if (st == RG_OK) figures_of(m, &a, (double)rg_dataset_size(ds), rg_model_penalty(m, 1.0f, NULL), f);
+    return st;
+}
+
 rg_status rg_evaluate(rg_model *m, const rg_dataset *ds, size_t batch, double *loss, double *acc)
 {
-    size_t n = rg_dataset_size(ds), correct = 0;
-    double sum;
-    rg_status st = eval_range(m, ds, 0, n, batch, ROW_FAILS, &sum, &correct, NULL, NULL);
+    rg_eval_figures f;
+    rg_status st = rg_evaluate_figures(m, ds, batch, &f);
     if (st != RG_OK) return st;
-    if (loss) *loss = n ? sum / (double)n + rg_model_penalty(m, 1.0f, NULL) : NAN;
-    if (acc) *acc = n ? (double)correct / (double)n : NAN;
+    if (loss) *loss = f.loss;
+    if (acc) *acc = f.acc;
     return RG_OK;
 }
 
 rg_status rg_predict(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes)
 {
-    double sum;
+    sums a;
     predicted out = { classes, NULL };
-    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &sum, NULL, NULL, &out);
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &a, &out);
 }
 
 rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int32_t *classes, float *proba)
 {
-    double sum;
+    sums a;
     predicted out = { classes, proba };
-    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &sum, NULL, NULL, &out);
+    return eval_range(m, ds, 0, rg_dataset_size(ds), batch, ROW_FAILS, &a, &out);
 }
 
 /* Distributed evaluation: the set is cut into chunks of EVAL_CHUNK rows
@@ -151,46 +202,47 @@ rg_status rg_predict_proba(rg_model *m, const rg_dataset *ds, size_t batch, int3
  * nothing elsewhere).  Every worker gets the same totals.  Returns mean
  * loss + penalty and accuracy over the samples counted. */
 #define EVAL_CHUNK 1024
-enum { CH_LOSS, CH_RIGHT, CH_LEFT, CH_N };   /* per chunk: loss sum, correct, left out */
-rg_status rg_eval_world_skip(rg_model *m, rg_comm *comm, const rg_dataset *ds, int skip, double *loss, double *acc,
+enum { CH_LOSS, CH_RIGHT, CH_ABS, CH_SQ, CH_LEFT, CH_N };   /* per chunk: loss sum, correct, errors, left out */
+rg_status rg_eval_world_skip(rg_model *m, rg_comm *comm, const rg_dataset *ds, int skip, rg_eval_figures *f,
                              uint64_t *left_out)
 {
     int g = rg_comm_rank(comm), W = rg_comm_size(comm);
     size_t n = rg_dataset_size(ds), C = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
     size_t c_lo = C * (size_t)g / (size_t)W, c_hi = C * (size_t)(g + 1) / (size_t)W;
-    double *sums = rg_calloc(CH_N * (C ? C : 1), sizeof *sums);
-    if (!sums) return rg_error(RG_ENOMEM, "out of memory evaluating %s", rg_dataset_name(ds));
+    double *ch = rg_calloc(CH_N * (C ? C : 1), sizeof *ch);
+    if (!ch) return rg_error(RG_ENOMEM, "out of memory evaluating %s", rg_dataset_name(ds));
     rg_status st = RG_OK;
     for (size_t k = c_lo; k < c_hi && st == RG_OK; k++) {
-        size_t lo = k * EVAL_CHUNK, hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n, correct = 0, left = 0;
-        st = eval_range(m, ds, lo, hi, EVAL_CHUNK, skip ? ROW_LEFT_OUT : ROW_FLOWS, &sums[CH_N * k + CH_LOSS], &correct,
-                        &left, NULL);
-        sums[CH_N * k + CH_RIGHT] = (double)correct;
-        sums[CH_N * k + CH_LEFT] = (double)left;
+        size_t lo = k * EVAL_CHUNK, hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n;
+        sums a;
+        st = eval_range(m, ds, lo, hi, EVAL_CHUNK, skip ? ROW_LEFT_OUT : ROW_FLOWS, &a, NULL);
+        double v[CH_N] = { a.loss, a.correct, a.abs, a.sq, (double)a.left };
+        memcpy(ch + CH_N * k, v, sizeof v);
     }
     /* read the weights before the collective: after it, a peer sharing them
      * may already be writing (restoring the best ones) */
     double penalty = rg_model_penalty(m, 1.0f, NULL);
     /* one contributor per chunk, zeros elsewhere: the sum is exact */
-    if (st == RG_OK && W > 1) st = rg_comm_allreduce_f64(comm, sums, CH_N * C, RG_REDUCE_SUM);
-    double l = 0.0, right = 0.0, left = 0.0;
+    if (st == RG_OK && W > 1) st = rg_comm_allreduce_f64(comm, ch, CH_N * C, RG_REDUCE_SUM);
+    sums all = { 0 };
+    double left = 0.0;
     for (size_t k = 0; k < C; k++) {
-        l += sums[CH_N * k + CH_LOSS];
-        right += sums[CH_N * k + CH_RIGHT];
-        left += sums[CH_N * k + CH_LEFT];
+        all.loss += ch[CH_N * k + CH_LOSS];
+        all.correct += ch[CH_N * k + CH_RIGHT];
+        all.abs += ch[CH_N * k + CH_ABS];
+        all.sq += ch[CH_N * k + CH_SQ];
+        left += ch[CH_N * k + CH_LEFT];
     }
-    rg_free(sums);
+    rg_free(ch);
     /* 1024 rows at a time, whatever --batch says: say so */
     if (st == RG_ENOMEM) return rg_error_prefix(st, "evaluating in chunks of %d samples: ", EVAL_CHUNK);
     if (st != RG_OK) return st;
-    double counted = (double)n - left;
-    *loss = counted > 0 ? l / counted + penalty : NAN;
-    *acc = counted > 0 ? right / counted : NAN;
+    figures_of(m, &all, (double)n - left, penalty, f);
     if (left_out) *left_out += (uint64_t)left;
     return RG_OK;
 }
 
-rg_status rg_eval_world(rg_model *m, rg_comm *comm, const rg_dataset *ds, double *loss, double *acc)
+rg_status rg_eval_world(rg_model *m, rg_comm *comm, const rg_dataset *ds, rg_eval_figures *f)
 {
-    return rg_eval_world_skip(m, comm, ds, 0, loss, acc, NULL);
+    return rg_eval_world_skip(m, comm, ds, 0, f, NULL);
 }

@@ -38,6 +38,20 @@ static void add_opt(cJSON *o, const char *key, int present, double v)
     else cJSON_AddNullToObject(o, key);
 }
 
+/* A set's figures under prefix ("", "val_", "test_", "train_"): its loss
+ * and, by the run's loss, accuracy ("acc") or a regression's "mae" and
+ * "rmse"; all null when the set is not `present`.  v: loss, acc, mae, rmse. */
+static void add_set(cJSON *o, const char *prefix, int present, int regression, const double v[4])
+{
+    static const char *const names[4] = { "loss", "acc", "mae", "rmse" };
+    char key[32];
+    for (int i = 0; i < 4; i++) {
+        if (regression ? i == 1 : i >= 2) continue;
+        snprintf(key, sizeof key, "%s%s", prefix, names[i]);
+        add_opt(o, key, present, v[i]);
+    }
+}
+
 static void add_u64(cJSON *o, const char *key, uint64_t v)
 {
     char buf[32];
@@ -139,8 +153,8 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples)
     emit(f, o);
 }
 
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, uint64_t skipped, int W, const double *per,
-                  double compression, const double *staleness)
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression, uint64_t skipped, int W,
+                  const double *per, double compression, const double *staleness)
 {
     cJSON *o = event("epoch");
     if (!o) return;
@@ -148,11 +162,9 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, uint64_t skippe
     double counted = 0.0;   /* samples the epoch's figures count: none when every step was skipped */
     for (int k = 0; k < W; k++) counted += samples[k];
     add_u64(o, "epoch", (uint64_t)e->epoch);
-    add_opt(o, "loss", counted > 0, e->loss);
+    add_set(o, "", counted > 0, regression, (const double[4]){ e->loss, e->acc, e->mae, e->rmse });
     add_opt(o, "reg_loss", counted > 0, e->reg_loss);
-    add_opt(o, "acc", counted > 0, e->acc);
-    add_opt(o, "val_loss", has_val, e->val_loss);
-    add_opt(o, "val_acc", has_val, e->val_acc);
+    add_set(o, "val_", has_val, regression, (const double[4]){ e->val_loss, e->val_acc, e->val_mae, e->val_rmse });
     add_fig(o, "samples_per_s", e->samples_per_s);
     add_fig(o, "seconds", e->seconds);
     add_fig(o, "lr", e->lr);
@@ -181,17 +193,14 @@ void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped)
     emit(f, o);
 }
 
-void rg_log_end(FILE *f, const rg_train_result *r, int has_test, int has_val, const char *stopped)
+void rg_log_end(FILE *f, const rg_train_result *r, int has_test, int has_val, int regression, const char *stopped)
 {
     cJSON *o = event("end");
     if (!o) return;
     if (stopped) cJSON_AddStringToObject(o, "stopped", stopped);
-    add_opt(o, "test_loss", has_test, r->test_loss);
-    add_opt(o, "test_acc", has_test, r->test_acc);
-    add_fig(o, "train_loss", r->train_loss);
-    add_fig(o, "train_acc", r->train_acc);
-    add_opt(o, "val_loss", has_val, r->val_loss);
-    add_opt(o, "val_acc", has_val, r->val_acc);
+    add_set(o, "test_", has_test, regression, (const double[4]){ r->test_loss, r->test_acc, r->test_mae, r->test_rmse });
+    add_set(o, "train_", 1, regression, (const double[4]){ r->train_loss, r->train_acc, r->train_mae, r->train_rmse });
+    add_set(o, "val_", has_val, regression, (const double[4]){ r->val_loss, r->val_acc, r->val_mae, r->val_rmse });
     add_u64(o, "epochs_run", (uint64_t)r->epochs_run);
     cJSON_AddBoolToObject(o, "stopped_early", r->stopped_early != 0);
     add_u64(o, "best_epoch", (uint64_t)r->best_epoch);

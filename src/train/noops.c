@@ -61,6 +61,7 @@ char *rg_config_noops(const rg_config *c, int processes)
     int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), plateau = !strcmp(c->lr_schedule, "plateau"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
+    int reg = !strcmp(c->loss, "mse") || !strcmp(c->loss, "mae");
     const rule rules[] = {
         { "momentum", !sgd && !rms, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
         { "nesterov", !sgd, "Nesterov momentum is sgd's (--optimizer sgd --momentum X --nesterov)" },
@@ -78,6 +79,7 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "min-delta", !es && !plateau && !c->save_best[0],
           "it is what --early-stop, --save-best and --lr-schedule plateau count as improvement, and none is given" },
         { "no-restore-best", !es, "early stopping is off: the last weights are the result anyway" },
+        { "label-smoothing", reg, "a regression (--loss mse or mae) has numeric targets, no labels to smooth" },
         { "header", !csv, "it is for csv: sources, and none is given" },
         { "label-column", !csv, "it is for csv: sources, and none is given" },
         { "test-header", !is_csv(c->test_data), "it is for a csv: --test-data, and none is given" },

@@ -25,7 +25,8 @@ static rg_status resolve_optimizer(const rg_config *c, rg_plan *p, int *option)
     else if (!strcmp(c->optimizer, "rmsprop")) o->kind = RG_OPT_RMSPROP;
     else return at(option, "optimizer", rg_error(RG_EUSAGE, "--optimizer: unknown value '%s' (expected sgd, adam, adamw or rmsprop)",
                                                 c->optimizer));
-    p->loss = !strcmp(c->loss, "crossentropy") ? RG_LOSS_XENT : !strcmp(c->loss, "bce") ? RG_LOSS_BCE : -1;
+    p->loss = !strcmp(c->loss, "crossentropy") ? RG_LOSS_XENT : !strcmp(c->loss, "bce") ? RG_LOSS_BCE
+            : !strcmp(c->loss, "mse") ? RG_LOSS_MSE : !strcmp(c->loss, "mae") ? RG_LOSS_MAE : -1;
     o->momentum = (float)c->momentum;
     o->nesterov = c->nesterov;
     o->beta1 = (float)c->beta1;
@@ -164,6 +165,29 @@ static rg_status resolve_outputs(const rg_config *c, rg_plan *p, int *option)
     return RG_OK;
 }
 
+/* A regression loss (mse, mae) has targets, not classes: the options
+ * that weigh, split or watch classes have nothing to act on. */
+static rg_status resolve_task(const rg_config *c, rg_plan *p, int *option)
+{
+    int reg = p->loss == RG_LOSS_MSE || p->loss == RG_LOSS_MAE;
+    if (reg && c->class_weight[0])
+        return at(option, "class-weight", rg_error(RG_EUSAGE, "--class-weight %s: weighs classes, and --loss %s is a "
+                                                   "regression (numeric targets, no classes)", c->class_weight, c->loss));
+    if (reg && !strcmp(c->monitor, "val_acc"))
+        return at(option, "monitor", rg_error(RG_EUSAGE, "--monitor val_acc: --loss %s is a regression, which has no "
+                                              "accuracy; watch val_loss or val_mae", c->loss));
+    if (!reg && !strcmp(c->monitor, "val_mae"))
+        return at(option, "monitor", rg_error(RG_EUSAGE, "--monitor val_mae: the mean absolute error is a regression's "
+                                              "(--loss mse or mae); watch val_loss or val_acc"));
+    if (reg && (p->partition.kind == RG_PART_DIRICHLET || p->partition.kind == RG_PART_SHARDS || p->adapt == RG_ADAPT_SKEW))
+        return at(option, p->adapt == RG_ADAPT_SKEW ? "reg-adapt" : "partition",
+                  rg_error(RG_EUSAGE, "--%s %s: skews or measures the classes among workers, and --loss %s is a "
+                           "regression (no classes); give --partition iid or quantity:A",
+                           p->adapt == RG_ADAPT_SKEW ? "reg-adapt" : "partition",
+                           p->adapt == RG_ADAPT_SKEW ? c->reg_adapt : c->partition, c->loss));
+    return RG_OK;
+}
+
 rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
 {
     memset(p, 0, sizeof *p);
@@ -172,9 +196,10 @@ rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
     rg_status st;
     if ((st = resolve_optimizer(c, p, option)) != RG_OK || (st = resolve_parallel(c, p, option)) != RG_OK ||
         (st = resolve_strategy(c, p, option)) != RG_OK || (st = resolve_emulation(c, p, option)) != RG_OK ||
-        (st = resolve_outputs(c, p, option)) != RG_OK)
+        (st = resolve_outputs(c, p, option)) != RG_OK || (st = resolve_task(c, p, option)) != RG_OK)
         return st;
-    p->monitor = !strcmp(c->monitor, "val_acc") ? RG_MONITOR_VAL_ACC : RG_MONITOR_VAL_LOSS;
+    p->monitor = !strcmp(c->monitor, "val_acc") ? RG_MONITOR_VAL_ACC
+               : !strcmp(c->monitor, "val_mae") ? RG_MONITOR_VAL_MAE : RG_MONITOR_VAL_LOSS;
     p->min_delta = c->min_delta;
     p->early_stop = c->early_stop;
     p->restore_best = c->restore_best;

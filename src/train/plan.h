@@ -14,7 +14,7 @@
 #include "comm/link.h"
 #include "reg/reg.h"
 
-typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC } rg_monitor;
+typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC, RG_MONITOR_VAL_MAE } rg_monitor;
 /* --strategy: allreduce is the synchronous family (which of its members a
  * run takes is rg_strategy_choose's); the others name one strategy */
 typedef enum { RG_STRAT_ALLREDUCE, RG_STRAT_LOCAL_SGD, RG_STRAT_EASGD, RG_STRAT_HOGWILD, RG_STRAT_PS,

@@ -395,13 +395,15 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     for (int i = 0; i < (int)ck->n.nstate; i++) ts[i] = need(st, state_names[i], RG_ST_F32, P, &s);
     if (ck->n.has_best) tb = need(st, "train.best", RG_ST_F32, P, &s);
     const rg_st_tensor *tl = need(st, "train.lambda", RG_ST_F64, W, &s);
-    const rg_st_tensor *tw = need(st, "train.workers", RG_ST_F64, W * WA_N, &s);
+    const rg_st_tensor *tw = rg_st_find(st, "train.workers");
+    size_t wa = tw && tw->ndim == 2 && tw->shape[1] == WA_OLD_N ? WA_OLD_N : WA_N;   /* a checkpoint before WA_ABS */
+    tw = need(st, "train.workers", RG_ST_F64, W * wa, &s);
     if (s == RG_OK) s = rg_model_load_st(m, st);   /* checks finiteness too */
     if (s != RG_OK) { rg_state_free(ck); goto out; }
     for (int i = 0; i < (int)ck->n.nstate; i++) memcpy(ck->moments[i], ts[i]->data, P * sizeof(float));
     if (tb) memcpy(ck->best, tb->data, P * sizeof(float));
     memcpy(ck->lambda, tl->data, W * sizeof(double));
-    memcpy(ck->wacc, tw->data, W * WA_N * sizeof(double));
+    for (size_t k = 0; k < W; k++) memcpy(ck->wacc + k * WA_N, (const char *)tw->data + k * wa * sizeof(double), wa * sizeof(double));
     if (ck->extra_n) memcpy(ck->extra, tx->data, W * (size_t)ck->extra_n * sizeof(float));
 out:
     rg_st_free(st);

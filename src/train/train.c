@@ -31,8 +31,10 @@ static rg_status check_dataset(const rg_model *m, const rg_dataset *ds, const ch
     if (rg_dataset_features(ds) != rg_model_inputs(m))
         return rg_error(RG_EDATA, "%s (%s set) has %zu features per sample but the model takes %zu",
                         rg_dataset_name(ds), role, rg_dataset_features(ds), rg_model_inputs(m));
-    if (!rg_dataset_y(ds))
-        return rg_error(RG_EDATA, "%s (%s set) has no labels", rg_dataset_name(ds), role);
+    int reg = rg_model_classes(m) == 0;
+    if (reg ? !rg_dataset_targets(ds) : !rg_dataset_y(ds))
+        return rg_error(RG_EDATA, "%s (%s set) has no %s", rg_dataset_name(ds), role,
+                        reg ? "numeric targets: a regression loss (mse, mae) needs them" : "labels");
     if (rg_model_loss(m) == RG_LOSS_BCE && rg_dataset_classes(ds) > 2)
         return rg_error(RG_EDATA, "%s (%s set): labels go up to %d but binary cross-entropy (--loss bce, a last "
                         "layer dense(1, sigmoid)) takes 0 and 1", rg_dataset_name(ds), role, rg_dataset_classes(ds) - 1);
@@ -162,7 +164,7 @@ static rg_status strengths(rg_run *r)
         const int32_t *y = rg_dataset_y(r->train);
         for (int k = 0; k < W; k++) {
             n[k] = rg_schedule_part_size(sc, k);
-            for (size_t i = r->parts.offset[k]; i < r->parts.offset[k + 1]; i++)
+            for (size_t i = r->parts.offset[k]; y && i < r->parts.offset[k + 1]; i++)
                 hist[(size_t)k * (size_t)C + (size_t)y[r->parts.ids[i]]] += 1.0;
         }
         rg_reg_adapt_start(&reg, n, hist, C);
@@ -352,20 +354,21 @@ static rg_status open_outputs(rg_run *r, const char *ck_path)
 
 /* ------------------------------------------------------------ what rank 0 reports */
 
-void rg_run_step_done(const rg_run *r, int epoch, uint64_t done, double loss, double correct, double seen)
+void rg_run_step_done(const rg_run *r, int epoch, uint64_t done, double loss, double fig, double seen)
 {
     size_t total = rg_dataset_size(r->train);
     if (r->progress) r->progress(epoch, (size_t)done, total, loss, r->ud);
     if (!r->cb.step) return;
+    int reg = rg_dataset_targets(r->train) != NULL;
     rg_step_stats s = { .epoch = epoch, .done = (size_t)done, .total = total, .loss = loss,
-                        .acc = seen > 0.0 ? correct / seen : NAN };
+                        .acc = seen > 0.0 && !reg ? fig / seen : NAN, .mae = seen > 0.0 && reg ? fig / seen : NAN };
     r->cb.step(&s, r->cb.ud);
 }
 
 void rg_run_epoch_done(const rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
                        double compression, const double *staleness)
 {
-    if (r->log) rg_log_epoch(r->log, e, r->val != NULL, skipped, W, per, compression, staleness);
+    if (r->log) rg_log_epoch(r->log, e, r->val != NULL, rg_model_classes(r->m) == 0, skipped, W, per, compression, staleness);
     if (r->cb.epoch) r->cb.epoch(e, r->cb.ud);
 }
 
@@ -373,18 +376,31 @@ void rg_run_epoch_done(const rg_run *r, const rg_epoch_stats *e, uint64_t skippe
  * test set (without --val-split the test set is watched). */
 static int held_out(const rg_run *r) { return r->val && r->val != r->test; }
 
+static void fig_put(const rg_eval_figures *f, double *loss, double *acc, double *mae, double *rmse)
+{
+    *loss = f->loss;
+    *acc = f->acc;
+    *mae = f->mae;
+    *rmse = f->rmse;
+}
+
 rg_status rg_run_final_figures(const rg_run *r, rg_model *m, rg_comm *comm, rg_train_result *res)
 {
     int skip = r->p->skip_nonfinite;
     uint64_t left = 0;
     rg_status st = RG_OK;
-    if (r->test) st = rg_eval_world_skip(m, comm, r->test, skip, &res->test_loss, &res->test_acc, &left);
-    if (st == RG_OK && held_out(r)) st = rg_eval_world_skip(m, comm, r->val, skip, &res->val_loss, &res->val_acc, &left);
-    /* the final model on its own training data (no dropout): the gap to
-     * the test or validation figures */
-    if (st == RG_OK) st = rg_eval_world_skip(m, comm, r->train, skip, &res->train_loss, &res->train_acc, &left);
+    rg_eval_figures f[3];
+    /* the final model on its own training data (no dropout) too: the gap
+     * to the test or validation figures */
+    const rg_dataset *sets[3] = { r->test, held_out(r) ? r->val : NULL, r->train };
+    for (int k = 0; k < 3 && st == RG_OK; k++)
+        if (sets[k]) st = rg_eval_world_skip(m, comm, sets[k], skip, &f[k], &left);
+    if (st != RG_OK) return st;
+    if (r->test) fig_put(&f[0], &res->test_loss, &res->test_acc, &res->test_mae, &res->test_rmse);
+    if (held_out(r)) fig_put(&f[1], &res->val_loss, &res->val_acc, &res->val_mae, &res->val_rmse);
+    fig_put(&f[2], &res->train_loss, &res->train_acc, &res->train_mae, &res->train_rmse);
     res->left_out = left;
-    return st;
+    return RG_OK;
 }
 
 /* A final figure that is not finite is a failure: the model's outputs
@@ -395,13 +411,16 @@ static rg_status check_figures(const rg_run *r)
 {
     const rg_train_result *x = &r->result;
     if (x->epochs_run == 0) return RG_OK;   /* this process only served (ps, easgd-async): no figures */
-    const struct { const char *role; const rg_dataset *ds; double loss, acc; } sets[] = {
-        { "test", r->test, x->test_loss, x->test_acc },
-        { "validation", held_out(r) ? r->val : NULL, x->val_loss, x->val_acc },
-        { "training", r->train, x->train_loss, x->train_acc },
+    /* the figure beside the loss: accuracy, or a regression's RMSE (which
+     * overflows before the MAE does) */
+    int reg = rg_model_classes(r->m) == 0;
+    const struct { const char *role; const rg_dataset *ds; double loss, fig; } sets[] = {
+        { "test", r->test, x->test_loss, reg ? x->test_rmse : x->test_acc },
+        { "validation", held_out(r) ? r->val : NULL, x->val_loss, reg ? x->val_rmse : x->val_acc },
+        { "training", r->train, x->train_loss, reg ? x->train_rmse : x->train_acc },
     };
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
-        if (!sets[i].ds || (isfinite(sets[i].loss) && isfinite(sets[i].acc))) continue;
+        if (!sets[i].ds || (isfinite(sets[i].loss) && isfinite(sets[i].fig))) continue;
         return rg_error(RG_ENONFINITE, "training ended with a model whose %s loss is %s: its outputs are not finite "
                         "on %s of %s (the %s set)%s; %s", sets[i].role, isnan(sets[i].loss) ? "NaN" : "infinite",
                         r->p->skip_nonfinite ? "every sample" : "some samples", rg_dataset_name(sets[i].ds),
@@ -492,7 +511,8 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
                            rg_train_result *res)
 {
     rg_train_result r0 = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN, .val_loss = NAN,
-                           .val_acc = NAN };
+                           .val_acc = NAN, .test_mae = NAN, .test_rmse = NAN, .val_mae = NAN, .val_rmse = NAN,
+                           .train_mae = NAN, .train_rmse = NAN };
     if (res) *res = r0;
     rg_plan p;
     /* every exit before the workers start goes through an agreement, the
@@ -519,7 +539,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     const char *stopped = NULL;   /* why a run that trained to its end failed there */
     if (st == RG_OK && (st = check_figures(r)) != RG_OK) stopped = "nonfinite_outputs";
     if (st == RG_OK && c->save[0] && rg_dist_rank() == 0) st = rg_save_serviced(m, c->save);
-    if ((st == RG_OK || stopped) && r->log) rg_log_end(r->log, &r->result, test != NULL, held_out(r), stopped);
+    if ((st == RG_OK || stopped) && r->log) rg_log_end(r->log, &r->result, test != NULL, held_out(r), rg_model_classes(r->m) == 0, stopped);
     if (r->log && fflush(r->log) != 0 && st == RG_OK) st = rg_error(RG_EIO, "--log %s: write failed", c->log);
     if (res && (st == RG_OK || st == RG_ENONFINITE)) *res = r->result;
     tear_down(r);

@@ -13,16 +13,16 @@ struct rg_st;
 struct rg_st_tensor_in;
 struct rg_comm;
 
-/* eval.c: mean loss (data + penalty) and accuracy of m on ds, computed by
+/* eval.c: the figures of m on ds (rg_evaluate_figures'), computed by
  * every worker of comm on a run of chunks; every worker gets the same
  * figures, and they do not depend on the worker count.  A sample whose
  * outputs are not finite makes its figures NaN (rg_evaluate refuses it). */
-rg_status rg_eval_world(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, double *loss, double *acc);
+rg_status rg_eval_world(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, rg_eval_figures *f);
 /* rg_eval_world; with skip, the samples whose outputs are not finite are
  * left out of the figures (which are NaN when none is left) and their
  * count is added to *left_out (when not NULL). */
-rg_status rg_eval_world_skip(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, int skip, double *loss,
-                             double *acc, uint64_t *left_out);
+rg_status rg_eval_world_skip(rg_model *m, struct rg_comm *comm, const rg_dataset *ds, int skip, rg_eval_figures *f,
+                             uint64_t *left_out);
 
 /* RG_OK when a run configured as c may resume from a checkpoint whose
  * configuration is saved_json (rg_config_json of the run that wrote it):
@@ -73,8 +73,11 @@ typedef struct rg_sums {
 #define RG_COUNTERS (sizeof(rg_counters) / sizeof(uint64_t))
 #define RG_SUMS (sizeof(rg_sums) / sizeof(double))
 
-/* per-worker figures of the epoch in progress: a row of wacc */
-enum { WA_SAMPLES, WA_LOSS, WA_CORRECT, WA_DIV_SUM, WA_DIV_COUNT, WA_N };
+/* per-worker figures of the epoch in progress: a row of wacc (regression:
+ * WA_CORRECT 0, the output's absolute and squared errors in WA_ABS and
+ * WA_SQ; checkpoints before those two hold rows of WA_OLD_N) */
+enum { WA_SAMPLES, WA_LOSS, WA_CORRECT, WA_DIV_SUM, WA_DIV_COUNT, WA_ABS, WA_SQ, WA_N };
+#define WA_OLD_N WA_ABS
 
 typedef struct rg_run_state {
     rg_counters n;
@@ -179,14 +182,15 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples);
  * ratio of uncompressed to sent bytes (0: no codec, not written);
  * staleness: a parameter server's steps of the epoch by staleness
  * (RG_STALE_HIST counts, the last "that many or more"; NULL: none);
- * has_val: there is a validation set (else its figures are null) */
-void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, uint64_t skipped, int W, const double *per,
-                  double compression, const double *staleness);
+ * has_val: there is a validation set (else its figures are null);
+ * regression: the figures are loss, mae and rmse instead of loss and acc */
+void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression, uint64_t skipped, int W,
+                  const double *per, double compression, const double *staleness);
 /* an end event of a run stopped for a non-finite value at step (from 1) */
 void rg_log_stopped(FILE *f, uint64_t step, int epoch, uint64_t skipped);
 /* the end event: has_test, has_val say which figures exist (the others are
  * null); stopped, when not NULL, says why the run failed at its end
  * ("nonfinite_outputs": a final figure is not finite) */
-void rg_log_end(FILE *f, const rg_train_result *r, int has_test, int has_val, const char *stopped);
+void rg_log_end(FILE *f, const rg_train_result *r, int has_test, int has_val, int regression, const char *stopped);
 
 #endif

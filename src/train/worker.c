@@ -32,7 +32,7 @@
 #define RG_SKIP_LIMIT 100
 
 /* a worker's figures of an epoch, all-gathered at its end */
-enum { WS_SAMPLES, WS_LOSS, WS_CORRECT, WS_COMPUTE, WS_COMM, WS_BYTES, WS_DIV, WS_N };
+enum { WS_SAMPLES, WS_LOSS, WS_CORRECT, WS_COMPUTE, WS_COMM, WS_BYTES, WS_DIV, WS_ABS, WS_SQ, WS_N };
 
 typedef struct worker {
     rg_run *r;
@@ -50,9 +50,10 @@ typedef struct worker {
     size_t extra_n;
     uint64_t *order;            /* the epoch's order: every sample (iid) or its part */
     size_t list_n;
-    uint64_t *ids;              /* one pass's rows: ids, features, labels */
+    uint64_t *ids;              /* one pass's rows: ids, features, labels or targets */
     float *xb;
     int32_t *yb;
+    float *tb, *zb;             /* regression: the rows' targets, and outputs */
     float *best;                /* early stopping's copy of the weights */
     float own_lim;              /* the limit of this worker's own gradient test */
     int stopped;                /* every worker stops at this step (no abort) */
@@ -70,6 +71,7 @@ typedef struct step {
     int local;                  /* a local step: each worker its own mean and figures */
     double loss, reg;           /* this worker's data loss sum and local penalty */
     size_t samples, correct;
+    double abs, sq;             /* regression: the outputs' absolute, squared errors */
     int measured;               /* the divergence policy measures this step */
     double div;
     int skipped;
@@ -86,11 +88,13 @@ static size_t take_rows(worker *w, const step *k, int pass)
     if (w->p->iid) rg_schedule_slice(&r->sched, k->es, w->s->part0 + pass, w->s->parts, &lo, &hi);
     else rg_schedule_window(&r->sched, w->g, k->es, &lo, &hi);
     const int32_t *Y = rg_dataset_y(r->train);
+    const float *T = rg_dataset_targets(r->train);
     for (size_t i = 0; i < hi - lo; i++) {
         uint64_t id = w->order[lo + i];
         w->ids[i] = id;
         rg_dataset_row(r->train, (size_t)id, w->xb + i * d);   /* bytes scaled here */
-        w->yb[i] = Y[id];
+        if (Y) w->yb[i] = Y[id];
+        else w->tb[i] = T[id];
     }
     return hi - lo;
 }
@@ -112,10 +116,10 @@ static rg_status compute(worker *w, step *k, int pass)
     if (!start && nb == 0) rg_model_zero_grad(w->m);
     rg_pass ps = { .seed = w->p->seed, .step = w->st.n.step, .sample_ids = w->ids, .training = 1,
                    .label_smoothing = (float)w->p->label_smoothing, .grad_scale = scale, .overwrite = !start,
-                   .class_weight = w->r->class_weight };
+                   .class_weight = w->r->class_weight, .targets = w->tb };
     double l = 0.0;
     size_t correct = 0;
-    rg_status st = rg_model_forward_backward(w->m, w->xb, w->yb, nb, &ps, 1, &l, &correct, NULL);
+    rg_status st = rg_model_forward_backward(w->m, w->xb, w->tb ? NULL : w->yb, nb, &ps, 1, &l, &correct, w->zb);
     if (st != RG_OK)   /* a label out of range is the data's fault; out of memory is not */
         return st == RG_EDATA ? rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g) : st;
     /* divergence: the data gradient is kept before the worker's own penalty joins it */
@@ -130,6 +134,11 @@ static rg_status compute(worker *w, step *k, int pass)
     k->reg += reg;
     k->samples += nb;
     k->correct += correct;
+    for (size_t i = 0; w->tb && i < nb; i++) {
+        double e = (double)w->zb[i] - (double)w->tb[i];
+        k->abs += fabs(e);
+        k->sq += e * e;
+    }
     if (w->s->ops->pass_done) w->s->ops->pass_done(w->s, pass);
     return RG_OK;
 }
@@ -262,6 +271,8 @@ static void account(worker *w, const step *k, double batch_loss)
     w->mine[WA_SAMPLES] += (double)k->samples;
     w->mine[WA_LOSS] += k->loss;
     w->mine[WA_CORRECT] += (double)k->correct;
+    w->mine[WA_ABS] += k->abs;
+    w->mine[WA_SQ] += k->sq;
     if (k->measured && k->samples) {
         w->mine[WA_DIV_SUM] += k->div;
         w->mine[WA_DIV_COUNT] += 1.0;
@@ -275,7 +286,7 @@ static void account(worker *w, const step *k, double batch_loss)
         rg_log_step(r->log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
     if (w->st.n.epoch_samples)
         rg_run_step_done(r, (int)w->st.n.epoch + 1, w->st.n.epoch_samples, w->st.f.loss / (double)w->st.n.epoch_samples,
-                         w->mine[WA_CORRECT], w->mine[WA_SAMPLES]);
+                         w->mine[w->tb ? WA_ABS : WA_CORRECT], w->mine[WA_SAMPLES]);
 }
 
 /* --straggler: this worker takes `factor` times as long to compute. */
@@ -404,6 +415,18 @@ static int improved(const rg_plan *p, double v, double best)
     return v < best - p->min_delta;
 }
 
+/* The figure --monitor names: the validation set's (val), or else the
+ * epoch's own on its training samples. */
+static double monitored(const rg_plan *p, const rg_epoch_stats *e, int val)
+{
+    switch (p->monitor) {
+    case RG_MONITOR_VAL_ACC: return val ? e->val_acc : e->acc;
+    case RG_MONITOR_VAL_MAE: return val ? e->val_mae : e->mae;
+    case RG_MONITOR_VAL_LOSS:
+    default: return val ? e->val_loss : e->loss;
+    }
+}
+
 /* The best epoch so far, after the epoch's validation: the one early
  * stopping restores and --save-best writes, by --monitor on the
  * validation set or, without one, on the epoch's training figures (as
@@ -412,8 +435,7 @@ static int improved(const rg_plan *p, double v, double best)
 static int best_epoch(worker *w, const rg_epoch_stats *e, int *better)
 {
     const rg_plan *p = w->p;
-    int acc = p->monitor == RG_MONITOR_VAL_ACC, val = w->r->val != NULL;
-    double v = acc ? (val ? e->val_acc : e->acc) : (val ? e->val_loss : e->loss);
+    double v = monitored(p, e, w->r->val != NULL);
     *better = improved(p, v, w->st.f.best_metric);
     if (*better) {
         w->st.f.best_metric = v;
@@ -442,7 +464,7 @@ static void plateau(worker *w, const rg_epoch_stats *e)
     const rg_plan *p = w->p;
     if (p->lr.kind != RG_LR_PLATEAU) return;
     rg_sums *f = &w->st.f;
-    double v = p->monitor == RG_MONITOR_VAL_ACC ? e->val_acc : e->val_loss;
+    double v = monitored(p, e, 1);
     if (improved(p, v, f->plateau_best)) {
         f->plateau_best = v;
         f->plateau_wait = 0.0;
@@ -463,26 +485,38 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     double mean_div = w->mine[WA_DIV_COUNT] > 0.0 ? w->mine[WA_DIV_SUM] / w->mine[WA_DIV_COUNT] : 0.0;
     float mine[WS_N] = { (float)w->mine[WA_SAMPLES], (float)w->mine[WA_LOSS], (float)w->mine[WA_CORRECT],
                          (float)(secs - t_comm), (float)t_comm,
-                         (float)(w->s->bytes_per_step * (double)r->sched.steps + w->s->bytes), (float)mean_div };
+                         (float)(w->s->bytes_per_step * (double)r->sched.steps + w->s->bytes), (float)mean_div,
+                         (float)w->mine[WA_ABS], (float)w->mine[WA_SQ] };
     float *all = rg_malloc((size_t)W * WS_N * sizeof(float));
     double *per = rg_malloc((size_t)W * WL_N * sizeof(double));
     if (!all || !per) { rg_free(all); rg_free(per); return rg_error(RG_ENOMEM, "out of memory"); }
     rg_status st = RG_OK;
     if (W > 1) st = rg_comm_allgather(w->comm, mine, WS_N, all);
     else memcpy(all, mine, sizeof mine);
-    double n = (double)w->st.n.epoch_samples, correct = 0.0, div[RG_MAX_WORKERS];
+    double n = (double)w->st.n.epoch_samples, correct = 0.0, abs = 0.0, sq = 0.0, div[RG_MAX_WORKERS];
     for (int k = 0; k < W; k++) {
         const float *a = all + (size_t)k * WS_N;
         correct += a[WS_CORRECT];
+        abs += a[WS_ABS];
+        sq += a[WS_SQ];
         div[k] = a[WS_DIV];
         double v[WL_N] = { a[WS_SAMPLES], a[WS_SAMPLES] > 0 ? a[WS_LOSS] / a[WS_SAMPLES] : NAN, w->reg.lambda[k],
                            a[WS_COMPUTE], a[WS_COMM], a[WS_BYTES] };
         for (int q = 0; q < WL_N; q++) per[(size_t)q * (size_t)W + (size_t)k] = v[q];
     }
-    rg_epoch_stats e = { .epoch = epoch + 1, .loss = n > 0 ? w->st.f.loss / n : NAN, .reg_loss = n > 0 ? w->st.f.reg / n : NAN,
-                         .acc = n > 0 ? correct / n : NAN, .val_loss = NAN, .val_acc = NAN,
-                         .samples_per_s = (n - (double)w->samples_t0) / secs, .seconds = secs, .lr = w->st.f.lr };
-    if (st == RG_OK && r->val) st = rg_eval_world(w->m, w->comm, r->val, &e.val_loss, &e.val_acc);
+    int reg = w->tb != NULL, any = n > 0;
+    rg_epoch_stats e = { .epoch = epoch + 1, .loss = any ? w->st.f.loss / n : NAN, .reg_loss = any ? w->st.f.reg / n : NAN,
+                         .acc = any && !reg ? correct / n : NAN, .val_loss = NAN, .val_acc = NAN,
+                         .samples_per_s = (n - (double)w->samples_t0) / secs, .seconds = secs, .lr = w->st.f.lr,
+                         .mae = any && reg ? abs / n : NAN, .rmse = any && reg ? sqrt(sq / n) : NAN,
+                         .val_mae = NAN, .val_rmse = NAN };
+    rg_eval_figures vf;
+    if (st == RG_OK && r->val && (st = rg_eval_world(w->m, w->comm, r->val, &vf)) == RG_OK) {
+        e.val_loss = vf.loss;
+        e.val_acc = vf.acc;
+        e.val_mae = vf.mae;
+        e.val_rmse = vf.rmse;
+    }
     if (st == RG_OK) {
         rg_reg_adapt_epoch(&w->reg, div);   /* every worker the same: its own copy */
         w->st.n.epochs_run = (uint64_t)epoch + 1;
@@ -538,7 +572,8 @@ static void restore(worker *w, const rg_run_state *ck)
     for (uint64_t k = 0; k < ck->n.world; k++) {
         const double *a = ck->wacc + k * WA_N;
         if (same_world ? k != (uint64_t)w->g : w->g != 0) continue;
-        for (int q = 0; q < (same_world ? WA_N : WA_DIV_SUM); q++) w->mine[q] += a[q];
+        for (int q = 0; q < WA_N; q++)   /* the divergence is each worker's own */
+            if (same_world || q < WA_DIV_SUM || q > WA_DIV_COUNT) w->mine[q] += a[q];
     }
     w->st.n.world = (uint64_t)w->W;
 }
@@ -578,11 +613,15 @@ static rg_status setup(worker *w)
     w->ids = rg_calloc(cap, sizeof *w->ids);
     w->xb = rg_calloc(cap * d, sizeof *w->xb);
     w->yb = rg_calloc(cap, sizeof *w->yb);
+    if (rg_dataset_targets(r->train)) {
+        w->tb = rg_calloc(cap, sizeof *w->tb);
+        w->zb = rg_calloc(cap, sizeof *w->zb);   /* one output per row */
+    }
     w->wacc = rg_calloc((size_t)w->W * WA_N, sizeof *w->wacc);
     w->best = p->early_stop > 0 ? rg_calloc(P, sizeof *w->best) : NULL;
     w->extra_n = w->s->codec ? rg_codec_state_size(w->s->codec) : 0;
     w->extra = w->extra_n && p->ck_dir ? rg_calloc((size_t)w->W * w->extra_n, sizeof *w->extra) : NULL;
-    if (!w->order || !w->ids || !w->xb || !w->yb || !w->wacc || (p->early_stop > 0 && !w->best) ||
+    if (!w->order || !w->ids || !w->xb || !w->yb || !w->wacc || (rg_dataset_targets(r->train) && (!w->tb || !w->zb)) || (p->early_stop > 0 && !w->best) ||
         (w->extra_n && p->ck_dir && !w->extra))
         return rg_error(RG_ENOMEM, "out of memory setting up worker %d", w->g);
     w->st.n.world = (uint64_t)w->W;
@@ -602,7 +641,8 @@ static rg_status finish(worker *w)
     size_t P = rg_model_param_count(w->m);
     rg_status st = w->g == 0 ? rg_writer_wait(r->writer, r->log) : RG_OK;
     rg_train_result res = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN,
-                            .val_loss = NAN, .val_acc = NAN,
+                            .val_loss = NAN, .val_acc = NAN, .test_mae = NAN, .test_rmse = NAN, .val_mae = NAN,
+                            .val_rmse = NAN, .train_mae = NAN, .train_rmse = NAN,
                             .epochs_run = (int)w->st.n.epochs_run, .best_epoch = (int)w->st.n.best_epoch,
                             .steps = w->st.n.step, .skipped = w->st.n.skipped };
     res.stopped_early = w->stopped_early;
@@ -700,7 +740,7 @@ rg_status rg_run_worker(rg_run *r, int t)
     if (st != RG_OK && !w.stopped && rg_comm_size(comm) > 1) rg_comm_abort(comm, st, rg_last_error());
     rg_reg_free(&w.reg);
     rg_strategy_free(w.s);
-    rg_free(w.order); rg_free(w.ids); rg_free(w.xb); rg_free(w.yb); rg_free(w.wacc); rg_free(w.best);
+    rg_free(w.order); rg_free(w.ids); rg_free(w.xb); rg_free(w.yb); rg_free(w.tb); rg_free(w.zb); rg_free(w.wacc); rg_free(w.best);
     rg_free(w.extra);
     return st;
 }

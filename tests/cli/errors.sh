@@ -47,6 +47,12 @@
 #                   inputs), spec metadata that disagrees with the tensors, a
 #                   missing or extra tensor, a safetensors file that is not
 #                   a regula checkpoint
+#   regression      --loss mse|mae: a target that is not a number or not finite
+#                   (train, eval), options that need classes (--class-weight,
+#                   --monitor val_acc, a label-skew --partition, predict --proba
+#                   and --top, eval --metrics), --monitor val_mae without one, a
+#                   last layer that is not dense(1), dense(auto, sigmoid) on 3
+#                   classes, a regression that diverges (exit 4)
 #   diverge         a run whose loss becomes NaN stops with exit 4
 #   extreme         extreme values, each with its defined outcome: features of
 #                   3e38 (near FLT_MAX) on 1 and 2 workers, 1e22, 1e25 and 1e30
@@ -75,7 +81,7 @@ OUTS=(--save "$SAVE" --log "$LOG")
 
 REQUIRED=(usage unknown-option hyper model-spec json-config files idx-truncated idx-corrupt
           idx-magic idx-overflow gzip-truncated gzip-corrupt csv-ragged csv-text label-range
-          nonfinite st-header st-offsets st-overlap st-dtype st-shape st-arch diverge extreme)
+          nonfinite regression st-header st-offsets st-overlap st-dtype st-shape st-arch diverge extreme)
 declare -A ncase
 cat=setup
 category() { cat=$1; }
@@ -177,7 +183,7 @@ expect 2 "--lr: 'abc' is not a number" -- "${TR[@]}" --lr abc
 expect 2 "--eps must be a number > 0 that a float can hold" -- "${TR[@]}" --eps 1e-50
 expect 2 "--momentum must be in [0,1), got 1" -- "${TR[@]}" --momentum 1
 expect 2 "--rho must be in [0,1), got 1" -- "${TR[@]}" --optimizer rmsprop --rho 1
-expect 2 "--loss: unknown value 'hinge' (expected auto, crossentropy or bce)" -- "${TR[@]}" --loss hinge
+expect 2 "--loss: unknown value 'hinge' (expected auto, crossentropy, bce, mse or mae)" -- "${TR[@]}" --loss hinge
 expect 2 "--lr-patience must be an epoch count >= 1" -- "${TR[@]}" --lr-schedule plateau --lr-patience 0
 expect 2 "--lr-gamma 1: --lr-schedule plateau cuts the rate by this factor, which must be below 1" -- "${TR[@]}" --lr-schedule plateau --lr-gamma 1
 expect 2 "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)" -- "${TR[@]}" --optimizer foo
@@ -415,6 +421,33 @@ idx_dir "$T/i5"
   printf '\x01\x00\x00\x00'; } >"$T/i5/train-labels-idx1-ubyte"
 expect 3 "i5/train-labels-idx1-ubyte: label 16777216 at record 9 is outside [0, 16777215]" -- \
     "$REGULA" train --data "idx:$T/i5" --model "$M" "${OUTS[@]}"
+
+category regression
+RG=("$REGULA" train "${D[@]}" --loss mse --model 'dense(4, relu) dense(auto)' --epochs 1 --batch 16 "${OUTS[@]}")
+expect 0 "" -- "$REGULA" train "${D[@]}" --loss mae --model 'dense(1)' --epochs 1 --save "$T/reg.safetensors"
+printf '0,1,2,3,4\n2.5,1,2,3,4\nbig,1,2,3,4\n' >"$T/tgt.csv"
+expect 3 "tgt.csv: line 3, column 1: target \"big\" is not a number" -- \
+    "$REGULA" train --data "csv:$T/tgt.csv" --loss mse --model 'dense(1)' "${OUTS[@]}"
+expect 3 "tgt.csv: line 3, column 1: target \"big\" is not a number" -- \
+    "$REGULA" eval --data "csv:$T/tgt.csv" --load "$T/reg.safetensors"
+printf '0,1,2,3,4\ninf,1,2,3,4\n' >"$T/tinf.csv"
+expect 3 "tinf.csv: line 2, column 1: target \"inf\" is non-finite" -- \
+    "$REGULA" train --data "csv:$T/tinf.csv" --loss mae --model 'dense(1)' "${OUTS[@]}"
+expect 2 "--class-weight balanced: weighs classes, and --loss mse is a regression" -- "${RG[@]}" --class-weight balanced
+expect 2 "--monitor val_acc: --loss mse is a regression, which has no accuracy" -- "${RG[@]}" --monitor val_acc
+expect 2 "--monitor val_mae: the mean absolute error is a regression's" -- "${TR[@]}" --monitor val_mae
+expect 2 "--partition dirichlet:0.5: skews or measures the classes among workers" -- "${RG[@]}" --workers 2 \
+    --partition dirichlet:0.5
+expect 2 "--loss mse: the last layer must be dense(1, linear)" -- "${RG[@]}" --model 'dense(3, softmax)'
+expect 2 "dense(auto, sigmoid) is one output for two classes (binary cross-entropy), and the data has 3" -- \
+    "${TR[@]}" --model 'dense(4, relu) dense(auto, sigmoid)'
+expect 2 "--proba: $T/reg.safetensors is a regression model (--loss mae)" -- \
+    "$REGULA" predict --load "$T/reg.safetensors" --input "csv:$T/x.csv" --proba
+expect 2 "--top: $T/reg.safetensors is a regression model (--loss mae)" -- \
+    "$REGULA" predict --load "$T/reg.safetensors" --input "csv:$T/x.csv" --top 1
+expect 2 "--metrics: $T/reg.safetensors is a regression model (--loss mae)" -- \
+    "$REGULA" eval "${D[@]}" --load "$T/reg.safetensors" --metrics
+expect 4 "" -- "${RG[@]}" --optimizer sgd --lr 1e30
 
 category nonfinite
 printf '0,1,2,3,4\n1,1,nan,3,4\n' >"$T/nan.csv"

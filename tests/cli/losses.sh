@@ -2,7 +2,8 @@
 # layer dense(1, sigmoid) trains on binary cross-entropy (--loss auto or
 # bce), eval and predict read the loss from the checkpoint (predict gives
 # classes 0/1 and, with --proba, both probabilities), and the wrong last
-# layer or labels are refused naming what fits.
+# layer or labels are refused naming what fits; dense(auto, sigmoid) is
+# one output on two classes, and refused on more.
 # Run as: bash losses.sh REGULA_BIN DATA_DIR
 set -u
 # shellcheck source=lib.bash
@@ -47,4 +48,23 @@ run 2 -- "$REGULA" train "${B[@]}" --model 'dense(1, sigmoid)' --loss crossentro
 check "--loss crossentropy on one sigmoid: use bce" has 'use --loss bce' "$T/err"
 run 3 -- "$REGULA" train --data "csv:$T/d3.csv" --model 'dense(8, relu) dense(1, sigmoid)' --epochs 1
 check "three classes for a binary model: exit 3, names the labels" has 'labels go up to 2 but binary cross-entropy' "$T/err"
+
+# dense(auto, sigmoid): one sigmoid output on two classes (bce), names kept
+awk -F, -v OFS=, '{ $1 = $1 == 1 ? "spam" : "ham"; print }' "$T/b.csv" >"$T/named.csv"
+cut -d, -f2- "$T/named.csv" >"$T/namedx.csv"
+run 0 -- "$REGULA" train --data "csv:$T/named.csv" --lr 0.05 --batch 16 --epochs 8 --seed 3 \
+    --model 'dense(8, relu) dense(auto, sigmoid)' --save "$T/as.st"
+run 0 -- "$REGULA" inspect "$T/as.st"
+check "dense(auto, sigmoid) on two classes: one sigmoid output" has 'spec +dense\(8, relu\) dense\(1, sigmoid\)' "$T/out"
+check "dense(auto, sigmoid) on two classes: binary cross-entropy" has 'loss +bce' "$T/out"
+run 0 -- "$REGULA" predict --input "csv:$T/namedx.csv" --load "$T/as.st"
+check "predict: the class names, both seen" test "$(sort -u "$T/out" | tr '\n' ' ')" = "ham spam "
+run 0 -- "$REGULA" predict --input "csv:$T/namedx.csv" --load "$T/as.st" --proba
+check "predict --proba: p_ham and p_spam" has '^class,p_ham,p_spam$' "$T/out"
+run 0 -- "$REGULA" eval --data "csv:$T/named.csv" --load "$T/as.st" --metrics
+check "eval --metrics: per-class rows by name" has '^spam ' "$T/out"
+check "eval: accuracy of p > 0.5" has 'acc 0\.9[0-9]*|acc 1\.0' "$T/out"
+run 2 -- "$REGULA" train --data "csv:$T/d3.csv" --model 'dense(8, relu) dense(auto, sigmoid)' --epochs 1
+check "dense(auto, sigmoid) on three classes: exit 2, says to use softmax" \
+    has 'dense\(auto, sigmoid\) is one output for two classes .* the data has 3: end --model with dense\(auto, softmax\)' "$T/err"
 finish

@@ -18,7 +18,7 @@ awk '/^## / { on = ($0 == "## Your own data") }
      on && inside { print }
      END { print "# blocks: " n }' "$README" >"$T/walk.sh"
 blocks=$(sed -n 's/^# blocks: //p' "$T/walk.sh")
-check "the section has its four blocks ($blocks)" test "${blocks:-0}" -ge 4
+check "the section has its six blocks ($blocks)" test "${blocks:-0}" -ge 6
 
 mkdir "$T/run"
 run 0 -- env -C "$T/run" PATH="$bin:$PATH" bash -e -o pipefail "$T/walk.sh"
@@ -31,4 +31,12 @@ check "eval reads the names" grep -Eq '^test_loss [0-9.]+  test_acc (0\.9[0-9]+|
 check "predict prints names" grep -Pzq 'setosa\nvirginica\n' "$T/out"
 check "predict on the training file: each class about a hundred" grep -Eq '^ +(9[0-9]|10[0-9]) versicolor$' "$T/out"
 check "predict from standard input" test "$(grep -c '^setosa$' "$T/out")" -ge 2
+# the regression's blocks
+check "regression: loss, MAE and RMSE of the validation and training sets" \
+    grep -Eq '^val_loss [0-9.]+  val_mae [0-9.]+  val_rmse [0-9.]+  train_loss [0-9.]+  train_mae [0-9.]+  train_rmse [0-9.]+  epochs [0-9]+' "$T/out"
+check "regression: a validation MAE near the noise's (< 2)" \
+    awk '/^val_loss .* val_mae/ { for (i = 1; i < NF; i++) if ($i == "val_mae") ok = $(i + 1) < 2 } END { exit !ok }' "$T/out"
+check "regression: eval's loss, MAE and RMSE" grep -Eq '^test_loss [0-9.]+  test_mae [0-9.]+  test_rmse [0-9.]+$' "$T/out"
+check "regression: predict gives about 132 and 168" awk '/^1[0-9][0-9]\.[0-9]+$/ { v[n++] = $1 }
+    END { exit !(n == 2 && v[0] > 128 && v[0] < 136 && v[1] > 164 && v[1] < 172) }' "$T/out"
 finish

@@ -318,6 +318,46 @@ static void test_large(void **state)
     rg_dataset_free(ds);
 }
 
+/* --loss mse|mae: the label column as float targets (no classes); a
+ * target that is not a number, or not finite, names line, column and text;
+ * a validation split of targets keeps every (row, target) pair. */
+static void test_targets(void **state)
+{
+    (void)state;
+    rg_data_opts o = { .label_column = 1, .header = 1, .targets = 1 };
+    rg_dataset *ds = NULL;
+    assert_int_equal(rg_dataset_load_csv(csv("a,price,b\n1,2.5,3\n4,-1e3,5\n6,0.125,7\n8,3,9\n"), &o, &ds), RG_OK);
+    assert_null(rg_dataset_y(ds));
+    assert_int_equal(rg_dataset_classes(ds), 0);
+    const float t[] = { 2.5f, -1000.0f, 0.125f, 3.0f }, x[] = { 1, 3, 4, 5, 6, 7, 8, 9 };
+    for (size_t i = 0; i < 4; i++) assert_true(rg_dataset_targets(ds)[i] == t[i]);
+    for (size_t k = 0; k < 8; k++) assert_true(rg_dataset_x(ds)[k] == x[k]);
+    rg_dataset *tr = NULL, *va = NULL;
+    assert_int_equal(rg_dataset_split(ds, 2, 1, &tr, &va), RG_OK);
+    const rg_dataset *parts[2] = { tr, va };
+    for (int p = 0; p < 2; p++)   /* row (a, b) = (2k+1, 2k+3) or so: its target goes with it */
+        for (size_t i = 0; i < 2; i++) {
+            float a = rg_dataset_x(parts[p])[2 * i], want = a == 1 ? 2.5f : a == 4 ? -1000.0f : a == 6 ? 0.125f : 3.0f;
+            assert_true(rg_dataset_targets(parts[p])[i] == want);
+        }
+    rg_dataset *sl = NULL;
+    assert_int_equal(rg_dataset_slice(ds, 1, 2, &sl), RG_OK);
+    assert_true(rg_dataset_targets(sl)[0] == -1000.0f && rg_dataset_targets(sl)[1] == 0.125f);
+    rg_dataset_free(sl);
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    rg_dataset_free(ds);
+    const char *bad[][2] = { { "a,price\n1,2\n3,n/a\n", "line 3, column 2: target \"n/a\" is not a number" },
+                             { "a,price\n1,nan\n", "line 2, column 2: target \"nan\" is non-finite" },
+                             { "a,price\n1,1e39\n", "line 2, column 2: target \"1e39\" is out of float32 range" } };
+    for (size_t k = 0; k < 3; k++) {
+        ds = (rg_dataset *)1;
+        assert_int_equal(rg_dataset_load_csv(csv(bad[k][0]), &o, &ds), RG_EDATA);
+        assert_null(ds);
+        if (!strstr(rg_last_error(), bad[k][1])) fail_msg("\"%s\" lacks \"%s\"", rg_last_error(), bad[k][1]);
+    }
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -359,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_and_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

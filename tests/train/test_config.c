@@ -180,7 +180,7 @@ static void test_set_errors(void **state)
     expect_set_error("optimizer", "foo",
                      "--optimizer: unknown value 'foo' (expected sgd, adam, adamw or rmsprop)");
     expect_set_error("lr-schedule", "linear", "(expected constant, step, cosine or plateau)");
-    expect_set_error("monitor", "acc", "(expected val_loss or val_acc)");
+    expect_set_error("monitor", "acc", "(expected val_loss, val_acc or val_mae)");
     expect_set_error("foo", "1", "unknown option --foo");
     expect_set_error("lrr", "1", "unknown option --lrr (did you mean --lr?)");
     expect_set_error("batch", "1.5", "--batch: '1.5' is not an integer");
@@ -431,6 +431,35 @@ static void test_validate(void **state)
     memset(c.save, 'x', sizeof c.save);
     assert_int_equal(rg_config_validate(&c), RG_EUSAGE);
     assert_contains(rg_last_error(), "--save: value is not terminated");
+
+    /* A regression (--loss mse|mae) has no classes: what needs them is refused, naming the option. */
+    int opt;
+    rg_config_defaults(&c);
+    assert_int_equal(rg_config_set(&c, "loss", "mse"), RG_OK);
+    assert_int_equal(rg_config_validate(&c), RG_OK);
+    assert_int_equal(rg_config_set(&c, "class-weight", "balanced"), RG_OK);
+    assert_int_equal(rg_config_check(&c, &opt), RG_EUSAGE);
+    assert_contains(rg_last_error(), "--class-weight balanced: weighs classes, and --loss mse is a regression");
+    assert_string_equal(rg_options(&(size_t){0})[opt].name, "class-weight");
+    rg_config_defaults(&c);
+    assert_int_equal(rg_config_set(&c, "loss", "mae"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "monitor", "val_acc"), RG_OK);
+    assert_int_equal(rg_config_validate(&c), RG_EUSAGE);
+    assert_contains(rg_last_error(), "--monitor val_acc: --loss mae is a regression");
+    assert_int_equal(rg_config_set(&c, "monitor", "val_mae"), RG_OK);
+    assert_int_equal(rg_config_validate(&c), RG_OK);
+    assert_int_equal(rg_config_set(&c, "loss", "auto"), RG_OK);
+    assert_int_equal(rg_config_validate(&c), RG_EUSAGE);
+    assert_contains(rg_last_error(), "--monitor val_mae: the mean absolute error is a regression's");
+    rg_config_defaults(&c);
+    assert_int_equal(rg_config_set(&c, "loss", "mse"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "partition", "shards:2"), RG_OK);
+    assert_int_equal(rg_config_validate(&c), RG_EUSAGE);
+    assert_contains(rg_last_error(), "--partition shards:2: skews or measures the classes");
+    assert_int_equal(rg_config_set(&c, "partition", "quantity:1"), RG_OK);
+    assert_int_equal(rg_config_validate(&c), RG_OK);
+    assert_int_equal(rg_config_data_opts(&c, "train").targets, 1);
+    assert_int_equal(rg_config_data_opts(&c, "input").targets, 0);
 
     /* Edge values that are allowed. */
     rg_config_defaults(&c);

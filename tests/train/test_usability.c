@@ -136,6 +136,70 @@ static void test_nonfinite_final_figures(void **state)
     free(dir);
 }
 
+/* Regression figures: a model y = 3 a - 2 b + 1 set by hand, on targets
+ * that miss it by known errors: eval's MAE, RMSE and loss are those of
+ * the errors, prediction gives the outputs, and a training run of rate 0
+ * on two workers reports the same for its training and validation sets
+ * (every epoch's too), accuracy NaN. */
+static void on_reg_epoch(const rg_epoch_stats *e, void *ud)
+{
+    double *v = ud;
+    v[0] = e->val_mae;
+    v[1] = e->val_rmse;
+    v[2] = e->acc;
+    v[3] = e->mae;
+}
+
+static void test_regression_figures(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    float x[2 * N], t[N], err[N];
+    double abs = 0.0, sq = 0.0;
+    for (int i = 0; i < N; i++) {
+        x[2 * i] = (float)(i % 7) - 3.0f;
+        x[2 * i + 1] = (float)(i % 5) * 0.5f;
+        err[i] = i % 4 == 0 ? 2.0f : i % 2 ? 0.5f : -0.25f;
+        t[i] = 3.0f * x[2 * i] - 2.0f * x[2 * i + 1] + 1.0f + err[i];
+        abs += fabs((double)err[i]);
+        sq += (double)err[i] * err[i];
+    }
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_targets(x, t, N, 2, &ds), RG_OK);
+    rg_model *m;
+    assert_int_equal(rg_model_create("dense(1)", 2, 1, &m), RG_OK);
+    assert_int_equal(rg_model_set_loss(m, RG_LOSS_MSE), RG_OK);
+    float *w, *b;
+    size_t o, in;
+    assert_int_equal(rg_model_dense(m, 0, &o, &in, &w, &b), RG_OK);
+    w[0] = 3.0f, w[1] = -2.0f, b[0] = 1.0f;
+    rg_eval_figures f;
+    assert_int_equal(rg_evaluate_figures(m, ds, 16, &f), RG_OK);
+    assert_true(fabs(f.mae - abs / N) < 1e-6 && fabs(f.rmse - sqrt(sq / N)) < 1e-6);
+    assert_true(fabs(f.loss - sq / N) < 1e-6 && isnan(f.acc));
+    float out[N];
+    assert_int_equal(rg_predict_proba(m, ds, 16, NULL, out), RG_OK);
+    for (int i = 0; i < N; i++) assert_true(fabsf(out[i] - (t[i] - err[i])) < 1e-5f);
+
+    rg_config c;
+    config(&c);
+    assert_int_equal(rg_config_set(&c, "loss", "mse"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "lr", "0"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "workers", "2"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "model", "dense(1)"), RG_OK);
+    double v[4];
+    rg_callbacks cb = { NULL, on_reg_epoch, v };
+    rg_train_result r;
+    assert_int_equal(rg_train_cb(&c, m, ds, ds, NULL, &cb, &r), RG_OK);
+    assert_true(fabs(r.train_mae - abs / N) < 1e-6 && fabs(r.train_rmse - sqrt(sq / N)) < 1e-6);
+    assert_true(fabs(r.val_mae - abs / N) < 1e-6 && fabs(r.val_rmse - sqrt(sq / N)) < 1e-6);
+    assert_true(isnan(r.train_acc) && isnan(r.test_mae));
+    assert_true(fabs(v[0] - abs / N) < 1e-6 && fabs(v[1] - sqrt(sq / N)) < 1e-6);
+    assert_true(isnan(v[2]) && fabs(v[3] - abs / N) < 1e-5);   /* the epoch's running MAE: the same weights */
+    rg_model_free(m);
+    rg_dataset_free(ds);
+}
+
 /* null: no such figure; "NaN": computed, not a number. */
 static void test_log_spells_nan(void **state)
 {
@@ -144,12 +208,12 @@ static void test_log_spells_nan(void **state)
     rg_epoch_stats e = { .epoch = 2, .loss = NAN, .reg_loss = 0.5, .acc = 0.25, .val_loss = INFINITY, .val_acc = 0.5,
                          .samples_per_s = 10, .seconds = 1, .lr = 0.1 };
     double per[WL_N * 2] = { 3, 0, /* samples */ 1.5, NAN, /* worker_loss */ 1, 1, 0, 0, 0, 0, 0, 0 };
-    rg_log_epoch(f, &e, 1, 0, 2, per, 0.0, NULL);
+    rg_log_epoch(f, &e, 1, 0, 0, 2, per, 0.0, NULL);
     e.val_loss = e.val_acc = NAN;
-    rg_log_epoch(f, &e, 0, 0, 2, per, 0.0, NULL);
+    rg_log_epoch(f, &e, 0, 0, 0, 2, per, 0.0, NULL);
     rg_train_result r = { .test_loss = NAN, .test_acc = NAN, .train_loss = -INFINITY, .train_acc = 0.5,
                           .val_loss = NAN, .val_acc = NAN };
-    rg_log_end(f, &r, 0, 1, NULL);
+    rg_log_end(f, &r, 0, 1, 0, NULL);
     rewind(f);
     char buf[3][2048];
     for (int i = 0; i < 3; i++) assert_non_null(fgets(buf[i], sizeof buf[i], f));
@@ -291,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_figures_without_a_test_set),
         cmocka_unit_test(test_nonfinite_final_figures),
+        cmocka_unit_test(test_regression_figures),
         cmocka_unit_test(test_log_spells_nan),
         cmocka_unit_test(test_out_of_memory_is_not_the_data),
         cmocka_unit_test(test_noops),
