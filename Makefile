@@ -7,7 +7,7 @@ EPOCHS ?= 10
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-parallel study study-comm soak clean
+.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-kernels bench-parallel study study-comm soak clean
 
 all: build
 
@@ -118,6 +118,15 @@ study-comm: build
 bench: build
 	@scripts/deps.sh --bench
 	bench/run.sh $(BUILD)
+
+# Every matrix-product library (OpenBLAS, BLIS, LIBXSMM, the reference
+# loop) on the models' shapes, one core, beside the FMA peak; first as a
+# user's machine runs OpenBLAS (OPENBLAS_CORETYPE unset), then as set here.
+bench-kernels:
+	@scripts/deps.sh --kernels
+	@$(MAKE) --no-print-directory build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 taskset -c 0 $(BUILD)/bench_kernels
+	@if [ -n "$$OPENBLAS_CORETYPE" ]; then OMP_NUM_THREADS=1 taskset -c 0 $(BUILD)/bench_kernels; fi
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm build-base
