@@ -75,12 +75,12 @@ static void scalar_block(const gemm_args *g, int i0, int i1, int j0, int j1)
 #define A_ROW(g, i, r, rows) ((i) + ((r) < (rows) ? (r) : (rows) - 1))
 
 __attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, int i, int rows, int j, int cols,
-                                                          const float *p)
+                                                          const float *p, size_t ps)
 {
     __m256 s[4][2];
     for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
     for (int k = 0; k < g->K; k++) {
-        __m256 b0 = _mm256_loadu_ps(p + (size_t)k * 16), b1 = _mm256_loadu_ps(p + (size_t)k * 16 + 8);
+        __m256 b0 = _mm256_loadu_ps(p + (size_t)k * ps), b1 = _mm256_loadu_ps(p + (size_t)k * ps + 8);
         for (int r = 0; r < 4; r++) {
             __m256 a = _mm256_set1_ps(a_at(g, A_ROW(g, i, r, rows), k));
             s[r][0] = _mm256_fmadd_ps(a, b0, s[r][0]);
@@ -102,12 +102,12 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, in
 }
 
 __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, int i, int rows, int j, int cols,
-                                                          const float *p)
+                                                          const float *p, size_t ps)
 {
     __m512 s[4][2];
     for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm512_setzero_ps();
     for (int k = 0; k < g->K; k++) {
-        __m512 b0 = _mm512_loadu_ps(p + (size_t)k * 32), b1 = _mm512_loadu_ps(p + (size_t)k * 32 + 16);
+        __m512 b0 = _mm512_loadu_ps(p + (size_t)k * ps), b1 = _mm512_loadu_ps(p + (size_t)k * ps + 16);
         for (int r = 0; r < 4; r++) {
             __m512 a = _mm512_set1_ps(a_at(g, A_ROW(g, i, r, rows), k));
             s[r][0] = _mm512_fmadd_ps(a, b0, s[r][0]);
@@ -127,15 +127,21 @@ __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, i
     }
 }
 
-typedef void (*tile_fn)(const gemm_args *, int, int, int, int, const float *);
+typedef void (*tile_fn)(const gemm_args *, int, int, int, int, const float *, size_t);
 
 /* B's columns [j, j + cols) as K rows of width floats, zero past cols. */
 static void pack(const gemm_args *g, int j, int cols, int width, float *p)
 {
-    for (int k = 0; k < g->K; k++) {
-        float *row = p + (size_t)k * (size_t)width;
-        for (int c = 0; c < cols; c++) row[c] = b_at(g, k, j + c);
-        for (int c = cols; c < width; c++) row[c] = 0.0f;
+    if (cols < width)
+        for (int k = 0; k < g->K; k++) memset(p + (size_t)k * (size_t)width + cols, 0, (size_t)(width - cols) * sizeof(float));
+    if (!g->tb) {
+        for (int k = 0; k < g->K; k++)
+            memcpy(p + (size_t)k * (size_t)width, g->B + (size_t)k * (size_t)g->ldb + (size_t)j, (size_t)cols * sizeof(float));
+        return;
+    }
+    for (int c = 0; c < cols; c++) {   /* B's row j + c is column c of the panel */
+        const float *b = g->B + (size_t)(j + c) * (size_t)g->ldb;
+        for (int k = 0; k < g->K; k++) p[(size_t)k * (size_t)width + (size_t)c] = b[k];
     }
 }
 
@@ -155,6 +161,7 @@ int rg_sgemm_fixed_width(void)
     return w;
 }
 
+
 const char *rg_sgemm_fixed_name(void)
 {
     int w = rg_sgemm_fixed_width();
@@ -168,10 +175,15 @@ static int run_vector(const gemm_args *g, int W)
     tile_fn tile = W == 16 ? tile_avx512 : tile_avx2;
     float *p = rg_malloc((size_t)(g->K ? g->K : 1) * (size_t)(2 * W) * sizeof(float));
     if (!p) return 1;
-    for (int j = 0; j < g->N; j += 2 * W) {   /* a panel of B, packed once, over every row */
+    for (int j = 0; j < g->N; j += 2 * W) {
         int cols = g->N - j < 2 * W ? g->N - j : 2 * W;
-        pack(g, j, cols, 2 * W, p);
-        for (int i = 0; i < g->M; i += 4) tile(g, i, g->M - i < 4 ? g->M - i : 4, j, cols, p);
+        /* a panel of B read in place when its rows are whole and few rows
+         * of C reuse it; else packed once for every row (no TLB miss a k) */
+        int direct = !g->tb && cols == 2 * W && g->M <= 8;
+        if (!direct) pack(g, j, cols, 2 * W, p);
+        const float *b = direct ? g->B + j : p;
+        size_t bs = direct ? (size_t)g->ldb : (size_t)(2 * W);
+        for (int i = 0; i < g->M; i += 4) tile(g, i, g->M - i < 4 ? g->M - i : 4, j, cols, b, bs);
     }
     rg_free(p);
     return 0;
