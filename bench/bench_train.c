@@ -9,14 +9,17 @@
  * ratio run.sh prints compares training loops.  Each run starts from a fresh
  * model with the same seed.  Uses only the public header.
  *
- * Prints one line per run:  regula <model> run <k> samples/s <X>
+ * Prints one line per run:  regula <model> run <k> samples/s <X> peak_rss_mb <M>
  * and at the end:           regula <model> median samples/s <X>
+ * where M is the process's peak resident memory so far (getrusage's
+ * ru_maxrss): the training set as loaded, the model and the run's buffers.
  */
 #include <regula.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* The models of the issue, under the names torch_train.py knows them by. */
@@ -48,6 +51,13 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Peak resident memory of this process so far, in MB (10^6 bytes). */
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024.0 / 1e6 : 0.0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -193,7 +203,7 @@ int main(int argc, char **argv)
             break;
         }
         rates[k] = (double)n * (double)epochs / dt;
-        printf("regula %s run %ld samples/s %.0f\n", name, k + 1, rates[k]);
+        printf("regula %s run %ld samples/s %.0f peak_rss_mb %.1f\n", name, k + 1, rates[k], peak_rss_mb());
         fflush(stdout);
     }
     if (rc == 0) {

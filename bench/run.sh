@@ -3,7 +3,11 @@
 # python3-torch is installed, of the same model in PyTorch, interleaved
 # (regula, torch, regula, torch, ...) so that both see the same machine
 # weather, RUNS times each, one thread each, pinned to one core.  Prints the
-# median samples/s of each, the ratio, and the machine.
+# median samples/s of each, the ratio, each one's peak resident memory (MB,
+# getrusage's ru_maxrss: the data as loaded, the model, the run's buffers),
+# and the machine; then the peak resident memory of `regula train` on the
+# README's reference example, one epoch (training and test sets, the
+# evaluation), measured by GNU time (package time) when it is installed.
 #
 # Usage: bench/run.sh BUILD_DIR [RUNS]      (RUNS defaults to 5)
 # Environment: LIMIT=N trains on the first N samples (default: all 60000);
@@ -29,31 +33,47 @@ if command -v taskset >/dev/null 2>&1; then pin=(taskset -c "$core"); fi
 have_torch=0
 if [ -x "$py" ] && "$py" -c 'import torch' >/dev/null 2>&1; then have_torch=1; fi
 
-# Prints the samples/s of one single-run invocation, from its "run 1" line.
-rate() { "$@" | awk '$3 == "run" { print $6 }'; }
+# Prints "samples/s peak_rss_mb" of one single-run invocation, from its "run 1" line.
+rate() { "$@" | awk '$3 == "run" { print $6, $8 }'; }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
   else if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2];
   else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A med_rg med_pt
+declare -A med_rg med_pt mem_rg mem_pt
 for m in $models; do
-  rg=() pt=()
+  rg=() pt=() rgm=() ptm=()
   for ((k = 1; k <= runs; k++)); do
-    r=$(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist)
-    [ -n "$r" ] || { echo "run.sh: bench_train --model $m failed" >&2; exit 1; }
-    echo "regula $m run $k samples/s $r"
-    rg+=("$r")
+    read -r r mb < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist) || true
+    [ -n "${r:-}" ] || { echo "run.sh: bench_train --model $m failed" >&2; exit 1; }
+    echo "regula $m run $k samples/s $r peak_rss_mb $mb"
+    rg+=("$r") rgm+=("$mb")
     if [ $have_torch = 1 ]; then
-      r=$(rate "${pin[@]}" "$py" "$here/torch_train.py" --model "$m" --runs 1 --threads 1 --limit "$limit")
-      [ -n "$r" ] || { echo "run.sh: torch_train.py --model $m failed" >&2; exit 1; }
-      echo "torch  $m run $k samples/s $r"
-      pt+=("$r")
+      read -r r mb < <(rate "${pin[@]}" "$py" "$here/torch_train.py" --model "$m" --runs 1 --threads 1 --limit "$limit") || true
+      [ -n "${r:-}" ] || { echo "run.sh: torch_train.py --model $m failed" >&2; exit 1; }
+      echo "torch  $m run $k samples/s $r peak_rss_mb $mb"
+      pt+=("$r") ptm+=("$mb")
     fi
   done
   med_rg[$m]=$(printf '%s\n' "${rg[@]}" | median)
-  if [ $have_torch = 1 ]; then med_pt[$m]=$(printf '%s\n' "${pt[@]}" | median); fi
+  mem_rg[$m]=$(printf '%s\n' "${rgm[@]}" | median)
+  if [ $have_torch = 1 ]; then
+    med_pt[$m]=$(printf '%s\n' "${pt[@]}" | median)
+    mem_pt[$m]=$(printf '%s\n' "${ptm[@]}" | median)
+  fi
 done
+
+# The reference example as a user runs it (README, Quick start), one epoch.
+ref_mem=n/a
+if [ -x /usr/bin/time ] && [ -x "$build/regula" ]; then
+  tmp=$(mktemp -d)
+  /usr/bin/time -f '%M' -o "$tmp/rss" "${pin[@]}" "$build/regula" train --data fashion-mnist \
+    --model 'dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)' \
+    --optimizer adam --lr 0.001 --batch 32 --epochs 1 --seed 1 --log-every 0 \
+    --save "$tmp/ref.safetensors" >/dev/null 2>&1 || { echo "run.sh: regula train failed" >&2; rm -rf "$tmp"; exit 1; }
+  ref_mem=$(awk 'END { printf "%.1f", $1 * 1024 / 1e6 }' "$tmp/rss")
+  rm -rf "$tmp"
+fi
 
 echo
 cpu=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
@@ -69,12 +89,14 @@ else
 fi
 echo
 if [ $have_torch = 1 ]; then
-  printf '%-6s %18s %18s %8s\n' model "regula samples/s" "torch samples/s" ratio
+  printf '%-6s %18s %18s %8s %10s %10s\n' model "regula samples/s" "torch samples/s" ratio "regula MB" "torch MB"
   for m in $models; do
-    printf '%-6s %18.0f %18.0f %8.2f\n' "$m" "${med_rg[$m]}" "${med_pt[$m]}" \
-      "$(awk -v a="${med_rg[$m]}" -v b="${med_pt[$m]}" 'BEGIN { print a / b }')"
+    printf '%-6s %18.0f %18.0f %8.2f %10.1f %10.1f\n' "$m" "${med_rg[$m]}" "${med_pt[$m]}" \
+      "$(awk -v a="${med_rg[$m]}" -v b="${med_pt[$m]}" 'BEGIN { print a / b }')" "${mem_rg[$m]}" "${mem_pt[$m]}"
   done
 else
-  printf '%-6s %18s\n' model "regula samples/s"
-  for m in $models; do printf '%-6s %18.0f\n' "$m" "${med_rg[$m]}"; done
+  printf '%-6s %18s %10s\n' model "regula samples/s" "regula MB"
+  for m in $models; do printf '%-6s %18.0f %10.1f\n' "$m" "${med_rg[$m]}" "${mem_rg[$m]}"; done
 fi
+echo "MB: peak resident memory (median of the runs), data as loaded included"
+echo "regula train, reference example, 1 epoch (README): peak resident ${ref_mem} MB"

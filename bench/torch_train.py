@@ -10,7 +10,7 @@ Models (names shared with bench_train):
         0.01 * sum(W^2) over both kernels (Keras' kernel_regularizer), batch 32
   wide  dense(1024, relu) dense(1024, relu) dense(10, softmax), batch 128
 
-Prints one line per run:  torch <model> run <k> samples/s <X>
+Prints one line per run:  torch <model> run <k> samples/s <X> peak_rss_mb <M>
 and at the end:           torch <model> median samples/s <X>
 
 Run with Debian's interpreter (/usr/bin/python3), which sees python3-torch.
@@ -18,6 +18,7 @@ Run with Debian's interpreter (/usr/bin/python3), which sees python3-torch.
 import argparse
 import gzip
 import os
+import resource
 import statistics
 import struct
 import sys
@@ -137,7 +138,8 @@ def main():
             sys.exit("torch: loss became NaN")
         rate = a.epochs * x.shape[0] / dt
         rates.append(rate)
-        print(f"torch {a.model} run {k} samples/s {rate:.0f}", flush=True)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+        print(f"torch {a.model} run {k} samples/s {rate:.0f} peak_rss_mb {rss:.1f}", flush=True)
     print(f"torch {a.model} median samples/s {statistics.median(rates):.0f}")
 
 

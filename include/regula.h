@@ -122,7 +122,10 @@ const char *rg_blas_name(void);
 /* ---------------------------------------------------------------- datasets */
 
 /* A dataset is n samples of d float features and an int32 label each (labels
- * may be absent, e.g. for predict).  Sample i is row i; its global id is i. */
+ * may be absent, e.g. for predict).  Sample i is row i; its global id is i.
+ * Byte data (IDX ubyte pixels, sbyte) is kept as bytes, a quarter of the
+ * memory, and scaled (and standardised) as rows are read: the floats read
+ * are bit for bit those a float copy would hold. */
 typedef struct rg_dataset rg_dataset;
 
 typedef struct rg_data_opts {
@@ -179,7 +182,15 @@ void rg_dataset_free(rg_dataset *ds);
 size_t rg_dataset_size(const rg_dataset *ds);
 size_t rg_dataset_features(const rg_dataset *ds);
 int rg_dataset_classes(const rg_dataset *ds);   /* max label + 1; 0 if unlabeled */
-const float *rg_dataset_x(const rg_dataset *ds);   /* n*d */
+/* All n*d features as floats.  For byte data the first call makes a float
+ * copy (4 bytes a feature, kept until rg_dataset_free; NULL when out of
+ * memory): read rows with rg_dataset_rows instead to keep the bytes alone. */
+const float *rg_dataset_x(const rg_dataset *ds);
+/* Rows [start, start+count) as floats into out (count*d), as training reads
+ * them.  RG_EUSAGE when the rows are outside the set. */
+rg_status rg_dataset_rows(const rg_dataset *ds, size_t start, size_t count, float *out);
+/* Bytes each feature takes in memory: 1 (byte data) or 4 (floats). */
+size_t rg_dataset_feature_bytes(const rg_dataset *ds);
 const int32_t *rg_dataset_y(const rg_dataset *ds); /* n, or NULL */
 const float *rg_dataset_targets(const rg_dataset *ds); /* n regression targets, or NULL */
 const char *rg_dataset_name(const rg_dataset *ds); /* file it came from */

@@ -2,7 +2,7 @@
 # Installs what regula needs from Debian's packages, once (idempotent).
 # As root it runs apt-get; otherwise it prints the command to run.
 # Usage: scripts/deps.sh [--bench] [--kernels] [--fuzz] [--mpich]
-#   --bench adds python3-torch for bench/
+#   --bench adds python3-torch for bench/ and GNU time (its peak memory figure)
 #   --kernels adds BLIS and LIBXSMM for make bench-kernels
 #   --fuzz  adds clang and libclang-rt-14-dev (libFuzzer) for make fuzz
 #   --mpich adds MPICH (libmpich-dev mpich) beside Open MPI for make
@@ -16,7 +16,7 @@ pkgs=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libcjson-dev
       gnuplot-nox fonts-dejavu-core groff-base)
 for arg in "$@"; do
   case $arg in
-    --bench) pkgs+=(python3-torch python3-numpy) ;;
+    --bench) pkgs+=(python3-torch python3-numpy time) ;;
     --kernels) pkgs+=(libblis-dev libxsmm-dev util-linux) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     --mpich) pkgs+=(libmpich-dev mpich) ;;

@@ -1,13 +1,15 @@
 /*
  * dataset.c — the dataset object: construction from arrays, slicing,
- * accessors.  The loaders (idx.c, csv.c) build on it; sources.c, which
- * turns a source string into a loader call, sits above both.
+ * accessors, and reading rows as floats.  The loaders (idx.c, csv.c) build
+ * on it; sources.c, which turns a source string into a loader call, sits
+ * above both.
  *
- * Invariant (see data.h): a dataset owns one n*d float block of finite
- * values and, optionally, n labels in [0, RG_DATA_MAX_LABEL] or n finite
- * regression targets (never both); every
- * constructor checks this before handing the object out, and every failure
- * frees what it allocated.
+ * Invariant (see data.h): a dataset owns one n*d block of finite features,
+ * floats or bytes read through a 256-entry table, and, optionally, n labels
+ * in [0, RG_DATA_MAX_LABEL] or n finite regression targets (never both);
+ * every constructor checks this before handing the object out, and every
+ * failure frees what it allocated.  Rows leave
+ * as floats only through row_get, the one place that knows both storages.
  */
 #include "data/data.h"
 #include <errno.h>
@@ -25,8 +27,9 @@ int rg_dataset_count_classes(const int32_t *y, size_t n)
     return (int)max + 1;
 }
 
-rg_status rg_dataset_adopt(float *x, int32_t *y, size_t n, size_t d,
-                           const char *name, rg_dataset **out)
+/* The dataset around x or u8 and y (all taken over, also on failure). */
+static rg_status adopt(float *x, uint8_t *u8, int32_t *y, size_t n, size_t d, const char *name,
+                       rg_dataset **out)
 {
     rg_dataset *ds = rg_calloc(1, sizeof *ds);
     char *nm = rg_strdup(name ? name : "");
@@ -34,17 +37,34 @@ rg_status rg_dataset_adopt(float *x, int32_t *y, size_t n, size_t d,
         rg_free(ds);
         rg_free(nm);
         rg_free(x);
+        rg_free(u8);
         rg_free(y);
         return rg_error(RG_ENOMEM, "%s: out of memory building the dataset", name ? name : "");
     }
     ds->n = n;
     ds->d = d;
     ds->x = x;
+    ds->u8 = u8;
+    atomic_init(&ds->xf, NULL);
     ds->y = y;
     ds->classes = rg_dataset_count_classes(y, n);
     ds->name = nm;
     *out = ds;
     return RG_OK;
+}
+
+rg_status rg_dataset_adopt(float *x, int32_t *y, size_t n, size_t d,
+                           const char *name, rg_dataset **out)
+{
+    return adopt(x, NULL, y, n, d, name, out);
+}
+
+rg_status rg_dataset_adopt_bytes(uint8_t *u8, const float *lut, int32_t *y, size_t n, size_t d,
+                                 const char *name, rg_dataset **out)
+{
+    rg_status s = adopt(NULL, u8, y, n, d, name, out);
+    if (s == RG_OK) memcpy((*out)->lut, lut, sizeof (*out)->lut);
+    return s;
 }
 
 rg_status rg_dataset_alloc(size_t n, size_t d, int labeled, const char *name,
@@ -92,6 +112,120 @@ rg_status rg_dataset_from_targets(const float *x, const float *t, size_t n, size
     return RG_OK;
 }
 
+
+/* Copies n floats (NULL in, NULL out); *ok = 0 when out of memory. */
+static float *floats_dup(const float *v, size_t n, int *ok)
+{
+    if (!v) return NULL;
+    float *c = rg_malloc(n * sizeof *c);
+    if (c) memcpy(c, v, n * sizeof *c);
+    else *ok = 0;
+    return c;
+}
+
+/* A copy of n class names into *out (NULL for none). */
+static rg_status names_dup(char *const *names, int n, const char *what, char ***out)
+{
+    *out = NULL;
+    if (!names || n <= 0) return RG_OK;
+    char **c = rg_strv_dup((const char *const *)names, n);
+    if (!c) return rg_error(RG_ENOMEM, "%s: out of memory copying %d class names", what, n);
+    *out = c;
+    return RG_OK;
+}
+
+rg_status rg_dataset_alloc_like(const rg_dataset *ds, size_t n, rg_dataset **out)
+{
+    rg_dataset *s;
+    rg_status st;
+    if (ds->u8) {
+        size_t nd, ybytes;
+        if (!rg_mul_ok(n, ds->d, &nd) || !rg_mul_ok(n, sizeof(int32_t), &ybytes))
+            return rg_error(RG_ENOMEM, "%s: %zu samples of %zu features overflow the address space",
+                            ds->name, n, ds->d);
+        uint8_t *u8 = rg_malloc(nd ? nd : 1);
+        int32_t *y = ds->y ? rg_malloc(ybytes ? ybytes : 1) : NULL;
+        if (!u8 || (ds->y && !y)) {
+            rg_free(u8);
+            rg_free(y);
+            return rg_error(RG_ENOMEM, "%s: cannot allocate %zu samples of %zu features", ds->name, n, ds->d);
+        }
+        st = rg_dataset_adopt_bytes(u8, ds->lut, y, n, ds->d, ds->name, &s);
+    } else {
+        st = rg_dataset_alloc(n, ds->d, ds->y != NULL, ds->name, &s);
+    }
+    if (st) return st;
+    /* A slice (say, a validation split) still has the classes of the data it
+     * was cut from, even when some of them fall outside its rows. */
+    s->classes = ds->classes;
+    int ok = 1;
+    s->mean = floats_dup(ds->mean, ds->d, &ok);
+    s->std = floats_dup(ds->std, ds->d, &ok);
+    st = ok ? names_dup(ds->names, ds->classes, ds->name, &s->names)
+            : rg_error(RG_ENOMEM, "%s: out of memory copying the standardisation", ds->name);
+    if (st == RG_OK && ds->t) st = rg_dataset_targets_alloc(s);
+    if (st) {
+        rg_dataset_free(s);
+        return st;
+    }
+    *out = s;
+    return RG_OK;
+}
+
+void rg_dataset_copy_row(rg_dataset *dst, size_t k, const rg_dataset *src, size_t i)
+{
+    size_t d = src->d;
+    if (src->u8) memcpy(dst->u8 + k * d, src->u8 + i * d, d);
+    else memcpy(dst->x + k * d, src->x + i * d, d * sizeof(float));
+    if (src->y) dst->y[k] = src->y[i];
+    if (src->t) dst->t[k] = src->t[i];
+}
+
+/* Row i as floats into out: the one reader of both storages.  A byte row
+ * goes through the table (and the standardisation) exactly as the floats
+ * it replaces were made, so every row reads bit for bit the same. */
+static inline void row_get(const rg_dataset *ds, size_t i, float *restrict out)
+{
+    size_t d = ds->d;
+    if (!ds->u8) {
+        memcpy(out, ds->x + i * d, d * sizeof(float));
+        return;
+    }
+    const uint8_t *p = ds->u8 + i * d;
+    if (!ds->mean) {
+        for (size_t j = 0; j < d; j++) out[j] = ds->lut[p[j]];
+        return;
+    }
+    for (size_t j = 0; j < d; j++) out[j] = (ds->lut[p[j]] - ds->mean[j]) / ds->std[j];
+}
+
+void rg_dataset_row(const rg_dataset *ds, size_t i, float *out) { row_get(ds, i, out); }
+
+void rg_dataset_gather(const rg_dataset *ds, const uint64_t *ids, size_t count, float *out)
+{
+    for (size_t i = 0; i < count; i++) row_get(ds, (size_t)ids[i], out + i * ds->d);
+}
+
+const float *rg_dataset_rows_at(const rg_dataset *ds, size_t first, size_t count, float *buf)
+{
+    if (!ds->u8) return ds->x + first * ds->d;
+    for (size_t i = 0; i < count; i++) row_get(ds, first + i, buf + i * ds->d);
+    return buf;
+}
+
+rg_status rg_dataset_rows(const rg_dataset *ds, size_t start, size_t count, float *out)
+{
+    size_t end;
+    if (!ds || (count && !out)) return rg_error(RG_EUSAGE, "rg_dataset_rows: NULL argument");
+    if (!rg_add_ok(start, count, &end) || end > ds->n)
+        return rg_error(RG_EUSAGE, "%s: %zu rows from row %zu are outside the %zu samples",
+                        ds->name, count, start, ds->n);
+    for (size_t i = 0; i < count; i++) row_get(ds, start + i, out + i * ds->d);
+    return RG_OK;
+}
+
+size_t rg_dataset_feature_bytes(const rg_dataset *ds) { return !ds ? 0 : ds->u8 ? 1 : sizeof(float); }
+
 rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
                                  size_t d, rg_dataset **out)
 {
@@ -122,17 +256,6 @@ rg_status rg_dataset_from_arrays(const float *x, const int32_t *y, size_t n,
     return RG_OK;
 }
 
-/* A copy of n class names into *out (NULL for none). */
-static rg_status names_dup(char *const *names, int n, const char *what, char ***out)
-{
-    *out = NULL;
-    if (!names || n <= 0) return RG_OK;
-    char **c = rg_strv_dup((const char *const *)names, n);
-    if (!c) return rg_error(RG_ENOMEM, "%s: out of memory copying %d class names", what, n);
-    *out = c;
-    return RG_OK;
-}
-
 rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
                            rg_dataset **out)
 {
@@ -144,22 +267,9 @@ rg_status rg_dataset_slice(const rg_dataset *ds, size_t start, size_t count,
         return rg_error(RG_EUSAGE, "%s: a slice of %zu rows from row %zu is outside the %zu samples",
                         ds->name, count, start, ds->n);
     rg_dataset *s;
-    rg_status st = rg_dataset_alloc(count, ds->d, ds->y != NULL, ds->name, &s);
+    rg_status st = rg_dataset_alloc_like(ds, count, &s);
     if (st) return st;
-    if (count) memcpy(s->x, ds->x + start * ds->d, count * ds->d * sizeof(float));
-    if (ds->y && count) memcpy(s->y, ds->y + start, count * sizeof(int32_t));
-    if (ds->t && (st = rg_dataset_targets_alloc(s)) != RG_OK) {
-        rg_dataset_free(s);
-        return st;
-    }
-    if (ds->t && count) memcpy(s->t, ds->t + start, count * sizeof(float));
-    /* A slice (say, a validation split) still has the classes of the data it
-     * was cut from, even when some of them fall outside its rows. */
-    s->classes = ds->classes;
-    if ((st = names_dup(ds->names, ds->classes, ds->name, &s->names))) {
-        rg_dataset_free(s);
-        return st;
-    }
+    for (size_t i = 0; i < count; i++) rg_dataset_copy_row(s, i, ds, start + i);
     *out = s;
     return RG_OK;
 }
@@ -175,6 +285,10 @@ void rg_dataset_free(rg_dataset *ds)
     for (int i = 0; ds->names && i < ds->classes; i++) rg_free(ds->names[i]);
     rg_free(ds->names);
     rg_free(ds->x);
+    rg_free(ds->u8);
+    rg_free(ds->mean);
+    rg_free(ds->std);
+    rg_free(atomic_load(&ds->xf));
     rg_free(ds->y);
     rg_free(ds->t);
     rg_free(ds->name);
@@ -184,7 +298,21 @@ void rg_dataset_free(rg_dataset *ds)
 size_t rg_dataset_size(const rg_dataset *ds) { return ds ? ds->n : 0; }
 size_t rg_dataset_features(const rg_dataset *ds) { return ds ? ds->d : 0; }
 int rg_dataset_classes(const rg_dataset *ds) { return ds ? ds->classes : 0; }
-const float *rg_dataset_x(const rg_dataset *ds) { return ds ? ds->x : NULL; }
+/* Bytes: a float copy of every row, made once.  Two threads that race
+ * both build one; the first to publish wins and the other frees its own. */
+const float *rg_dataset_x(const rg_dataset *ds)
+{
+    if (!ds || !ds->u8) return ds ? ds->x : NULL;
+    float *xf = atomic_load(&((rg_dataset *)ds)->xf);
+    if (xf) return xf;
+    size_t bytes;
+    if (!rg_mul_ok(ds->n * ds->d, sizeof(float), &bytes) || !(xf = rg_malloc(bytes ? bytes : 1))) return NULL;
+    for (size_t i = 0; i < ds->n; i++) row_get(ds, i, xf + i * ds->d);
+    float *none = NULL;
+    if (atomic_compare_exchange_strong(&((rg_dataset *)ds)->xf, &none, xf)) return xf;
+    rg_free(xf);
+    return none;
+}
 const int32_t *rg_dataset_y(const rg_dataset *ds) { return ds ? ds->y : NULL; }
 const float *rg_dataset_targets(const rg_dataset *ds) { return ds ? ds->t : NULL; }
 const char *rg_dataset_name(const rg_dataset *ds) { return ds ? ds->name : ""; }
@@ -199,16 +327,25 @@ rg_status rg_dataset_moments(const rg_dataset *ds, float *mean, float *std)
     if (!ds || !mean || !std || !ds->n) return rg_error(RG_EUSAGE, "rg_dataset_moments: no samples");
     size_t n = ds->n, d = ds->d;
     double *acc = rg_calloc(2 * d, sizeof *acc);
-    if (!acc) return rg_error(RG_ENOMEM, "%s: out of memory for the moments of %zu features", ds->name, d);
+    float *row = rg_malloc(d * sizeof *row);
+    if (!acc || !row) {
+        rg_free(acc);
+        rg_free(row);
+        return rg_error(RG_ENOMEM, "%s: out of memory for the moments of %zu features", ds->name, d);
+    }
     /* two passes in double: the mean, then the squares about it */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) acc[j] += ds->x[i * d + j];
+    for (size_t i = 0; i < n; i++) {
+        row_get(ds, i, row);
+        for (size_t j = 0; j < d; j++) acc[j] += row[j];
+    }
     for (size_t j = 0; j < d; j++) acc[j] /= (double)n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        row_get(ds, i, row);
         for (size_t j = 0; j < d; j++) {
-            double e = ds->x[i * d + j] - acc[j];
+            double e = row[j] - acc[j];
             acc[d + j] += e * e;
         }
+    }
     for (size_t j = 0; j < d; j++) {
         double sd = sqrt(acc[d + j] / (double)n);
         mean[j] = (float)acc[j];
@@ -216,6 +353,38 @@ rg_status rg_dataset_moments(const rg_dataset *ds, float *mean, float *std)
         std[j] = sd > 0 && (float)sd >= 1e-30f ? (float)sd : 1.0f;
     }
     rg_free(acc);
+    rg_free(row);
+    return RG_OK;
+}
+
+/* Bytes standardised a second time: the rows become floats (one
+ * standardisation is all a byte row can carry). */
+static rg_status to_floats(rg_dataset *ds)
+{
+    const float *x = rg_dataset_x(ds);
+    if (!x) return rg_error(RG_ENOMEM, "%s: out of memory for %zu samples of %zu features as floats",
+                            ds->name, ds->n, ds->d);
+    ds->x = atomic_exchange(&ds->xf, NULL);
+    rg_free(ds->u8);
+    rg_free(ds->mean);
+    rg_free(ds->std);
+    ds->u8 = NULL;
+    ds->mean = ds->std = NULL;
+    return RG_OK;
+}
+
+/* The first sample whose value overflows when standardised, as an error
+ * (RG_OK if none).  Computed as row_get computes it. */
+static rg_status check_standardize(const rg_dataset *ds, const float *mean, const float *std)
+{
+    for (size_t i = 0; i < ds->n; i++)
+        for (size_t j = 0; j < ds->d; j++) {
+            float v = ds->u8 ? ds->lut[ds->u8[i * ds->d + j]] : ds->x[i * ds->d + j];
+            if (!isfinite((v - mean[j]) / std[j]))
+                return rg_error(RG_EDATA, "%s: sample %zu, feature %zu: %g overflows a float when standardised "
+                                "(mean %g, std %g)", ds->name, i + 1, j + 1, (double)v,
+                                (double)mean[j], (double)std[j]);
+        }
     return RG_OK;
 }
 
@@ -226,13 +395,24 @@ rg_status rg_dataset_standardize(rg_dataset *ds, const float *mean, const float 
         if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0))
             return rg_error(RG_EUSAGE, "%s: standardisation of feature %zu: mean %g, std %g", ds->name, j,
                             (double)mean[j], (double)std[j]);
+    rg_status st = ds->mean ? to_floats(ds) : RG_OK;
     /* check first, then write: a sample that would overflow leaves ds as it was */
-    for (size_t i = 0; i < ds->n; i++)
-        for (size_t j = 0; j < ds->d; j++)
-            if (!isfinite((ds->x[i * ds->d + j] - mean[j]) / std[j]))
-                return rg_error(RG_EDATA, "%s: sample %zu, feature %zu: %g overflows a float when standardised "
-                                "(mean %g, std %g)", ds->name, i + 1, j + 1, (double)ds->x[i * ds->d + j],
-                                (double)mean[j], (double)std[j]);
+    if (st || (st = check_standardize(ds, mean, std))) return st;
+    if (ds->u8) {   /* bytes: kept, and standardised as each row is read */
+        ds->mean = rg_malloc(ds->d * sizeof(float));
+        ds->std = rg_malloc(ds->d * sizeof(float));
+        if (!ds->mean || !ds->std) {
+            rg_free(ds->mean);
+            rg_free(ds->std);
+            ds->mean = ds->std = NULL;
+            return rg_error(RG_ENOMEM, "%s: out of memory for the standardisation", ds->name);
+        }
+        memcpy(ds->mean, mean, ds->d * sizeof(float));
+        memcpy(ds->std, std, ds->d * sizeof(float));
+        float *xf = atomic_load(&ds->xf);   /* rg_dataset_x's copy follows */
+        for (size_t i = 0; xf && i < ds->n; i++) row_get(ds, i, xf + i * ds->d);
+        return RG_OK;
+    }
     for (size_t i = 0; i < ds->n; i++)
         for (size_t j = 0; j < ds->d; j++) ds->x[i * ds->d + j] = (ds->x[i * ds->d + j] - mean[j]) / std[j];
     return RG_OK;

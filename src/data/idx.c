@@ -16,7 +16,9 @@
  * has no size to check against, so it is read like a gzip file: the buffer
  * grows as the data arrives.  Bytes after the declared data are refused
  * too: header and data must agree.  gzip is recognised by its magic 1f 8b,
- * not by the file name.
+ * not by the file name.  Byte elements (ubyte pixels, sbyte) stay bytes in
+ * the dataset, read through a table of their 256 floats (dataset.c);
+ * wider types become floats here.
  */
 #include "data/data.h"
 #include <errno.h>
@@ -248,19 +250,15 @@ static rg_status truncation(const idx_file *f, size_t done)
                     f->path, f->bytes, f->what, done, f->truncated ? " (gzip stream truncated)" : "");
 }
 
-/* Converts count elements of f's type starting at element index first. */
+/* Converts count elements of f's (wider than a byte) type starting at
+ * element index first. */
 static rg_status convert(const idx_file *f, const unsigned char *p, size_t count, size_t first,
-                         const float *lut, double scale, float *dst)
+                         double scale, float *dst)
 {
-    if (f->type == 0x08) {
-        for (size_t k = 0; k < count; k++) dst[k] = lut[p[k]];
-        return RG_OK;
-    }
     for (size_t k = 0; k < count; k++) {
         double v;
         const unsigned char *q = p + k * f->esize;
         switch (f->type) {
-        case 0x09: v = (int8_t)q[0]; break;
         case 0x0B: v = (int16_t)(uint16_t)(q[0] << 8 | q[1]); break;
         case 0x0C: v = (int32_t)be32(q); break;
         case 0x0D: { uint32_t u = be32(q); float x; memcpy(&x, &u, 4); v = x; break; }
@@ -280,15 +278,51 @@ static rg_status convert(const idx_file *f, const unsigned char *p, size_t count
     return RG_OK;
 }
 
-/* Reads f's elements as scaled floats into *out (rg_malloc'd, f->total). */
-static rg_status read_features(idx_file *f, double scale, float **out)
+/* The buffer of a file's elements as they arrive: cap elements of osize
+ * bytes; grown (by doubling, to total) as an unproven file proves it has
+ * more. */
+static rg_status grow(const idx_file *f, void **x, size_t *cap, size_t done, size_t osize)
 {
-    float lut[256];
+    size_t ncap = *cap * 2 < f->total ? *cap * 2 : f->total;
+    void *nx = rg_malloc(ncap * osize);
+    rg_advise_hugepages(nx, ncap * osize);
+    if (!nx) return rg_error(RG_ENOMEM, "%s: cannot allocate %zu features", f->path, ncap);
+    memcpy(nx, *x, done * osize);
+    rg_free(*x);
+    *x = nx;
+    *cap = ncap;
+    return RG_OK;
+}
+
+/* Bytes (ubyte, sbyte) are kept as read: each value's float is lut[b]; the
+ * first byte whose float is not finite (sbyte under a huge scale) is an
+ * error, as convert would name it. */
+static rg_status keep_bytes(const idx_file *f, const unsigned char *p, size_t count, size_t first,
+                            const float *lut, double scale, uint8_t *dst)
+{
+    memcpy(dst, p, count);
+    if (isfinite(lut[0x80]) && isfinite(lut[0x7f]) && isfinite(lut[0xff])) return RG_OK;
+    for (size_t k = 0; k < count; k++)
+        if (!isfinite(lut[p[k]])) {
+            size_t e = first + k;
+            return rg_error(RG_EDATA, "%s: value %d at record %zu, feature %zu overflows float32 "
+                            "after scaling by %g", f->path, (int)(int8_t)p[k], e / f->d, e % f->d, scale);
+        }
+    return RG_OK;
+}
+
+/* Reads f's elements into *out (rg_malloc'd, f->total): as bytes when
+ * f's type is one (lut then gives each byte's float), else as scaled
+ * floats. */
+static rg_status read_features(idx_file *f, double scale, void **out, float *lut)
+{
     for (int v = 0; v < 256; v++)
-        lut[v] = scale == 0.0 ? (float)v / 255.0f : (float)((double)v * scale);
+        lut[v] = f->type == 0x09 ? (float)((double)(int8_t)v * (scale == 0.0 ? 1.0 : scale))
+                 : scale == 0.0 ? (float)v / 255.0f : (float)((double)v * scale);
     if (scale == 0.0) scale = 1.0;   /* auto scale for non-ubyte types */
-    if (!isfinite(lut[255]))
+    if (f->type == 0x08 && !isfinite(lut[255]))
         return rg_error(RG_EUSAGE, "%s: scale %g makes pixel values non-finite", f->path, scale);
+    size_t osize = f->esize == 1 ? 1 : sizeof(float);
 
     /* A raw file's size was checked against the dims; a gzip file or a pipe
      * has to prove its length as it arrives, unless a gzip trailer already
@@ -297,8 +331,8 @@ static rg_status read_features(idx_file *f, double scale, float **out)
     int unproven = !f->sized || (f->gz && f->isize != (uint32_t)(f->header + f->bytes));
     if (unproven && cap > IDX_GROW_START)
         cap = IDX_GROW_START;
-    float *x = rg_malloc(cap * sizeof(float));
-    rg_advise_hugepages(x, cap * sizeof(float));
+    void *x = rg_malloc(cap * osize);
+    rg_advise_hugepages(x, cap * osize);
     unsigned char *buf = rg_malloc(IDX_CHUNK);
     rg_status s = RG_OK;
     if (!x || !buf) {
@@ -314,20 +348,9 @@ static rg_status read_features(idx_file *f, double scale, float **out)
             s = truncation(f, done * f->esize + got);
             goto done;
         }
-        if (done + want > cap) {
-            size_t ncap = cap * 2 < f->total ? cap * 2 : f->total;
-            float *nx = rg_malloc(ncap * sizeof(float));
-            rg_advise_hugepages(nx, ncap * sizeof(float));
-            if (!nx) {
-                s = rg_error(RG_ENOMEM, "%s: cannot allocate %zu features", f->path, ncap);
-                goto done;
-            }
-            memcpy(nx, x, done * sizeof(float));
-            rg_free(x);
-            x = nx;
-            cap = ncap;
-        }
-        s = convert(f, buf, want, done, lut, scale, x + done);
+        if (done + want > cap && (s = grow(f, &x, &cap, done, osize))) goto done;
+        if (osize == 1) s = keep_bytes(f, buf, want, done, lut, scale, (uint8_t *)x + done);
+        else s = convert(f, buf, want, done, scale, (float *)x + done);
         if (s) goto done;
         done += want;
     }
@@ -390,7 +413,8 @@ rg_status rg_dataset_load_idx(const char *images, const char *labels,
         return rg_error(RG_EUSAGE, "%s: scale %g is not finite", images, (double)scale);
 
     idx_file fi, fl;
-    float *x = NULL;
+    void *x = NULL;
+    float lut[256];
     int32_t *y = NULL;
     rg_status s = idx_open(images, 0, &fi);
     if (s) return s;
@@ -405,7 +429,7 @@ rg_status rg_dataset_load_idx(const char *images, const char *labels,
             goto fail;
         }
     }
-    s = read_features(&fi, scale, &x);
+    s = read_features(&fi, scale, &x, lut);
     if (s) goto fail;
     if (labels) {
         s = read_labels(&fl, &y);
@@ -414,6 +438,7 @@ rg_status rg_dataset_load_idx(const char *images, const char *labels,
     size_t n = fi.n, d = fi.d;
     idx_close(&fi);
     idx_close(&fl);
+    if (fi.esize == 1) return rg_dataset_adopt_bytes(x, lut, y, n, d, images, out);
     return rg_dataset_adopt(x, y, n, d, images, out);
 fail:
     idx_close(&fi);

@@ -19,21 +19,10 @@
 static rg_status gather(const rg_dataset *ds, const unsigned char *pick, int want, size_t count, rg_dataset **out)
 {
     rg_dataset *s;
-    rg_status st = rg_dataset_alloc(count, ds->d, ds->y != NULL, ds->name, &s);
-    if (st == RG_OK && ds->t && (st = rg_dataset_targets_alloc(s)) != RG_OK) rg_dataset_free(s);
+    rg_status st = rg_dataset_alloc_like(ds, count, &s);
     if (st) return st;
-    for (size_t i = 0, k = 0; i < ds->n; i++) {
-        if (pick[i] != want) continue;
-        memcpy(s->x + k * ds->d, ds->x + i * ds->d, ds->d * sizeof(float));
-        if (ds->y) s->y[k] = ds->y[i];
-        if (ds->t) s->t[k] = ds->t[i];
-        k++;
-    }
-    s->classes = ds->classes;
-    if ((st = rg_dataset_names_copy(s, ds))) {
-        rg_dataset_free(s);
-        return st;
-    }
+    for (size_t i = 0, k = 0; i < ds->n; i++)
+        if (pick[i] == want) rg_dataset_copy_row(s, k++, ds, i);
     *out = s;
     return RG_OK;
 }

@@ -11,6 +11,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "data/data.h"
 #include "nn/model.h"
 #include "train/train.h"
 #include <math.h>
@@ -111,7 +112,6 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
     if (d != rg_model_inputs(m))
         return rg_error(RG_EDATA, "%s has %zu features per sample but the model takes %zu",
                         rg_dataset_name(ds), d, rg_model_inputs(m));
-    const float *x = rg_dataset_x(ds);
     int regression = rg_model_classes(m) == 0;
     const int32_t *y = out || regression ? NULL : rg_dataset_y(ds);
     const float *t = out || !regression ? NULL : rg_dataset_targets(ds);
@@ -119,24 +119,33 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
         return rg_error(RG_EDATA, "%s has no %s to evaluate against", rg_dataset_name(ds),
                         regression ? "numeric targets" : "labels");
     if (batch == 0) batch = 256;
+    /* a batch's rows as floats, when the set holds bytes (else read in place) */
+    int bytes = rg_dataset_feature_bytes(ds) < sizeof(float);
+    float *rows = bytes ? rg_malloc(batch * d * sizeof(float)) : NULL;
     float *probs = rg_malloc(batch * k * sizeof(float));
-    if (!probs) return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
+    if (!probs || (bytes && !rows)) {
+        rg_free(rows);
+        rg_free(probs);
+        return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
+    }
     rg_status st = RG_OK;
     memset(a, 0, sizeof *a);
     for (size_t s = lo; s < hi && st == RG_OK; s += batch) {
         size_t nb = hi - s < batch ? hi - s : batch, c = 0;
         double l = 0.0;
+        const float *x = rg_dataset_rows_at(ds, s, nb, rows);
         rg_pass pass = { .training = 0, .grad_scale = 1.0f, .targets = t ? t + s : NULL };
-        st = rg_model_forward_backward(m, x + s * d, y ? y + s : NULL, nb, &pass, 0, &l, &c, probs);
+        st = rg_model_forward_backward(m, x, y ? y + s : NULL, nb, &pass, 0, &l, &c, probs);
         if (st == RG_OK && policy != ROW_FLOWS && !rg_all_finite(probs, nb * k)) {
             if (policy == ROW_FAILS) st = not_finite(probs, k, s);
-            else st = skip_rows(m, x + s * d, y ? y + s : NULL, t ? t + s : NULL, nb, probs, a);
+            else st = skip_rows(m, x, y ? y + s : NULL, t ? t + s : NULL, nb, probs, a);
             continue;
         }
         if (st == RG_OK) add_rows(a, l, c, probs, t ? t + s : NULL, nb);
         if (st == RG_OK && out) put_predictions(out, probs, s, nb, k, rg_model_loss(m) == RG_LOSS_BCE);
     }
     rg_free(probs);
+    rg_free(rows);
     /* the sample and a label out of range are the data's; out of memory is
      * the model's (its workspace), whatever set it was evaluating */
     if (st == RG_EDATA || st == RG_ENONFINITE) return rg_error_prefix(st, "%s: ", rg_dataset_name(ds));

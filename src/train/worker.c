@@ -20,6 +20,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "data/data.h"
 #include "train/run.h"
 #include <float.h>
 #include <math.h>
@@ -86,13 +87,12 @@ static size_t take_rows(worker *w, const step *k, int pass)
     size_t lo, hi, d = rg_dataset_features(r->train);
     if (w->p->iid) rg_schedule_slice(&r->sched, k->es, w->s->part0 + pass, w->s->parts, &lo, &hi);
     else rg_schedule_window(&r->sched, w->g, k->es, &lo, &hi);
-    const float *X = rg_dataset_x(r->train);
     const int32_t *Y = rg_dataset_y(r->train);
     const float *T = rg_dataset_targets(r->train);
     for (size_t i = 0; i < hi - lo; i++) {
         uint64_t id = w->order[lo + i];
         w->ids[i] = id;
-        memcpy(w->xb + i * d, X + id * d, d * sizeof(float));
+        rg_dataset_row(r->train, (size_t)id, w->xb + i * d);   /* bytes scaled here */
         if (Y) w->yb[i] = Y[id];
         else w->tb[i] = T[id];
     }

@@ -90,6 +90,13 @@ run 0 -- "${TR[@]}" --epochs 30 --val-split 0.2 --early-stop 2 --monitor val_mae
 check "early stopping on val_mae: no epoch beats the first by 1000, so it stops at epoch 3" \
     has 'epochs 3  \(best epoch 1, stopped early\)' "$T/out"
 
+# a regression run extended from its checkpoint ends with the bits of one run
+C=(--val-split 0.2 -q)
+run 0 -- "${TR[@]}" "${C[@]}" --epochs 4 --save "$T/whole.st"
+run 0 -- "${TR[@]}" "${C[@]}" --epochs 2 --checkpoint-every-epoch --checkpoint-dir "$T/ck"
+run 0 -- "${TR[@]}" "${C[@]}" --epochs 4 --resume "$T/ck" --save "$T/resumed.st"
+check "resume: 2 + 2 epochs of a regression are 4, bit for bit" cmp -s "$T/whole.st" "$T/resumed.st"
+
 # numbers only, and no classes
 printf 'x1,price,x2\n0.1,1.5,0.2\n0.3,cheap,0.4\n' >"$T/bad.csv"
 run 3 -- "$REGULA" train --data "csv:$T/bad.csv" --header --label-column price --loss mae --model 'dense(1)'

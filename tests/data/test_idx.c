@@ -509,6 +509,146 @@ static void test_gz_growth(void **state)
 
 /* Every allocation failure returns RG_ENOMEM and frees the rest (teardown
  * checks the count). */
+
+/* ---- byte storage: pixels stay bytes, rows read as the floats they were ---- */
+
+/* Every row of ds read through rg_dataset_rows, bit for bit want (n x d). */
+static void expect_rows(const rg_dataset *ds, const float *want)
+{
+    size_t n = rg_dataset_size(ds), d = rg_dataset_features(ds);
+    float *got = malloc(n * d * sizeof *got);
+    assert_int_equal(rg_dataset_rows(ds, 0, n, got), RG_OK);
+    assert_memory_equal(got, want, n * d * sizeof *got);
+    free(got);
+}
+
+static void test_bytes_kept(void **state)
+{
+    (void)state;
+    const char *im = write_idx("images.idx.gz", 1, 0x08, 3, IMG_DIMS, PIX, 12);
+    const char *lb = write_idx("labels.idx", 0, 0x08, 1, LAB_DIMS, LAB, 3);
+    rg_dataset *ds, *sl, *tr, *va;
+    assert_int_equal(rg_dataset_load_idx(im, lb, 0.0f, &ds), RG_OK);
+    assert_int_equal(rg_dataset_feature_bytes(ds), 1);
+    float want[12];
+    for (int k = 0; k < 12; k++) want[k] = (float)PIX[k] / 255.0f;
+    expect_rows(ds, want);
+    float row[4];
+    assert_int_equal(rg_dataset_rows(ds, 2, 2, row), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "outside the 3 samples"));
+    /* slices and splits stay bytes and read the same rows */
+    assert_int_equal(rg_dataset_slice(ds, 1, 2, &sl), RG_OK);
+    assert_int_equal(rg_dataset_feature_bytes(sl), 1);
+    expect_rows(sl, want + 4);
+    assert_int_equal(rg_dataset_split(ds, 1, 7, &tr, &va), RG_OK);
+    assert_int_equal(rg_dataset_feature_bytes(tr), 1);
+    assert_int_equal(rg_dataset_feature_bytes(va), 1);
+    assert_int_equal(rg_dataset_size(tr) + rg_dataset_size(va), 3);
+    for (size_t i = 0; i < rg_dataset_size(va); i++) {   /* each row is one of the set's, with its label */
+        assert_int_equal(rg_dataset_rows(va, i, 1, row), RG_OK);
+        int r = 0;
+        while (r < 3 && memcmp(row, want + 4 * r, sizeof row)) r++;
+        assert_true(r < 3);
+        assert_int_equal(rg_dataset_y(va)[i], LAB[r]);
+    }
+    rg_dataset_free(sl);
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    rg_dataset_free(ds);
+    /* sbyte is bytes too; wider types and arrays are floats */
+    const uint32_t dims[2] = { 2, 2 };
+    const unsigned char sb[4] = { 0xFD, 0x7F, 0x00, 0x80 };
+    assert_int_equal(rg_dataset_load_idx(write_idx("sb.idx", 0, 0x09, 2, dims, sb, 4), NULL, 0.5f, &ds), RG_OK);
+    assert_int_equal(rg_dataset_feature_bytes(ds), 1);
+    expect_rows(ds, (const float[]){ -1.5f, 63.5f, 0.0f, -64.0f });
+    rg_dataset_free(ds);
+    const unsigned char i16[8] = { 0xFF, 0xFD, 0x01, 0x00, 0, 0, 0x80, 0 };
+    assert_int_equal(rg_dataset_load_idx(write_idx("i16.idx", 0, 0x0B, 2, dims, i16, 8), NULL, 0.0f, &ds), RG_OK);
+    assert_int_equal(rg_dataset_feature_bytes(ds), sizeof(float));
+    rg_dataset_free(ds);
+    assert_int_equal(rg_dataset_from_arrays(want, NULL, 3, 4, &ds), RG_OK);
+    assert_int_equal(rg_dataset_feature_bytes(ds), sizeof(float));
+    rg_dataset_free(ds);
+}
+
+/* Standardising bytes keeps them bytes and reads, bit for bit, what
+ * standardising their floats in place gives; a second standardisation
+ * turns them into floats, still the same values. */
+static void test_bytes_standardize(void **state)
+{
+    (void)state;
+    const char *im = write_idx("images.idx", 0, 0x08, 3, IMG_DIMS, PIX, 12);
+    rg_dataset *b, *f;
+    float x[12], mb[4], sb[4], mf[4], sf[4];
+    for (int k = 0; k < 12; k++) x[k] = (float)PIX[k] / 255.0f;
+    assert_int_equal(rg_dataset_load_idx(im, NULL, 0.0f, &b), RG_OK);
+    assert_int_equal(rg_dataset_from_arrays(x, NULL, 3, 4, &f), RG_OK);
+    assert_int_equal(rg_dataset_moments(b, mb, sb), RG_OK);
+    assert_int_equal(rg_dataset_moments(f, mf, sf), RG_OK);
+    assert_memory_equal(mb, mf, sizeof mb);
+    assert_memory_equal(sb, sf, sizeof sb);
+    const float *xb = rg_dataset_x(b);   /* the float copy follows the standardisation */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(rg_dataset_standardize(b, mf, sf), RG_OK);
+        assert_int_equal(rg_dataset_standardize(f, mf, sf), RG_OK);
+        assert_int_equal(rg_dataset_feature_bytes(b), round == 0 ? 1 : sizeof(float));
+        expect_rows(b, rg_dataset_x(f));
+        assert_true(rg_dataset_x(b) == xb);
+        assert_memory_equal(xb, rg_dataset_x(f), sizeof x);
+        assert_int_equal(rg_dataset_moments(b, mb, sb), RG_OK);
+        assert_int_equal(rg_dataset_moments(f, mf, sf), RG_OK);
+        assert_memory_equal(mb, mf, sizeof mb);
+    }
+    /* an overflow is refused before anything changes */
+    rg_dataset_free(b);
+    assert_int_equal(rg_dataset_load_idx(im, NULL, 1.0f, &b), RG_OK);
+    const float tiny[4] = { 1e-38f, 1e-38f, 1e-38f, 1e-38f }, zero[4] = { 0 };
+    expect_error(rg_dataset_standardize(b, zero, tiny), RG_EDATA, "sample 1, feature 2: 255", NULL);
+    assert_int_equal(rg_dataset_feature_bytes(b), 1);
+    assert_true(rg_dataset_x(b)[1] == 255.0f);
+    rg_dataset_free(b);
+    rg_dataset_free(f);
+}
+
+/* Loading, splitting, training on and evaluating pixel data never makes a
+ * float copy of the set: no allocation reaches n*d floats (the bytes are
+ * n*d; the largest other one is the model's workspace for an evaluation
+ * chunk of 1024 rows, 6.8 MB here). */
+static void test_bytes_no_float_copy(void **state)
+{
+    (void)state;
+    enum { N = 4000, D = 784 };
+    unsigned char *pix = malloc((size_t)N * D), lab[N];
+    for (size_t k = 0; k < (size_t)N * D; k++) pix[k] = (unsigned char)(k * 2654435761u >> 13);
+    for (int i = 0; i < N; i++) lab[i] = (unsigned char)(pix[(size_t)i * D + 100] % 10);
+    const uint32_t dims[3] = { N, 28, 28 }, ldims[1] = { N };
+    const char *im = write_idx("big.idx", 0, 0x08, 3, dims, pix, (size_t)N * D);
+    const char *lb = write_idx("big-labels.idx", 0, 0x08, 1, ldims, lab, N);
+    free(pix);
+    size_t floats = (size_t)N * D * sizeof(float);
+    rg_dataset *ds, *va, *tr;
+    assert_int_equal(rg_dataset_load_idx(im, lb, 0.0f, &ds), RG_OK);
+    assert_int_equal(rg_dataset_split(ds, N / 10, 1, &tr, &va), RG_OK);
+    rg_config c;
+    rg_config_defaults(&c);
+    assert_int_equal(rg_config_set(&c, "model", "dense(16, relu) dropout(0.5) dense(10, softmax)"), RG_OK);
+    assert_int_equal(rg_config_set(&c, "log-every", "0"), RG_OK);
+    rg_model *m;
+    assert_int_equal(rg_model_create(c.model, D, 1, &m), RG_OK);
+    rg_train_result r;
+    assert_int_equal(rg_train(&c, m, tr, va, ds, NULL, NULL, &r), RG_OK);
+    double loss, acc;
+    assert_int_equal(rg_evaluate(m, ds, 0, &loss, &acc), RG_OK);
+    if (rgt_alloc.largest >= floats)
+        fail_msg("largest allocation %zu bytes: a float copy of the %zu bytes of pixels", rgt_alloc.largest,
+                 (size_t)N * D);
+    assert_true(rgt_alloc.largest >= (size_t)N * D);   /* the bytes themselves were seen */
+    rg_model_free(m);
+    rg_dataset_free(tr);
+    rg_dataset_free(va);
+    rg_dataset_free(ds);
+}
+
 static void test_alloc_failures(void **state)
 {
     (void)state;
@@ -522,6 +662,7 @@ static void test_alloc_failures(void **state)
         rg_status s = rg_dataset_load_idx(im, lb, 0.0f, &ds);
         if (s == RG_OK) {
             assert_true(rgt_alloc.calls <= k);   /* no call was failed */
+            rgt_alloc.fail_at = -1;   /* the check's rg_dataset_x makes the float copy of the bytes */
             check_ubyte_dataset(ds, im);
             rg_dataset_free(ds);
             break;
@@ -556,6 +697,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonfinite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gz_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bytes_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bytes_standardize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bytes_no_float_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

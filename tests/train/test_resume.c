@@ -85,6 +85,79 @@ static void poison(const char *path, const char *name, size_t at, double value)
     free(file);
 }
 
+/* Re-signs the checkpoint at path (its checksum has a fixed width). */
+static void resign(const char *path)
+{
+    rg_st *st;
+    if (rg_st_read(path, &st) != RG_OK) fail_msg("%s", rg_last_error());
+    char sum[17];
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)rg_ckpt_checksum(st));
+    rg_st_free(st);
+    size_t n;
+    char *file = rgt_read(path, &n);
+    char *key = strstr(file + 8, "\"checksum\":\"");
+    assert_non_null(key);
+    memcpy(key + 12, sum, 16);
+    rgt_write(path, file, n);
+    free(file);
+}
+
+/* Rewrites the checkpoint at path as one written before the regression
+ * columns: "train.workers" [W, WA_OLD_N], the rest as it was. */
+static void narrow_workers(const char *path)
+{
+    rg_st *st;
+    assert_int_equal(rg_st_read(path, &st), RG_OK);
+    size_t n = rg_st_count(st), nm = rg_st_meta_count(st);
+    rg_st_tensor_in in[32];
+    const char *kv[64];
+    double rows[4 * WA_N];
+    assert_true(n <= 32 && nm <= 32);
+    for (size_t i = 0; i < n; i++) {
+        const rg_st_tensor *t = rg_st_at(st, i);
+        in[i] = (rg_st_tensor_in){ .name = t->name, .dtype = t->dtype, .ndim = t->ndim, .data = t->data };
+        memcpy(in[i].shape, t->shape, sizeof t->shape);
+        if (strcmp(t->name, "train.workers")) continue;
+        assert_true(t->shape[0] <= 4 && t->shape[1] == WA_N);
+        for (size_t k = 0; k < t->shape[0]; k++)
+            memcpy(rows + k * WA_OLD_N, (const char *)t->data + k * WA_N * sizeof(double), WA_OLD_N * sizeof(double));
+        in[i].shape[1] = WA_OLD_N;
+        in[i].data = rows;
+    }
+    for (size_t j = 0; j < nm; j++) rg_st_meta_at(st, j, &kv[2 * j], &kv[2 * j + 1]);
+    assert_int_equal(rg_st_write(path, in, n, kv, nm, 0), RG_OK);
+    rg_st_free(st);
+    resign(path);
+}
+
+/* A checkpoint of the format before regression's figures (train.workers
+ * of WA_OLD_N columns) resumes to the same bits. */
+static void test_old_worker_rows(void **state)
+{
+    (void)state;
+    float whole[64], resumed[64];
+    char *ref = rgt_tmpdir(), *dir = rgt_tmpdir();
+    rg_config c;
+    config(&c, ref);
+    assert_int_equal(rg_config_set(&c, "workers", "2"), RG_OK);
+    assert_int_equal(train(&c, whole), RG_OK);   /* 12 steps */
+    assert_int_equal(rg_config_set(&c, "resume", dir), RG_OK);
+    assert_int_equal(rg_config_set(&c, "epochs", "1"), RG_OK);
+    assert_int_equal(train(&c, NULL), RG_OK);   /* checkpoint 4 */
+    narrow_workers(rgt_path(dir, "ckpt-000000000004.safetensors"));
+    rg_st *st;
+    assert_int_equal(rg_st_read(rgt_path(dir, "ckpt-000000000004.safetensors"), &st), RG_OK);
+    assert_int_equal(rg_st_find(st, "train.workers")->shape[1], WA_OLD_N);
+    rg_st_free(st);
+    assert_int_equal(rg_config_set(&c, "epochs", "2"), RG_OK);
+    assert_int_equal(train(&c, resumed), RG_OK);
+    assert_memory_equal(whole, resumed, 24 * sizeof(float));
+    rgt_rmtree(dir);
+    rgt_rmtree(ref);
+    free(dir);
+    free(ref);
+}
+
 static char g_warned[2048];
 static void catch_log(const char *msg, void *ud)
 {
@@ -142,6 +215,7 @@ static void test_nonfinite_state_is_damage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_old_worker_rows),
         cmocka_unit_test(test_nonfinite_state_is_damage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
