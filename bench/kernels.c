@@ -13,8 +13,9 @@
  * (cblas_sgemm from Debian's libblis, opened at run time) and LIBXSMM
  * (Debian's libxsmm, linked statically when the build found it: a kernel
  * JIT-generated for the shape by libxsmm_smmdispatch; "-" where it
- * generates none, such as a transposed first operand), and regula's
- * reference loop (rg_sgemm_ref).  Each figure is the median of 5 timed
+ * generates none, such as a transposed first operand), regula's
+ * fixed-order kernel of --deterministic (rg_sgemm_fixed, on the CPU's
+ * widest path) and its reference loop (rg_sgemm_ref).  Each figure is the median of 5 timed
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
@@ -40,6 +41,8 @@
 
 void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc);
+void rg_sgemm_fixed(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
 
 static double now(void)
 {
@@ -109,8 +112,8 @@ static cblas_sgemm_fn blis_sgemm;
 
 typedef struct shape { const char *model, *what; int layer, ta, tb, M, N, K; } shape;
 
-enum { LIB_OPENBLAS, LIB_BLIS, LIB_XSMM, LIB_REF, NLIB };
-static const char *lib_name[NLIB] = {"openblas", "blis", "libxsmm", "reference"};
+enum { LIB_OPENBLAS, LIB_BLIS, LIB_XSMM, LIB_FIXED, LIB_REF, NLIB };
+static const char *lib_name[NLIB] = {"openblas", "blis", "libxsmm", "fixed-order", "reference"};
 
 /* One product of s with library lib; 0 when the library has no kernel. */
 typedef struct operands { const float *A, *B; float *C; int lda, ldb, ldc; } operands;
@@ -148,6 +151,9 @@ static int product(int lib, const shape *s, const operands *o, void *kernel)
         (void)kernel;
         return 0;
 #endif
+    case LIB_FIXED:
+        rg_sgemm_fixed(s->ta, s->tb, s->M, s->N, s->K, 1.0f, o->A, o->lda, o->B, o->ldb, 0.0f, o->C, o->ldc);
+        return 1;
     default:
         rg_sgemm_ref(s->ta, s->tb, s->M, s->N, s->K, 1.0f, o->A, o->lda, o->B, o->ldb, 0.0f, o->C, o->ldc);
         return 1;
@@ -266,8 +272,8 @@ int main(int argc, char **argv)
     if (p512 > 0.0) printf(", %.1f with 512-bit", p512);
     printf("; the shares below are of %.1f\n\n", peak);
     printf("GFLOP/s (share of the peak); M x N x K of the row-major product\n\n");
-    printf("| model | layer | M x N x K | openblas | blis | libxsmm | reference | fastest |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    printf("| model | layer | M x N x K | openblas | blis | libxsmm | fixed-order (--deterministic) | reference | fastest |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
     shape sh[32];
     static const int ref[] = {784, 64, 10}, wide[] = {784, 1024, 1024, 10};
     int n = layer_shapes("reference", ref, 3, 32, sh);

@@ -103,8 +103,21 @@ void rg_sgemm(int ta, int tb, int M, int N, int K, float alpha,
 void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc);
+/* The fixed-order kernel of --deterministic: each element one chain of
+ * fused multiply-adds over k in order, then alpha * s (+ beta * c), so the
+ * same bits on every x86-64 CPU and vector width (AVX-512, AVX2, scalar;
+ * REGULA_ISA=scalar|avx2 forces a narrower path, for tests). */
+void rg_sgemm_fixed(int ta, int tb, int M, int N, int K, float alpha,
+                    const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc);
+/* on != 0: rg_sgemm takes the fixed-order kernel, in this whole process
+ * (rg_train sets it from --deterministic for the run). */
+void rg_sgemm_set_fixed(int on);
+int rg_sgemm_fixed_width(void);    /* 16, 8 or 1: the path taken */
 int rg_blas_set_threads(int n);    /* returns threads in effect */
-const char *rg_blas_name(void);    /* "openblas" or "reference" */
+/* "openblas" or "reference"; "fixed-order avx512|avx2|scalar" while
+ * the fixed-order kernel is on */
+const char *rg_blas_name(void);
 
 /* ---------------------------------------------------------------- datasets */
 

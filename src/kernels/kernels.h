@@ -63,4 +63,6 @@ int rg_all_finite(const float *x, size_t n);
  * NaN or infinite.  One pass that vectorises, as rg_all_finite. */
 float rg_max_abs(const float *x, size_t n);
 
+/* gemm_fixed.c: "fixed-order avx512", "... avx2" or "... scalar". */
+const char *rg_sgemm_fixed_name(void);
 #endif

@@ -534,6 +534,8 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     rg_run_state ck;
     memset(&ck, 0, sizeof ck);
     char ck_path[4200] = "";
+    /* --deterministic: the fixed-order products, the same bits on every CPU */
+    rg_sgemm_set_fixed(p.deterministic);
     st = set_up(r, &p, &ck, ck_path, sizeof ck_path);
     if (st == RG_OK) st = run_workers(r);
     const char *stopped = NULL;   /* why a run that trained to its end failed there */
@@ -543,6 +545,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     if (r->log && fflush(r->log) != 0 && st == RG_OK) st = rg_error(RG_EIO, "--log %s: write failed", c->log);
     if (res && (st == RG_OK || st == RG_ENONFINITE)) *res = r->result;
     tear_down(r);
+    rg_sgemm_set_fixed(0);
     rg_state_free(&ck);
     rg_free(r);
     return st;

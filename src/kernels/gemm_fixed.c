@@ -1,0 +1,203 @@
+/*
+ * gemm_fixed.c — the matrix product of --deterministic: the same bits on
+ * every x86-64 CPU, whatever its vector width.
+ *
+ * Every element of C is one chain of fused multiply-adds over k in order,
+ *     s = 0;  for k = 0 .. K-1:  s = fma(a_ik, b_kj, s)
+ *     c_ij = alpha * s            (beta == 0)
+ *     c_ij = alpha * s + beta * c_ij, rounded after each operation
+ * and nothing else.  The vector kernels give each column j a lane of its
+ * own (8 with AVX2, 16 with AVX-512) and never add lanes together, so a
+ * lane computes exactly the scalar chain; the scalar path uses fmaf, which
+ * is correctly rounded in hardware or in glibc's software alike.  So the
+ * result does not depend on the instruction set taken, the tiling, or the
+ * CPU.  OpenBLAS, by contrast, picks its kernel (and with it the order of
+ * the sums) by CPU and OPENBLAS_CORETYPE.
+ *
+ * The kernels tile C in 4 rows by two vectors of columns, keeping the 8
+ * sums in registers over the whole k loop; each panel of B's columns is
+ * first packed as K contiguous rows (transposed or not), and the edges of
+ * C are masked, not computed another way.  This file is compiled with
+ * -ffp-contract=off (as all of regula is): the compiler fuses nothing
+ * itself.
+ */
+#include "core/core.h"
+#include "kernels/kernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gemm_args {
+    int ta, tb, M, N, K;
+    float alpha, beta;
+    const float *A;
+    int lda;
+    const float *B;   /* K rows of N, row stride ldb; tb: N rows of K */
+    int ldb;
+    float *C;
+    int ldc;
+} gemm_args;
+
+static inline float a_at(const gemm_args *g, int i, int k)
+{
+    return g->ta ? g->A[(size_t)k * (size_t)g->lda + (size_t)i] : g->A[(size_t)i * (size_t)g->lda + (size_t)k];
+}
+
+static inline float b_at(const gemm_args *g, int k, int j)
+{
+    return g->tb ? g->B[(size_t)j * (size_t)g->ldb + (size_t)k] : g->B[(size_t)k * (size_t)g->ldb + (size_t)j];
+}
+
+static inline float finish(const gemm_args *g, float s, const float *c)
+{
+    float r = g->alpha * s;
+    return g->beta == 0.0f ? r : r + g->beta * *c;
+}
+
+/* Rows [i0, i1) x columns [j0, j1), one element at a time. */
+static void scalar_block(const gemm_args *g, int i0, int i1, int j0, int j1)
+{
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < g->K; k++) s = fmaf(a_at(g, i, k), b_at(g, k, j), s);
+            float *c = g->C + (size_t)i * (size_t)g->ldc + (size_t)j;
+            *c = finish(g, s, c);
+        }
+}
+
+/* The vector kernels: rows [i, i + rows) (rows <= 4) by columns
+ * [j, j + cols) (cols <= 2 vectors), the 8 sums in registers over the
+ * whole k loop; B's columns come packed as K rows of 2 vectors (p),
+ * zero past cols.  A missing row repeats the last (not stored); missing
+ * columns are masked off.  Lanes never meet, so each is the scalar chain. */
+#define A_ROW(g, i, r, rows) ((i) + ((r) < (rows) ? (r) : (rows) - 1))
+
+__attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, int i, int rows, int j, int cols,
+                                                          const float *p, size_t ps)
+{
+    __m256 s[4][2];
+    for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < g->K; k++) {
+        __m256 b0 = _mm256_loadu_ps(p + (size_t)k * ps), b1 = _mm256_loadu_ps(p + (size_t)k * ps + 8);
+        for (int r = 0; r < 4; r++) {
+            __m256 a = _mm256_set1_ps(a_at(g, A_ROW(g, i, r, rows), k));
+            s[r][0] = _mm256_fmadd_ps(a, b0, s[r][0]);
+            s[r][1] = _mm256_fmadd_ps(a, b1, s[r][1]);
+        }
+    }
+    __m256 al = _mm256_set1_ps(g->alpha), be = _mm256_set1_ps(g->beta);
+    for (int h = 0; h < 2; h++) {
+        int lane[8];
+        for (int l = 0; l < 8; l++) lane[l] = h * 8 + l < cols ? -1 : 0;
+        __m256i m = _mm256_loadu_si256((const __m256i *)lane);
+        for (int r = 0; r < rows; r++) {
+            float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 8);
+            __m256 v = _mm256_mul_ps(al, s[r][h]);
+            if (g->beta != 0.0f) v = _mm256_add_ps(v, _mm256_mul_ps(be, _mm256_maskload_ps(c, m)));
+            _mm256_maskstore_ps(c, m, v);
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, int i, int rows, int j, int cols,
+                                                          const float *p, size_t ps)
+{
+    __m512 s[4][2];
+    for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < g->K; k++) {
+        __m512 b0 = _mm512_loadu_ps(p + (size_t)k * ps), b1 = _mm512_loadu_ps(p + (size_t)k * ps + 16);
+        for (int r = 0; r < 4; r++) {
+            __m512 a = _mm512_set1_ps(a_at(g, A_ROW(g, i, r, rows), k));
+            s[r][0] = _mm512_fmadd_ps(a, b0, s[r][0]);
+            s[r][1] = _mm512_fmadd_ps(a, b1, s[r][1]);
+        }
+    }
+    __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
+    for (int h = 0; h < 2; h++) {
+        int n = cols - h * 16;
+        __mmask16 m = n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+        for (int r = 0; r < rows; r++) {
+            float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 16);
+            __m512 v = _mm512_mul_ps(al, s[r][h]);
+            if (g->beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(be, _mm512_maskz_loadu_ps(m, c)));
+            _mm512_mask_storeu_ps(c, m, v);
+        }
+    }
+}
+
+typedef void (*tile_fn)(const gemm_args *, int, int, int, int, const float *, size_t);
+
+/* B's columns [j, j + cols) as K rows of width floats, zero past cols. */
+static void pack(const gemm_args *g, int j, int cols, int width, float *p)
+{
+    if (cols < width)
+        for (int k = 0; k < g->K; k++) memset(p + (size_t)k * (size_t)width + cols, 0, (size_t)(width - cols) * sizeof(float));
+    if (!g->tb) {
+        for (int k = 0; k < g->K; k++)
+            memcpy(p + (size_t)k * (size_t)width, g->B + (size_t)k * (size_t)g->ldb + (size_t)j, (size_t)cols * sizeof(float));
+        return;
+    }
+    for (int c = 0; c < cols; c++) {   /* B's row j + c is column c of the panel */
+        const float *b = g->B + (size_t)(j + c) * (size_t)g->ldb;
+        for (int k = 0; k < g->K; k++) p[(size_t)k * (size_t)width + (size_t)c] = b[k];
+    }
+}
+
+static int isa_width = -1;    /* 16, 8 or 1 floats a lane group; -1: not chosen yet */
+
+int rg_sgemm_fixed_width(void)
+{
+    int w = __atomic_load_n(&isa_width, __ATOMIC_RELAXED);
+    if (w > 0) return w;
+    const char *e = getenv("REGULA_ISA");   /* tests force each path */
+    int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2") &&
+                                                            __builtin_cpu_supports("fma");
+    if (e && !strcmp(e, "scalar")) w = 1;
+    else if (e && !strcmp(e, "avx2")) w = avx2 ? 8 : 1;
+    else w = avx512 ? 16 : avx2 ? 8 : 1;
+    __atomic_store_n(&isa_width, w, __ATOMIC_RELAXED);
+    return w;
+}
+
+
+const char *rg_sgemm_fixed_name(void)
+{
+    int w = rg_sgemm_fixed_width();
+    return w == 16 ? "fixed-order avx512" : w == 8 ? "fixed-order avx2" : "fixed-order scalar";
+}
+
+/* 0, or 1 when the panel could not be had (then the scalar path, the
+ * same bits). */
+static int run_vector(const gemm_args *g, int W)
+{
+    tile_fn tile = W == 16 ? tile_avx512 : tile_avx2;
+    float *p = rg_malloc((size_t)(g->K ? g->K : 1) * (size_t)(2 * W) * sizeof(float));
+    if (!p) return 1;
+    for (int j = 0; j < g->N; j += 2 * W) {
+        int cols = g->N - j < 2 * W ? g->N - j : 2 * W;
+        /* a panel of B read in place when its rows are whole and few rows
+         * of C reuse it; else packed once for every row (no TLB miss a k) */
+        int direct = !g->tb && cols == 2 * W && g->M <= 8;
+        if (!direct) pack(g, j, cols, 2 * W, p);
+        const float *b = direct ? g->B + j : p;
+        size_t bs = direct ? (size_t)g->ldb : (size_t)(2 * W);
+        for (int i = 0; i < g->M; i += 4) tile(g, i, g->M - i < 4 ? g->M - i : 4, j, cols, b, bs);
+    }
+    rg_free(p);
+    return 0;
+}
+
+static void run(const gemm_args *g)
+{
+    int W = rg_sgemm_fixed_width();
+    if (W == 1 || run_vector(g, W)) scalar_block(g, 0, g->M, 0, g->N);
+}
+
+void rg_sgemm_fixed(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc)
+{
+    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
+    run(&g);
+}
