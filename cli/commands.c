@@ -37,7 +37,7 @@ static const cli_opt g_inspect_opts[] = {
 
 static const cli_command g_commands[] = {
     {"train", "train a model (default: Keras' Fashion-MNIST example)",
-     "Trains a model and reports its test loss and accuracy.", "[options]", NULL, 0, NULL},
+     "Trains a model and reports its final loss and accuracy (a regression: MAE and RMSE).", "[options]", NULL, 0, NULL},
     {"fed", "federated learning over simulated clients (FedAvg, FedProx)",
      "Trains a model by federated rounds: each round samples --sample of the --clients (each owning a part "
      "of the data, --partition), trains each from the global model for --local-epochs or --local-steps, "
@@ -47,7 +47,7 @@ static const cli_command g_commands[] = {
     {"eval", "loss and accuracy of a saved model",
      "Reports the loss and accuracy of a saved model on a labelled data set.", "[options]", NULL, 0, NULL},
     {"predict", "classes of new samples",
-     "Prints the predicted class of each sample of --input, one per line.", "[options]", NULL, 0, NULL},
+     "Prints the predicted class (a regression: the predicted value) of each sample of --input, one per line.", "[options]", NULL, 0, NULL},
     {"plot", "pictures of training logs: curves, per-worker series, trade-offs",
      "Draws the JSON-lines logs of train --log with gnuplot: loss and accuracy per epoch, several runs "
      "overlaid, per-worker series, or any field against any other (one point per run for the end "
