@@ -99,6 +99,7 @@ int cli_run(const cli_command *cmd, int argc, char **argv);
 typedef struct cli_progress {
     int mode;                  /* CLI_PROGRESS_* */
     int verbose, has_val;
+    int fed;                   /* regula fed: it counts rounds (the bar: rounds done) */
     int regression;            /* mae and rmse where a classifier shows acc */
     long epochs;
     int fd;                    /* where the terminal's width is asked (-1: none) */

@@ -38,6 +38,12 @@ static const cli_opt g_inspect_opts[] = {
 static const cli_command g_commands[] = {
     {"train", "train a model (default: Keras' Fashion-MNIST example)",
      "Trains a model and reports its test loss and accuracy.", "[options]", NULL, 0, NULL},
+    {"fed", "federated learning over simulated clients (FedAvg, FedProx)",
+     "Trains a model by federated rounds: each round samples --sample of the --clients (each owning a part "
+     "of the data, --partition), trains each from the global model for --local-epochs or --local-steps, "
+     "and averages their updates weighted by the samples each trained on.  Takes train's data, model, "
+     "optimizer, penalty and log options (not --epochs: --rounds).",
+     "--clients N [options]", NULL, 0, NULL},
     {"eval", "loss and accuracy of a saved model",
      "Reports the loss and accuracy of a saved model on a labelled data set.", "[options]", NULL, 0, NULL},
     {"predict", "classes of new samples",

@@ -102,7 +102,8 @@ void cli_progress_init(cli_progress *p, const rg_config *c, int lead, int has_va
 {
     memset(p, 0, sizeof *p);
     p->fd = -1;
-    p->epochs = c->epochs;
+    p->fed = c->clients > 0;
+    p->epochs = p->fed ? c->rounds : c->epochs;
     p->verbose = c->verbose;
     p->has_val = has_val;
     p->regression = !strcmp(c->loss, "mse") || !strcmp(c->loss, "mae");
@@ -119,7 +120,7 @@ double cli_progress_elapsed(const cli_progress *p) { return now_s() - p->t_start
 
 /* ------------------------------------------------------------ pieces of a line */
 
-enum { PIECES = 10 };
+enum { PIECES = 14 };
 typedef struct line {
     char text[PIECES][96];
     int rank[PIECES];          /* lower: dropped first when the line is too long */
@@ -245,7 +246,7 @@ void cli_progress_step(const rg_step_stats *s, void *ud)
     char b[4][32], when[32];
     hms(when, sizeof when, eta(p, s->epoch, left));
     line l = { .n = 0 };
-    piece(&l, 100, "epoch %d/%ld", s->epoch, p->epochs);
+    piece(&l, 100, "%s %d/%ld", p->fed ? "round" : "epoch", s->epoch, p->epochs);
     piece(&l, 100, "loss %s", fig(b[0], s->loss));
     if (p->regression) piece(&l, 9, "mae %s", fig(b[1], s->mae));
     else piece(&l, 9, "acc %s", fig(b[1], s->acc));
@@ -255,7 +256,8 @@ void cli_progress_step(const rg_step_stats *s, void *ud)
     thousands(b[2], sizeof b[2], rate);
     piece(&l, 2, "%s/s", b[2]);
     piece(&l, 8, "ETA %s", when);
-    draw_bar(&l, cols, s->done, s->total);
+    if (p->fed) draw_bar(&l, cols, (size_t)s->epoch - 1, (size_t)p->epochs);   /* rounds done */
+    else draw_bar(&l, cols, s->done, s->total);
     fputc('\r', stderr);
     put(stderr, &l, (size_t)cols);
     fputs("\033[K", stderr);   /* what a longer line left behind */
@@ -267,7 +269,7 @@ void cli_progress_step(const rg_step_stats *s, void *ud)
 static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wall, line *l)
 {
     char b[8][32], when[32];
-    piece(l, 100, "epoch %d/%ld", e->epoch, p->epochs);
+    piece(l, 100, "%s %d/%ld", p->fed ? "round" : "epoch", e->epoch, p->epochs);
     piece(l, 100, "loss %s", fig(b[0], e->loss));
     if (p->regression) piece(l, 90, "mae %s  rmse %s", fig(b[1], e->mae), fig(b[6], e->rmse));
     else piece(l, 90, "acc %s", fig(b[1], e->acc));
@@ -276,6 +278,14 @@ static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wa
               fig(b[7], e->val_rmse));
     else if (p->has_val) piece(l, 80, "val_loss %s  val_acc %s", fig(b[2], e->val_loss), fig(b[3], e->val_acc));
     if (p->verbose) piece(l, 4, "reg %s  lr %.3g", fig(b[4], e->reg_loss), e->lr);
+    const rg_round_stats *r = e->round;
+    if (r) {
+        char c[3][32];
+        piece(l, 70, "clients %d  client_loss %s+-%s worst10 %s", r->trained, fig(c[0], r->client_loss_mean),
+              fig(c[1], r->client_loss_std), fig(c[2], r->client_loss_worst));
+        piece(l, 6, "drift %s", fig(c[0], r->drift_mean));
+        piece(l, 7, "up %.3g MB  down %.3g MB", r->bytes_up / 1e6, r->bytes_down / 1e6);
+    }
     thousands(b[5], sizeof b[5], e->samples_per_s);
     piece(l, 5, "%s samples/s", b[5]);
     piece(l, 20, "%.1fs", wall);

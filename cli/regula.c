@@ -141,7 +141,8 @@ static void print_help(FILE *f, const char *cmd)
         if (o[i].arg && val[0]) fprintf(f, " (default: %s)", val);
         fputc('\n', f);
     }
-    fprintf(f, "  %-26s %s\n\n%s", "-h, --help", "show this help", strcmp(cmd, "train") ? EXIT_EVAL : EXIT_TRAIN);
+    int trains = !strcmp(cmd, "train") || !strcmp(cmd, "fed");
+    fprintf(f, "  %-26s %s\n\n%s", "-h, --help", "show this help", trains ? EXIT_TRAIN : EXIT_EVAL);
 }
 
 static void print_usage(FILE *f)
@@ -194,6 +195,9 @@ static int fail_where(rg_status st, int at, const setting *sets, size_t nsets)
  * of regula's commands. */
 static const char *other_command_hint(const char *cmd, const char *name)
 {
+    if (!strcmp(cmd, "fed") && !strcmp(name, "epochs"))
+        return "a federated run counts rounds: give --rounds R; each client's own passes are --local-epochs";
+    if (!strcmp(cmd, "fed")) return "see 'regula fed --help'";
     if (!strcmp(cmd, "train") && !strcmp(name, "load"))
         return "to start from a checkpoint's weights give --init FILE; to continue an interrupted run, --resume DIR";
     if (strcmp(cmd, "train") && !strcmp(name, "init")) return "give the checkpoint to use with --load FILE";
@@ -612,12 +616,13 @@ static void report(const rg_config *c, const sets *s, const rg_train_result *r, 
     if (rg_model_classes(s->m) == 0) {
         if (s->test) printf("test_loss %.4f  test_mae %.4f  test_rmse %.4f  ", r->test_loss, r->test_mae, r->test_rmse);
         if (s->val) printf("val_loss %.4f  val_mae %.4f  val_rmse %.4f  ", r->val_loss, r->val_mae, r->val_rmse);
-        printf("train_loss %.4f  train_mae %.4f  train_rmse %.4f  epochs %d", r->train_loss, r->train_mae, r->train_rmse,
-               r->epochs_run);
+        printf("train_loss %.4f  train_mae %.4f  train_rmse %.4f  %s %d", r->train_loss, r->train_mae, r->train_rmse,
+               c->clients ? "rounds" : "epochs", r->epochs_run);
     } else {
         if (s->test) printf("test_loss %.4f  test_acc %.4f  ", r->test_loss, r->test_acc);
         if (s->val) printf("val_loss %.4f  val_acc %.4f  ", r->val_loss, r->val_acc);
-        printf("train_loss %.4f  train_acc %.4f  epochs %d", r->train_loss, r->train_acc, r->epochs_run);
+        printf("train_loss %.4f  train_acc %.4f  %s %d", r->train_loss, r->train_acc, c->clients ? "rounds" : "epochs",
+               r->epochs_run);
     }
     if (c->early_stop > 0) printf("  (best epoch %d%s)", r->best_epoch, r->stopped_early ? ", stopped early" : "");
     printf("\n");
@@ -628,9 +633,10 @@ static void report(const rg_config *c, const sets *s, const rg_train_result *r, 
     if (c->quiet) return;
     char log[600] = "";
     if (c->log[0]) snprintf(log, sizeof log, "; log in %s", c->log);
-    if (c->save[0]) fprintf(stderr, "regula: %d epoch%s in %.1f s; model saved to %s%s\n", r->epochs_run,
+    const char *unit = c->clients ? "round" : "epoch";
+    if (c->save[0]) fprintf(stderr, "regula: %d %s%s in %.1f s; model saved to %s%s\n", r->epochs_run, unit,
                             r->epochs_run == 1 ? "" : "s", secs, c->save, log);
-    else fprintf(stderr, "regula: %d epoch%s in %.1f s%s\n", r->epochs_run, r->epochs_run == 1 ? "" : "s", secs, log);
+    else fprintf(stderr, "regula: %d %s%s in %.1f s%s\n", r->epochs_run, unit, r->epochs_run == 1 ? "" : "s", secs, log);
     if (c->save_best[0] && r->best_epoch > 0)
         fprintf(stderr, "regula: the best epoch, %d, is in %s\n", r->best_epoch, c->save_best);
     if (c->save_best[0] && r->best_epoch == 0)
@@ -685,6 +691,13 @@ static int cmd_train(const rg_config *c)
     if (!code) code = train_sets(c, &s);
     sets_free(&s);
     return code;
+}
+
+/* regula fed: train's run, over clients, a round for an epoch. */
+static int cmd_fed(const rg_config *c)
+{
+    if (c->clients < 1) return failf(EXIT_USAGE, "regula fed needs --clients N (the simulated clients, 1 to 10000)");
+    return cmd_train(c);
 }
 
 /* The model's standardisation (--standardize at training), if it has one,
@@ -873,7 +886,7 @@ int main(int argc, char **argv)
      * option) is said by rank 0 alone; MPI has not started yet */
     cli_mute = cli_launch_rank() > 0;
     if (argc < 2) {
-        failf(EXIT_USAGE, "missing command (train, eval, predict, plot or inspect)\n");
+        failf(EXIT_USAGE, "missing command (train, fed, eval, predict, plot or inspect)\n");
         if (!cli_mute) print_usage(stderr);
         return EXIT_USAGE;
     }
@@ -900,7 +913,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) run = cmd_train;
     else if (!strcmp(cmd, "eval")) run = cmd_eval;
     else if (!strcmp(cmd, "predict")) run = cmd_predict;
-    else return failf(EXIT_USAGE, "unknown command '%s' (expected train, eval, predict, plot or inspect; see 'regula --help')", cmd);
+    else if (!strcmp(cmd, "fed")) run = cmd_fed;
+    else return failf(EXIT_USAGE, "unknown command '%s' (expected train, fed, eval, predict, plot or inspect; see 'regula --help')", cmd);
 
     /* --help anywhere wins over everything else on the line. */
     for (int i = 2; i < argc; i++)
@@ -913,7 +927,7 @@ int main(int argc, char **argv)
     int code = parse_args(cmd, argc, argv, 2, &c);
     if (code) return code;
     /* under mpirun: MPI, and a world of processes x --workers threads */
-    rg_status st = run == cmd_train ? rg_dist_init(&argc, &argv) : RG_OK;
+    rg_status st = run == cmd_train || run == cmd_fed ? rg_dist_init(&argc, &argv) : RG_OK;
     if (st != RG_OK) return fail(st);
     cli_mute = 0;   /* from here each process says what is its own (cmd_train agrees on the rest) */
     cli_quiet = c.quiet;

@@ -81,6 +81,7 @@ void rg_set_allocator(rg_alloc_fn alloc, rg_free_fn free_fn, void *ud);
 enum rg_purpose {
     RG_RNG_INIT = 1, RG_RNG_SHUFFLE = 2, RG_RNG_DROPOUT = 3, RG_RNG_SPLIT = 4,
     RG_RNG_CODEC = 5, RG_RNG_VALSPLIT = 6,
+    RG_RNG_FED_SAMPLE = 7, RG_RNG_FED_SHUFFLE = 8,   /* regula fed: clients of a round, their local epochs */
     /* federated (src/fed/): DP noise on the aggregate, who attacks, the
      * noise attack's vectors, clients failing to report, stragglers */
     RG_RNG_DPNOISE = 20, RG_RNG_ATTACK = 21, RG_RNG_ATTACKNOISE = 22,
@@ -467,6 +468,20 @@ typedef struct rg_config {
     int servers;              /* ps: parameter servers (the last ranks) */
     long staleness;           /* ps: steps a worker may run ahead of the slowest */
     int staleness_lr;         /* ps: scale an update by 1 / (its staleness + 1) */
+    /* regula fed: federated learning over simulated clients; clients > 0
+     * makes a run federated (rounds then stand for epochs) */
+    int clients;              /* clients, each a part of the data (--partition) */
+    long rounds;              /* rounds to train */
+    double sample;            /* fraction of the clients drawn each round */
+    long local_epochs;        /* a client's passes over its data per round (0: 1) */
+    long local_steps;         /* ... or this many local batches (0: local epochs) */
+    char algo[16];            /* fedavg | fedprox | scaffold | feddyn | fedadam | fedyogi */
+    double mu;                /* fedprox: the proximal term's strength */
+    double feddyn_alpha;      /* feddyn: the dynamic regulariser's strength */
+    char mu_adapt[16];        /* none | size | skew | divergence: per-client strength */
+    double server_lr;         /* the server's step (fedadam, fedyogi: eta) */
+    double server_momentum;   /* fedavg, fedprox: FedAvgM's momentum, 0 = off */
+    double server_beta1, server_beta2, server_eps;   /* fedadam, fedyogi */
     /* the front end's (the library reads none of these): how `regula train`
      * shows its progress on stderr, and how much it says */
     char progress[8];         /* auto | bar | lines | none */
@@ -526,6 +541,20 @@ uint64_t rg_config_hash(const rg_config *c);
 
 /* ----------------------------------------------------------------- training */
 
+/* regula fed (rg_config.clients > 0): a round's clients, besides the
+ * round's (the epoch's) figures.  A client's loss is the mean training
+ * loss (with its penalties) over its local steps; its drift the norm of
+ * its update ||w_c - w_g||; worst: the mean of the worst 10% (the
+ * highest, at least one client).  Bytes: what a server would send the
+ * sampled clients (the global model) and receive (their updates). */
+typedef struct rg_round_stats {
+    int clients, trained;      /* sampled; of them, those with samples */
+    double client_loss_mean, client_loss_std, client_loss_worst;
+    double drift_mean, drift_std, drift_worst;
+    double bytes_up, bytes_down;
+    double factor_min, factor_max; /* --mu-adapt: the trained clients' strength factors */
+} rg_round_stats;
+
 /* A model's figures on a set, no dropout: the mean loss (data + penalty,
  * as Keras reports) and, by the model's loss, the accuracy (classification;
  * NaN for regression) or the mean absolute error and the root mean squared
@@ -538,11 +567,12 @@ typedef struct rg_eval_figures {
  * where a classification run has acc (which is then NaN, as mae and rmse
  * are for classification). */
 typedef struct rg_epoch_stats {
-    int epoch;                 /* 1-based */
+    int epoch;                 /* 1-based (regula fed: the round) */
     double loss, reg_loss, acc;
     double val_loss, val_acc;  /* NaN when there is no validation set */
     double samples_per_s, seconds;
     double lr;
+    const rg_round_stats *round; /* regula fed: the round's clients; NULL otherwise */
     double mae, rmse;          /* the epoch's running MAE, RMSE on its training samples */
     double val_mae, val_rmse;  /* on the validation set; NaN without one */
 } rg_epoch_stats;

@@ -17,7 +17,7 @@
 static const rg_strategy_ops *const g_table[] = {
     &rg_strategy_allreduce, &rg_strategy_shared, &rg_strategy_zero, &rg_strategy_det,
     &rg_strategy_localsgd, &rg_strategy_easgd, &rg_strategy_hogwild, &rg_strategy_ps,
-    &rg_strategy_easgd_async,
+    &rg_strategy_easgd_async, &rg_strategy_fed,
 };
 
 const rg_strategy_ops *rg_strategy_find(const char *name)

@@ -34,6 +34,7 @@
 #include "comm/comm.h"
 #include "nn/model.h"
 #include "parallel/codec.h"
+#include "fed/fed.h"
 
 /* the step figures in the gradient's tail */
 enum { RG_TAIL_LOSS, RG_TAIL_REG, RG_TAIL_BAD, RG_TAIL_BADRANK };
@@ -98,6 +99,12 @@ typedef struct rg_strat_env {
                                   ahead of the slowest */
     int staleness_lr;          /* ps: an update scaled by 1 / (staleness + 1) */
     int global_penalty;        /* ps: the servers add the global penalty */
+    const rg_fed_setup *fed;   /* fed: the federated settings */
+    const rg_parts *clients;   /* fed: each client's samples */
+    size_t batch;              /* fed: the clients' local batch */
+    int shuffle;               /* fed: local epochs reshuffled */
+    const int32_t *labels;     /* fed: the training labels (--mu-adapt skew), or NULL */
+    int classes;
 } rg_strat_env;
 
 typedef struct rg_strategy_ops {
@@ -106,6 +113,12 @@ typedef struct rg_strategy_ops {
     /* Sets up this worker: its model (a replica of the root's weights, or a
      * view of them), its optimizer over the part it updates, its buffers. */
     rg_status (*init)(rg_strategy *s, const rg_strat_env *env);
+    /* Optional: the strategy deals each epoch's data itself (a federated
+     * round): at the epoch's start, this worker's samples, its window at
+     * each step and the epoch's length, the same on every worker
+     * (borrowed until the next call).  Without it the trainer's batch
+     * schedule does. */
+    rg_status (*deal)(rg_strategy *s, uint64_t epoch, const rg_deal **out);
     /* Optional: pass `pass` of this step left its gradient (and tail) in
      * the model's arena. */
     void (*pass_done)(rg_strategy *s, int pass);
@@ -164,6 +177,8 @@ struct rg_strategy {
     double staleness[RG_STALE_HIST];   /* ps, after a full sync, on the team's
                                   rank 0: the epoch's steps by staleness (the
                                   last counts that many and more) */
+    const rg_round_stats *round; /* fed, after a round's full sync: its clients'
+                                  figures (the epoch event's "fed") */
 };
 
 /* The registered strategies, and the one a run takes: deterministic shards
@@ -172,7 +187,7 @@ struct rg_strategy {
  * the divergence policy) ZeRO-1; else all-reduce of replicas. */
 extern const rg_strategy_ops rg_strategy_allreduce, rg_strategy_shared, rg_strategy_zero, rg_strategy_det;
 extern const rg_strategy_ops rg_strategy_localsgd, rg_strategy_easgd, rg_strategy_hogwild, rg_strategy_ps,
-    rg_strategy_easgd_async;
+    rg_strategy_easgd_async, rg_strategy_fed;
 typedef struct rg_strat_choice {
     const char *name;          /* --strategy: "allreduce" (the synchronous
                                   family, chosen below) or one strategy */

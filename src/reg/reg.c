@@ -54,15 +54,17 @@ void rg_reg_free(rg_reg *r)
     r->own = r->unit = NULL;
 }
 
-void rg_reg_normalise(rg_reg *r, const double *raw)
+void rg_reg_scale(size_t count, const double *weight, const double *raw, double *out)
 {
     double num = 0.0, den = 0.0;
-    for (int k = 0; k < r->workers; k++) {
-        num += r->share[k];
-        den += r->share[k] * raw[k];
+    for (size_t k = 0; k < count; k++) {
+        num += weight[k];
+        den += weight[k] * raw[k];
     }
-    for (int k = 0; k < r->workers; k++) r->lambda[k] = den > 0.0 ? raw[k] * num / den : 1.0;
+    for (size_t k = 0; k < count; k++) out[k] = den > 0.0 ? raw[k] * num / den : 1.0;
 }
+
+void rg_reg_normalise(rg_reg *r, const double *raw) { rg_reg_scale((size_t)r->workers, r->share, raw, r->lambda); }
 
 /* 1 + KL(p || q) of two label histograms (counts) */
 static double one_plus_kl(const double *p, const double *q, int classes)
@@ -74,19 +76,24 @@ static double one_plus_kl(const double *p, const double *q, int classes)
     return 1.0 + kl;
 }
 
+void rg_reg_raw(rg_adapt adapt, size_t count, const size_t *n, const double *hist, int classes, double *raw)
+{
+    double *all = adapt == RG_ADAPT_SKEW ? rg_calloc(classes > 0 ? (size_t)classes : 1, sizeof *all) : NULL;
+    for (size_t k = 0; k < count && all; k++)
+        for (int c = 0; c < classes; c++) all[c] += hist[k * (size_t)classes + (size_t)c];
+    for (size_t k = 0; k < count; k++) {
+        if (adapt == RG_ADAPT_SIZE) raw[k] = n[k] ? 1.0 / (double)n[k] : 0.0;
+        else if (adapt == RG_ADAPT_SKEW) raw[k] = n[k] && all ? one_plus_kl(hist + k * (size_t)classes, all, classes) : 1.0;
+        else raw[k] = 1.0;
+    }
+    rg_free(all);
+}
+
 void rg_reg_adapt_start(rg_reg *r, const size_t *n, const double *hist, int classes)
 {
     if (r->adapt != RG_ADAPT_SIZE && r->adapt != RG_ADAPT_SKEW) return;
-    int W = r->workers;
     double raw[RG_MAX_WORKERS];
-    double *all = r->adapt == RG_ADAPT_SKEW ? rg_calloc(classes > 0 ? (size_t)classes : 1, sizeof *all) : NULL;
-    for (int k = 0; k < W && all; k++)
-        for (int c = 0; c < classes; c++) all[c] += hist[(size_t)k * (size_t)classes + (size_t)c];
-    for (int k = 0; k < W; k++) {
-        if (r->adapt == RG_ADAPT_SIZE) raw[k] = n[k] ? 1.0 / (double)n[k] : 0.0;
-        else raw[k] = n[k] && all ? one_plus_kl(hist + (size_t)k * (size_t)classes, all, classes) : 1.0;
-    }
-    rg_free(all);
+    rg_reg_raw(r->adapt, (size_t)r->workers, n, hist, classes, raw);
     rg_reg_normalise(r, raw);
 }
 
@@ -98,7 +105,10 @@ void rg_reg_adapt_epoch(rg_reg *r, const double *div)
     rg_reg_normalise(r, raw);
 }
 
-int rg_reg_starts(const rg_reg *r) { return r->has_penalty && (r->scope == RG_SCOPE_LOCAL || r->fused); }
+int rg_reg_starts(const rg_reg *r)
+{
+    return r->has_penalty && (r->scope == RG_SCOPE_LOCAL || (r->fused && r->scope == RG_SCOPE_GLOBAL));
+}
 int rg_reg_is_global(const rg_reg *r) { return r->has_penalty && r->scope == RG_SCOPE_GLOBAL && !r->fused; }
 
 float rg_reg_strength(const rg_reg *r, int g, size_t nb, float inv_b_step)

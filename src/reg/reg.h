@@ -10,7 +10,10 @@
 #define RG_REG_H
 #include "core/core.h"
 
-typedef enum { RG_SCOPE_GLOBAL, RG_SCOPE_LOCAL } rg_scope;
+/* RG_SCOPE_SERVER: a strategy applies the penalty itself, once per round
+ * on the aggregated model (a federated server, --reg-scope global of
+ * regula fed); the steps never do. */
+typedef enum { RG_SCOPE_GLOBAL, RG_SCOPE_LOCAL, RG_SCOPE_SERVER } rg_scope;
 typedef enum { RG_ADAPT_NONE, RG_ADAPT_SIZE, RG_ADAPT_SKEW, RG_ADAPT_DIVERGENCE } rg_adapt;
 
 /* Every 8th step of an epoch measures the divergence policy's figure. */
@@ -42,6 +45,14 @@ void rg_reg_free(rg_reg *r);
  * is 1: the penalty applied over an epoch, sum_s sum_k lambda_k b_k(s)/B(s),
  * is what one global penalty would apply (the configured strength). */
 void rg_reg_normalise(rg_reg *r, const double *raw);
+/* The same for any owners (regula fed's clients): out_k = raw_k x c with
+ * sum_k weight_k out_k = sum_k weight_k (1 for all when that is 0). */
+void rg_reg_scale(size_t count, const double *weight, const double *raw, double *out);
+/* The raw factors of the policies that decide at the start, for `count`
+ * owners: size 1/n_k (0 for an empty one), skew 1 + KL(hist_k || the
+ * whole set's) (1 for an empty one); 1 for the others.  hist: [count x
+ * classes] label counts (skew only; out of memory: 1 for all). */
+void rg_reg_raw(rg_adapt adapt, size_t count, const size_t *n, const double *hist, int classes, double *raw);
 /* The policies that decide at the start: size (1/n_k) and skew (1 + KL of
  * worker k's label mix against the whole set's); hist is [workers x
  * classes] of label counts, n the part sizes.  No-op for other policies. */

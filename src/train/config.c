@@ -44,83 +44,83 @@ enum opt_kind {
 
 /* X(name, arg, commands, kind, field, choices, help) */
 #define RG_OPTION_TABLE(X)                                                              \
-    X("data", "SOURCE", "train eval", K_STR, data, NULL,                                 \
+    X("data", "SOURCE", "train eval fed", K_STR, data, NULL,                                 \
       "data source: fashion-mnist, idx:DIR (DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or csv:FILE " \
       "(RFC 4180: quoted fields; csv:- reads standard input)") \
-    X("test-data", "SOURCE", "train eval", K_STR, test_data, NULL,                        \
+    X("test-data", "SOURCE", "train eval fed", K_STR, test_data, NULL,                        \
       "test set: the test split of fashion-mnist or idx:DIR, or a whole csv:FILE; empty: --data's test split " \
       "(a csv has none, so no test set; idx:DIR with --val-split may lack one)")          \
     X("input", "FILE", "predict", K_STR, input, NULL,                                     \
       "samples to classify: an IDX image file (gzip or raw) or csv:FILE (csv:- reads standard input)") \
-    X("label-column", "COLUMN", CMD_ALL, K_COLUMN, label_column, NULL,                     \
+    X("label-column", "COLUMN", "train eval predict fed", K_COLUMN, label_column, NULL,                     \
       "csv: the label's column: a 0-based number, -1 (the last) or, with --header, its name; default 0 " \
       "(predict: none, every column is a feature; given, predict drops that column)")    \
-    X("header", NULL, CMD_ALL, K_FLAG, header, NULL, "csv: the first line holds the columns' names") \
-    X("test-header", "WHEN", "train eval", K_ENUM, test_header, "same|yes|no",             \
+    X("header", NULL, "train eval predict fed", K_FLAG, header, NULL, "csv: the first line holds the columns' names") \
+    X("test-header", "WHEN", "train eval fed", K_ENUM, test_header, "same|yes|no",             \
       "csv: whether --test-data's first line holds names: yes, no, or the same as --header") \
-    X("test-label-column", "COLUMN", "train eval", K_COLUMN, test_label_column, NULL,      \
+    X("test-label-column", "COLUMN", "train eval fed", K_COLUMN, test_label_column, NULL,      \
       "csv: the label's column in --test-data, as --label-column; default: --label-column's") \
-    X("standardize", NULL, "train", K_FLAG, standardize, NULL,                              \
+    X("standardize", NULL, "train fed", K_FLAG, standardize, NULL,                              \
       "standardise each feature by the training set's mean and standard deviation (after --val-split; a " \
       "constant feature is only centred); saved with the model, which eval and predict then apply") \
-    X("class-weight", "balanced|FILE", "train", K_STR, class_weight, NULL,                  \
+    X("class-weight", "balanced|FILE", "train fed", K_STR, class_weight, NULL,                  \
       "multiply each sample's loss term (and gradient) by its class's weight: balanced = n_samples / " \
       "(n_classes x count of the class), or FILE: one weight per line, in class order; the loss stays " \
       "the sum over the batch / the batch size")                                          \
-    X("scale", "X", CMD_ALL, K_FLOAT, scale, NULL,                                         \
+    X("scale", "X", "train eval predict fed", K_FLOAT, scale, NULL,                                         \
       "multiply features by X; 0 = auto (1/255 for uint8 IDX, else 1)")                   \
-    X("val-split", "FRACTION", "train", K_DOUBLE, val_split, NULL,                         \
+    X("val-split", "FRACTION", "train fed", K_DOUBLE, val_split, NULL,                         \
       "hold out FRACTION of the training data for validation, shuffled and stratified by class (drawn " \
       "from --seed); 0 = validate on the test set") \
-    X("model", "SPEC", "train", K_STR, model, NULL,                                        \
+    X("model", "SPEC", "train fed", K_STR, model, NULL,                                        \
       "layers: dense(UNITS[, ACT][, l1=X][, l2=X][, maxnorm=X][, bias=false]), dropout(RATE); " \
       "ACT: relu leaky_relu elu tanh sigmoid gelu softmax linear; the last layer's UNITS may be auto: the " \
       "number of classes in the data") \
-    X("optimizer", "NAME", "train", K_ENUM, optimizer, "sgd|adam|adamw|rmsprop",           \
+    X("optimizer", "NAME", "train fed", K_ENUM, optimizer, "sgd|adam|adamw|rmsprop",           \
       "sgd, adam, adamw or rmsprop (any case, as every choice)")                          \
-    X("lr", "X", "train", K_DOUBLE, lr, NULL, "learning rate")                             \
-    X("momentum", "X", "train", K_DOUBLE, momentum, NULL, "sgd or rmsprop momentum, in [0,1)") \
-    X("nesterov", NULL, "train", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum (with --momentum > 0)") \
-    X("beta1", "X", "train", K_DOUBLE, beta1, NULL, "adam/adamw first-moment decay")       \
-    X("beta2", "X", "train", K_DOUBLE, beta2, NULL, "adam/adamw second-moment decay")      \
-    X("eps", "X", "train", K_DOUBLE, eps, NULL, "adam/adamw/rmsprop epsilon")            \
-    X("rho", "X", "train", K_DOUBLE, rho, NULL,                                            \
+    X("lr", "X", "train fed", K_DOUBLE, lr, NULL, "learning rate")                             \
+    X("momentum", "X", "train fed", K_DOUBLE, momentum, NULL, "sgd or rmsprop momentum, in [0,1)") \
+    X("nesterov", NULL, "train fed", K_FLAG, nesterov, NULL, "sgd: Nesterov momentum (with --momentum > 0)") \
+    X("beta1", "X", "train fed", K_DOUBLE, beta1, NULL, "adam/adamw first-moment decay")       \
+    X("beta2", "X", "train fed", K_DOUBLE, beta2, NULL, "adam/adamw second-moment decay")      \
+    X("eps", "X", "train fed", K_DOUBLE, eps, NULL, "adam/adamw/rmsprop epsilon")            \
+    X("rho", "X", "train fed", K_DOUBLE, rho, NULL,                                            \
       "rmsprop: decay of the mean square, in [0,1) (PyTorch's alpha, Keras' rho)")        \
-    X("weight-decay", "X", "train", K_DOUBLE, weight_decay, NULL,                          \
+    X("weight-decay", "X", "train fed", K_DOUBLE, weight_decay, NULL,                          \
       "decoupled weight decay: w -= lr * X * w, any optimizer")                           \
-    X("loss", "NAME", "train", K_ENUM, loss, "auto|crossentropy|bce|mse|mae",              \
+    X("loss", "NAME", "train fed", K_ENUM, loss, "auto|crossentropy|bce|mse|mae",              \
       "auto (bce for a last layer dense(1, sigmoid), else crossentropy), crossentropy, bce, or a regression's " \
       "mse or mae (the label column holds numeric targets; the last layer dense(1) or dense(auto))") \
-    X("label-smoothing", "X", "train", K_DOUBLE, label_smoothing, NULL,                    \
+    X("label-smoothing", "X", "train fed", K_DOUBLE, label_smoothing, NULL,                    \
       "label smoothing, in [0,1)")                                                        \
-    X("clip-norm", "X", "train", K_DOUBLE, clip_norm, NULL,                                \
+    X("clip-norm", "X", "train fed", K_DOUBLE, clip_norm, NULL,                                \
       "clip the global gradient norm to X; 0 = off")                                      \
-    X("lr-schedule", "NAME", "train", K_ENUM, lr_schedule, "constant|step|cosine|plateau", \
+    X("lr-schedule", "NAME", "train fed", K_ENUM, lr_schedule, "constant|step|cosine|plateau", \
       "constant, step, cosine or plateau (cut by --lr-gamma when --monitor stops improving)") \
     X("warmup", "N", "train", K_LONG, warmup, NULL,                                        \
       "ramp the learning rate linearly from 0 over N steps")                              \
-    X("lr-step-epochs", "N", "train", K_LONG, lr_step_epochs, NULL,                        \
+    X("lr-step-epochs", "N", "train fed", K_LONG, lr_step_epochs, NULL,                        \
       "step schedule: multiply the learning rate by --lr-gamma every N epochs")           \
-    X("lr-gamma", "X", "train", K_DOUBLE, lr_gamma, NULL, "step and plateau schedules' factor") \
-    X("lr-min", "X", "train", K_DOUBLE, lr_min, NULL, "cosine and plateau schedules' floor") \
-    X("lr-patience", "N", "train", K_LONG, lr_patience, NULL,                              \
+    X("lr-gamma", "X", "train fed", K_DOUBLE, lr_gamma, NULL, "step and plateau schedules' factor") \
+    X("lr-min", "X", "train fed", K_DOUBLE, lr_min, NULL, "cosine and plateau schedules' floor") \
+    X("lr-patience", "N", "train fed", K_LONG, lr_patience, NULL,                              \
       "plateau schedule: cut after N epochs without improvement of --monitor")            \
-    X("batch", "N", CMD_ALL, K_LONG, batch, NULL, "batch size")                            \
+    X("batch", "N", "train eval predict fed", K_LONG, batch, NULL, "batch size")                            \
     X("epochs", "N", "train", K_LONG, epochs, NULL,                                        \
       "epochs to train (--resume may give more, to extend a run, unless --lr-schedule cosine)")                     \
-    X("limit", "N", "train", K_LONG, limit, NULL,                                          \
+    X("limit", "N", "train fed", K_LONG, limit, NULL,                                          \
       "use only the first N training samples; 0 = all")                                   \
-    X("seed", "N", "train", K_U64, seed, NULL, "seed of every random draw")                \
-    X("no-shuffle", NULL, "train", K_NFLAG, shuffle, NULL, "keep the training data in order") \
-    X("early-stop", "PATIENCE", "train", K_LONG, early_stop, NULL,                         \
+    X("seed", "N", "train fed", K_U64, seed, NULL, "seed of every random draw")                \
+    X("no-shuffle", NULL, "train fed", K_NFLAG, shuffle, NULL, "keep the training data in order") \
+    X("early-stop", "PATIENCE", "train fed", K_LONG, early_stop, NULL,                         \
       "stop after PATIENCE epochs without improvement; 0 = off")                          \
-    X("min-delta", "X", "train", K_DOUBLE, min_delta, NULL,                                \
+    X("min-delta", "X", "train fed", K_DOUBLE, min_delta, NULL,                                \
       "early stopping, --save-best and the plateau schedule: smallest change that counts as improvement") \
-    X("monitor", "NAME", "train", K_ENUM, monitor, "val_loss|val_acc|val_mae",             \
+    X("monitor", "NAME", "train fed", K_ENUM, monitor, "val_loss|val_acc|val_mae",             \
       "early stopping, --save-best and the plateau schedule watch val_loss, val_acc or (regression) val_mae") \
-    X("no-restore-best", NULL, "train", K_NFLAG, restore_best, NULL,                       \
+    X("no-restore-best", NULL, "train fed", K_NFLAG, restore_best, NULL,                       \
       "early stopping: keep the last weights, not the best")                              \
-    X("init", "FILE", "train", K_STR, init, NULL,                                          \
+    X("init", "FILE", "train fed", K_STR, init, NULL,                                          \
       "start from the weights of this safetensors checkpoint")                            \
     X("load", "FILE", "eval predict", K_STR, load, NULL, "checkpoint to evaluate or use")  \
     X("proba", NULL, "predict", K_FLAG, proba, NULL,                                       \
@@ -131,19 +131,19 @@ enum opt_kind {
       "per-class precision, recall, F1 and support, their macro and weighted averages, and the confusion matrix") \
     X("format", "NAME", "eval", K_ENUM, format, "text|json",                                \
       "eval's output: text (a line, and --metrics' tables) or json (one JSON object)")    \
-    X("save", "FILE", "train", K_STR, save, NULL, "write the trained model here (safetensors)") \
-    X("save-best", "FILE", "train", K_STR, save_best, NULL,                                  \
+    X("save", "FILE", "train fed", K_STR, save, NULL, "write the trained model here (safetensors)") \
+    X("save-best", "FILE", "train fed", K_STR, save_best, NULL,                                  \
       "write the model of the best epoch so far here, at each epoch that beats it (--monitor on the validation " \
       "set; without one, the epoch's training loss or accuracy)")                        \
-    X("log", "FILE", "train", K_STR, log, NULL, "write JSON-lines events here")            \
-    X("log-every", "N", "train", K_LONG, log_every, NULL,                                  \
+    X("log", "FILE", "train fed", K_STR, log, NULL, "write JSON-lines events here")            \
+    X("log-every", "N", "train fed", K_LONG, log_every, NULL,                                  \
       "log a step event every N steps; 0 = epochs only")                                  \
-    X("threads", "N", CMD_ALL, K_INT, threads, NULL, "BLAS threads")                       \
-    X("workers", "N", "train", K_INT, workers, NULL,                                       \
+    X("threads", "N", "train eval predict fed", K_INT, threads, NULL, "BLAS threads")                       \
+    X("workers", "N", "train fed", K_INT, workers, NULL,                                       \
       "worker threads per process; the global batch is split across all workers")        \
-    X("partition", "SPEC", "train", K_SPEC, partition, NULL,                                \
-      "spread training data over workers: iid, dirichlet:ALPHA, quantity:ALPHA, shards:K") \
-    X("reg-scope", "NAME", "train", K_ENUM, reg_scope, "local|global",                     \
+    X("partition", "SPEC", "train fed", K_SPEC, partition, NULL,                                \
+      "spread training data over workers (fed: over clients): iid, dirichlet:ALPHA, quantity:ALPHA, shards:K") \
+    X("reg-scope", "NAME", "train fed", K_ENUM, reg_scope, "local|global",                     \
       "penalties: local (each worker, its own strength, before the exchange) or global (once, after)") \
     X("reg-adapt", "NAME", "train", K_ENUM, reg_adapt, "none|size|skew|divergence",        \
       "per-worker penalty strength: none, size, skew or divergence (needs --reg-scope local and a skewed --partition)") \
@@ -174,34 +174,59 @@ enum opt_kind {
       "make worker RANK compute FACTOR times slower (a study of asynchrony)")              \
     X("worker-batch", "NAME", "train", K_ENUM, worker_batch, "proportional|equal",          \
       "skewed --partition: each worker takes its share B*n_k/N of every batch (proportional) or B/W until its part runs dry (equal)") \
-    X("deterministic", NULL, "train", K_FLAG, deterministic, NULL,                         \
+    X("deterministic", NULL, "train fed", K_FLAG, deterministic, NULL,                         \
       "bitwise-identical results for any worker count dividing --det-shards")             \
     X("det-shards", "N", "train", K_INT, det_shards, NULL,                                 \
       "deterministic mode: gradient shards per global batch, reduced in a fixed tree")    \
     X("shard-optimizer", NULL, "train", K_FLAG, shard_optimizer, NULL,                     \
       "each worker updates 1/N of the weights with 1/N of the optimizer state (ZeRO-1)")  \
+    X("clients", "N", "fed", K_INT, clients, NULL,                                          \
+      "fed: simulated clients, each owning a part of the training data (--partition), up to 10000") \
+    X("rounds", "R", "fed", K_LONG, rounds, NULL, "fed: rounds to train (a round stands for train's epoch)") \
+    X("sample", "FRACTION", "fed", K_DOUBLE, sample, NULL,                                  \
+      "fed: fraction of the clients drawn each round, by (--seed, round): the same for any worker count") \
+    X("local-epochs", "E", "fed", K_LONG, local_epochs, NULL,                               \
+      "fed: each client's passes over its data per round, in batches of --batch; 0 = 1 (or --local-steps)") \
+    X("local-steps", "S", "fed", K_LONG, local_steps, NULL,                                 \
+      "fed: each client's local batches per round instead of --local-epochs; 0 = off")    \
+    X("algo", "NAME", "fed", K_ENUM, algo, "fedavg|fedprox|scaffold|feddyn|fedadam|fedyogi",  \
+      "fed: fedavg, fedprox (mu/2 ||w - w_global||^2 in each client's loss), scaffold (control variates), " \
+      "feddyn (a dynamic regulariser), fedadam or fedyogi (adaptive server optimizers)") \
+    X("mu", "X", "fed", K_DOUBLE, mu, NULL, "fedprox: the proximal term's strength")     \
+    X("mu-adapt", "NAME", "fed", K_ENUM, mu_adapt, "none|size|skew|divergence",             \
+      "fed: per-client strength of --mu and (--reg-scope local) the L1/L2 penalties, by --reg-adapt's policies " \
+      "over the clients: none, size, skew or divergence (of each client's update from the round's mean)") \
+    X("feddyn-alpha", "X", "fed", K_DOUBLE, feddyn_alpha, NULL, "feddyn: the dynamic regulariser's strength alpha") \
+    X("server-lr", "X", "fed", K_DOUBLE, server_lr, NULL,                                   \
+      "fed: the server's step on the mean update (fedavg, fedprox, scaffold: w += X * update; fedadam, fedyogi: eta)") \
+    X("server-momentum", "X", "fed", K_DOUBLE, server_momentum, NULL,                       \
+      "fedavg, fedprox: the server's momentum on the mean update (FedAvgM), in [0,1); 0 = off") \
+    X("server-beta1", "X", "fed", K_DOUBLE, server_beta1, NULL, "fedadam, fedyogi: the server's first-moment decay") \
+    X("server-beta2", "X", "fed", K_DOUBLE, server_beta2, NULL, "fedadam, fedyogi: the server's second-moment decay") \
+    X("server-eps", "X", "fed", K_DOUBLE, server_eps, NULL,                                 \
+      "fedadam, fedyogi: the server's epsilon tau (its second moment starts at tau^2)")   \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
-    X("checkpoint-every-epoch", NULL, "train", K_FLAG, checkpoint_every_epoch, NULL,         \
-      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every)") \
-    X("checkpoint-dir", "DIR", "train", K_STR, checkpoint_dir, NULL,                       \
+    X("checkpoint-every-epoch", NULL, "train fed", K_FLAG, checkpoint_every_epoch, NULL,         \
+      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every; fed: of each round)") \
+    X("checkpoint-dir", "DIR", "train fed", K_STR, checkpoint_dir, NULL,                       \
       "directory for training checkpoints; empty: the --resume directory")                \
-    X("keep", "K", "train", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
-    X("resume", "DIR", "train", K_STR, resume, NULL,                                       \
+    X("keep", "K", "train fed", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
+    X("resume", "DIR", "train fed", K_STR, resume, NULL,                                       \
       "continue from the newest valid checkpoint in DIR (start afresh if it has none)")    \
-    X("comm-timeout", "SECONDS", "train", K_DOUBLE, comm_timeout, NULL,                    \
+    X("comm-timeout", "SECONDS", "train fed", K_DOUBLE, comm_timeout, NULL,                    \
       "MPI: a peer silent this long is declared failed; every survivor exits with code 5") \
-    X("skip-nonfinite", NULL, "train", K_FLAG, skip_nonfinite, NULL,                       \
+    X("skip-nonfinite", NULL, "train fed", K_FLAG, skip_nonfinite, NULL,                       \
       "skip a step whose loss or gradient is NaN/Inf on any worker (counted in the log) instead of stopping, " \
       "and leave samples whose outputs are not finite out of the final figures")         \
-    X("progress", "WHEN", "train", K_ENUM, progress, "auto|bar|lines|none",                 \
+    X("progress", "WHEN", "train fed", K_ENUM, progress, "auto|bar|lines|none",                 \
       "progress on stderr: bar, lines (one per epoch: batch jobs, | tee, nohup) or none; auto: a bar on a " \
       "terminal (under mpirun: mpirun's), else lines")                                    \
-    X("quiet", NULL, "train", K_FLAG, quiet, NULL,                                         \
+    X("quiet", NULL, "train fed", K_FLAG, quiet, NULL,                                         \
       "no progress and no notes (results, warnings and errors still print)")          \
-    X("verbose", NULL, "train", K_FLAG, verbose, NULL,                                     \
+    X("verbose", NULL, "train fed", K_FLAG, verbose, NULL,                                     \
       "what the run is (data, model, workers) before it starts, and lr and penalty per epoch") \
-    X("config", "FILE.json", CMD_ALL, K_CONFIG, data, NULL,                                \
+    X("config", "FILE.json", "train eval predict fed", K_CONFIG, data, NULL,                                \
       "apply the settings of this JSON object first; the command line wins")
 
 #define FIELD_SIZE(f) sizeof(((rg_config *)0)->f)
@@ -280,6 +305,18 @@ void rg_config_defaults(rg_config *c)
     c->det_shards = 8;
     c->keep = 3;
     c->comm_timeout = 30.0;
+    c->clients = 0;
+    c->rounds = 10;
+    c->sample = 0.1;
+    snprintf(c->algo, sizeof c->algo, "fedavg");
+    c->mu = 0.01;
+    c->feddyn_alpha = 0.01;
+    snprintf(c->mu_adapt, sizeof c->mu_adapt, "none");
+    c->server_lr = 1.0;
+    c->server_momentum = 0.0;
+    c->server_beta1 = 0.9;
+    c->server_beta2 = 0.99;
+    c->server_eps = 1e-3;
     snprintf(c->progress, sizeof c->progress, "auto");
     snprintf(c->format, sizeof c->format, "text");
 }
@@ -855,7 +892,8 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (free_key) continue;
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, x->string);
         if (y && cJSON_Compare(x, y, 1)) continue;
-        if (y && cJSON_IsNumber(y) && name_eq(x->string, "epochs")) {
+        /* regula fed's rounds stand for epochs */
+        if (y && cJSON_IsNumber(y) && (name_eq(x->string, "epochs") || name_eq(x->string, "rounds"))) {
             if ((st = epochs_may_change(c, y, what)) != RG_OK) goto done;
             continue;
         }
@@ -864,7 +902,7 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
                       "process count, --shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
-                      "schedule is cosine, --epochs may change)",
+                      "schedule is cosine, --epochs (regula fed: --rounds) may change)",
                       what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
         free(vx);
         free(vy);
@@ -1134,6 +1172,21 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(c->staleness >= 0 && c->staleness <= 1000000, "staleness", "a step count in [0, 1000000]", L(c->staleness));
     CHECK(isfinite(c->elastic) && c->elastic >= 0 && c->elastic < 1, "elastic", "in [0, 1) (0 = 0.9 / workers)",
           D(c->elastic));
+    CHECK(c->clients >= 0 && c->clients <= 10000, "clients", "a client count in [1, 10000]", L(c->clients));
+    CHECK(c->rounds >= 1, "rounds", "a round count >= 1", L(c->rounds));
+    CHECK(isfinite(c->sample) && c->sample > 0 && c->sample <= 1, "sample", "a fraction in (0, 1]", D(c->sample));
+    CHECK(c->local_epochs >= 0 && c->local_epochs <= 100000, "local-epochs", "an epoch count in [0, 100000] (0 = 1)",
+          L(c->local_epochs));
+    CHECK(c->local_steps >= 0 && c->local_steps <= 10000000, "local-steps", "a step count in [0, 10000000] (0 = off)",
+          L(c->local_steps));
+    CHECK(NONNEG(c->mu), "mu", "a finite number >= 0", D(c->mu));
+    CHECK(isfinite(c->feddyn_alpha) && c->feddyn_alpha > 0, "feddyn-alpha", "a finite number > 0", D(c->feddyn_alpha));
+    CHECK(isfinite(c->server_lr) && c->server_lr > 0, "server-lr", "a finite number > 0", D(c->server_lr));
+    CHECK(IN01(c->server_momentum), "server-momentum", "in [0,1)", D(c->server_momentum));
+    CHECK(IN01(c->server_beta1), "server-beta1", "in [0,1)", D(c->server_beta1));
+    CHECK(IN01(c->server_beta2), "server-beta2", "in [0,1)", D(c->server_beta2));
+    CHECK(isfinite(c->server_eps) && (float)c->server_eps > 0, "server-eps", "a number > 0 that a float can hold",
+          D(c->server_eps));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
     CHECK(c->top >= 0, "top", "a class count >= 1 (0 = off)", L(c->top));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));

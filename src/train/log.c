@@ -153,6 +153,33 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples)
     emit(f, o);
 }
 
+/* regula fed: the round's clients, an object "fed" of the epoch event */
+static void add_summary(cJSON *o, const char *key, double mean, double std, double worst)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, key);
+    if (!x) return;
+    add_fig(x, "mean", mean);
+    add_fig(x, "std", std);
+    add_fig(x, "worst10", worst);
+}
+
+static void add_round(cJSON *o, const rg_round_stats *r)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, "fed");
+    if (!x) return;
+    add_u64(x, "clients", (uint64_t)r->clients);
+    add_u64(x, "trained", (uint64_t)r->trained);
+    add_summary(x, "client_loss", r->client_loss_mean, r->client_loss_std, r->client_loss_worst);
+    add_summary(x, "client_drift", r->drift_mean, r->drift_std, r->drift_worst);
+    add_fig(x, "bytes_up", r->bytes_up);
+    add_fig(x, "bytes_down", r->bytes_down);
+    cJSON *f = cJSON_AddObjectToObject(x, "strength");
+    if (f) {
+        add_fig(f, "min", r->factor_min);
+        add_fig(f, "max", r->factor_max);
+    }
+}
+
 void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression, uint64_t skipped, int W,
                   const double *per, double compression, const double *staleness)
 {
@@ -178,6 +205,7 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression,
     int n = RG_STALE_HIST;   /* [steps read 0, 1, ... steps stale]: up to the last nonzero */
     while (staleness && n > 1 && staleness[n - 1] == 0.0) n--;
     if (staleness) add_array(o, "staleness", staleness, NULL, n);
+    if (e->round) add_round(o, e->round);
     emit(f, o);
     fflush(f);
 }

@@ -61,6 +61,8 @@ char *rg_config_noops(const rg_config *c, int processes)
     int sgd = !strcmp(c->optimizer, "sgd"), rms = !strcmp(c->optimizer, "rmsprop"), plateau = !strcmp(c->lr_schedule, "plateau"), es = c->early_stop > 0, world = c->workers * (processes > 0 ? processes : 1);
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
+    int fed = c->clients > 0;
+    int adaptive = !strcmp(c->algo, "fedadam") || !strcmp(c->algo, "fedyogi");
     int reg = !strcmp(c->loss, "mse") || !strcmp(c->loss, "mae");
     const rule rules[] = {
         { "momentum", !sgd && !rms, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
@@ -84,10 +86,10 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "label-column", !csv, "it is for csv: sources, and none is given" },
         { "test-header", !is_csv(c->test_data), "it is for a csv: --test-data, and none is given" },
         { "test-label-column", !is_csv(c->test_data), "it is for a csv: --test-data, and none is given" },
-        { "partition", world == 1, "one worker trains on all the data" },
+        { "partition", world == 1 && !fed, "one worker trains on all the data" },
         { "worker-batch", world == 1, "one worker takes every batch whole" },
         { "worker-batch", iid, "with --partition iid every worker takes an equal share of each batch and none runs dry" },
-        { "reg-scope", world == 1, "with one worker a local and a global penalty are the same sum" },
+        { "reg-scope", world == 1 && !fed, "with one worker a local and a global penalty are the same sum" },
         { "reg-adapt", world == 1, "one worker keeps the configured strength" },
         { "shard-optimizer", world == 1, "one worker keeps the whole optimizer state" },
         { "shard-optimizer", c->deterministic, "--deterministic has its own exchange" },
@@ -108,6 +110,14 @@ char *rg_config_noops(const rg_config *c, int processes)
           "it prunes --checkpoint-every's checkpoints, and there are none" },
         { "comm-timeout", processes <= 1, "it bounds waits for MPI peers, and the run has none (not under mpirun)" },
         { "progress", c->quiet, "--quiet shows no progress" },
+        { "mu", strcmp(c->algo, "fedprox") != 0, "it is --algo fedprox's proximal strength, and fedprox is not the algorithm" },
+        { "mu-adapt", strcmp(c->algo, "fedprox") && strcmp(c->reg_scope, "local"),
+          "it sets each client's --mu (fedprox) and, under --reg-scope local, its L1/L2 strength; neither applies" },
+        { "feddyn-alpha", strcmp(c->algo, "feddyn") != 0, "it is --algo feddyn's, which is not the algorithm" },
+        { "server-lr", !strcmp(c->algo, "feddyn"), "feddyn's server step has no rate (its h / alpha sets it)" },
+        { "server-beta1", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
+        { "server-beta2", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
+        { "server-eps", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
     };
     char *out = malloc(1);
     size_t len = 0, nr = sizeof rules / sizeof *rules;

@@ -66,9 +66,9 @@ static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
     p->deterministic = c->deterministic;
     p->det_shards = c->det_shards;
     p->shard_optimizer = c->shard_optimizer;
-    if (p->deterministic && !p->iid)
+    if (p->deterministic && !p->iid && !c->clients)
         return at(option, "deterministic", rg_error(RG_EUSAGE, "--deterministic needs --partition iid"));
-    if (p->deterministic && c->batch < c->det_shards)
+    if (p->deterministic && c->batch < c->det_shards && !c->clients)
         return at(option, "det-shards", rg_error(RG_EUSAGE, "--deterministic: --batch %ld is smaller than "
                                                  "--det-shards %d", c->batch, c->det_shards));
     return RG_OK;
@@ -120,6 +120,56 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     else if (p->strategy == RG_STRAT_HOGWILD && (p->opt.kind != RG_OPT_SGD || p->opt.momentum != 0.0f))
         why = "hogwild updates the shared weights with plain SGD (--optimizer sgd, no --momentum)";
     if (why) return at(option, "strategy", rg_error(RG_EUSAGE, "--strategy %s: %s", c->strategy, why));
+    return RG_OK;
+}
+
+/* regula fed: the clients' settings, and what a round cannot take (a
+ * step count that depends on how the clients are dealt to workers) */
+static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
+{
+    if (c->clients == 0) return RG_OK;
+    p->fed = 1;
+    p->epochs = c->rounds;
+    p->fed_setup = (rg_fed_setup){ .clients = c->clients, .sample = c->sample, .local_steps = c->local_steps,
+                                   .local_epochs = c->local_epochs ? c->local_epochs : 1,
+                                   .algo = rg_fed_algo_find(c->algo), .mu = c->mu, .alpha = c->feddyn_alpha,
+                                   .server_lr = c->server_lr, .server_momentum = c->server_momentum,
+                                   .beta1 = c->server_beta1, .beta2 = c->server_beta2, .tau = c->server_eps,
+                                   .mu_adapt = !strcmp(c->mu_adapt, "size") ? RG_ADAPT_SIZE
+                                             : !strcmp(c->mu_adapt, "skew") ? RG_ADAPT_SKEW
+                                             : !strcmp(c->mu_adapt, "divergence") ? RG_ADAPT_DIVERGENCE : RG_ADAPT_NONE,
+                                   .server_penalty = p->scope == RG_SCOPE_GLOBAL, .deterministic = c->deterministic };
+    /* --reg-scope global: the server's, on the aggregated model; local: each client's own */
+    if (p->scope == RG_SCOPE_GLOBAL) p->scope = RG_SCOPE_SERVER;
+    const char *opt = NULL, *why = NULL;
+    int plain = !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "fedprox");
+    int stateful = !plain || c->server_momentum > 0.0 || !strcmp(c->mu_adapt, "divergence");
+    if (!p->fed_setup.algo)
+        opt = "algo", why = "unknown algorithm";
+    else if (c->server_momentum > 0.0 && !plain)
+        opt = "server-momentum", why = "the server's momentum is fedavg's and fedprox's (FedAvgM); fedadam and fedyogi "
+                                       "keep moments of their own";
+    else if (stateful && (c->checkpoint_every_epoch || c->resume[0]))
+        opt = c->resume[0] ? "resume" : "checkpoint-every-epoch",
+        why = "the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures) is not in "
+              "training checkpoints yet: fedavg and fedprox without --server-momentum resume";
+    else if (c->local_epochs > 0 && c->local_steps > 0)
+        opt = "local-steps", why = "give --local-epochs or --local-steps, not both";
+    else if (p->strategy != RG_STRAT_ALLREDUCE)
+        opt = "strategy", why = "a federated round is its own strategy";
+    else if (p->codec.kind != RG_CODEC_NONE)
+        opt = "compress", why = "clients send their whole updates";
+    else if (p->adapt != RG_ADAPT_NONE)
+        opt = "reg-adapt", why = "per-client strength is not built yet";
+    else if (p->shard_optimizer)
+        opt = "shard-optimizer", why = "each client trains a whole replica";
+    else if (c->warmup > 0 || p->lr.kind == RG_LR_COSINE)
+        opt = c->warmup > 0 ? "warmup" : "lr-schedule",
+        why = "a schedule by steps would depend on how the clients are dealt to workers (step and plateau count rounds)";
+    else if (c->checkpoint_every > 0)
+        opt = "checkpoint-every", why = "a round's steps depend on how the clients are dealt to workers: checkpoint "
+                                        "at each round's end with --checkpoint-every-epoch";
+    if (why) return at(option, opt, rg_error(RG_EUSAGE, "regula fed: --%s: %s", opt, why));
     return RG_OK;
 }
 
@@ -210,5 +260,5 @@ rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
     p->batch = c->batch;
     p->epochs = c->epochs;
     p->seed = c->seed;
-    return RG_OK;
+    return resolve_fed(c, p, option);
 }

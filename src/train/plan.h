@@ -13,6 +13,7 @@
 #include "parallel/codec.h"
 #include "comm/link.h"
 #include "reg/reg.h"
+#include "fed/fed.h"
 
 typedef enum { RG_MONITOR_VAL_LOSS, RG_MONITOR_VAL_ACC, RG_MONITOR_VAL_MAE } rg_monitor;
 /* --strategy: allreduce is the synchronous family (which of its members a
@@ -51,6 +52,8 @@ typedef struct rg_plan {
     const char *ck_dir;          /* where checkpoints go, or NULL */
     int ck_epoch;                /* a checkpoint at each epoch's end too */
     const char *save_best;       /* --save-best FILE, or NULL */
+    int fed;                     /* regula fed: clients, rounds for epochs */
+    rg_fed_setup fed_setup;
 } rg_plan;
 
 /* Resolves c into p (which borrows c).  On failure *option (if not NULL)

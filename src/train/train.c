@@ -112,7 +112,9 @@ static rg_status check_world(const rg_run *r)
                         rg_dist_size(), r->threads, RG_MAX_WORKERS);
     if ((size_t)r->world > N)
         return rg_error(RG_EUSAGE, "--workers: %d workers but only %zu training samples", r->world, N);
-    if (c->deterministic && c->det_shards % r->world)
+    if (r->p->fed && (size_t)c->clients > N)
+        return rg_error(RG_EUSAGE, "--clients %d: only %zu training samples to share among them", c->clients, N);
+    if (c->deterministic && c->det_shards % r->world && !r->p->fed)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
     if (r->p->straggler_rank >= r->world)
         return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)", c->straggler, r->world,
@@ -182,19 +184,24 @@ static rg_status prepare(rg_run *r, rg_plan *p)
     const rg_config *c = r->c;
     size_t N = rg_dataset_size(r->train);
     rg_status st = check_world(r);
-    if (st == RG_OK && !p->iid)
-        st = rg_partition_make(rg_dataset_y(r->train), N, rg_dataset_classes(r->train), &p->partition, r->world,
+    /* the data's owners: the workers (a skewed partition), or under
+     * regula fed the clients, whose rounds the fed strategy deals itself
+     * (the schedule then only sizes the batch) */
+    int owners = p->fed ? p->fed_setup.clients : r->world;
+    if (st == RG_OK && (!p->iid || p->fed))
+        st = rg_partition_make(rg_dataset_y(r->train), N, rg_dataset_classes(r->train), &p->partition, owners,
                                c->seed, &r->parts);
+    int skewed = !p->iid && !p->fed;
     if (st == RG_OK)
-        st = rg_schedule_make(&r->sched, N, (size_t)c->batch, r->world, p->iid ? NULL : &r->parts, p->worker_batch);
+        st = rg_schedule_make(&r->sched, N, (size_t)c->batch, r->world, skewed ? &r->parts : NULL, p->worker_batch);
     if (st == RG_OK) st = strengths(r);
     if (st != RG_OK) return st;
-    p->lr.total_steps = r->sched.steps * (uint64_t)c->epochs;
+    p->lr.total_steps = r->sched.steps * (uint64_t)p->epochs;
     p->codec.steps_per_epoch = r->sched.steps;   /* DGC's warm-up counts epochs */
     rg_strat_choice ch = { .name = c->strategy, .deterministic = p->deterministic, .shard_optimizer = p->shard_optimizer,
                            .divergence = p->adapt == RG_ADAPT_DIVERGENCE, .threads = r->threads,
                            .processes = rg_dist_size(), .params = rg_model_param_count(r->m) };
-    r->strategy = rg_strategy_choose(&ch);
+    r->strategy = p->fed ? &rg_strategy_fed : rg_strategy_choose(&ch);
     r->ranks = rg_calloc((size_t)r->threads, sizeof *r->ranks);
     if (!r->ranks) return rg_error(RG_ENOMEM, "out of memory");
     rg_blas_set_threads(c->threads);
@@ -210,7 +217,7 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
     size_t N = rg_dataset_size(r->train);
     uint64_t B = (uint64_t)c->batch < N ? (uint64_t)c->batch : N;
     uint64_t e = ck->n.epoch, k = ck->n.epoch_step;
-    if (!r->p->iid && ck->n.world != (uint64_t)r->world)
+    if (!r->p->iid && !r->p->fed && ck->n.world != (uint64_t)r->world)
         return rg_error(RG_EUSAGE, "--resume: %s was written by %llu workers; with --partition %s each worker owns "
                         "its own samples, so the run must go on with %llu workers (it has %d)", path,
                         (unsigned long long)ck->n.world, c->partition, (unsigned long long)ck->n.world, r->world);
@@ -218,11 +225,13 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
         return rg_error(RG_EUSAGE, "--resume: %s keeps each of its %llu workers' --compress state (residuals); the run "
                         "must go on with %llu workers (it has %d)", path, (unsigned long long)ck->n.world,
                         (unsigned long long)ck->n.world, r->world);
-    if (e >= (uint64_t)c->epochs)
-        return rg_error(RG_EUSAGE, "--resume: %s is in epoch %llu, past --epochs %ld: a resumed run goes on from its "
-                        "checkpoint (give --epochs %llu or more)", path, (unsigned long long)e + 1, c->epochs,
-                        (unsigned long long)e + 1);
-    if (r->p->iid) {
+    const char *unit = r->p->fed ? "round" : "epoch";
+    if (e >= (uint64_t)r->p->epochs)
+        return rg_error(RG_EUSAGE, "--resume: %s is in %s %llu, past --%ss %ld: a resumed run goes on from its "
+                        "checkpoint (give --%ss %llu or more)", path, unit, (unsigned long long)e + 1, unit,
+                        r->p->epochs, unit, (unsigned long long)e + 1);
+    /* regula fed: checkpoints fall on rounds' ends (the cursor counts dealt samples) */
+    if (r->p->iid && !r->p->fed) {
         uint64_t spe = (N + B - 1) / B, at = k * B < N ? k * B : N;
         if (k > spe || ck->n.samples != e * N + at)
             return rg_error(RG_EUSAGE, "--resume: %s stopped at %llu samples (epoch %llu, step %llu of it), which is not "

@@ -49,6 +49,8 @@ typedef struct worker {
     float *extra;               /* [W x extra_n]: every worker's strategy state, at a checkpoint */
     size_t extra_n;
     uint64_t *order;            /* the epoch's order: every sample (iid) or its part */
+    const rg_deal *deal;        /* the epoch's samples as the strategy dealt them, or NULL */
+    uint64_t steps;             /* the epoch's steps: the schedule's or the deal's */
     size_t list_n;
     uint64_t *ids;              /* one pass's rows: ids, features, labels or targets */
     float *xb;
@@ -85,12 +87,14 @@ static size_t take_rows(worker *w, const step *k, int pass)
 {
     const rg_run *r = w->r;
     size_t lo, hi, d = rg_dataset_features(r->train);
-    if (w->p->iid) rg_schedule_slice(&r->sched, k->es, w->s->part0 + pass, w->s->parts, &lo, &hi);
+    const uint64_t *order = w->deal ? w->deal->order : w->order;
+    if (w->deal) lo = w->deal->start[k->es], hi = w->deal->start[k->es + 1];
+    else if (w->p->iid) rg_schedule_slice(&r->sched, k->es, w->s->part0 + pass, w->s->parts, &lo, &hi);
     else rg_schedule_window(&r->sched, w->g, k->es, &lo, &hi);
     const int32_t *Y = rg_dataset_y(r->train);
     const float *T = rg_dataset_targets(r->train);
     for (size_t i = 0; i < hi - lo; i++) {
-        uint64_t id = w->order[lo + i];
+        uint64_t id = order[lo + i];
         w->ids[i] = id;
         rg_dataset_row(r->train, (size_t)id, w->xb + i * d);   /* bytes scaled here */
         if (Y) w->yb[i] = Y[id];
@@ -109,12 +113,14 @@ static rg_status compute(worker *w, step *k, int pass)
      * of this worker's own */
     float scale = !k->local || w->s->summed ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
     float strength = rg_reg_strength(&w->reg, w->g, nb, scale);
+    if (w->deal) strength *= w->deal->factor[k->es];   /* a dealt step's own (a client's --mu-adapt) */
     /* the gradient starts at the penalty's, or the backward pass overwrites
      * it (no zeroing pass); an empty share has no backward: zeroed */
     int start = rg_reg_starts(&w->reg) && !k->measured;
     double reg = start ? rg_model_start_grad(w->m, strength) : 0.0;
     if (!start && nb == 0) rg_model_zero_grad(w->m);
-    rg_pass ps = { .seed = w->p->seed, .step = w->st.n.step, .sample_ids = w->ids, .training = 1,
+    /* a dealt step's draws are keyed by what it is, not by when it runs */
+    rg_pass ps = { .seed = w->p->seed, .step = w->deal ? w->deal->key[k->es] : w->st.n.step, .sample_ids = w->ids, .training = 1,
                    .label_smoothing = (float)w->p->label_smoothing, .grad_scale = scale, .overwrite = !start,
                    .class_weight = w->r->class_weight, .targets = w->tb };
     double l = 0.0;
@@ -303,7 +309,7 @@ static rg_status train_step(worker *w, step *k)
     rg_strategy *s = w->s;
     const rg_strategy_ops *ops = s->ops;
     rg_status st;
-    k->b_step = rg_schedule_size(&w->r->sched, k->es);
+    k->b_step = w->deal ? w->deal->total[k->es] : rg_schedule_size(&w->r->sched, k->es);
     k->inv_b = 1.0f / (float)k->b_step;
     k->local = w->st.n.step >= s->local_from;
     k->x.step = w->st.n.step;
@@ -378,9 +384,9 @@ static rg_status checkpoint(worker *w)
 
 /* ------------------------------------------------------------ epochs */
 
-/* The epoch's order, and its figures from zero, or, for the epoch a
- * checkpoint stopped in, from the checkpoint. */
-static void epoch_begin(worker *w, int epoch, int resumed)
+/* The epoch's order (or the strategy's deal), and its figures from
+ * zero, or, for the epoch a checkpoint stopped in, from the checkpoint. */
+static rg_status epoch_begin(worker *w, int epoch, int resumed)
 {
     const rg_plan *p = w->p;
     w->t_epoch = rg_now();
@@ -398,6 +404,15 @@ static void epoch_begin(worker *w, int epoch, int resumed)
         memset(w->mine, 0, sizeof w->mine);
     }
     w->synced = w->st;   /* the world's, as every epoch begins (or resumes) */
+    w->steps = w->r->sched.steps;
+    if (w->s->ops->deal) {
+        rg_status st = w->s->ops->deal(w->s, (uint64_t)epoch, &w->deal);
+        if (st == RG_OK) w->steps = w->deal->steps;
+        /* a dealt epoch is checkpointed at its end only (plan.c), and its
+         * length may differ with another worker count: it is done */
+        if (resumed) w->st.n.epoch_step = w->steps;
+        return st;
+    }
     if (p->iid) {
         rg_epoch_order(w->order, NULL, w->list_n, p->shuffle, p->seed, RG_RNG_SHUFFLE, epoch);
     } else {
@@ -405,6 +420,7 @@ static void epoch_begin(worker *w, int epoch, int resumed)
         rg_epoch_order(w->order, pt->ids + pt->offset[w->g], w->list_n, p->shuffle, p->seed,
                        RG_RNG_SHUFFLE + 256u * (uint32_t)(w->g + 1), epoch);
     }
+    return RG_OK;
 }
 
 static int improved(const rg_plan *p, double v, double best)
@@ -485,7 +501,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
     double mean_div = w->mine[WA_DIV_COUNT] > 0.0 ? w->mine[WA_DIV_SUM] / w->mine[WA_DIV_COUNT] : 0.0;
     float mine[WS_N] = { (float)w->mine[WA_SAMPLES], (float)w->mine[WA_LOSS], (float)w->mine[WA_CORRECT],
                          (float)(secs - t_comm), (float)t_comm,
-                         (float)(w->s->bytes_per_step * (double)r->sched.steps + w->s->bytes), (float)mean_div,
+                         (float)(w->s->bytes_per_step * (double)w->steps + w->s->bytes), (float)mean_div,
                          (float)w->mine[WA_ABS], (float)w->mine[WA_SQ] };
     float *all = rg_malloc((size_t)W * WS_N * sizeof(float));
     double *per = rg_malloc((size_t)W * WL_N * sizeof(double));
@@ -509,7 +525,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
                          .acc = any && !reg ? correct / n : NAN, .val_loss = NAN, .val_acc = NAN,
                          .samples_per_s = (n - (double)w->samples_t0) / secs, .seconds = secs, .lr = w->st.f.lr,
                          .mae = any && reg ? abs / n : NAN, .rmse = any && reg ? sqrt(sq / n) : NAN,
-                         .val_mae = NAN, .val_rmse = NAN };
+                         .val_mae = NAN, .val_rmse = NAN, .round = w->s->round };
     rg_eval_figures vf;
     if (st == RG_OK && r->val && (st = rg_eval_world(w->m, w->comm, r->val, &vf)) == RG_OK) {
         e.val_loss = vf.loss;
@@ -543,6 +559,7 @@ static rg_status epoch_end(worker *w, int epoch, int *stop)
 static size_t pass_rows(const worker *w)
 {
     const rg_schedule *sc = &w->r->sched;
+    if (w->s->ops->deal) return sc->batch;   /* a dealt window: a client's local batch */
     if (w->p->iid) return (sc->batch + (size_t)w->s->parts - 1) / (size_t)w->s->parts;
     if (sc->mode == RG_WB_EQUAL) return sc->b_loc;
     size_t most = 0, lo, hi;
@@ -587,7 +604,9 @@ static rg_status strategy(worker *w)
                          .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
-                         .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1 };
+                         .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
+                         .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle,
+                         .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train) };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
     w->m = w->s->m;
@@ -607,7 +626,7 @@ static rg_status setup(worker *w)
     if (st != RG_OK) return st;
     memcpy(w->reg.lambda, r->lambda0, (size_t)w->W * sizeof *r->lambda0);
     w->own_lim = p->clip > 0.0 ? FLT_MAX : w->s->limit;
-    w->list_n = p->iid ? rg_dataset_size(r->train) : rg_schedule_part_size(&r->sched, w->g);
+    w->list_n = w->s->ops->deal ? 0 : p->iid ? rg_dataset_size(r->train) : rg_schedule_part_size(&r->sched, w->g);
     size_t cap = pass_rows(w);
     w->order = rg_calloc(w->list_n ? w->list_n : 1, sizeof *w->order);
     w->ids = rg_calloc(cap, sizeof *w->ids);
@@ -673,7 +692,7 @@ static int ck_due(const worker *w, uint64_t done, uint64_t es)
     const rg_plan *p = w->p;
     if (!p->ck_dir) return 0;
     return (p->checkpoint_every > 0 && done % (uint64_t)p->checkpoint_every == 0) ||
-           (p->ck_epoch && es == w->r->sched.steps);
+           (p->ck_epoch && es == w->steps);
 }
 
 /* The epochs; 0 or an error. */
@@ -684,8 +703,8 @@ static rg_status epochs(worker *w)
     int first = r->ck ? (int)r->ck->n.epoch : 0;
     for (int epoch = first; epoch < (int)p->epochs; epoch++) {
         rg_status st;
-        epoch_begin(w, epoch, r->ck && epoch == first);
-        while (w->st.n.epoch_step < r->sched.steps) {
+        if ((st = epoch_begin(w, epoch, r->ck && epoch == first)) != RG_OK) return st;
+        while (w->st.n.epoch_step < w->steps) {
             if (w->t == 0 && rg_hook_set()) {
                 /* kill tests (a no-op otherwise): what was written is on disk */
                 if (w->g == 0 && (st = rg_writer_wait(r->writer, r->log)) != RG_OK) return st;
@@ -693,7 +712,7 @@ static rg_status epochs(worker *w)
             }
             step k = { .es = w->st.n.epoch_step };
             /* local steps end in a full sync where every worker must agree */
-            k.x.full_sync = k.es + 1 == r->sched.steps || ck_due(w, w->st.n.step + 1, k.es + 1);
+            k.x.full_sync = k.es + 1 == w->steps || ck_due(w, w->st.n.step + 1, k.es + 1);
             if ((st = train_step(w, &k)) != RG_OK) return st;
             w->st.n.samples += k.b_step;
             w->st.n.step++;

@@ -193,6 +193,33 @@ expect 2 "--early-stop needs a validation set" -- "${TR[@]}" --early-stop 2
 expect 2 "--workers: 91 workers but only 90 training samples" -- "${TR[@]}" --workers 91
 expect 2 "--workers: 50 workers but only 45 training samples" -- "${TR[@]}" --workers 50 --val-split 0.5
 expect 2 "--workers must be a worker count in [1, 1024], got 0" -- "${TR[@]}" --workers 0
+# regula fed: its own options, and what a federated round cannot take
+FE=("$REGULA" fed "${D[@]}" --model "$M" --batch 16 --rounds 1 "${OUTS[@]}")
+expect 2 "regula fed needs --clients N" -- "${FE[@]}"
+expect 2 "--clients is not an option of 'train'" -- "${TR[@]}" --clients 5
+expect 2 "--epochs is not an option of 'fed' (a federated run counts rounds: give --rounds R" -- "${FE[@]}" --clients 5 --epochs 2
+expect 2 "--clients must be a client count in [1, 10000], got 10001" -- "${FE[@]}" --clients 10001
+expect 2 "--clients must be a client count in [1, 10000], got -1" -- "${FE[@]}" --clients -1
+expect 2 "--clients 100: only 90 training samples to share among them" -- "${FE[@]}" --clients 100
+expect 2 "--rounds must be a round count >= 1, got 0" -- "${FE[@]}" --clients 5 --rounds 0
+expect 2 "--sample must be a fraction in (0, 1], got 0" -- "${FE[@]}" --clients 5 --sample 0
+expect 2 "--sample must be a fraction in (0, 1], got 1.5" -- "${FE[@]}" --clients 5 --sample 1.5
+expect 2 "--local-epochs must be an epoch count in [0, 100000] (0 = 1), got -1" -- "${FE[@]}" --clients 5 --local-epochs -1
+expect 2 "--local-steps must be a step count in [0, 10000000] (0 = off), got -2" -- "${FE[@]}" --clients 5 --local-steps -2
+expect 2 "regula fed: --local-steps: give --local-epochs or --local-steps, not both" -- "${FE[@]}" --clients 5 --local-epochs 2 --local-steps 3
+expect 2 "--algo: unknown value 'fedfoo' (expected fedavg, fedprox, scaffold, feddyn, fedadam or fedyogi)" -- "${FE[@]}" --clients 5 --algo fedfoo
+expect 2 "--mu must be a finite number >= 0, got -1" -- "${FE[@]}" --clients 5 --algo fedprox --mu -1
+expect 2 "regula fed: --lr-schedule: a schedule by steps would depend on how the clients are dealt" -- "${FE[@]}" --clients 5 --lr-schedule cosine
+expect 2 "--checkpoint-every is not an option of 'fed'" -- "${FE[@]}" --clients 5 --checkpoint-every 3 --checkpoint-dir "$O/ck"
+expect 2 "--mu-adapt: unknown value 'fisher' (expected none, size, skew or divergence)" -- "${FE[@]}" --clients 5 --mu-adapt fisher
+expect 2 "regula fed: --checkpoint-every-epoch: the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures)" -- "${FE[@]}" --clients 5 --algo fedprox --mu-adapt divergence --checkpoint-every-epoch --checkpoint-dir "$O/ck"
+expect 2 "--feddyn-alpha must be a finite number > 0, got 0" -- "${FE[@]}" --clients 5 --algo feddyn --feddyn-alpha 0
+expect 2 "--server-lr must be a finite number > 0, got -1" -- "${FE[@]}" --clients 5 --server-lr -1
+expect 2 "--server-momentum must be in [0,1), got 1" -- "${FE[@]}" --clients 5 --server-momentum 1
+expect 2 "--server-beta2 must be in [0,1), got 1.5" -- "${FE[@]}" --clients 5 --algo fedadam --server-beta2 1.5
+expect 2 "--server-eps must be a number > 0 that a float can hold, got 0" -- "${FE[@]}" --clients 5 --algo fedyogi --server-eps 0
+expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's" -- "${FE[@]}" --clients 5 --algo fedadam --server-momentum 0.9
+expect 2 "regula fed: --checkpoint-every-epoch: the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures) is not in training checkpoints yet" -- "${FE[@]}" --clients 5 --algo scaffold --checkpoint-every-epoch --checkpoint-dir "$O/ck"
 
 category model-spec
 expect 2 "--model: dropout rate 1.0 is outside [0, 1)" -- "${TR[@]}" --model 'dense(8, relu) dropout(1.0) dense(3, softmax)'

@@ -77,7 +77,7 @@ static void test_table(void **state)
         assert_non_null(o[i].commands);
         assert_true(strlen(o[i].help) > 5);
         assert_true(strstr(o[i].commands, "train") || strstr(o[i].commands, "eval") ||
-                    strstr(o[i].commands, "predict"));
+                    strstr(o[i].commands, "predict") || strstr(o[i].commands, "fed"));
         for (size_t j = 0; j < i; j++) assert_string_not_equal(o[i].name, o[j].name);
         char key[80];
         snprintf(key, sizeof key, "\"%s\":", o[i].name);
@@ -341,7 +341,7 @@ static void test_hash_sees_every_setting(void **state)
 {
     (void)state;
     static const char *candidates[] = {"7", "0.5", "sgd", "cosine", "val_acc", "x.csv", "local", "size", "equal",
-                                       "local-sgd", "on", "lines", "yes", "json", "bce"};
+                                       "local-sgd", "on", "lines", "yes", "json", "bce", "fedprox"};
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config base;

@@ -1,0 +1,365 @@
+/*
+ * fed.c — the federated round as a strategy (`regula fed`): a round is
+ * the trainer's epoch, every step a local step of the trainer.
+ *
+ * At a round's start (deal) the worker computes the round's plan
+ * (round.c) and hands the trainer its samples; its replica holds the
+ * global weights w_g.  Each of its clients trains from w_g with a fresh
+ * optimizer (zero moments, step 0, as in the papers' clients): the
+ * trainer's steps (forward/backward, the local penalty, the non-finite
+ * guard, the optimizer) on the client's batches.  The algorithm
+ * (algo*.c) adds its terms to the client's gradient in exchange (FedProx's
+ * mu (w - w_g), SCAFFOLD's c - c_i, FedDyn's); their value joins the
+ * step's penalty figure.  When a client's last step is done, its update
+ * w_c - w_g is kept (n_c times it summed, or in its slot under
+ * --deterministic and for algorithms that need every client's) and the
+ * replica goes back to w_g.  The round's last step, a full sync on every
+ * worker, aggregates (server.c) and takes the algorithm's server step on
+ * the weighted mean update, less, under --reg-scope global, the penalty's
+ * gradient at w_g times lr x the clients' mean local steps.  Then every
+ * replica holds the new w_g, and the round's figures are the world's.
+ * The server's state and the clients' (SCAFFOLD's c_i, FedDyn's g_i, kept
+ * for every client that has taken part) are replicated on every worker,
+ * which updates them alike from the gathered updates.
+ *
+ * Invariant: between rounds every worker holds w_g and a fresh optimizer;
+ * nothing of a client outlives its round, so memory grows with the
+ * clients of a round, not with all clients.
+ */
+#include "parallel/strategy.h"
+#include <math.h>
+#include <string.h>
+
+typedef struct fed {
+    rg_strategy base;
+    rg_fed_setup f;
+    const rg_parts *parts;
+    size_t batch, P;
+    int shuffle;
+    uint64_t seed;
+    float *global;             /* [P] w_g */
+    float *delta;              /* [P] the aggregated update */
+    const rg_fed_algo_ops *algo;
+    float *server;             /* [server_state x P] */
+    float **cstate;            /* [C]: each client's own state, once it has trained */
+    float *zeros;              /* [client_state x P]: a client's before it trains */
+    const float **upd;         /* [m] the server step's view of the updates */
+    float **ust;               /* [m] ... and of the sampled clients' states */
+    double *factor;            /* [C] each client's strength factor (--mu-adapt) */
+    double *weight, *raw;      /* [C] its samples; divergence: its last raw figure */
+    rg_fed_agg agg;
+    rg_round round;
+    rg_deal deal;
+    uint64_t es;               /* the round's step in progress */
+    size_t cur;                /* this worker's client in progress (its own index) */
+    double loss, seen;         /* that client's figures so far */
+    double *cl;                /* [2m]: each sampled client's mean loss and drift */
+    double *scratch;           /* [2m] */
+    rg_round_stats report;
+} fed;
+
+/* A client starts: the global weights, a fresh optimizer. */
+static void client_start(fed *f)
+{
+    rg_strategy *s = &f->base;
+    memcpy(rg_model_params(s->m), f->global, f->P * sizeof(float));
+    for (int i = 0; i < rg_optimizer_state_count(s->opt); i++)
+        memset(rg_optimizer_state(s->opt, i), 0, f->P * sizeof(float));
+    rg_optimizer_set_steps(s->opt, 0);
+    f->loss = f->seen = 0.0;
+}
+
+/* Passes over this worker's clients that take no step (no samples). */
+static void skip_empty(fed *f)
+{
+    while (f->cur < f->deal.mine && f->deal.first[f->cur + 1] == f->deal.first[f->cur]) f->cur++;
+}
+
+/* A client's last step is done: its update kept, its figures noted. */
+static void client_done(fed *f)
+{
+    rg_strategy *s = &f->base;
+    size_t j = (size_t)s->rank + f->cur * (size_t)s->world, P = f->P;
+    const float *w = rg_model_params(s->m), *g = f->global;
+    float n = (float)f->round.trained[j];
+    int slot = f->agg.deterministic;
+    float *out = slot ? f->agg.slots + f->cur * P : f->agg.sum;
+    double drift = 0.0;
+    for (size_t q = 0; q < P; q++) {
+        float d = w[q] - g[q];
+        drift += (double)d * (double)d;
+        out[q] = slot ? d : out[q] + n * d;
+    }
+    f->cl[j] = f->seen > 0.0 ? f->loss / f->seen : NAN;
+    f->cl[f->round.m + j] = sqrt(drift);
+    f->cur++;
+    client_start(f);
+    skip_empty(f);
+}
+
+/* --mu-adapt: each client's factor, from the policies of --reg-adapt
+ * (reg.c) over the clients, normalised to a sample-weighted mean of 1;
+ * none and divergence start at 1. */
+static rg_status factors_init(fed *f, const rg_strat_env *env)
+{
+    size_t C = (size_t)f->f.clients, K = env->classes > 0 ? (size_t)env->classes : 1;
+    rg_adapt a = f->f.mu_adapt;
+    f->factor = rg_calloc(C, sizeof *f->factor);
+    f->weight = rg_calloc(C, sizeof *f->weight);
+    f->raw = rg_calloc(C, sizeof *f->raw);
+    size_t *n = rg_calloc(C, sizeof *n);
+    double *hist = a == RG_ADAPT_SKEW ? rg_calloc(C * K, sizeof *hist) : NULL;
+    rg_status st = f->factor && f->weight && f->raw && n && (hist || a != RG_ADAPT_SKEW) ? RG_OK : RG_ENOMEM;
+    for (size_t c = 0; st == RG_OK && c < C; c++) {
+        n[c] = f->parts->offset[c + 1] - f->parts->offset[c];
+        f->weight[c] = (double)n[c];
+        for (size_t i = f->parts->offset[c]; hist && env->labels && i < f->parts->offset[c + 1]; i++)
+            hist[c * K + (size_t)env->labels[f->parts->ids[i]]] += 1.0;
+    }
+    if (st == RG_OK) {
+        rg_reg_raw(a, C, n, hist, (int)K, f->raw);
+        rg_reg_scale(C, f->weight, f->raw, f->factor);
+        if (a == RG_ADAPT_NONE) for (size_t c = 0; c < C; c++) f->factor[c] = 1.0;
+    }
+    rg_free(n);
+    rg_free(hist);
+    return st;
+}
+
+/* --mu-adapt divergence, after a round: a client that trained gets
+ * 1 + ||u_c - mean|| / ||mean|| of its update against the round's mean
+ * (the others keep their last), and the factors are normalised again. */
+static void factors_round(fed *f)
+{
+    if (f->f.mu_adapt != RG_ADAPT_DIVERGENCE) return;
+    double nn = 0.0;
+    for (size_t q = 0; q < f->P; q++) nn += (double)f->delta[q] * (double)f->delta[q];
+    for (size_t j = 0; j < f->round.m && nn > 0.0; j++) {
+        if (!f->upd[j]) continue;
+        double dd = 0.0;
+        for (size_t q = 0; q < f->P; q++) {
+            double e = (double)f->upd[j][q] - (double)f->delta[q];
+            dd += e * e;
+        }
+        f->raw[f->round.client[j]] = 1.0 + sqrt(dd / nn);
+    }
+    rg_reg_scale((size_t)f->f.clients, f->weight, f->raw, f->factor);
+}
+
+static rg_status init(rg_strategy *s, const rg_strat_env *env)
+{
+    fed *f = (fed *)s;
+    size_t P = rg_model_param_count(env->root);
+    rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
+    if (st != RG_OK) return st;
+    s->local_from = 0;   /* every step is a client's own */
+    f->f = *env->fed;
+    f->parts = env->clients;
+    f->batch = env->batch;
+    f->shuffle = env->shuffle;
+    f->seed = env->seed;
+    f->P = P;
+    f->algo = f->f.algo;
+    size_t m = rg_fed_sampled(&f->f), per = (m + (size_t)s->world - 1) / (size_t)s->world;
+    /* every client's update, in its slot: for the bits, for the algorithm, or to measure its divergence */
+    int slots = f->f.deterministic || f->algo->per_client || f->f.mu_adapt == RG_ADAPT_DIVERGENCE;
+    f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = slots, .per = per };
+    size_t ss = (size_t)f->algo->server_state, cs = (size_t)f->algo->client_state;
+    f->server = rg_calloc(ss ? ss * P : 1, sizeof(float));
+    f->cstate = rg_calloc(cs ? (size_t)f->f.clients : 1, sizeof *f->cstate);
+    f->zeros = rg_calloc(cs ? cs * P : 1, sizeof(float));
+    f->upd = rg_calloc(m, sizeof *f->upd);
+    f->ust = rg_calloc(m, sizeof *f->ust);
+    if (!f->server || !f->cstate || !f->zeros || !f->upd || !f->ust || factors_init(f, env) != RG_OK)
+        return rg_error(RG_ENOMEM, "out of memory: federated worker %d's %s state", s->rank, f->algo->name);
+    f->global = rg_calloc(P, sizeof(float));
+    f->delta = rg_calloc(P, sizeof(float));
+    f->cl = rg_calloc(2 * m, sizeof *f->cl);
+    f->scratch = rg_calloc(2 * m, sizeof *f->scratch);
+    if (slots) {
+        f->agg.slots = rg_calloc(per * P, sizeof(float));
+        f->agg.all = rg_calloc((size_t)s->world * per * P, sizeof(float));
+    } else {
+        f->agg.sum = rg_calloc(P, sizeof(float));
+    }
+    if (!f->global || !f->delta || !f->cl || !f->scratch || (slots ? !f->agg.slots || !f->agg.all : !f->agg.sum))
+        return rg_error(RG_ENOMEM, "out of memory: federated worker %d (%zu clients a round, %zu parameters)", s->rank,
+                        m, P);
+    st = rg_strat_broadcast(s);
+    rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = rg_model_params(s->m), .server = f->server };
+    if (st == RG_OK && f->algo->server_init) f->algo->server_init(&cx);
+    return st;
+}
+
+/* The round's plan and this worker's part of it; its replica holds w_g. */
+static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
+{
+    fed *f = (fed *)s;
+    rg_deal_free(&f->deal);
+    rg_round_free(&f->round);
+    rg_status st = rg_round_plan(&f->round, &f->f, f->parts, f->batch, s->world, f->seed, epoch);
+    if (st == RG_OK)
+        st = rg_deal_make(&f->deal, &f->round, f->parts, f->batch, s->rank, s->world, f->shuffle, f->seed, f->factor);
+    if (st != RG_OK) return st;
+    memcpy(f->global, rg_model_params(s->m), f->P * sizeof(float));
+    if (f->agg.sum) memset(f->agg.sum, 0, f->P * sizeof(float));
+    if (f->agg.slots) memset(f->agg.slots, 0, f->agg.per * f->P * sizeof(float));
+    memset(f->cl, 0, 2 * f->round.m * sizeof *f->cl);
+    f->es = 0;
+    f->cur = 0;
+    client_start(f);
+    skip_empty(f);
+    *out = &f->deal;
+    return RG_OK;
+}
+
+/* The worker's own gradient; the algorithm's terms join it (FedProx's
+ * pull towards w_g, SCAFFOLD's correction, FedDyn's). */
+static rg_status exchange(rg_strategy *s, rg_exchange *x)
+{
+    fed *f = (fed *)s;
+    rg_strat_region_whole(s, x);
+    x->local = 1;
+    if (!f->algo->client_grad || f->deal.start[f->es + 1] == f->deal.start[f->es]) return RG_OK;
+    size_t j = (size_t)s->rank + f->cur * (size_t)s->world;
+    float *mine = f->algo->client_state ? f->cstate[f->round.client[j]] : NULL;
+    rg_fed_ctx cx = { .f = &f->f, .P = f->P, .clients = f->f.clients, .wg = f->global, .server = f->server,
+                      .mine = mine ? mine : f->zeros, .factor = f->factor[f->round.client[j]] };
+    x->fig.reg += f->algo->client_grad(&cx, rg_model_params(s->m), x->grad);
+    return RG_OK;
+}
+
+/* The server step's view of the round: each sampled client's update (on
+ * the per-client path) and its own state, made when it first trains. */
+static rg_status round_view(fed *f)
+{
+    size_t cs = (size_t)f->algo->client_state;
+    for (size_t j = 0; j < f->round.m; j++) {
+        int took = f->round.trained[j] > 0;
+        uint32_t c = f->round.client[j];
+        f->upd[j] = took && f->agg.deterministic ? rg_fed_client_update(&f->agg, j) : NULL;
+        if (took && cs && !f->cstate[c] && !(f->cstate[c] = rg_calloc(cs * f->P, sizeof(float))))
+            return rg_error(RG_ENOMEM, "out of memory: the state of client %u (%zu floats each)", c, cs * f->P);
+        f->ust[j] = cs ? f->cstate[c] : NULL;
+    }
+    return RG_OK;
+}
+
+/* The server's step on w_g, the same on every worker: the algorithm's,
+ * then the global penalty's. */
+static rg_status server_step(fed *f, float lr)
+{
+    rg_strategy *s = &f->base;
+    float *w = rg_model_params(s->m), *pen = rg_model_grads(s->m);
+    size_t P = f->P;
+    int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
+    rg_status st = round_view(f);
+    if (st != RG_OK) return st;
+    if (penalise) {   /* at w_g, as a synchronous step takes it at the step's start */
+        memcpy(w, f->global, P * sizeof(float));
+        memset(pen, 0, P * sizeof(float));
+        rg_model_penalty(s->m, 1.0f, pen);
+    }
+    rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = f->global, .server = f->server,
+                      .round = &f->round, .upd = f->upd, .state = f->ust, .lr = lr };
+    f->algo->server_step(&cx, f->delta);
+    factors_round(f);
+    if (penalise) {
+        double n = 0.0, tau = 0.0;
+        for (size_t j = 0; j < f->round.m; j++) {
+            n += (double)f->round.trained[j];
+            tau += (double)f->round.trained[j] * (double)f->round.steps[j];
+        }
+        float eta = n > 0.0 ? lr * (float)(tau / n) : 0.0f;
+        for (size_t q = 0; q < P; q++) f->global[q] -= eta * pen[q];
+    }
+    memcpy(w, f->global, P * sizeof(float));
+    rg_model_apply_constraints(s->m);
+    memcpy(f->global, w, P * sizeof(float));
+    return RG_OK;
+}
+
+/* The round's clients' figures, every worker's, summarised. */
+static rg_status summarise(fed *f)
+{
+    rg_strategy *s = &f->base;
+    size_t m = f->round.m, n = 0;
+    rg_status st = s->world > 1 ? rg_comm_allreduce_f64(s->comm, f->cl, 2 * m, RG_REDUCE_SUM) : RG_OK;
+    if (st != RG_OK) return st;
+    double *loss = f->scratch, *drift = f->scratch + m, *tmp = f->cl, lo = INFINITY, hi = -INFINITY;
+    for (size_t j = 0; j < m; j++)
+        if (f->round.trained[j]) {
+            loss[n] = f->cl[j];
+            drift[n] = f->cl[m + j];
+            lo = fmin(lo, f->factor[f->round.client[j]]);
+            hi = fmax(hi, f->factor[f->round.client[j]]);
+            n++;
+        }
+    rg_fed_summary a, b;
+    rg_fed_summarise(loss, n, tmp, &a);
+    rg_fed_summarise(drift, n, tmp, &b);
+    double bytes = (double)f->P * sizeof(float) * (double)(1 + f->algo->extra);
+    f->report = (rg_round_stats){ .clients = (int)m, .trained = (int)n, .client_loss_mean = a.mean,
+                                  .client_loss_std = a.std, .client_loss_worst = a.worst, .drift_mean = b.mean,
+                                  .drift_std = b.std, .drift_worst = b.worst, .bytes_down = (double)m * bytes,
+                                  .bytes_up = (double)n * bytes, .factor_min = n ? lo : NAN, .factor_max = n ? hi : NAN };
+    s->round = &f->report;
+    return RG_OK;
+}
+
+static rg_status round_end(fed *f, rg_exchange *x)
+{
+    rg_strategy *s = &f->base;
+    rg_status st = RG_TIMED(s, rg_fed_aggregate(&f->agg, &f->round, f->delta, &s->bytes));
+    if (st == RG_OK) st = summarise(f);
+    if (st == RG_OK) st = server_step(f, x->lr);
+    if (st != RG_OK) return st;
+    client_start(f);   /* a fresh optimizer for the next round */
+    x->synced = 1;
+    return RG_OK;
+}
+
+static rg_status update(rg_strategy *s, rg_exchange *x)
+{
+    fed *f = (fed *)s;
+    const rg_deal *d = &f->deal;
+    size_t nb = d->start[f->es + 1] - d->start[f->es];
+    if (!x->idle) rg_strat_update_whole(s, x);
+    if (x->broke) return RG_OK;
+    if (!x->idle) {
+        f->loss += x->fig.loss;
+        f->seen += (double)nb;
+    }
+    if (f->cur < d->mine && d->first[f->cur + 1] == f->es + 1) client_done(f);
+    f->es++;
+    return f->es == d->steps ? round_end(f, x) : RG_OK;
+}
+
+static void free_fed(rg_strategy *s)
+{
+    fed *f = (fed *)s;
+    rg_deal_free(&f->deal);
+    rg_round_free(&f->round);
+    rg_free(f->global);
+    rg_free(f->delta);
+    rg_free(f->cl);
+    rg_free(f->scratch);
+    rg_free(f->agg.sum);
+    rg_free(f->agg.slots);
+    rg_free(f->agg.all);
+    rg_free(f->server);
+    for (int c = 0; f->cstate && f->algo && f->algo->client_state && c < f->f.clients; c++) rg_free(f->cstate[c]);
+    rg_free(f->cstate);
+    rg_free(f->zeros);
+    rg_free(f->upd);
+    rg_free(f->ust);
+    rg_free(f->factor);
+    rg_free(f->weight);
+    rg_free(f->raw);
+}
+
+const rg_strategy_ops rg_strategy_fed = {
+    .name = "fed", .size = sizeof(fed), .init = init, .deal = deal, .exchange = exchange,
+    .agree = rg_strat_agree_whole, .update = update, .gather_state = rg_strat_gather_whole,
+    .restore_state = rg_strat_restore_whole, .free = free_fed,
+};

@@ -1,0 +1,158 @@
+/*
+ * fed.h — layer 4, federated learning: simulated clients, each owning a
+ * part of the training data, trained a round at a time on the trainer's
+ * workers (`regula fed`).
+ *
+ * A round is the trainer's epoch and the fed strategy (fed.c) is a
+ * strategy like local SGD: every step of the round is a local step of
+ * the trainer (forward/backward, penalties, optimizer, non-finite guard),
+ * on the samples the round's plan (round.c) deals to the worker.  The
+ * plan is a pure function of (seed, round): the sampled clients, who
+ * trains them (sampled client j: worker j mod W), each client's local
+ * batches.  The strategy resets the replica to the global weights and
+ * the optimizer to a fresh state when a client starts, keeps the
+ * client's update when it ends, and at the round's last step aggregates
+ * every client's update (server.c) and takes the server's step, so that
+ * every worker holds the new global model for validation, early stopping
+ * and checkpoints.
+ */
+#ifndef RG_FED_H
+#define RG_FED_H
+#include "core/core.h"
+#include "comm/comm.h"
+#include "data/partition.h"
+#include "reg/reg.h"
+
+typedef struct rg_fed_algo_ops rg_fed_algo_ops;
+
+/* The settings of a federated run, resolved (plan.c). */
+typedef struct rg_fed_setup {
+    int clients;               /* --clients */
+    double sample;             /* --sample: fraction drawn per round */
+    long local_epochs;         /* --local-epochs (when local_steps == 0) */
+    long local_steps;          /* --local-steps, 0: local epochs */
+    const rg_fed_algo_ops *algo;
+    double mu;                 /* fedprox: the proximal term's strength */
+    double alpha;              /* feddyn: the dynamic regulariser's strength */
+    double server_lr;          /* the server's step on the mean update */
+    double server_momentum;    /* fedavg, fedprox: the server's momentum (FedAvgM) */
+    double beta1, beta2, tau;  /* fedadam, fedyogi: the server's moments' decays and epsilon */
+    int server_penalty;        /* --reg-scope global: the server applies the
+                                  L1/L2 penalty to the aggregated model */
+    int deterministic;         /* aggregate client by client in a fixed order */
+    rg_adapt mu_adapt;         /* per-client strength of mu and (local scope) L1/L2 */
+} rg_fed_setup;
+
+/* ---- round.c: the round's plan, the same on every worker ---- */
+
+/* The sampled clients of a round: m of C, drawn without replacement by
+ * (seed, round) alone (so the same for any worker count), ascending. */
+typedef struct rg_round {
+    uint64_t round;
+    size_t m;                  /* clients sampled */
+    uint32_t *client;          /* [m] */
+    uint64_t *steps;           /* [m] local steps each takes */
+    uint64_t *trained;         /* [m] samples each trains on (its batches' sum) */
+    uint64_t length;           /* the round's steps: the busiest worker's (>= 1) */
+} rg_round;
+
+/* How many clients a round samples: sample x C rounded, at least 1. */
+size_t rg_fed_sampled(const rg_fed_setup *f);
+/* The plan of round `round`: its clients and their local steps (b: the
+ * local batch, --batch) for W workers. */
+rg_status rg_round_plan(rg_round *r, const rg_fed_setup *f, const rg_parts *parts, size_t b, int W, uint64_t seed,
+                        uint64_t round);
+void rg_round_free(rg_round *r);
+
+/* Worker g's part of a round: its sample ids in the order it takes
+ * them (each client's local epochs, reshuffled by (seed, round, client,
+ * local epoch) unless shuffle is 0), its window at each step, and the key
+ * of each step's random draws (dropout), unique to (round, client, local
+ * step) so a sample's mask does not depend on the worker count. */
+typedef struct rg_deal {
+    uint64_t steps;            /* the round's length (every worker's) */
+    uint64_t *order;
+    size_t *start;             /* [steps + 1]: step s takes order[start[s] .. start[s+1]) */
+    uint64_t *key;             /* [steps] */
+    float *factor;             /* [steps]: the strength factor of the step's client
+                                  (--mu-adapt; 1 when idle) for its local penalty */
+    size_t *total;             /* [steps]: samples every worker takes at step s */
+    size_t *first;             /* [mine + 1]: the first step of each of its clients */
+    size_t mine;               /* its clients: sampled j = g, g + W, ... */
+} rg_deal;
+rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t b, int g, int W, int shuffle,
+                       uint64_t seed, const double *factor);
+void rg_deal_free(rg_deal *d);
+
+/* ---- the algorithms (algo*.c): a unit each, in algo.c's table ---- */
+
+/* What an algorithm sees.  At a client's step: the global weights w_g,
+ * the server's state (server_state arrays of P) and the client's own
+ * (client_state arrays of P, zero until it first trains), all read-only.
+ * At the server's step: the round's mean update delta, every sampled
+ * client's update (upd[j], NULL for one that trained nothing) and local
+ * steps, and the states to update. */
+typedef struct rg_fed_ctx {
+    const rg_fed_setup *f;
+    size_t P;
+    int clients;               /* C, all of them */
+    float *wg;                 /* [P] */
+    float *server;             /* [server_state x P] */
+    float *mine;               /* [client_state x P]: this client's, or NULL */
+    double factor;             /* this client's strength factor (--mu-adapt; else 1) */
+    const rg_round *round;     /* the server's step */
+    const float *const *upd;   /* [m]: each sampled client's w_c - w_g */
+    float **state;             /* [m]: each sampled client's own state (written) */
+    float lr;                  /* the clients' learning rate this round */
+} rg_fed_ctx;
+
+struct rg_fed_algo_ops {
+    const char *name;
+    int client_state, server_state;   /* arrays of P floats each */
+    int per_client;            /* the server needs every client's update, not their sum */
+    int extra;                 /* arrays of P a client receives and sends beside w_g and
+                                  its update (SCAFFOLD's c and Δc_i): the bytes counted */
+    /* Adds the algorithm's terms to a client's gradient at w; returns the
+     * value of the penalty they stand for (0 if none), for the figures. */
+    double (*client_grad)(const rg_fed_ctx *x, const float *w, float *grad);
+    /* Called once before the first round: initial server state. */
+    void (*server_init)(const rg_fed_ctx *x);
+    /* The server's step: w_g += what the round's updates say (delta: the
+     * sample-weighted mean update); the states updated. */
+    void (*server_step)(const rg_fed_ctx *x, const float *delta);
+};
+/* The table: fedavg, fedprox, scaffold, feddyn, fedadam, fedyogi. */
+const rg_fed_algo_ops *rg_fed_algo_find(const char *name);
+/* what several share: w_g += lr x (momentum ? v = beta v + delta : delta) */
+void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta);
+
+/* ---- server.c: aggregation and the server's step ---- */
+
+/* The round's aggregation: on entry sum holds this worker's
+ * sum_c n_c (w_c - w_g) over its clients, or, deterministic (and for the
+ * algorithms that need every client's update), slots holds its clients'
+ * w_c - w_g, slot i of [per x P] for its i-th client, which every worker
+ * then holds in all (rg_fed_client_update finds client j's).
+ * On return delta holds sum_c n_c (w_c - w_g) / sum_c n_c over every
+ * sampled client of the round (0 when none trained), the same bits on
+ * every worker; *bytes adds what a ring would send. */
+typedef struct rg_fed_agg {
+    rg_comm *comm;
+    int g, W;
+    size_t P;
+    int deterministic;
+    float *sum;                /* [P] */
+    float *slots, *all;        /* deterministic: [per x P], [W x per x P] */
+    size_t per;                /* slots per worker: ceil(m / W) */
+} rg_fed_agg;
+rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, double *bytes);
+/* After rg_fed_aggregate on the per-client path: sampled client j's update. */
+const float *rg_fed_client_update(const rg_fed_agg *a, size_t j);
+
+/* A summary of the round's clients' figures: mean, standard deviation and
+ * the mean of the worst 10% (the highest; at least one client). */
+typedef struct rg_fed_summary {
+    double mean, std, worst;
+} rg_fed_summary;
+void rg_fed_summarise(const double *v, size_t n, double *scratch, rg_fed_summary *out);
+#endif

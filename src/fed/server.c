@@ -1,0 +1,93 @@
+/*
+ * server.c — the server's side of a federated round: the aggregation of
+ * the clients' updates, and the summaries of their figures.
+ *
+ * The mean is weighted by the samples each client trained on: every
+ * worker holds sum_c n_c (w_c - w_g) over its clients, one all-reduce
+ * sums them, and the total weight is known to every worker from the
+ * round's plan.  Under --deterministic the order of that sum must not
+ * depend on who trained whom, so each client's weighted update is
+ * gathered (an all-gather of one slot per client) and summed in the
+ * order of the clients: the same bits for any worker count.
+ *
+ * A robust aggregator (median, trimmed mean, Krum) needs every client's
+ * update, not their sum: it takes the deterministic path's gathered
+ * slots (rg_fed_agg.all, client j in slot j / W of worker j mod W) and
+ * the weights rg_round.trained, in place of the sum below.
+ */
+#include "fed/fed.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double total_weight(const rg_round *r)
+{
+    double n = 0.0;
+    for (size_t j = 0; j < r->m; j++) n += (double)r->trained[j];
+    return n;
+}
+
+const float *rg_fed_client_update(const rg_fed_agg *a, size_t j)
+{
+    size_t k = j % (size_t)a->W, i = j / (size_t)a->W;
+    return a->all + (k * a->per + i) * a->P;
+}
+
+/* the clients' updates from the gathered slots, weighted, added in client order */
+static void sum_gathered(const rg_fed_agg *a, const rg_round *r, float *delta)
+{
+    memset(delta, 0, a->P * sizeof *delta);
+    for (size_t j = 0; j < r->m; j++) {
+        if (!r->trained[j]) continue;
+        const float *u = rg_fed_client_update(a, j);
+        float n = (float)r->trained[j];
+        for (size_t q = 0; q < a->P; q++) delta[q] += n * u[q];
+    }
+}
+
+rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, double *bytes)
+{
+    double n = total_weight(r), W = (double)a->W, P = (double)a->P;
+    rg_status st = RG_OK;
+    if (a->deterministic) {
+        if (a->W > 1) {
+            st = rg_comm_allgather(a->comm, a->slots, a->per * a->P, a->all);
+            *bytes += (W - 1.0) * (double)a->per * P * sizeof(float);
+        } else {
+            memcpy(a->all, a->slots, a->per * a->P * sizeof(float));
+        }
+        if (st == RG_OK) sum_gathered(a, r, delta);
+    } else {
+        if (a->W > 1) {
+            st = rg_comm_allreduce(a->comm, a->sum, a->P, RG_REDUCE_SUM);
+            *bytes += 2.0 * (W - 1.0) / W * P * sizeof(float);
+        }
+        memcpy(delta, a->sum, a->P * sizeof *delta);
+    }
+    if (st != RG_OK) return st;
+    float inv = n > 0.0 ? (float)(1.0 / n) : 0.0f;
+    for (size_t q = 0; q < a->P; q++) delta[q] *= inv;
+    return RG_OK;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void rg_fed_summarise(const double *v, size_t n, double *scratch, rg_fed_summary *out)
+{
+    *out = (rg_fed_summary){ NAN, NAN, NAN };
+    if (n == 0) return;
+    double s = 0.0, ss = 0.0;
+    for (size_t i = 0; i < n; i++) s += v[i];
+    double mean = s / (double)n;
+    for (size_t i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
+    memcpy(scratch, v, n * sizeof *v);
+    qsort(scratch, n, sizeof *scratch, cmp_desc);
+    size_t k = (n + 9) / 10;   /* the worst 10%, at least one */
+    double w = 0.0;
+    for (size_t i = 0; i < k; i++) w += scratch[i];
+    *out = (rg_fed_summary){ mean, sqrt(ss / (double)n), w / (double)k };
+}

@@ -1,0 +1,66 @@
+# fed.sh — `regula fed` as a user drives it: a round per progress line,
+# the round's clients in the log's epoch events (every field the README
+# documents), the summary line in rounds, the same model for 1 and 3
+# worker threads under --deterministic, a bitwise resume after a kill, --help.
+# Run as: bash fed.sh REGULA_BIN DATA_DIR
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
+REGULA=${1:?usage: fed.sh REGULA_BIN DATA_DIR}
+T=$(mktemp -d "${TMPDIR:-/tmp}/regula-fed-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0 failed=0
+ok() { pass=$((pass + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+gen_csv "$T/train.csv" 600 4242
+FED=("$REGULA" fed --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax, l2=0.001)' --clients 20
+     --partition dirichlet:0.5 --rounds 3 --sample 0.5 --lr 0.05 --batch 8)
+
+run 0 -- "${FED[@]}" --log "$T/fed.jsonl" --save "$T/a.safetensors"
+check "the summary counts rounds" grep -Eq '^train_loss [0-9.]+  train_acc [0-9.]+  rounds 3$' "$T/out"
+check "a progress line per round" test "$(grep -c '^round [123]/3  loss ' "$T/err")" -eq 3
+check "each round names its clients" grep -q '^round 3/3 .* clients 10  client_loss [0-9.]*+-[0-9.]* worst10 ' "$T/err"
+check "the log has 3 epoch events with a fed object" test "$(grep -c '"fed":{"clients":10,"trained":' "$T/fed.jsonl")" -eq 3
+for f in client_loss client_drift; do
+    check "the fed object's $f has mean, std and worst10" \
+        grep -Eq "\"$f\":\\{\"mean\":[0-9.e-]+,\"std\":[0-9.e-]+,\"worst10\":[0-9.e-]+\\}" "$T/fed.jsonl"
+done
+# 10 clients x (8 x 4 + 8 + 3 x 8 + 3) parameters x 4 bytes, each way
+check "bytes up and down: the sampled clients' models" grep -q '"bytes_up":2680,"bytes_down":2680' "$T/fed.jsonl"
+check "the clients' strength factors: 1 without --mu-adapt" grep -q '"strength":{"min":1,"max":1}' "$T/fed.jsonl"
+
+run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
+run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
+check "--deterministic: 1 and 3 worker threads save the same bytes" cmp -s "$T/d1.safetensors" "$T/d3.safetensors"
+run 0 -- "${FED[@]}" --algo fedprox --mu 0 --save "$T/p0.safetensors"
+check "fedprox --mu 0 saves fedavg's bytes" cmp -s "$T/a.safetensors" "$T/p0.safetensors"
+
+# a kill mid-run, then --resume from the last round's checkpoint: the straight run, bitwise
+# (with another worker count under --deterministic; with the same one without it)
+for det in --deterministic ""; do
+    rm -rf "$T/ck" "$T/resumed.safetensors"
+    # shellcheck disable=SC2086
+    run 0 -- "${FED[@]}" $det --rounds 4 --save "$T/straight.safetensors"
+    # shellcheck disable=SC2086
+    (RG_TEST_CRASH=step:100 exec "${FED[@]}" $det --rounds 4 --checkpoint-every-epoch --checkpoint-dir "$T/ck" \
+        --save "$T/resumed.safetensors" >/dev/null 2>&1) 2>/dev/null
+    check "the run was killed before its end ($det)" test ! -e "$T/resumed.safetensors"
+    check "round checkpoints were left ($det)" test -n "$(ls "$T/ck")"
+    workers=1
+    [ -n "$det" ] && workers=3
+    # shellcheck disable=SC2086
+    run 0 -- "${FED[@]}" $det --rounds 4 --workers $workers --checkpoint-every-epoch --resume "$T/ck" --save "$T/resumed.safetensors"
+    check "--resume after a kill, $workers workers: the straight run's bytes ($det)" cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+done
+
+run 0 -- "$REGULA" fed --help
+for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-alpha server-lr server-momentum server-beta1 \
+         server-beta2 server-eps partition reg-scope deterministic checkpoint-every-epoch resume; do
+    check "fed --help lists --$o" grep -q -- "--$o " "$T/out"
+done
+check "fed --help does not offer --epochs" bash -c "! grep -q -- '--epochs ' '$T/out'"
+run 0 -- "$REGULA" --help
+check "regula --help lists fed" grep -q '^  fed ' "$T/out"
+
+echo "cli_fed: $pass passed, $failed failed"
+[ "$failed" -eq 0 ]
