@@ -140,9 +140,9 @@ static rg_status resolve_fed_robust(const rg_config *c, rg_plan *p, int *option)
     f->straggler = c->straggler_frac;
     const char *opt = NULL, *why = NULL;
     if (f->attack.kind != RG_ATTACK_NONE && c->attackers <= 0.0)
-        opt = "attackers", why = "--attack needs --attackers FRACTION > 0 (the share of the clients that attack)";
+        opt = "attackers", why = "--attack needs the share of the clients that attack, a FRACTION > 0";
     else if (f->attack.kind == RG_ATTACK_NONE && c->attackers > 0.0)
-        opt = "attack", why = "--attackers needs --attack signflip|labelflip|noise:SIGMA";
+        opt = "attack", why = "--attackers needs an attack to simulate: signflip, labelflip or noise:SIGMA";
     else if (c->dp_noise > 0.0 && c->dp_clip <= 0.0)
         opt = "dp-noise", why = "the noise is SIGMA x --dp-clip C: give --dp-clip C > 0";
     else if (c->dp_clip > 0.0 && f->agg.kind != RG_AGG_MEAN)
