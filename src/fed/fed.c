@@ -179,8 +179,6 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
                 rg_fed_per_client(&f->f);
     f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = slots, .per = per,
                            .f = &f->f, .seed = f->seed };
-    if (f->f.attack.kind == RG_ATTACK_LABELFLIP && env->classes < 2)
-        return rg_error(RG_EUSAGE, "--attack labelflip: the data has no class labels to flip (a regression)");
     size_t ss = (size_t)f->algo->server_state, cs = (size_t)f->algo->client_state;
     f->server = rg_calloc(ss ? ss * P : 1, sizeof(float));
     f->cstate = rg_calloc(cs ? (size_t)f->f.clients : 1, sizeof *f->cstate);

@@ -227,14 +227,13 @@ expect 2 "--aggregate trimmed:0.5: BETA must be a number in [0, 0.5)" -- "${FR[@
 expect 2 "--aggregate krum:x: F must be an integer" -- "${FR[@]}" --aggregate krum:x
 expect 2 "--aggregate krum:2: Krum's guarantee needs n >= 2F+3 = 7 client updates a round, but a round has 5" -- "${FR[@]}" --aggregate krum:2
 expect 2 "--aggregate multikrum:1,5: M must be at most n-F = 4 with 5 updates a round" -- "${FR[@]}" --aggregate multikrum:1,5
-expect 2 "--aggregate trimmed:0.4: cutting 2 from each end of 5 updates leaves none" -- "${FR[@]}" --aggregate trimmed:0.4
 expect 2 "--attack: 'foo' is not one of none, signflip[:S], labelflip, noise:SIGMA" -- "${FR[@]}" --attack foo --attackers 0.2
 expect 2 "--attack noise:-1: SIGMA must be a finite number > 0" -- "${FR[@]}" --attack noise:-1 --attackers 0.2
 expect 2 "--attackers must be a fraction in [0, 1], got 1.5" -- "${FR[@]}" --attack signflip --attackers 1.5
 expect 2 "regula fed: --attackers: --attack needs the share of the clients that attack" -- "${FR[@]}" --attack signflip
 expect 2 "regula fed: --attack: --attackers needs an attack to simulate" -- "${FR[@]}" --attackers 0.2
 expect 2 "--dp-clip must be a finite number >= 0 (0 = off), got -1" -- "${FR[@]}" --dp-clip -1
-expect 2 "--dp-noise must be a finite number >= 0, got nan" -- "${FR[@]}" --dp-clip 1 --dp-noise nan
+expect 2 "--dp-noise: 'nan' is not a finite number" -- "${FR[@]}" --dp-clip 1 --dp-noise nan
 expect 2 "regula fed: --dp-noise: the noise is SIGMA x --dp-clip C: give --dp-clip C > 0" -- "${FR[@]}" --dp-noise 1
 expect 2 "--dp-delta must be in (0, 1), got 0" -- "${FR[@]}" --dp-clip 1 --dp-delta 0
 expect 2 "--dp-delta must be in (0, 1), got 1" -- "${FR[@]}" --dp-clip 1 --dp-delta 1
@@ -242,6 +241,7 @@ expect 2 "regula fed: --dp-clip: DP-FedAvg's noise is calibrated to the sum of t
 expect 2 "regula fed: --dp-clip: scaffold's and feddyn's clients send state of their own" -- "${FR[@]}" --dp-clip 1 --algo scaffold
 expect 2 "--client-dropout must be a probability in [0, 1), got 1" -- "${FR[@]}" --client-dropout 1
 expect 2 "--straggler-frac must be a probability in [0, 1], got 2" -- "${FR[@]}" --straggler-frac 2
+expect 2 "--attack labelflip: the data has no class labels to flip (a regression)" -- "${FR[@]}" --loss mse --model 'dense(1)' --attack labelflip --attackers 0.2
 expect 2 "--aggregate is not an option of 'train'" -- "${TR[@]}" --aggregate median
 
 category model-spec
