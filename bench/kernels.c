@@ -19,7 +19,7 @@
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick]     (one short round each, the reference
+ * Usage: bench_kernels [--quick | --peak]   (--peak: the FMA peak alone)     (one short round each, the reference
  *                                     loop on small shapes only: the test)
  * Exits 1 when a library's product differs from OpenBLAS's by more than
  * 1e-4 of its largest value (the test, bench_kernels_quick, checks it).
@@ -256,6 +256,11 @@ static void open_blis(void)
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--quick")) { rounds = 1; round_seconds = 0.002; quick = 1; }
+    if (argc > 1 && !strcmp(argv[1], "--peak")) {   /* for bench/run.sh: the peak alone, GFLOP/s */
+        double p256 = fma_peak(8), p512 = __builtin_cpu_supports("avx512f") ? fma_peak(16) : 0.0;
+        printf("%.1f\n", p512 > p256 ? p512 : p256);
+        return 0;
+    }
     openblas_set_num_threads(1);
     const char *ct = getenv("OPENBLAS_CORETYPE");
     printf("OpenBLAS %s, OPENBLAS_CORETYPE=%s\n", openblas_get_config(), ct ? ct : "(unset)");

@@ -75,6 +75,15 @@ if [ -x /usr/bin/time ] && [ -x "$build/regula" ]; then
   rm -rf "$tmp"
 fi
 
+# The core's FMA peak, measured now (bench_kernels: 12 FMA chains of the
+# widest vectors, best of 5), and each model's matrix-product flops per
+# training sample (forward and weight gradient of every dense layer, input
+# gradient of all but the first): samples/s x flops / peak is the share of
+# the core a framework turns into products.
+peak=$("${pin[@]}" "$build/bench_kernels" --peak 2>/dev/null || echo 0)
+declare -A flops=([ref]=204544 [wide]=9564160)
+share() { awk -v r="$1" -v f="${flops[$2]:-0}" -v p="$peak" 'BEGIN { if (p > 0 && f > 0) printf "%.0f%%", 100 * r * f / (p * 1e9); else printf "n/a" }'; }
+
 echo
 cpu=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 echo "machine: ${cpu:-unknown CPU}, $cores cores online; pinned: ${pin[*]:-no (taskset missing)}"
@@ -88,15 +97,19 @@ else
   echo "torch: not installed (scripts/deps.sh --bench installs python3-torch); regula only"
 fi
 echo
+echo "FMA peak of the pinned core: ${peak} GFLOP/s (bench_kernels --peak)"
 if [ $have_torch = 1 ]; then
-  printf '%-6s %18s %18s %8s %10s %10s\n' model "regula samples/s" "torch samples/s" ratio "regula MB" "torch MB"
+  printf '%-6s %18s %8s %18s %8s %8s %10s %10s\n' model "regula samples/s" "of peak" "torch samples/s" "of peak" ratio \
+    "regula MB" "torch MB"
   for m in $models; do
-    printf '%-6s %18.0f %18.0f %8.2f %10.1f %10.1f\n' "$m" "${med_rg[$m]}" "${med_pt[$m]}" \
+    printf '%-6s %18.0f %8s %18.0f %8s %8.2f %10.1f %10.1f\n' "$m" "${med_rg[$m]}" "$(share "${med_rg[$m]}" "$m")" \
+      "${med_pt[$m]}" "$(share "${med_pt[$m]}" "$m")" \
       "$(awk -v a="${med_rg[$m]}" -v b="${med_pt[$m]}" 'BEGIN { print a / b }')" "${mem_rg[$m]}" "${mem_pt[$m]}"
   done
 else
-  printf '%-6s %18s %10s\n' model "regula samples/s" "regula MB"
-  for m in $models; do printf '%-6s %18.0f %10.1f\n' "$m" "${med_rg[$m]}" "${mem_rg[$m]}"; done
+  printf '%-6s %18s %8s %10s\n' model "regula samples/s" "of peak" "regula MB"
+  for m in $models; do printf '%-6s %18.0f %8s %10.1f\n' "$m" "${med_rg[$m]}" "$(share "${med_rg[$m]}" "$m")" "${mem_rg[$m]}"; done
 fi
+echo "of peak: samples/s x the model's matrix-product flops per sample (ref 204,544, wide 9,564,160) / the FMA peak"
 echo "MB: peak resident memory (median of the runs), data as loaded included"
 echo "regula train, reference example, 1 epoch (README): peak resident ${ref_mem} MB"

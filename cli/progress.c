@@ -143,7 +143,7 @@ static const char *fig(char *buf, double v)
 {
     if (isnan(v)) return "NaN";
     if (isinf(v)) return v > 0 ? "inf" : "-inf";
-    snprintf(buf, 32, "%.4f", v);
+    snprintf(buf, 32, fabs(v) < 1e9 ? "%.4f" : "%.4e", v);   /* a diverged 1e43 fits */
     return buf;
 }
 

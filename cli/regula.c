@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,8 +540,12 @@ static int load_sets(const rg_config *c, sets *s)
     const char **names = names_of(all, NULL, &n);
     if (rg_dataset_class_name(all, 0) && !names) code = failf(EXIT_OTHER, "out of memory");
     else code = open_test(c, s, names, n);
-    if (code || (code = split(c, all, s))) {
-        if (code) rg_dataset_free(all);   /* split takes it whatever happens */
+    if (!code) {
+        code = split(c, all, s);   /* split takes `all` whatever happens */
+        all = NULL;
+    }
+    if (code) {
+        rg_dataset_free(all);
         free(names);
         return code;
     }
@@ -609,24 +614,42 @@ static void say_run(const rg_config *c, const sets *s)
             c->batch, c->epochs);
 }
 
+/* A final figure: four decimals, or four significant digits and an
+ * exponent from 1e9 up (a diverged run's 1e43 would be 50 digits). */
+static void put(const char *name, double v)
+{
+    printf(fabs(v) < 1e9 || !isfinite(v) ? "%s %.4f  " : "%s %.4e  ", name, v);
+}
+
 /* The results (stdout: one line, the final model's figures) and, on
  * stderr, how long it took and where the model went. */
 static void report(const rg_config *c, const sets *s, const rg_train_result *r, double secs)
 {
-    if (rg_model_classes(s->m) == 0) {
-        if (s->test) printf("test_loss %.4f  test_mae %.4f  test_rmse %.4f  ", r->test_loss, r->test_mae, r->test_rmse);
-        if (s->val) printf("val_loss %.4f  val_mae %.4f  val_rmse %.4f  ", r->val_loss, r->val_mae, r->val_rmse);
-        printf("train_loss %.4f  train_mae %.4f  train_rmse %.4f  %s %d", r->train_loss, r->train_mae, r->train_rmse,
-               c->clients ? "rounds" : "epochs", r->epochs_run);
-    } else {
-        if (s->test) printf("test_loss %.4f  test_acc %.4f  ", r->test_loss, r->test_acc);
-        if (s->val) printf("val_loss %.4f  val_acc %.4f  ", r->val_loss, r->val_acc);
-        printf("train_loss %.4f  train_acc %.4f  %s %d", r->train_loss, r->train_acc, c->clients ? "rounds" : "epochs",
-               r->epochs_run);
+    int reg = rg_model_classes(s->m) == 0;
+    const char *sets_[3] = { "test", "val", "train" };
+    const double fig[3][3] = { { r->test_loss, r->test_acc, r->test_mae }, { r->val_loss, r->val_acc, r->val_mae },
+                               { r->train_loss, r->train_acc, r->train_mae } };
+    const double rmse[3] = { r->test_rmse, r->val_rmse, r->train_rmse };
+    for (int k = 0; k < 3; k++) {
+        if ((k == 0 && !s->test) || (k == 1 && !s->val)) continue;
+        char name[32];
+        snprintf(name, sizeof name, "%s_loss", sets_[k]);
+        put(name, fig[k][0]);
+        snprintf(name, sizeof name, "%s_%s", sets_[k], reg ? "mae" : "acc");
+        put(name, fig[k][reg ? 2 : 1]);
+        if (reg) {
+            snprintf(name, sizeof name, "%s_rmse", sets_[k]);
+            put(name, rmse[k]);
+        }
     }
+    printf("%s %d", c->clients ? "rounds" : "epochs", r->epochs_run);
     if (c->early_stop > 0) printf("  (best epoch %d%s)", r->best_epoch, r->stopped_early ? ", stopped early" : "");
     printf("\n");
     fflush(stdout);
+    if (r->skipped)
+        cli_warn("%llu of %llu steps skipped (--skip-nonfinite): their loss or gradient was not finite, so the "
+                 "model learned from the other %llu", (unsigned long long)r->skipped, (unsigned long long)r->steps,
+                 (unsigned long long)(r->steps > r->skipped ? r->steps - r->skipped : 0));
     if (r->left_out)
         cli_warn("%llu sample%s left out of the final figures: %s outputs are not finite (--skip-nonfinite)",
                  (unsigned long long)r->left_out, r->left_out == 1 ? "" : "s", r->left_out == 1 ? "its" : "their");

@@ -325,8 +325,9 @@ static rg_status parse_labels(const label_src *src, const char **lab, const rg_d
         if (!numeric) continue;
         if (!isfinite(v)) return label_error(src, i, "is non-finite", lab[i]);
         if (v < 0 || v != floor(v) || v > RG_DATA_MAX_LABEL) {
-            char what[64];
-            snprintf(what, sizeof what, "is not an integer in [0, %d]", RG_DATA_MAX_LABEL);
+            char what[160];
+            snprintf(what, sizeof what, "is not an integer in [0, %d]%s", RG_DATA_MAX_LABEL,
+                     v != floor(v) ? " (a class; for a numeric target, train a regression: --loss mse or mae)" : "");
             return label_error(src, i, what, lab[i]);
         }
         ds->y[i] = (int32_t)v;

@@ -33,6 +33,8 @@ struct rg_dataset {
     float *x;      /* n*d, or NULL when stored as bytes */
     uint8_t *u8;   /* n*d bytes, or NULL when stored as floats */
     float lut[256];        /* bytes: byte b's value */
+    float div;             /* bytes: lut[b] == (float)b / div for every b (the automatic
+                              scale: 255), so rows convert in vector loops; else 0 */
     float *mean, *std;     /* bytes, standardised: d each, else NULL */
     _Atomic(float *) xf;   /* bytes: rg_dataset_x's float copy, made on its first call */
     int32_t *y;    /* n, or NULL */

@@ -21,6 +21,18 @@ void rg_act_forward(rg_act a, float *y, size_t n, size_t d, float *pre);
  * derivative needs it, the pre-activation pre (gelu).  Not for softmax. */
 void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size_t count);
 
+/* A dense layer's activation and the dropout after it, fused (training):
+ * over n rows of d, y = act(y) in place (as rg_act_forward, pre for gelu)
+ * and out = y * mask, each row finished before the next, so a row is read
+ * once while it is in cache.  Not for softmax. */
+void rg_act_dropout_forward(rg_act a, float *y, float *pre, const float *mask, float *out, size_t n, size_t d);
+/* Their backward and the bias gradient in one pass over n rows of d:
+ * dy = (dy * mask) * act'(.) (mask NULL: no dropout), the very operations
+ * of the dropout's and rg_act_backward's passes in their order, then
+ * gb[j] += dy[i][j] row by row (gb NULL: no bias).  Not for softmax. */
+void rg_act_dropout_backward(rg_act a, float *dy, const float *y, const float *pre, const float *mask, float *gb,
+                             size_t n, size_t d);
+
 /* p = softmax(z) row by row (p may alias z). */
 void rg_softmax_rows(const float *z, float *p, size_t n, size_t k);
 /* Softmax cross-entropy over n rows of k logits z.  Writes p = softmax(z).

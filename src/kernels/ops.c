@@ -1,6 +1,10 @@
 /*
  * ops.c — elementwise activations and the softmax cross-entropy.  Each loop is
  * a flat pass over a contiguous buffer so the compiler can vectorise it.
+ * The fused kernels (activation + dropout + bias gradient; softmax +
+ * cross-entropy + its gradient) do per element exactly the operations of
+ * the separate passes, in the same order, in fewer passes: the bits are
+ * those of the passes they replace.
  * Softmax cross-entropy works from logits (log-sum-exp with the row max
  * subtracted), so it stays finite for any finite logits.
  */
@@ -78,6 +82,51 @@ void rg_act_backward(rg_act a, float *dy, const float *y, const float *pre, size
     }
 }
 
+void rg_act_dropout_forward(rg_act a, float *y, float *pre, const float *mask, float *out, size_t n, size_t d)
+{
+    if (a == RG_ACT_RELU || a == RG_ACT_LINEAR) {   /* one loop: the common layers */
+        int relu = a == RG_ACT_RELU;
+        for (size_t i = 0; i < n * d; i++) {
+            float v = relu && y[i] <= 0.0f ? 0.0f : y[i];   /* !(y <= 0): a NaN stays NaN */
+            y[i] = v;
+            out[i] = v * mask[i];
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rg_act_forward(a, y + i * d, 1, d, pre ? pre + i * d : NULL);
+        for (size_t j = 0; j < d; j++) out[i * d + j] = y[i * d + j] * mask[i * d + j];
+    }
+}
+
+/* One row of rg_act_dropout_backward for relu or linear: one loop. */
+static inline void relu_row_backward(int relu, float *restrict dy, const float *restrict y,
+                                     const float *restrict mask, float *restrict gb, size_t d)
+{
+    for (size_t j = 0; j < d; j++) {
+        float g = mask ? dy[j] * mask[j] : dy[j];
+        g = relu && y[j] <= 0.0f ? 0.0f : g;
+        dy[j] = g;
+        if (gb) gb[j] += g;
+    }
+}
+
+void rg_act_dropout_backward(rg_act a, float *dy, const float *y, const float *pre, const float *mask, float *gb,
+                             size_t n, size_t d)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *di = dy + i * d;
+        const float *mi = mask ? mask + i * d : NULL;
+        if (a == RG_ACT_RELU || a == RG_ACT_LINEAR) {
+            relu_row_backward(a == RG_ACT_RELU, di, y + i * d, mi, gb, d);
+            continue;
+        }
+        if (mi) for (size_t j = 0; j < d; j++) di[j] *= mi[j];
+        rg_act_backward(a, di, y + i * d, pre ? pre + i * d : NULL, d);
+        if (gb) for (size_t j = 0; j < d; j++) gb[j] += di[j];
+    }
+}
+
 void rg_softmax_rows(const float *z, float *p, size_t n, size_t k)
 {
     for (size_t i = 0; i < n; i++) {
@@ -104,15 +153,19 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
         size_t arg = 0;
         float m = zi[0];
         for (size_t j = 1; j < k; j++) if (zi[j] > m) { m = zi[j]; arg = j; }
+        /* one pass for the exponentials, their sum and the rest: lse =
+         * log(1 + the other terms), log1p keeping a sum far below float's
+         * epsilon that log(s) would round to 0 */
         float s = 0.0f;
-        for (size_t j = 0; j < k; j++) { pi[j] = expf(zi[j] - m); s += pi[j]; }
-        float inv = 1.0f / s;
-        /* lse = log(1 + the other terms): log1p keeps a sum far below
-         * float's epsilon that log(s) would round to 0 */
         double rest = 0.0;
-        for (size_t j = 0; j < k; j++) rest += j == arg ? 0.0 : (double)pi[j];
+        for (size_t j = 0; j < k; j++) {
+            pi[j] = expf(zi[j] - m);
+            s += pi[j];
+            rest += j == arg ? 0.0 : (double)pi[j];
+        }
+        float inv = 1.0f / s;
         double lse = log1p(rest);
-        for (size_t j = 0; j < k; j++) pi[j] *= inv;
+        if (!y || !dz) for (size_t j = 0; j < k; j++) pi[j] *= inv;
         if (!y) continue;
         size_t c = (size_t)y[i];
         right += arg == c;
@@ -129,9 +182,12 @@ double rg_softmax_xent(const float *z, const int32_t *y, size_t n, size_t k, flo
             li += (double)off * gap + (double)(on - off) * ((double)m - (double)zi[c]);
         }
         total += li;
-        if (dz) {
+        if (dz) {   /* the probabilities and their gradient in one pass */
             float *di = dz + i * k;
-            for (size_t j = 0; j < k; j++) di[j] = scale * (pi[j] - off);
+            for (size_t j = 0; j < k; j++) {
+                pi[j] *= inv;
+                di[j] = scale * (pi[j] - off);
+            }
             di[c] -= scale * (on - off);
         }
     }

@@ -432,6 +432,18 @@ static int logits_only(const rg_model *m, const rg_layer *L)
            (L->act == RG_ACT_SOFTMAX || L->act == RG_ACT_LINEAR || (m->loss == RG_LOSS_BCE && L->act == RG_ACT_SIGMOID));
 }
 
+static int dropping(const rg_layer *L, int training) { return training && L->rate != 0.0f; }
+
+/* Dense layer l's activation and the dropout layer after it run as one
+ * pass (forward and backward): a hidden dense layer, training, a dropout
+ * that drops. */
+static int fused_dropout(const rg_model *m, int l, int training)
+{
+    const rg_layer *L = &m->layers[l];
+    return l + 1 < m->n_layers && L->kind == RG_LAYER_DENSE && !logits_only(m, L) && L->act != RG_ACT_SOFTMAX &&
+           L[1].kind == RG_LAYER_DROPOUT && dropping(&L[1], training);
+}
+
 static rg_status check_labels(const rg_model *m, const int32_t *y, size_t n, const rg_pass *pass)
 {
     size_t classes = m->loss == RG_LOSS_BCE ? 2 : m->n_out;
@@ -501,20 +513,29 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
         const rg_layer *L = &m->layers[l];
         float *outp = m->ws_act[2 * l], *aux = m->ws_act[2 * l + 1];
         if (L->kind == RG_LAYER_DROPOUT) {
-            if (!training || L->rate == 0.0f) { m->out_ptr[l] = in; continue; }
+            if (!dropping(L, training)) { m->out_ptr[l] = in; continue; }
             dropout_mask(L, l, pass, n, aux);
             size_t cnt = n * L->out;
             for (size_t i = 0; i < cnt; i++) outp[i] = in[i] * aux[i];
         } else {
             const float *w = m->params + L->w_off;
             float beta = 0.0f;
-            if (L->bias) {
+            if (L->bias) {   /* in the GEMM's C: the bias joins the sum where it always has */
                 const float *b = m->params + L->b_off;
                 for (size_t i = 0; i < n; i++) memcpy(outp + i * L->out, b, L->out * sizeof(float));
                 beta = 1.0f;
             }
             /* outp (n, out) = in (n, in) · w(out, in)^T + b */
             rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp, (int)L->out);
+            if (fused_dropout(m, l, training)) {   /* act and the dropout after it: one pass */
+                const rg_layer *D = L + 1;
+                float *dout = m->ws_act[2 * l + 2], *mask = m->ws_act[2 * l + 3];
+                dropout_mask(D, l + 1, pass, n, mask);
+                rg_act_dropout_forward(L->act, outp, aux, mask, dout, n, L->out);
+                m->out_ptr[l] = outp;
+                m->out_ptr[++l] = in = dout;
+                continue;
+            }
             if (!logits_only(m, L)) rg_act_forward(L->act, outp, n, L->out, aux);
         }
         m->out_ptr[l] = outp;
@@ -526,29 +547,26 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
     if (!backward || (!y && !tg)) return RG_OK;
 
     float *delta = m->delta[0], *spare = m->delta[1];
+    float acc = pass && pass->overwrite ? 0.0f : 1.0f;
     for (int l = m->n_layers - 1; l >= 0; l--) {
         const rg_layer *L = &m->layers[l];
         const float *lin = l ? m->out_ptr[l - 1] : x;
         if (L->kind == RG_LAYER_DROPOUT) {
-            if (!training || L->rate == 0.0f) continue;
+            if (!dropping(L, training) || (l > 0 && fused_dropout(m, l - 1, training))) continue;
             const float *mask = m->ws_act[2 * l + 1];
             size_t cnt = n * L->out;
             for (size_t i = 0; i < cnt; i++) delta[i] *= mask[i];
             continue;
         }
-        if (!logits_only(m, L)) rg_act_backward(L->act, delta, m->out_ptr[l], m->ws_act[2 * l + 1], n * L->out);
+        /* the dropout above (when fused), act' and the bias gradient: one pass */
+        const float *mask = fused_dropout(m, l, training) ? m->ws_act[2 * l + 3] : NULL;
+        float *gb = L->bias ? m->grads + L->b_off : NULL;
+        if (gb && acc == 0.0f) memset(gb, 0, L->out * sizeof(float));
+        rg_act_dropout_backward(logits_only(m, L) ? RG_ACT_LINEAR : L->act, delta, m->out_ptr[l], m->ws_act[2 * l + 1],
+                                mask, gb, n, L->out);
         float *gw = m->grads + L->w_off;
         /* gw (out, in) += delta^T (out, n) · lin (n, in) */
-        float acc = pass && pass->overwrite ? 0.0f : 1.0f;
         rg_sgemm(1, 0, (int)L->out, (int)L->in, (int)n, 1.0f, delta, (int)L->out, lin, (int)L->in, acc, gw, (int)L->in);
-        if (L->bias) {
-            float *gb = m->grads + L->b_off;
-            if (acc == 0.0f) memset(gb, 0, L->out * sizeof(float));
-            for (size_t i = 0; i < n; i++) {
-                const float *di = delta + i * L->out;
-                for (size_t j = 0; j < L->out; j++) gb[j] += di[j];
-            }
-        }
         if (l == 0) break;
         /* d input (n, in) = delta (n, out) · w (out, in) */
         rg_sgemm(0, 0, (int)n, (int)L->in, (int)L->out, 1.0f, delta, (int)L->out, m->params + L->w_off, (int)L->in,

@@ -109,4 +109,18 @@ run 2 -- "${TR[@]}" --class-weight balanced
 check "--class-weight with a regression: exit 2, names the option" has '^regula: --class-weight balanced:' "$T/err"
 run 2 -- "$REGULA" predict --input "csv:$T/lin.csv" --header --label-column price --load "$T/r.st" --proba
 check "predict --proba of a regression: exit 2, says why" has 'regression model .*predicts a value' "$T/err"
+# found by a review as a new user: a --val-split that leaves no training
+# rows is an error, not a double free; a decimal class label hints at a
+# regression; a diverged run's figures print with an exponent, not 50
+# digits cut short; skipped steps are said at the end
+printf 'x,y\n1,2\n' >"$T/one.csv"
+run 2 -- "$REGULA" train --data "csv:$T/one.csv" --header --label-column y --loss mse --model 'dense(1)' --val-split 0.5
+check "--val-split leaving no training rows: exit 2 and says so" has 'leaves the training set empty' "$T/err"
+printf 'x,y\n1,2.5\n2,3\n' >"$T/dec.csv"
+run 3 -- "$REGULA" train --data "csv:$T/dec.csv" --header --label-column y --model 'dense(2, softmax)'
+check "a decimal class label: the message points to --loss mse or mae" has 'train a regression: --loss mse or mae' "$T/err"
+run 0 -- "${TR[@]}" --epochs 2 --val-split 0.2 --skip-nonfinite --lr 1e4 --optimizer sgd --progress lines
+check "a diverged figure prints with an exponent, whole" has 'val_loss [0-9]\.[0-9]{4}e\+[0-9]+  val_mae' "$T/out"
+check "... on the epoch lines too" has '^epoch 1/2 .*val_loss [0-9]\.[0-9]{4}e\+[0-9]+' "$T/err"
+check "skipped steps are said at the end" has '^regula: warning: [0-9]+ of [0-9]+ steps skipped \(--skip-nonfinite\)' "$T/err"
 finish

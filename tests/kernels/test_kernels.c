@@ -249,6 +249,85 @@ static void test_activations_forward(void **state)
     assert_float_equal(tot, 1.0, 1e-6);
 }
 
+/* The fused activation + dropout (forward) and dropout + act' + bias
+ * gradient (backward) give bit for bit what the separate passes give, for
+ * every activation, with and without a mask and a bias, NaN included. */
+static void test_act_dropout_fused(void **state)
+{
+    enum { n = 5, d = 37 };   /* odd: vector lanes and a scalar tail */
+    static const rg_act acts[] = { RG_ACT_LINEAR, RG_ACT_RELU, RG_ACT_LEAKY_RELU, RG_ACT_ELU,
+                                   RG_ACT_TANH, RG_ACT_SIGMOID, RG_ACT_GELU };
+    float z[n * d], mask[n * d], g0[n * d];
+    fill(z, n * d, 21);
+    fill(g0, n * d, 22);
+    for (int i = 0; i < n * d; i++) {
+        z[i] *= 3.0f;
+        mask[i] = (i * 7) % 3 ? 2.0f : 0.0f;
+    }
+    z[3] = NAN;
+    z[4] = 0.0f;
+    z[5] = -0.0f;
+    g0[6] = NAN;
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        /* forward: act pass, then the dropout pass */
+        float y1[n * d], pre1[n * d], out1[n * d], y2[n * d], pre2[n * d], out2[n * d];
+        memcpy(y1, z, sizeof z);
+        memcpy(y2, z, sizeof z);
+        rg_act_forward(acts[a], y1, n, d, pre1);
+        for (int i = 0; i < n * d; i++) out1[i] = y1[i] * mask[i];
+        rg_act_dropout_forward(acts[a], y2, pre2, mask, out2, n, d);
+        assert_memory_equal(y1, y2, sizeof y1);
+        assert_memory_equal(out1, out2, sizeof out1);
+        if (acts[a] == RG_ACT_GELU) assert_memory_equal(pre1, pre2, sizeof pre1);
+        for (int with_mask = 0; with_mask < 2; with_mask++) {
+            float d1[n * d], d2[n * d], gb1[d], gb2[d];
+            memcpy(d1, g0, sizeof g0);
+            memcpy(d2, g0, sizeof g0);
+            fill(gb1, d, 23);
+            memcpy(gb2, gb1, sizeof gb1);
+            if (with_mask) for (int i = 0; i < n * d; i++) d1[i] *= mask[i];
+            rg_act_backward(acts[a], d1, y1, pre1, n * d);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < d; j++) gb1[j] += d1[i * d + j];
+            rg_act_dropout_backward(acts[a], d2, y1, pre1, with_mask ? mask : NULL, gb2, n, d);
+            assert_memory_equal(d1, d2, sizeof d1);
+            assert_memory_equal(gb1, gb2, sizeof gb1);
+            memcpy(d2, g0, sizeof g0);   /* no bias: the same delta */
+            rg_act_dropout_backward(acts[a], d2, y1, pre1, with_mask ? mask : NULL, NULL, n, d);
+            assert_memory_equal(d1, d2, sizeof d1);
+        }
+    }
+}
+
+/* The fused softmax cross-entropy's probabilities are bit for bit
+ * rg_softmax_rows', with and without a gradient, and its gradient is
+ * scale * (p - target) from those very probabilities. */
+static void test_softmax_xent_fused_bits(void **state)
+{
+    enum { n = 6, k = 10 };
+    float z[n * k], p0[n * k], p1[n * k], p2[n * k], dz[n * k];
+    int32_t y[n] = { 0, 9, 3, 3, 5, 1 };
+    fill(z, n * k, 31);
+    for (int i = 0; i < n * k; i++) z[i] *= 20.0f;
+    rg_softmax_rows(z, p0, n, k);
+    for (int ls10 = 0; ls10 <= 1; ls10++) {
+        float ls = 0.1f * (float)ls10, scale = 1.0f / 32.0f, off = ls / (float)k, on = 1.0f - ls + off;
+        double l1 = rg_softmax_xent(z, y, n, k, ls, scale, p1, NULL, NULL);
+        double l2 = rg_softmax_xent(z, y, n, k, ls, scale, p2, dz, NULL);
+        assert_memory_equal(p0, p1, sizeof p0);
+        assert_memory_equal(p0, p2, sizeof p0);
+        assert_memory_equal(&l1, &l2, sizeof l1);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < k; j++) {
+                float want = scale * (p0[i * k + j] - off);
+                if (j == y[i]) want -= scale * (on - off);
+                assert_memory_equal(&want, &dz[i * k + j], sizeof want);
+            }
+    }
+    rg_softmax_xent(z, NULL, n, k, 0.0f, 1.0f, p1, dz, NULL);   /* no labels: p only */
+    assert_memory_equal(p0, p1, sizeof p0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +342,8 @@ int main(void)
         cmocka_unit_test(test_relu_keeps_nan),
         cmocka_unit_test(test_xent_large_logits),
         cmocka_unit_test(test_gemm_ref_zero_times_inf),
+        cmocka_unit_test(test_act_dropout_fused),
+        cmocka_unit_test(test_softmax_xent_fused_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
