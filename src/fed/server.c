@@ -65,8 +65,9 @@ static rg_status robust(rg_fed_agg *a, const rg_round *r, float *delta)
     for (size_t j = 0; j < r->m; j++)
         if (r->trained[j]) u[n++] = rg_fed_client_update(a, j);
     const rg_agg_spec *s = &a->f->agg;
-    int enough = rg_agg_check(s, n) == RG_OK;   /* (its message is not used) */
+    int enough = rg_agg_check(s, n) == RG_OK;
     rg_status st = RG_OK;
+    if (!enough) rg_clear_error();   /* not an error: the round keeps the model */
     a->kept = !enough;
     if (enough) st = rg_aggregate(s, u, NULL, n, a->P, delta);
     else memset(delta, 0, a->P * sizeof *delta);

@@ -17,8 +17,9 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
 gen_csv "$T/train.csv" 600 4242
 # 480 training samples (--val-split 0.2) over 20 clients: 24 each; 10 a round
-FED=("$REGULA" fed --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax)' --clients 20
-     --partition iid --rounds 5 --sample 0.5 --lr 0.05 --batch 8 --val-split 0.2 --seed 2 --quiet)
+FED0=("$REGULA" fed --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax)' --clients 20
+      --partition iid --rounds 5 --sample 0.5 --lr 0.05 --batch 8 --val-split 0.2 --seed 2)
+FED=("${FED0[@]}" --quiet)
 
 # val_acc of the summary line in $T/out
 acc() { sed -n 's/^val_loss [0-9.]*  val_acc \([0-9.]*\) .*/\1/p' "$T/out"; }
@@ -47,6 +48,13 @@ check "krum:4 with 10 clients a round is refused naming --aggregate" \
     grep -q "^regula: --aggregate krum:4: Krum's guarantee needs n >= 2F+3 = 11 client updates a round, but a round has 10" "$T/err"
 run 0 -- "${FED[@]}" --aggregate krum:3
 check "krum:3 with 10 clients a round runs" holds "$(acc)" "x >= 0"
+
+# dropouts leave some rounds fewer than Krum's 2F+3 = 7 reports: those keep the model, and say so
+run 0 -- "${FED0[@]}" --rounds 6 --aggregate krum:2 --client-dropout 0.5 --log "$T/kept.jsonl" --progress lines
+check "krum:2 with dropouts: the rounds with under 7 reports, and only they, keep the model" \
+    bash -c "grep '\"event\":\"epoch\"' '$T/kept.jsonl' | awk '{ t = \$0; sub(/.*\"trained\":/, \"\", t); t += 0;
+             k = index(\$0, \"\\\"kept\\\":true\") > 0; if ((t < 7) != k) bad = 1; if (k) n++ } END { exit bad || !n }'"
+check "the progress line says a round kept the model" grep -q '^round .*(too few reports for --aggregate: model kept)' "$T/err"
 
 # DP-FedAvg: the noise changes the model; epsilon in every round's event, finite, growing
 run 0 -- "${FED[@]}" --dp-clip 0.01
