@@ -97,6 +97,18 @@ run 0 -- "${FED[@]}" --deterministic --attack signflip --attackers 0.2 --aggrega
 check "--deterministic: 1 and 3 workers save the same bytes with attackers, median and dropouts" \
     cmp -s "$T/r1.safetensors" "$T/r3.safetensors"
 
+# a kill mid-run and --resume from the last round's checkpoint: the attackers, dropouts, stragglers and DP
+# noise are drawn again, and the model is the straight run's, bitwise
+ALL=(--rounds 4 --attack signflip --attackers 0.2 --client-dropout 0.2 --straggler-frac 0.5 --dp-clip 1 --dp-noise 0.5)
+run 0 -- "${FED[@]}" "${ALL[@]}" --save "$T/straight.safetensors"
+(RG_TEST_CRASH=step:35 exec "${FED[@]}" "${ALL[@]}" --checkpoint-every-epoch --checkpoint-dir "$T/ck" \
+    --save "$T/resumed.safetensors" >/dev/null 2>&1) 2>/dev/null
+check "the run was killed before its end" test ! -e "$T/resumed.safetensors"
+check "round checkpoints were left" test -n "$(ls "$T/ck" 2>/dev/null)"
+run 0 -- "${FED[@]}" "${ALL[@]}" --checkpoint-every-epoch --resume "$T/ck" --save "$T/resumed.safetensors"
+check "--resume after a kill: the straight run's bytes, with attackers, dropouts, stragglers and DP" \
+    cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+
 run 0 -- "$REGULA" fed --help
 for o in aggregate attack attackers dp-clip dp-noise dp-delta client-dropout straggler-frac; do
     check "fed --help lists --$o" grep -q -- "--$o " "$T/out"
