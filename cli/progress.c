@@ -283,6 +283,8 @@ static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wa
         char c[3][32];
         piece(l, 70, "clients %d  client_loss %s+-%s worst10 %s", r->trained, fig(c[0], r->client_loss_mean),
               fig(c[1], r->client_loss_std), fig(c[2], r->client_loss_worst));
+        if (r->dp) piece(l, 65, "eps %.4g", r->epsilon);
+        if (r->kept) piece(l, 65, "(too few reports for --aggregate: model kept)");
         piece(l, 6, "drift %s", fig(c[0], r->drift_mean));
         piece(l, 7, "up %.3g MB  down %.3g MB", r->bytes_up / 1e6, r->bytes_down / 1e6);
     }

@@ -482,6 +482,14 @@ typedef struct rg_config {
     double server_lr;         /* the server's step (fedadam, fedyogi: eta) */
     double server_momentum;   /* fedavg, fedprox: FedAvgM's momentum, 0 = off */
     double server_beta1, server_beta2, server_eps;   /* fedadam, fedyogi */
+    char aggregate[32];       /* mean | median | trimmed:BETA | krum:F | multikrum:F,M */
+    char attack[32];          /* none | signflip[:S] | labelflip | noise:SIGMA */
+    double attackers;         /* the share of the clients that attack */
+    double dp_clip;           /* DP-FedAvg: each update's norm bound C (0: off) */
+    double dp_noise;          /* ... the noise multiplier SIGMA (stddev SIGMA x C on the sum) */
+    double dp_delta;          /* ... the delta epsilon is reported at */
+    double client_dropout;    /* a sampled client fails to report, with this probability */
+    double straggler_frac;    /* a sampled client does a random share of its work, with this probability */
     /* the front end's (the library reads none of these): how `regula train`
      * shows its progress on stderr, and how much it says */
     char progress[8];         /* auto | bar | lines | none */
@@ -553,6 +561,12 @@ typedef struct rg_round_stats {
     double drift_mean, drift_std, drift_worst;
     double bytes_up, bytes_down;
     double factor_min, factor_max; /* --mu-adapt: the trained clients' strength factors */
+    double samples;            /* the samples the reporting clients trained on */
+    int dropped, stragglers;   /* --client-dropout, --straggler-frac: sampled clients that failed
+                                  to report, that did part of their local work */
+    int kept;                  /* 1: too few reports for --aggregate's rule, the model was kept */
+    int dp;                    /* --dp-clip given: epsilon is meaningful */
+    double epsilon;            /* DP: epsilon at --dp-delta after the rounds so far */
 } rg_round_stats;
 
 /* A model's figures on a set, no dropout: the mean loss (data + penalty,

@@ -27,6 +27,7 @@
  * clients of a round, not with all clients.
  */
 #include "parallel/strategy.h"
+#include "fed/dp.h"
 #include <math.h>
 #include <string.h>
 
@@ -75,6 +76,17 @@ static void skip_empty(fed *f)
     while (f->cur < f->deal.mine && f->deal.first[f->cur + 1] == f->deal.first[f->cur]) f->cur++;
 }
 
+/* What sampled client j sends in place of its honest update u: an
+ * attacker's (--attack signflip, noise), clipped to --dp-clip. */
+static void client_sends(const fed *f, float *u, size_t j)
+{
+    int c = (int)f->round.client[j];
+    const rg_attack_spec *a = &f->f.attack;
+    if (a->kind != RG_ATTACK_NONE && rg_attack_is_attacker(a, f->seed, c))
+        rg_attack_update(a, u, f->P, f->seed, f->round.round, c);
+    if (f->f.dp_clip > 0.0) rg_dp_clip(u, f->P, f->f.dp_clip);
+}
+
 /* A client's last step is done: its update kept, its figures noted. */
 static void client_done(fed *f)
 {
@@ -90,6 +102,7 @@ static void client_done(fed *f)
         drift += (double)d * (double)d;
         out[q] = slot ? d : out[q] + n * d;
     }
+    if (slot) client_sends(f, out, j);
     f->cl[j] = f->seen > 0.0 ? f->loss / f->seen : NAN;
     f->cl[f->round.m + j] = sqrt(drift);
     f->cur++;
@@ -162,8 +175,10 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     f->algo = f->f.algo;
     size_t m = rg_fed_sampled(&f->f), per = (m + (size_t)s->world - 1) / (size_t)s->world;
     /* every client's update, in its slot: for the bits, for the algorithm, or to measure its divergence */
-    int slots = f->f.deterministic || f->algo->per_client || f->f.mu_adapt == RG_ADAPT_DIVERGENCE;
-    f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = slots, .per = per };
+    int slots = f->f.deterministic || f->algo->per_client || f->f.mu_adapt == RG_ADAPT_DIVERGENCE ||
+                rg_fed_per_client(&f->f);
+    f->agg = (rg_fed_agg){ .comm = s->comm, .g = s->rank, .W = s->world, .P = P, .deterministic = slots, .per = per,
+                           .f = &f->f, .seed = f->seed };
     size_t ss = (size_t)f->algo->server_state, cs = (size_t)f->algo->client_state;
     f->server = rg_calloc(ss ? ss * P : 1, sizeof(float));
     f->cstate = rg_calloc(cs ? (size_t)f->f.clients : 1, sizeof *f->cstate);
@@ -302,7 +317,14 @@ static rg_status summarise(fed *f)
     f->report = (rg_round_stats){ .clients = (int)m, .trained = (int)n, .client_loss_mean = a.mean,
                                   .client_loss_std = a.std, .client_loss_worst = a.worst, .drift_mean = b.mean,
                                   .drift_std = b.std, .drift_worst = b.worst, .bytes_down = (double)m * bytes,
-                                  .bytes_up = (double)n * bytes, .factor_min = n ? lo : NAN, .factor_max = n ? hi : NAN };
+                                  .bytes_up = (double)n * bytes, .factor_min = n ? lo : NAN, .factor_max = n ? hi : NAN,
+                                  .dropped = (int)f->round.dropped, .stragglers = (int)f->round.stragglers,
+                                  .kept = f->agg.kept, .dp = f->f.dp_clip > 0.0 };
+    for (size_t j = 0; j < m; j++) f->report.samples += (double)f->round.trained[j];
+    /* the accountant's lgamma sets the global signgam: worker 0 alone runs it */
+    if (f->f.dp_clip > 0.0 && s->rank == 0)
+        f->report.epsilon = rg_rdp_epsilon((double)m / (double)f->f.clients, f->f.dp_noise, (long)f->round.round + 1,
+                                           f->f.dp_delta);
     s->round = &f->report;
     return RG_OK;
 }

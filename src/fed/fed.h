@@ -22,6 +22,8 @@
 #include "comm/comm.h"
 #include "data/partition.h"
 #include "reg/reg.h"
+#include "fed/aggregate.h"
+#include "fed/attack.h"
 
 typedef struct rg_fed_algo_ops rg_fed_algo_ops;
 
@@ -41,7 +43,17 @@ typedef struct rg_fed_setup {
                                   L1/L2 penalty to the aggregated model */
     int deterministic;         /* aggregate client by client in a fixed order */
     rg_adapt mu_adapt;         /* per-client strength of mu and (local scope) L1/L2 */
+    rg_agg_spec agg;           /* --aggregate: how the server combines the updates */
+    rg_attack_spec attack;     /* --attack, --attackers: simulated Byzantine clients */
+    double dp_clip, dp_noise;  /* --dp-clip C (0: off), --dp-noise SIGMA: DP-FedAvg */
+    double dp_delta;           /* --dp-delta: the delta epsilon is reported at */
+    double dropout;            /* --client-dropout: a sampled client fails to report */
+    double straggler;          /* --straggler-frac: a sampled client does part of its work */
 } rg_fed_setup;
+
+/* 1 when the server needs every client's update, not their weighted sum:
+ * a robust rule, an attack to apply, DP's clipping. */
+int rg_fed_per_client(const rg_fed_setup *f);
 
 /* ---- round.c: the round's plan, the same on every worker ---- */
 
@@ -54,6 +66,9 @@ typedef struct rg_round {
     uint64_t *steps;           /* [m] local steps each takes */
     uint64_t *trained;         /* [m] samples each trains on (its batches' sum) */
     uint64_t length;           /* the round's steps: the busiest worker's (>= 1) */
+    unsigned char *flip;       /* [m] 1: the client trains on flipped labels (labelflip) */
+    size_t dropped;            /* sampled clients that fail to report (--client-dropout) */
+    size_t stragglers;         /* sampled clients that do part of their work (--straggler-frac) */
 } rg_round;
 
 /* How many clients a round samples: sample x C rounded, at least 1. */
@@ -74,6 +89,7 @@ typedef struct rg_deal {
     uint64_t *order;
     size_t *start;             /* [steps + 1]: step s takes order[start[s] .. start[s+1]) */
     uint64_t *key;             /* [steps] */
+    unsigned char *flip;       /* [steps]: 1 when the step's client flips its labels */
     float *factor;             /* [steps]: the strength factor of the step's client
                                   (--mu-adapt; 1 when idle) for its local penalty */
     size_t *total;             /* [steps]: samples every worker takes at step s */
@@ -135,7 +151,11 @@ void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta);
  * then holds in all (rg_fed_client_update finds client j's).
  * On return delta holds sum_c n_c (w_c - w_g) / sum_c n_c over every
  * sampled client of the round (0 when none trained), the same bits on
- * every worker; *bytes adds what a ring would send. */
+ * every worker; *bytes adds what a ring would send.  A robust rule
+ * (--aggregate) combines the reporting clients' updates instead (too few
+ * for it: delta 0 and kept set); under DP (--dp-clip) delta is the sum of
+ * the clipped updates, each counted once, plus N(0, (SIGMA C)^2) per
+ * coordinate keyed by (seed, round), over the clients sampled. */
 typedef struct rg_fed_agg {
     rg_comm *comm;
     int g, W;
@@ -144,6 +164,9 @@ typedef struct rg_fed_agg {
     float *sum;                /* [P] */
     float *slots, *all;        /* deterministic: [per x P], [W x per x P] */
     size_t per;                /* slots per worker: ceil(m / W) */
+    const rg_fed_setup *f;     /* the rule (--aggregate) and DP's noise */
+    uint64_t seed;
+    int kept;                  /* set when too few clients reported for the rule: delta is 0 */
 } rg_fed_agg;
 rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, double *bytes);
 /* After rg_fed_aggregate on the per-client path: sampled client j's update. */

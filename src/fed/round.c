@@ -16,6 +16,7 @@
  * first S batches of as many epochs as they need.
  */
 #include "fed/fed.h"
+#include "fed/hetero.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +31,42 @@ size_t rg_fed_sampled(const rg_fed_setup *f)
 static size_t part_size(const rg_parts *p, uint32_t c) { return p->offset[c + 1] - p->offset[c]; }
 
 /* Steps client c takes: its batches per local epoch times the epochs, or
- * --local-steps (none without samples); *trained the samples they hold. */
-static uint64_t client_steps(const rg_fed_setup *f, size_t n, size_t b, uint64_t *trained)
+ * --local-steps (none without samples). */
+static uint64_t client_steps(const rg_fed_setup *f, size_t n, size_t b)
 {
-    *trained = 0;
     if (n == 0) return 0;
     size_t bb = b < n ? b : n, spe = (n + bb - 1) / bb;
-    uint64_t steps = f->local_steps > 0 ? (uint64_t)f->local_steps : (uint64_t)f->local_epochs * spe;
+    return f->local_steps > 0 ? (uint64_t)f->local_steps : (uint64_t)f->local_epochs * spe;
+}
+
+/* The samples `steps` local batches of a client of n hold. */
+static uint64_t steps_trained(uint64_t steps, size_t n, size_t b)
+{
+    if (n == 0) return 0;
+    size_t bb = b < n ? b : n, spe = (n + bb - 1) / bb;
     uint64_t full = steps / spe, rest = steps % spe;
-    *trained = full * n + (rest * bb < n ? rest * bb : n);
-    return steps;
+    return full * n + (rest * bb < n ? rest * bb : n);
+}
+
+/* Sampled client j's work this round: none if it fails to report
+ * (--client-dropout: it is as if it had not trained), a share of it if it
+ * straggles (--straggler-frac), weighed by the samples it trained on. */
+static void client_work(rg_round *r, size_t j, const rg_fed_setup *f, size_t n, size_t b, uint64_t seed)
+{
+    int c = (int)r->client[j];
+    uint64_t steps = client_steps(f, n, b);
+    if (steps && f->dropout > 0.0 && rg_fed_dropped(f->dropout, seed, r->round, c)) {
+        r->dropped++;
+        steps = 0;
+    }
+    double share = steps && f->straggler > 0.0 ? rg_fed_work_share(f->straggler, seed, r->round, c) : 1.0;
+    if (share < 1.0) {
+        r->stragglers++;
+        steps = (uint64_t)rg_fed_work_steps(share, (long)steps);
+    }
+    r->steps[j] = steps;
+    r->trained[j] = steps_trained(steps, n, b);
+    r->flip[j] = f->attack.kind == RG_ATTACK_LABELFLIP && rg_attack_is_attacker(&f->attack, seed, c);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -75,11 +102,12 @@ rg_status rg_round_plan(rg_round *r, const rg_fed_setup *f, const rg_parts *part
     r->client = rg_calloc(r->m, sizeof *r->client);
     r->steps = rg_calloc(r->m, sizeof *r->steps);
     r->trained = rg_calloc(r->m, sizeof *r->trained);
+    r->flip = rg_calloc(r->m, sizeof *r->flip);
     uint64_t *load = rg_calloc((size_t)W, sizeof *load);
-    rg_status st = r->client && r->steps && r->trained && load ? draw(r, f->clients, seed)
-                                                              : rg_error(RG_ENOMEM, "out of memory: a round's plan");
+    rg_status st = r->client && r->steps && r->trained && r->flip && load
+                       ? draw(r, f->clients, seed) : rg_error(RG_ENOMEM, "out of memory: a round's plan");
     for (size_t j = 0; st == RG_OK && j < r->m; j++) {
-        r->steps[j] = client_steps(f, part_size(parts, r->client[j]), b, &r->trained[j]);
+        client_work(r, j, f, part_size(parts, r->client[j]), b, seed);
         load[j % (size_t)W] += r->steps[j];
     }
     r->length = 1;   /* a round without samples still ends in its server step */
@@ -95,6 +123,7 @@ void rg_round_free(rg_round *r)
     rg_free(r->client);
     rg_free(r->steps);
     rg_free(r->trained);
+    rg_free(r->flip);
     memset(r, 0, sizeof *r);
 }
 
@@ -148,6 +177,7 @@ static void lay_out(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t
             d->start[s + 1] = pos + e * n + ((at + 1) * bb < n ? (at + 1) * bb : n);
             d->key[s] = (r->round << 40) | ((uint64_t)c << 26) | (k & ((1u << 26) - 1));
             d->factor[s] = factor ? (float)factor[c] : 1.0f;
+            d->flip[s] = r->flip[j];
         }
         /* the next client starts where this one's last batch ended (over
          * the unused rest of its last local epoch): windows stay contiguous */
@@ -158,6 +188,7 @@ static void lay_out(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t
         d->start[s + 1] = d->start[s] = pos;
         d->key[s] = 0;
         d->factor[s] = 1.0f;
+        d->flip[s] = 0;
     }
 }
 
@@ -178,7 +209,8 @@ rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, siz
     d->total = rg_calloc(S, sizeof *d->total);
     d->first = rg_calloc(d->mine + 1, sizeof *d->first);
     d->factor = rg_calloc(S ? S : 1, sizeof *d->factor);
-    if (!d->order || !d->start || !d->key || !d->total || !d->first || !d->factor) {
+    d->flip = rg_calloc(S ? S : 1, sizeof *d->flip);
+    if (!d->order || !d->start || !d->key || !d->total || !d->first || !d->factor || !d->flip) {
         rg_deal_free(d);
         return rg_error(RG_ENOMEM, "out of memory: worker %d's part of round %llu", g, (unsigned long long)r->round + 1);
     }
@@ -195,5 +227,6 @@ void rg_deal_free(rg_deal *d)
     rg_free(d->total);
     rg_free(d->first);
     rg_free(d->factor);
+    rg_free(d->flip);
     memset(d, 0, sizeof *d);
 }

@@ -10,12 +10,16 @@
  * gathered (an all-gather of one slot per client) and summed in the
  * order of the clients: the same bits for any worker count.
  *
- * A robust aggregator (median, trimmed mean, Krum) needs every client's
- * update, not their sum: it takes the deterministic path's gathered
- * slots (rg_fed_agg.all, client j in slot j / W of worker j mod W) and
- * the weights rg_round.trained, in place of the sum below.
+ * A robust rule (--aggregate median, trimmed mean, Krum) needs every
+ * client's update, not their sum: it takes the deterministic path's
+ * gathered slots (rg_fed_agg.all, client j in slot j / W of worker j mod
+ * W) of the clients that reported, and aggregate.c combines them.  So
+ * does DP-FedAvg (--dp-clip): the clipped updates summed, each once, the
+ * noise added to the sum, over the clients sampled (a fixed denominator:
+ * who reported does not change the scale).
  */
 #include "fed/fed.h"
+#include "fed/dp.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,46 @@ static void sum_gathered(const rg_fed_agg *a, const rg_round *r, float *delta)
     }
 }
 
+int rg_fed_per_client(const rg_fed_setup *f)
+{
+    return rg_agg_needs_all(&f->agg) || f->attack.kind == RG_ATTACK_SIGNFLIP || f->attack.kind == RG_ATTACK_NOISE ||
+           f->dp_clip > 0.0;
+}
+
+/* --aggregate other than mean: the rule over the clients that reported;
+ * too few of them for it (dropouts, empty parts), the global model is kept. */
+static rg_status robust(rg_fed_agg *a, const rg_round *r, float *delta)
+{
+    const float **u = rg_calloc(r->m ? r->m : 1, sizeof *u);
+    if (!u) return rg_error(RG_ENOMEM, "out of memory: a round's %zu updates", r->m);
+    int n = 0;
+    for (size_t j = 0; j < r->m; j++)
+        if (r->trained[j]) u[n++] = rg_fed_client_update(a, j);
+    const rg_agg_spec *s = &a->f->agg;
+    int enough = rg_agg_check(s, n) == RG_OK;
+    rg_status st = RG_OK;
+    if (!enough) rg_clear_error();   /* not an error: the round keeps the model */
+    a->kept = !enough;
+    if (enough) st = rg_aggregate(s, u, NULL, n, a->P, delta);
+    else memset(delta, 0, a->P * sizeof *delta);
+    rg_free(u);
+    return st;
+}
+
+/* DP-FedAvg: the clipped updates summed, each once, plus the noise, over m. */
+static void private_mean(const rg_fed_agg *a, const rg_round *r, float *delta)
+{
+    memset(delta, 0, a->P * sizeof *delta);
+    for (size_t j = 0; j < r->m; j++) {
+        if (!r->trained[j]) continue;
+        const float *u = rg_fed_client_update(a, j);
+        for (size_t q = 0; q < a->P; q++) delta[q] += u[q];
+    }
+    rg_dp_noise(delta, a->P, a->f->dp_noise * a->f->dp_clip, a->seed, r->round);
+    float inv = (float)(1.0 / (double)r->m);
+    for (size_t q = 0; q < a->P; q++) delta[q] *= inv;
+}
+
 rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, double *bytes)
 {
     double n = total_weight(r), W = (double)a->W, P = (double)a->P;
@@ -55,6 +99,12 @@ rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, doubl
             *bytes += (W - 1.0) * (double)a->per * P * sizeof(float);
         } else {
             memcpy(a->all, a->slots, a->per * a->P * sizeof(float));
+        }
+        a->kept = 0;
+        if (st == RG_OK && a->f && rg_agg_needs_all(&a->f->agg)) return robust(a, r, delta);
+        if (st == RG_OK && a->f && a->f->dp_clip > 0.0) {
+            private_mean(a, r, delta);
+            return RG_OK;
         }
         if (st == RG_OK) sum_gathered(a, r, delta);
     } else {

@@ -205,6 +205,25 @@ enum opt_kind {
     X("server-beta2", "X", "fed", K_DOUBLE, server_beta2, NULL, "fedadam, fedyogi: the server's second-moment decay") \
     X("server-eps", "X", "fed", K_DOUBLE, server_eps, NULL,                                 \
       "fedadam, fedyogi: the server's epsilon tau (its second moment starts at tau^2)")   \
+    X("aggregate", "RULE", "fed", K_STR, aggregate, NULL,                                   \
+      "fed: how the server combines the updates: mean (weighted by samples), median, trimmed:BETA (drop " \
+      "floor(BETA n) from each end), krum:F (needs n >= 2F+3 clients a round) or multikrum:F,M") \
+    X("attack", "KIND", "fed", K_STR, attack, NULL,                                         \
+      "fed: simulated attackers (--attackers of the clients) send -S x their update (signflip[:S], S = 4), " \
+      "train on flipped labels (labelflip) or send noise:SIGMA; none = off")               \
+    X("attackers", "FRACTION", "fed", K_DOUBLE, attackers, NULL,                            \
+      "fed: the share of the clients that attack (--attack), fixed for the run by --seed") \
+    X("dp-clip", "C", "fed", K_DOUBLE, dp_clip, NULL,                                       \
+      "fed: DP-FedAvg: clip each client's update to L2 norm C; the mean is over the clients sampled; 0 = off") \
+    X("dp-noise", "SIGMA", "fed", K_DOUBLE, dp_noise, NULL,                                  \
+      "fed: DP-FedAvg: Gaussian noise of stddev SIGMA x C on the sum of the clipped updates") \
+    X("dp-delta", "D", "fed", K_DOUBLE, dp_delta, NULL,                                      \
+      "fed: DP-FedAvg: epsilon is reported at this delta each round (RDP accountant)")     \
+    X("client-dropout", "P", "fed", K_DOUBLE, client_dropout, NULL,                         \
+      "fed: a sampled client fails to report with probability P (keyed by seed, round, client)") \
+    X("straggler-frac", "F", "fed", K_DOUBLE, straggler_frac, NULL,                         \
+      "fed: a sampled client is, with probability F, a straggler that does a random share of its local " \
+      "steps; the mean weighs clients by the samples they trained on")                    \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
     X("checkpoint-every-epoch", NULL, "train fed", K_FLAG, checkpoint_every_epoch, NULL,         \
@@ -317,6 +336,9 @@ void rg_config_defaults(rg_config *c)
     c->server_beta1 = 0.9;
     c->server_beta2 = 0.99;
     c->server_eps = 1e-3;
+    snprintf(c->aggregate, sizeof c->aggregate, "mean");
+    snprintf(c->attack, sizeof c->attack, "none");
+    c->dp_delta = 1e-5;
     snprintf(c->progress, sizeof c->progress, "auto");
     snprintf(c->format, sizeof c->format, "text");
 }
@@ -1187,6 +1209,15 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(IN01(c->server_beta2), "server-beta2", "in [0,1)", D(c->server_beta2));
     CHECK(isfinite(c->server_eps) && (float)c->server_eps > 0, "server-eps", "a number > 0 that a float can hold",
           D(c->server_eps));
+    CHECK(isfinite(c->attackers) && c->attackers >= 0 && c->attackers <= 1, "attackers", "a fraction in [0, 1]",
+          D(c->attackers));
+    CHECK(NONNEG(c->dp_clip), "dp-clip", "a finite number >= 0 (0 = off)", D(c->dp_clip));
+    CHECK(NONNEG(c->dp_noise), "dp-noise", "a finite number >= 0", D(c->dp_noise));
+    CHECK(isfinite(c->dp_delta) && c->dp_delta > 0 && c->dp_delta < 1, "dp-delta", "in (0, 1)", D(c->dp_delta));
+    CHECK(isfinite(c->client_dropout) && c->client_dropout >= 0 && c->client_dropout < 1, "client-dropout",
+          "a probability in [0, 1)", D(c->client_dropout));
+    CHECK(isfinite(c->straggler_frac) && c->straggler_frac >= 0 && c->straggler_frac <= 1, "straggler-frac",
+          "a probability in [0, 1]", D(c->straggler_frac));
     CHECK(c->checkpoint_every >= 0, "checkpoint-every", "a step count >= 0 (0 = off)", L(c->checkpoint_every));
     CHECK(c->top >= 0, "top", "a class count >= 1 (0 = off)", L(c->top));
     CHECK(c->keep >= 1 && c->keep <= 1000000, "keep", "a checkpoint count in [1, 1000000]", L(c->keep));

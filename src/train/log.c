@@ -169,6 +169,11 @@ static void add_round(cJSON *o, const rg_round_stats *r)
     if (!x) return;
     add_u64(x, "clients", (uint64_t)r->clients);
     add_u64(x, "trained", (uint64_t)r->trained);
+    add_fig(x, "samples", r->samples);
+    add_u64(x, "dropped", (uint64_t)r->dropped);
+    add_u64(x, "stragglers", (uint64_t)r->stragglers);
+    if (r->kept) cJSON_AddTrueToObject(x, "kept");
+    if (r->dp) add_fig(x, "epsilon", r->epsilon);
     add_summary(x, "client_loss", r->client_loss_mean, r->client_loss_std, r->client_loss_worst);
     add_summary(x, "client_drift", r->drift_mean, r->drift_std, r->drift_worst);
     add_fig(x, "bytes_up", r->bytes_up);

@@ -123,6 +123,36 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     return RG_OK;
 }
 
+/* regula fed: robust aggregation, attacks, DP, heterogeneous clients;
+ * --aggregate checked against the clients a round samples */
+static rg_status resolve_fed_robust(const rg_config *c, rg_plan *p, int *option)
+{
+    rg_fed_setup *f = &p->fed_setup;
+    rg_status st = rg_agg_parse(c->aggregate, &f->agg);
+    if (st == RG_OK) st = rg_agg_check(&f->agg, (int)rg_fed_sampled(f));
+    if (st != RG_OK) return at(option, "aggregate", st);
+    if ((st = rg_attack_parse(c->attack, c->attackers, &f->attack)) != RG_OK) return at(option, "attack", st);
+    f->attack.clients = c->clients;
+    f->dp_clip = c->dp_clip;
+    f->dp_noise = c->dp_noise;
+    f->dp_delta = c->dp_delta;
+    f->dropout = c->client_dropout;
+    f->straggler = c->straggler_frac;
+    const char *opt = NULL, *why = NULL;
+    if (f->attack.kind != RG_ATTACK_NONE && c->attackers <= 0.0)
+        opt = "attackers", why = "--attack needs the share of the clients that attack, a FRACTION > 0";
+    else if (f->attack.kind == RG_ATTACK_NONE && c->attackers > 0.0)
+        opt = "attack", why = "--attackers needs an attack to simulate: signflip, labelflip or noise:SIGMA";
+    else if (c->dp_noise > 0.0 && c->dp_clip <= 0.0)
+        opt = "dp-noise", why = "the noise is SIGMA x --dp-clip C: give --dp-clip C > 0";
+    else if (c->dp_clip > 0.0 && f->agg.kind != RG_AGG_MEAN)
+        opt = "dp-clip", why = "DP-FedAvg's noise is calibrated to the sum of the clipped updates: --aggregate mean";
+    else if (c->dp_clip > 0.0 && (!strcmp(c->algo, "scaffold") || !strcmp(c->algo, "feddyn")))
+        opt = "dp-clip", why = "scaffold's and feddyn's clients send state of their own that DP does not cover";
+    if (why) return at(option, opt, rg_error(RG_EUSAGE, "regula fed: --%s: %s", opt, why));
+    return RG_OK;
+}
+
 /* regula fed: the clients' settings, and what a round cannot take (a
  * step count that depends on how the clients are dealt to workers) */
 static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
@@ -170,7 +200,7 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
         opt = "checkpoint-every", why = "a round's steps depend on how the clients are dealt to workers: checkpoint "
                                         "at each round's end with --checkpoint-every-epoch";
     if (why) return at(option, opt, rg_error(RG_EUSAGE, "regula fed: --%s: %s", opt, why));
-    return RG_OK;
+    return resolve_fed_robust(c, p, option);
 }
 
 /* --link and --straggler: what a study of slow networks and slow workers uses */

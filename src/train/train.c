@@ -114,6 +114,8 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--workers: %d workers but only %zu training samples", r->world, N);
     if (r->p->fed && (size_t)c->clients > N)
         return rg_error(RG_EUSAGE, "--clients %d: only %zu training samples to share among them", c->clients, N);
+    if (r->p->fed && r->p->fed_setup.attack.kind == RG_ATTACK_LABELFLIP && rg_dataset_classes(r->train) < 2)
+        return rg_error(RG_EUSAGE, "--attack labelflip: the data has no class labels to flip (a regression)");
     if (c->deterministic && c->det_shards % r->world && !r->p->fed)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
     if (r->p->straggler_rank >= r->world)

@@ -220,6 +220,29 @@ expect 2 "--server-beta2 must be in [0,1), got 1.5" -- "${FE[@]}" --clients 5 --
 expect 2 "--server-eps must be a number > 0 that a float can hold, got 0" -- "${FE[@]}" --clients 5 --algo fedyogi --server-eps 0
 expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's" -- "${FE[@]}" --clients 5 --algo fedadam --server-momentum 0.9
 expect 2 "regula fed: --checkpoint-every-epoch: the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures) is not in training checkpoints yet" -- "${FE[@]}" --clients 5 --algo scaffold --checkpoint-every-epoch --checkpoint-dir "$O/ck"
+# regula fed's robust aggregation, attacks, DP and heterogeneous clients (--sample 0.5 of 10: 5 a round)
+FR=("${FE[@]}" --clients 10 --sample 0.5)
+expect 2 "--aggregate: 'bogus' is not one of mean, median, trimmed:BETA, krum:F, multikrum:F,M" -- "${FR[@]}" --aggregate bogus
+expect 2 "--aggregate trimmed:0.5: BETA must be a number in [0, 0.5)" -- "${FR[@]}" --aggregate trimmed:0.5
+expect 2 "--aggregate krum:x: F must be an integer" -- "${FR[@]}" --aggregate krum:x
+expect 2 "--aggregate krum:2: Krum's guarantee needs n >= 2F+3 = 7 client updates a round, but a round has 5" -- "${FR[@]}" --aggregate krum:2
+expect 2 "--aggregate multikrum:1,5: M must be at most n-F = 4 with 5 updates a round" -- "${FR[@]}" --aggregate multikrum:1,5
+expect 2 "--attack: 'foo' is not one of none, signflip[:S], labelflip, noise:SIGMA" -- "${FR[@]}" --attack foo --attackers 0.2
+expect 2 "--attack noise:-1: SIGMA must be a finite number > 0" -- "${FR[@]}" --attack noise:-1 --attackers 0.2
+expect 2 "--attackers must be a fraction in [0, 1], got 1.5" -- "${FR[@]}" --attack signflip --attackers 1.5
+expect 2 "regula fed: --attackers: --attack needs the share of the clients that attack" -- "${FR[@]}" --attack signflip
+expect 2 "regula fed: --attack: --attackers needs an attack to simulate" -- "${FR[@]}" --attackers 0.2
+expect 2 "--dp-clip must be a finite number >= 0 (0 = off), got -1" -- "${FR[@]}" --dp-clip -1
+expect 2 "--dp-noise: 'nan' is not a finite number" -- "${FR[@]}" --dp-clip 1 --dp-noise nan
+expect 2 "regula fed: --dp-noise: the noise is SIGMA x --dp-clip C: give --dp-clip C > 0" -- "${FR[@]}" --dp-noise 1
+expect 2 "--dp-delta must be in (0, 1), got 0" -- "${FR[@]}" --dp-clip 1 --dp-delta 0
+expect 2 "--dp-delta must be in (0, 1), got 1" -- "${FR[@]}" --dp-clip 1 --dp-delta 1
+expect 2 "regula fed: --dp-clip: DP-FedAvg's noise is calibrated to the sum of the clipped updates: --aggregate mean" -- "${FR[@]}" --dp-clip 1 --aggregate median
+expect 2 "regula fed: --dp-clip: scaffold's and feddyn's clients send state of their own" -- "${FR[@]}" --dp-clip 1 --algo scaffold
+expect 2 "--client-dropout must be a probability in [0, 1), got 1" -- "${FR[@]}" --client-dropout 1
+expect 2 "--straggler-frac must be a probability in [0, 1], got 2" -- "${FR[@]}" --straggler-frac 2
+expect 2 "--attack labelflip: the data has no class labels to flip (a regression)" -- "${FR[@]}" --loss mse --model 'dense(1)' --attack labelflip --attackers 0.2
+expect 2 "--aggregate is not an option of 'train'" -- "${TR[@]}" --aggregate median
 
 category model-spec
 expect 2 "--model: dropout rate 1.0 is outside [0, 1)" -- "${TR[@]}" --model 'dense(8, relu) dropout(1.0) dense(3, softmax)'

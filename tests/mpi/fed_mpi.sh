@@ -34,6 +34,21 @@ done
 [ "$(grep -c '^round [1234]/4  loss' "$dir/p2.err")" = 4 ] && ok "a line per round, from rank 0 alone" ||
   bad "round lines: $(grep -c '^round' "$dir/p2.err")"
 
+# the attack, the robust rule, DP's noise and the dropouts and stragglers are keyed by (seed, round, client):
+# 2 processes x 2 threads save one worker's bytes, and rank 0's epsilon is logged
+rob=(--deterministic --attack signflip --attackers 0.25 --aggregate trimmed:0.25 --client-dropout 0.2 --straggler-frac 0.5)
+"$regula" fed "${common[@]}" "${rob[@]}" --save "$dir/r1.st" > /dev/null 2>&1 || bad "1 worker, robust"
+"$mpiexec" -n 2 "$regula" fed "${common[@]}" "${rob[@]}" --workers 2 --save "$dir/r22.st" > /dev/null 2>&1 || bad "2 x 2, robust"
+cmp -s "$dir/r1.st" "$dir/r22.st" && ok "attackers, trimmed mean, dropouts, stragglers: 2 x 2 bitwise 1 worker" ||
+  bad "robust run: 2 x 2 differs from 1 worker"
+dp=(--deterministic --algo fedavg --dp-clip 0.5 --dp-noise 0.8)
+"$regula" fed "${common[@]}" "${dp[@]}" --save "$dir/d1.st" > /dev/null 2>&1 || bad "1 worker, DP"
+"$mpiexec" -n 2 "$regula" fed "${common[@]}" "${dp[@]}" --save "$dir/d2.st" --log "$dir/d2.jsonl" > /dev/null 2>&1 ||
+  bad "2 processes, DP"
+cmp -s "$dir/d1.st" "$dir/d2.st" && ok "DP-FedAvg: 2 processes bitwise 1 worker" || bad "DP run: 2 processes differ"
+[ "$(grep -c '"epsilon":[0-9]' "$dir/d2.jsonl")" = 4 ] && ok "DP: epsilon in each round's event" ||
+  bad "DP: epsilon in $(grep -c '"epsilon":[0-9]' "$dir/d2.jsonl") of 4 round events"
+
 # without --deterministic: to float order (the sum of the clients' updates)
 "$regula" fed "${common[@]}" --save "$dir/n1.st" > /dev/null 2>&1 || bad "1 worker, not deterministic"
 "$mpiexec" -n 2 "$regula" fed "${common[@]}" --save "$dir/n2.st" > /dev/null 2>&1 || bad "2 processes, not deterministic"
