@@ -13,31 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Four Gaussian blobs in 8 dimensions, labels 0..3. */
-static rg_dataset *blobs(size_t n, uint64_t seed)
-{
-    float *x = malloc(n * 8 * sizeof(float));
-    int32_t *y = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++) {
-        int c = (int)((i * 7919) % 4);
-        for (int j = 0; j < 8; j++)
-            x[i * 8 + j] = (j == c ? 1.0f : 0.0f) + (rg_rng_uniform(seed, RG_RNG_USER, i, (uint64_t)j) - 0.5f) * 2.0f;
-        y[i] = c;
-    }
-    rg_dataset *ds;
-    assert_int_equal(rg_dataset_from_arrays(x, y, n, 8, &ds), RG_OK);
-    free(x);
-    free(y);
-    return ds;
-}
-
 static rg_dataset *g_train, *g_test;
 
 static int setup(void **state)
 {
     (void)state;
-    g_train = blobs(480, 1);
-    g_test = blobs(200, 2);
+    g_train = rgt_blobs(480, 1);
+    g_test = rgt_blobs(200, 2);
     return 0;
 }
 

@@ -22,27 +22,10 @@ enum { D = 8, K = 4, P = D * K + K, C = 3, R = 3, S = 3 };
 
 static rg_dataset *g_train;
 
-static rg_dataset *blobs(size_t n, uint64_t seed)
-{
-    float *x = malloc(n * D * sizeof(float));
-    int32_t *y = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++) {
-        int c = (int)((i * 7919) % K);
-        for (int j = 0; j < D; j++)
-            x[i * D + j] = (j == c ? 1.0f : 0.0f) + (rg_rng_uniform(seed, RG_RNG_USER, i, (uint64_t)j) - 0.5f) * 2.0f;
-        y[i] = c;
-    }
-    rg_dataset *ds;
-    assert_int_equal(rg_dataset_from_arrays(x, y, n, D, &ds), RG_OK);
-    free(x);
-    free(y);
-    return ds;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    g_train = blobs(480, 3);
+    g_train = rgt_blobs(480, 3);
     return 0;
 }
 

@@ -106,3 +106,22 @@ void rgt_alloc_begin(void)
 }
 
 void rgt_alloc_end(void) { rg_set_allocator(NULL, NULL, NULL); }
+
+/* Four Gaussian blobs in 8 dimensions, labels 0..3 (class i * 7919 mod 4),
+ * keyed by seed: the small data the training tests share. */
+rg_dataset *rgt_blobs(size_t n, uint64_t seed)
+{
+    float *x = malloc(n * 8 * sizeof(float));
+    int32_t *y = malloc(n * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)((i * 7919) % 4);
+        for (int j = 0; j < 8; j++)
+            x[i * 8 + j] = (j == c ? 1.0f : 0.0f) + (rg_rng_uniform(seed, RG_RNG_USER, i, (uint64_t)j) - 0.5f) * 2.0f;
+        y[i] = c;
+    }
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, y, n, 8, &ds), RG_OK);
+    free(x);
+    free(y);
+    return ds;
+}

@@ -30,4 +30,7 @@ void rgt_alloc_end(void);
 
 /* Relative difference |a-b| / max(|a|,|b|,floor). */
 double rgt_reldiff(double a, double b, double floor);
+/* Four Gaussian blobs in 8 dimensions, labels 0..3, keyed by seed. */
+struct rg_dataset;
+struct rg_dataset *rgt_blobs(size_t n, uint64_t seed);
 #endif
