@@ -57,22 +57,30 @@ tensors() {
   tail -c +$((9 + n)) "$1"
 }
 
-# one NAME LAUNCH... -- ARGS...: trains with both binaries, compares the files
-one() {
-  local name=$1; shift
+# train OUT BIN LAUNCH... -- ARGS...: BIN's --save file as tensors in OUT,
+# or a FAIL line (and 1)
+train() {
+  local out=$1 bin=$2; shift 2
   local launch=()
   while [ "$1" != "--" ]; do launch+=("$1"); shift; done
   shift
-  local t0=$SECONDS
-  "${launch[@]}" "$old" "${common[@]}" "$@" --save "$tmp/old.st" >/dev/null 2>"$tmp/err" ||
-    { echo "FAIL  $name: the base binary failed: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return; }
-  "${launch[@]}" "$new" "${common[@]}" "$@" --save "$tmp/new.st" >/dev/null 2>"$tmp/err" ||
-    { echo "FAIL  $name: this build failed: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return; }
+  "${launch[@]}" "$bin" "${common[@]}" "$@" --save "$tmp/x.st" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL  $name: $bin failed: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return 1; }
+  tensors "$tmp/x.st" > "$out"
+}
+
+# same NAME REF WHAT: this build's tensors against REF
+same() {
   ran=$((ran + 1))
-  tensors "$tmp/old.st" > "$tmp/old.t"
-  tensors "$tmp/new.st" > "$tmp/new.t"
-  if cmp -s "$tmp/old.t" "$tmp/new.t"; then echo "same  $name ($((SECONDS - t0)) s)"
-  else echo "DIFF  $name: the tensors: $(cmp "$tmp/old.t" "$tmp/new.t" | head -1)"; failed=$((failed + 1)); fi
+  if cmp -s "$2" "$tmp/new.t"; then echo "same  $1: $3 ($((SECONDS - t0)) s)"
+  else echo "DIFF  $1: not $3: $(cmp "$2" "$tmp/new.t" | head -1)"; failed=$((failed + 1)); fi
+}
+
+# one NAME LAUNCH... -- ARGS...: trains with both binaries, compares the files
+one() {
+  name=$1; shift
+  t0=$SECONDS
+  train "$tmp/old.t" "$old" "$@" && train "$tmp/new.t" "$new" "$@" && same "$name" "$tmp/old.t" "$base's bits"
 }
 
 # det NAME LAUNCH... -- ARGS...: --deterministic runs take regula's
@@ -81,22 +89,12 @@ one() {
 # every worker count gives this build's 1-worker bits (and tests/cli/
 # cpu_bits.sh holds them to a committed hash on every CPU path)
 det() {
-  local name=$1; shift
-  local launch=()
-  while [ "$1" != "--" ]; do launch+=("$1"); shift; done
-  shift
-  local t0=$SECONDS
-  if [ ! -s "$tmp/det1.t" ]; then
-    "$new" "${common[@]}" --deterministic --save "$tmp/det1.st" >/dev/null 2>"$tmp/err" ||
-      { echo "FAIL  deterministic, 1 worker: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return; }
-    tensors "$tmp/det1.st" > "$tmp/det1.t"
-  fi
-  "${launch[@]}" "$new" "${common[@]}" --deterministic "$@" --save "$tmp/new.st" >/dev/null 2>"$tmp/err" ||
-    { echo "FAIL  $name: this build failed: $(head -c 300 "$tmp/err")"; failed=$((failed + 1)); return; }
-  ran=$((ran + 1)) dran=$((dran + 1))
-  tensors "$tmp/new.st" > "$tmp/new.t"
-  if cmp -s "$tmp/det1.t" "$tmp/new.t"; then echo "same  $name: this build's 1-worker deterministic bits ($((SECONDS - t0)) s)"
-  else echo "DIFF  $name: not this build's 1-worker deterministic bits"; failed=$((failed + 1)); fi
+  name=$1; shift
+  t0=$SECONDS
+  [ -s "$tmp/det1.t" ] || train "$tmp/det1.t" "$new" -- --deterministic || return
+  train "$tmp/new.t" "$new" "$@" --deterministic || return
+  dran=$((dran + 1))
+  same "$name" "$tmp/det1.t" "this build's 1-worker deterministic bits"
 }
 
 one "1 worker" -- 

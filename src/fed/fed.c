@@ -36,7 +36,7 @@ typedef struct fed {
     rg_fed_setup f;
     const rg_parts *parts;
     size_t batch, P;
-    int shuffle;
+    int shuffle, classes;
     uint64_t seed;
     float *global;             /* [P] w_g */
     float *delta;              /* [P] the aggregated update */
@@ -116,6 +116,7 @@ static void client_done(fed *f)
 static rg_status factors_init(fed *f, const rg_strat_env *env)
 {
     size_t C = (size_t)f->f.clients, K = env->classes > 0 ? (size_t)env->classes : 1;
+    f->classes = env->classes;
     rg_adapt a = f->f.mu_adapt;
     f->factor = rg_calloc(C, sizeof *f->factor);
     f->weight = rg_calloc(C, sizeof *f->weight);
@@ -216,6 +217,8 @@ static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
     if (st == RG_OK)
         st = rg_deal_make(&f->deal, &f->round, f->parts, f->batch, s->rank, s->world, f->shuffle, f->seed, f->factor);
     if (st != RG_OK) return st;
+    f->deal.attack = &f->f.attack;
+    f->deal.classes = f->classes;
     memcpy(f->global, rg_model_params(s->m), f->P * sizeof(float));
     if (f->agg.sum) memset(f->agg.sum, 0, f->P * sizeof(float));
     if (f->agg.slots) memset(f->agg.slots, 0, f->agg.per * f->P * sizeof(float));

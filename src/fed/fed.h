@@ -95,7 +95,12 @@ typedef struct rg_deal {
     size_t *total;             /* [steps]: samples every worker takes at step s */
     size_t *first;             /* [mine + 1]: the first step of each of its clients */
     size_t mine;               /* its clients: sampled j = g, g + W, ... */
+    const rg_attack_spec *attack;   /* what a flipping client does to a label ... */
+    int classes;               /* ... among this many classes */
 } rg_deal;
+/* The label step s trains on: y, or an attacking client's flipped label
+ * (--attack labelflip).  The trainer asks; what an attack does stays here. */
+int32_t rg_deal_label(const rg_deal *d, uint64_t s, int32_t y);
 rg_status rg_deal_make(rg_deal *d, const rg_round *r, const rg_parts *parts, size_t b, int g, int W, int shuffle,
                        uint64_t seed, const double *factor);
 void rg_deal_free(rg_deal *d);

@@ -230,3 +230,8 @@ void rg_deal_free(rg_deal *d)
     rg_free(d->flip);
     memset(d, 0, sizeof *d);
 }
+
+int32_t rg_deal_label(const rg_deal *d, uint64_t s, int32_t y)
+{
+    return d->flip[s] && d->attack ? (int32_t)rg_attack_label(d->attack, y, d->classes) : y;
+}

@@ -55,11 +55,11 @@ static inline float finish(const gemm_args *g, float s, const float *c)
     return g->beta == 0.0f ? r : r + g->beta * *c;
 }
 
-/* Rows [i0, i1) x columns [j0, j1), one element at a time. */
-static void scalar_block(const gemm_args *g, int i0, int i1, int j0, int j1)
+/* Every element, one at a time. */
+static void scalar_all(const gemm_args *g)
 {
-    for (int i = i0; i < i1; i++)
-        for (int j = j0; j < j1; j++) {
+    for (int i = 0; i < g->M; i++)
+        for (int j = 0; j < g->N; j++) {
             float s = 0.0f;
             for (int k = 0; k < g->K; k++) s = fmaf(a_at(g, i, k), b_at(g, k, j), s);
             float *c = g->C + (size_t)i * (size_t)g->ldc + (size_t)j;
@@ -72,7 +72,7 @@ static void scalar_block(const gemm_args *g, int i0, int i1, int j0, int j1)
  * whole k loop; B's columns come packed as K rows of 2 vectors (p),
  * zero past cols.  A missing row repeats the last (not stored); missing
  * columns are masked off.  Lanes never meet, so each is the scalar chain. */
-#define A_ROW(g, i, r, rows) ((i) + ((r) < (rows) ? (r) : (rows) - 1))
+#define A_ROW(i, r, rows) ((i) + ((r) < (rows) ? (r) : (rows) - 1))
 
 __attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, int i, int rows, int j, int cols,
                                                           const float *p, size_t ps)
@@ -82,7 +82,7 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, in
     for (int k = 0; k < g->K; k++) {
         __m256 b0 = _mm256_loadu_ps(p + (size_t)k * ps), b1 = _mm256_loadu_ps(p + (size_t)k * ps + 8);
         for (int r = 0; r < 4; r++) {
-            __m256 a = _mm256_set1_ps(a_at(g, A_ROW(g, i, r, rows), k));
+            __m256 a = _mm256_set1_ps(a_at(g, A_ROW(i, r, rows), k));
             s[r][0] = _mm256_fmadd_ps(a, b0, s[r][0]);
             s[r][1] = _mm256_fmadd_ps(a, b1, s[r][1]);
         }
@@ -109,7 +109,7 @@ __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, i
     for (int k = 0; k < g->K; k++) {
         __m512 b0 = _mm512_loadu_ps(p + (size_t)k * ps), b1 = _mm512_loadu_ps(p + (size_t)k * ps + 16);
         for (int r = 0; r < 4; r++) {
-            __m512 a = _mm512_set1_ps(a_at(g, A_ROW(g, i, r, rows), k));
+            __m512 a = _mm512_set1_ps(a_at(g, A_ROW(i, r, rows), k));
             s[r][0] = _mm512_fmadd_ps(a, b0, s[r][0]);
             s[r][1] = _mm512_fmadd_ps(a, b1, s[r][1]);
         }
@@ -192,7 +192,7 @@ static int run_vector(const gemm_args *g, int W)
 static void run(const gemm_args *g)
 {
     int W = rg_sgemm_fixed_width();
-    if (W == 1 || run_vector(g, W)) scalar_block(g, 0, g->M, 0, g->N);
+    if (W == 1 || run_vector(g, W)) scalar_all(g);
 }
 
 void rg_sgemm_fixed(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,

@@ -82,12 +82,6 @@ typedef struct step {
 
 /* ------------------------------------------------------------ one step */
 
-/* regula fed --attack labelflip: the label an attacking client trains on */
-static int32_t labelflip(const worker *w, int32_t y)
-{
-    return (int32_t)rg_attack_label(&w->p->fed_setup.attack, y, (int)rg_dataset_classes(w->r->train));
-}
-
 /* Gathers pass `pass`'s rows into the worker's buffers; returns how many. */
 static size_t take_rows(worker *w, const step *k, int pass)
 {
@@ -103,7 +97,7 @@ static size_t take_rows(worker *w, const step *k, int pass)
         uint64_t id = order[lo + i];
         w->ids[i] = id;
         rg_dataset_row(r->train, (size_t)id, w->xb + i * d);   /* bytes scaled here */
-        if (Y) w->yb[i] = w->deal && w->deal->flip[k->es] ? labelflip(w, Y[id]) : Y[id];
+        if (Y) w->yb[i] = w->deal ? rg_deal_label(w->deal, k->es, Y[id]) : Y[id];
         else w->tb[i] = T[id];
     }
     return hi - lo;
