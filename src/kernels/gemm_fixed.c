@@ -173,36 +173,38 @@ __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, i
 
 /* The shallow products (B as stored, K <= SHALLOW_K: the dW of a pass of a
  * few rows), where a 4-row tile would spend more on its setup and finish
- * than on its k loop: C row by row, 4 vectors of columns at a time (the
+ * than on its k loop: C row by row, SHALLOW_V vectors of columns at a time (the
  * edge one vector at a time, masked), each lane one chain over k of B's
  * rows read in place.  The same chain per element, so the same bits as a
  * tile. */
 #define SHALLOW_K 16
+#define SHALLOW_V 8   /* vectors of C a block: 8 chains in flight hide the FMA's latency */
 
 /* alpha * s + beta * c, skipping what cannot change a bit (see above) */
 #define FINISH(V, MUL, ADD, CLOAD)                                                                        \
-    V v = alpha == 1.0f ? sum : MUL(al, sum);                                                          \
-    if (beta == 1.0f) v = ADD(v, CLOAD);                                                               \
-    else if (beta != 0.0f) v = ADD(v, MUL(be, CLOAD));
+    V v = alpha1 ? sum : MUL(al, sum);                                                                 \
+    if (beta1) v = ADD(v, CLOAD);                                                                      \
+    else if (!beta0) v = ADD(v, MUL(be, CLOAD));
 
 __attribute__((target("avx2,fma"))) static void shallow_avx2(const gemm_args *g)
 {
     const int K = g->K, N = g->N;
     const size_t ldb = (size_t)g->ldb, as = g->ta ? (size_t)g->lda : 1;
-    const float alpha = g->alpha, beta = g->beta;
-    const __m256 al = _mm256_set1_ps(alpha), be = _mm256_set1_ps(beta);
+    const int alpha1 = g->alpha == 1.0f, beta1 = g->beta == 1.0f, beta0 = g->beta == 0.0f;
+    const __m256 al = _mm256_set1_ps(g->alpha), be = _mm256_set1_ps(g->beta);
     for (int i = 0; i < g->M; i++) {
         const float *a = g->ta ? g->A + i : g->A + (size_t)i * (size_t)g->lda;   /* a_ik at a[k * as] */
         float *c = g->C + (size_t)i * (size_t)g->ldc;
         int j = 0;
-        for (; j + 32 <= N; j += 32) {
-            __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (; j + 8 * SHALLOW_V <= N; j += 8 * SHALLOW_V) {
+            __m256 s[SHALLOW_V];
+            for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm256_setzero_ps();
             const float *b = g->B + j;
             for (int k = 0; k < K; k++, b += ldb) {
                 __m256 x = _mm256_set1_ps(a[(size_t)k * as]);
-                for (int q = 0; q < 4; q++) s[q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8 * q), s[q]);
+                for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8 * q), s[q]);
             }
-            for (int q = 0; q < 4; q++) {
+            for (int q = 0; q < SHALLOW_V; q++) {
                 __m256 sum = s[q];
                 FINISH(__m256, _mm256_mul_ps, _mm256_add_ps, _mm256_loadu_ps(c + j + 8 * q))
                 _mm256_storeu_ps(c + j + 8 * q, v);
@@ -225,20 +227,21 @@ __attribute__((target("avx512f"))) static void shallow_avx512(const gemm_args *g
 {
     const int K = g->K, N = g->N;
     const size_t ldb = (size_t)g->ldb, as = g->ta ? (size_t)g->lda : 1;
-    const float alpha = g->alpha, beta = g->beta;
-    const __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);
+    const int alpha1 = g->alpha == 1.0f, beta1 = g->beta == 1.0f, beta0 = g->beta == 0.0f;
+    const __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
     for (int i = 0; i < g->M; i++) {
         const float *a = g->ta ? g->A + i : g->A + (size_t)i * (size_t)g->lda;   /* a_ik at a[k * as] */
         float *c = g->C + (size_t)i * (size_t)g->ldc;
         int j = 0;
-        for (; j + 64 <= N; j += 64) {
-            __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (; j + 16 * SHALLOW_V <= N; j += 16 * SHALLOW_V) {
+            __m512 s[SHALLOW_V];
+            for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_setzero_ps();
             const float *b = g->B + j;
             for (int k = 0; k < K; k++, b += ldb) {
                 __m512 x = _mm512_set1_ps(a[(size_t)k * as]);
-                for (int q = 0; q < 4; q++) s[q] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + 16 * q), s[q]);
+                for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + 16 * q), s[q]);
             }
-            for (int q = 0; q < 4; q++) {
+            for (int q = 0; q < SHALLOW_V; q++) {
                 __m512 sum = s[q];
                 FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_loadu_ps(c + j + 16 * q))
                 _mm512_storeu_ps(c + j + 16 * q, v);
