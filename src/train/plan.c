@@ -64,6 +64,8 @@ static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
     /* --worker-batch with iid changes nothing (every worker takes an equal
      * share of each batch, and no part runs dry): a warning (rg_config_noops) */
     p->deterministic = c->deterministic;
+    p->gemm = !strcmp(c->gemm, "openblas") ? RG_GEMM_OPENBLAS : !strcmp(c->gemm, "libxsmm") ? RG_GEMM_LIBXSMM
+                                                                                          : RG_GEMM_AUTO;
     p->det_shards = c->det_shards;
     p->shard_optimizer = c->shard_optimizer;
     if (p->deterministic && !p->iid && !c->clients)

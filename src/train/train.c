@@ -354,7 +354,8 @@ static rg_status open_outputs(rg_run *r, const char *ck_path)
     rg_log_run lr = { .c = c, .params = rg_model_param_count(r->m), .train_samples = rg_dataset_size(r->train),
                       .spec = rg_model_spec(r->m), .strategy = r->strategy->name, .workers = r->world,
                       .servers = r->p->servers,
-                      .processes = rg_dist_size(),
+                      .processes = rg_dist_size(), .m = r->m,
+                      .rows = (c->batch + r->world - 1) / r->world,
                       /* the set early stopping and the val_* figures watch:
                        * "test" when it is the test set (it then helped pick the model) */
                       .validation = !r->val ? "none" : r->val == r->test ? "test" : "held-out" };
@@ -545,8 +546,11 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     rg_run_state ck;
     memset(&ck, 0, sizeof ck);
     char ck_path[4200] = "";
-    /* --deterministic: the fixed-order products, the same bits on every CPU */
+    /* --deterministic: the fixed-order products, the same bits on every CPU;
+     * else --gemm's kernels (validated: LIBXSMM only when built in) */
+    rg_gemm gemm_before = rg_sgemm_choice();
     rg_sgemm_set_fixed(p.deterministic);
+    rg_sgemm_set_choice(p.gemm);
     st = set_up(r, &p, &ck, ck_path, sizeof ck_path);
     if (st == RG_OK) st = run_workers(r);
     const char *stopped = NULL;   /* why a run that trained to its end failed there */
@@ -557,6 +561,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     if (res && (st == RG_OK || st == RG_ENONFINITE)) *res = r->result;
     tear_down(r);
     rg_sgemm_set_fixed(0);
+    rg_sgemm_set_choice(gemm_before);
     rg_state_free(&ck);
     rg_free(r);
     return st;

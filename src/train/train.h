@@ -168,6 +168,8 @@ typedef struct rg_log_run {
     int workers, processes;
     int servers;              /* ps: serving ranks besides the workers (0: none) */
     const char *validation;   /* "held-out", "test" (the test set watched) or "none" */
+    rg_model *m;              /* its dense layers: which kernel each product takes */
+    long rows;                /* a worker's rows of a batch (the shapes the log names) */
 } rg_log_run;
 
 /* per-worker arrays of an epoch event, in this order */
