@@ -168,6 +168,13 @@ category hyper
 expect 2 "--link 1gbps,5: expected BANDWIDTH,LATENCY such as 1gbit,50us" -- "${TR[@]}" --link 1gbps,5
 expect 2 "--straggler 3: expected RANK:FACTOR" -- "${TR[@]}" --straggler 3
 expect 2 "--batch must be a batch size >= 1, got 0" -- "${TR[@]}" --batch 0
+expect 2 "--gemm: unknown value 'mkl' (expected auto, openblas or libxsmm)" -- "${TR[@]}" --gemm mkl
+expect 2 "--gemm: unknown value '' (expected auto, openblas or libxsmm)" -- "${TR[@]}" --gemm ''
+expect 2 "--gemm is not an option of 'eval'" -- "$REGULA" eval "${D[@]}" --load "$T/m.safetensors" --gemm auto
+# a build without LIBXSMM refuses it by name (--version says which this is)
+if "$REGULA" --version | grep -q "without libxsmm"; then
+    expect 2 "--gemm must be auto or openblas: this regula was built without LIBXSMM" -- "${TR[@]}" --gemm libxsmm
+fi
 expect 2 "--checkpoint-dir $O/ck needs --checkpoint-every N" -- "${TR[@]}" --checkpoint-dir "$O/ck"
 expect 2 "--checkpoint-every needs --checkpoint-dir" -- "${TR[@]}" --checkpoint-every 5
 expect 2 "--checkpoint-every-epoch needs --checkpoint-dir (or --resume DIR)" -- "${TR[@]}" --checkpoint-every-epoch
