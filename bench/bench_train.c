@@ -43,7 +43,8 @@ static void usage(FILE *f)
             "  --runs R           timed runs (default 1)\n"
             "  --threads N        threads (default 1)\n"
             "  --seed N           seed (default 1)\n"
-            "  --data SOURCE      data source (default fashion-mnist)\n");
+            "  --data SOURCE      data source (default fashion-mnist)\n"
+            "  --gemm NAME        matrix-product kernels: auto, openblas or libxsmm (default auto)\n");
 }
 
 static double now_s(void)
@@ -95,7 +96,7 @@ static rg_status set(rg_config *c, const char *name, const char *value)
 
 int main(int argc, char **argv)
 {
-    const char *model = "ref", *name = NULL, *data = "fashion-mnist";
+    const char *model = "ref", *name = NULL, *data = "fashion-mnist", *gemm = "auto";
     long batch = 0, epochs = 1, limit = 0, runs = 1, threads = 1, seed = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
         if (strcmp(opt, "model") == 0) model = v;
         else if (strcmp(opt, "name") == 0) name = v;
         else if (strcmp(opt, "data") == 0) data = v;
+        else if (strcmp(opt, "gemm") == 0) gemm = v;
         else if (strcmp(opt, "batch") == 0) batch = parse_long(opt, v, 1);
         else if (strcmp(opt, "epochs") == 0) epochs = parse_long(opt, v, 1);
         else if (strcmp(opt, "limit") == 0) limit = parse_long(opt, v, 0);
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
     if (s == RG_OK) s = set(&c, "threads", buf);
     snprintf(buf, sizeof buf, "%ld", seed);
     if (s == RG_OK) s = set(&c, "seed", buf);
+    if (s == RG_OK) s = set(&c, "gemm", gemm);
     if (s == RG_OK) s = rg_config_validate(&c);
     if (s != RG_OK) {
         rg_dataset_free(train);
