@@ -54,6 +54,15 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The process's CPU time: what a run costs the core it runs on, without the
+ * time other processes take it (a loaded machine); one thread, so one core. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Peak resident memory of this process so far, in MB (10^6 bytes). */
 static double peak_rss_mb(void)
 {
@@ -187,9 +196,9 @@ int main(int argc, char **argv)
             break;
         }
         rg_train_result r;
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         s = rg_train(&c, m, train, NULL, NULL, NULL, NULL, &r);
-        double dt = now_s() - t0;
+        double dt = now_s() - t0, dc = cpu_s() - c0;
         rg_model_free(m);
         if (s != RG_OK) {
             rc = fail("rg_train", s);
@@ -206,7 +215,8 @@ int main(int argc, char **argv)
             break;
         }
         rates[k] = (double)n * (double)epochs / dt;
-        printf("regula %s run %ld samples/s %.0f peak_rss_mb %.1f\n", name, k + 1, rates[k], peak_rss_mb());
+        printf("regula %s run %ld samples/s %.0f peak_rss_mb %.1f cpu_samples/s %.0f\n", name, k + 1, rates[k],
+               peak_rss_mb(), (double)n * (double)epochs / dc);
         fflush(stdout);
     }
     if (rc == 0) {

@@ -37,38 +37,43 @@ if command -v taskset >/dev/null 2>&1; then pin=(taskset -c "$core"); fi
 have_torch=0
 if [ -x "$py" ] && "$py" -c 'import torch' >/dev/null 2>&1; then have_torch=1; fi
 
-# Prints "samples/s peak_rss_mb" of one single-run invocation, from its "run 1" line.
-rate() { "$@" | awk '$3 == "run" { print $6, $8 }'; }
+# Prints "samples/s peak_rss_mb cpu_samples/s" of one single-run invocation,
+# from its "run 1" line (torch's has no CPU-time figure: 0).
+rate() { "$@" | awk '$3 == "run" { print $6, $8, ($10 == "" ? 0 : $10) }'; }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
   else if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2];
   else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A med_rg med_pt mem_rg mem_pt med_ob
+declare -A med_rg med_pt mem_rg mem_pt med_ob cpu_rg cpu_ob
 for m in $models; do
-  rg=() pt=() rgm=() ptm=() ob=()
+  rg=() pt=() rgm=() ptm=() ob=() rgc=() obc=()
   for ((k = 1; k <= runs; k++)); do
-    read -r r mb < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist \
-                       --gemm auto) || true
+    read -r r mb cr < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist \
+                          --gemm auto) || true
     [ -n "${r:-}" ] || { echo "run.sh: bench_train --model $m failed" >&2; exit 1; }
-    echo "regula $m run $k samples/s $r peak_rss_mb $mb"
-    rg+=("$r") rgm+=("$mb")
+    echo "regula $m run $k samples/s $r peak_rss_mb $mb cpu_samples/s $cr"
+    rg+=("$r") rgm+=("$mb") rgc+=("$cr")
     if [ "$gemm_ab" = 1 ]; then
-      read -r r mb < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist \
-                         --gemm openblas) || true
+      read -r r mb cr < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist \
+                            --gemm openblas) || true
       [ -n "${r:-}" ] || { echo "run.sh: bench_train --model $m --gemm openblas failed" >&2; exit 1; }
-      echo "regula $m run $k --gemm openblas samples/s $r"
-      ob+=("$r")
+      echo "regula $m run $k --gemm openblas samples/s $r cpu_samples/s $cr"
+      ob+=("$r") obc+=("$cr")
     fi
     if [ $have_torch = 1 ]; then
-      read -r r mb < <(rate "${pin[@]}" "$py" "$here/torch_train.py" --model "$m" --runs 1 --threads 1 --limit "$limit") || true
+      read -r r mb _ < <(rate "${pin[@]}" "$py" "$here/torch_train.py" --model "$m" --runs 1 --threads 1 --limit "$limit") || true
       [ -n "${r:-}" ] || { echo "run.sh: torch_train.py --model $m failed" >&2; exit 1; }
       echo "torch  $m run $k samples/s $r peak_rss_mb $mb"
       pt+=("$r") ptm+=("$mb")
     fi
   done
   med_rg[$m]=$(printf '%s\n' "${rg[@]}" | median)
-  [ "$gemm_ab" = 1 ] && med_ob[$m]=$(printf '%s\n' "${ob[@]}" | median)
+  cpu_rg[$m]=$(printf '%s\n' "${rgc[@]}" | median)
+  if [ "$gemm_ab" = 1 ]; then
+    med_ob[$m]=$(printf '%s\n' "${ob[@]}" | median)
+    cpu_ob[$m]=$(printf '%s\n' "${obc[@]}" | median)
+  fi
   mem_rg[$m]=$(printf '%s\n' "${rgm[@]}" | median)
   if [ $have_torch = 1 ]; then
     med_pt[$m]=$(printf '%s\n' "${pt[@]}" | median)
@@ -126,11 +131,14 @@ fi
 if [ "$gemm_ab" = 1 ]; then
   echo
   echo "regula's kernels (interleaved in the same rounds): --gemm auto (the table above) against --gemm openblas"
-  printf '%-6s %18s %8s %22s %8s %8s\n' model "auto samples/s" "of peak" "openblas samples/s" "of peak" "ratio"
+  printf '%-6s %-9s %18s %8s %22s %8s %8s\n' model clock "auto samples/s" "of peak" "openblas samples/s" "of peak" "ratio"
   for m in $models; do
-    printf '%-6s %18.0f %8s %22.0f %8s %8.2f\n' "$m" "${med_rg[$m]}" "$(share "${med_rg[$m]}" "$m")" "${med_ob[$m]}" \
-      "$(share "${med_ob[$m]}" "$m")" "$(awk -v a="${med_rg[$m]}" -v b="${med_ob[$m]}" 'BEGIN { print a / b }')"
+    printf '%-6s %-9s %18.0f %8s %22.0f %8s %8.2f\n' "$m" wall "${med_rg[$m]}" "$(share "${med_rg[$m]}" "$m")" \
+      "${med_ob[$m]}" "$(share "${med_ob[$m]}" "$m")" "$(awk -v a="${med_rg[$m]}" -v b="${med_ob[$m]}" 'BEGIN { print a / b }')"
+    printf '%-6s %-9s %18.0f %8s %22.0f %8s %8.2f\n' "$m" "cpu time" "${cpu_rg[$m]}" "$(share "${cpu_rg[$m]}" "$m")" \
+      "${cpu_ob[$m]}" "$(share "${cpu_ob[$m]}" "$m")" "$(awk -v a="${cpu_rg[$m]}" -v b="${cpu_ob[$m]}" 'BEGIN { print a / b }')"
   done
+  echo "cpu time: samples over the process's CPU time (what the run cost its core, without the time other work took it)"
   echo
 fi
 echo "of peak: samples/s x the model's matrix-product flops per sample (ref 204,544, wide 9,564,160) / the FMA peak"
