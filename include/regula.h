@@ -133,7 +133,7 @@ int rg_sgemm_has_libxsmm(void);    /* 1 when built with LIBXSMM */
  * tb, M, N, K, alpha, ..., beta, ...) on a CPU with (avx512 != 0) or
  * without AVX-512.  AUTO: LIBXSMM when it has a kernel (tb == 0, alpha 1,
  * beta 0 or 1), the CPU has AVX-512 and the two dimensions other than the
- * batch (N K when ta == 0, M N when ta) hold at most 262,144 elements;
+ * batch (N K when ta == 0, M N when ta) hold at most 524,288 (2^19) elements;
  * else OpenBLAS (the reference kernel in a build without OpenBLAS). */
 rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int K, float alpha, float beta);
 /* What rg_sgemm takes for that product now (the fixed-order mode, the

@@ -10,22 +10,31 @@
  * beta, and the CPU's instruction set (rg_sgemm_pick): never of a timing
  * taken at run time, so a run gives the same bits run after run.  The
  * rule of auto, from `make bench-kernels` on an AMD Zen 5 (AVX-512, one
- * core, OPENBLAS_CORETYPE unset; README "Matrix products"):
+ * core, OPENBLAS_CORETYPE unset; README "Matrix products" has the tables):
  *   - LIBXSMM where it has a kernel (B not transposed: the input gradient
  *     dY W and the weight gradient dY^T X; it generates none for the
- *     forward X W^T with W stored [out, in]), alpha is 1 and beta 0 or 1,
- *     and the layer is small: the product's two dimensions other than the
+ *     forward X W^T with W stored [out, in]), alpha is 1, beta 0 or 1, and
+ *     the layer is small: the product's two dimensions other than the
  *     batch (N K of a plain product, whose batch is M; M N of a transposed
- *     first operand, whose batch is K) hold at most RG_XSMM_MAX_WEIGHTS.
- *     There it reached 86-95% of the FMA peak where OpenBLAS reached
- *     63-69% (the reference model's gradients), and 61-73% against 20-34%
- *     on the 1024-wide model's last layer (10 outputs);
- *   - OpenBLAS everywhere else: on the 1024-wide model's 1024 x 784 and
- *     1024 x 1024 layers LIBXSMM is slower (45-75% against 71-82%);
+ *     first operand, whose batch is K) hold at most RG_XSMM_MAX_WEIGHTS
+ *     (2^19).  On every such product of the reference model and of 256-
+ *     and 512-wide ones (up to 784 x 512 = 401,408 weights) LIBXSMM
+ *     reached 74-97% of the FMA peak where OpenBLAS reached 56-86%, and
+ *     81-96% against 26-35% on the 1024-wide model's last layer (10
+ *     outputs); on the reference model's shards of 16 and 8 rows (2 and 4
+ *     workers) as fast or faster, but for its first weight gradient at 16
+ *     rows (87% both, or OpenBLAS 6% ahead);
+ *   - OpenBLAS everywhere else: on the 1024-wide model's 784 x 1024 and
+ *     1024 x 1024 layers (802,816 and 1,048,576 weights) at its batch of
+ *     128, LIBXSMM was slower on the input gradient in two runs of three
+ *     (45-48% against 71-72%), and on the weight gradients now faster, now
+ *     slower (73-89% against 75-85%);
  *   - on a CPU without AVX-512 OpenBLAS everywhere: the rule was measured
  *     on AVX-512 alone.
  * The batch takes no part in the rule, so every worker's shard of a batch
- * (whatever its rows) takes the same kernel as the whole batch would.
+ * (whatever its rows) takes the kernel the whole batch would, and the
+ * log can name each layer's kernels once.  The price: on the 1024 x 1024
+ * layer at 32 rows (4 workers) LIBXSMM would have been faster.
  */
 #include "core/core.h"
 #include "kernels/kernels.h"

@@ -16,8 +16,8 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
 gen_csv "$T/train.csv" 600 4242
 # a small first layer (LIBXSMM's under auto on AVX-512) and a second of
-# 600 x 500 weights (over the rule's bound: OpenBLAS's)
-args=(train --data "csv:$T/train.csv" --model 'dense(600, relu) dropout(0.25) dense(500, relu) dense(3, softmax, l2=0.01)'
+# 700 x 800 weights (over the rule's bound of 524,288: OpenBLAS's)
+args=(train --data "csv:$T/train.csv" --model 'dense(700, relu) dropout(0.25) dense(800, relu) dense(3, softmax, l2=0.01)'
       --epochs 2 --batch 16 --lr 0.01 --seed 3 -q)
 
 # run NAME ARGS...: trains, keeps the weights as NAME.st, the log as NAME.jsonl
@@ -47,14 +47,14 @@ k=$(kernels a1)
 if [ $xsmm = 1 ]; then
     [ "$(blas a1)" = "$(echo "$version" | sed 's/.*BLAS: \(.*\))$/\1/')" ] && ok "log's blas as --version: $(blas a1)" ||
         bad "log's blas '$(blas a1)' is not --version's"
-    echo "$k" | grep -q '{"layer":1,"in":4,"out":600,"fwd":"openblas","dW":"libxsmm"}' &&
-        echo "$k" | grep -q '{"layer":2,"in":600,"out":500,"fwd":"openblas","dX":"openblas","dW":"openblas"}' &&
-        echo "$k" | grep -q '{"layer":3,"in":500,"out":3,"fwd":"openblas","dX":"libxsmm","dW":"libxsmm"}' &&
+    echo "$k" | grep -q '{"layer":1,"in":4,"out":700,"fwd":"openblas","dW":"libxsmm"}' &&
+        echo "$k" | grep -q '{"layer":2,"in":700,"out":800,"fwd":"openblas","dX":"openblas","dW":"openblas"}' &&
+        echo "$k" | grep -q '{"layer":3,"in":800,"out":3,"fwd":"openblas","dX":"libxsmm","dW":"libxsmm"}' &&
         ok "auto: the log names each layer's kernels by the rule" || bad "auto's kernels: $k"
     cmp -s "$T/a1.st" "$T/o1.st" && bad "auto and openblas gave the same bits: auto took no LIBXSMM kernel" ||
         ok "auto's LIBXSMM products change the bits (not the figures, below)"
     run x1 --gemm libxsmm
-    kernels x1 | grep -q '"layer":2,"in":600,"out":500,"fwd":"openblas","dX":"libxsmm","dW":"libxsmm"' &&
+    kernels x1 | grep -q '"layer":2,"in":700,"out":800,"fwd":"openblas","dX":"libxsmm","dW":"libxsmm"' &&
         ok "--gemm libxsmm: LIBXSMM wherever it has a kernel" || bad "libxsmm's kernels: $(kernels x1)"
 else
     echo "$k" | grep -q libxsmm && bad "auto took LIBXSMM, which --version does not name: $k" ||

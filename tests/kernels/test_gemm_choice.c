@@ -40,11 +40,13 @@ static void test_rule(void **state)
     assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 1024, 784, 128, 1.0f, 0.0f), ob());
     assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 128, 1024, 10, 1.0f, 0.0f), xsmm());
     assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 10, 1024, 128, 1.0f, 0.0f), xsmm());
-    /* the bound, on both layouts: 512 x 512 weights in, 512 x 513 out */
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 512, 512, 7, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 512, 513, 7, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 7, 512, 512, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 7, 513, 512, 1.0f, 0.0f), ob());
+    /* a 784 x 512 layer (401,408 weights) takes LIBXSMM; the bound, on
+     * both layouts: 512 x 1024 weights in, 513 x 1024 out */
+    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 512, 784, 64, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 512, 1024, 7, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 513, 1024, 7, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 7, 1024, 512, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 7, 1024, 513, 1.0f, 0.0f), ob());
     /* what LIBXSMM's kernels cannot do: alpha != 1, beta not 0 or 1, B transposed */
     assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 10, 0.5f, 0.0f), ob());
     assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 10, 1.0f, 0.5f), ob());
@@ -63,7 +65,7 @@ static void test_rule(void **state)
  * no part: every worker's shard of a batch takes the whole batch's kernel. */
 static void test_rule_ignores_the_batch(void **state)
 {
-    const int layers[][2] = { {784, 64}, {64, 10}, {784, 1024}, {1024, 1024}, {1024, 10}, {300, 900} };
+    const int layers[][2] = { {784, 64}, {64, 10}, {784, 1024}, {1024, 1024}, {1024, 10}, {784, 512}, {600, 900} };
     for (size_t l = 0; l < sizeof layers / sizeof *layers; l++) {
         int in = layers[l][0], out = layers[l][1];
         rg_kernel dx = rg_sgemm_pick(RG_GEMM_AUTO, 1, 0, 0, 128, in, out, 1.0f, 0.0f);
