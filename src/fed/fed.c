@@ -20,7 +20,10 @@
  * replica holds the new w_g, and the round's figures are the world's.
  * The server's state and the clients' (SCAFFOLD's c_i, FedDyn's g_i, kept
  * for every client that has taken part) are replicated on every worker,
- * which updates them alike from the gathered updates.
+ * which updates them alike from the gathered updates.  A checkpoint at a
+ * round's end takes them from world rank 0 (save_fed, after every worker
+ * has checked that its own are the same), and a resumed run puts them
+ * back after init (load_fed).
  *
  * Invariant: between rounds every worker holds w_g and a fresh optimizer;
  * nothing of a client outlives its round, so memory grows with the
@@ -360,6 +363,81 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     return f->es == d->steps ? round_end(f, x) : RG_OK;
 }
 
+/* ---- checkpoints: the state a round leaves (ckpt.c) ---- */
+
+/* FNV-1a of what every worker should hold alike. */
+static uint64_t state_hash(const fed *f)
+{
+    size_t P = f->P, cs = (size_t)f->algo->client_state;
+    uint64_t h = rg_fnv1a(RG_FNV_INIT, f->server, rg_fed_server_kept(&f->f) * P * sizeof(float));
+    for (int c = 0; cs && c < f->f.clients; c++)
+        if (f->cstate[c]) {
+            h = rg_fnv1a(h, &c, sizeof c);
+            h = rg_fnv1a(h, f->cstate[c], cs * P * sizeof(float));
+        }
+    if (f->f.mu_adapt == RG_ADAPT_DIVERGENCE) h = rg_fnv1a(h, f->raw, (size_t)f->f.clients * sizeof(double));
+    return h;
+}
+
+/* World rank 0's state is written for all: every worker updates its own
+ * alike from the gathered updates, and says so at each checkpoint. */
+static rg_status same_everywhere(fed *f)
+{
+    rg_strategy *s = &f->base;
+    if (s->world == 1) return RG_OK;
+    uint64_t mine = state_hash(f), first = mine;
+    rg_status st = rg_comm_broadcast(s->comm, &first, sizeof first, 0);
+    double differ = first != mine;
+    if (st == RG_OK) st = rg_comm_allreduce_f64(s->comm, &differ, 1, RG_REDUCE_SUM);
+    if (st == RG_OK && differ > 0.0)
+        st = rg_error(RG_ECOMM, "regula fed: %.0f of %d workers hold another %s state than world rank 0 at round %llu's "
+                      "end: not writing a checkpoint that would not resume", differ, s->world, f->algo->name,
+                      (unsigned long long)f->round.round + 1);
+    return st;
+}
+
+static rg_status save_fed(rg_strategy *s, rg_fed_state *out)
+{
+    fed *f = (fed *)s;
+    rg_status st = same_everywhere(f);
+    if (st != RG_OK || !out) return st;
+    size_t P = f->P, cs = (size_t)f->algo->client_state, C = (size_t)f->f.clients, n = 0, per = cs * P;
+    for (size_t c = 0; cs && c < C; c++) n += f->cstate[c] != NULL;
+    int div = f->f.mu_adapt == RG_ADAPT_DIVERGENCE;
+    st = rg_fed_state_size(out, P, rg_fed_server_kept(&f->f), n, cs, div ? C : 0);
+    if (st != RG_OK) return st;
+    if (out->server_n) memcpy(out->server, f->server, (size_t)out->server_n * P * sizeof(float));
+    for (size_t c = 0, i = 0; cs && c < C; c++)
+        if (f->cstate[c]) {
+            out->ids[i] = c;
+            memcpy(out->client + i++ * per, f->cstate[c], per * sizeof(float));
+        }
+    if (div) memcpy(out->raw, f->raw, C * sizeof(double));
+    return RG_OK;
+}
+
+/* A resumed run: the state as the checkpoint's round left it (checked
+ * against this run by rg_fed_state_check before). */
+static rg_status load_fed(rg_strategy *s, const rg_fed_state *in)
+{
+    fed *f = (fed *)s;
+    if (!in) return RG_OK;
+    size_t P = f->P, per = (size_t)f->algo->client_state * P, C = (size_t)f->f.clients;
+    if (in->server_n) memcpy(f->server, in->server, (size_t)in->server_n * P * sizeof(float));
+    for (uint64_t i = 0; i < in->n; i++) {
+        float **mine = &f->cstate[in->ids[i]];
+        if (!*mine && !(*mine = rg_malloc(per * sizeof(float))))
+            return rg_error(RG_ENOMEM, "out of memory: the state of client %llu (%zu floats)",
+                            (unsigned long long)in->ids[i], per);
+        memcpy(*mine, in->client + i * per, per * sizeof(float));
+    }
+    if (in->clients == C && C) {   /* divergence: the factors from the figures, as after the round */
+        memcpy(f->raw, in->raw, C * sizeof(double));
+        rg_reg_scale(C, f->weight, f->raw, f->factor);
+    }
+    return RG_OK;
+}
+
 static void free_fed(rg_strategy *s)
 {
     fed *f = (fed *)s;
@@ -386,5 +464,5 @@ static void free_fed(rg_strategy *s)
 const rg_strategy_ops rg_strategy_fed = {
     .name = "fed", .size = sizeof(fed), .init = init, .deal = deal, .exchange = exchange,
     .agree = rg_strat_agree_whole, .update = update, .gather_state = rg_strat_gather_whole,
-    .restore_state = rg_strat_restore_whole, .free = free_fed,
+    .restore_state = rg_strat_restore_whole, .save_fed = save_fed, .load_fed = load_fed, .free = free_fed,
 };

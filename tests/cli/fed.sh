@@ -1,7 +1,8 @@
 # fed.sh — `regula fed` as a user drives it: a round per progress line,
 # the round's clients in the log's epoch events (every field the README
 # documents), the summary line in rounds, the same model for 1 and 3
-# worker threads under --deterministic, a bitwise resume after a kill, --help.
+# worker threads under --deterministic, a bitwise resume after a kill (and, for
+# every algorithm with state between rounds, after 2 rounds on another worker count), --help.
 # Run as: bash fed.sh REGULA_BIN DATA_DIR
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
@@ -51,6 +52,35 @@ for det in --deterministic ""; do
     # shellcheck disable=SC2086
     run 0 -- "${FED[@]}" $det --rounds 4 --workers $workers --checkpoint-every-epoch --resume "$T/ck" --save "$T/resumed.safetensors"
     check "--resume after a kill, $workers workers: the straight run's bytes ($det)" cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+done
+
+# the algorithms with state between rounds (the server's, SCAFFOLD's and FedDyn's clients', --mu-adapt
+# divergence's figures): 2 rounds, then --resume to 4, bitwise the straight 4; under --deterministic the
+# 2 rounds on 1 worker, the rest on 3; without it on 1 worker throughout
+for algo in "scaffold" "feddyn" "fedadam" "fedyogi" "fedavg --server-momentum 0.9" \
+            "fedprox --mu 0.1 --mu-adapt divergence"; do
+    for det in --deterministic ""; do
+        workers=1
+        [ -n "$det" ] && workers=3
+        rm -rf "$T/ck"
+        # shellcheck disable=SC2086
+        run 0 -- "${FED[@]}" --algo $algo $det --rounds 4 --save "$T/straight.safetensors"
+        # shellcheck disable=SC2086
+        run 0 -- "${FED[@]}" --algo $algo $det --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ck"
+        # shellcheck disable=SC2086
+        run 0 -- "${FED[@]}" --algo $algo $det --rounds 4 --workers $workers --checkpoint-every-epoch --resume "$T/ck" \
+            --save "$T/resumed.safetensors"
+        check "--algo $algo $det: 2 rounds, --resume to 4 on $workers workers: the straight run's bytes" \
+            cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+    done
+done
+
+# another algorithm, client count or policy than the checkpoint's: the configuration check refuses it (exit 2)
+for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --mu-adapt none" \
+             "--algo fedprox --mu 0.1 --mu-adapt divergence --clients 30"; do
+    # shellcheck disable=SC2086
+    run 2 -- "${FED[@]}" $other --rounds 4 --checkpoint-every-epoch --resume "$T/ck"
+    check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
 done
 
 run 0 -- "$REGULA" fed --help

@@ -203,6 +203,53 @@ static void test_stateful_workers(void **state)
     }
 }
 
+/* A checkpoint's federated state against the run's (rg_fed_state_check):
+ * what each algorithm keeps, or RG_EDATA naming the file and the tensor. */
+static void expect_state(const rg_fed_setup *f, const rg_fed_state *s, const char *says)
+{
+    rg_status st = rg_fed_state_check(f, 10, s, "ck/x.safetensors");
+    if (!says) {
+        if (st != RG_OK) fail_msg("%s", rg_last_error());
+        return;
+    }
+    assert_int_equal(st, RG_EDATA);
+    if (!strstr(rg_last_error(), "ck/x.safetensors: ") || !strstr(rg_last_error(), says))
+        fail_msg("%s", rg_last_error());
+}
+
+static void test_state_check(void **state)
+{
+    (void)state;
+    rg_fed_setup avg = { .clients = 8, .algo = rg_fed_algo_find("fedavg") }, mom = avg, sca = avg, div = avg;
+    mom.server_momentum = 0.9;
+    sca.algo = rg_fed_algo_find("scaffold");
+    div.mu_adapt = RG_ADAPT_DIVERGENCE;
+    uint64_t ids[3] = { 1, 5, 7 };
+    double raw[8] = { 0 };
+    rg_fed_state none = { 0 }, server = { .P = 10, .server_n = 1 }, clients = server, figures = { .clients = 8, .raw = raw };
+    clients.n = 3, clients.client_n = 1, clients.ids = ids;
+    expect_state(&avg, NULL, NULL);   /* fedavg keeps nothing: a checkpoint from before fed.* resumes */
+    expect_state(&avg, &none, NULL);
+    expect_state(&mom, &server, NULL);
+    expect_state(&mom, NULL, "holds 0 server arrays ('fed.server'), --algo fedavg with --server-momentum keeps 1");
+    expect_state(&avg, &server, "holds 1 server array ('fed.server'), --algo fedavg keeps 0");
+    expect_state(&sca, &clients, NULL);
+    expect_state(&sca, &server, NULL);   /* no client has trained yet */
+    ids[1] = 9;
+    expect_state(&sca, &clients, "'fed.clients' element 1 is client 9: not ascending below --clients 8");
+    ids[1] = 1;
+    expect_state(&sca, &clients, "'fed.clients' element 1 is client 1");
+    ids[1] = 5;
+    clients.client_n = 2;
+    expect_state(&sca, &clients, "holds 2 arrays of state per client ('fed.client_state'), --algo scaffold keeps 1");
+    clients.P = 11;
+    expect_state(&sca, &clients, "its federated state is over 11 parameters, the model has 10");
+    expect_state(&div, &figures, NULL);
+    expect_state(&avg, &figures, "('fed.divergence'), this run keeps none");
+    div.clients = 9;
+    expect_state(&div, &figures, "figures of 8 clients ('fed.divergence'), this run keeps those of its --clients 9");
+}
+
 static rg_parts parts_of(int clients, const char *spec)
 {
     rg_partition p;
@@ -360,6 +407,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prox_zero_is_fedavg), cmocka_unit_test(test_prox_pulls),
         cmocka_unit_test(test_one_step_is_sync), cmocka_unit_test(test_workers), cmocka_unit_test(test_stateful_workers),
+        cmocka_unit_test(test_state_check),
         cmocka_unit_test(test_sampling), cmocka_unit_test(test_deal), cmocka_unit_test(test_weighted_mean),
         cmocka_unit_test(test_factors), cmocka_unit_test(test_mu_adapt),
     };
