@@ -56,9 +56,10 @@ typedef struct fed {
     rg_deal deal;
     uint64_t es;               /* the round's step in progress */
     size_t cur;                /* this worker's client in progress (its own index) */
-    double loss, seen;         /* that client's figures so far */
-    double *cl;                /* [2m]: each sampled client's mean loss and drift */
-    double *scratch;           /* [2m] */
+    double loss, hits, seen;   /* that client's figures so far (hits: rg_exchange's) */
+    int regression;            /* its accuracy is an MAE (hits: absolute errors) */
+    double *cl;                /* [3m]: each sampled client's mean loss, drift, accuracy */
+    double *scratch;           /* [3m] */
     rg_round_stats report;
 } fed;
 
@@ -70,7 +71,7 @@ static void client_start(fed *f)
     for (int i = 0; i < rg_optimizer_state_count(s->opt); i++)
         memset(rg_optimizer_state(s->opt, i), 0, f->P * sizeof(float));
     rg_optimizer_set_steps(s->opt, 0);
-    f->loss = f->seen = 0.0;
+    f->loss = f->hits = f->seen = 0.0;
 }
 
 /* Passes over this worker's clients that take no step (no samples). */
@@ -108,6 +109,7 @@ static void client_done(fed *f)
     if (slot) client_sends(f, out, j);
     f->cl[j] = f->seen > 0.0 ? f->loss / f->seen : NAN;
     f->cl[f->round.m + j] = sqrt(drift);
+    f->cl[2 * f->round.m + j] = f->seen > 0.0 ? f->hits / f->seen : NAN;
     f->cur++;
     client_start(f);
     skip_empty(f);
@@ -120,6 +122,7 @@ static rg_status factors_init(fed *f, const rg_strat_env *env)
 {
     size_t C = (size_t)f->f.clients, K = env->classes > 0 ? (size_t)env->classes : 1;
     f->classes = env->classes;
+    f->regression = !env->labels;
     rg_adapt a = f->f.mu_adapt;
     f->factor = rg_calloc(C, sizeof *f->factor);
     f->weight = rg_calloc(C, sizeof *f->weight);
@@ -193,8 +196,8 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
         return rg_error(RG_ENOMEM, "out of memory: federated worker %d's %s state", s->rank, f->algo->name);
     f->global = rg_calloc(P, sizeof(float));
     f->delta = rg_calloc(P, sizeof(float));
-    f->cl = rg_calloc(2 * m, sizeof *f->cl);
-    f->scratch = rg_calloc(2 * m, sizeof *f->scratch);
+    f->cl = rg_calloc(3 * m, sizeof *f->cl);
+    f->scratch = rg_calloc(3 * m, sizeof *f->scratch);
     if (slots) {
         f->agg.slots = rg_calloc(per * P, sizeof(float));
         f->agg.all = rg_calloc((size_t)s->world * per * P, sizeof(float));
@@ -225,7 +228,7 @@ static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
     memcpy(f->global, rg_model_params(s->m), f->P * sizeof(float));
     if (f->agg.sum) memset(f->agg.sum, 0, f->P * sizeof(float));
     if (f->agg.slots) memset(f->agg.slots, 0, f->agg.per * f->P * sizeof(float));
-    memset(f->cl, 0, 2 * f->round.m * sizeof *f->cl);
+    memset(f->cl, 0, 3 * f->round.m * sizeof *f->cl);
     f->es = 0;
     f->cur = 0;
     client_start(f);
@@ -305,27 +308,31 @@ static rg_status summarise(fed *f)
 {
     rg_strategy *s = &f->base;
     size_t m = f->round.m, n = 0;
-    rg_status st = s->world > 1 ? rg_comm_allreduce_f64(s->comm, f->cl, 2 * m, RG_REDUCE_SUM) : RG_OK;
+    rg_status st = s->world > 1 ? rg_comm_allreduce_f64(s->comm, f->cl, 3 * m, RG_REDUCE_SUM) : RG_OK;
     if (st != RG_OK) return st;
-    double *loss = f->scratch, *drift = f->scratch + m, *tmp = f->cl, lo = INFINITY, hi = -INFINITY;
+    double *loss = f->scratch, *drift = f->scratch + m, *acc = f->scratch + 2 * m, *tmp = f->cl;
+    double lo = INFINITY, hi = -INFINITY;
     for (size_t j = 0; j < m; j++)
         if (f->round.trained[j]) {
             loss[n] = f->cl[j];
             drift[n] = f->cl[m + j];
+            acc[n] = f->cl[2 * m + j];
             lo = fmin(lo, f->factor[f->round.client[j]]);
             hi = fmax(hi, f->factor[f->round.client[j]]);
             n++;
         }
-    rg_fed_summary a, b;
-    rg_fed_summarise(loss, n, tmp, &a);
-    rg_fed_summarise(drift, n, tmp, &b);
+    rg_fed_summary a, b, c;
+    rg_fed_summarise(loss, n, 0, tmp, &a);
+    rg_fed_summarise(drift, n, 0, tmp, &b);
+    rg_fed_summarise(acc, n, !f->regression, tmp, &c);   /* the lowest accuracy, the highest MAE */
     double bytes = (double)f->P * sizeof(float) * (double)(1 + f->algo->extra);
     f->report = (rg_round_stats){ .clients = (int)m, .trained = (int)n, .client_loss_mean = a.mean,
                                   .client_loss_std = a.std, .client_loss_worst = a.worst, .drift_mean = b.mean,
                                   .drift_std = b.std, .drift_worst = b.worst, .bytes_down = (double)m * bytes,
                                   .bytes_up = (double)n * bytes, .factor_min = n ? lo : NAN, .factor_max = n ? hi : NAN,
                                   .dropped = (int)f->round.dropped, .stragglers = (int)f->round.stragglers,
-                                  .kept = f->agg.kept, .dp = f->f.dp_clip > 0.0 };
+                                  .kept = f->agg.kept, .dp = f->f.dp_clip > 0.0, .client_acc_mean = c.mean,
+                                  .client_acc_std = c.std, .client_acc_worst = c.worst };
     for (size_t j = 0; j < m; j++) f->report.samples += (double)f->round.trained[j];
     /* the accountant's lgamma sets the global signgam: worker 0 alone runs it */
     if (f->f.dp_clip > 0.0 && s->rank == 0)
@@ -356,6 +363,7 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     if (x->broke) return RG_OK;
     if (!x->idle) {
         f->loss += x->fig.loss;
+        f->hits += x->hits;
         f->seen += (double)nb;
     }
     if (f->cur < d->mine && d->first[f->cur + 1] == f->es + 1) client_done(f);

@@ -211,9 +211,10 @@ rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, doubl
 const float *rg_fed_client_update(const rg_fed_agg *a, size_t j);
 
 /* A summary of the round's clients' figures: mean, standard deviation and
- * the mean of the worst 10% (the highest; at least one client). */
+ * the mean of the worst 10% (at least one client): the highest, or with
+ * low_worse the lowest (an accuracy). */
 typedef struct rg_fed_summary {
     double mean, std, worst;
 } rg_fed_summary;
-void rg_fed_summarise(const double *v, size_t n, double *scratch, rg_fed_summary *out);
+void rg_fed_summarise(const double *v, size_t n, int low_worse, double *scratch, rg_fed_summary *out);
 #endif

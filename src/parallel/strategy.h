@@ -60,6 +60,9 @@ typedef struct rg_exchange {
                            skipped: no optimizer step, but any sync is joined */
     float lr;           /* in: this step's learning rate (update) */
     float share;        /* in (update): this worker's samples over the step's */
+    double hits;        /* in (update): this worker's own figure of the step's
+                           predictions: correct ones (classification), or the
+                           sum of its outputs' absolute errors (regression) */
     float *grad;        /* out of exchange: the aggregated gradient of the
                            region [lo, hi) this worker updates (grad[0] is
                            element lo), its figures pending until agree */

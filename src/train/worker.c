@@ -333,6 +333,7 @@ static rg_status train_step(worker *w, step *k)
     w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch, (uint64_t)w->st.f.plateau_cuts);
     k->x.lr = (float)w->st.f.lr;
     k->x.share = k->x.idle ? 0.0f : (float)k->samples * k->inv_b;
+    k->x.hits = w->tb ? k->abs : (double)k->correct;
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
     if (k->x.broke) return broke(w, k);
     if (!k->skipped) account(w, k, batch_loss);

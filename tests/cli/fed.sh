@@ -22,13 +22,32 @@ check "the summary counts rounds" grep -Eq '^train_loss [0-9.]+  train_acc [0-9.
 check "a progress line per round" test "$(grep -c '^round [123]/3  loss ' "$T/err")" -eq 3
 check "each round names its clients" grep -q '^round 3/3 .* clients 10  client_loss [0-9.]*+-[0-9.]* worst10 ' "$T/err"
 check "the log has 3 epoch events with a fed object" test "$(grep -c '"fed":{"clients":10,"trained":' "$T/fed.jsonl")" -eq 3
-for f in client_loss client_drift; do
+check "each round: its clients' accuracy" grep -q '^round 3/3 .* client_acc [0-9.]*+-[0-9.]* worst10 [0-9.]' "$T/err"
+for f in client_loss client_drift client_acc; do
     check "the fed object's $f has mean, std and worst10" \
         grep -Eq "\"$f\":\\{\"mean\":[0-9.e-]+,\"std\":[0-9.e-]+,\"worst10\":[0-9.e-]+\\}" "$T/fed.jsonl"
 done
 # 10 clients x (8 x 4 + 8 + 3 x 8 + 3) parameters x 4 bytes, each way
 check "bytes up and down: the sampled clients' models" grep -q '"bytes_up":2680,"bytes_down":2680' "$T/fed.jsonl"
 check "the clients' strength factors: 1 without --mu-adapt" grep -q '"strength":{"min":1,"max":1}' "$T/fed.jsonl"
+
+# a regression's clients have an MAE (the worst: the highest): 2 clients of 300 samples, one pass each, so
+# their mean MAE is the round's running mae and worst10 the mean plus the spread (to the log's 9 digits)
+awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%.4f\n", 2 * a - b, a, b } }' \
+    >"$T/reg.csv"
+run 0 -- "$REGULA" fed --data "csv:$T/reg.csv" --loss mse --model 'dense(8, relu) dense(auto)' --clients 2 --sample 1 \
+    --partition iid --rounds 3 --batch 10 --lr 0.05 --log "$T/reg.jsonl"
+check "a regression's round line has client_mae" grep -q '^round 3/3 .* client_mae [0-9.]*+-[0-9.]* worst10 ' "$T/err"
+check "a regression's fed object: client_mae = the round's mae, worst10 = mean + std; no client_acc" awk '
+    /"event":"epoch"/ { n++
+        if (index($0, "client_acc")) exit 1
+        if (!match($0, /"mae":[0-9.e+-]+/)) exit 1
+        mae = substr($0, RSTART + 6, RLENGTH - 6)
+        if (!match($0, /"client_mae":\{"mean":[0-9.e+-]+,"std":[0-9.e+-]+,"worst10":[0-9.e+-]+\}/)) exit 1
+        split(substr($0, RSTART, RLENGTH), v, /[:,}]/)
+        d1 = v[3] - mae; d2 = v[7] - v[3] - v[5]
+        if (d1 * d1 > 1e-14 * mae * mae || d2 * d2 > 1e-14 * v[7] * v[7] || v[5] <= 0) exit 1 }
+    END { exit n != 3 }' "$T/reg.jsonl"
 
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
