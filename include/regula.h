@@ -577,13 +577,17 @@ uint64_t rg_config_hash(const rg_config *c);
 /* regula fed (rg_config.clients > 0): a round's clients, besides the
  * round's (the epoch's) figures.  A client's loss is the mean training
  * loss (with its penalties) over its local steps; its drift the norm of
- * its update ||w_c - w_g||; worst: the mean of the worst 10% (the
- * highest, at least one client).  Bytes: what a server would send the
+ * its update ||w_c - w_g||; its accuracy the share of the samples it
+ * trained on this round that its model predicted right at the step that
+ * took them (as the epoch's running acc), or for a regression its mean
+ * absolute error there (as mae); worst: the mean of the worst 10% (at
+ * least one client): the highest loss, drift and MAE, the lowest accuracy.  Bytes: what a server would send the
  * sampled clients (the global model) and receive (their updates). */
 typedef struct rg_round_stats {
     int clients, trained;      /* sampled; of them, those with samples */
     double client_loss_mean, client_loss_std, client_loss_worst;
     double drift_mean, drift_std, drift_worst;
+    double client_acc_mean, client_acc_std, client_acc_worst;   /* regression: the MAE's */
     double bytes_up, bytes_down;
     double factor_min, factor_max; /* --mu-adapt: the trained clients' strength factors */
     double samples;            /* the samples the reporting clients trained on */

@@ -188,7 +188,7 @@ static void add_summary(cJSON *o, const char *key, double mean, double std, doub
     add_fig(x, "worst10", worst);
 }
 
-static void add_round(cJSON *o, const rg_round_stats *r)
+static void add_round(cJSON *o, const rg_round_stats *r, int regression)
 {
     cJSON *x = cJSON_AddObjectToObject(o, "fed");
     if (!x) return;
@@ -201,6 +201,8 @@ static void add_round(cJSON *o, const rg_round_stats *r)
     if (r->dp) add_fig(x, "epsilon", r->epsilon);
     add_summary(x, "client_loss", r->client_loss_mean, r->client_loss_std, r->client_loss_worst);
     add_summary(x, "client_drift", r->drift_mean, r->drift_std, r->drift_worst);
+    add_summary(x, regression ? "client_mae" : "client_acc", r->client_acc_mean, r->client_acc_std,
+                r->client_acc_worst);
     add_fig(x, "bytes_up", r->bytes_up);
     add_fig(x, "bytes_down", r->bytes_down);
     cJSON *f = cJSON_AddObjectToObject(x, "strength");
@@ -235,7 +237,7 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression,
     int n = RG_STALE_HIST;   /* [steps read 0, 1, ... steps stale]: up to the last nonzero */
     while (staleness && n > 1 && staleness[n - 1] == 0.0) n--;
     if (staleness) add_array(o, "staleness", staleness, NULL, n);
-    if (e->round) add_round(o, e->round);
+    if (e->round) add_round(o, e->round, regression);
     emit(f, o);
     fflush(f);
 }
