@@ -13,8 +13,9 @@
 #            (callgrind, 1 and 3 rounds, one worker: minutes).
 #   memory   peak resident memory (/usr/bin/time -v) with --partition
 #            dirichlet:0.3, 3 rounds: 1,000 and 10,000 clients at 100 a
-#            round, 10,000 at 200 a round, and 10,000 at 100 a round under
-#            --aggregate median (which gathers one update per client).
+#            round, 10,000 at 200 a round, under FedAvg's mean and under
+#            --aggregate median (which gathers one update per client), and
+#            SCAFFOLD (state for every client that has taken part).
 #   robust   20% sign-flip attackers (--attack signflip --attackers 0.2)
 #            against mean, median, trimmed:0.3 and krum:3 beside the clean
 #            mean, iid, 10 clients a round, ROBUST_ROUNDS rounds, SEEDS:
@@ -83,13 +84,15 @@ for part in $parts; do
   memory)
     echo "#### Memory: --partition dirichlet:0.3, 3 rounds, $workers workers"
     echo
-    echo "| clients | a round | aggregate | peak resident memory (MB) | seconds |"
+    echo "| clients | a round | options | peak resident memory (MB) | seconds |"
     echo "|---|---|---|---|---|"
-    for row in "1000 0.1 mean" "10000 0.01 mean" "10000 0.02 mean" "10000 0.01 median"; do
-      read -r c s a <<<"$row"
-      timed "mem$c-$s-$a" --clients "$c" --partition dirichlet:0.3 --sample "$s" --rounds 3 --workers "$workers" \
-        --seed 1 --aggregate "$a"
-      awk -v c="$c" -v s="$s" -v a="$a" -v k="$rss" -v w="$wall" \
+    for row in "1000 0.1" "10000 0.01" "10000 0.02" "1000 0.1 --aggregate median" "10000 0.01 --aggregate median" \
+               "10000 0.02 --aggregate median" "10000 0.01 --algo scaffold"; do
+      read -r c s opts <<<"$row"
+      local_opts=(); read -r -a local_opts <<<"${opts:-}"
+      timed "mem$c-$s-${#local_opts[@]}-${opts##* }" --clients "$c" --partition dirichlet:0.3 --sample "$s" --rounds 3 \
+        --workers "$workers" --seed 1 "${local_opts[@]}"
+      awk -v c="$c" -v s="$s" -v a="${opts:-fedavg, mean}" -v k="$rss" -v w="$wall" \
         'BEGIN { printf "| %d | %d | %s | %.0f | %.1f |\n", c, c * s + 0.5, a, k / 1024, w }'
     done
     echo ;;
