@@ -82,14 +82,15 @@ table() {
       for (i = 1; i <= n; i++) if (x[i] != "nan" && x[i] != "") { s += x[i]; q += x[i] * x[i]; k++ }
       if (!k) return "–"
       m = s / k; v = k > 1 ? (q - k * m * m) / (k - 1) : 0; if (v < 0) v = 0
-      return sprintf(f " ± " f, m, sqrt(v))
+      return k > 1 ? sprintf(f " ± " f, m, sqrt(v)) : sprintf(f, m)
     }
     function reach(list, R,   n, i, x, k, s, q, m, v) {
       n = split(list, x, " "); k = 0; s = 0; q = 0
       for (i = 1; i <= n; i++) if (x[i] != "nan") { s += x[i]; q += x[i] * x[i]; k++ }
       if (!k) return "not within " R
       m = s / k; v = k > 1 ? (q - k * m * m) / (k - 1) : 0; if (v < 0) v = 0
-      return sprintf("%.0f ± %.0f", m, sqrt(v)) (k < n ? sprintf(" (%d of %d seeds)", k, n) : "")
+      return (k > 1 ? sprintf("%.0f ± %.0f", m, sqrt(v)) : sprintf("%.0f", m)) \
+             (k < n ? sprintf(" (%d of %d seeds)", k, n) : "")
     }
     $1 == want {
       g = $2 " " $3
