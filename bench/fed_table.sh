@@ -5,7 +5,7 @@
 #   bench/fed_table.sh DIR            markdown tables of every run in DIR
 #   bench/fed_table.sh metrics LOG [BUDGET_BYTES]
 #                                     one log's figures on one line:
-#     rounds r80 r70 final last10 budget_acc mb_per_round eps kept
+#     rounds r80 r70 final last10 budget_acc mb_per_round eps kept objective
 #
 # A log is named PART_PARTITION_LABEL_sSEED.jsonl (LABEL without "_");
 # DIR/runs.txt lists them in the order they ran, which is the tables' order.
@@ -18,7 +18,12 @@
 # bytes_up + bytes_down stay within BUDGET_BYTES (nan: not even one round);
 # mb_per_round: (bytes_up + bytes_down) per round in MB (1e6), over the
 # run; eps: the last round's epsilon ("-" without --dp-clip); kept: rounds
-# in which the model was kept (too few reports for the rule).
+# in which the model was kept (too few reports for the rule); objective:
+# the end event's train_loss, the final model's data loss plus its L1/L2
+# penalty on the training set, the objective every algorithm is meant to
+# minimise.
+# The attack tables' Δ: the mean of the last 10 rounds less that of the
+# clean mean (and of the same rule without attackers), in points.
 # The byte budget of the tables: half the smallest total of the "main"
 # runs, i.e. FedAvg's bytes over half the rounds (THRESHOLDS: fixed at 0.8, 0.7).
 set -euo pipefail
@@ -38,15 +43,16 @@ metrics() {
       if (match($0, "\"epsilon\":[^,}]+")) eps = substr($0, RSTART + 10, RLENGTH - 10)
       if (/"kept":true/) kept++
     }
-    /"event":"end"/ { final = grab("test_acc") }
+    /"event":"end"/ { final = grab("test_acc"); obj = grab("train_loss") }
     END {
       if (final == "" || final == "nan") final = acc[n]   # no test set: the last validation figure
       gsub(/"/, "", eps)
       s = 0; k = 0
       for (i = n - 9; i <= n; i++) if (i >= 1 && acc[i] != "nan") { s += acc[i]; k++ }
-      printf "%d %s %s %s %s %s %.3f %s %d\n", n, r80 == "" ? "nan" : r80, r70 == "" ? "nan" : r70,
+      printf "%d %s %s %s %s %s %.3f %s %d %s\n", n, r80 == "" ? "nan" : r80, r70 == "" ? "nan" : r70,
              final == "" ? "nan" : final, k ? sprintf("%.4f", s / k) : "nan",
-             bacc == "" ? "nan" : bacc, n ? bytes / n / 1e6 : 0, eps == "" ? "-" : eps, kept + 0
+             bacc == "" ? "nan" : bacc, n ? bytes / n / 1e6 : 0, eps == "" ? "-" : eps, kept + 0,
+             obj == "" ? "nan" : obj
     }' "$1"
 }
 
@@ -97,20 +103,24 @@ table() {
       if (!(g in seen)) { seen[g] = 1; order[++ng] = g; }
       R[g] = $5; r80[g] = r80[g] " " $6; r70[g] = r70[g] " " $7; fin[g] = fin[g] " " $8
       l10[g] = l10[g] " " $9; bud[g] = bud[g] " " $10; mb[g] = $11; eps[g] = eps[g] " " $12
-      kept[g] += $13; runs[g]++
+      kept[g] += $13; obj[g] = obj[g] " " $14; runs[g]++
     }
     END {
       for (i = 1; i <= ng; i++) {
         g = order[i]; split(g, p, " ")
-        if (want == "main" || want == "sweep")
-          printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %d |\n", p[1], p[2], reach(r80[g], R[g]),
-                 reach(r70[g], R[g]), ms(fin[g], "%.4f"), ms(l10[g], "%.4f"), ms(bud[g], "%.4f"), mb[g], runs[g]
+        if (want == "main" || want == "sweep" || want == "adapt" || want == "scope")
+          printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %d |\n", p[1], p[2], reach(r80[g], R[g]),
+                 reach(r70[g], R[g]), ms(fin[g], "%.4f"), ms(l10[g], "%.4f"), ms(bud[g], "%.4f"), mb[g],
+                 ms(obj[g], "%.3f"), runs[g]
         else if (want == "attack" || want == "attack20") {
           lab = p[2]; agg = lab; sub(/-a[0-9.]+$/, "", agg); fr = lab; sub(/^.*-a/, "", fr)
-          if (fr == "0") { base[p[1]] = ms(l10[g], "%.6f") + 0 }
-          d = ms(l10[g], "%.6f") + 0 - base[p[1]]
-          printf "| %s | %s | %s%% | %s | %s | %+.1f | %d | %d |\n", p[1], agg, fr * 100, ms(fin[g], "%.4f"),
-                 ms(l10[g], "%.4f"), 100 * d, kept[g], runs[g]
+          m = ms(l10[g], "%.6f") + 0
+          if (fr == "0") own[p[1] " " agg] = m
+          if (fr == "0" && agg == "mean") base[p[1]] = m
+          d = (p[1] in base) ? sprintf("%+.1f", 100 * (m - base[p[1]])) : "–"
+          o = ((p[1] " " agg) in own) ? sprintf("%+.1f", 100 * (m - own[p[1] " " agg])) : "–"
+          printf "| %s | %s | %s%% | %s | %s | %s | %s | %d | %d |\n", p[1], agg, fr * 100, ms(fin[g], "%.4f"),
+                 ms(l10[g], "%.4f"), d, o, kept[g], runs[g]
         } else if (want == "dp") {
           split(eps[g], e, " ")
           printf "| %s | %s | %s | %s | %s | %d |\n", p[1], p[2], e[1] == "-" ? "–" : e[1],
@@ -125,23 +135,37 @@ mbb=$(awk -v b="$budget" 'BEGIN { printf "%.4g", b / 1e6 }')
 if has sweep; then
   echo "#### Tuning on seed 1: FedProx's μ and the adaptive policies"
   echo
-  echo "| partition | run | rounds to 80% | rounds to 70% | test acc after R | mean of last 10 rounds | acc within $mbb MB | MB a round | runs |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| partition | run | rounds to 80% | rounds to 70% | test acc after R | mean of last 10 rounds | acc within $mbb MB | MB a round | training objective after R | runs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   table sweep; echo
 fi
 if has main; then
   echo "#### The algorithms, mean ± sd over seeds"
   echo
-  echo "| partition | algorithm | rounds to 80% | rounds to 70% | test acc after R | mean of last 10 rounds | acc within $mbb MB | MB a round | runs |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| partition | algorithm | rounds to 80% | rounds to 70% | test acc after R | mean of last 10 rounds | acc within $mbb MB | MB a round | training objective after R | runs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   table main; echo
+fi
+if has scope; then
+  echo "#### The penalty in the clients' losses (--reg-scope local) rather than the server's step, mean ± sd over seeds"
+  echo
+  echo "| partition | run | rounds to 80% | rounds to 70% | test acc after R | mean of last 10 rounds | acc within $mbb MB | MB a round | training objective after R | runs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  table scope; echo
+fi
+if has adapt; then
+  echo "#### Per-client μ where the proximal term binds: uniform against each policy, mean ± sd over seeds"
+  echo
+  echo "| partition | run | rounds to 80% | rounds to 70% | test acc after R | mean of last 10 rounds | acc within $mbb MB | MB a round | training objective after R | runs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  table adapt; echo
 fi
 for a in attack attack20; do
   if has $a; then
     echo "#### Sign-flip attackers ($a), mean ± sd over seeds"
     echo
-    echo "| partition | aggregate | attackers | test acc after R | mean of last 10 rounds | Δ last-10 vs clean mean (pp) | rounds kept | runs |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| partition | aggregate | attackers | test acc after R | mean of last 10 rounds | Δ vs clean mean (pp) | Δ vs the rule without attackers (pp) | rounds kept | runs |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     table $a; echo
   fi
 done

@@ -12,6 +12,12 @@
 #   main      every seed: fedavg, fedprox (tuned μ), scaffold, feddyn,
 #             fedadam (--server-lr FEDADAM_LR) and fedprox with
 #             --mu-adapt POLICY (skew) at the tuned μ.
+#   adapt     every seed, the skewed partitions: FedProx at ADAPT_MU (1),
+#             where the proximal term binds, uniform against each
+#             --mu-adapt policy (size, skew, divergence).
+#   scope     every seed, dirichlet:0.1 and iid: fedavg, scaffold, feddyn,
+#             fedadam under --reg-scope local (each client's loss carries
+#             the L2 penalty) instead of the server's penalty step.
 #   attack    sign-flip attackers (10% and 20% of the clients) against
 #             --aggregate mean, median, trimmed:B, krum:3 on ATTACK_PARTS,
 #             with 10 clients a round (krum:3 is the most Krum allows with
@@ -28,7 +34,9 @@
 #         smoke 3 rounds, seed 1, 2 partitions: seconds, for
 #               ctest (give DATA and MODEL: the test's own small data)
 # Environment (each overrides the scale's): DIR (the logs; default
-# BUILD_DIR/study-fed-SCALE), PARTS ("sweep main attack attack20 dp"),
+# BUILD_DIR/study-fed-SCALE), PARTS ("sweep main adapt scope attack attack20 dp"),
+# APPEND (1: add to DIR's runs.txt and commands.txt rather than start them
+# anew, to run a part on its own beside the others' logs), ADAPT_MU (1),
 # DATA (fashion-mnist), MODEL (the README's reference model), CLIENTS
 # (100), ROUNDS, ATTACK_ROUNDS, SEEDS, PARTITIONS ("dirichlet:0.1
 # dirichlet:0.5 iid"), ATTACK_PARTS ("iid dirichlet:0.5"), MUS ("0.001
@@ -50,14 +58,15 @@ smoke) r=3 ra=3 sd=1 cl=100 pa="dirichlet:0.1 iid" ;;
 esac
 rounds=${ROUNDS:-$r} arounds=${ATTACK_ROUNDS:-$ra} seeds=${SEEDS:-$sd} clients=${CLIENTS:-$cl}
 partitions=${PARTITIONS:-$pa} attack_parts=${ATTACK_PARTS:-iid dirichlet:0.5}
-parts=${PARTS:-sweep main attack attack20 dp}
+parts=${PARTS:-sweep main adapt scope attack attack20 dp}
 data=${DATA:-fashion-mnist}
 model=${MODEL:-dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)}
 mus=${MUS:-0.001 0.01 0.1 1} policy=${POLICY:-skew} adam_lr=${FEDADAM_LR:-0.01}
 noises=${NOISES:-0 0.01 0.03 0.1 0.3 1} clip=${DP_CLIP:-0.5} workers=${WORKERS:-2}
 dir=${DIR:-$build/study-fed-$scale}
 mkdir -p "$dir"
-: > "$dir/runs.txt"; : > "$dir/commands.txt"
+[ "${APPEND:-0}" = 1 ] || { : > "$dir/runs.txt"; : > "$dir/commands.txt"; }
+touch "$dir/runs.txt" "$dir/commands.txt"
 [ -x "$bin" ] || { echo "study_fed: $bin: no regula program (build first)" >&2; exit 2; }
 
 short() { sed 's/dirichlet:/dir/; s/:/-/g' <<<"$1"; }
@@ -115,6 +124,27 @@ for part in $parts; do
         run main "$p" "adaptive-$policy-mu$mu" "$s" "$rounds" --algo fedprox --mu "$mu" --mu-adapt "$policy"
       done
     done ;;
+  adapt)
+    amu=${ADAPT_MU:-1}
+    for p in $partitions; do
+      [ "$p" = iid ] && continue    # no skew to adapt to
+      for s in $seeds; do
+        run adapt "$p" "uniform-mu$amu" "$s" "$rounds" --algo fedprox --mu "$amu"
+        for pol in size skew divergence; do
+          run adapt "$p" "$pol-mu$amu" "$s" "$rounds" --algo fedprox --mu "$amu" --mu-adapt "$pol"
+        done
+      done
+    done ;;
+  scope)
+    for p in $partitions; do
+      [ "$p" = dirichlet:0.5 ] && continue    # the two ends suffice
+      for s in $seeds; do
+        run scope "$p" fedavg-local "$s" "$rounds" --algo fedavg --reg-scope local
+        run scope "$p" scaffold-local "$s" "$rounds" --algo scaffold --reg-scope local
+        run scope "$p" feddyn-local "$s" "$rounds" --algo feddyn --reg-scope local
+        run scope "$p" "fedadam-lr$adam_lr-local" "$s" "$rounds" --algo fedadam --server-lr "$adam_lr" --reg-scope local
+      done
+    done ;;
   attack)
     # Krum's guarantee needs n >= 2F+3: with 10 clients a round, krum:4 is refused.
     rc=0
@@ -150,7 +180,7 @@ for part in $parts; do
         run dp iid "clip$clip-noise$z" "$s" "$arounds" --dp-clip "$clip" --dp-noise "$z"
       done
     done ;;
-  *) echo "study_fed: unknown part $part (sweep, main, attack, attack20 or dp)" >&2; exit 2 ;;
+  *) echo "study_fed: unknown part $part (sweep, main, adapt, scope, attack, attack20 or dp)" >&2; exit 2 ;;
   esac
 done
 rm -f "$dir/out.txt" "$dir/err.txt"

@@ -17,11 +17,11 @@ for r in 1 2 3 4; do
   a=$(echo "0.5 0.72 0.81 0.79" | cut -d' ' -f$r)
   echo "{\"event\":\"epoch\",\"epoch\":$r,\"val_acc\":$a,\"fed\":{\"bytes_up\":1000000,\"bytes_down\":1000000}}"
 done > "$T/hand.jsonl"
-echo '{"event":"end","test_loss":0.5,"test_acc":0.79}' >> "$T/hand.jsonl"
+echo '{"event":"end","test_loss":0.5,"test_acc":0.79,"train_loss":0.61}' >> "$T/hand.jsonl"
 run 0 -- "$BENCH/fed_table.sh" metrics "$T/hand.jsonl" 4000000
-# rounds r80 r70 final last10 budget_acc MB/round eps kept
-check "fed_table: rounds to 80% and 70%, final, last-10 mean, accuracy within 4 MB" \
-  test "$(cat "$T/out")" = "4 3 2 0.79 0.7050 0.72 2.000 - 0"
+# rounds r80 r70 final last10 budget_acc MB/round eps kept objective
+check "fed_table: rounds to 80% and 70%, final, last-10 mean, accuracy within 4 MB, objective" \
+  test "$(cat "$T/out")" = "4 3 2 0.79 0.7050 0.72 2.000 - 0 0.61"
 run 0 -- "$BENCH/fed_table.sh" metrics "$T/hand.jsonl" 1000000
 check "fed_table: a budget below one round's bytes reaches nothing" test "$(cut -d' ' -f6 "$T/out")" = nan
 sed 's/"val_acc":0.81/"val_acc":0.69/; s/"epoch":4,"val_acc":0.79/"epoch":4,"val_acc":0.7,"kept":true/' \
@@ -36,9 +36,9 @@ export DATA=csv:$T/train.csv MODEL='dense(8, relu) dense(3, softmax, l2=0.001)' 
        ATTACK_PARTS=iid DIR=$T/study REGULA=$REGULA
 run 0 -- "$BENCH/study_fed.sh" "$T" smoke
 n=$(wc -l < "$T/study/runs.txt")
-# sweep 7 + 4 (iid: no policies), main 2x6, attack 12, attack20 5, dp 7
-check "study: 47 runs listed ($n)" test "$n" -eq 47
-check "study: a command line for each run" test "$(wc -l < "$T/study/commands.txt")" -eq 47
+# sweep 7 + 4 (iid: no policies), main 2x6, adapt 4 (not iid), scope 2x4, attack 12, attack20 5, dp 7
+check "study: 59 runs listed ($n)" test "$n" -eq 59
+check "study: a command line for each run" test "$(wc -l < "$T/study/commands.txt")" -eq 59
 bad_logs=0
 while read -r f; do
   [ "$(grep -c '"event":"epoch"' "$T/study/$f")" -eq 3 ] || bad_logs=$((bad_logs + 1))
@@ -49,13 +49,15 @@ check "study: krum:4 with 10 clients a round refused, naming --aggregate" \
 check "study: the refusal's exit code is 2" grep -qx 'exit 2' "$T/study/krum-refusal.txt"
 for row in '| dir0.1 | fedavg |' '| iid | scaffold |' '| iid | feddyn |' '| iid | fedadam-lr0.01 |' \
            '| iid | adaptive-skew-mu' '| iid | fedprox-mu' '| iid | krum:3 | 20% |' '| iid | trimmed:0.3 | 20% |' \
-           '| iid | krum:6 | 20% |' '| iid | clip0.5-noise1 | '; do
+           '| iid | krum:6 | 20% |' '| iid | clip0.5-noise1 | ' '| dir0.1 | divergence-mu1 |' '| iid | feddyn-local |'; do
   check "study: the tables have a row $row" grep -qF -- "$row" "$T/study/tables.md"
 done
 check "study: the tables are printed too" cmp -s "$T/out" "$T/study/tables.md"
+run 0 -- env PARTS=adapt APPEND=1 "$BENCH/study_fed.sh" "$T" smoke
+check "study: APPEND=1 adds a part's runs to the list" test "$(wc -l < "$T/study/runs.txt")" -eq 63
 check "study: every algorithm's row has its accuracy after R rounds" \
   awk -F'|' '$3 ~ /^ (fedavg|fedprox|scaffold|feddyn|fedadam|adaptive)/ { n++; if ($6 !~ /[0-9]/) bad++ }
-             END { exit !(n == 26 && !bad) }' "$T/study/tables.md"
+             END { exit !(n == 31 && !bad) }' "$T/study/tables.md"
 run 2 -- "$BENCH/study_fed.sh" "$T" huge
 check "study: an unknown scale is named" grep -q 'scale huge' "$T/err"
 run 2 -- "$BENCH/fed_table.sh" "$T/nowhere"
