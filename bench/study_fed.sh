@@ -41,7 +41,7 @@
 # (100), ROUNDS, ATTACK_ROUNDS, SEEDS, PARTITIONS ("dirichlet:0.1
 # dirichlet:0.5 iid"), ATTACK_PARTS ("iid dirichlet:0.5"), MUS ("0.001
 # 0.01 0.1 1"), POLICY (skew), FEDADAM_LR (0.01), NOISES ("0 0.01 0.03 0.1
-# 0.3 1"), DP_CLIP (0.5), WORKERS (2), FED_ARGS (added to every run).
+# 0.3 1 2 4"), DP_CLIP (0.5), WORKERS (2), FED_ARGS (added to every run).
 # Writes DIR/*.jsonl (the raw logs, PART_PARTITION_LABEL_sSEED.jsonl),
 # DIR/runs.txt (their order), DIR/commands.txt (each run's command line),
 # DIR/tables.md (bench/fed_table.sh DIR, also printed).
@@ -62,7 +62,7 @@ parts=${PARTS:-sweep main adapt scope attack attack20 dp}
 data=${DATA:-fashion-mnist}
 model=${MODEL:-dense(64, relu, l2=0.01) dropout(0.5) dense(10, softmax, l2=0.01)}
 mus=${MUS:-0.001 0.01 0.1 1} policy=${POLICY:-skew} adam_lr=${FEDADAM_LR:-0.01}
-noises=${NOISES:-0 0.01 0.03 0.1 0.3 1} clip=${DP_CLIP:-0.5} workers=${WORKERS:-2}
+noises=${NOISES:-0 0.01 0.03 0.1 0.3 1 2 4} clip=${DP_CLIP:-0.5} workers=${WORKERS:-2}
 dir=${DIR:-$build/study-fed-$scale}
 mkdir -p "$dir"
 [ "${APPEND:-0}" = 1 ] || { : > "$dir/runs.txt"; : > "$dir/commands.txt"; }
@@ -86,7 +86,7 @@ run() {
   if ! "${cmd[@]}" > "$dir/out.txt" 2> "$dir/err.txt"; then
     echo "study_fed: $name failed: $(grep -v warning "$dir/err.txt" | tail -1)" >&2; exit 1
   fi
-  echo "$name" >> "$dir/runs.txt"
+  grep -qxF "$name" "$dir/runs.txt" || echo "$name" >> "$dir/runs.txt"    # a rerun replaces its log
 }
 
 # best_mu PARTITION: the μ of the sweep with the best last-10 mean on seed 1.

@@ -36,9 +36,9 @@ export DATA=csv:$T/train.csv MODEL='dense(8, relu) dense(3, softmax, l2=0.001)' 
        ATTACK_PARTS=iid DIR=$T/study REGULA=$REGULA
 run 0 -- "$BENCH/study_fed.sh" "$T" smoke
 n=$(wc -l < "$T/study/runs.txt")
-# sweep 7 + 4 (iid: no policies), main 2x6, adapt 4 (not iid), scope 2x4, attack 12, attack20 5, dp 7
-check "study: 59 runs listed ($n)" test "$n" -eq 59
-check "study: a command line for each run" test "$(wc -l < "$T/study/commands.txt")" -eq 59
+# sweep 7 + 4 (iid: no policies), main 2x6, adapt 4 (not iid), scope 2x4, attack 12, attack20 5, dp 9
+check "study: 61 runs listed ($n)" test "$n" -eq 61
+check "study: a command line for each run" test "$(wc -l < "$T/study/commands.txt")" -eq 61
 bad_logs=0
 while read -r f; do
   [ "$(grep -c '"event":"epoch"' "$T/study/$f")" -eq 3 ] || bad_logs=$((bad_logs + 1))
@@ -54,7 +54,9 @@ for row in '| dir0.1 | fedavg |' '| iid | scaffold |' '| iid | feddyn |' '| iid 
 done
 check "study: the tables are printed too" cmp -s "$T/out" "$T/study/tables.md"
 run 0 -- env PARTS=adapt APPEND=1 "$BENCH/study_fed.sh" "$T" smoke
-check "study: APPEND=1 adds a part's runs to the list" test "$(wc -l < "$T/study/runs.txt")" -eq 63
+check "study: APPEND=1 adds a part's runs to the list" test "$(wc -l < "$T/study/runs.txt")" -eq 65
+run 0 -- env PARTS=dp NOISES=4 APPEND=1 "$BENCH/study_fed.sh" "$T" smoke
+check "study: a rerun replaces its log rather than listing it twice" test "$(wc -l < "$T/study/runs.txt")" -eq 65
 check "study: every algorithm's row has its accuracy after R rounds" \
   awk -F'|' '$3 ~ /^ (fedavg|fedprox|scaffold|feddyn|fedadam|adaptive)/ { n++; if ($6 !~ /[0-9]/) bad++ }
              END { exit !(n == 31 && !bad) }' "$T/study/tables.md"
