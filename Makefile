@@ -57,7 +57,9 @@ test-tsan: deps
 
 # The --save files of the configurations the strategy layer must not touch,
 # byte-identical to those of commit af1c4ab (built once in build-base/;
-# needs the repository's history).  About 40 s plus that build.
+# needs the repository's history) with af1c4ab's products (--gemm
+# openblas), and with --gemm auto the same bits run to run.  About 80 s
+# plus that build.
 same-bits: build
 	bench/same_bits.sh $(BUILD) af1c4ab
 
