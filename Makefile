@@ -118,8 +118,8 @@ study-comm: build
 	PARTS=wide bench/study_comm.sh $(BUILD) 1 1
 
 # The federated study of docs/study-federated.md (issue 12): its tables
-# and raw logs in $(BUILD)/study-fed-full/ (about 45 minutes on the loaded
-# 2-core machine; FED_SCALE=quick: a few minutes, 1 seed).
+# and raw logs in $(BUILD)/study-fed-full/ (234 runs, about 50 minutes
+# on the loaded 2-core machine; FED_SCALE=quick: a few minutes, 1 seed).
 FED_SCALE ?= full
 study-fed: build
 	bench/study_fed.sh $(BUILD) $(FED_SCALE)
