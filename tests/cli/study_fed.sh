@@ -53,7 +53,7 @@ for row in '| dir0.1 | fedavg |' '| iid | scaffold |' '| iid | feddyn |' '| iid 
   check "study: the tables have a row $row" grep -qF -- "$row" "$T/study/tables.md"
 done
 check "study: the tables are printed too" cmp -s "$T/out" "$T/study/tables.md"
-run 0 -- env PARTS=adapt APPEND=1 "$BENCH/study_fed.sh" "$T" smoke
+run 0 -- env PARTS=adapt ADAPT_MU=0.5 APPEND=1 "$BENCH/study_fed.sh" "$T" smoke
 check "study: APPEND=1 adds a part's runs to the list" test "$(wc -l < "$T/study/runs.txt")" -eq 65
 run 0 -- env PARTS=dp NOISES=4 APPEND=1 "$BENCH/study_fed.sh" "$T" smoke
 check "study: a rerun replaces its log rather than listing it twice" test "$(wc -l < "$T/study/runs.txt")" -eq 65
