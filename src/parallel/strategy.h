@@ -61,6 +61,9 @@ typedef struct rg_exchange {
                            skipped: no optimizer step, but any sync is joined */
     float lr;           /* in: this step's learning rate (update) */
     float share;        /* in (update): this worker's samples over the step's */
+    double hits;        /* in (update): this worker's own figure of the step's
+                           predictions: correct ones (classification), or the
+                           sum of its outputs' absolute errors (regression) */
     float *grad;        /* out of exchange: the aggregated gradient of the
                            region [lo, hi) this worker updates (grad[0] is
                            element lo), its figures pending until agree */
@@ -136,6 +139,13 @@ typedef struct rg_strategy_ops {
     rg_status (*gather_state)(rg_strategy *s, float *const *dst);
     /* Resume: this worker's part of the whole moments src[i]. */
     void (*restore_state)(rg_strategy *s, float *const *src);
+    /* Optional (regula fed): what it keeps between epochs besides the
+     * weights, the same on every worker.  save_fed: every worker joins
+     * (they check that they hold the same); world rank 0's fills out
+     * (NULL elsewhere).  load_fed: from a checkpoint's (NULL: it had
+     * none), which rg_fed_state_check has passed. */
+    rg_status (*save_fed)(rg_strategy *s, rg_fed_state *out);
+    rg_status (*load_fed)(rg_strategy *s, const rg_fed_state *in);
     /* Optional, for strategies with serving ranks (s->serving): such a
      * rank runs serve instead of the epochs, until every worker has
      * called leave (after its last step, or on a stop every worker took). */

@@ -341,6 +341,7 @@ static rg_status train_step(worker *w, step *k)
     w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch, (uint64_t)w->st.f.plateau_cuts);
     k->x.lr = (float)w->st.f.lr;
     k->x.share = k->x.idle ? 0.0f : (float)k->samples * k->inv_b;
+    k->x.hits = w->tb ? k->abs : (double)k->correct;
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
     if (k->x.broke) return broke(w, k);
     if (!k->skipped) account(w, k, batch_loss);
@@ -370,6 +371,11 @@ static rg_status checkpoint(worker *w)
         float *mine = w->extra + (size_t)w->g * w->extra_n;
         rg_codec_state_save(w->s->codec, mine);
         if (w->W > 1) st = rg_comm_allgather(w->comm, mine, w->extra_n, w->extra);
+    }
+    if (st == RG_OK && w->s->ops->save_fed) {   /* regula fed's server and clients */
+        struct rg_fed_state *fs = dst && w->g == 0 ? rg_writer_fed(r->writer) : NULL;
+        st = w->s->ops->save_fed(w->s, fs);
+        if (st == RG_OK && dst && w->g == 0 && !fs) st = rg_error(RG_ENOMEM, "out of memory writing a checkpoint");
     }
     if (st == RG_OK && w->g == 0) {
         w->st.n.opt_steps = rg_optimizer_steps(w->s->opt);
@@ -582,7 +588,7 @@ static size_t pass_rows(const worker *w)
  * moments, early stopping's copy, the strengths, and its figures of the
  * epoch in progress (another worker count: worker 0 carries the totals
  * so far; the accuracy stays exact, the per-worker split restarts). */
-static void restore(worker *w, const rg_run_state *ck)
+static rg_status restore(worker *w, const rg_run_state *ck)
 {
     w->st.n = ck->n;
     w->st.f = ck->f;
@@ -601,6 +607,7 @@ static void restore(worker *w, const rg_run_state *ck)
             if (same_world || q < WA_DIV_SUM || q > WA_DIV_COUNT) w->mine[q] += a[q];
     }
     w->st.n.world = (uint64_t)w->W;
+    return w->s->ops->load_fed ? w->s->ops->load_fed(w->s, ck->fed) : RG_OK;
 }
 
 /* This worker's strategy; its team's rank and size. */
@@ -654,8 +661,7 @@ static rg_status setup(worker *w)
     w->st.n.world = (uint64_t)w->W;
     w->st.f.best_metric = NAN;
     w->st.f.plateau_best = NAN;
-    if (r->ck) restore(w, r->ck);
-    return RG_OK;
+    return r->ck ? restore(w, r->ck) : RG_OK;
 }
 
 /* After the last epoch: the last checkpoint on disk, the best weights back,
