@@ -356,6 +356,11 @@ void rg_optimizer_free(rg_optimizer *o);
  * same pass): the state is then corrupt and the update cannot be undone.
  * (Adam's first moment never exceeds the largest gradient it took.) */
 int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
+/* The same update from the gradient grads x scale, each element multiplied
+ * as the update reads it (grads is not written): the bits of
+ * rg_clip_global_norm's scaling followed by rg_optimizer_step, in one pass
+ * over the arenas instead of two.  scale 1: rg_optimizer_step. */
+int rg_optimizer_step_scaled(rg_optimizer *o, float *params, const float *grads, float scale, float lr);
 /* The largest |gradient element| an update can take without overflowing
  * the optimizer's moments (Adam, RMSprop: 2^63, since they keep g*g; SGD with
  * momentum: a quarter of FLT_MAX x (1 - momentum); plain SGD: FLT_MAX).
@@ -371,6 +376,9 @@ void rg_optimizer_set_steps(rg_optimizer *o, uint64_t t);
 /* Scales grads so that their global L2 norm is at most max_norm; returns the
  * norm before clipping. */
 double rg_clip_global_norm(float *grads, size_t n, double max_norm);
+/* The factor rg_clip_global_norm scales by for a gradient of this norm
+ * (PyTorch's max_norm / (norm + 1e-6)), or 1 when it leaves it alone. */
+float rg_clip_factor(double norm, double max_norm);
 
 /* -------------------------------------------------------------- checkpoints */
 

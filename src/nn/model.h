@@ -54,6 +54,16 @@ struct rg_model {
  * gradient added to g[0 .. hi-lo): the sharded optimizer's slice. */
 double rg_model_penalty_range(const rg_model *m, float strength, float *g, size_t lo, size_t hi);
 
+/* rg_model_penalty(m, strength, g) when add (0 and nothing added when
+ * not), and in the same pass over the arena, in its order, what `what`
+ * asks of g as the penalty leaves it: RG_MEASURE_SUMSQ, the sum of
+ * squares in double element by element (rg_clip_global_norm's), and
+ * RG_MEASURE_MAX, the largest |element| (rg_max_abs's, +Inf for NaN or
+ * Inf).  The same bits as those calls one after another. */
+enum { RG_MEASURE_SUMSQ = 1, RG_MEASURE_MAX = 2 };
+double rg_model_penalty_measured(const rg_model *m, float strength, float *g, int add, unsigned what,
+                                 double *sumsq, float *maxabs);
+
 /* Spare floats after each arena: a sharded exchange pads the arena to a
  * whole number of cache-line chunks per worker (16 floats x RG_MAX_WORKERS). */
 #define RG_ARENA_PAD (16 * RG_MAX_WORKERS)

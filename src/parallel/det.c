@@ -25,6 +25,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     size_t P = rg_model_param_count(env->root), PT = P + RG_GRAD_TAIL;
     rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
     if (st != RG_OK) return st;
+    s->clip_in_update = 1;   /* update is rg_strat_update_whole */
     int W = s->world, S = env->det_shards;
     d->S = S;
     s->npass = S / W;

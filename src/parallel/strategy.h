@@ -11,13 +11,17 @@
  *             followed by ops->pass_done (if set)
  *   exchange  the workers' gradients become the aggregated gradient of
  *             the region of the arena this worker updates
- *   trainer   the global penalty, on that region (never communicated)
+ *   trainer   the global penalty, on that region (never communicated);
+ *             on a whole region, in the same pass, what agree measures
+ *             (the sum of squares for the clip, the largest element)
  *   agree     the step's figures (loss, penalty, non-finite workers) and
  *             the verdict on the gradient the update would take: the same
  *             on every worker
  *   trainer   the non-finite policy: stop, skip, or go on
  *   update    clip, optimizer, constraints over the region; every
  *             worker's weights in sync again; the update's own verdict
+ *             (a strategy with clip_in_update: the clip's factor applied
+ *             by the optimizer as it reads the gradient, one pass)
  *
  * Each worker's gradient arena is followed by RG_GRAD_TAIL floats: the
  * trainer writes its step figures there (RG_TAIL_*), so that a strategy
@@ -81,7 +85,16 @@ typedef struct rg_exchange {
                            the figures since the last sync) */
     double after;       /* out of update: a penalty the update itself applied
                            (the elastic force), for the figures */
+    unsigned measured;  /* in (agree): what the trainer measured over the
+                           whole gradient, after the global penalty
+                           (RG_MEASURE_* of nn/model.h), in the pass that
+                           added it */
+    double sumsq;       /* ... its sum of squares (in double, in order) */
+    float maxabs;       /* ... its largest |element| (+Inf: NaN or Inf) */
+    float gscale;       /* out of agree: the clip's factor, for an update
+                           that applies it as it reads (1: none to apply) */
 } rg_exchange;
+
 
 typedef struct rg_strategy rg_strategy;
 
@@ -164,6 +177,8 @@ struct rg_strategy {
     size_t opt_lo, opt_hi;
     float limit;               /* the largest gradient element the optimizer takes */
     double clip;
+    int clip_in_update;        /* update is rg_strat_update_whole: agree leaves
+                                  the clip's factor to it (x->gscale) */
     int npass, part0, parts;   /* passes of a step: parts part0 .. part0+npass-1
                                   of `parts` of an iid global batch */
     uint64_t local_from;       /* steps from this one on are local: each worker
@@ -234,6 +249,9 @@ void rg_strat_region_whole(rg_strategy *s, rg_exchange *x);
 /* agree for a gradient every worker holds whole: the penalty, clipping
  * and the verdict, with no communication. */
 rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
+/* What rg_strat_agree_whole will measure over the gradient (RG_MEASURE_*),
+ * when the global penalty is added (penalised) or not. */
+unsigned rg_strat_measures(const rg_strategy *s, int penalised);
 /* update of a whole replica: the optimizer, then the constraints. */
 rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
 /* the same for a local step, which may be idle (no samples, or skipped

@@ -328,8 +328,14 @@ static rg_status train_step(worker *w, step *k)
     if (w->g == w->p->straggler_rank) straggle(w->p->straggler_factor, rg_now() - t0);
     if ((st = ops->exchange(s, &k->x)) != RG_OK) return st;  /* every worker's gradient into one */
     if (k->measured && k->samples) k->div = divergence(w, k);
-    k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);   /* the global penalty */
     k->x.penalised = rg_reg_is_global(&w->reg);
+    /* the global penalty; on the whole arena, in the same pass, what agree measures */
+    int whole = k->x.lo == 0 && k->x.hi == rg_model_param_count(w->m);
+    k->x.measured = whole ? rg_strat_measures(s, k->x.penalised) : 0;
+    if (k->x.measured)
+        k->x.penalty = rg_reg_global_measured(&w->reg, w->m, k->x.grad, k->x.measured, &k->x.sumsq, &k->x.maxabs);
+    else
+        k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);
     if ((st = ops->agree(s, &k->x)) != RG_OK) return st;     /* the same figures and verdict everywhere */
     k->x.idle = k->local && k->samples == 0;
     double batch_loss = k->x.idle ? 0.0 : k->x.fig.loss / (double)(k->local ? k->samples : k->b_step) + k->x.fig.reg;
