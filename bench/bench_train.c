@@ -44,7 +44,9 @@ static void usage(FILE *f)
             "  --threads N        threads (default 1)\n"
             "  --seed N           seed (default 1)\n"
             "  --data SOURCE      data source (default fashion-mnist)\n"
-            "  --gemm NAME        matrix-product kernels: auto, openblas or libxsmm (default auto)\n");
+            "  --gemm NAME        matrix-product kernels: auto, openblas or libxsmm (default auto)\n"
+            "  --set NAME=VALUE   any other option of regula train, as rg_config_set takes it\n"
+            "                     (--set deterministic=true); repeatable\n");
 }
 
 static double now_s(void)
@@ -107,6 +109,8 @@ int main(int argc, char **argv)
 {
     const char *model = "ref", *name = NULL, *data = "fashion-mnist", *gemm = "auto";
     long batch = 0, epochs = 1, limit = 0, runs = 1, threads = 1, seed = 1;
+    const char *sets[16];
+    int nsets = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
         else if (strcmp(opt, "runs") == 0) runs = parse_long(opt, v, 1);
         else if (strcmp(opt, "threads") == 0) threads = parse_long(opt, v, 1);
         else if (strcmp(opt, "seed") == 0) seed = parse_long(opt, v, 0);
+        else if (strcmp(opt, "set") == 0 && strchr(v, '=') && nsets < 16) sets[nsets++] = v;
         else {
             fprintf(stderr, "bench_train: unknown option --%s\n", opt);
             usage(stderr);
@@ -175,6 +180,14 @@ int main(int argc, char **argv)
     snprintf(buf, sizeof buf, "%ld", seed);
     if (s == RG_OK) s = set(&c, "seed", buf);
     if (s == RG_OK) s = set(&c, "gemm", gemm);
+    for (int i = 0; i < nsets && s == RG_OK; i++) {
+        char key[64];
+        size_t kl = (size_t)(strchr(sets[i], '=') - sets[i]);
+        if (kl >= sizeof key) kl = sizeof key - 1;
+        memcpy(key, sets[i], kl);
+        key[kl] = '\0';
+        s = set(&c, key, sets[i] + kl + 1);
+    }
     if (s == RG_OK) s = rg_config_validate(&c);
     if (s != RG_OK) {
         rg_dataset_free(train);

@@ -338,6 +338,7 @@ void rg_model_free(rg_model *m)
     rg_free(m->spec);
     if (!m->params_borrowed) rg_free(m->params);
     rg_free(m->grads);
+    rg_free(m->wt);
     rg_free(m->ws);
     rg_free(m->ws_act);
     rg_free(m);
@@ -349,6 +350,13 @@ size_t rg_model_outputs(const rg_model *m) { return m->n_out; }
 size_t rg_model_param_count(const rg_model *m) { return m->n_params; }
 float *rg_model_params(rg_model *m) { return m->params; }
 float *rg_model_grads(rg_model *m) { return m->grads; }
+
+float *rg_model_swap_grads(rg_model *m, float *g)
+{
+    float *was = m->grads;
+    m->grads = g;
+    return was;
+}
 int rg_model_dense_count(const rg_model *m) { return m->n_dense; }
 
 rg_status rg_model_dense(rg_model *m, int i, size_t *out, size_t *in, float **w, float **b)
@@ -403,6 +411,26 @@ static rg_status ensure_workspace(rg_model *m, size_t n)
 }
 
 /* ------------------------------------------------------- forward / backward */
+
+rg_status rg_model_hold(rg_model *m, int on)
+{
+    m->held = m->wt_fresh = 0;
+    if (!on) return RG_OK;
+    if (!m->wt && !(m->wt = rg_malloc((m->n_params ? m->n_params : 1) * sizeof(float))))
+        return rg_error(RG_ENOMEM, "out of memory: a transposed copy of %zu weights", m->n_params);
+    m->held = 1;
+    return RG_OK;
+}
+
+/* wt = every kernel (out, in) transposed to (in, out). */
+static void transpose_kernels(rg_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        if (L->kind == RG_LAYER_DENSE) rg_transpose(m->params + L->w_off, L->out, L->in, m->wt + L->w_off);
+    }
+    m->wt_fresh = 1;
+}
 
 static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size_t n, float *mask)
 {
@@ -508,6 +536,7 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
     if (is_regression(m->loss)) y = NULL;
     if (y && (st = check_labels(m, y, n, pass)) != RG_OK) return st;
     int training = pass && pass->training;
+    if (m->held && !m->wt_fresh) transpose_kernels(m);
     const float *in = x;
     for (int l = 0; l < m->n_layers; l++) {
         const rg_layer *L = &m->layers[l];
@@ -525,8 +554,13 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
                 for (size_t i = 0; i < n; i++) memcpy(outp + i * L->out, b, L->out * sizeof(float));
                 beta = 1.0f;
             }
-            /* outp (n, out) = in (n, in) · w(out, in)^T + b */
-            rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp, (int)L->out);
+            /* outp (n, out) = in (n, in) · w(out, in)^T + b  (held: w^T as it is in wt) */
+            if (m->held)
+                rg_sgemm(0, 0, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, m->wt + L->w_off, (int)L->out,
+                         beta, outp, (int)L->out);
+            else
+                rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp,
+                         (int)L->out);
             if (fused_dropout(m, l, training)) {   /* act and the dropout after it: one pass */
                 const rg_layer *D = L + 1;
                 float *dout = m->ws_act[2 * l + 2], *mask = m->ws_act[2 * l + 3];

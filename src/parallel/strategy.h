@@ -6,8 +6,9 @@
  * strategy.c.  The trainer calls it at fixed points of every step; between
  * them it does the same thing for every strategy:
  *
- *   trainer   npass forward/backward passes (local penalty first); after
- *             each, ops->pass_done (if set)
+ *   trainer   npass forward/backward passes (local penalty first), each
+ *             into the arena ops->pass_arena gives (if set), each
+ *             followed by ops->pass_done (if set)
  *   exchange  the workers' gradients become the aggregated gradient of
  *             the region of the arena this worker updates
  *   trainer   the global penalty, on that region (never communicated)
@@ -122,8 +123,12 @@ typedef struct rg_strategy_ops {
      * (borrowed until the next call).  Without it the trainer's batch
      * schedule does. */
     rg_status (*deal)(rg_strategy *s, uint64_t epoch, const rg_deal **out);
-    /* Optional: pass `pass` of this step left its gradient (and tail) in
-     * the model's arena. */
+    /* Optional: where pass `pass` of this step leaves its gradient and
+     * tail (P + RG_GRAD_TAIL floats) instead of the model's arena, which
+     * the trainer swaps in for the pass (rg_model_swap_grads). */
+    float *(*pass_arena)(rg_strategy *s, int pass);
+    /* Optional: pass `pass` of this step is done (its gradient where
+     * pass_arena said). */
     void (*pass_done)(rg_strategy *s, int pass);
     rg_status (*exchange)(rg_strategy *s, rg_exchange *x);
     rg_status (*agree)(rg_strategy *s, rg_exchange *x);

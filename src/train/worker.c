@@ -145,7 +145,6 @@ static rg_status compute(worker *w, step *k, int pass)
         k->abs += fabs(e);
         k->sq += e * e;
     }
-    if (w->s->ops->pass_done) w->s->ops->pass_done(w->s, pass);
     return RG_OK;
 }
 
@@ -315,8 +314,17 @@ static rg_status train_step(worker *w, step *k)
     k->x.step = w->st.n.step;
     k->measured = rg_reg_measures(&w->reg, k->es);
     double t0 = rg_now();
-    for (int i = 0; i < s->npass; i++)                       /* forward, backward, local penalty */
-        if ((st = compute(w, k, i)) != RG_OK) return st;
+    /* --deterministic's passes share the weights: transposed once a step */
+    int hold = w->p->deterministic && s->npass > 1;
+    st = hold ? rg_model_hold(w->m, 1) : RG_OK;
+    for (int i = 0; i < s->npass && st == RG_OK; i++) {      /* forward, backward, local penalty */
+        float *own = ops->pass_arena ? rg_model_swap_grads(w->m, ops->pass_arena(s, i)) : NULL;
+        st = compute(w, k, i);
+        if (own) rg_model_swap_grads(w->m, own);
+        if (st == RG_OK && ops->pass_done) ops->pass_done(s, i);
+    }
+    if (hold) rg_model_hold(w->m, 0);
+    if (st != RG_OK) return st;
     if (w->g == w->p->straggler_rank) straggle(w->p->straggler_factor, rg_now() - t0);
     if ((st = ops->exchange(s, &k->x)) != RG_OK) return st;  /* every worker's gradient into one */
     if (k->measured && k->samples) k->div = divergence(w, k);
