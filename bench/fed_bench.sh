@@ -67,9 +67,11 @@ for part in $parts; do
     echo "| figure | value |"
     echo "|---|---|"
     awk -v r="$rounds" -v t="$train" 'BEGIN { printf "| rounds a second, training (the log'"'"'s seconds: %s s) | %.1f |\n", t, r / t }'
-    awk -v r="$rounds" -v a="$w1" -v b="$wall" 'BEGIN { printf "| rounds a second, whole rounds with the test set (wall %s s − %s s for 1 round) | %.1f |\n", b, a, (r - 1) / (b - a) }'
-    awk -v r="$rounds" -v a="$c1" -v b="$cpu" 'BEGIN { printf "| CPU-seconds (user + sys) a whole round (%s s − %s s) | %.4f |\n", b, a, (b - a) / (r - 1) }'
-    awk -v r="$rounds" -v a="$c1" -v b="$cpu" -v w="$workers" 'BEGIN { printf "| rounds a second if the %d cores were free and the round split perfectly | %.1f |\n", w, w * (r - 1) / (b - a) }'
+    # (a difference at /usr/bin/time's 0.01 s that is not positive, as a
+    # few rounds of a tiny set give, prints "–")
+    awk -v r="$rounds" -v a="$w1" -v b="$wall" 'BEGIN { printf "| rounds a second, whole rounds with the test set (wall %s s − %s s for 1 round) | %s |\n", b, a, (b > a ? sprintf("%.1f", (r - 1) / (b - a)) : "–") }'
+    awk -v r="$rounds" -v a="$c1" -v b="$cpu" 'BEGIN { printf "| CPU-seconds (user + sys) a whole round (%s s − %s s) | %s |\n", b, a, (b > a ? sprintf("%.4f", (b - a) / (r - 1)) : "–") }'
+    awk -v r="$rounds" -v a="$c1" -v b="$cpu" -v w="$workers" 'BEGIN { printf "| rounds a second if the %d cores were free and the round split perfectly | %s |\n", w, (b > a ? sprintf("%.1f", w * (r - 1) / (b - a)) : "–") }'
     echo "| load average (1, 5, 15 min) before, after | $load0; $load1 |"
     if [ "${CALLGRIND:-0}" = 1 ]; then
       for n in 1 3; do
