@@ -273,7 +273,6 @@ int rg_all_finite(const float *x, size_t n)
 /* ------------------------------------------------------------ transpose */
 
 typedef float v8f __attribute__((vector_size(32)));
-typedef int v8i __attribute__((vector_size(32)));
 
 /* One 8 x 8 block in three rounds of shuffles (the compiler picks the
  * instructions the build's -march has); every element is moved, never
@@ -282,22 +281,22 @@ static void transpose8(const float *src, size_t ls, float *dst, size_t ld)
 {
     v8f r[8], t[8];
     for (int i = 0; i < 8; i++) memcpy(&r[i], src + (size_t)i * ls, sizeof r[i]);
-    const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
-    const v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    /* __builtin_shufflevector: GCC 12 and clang both have it */
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
     for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shuffle(r[i], r[i + 1], lo);
-        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+        t[i] = SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
     }
     for (int i = 0; i < 8; i += 4)
         for (int h = 0; h < 2; h++) {
-            r[i + h] = __builtin_shuffle(t[i + h], t[i + h + 2], lo2);
-            r[i + h + 2] = __builtin_shuffle(t[i + h], t[i + h + 2], hi2);
+            r[i + h] = SHUF(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            r[i + h + 2] = SHUF(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
     for (int h = 0; h < 4; h++) {
-        t[h] = __builtin_shuffle(r[h], r[h + 4], lo4);
-        t[h + 4] = __builtin_shuffle(r[h], r[h + 4], hi4);
+        t[h] = SHUF(r[h], r[h + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        t[h + 4] = SHUF(r[h], r[h + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
+#undef SHUF
     /* t[0..7] hold columns 0, 2, 1, 3, 4, 6, 5, 7 */
     static const int col[8] = {0, 2, 1, 3, 4, 6, 5, 7};
     for (int i = 0; i < 8; i++) memcpy(dst + (size_t)col[i] * ld, &t[i], sizeof t[i]);
