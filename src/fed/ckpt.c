@@ -57,6 +57,23 @@ void rg_fed_state_free(rg_fed_state *s)
     memset(s, 0, sizeof *s);
 }
 
+rg_cstore_kind rg_fed_store_kind(const rg_fed_setup *f, size_t P)
+{
+    double full = (double)f->clients * (double)f->algo->client_state * (double)P * sizeof(float);
+    if (!f->algo->client_state) return RG_CSTORE_MEMORY;
+    if (f->client_store != RG_CSTORE_AUTO) return (rg_cstore_kind)f->client_store;
+    return full > RG_CSTORE_AUTO_BYTES ? RG_CSTORE_DISK : RG_CSTORE_MEMORY;
+}
+
+rg_status rg_fed_store_check(const rg_fed_setup *f, size_t P)
+{
+    if (rg_fed_store_kind(f, P) != RG_CSTORE_DISK) return RG_OK;
+    rg_cstore *s;   /* a store of no client: makes its file and unlinks it, as the run's will */
+    rg_status st = rg_cstore_open(&s, RG_CSTORE_DISK, f->state_dir, 0, 0, 0);
+    rg_cstore_close(s);
+    return st;
+}
+
 rg_status rg_fed_state_read(const void *ctx, size_t off, void *buf, size_t n)
 {
     const rg_fed_state *s = ctx;

@@ -62,6 +62,13 @@ rg_status rg_cstore_read(const rg_cstore *s, size_t c, size_t off, float *buf, s
 /* Client c's whole state (per floats) set to x, as if it had trained (a
  * resumed run). */
 rg_status rg_cstore_put(rg_cstore *s, size_t c, const float *x);
+/* Which store a run of f over P parameters keeps its clients' state in
+ * (--client-state; auto resolved), and, before any output is opened,
+ * that disk's directory takes the file (RG_EIO naming --client-state-dir
+ * if not).  Both in ckpt.c. */
+struct rg_fed_setup;
+rg_cstore_kind rg_fed_store_kind(const struct rg_fed_setup *f, size_t P);
+rg_status rg_fed_store_check(const struct rg_fed_setup *f, size_t P);
 /* Bytes the disk's file takes on its file system (0 for memory). */
 uint64_t rg_cstore_disk_bytes(const rg_cstore *s);
 /* A reader (a checkpoint's writer thread) holds the state as it is. */

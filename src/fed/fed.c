@@ -176,9 +176,7 @@ static rg_status open_store(fed *f, size_t m)
 {
     size_t per = (size_t)f->algo->client_state * f->P;
     double full = (double)f->f.clients * (double)per * sizeof(float);
-    rg_cstore_kind kind = f->f.client_store == RG_CSTORE_AUTO
-                              ? (full > RG_CSTORE_AUTO_BYTES ? RG_CSTORE_DISK : RG_CSTORE_MEMORY)
-                              : (rg_cstore_kind)f->f.client_store;
+    rg_cstore_kind kind = rg_fed_store_kind(&f->f, f->P);
     if (f->f.client_store == RG_CSTORE_AUTO && kind == RG_CSTORE_DISK && f->base.rank == 0)
         rg_log("regula fed: --client-state auto: on disk, in a scratch file in %s (%d clients x %zu floats = "
                "%.2f GB, over 1 GiB: memory holds a round's clients' alone)", f->f.state_dir, f->f.clients, per,
