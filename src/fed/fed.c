@@ -19,15 +19,17 @@
  * gradient at w_g times lr x the clients' mean local steps.  Then every
  * replica holds the new w_g, and the round's figures are the world's.
  * The server's state and the clients' (SCAFFOLD's c_i, FedDyn's g_i, kept
- * for every client that has taken part) are replicated on every worker,
- * which updates them alike from the gathered updates.  A checkpoint at a
+ * for every client that has taken part, in the worker's store: memory or
+ * a scratch file, cstore.c) are replicated on every worker, which updates
+ * them alike from the gathered updates.  A checkpoint at a
  * round's end takes them from world rank 0 (save_fed, after every worker
  * has checked that its own are the same), and a resumed run puts them
  * back after init (load_fed).
  *
  * Invariant: between rounds every worker holds w_g and a fresh optimizer;
- * nothing of a client outlives its round, so memory grows with the
- * clients of a round, not with all clients.
+ * nothing of a client outlives its round but its own state in the store,
+ * so memory grows with the clients of a round, not with all clients
+ * (with the store on disk, the stateful algorithms' too).
  */
 #include "parallel/strategy.h"
 #include "fed/dp.h"

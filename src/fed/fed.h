@@ -24,6 +24,7 @@
 #include "reg/reg.h"
 #include "fed/aggregate.h"
 #include "fed/attack.h"
+#include <stdatomic.h>
 
 typedef struct rg_fed_algo_ops rg_fed_algo_ops;
 
@@ -174,6 +175,7 @@ typedef struct rg_fed_state {
     uint64_t clients;          /* C when raw is kept, else 0 */
     double *raw;               /* [clients]: --mu-adapt divergence's last figure of each */
     size_t cap_server, cap_n, cap_client, cap_raw;   /* what the arrays hold room for */
+    atomic_int loaded;         /* a resumed run's workers that have put it in place */
 } rg_fed_state;
 /* Sizes s for (P, server_n, n, client_n, clients), keeping what room it
  * has: RG_ENOMEM (s as it was) when memory runs out. */
