@@ -7,7 +7,7 @@ EPOCHS ?= 10
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-kernels bench-parallel study study-comm soak clean
+.PHONY: all deps build demo test test-asan test-tsan test-mpich test-numerics test-install same-bits bench-ab install fuzz bench bench-kernels bench-parallel study study-comm study-fed bench-fed soak clean
 
 all: build
 
@@ -57,7 +57,9 @@ test-tsan: deps
 
 # The --save files of the configurations the strategy layer must not touch,
 # byte-identical to those of commit af1c4ab (built once in build-base/;
-# needs the repository's history).  About 40 s plus that build.
+# needs the repository's history) with af1c4ab's products (--gemm
+# openblas), and with --gemm auto the same bits run to run.  About 80 s
+# plus that build.
 same-bits: build
 	bench/same_bits.sh $(BUILD) af1c4ab
 
@@ -114,6 +116,18 @@ study-comm: build
 	PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" bench/study_comm.sh $(BUILD) 5 "1 2 3"
 	PARTS=a bench/study_comm.sh $(BUILD) 2 "1 2"
 	PARTS=wide bench/study_comm.sh $(BUILD) 1 1
+
+# The federated study of docs/study-federated.md (issue 12): its tables
+# and raw logs in $(BUILD)/study-fed-full/ (234 runs, about 50 minutes
+# on the loaded 2-core machine; FED_SCALE=quick: a few minutes, 1 seed).
+FED_SCALE ?= full
+study-fed: build
+	bench/study_fed.sh $(BUILD) $(FED_SCALE)
+
+# Issue 12's targets for regula fed: rounds a second, peak memory with
+# 10,000 clients, robust aggregation under 20% sign-flip attackers.
+bench-fed: build
+	bench/fed_bench.sh $(BUILD)
 
 bench: build
 	@scripts/deps.sh --bench

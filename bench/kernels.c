@@ -15,11 +15,17 @@
  * JIT-generated for the shape by libxsmm_smmdispatch; "-" where it
  * generates none, such as a transposed first operand), regula's
  * fixed-order kernel of --deterministic (rg_sgemm_fixed, on the CPU's
- * widest path) and its reference loop (rg_sgemm_ref).  Each figure is the median of 5 timed
+ * widest path) and its reference loop (rg_sgemm_ref); the last column
+ * names the kernel regula's --gemm auto takes for the shape (gemm.c's
+ * rule, on this CPU).  Beside the two models, a 256- and a 512-wide one
+ * (batch 64) locate the rule's bound, and the reference and 1024-wide
+ * models' shards over 2 and 4 workers show the rule's choice holding for
+ * a worker's rows.  Each figure is the median of 5 timed
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick | --peak]   (--peak: the FMA peak alone)     (one short round each, the reference
+ * Usage: bench_kernels [--quick | --peak | --cpu-time]   (--peak: the FMA peak alone;
+ *        --cpu-time: timed by the thread's CPU time, for a loaded machine)     (one short round each, the reference
  *                                     loop on small shapes only: the test)
  * Exits 1 when a library's product differs from OpenBLAS's by more than
  * 1e-4 of its largest value (the test, bench_kernels_quick, checks it).
@@ -35,19 +41,19 @@
 #include <string.h>
 #include <time.h>
 #include <cblas.h>
+#include "regula.h"
 #ifdef RG_HAVE_XSMM
 #include <libxsmm.h>
 #endif
 
-void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                  float beta, float *C, int ldc);
-void rg_sgemm_fixed(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                    int ldb, float beta, float *C, int ldc);
+/* --cpu-time: the thread's CPU time instead of the wall clock, so that the
+ * time another process takes the core is not counted (a loaded machine) */
+static clockid_t clock_id = CLOCK_MONOTONIC;
 
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_id, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -221,7 +227,9 @@ static void bench_shape(const shape *s, double peak)
         wrong |= err > 1e-4;
         if (err <= 1e-4 && g > best) { best = g; who = lib; }
     }
-    printf(" %s |\n", who >= 0 ? lib_name[who] : "-");
+    /* what regula's --gemm auto takes for it (gemm.c's rule, this CPU) */
+    printf(" %s | %s |\n", who >= 0 ? lib_name[who] : "-",
+           rg_kernel_name(rg_sgemm_kernel(s->ta, s->tb, s->M, s->N, s->K, 1.0f, 0.0f)));
     free(A); free(B); free(C); free(want);
 }
 
@@ -256,6 +264,7 @@ static void open_blis(void)
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--quick")) { rounds = 1; round_seconds = 0.002; quick = 1; }
+    if (argc > 1 && !strcmp(argv[1], "--cpu-time")) clock_id = CLOCK_THREAD_CPUTIME_ID;
     if (argc > 1 && !strcmp(argv[1], "--peak")) {   /* for bench/run.sh: the peak alone, GFLOP/s */
         double p256 = fma_peak(8), p512 = __builtin_cpu_supports("avx512f") ? fma_peak(16) : 0.0;
         printf("%.1f\n", p512 > p256 ? p512 : p256);
@@ -273,16 +282,28 @@ int main(int argc, char **argv)
 #endif
     double p256 = fma_peak(8), p512 = __builtin_cpu_supports("avx512f") ? fma_peak(16) : 0.0;
     double peak = p512 > p256 ? p512 : p256;
+    printf("Timed by %s\n", clock_id == CLOCK_MONOTONIC ? "the wall clock" : "the thread's CPU time (--cpu-time)");
     printf("FMA peak, one core: %.1f GFLOP/s with 256-bit vectors", p256);
     if (p512 > 0.0) printf(", %.1f with 512-bit", p512);
     printf("; the shares below are of %.1f\n\n", peak);
     printf("GFLOP/s (share of the peak); M x N x K of the row-major product\n\n");
-    printf("| model | layer | M x N x K | openblas | blis | libxsmm | fixed-order (--deterministic) | reference | fastest |\n");
-    printf("|---|---|---|---|---|---|---|---|---|\n");
-    shape sh[32];
+    printf("| model | layer | M x N x K | openblas | blis | libxsmm | fixed-order (--deterministic) | reference | fastest "
+           "| auto takes |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    shape sh[96];
     static const int ref[] = {784, 64, 10}, wide[] = {784, 1024, 1024, 10};
+    static const int w256[] = {784, 256, 256, 10}, w512[] = {784, 512, 512, 10};
     int n = layer_shapes("reference", ref, 3, 32, sh);
     n += layer_shapes("1024-wide", wide, 4, 128, sh + n);
+    /* between them, where the rule's bound on a layer's weights lies
+     * (784 x 256 = 200,704 under it, 784 x 512 over, 512 x 512 on it) */
+    n += layer_shapes("256-wide", w256, 4, 64, sh + n);
+    n += layer_shapes("512-wide", w512, 4, 64, sh + n);
+    /* a worker's shard: the reference batch over 2 and 4 workers, the
+     * 1024-wide one's over 4 (the rule takes no account of the batch) */
+    n += layer_shapes("reference, 2 workers", ref, 3, 16, sh + n);
+    n += layer_shapes("reference, 4 workers", ref, 3, 8, sh + n);
+    n += layer_shapes("1024-wide, 4 workers", wide, 4, 32, sh + n);
     for (int i = 0; i < n; i++) bench_shape(&sh[i], peak);
 #ifdef RG_HAVE_XSMM
     libxsmm_finalize();

@@ -11,7 +11,10 @@
 #
 # Usage: bench/run.sh BUILD_DIR [RUNS]      (RUNS defaults to 5)
 # Environment: LIMIT=N trains on the first N samples (default: all 60000);
-#              MODELS="ref wide" picks the models; CORE=0 the core to pin to.
+#              MODELS="ref wide" picks the models; CORE=0 the core to pin to;
+#              GEMM_AB=0 leaves out regula --gemm openblas (by default each
+#              round runs regula with --gemm auto, then --gemm openblas, then
+#              torch, and the table compares the two choices of kernels).
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR [RUNS]}
@@ -19,6 +22,7 @@ runs=${2:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$build/bench_train
 models=${MODELS:-ref wide}
+gemm_ab=${GEMM_AB:-1}
 limit=${LIMIT:-0}
 core=${CORE:-0}
 py=/usr/bin/python3
@@ -33,29 +37,43 @@ if command -v taskset >/dev/null 2>&1; then pin=(taskset -c "$core"); fi
 have_torch=0
 if [ -x "$py" ] && "$py" -c 'import torch' >/dev/null 2>&1; then have_torch=1; fi
 
-# Prints "samples/s peak_rss_mb" of one single-run invocation, from its "run 1" line.
-rate() { "$@" | awk '$3 == "run" { print $6, $8 }'; }
+# Prints "samples/s peak_rss_mb cpu_samples/s" of one single-run invocation,
+# from its "run 1" line (torch's has no CPU-time figure: 0).
+rate() { "$@" | awk '$3 == "run" { print $6, $8, ($10 == "" ? 0 : $10) }'; }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
   else if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2];
   else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A med_rg med_pt mem_rg mem_pt
+declare -A med_rg med_pt mem_rg mem_pt med_ob cpu_rg cpu_ob
 for m in $models; do
-  rg=() pt=() rgm=() ptm=()
+  rg=() pt=() rgm=() ptm=() ob=() rgc=() obc=()
   for ((k = 1; k <= runs; k++)); do
-    read -r r mb < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist) || true
+    read -r r mb cr < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist \
+                          --gemm auto) || true
     [ -n "${r:-}" ] || { echo "run.sh: bench_train --model $m failed" >&2; exit 1; }
-    echo "regula $m run $k samples/s $r peak_rss_mb $mb"
-    rg+=("$r") rgm+=("$mb")
+    echo "regula $m run $k samples/s $r peak_rss_mb $mb cpu_samples/s $cr"
+    rg+=("$r") rgm+=("$mb") rgc+=("$cr")
+    if [ "$gemm_ab" = 1 ]; then
+      read -r r mb cr < <(rate "${pin[@]}" "$bin" --model "$m" --runs 1 --threads 1 --limit "$limit" --data fashion-mnist \
+                            --gemm openblas) || true
+      [ -n "${r:-}" ] || { echo "run.sh: bench_train --model $m --gemm openblas failed" >&2; exit 1; }
+      echo "regula $m run $k --gemm openblas samples/s $r cpu_samples/s $cr"
+      ob+=("$r") obc+=("$cr")
+    fi
     if [ $have_torch = 1 ]; then
-      read -r r mb < <(rate "${pin[@]}" "$py" "$here/torch_train.py" --model "$m" --runs 1 --threads 1 --limit "$limit") || true
+      read -r r mb _ < <(rate "${pin[@]}" "$py" "$here/torch_train.py" --model "$m" --runs 1 --threads 1 --limit "$limit") || true
       [ -n "${r:-}" ] || { echo "run.sh: torch_train.py --model $m failed" >&2; exit 1; }
       echo "torch  $m run $k samples/s $r peak_rss_mb $mb"
       pt+=("$r") ptm+=("$mb")
     fi
   done
   med_rg[$m]=$(printf '%s\n' "${rg[@]}" | median)
+  cpu_rg[$m]=$(printf '%s\n' "${rgc[@]}" | median)
+  if [ "$gemm_ab" = 1 ]; then
+    med_ob[$m]=$(printf '%s\n' "${ob[@]}" | median)
+    cpu_ob[$m]=$(printf '%s\n' "${obc[@]}" | median)
+  fi
   mem_rg[$m]=$(printf '%s\n' "${rgm[@]}" | median)
   if [ $have_torch = 1 ]; then
     med_pt[$m]=$(printf '%s\n' "${pt[@]}" | median)
@@ -109,6 +127,19 @@ if [ $have_torch = 1 ]; then
 else
   printf '%-6s %18s %8s %10s\n' model "regula samples/s" "of peak" "regula MB"
   for m in $models; do printf '%-6s %18.0f %8s %10.1f\n' "$m" "${med_rg[$m]}" "$(share "${med_rg[$m]}" "$m")" "${mem_rg[$m]}"; done
+fi
+if [ "$gemm_ab" = 1 ]; then
+  echo
+  echo "regula's kernels (interleaved in the same rounds): --gemm auto (the table above) against --gemm openblas"
+  printf '%-6s %-9s %18s %8s %22s %8s %8s\n' model clock "auto samples/s" "of peak" "openblas samples/s" "of peak" "ratio"
+  for m in $models; do
+    printf '%-6s %-9s %18.0f %8s %22.0f %8s %8.2f\n' "$m" wall "${med_rg[$m]}" "$(share "${med_rg[$m]}" "$m")" \
+      "${med_ob[$m]}" "$(share "${med_ob[$m]}" "$m")" "$(awk -v a="${med_rg[$m]}" -v b="${med_ob[$m]}" 'BEGIN { print a / b }')"
+    printf '%-6s %-9s %18.0f %8s %22.0f %8s %8.2f\n' "$m" "cpu time" "${cpu_rg[$m]}" "$(share "${cpu_rg[$m]}" "$m")" \
+      "${cpu_ob[$m]}" "$(share "${cpu_ob[$m]}" "$m")" "$(awk -v a="${cpu_rg[$m]}" -v b="${cpu_ob[$m]}" 'BEGIN { print a / b }')"
+  done
+  echo "cpu time: samples over the process's CPU time (what the run cost its core, without the time other work took it)"
+  echo
 fi
 echo "of peak: samples/s x the model's matrix-product flops per sample (ref 204,544, wide 9,564,160) / the FMA peak"
 echo "MB: peak resident memory (median of the runs), data as loaded included"

@@ -7,6 +7,10 @@
 # the commit before it, when the whole files were identical.  Since
 # --deterministic takes regula's fixed-order products (the same bits on
 # every CPU), its cases are held to this build's 1-worker bits instead.
+# Since --gemm auto (issue 10) takes LIBXSMM for some products, this
+# build runs the base's cases with --gemm openblas (the products the base
+# ran: the promise that the strategy layer changes no bit is on those), and
+# its auto runs are held to themselves: two runs, the same bits.
 #
 # Usage: bench/same_bits.sh BUILD_DIR [BASE_COMMIT]     (default af1c4ab)
 # Builds BASE_COMMIT once in build-base/ (a git worktree; needs the
@@ -44,7 +48,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 mpirun=$(command -v mpirun || true)
 common=(train --data fashion-mnist --limit 6000 --epochs 2 --log-every 0 --seed 3)
 wide='dense(600, relu, l2=0.001) dropout(0.2) dense(10, softmax)'   # over 1 MiB: threads share the weights
-failed=0 ran=0 dran=0
+failed=0 ran=0 dran=0 aran=0
 
 # A safetensors file less its metadata: the tensor table (names, dtypes,
 # shapes, offsets) and the tensors' bytes.  The metadata gains keys as
@@ -76,11 +80,18 @@ same() {
   else echo "DIFF  $1: not $3: $(cmp "$2" "$tmp/new.t" | head -1)"; failed=$((failed + 1)); fi
 }
 
-# one NAME LAUNCH... -- ARGS...: trains with both binaries, compares the files
+# one NAME LAUNCH... -- ARGS...: trains with both binaries (this one with
+# the base's products, --gemm openblas), compares the files; then this
+# build twice with --gemm auto, which must agree with itself
 one() {
   name=$1; shift
   t0=$SECONDS
-  train "$tmp/old.t" "$old" "$@" && train "$tmp/new.t" "$new" "$@" && same "$name" "$tmp/old.t" "$base's bits"
+  train "$tmp/old.t" "$old" "$@" && train "$tmp/new.t" "$new" "$@" --gemm openblas &&
+    same "$name" "$tmp/old.t" "$base's bits" || return
+  t0=$SECONDS
+  train "$tmp/auto.t" "$new" "$@" --gemm auto && train "$tmp/new.t" "$new" "$@" --gemm auto || return
+  aran=$((aran + 1))
+  same "$name, --gemm auto" "$tmp/auto.t" "the bits of the run before"
 }
 
 # det NAME LAUNCH... -- ARGS...: --deterministic runs take regula's
@@ -112,5 +123,5 @@ if [ -n "$mpirun" ]; then
 else
   echo "skip  MPI cases: no mpirun on this machine"
 fi
-echo "same_bits: $ran cases ($((ran - dran)) against $base, $dran deterministic against 1 worker), $failed differ or failed ($(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }'))"
+echo "same_bits: $ran cases ($((ran - dran - aran)) against $base, $aran with --gemm auto run to run, $dran deterministic against 1 worker), $failed differ or failed ($(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }'))"
 [ "$failed" -eq 0 ]

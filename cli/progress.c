@@ -283,6 +283,8 @@ static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wa
         char c[3][32];
         piece(l, 70, "clients %d  client_loss %s+-%s worst10 %s", r->trained, fig(c[0], r->client_loss_mean),
               fig(c[1], r->client_loss_std), fig(c[2], r->client_loss_worst));
+        piece(l, 68, "%s %s+-%s worst10 %s", p->regression ? "client_mae" : "client_acc",
+              fig(c[0], r->client_acc_mean), fig(c[1], r->client_acc_std), fig(c[2], r->client_acc_worst));
         if (r->dp) piece(l, 65, "eps %.4g", r->epsilon);
         if (r->kept) piece(l, 65, "(too few reports for --aggregate: model kept)");
         piece(l, 6, "drift %s", fig(c[0], r->drift_mean));

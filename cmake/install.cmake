@@ -13,7 +13,7 @@
 # find_package(regula) gives regula::regula (shared; needs nothing more);
 # find_package(regula COMPONENTS static) adds regula::regula_static, whose
 # dependencies (zlib, cJSON, threads, and MPI and OpenBLAS when built with
-# them) the package finds.  pkg-config: `pkg-config --libs regula`, or
+# them, and LIBXSMM) the package finds.  pkg-config: `pkg-config --libs regula`, or
 # `--static` for the dependencies of libregula.a.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -76,6 +76,11 @@ endif()
 if("PkgConfig::OPENBLAS" IN_LIST RG_LIBS)
   set(RG_NEED_OPENBLAS ON)
   string(APPEND RG_PC_REQUIRES " openblas")
+endif()
+set(RG_NEED_XSMM OFF)
+if("PkgConfig::XSMM" IN_LIST RG_LIBS)
+  set(RG_NEED_XSMM ON)
+  string(APPEND RG_PC_REQUIRES " libxsmm")
 endif()
 
 # pkg-config: prefix found from the .pc file's own place, so that

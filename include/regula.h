@@ -96,7 +96,8 @@ float rg_rng_uniform(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t in
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major; ta/tb nonzero transpose.
  * A is op(A): M×K, B: K×N, C: M×N with leading dimensions lda, ldb, ldc.
- * Goes to OpenBLAS when built with it, else to the reference kernel. */
+ * Goes to the kernel rg_sgemm_kernel names (OpenBLAS, LIBXSMM, the
+ * fixed-order or the reference kernel). */
 void rg_sgemm(int ta, int tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);
@@ -116,8 +117,31 @@ void rg_sgemm_fixed(int ta, int tb, int M, int N, int K, float alpha,
 void rg_sgemm_set_fixed(int on);
 int rg_sgemm_fixed_width(void);    /* 16, 8 or 1: the path taken */
 int rg_blas_set_threads(int n);    /* returns threads in effect */
-/* "openblas" or "reference"; "fixed-order avx512|avx2|scalar" while
- * the fixed-order kernel is on */
+/* Which kernels rg_sgemm takes outside the fixed-order mode (--gemm):
+ * AUTO, the default, a fixed rule over the shape and the CPU's
+ * instruction set (rg_sgemm_pick); OPENBLAS every product; LIBXSMM every
+ * product LIBXSMM has a kernel for.  Never a timing: the same bits run
+ * after run. */
+typedef enum { RG_GEMM_AUTO, RG_GEMM_OPENBLAS, RG_GEMM_LIBXSMM } rg_gemm;
+typedef enum { RG_KERNEL_REFERENCE, RG_KERNEL_OPENBLAS, RG_KERNEL_LIBXSMM, RG_KERNEL_FIXED } rg_kernel;
+/* For this whole process (rg_train sets it from --gemm for the run).
+ * RG_EUSAGE for LIBXSMM in a build without it. */
+rg_status rg_sgemm_set_choice(rg_gemm g);
+rg_gemm rg_sgemm_choice(void);
+int rg_sgemm_has_libxsmm(void);    /* 1 when built with LIBXSMM */
+/* The rule: the kernel that setting g takes for the product rg_sgemm(ta,
+ * tb, M, N, K, alpha, ..., beta, ...) on a CPU with (avx512 != 0) or
+ * without AVX-512.  AUTO: LIBXSMM when it has a kernel (tb == 0, alpha 1,
+ * beta 0 or 1), the CPU has AVX-512 and the two dimensions other than the
+ * batch (N K when ta == 0, M N when ta) hold at most 524,288 (2^19) elements;
+ * else OpenBLAS (the reference kernel in a build without OpenBLAS). */
+rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int K, float alpha, float beta);
+/* What rg_sgemm takes for that product now (the fixed-order mode, the
+ * setting and this CPU), and the kernels' names. */
+rg_kernel rg_sgemm_kernel(int ta, int tb, int M, int N, int K, float alpha, float beta);
+const char *rg_kernel_name(rg_kernel k);
+/* "openblas", "reference", the choice of auto in words; "fixed-order
+ * avx512|avx2|scalar" while the fixed-order kernel is on */
 const char *rg_blas_name(void);
 
 /* ---------------------------------------------------------------- datasets */
@@ -332,6 +356,11 @@ void rg_optimizer_free(rg_optimizer *o);
  * same pass): the state is then corrupt and the update cannot be undone.
  * (Adam's first moment never exceeds the largest gradient it took.) */
 int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr);
+/* The same update from the gradient grads x scale, each element multiplied
+ * as the update reads it (grads is not written): the bits of
+ * rg_clip_global_norm's scaling followed by rg_optimizer_step, in one pass
+ * over the arenas instead of two.  scale 1: rg_optimizer_step. */
+int rg_optimizer_step_scaled(rg_optimizer *o, float *params, const float *grads, float scale, float lr);
 /* The largest |gradient element| an update can take without overflowing
  * the optimizer's moments (Adam, RMSprop: 2^63, since they keep g*g; SGD with
  * momentum: a quarter of FLT_MAX x (1 - momentum); plain SGD: FLT_MAX).
@@ -347,6 +376,9 @@ void rg_optimizer_set_steps(rg_optimizer *o, uint64_t t);
 /* Scales grads so that their global L2 norm is at most max_norm; returns the
  * norm before clipping. */
 double rg_clip_global_norm(float *grads, size_t n, double max_norm);
+/* The factor rg_clip_global_norm scales by for a gradient of this norm
+ * (PyTorch's max_norm / (norm + 1e-6)), or 1 when it leaves it alone. */
+float rg_clip_factor(double norm, double max_norm);
 
 /* -------------------------------------------------------------- checkpoints */
 
@@ -440,6 +472,7 @@ typedef struct rg_config {
     char save_best[512];      /* the best epoch's model, written at each better one */
     long log_every;
     int threads;
+    char gemm[16];            /* auto | openblas | libxsmm: the matrix-product kernels */
     int workers;              /* worker threads per process */
     char partition[64];       /* iid | dirichlet:A | quantity:A | shards:K */
     char reg_scope[16];       /* local | global */
@@ -552,13 +585,17 @@ uint64_t rg_config_hash(const rg_config *c);
 /* regula fed (rg_config.clients > 0): a round's clients, besides the
  * round's (the epoch's) figures.  A client's loss is the mean training
  * loss (with its penalties) over its local steps; its drift the norm of
- * its update ||w_c - w_g||; worst: the mean of the worst 10% (the
- * highest, at least one client).  Bytes: what a server would send the
+ * its update ||w_c - w_g||; its accuracy the share of the samples it
+ * trained on this round that its model predicted right at the step that
+ * took them (as the epoch's running acc), or for a regression its mean
+ * absolute error there (as mae); worst: the mean of the worst 10% (at
+ * least one client): the highest loss, drift and MAE, the lowest accuracy.  Bytes: what a server would send the
  * sampled clients (the global model) and receive (their updates). */
 typedef struct rg_round_stats {
     int clients, trained;      /* sampled; of them, those with samples */
     double client_loss_mean, client_loss_std, client_loss_worst;
     double drift_mean, drift_std, drift_worst;
+    double client_acc_mean, client_acc_std, client_acc_worst;   /* regression: the MAE's */
     double bytes_up, bytes_down;
     double factor_min, factor_max; /* --mu-adapt: the trained clients' strength factors */
     double samples;            /* the samples the reporting clients trained on */

@@ -30,6 +30,13 @@ void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta)
     }
 }
 
+size_t rg_fed_server_kept(const rg_fed_setup *f)
+{
+    /* FedAvgM's v stays 0 and unused without --server-momentum */
+    if (f->algo->server_step == rg_fed_server_sgd && f->server_momentum == 0.0) return 0;
+    return (size_t)f->algo->server_kept;
+}
+
 /* FedProx: mu/2 ||w - w_g||^2 in the client's loss */
 static double prox_grad(const rg_fed_ctx *x, const float *w, float *grad)
 {
@@ -45,8 +52,10 @@ static double prox_grad(const rg_fed_ctx *x, const float *w, float *grad)
     return 0.5 * mu_c * sq;
 }
 
-const rg_fed_algo_ops rg_fed_fedavg = { .name = "fedavg", .server_state = 1, .server_step = rg_fed_server_sgd };
-const rg_fed_algo_ops rg_fed_fedprox = { .name = "fedprox", .server_state = 1, .client_grad = prox_grad,
+const rg_fed_algo_ops rg_fed_fedavg = { .name = "fedavg", .server_state = 1, .server_kept = 1,
+                                        .server_step = rg_fed_server_sgd };
+const rg_fed_algo_ops rg_fed_fedprox = { .name = "fedprox", .server_state = 1, .server_kept = 1,
+                                         .client_grad = prox_grad,
                                          .server_step = rg_fed_server_sgd };
 
 static const rg_fed_algo_ops *const g_algos[] = {

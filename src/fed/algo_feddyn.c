@@ -51,5 +51,6 @@ static void server(const rg_fed_ctx *x, const float *delta)
     }
 }
 
-const rg_fed_algo_ops rg_fed_feddyn = { .name = "feddyn", .client_state = 1, .server_state = 2, .per_client = 1,
+const rg_fed_algo_ops rg_fed_feddyn = { .name = "feddyn", .client_state = 1, .server_state = 2,
+                                        .server_kept = 1, .per_client = 1,
                                         .client_grad = dyn_grad, .server_step = server };

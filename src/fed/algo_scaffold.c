@@ -46,5 +46,6 @@ static void server(const rg_fed_ctx *x, const float *delta)
     }
 }
 
-const rg_fed_algo_ops rg_fed_scaffold = { .name = "scaffold", .client_state = 1, .server_state = 2, .per_client = 1,
+const rg_fed_algo_ops rg_fed_scaffold = { .name = "scaffold", .client_state = 1, .server_state = 2,
+                                          .server_kept = 1, .per_client = 1,
                                           .extra = 1, .client_grad = correct, .server_step = server };

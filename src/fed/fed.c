@@ -20,7 +20,10 @@
  * replica holds the new w_g, and the round's figures are the world's.
  * The server's state and the clients' (SCAFFOLD's c_i, FedDyn's g_i, kept
  * for every client that has taken part) are replicated on every worker,
- * which updates them alike from the gathered updates.
+ * which updates them alike from the gathered updates.  A checkpoint at a
+ * round's end takes them from world rank 0 (save_fed, after every worker
+ * has checked that its own are the same), and a resumed run puts them
+ * back after init (load_fed).
  *
  * Invariant: between rounds every worker holds w_g and a fresh optimizer;
  * nothing of a client outlives its round, so memory grows with the
@@ -53,9 +56,10 @@ typedef struct fed {
     rg_deal deal;
     uint64_t es;               /* the round's step in progress */
     size_t cur;                /* this worker's client in progress (its own index) */
-    double loss, seen;         /* that client's figures so far */
-    double *cl;                /* [2m]: each sampled client's mean loss and drift */
-    double *scratch;           /* [2m] */
+    double loss, hits, seen;   /* that client's figures so far (hits: rg_exchange's) */
+    int regression;            /* its accuracy is an MAE (hits: absolute errors) */
+    double *cl;                /* [3m]: each sampled client's mean loss, drift, accuracy */
+    double *scratch;           /* [3m] */
     rg_round_stats report;
 } fed;
 
@@ -67,7 +71,7 @@ static void client_start(fed *f)
     for (int i = 0; i < rg_optimizer_state_count(s->opt); i++)
         memset(rg_optimizer_state(s->opt, i), 0, f->P * sizeof(float));
     rg_optimizer_set_steps(s->opt, 0);
-    f->loss = f->seen = 0.0;
+    f->loss = f->hits = f->seen = 0.0;
 }
 
 /* Passes over this worker's clients that take no step (no samples). */
@@ -105,6 +109,7 @@ static void client_done(fed *f)
     if (slot) client_sends(f, out, j);
     f->cl[j] = f->seen > 0.0 ? f->loss / f->seen : NAN;
     f->cl[f->round.m + j] = sqrt(drift);
+    f->cl[2 * f->round.m + j] = f->seen > 0.0 ? f->hits / f->seen : NAN;
     f->cur++;
     client_start(f);
     skip_empty(f);
@@ -117,6 +122,7 @@ static rg_status factors_init(fed *f, const rg_strat_env *env)
 {
     size_t C = (size_t)f->f.clients, K = env->classes > 0 ? (size_t)env->classes : 1;
     f->classes = env->classes;
+    f->regression = !env->labels;
     rg_adapt a = f->f.mu_adapt;
     f->factor = rg_calloc(C, sizeof *f->factor);
     f->weight = rg_calloc(C, sizeof *f->weight);
@@ -190,8 +196,8 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
         return rg_error(RG_ENOMEM, "out of memory: federated worker %d's %s state", s->rank, f->algo->name);
     f->global = rg_calloc(P, sizeof(float));
     f->delta = rg_calloc(P, sizeof(float));
-    f->cl = rg_calloc(2 * m, sizeof *f->cl);
-    f->scratch = rg_calloc(2 * m, sizeof *f->scratch);
+    f->cl = rg_calloc(3 * m, sizeof *f->cl);
+    f->scratch = rg_calloc(3 * m, sizeof *f->scratch);
     if (slots) {
         f->agg.slots = rg_calloc(per * P, sizeof(float));
         f->agg.all = rg_calloc((size_t)s->world * per * P, sizeof(float));
@@ -222,7 +228,7 @@ static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
     memcpy(f->global, rg_model_params(s->m), f->P * sizeof(float));
     if (f->agg.sum) memset(f->agg.sum, 0, f->P * sizeof(float));
     if (f->agg.slots) memset(f->agg.slots, 0, f->agg.per * f->P * sizeof(float));
-    memset(f->cl, 0, 2 * f->round.m * sizeof *f->cl);
+    memset(f->cl, 0, 3 * f->round.m * sizeof *f->cl);
     f->es = 0;
     f->cur = 0;
     client_start(f);
@@ -302,27 +308,31 @@ static rg_status summarise(fed *f)
 {
     rg_strategy *s = &f->base;
     size_t m = f->round.m, n = 0;
-    rg_status st = s->world > 1 ? rg_comm_allreduce_f64(s->comm, f->cl, 2 * m, RG_REDUCE_SUM) : RG_OK;
+    rg_status st = s->world > 1 ? rg_comm_allreduce_f64(s->comm, f->cl, 3 * m, RG_REDUCE_SUM) : RG_OK;
     if (st != RG_OK) return st;
-    double *loss = f->scratch, *drift = f->scratch + m, *tmp = f->cl, lo = INFINITY, hi = -INFINITY;
+    double *loss = f->scratch, *drift = f->scratch + m, *acc = f->scratch + 2 * m, *tmp = f->cl;
+    double lo = INFINITY, hi = -INFINITY;
     for (size_t j = 0; j < m; j++)
         if (f->round.trained[j]) {
             loss[n] = f->cl[j];
             drift[n] = f->cl[m + j];
+            acc[n] = f->cl[2 * m + j];
             lo = fmin(lo, f->factor[f->round.client[j]]);
             hi = fmax(hi, f->factor[f->round.client[j]]);
             n++;
         }
-    rg_fed_summary a, b;
-    rg_fed_summarise(loss, n, tmp, &a);
-    rg_fed_summarise(drift, n, tmp, &b);
+    rg_fed_summary a, b, c;
+    rg_fed_summarise(loss, n, 0, tmp, &a);
+    rg_fed_summarise(drift, n, 0, tmp, &b);
+    rg_fed_summarise(acc, n, !f->regression, tmp, &c);   /* the lowest accuracy, the highest MAE */
     double bytes = (double)f->P * sizeof(float) * (double)(1 + f->algo->extra);
     f->report = (rg_round_stats){ .clients = (int)m, .trained = (int)n, .client_loss_mean = a.mean,
                                   .client_loss_std = a.std, .client_loss_worst = a.worst, .drift_mean = b.mean,
                                   .drift_std = b.std, .drift_worst = b.worst, .bytes_down = (double)m * bytes,
                                   .bytes_up = (double)n * bytes, .factor_min = n ? lo : NAN, .factor_max = n ? hi : NAN,
                                   .dropped = (int)f->round.dropped, .stragglers = (int)f->round.stragglers,
-                                  .kept = f->agg.kept, .dp = f->f.dp_clip > 0.0 };
+                                  .kept = f->agg.kept, .dp = f->f.dp_clip > 0.0, .client_acc_mean = c.mean,
+                                  .client_acc_std = c.std, .client_acc_worst = c.worst };
     for (size_t j = 0; j < m; j++) f->report.samples += (double)f->round.trained[j];
     /* the accountant's lgamma sets the global signgam: worker 0 alone runs it */
     if (f->f.dp_clip > 0.0 && s->rank == 0)
@@ -353,11 +363,87 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     if (x->broke) return RG_OK;
     if (!x->idle) {
         f->loss += x->fig.loss;
+        f->hits += x->hits;
         f->seen += (double)nb;
     }
     if (f->cur < d->mine && d->first[f->cur + 1] == f->es + 1) client_done(f);
     f->es++;
     return f->es == d->steps ? round_end(f, x) : RG_OK;
+}
+
+/* ---- checkpoints: the state a round leaves (ckpt.c) ---- */
+
+/* FNV-1a of what every worker should hold alike. */
+static uint64_t state_hash(const fed *f)
+{
+    size_t P = f->P, cs = (size_t)f->algo->client_state;
+    uint64_t h = rg_fnv1a(RG_FNV_INIT, f->server, rg_fed_server_kept(&f->f) * P * sizeof(float));
+    for (int c = 0; cs && c < f->f.clients; c++)
+        if (f->cstate[c]) {
+            h = rg_fnv1a(h, &c, sizeof c);
+            h = rg_fnv1a(h, f->cstate[c], cs * P * sizeof(float));
+        }
+    if (f->f.mu_adapt == RG_ADAPT_DIVERGENCE) h = rg_fnv1a(h, f->raw, (size_t)f->f.clients * sizeof(double));
+    return h;
+}
+
+/* World rank 0's state is written for all: every worker updates its own
+ * alike from the gathered updates, and says so at each checkpoint. */
+static rg_status same_everywhere(fed *f)
+{
+    rg_strategy *s = &f->base;
+    if (s->world == 1) return RG_OK;
+    uint64_t mine = state_hash(f), first = mine;
+    rg_status st = rg_comm_broadcast(s->comm, &first, sizeof first, 0);
+    double differ = first != mine;
+    if (st == RG_OK) st = rg_comm_allreduce_f64(s->comm, &differ, 1, RG_REDUCE_SUM);
+    if (st == RG_OK && differ > 0.0)
+        st = rg_error(RG_ECOMM, "regula fed: %.0f of %d workers hold another %s state than world rank 0 at round %llu's "
+                      "end: not writing a checkpoint that would not resume", differ, s->world, f->algo->name,
+                      (unsigned long long)f->round.round + 1);
+    return st;
+}
+
+static rg_status save_fed(rg_strategy *s, rg_fed_state *out)
+{
+    fed *f = (fed *)s;
+    rg_status st = same_everywhere(f);
+    if (st != RG_OK || !out) return st;
+    size_t P = f->P, cs = (size_t)f->algo->client_state, C = (size_t)f->f.clients, n = 0, per = cs * P;
+    for (size_t c = 0; cs && c < C; c++) n += f->cstate[c] != NULL;
+    int div = f->f.mu_adapt == RG_ADAPT_DIVERGENCE;
+    st = rg_fed_state_size(out, P, rg_fed_server_kept(&f->f), n, cs, div ? C : 0);
+    if (st != RG_OK) return st;
+    if (out->server_n) memcpy(out->server, f->server, (size_t)out->server_n * P * sizeof(float));
+    for (size_t c = 0, i = 0; cs && c < C; c++)
+        if (f->cstate[c]) {
+            out->ids[i] = c;
+            memcpy(out->client + i++ * per, f->cstate[c], per * sizeof(float));
+        }
+    if (div) memcpy(out->raw, f->raw, C * sizeof(double));
+    return RG_OK;
+}
+
+/* A resumed run: the state as the checkpoint's round left it (checked
+ * against this run by rg_fed_state_check before). */
+static rg_status load_fed(rg_strategy *s, const rg_fed_state *in)
+{
+    fed *f = (fed *)s;
+    if (!in) return RG_OK;
+    size_t P = f->P, per = (size_t)f->algo->client_state * P, C = (size_t)f->f.clients;
+    if (in->server_n) memcpy(f->server, in->server, (size_t)in->server_n * P * sizeof(float));
+    for (uint64_t i = 0; i < in->n; i++) {
+        float **mine = &f->cstate[in->ids[i]];
+        if (!*mine && !(*mine = rg_malloc(per * sizeof(float))))
+            return rg_error(RG_ENOMEM, "out of memory: the state of client %llu (%zu floats)",
+                            (unsigned long long)in->ids[i], per);
+        memcpy(*mine, in->client + i * per, per * sizeof(float));
+    }
+    if (in->clients == C && C) {   /* divergence: the factors from the figures, as after the round */
+        memcpy(f->raw, in->raw, C * sizeof(double));
+        rg_reg_scale(C, f->weight, f->raw, f->factor);
+    }
+    return RG_OK;
 }
 
 static void free_fed(rg_strategy *s)
@@ -386,5 +472,5 @@ static void free_fed(rg_strategy *s)
 const rg_strategy_ops rg_strategy_fed = {
     .name = "fed", .size = sizeof(fed), .init = init, .deal = deal, .exchange = exchange,
     .agree = rg_strat_agree_whole, .update = update, .gather_state = rg_strat_gather_whole,
-    .restore_state = rg_strat_restore_whole, .free = free_fed,
+    .restore_state = rg_strat_restore_whole, .save_fed = save_fed, .load_fed = load_fed, .free = free_fed,
 };

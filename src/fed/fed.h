@@ -130,6 +130,8 @@ typedef struct rg_fed_ctx {
 struct rg_fed_algo_ops {
     const char *name;
     int client_state, server_state;   /* arrays of P floats each */
+    int server_kept;           /* the first server_kept of them outlive a round (the
+                                  rest is the step's scratch): a checkpoint keeps them */
     int per_client;            /* the server needs every client's update, not their sum */
     int extra;                 /* arrays of P a client receives and sends beside w_g and
                                   its update (SCAFFOLD's c and Δc_i): the bytes counted */
@@ -146,6 +148,37 @@ struct rg_fed_algo_ops {
 const rg_fed_algo_ops *rg_fed_algo_find(const char *name);
 /* what several share: w_g += lr x (momentum ? v = beta v + delta : delta) */
 void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta);
+/* The server's arrays of P a checkpoint keeps: the algorithm's
+ * server_kept, none for fedavg's and fedprox's unused momentum. */
+size_t rg_fed_server_kept(const rg_fed_setup *f);
+
+/* ---- ckpt.c (fed.c fills it, the trainer writes it): what a run keeps
+ * between rounds besides w_g, so that --resume goes on bitwise.  Every
+ * worker holds the same, and world rank 0's is written, as tensors
+ * "fed.server" F32 [server_n, P], "fed.clients" U64 [n] (ascending),
+ * "fed.client_state" F32 [n, client_n, P] and "fed.divergence" F64
+ * [clients], each only when it has something (a checkpoint of fedavg or
+ * fedprox without momentum or divergence has none, as before they existed). */
+typedef struct rg_fed_state {
+    uint64_t P;
+    uint64_t server_n;         /* arrays of P in server */
+    float *server;             /* [server_n x P]: c, h, FedAdam's m and v, the momentum */
+    uint64_t n, client_n;      /* clients with state of their own; arrays of P each */
+    uint64_t *ids;             /* [n] those clients, ascending */
+    float *client;             /* [n x client_n x P]: SCAFFOLD's c_i, FedDyn's g_i */
+    uint64_t clients;          /* C when raw is kept, else 0 */
+    double *raw;               /* [clients]: --mu-adapt divergence's last figure of each */
+    size_t cap_server, cap_n, cap_client, cap_raw;   /* what the arrays hold room for */
+} rg_fed_state;
+/* Sizes s for (P, server_n, n, client_n, clients), keeping what room it
+ * has: RG_ENOMEM (s as it was) when memory runs out. */
+rg_status rg_fed_state_size(rg_fed_state *s, uint64_t P, uint64_t server_n, uint64_t n, uint64_t client_n,
+                            uint64_t clients);
+void rg_fed_state_free(rg_fed_state *s);
+/* RG_OK when s (NULL: a checkpoint without federated state) is what a
+ * run of f with P parameters keeps; else RG_EDATA naming path and what
+ * differs. */
+rg_status rg_fed_state_check(const rg_fed_setup *f, size_t P, const rg_fed_state *s, const char *path);
 
 /* ---- server.c: aggregation and the server's step ---- */
 
@@ -178,9 +211,10 @@ rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, doubl
 const float *rg_fed_client_update(const rg_fed_agg *a, size_t j);
 
 /* A summary of the round's clients' figures: mean, standard deviation and
- * the mean of the worst 10% (the highest; at least one client). */
+ * the mean of the worst 10% (at least one client): the highest, or with
+ * low_worse the lowest (an accuracy). */
 typedef struct rg_fed_summary {
     double mean, std, worst;
 } rg_fed_summary;
-void rg_fed_summarise(const double *v, size_t n, double *scratch, rg_fed_summary *out);
+void rg_fed_summarise(const double *v, size_t n, int low_worse, double *scratch, rg_fed_summary *out);
 #endif

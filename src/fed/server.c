@@ -126,7 +126,7 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-void rg_fed_summarise(const double *v, size_t n, double *scratch, rg_fed_summary *out)
+void rg_fed_summarise(const double *v, size_t n, int low_worse, double *scratch, rg_fed_summary *out)
 {
     *out = (rg_fed_summary){ NAN, NAN, NAN };
     if (n == 0) return;
@@ -138,6 +138,6 @@ void rg_fed_summarise(const double *v, size_t n, double *scratch, rg_fed_summary
     qsort(scratch, n, sizeof *scratch, cmp_desc);
     size_t k = (n + 9) / 10;   /* the worst 10%, at least one */
     double w = 0.0;
-    for (size_t i = 0; i < k; i++) w += scratch[i];
+    for (size_t i = 0; i < k; i++) w += scratch[low_worse ? n - 1 - i : i];
     *out = (rg_fed_summary){ mean, sqrt(ss / (double)n), w / (double)k };
 }

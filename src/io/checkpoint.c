@@ -197,14 +197,15 @@ rg_status rg_model_load_st(rg_model *m, const rg_st *st)
         /* Anything left over belongs to another architecture: name it. */
         size_t extra = 0;
         char list[512] = "";
-        /* a training checkpoint (resume.c) also holds the optimizer's and
-         * the trainer's state: not weights, not another architecture */
+        /* a training checkpoint (state.c) also holds the optimizer's, the
+         * trainer's and regula fed's state: not weights, not another architecture */
         const char *kind = rg_st_meta(st, "kind");
         int training = kind && !strcmp(kind, "training");
         for (size_t i = 0; i < nt; i++) {
             if (used[i]) continue;
             const char *tn = rg_st_at(st, i)->name;
-            if (training && (!strncmp(tn, "train.", 6) || !strncmp(tn, "optimizer.", 10))) continue;
+            if (training && (!strncmp(tn, "train.", 6) || !strncmp(tn, "optimizer.", 10) || !strncmp(tn, "fed.", 4)))
+                continue;
             if (!strcmp(tn, "input.mean") || !strcmp(tn, "input.std")) continue;   /* load_meta's */
             size_t len = strlen(list);
             if (extra < 4 && len < sizeof list)

@@ -8,7 +8,7 @@
 
 /* The model's tensors as rg_model_save writes them (pointing into its
  * arena; *t and *names are the caller's to rg_free), and loading them from
- * an open file (tensors "train.*" and "optimizer.*" of a training
+ * an open file (tensors "train.*", "optimizer.*" and "fed.*" of a training
  * checkpoint are not the model's and are left alone).  Loading checks
  * every name, shape, dtype and value (finite). */
 rg_status rg_model_st_tensors(const rg_model *m, rg_st_tensor_in **t, char **names, size_t *n);

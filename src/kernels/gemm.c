@@ -1,13 +1,49 @@
 /*
- * gemm.c — every matrix product of regula goes through rg_sgemm.  With
- * OpenBLAS it is one cblas_sgemm call; the reference kernel is a plain
- * i-k-j loop that the tests compare against.  Row-major throughout.
+ * gemm.c — every matrix product of regula goes through rg_sgemm, which
+ * hands it to one kernel: OpenBLAS's cblas_sgemm, a LIBXSMM kernel
+ * JIT-generated for the shape, regula's fixed-order kernel (while
+ * --deterministic has it on) or the plain i-k-j reference loop (a build
+ * without OpenBLAS; the tests compare against it).  Row-major throughout.
+ *
+ * Which kernel takes a product is a pure function of the setting (--gemm
+ * auto|openblas|libxsmm), the product's shape and transposes, alpha and
+ * beta, and the CPU's instruction set (rg_sgemm_pick): never of a timing
+ * taken at run time, so a run gives the same bits run after run.  The
+ * rule of auto, from `make bench-kernels` on an AMD Zen 5 (AVX-512, one
+ * core, OPENBLAS_CORETYPE unset; README "Matrix products" has the tables):
+ *   - LIBXSMM where it has a kernel (B not transposed: the input gradient
+ *     dY W and the weight gradient dY^T X; it generates none for the
+ *     forward X W^T with W stored [out, in]), alpha is 1, beta 0 or 1, and
+ *     the layer is small: the product's two dimensions other than the
+ *     batch (N K of a plain product, whose batch is M; M N of a transposed
+ *     first operand, whose batch is K) hold at most RG_XSMM_MAX_WEIGHTS
+ *     (2^19).  On every such product of the reference model and of 256-
+ *     and 512-wide ones (up to 784 x 512 = 401,408 weights) LIBXSMM
+ *     reached 74-97% of the FMA peak where OpenBLAS reached 56-86%, and
+ *     81-96% against 26-35% on the 1024-wide model's last layer (10
+ *     outputs); on the reference model's shards of 16 and 8 rows (2 and 4
+ *     workers) as fast or faster, but for its first weight gradient at 16
+ *     rows (87% both, or OpenBLAS 6% ahead);
+ *   - OpenBLAS everywhere else: on the 1024-wide model's 784 x 1024 and
+ *     1024 x 1024 layers (802,816 and 1,048,576 weights) at its batch of
+ *     128, LIBXSMM was slower on the input gradient in two runs of three
+ *     (45-48% against 71-72%), and on the weight gradients now faster, now
+ *     slower (73-89% against 75-85%);
+ *   - on a CPU without AVX-512 OpenBLAS everywhere: the rule was measured
+ *     on AVX-512 alone.
+ * The batch takes no part in the rule, so every worker's shard of a batch
+ * (whatever its rows) takes the kernel the whole batch would, and the
+ * log can name each layer's kernels once.  The price: on the 1024 x 1024
+ * layer at 32 rows (4 workers) LIBXSMM would have been faster.
  */
 #include "core/core.h"
 #include "kernels/kernels.h"
 
 #ifdef RG_HAVE_OPENBLAS
 #include <cblas.h>
+#endif
+#ifdef RG_HAVE_LIBXSMM
+#include <libxsmm.h>
 #endif
 
 void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha,
@@ -33,18 +69,111 @@ void rg_sgemm_ref(int ta, int tb, int M, int N, int K, float alpha,
 }
 
 static int fixed_on;
+static int choice = RG_GEMM_AUTO;
 
 void rg_sgemm_set_fixed(int on) { __atomic_store_n(&fixed_on, on != 0, __ATOMIC_RELAXED); }
+
+int rg_sgemm_has_libxsmm(void)
+{
+#ifdef RG_HAVE_LIBXSMM
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+rg_status rg_sgemm_set_choice(rg_gemm g)
+{
+    if (g != RG_GEMM_AUTO && g != RG_GEMM_OPENBLAS && g != RG_GEMM_LIBXSMM)
+        return rg_error(RG_EUSAGE, "--gemm: unknown choice %d", (int)g);
+    if (g == RG_GEMM_LIBXSMM && !rg_sgemm_has_libxsmm())
+        return rg_error(RG_EUSAGE, "--gemm libxsmm: this regula was built without LIBXSMM (install libxsmm-dev and "
+                                   "rebuild; --gemm auto or openblas work without it)");
+    __atomic_store_n(&choice, (int)g, __ATOMIC_RELAXED);
+    return RG_OK;
+}
+
+rg_gemm rg_sgemm_choice(void) { return (rg_gemm)__atomic_load_n(&choice, __ATOMIC_RELAXED); }
+
+/* 1 when LIBXSMM generates AVX-512 code on this CPU (its own CPUID
+ * reading, which LIBXSMM_TARGET may narrow): the instruction set the rule
+ * of auto was measured on.  The same answer every call. */
+static int xsmm_avx512(void)
+{
+#ifdef RG_HAVE_LIBXSMM
+    static int known = -1;
+    int v = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
+    if (v < 0) {
+        v = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512;
+        __atomic_store_n(&known, v, __ATOMIC_RELEASE);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
+/* The rule (the essay above).  Pure: the same arguments, the same kernel. */
+rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int K, float alpha, float beta)
+{
+#ifndef RG_HAVE_OPENBLAS
+    (void)g; (void)avx512; (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)beta;
+    return RG_KERNEL_REFERENCE;
+#else
+    int has_kernel = rg_sgemm_has_libxsmm() && !tb && alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
+    if (!has_kernel || g == RG_GEMM_OPENBLAS) return RG_KERNEL_OPENBLAS;
+    if (g == RG_GEMM_LIBXSMM) return RG_KERNEL_LIBXSMM;
+    double weights = ta ? (double)M * N : (double)N * K;   /* the dimensions other than the batch */
+    return avx512 && weights <= RG_XSMM_MAX_WEIGHTS ? RG_KERNEL_LIBXSMM : RG_KERNEL_OPENBLAS;
+#endif
+}
+
+const char *rg_kernel_name(rg_kernel k)
+{
+    switch (k) {
+    case RG_KERNEL_OPENBLAS: return "openblas";
+    case RG_KERNEL_LIBXSMM: return "libxsmm";
+    case RG_KERNEL_FIXED: return "fixed-order";
+    default: return "reference";
+    }
+}
+
+rg_kernel rg_sgemm_kernel(int ta, int tb, int M, int N, int K, float alpha, float beta)
+{
+    if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) return RG_KERNEL_FIXED;
+    return rg_sgemm_pick(rg_sgemm_choice(), xsmm_avx512(), ta, tb, M, N, K, alpha, beta);
+}
+
+#ifdef RG_HAVE_LIBXSMM
+/* Row-major C = op(A) B is column-major C' = B' op(A)': LIBXSMM's kernel
+ * (cached by LIBXSMM per shape, leading dimensions, beta and flags) takes
+ * B first.  0 when it generates none; the caller then takes OpenBLAS. */
+static int xsmm_sgemm(int ta, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+                      float *C, int ldc)
+{
+    int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0;
+    float one = 1.0f;
+    libxsmm_blasint m = N, n = M, k = K, la = ldb, lb = lda, lc = ldc;
+    libxsmm_smmfunction f = libxsmm_smmdispatch(m, n, k, &la, &lb, &lc, &one, &beta, &flags, NULL);
+    if (!f) return 0;
+    f(B, A, C);
+    return 1;
+}
+#endif
 
 void rg_sgemm(int ta, int tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc)
 {
     if (M == 0 || N == 0) return;
-    if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) {
+    rg_kernel k = rg_sgemm_kernel(ta, tb, M, N, K, alpha, beta);
+    if (k == RG_KERNEL_FIXED) {
         rg_sgemm_fixed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+#ifdef RG_HAVE_LIBXSMM
+    if (k == RG_KERNEL_LIBXSMM && K > 0 && xsmm_sgemm(ta, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
+#endif
 #ifdef RG_HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -67,9 +196,17 @@ int rg_blas_set_threads(int n)
 const char *rg_blas_name(void)
 {
     if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) return rg_sgemm_fixed_name();
-#ifdef RG_HAVE_OPENBLAS
-    return "openblas";
-#else
+#ifndef RG_HAVE_OPENBLAS
     return "reference";
+#else
+    if (!rg_sgemm_has_libxsmm()) return "openblas (built without libxsmm)";
+    switch (rg_sgemm_choice()) {
+    case RG_GEMM_OPENBLAS: return "openblas";
+    case RG_GEMM_LIBXSMM: return "libxsmm where it has a kernel (B not transposed), openblas elsewhere";
+    default:
+        return xsmm_avx512() ? "auto: libxsmm for dX and dW of layers of at most " RG_XSMM_MAX_WEIGHTS_TEXT
+                               " weights, openblas elsewhere"
+                             : "auto: openblas (libxsmm is taken on AVX-512 only)";
+    }
 #endif
 }

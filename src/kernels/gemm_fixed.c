@@ -69,34 +69,91 @@ static void scalar_all(const gemm_args *g)
 
 /* The vector kernels: rows [i, i + rows) (rows <= 4) by columns
  * [j, j + cols) (cols <= 2 vectors), the 8 sums in registers over the
- * whole k loop; B's columns come packed as K rows of 2 vectors (p),
+ * whole k loop; B's columns come as K rows of 2 vectors (p, row stride ps),
  * zero past cols.  A missing row repeats the last (not stored); missing
- * columns are masked off.  Lanes never meet, so each is the scalar chain. */
+ * columns are masked off.  Lanes never meet, so each is the scalar chain.
+ * Each is written once for A as stored (a[r][k]) and once transposed
+ * (a[r][k * lda]), so that the k loop holds no test of ta.  The finish
+ * skips what cannot change a bit: alpha * s when alpha is 1 (1 * x is x,
+ * NaNs included, which arithmetic makes quiet) and beta * c when beta is 1. */
 #define A_ROW(i, r, rows) ((i) + ((r) < (rows) ? (r) : (rows) - 1))
+
+/* element (r, k) of the tile's A is a[r][k * as] */
+static inline void tile_rows(const gemm_args *g, int i, int rows, const float *a[4], size_t *as)
+{
+    for (int r = 0; r < 4; r++) {
+        size_t row = (size_t)A_ROW(i, r, rows);
+        a[r] = g->ta ? g->A + row : g->A + row * (size_t)g->lda;
+    }
+    *as = g->ta ? (size_t)g->lda : 1;
+}
+
+/* 16 ones, then zeros: an AVX2 mask of n lanes (1 <= n <= 8) starts at 16 - n */
+static const int32_t lane_ones[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+
+#define TILE_K_LOOP(V, LOAD, SET1, FMA, AS)                                              \
+    for (int k = 0; k < g->K; k++) {                                                  \
+        const float *pk = p + (size_t)k * ps;                                          \
+        V b0 = LOAD(pk), b1 = LOAD(pk + sizeof(V) / 4);                                \
+        __asm__("" : "+v"(b0), "+v"(b1)); /* in registers: 2 loads a k, not 8 */       \
+        for (int r = 0; r < 4; r++) {                                                  \
+            V x = SET1(a[r][(size_t)k * (AS)]);                                        \
+            s[r][0] = FMA(x, b0, s[r][0]);                                             \
+            s[r][1] = FMA(x, b1, s[r][1]);                                             \
+        }                                                                              \
+    }
+
+__attribute__((target("avx2,fma"))) static void finish_avx2(const gemm_args *g, int i, int rows, int j, int cols,
+                                                            __m256 s[4][2])
+{
+    __m256 al = _mm256_set1_ps(g->alpha), be = _mm256_set1_ps(g->beta);
+    for (int h = 0; h < 2; h++) {
+        int n = cols - h * 8;
+        if (n <= 0) break;
+        __m256i m = _mm256_loadu_si256((const __m256i *)(lane_ones + 16 - (n < 8 ? n : 8)));
+        for (int r = 0; r < rows; r++) {
+            float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 8);
+            __m256 v = g->alpha == 1.0f ? s[r][h] : _mm256_mul_ps(al, s[r][h]);
+            if (n >= 8) {
+                if (g->beta == 1.0f) v = _mm256_add_ps(v, _mm256_loadu_ps(c));
+                else if (g->beta != 0.0f) v = _mm256_add_ps(v, _mm256_mul_ps(be, _mm256_loadu_ps(c)));
+                _mm256_storeu_ps(c, v);
+                continue;
+            }
+            if (g->beta == 1.0f) v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+            else if (g->beta != 0.0f) v = _mm256_add_ps(v, _mm256_mul_ps(be, _mm256_maskload_ps(c, m)));
+            _mm256_maskstore_ps(c, m, v);
+        }
+    }
+}
 
 __attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, int i, int rows, int j, int cols,
                                                           const float *p, size_t ps)
 {
     __m256 s[4][2];
     for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
-    for (int k = 0; k < g->K; k++) {
-        __m256 b0 = _mm256_loadu_ps(p + (size_t)k * ps), b1 = _mm256_loadu_ps(p + (size_t)k * ps + 8);
-        for (int r = 0; r < 4; r++) {
-            __m256 a = _mm256_set1_ps(a_at(g, A_ROW(i, r, rows), k));
-            s[r][0] = _mm256_fmadd_ps(a, b0, s[r][0]);
-            s[r][1] = _mm256_fmadd_ps(a, b1, s[r][1]);
-        }
-    }
-    __m256 al = _mm256_set1_ps(g->alpha), be = _mm256_set1_ps(g->beta);
+    const float *a[4];
+    size_t as;
+    tile_rows(g, i, rows, a, &as);
+    if (as == 1) TILE_K_LOOP(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, 1)
+    else TILE_K_LOOP(__m256, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, as)
+    finish_avx2(g, i, rows, j, cols, s);
+}
+
+__attribute__((target("avx512f"))) static void finish_avx512(const gemm_args *g, int i, int rows, int j, int cols,
+                                                             __m512 s[4][2])
+{
+    __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
     for (int h = 0; h < 2; h++) {
-        int lane[8];
-        for (int l = 0; l < 8; l++) lane[l] = h * 8 + l < cols ? -1 : 0;
-        __m256i m = _mm256_loadu_si256((const __m256i *)lane);
+        int n = cols - h * 16;
+        if (n <= 0) break;
+        __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
         for (int r = 0; r < rows; r++) {
-            float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 8);
-            __m256 v = _mm256_mul_ps(al, s[r][h]);
-            if (g->beta != 0.0f) v = _mm256_add_ps(v, _mm256_mul_ps(be, _mm256_maskload_ps(c, m)));
-            _mm256_maskstore_ps(c, m, v);
+            float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 16);
+            __m512 v = g->alpha == 1.0f ? s[r][h] : _mm512_mul_ps(al, s[r][h]);
+            if (g->beta == 1.0f) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+            else if (g->beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(be, _mm512_maskz_loadu_ps(m, c)));
+            _mm512_mask_storeu_ps(c, m, v);
         }
     }
 }
@@ -106,23 +163,99 @@ __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, i
 {
     __m512 s[4][2];
     for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm512_setzero_ps();
-    for (int k = 0; k < g->K; k++) {
-        __m512 b0 = _mm512_loadu_ps(p + (size_t)k * ps), b1 = _mm512_loadu_ps(p + (size_t)k * ps + 16);
-        for (int r = 0; r < 4; r++) {
-            __m512 a = _mm512_set1_ps(a_at(g, A_ROW(i, r, rows), k));
-            s[r][0] = _mm512_fmadd_ps(a, b0, s[r][0]);
-            s[r][1] = _mm512_fmadd_ps(a, b1, s[r][1]);
+    const float *a[4];
+    size_t as;
+    tile_rows(g, i, rows, a, &as);
+    if (as == 1) TILE_K_LOOP(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, 1)
+    else TILE_K_LOOP(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, as)
+    finish_avx512(g, i, rows, j, cols, s);
+}
+
+/* The shallow products (B as stored, K <= SHALLOW_K: the dW of a pass of a
+ * few rows), where a 4-row tile would spend more on its setup and finish
+ * than on its k loop: C row by row, SHALLOW_V vectors of columns at a time (the
+ * edge one vector at a time, masked), each lane one chain over k of B's
+ * rows read in place.  The same chain per element, so the same bits as a
+ * tile. */
+#define SHALLOW_K 16
+#define SHALLOW_V 8   /* vectors of C a block: 8 chains in flight hide the FMA's latency */
+
+/* alpha * s + beta * c, skipping what cannot change a bit (see above) */
+#define FINISH(V, MUL, ADD, CLOAD)                                                                        \
+    V v = alpha1 ? sum : MUL(al, sum);                                                                 \
+    if (beta1) v = ADD(v, CLOAD);                                                                      \
+    else if (!beta0) v = ADD(v, MUL(be, CLOAD));
+
+__attribute__((target("avx2,fma"))) static void shallow_avx2(const gemm_args *g)
+{
+    const int K = g->K, N = g->N;
+    const size_t ldb = (size_t)g->ldb, as = g->ta ? (size_t)g->lda : 1;
+    const int alpha1 = g->alpha == 1.0f, beta1 = g->beta == 1.0f, beta0 = g->beta == 0.0f;
+    const __m256 al = _mm256_set1_ps(g->alpha), be = _mm256_set1_ps(g->beta);
+    for (int i = 0; i < g->M; i++) {
+        const float *a = g->ta ? g->A + i : g->A + (size_t)i * (size_t)g->lda;   /* a_ik at a[k * as] */
+        float *c = g->C + (size_t)i * (size_t)g->ldc;
+        int j = 0;
+        for (; j + 8 * SHALLOW_V <= N; j += 8 * SHALLOW_V) {
+            __m256 s[SHALLOW_V];
+            for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm256_setzero_ps();
+            const float *b = g->B + j;
+            for (int k = 0; k < K; k++, b += ldb) {
+                __m256 x = _mm256_set1_ps(a[(size_t)k * as]);
+                for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8 * q), s[q]);
+            }
+            for (int q = 0; q < SHALLOW_V; q++) {
+                __m256 sum = s[q];
+                FINISH(__m256, _mm256_mul_ps, _mm256_add_ps, _mm256_loadu_ps(c + j + 8 * q))
+                _mm256_storeu_ps(c + j + 8 * q, v);
+            }
+        }
+        for (; j < N; j += 8) {
+            int n = N - j < 8 ? N - j : 8;
+            __m256i m = _mm256_loadu_si256((const __m256i *)(lane_ones + 16 - n));
+            __m256 sum = _mm256_setzero_ps();
+            const float *b = g->B + j;
+            for (int k = 0; k < K; k++, b += ldb)
+                sum = _mm256_fmadd_ps(_mm256_set1_ps(a[(size_t)k * as]), _mm256_maskload_ps(b, m), sum);
+            FINISH(__m256, _mm256_mul_ps, _mm256_add_ps, _mm256_maskload_ps(c + j, m))
+            _mm256_maskstore_ps(c + j, m, v);
         }
     }
-    __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
-    for (int h = 0; h < 2; h++) {
-        int n = cols - h * 16;
-        __mmask16 m = n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-        for (int r = 0; r < rows; r++) {
-            float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 16);
-            __m512 v = _mm512_mul_ps(al, s[r][h]);
-            if (g->beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(be, _mm512_maskz_loadu_ps(m, c)));
-            _mm512_mask_storeu_ps(c, m, v);
+}
+
+__attribute__((target("avx512f"))) static void shallow_avx512(const gemm_args *g)
+{
+    const int K = g->K, N = g->N;
+    const size_t ldb = (size_t)g->ldb, as = g->ta ? (size_t)g->lda : 1;
+    const int alpha1 = g->alpha == 1.0f, beta1 = g->beta == 1.0f, beta0 = g->beta == 0.0f;
+    const __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
+    for (int i = 0; i < g->M; i++) {
+        const float *a = g->ta ? g->A + i : g->A + (size_t)i * (size_t)g->lda;   /* a_ik at a[k * as] */
+        float *c = g->C + (size_t)i * (size_t)g->ldc;
+        int j = 0;
+        for (; j + 16 * SHALLOW_V <= N; j += 16 * SHALLOW_V) {
+            __m512 s[SHALLOW_V];
+            for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_setzero_ps();
+            const float *b = g->B + j;
+            for (int k = 0; k < K; k++, b += ldb) {
+                __m512 x = _mm512_set1_ps(a[(size_t)k * as]);
+                for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + 16 * q), s[q]);
+            }
+            for (int q = 0; q < SHALLOW_V; q++) {
+                __m512 sum = s[q];
+                FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_loadu_ps(c + j + 16 * q))
+                _mm512_storeu_ps(c + j + 16 * q, v);
+            }
+        }
+        for (; j < N; j += 16) {
+            int n = N - j < 16 ? N - j : 16;
+            __mmask16 m = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+            __m512 sum = _mm512_setzero_ps();
+            const float *b = g->B + j;
+            for (int k = 0; k < K; k++, b += ldb)
+                sum = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)k * as]), _mm512_maskz_loadu_ps(m, b), sum);
+            FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_maskz_loadu_ps(m, c + j))
+            _mm512_mask_storeu_ps(c + j, m, v);
         }
     }
 }
@@ -168,30 +301,41 @@ const char *rg_sgemm_fixed_name(void)
     return w == 16 ? "fixed-order avx512" : w == 8 ? "fixed-order avx2" : "fixed-order scalar";
 }
 
+/* Panels of up to this many floats are packed on the stack (K <= 128 with
+ * AVX-512's 32 columns); larger ones in one allocation per product. */
+#define PANEL_STACK 4096
+
 /* 0, or 1 when the panel could not be had (then the scalar path, the
  * same bits). */
 static int run_vector(const gemm_args *g, int W)
 {
     tile_fn tile = W == 16 ? tile_avx512 : tile_avx2;
-    float *p = rg_malloc((size_t)(g->K ? g->K : 1) * (size_t)(2 * W) * sizeof(float));
+    size_t need = (size_t)(g->K ? g->K : 1) * (size_t)(2 * W);
+    float stack[PANEL_STACK], *p = need <= PANEL_STACK ? stack : rg_malloc(need * sizeof(float));
     if (!p) return 1;
     for (int j = 0; j < g->N; j += 2 * W) {
         int cols = g->N - j < 2 * W ? g->N - j : 2 * W;
-        /* a panel of B read in place when its rows are whole and few rows
-         * of C reuse it; else packed once for every row (no TLB miss a k) */
-        int direct = !g->tb && cols == 2 * W && g->M <= 8;
+        /* a panel of B read in place when its rows are whole and either few
+         * rows of C reuse it or it is few rows deep (a dW of a small batch);
+         * else packed once for every row (no TLB miss a k) */
+        int direct = !g->tb && cols == 2 * W && (g->M <= 8 || g->K <= 64);
         if (!direct) pack(g, j, cols, 2 * W, p);
         const float *b = direct ? g->B + j : p;
         size_t bs = direct ? (size_t)g->ldb : (size_t)(2 * W);
         for (int i = 0; i < g->M; i += 4) tile(g, i, g->M - i < 4 ? g->M - i : 4, j, cols, b, bs);
     }
-    rg_free(p);
+    if (p != stack) rg_free(p);
     return 0;
 }
 
 static void run(const gemm_args *g)
 {
     int W = rg_sgemm_fixed_width();
+    if (W > 1 && !g->tb && g->K <= SHALLOW_K) {
+        if (W == 16) shallow_avx512(g);
+        else shallow_avx2(g);
+        return;
+    }
     if (W == 1 || run_vector(g, W)) scalar_all(g);
 }
 

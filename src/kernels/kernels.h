@@ -63,6 +63,16 @@ int rg_all_finite(const float *x, size_t n);
  * NaN or infinite.  One pass that vectorises, as rg_all_finite. */
 float rg_max_abs(const float *x, size_t n);
 
+/* dst (cols, rows) = src (rows, cols) transposed, both row-major with
+ * rows of cols and rows floats: a copy of the bits, 8 x 8 blocks at a time. */
+void rg_transpose(const float *src, size_t rows, size_t cols, float *dst);
+
+/* gemm.c's rule for --gemm auto: LIBXSMM for the products of a layer of
+ * at most this many weights (on AVX-512; see gemm.c and README "Matrix
+ * products" for the measurements it comes from). */
+#define RG_XSMM_MAX_WEIGHTS 524288
+#define RG_XSMM_MAX_WEIGHTS_TEXT "524288"
+
 /* gemm_fixed.c: "fixed-order avx512", "... avx2" or "... scalar". */
 const char *rg_sgemm_fixed_name(void);
 #endif

@@ -269,3 +269,44 @@ int rg_all_finite(const float *x, size_t n)
     }
     return !bad;
 }
+
+/* ------------------------------------------------------------ transpose */
+
+typedef float v8f __attribute__((vector_size(32)));
+
+/* One 8 x 8 block in three rounds of shuffles (the compiler picks the
+ * instructions the build's -march has); every element is moved, never
+ * computed. */
+static void transpose8(const float *src, size_t ls, float *dst, size_t ld)
+{
+    v8f r[8], t[8];
+    for (int i = 0; i < 8; i++) memcpy(&r[i], src + (size_t)i * ls, sizeof r[i]);
+    /* __builtin_shufflevector: GCC 12 and clang both have it */
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            r[i + h] = SHUF(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            r[i + h + 2] = SHUF(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int h = 0; h < 4; h++) {
+        t[h] = SHUF(r[h], r[h + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        t[h + 4] = SHUF(r[h], r[h + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+#undef SHUF
+    /* t[0..7] hold columns 0, 2, 1, 3, 4, 6, 5, 7 */
+    static const int col[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int i = 0; i < 8; i++) memcpy(dst + (size_t)col[i] * ld, &t[i], sizeof t[i]);
+}
+
+void rg_transpose(const float *src, size_t rows, size_t cols, float *dst)
+{
+    size_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (size_t i = 0; i < r8; i += 8)
+        for (size_t j = 0; j < c8; j += 8) transpose8(src + i * cols + j, cols, dst + j * rows + i, rows);
+    for (size_t i = 0; i < rows; i++)   /* the edges */
+        for (size_t j = i < r8 ? c8 : 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+}

@@ -338,6 +338,7 @@ void rg_model_free(rg_model *m)
     rg_free(m->spec);
     if (!m->params_borrowed) rg_free(m->params);
     rg_free(m->grads);
+    rg_free(m->wt);
     rg_free(m->ws);
     rg_free(m->ws_act);
     rg_free(m);
@@ -349,6 +350,13 @@ size_t rg_model_outputs(const rg_model *m) { return m->n_out; }
 size_t rg_model_param_count(const rg_model *m) { return m->n_params; }
 float *rg_model_params(rg_model *m) { return m->params; }
 float *rg_model_grads(rg_model *m) { return m->grads; }
+
+float *rg_model_swap_grads(rg_model *m, float *g)
+{
+    float *was = m->grads;
+    m->grads = g;
+    return was;
+}
 int rg_model_dense_count(const rg_model *m) { return m->n_dense; }
 
 rg_status rg_model_dense(rg_model *m, int i, size_t *out, size_t *in, float **w, float **b)
@@ -403,6 +411,26 @@ static rg_status ensure_workspace(rg_model *m, size_t n)
 }
 
 /* ------------------------------------------------------- forward / backward */
+
+rg_status rg_model_hold(rg_model *m, int on)
+{
+    m->held = m->wt_fresh = 0;
+    if (!on) return RG_OK;
+    if (!m->wt && !(m->wt = rg_malloc((m->n_params ? m->n_params : 1) * sizeof(float))))
+        return rg_error(RG_ENOMEM, "out of memory: a transposed copy of %zu weights", m->n_params);
+    m->held = 1;
+    return RG_OK;
+}
+
+/* wt = every kernel (out, in) transposed to (in, out). */
+static void transpose_kernels(rg_model *m)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        if (L->kind == RG_LAYER_DENSE) rg_transpose(m->params + L->w_off, L->out, L->in, m->wt + L->w_off);
+    }
+    m->wt_fresh = 1;
+}
 
 static void dropout_mask(const rg_layer *L, int layer, const rg_pass *pass, size_t n, float *mask)
 {
@@ -508,6 +536,7 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
     if (is_regression(m->loss)) y = NULL;
     if (y && (st = check_labels(m, y, n, pass)) != RG_OK) return st;
     int training = pass && pass->training;
+    if (m->held && !m->wt_fresh) transpose_kernels(m);
     const float *in = x;
     for (int l = 0; l < m->n_layers; l++) {
         const rg_layer *L = &m->layers[l];
@@ -525,8 +554,13 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
                 for (size_t i = 0; i < n; i++) memcpy(outp + i * L->out, b, L->out * sizeof(float));
                 beta = 1.0f;
             }
-            /* outp (n, out) = in (n, in) · w(out, in)^T + b */
-            rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp, (int)L->out);
+            /* outp (n, out) = in (n, in) · w(out, in)^T + b  (held: w^T as it is in wt) */
+            if (m->held)
+                rg_sgemm(0, 0, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, m->wt + L->w_off, (int)L->out,
+                         beta, outp, (int)L->out);
+            else
+                rg_sgemm(0, 1, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, w, (int)L->in, beta, outp,
+                         (int)L->out);
             if (fused_dropout(m, l, training)) {   /* act and the dropout after it: one pass */
                 const rg_layer *D = L + 1;
                 float *dout = m->ws_act[2 * l + 2], *mask = m->ws_act[2 * l + 3];
@@ -583,46 +617,106 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
  * then adds the lanes in double. */
 typedef float rg_v16 __attribute__((vector_size(64)));
 
-static void penalty_sums(const float *restrict w, size_t cnt, double *s1, double *s2)
+/* The lanes' sums over w[lo, hi), a whole number of 16s from a multiple of 16. */
+static void penalty_lanes(const float *restrict w, size_t lo, size_t hi, rg_v16 *a1, rg_v16 *a2)
 {
-    rg_v16 a1 = {0}, a2 = {0}, sign = {0};
+    rg_v16 sign;
     for (int j = 0; j < 16; j++) sign[j] = -0.0f;
-    size_t i = 0;
-    for (; i + 16 <= cnt; i += 16) {
+    for (size_t i = lo; i < hi; i += 16) {
         rg_v16 v;
         memcpy(&v, w + i, sizeof v);
         rg_v16 a;
         memcpy(&a, &v, sizeof a);
         typedef int32_t rg_i16 __attribute__((vector_size(64)));
         a = (rg_v16)((rg_i16)a & ~(rg_i16)sign);   /* |v| */
-        a1 += a;
-        a2 += v * v;
+        *a1 += a;
+        *a2 += v * v;
     }
+}
+
+/* The lanes added in double, then the elements past the last 16. */
+static void penalty_finish(const float *restrict w, size_t cnt, rg_v16 a1, rg_v16 a2, double *s1, double *s2)
+{
     double t1 = 0.0, t2 = 0.0;
     for (int j = 0; j < 16; j++) { t1 += a1[j]; t2 += a2[j]; }
-    for (; i < cnt; i++) { t1 += fabsf(w[i]); t2 += (double)w[i] * w[i]; }
+    for (size_t i = cnt / 16 * 16; i < cnt; i++) { t1 += fabsf(w[i]); t2 += (double)w[i] * w[i]; }
     *s1 = t1;
     *s2 = t2;
 }
 
+static void penalty_sums(const float *restrict w, size_t cnt, double *s1, double *s2)
+{
+    rg_v16 a1 = {0}, a2 = {0};
+    penalty_lanes(w, 0, cnt / 16 * 16, &a1, &a2);
+    penalty_finish(w, cnt, a1, a2, s1, s2);
+}
+
 /* The penalty of one layer's kernel; its gradient is added to g (acc) or
  * written over g (!acc). */
+/* The penalty's gradient over w[lo, hi) into g (added, or written over). */
+static void penalty_grad(float l1, float two_l2, const float *restrict w, float *restrict g, size_t lo, size_t hi,
+                         int acc)
+{
+    if (l1 == 0.0f) {
+        if (acc) for (size_t i = lo; i < hi; i++) g[i] += two_l2 * w[i];
+        else for (size_t i = lo; i < hi; i++) g[i] = two_l2 * w[i];
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        float sgn = (float)(w[i] > 0.0f) - (float)(w[i] < 0.0f);
+        float pg = l1 * sgn + two_l2 * w[i];
+        g[i] = acc ? g[i] + pg : pg;
+    }
+}
+
 static double penalty_span(const rg_layer *L, const float *restrict w, float *restrict g, size_t cnt,
                            float strength, int acc)
 {
     float l1 = L->l1 * strength, l2 = L->l2 * strength, two_l2 = 2.0f * l2;
     double s1, s2;
     penalty_sums(w, cnt, &s1, &s2);
-    if (g && l1 == 0.0f) {
-        if (acc) for (size_t i = 0; i < cnt; i++) g[i] += two_l2 * w[i];
-        else for (size_t i = 0; i < cnt; i++) g[i] = two_l2 * w[i];
-    } else if (g) {
-        for (size_t i = 0; i < cnt; i++) {
-            float sgn = (float)(w[i] > 0.0f) - (float)(w[i] < 0.0f);
-            float pg = l1 * sgn + two_l2 * w[i];
-            g[i] = acc ? g[i] + pg : pg;
+    if (g) penalty_grad(l1, two_l2, w, g, 0, cnt, acc);
+    return (double)l1 * s1 + (double)l2 * s2;
+}
+
+/* What rg_model_penalty_measured measures, so far. */
+typedef struct measure_acc {
+    unsigned what;
+    double sumsq;
+    uint32_t top;   /* the largest |g| as bits (see rg_max_abs) */
+} measure_acc;
+
+static void measure(measure_acc *a, const float *restrict g, size_t n)
+{
+    if (a->what & RG_MEASURE_SUMSQ)   /* rg_clip_global_norm's sum, element by element */
+        for (size_t i = 0; i < n; i++) a->sumsq += (double)g[i] * g[i];
+    if (a->what & RG_MEASURE_MAX)
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b;
+            memcpy(&b, g + i, sizeof b);
+            b &= 0x7fffffffu;
+            a->top = b > a->top ? b : a->top;
         }
+}
+
+/* penalty_span's operations (acc), in chunks of MEASURE_CHUNK elements
+ * (a multiple of 16, so that the lanes sum what they always did): each
+ * chunk's gradient is measured while it is in cache. */
+#define MEASURE_CHUNK 2048
+static double penalty_span_measured(const rg_layer *L, const float *restrict w, float *restrict g, size_t cnt,
+                                    float strength, measure_acc *acc)
+{
+    float l1 = L->l1 * strength, l2 = L->l2 * strength, two_l2 = 2.0f * l2;
+    rg_v16 a1 = {0}, a2 = {0};
+    size_t full = cnt / 16 * 16;
+    for (size_t c0 = 0; c0 < cnt; c0 += MEASURE_CHUNK) {
+        size_t c1 = c0 + MEASURE_CHUNK < cnt ? c0 + MEASURE_CHUNK : cnt;
+        penalty_lanes(w, c0 < full ? c0 : full, c1 < full ? c1 : full, &a1, &a2);
+        penalty_grad(l1, two_l2, w, g, c0, c1, 1);
+        measure(acc, g + c0, c1 - c0);
     }
+    double s1, s2;
+    penalty_finish(w, cnt, a1, a2, &s1, &s2);
     return (double)l1 * s1 + (double)l2 * s2;
 }
 
@@ -644,6 +738,28 @@ double rg_model_penalty(const rg_model *m, float strength, float *grads)
         if (has_penalty(L))
             total += layer_penalty(L, m->params + L->w_off, grads ? grads + L->w_off : NULL, strength, 1);
     }
+    return total;
+}
+
+double rg_model_penalty_measured(const rg_model *m, float strength, float *g, int add, unsigned what,
+                                 double *sumsq, float *maxabs)
+{
+    measure_acc acc = { what, 0.0, 0 };
+    double total = 0.0;
+    size_t pos = 0;
+    for (int l = 0; l < m->n_layers; l++) {   /* the arena in order: kernel, bias, next layer */
+        const rg_layer *L = &m->layers[l];
+        if (L->kind != RG_LAYER_DENSE) continue;
+        measure(&acc, g + pos, L->w_off - pos);
+        size_t cnt = L->out * L->in;
+        if (add && has_penalty(L)) total += penalty_span_measured(L, m->params + L->w_off, g + L->w_off, cnt, strength, &acc);
+        else measure(&acc, g + L->w_off, cnt);
+        pos = L->w_off + cnt;
+    }
+    measure(&acc, g + pos, m->n_params - pos);
+    *sumsq = acc.sumsq;
+    if (acc.top >= 0x7f800000u) *maxabs = INFINITY;
+    else memcpy(maxabs, &acc.top, sizeof *maxabs);
     return total;
 }
 

@@ -36,6 +36,10 @@ struct rg_model {
     const float *out_ptr[64];   /* per layer: the output used by the next layer */
     float *delta[2];
     float *probs;
+    /* rg_model_hold: while held, the forward products read wt, every
+     * kernel transposed to [in, out] at the first forward (wt_fresh) */
+    float *wt;
+    int held, wt_fresh;
     /* model_meta.c: what the data taught beside the weights */
     char **classes;             /* n_classes class names, or NULL */
     size_t n_classes;
@@ -49,6 +53,16 @@ struct rg_model {
 /* The penalty of the parameters [lo, hi) of the arena, and (g != NULL) its
  * gradient added to g[0 .. hi-lo): the sharded optimizer's slice. */
 double rg_model_penalty_range(const rg_model *m, float strength, float *g, size_t lo, size_t hi);
+
+/* rg_model_penalty(m, strength, g) when add (0 and nothing added when
+ * not), and in the same pass over the arena, in its order, what `what`
+ * asks of g as the penalty leaves it: RG_MEASURE_SUMSQ, the sum of
+ * squares in double element by element (rg_clip_global_norm's), and
+ * RG_MEASURE_MAX, the largest |element| (rg_max_abs's, +Inf for NaN or
+ * Inf).  The same bits as those calls one after another. */
+enum { RG_MEASURE_SUMSQ = 1, RG_MEASURE_MAX = 2 };
+double rg_model_penalty_measured(const rg_model *m, float strength, float *g, int add, unsigned what,
+                                 double *sumsq, float *maxabs);
 
 /* Spare floats after each arena: a sharded exchange pads the arena to a
  * whole number of cache-line chunks per worker (16 floats x RG_MAX_WORKERS). */
@@ -66,6 +80,21 @@ rg_status rg_model_share(rg_model *m, rg_model **out);
  * into dst (same inputs and outputs). */
 void rg_model_meta_free(rg_model *m);
 rg_status rg_model_meta_copy(rg_model *dst, const rg_model *src);
+
+/* hold(m, 1) .. hold(m, 0): the caller promises that the parameters do not
+ * change in between (the passes of one --deterministic step), so the
+ * forward products read each kernel transposed, [in, out], from a copy made
+ * at the first forward: a product with a whole panel of B in place, where
+ * W as stored would be packed again for every pass.  Only for the
+ * fixed-order products, whose every element is the same chain however B is
+ * stored (OpenBLAS may sum another way).  RG_ENOMEM when the copy cannot
+ * be had (then not held). */
+rg_status rg_model_hold(rg_model *m, int on);
+
+/* Makes g (n_params + RG_GRAD_TAIL floats) the gradient arena and returns
+ * the one it replaces: a deterministic pass writes its shard's gradient
+ * where the exchange sums it, not into the arena and then a copy. */
+float *rg_model_swap_grads(rg_model *m, float *g);
 
 /* Nonzero when some dense layer has a max-norm constraint. */
 int rg_model_has_maxnorm(const rg_model *m);

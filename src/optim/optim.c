@@ -66,7 +66,15 @@ static inline uint32_t top_bits(uint32_t top, float x)
 }
 #define RG_NONFINITE_BITS 0x7f800000u
 
-static int sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
+/* The gradient element as the update reads it: times the clip's factor k
+ * (the product rg_clip_global_norm would have stored), or as it is.  The
+ * steps below are written once and compiled twice (SCALED 0 and 1), so
+ * the unscaled loop has no multiply and no test. */
+#define G(i) (SCALED ? g[i] * k : g[i])
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE int sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr, float k,
+                           const int SCALED)
 {
     size_t n = o->n;
     float decay = 1.0f - lr * o->c.weight_decay;
@@ -74,20 +82,21 @@ static int sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g,
     uint32_t top = 0;
     if (mu == 0.0f) {
         for (size_t i = 0; i < n; i++) {
-            p[i] = p[i] * decay - lr * g[i];
+            p[i] = p[i] * decay - lr * G(i);
             top = top_bits(top, p[i]);
         }
         return top >= RG_NONFINITE_BITS;
     }
     float *restrict buf = o->state[0];
     if (o->t == 1) { /* PyTorch starts the buffer at the first gradient */
-        memcpy(buf, g, n * sizeof(float));
+        if (SCALED) for (size_t i = 0; i < n; i++) buf[i] = G(i);
+        else memcpy(buf, g, n * sizeof(float));
     } else {
-        for (size_t i = 0; i < n; i++) buf[i] = mu * buf[i] + g[i];
+        for (size_t i = 0; i < n; i++) buf[i] = mu * buf[i] + G(i);
     }
     if (o->c.nesterov)
         for (size_t i = 0; i < n; i++) {
-            p[i] = p[i] * decay - lr * (g[i] + mu * buf[i]);
+            p[i] = p[i] * decay - lr * (G(i) + mu * buf[i]);
             top = top_bits(top_bits(top, p[i]), buf[i]);
         }
     else
@@ -98,7 +107,8 @@ static int sgd_step(rg_optimizer *o, float *restrict p, const float *restrict g,
     return top >= RG_NONFINITE_BITS;
 }
 
-static int adam_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
+ALWAYS_INLINE int adam_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr, float k,
+                            const int SCALED)
 {
     size_t n = o->n;
     float b1 = o->c.beta1, b2 = o->c.beta2, eps = o->c.eps;
@@ -110,7 +120,7 @@ static int adam_step(rg_optimizer *o, float *restrict p, const float *restrict g
     float *restrict m = o->state[0], *restrict v = o->state[1];
     uint32_t top = 0;
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = G(i);
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;
@@ -125,7 +135,8 @@ static int adam_step(rg_optimizer *o, float *restrict p, const float *restrict g
 
 /* PyTorch's RMSprop (centered=False): the mean square starts at 0 and has
  * no bias correction; with momentum the buffer (from 0) takes g / avg. */
-static int rmsprop_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr)
+ALWAYS_INLINE int rmsprop_step(rg_optimizer *o, float *restrict p, const float *restrict g, float lr, float k,
+                               const int SCALED)
 {
     size_t n = o->n;
     float rho = o->c.rho, eps = o->c.eps, mu = o->c.momentum;
@@ -134,7 +145,7 @@ static int rmsprop_step(rg_optimizer *o, float *restrict p, const float *restric
     uint32_t top = 0;
     if (mu == 0.0f) {
         for (size_t i = 0; i < n; i++) {
-            float gi = g[i];
+            float gi = G(i);
             float si = rho * sq[i] + (1.0f - rho) * gi * gi;
             sq[i] = si;
             p[i] = p[i] * decay - lr * gi / (sqrtf(si) + eps);
@@ -143,7 +154,7 @@ static int rmsprop_step(rg_optimizer *o, float *restrict p, const float *restric
         return top >= RG_NONFINITE_BITS;
     }
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = G(i);
         float si = rho * sq[i] + (1.0f - rho) * gi * gi;
         sq[i] = si;
         float bi = mu * buf[i] + gi / (sqrtf(si) + eps);
@@ -154,12 +165,31 @@ static int rmsprop_step(rg_optimizer *o, float *restrict p, const float *restric
     return top >= RG_NONFINITE_BITS;
 }
 
+static int step_plain(rg_optimizer *o, float *p, const float *g, float lr)
+{
+    if (o->c.kind == RG_OPT_SGD) return sgd_step(o, p, g, lr, 1.0f, 0);
+    if (o->c.kind == RG_OPT_RMSPROP) return rmsprop_step(o, p, g, lr, 1.0f, 0);
+    return adam_step(o, p, g, lr, 1.0f, 0);
+}
+
+static int step_scaled(rg_optimizer *o, float *p, const float *g, float lr, float k)
+{
+    if (o->c.kind == RG_OPT_SGD) return sgd_step(o, p, g, lr, k, 1);
+    if (o->c.kind == RG_OPT_RMSPROP) return rmsprop_step(o, p, g, lr, k, 1);
+    return adam_step(o, p, g, lr, k, 1);
+}
+#undef G
+
 int rg_optimizer_step(rg_optimizer *o, float *params, const float *grads, float lr)
 {
     o->t++;
-    if (o->c.kind == RG_OPT_SGD) return sgd_step(o, params, grads, lr);
-    if (o->c.kind == RG_OPT_RMSPROP) return rmsprop_step(o, params, grads, lr);
-    return adam_step(o, params, grads, lr);
+    return step_plain(o, params, grads, lr);
+}
+
+int rg_optimizer_step_scaled(rg_optimizer *o, float *params, const float *grads, float scale, float lr)
+{
+    o->t++;
+    return scale == 1.0f ? step_plain(o, params, grads, lr) : step_scaled(o, params, grads, lr, scale);
 }
 
 float rg_optimizer_grad_limit(const rg_optimizer *o)
@@ -174,14 +204,19 @@ float rg_optimizer_grad_limit(const rg_optimizer *o)
     return (float)(0.25 * (double)FLT_MAX * (1.0 - (double)o->c.momentum));
 }
 
+float rg_clip_factor(double norm, double max_norm)
+{
+    /* PyTorch's clip_grad_norm_: coefficient max / (norm + 1e-6) */
+    return max_norm > 0.0 && norm > max_norm ? (float)(max_norm / (norm + 1e-6)) : 1.0f;
+}
+
 double rg_clip_global_norm(float *grads, size_t n, double max_norm)
 {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)grads[i] * grads[i];
     double norm = sqrt(s);
     if (max_norm > 0.0 && norm > max_norm) {
-        /* PyTorch's clip_grad_norm_: coefficient max / (norm + 1e-6) */
-        float k = (float)(max_norm / (norm + 1e-6));
+        float k = rg_clip_factor(norm, max_norm);
         for (size_t i = 0; i < n; i++) grads[i] *= k;
     }
     return norm;

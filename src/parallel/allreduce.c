@@ -11,6 +11,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
     size_t P = rg_model_param_count(env->root);
     rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
+    s->clip_in_update = 1;   /* update is rg_strat_update_whole */
     if (s->world > 1)
         s->bytes_per_step = 2.0 * (double)(s->world - 1) / (double)s->world * (double)(P + RG_GRAD_TAIL) * sizeof(float);
     if (st == RG_OK) st = rg_strat_codec(s, env);

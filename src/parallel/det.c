@@ -25,6 +25,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     size_t P = rg_model_param_count(env->root), PT = P + RG_GRAD_TAIL;
     rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
     if (st != RG_OK) return st;
+    s->clip_in_update = 1;   /* update is rg_strat_update_whole */
     int W = s->world, S = env->det_shards;
     d->S = S;
     s->npass = S / W;
@@ -37,22 +38,41 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     return rg_strat_broadcast(s);
 }
 
+/* each pass writes its gradient straight into its shard's slot */
+static float *pass_arena(rg_strategy *s, int pass)
+{
+    det *d = (det *)s;
+    return d->shards + (size_t)pass * (rg_model_param_count(s->m) + RG_GRAD_TAIL);
+}
+
+/* The pairwise tree, in a fixed shape that depends only on S: the sum
+ * (j, w), slot j = slot j + slot j + w, joins the halves of shards
+ * [j, min(j + 2w, S)); the last, (0, top), goes to out.  Makes the sums
+ * whose shards were not all done (slots [0, prev)) and now are ([0, done)),
+ * level by level.  Two sums of one level touch disjoint slots, and a sum
+ * comes after those below it whatever the calls, so making them as the
+ * passes finish (while the slots are in cache) gives the bits of making
+ * them all at the end. */
+static void tree_sum(float *bufs, size_t stride, size_t n, int S, int prev, int done, float *restrict out)
+{
+    if (S == 1 && done == 1) memcpy(out, bufs, n * sizeof(float));
+    for (int w = 1; w < S; w *= 2)
+        for (int j = 0; j + w < S; j += 2 * w) {
+            int ready = j + 2 * w < S ? j + 2 * w : S;
+            if (ready <= prev || ready > done) continue;
+            float *a = j == 0 && 2 * w >= S ? out : bufs + (size_t)j * stride;
+            const float *x = bufs + (size_t)j * stride, *b = bufs + (size_t)(j + w) * stride;
+            for (size_t i = 0; i < n; i++) a[i] = x[i] + b[i];
+        }
+}
+
+/* one worker: the sums this pass completes, now (all but the last) */
 static void pass_done(rg_strategy *s, int pass)
 {
     det *d = (det *)s;
-    size_t PT = rg_model_param_count(s->m) + RG_GRAD_TAIL;
-    memcpy(d->shards + (size_t)pass * PT, rg_model_grads(s->m), PT * sizeof(float));
-}
-
-/* pairwise, in a fixed order that depends only on S */
-static void tree_sum(float *bufs, size_t stride, size_t n, int S)
-{
-    for (int w = 1; w < S; w *= 2)
-        for (int j = 0; j + w < S; j += 2 * w) {
-            float *a = bufs + (size_t)j * stride;
-            const float *b = bufs + (size_t)(j + w) * stride;
-            for (size_t i = 0; i < n; i++) a[i] += b[i];
-        }
+    if (s->world == 1 && pass + 1 < d->S)
+        tree_sum(d->shards, rg_model_param_count(s->m) + RG_GRAD_TAIL, rg_model_param_count(s->m) + RG_GRAD_TAIL,
+                 d->S, pass, pass + 1, NULL);
 }
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
@@ -65,8 +85,8 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
         if (st != RG_OK) return st;
         all = d->gathered;
     }
-    tree_sum(all, PT, PT, d->S);
-    memcpy(g, all, PT * sizeof(float));
+    /* one worker: all but the last pass's sums are made (pass_done) */
+    tree_sum(all, PT, PT, d->S, s->world == 1 ? d->S - 1 : 0, d->S, g);
     rg_strat_region_whole(s, x);
     return RG_OK;
 }
@@ -79,7 +99,7 @@ static void det_free(rg_strategy *s)
 }
 
 const rg_strategy_ops rg_strategy_det = {
-    .name = "deterministic", .size = sizeof(det), .init = init, .pass_done = pass_done, .exchange = exchange,
+    .name = "deterministic", .size = sizeof(det), .init = init, .pass_arena = pass_arena, .pass_done = pass_done, .exchange = exchange,
     .agree = rg_strat_agree_whole, .update = rg_strat_update_whole, .gather_state = rg_strat_gather_whole,
     .restore_state = rg_strat_restore_whole, .free = det_free,
 };

@@ -151,27 +151,58 @@ void rg_strat_region_whole(rg_strategy *s, rg_exchange *x)
     x->hi = P;
 }
 
+unsigned rg_strat_measures(const rg_strategy *s, int penalised)
+{
+    /* with the clip, the largest element is wanted only past the limit: a pass then */
+    if (s->clip > 0.0) return RG_MEASURE_SUMSQ;
+    return s->parts > 1 || penalised ? RG_MEASURE_MAX : 0;
+}
+
+/* The largest |element| of the gradient: measured, or a pass of its own. */
+static float max_abs(const rg_exchange *x, size_t P)
+{
+    return x->measured & RG_MEASURE_MAX ? x->maxabs : rg_max_abs(x->grad, P);
+}
+
+/* The clip: the norm (measured, or a pass), the factor k, and the verdict.
+ * Clipped, no element exceeds min(norm, clip): the largest of the clipped
+ * gradient is the largest |g| times k, rounded (rounding keeps the order),
+ * so it is known without scaling.  The scaling itself is left to the update
+ * (clip_in_update) or made here, in place. */
+static void clip(rg_strategy *s, rg_exchange *x, size_t P)
+{
+    double sumsq = 0.0;
+    if (x->measured & RG_MEASURE_SUMSQ) sumsq = x->sumsq;
+    else for (size_t i = 0; i < P; i++) sumsq += (double)x->grad[i] * x->grad[i];
+    double norm = sqrt(sumsq);
+    float k = rg_clip_factor(norm, s->clip);
+    x->over = !isfinite(norm) || (fmin(norm, s->clip) > s->limit && max_abs(x, P) * k > s->limit);
+    if (k == 1.0f || s->clip_in_update) {
+        x->gscale = k;
+        return;
+    }
+    for (size_t i = 0; i < P; i++) x->grad[i] *= k;
+}
+
 rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x)
 {
     size_t P = rg_model_param_count(s->m);
     x->fig.reg += x->penalty;
     x->over = 0;
+    x->gscale = 1.0f;
     if (x->fig.bad > 0.0) return RG_OK;
-    if (s->clip > 0.0) {
-        double norm = rg_clip_global_norm(x->grad, P, s->clip);
-        /* clipped, no element exceeds min(norm, clip) */
-        x->over = !isfinite(norm) || (fmin(norm, s->clip) > s->limit && rg_max_abs(x->grad, P) > s->limit);
-    } else if (s->parts > 1 || x->penalised) {
+    if (s->clip > 0.0) clip(s, x, P);
+    else if (s->parts > 1 || x->penalised)
         /* a sum of several gradients, or penalised since each worker's own
          * test: the same test on the same gradient everywhere */
-        x->over = rg_max_abs(x->grad, P) > s->limit;
-    }
+        x->over = max_abs(x, P) > s->limit;
     return RG_OK;
 }
 
 rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x)
 {
-    x->broke = rg_optimizer_step(s->opt, rg_model_params(s->m), x->grad, x->lr);
+    float k = s->clip_in_update ? x->gscale : 1.0f;
+    x->broke = rg_optimizer_step_scaled(s->opt, rg_model_params(s->m), x->grad, k, x->lr);
     rg_model_apply_constraints(s->m);
     return RG_OK;
 }

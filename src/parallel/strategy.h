@@ -6,17 +6,22 @@
  * strategy.c.  The trainer calls it at fixed points of every step; between
  * them it does the same thing for every strategy:
  *
- *   trainer   npass forward/backward passes (local penalty first); after
- *             each, ops->pass_done (if set)
+ *   trainer   npass forward/backward passes (local penalty first), each
+ *             into the arena ops->pass_arena gives (if set), each
+ *             followed by ops->pass_done (if set)
  *   exchange  the workers' gradients become the aggregated gradient of
  *             the region of the arena this worker updates
- *   trainer   the global penalty, on that region (never communicated)
+ *   trainer   the global penalty, on that region (never communicated);
+ *             on a whole region, in the same pass, what agree measures
+ *             (the sum of squares for the clip, the largest element)
  *   agree     the step's figures (loss, penalty, non-finite workers) and
  *             the verdict on the gradient the update would take: the same
  *             on every worker
  *   trainer   the non-finite policy: stop, skip, or go on
  *   update    clip, optimizer, constraints over the region; every
  *             worker's weights in sync again; the update's own verdict
+ *             (a strategy with clip_in_update: the clip's factor applied
+ *             by the optimizer as it reads the gradient, one pass)
  *
  * Each worker's gradient arena is followed by RG_GRAD_TAIL floats: the
  * trainer writes its step figures there (RG_TAIL_*), so that a strategy
@@ -60,6 +65,9 @@ typedef struct rg_exchange {
                            skipped: no optimizer step, but any sync is joined */
     float lr;           /* in: this step's learning rate (update) */
     float share;        /* in (update): this worker's samples over the step's */
+    double hits;        /* in (update): this worker's own figure of the step's
+                           predictions: correct ones (classification), or the
+                           sum of its outputs' absolute errors (regression) */
     float *grad;        /* out of exchange: the aggregated gradient of the
                            region [lo, hi) this worker updates (grad[0] is
                            element lo), its figures pending until agree */
@@ -77,7 +85,16 @@ typedef struct rg_exchange {
                            the figures since the last sync) */
     double after;       /* out of update: a penalty the update itself applied
                            (the elastic force), for the figures */
+    unsigned measured;  /* in (agree): what the trainer measured over the
+                           whole gradient, after the global penalty
+                           (RG_MEASURE_* of nn/model.h), in the pass that
+                           added it */
+    double sumsq;       /* ... its sum of squares (in double, in order) */
+    float maxabs;       /* ... its largest |element| (+Inf: NaN or Inf) */
+    float gscale;       /* out of agree: the clip's factor, for an update
+                           that applies it as it reads (1: none to apply) */
 } rg_exchange;
+
 
 typedef struct rg_strategy rg_strategy;
 
@@ -119,8 +136,12 @@ typedef struct rg_strategy_ops {
      * (borrowed until the next call).  Without it the trainer's batch
      * schedule does. */
     rg_status (*deal)(rg_strategy *s, uint64_t epoch, const rg_deal **out);
-    /* Optional: pass `pass` of this step left its gradient (and tail) in
-     * the model's arena. */
+    /* Optional: where pass `pass` of this step leaves its gradient and
+     * tail (P + RG_GRAD_TAIL floats) instead of the model's arena, which
+     * the trainer swaps in for the pass (rg_model_swap_grads). */
+    float *(*pass_arena)(rg_strategy *s, int pass);
+    /* Optional: pass `pass` of this step is done (its gradient where
+     * pass_arena said). */
     void (*pass_done)(rg_strategy *s, int pass);
     rg_status (*exchange)(rg_strategy *s, rg_exchange *x);
     rg_status (*agree)(rg_strategy *s, rg_exchange *x);
@@ -131,6 +152,13 @@ typedef struct rg_strategy_ops {
     rg_status (*gather_state)(rg_strategy *s, float *const *dst);
     /* Resume: this worker's part of the whole moments src[i]. */
     void (*restore_state)(rg_strategy *s, float *const *src);
+    /* Optional (regula fed): what it keeps between epochs besides the
+     * weights, the same on every worker.  save_fed: every worker joins
+     * (they check that they hold the same); world rank 0's fills out
+     * (NULL elsewhere).  load_fed: from a checkpoint's (NULL: it had
+     * none), which rg_fed_state_check has passed. */
+    rg_status (*save_fed)(rg_strategy *s, rg_fed_state *out);
+    rg_status (*load_fed)(rg_strategy *s, const rg_fed_state *in);
     /* Optional, for strategies with serving ranks (s->serving): such a
      * rank runs serve instead of the epochs, until every worker has
      * called leave (after its last step, or on a stop every worker took). */
@@ -149,6 +177,8 @@ struct rg_strategy {
     size_t opt_lo, opt_hi;
     float limit;               /* the largest gradient element the optimizer takes */
     double clip;
+    int clip_in_update;        /* update is rg_strat_update_whole: agree leaves
+                                  the clip's factor to it (x->gscale) */
     int npass, part0, parts;   /* passes of a step: parts part0 .. part0+npass-1
                                   of `parts` of an iid global batch */
     uint64_t local_from;       /* steps from this one on are local: each worker
@@ -219,6 +249,9 @@ void rg_strat_region_whole(rg_strategy *s, rg_exchange *x);
 /* agree for a gradient every worker holds whole: the penalty, clipping
  * and the verdict, with no communication. */
 rg_status rg_strat_agree_whole(rg_strategy *s, rg_exchange *x);
+/* What rg_strat_agree_whole will measure over the gradient (RG_MEASURE_*),
+ * when the global penalty is added (penalised) or not. */
+unsigned rg_strat_measures(const rg_strategy *s, int penalised);
 /* update of a whole replica: the optimizer, then the constraints. */
 rg_status rg_strat_update_whole(rg_strategy *s, rg_exchange *x);
 /* the same for a local step, which may be idle (no samples, or skipped

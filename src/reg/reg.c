@@ -123,6 +123,12 @@ double rg_reg_global(const rg_reg *r, const rg_model *m, float *g, size_t lo, si
     return rg_model_penalty_range(m, 1.0f, g, lo, hi);
 }
 
+double rg_reg_global_measured(const rg_reg *r, const rg_model *m, float *g, unsigned what, double *sumsq,
+                              float *maxabs)
+{
+    return rg_model_penalty_measured(m, 1.0f, g, rg_reg_is_global(r), what, sumsq, maxabs);
+}
+
 int rg_reg_measures(const rg_reg *r, uint64_t epoch_step)
 {
     return r->adapt == RG_ADAPT_DIVERGENCE && epoch_step % RG_REG_DIV_EVERY == 0;

@@ -68,6 +68,11 @@ float rg_reg_strength(const rg_reg *r, int g, size_t nb, float inv_b_step);
  * g[0 .. hi-lo), the aggregated gradient of parameters [lo, hi), and its
  * value over that range returned; 0 otherwise. */
 double rg_reg_global(const rg_reg *r, const rg_model *m, float *g, size_t lo, size_t hi);
+/* The same over the whole arena (lo 0, hi P), measuring `what` of the
+ * gradient it leaves in the same pass (rg_model_penalty_measured): also
+ * when there is no global penalty to add. */
+double rg_reg_global_measured(const rg_reg *r, const rg_model *m, float *g, unsigned what, double *sumsq,
+                              float *maxabs);
 /* 1 when rg_reg_global adds something: the gradient changed after each
  * worker's own check. */
 int rg_reg_is_global(const rg_reg *r);

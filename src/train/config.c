@@ -139,6 +139,10 @@ enum opt_kind {
     X("log-every", "N", "train fed", K_LONG, log_every, NULL,                                  \
       "log a step event every N steps; 0 = epochs only")                                  \
     X("threads", "N", "train eval predict fed", K_INT, threads, NULL, "BLAS threads")                       \
+    X("gemm", "NAME", "train fed", K_ENUM, gemm, "auto|openblas|libxsmm",                     \
+      "matrix-product kernels: auto (LIBXSMM for the gradient products of small layers on AVX-512, OpenBLAS " \
+      "elsewhere: a fixed rule, the same bits run to run), openblas, or libxsmm (wherever it has a kernel); " \
+      "--deterministic takes its fixed-order kernel whatever this says") \
     X("workers", "N", "train fed", K_INT, workers, NULL,                                       \
       "worker threads per process; the global batch is split across all workers")        \
     X("partition", "SPEC", "train fed", K_SPEC, partition, NULL,                                \
@@ -306,6 +310,7 @@ void rg_config_defaults(rg_config *c)
     c->restore_best = 1;
     c->log_every = 100;
     c->threads = 1;
+    snprintf(c->gemm, sizeof c->gemm, "auto");
     c->workers = 1;
     snprintf(c->partition, sizeof c->partition, "iid");
     snprintf(c->reg_scope, sizeof c->reg_scope, "global");
@@ -831,7 +836,7 @@ uint64_t rg_config_hash(const rg_config *c)
 /* Options a resumed run may change: where things are written, how often,
  * how the work is spread (the data cursor is global), and timeouts. */
 static const char *const g_resume_free[] = {
-    "log", "log-every", "save", "save-best", "load", "input", "init", "threads", "workers",
+    "log", "log-every", "save", "save-best", "load", "input", "init", "threads", "gemm", "workers",
     "shard-optimizer", "checkpoint-every", "checkpoint-every-epoch", "checkpoint-dir", "keep", "resume",
     "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", NULL
 };
@@ -922,7 +927,7 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         if (!y && legacy_match(x, a)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
-                      "a resumed run must train the same thing (only outputs, --workers, --threads, the MPI "
+                      "a resumed run must train the same thing (only outputs, --workers, --threads, --gemm, the MPI "
                       "process count, --shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
                       "schedule is cosine, --epochs (regula fed: --rounds) may change)",
                       what, x->string, vy ? vy : "(unset)", vx ? vx : "?");
@@ -1185,6 +1190,9 @@ static rg_status check_ranges(const rg_config *c, const char *only, int *option)
     CHECK(NONNEG(c->min_delta), "min-delta", "a finite number >= 0", D(c->min_delta));
     CHECK(c->log_every >= 0, "log-every", "a step count >= 0", L(c->log_every));
     CHECK(c->threads >= 1, "threads", "a thread count >= 1", L(c->threads));
+    CHECK(strcmp(c->gemm, "libxsmm") || rg_sgemm_has_libxsmm(), "gemm",
+          "auto or openblas: this regula was built without LIBXSMM (install libxsmm-dev and rebuild)",
+          snprintf(v, sizeof v, "%s", c->gemm));
     CHECK(c->workers >= 1 && c->workers <= RG_MAX_WORKERS, "workers", "a worker count in [1, 1024]", L(c->workers));
     CHECK(c->det_shards >= 1 && c->det_shards <= 4096, "det-shards", "a shard count in [1, 4096]", L(c->det_shards));
     CHECK(c->sync_every >= 1, "sync-every", "a step count >= 1", L(c->sync_every));

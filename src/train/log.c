@@ -85,6 +85,30 @@ static void emit(FILE *f, cJSON *o)
     cJSON_Delete(o);
 }
 
+/* Which kernel (rg_sgemm_kernel) each dense layer's products take, as
+ * rg_model_forward_backward calls them on a worker's r->rows rows: the
+ * forward X W^T, the input gradient dY W (none for the first layer) and
+ * the weight gradient dY^T X. */
+static void add_kernels(cJSON *o, const rg_log_run *r)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, "kernels");
+    int rows = (int)(r->rows > 0 ? r->rows : 1);
+    for (int i = 0; a && r->m && i < rg_model_dense_count(r->m); i++) {
+        size_t out, in;
+        float *w, *b;
+        cJSON *l = cJSON_CreateObject();
+        if (!l || rg_model_dense(r->m, i, &out, &in, &w, &b) != RG_OK) { cJSON_Delete(l); break; }
+        int O = (int)out, I = (int)in;
+        cJSON_AddNumberToObject(l, "layer", i + 1);
+        cJSON_AddNumberToObject(l, "in", I);
+        cJSON_AddNumberToObject(l, "out", O);
+        cJSON_AddStringToObject(l, "fwd", rg_kernel_name(rg_sgemm_kernel(0, 1, rows, O, I, 1.0f, b ? 1.0f : 0.0f)));
+        if (i > 0) cJSON_AddStringToObject(l, "dX", rg_kernel_name(rg_sgemm_kernel(0, 0, rows, I, O, 1.0f, 0.0f)));
+        cJSON_AddStringToObject(l, "dW", rg_kernel_name(rg_sgemm_kernel(1, 0, O, I, rows, 1.0f, 1.0f)));
+        cJSON_AddItemToArray(a, l);
+    }
+}
+
 void rg_log_config(FILE *f, const rg_log_run *r)
 {
     cJSON *o = event("config");
@@ -96,6 +120,7 @@ void rg_log_config(FILE *f, const rg_log_run *r)
     add_u64(o, "params", r->params);
     cJSON_AddStringToObject(o, "model", r->spec);
     cJSON_AddStringToObject(o, "blas", rg_blas_name());
+    add_kernels(o, r);
     add_u64(o, "train_samples", r->train_samples);
     add_u64(o, "workers", (uint64_t)r->workers);
     add_u64(o, "processes", (uint64_t)r->processes);
@@ -163,7 +188,7 @@ static void add_summary(cJSON *o, const char *key, double mean, double std, doub
     add_fig(x, "worst10", worst);
 }
 
-static void add_round(cJSON *o, const rg_round_stats *r)
+static void add_round(cJSON *o, const rg_round_stats *r, int regression)
 {
     cJSON *x = cJSON_AddObjectToObject(o, "fed");
     if (!x) return;
@@ -176,6 +201,8 @@ static void add_round(cJSON *o, const rg_round_stats *r)
     if (r->dp) add_fig(x, "epsilon", r->epsilon);
     add_summary(x, "client_loss", r->client_loss_mean, r->client_loss_std, r->client_loss_worst);
     add_summary(x, "client_drift", r->drift_mean, r->drift_std, r->drift_worst);
+    add_summary(x, regression ? "client_mae" : "client_acc", r->client_acc_mean, r->client_acc_std,
+                r->client_acc_worst);
     add_fig(x, "bytes_up", r->bytes_up);
     add_fig(x, "bytes_down", r->bytes_down);
     cJSON *f = cJSON_AddObjectToObject(x, "strength");
@@ -210,7 +237,7 @@ void rg_log_epoch(FILE *f, const rg_epoch_stats *e, int has_val, int regression,
     int n = RG_STALE_HIST;   /* [steps read 0, 1, ... steps stale]: up to the last nonzero */
     while (staleness && n > 1 && staleness[n - 1] == 0.0) n--;
     if (staleness) add_array(o, "staleness", staleness, NULL, n);
-    if (e->round) add_round(o, e->round);
+    if (e->round) add_round(o, e->round, regression);
     emit(f, o);
     fflush(f);
 }

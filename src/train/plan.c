@@ -64,6 +64,8 @@ static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
     /* --worker-batch with iid changes nothing (every worker takes an equal
      * share of each batch, and no part runs dry): a warning (rg_config_noops) */
     p->deterministic = c->deterministic;
+    p->gemm = !strcmp(c->gemm, "openblas") ? RG_GEMM_OPENBLAS : !strcmp(c->gemm, "libxsmm") ? RG_GEMM_LIBXSMM
+                                                                                          : RG_GEMM_AUTO;
     p->det_shards = c->det_shards;
     p->shard_optimizer = c->shard_optimizer;
     if (p->deterministic && !p->iid && !c->clients)
@@ -177,16 +179,11 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
     if (p->scope == RG_SCOPE_GLOBAL) p->scope = RG_SCOPE_SERVER;
     const char *opt = NULL, *why = NULL;
     int plain = !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "fedprox");
-    int stateful = !plain || c->server_momentum > 0.0 || !strcmp(c->mu_adapt, "divergence");
     if (!p->fed_setup.algo)
         opt = "algo", why = "unknown algorithm";
     else if (c->server_momentum > 0.0 && !plain)
         opt = "server-momentum", why = "the server's momentum is fedavg's and fedprox's (FedAvgM); fedadam and fedyogi "
                                        "keep moments of their own";
-    else if (stateful && (c->checkpoint_every_epoch || c->resume[0]))
-        opt = c->resume[0] ? "resume" : "checkpoint-every-epoch",
-        why = "the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures) is not in "
-              "training checkpoints yet: fedavg and fedprox without --server-momentum resume";
     else if (c->local_epochs > 0 && c->local_steps > 0)
         opt = "local-steps", why = "give --local-epochs or --local-steps, not both";
     else if (p->strategy != RG_STRAT_ALLREDUCE)

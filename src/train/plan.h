@@ -47,6 +47,7 @@ typedef struct rg_plan {
     int restore_best;
     double clip, label_smoothing;
     int deterministic, det_shards, shard_optimizer, skip_nonfinite, shuffle;
+    rg_gemm gemm;                /* --gemm: the kernels outside --deterministic */
     long batch, epochs, log_every, checkpoint_every;
     uint64_t seed;
     const char *ck_dir;          /* where checkpoints go, or NULL */

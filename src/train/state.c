@@ -7,7 +7,9 @@
  * in full ("optimizer.0", "optimizer.1", [P] each, whatever slice each worker
  * held), the early-stopping copy ("train.best"), the per-worker strengths
  * ("train.lambda", F64), the per-worker figures of the epoch in progress
- * ("train.workers", F64 [W, WA_N]), and the counters and sums
+ * ("train.workers", F64 [W, WA_N]), a codec's state ("train.strategy"),
+ * regula fed's server and client state ("fed.*", when it keeps any:
+ * rg_fed_state), and the counters and sums
  * ("train.counters": rg_counters as it is, U64; "train.figures": rg_sums
  * as it is, its doubles stored as their bits, NaN included).  Metadata: format, kind "training", spec, inputs, the
  * configuration (rg_config_json), the class names ("classes", when the model has them; its standardisation is
@@ -23,6 +25,7 @@
 #include "io/checkpoint.h"
 #include <cjson/cJSON.h>
 #include "train/train.h"
+#include "fed/fed.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +70,9 @@ void rg_state_free(rg_run_state *s)
     rg_free(s->lambda);
     rg_free(s->wacc);
     rg_free(s->extra);
+    rg_fed_state_free(s->fed);
+    rg_free(s->fed);
+    s->fed = NULL;
     s->moments[0] = s->moments[1] = s->best = s->extra = NULL;
     s->lambda = s->wacc = NULL;
 }
@@ -196,6 +202,26 @@ void rg_ckpt_clean(const char *dir)
     closedir(d);
 }
 
+/* regula fed's state (rg_fed_state), those of its tensors that hold
+ * something, into t: how many. */
+static size_t fed_tensors(const rg_fed_state *f, rg_st_tensor_in *t)
+{
+    size_t n = 0, P = f ? (size_t)f->P : 0;
+    if (f && f->server_n)
+        t[n++] = (rg_st_tensor_in){ .name = "fed.server", .dtype = RG_ST_F32, .ndim = 2,
+                                    .shape = {(size_t)f->server_n, P}, .data = f->server };
+    if (f && f->n) {
+        t[n++] = (rg_st_tensor_in){ .name = "fed.clients", .dtype = RG_ST_U64, .ndim = 1, .shape = {(size_t)f->n},
+                                    .data = f->ids };
+        t[n++] = (rg_st_tensor_in){ .name = "fed.client_state", .dtype = RG_ST_F32, .ndim = 3,
+                                    .shape = {(size_t)f->n, (size_t)f->client_n, P}, .data = f->client };
+    }
+    if (f && f->clients)
+        t[n++] = (rg_st_tensor_in){ .name = "fed.divergence", .dtype = RG_ST_F64, .ndim = 1,
+                                    .shape = {(size_t)f->clients}, .data = f->raw };
+    return n;
+}
+
 rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, const rg_run_state *ck, int keep)
 {
     rg_st_tensor_in t[MAX_T];
@@ -207,7 +233,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     rg_config norm = *c;
     rg_config_resume_normalise(&norm);
     char *cj = rg_config_json(&norm);
-    if (!cj || nm + 8 > MAX_T) {
+    if (!cj || nm + 8 + 4 > MAX_T) {
         rg_free(mt);
         rg_free(mnames);
         free(cj);
@@ -229,6 +255,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     if (ck->extra_n)
         t[n++] = (rg_st_tensor_in){ .name = "train.strategy", .dtype = RG_ST_F32, .ndim = 2,
                                     .shape = {W, (size_t)ck->extra_n}, .data = ck->extra };
+    n += fed_tensors(ck->fed, t + n);
     t[n++] = (rg_st_tensor_in){ .name = "train.counters", .dtype = RG_ST_U64, .ndim = 1, .shape = {RG_COUNTERS},
                                 .data = &ck->n };
     /* the sums as their bits: best_metric may be NaN, which the writer
@@ -348,6 +375,35 @@ uint64_t rg_ckpt_checksum(const rg_st *st)
     return f.h;
 }
 
+/* regula fed's state, when the checkpoint has any (ck->fed stays NULL
+ * for one without: fedavg and fedprox, or a file before these tensors),
+ * its tensors consistent with each other and the model's P parameters. */
+static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
+{
+    const rg_st_tensor *ts = rg_st_find(st, "fed.server"), *ti = rg_st_find(st, "fed.clients"),
+                       *tc = rg_st_find(st, "fed.client_state"), *tr = rg_st_find(st, "fed.divergence");
+    if (!ts && !ti && !tc && !tr) return RG_OK;
+    uint64_t sn = ts && ts->ndim == 2 ? ts->shape[0] : 0, n = ti && ti->ndim == 1 ? ti->shape[0] : 0;
+    uint64_t cn = tc && tc->ndim == 3 ? tc->shape[1] : 0, C = tr && tr->ndim == 1 ? tr->shape[0] : 0;
+    if ((ts && (ts->ndim != 2 || ts->shape[1] != P)) || !ti != !tc || (ti && ti->ndim != 1) ||
+        (tc && (tc->ndim != 3 || tc->shape[0] != n || tc->shape[2] != P)) || (tr && tr->ndim != 1))
+        return rg_error(RG_EDATA, "%s: its federated tensors (fed.server [k, P], fed.clients [n], fed.client_state "
+                        "[n, k, P], fed.divergence [clients]) do not fit each other or the model's %zu parameters",
+                        rg_st_path(st), P);
+    if (!(ck->fed = rg_calloc(1, sizeof *ck->fed))) return rg_error(RG_ENOMEM, "out of memory");
+    rg_status s = rg_fed_state_size(ck->fed, P, sn, n, cn, C);
+    if (ts) ts = need(st, "fed.server", RG_ST_F32, (size_t)(sn * P), &s);
+    if (ti) ti = need(st, "fed.clients", RG_ST_U64, (size_t)n, &s);
+    if (tc) tc = need(st, "fed.client_state", RG_ST_F32, (size_t)(n * cn * P), &s);
+    if (tr) tr = need(st, "fed.divergence", RG_ST_F64, (size_t)C, &s);
+    if (s != RG_OK) return s;
+    if (ts) memcpy(ck->fed->server, ts->data, ts->nbytes);
+    if (ti) memcpy(ck->fed->ids, ti->data, ti->nbytes);
+    if (tc) memcpy(ck->fed->client, tc->data, tc->nbytes);
+    if (tr) memcpy(ck->fed->raw, tr->data, tr->nbytes);
+    return RG_OK;
+}
+
 /* Reads one checkpoint: RG_EDATA/RG_EIO for a damaged file (the caller
  * falls back), RG_EUSAGE for one that trained something else. */
 static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_run_state *ck)
@@ -398,6 +454,7 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     const rg_st_tensor *tw = rg_st_find(st, "train.workers");
     size_t wa = tw && tw->ndim == 2 && tw->shape[1] == WA_OLD_N ? WA_OLD_N : WA_N;   /* a checkpoint before WA_ABS */
     tw = need(st, "train.workers", RG_ST_F64, W * wa, &s);
+    if (s == RG_OK) s = read_fed(st, P, ck);
     if (s == RG_OK) s = rg_model_load_st(m, st);   /* checks finiteness too */
     if (s != RG_OK) { rg_state_free(ck); goto out; }
     for (int i = 0; i < (int)ck->n.nstate; i++) memcpy(ck->moments[i], ts[i]->data, P * sizeof(float));

@@ -227,6 +227,10 @@ static rg_status check_resume(const rg_run *r, const rg_run_state *ck, const cha
         return rg_error(RG_EUSAGE, "--resume: %s keeps each of its %llu workers' --compress state (residuals); the run "
                         "must go on with %llu workers (it has %d)", path, (unsigned long long)ck->n.world,
                         (unsigned long long)ck->n.world, r->world);
+    if (r->p->fed) {   /* the server's and clients' state: what this run's algorithm keeps */
+        rg_status st = rg_fed_state_check(&r->p->fed_setup, rg_model_param_count(r->m), ck->fed, path);
+        if (st != RG_OK) return st;
+    }
     const char *unit = r->p->fed ? "round" : "epoch";
     if (e >= (uint64_t)r->p->epochs)
         return rg_error(RG_EUSAGE, "--resume: %s is in %s %llu, past --%ss %ld: a resumed run goes on from its "
@@ -302,6 +306,27 @@ static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, si
     return st;
 }
 
+/* regula fed's state, as rank 0 read it, to every process. */
+static rg_status share_fed(rg_comm *pc, rg_run_state *ck)
+{
+    rg_fed_state *f = ck->fed;
+    uint64_t hdr[6] = { f != NULL };
+    if (f) memcpy(hdr + 1, (uint64_t[5]){ f->P, f->server_n, f->n, f->client_n, f->clients }, sizeof(uint64_t[5]));
+    rg_status st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0);
+    if (st != RG_OK || !hdr[0]) return st;
+    if (rg_comm_rank(pc) != 0) {
+        if (!(f = ck->fed = rg_calloc(1, sizeof *f))) return rg_error(RG_ENOMEM, "out of memory");
+        if ((st = rg_fed_state_size(f, hdr[1], hdr[2], hdr[3], hdr[4], hdr[5])) != RG_OK) return st;
+    }
+    size_t P = (size_t)f->P, per = (size_t)f->client_n * P;
+    if (f->server_n && (st = rg_comm_broadcast(pc, f->server, (size_t)f->server_n * P * sizeof(float), 0)) != RG_OK)
+        return st;
+    if (f->n && ((st = rg_comm_broadcast(pc, f->ids, (size_t)f->n * sizeof(uint64_t), 0)) != RG_OK ||
+                 (st = rg_comm_broadcast(pc, f->client, (size_t)f->n * per * sizeof(float), 0)) != RG_OK))
+        return st;
+    return f->clients ? rg_comm_broadcast(pc, f->raw, (size_t)f->clients * sizeof(double), 0) : RG_OK;
+}
+
 /* Rank 0 read the checkpoint: every other process gets the same state. */
 static rg_status share_resume(rg_model *m, rg_run_state *ck, int *found)
 {
@@ -331,7 +356,7 @@ static rg_status share_resume(rg_model *m, rg_run_state *ck, int *found)
     if (ck->best && (st = rg_comm_broadcast(pc, ck->best, P * sizeof(float), 0)) != RG_OK) return st;
     if (ck->extra_n && (st = rg_comm_broadcast(pc, ck->extra, W * (size_t)ck->extra_n * sizeof(float), 0)) != RG_OK)
         return st;
-    return RG_OK;
+    return share_fed(pc, ck);
 }
 
 /* World rank 0: the log (appended to by a resumed run) and its first
@@ -354,7 +379,8 @@ static rg_status open_outputs(rg_run *r, const char *ck_path)
     rg_log_run lr = { .c = c, .params = rg_model_param_count(r->m), .train_samples = rg_dataset_size(r->train),
                       .spec = rg_model_spec(r->m), .strategy = r->strategy->name, .workers = r->world,
                       .servers = r->p->servers,
-                      .processes = rg_dist_size(),
+                      .processes = rg_dist_size(), .m = r->m,
+                      .rows = (c->batch + r->world - 1) / r->world,
                       /* the set early stopping and the val_* figures watch:
                        * "test" when it is the test set (it then helped pick the model) */
                       .validation = !r->val ? "none" : r->val == r->test ? "test" : "held-out" };
@@ -545,8 +571,11 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     rg_run_state ck;
     memset(&ck, 0, sizeof ck);
     char ck_path[4200] = "";
-    /* --deterministic: the fixed-order products, the same bits on every CPU */
+    /* --deterministic: the fixed-order products, the same bits on every CPU;
+     * else --gemm's kernels (validated: LIBXSMM only when built in) */
+    rg_gemm gemm_before = rg_sgemm_choice();
     rg_sgemm_set_fixed(p.deterministic);
+    rg_sgemm_set_choice(p.gemm);
     st = set_up(r, &p, &ck, ck_path, sizeof ck_path);
     if (st == RG_OK) st = run_workers(r);
     const char *stopped = NULL;   /* why a run that trained to its end failed there */
@@ -557,6 +586,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     if (res && (st == RG_OK || st == RG_ENONFINITE)) *res = r->result;
     tear_down(r);
     rg_sgemm_set_fixed(0);
+    rg_sgemm_set_choice(gemm_before);
     rg_state_free(&ck);
     rg_free(r);
     return st;

@@ -89,10 +89,12 @@ typedef struct rg_run_state {
     float *extra;             /* [world x extra_n]: each worker's strategy state
                                  (a codec's residual, PowerSGD's Q), when extra_n */
     uint64_t extra_n;
+    struct rg_fed_state *fed; /* regula fed: the state its rounds keep (fed.*
+                                 tensors), or NULL when it keeps none */
 } rg_run_state;
 
 /* Allocates the arrays for n.params, n.nstate, n.world, n.has_best and
- * extra_n (zeroed); rg_state_free frees them. */
+ * extra_n (zeroed; fed NULL); rg_state_free frees them, and fed. */
 rg_status rg_state_alloc(rg_run_state *s);
 void rg_state_free(rg_run_state *s);
 
@@ -146,6 +148,9 @@ rg_run_state *rg_writer_state(rg_writer *w);
 rg_status rg_writer_wait(rg_writer *w, FILE *log);
 /* The writer's strategy state, [world x n] floats (made at the first call). */
 float *rg_writer_extra(rg_writer *w, uint64_t n);
+/* The writer's federated state (made empty at the first call; NULL when
+ * memory runs out), for the strategy to fill before rg_writer_start. */
+struct rg_fed_state *rg_writer_fed(rg_writer *w);
 /* Snapshots m's weights and the counters and sums, and starts writing. */
 rg_status rg_writer_start(rg_writer *w, const rg_model *m, const rg_counters *n, const rg_sums *f);
 void rg_writer_free(rg_writer *w);
@@ -168,6 +173,8 @@ typedef struct rg_log_run {
     int workers, processes;
     int servers;              /* ps: serving ranks besides the workers (0: none) */
     const char *validation;   /* "held-out", "test" (the test set watched) or "none" */
+    rg_model *m;              /* its dense layers: which kernel each product takes */
+    long rows;                /* a worker's rows of a batch (the shapes the log names) */
 } rg_log_run;
 
 /* per-worker arrays of an epoch event, in this order */

@@ -145,7 +145,6 @@ static rg_status compute(worker *w, step *k, int pass)
         k->abs += fabs(e);
         k->sq += e * e;
     }
-    if (w->s->ops->pass_done) w->s->ops->pass_done(w->s, pass);
     return RG_OK;
 }
 
@@ -315,13 +314,28 @@ static rg_status train_step(worker *w, step *k)
     k->x.step = w->st.n.step;
     k->measured = rg_reg_measures(&w->reg, k->es);
     double t0 = rg_now();
-    for (int i = 0; i < s->npass; i++)                       /* forward, backward, local penalty */
-        if ((st = compute(w, k, i)) != RG_OK) return st;
+    /* --deterministic's passes share the weights: transposed once a step */
+    int hold = w->p->deterministic && s->npass > 1;
+    st = hold ? rg_model_hold(w->m, 1) : RG_OK;
+    for (int i = 0; i < s->npass && st == RG_OK; i++) {      /* forward, backward, local penalty */
+        float *own = ops->pass_arena ? rg_model_swap_grads(w->m, ops->pass_arena(s, i)) : NULL;
+        st = compute(w, k, i);
+        if (own) rg_model_swap_grads(w->m, own);
+        if (st == RG_OK && ops->pass_done) ops->pass_done(s, i);
+    }
+    if (hold) rg_model_hold(w->m, 0);
+    if (st != RG_OK) return st;
     if (w->g == w->p->straggler_rank) straggle(w->p->straggler_factor, rg_now() - t0);
     if ((st = ops->exchange(s, &k->x)) != RG_OK) return st;  /* every worker's gradient into one */
     if (k->measured && k->samples) k->div = divergence(w, k);
-    k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);   /* the global penalty */
     k->x.penalised = rg_reg_is_global(&w->reg);
+    /* the global penalty; on the whole arena, in the same pass, what agree measures */
+    int whole = k->x.lo == 0 && k->x.hi == rg_model_param_count(w->m);
+    k->x.measured = whole ? rg_strat_measures(s, k->x.penalised) : 0;
+    if (k->x.measured)
+        k->x.penalty = rg_reg_global_measured(&w->reg, w->m, k->x.grad, k->x.measured, &k->x.sumsq, &k->x.maxabs);
+    else
+        k->x.penalty = rg_reg_global(&w->reg, w->m, k->x.grad, k->x.lo, k->x.hi);
     if ((st = ops->agree(s, &k->x)) != RG_OK) return st;     /* the same figures and verdict everywhere */
     k->x.idle = k->local && k->samples == 0;
     double batch_loss = k->x.idle ? 0.0 : k->x.fig.loss / (double)(k->local ? k->samples : k->b_step) + k->x.fig.reg;
@@ -333,6 +347,7 @@ static rg_status train_step(worker *w, step *k)
     w->st.f.lr = rg_lr_at(&w->p->lr, w->st.n.step, (int)w->st.n.epoch, (uint64_t)w->st.f.plateau_cuts);
     k->x.lr = (float)w->st.f.lr;
     k->x.share = k->x.idle ? 0.0f : (float)k->samples * k->inv_b;
+    k->x.hits = w->tb ? k->abs : (double)k->correct;
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
     if (k->x.broke) return broke(w, k);
     if (!k->skipped) account(w, k, batch_loss);
@@ -362,6 +377,11 @@ static rg_status checkpoint(worker *w)
         float *mine = w->extra + (size_t)w->g * w->extra_n;
         rg_codec_state_save(w->s->codec, mine);
         if (w->W > 1) st = rg_comm_allgather(w->comm, mine, w->extra_n, w->extra);
+    }
+    if (st == RG_OK && w->s->ops->save_fed) {   /* regula fed's server and clients */
+        struct rg_fed_state *fs = dst && w->g == 0 ? rg_writer_fed(r->writer) : NULL;
+        st = w->s->ops->save_fed(w->s, fs);
+        if (st == RG_OK && dst && w->g == 0 && !fs) st = rg_error(RG_ENOMEM, "out of memory writing a checkpoint");
     }
     if (st == RG_OK && w->g == 0) {
         w->st.n.opt_steps = rg_optimizer_steps(w->s->opt);
@@ -574,7 +594,7 @@ static size_t pass_rows(const worker *w)
  * moments, early stopping's copy, the strengths, and its figures of the
  * epoch in progress (another worker count: worker 0 carries the totals
  * so far; the accuracy stays exact, the per-worker split restarts). */
-static void restore(worker *w, const rg_run_state *ck)
+static rg_status restore(worker *w, const rg_run_state *ck)
 {
     w->st.n = ck->n;
     w->st.f = ck->f;
@@ -593,6 +613,7 @@ static void restore(worker *w, const rg_run_state *ck)
             if (same_world || q < WA_DIV_SUM || q > WA_DIV_COUNT) w->mine[q] += a[q];
     }
     w->st.n.world = (uint64_t)w->W;
+    return w->s->ops->load_fed ? w->s->ops->load_fed(w->s, ck->fed) : RG_OK;
 }
 
 /* This worker's strategy; its team's rank and size. */
@@ -646,8 +667,7 @@ static rg_status setup(worker *w)
     w->st.n.world = (uint64_t)w->W;
     w->st.f.best_metric = NAN;
     w->st.f.plateau_best = NAN;
-    if (r->ck) restore(w, r->ck);
-    return RG_OK;
+    return r->ck ? restore(w, r->ck) : RG_OK;
 }
 
 /* After the last epoch: the last checkpoint on disk, the best weights back,

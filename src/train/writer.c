@@ -13,6 +13,7 @@
 #include "comm/dist.h"
 #include "nn/model.h"
 #include "train/train.h"
+#include "fed/fed.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -106,6 +107,12 @@ float *rg_writer_extra(rg_writer *w, uint64_t n)
         if (n && !w->ck.extra) w->ck.extra_n = 0;
     }
     return w->ck.extra;
+}
+
+struct rg_fed_state *rg_writer_fed(rg_writer *w)
+{
+    if (!w->ck.fed) w->ck.fed = rg_calloc(1, sizeof *w->ck.fed);
+    return w->ck.fed;
 }
 
 rg_status rg_writer_wait(rg_writer *w, FILE *log)

@@ -168,6 +168,13 @@ category hyper
 expect 2 "--link 1gbps,5: expected BANDWIDTH,LATENCY such as 1gbit,50us" -- "${TR[@]}" --link 1gbps,5
 expect 2 "--straggler 3: expected RANK:FACTOR" -- "${TR[@]}" --straggler 3
 expect 2 "--batch must be a batch size >= 1, got 0" -- "${TR[@]}" --batch 0
+expect 2 "--gemm: unknown value 'mkl' (expected auto, openblas or libxsmm)" -- "${TR[@]}" --gemm mkl
+expect 2 "--gemm: unknown value '' (expected auto, openblas or libxsmm)" -- "${TR[@]}" --gemm ''
+expect 2 "--gemm is not an option of 'eval'" -- "$REGULA" eval "${D[@]}" --load "$T/m.safetensors" --gemm auto
+# a build without LIBXSMM refuses it by name (--version says which this is)
+if "$REGULA" --version | grep -q "without libxsmm"; then
+    expect 2 "--gemm must be auto or openblas: this regula was built without LIBXSMM" -- "${TR[@]}" --gemm libxsmm
+fi
 expect 2 "--checkpoint-dir $O/ck needs --checkpoint-every N" -- "${TR[@]}" --checkpoint-dir "$O/ck"
 expect 2 "--checkpoint-every needs --checkpoint-dir" -- "${TR[@]}" --checkpoint-every 5
 expect 2 "--checkpoint-every-epoch needs --checkpoint-dir (or --resume DIR)" -- "${TR[@]}" --checkpoint-every-epoch
@@ -212,14 +219,12 @@ expect 2 "--mu must be a finite number >= 0, got -1" -- "${FE[@]}" --clients 5 -
 expect 2 "regula fed: --lr-schedule: a schedule by steps would depend on how the clients are dealt" -- "${FE[@]}" --clients 5 --lr-schedule cosine
 expect 2 "--checkpoint-every is not an option of 'fed'" -- "${FE[@]}" --clients 5 --checkpoint-every 3 --checkpoint-dir "$O/ck"
 expect 2 "--mu-adapt: unknown value 'fisher' (expected none, size, skew or divergence)" -- "${FE[@]}" --clients 5 --mu-adapt fisher
-expect 2 "regula fed: --checkpoint-every-epoch: the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures)" -- "${FE[@]}" --clients 5 --algo fedprox --mu-adapt divergence --checkpoint-every-epoch --checkpoint-dir "$O/ck"
 expect 2 "--feddyn-alpha must be a finite number > 0, got 0" -- "${FE[@]}" --clients 5 --algo feddyn --feddyn-alpha 0
 expect 2 "--server-lr must be a finite number > 0, got -1" -- "${FE[@]}" --clients 5 --server-lr -1
 expect 2 "--server-momentum must be in [0,1), got 1" -- "${FE[@]}" --clients 5 --server-momentum 1
 expect 2 "--server-beta2 must be in [0,1), got 1.5" -- "${FE[@]}" --clients 5 --algo fedadam --server-beta2 1.5
 expect 2 "--server-eps must be a number > 0 that a float can hold, got 0" -- "${FE[@]}" --clients 5 --algo fedyogi --server-eps 0
 expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's" -- "${FE[@]}" --clients 5 --algo fedadam --server-momentum 0.9
-expect 2 "regula fed: --checkpoint-every-epoch: the server's state (and SCAFFOLD's and FedDyn's clients', --mu-adapt divergence's figures) is not in training checkpoints yet" -- "${FE[@]}" --clients 5 --algo scaffold --checkpoint-every-epoch --checkpoint-dir "$O/ck"
 # regula fed's robust aggregation, attacks, DP and heterogeneous clients (--sample 0.5 of 10: 5 a round)
 FR=("${FE[@]}" --clients 10 --sample 0.5)
 expect 2 "--aggregate: 'bogus' is not one of mean, median, trimmed:BETA, krum:F, multikrum:F,M" -- "${FR[@]}" --aggregate bogus

@@ -1,7 +1,8 @@
 # fed.sh — `regula fed` as a user drives it: a round per progress line,
 # the round's clients in the log's epoch events (every field the README
 # documents), the summary line in rounds, the same model for 1 and 3
-# worker threads under --deterministic, a bitwise resume after a kill, --help.
+# worker threads under --deterministic, a bitwise resume after a kill (and, for
+# every algorithm with state between rounds, after 2 rounds on another worker count), --help.
 # Run as: bash fed.sh REGULA_BIN DATA_DIR
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
@@ -21,13 +22,32 @@ check "the summary counts rounds" grep -Eq '^train_loss [0-9.]+  train_acc [0-9.
 check "a progress line per round" test "$(grep -c '^round [123]/3  loss ' "$T/err")" -eq 3
 check "each round names its clients" grep -q '^round 3/3 .* clients 10  client_loss [0-9.]*+-[0-9.]* worst10 ' "$T/err"
 check "the log has 3 epoch events with a fed object" test "$(grep -c '"fed":{"clients":10,"trained":' "$T/fed.jsonl")" -eq 3
-for f in client_loss client_drift; do
+check "each round: its clients' accuracy" grep -q '^round 3/3 .* client_acc [0-9.]*+-[0-9.]* worst10 [0-9.]' "$T/err"
+for f in client_loss client_drift client_acc; do
     check "the fed object's $f has mean, std and worst10" \
         grep -Eq "\"$f\":\\{\"mean\":[0-9.e-]+,\"std\":[0-9.e-]+,\"worst10\":[0-9.e-]+\\}" "$T/fed.jsonl"
 done
 # 10 clients x (8 x 4 + 8 + 3 x 8 + 3) parameters x 4 bytes, each way
 check "bytes up and down: the sampled clients' models" grep -q '"bytes_up":2680,"bytes_down":2680' "$T/fed.jsonl"
 check "the clients' strength factors: 1 without --mu-adapt" grep -q '"strength":{"min":1,"max":1}' "$T/fed.jsonl"
+
+# a regression's clients have an MAE (the worst: the highest): 2 clients of 300 samples, one pass each, so
+# their mean MAE is the round's running mae and worst10 the mean plus the spread (to the log's 9 digits)
+awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%.4f\n", 2 * a - b, a, b } }' \
+    >"$T/reg.csv"
+run 0 -- "$REGULA" fed --data "csv:$T/reg.csv" --loss mse --model 'dense(8, relu) dense(auto)' --clients 2 --sample 1 \
+    --partition iid --rounds 3 --batch 10 --lr 0.05 --log "$T/reg.jsonl"
+check "a regression's round line has client_mae" grep -q '^round 3/3 .* client_mae [0-9.]*+-[0-9.]* worst10 ' "$T/err"
+check "a regression's fed object: client_mae = the round's mae, worst10 = mean + std; no client_acc" awk '
+    /"event":"epoch"/ { n++
+        if (index($0, "client_acc")) exit 1
+        if (!match($0, /"mae":[0-9.e+-]+/)) exit 1
+        mae = substr($0, RSTART + 6, RLENGTH - 6)
+        if (!match($0, /"client_mae":\{"mean":[0-9.e+-]+,"std":[0-9.e+-]+,"worst10":[0-9.e+-]+\}/)) exit 1
+        split(substr($0, RSTART, RLENGTH), v, /[:,}]/)
+        d1 = v[3] - mae; d2 = v[7] - v[3] - v[5]
+        if (d1 * d1 > 1e-14 * mae * mae || d2 * d2 > 1e-14 * v[7] * v[7] || v[5] <= 0) exit 1 }
+    END { exit n != 3 }' "$T/reg.jsonl"
 
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
@@ -51,6 +71,35 @@ for det in --deterministic ""; do
     # shellcheck disable=SC2086
     run 0 -- "${FED[@]}" $det --rounds 4 --workers $workers --checkpoint-every-epoch --resume "$T/ck" --save "$T/resumed.safetensors"
     check "--resume after a kill, $workers workers: the straight run's bytes ($det)" cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+done
+
+# the algorithms with state between rounds (the server's, SCAFFOLD's and FedDyn's clients', --mu-adapt
+# divergence's figures): 2 rounds, then --resume to 4, bitwise the straight 4; under --deterministic the
+# 2 rounds on 1 worker, the rest on 3; without it on 1 worker throughout
+for algo in "scaffold" "feddyn" "fedadam" "fedyogi" "fedavg --server-momentum 0.9" \
+            "fedprox --mu 0.1 --mu-adapt divergence"; do
+    for det in --deterministic ""; do
+        workers=1
+        [ -n "$det" ] && workers=3
+        rm -rf "$T/ck"
+        # shellcheck disable=SC2086
+        run 0 -- "${FED[@]}" --algo $algo $det --rounds 4 --save "$T/straight.safetensors"
+        # shellcheck disable=SC2086
+        run 0 -- "${FED[@]}" --algo $algo $det --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ck"
+        # shellcheck disable=SC2086
+        run 0 -- "${FED[@]}" --algo $algo $det --rounds 4 --workers $workers --checkpoint-every-epoch --resume "$T/ck" \
+            --save "$T/resumed.safetensors"
+        check "--algo $algo $det: 2 rounds, --resume to 4 on $workers workers: the straight run's bytes" \
+            cmp -s "$T/straight.safetensors" "$T/resumed.safetensors"
+    done
+done
+
+# another algorithm, client count or policy than the checkpoint's: the configuration check refuses it (exit 2)
+for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --mu-adapt none" \
+             "--algo fedprox --mu 0.1 --mu-adapt divergence --clients 30"; do
+    # shellcheck disable=SC2086
+    run 2 -- "${FED[@]}" $other --rounds 4 --checkpoint-every-epoch --resume "$T/ck"
+    check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
 done
 
 run 0 -- "$REGULA" fed --help

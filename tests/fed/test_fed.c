@@ -37,6 +37,7 @@ typedef struct run {
     double drift;              /* the rounds' mean client drift, summed */
     int rounds;
     double fmin[8], fmax[8];   /* each round's clients' strength factors */
+    double acc[8][4];          /* each round's running accuracy, and its clients' (mean, std, worst10) */
     rg_train_result r;
 } run;
 
@@ -48,6 +49,8 @@ static void on_epoch(const rg_epoch_stats *e, void *ud)
     if (out->rounds < 8) {
         out->fmin[out->rounds] = e->round->factor_min;
         out->fmax[out->rounds] = e->round->factor_max;
+        memcpy(out->acc[out->rounds], (double[4]){ e->acc, e->round->client_acc_mean, e->round->client_acc_std,
+                                                   e->round->client_acc_worst }, sizeof out->acc[0]);
     }
     out->rounds++;
 }
@@ -201,6 +204,80 @@ static void test_stateful_workers(void **state)
         free(b.params);
         free(avg.params);
     }
+}
+
+/* A checkpoint's federated state against the run's (rg_fed_state_check):
+ * what each algorithm keeps, or RG_EDATA naming the file and the tensor. */
+static void expect_state(const rg_fed_setup *f, const rg_fed_state *s, const char *says)
+{
+    rg_status st = rg_fed_state_check(f, 10, s, "ck/x.safetensors");
+    if (!says) {
+        if (st != RG_OK) fail_msg("%s", rg_last_error());
+        return;
+    }
+    assert_int_equal(st, RG_EDATA);
+    if (!strstr(rg_last_error(), "ck/x.safetensors: ") || !strstr(rg_last_error(), says))
+        fail_msg("%s", rg_last_error());
+}
+
+static void test_state_check(void **state)
+{
+    (void)state;
+    rg_fed_setup avg = { .clients = 8, .algo = rg_fed_algo_find("fedavg") }, mom = avg, sca = avg, div = avg;
+    mom.server_momentum = 0.9;
+    sca.algo = rg_fed_algo_find("scaffold");
+    div.mu_adapt = RG_ADAPT_DIVERGENCE;
+    uint64_t ids[3] = { 1, 5, 7 };
+    double raw[8] = { 0 };
+    rg_fed_state none = { 0 }, server = { .P = 10, .server_n = 1 }, clients = server, figures = { .clients = 8, .raw = raw };
+    clients.n = 3, clients.client_n = 1, clients.ids = ids;
+    expect_state(&avg, NULL, NULL);   /* fedavg keeps nothing: a checkpoint from before fed.* resumes */
+    expect_state(&avg, &none, NULL);
+    expect_state(&mom, &server, NULL);
+    expect_state(&mom, NULL, "holds 0 server arrays ('fed.server'), --algo fedavg with --server-momentum keeps 1");
+    expect_state(&avg, &server, "holds 1 server array ('fed.server'), --algo fedavg keeps 0");
+    expect_state(&sca, &clients, NULL);
+    expect_state(&sca, &server, NULL);   /* no client has trained yet */
+    ids[1] = 9;
+    expect_state(&sca, &clients, "'fed.clients' element 1 is client 9: not ascending below --clients 8");
+    ids[1] = 1;
+    expect_state(&sca, &clients, "'fed.clients' element 1 is client 1");
+    ids[1] = 5;
+    clients.client_n = 2;
+    expect_state(&sca, &clients, "holds 2 arrays of state per client ('fed.client_state'), --algo scaffold keeps 1");
+    clients.P = 11;
+    expect_state(&sca, &clients, "its federated state is over 11 parameters, the model has 10");
+    expect_state(&div, &figures, NULL);
+    expect_state(&avg, &figures, "('fed.divergence'), this run keeps none");
+    div.clients = 9;
+    expect_state(&div, &figures, "figures of 8 clients ('fed.divergence'), this run keeps those of its --clients 9");
+}
+
+/* Each client's accuracy on the samples it trained on this round: with
+ * 2 clients of equal parts (240 samples each), one pass each, their mean is
+ * the round's running accuracy, worst10 the lower of the two, std half
+ * their gap; 1 and 3 workers give the same bits under --deterministic. */
+static void test_client_acc(void **state)
+{
+    (void)state;
+    const char *two[] = { "clients", "2", "sample", "1", "partition", "iid", "rounds", "4", "deterministic", "true",
+                          NULL, NULL, NULL };
+    run a = train_with(two);
+    two[10] = "workers", two[11] = "3";
+    run b = train_with(two);
+    assert_int_equal(a.rounds, 4);
+    int apart = 0;
+    for (int r = 0; r < 4; r++) {
+        const double *x = a.acc[r];
+        double other = 2.0 * x[1] - x[3];   /* the better client's */
+        if (fabs(x[1] - x[0]) > 1e-12 || x[3] > other || fabs(x[2] - (other - x[3]) / 2.0) > 1e-12)
+            fail_msg("round %d: acc %.17g, clients' mean %.17g std %.17g worst10 %.17g", r + 1, x[0], x[1], x[2], x[3]);
+        apart |= other - x[3] > 1e-3;
+    }
+    assert_true(apart);   /* the two clients' accuracies differ: worst10 picks a side */
+    assert_memory_equal(a.acc, b.acc, sizeof a.acc);
+    free(a.params);
+    free(b.params);
 }
 
 static rg_parts parts_of(int clients, const char *spec)
@@ -360,6 +437,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prox_zero_is_fedavg), cmocka_unit_test(test_prox_pulls),
         cmocka_unit_test(test_one_step_is_sync), cmocka_unit_test(test_workers), cmocka_unit_test(test_stateful_workers),
+        cmocka_unit_test(test_state_check),
+        cmocka_unit_test(test_client_acc),
         cmocka_unit_test(test_sampling), cmocka_unit_test(test_deal), cmocka_unit_test(test_weighted_mean),
         cmocka_unit_test(test_factors), cmocka_unit_test(test_mu_adapt),
     };

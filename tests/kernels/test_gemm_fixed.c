@@ -38,12 +38,14 @@ static void test_every_element_is_one_chain(void **state)
 {
     (void)state;
     const int shapes[][3] = { {1, 1, 1}, {4, 16, 7}, {4, 32, 784}, {5, 33, 64}, {32, 64, 784}, {32, 10, 64},
-                              {13, 47, 29}, {64, 784, 32}, {3, 100, 1}, {8, 48, 0} };
-    const float ab[][2] = { {1.0f, 0.0f}, {0.5f, 1.0f}, {-1.25f, 0.3f} };
+                              {13, 47, 29}, {64, 784, 32}, {3, 100, 1}, {8, 48, 0},
+                              {64, 784, 4}, {10, 64, 4}, {37, 96, 65}, {4, 64, 130}, {9, 40, 3} };
+    /* alpha 1 and beta 1 take the finish without their products */
+    const float ab[][2] = { {1.0f, 0.0f}, {0.5f, 1.0f}, {-1.25f, 0.3f}, {1.0f, 1.0f} };
     long checked = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++)
-            for (int v = 0; v < 3; v++) {
+            for (int v = 0; v < 4; v++) {
                 int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = t & 1, tb = t >> 1;
                 int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;   /* padded rows */
                 float *A = rnd((size_t)(ta ? K : M) * lda, 1 + (unsigned)s), *B = rnd((size_t)(tb ? N : K) * ldb, 7);

@@ -328,6 +328,29 @@ static void test_softmax_xent_fused_bits(void **state)
     assert_memory_equal(p0, p1, sizeof p0);
 }
 
+/* rg_transpose moves every element to its place (whole 8 x 8 blocks and
+ * the edges), bit for bit: a NaN's payload and -0 included. */
+static void test_transpose(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = { {1, 1}, {8, 8}, {64, 784}, {10, 64}, {13, 21}, {3, 17}, {17, 3}, {16, 9} };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        size_t R = shapes[s][0], C = shapes[s][1];
+        float *a = malloc(R * C * 4), *t = malloc(R * C * 4);
+        fill(a, R * C, 5 + s);
+        uint32_t nan = 0x7fc01234u;
+        memcpy(&a[R * C / 2], &nan, 4);
+        a[0] = -0.0f;
+        rg_transpose(a, R, C, t);
+        for (size_t i = 0; i < R; i++)
+            for (size_t j = 0; j < C; j++)
+                if (memcmp(&t[j * R + i], &a[i * C + j], 4) != 0)
+                    fail_msg("%zu x %zu: element (%zu, %zu) not moved to (%zu, %zu)", R, C, i, j, j, i);
+        free(a);
+        free(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_gemm_ref_zero_times_inf),
         cmocka_unit_test(test_act_dropout_fused),
         cmocka_unit_test(test_softmax_xent_fused_bits),
+        cmocka_unit_test(test_transpose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

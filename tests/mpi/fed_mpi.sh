@@ -3,7 +3,9 @@
 # threads per process) give the model of one process, bitwise under
 # --deterministic (1 worker, 2 processes, 2 x 2, 3 threads) and to float
 # order without it; a kill and --resume from the last round's checkpoint
-# with 2 processes is the straight run, bitwise; rank 0 alone prints a line per round.
+# with 2 processes is the straight run, bitwise, and so is a stateful algorithm's
+# (SCAFFOLD; FedProx with momentum and divergence) resumed across process
+# counts; rank 0 alone prints a line per round.
 # Usage: fed_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -70,6 +72,31 @@ ck=(--checkpoint-every-epoch --checkpoint-dir "$dir/ck")
 "$mpiexec" -n 2 "$regula" fed "${common[@]}" --deterministic --checkpoint-every-epoch --resume "$dir/ck" \
   --save "$dir/resumed.st" > /dev/null 2> "$dir/resume.err" || bad "resume: $(tail -3 "$dir/resume.err")"
 cmp -s "$dir/one.st" "$dir/resumed.st" && ok "kill and --resume: bitwise the straight run" || bad "the resumed run differs"
+
+# the algorithms with state between rounds: 2 rounds on 2 processes x 2 threads (every worker checks at each
+# checkpoint that it holds world rank 0's state), --resume to 4 on 1 process, and 2 rounds on 1 worker,
+# --resume to 4 on 2 processes (rank 0 reads the state and sends it): the straight run of 1 worker, bitwise
+for algo in "--algo scaffold" "--algo fedprox --mu 0.1 --mu-adapt divergence --server-momentum 0.5"; do
+  # shellcheck disable=SC2086
+  "$regula" fed "${common[@]}" $algo --deterministic --save "$dir/s1.st" > /dev/null 2>&1 || bad "$algo: straight"
+  for way in "2x2 1" "1 2"; do
+    read -r first then <<< "$way"
+    rm -rf "$dir/sk"
+    start=("$regula") resume=("$regula")
+    [ "$first" = 2x2 ] && start=("$mpiexec" -n 2 "$regula")
+    [ "$then" = 2 ] && resume=("$mpiexec" -n 2 "$regula")
+    workers=1
+    [ "$first" = 2x2 ] && workers=2
+    # shellcheck disable=SC2086
+    "${start[@]}" fed "${common[@]}" $algo --deterministic --rounds 2 --workers $workers --checkpoint-every-epoch \
+      --checkpoint-dir "$dir/sk" > /dev/null 2> "$dir/sk.err" || bad "$algo: 2 rounds on $first: $(tail -2 "$dir/sk.err")"
+    # shellcheck disable=SC2086
+    "${resume[@]}" fed "${common[@]}" $algo --deterministic --checkpoint-every-epoch --resume "$dir/sk" \
+      --save "$dir/sr.st" > /dev/null 2> "$dir/sr.err" || bad "$algo: resume on $then: $(tail -2 "$dir/sr.err")"
+    cmp -s "$dir/s1.st" "$dir/sr.st" && ok "$algo: 2 rounds on $first, --resume on $then: bitwise 1 worker's 4" ||
+      bad "$algo: 2 rounds on $first, --resume on $then differs"
+  done
+done
 
 echo "fed_mpi: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -247,6 +247,40 @@ static void test_canonical_spec_round_trips(void **state)
     assert_non_null(strstr(rg_last_error(), "layer 2 with 16000000 x 16000000 weights is too large"));
 }
 
+/* rg_model_penalty_measured: the penalty (L1 + L2 and L2 alone, kernels
+ * longer than a chunk, not multiples of 16) added to g, with the sum of
+ * squares and the largest |element| of the result, bit for bit those of
+ * rg_model_penalty, rg_clip_global_norm's sum and rg_max_abs one after
+ * another; with add 0 the gradient is measured as it is. */
+static void test_penalty_measured_is_the_passes(void **state)
+{
+    (void)state;
+    const char *specs[] = { "dense(70, relu, l2=0.01) dense(3, softmax, l1=0.001, l2=0.02)",
+                            "dense(33, relu) dense(5, softmax, l1=0.01)" };
+    for (size_t sp = 0; sp < 2; sp++)
+        for (int add = 0; add < 2; add++) {
+            rg_model *m;
+            assert_int_equal(rg_model_create(specs[sp], 61, 3, &m), RG_OK);
+            size_t P = rg_model_param_count(m);
+            float *g1 = malloc(P * sizeof(float)), *g2 = malloc(P * sizeof(float));
+            for (size_t i = 0; i < P; i++) g1[i] = g2[i] = rg_rng_uniform(9, RG_RNG_USER, sp, i) - 0.5f;
+            double pen1 = add ? rg_model_penalty(m, 1.0f, g1) : 0.0, ss1 = 0.0;
+            for (size_t i = 0; i < P; i++) ss1 += (double)g1[i] * g1[i];
+            float max1 = rg_max_abs(g1, P), max2;
+            double ss2, pen2 = rg_model_penalty_measured(m, 1.0f, g2, add, RG_MEASURE_SUMSQ | RG_MEASURE_MAX, &ss2, &max2);
+            assert_memory_equal(g1, g2, P * sizeof(float));
+            assert_memory_equal(&pen1, &pen2, sizeof pen1);
+            assert_memory_equal(&ss1, &ss2, sizeof ss1);
+            assert_memory_equal(&max1, &max2, sizeof max1);
+            g2[P / 2] = NAN;   /* +Inf, as rg_max_abs says */
+            rg_model_penalty_measured(m, 1.0f, g2, 0, RG_MEASURE_MAX, &ss2, &max2);
+            assert_true(isinf(max2));
+            free(g1);
+            free(g2);
+            rg_model_free(m);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_start_grad_is_zero_plus_penalty),
         cmocka_unit_test(test_overwrite_equals_zero_then_accumulate),
         cmocka_unit_test(test_canonical_spec_round_trips),
+        cmocka_unit_test(test_penalty_measured_is_the_passes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

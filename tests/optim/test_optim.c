@@ -4,6 +4,8 @@
 #include "support.h"
 #include "regula.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void one_step(rg_opt_config c, float p0, float g, float lr, float *p_out, int steps)
 {
@@ -152,6 +154,46 @@ static void test_overflow_is_reported(void **state)
     rg_optimizer_free(o);
 }
 
+/* rg_optimizer_step_scaled(g, k) leaves the bits of rg_clip_global_norm
+ * (which scales by k) and rg_optimizer_step: weights and every moment,
+ * over three steps (SGD's buffer starts at the first gradient), for each
+ * optimizer; grads itself is not written. */
+static void test_scaled_step_is_clip_then_step(void **state)
+{
+    (void)state;
+    const rg_opt_config cs[] = {
+        { .kind = RG_OPT_SGD }, { .kind = RG_OPT_SGD, .momentum = 0.9f },
+        { .kind = RG_OPT_SGD, .momentum = 0.9f, .nesterov = 1, .weight_decay = 0.01f },
+        { .kind = RG_OPT_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f, .weight_decay = 0.01f },
+        { .kind = RG_OPT_RMSPROP, .rho = 0.9f, .eps = 1e-7f }, { .kind = RG_OPT_RMSPROP, .rho = 0.9f, .eps = 1e-7f, .momentum = 0.5f },
+    };
+    enum { n = 37 };
+    for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+        rg_optimizer *a, *b;
+        assert_int_equal(rg_optimizer_create(&cs[c], n, &a), RG_OK);
+        assert_int_equal(rg_optimizer_create(&cs[c], n, &b), RG_OK);
+        float pa[n], pb[n], g[n], gc[n];
+        for (int i = 0; i < n; i++) pa[i] = pb[i] = 0.1f * (float)(i % 7) - 0.3f;
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < n; i++) g[i] = (float)((i * 37 + t * 11) % 23) - 11.0f + 0.01f * (float)i;
+            memcpy(gc, g, sizeof g);
+            double norm = rg_clip_global_norm(gc, n, 5.0);   /* clips: norm > 5 */
+            float k = rg_clip_factor(norm, 5.0);
+            assert_true(k < 1.0f);
+            rg_optimizer_step(a, pa, gc, 0.05f);
+            float g0[n];
+            memcpy(g0, g, sizeof g);
+            rg_optimizer_step_scaled(b, pb, g, k, 0.05f);
+            assert_memory_equal(g, g0, sizeof g);   /* read, not written */
+            assert_memory_equal(pa, pb, sizeof pa);
+            for (int s = 0; s < rg_optimizer_state_count(a); s++)
+                assert_memory_equal(rg_optimizer_state(a, s), rg_optimizer_state(b, s), n * sizeof(float));
+        }
+        rg_optimizer_free(a);
+        rg_optimizer_free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_decoupled_weight_decay),
         cmocka_unit_test(test_state_arenas),
         cmocka_unit_test(test_clip_global_norm),
+        cmocka_unit_test(test_scaled_step_is_clip_then_step),
         cmocka_unit_test(test_overflow_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -341,7 +341,7 @@ static void test_hash_sees_every_setting(void **state)
 {
     (void)state;
     static const char *candidates[] = {"7", "0.5", "sgd", "cosine", "val_acc", "x.csv", "local", "size", "equal",
-                                       "local-sgd", "on", "lines", "yes", "json", "bce", "fedprox"};
+                                       "local-sgd", "on", "lines", "yes", "json", "bce", "fedprox", "openblas"};
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config base;

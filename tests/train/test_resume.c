@@ -2,7 +2,8 @@
  * an early-stopping copy of Inf or NaN, re-signed so that the checksum
  * passes (a bug, or a hand-edited file).  --resume treats such a file as
  * damaged: it warns naming the tensor and falls back to the checkpoint
- * before it, or fails with RG_EDATA when there is none. */
+ * before it, or fails with RG_EDATA when there is none.  regula fed's
+ * state (fed.*): resumed bitwise, damage, and a state the run does not keep. */
 #include "support.h"
 #include "regula.h"
 #include "io/safetensors.h"
@@ -212,11 +213,115 @@ static void test_nonfinite_state_is_damage(void **state)
     free(ref);
 }
 
+/* Rewrites the checkpoint at path without tensor `name`, re-signed. */
+static void drop_tensor(const char *path, const char *name)
+{
+    rg_st *st;
+    assert_int_equal(rg_st_read(path, &st), RG_OK);
+    size_t n = rg_st_count(st), nm = rg_st_meta_count(st), k = 0;
+    rg_st_tensor_in in[32];
+    const char *kv[64];
+    assert_true(n <= 32 && nm <= 32);
+    for (size_t i = 0; i < n; i++) {
+        const rg_st_tensor *t = rg_st_at(st, i);
+        if (!strcmp(t->name, name)) continue;
+        in[k] = (rg_st_tensor_in){ .name = t->name, .dtype = t->dtype, .ndim = t->ndim, .data = t->data };
+        memcpy(in[k++].shape, t->shape, sizeof t->shape);
+    }
+    assert_int_equal(k, n - 1);
+    for (size_t j = 0; j < nm; j++) rg_st_meta_at(st, j, &kv[2 * j], &kv[2 * j + 1]);
+    assert_int_equal(rg_st_write(path, in, k, kv, nm, 0), RG_OK);
+    rg_st_free(st);
+    resign(path);
+}
+
+/* regula fed, deterministic, a round's checkpoint each round in dir. */
+static void fed_config(rg_config *c, const char *dir, const char *algo, const char *rounds)
+{
+    rg_config_defaults(c);
+    rg_config_set(c, "model", "dense(6, relu) dense(3, softmax)");
+    rg_config_set(c, "batch", "8");
+    rg_config_set(c, "log-every", "0");
+    rg_config_set(c, "clients", "6");
+    rg_config_set(c, "sample", "0.5");
+    rg_config_set(c, "partition", "dirichlet:0.5");
+    rg_config_set(c, "algo", algo);
+    rg_config_set(c, "rounds", rounds);
+    rg_config_set(c, "deterministic", "true");
+    rg_config_set(c, "checkpoint-every-epoch", "true");
+    rg_config_set(c, "keep", "5");
+    rg_config_set(c, "resume", dir);
+}
+
+static const char *newest_in(const char *dir)
+{
+    static char name[64];
+    size_t n;
+    assert_int_equal(rg_ckpt_count(dir, &n, name, sizeof name), RG_OK);
+    assert_true(n > 0);
+    return rgt_path(dir, name);
+}
+
+/* regula fed's state in its checkpoints (fed.*): SCAFFOLD's server and
+ * clients resume bitwise; a checkpoint whose fed tensors do not fit each
+ * other is damage (the one before it is used); one without the state the
+ * run keeps ('fed.server' gone, as in a file from before these tensors)
+ * is refused, RG_EDATA naming the file and the tensor; fedprox keeps none,
+ * so its checkpoints are as they were before. */
+static void test_fed_state(void **state)
+{
+    (void)state;
+    float whole[64], resumed[64];
+    char *ref = rgt_tmpdir(), *dir = rgt_tmpdir(), *bad = rgt_tmpdir(), *plain = rgt_tmpdir();
+    rg_config c;
+    fed_config(&c, ref, "scaffold", "3");
+    assert_int_equal(train(&c, whole), RG_OK);
+    fed_config(&c, dir, "scaffold", "2");
+    assert_int_equal(train(&c, NULL), RG_OK);
+    rg_st *st;
+    assert_int_equal(rg_st_read(newest_in(dir), &st), RG_OK);
+    assert_int_equal(rg_st_find(st, "fed.server")->shape[0], 1);   /* c (its scratch is not kept) */
+    assert_int_equal(rg_st_find(st, "fed.client_state")->shape[0], rg_st_find(st, "fed.clients")->shape[0]);
+    rg_st_free(st);
+    fed_config(&c, dir, "scaffold", "3");
+    assert_int_equal(train(&c, resumed), RG_OK);
+    assert_memory_equal(whole, resumed, 57 * sizeof(float));
+
+    fed_config(&c, bad, "scaffold", "2");
+    assert_int_equal(train(&c, NULL), RG_OK);
+    drop_tensor(newest_in(bad), "fed.client_state");
+    fed_config(&c, bad, "scaffold", "3");
+    rg_set_log(catch_log, NULL);
+    g_warned[0] = 0;
+    assert_int_equal(train(&c, resumed), RG_OK);
+    rg_set_log(NULL, NULL);
+    if (!strstr(g_warned, "federated tensors")) fail_msg("warning: '%s'", g_warned);
+    assert_memory_equal(whole, resumed, 57 * sizeof(float));
+    const char *last = newest_in(bad);
+    drop_tensor(last, "fed.server");
+    assert_int_equal(train(&c, NULL), RG_EDATA);
+    if (!strstr(rg_last_error(), last) || !strstr(rg_last_error(), "'fed.server'") ||
+        !strstr(rg_last_error(), "--algo scaffold keeps 1"))
+        fail_msg("%s", rg_last_error());
+
+    fed_config(&c, plain, "fedprox", "2");
+    assert_int_equal(train(&c, NULL), RG_OK);
+    assert_int_equal(rg_st_read(newest_in(plain), &st), RG_OK);
+    for (size_t i = 0; i < rg_st_count(st); i++) assert_true(strncmp(rg_st_at(st, i)->name, "fed.", 4) != 0);
+    rg_st_free(st);
+    char *dirs[] = { ref, dir, bad, plain };
+    for (int i = 0; i < 4; i++) {
+        rgt_rmtree(dirs[i]);
+        free(dirs[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_old_worker_rows),
         cmocka_unit_test(test_nonfinite_state_is_damage),
+        cmocka_unit_test(test_fed_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,88 @@
+/*
+ * ckpt.c — the federated state a training checkpoint keeps (rg_fed_state):
+ * its arrays, sized and grown in place, and the check that a checkpoint's
+ * state is what this run keeps.
+ *
+ * What a run keeps between rounds besides w_g (fed.c fills and restores
+ * it): the server's arrays that outlive a round (rg_fed_server_kept), the
+ * own state of each client that has taken part (only those: a run of
+ * 10,000 clients keeps what its rounds have touched), and --mu-adapt
+ * divergence's last figure of every client, from which the factors are
+ * recomputed.  Invariant: s->n ids ascending, each below the run's
+ * clients, each with client_n x P floats in client.
+ */
+#include "fed/fed.h"
+#include <string.h>
+
+/* buf grown to hold want elements of size each (room kept in *cap) */
+static int grow(void **buf, size_t *cap, uint64_t want, size_t size)
+{
+    if (want <= *cap) return 1;
+    if (want > SIZE_MAX / size) return 0;
+    void *p = rg_malloc((size_t)want * size);
+    if (!p) return 0;
+    rg_free(*buf);
+    *buf = p;
+    *cap = (size_t)want;
+    return 1;
+}
+
+rg_status rg_fed_state_size(rg_fed_state *s, uint64_t P, uint64_t server_n, uint64_t n, uint64_t client_n,
+                            uint64_t clients)
+{
+    uint64_t per = client_n * P;
+    if ((P && (server_n > UINT64_MAX / P || client_n > UINT64_MAX / P)) || (per && n > UINT64_MAX / per) ||
+        !grow((void **)&s->server, &s->cap_server, server_n * P, sizeof(float)) ||
+        !grow((void **)&s->ids, &s->cap_n, n, sizeof(uint64_t)) ||
+        !grow((void **)&s->client, &s->cap_client, n * per, sizeof(float)) ||
+        !grow((void **)&s->raw, &s->cap_raw, clients, sizeof(double)))
+        return rg_error(RG_ENOMEM, "out of memory: the federated state of %llu clients (%llu x %llu floats each)",
+                        (unsigned long long)n, (unsigned long long)client_n, (unsigned long long)P);
+    s->P = P;
+    s->server_n = server_n;
+    s->n = n;
+    s->client_n = client_n;
+    s->clients = clients;
+    return RG_OK;
+}
+
+void rg_fed_state_free(rg_fed_state *s)
+{
+    if (!s) return;
+    rg_free(s->server);
+    rg_free(s->ids);
+    rg_free(s->client);
+    rg_free(s->raw);
+    memset(s, 0, sizeof *s);
+}
+
+rg_status rg_fed_state_check(const rg_fed_setup *f, size_t P, const rg_fed_state *s, const char *path)
+{
+    static const rg_fed_state none = { 0 };
+    const char *algo = f->algo->name;
+    uint64_t server_n = rg_fed_server_kept(f), client_n = (uint64_t)f->algo->client_state;
+    uint64_t clients = f->mu_adapt == RG_ADAPT_DIVERGENCE ? (uint64_t)f->clients : 0;
+    if (!s) s = &none;
+    if ((s->server_n || s->n) && s->P != P)
+        return rg_error(RG_EDATA, "%s: its federated state is over %llu parameters, the model has %zu", path,
+                        (unsigned long long)s->P, P);
+    if (s->server_n != server_n)
+        return rg_error(RG_EDATA, "%s: holds %llu server array%s ('fed.server'), --algo %s%s keeps %llu", path,
+                        (unsigned long long)s->server_n, s->server_n == 1 ? "" : "s", algo,
+                        f->server_momentum > 0.0 ? " with --server-momentum" : "", (unsigned long long)server_n);
+    if (s->n && s->client_n != client_n)
+        return rg_error(RG_EDATA, "%s: holds %llu array%s of state per client ('fed.client_state'), --algo %s keeps "
+                        "%llu", path, (unsigned long long)s->client_n, s->client_n == 1 ? "" : "s", algo,
+                        (unsigned long long)client_n);
+    for (uint64_t i = 0; i < s->n; i++)
+        if (s->ids[i] >= (uint64_t)f->clients || (i && s->ids[i] <= s->ids[i - 1]))
+            return rg_error(RG_EDATA, "%s: 'fed.clients' element %llu is client %llu: not ascending below "
+                            "--clients %d", path, (unsigned long long)i, (unsigned long long)s->ids[i], f->clients);
+    if (s->clients != clients && clients)
+        return rg_error(RG_EDATA, "%s: holds --mu-adapt divergence's figures of %llu clients ('fed.divergence'), this "
+                        "run keeps those of its --clients %d", path, (unsigned long long)s->clients, f->clients);
+    if (s->clients != clients)
+        return rg_error(RG_EDATA, "%s: holds --mu-adapt divergence's figures ('fed.divergence'), this run keeps none "
+                        "(no --mu-adapt divergence)", path);
+    return RG_OK;
+}
