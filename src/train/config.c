@@ -832,6 +832,8 @@ uint64_t rg_config_hash(const rg_config *c)
     t.proba = t.metrics = 0;                           /* what eval and predict print */
     t.top = 0;
     snprintf(t.format, sizeof t.format, "text");
+    snprintf(t.client_state, sizeof t.client_state, "auto");   /* where fed keeps state: the same bits */
+    t.client_state_dir[0] = 0;
     char *json = rg_config_json(&t);
     if (!json) return 0;
     uint64_t h = rg_fnv1a(RG_FNV_INIT, json, strlen(json));
