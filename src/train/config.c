@@ -913,6 +913,15 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         st = rg_error(RG_EDATA, "%s: its stored configuration is not a JSON object", what);
         goto done;
     }
+    /* a train checkpoint for regula fed, or a round's for regula train: say so, not "--clients 0" */
+    const cJSON *was = cJSON_GetObjectItemCaseSensitive(a, "clients"), *is = cJSON_GetObjectItemCaseSensitive(b, "clients");
+    int was_fed = cJSON_IsNumber(was) && was->valuedouble > 0, is_fed = cJSON_IsNumber(is) && is->valuedouble > 0;
+    if (was_fed != is_fed) {
+        st = rg_error(RG_EUSAGE, "--resume: %s is a checkpoint of regula %s, and this run is regula %s: a run resumes "
+                      "only from its own kind's checkpoints (--init FILE starts a run from a file's weights)",
+                      what, was_fed ? "fed" : "train", is_fed ? "fed" : "train");
+        goto done;
+    }
     for (const cJSON *x = b->child; x; x = x->next) {
         int free_key = 0;
         for (const char *const *k = g_resume_free; *k; k++) free_key |= name_eq(*k, x->string);

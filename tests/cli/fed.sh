@@ -102,6 +102,17 @@ for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
 done
 
+# a train checkpoint for regula fed, a round's for regula train: refused, saying which is which (not "--clients 0")
+run 0 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax, l2=0.001)' --epochs 1 \
+    --lr 0.05 --batch 8 --checkpoint-every-epoch --checkpoint-dir "$T/tck"
+run 2 -- "${FED[@]}" --rounds 4 --checkpoint-every-epoch --resume "$T/tck"
+check "fed --resume from a train checkpoint: refused, naming both commands" \
+    grep -q "^regula: --resume: $T/tck/ckpt-[0-9]*.safetensors is a checkpoint of regula train, and this run is regula fed" "$T/err"
+run 2 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax, l2=0.001)' --epochs 4 \
+    --lr 0.05 --batch 8 --checkpoint-every-epoch --resume "$T/ck"
+check "train --resume from a round's checkpoint: refused, naming both commands" \
+    grep -q "is a checkpoint of regula fed, and this run is regula train" "$T/err"
+
 run 0 -- "$REGULA" fed --help
 for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-alpha server-lr server-momentum server-beta1 \
          server-beta2 server-eps partition reg-scope deterministic checkpoint-every-epoch resume; do
