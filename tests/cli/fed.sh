@@ -31,6 +31,17 @@ done
 check "bytes up and down: the sampled clients' models" grep -q '"bytes_up":2680,"bytes_down":2680' "$T/fed.jsonl"
 check "the clients' strength factors: 1 without --mu-adapt" grep -q '"strength":{"min":1,"max":1}' "$T/fed.jsonl"
 
+# regula inspect tells the log in rounds, with the federated settings and the last round's clients
+run 0 -- "$REGULA" inspect "$T/fed.jsonl"
+check "inspect: a federated run of 3 rounds" grep -q "^$T/fed.jsonl: a finished federated run: 3 rounds, " "$T/out"
+check "inspect: the training line counts rounds (not train's default 10 epochs)" \
+    grep -q '^training:    adam, lr 0.05, batch 8, 3 rounds, seed 1$' "$T/out"
+check "inspect: the federated settings" grep -q '^federated:   fedavg, 20 clients (partition dirichlet:0.5), 10 a round, 1 local epoch, aggregate mean' "$T/out"
+check "inspect: the last round's clients" \
+    grep -Eq '^clients:     round 3: 10 of 10 reported, client_loss [0-9.]+\+-[0-9.]+ worst10 [0-9.]+, client_acc ' "$T/out"
+check "inspect: the bytes of the 3 rounds" grep -q '^rounds:      8040 bytes up, 8040 bytes down .*, 0 rounds kept the model$' "$T/out"
+check "inspect: best and last round" test "$(grep -c '^best round: \|^last round: ' "$T/out")" -eq 2
+
 # a regression's clients have an MAE (the worst: the highest): 2 clients of 300 samples, one pass each, so
 # their mean MAE is the round's running mae and worst10 the mean plus the spread (to the log's 9 digits)
 awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%.4f\n", 2 * a - b, a, b } }' \
