@@ -97,6 +97,16 @@ rg_status rg_codec_gather(rg_codec *c, double *bytes)
     return rg_comm_allgather(c->comm, c->msg, c->msg_n, c->all);
 }
 
+rg_status rg_codec_gather_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    c->kind->encode(c, p, step);
+    rg_status st = rg_codec_gather(c, bytes);
+    if (st != RG_OK) return st;
+    memset(p, 0, c->n * sizeof(float));
+    for (int w = 0; w < c->world; w++) c->kind->decode_add(c, c->all + (size_t)w * c->msg_n, p, step);
+    return RG_OK;
+}
+
 rg_status rg_codec_create(const rg_codec_spec *spec, size_t n, const rg_codec_block *blocks, int nblocks,
                           uint64_t seed, rg_comm *comm, rg_codec **out)
 {
@@ -121,6 +131,9 @@ rg_status rg_codec_create(const rg_codec_spec *spec, size_t n, const rg_codec_bl
 void rg_codec_free(rg_codec *c)
 {
     if (!c) return;
+    for (int j = 0; j < c->nparts; j++) rg_codec_free(c->parts[j]);
+    rg_free(c->parts);
+    rg_free(c->cut);
     rg_free(c->residual);
     rg_free(c->mine);
     rg_free(c->msg);
@@ -143,19 +156,83 @@ rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, d
     return st;
 }
 
+/* A codec of one part of n floats, alone: its messages go point to point. */
+static rg_status create_solo(const rg_codec_spec *spec, size_t n, uint64_t seed, int rank, int part, rg_codec **out)
+{
+    rg_codec *c = rg_calloc(1, sizeof *c);
+    if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
+    *c = (rg_codec){ .kind = kind_of(spec->kind), .spec = *spec, .rank = rank, .world = 1, .part = part, .n = n,
+                     .seed = seed };
+    c->mine = rg_calloc(n ? n : 1, sizeof(float));
+    c->residual = spec->error_feedback ? rg_calloc(n ? n : 1, sizeof(float)) : NULL;
+    rg_status st = c->mine && (c->residual || !spec->error_feedback) ? c->kind->init(c)
+                                                                     : rg_error(RG_ENOMEM, "out of memory: --compress");
+    if (st != RG_OK) rg_codec_free(c), c = NULL;
+    *out = c;
+    return st;
+}
+
+rg_status rg_codec_create_split(const rg_codec_spec *spec, const size_t *cut, int nparts, uint64_t seed, int rank,
+                                rg_codec **out)
+{
+    *out = NULL;
+    const codec_kind *k = kind_of(spec->kind);
+    RG_ASSERT(k && nparts > 0);
+    if (!k->encode) return rg_error(RG_EUSAGE, "--compress %s exchanges collectively (all-reduce); a message sent to "
+                                    "one peer cannot carry it", k->name);
+    rg_codec *c = rg_calloc(1, sizeof *c);
+    if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
+    *c = (rg_codec){ .kind = k, .spec = *spec, .rank = rank, .world = 1, .seed = seed, .nparts = nparts,
+                     .n = cut[nparts] - cut[0] };
+    c->parts = rg_calloc((size_t)nparts, sizeof *c->parts);
+    c->cut = rg_calloc((size_t)nparts + 1, sizeof *c->cut);
+    rg_status st = c->parts && c->cut ? RG_OK : rg_error(RG_ENOMEM, "out of memory: --compress");
+    for (int j = 0; st == RG_OK && j <= nparts; j++) c->cut[j] = cut[j];
+    for (int j = 0; st == RG_OK && j < nparts; j++) st = create_solo(spec, cut[j + 1] - cut[j], seed, rank, j, &c->parts[j]);
+    if (st != RG_OK) rg_codec_free(c), c = NULL;
+    *out = c;
+    return st;
+}
+
+void rg_codec_encode(rg_codec *c, int part, const float *g, uint64_t step, const float **msg)
+{
+    rg_codec *q = c->parts[part];
+    float *e = q->residual;
+    if (e) for (size_t i = 0; i < q->n; i++) e[i] += g[i];   /* p = g + e, kept in e for now */
+    q->kind->encode(q, e ? e : g, step);
+    if (e) for (size_t i = 0; i < q->n; i++) e[i] -= q->mine[i];
+    *msg = q->msg;
+}
+
+size_t rg_codec_msg_len(const rg_codec *c, int part) { return c->parts[part]->msg_n; }
+
+void rg_codec_decode(rg_codec *c, int part, const float *msg, float *p, uint64_t step)
+{
+    rg_codec *q = c->parts[part];
+    memset(p, 0, q->n * sizeof(float));
+    q->kind->decode_add(q, msg, p, step);
+}
+
 size_t rg_codec_state_size(const rg_codec *c)
 {
+    if (c->nparts) {
+        size_t n = 0;
+        for (int j = 0; j < c->nparts; j++) n += rg_codec_state_size(c->parts[j]);
+        return n;
+    }
     return (c->residual ? c->n : 0) + (c->kind->state_size ? c->kind->state_size(c) : 0);
 }
 
 void rg_codec_state_save(const rg_codec *c, float *out)
 {
+    for (int j = 0; j < c->nparts; j++) rg_codec_state_save(c->parts[j], out), out += rg_codec_state_size(c->parts[j]);
     if (c->residual) memcpy(out, c->residual, c->n * sizeof(float)), out += c->n;
     if (c->kind->state_size) memcpy(out, c->kind->state((rg_codec *)c), c->kind->state_size(c) * sizeof(float));
 }
 
 void rg_codec_reset(rg_codec *c)
 {
+    for (int j = 0; j < c->nparts; j++) rg_codec_reset(c->parts[j]);
     if (c->residual) memset(c->residual, 0, c->n * sizeof(float));
     if (c->kind == &rg_codec_powersgd) {   /* Q as it started */
         for (size_t i = 0; i < c->q_n; i++) c->q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
@@ -167,12 +244,14 @@ void rg_codec_reset(rg_codec *c)
 int rg_codec_finite(const rg_codec *c)
 {
     int ok = !c->residual || rg_all_finite(c->residual, c->n);
+    for (int j = 0; j < c->nparts; j++) ok &= rg_codec_finite(c->parts[j]);
     if (c->kind->state_size) ok &= rg_all_finite(c->kind->state((rg_codec *)c), c->kind->state_size(c));
     return ok;
 }
 
 void rg_codec_state_load(rg_codec *c, const float *in)
 {
+    for (int j = 0; j < c->nparts; j++) rg_codec_state_load(c->parts[j], in), in += rg_codec_state_size(c->parts[j]);
     if (c->residual) memcpy(c->residual, in, c->n * sizeof(float)), in += c->n;
     if (c->kind->state_size) memcpy(c->kind->state(c), in, c->kind->state_size(c) * sizeof(float));
 }
@@ -248,51 +327,35 @@ static float from_bf16(uint16_t b)
     return v;
 }
 
-static rg_status reduce16(rg_codec *c, float *p, int bf)
+static void encode16(rg_codec *c, const float *p, int bf)
 {
     uint16_t *m = (uint16_t *)c->msg;
     for (size_t i = 0; i < c->n; i++) {
         m[i] = bf ? to_bf16(p[i]) : to_fp16(p[i]);
         c->mine[i] = bf ? from_bf16(m[i]) : from_fp16(m[i]);
     }
-    return RG_OK;
 }
 
-static rg_status sum16(rg_codec *c, float *p, double *bytes, int bf)
+static void decode16(const rg_codec *c, const float *msg, float *p, int bf)
 {
-    rg_status st = rg_codec_gather(c, bytes);
-    if (st != RG_OK) return st;
-    memset(p, 0, c->n * sizeof(float));
-    for (int w = 0; w < c->world; w++) {
-        const uint16_t *m = (const uint16_t *)(c->all + (size_t)w * c->msg_n);
-        for (size_t i = 0; i < c->n; i++) p[i] += bf ? from_bf16(m[i]) : from_fp16(m[i]);
-    }
-    return RG_OK;
+    const uint16_t *m = (const uint16_t *)msg;
+    for (size_t i = 0; i < c->n; i++) p[i] += bf ? from_bf16(m[i]) : from_fp16(m[i]);
 }
 
-static rg_status fp16_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
-{
-    (void)step;
-    reduce16(c, p, 0);
-    return sum16(c, p, bytes, 0);
-}
+static void fp16_encode(rg_codec *c, const float *p, uint64_t step) { (void)step; encode16(c, p, 0); }
+static void bf16_encode(rg_codec *c, const float *p, uint64_t step) { (void)step; encode16(c, p, 1); }
+static void fp16_decode(rg_codec *c, const float *m, float *p, uint64_t step) { (void)step; decode16(c, m, p, 0); }
+static void bf16_decode(rg_codec *c, const float *m, float *p, uint64_t step) { (void)step; decode16(c, m, p, 1); }
 
-static rg_status bf16_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
-{
-    (void)step;
-    reduce16(c, p, 1);
-    return sum16(c, p, bytes, 1);
-}
-
-const codec_kind rg_codec_fp16 = { "fp16", init16, fp16_reduce, NULL, NULL };
-const codec_kind rg_codec_bf16 = { "bf16", init16, bf16_reduce, NULL, NULL };
+const codec_kind rg_codec_fp16 = { "fp16", init16, rg_codec_gather_reduce, NULL, NULL, fp16_encode, fp16_decode };
+const codec_kind rg_codec_bf16 = { "bf16", init16, rg_codec_gather_reduce, NULL, NULL, bf16_encode, bf16_decode };
 
 /* ------------------------------------------------------ sign */
 
 /* Message: the mean magnitude, then one bit a value (1: negative). */
 static rg_status sign_init(rg_codec *c) { return buffers(c, 1 + (c->n + 31) / 32); }
 
-static rg_status sign_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+static void sign_encode(rg_codec *c, const float *p, uint64_t step)
 {
     (void)step;
     double l1 = 0.0;
@@ -306,15 +369,13 @@ static rg_status sign_reduce(rg_codec *c, float *p, uint64_t step, double *bytes
         bits[i / 32] |= (uint32_t)neg << (i % 32);
         c->mine[i] = neg ? -scale : scale;
     }
-    rg_status st = rg_codec_gather(c, bytes);
-    if (st != RG_OK) return st;
-    memset(p, 0, c->n * sizeof(float));
-    for (int w = 0; w < c->world; w++) {
-        const float *m = c->all + (size_t)w * c->msg_n;
-        const uint32_t *b = (const uint32_t *)(m + 1);
-        for (size_t i = 0; i < c->n; i++) p[i] += (b[i / 32] >> (i % 32) & 1u) ? -m[0] : m[0];
-    }
-    return RG_OK;
 }
 
-const codec_kind rg_codec_sign = { "sign", sign_init, sign_reduce, NULL, NULL };
+static void sign_decode(rg_codec *c, const float *m, float *p, uint64_t step)
+{
+    (void)step;
+    const uint32_t *b = (const uint32_t *)(m + 1);
+    for (size_t i = 0; i < c->n; i++) p[i] += (b[i / 32] >> (i % 32) & 1u) ? -m[0] : m[0];
+}
+
+const codec_kind rg_codec_sign = { "sign", sign_init, rg_codec_gather_reduce, NULL, NULL, sign_encode, sign_decode };

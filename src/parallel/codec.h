@@ -65,6 +65,20 @@ void rg_codec_free(rg_codec *c);
  * worker handed to collectives (indices included), *dense what an
  * uncompressed all-reduce would have. */
 rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, double *dense);
+/* A worker's codec for messages sent point to point (a parameter
+ * server's pushes), in nparts parts: part j codes [cut[j], cut[j+1]) of
+ * the gradient, with its own residual; rank keys the worker's draws.
+ * Kinds that only exchange collectively (powersgd, dgc) are refused
+ * (RG_EUSAGE).  The state functions below cover every part. */
+rg_status rg_codec_create_split(const rg_codec_spec *spec, const size_t *cut, int nparts, uint64_t seed, int rank,
+                                rg_codec **out);
+/* g (part j's floats; with error feedback its residual is added, and what
+ * the message leaves out kept) into part j's message, borrowed until the
+ * next call: *msg, of rg_codec_msg_len floats. */
+void rg_codec_encode(rg_codec *c, int part, const float *g, uint64_t step, const float **msg);
+size_t rg_codec_msg_len(const rg_codec *c, int part);
+/* p (part j's floats) = what part j's message msg decodes to. */
+void rg_codec_decode(rg_codec *c, int part, const float *msg, float *p, uint64_t step);
 /* Per-worker state a checkpoint keeps (the residual, PowerSGD's Q): its
  * length in floats, and a copy of it out and back in. */
 size_t rg_codec_state_size(const rg_codec *c);

@@ -14,6 +14,12 @@ typedef struct codec_kind {
     rg_status (*reduce)(rg_codec *c, float *p, uint64_t step, double *bytes);
     size_t (*state_size)(const rg_codec *c);   /* beyond the residual; may be NULL */
     float *(*state)(rg_codec *c);              /* that state; may be NULL */
+    /* Optional, for a message sent point to point (a parameter server's
+     * push): p (n floats) becomes c->msg and c->mine; and a message decoded
+     * and added to p.  Kinds without them (powersgd, dgc) exchange only
+     * collectively. */
+    void (*encode)(rg_codec *c, const float *p, uint64_t step);
+    void (*decode_add)(rg_codec *c, const float *msg, float *p, uint64_t step);
 } codec_kind;
 
 struct rg_codec {
@@ -21,6 +27,10 @@ struct rg_codec {
     rg_codec_spec spec;
     rg_comm *comm;
     int rank, world;
+    int part;                   /* a split codec's part: its draws' key */
+    rg_codec **parts;           /* a split codec (rg_codec_create_split): */
+    size_t *cut;                /* part j codes [cut[j], cut[j+1]) */
+    int nparts;
     size_t n;
     uint64_t seed;
     float *residual;            /* [n], with error feedback */
@@ -39,6 +49,9 @@ struct rg_codec {
 
 /* The all-gather of every worker's message (c->msg, msg_n floats) into c->all. */
 rg_status rg_codec_gather(rg_codec *c, double *bytes);
+/* reduce for kinds with encode and decode_add: every worker's message
+ * gathered, decoded and summed in rank order. */
+rg_status rg_codec_gather_reduce(rg_codec *c, float *p, uint64_t step, double *bytes);
 /* Bytes of an all-reduce of n floats, as a ring sends them. */
 double rg_codec_ring(const rg_codec *c, size_t n);
 

@@ -103,4 +103,4 @@ static rg_status psgd_reduce(rg_codec *c, float *p, uint64_t step, double *bytes
 static size_t psgd_state_size(const rg_codec *c) { return c->q_n; }
 static float *psgd_state(rg_codec *c) { return c->q; }
 
-const codec_kind rg_codec_powersgd = { "powersgd", psgd_init, psgd_reduce, psgd_state_size, psgd_state };
+const codec_kind rg_codec_powersgd = { "powersgd", psgd_init, psgd_reduce, psgd_state_size, psgd_state, NULL, NULL };

@@ -23,7 +23,7 @@ static rg_status qsgd_init(rg_codec *c)
     return RG_OK;
 }
 
-static rg_status qsgd_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+static void qsgd_encode(rg_codec *c, const float *p, uint64_t step)
 {
     int L = c->spec.levels;
     double n2 = 0.0;
@@ -32,9 +32,10 @@ static rg_status qsgd_reduce(rg_codec *c, float *p, uint64_t step, double *bytes
     int8_t *q = (int8_t *)(c->msg + 1);
     c->msg[0] = norm;
     memset(q, 0, (c->msg_n - 1) * sizeof(float));
+    uint64_t key = ((uint64_t)c->rank << 40) | ((uint64_t)c->part << 32);
     for (size_t i = 0; i < c->n; i += 4) {
         uint32_t r[4];
-        rg_rng4(c->seed, RG_RNG_CODEC, step, ((uint64_t)c->rank << 40) | (i / 4), r);
+        rg_rng4(c->seed, RG_RNG_CODEC, step, key | (i / 4), r);
         for (size_t j = i; j < i + 4 && j < c->n; j++) {
             double l = norm > 0.0f ? (double)L * fabs((double)p[j]) / (double)norm : 0.0;
             if (!(l >= 0.0 && l <= (double)L)) l = l > (double)L ? (double)L : 0.0;   /* Inf norm, rounding */
@@ -45,15 +46,14 @@ static rg_status qsgd_reduce(rg_codec *c, float *p, uint64_t step, double *bytes
             c->mine[j] = (float)q[j] * norm / (float)L;
         }
     }
-    rg_status st = rg_codec_gather(c, bytes);
-    if (st != RG_OK) return st;
-    memset(p, 0, c->n * sizeof(float));
-    for (int w = 0; w < c->world; w++) {
-        const float *m = c->all + (size_t)w * c->msg_n;
-        const int8_t *qw = (const int8_t *)(m + 1);
-        for (size_t i = 0; i < c->n; i++) p[i] += (float)qw[i] * m[0] / (float)L;
-    }
-    return RG_OK;
 }
 
-const codec_kind rg_codec_qsgd = { "qsgd", qsgd_init, qsgd_reduce, NULL, NULL };
+static void qsgd_decode(rg_codec *c, const float *m, float *p, uint64_t step)
+{
+    (void)step;
+    int L = c->spec.levels;
+    const int8_t *q = (const int8_t *)(m + 1);
+    for (size_t i = 0; i < c->n; i++) p[i] += (float)q[i] * m[0] / (float)L;
+}
+
+const codec_kind rg_codec_qsgd = { "qsgd", qsgd_init, rg_codec_gather_reduce, NULL, NULL, qsgd_encode, qsgd_decode };

@@ -59,6 +59,16 @@ static float kth_largest(float *a, size_t n, size_t k)
     return a[lo];
 }
 
+/* p[index] += value for each of a message's k (index, value) pairs */
+static void scatter_add(const float *m, size_t k, float *p)
+{
+    for (size_t j = 0; j < k; j++) {
+        uint32_t ix;
+        memcpy(&ix, &m[2 * j], 4);
+        p[ix] += m[2 * j + 1];
+    }
+}
+
 void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *msg)
 {
     for (size_t i = 0; i < n; i++) scratch[i] = fabsf(v[i]);
@@ -87,32 +97,24 @@ void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *ms
 void rg_codec_scatter_sum(const rg_codec *c, size_t k, float *p)
 {
     memset(p, 0, c->n * sizeof(float));
-    for (int w = 0; w < c->world; w++) {
-        const float *m = c->all + (size_t)w * c->msg_n;
-        for (size_t j = 0; j < k; j++) {
-            uint32_t ix;
-            memcpy(&ix, &m[2 * j], 4);
-            p[ix] += m[2 * j + 1];
-        }
-    }
+    for (int w = 0; w < c->world; w++) scatter_add(c->all + (size_t)w * c->msg_n, k, p);
 }
 
-static rg_status topk_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+static void topk_encode(rg_codec *c, const float *p, uint64_t step)
 {
     (void)step;
     rg_codec_pick(p, c->n, c->k, c->scratch, c->msg);
     memset(c->mine, 0, c->n * sizeof(float));
-    for (size_t j = 0; j < c->k; j++) {
-        uint32_t ix;
-        memcpy(&ix, &c->msg[2 * j], 4);
-        c->mine[ix] = c->msg[2 * j + 1];
-    }
-    rg_status st = rg_codec_gather(c, bytes);
-    if (st == RG_OK) rg_codec_scatter_sum(c, c->k, p);
-    return st;
+    scatter_add(c->msg, c->k, c->mine);
 }
 
-const codec_kind rg_codec_topk = { "topk", topk_init, topk_reduce, NULL, NULL };
+static void topk_decode(rg_codec *c, const float *m, float *p, uint64_t step)
+{
+    (void)step;
+    scatter_add(m, c->k, p);
+}
+
+const codec_kind rg_codec_topk = { "topk", topk_init, rg_codec_gather_reduce, NULL, NULL, topk_encode, topk_decode };
 
 /* ------------------------------------------------------------ random-k */
 
@@ -135,7 +137,7 @@ static void draw(rg_codec *c, uint64_t step)
     memset(c->scratch, 0, n * sizeof(float));
     for (size_t j = n - k; j < n; j++) {
         uint32_t r[4];
-        rg_rng4(c->seed, RG_RNG_CODEC, step, j, r);
+        rg_rng4(c->seed, RG_RNG_CODEC, step, ((uint64_t)c->part << 40) | j, r);   /* a split codec's parts draw apart */
         size_t t = (size_t)((((uint64_t)r[0] << 32) | r[1]) % (uint64_t)(j + 1));
         if (c->scratch[t] != 0.0f) t = j;
         c->scratch[t] = 1.0f;
@@ -143,7 +145,7 @@ static void draw(rg_codec *c, uint64_t step)
     }
 }
 
-static rg_status randk_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+static void randk_encode(rg_codec *c, const float *p, uint64_t step)
 {
     draw(c, step);
     memset(c->mine, 0, c->n * sizeof(float));
@@ -151,6 +153,18 @@ static rg_status randk_reduce(rg_codec *c, float *p, uint64_t step, double *byte
         c->msg[j] = p[c->idx[j]];
         c->mine[c->idx[j]] = p[c->idx[j]];
     }
+}
+
+static void randk_decode(rg_codec *c, const float *m, float *p, uint64_t step)
+{
+    draw(c, step);
+    for (size_t j = 0; j < c->k; j++) p[c->idx[j]] += m[j];
+}
+
+/* the values at the indices every worker drew alike, summed by all-reduce */
+static rg_status randk_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
+{
+    randk_encode(c, p, step);
     *bytes += rg_codec_ring(c, c->k);
     rg_status st = c->world > 1 ? rg_comm_allreduce(c->comm, c->msg, c->k, RG_REDUCE_SUM) : RG_OK;
     memset(p, 0, c->n * sizeof(float));
@@ -158,7 +172,7 @@ static rg_status randk_reduce(rg_codec *c, float *p, uint64_t step, double *byte
     return st;
 }
 
-const codec_kind rg_codec_randk = { "randk", randk_init, randk_reduce, NULL, NULL };
+const codec_kind rg_codec_randk = { "randk", randk_init, randk_reduce, NULL, NULL, randk_encode, randk_decode };
 
 /* ------------------------------------------------------------ DGC */
 
@@ -217,4 +231,4 @@ static rg_status dgc_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
 static size_t dgc_state_size(const rg_codec *c) { return c->q_n; }
 static float *dgc_state(rg_codec *c) { return c->q; }
 
-const codec_kind rg_codec_dgc = { "dgc", dgc_init, dgc_reduce, dgc_state_size, dgc_state };
+const codec_kind rg_codec_dgc = { "dgc", dgc_init, dgc_reduce, dgc_state_size, dgc_state, NULL, NULL };

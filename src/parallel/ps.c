@@ -32,6 +32,11 @@
  * Server 0 sends its staleness counts of the epoch with its reply to
  * worker 0's full sync.
  *
+ * With --compress (not powersgd or dgc, which need collectives) a push
+ * carries each shard through its own part of the worker's codec (its
+ * residual kept under error feedback); the server decodes it, then adds
+ * the global penalty's gradient: the penalty is never compressed or sent.
+ *
  * Servers poll the workers (rg_comm_probe), a push before a pull, and nap
  * when nothing came.  Messages are rg_comm_send/recv: threads of one
  * process, or MPI processes (one worker each).  Not reproducible bit for
@@ -63,6 +68,8 @@ typedef struct ps {
     int acc_n, acc_live;             /* ... how many, and whether any had samples */
     float *snap, *snap_m[2];         /* a full sync's weights and moments */
     uint64_t snap_steps, snap_for;   /* ... its step count, and the step it was taken for */
+    rg_codec *dec;                   /* --compress: decodes its shard's pushes (part `server`) ... */
+    float *g;                        /* ... into this */
     float *pen;                      /* the global penalty's gradient on the shard ... */
     uint64_t pen_step;               /* ... at the weights of this step's first push */
     int broke;                       /* an update made a weight or moment non-finite */
@@ -86,13 +93,27 @@ static rg_status alloc_server(ps *p)
     p->acc = rg_calloc(n, sizeof(float));
     p->snap = rg_calloc(n, sizeof(float));
     p->pen = rg_calloc(n, sizeof(float));
+    p->g = rg_calloc(n, sizeof(float));
     for (int i = 0; i < 2; i++) p->snap_m[i] = rg_calloc(n, sizeof(float));
-    if (!p->applied || !p->stale || !p->pending || !p->acc || !p->snap || !p->pen ||
+    if (!p->applied || !p->stale || !p->pending || !p->acc || !p->snap || !p->pen || !p->g ||
         !p->snap_m[0] || !p->snap_m[1])
         return rg_error(RG_ENOMEM, "out of memory setting up parameter server %d", p->server);
     for (size_t k = 0; k < W; k++) p->pending[k].full = 2;
     p->snap_for = p->pen_step = UINT64_MAX;
     return RG_OK;
+}
+
+/* --compress: every rank makes the split codec of S parts, one a shard
+ * (a server decodes with its own part alone). */
+static rg_status make_codec(ps *p, const rg_strat_env *env, size_t P, int rank)
+{
+    size_t *cut = rg_calloc((size_t)p->S + 1, sizeof *cut);
+    if (!cut) return rg_error(RG_ENOMEM, "out of memory: --compress");
+    for (int j = 0; j <= p->S; j++) cut[j] = j < p->S ? shard_lo(p, j, P) : P;
+    rg_codec **c = p->server >= 0 ? &p->dec : &p->base.codec;
+    rg_status st = rg_codec_create_split(env->codec, cut, p->S, env->seed, rank, c);
+    rg_free(cut);
+    return st;
 }
 
 static rg_status init(rg_strategy *s, const rg_strat_env *env)
@@ -117,6 +138,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     p->buf = rg_malloc(p->msg);
     if (!p->buf) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", rank);
     if (s->serving && (st = alloc_server(p)) != RG_OK) return st;
+    if (env->codec && env->codec->kind != RG_CODEC_NONE && (st = make_codec(p, env, P, rank)) != RG_OK) return st;
     if ((st = rg_strat_broadcast(s)) != RG_OK) return st;   /* every rank starts from rank 0's weights */
     return rg_strat_team(s);   /* the trainer's collectives: the workers alone */
 }
@@ -141,6 +163,28 @@ static rg_status agree(rg_strategy *s, rg_exchange *x)
     return st;
 }
 
+/* Shard j of the gradient as a push: through the codec when there is one
+ * (an idle push sends zeros and leaves the residual alone). */
+static size_t push_body(ps *p, const rg_exchange *x, int j, size_t lo, size_t n)
+{
+    rg_strategy *s = &p->base;
+    char *body = p->buf + sizeof(push_hdr);
+    if (!s->codec) {
+        memcpy(body, x->grad + lo, n * sizeof(float));
+        return n;
+    }
+    size_t len = rg_codec_msg_len(s->codec, j);
+    const float *msg;
+    if (x->idle) {
+        memset(body, 0, len * sizeof(float));
+    } else {
+        rg_codec_encode(s->codec, j, x->grad + lo, x->step, &msg);
+        memcpy(body, msg, len * sizeof(float));
+    }
+    s->dense += (double)(sizeof(push_hdr) + n * sizeof(float));
+    return len;
+}
+
 static rg_status push(ps *p, const rg_exchange *x)
 {
     rg_strategy *s = &p->base;
@@ -149,10 +193,10 @@ static rg_status push(ps *p, const rg_exchange *x)
         size_t lo = shard_lo(p, j, P), n = shard_n(p, j, P);
         push_hdr h = { x->step, (uint64_t)x->idle, x->lr, x->share };
         memcpy(p->buf, &h, sizeof h);
-        memcpy(p->buf + sizeof h, x->grad + lo, n * sizeof(float));
-        rg_status st = rg_comm_send(s->comm, p->buf, sizeof h + n * sizeof(float), server_rank(p, j), T_PUSH);
+        size_t bytes = sizeof h + push_body(p, x, j, lo, n) * sizeof(float);
+        rg_status st = rg_comm_send(s->comm, p->buf, bytes, server_rank(p, j), T_PUSH);
         if (st != RG_OK) return st;
-        s->bytes += (double)(sizeof h + n * sizeof(float));
+        s->bytes += (double)bytes;
     }
     return RG_OK;
 }
@@ -174,6 +218,7 @@ static rg_status pull(ps *p, uint64_t step, int full, int *broke)
         memcpy(rg_model_params(s->m) + shard_lo(p, j, P), p->buf + sizeof h, n * sizeof(float));
         if (full && j == 0) memcpy(s->staleness, h.hist, sizeof h.hist);
         s->bytes += (double)sizeof q;
+        if (s->codec) s->dense += (double)sizeof q;
     }
     return st;
 }
@@ -281,6 +326,10 @@ static void apply(ps *p, int k, char *msg)
     memcpy(&h, msg, sizeof h);
     float *g = (float *)(msg + sizeof h);
     size_t n = s->opt_hi - s->opt_lo;
+    if (p->dec && !h.idle) {
+        rg_codec_decode(p->dec, p->server, g, p->g, h.step);
+        g = p->g;
+    }
     long stale = p->stale[k];
     if (!h.idle) p->hist[stale < RG_STALE_HIST - 1 ? stale : RG_STALE_HIST - 1] += 1.0;
     if (!h.idle && p->global_penalty) {
@@ -328,7 +377,8 @@ static rg_status answer(ps *p, int k)
 static rg_status receive_push(ps *p, int k)
 {
     rg_strategy *s = &p->base;
-    size_t bytes = sizeof(push_hdr) + (s->opt_hi - s->opt_lo) * sizeof(float);
+    size_t n = p->dec ? rg_codec_msg_len(p->dec, p->server) : s->opt_hi - s->opt_lo;
+    size_t bytes = sizeof(push_hdr) + n * sizeof(float);
     rg_status st = rg_comm_recv(s->comm, p->buf, bytes, k, T_PUSH);
     if (st == RG_OK) apply(p, k, p->buf);
     return st;
@@ -376,6 +426,8 @@ static void ps_free(rg_strategy *s)
     rg_free(p->acc);
     rg_free(p->snap);
     rg_free(p->pen);
+    rg_free(p->g);
+    rg_codec_free(p->dec);
     rg_free(p->snap_m[0]);
     rg_free(p->snap_m[1]);
 }

@@ -104,12 +104,16 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
         p->codec.warmup_epochs = c->dgc_warmup;
         p->opt.momentum = 0.0f;
     }
-    int weights = p->strategy == RG_STRAT_LOCAL_SGD || p->strategy == RG_STRAT_EASGD;
-    if (p->codec.kind != RG_CODEC_NONE && ((p->strategy != RG_STRAT_ALLREDUCE && !weights) || p->deterministic ||
-                                           p->shard_optimizer))
+    int weights = p->strategy == RG_STRAT_LOCAL_SGD || p->strategy == RG_STRAT_EASGD, ps = p->strategy == RG_STRAT_PS;
+    if (p->codec.kind != RG_CODEC_NONE && ((p->strategy != RG_STRAT_ALLREDUCE && !weights && !ps) ||
+                                           p->deterministic || p->shard_optimizer))
         return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: compresses what --strategy allreduce, "
-                                               "local-sgd and easgd exchange (not with --deterministic, "
+                                               "local-sgd, easgd and ps exchange (not with --deterministic, "
                                                "--shard-optimizer or --strategy %s)", c->compress, c->strategy));
+    if (ps && (p->codec.kind == RG_CODEC_POWERSGD || p->codec.kind == RG_CODEC_DGC))
+        return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: needs a collective (an all-reduce of every "
+                                               "worker's factors or top-k); a parameter server's push goes to one "
+                                               "server (take topk, randk, qsgd, sign, fp16 or bf16)", c->compress));
     if (p->codec.kind == RG_CODEC_DGC && weights)
         return at(option, "compress", rg_error(RG_EUSAGE, "--compress %s: Deep Gradient Compression corrects "
                                                "gradients; --strategy %s exchanges weights (take topk)",

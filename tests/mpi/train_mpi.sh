@@ -54,6 +54,11 @@ for s in 1 2; do
   "$mpiexec" -n $((2 + s)) "$regula" train "${common[@]}" --strategy ps --servers $s --staleness 0 > "$dir/ps$s.out" 2> "$dir/ps$s.err" || bad "ps, $s server(s): $(cat "$dir/ps$s.err")"
   if [ "$(cat "$dir/t2.out")" = "$(cat "$dir/ps$s.out")" ]; then ok "ps --staleness 0, $s server(s): the same test figures as all-reduce ($(cat "$dir/ps$s.out"))"; else bad "ps, $s server(s): $(cat "$dir/ps$s.out") vs $(cat "$dir/t2.out")"; fi
 done
+# ... and through a codec: 2 processes pushing top-k to a server are 2
+# threads all-reducing top-k
+"$regula" train "${common[@]}" --workers 2 --compress topk:0.05 > "$dir/t2k.out" || bad "2 threads, topk"
+"$mpiexec" -n 3 "$regula" train "${common[@]}" --strategy ps --staleness 0 --compress topk:0.05 --log "$dir/psk.jsonl" > "$dir/psk.out" 2> "$dir/psk.err" || bad "ps topk: $(cat "$dir/psk.err")"
+if [ "$(cat "$dir/t2k.out")" = "$(cat "$dir/psk.out")" ] && grep -q '"compression":' "$dir/psk.jsonl"; then ok "ps --staleness 0 --compress topk:0.05: all-reduce's test figures, compression logged ($(cat "$dir/psk.out"))"; else bad "ps topk: $(cat "$dir/psk.out") vs $(cat "$dir/t2k.out")"; fi
 "$mpiexec" -n 4 "$regula" train "${common[@]}" --strategy ps --staleness 2 --log "$dir/ps.jsonl" > /dev/null 2> "$dir/ps.err" &&
   grep -q '"servers":1' "$dir/ps.jsonl" && grep -q '"workers":3' "$dir/ps.jsonl" && grep -q '"staleness":\[' "$dir/ps.jsonl" &&
   ok "ps --staleness 2 on 4 processes: 3 workers, 1 server, staleness counts logged" || bad "ps --staleness 2: $(cat "$dir/ps.err")"

@@ -237,12 +237,14 @@ static void test_compressed_penalty_is_not_sent(void **state)
     for (int i = 0; i < n; i++) memcpy(x + i * d, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
     rg_dataset *ds;
     assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &ds), RG_OK);
-    const char *codecs[] = { "topk:0.05", "randk:0.2" };
-    for (int q = 0; q < 2; q++) {
+    /* all-reduce's sum, and a parameter server's pushes (2 workers and a server) */
+    const char *codecs[] = { "topk:0.05", "randk:0.2", "topk:0.05", "qsgd:4" };
+    for (int q = 0; q < 4; q++) {
         rg_config c;
         rg_config_defaults(&c);
         const char *kv[] = {"model", "dense(4, softmax, l2=0.01)", "optimizer", "sgd", "lr", "0.3", "epochs", "2",
-                            "batch", "32", "workers", "2", "log-every", "0", "compress", codecs[q], NULL};
+                            "batch", "32", "workers", q < 2 ? "2" : "3", "log-every", "0", "compress", codecs[q],
+                            q < 2 ? NULL : "strategy", "ps", "staleness", "0", NULL};
         for (const char *const *p = kv; *p; p += 2) assert_int_equal(rg_config_set(&c, p[0], p[1]), RG_OK);
         rg_model *m;
         assert_int_equal(rg_model_create(c.model, d, c.seed, &m), RG_OK);
@@ -253,7 +255,7 @@ static void test_compressed_penalty_is_not_sent(void **state)
         double want = pow(1.0 - 2 * 0.3 * 0.01, 30), worst = 0.0;   /* 15 steps an epoch */
         for (int o = 0; o < 4; o++)
             worst = fmax(worst, fabs(rg_model_params(m)[o * d + 8] / w0[o] - want));
-        print_message("%s: decay of an unfed weight off by %.3g\n", codecs[q], worst);
+        print_message("%s%s: decay of an unfed weight off by %.3g\n", q < 2 ? "" : "ps, ", codecs[q], worst);
         assert_true(worst < 1e-5);
         rg_model_free(m);
     }
@@ -465,6 +467,52 @@ static double staleness_counts(const char *log, int epoch, int *len)
     return total;
 }
 
+/* A parameter server's pushes through a codec: at K = 0 the server's sum
+ * of decoded pushes is all-reduce's sum through the same codec (one
+ * server: top-k of the whole gradient; two: fp16, element by element,
+ * shard by shard), and the codec is not a no-op; with K > 0 a quantised
+ * push still learns, and the log counts the real bytes. */
+static void test_ps_compressed(void **state)
+{
+    (void)state;
+    const char *cases[][3] = { {"topk:0.1", "1", "3"}, {"fp16", "2", "4"}, {"sign", "1", "3"} };
+    for (int q = 0; q < 3; q++) {
+        const char *a[] = {"workers", "2", "compress", cases[q][0], "lr", "0.01", NULL};
+        const char *b[] = {"workers", cases[q][2], "strategy", "ps", "servers", cases[q][1], "staleness", "0",
+                           "compress", cases[q][0], "lr", "0.01", NULL};
+        const char *plain[] = {"workers", cases[q][2], "strategy", "ps", "servers", cases[q][1], "staleness", "0",
+                               "lr", "0.01", NULL};
+        run x = train_with(a), y = train_with(b), z = train_with(plain);
+        if (y.st != RG_OK) fail_msg("%s", y.msg);
+        double d = max_abs_diff(&x, &y), u = max_abs_diff(&z, &y);
+        print_message("ps K=0 --compress %s, %s server(s): max |w - w_allreduce| %.3g (uncompressed ps %.3g)\n",
+                      cases[q][0], cases[q][1], d, u);
+        assert_true(d < 1e-5);
+        if (q != 1) assert_true(u > 1e-3);   /* fp16 loses little: it need not differ */
+        free(x.params);
+        free(y.params);
+        free(z.params);
+    }
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "q.jsonl");
+    const char *sync[] = {"workers", "3", NULL};
+    const char *b[] = {"workers", "4", "strategy", "ps", "servers", "2", "staleness", "2", "compress", "qsgd:4",
+                       "log", lg, NULL};
+    run x = train_with(sync), y = train_with(b);
+    if (y.st != RG_OK) fail_msg("%s", y.msg);
+    char *t = rgt_read(lg, NULL);
+    double ratio = strtod(strstr(t, "\"compression\":") + 14, NULL);
+    free(t);
+    print_message("ps K=2 --compress qsgd:4, 2 servers: test acc %.3f (all-reduce %.3f), compression %.2f\n",
+                  y.r.test_acc, x.r.test_acc, ratio);
+    assert_true(y.r.test_acc > x.r.test_acc - 0.1);
+    assert_true(ratio > 2.5 && ratio < 4.0);   /* a byte a value, and the norm, headers and pulls */
+    free(x.params);
+    free(y.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 /* K = 3 and a worker 4 times slower: the others run ahead, never more
  * than 3 steps; every push is counted; the run learns about as well as
  * all-reduce, also with the learning rate scaled down by staleness. */
@@ -509,7 +557,8 @@ static void test_refused(void **state)
         {"compress", "sign", "deterministic", "true", "det-shards", "4", NULL},
         {"strategy", "ps", NULL},                                             /* nobody left to train */
         {"strategy", "ps", "workers", "3", "servers", "3", NULL},
-        {"strategy", "ps", "workers", "3", "compress", "fp16", NULL},
+        {"strategy", "ps", "workers", "3", "compress", "powersgd:2", NULL},   /* needs an all-reduce */
+        {"strategy", "ps", "workers", "3", "compress", "dgc:0.1", "optimizer", "sgd", NULL},
         {"strategy", "ps", "workers", "3", "deterministic", "true", "det-shards", "4", NULL},
         {"strategy", "ps", "workers", "3", "model", "dense(8, relu, maxnorm=2) dense(4, softmax)", NULL},
         {"strategy", "easgd-async", NULL},                                    /* only the centre */
@@ -539,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_dgc),
         cmocka_unit_test(test_straggler),
         cmocka_unit_test(test_ps_k0_is_allreduce),
+        cmocka_unit_test(test_ps_compressed),
         cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_refused),
     };
