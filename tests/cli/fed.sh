@@ -113,6 +113,11 @@ for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
 done
 
+# early stopping and --save-best count rounds
+run 0 -- "${FED[@]}" --val-split 0.2 --early-stop 2 --save-best "$T/best.safetensors"
+check "--early-stop: the summary names the best round" grep -Eq '^val_loss .*  rounds 3  \(best round [1-3]\)$' "$T/out"
+check "--save-best: says which round it holds" grep -Eq "^regula: the best round, [1-3], is in $T/best.safetensors$" "$T/err"
+
 # a train checkpoint for regula fed, a round's for regula train: refused, saying which is which (not "--clients 0")
 run 0 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax, l2=0.001)' --epochs 1 \
     --lr 0.05 --batch 8 --checkpoint-every-epoch --checkpoint-dir "$T/tck"
@@ -130,6 +135,11 @@ for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-
     check "fed --help lists --$o" grep -q -- "--$o " "$T/out"
 done
 check "fed --help does not offer --epochs" bash -c "! grep -q -- '--epochs ' '$T/out'"
+# options fed does not take are named as train's, not offered to it
+check "fed --help: --deterministic holds for any worker count (--det-shards is train's)" \
+    grep -q -- '^  --deterministic  .*any worker count (train: any dividing --det-shards)$' "$T/out"
+check "fed --help: --checkpoint-every-epoch, a round's; --checkpoint-every is train's" \
+    grep -q -- "^  --checkpoint-every-epoch .*(fed: of each round), beside train's --checkpoint-every$" "$T/out"
 run 0 -- "$REGULA" --help
 check "regula --help lists fed" grep -q '^  fed ' "$T/out"
 
