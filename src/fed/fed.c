@@ -295,13 +295,20 @@ static void round_view(fed *f)
 }
 
 /* The server's step on w_g, the same on every worker: the algorithm's,
- * then the global penalty's. */
+ * then the global penalty's.  A kept round (no report, or too few for
+ * --aggregate's rule) takes none: w_g, the server's state (momentum,
+ * moments, SCAFFOLD's c and c_i, FedDyn's h and g_i) and --mu-adapt
+ * divergence's figures stay as they were, and the replica gets w_g back. */
 static rg_status server_step(fed *f, float lr)
 {
     rg_strategy *s = &f->base;
     float *w = rg_model_params(s->m), *pen = rg_model_grads(s->m);
     size_t P = f->P;
     int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
+    if (f->agg.kept) {   /* (the round's clients' states stay as they were: none is committed) */
+        memcpy(w, f->global, P * sizeof(float));
+        return RG_OK;
+    }
     round_view(f);
     if (penalise) {   /* at w_g, as a synchronous step takes it at the step's start */
         memcpy(w, f->global, P * sizeof(float));
