@@ -13,7 +13,10 @@
  */
 #include "fed/fed.h"
 #include "fed/cstore.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 /* buf grown to hold want elements of size each (room kept in *cap) */
 static int grow(void **buf, size_t *cap, uint64_t want, size_t size)
@@ -54,7 +57,60 @@ void rg_fed_state_free(rg_fed_state *s)
     rg_free(s->ids);
     rg_free(s->client);
     rg_free(s->raw);
+    rg_free(s->src);
     memset(s, 0, sizeof *s);
+}
+
+/* fd's bytes [pos, pos + n) into p, all of them, or RG_EIO naming path */
+static rg_status read_at(int fd, const char *path, void *p, size_t n, uint64_t pos)
+{
+    for (unsigned char *b = p; n;) {
+        ssize_t r = pread(fd, b, n, (off_t)pos);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            return rg_error(RG_EIO, "%s: reading tensor 'fed.client_state' failed: %s", path,
+                            r == 0 ? "the file ends early" : strerror(errno));
+        b += r;
+        n -= (size_t)r;
+        pos += (uint64_t)r;
+    }
+    return RG_OK;
+}
+
+rg_status rg_fed_state_each(const rg_fed_state *s, rg_status (*put)(void *ctx, size_t id, const float *x), void *ctx)
+{
+    size_t per = (size_t)(s->client_n * s->P);
+    rg_status st = RG_OK;
+    if (s->client || !s->n) {
+        for (uint64_t i = 0; i < s->n && st == RG_OK; i++) st = put(ctx, (size_t)s->ids[i], s->client + i * per);
+        return st;
+    }
+    int fd = open(s->src, O_RDONLY | O_CLOEXEC);
+    float *buf = rg_malloc((per ? per : 1) * sizeof(float));
+    if (fd < 0 || !buf) {
+        st = !buf ? rg_error(RG_ENOMEM, "out of memory: a client's state (%zu floats)", per)
+                  : rg_error(RG_EIO, "%s: cannot open: %s", s->src, strerror(errno));
+    }
+    for (uint64_t i = 0; i < s->n && st == RG_OK; i++)
+        if ((st = read_at(fd, s->src, buf, per * sizeof(float), s->src_at + i * per * sizeof(float))) == RG_OK)
+            st = put(ctx, (size_t)s->ids[i], buf);
+    rg_free(buf);
+    if (fd >= 0) close(fd);
+    return st;
+}
+
+rg_status rg_fed_state_materialise(rg_fed_state *s)
+{
+    if (s->client || !s->n || !s->src) return RG_OK;
+    size_t per = (size_t)(s->client_n * s->P);
+    if (!grow((void **)&s->client, &s->cap_client, s->n * per, sizeof(float)))
+        return rg_error(RG_ENOMEM, "out of memory: the federated state of %llu clients (%zu floats each)",
+                        (unsigned long long)s->n, per);
+    int fd = open(s->src, O_RDONLY | O_CLOEXEC);
+    rg_status st = fd < 0 ? rg_error(RG_EIO, "%s: cannot open: %s", s->src, strerror(errno))
+                          : read_at(fd, s->src, s->client, (size_t)s->n * per * sizeof(float), s->src_at);
+    if (fd >= 0) close(fd);
+    return st;
 }
 
 rg_cstore_kind rg_fed_store_kind(const rg_fed_setup *f, size_t P)

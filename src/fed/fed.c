@@ -465,18 +465,19 @@ static rg_status save_fed(rg_strategy *s, rg_fed_state *out)
     return RG_OK;
 }
 
+static rg_status put_client(void *store, size_t id, const float *x) { return rg_cstore_put(store, id, x); }
+
 /* A resumed run: the state as the checkpoint's round left it (checked
  * against this run by rg_fed_state_check before). */
 static rg_status load_fed(rg_strategy *s, const rg_fed_state *in)
 {
     fed *f = (fed *)s;
     if (!in) return RG_OK;
-    size_t P = f->P, per = (size_t)f->algo->client_state * P, C = (size_t)f->f.clients;
+    size_t P = f->P, C = (size_t)f->f.clients;
     if (in->server_n) memcpy(f->server, in->server, (size_t)in->server_n * P * sizeof(float));
-    for (uint64_t i = 0; i < in->n; i++) {
-        rg_status st = rg_cstore_put(f->store, (size_t)in->ids[i], in->client + i * per);
-        if (st != RG_OK) return st;
-    }
+    /* the clients' states a client at a time: from the checkpoint file, or the copy read from it */
+    rg_status st = in->n ? rg_fed_state_each(in, put_client, f->store) : RG_OK;
+    if (st != RG_OK) return st;
     if (in->clients == C && C) {   /* divergence: the factors from the figures, as after the round */
         memcpy(f->raw, in->raw, C * sizeof(double));
         rg_reg_scale(C, f->weight, f->raw, f->factor);

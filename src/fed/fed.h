@@ -176,6 +176,8 @@ typedef struct rg_fed_state {
     double *raw;               /* [clients]: --mu-adapt divergence's last figure of each */
     size_t cap_server, cap_n, cap_client, cap_raw;   /* what the arrays hold room for */
     atomic_int loaded;         /* a resumed run's workers that have put it in place */
+    char *src;                 /* a checkpoint read: client NULL, the states in this file ... */
+    uint64_t src_at;           /* ... from this byte on (as fed.client_state) */
 } rg_fed_state;
 /* Sizes s for (P, server_n, n, client_n, clients), keeping what room it
  * has: RG_ENOMEM (s as it was) when memory runs out. */
@@ -186,6 +188,13 @@ void rg_fed_state_free(rg_fed_state *s);
  * off into buf, from client or, a client at a time, from store (ctx: the
  * rg_fed_state; off and n multiples of 4): the checkpoint writer's source. */
 rg_status rg_fed_state_read(const void *ctx, size_t off, void *buf, size_t n);
+/* Each of s's clients' states (client_n x P floats), from client or a
+ * client at a time from the checkpoint file src, handed to put(ctx, id,
+ * state); RG_EIO naming the file. */
+rg_status rg_fed_state_each(const rg_fed_state *s, rg_status (*put)(void *ctx, size_t id, const float *x), void *ctx);
+/* client filled from src (a process that sends them to others has them
+ * in memory: under mpirun, rank 0 of a resumed run). */
+rg_status rg_fed_state_materialise(rg_fed_state *s);
 /* RG_OK when s (NULL: a checkpoint without federated state) is what a
  * run of f with P parameters keeps; else RG_EDATA naming path and what
  * differs. */

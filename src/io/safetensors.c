@@ -127,8 +127,11 @@ typedef struct meta_pair { char *key, *value; } meta_pair;
 
 struct rg_st {
     char *path;
-    unsigned char *buf;          /* the whole file */
-    size_t size;
+    unsigned char *buf;          /* the whole file, or all of it but a hole (rg_st_read_lazy) */
+    size_t size;                 /* the file's */
+    size_t hole_at, hole;        /* the lazy tensor's bytes: [hole_at, hole_at + hole) of the file */
+    size_t data_at;              /* where the data buffer starts in the file */
+    int fd;                      /* open while a lazy tensor may be read (-1: none) */
     rg_st_tensor *t;             /* header order */
     size_t n;
     const rg_st_tensor **by_name;
@@ -149,6 +152,7 @@ void rg_st_free(rg_st *st)
     rg_free(st->meta);
     rg_free(st->buf);
     rg_free(st->path);
+    if (st->fd >= 0) close(st->fd);
     rg_free(st);
 }
 
@@ -378,6 +382,7 @@ static rg_status parse(rg_st *st)
     size_t hn = (size_t)hlen;
     const unsigned char *data = st->buf + 8 + hn;
     size_t data_size = st->size - 8 - hn;
+    st->data_at = 8 + hn;
 
     size_t bad = utf8_check((const unsigned char *)hdr, hn, 1);
     if (bad < hn)
@@ -425,7 +430,10 @@ static rg_status parse(rg_st *st)
             s = rg_error(RG_ENOMEM, "%s: out of memory for tensor names", path);
             goto done;
         }
-        t->data = data + t->begin;
+        /* a lazy tensor's bytes are not in buf (data NULL: rg_st_pread), those after it a hole earlier */
+        size_t at = 8 + hn + t->begin;
+        t->data = st->hole && at == st->hole_at && t->nbytes == st->hole ? NULL
+                : st->hole && at >= st->hole_at + st->hole ? data + t->begin - st->hole : data + t->begin;
         st->by_name[st->n] = t;
         st->n++;
     }
@@ -469,7 +477,99 @@ done:
     return s;
 }
 
-rg_status rg_st_read(const char *path, rg_st **out)
+/* n bytes at pos of fd into p, all of them (0: a failure, errno set) */
+static int pread_all(int fd, void *p, size_t n, size_t pos)
+{
+    unsigned char *b = p;
+    while (n) {
+        ssize_t r = pread(fd, b, n, (off_t)pos);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r == 0) errno = EIO;
+            return 0;
+        }
+        b += r;
+        n -= (size_t)r;
+        pos += (size_t)r;
+    }
+    return 1;
+}
+
+/* Where tensor `lazy`'s bytes lie in the open file fd of size bytes:
+ * *at, *len; 0 when anything about the header is off (then the whole file
+ * is read, and parse says what is wrong). */
+static int find_lazy(int fd, size_t size, const char *lazy, size_t *at, size_t *len)
+{
+    unsigned char h8[8];
+    if (size < 8 || !pread_all(fd, h8, 8, 0)) return 0;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | h8[i];
+    if (hlen > RG_ST_MAX_HEADER || hlen > size - 8) return 0;
+    char *hdr = rg_malloc((size_t)hlen + 1);
+    if (!hdr) return 0;
+    int ok = pread_all(fd, hdr, (size_t)hlen, 8);
+    cJSON *root = ok ? cJSON_ParseWithLength(hdr, (size_t)hlen) : NULL;
+    const cJSON *t = root ? cJSON_GetObjectItemCaseSensitive(root, lazy) : NULL;
+    const cJSON *offs = t ? cJSON_GetObjectItemCaseSensitive(t, "data_offsets") : NULL;
+    size_t se[2];
+    ok = cJSON_IsArray(offs) && cJSON_GetArraySize(offs) == 2 && json_size(offs->child, &se[0]) &&
+         json_size(offs->child->next, &se[1]) && se[0] <= se[1] && se[1] <= size - 8 - hlen;
+    if (ok) {
+        *at = 8 + (size_t)hlen + se[0];
+        *len = se[1] - se[0];
+    }
+    cJSON_Delete(root);
+    rg_free(hdr);
+    return ok;
+}
+
+/* The file but tensor lazy's bytes (st->hole), fd kept open. */
+static rg_status read_lazy(rg_st *st, const char *lazy)
+{
+    char eb[128];
+    const char *path = st->path;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return rg_error(RG_EIO, "%s: cannot open: %s", path, errstr(errno, eb, sizeof eb));
+    struct stat sb;
+    size_t at = 0, len = 0;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 0 || (uintmax_t)sb.st_size > SIZE_MAX ||
+        !find_lazy(fd, (size_t)sb.st_size, lazy, &at, &len) || len == 0) {
+        close(fd);
+        return read_file(path, &st->buf, &st->size);
+    }
+    size_t size = (size_t)sb.st_size;
+    if (!(st->buf = rg_malloc(size - len))) {
+        close(fd);
+        return rg_error(RG_ENOMEM, "%s: out of memory reading %zu bytes", path, size - len);
+    }
+    if (!pread_all(fd, st->buf, at, 0) || !pread_all(fd, st->buf + at, size - at - len, at + len)) {
+        int e = errno;
+        close(fd);
+        return rg_error(RG_EIO, "%s: read failed: %s", path, errstr(e, eb, sizeof eb));
+    }
+    st->size = size;
+    st->hole_at = at;
+    st->hole = len;
+    st->fd = fd;
+    return RG_OK;
+}
+
+rg_status rg_st_pread(const rg_st *st, const rg_st_tensor *t, size_t off, void *buf, size_t n)
+{
+    char eb[128];
+    RG_ASSERT(off + n <= t->nbytes);
+    if (t->data) {
+        memcpy(buf, (const char *)t->data + off, n);
+        return RG_OK;
+    }
+    if (!pread_all(st->fd, buf, n, st->data_at + t->begin + off))
+        return rg_error(RG_EIO, "%s: reading tensor '%s' failed: %s", st->path, t->name, errstr(errno, eb, sizeof eb));
+    return RG_OK;
+}
+
+size_t rg_st_file_offset(const rg_st *st, const rg_st_tensor *t) { return st->data_at + t->begin; }
+
+static rg_status read_st(const char *path, const char *lazy, rg_st **out)
 {
     *out = NULL;
     rg_st *st = rg_calloc(1, sizeof *st);
@@ -477,7 +577,8 @@ rg_status rg_st_read(const char *path, rg_st **out)
         rg_free(st);
         return rg_error(RG_ENOMEM, "%s: out of memory", path);
     }
-    rg_status s = read_file(path, &st->buf, &st->size);
+    st->fd = -1;
+    rg_status s = lazy ? read_lazy(st, lazy) : read_file(path, &st->buf, &st->size);
     if (s == RG_OK) s = parse(st);
     if (s != RG_OK) {
         rg_st_free(st);
@@ -486,6 +587,9 @@ rg_status rg_st_read(const char *path, rg_st **out)
     *out = st;
     return RG_OK;
 }
+
+rg_status rg_st_read(const char *path, rg_st **out) { return read_st(path, NULL, out); }
+rg_status rg_st_read_lazy(const char *path, const char *lazy, rg_st **out) { return read_st(path, lazy, out); }
 
 /* ------------------------------------------------------------------ writer */
 

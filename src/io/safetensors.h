@@ -57,6 +57,16 @@ typedef struct rg_st rg_st;
  * read, RG_EDATA when its contents are malformed, RG_ENOMEM on allocation
  * failure.  *out is owned by the caller (rg_st_free). */
 rg_status rg_st_read(const char *path, rg_st **out);
+/* The same, but the bytes of tensor `lazy` stay in the file (its data is
+ * NULL; rg_st_pread reads them), so that a tensor larger than memory can
+ * be read a piece at a time (regula fed's clients' state in a
+ * checkpoint).  The file stays open till rg_st_free. */
+rg_status rg_st_read_lazy(const char *path, const char *lazy, rg_st **out);
+/* n bytes of tensor t from byte off into buf (from memory, or from the
+ * file for a lazy one); RG_EIO naming the file and the tensor. */
+rg_status rg_st_pread(const rg_st *st, const rg_st_tensor *t, size_t off, void *buf, size_t n);
+/* Where tensor t's bytes start in the file. */
+size_t rg_st_file_offset(const rg_st *st, const rg_st_tensor *t);
 void rg_st_free(rg_st *st);
 const char *rg_st_path(const rg_st *st);         /* the path given to rg_st_read */
 

@@ -345,6 +345,32 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 
 /* ------------------------------------------------------------- reading */
 
+/* Every element of t (elems of dt, F32 or F64) finite, read a chunk at a
+ * time (a lazy tensor from the file). */
+static rg_status all_finite(const rg_st *st, const rg_st_tensor *t, rg_st_dtype dt, size_t elems)
+{
+    size_t es = rg_st_dtype_size(dt), per = RG_ST_CHUNK / es;
+    unsigned char *chunk = t->data ? NULL : rg_malloc(RG_ST_CHUNK);
+    if (!t->data && !chunk) return rg_error(RG_ENOMEM, "out of memory reading %s", rg_st_path(st));
+    rg_status s = RG_OK;
+    for (size_t at = 0; at < elems && s == RG_OK; at += per) {
+        size_t k = elems - at < per ? elems - at : per;
+        const unsigned char *p = t->data ? (const unsigned char *)t->data + at * es : chunk;
+        if (!t->data && (s = rg_st_pread(st, t, at * es, chunk, k * es)) != RG_OK) break;
+        for (size_t i = 0; i < k; i++) {
+            double v;
+            if (dt == RG_ST_F32) { float f; memcpy(&f, p + 4 * i, 4); v = f; }
+            else memcpy(&v, p + 8 * i, 8);
+            if (isfinite(v)) continue;
+            s = rg_error(RG_EDATA, "%s: tensor '%s' element %zu is %s: the state is corrupt", rg_st_path(st),
+                         t->name, at + i, isnan(v) ? "NaN" : "infinite");
+            break;
+        }
+    }
+    rg_free(chunk);
+    return s;
+}
+
 static const rg_st_tensor *need(const rg_st *st, const char *name, rg_st_dtype dt, size_t elems, rg_status *s)
 {
     if (*s != RG_OK) return NULL;
@@ -357,17 +383,8 @@ static const rg_st_tensor *need(const rg_st *st, const char *name, rg_st_dtype d
     }
     /* a float tensor must hold floats: a moment of Inf would freeze its
      * weight for good (m / sqrt(v) = 0), and the writer never writes one */
-    for (size_t i = 0; i < elems && (dt == RG_ST_F32 || dt == RG_ST_F64); i++) {
-        double v;
-        if (dt == RG_ST_F32) { float f; memcpy(&f, (const char *)t->data + 4 * i, 4); v = f; }
-        else memcpy(&v, (const char *)t->data + 8 * i, 8);
-        if (!isfinite(v)) {
-            *s = rg_error(RG_EDATA, "%s: tensor '%s' element %zu is %s: the state is corrupt", rg_st_path(st), name, i,
-                          isnan(v) ? "NaN" : "infinite");
-            return NULL;
-        }
-    }
-    return t;
+    if (dt == RG_ST_F32 || dt == RG_ST_F64) *s = all_finite(st, t, dt, elems);
+    return *s == RG_OK ? t : NULL;
 }
 
 uint64_t rg_ckpt_checksum(const rg_st *st)
@@ -379,10 +396,24 @@ uint64_t rg_ckpt_checksum(const rg_st *st)
     RG_ASSERT(n <= MAX_T);
     for (size_t i = 0; i < n; i++) names[i] = rg_st_at(st, i)->name;
     sort_idx(names, n, idx);
+    unsigned char *chunk = NULL;
     for (size_t k = 0; k < n; k++) {
         const rg_st_tensor *x = rg_st_at(st, idx[k]);
         fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, x->nbytes);
+        /* a lazy tensor (rg_st_read_lazy) from the file, a chunk at a time;
+         * one that cannot be read gives no checksum (the file is damaged) */
+        if (x->data || !x->nbytes) continue;
+        if (!chunk && !(chunk = rg_malloc(RG_ST_CHUNK))) return 0;
+        for (size_t off = 0; off < x->nbytes; off += RG_ST_CHUNK) {
+            size_t c = x->nbytes - off < RG_ST_CHUNK ? x->nbytes - off : RG_ST_CHUNK;
+            if (rg_st_pread(st, x, off, chunk, c) != RG_OK) {
+                rg_free(chunk);
+                return 0;
+            }
+            fnv_put(&f, chunk, c);
+        }
     }
+    rg_free(chunk);
     for (size_t k = 0; k < nmeta; k++) {   /* rg_st_meta_at: sorted by key */
         const char *key, *val;
         rg_st_meta_at(st, k, &key, &val);
@@ -409,7 +440,10 @@ static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
                         "[n, k, P], fed.divergence [clients]) do not fit each other or the model's %zu parameters",
                         rg_st_path(st), P);
     if (!(ck->fed = rg_calloc(1, sizeof *ck->fed))) return rg_error(RG_ENOMEM, "out of memory");
-    rg_status s = rg_fed_state_size(ck->fed, P, sn, n, cn, C);
+    /* the clients' states stay in the file (rg_st_read_lazy): load_fed reads them a client at a time */
+    int lazy = tc && !tc->data;
+    rg_status s = rg_fed_state_size(ck->fed, P, sn, n, lazy ? 0 : cn, C);
+    ck->fed->client_n = cn;
     if (ts) ts = need(st, "fed.server", RG_ST_F32, (size_t)(sn * P), &s);
     if (ti) ti = need(st, "fed.clients", RG_ST_U64, (size_t)n, &s);
     if (tc) tc = need(st, "fed.client_state", RG_ST_F32, (size_t)(n * cn * P), &s);
@@ -417,7 +451,9 @@ static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
     if (s != RG_OK) return s;
     if (ts) memcpy(ck->fed->server, ts->data, ts->nbytes);
     if (ti) memcpy(ck->fed->ids, ti->data, ti->nbytes);
-    if (tc) memcpy(ck->fed->client, tc->data, tc->nbytes);
+    if (tc && !lazy) memcpy(ck->fed->client, tc->data, tc->nbytes);
+    if (lazy && !(ck->fed->src = rg_strdup(rg_st_path(st)))) return rg_error(RG_ENOMEM, "out of memory");
+    if (lazy) ck->fed->src_at = rg_st_file_offset(st, tc);
     if (tr) memcpy(ck->fed->raw, tr->data, tr->nbytes);
     return RG_OK;
 }
@@ -427,7 +463,7 @@ static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
 static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_run_state *ck)
 {
     rg_st *st;
-    rg_status s = rg_st_read(path, &st);
+    rg_status s = rg_st_read_lazy(path, "fed.client_state", &st);
     if (s != RG_OK) return s;
     const char *kind = rg_st_meta(st, "kind"), *sum = rg_st_meta(st, "checksum"), *cj = rg_st_meta(st, "config");
     if (!kind || strcmp(kind, "training") || !sum || !cj) {

@@ -312,9 +312,13 @@ static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, si
 static rg_status share_fed(rg_comm *pc, rg_run_state *ck)
 {
     rg_fed_state *f = ck->fed;
+    /* rank 0 read the clients' states lazily (they stayed in the file): it sends them, so it holds them */
+    rg_status st = f && rg_comm_rank(pc) == 0 ? rg_fed_state_materialise(f) : RG_OK;
+    st = rg_dist_agree(st);
+    if (st != RG_OK) return st;
     uint64_t hdr[6] = { f != NULL };
     if (f) memcpy(hdr + 1, (uint64_t[5]){ f->P, f->server_n, f->n, f->client_n, f->clients }, sizeof(uint64_t[5]));
-    rg_status st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0);
+    st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0);
     if (st != RG_OK || !hdr[0]) return st;
     if (rg_comm_rank(pc) != 0) {
         if (!(f = ck->fed = rg_calloc(1, sizeof *f))) return rg_error(RG_ENOMEM, "out of memory");

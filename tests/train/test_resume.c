@@ -86,6 +86,46 @@ static void poison(const char *path, const char *name, size_t at, double value)
     free(file);
 }
 
+/* Flips a bit of element `at` of float tensor `name` of the checkpoint at
+ * path, not re-signing it. */
+static void poison_raw(const char *path, const char *name, size_t at)
+{
+    rg_st *st;
+    assert_int_equal(rg_st_read(path, &st), RG_OK);
+    size_t begin = rg_st_find(st, name)->begin;
+    rg_st_free(st);
+    size_t n;
+    char *file = rgt_read(path, &n);
+    uint64_t hlen;
+    memcpy(&hlen, file, 8);
+    file[8 + hlen + begin + 4 * at] ^= 1;
+    rgt_write(path, file, n);
+    free(file);
+}
+
+/* rg_st_read_lazy leaves fed.client_state in the file: every tensor reads
+ * (rg_st_pread) the bytes rg_st_read holds, the lazy one's data NULL. */
+static void same_lazy(const char *path)
+{
+    rg_st *a, *b;
+    assert_int_equal(rg_st_read(path, &a), RG_OK);
+    assert_int_equal(rg_st_read_lazy(path, "fed.client_state", &b), RG_OK);
+    assert_int_equal(rg_st_count(a), rg_st_count(b));
+    assert_null(rg_st_find(b, "fed.client_state")->data);
+    for (size_t i = 0; i < rg_st_count(a); i++) {
+        const rg_st_tensor *x = rg_st_at(a, i), *y = rg_st_find(b, x->name);
+        assert_non_null(y);
+        assert_int_equal(x->nbytes, y->nbytes);
+        char *buf = malloc(y->nbytes + 1);
+        assert_int_equal(rg_st_pread(b, y, 0, buf, y->nbytes), RG_OK);
+        assert_memory_equal(buf, x->data, x->nbytes);
+        free(buf);
+    }
+    assert_true(rg_ckpt_checksum(a) == rg_ckpt_checksum(b));
+    rg_st_free(a);
+    rg_st_free(b);
+}
+
 /* Re-signs the checkpoint at path (its checksum has a fixed width). */
 static void resign(const char *path)
 {
@@ -283,9 +323,30 @@ static void test_fed_state(void **state)
     assert_int_equal(rg_st_find(st, "fed.server")->shape[0], 1);   /* c (its scratch is not kept) */
     assert_int_equal(rg_st_find(st, "fed.client_state")->shape[0], rg_st_find(st, "fed.clients")->shape[0]);
     rg_st_free(st);
+    same_lazy(newest_in(dir));
     fed_config(&c, dir, "scaffold", "3");
     assert_int_equal(train(&c, resumed), RG_OK);
     assert_memory_equal(whole, resumed, 57 * sizeof(float));
+
+    /* the clients' states, read from the file a chunk at a time, are checked as the rest: a NaN
+     * (re-signed) or a flipped byte there is damage, and the round before is resumed from */
+    for (int flip = 0; flip < 2; flip++) {
+        rgt_rmtree(bad);
+        fed_config(&c, bad, "scaffold", "2");
+        assert_int_equal(train(&c, NULL), RG_OK);
+        const char *newest = newest_in(bad);
+        if (flip) poison_raw(newest, "fed.client_state", 5);
+        else poison(newest, "fed.client_state", 5, NAN);
+        fed_config(&c, bad, "scaffold", "3");
+        rg_set_log(catch_log, NULL);
+        g_warned[0] = 0;
+        assert_int_equal(train(&c, resumed), RG_OK);
+        rg_set_log(NULL, NULL);
+        if (!strstr(g_warned, flip ? "checksum mismatch" : "tensor 'fed.client_state' element 5 is NaN"))
+            fail_msg("warning: '%s'", g_warned);
+        assert_memory_equal(whole, resumed, 57 * sizeof(float));
+    }
+    rgt_rmtree(bad);
 
     fed_config(&c, bad, "scaffold", "2");
     assert_int_equal(train(&c, NULL), RG_OK);
