@@ -140,6 +140,31 @@ static const cJSON *last(const rl_run *run, const char *event)
     return t && t->n ? t->rows[t->n - 1] : NULL;
 }
 
+/* A regula fed log: its configuration has clients (train's has 0). */
+static int is_fed(const rl_run *run)
+{
+    const cJSON *c = last(run, "config"), *k = c ? cJSON_GetObjectItemCaseSensitive(c, "config") : NULL;
+    return num(k, "clients") > 0;
+}
+
+/* regula fed: the federated settings (its clients, rounds, algorithm and
+ * server), in place of train's workers' strategy. */
+static void print_fed_config(const cJSON *c, const cJSON *k)
+{
+    char b[32], local[48], algo[64];
+    double m = floor(num(k, "sample") * num(k, "clients") + 0.5);   /* rg_fed_sampled's rounding */
+    if (num(k, "local-steps") > 0) snprintf(local, sizeof local, "%.0f local steps", num(k, "local-steps"));
+    else snprintf(local, sizeof local, "%.0f local epoch%s", fmax(num(k, "local-epochs"), 1),
+                  fmax(num(k, "local-epochs"), 1) == 1 ? "" : "s");
+    if (!strcmp(str(k, "algo"), "fedprox")) snprintf(algo, sizeof algo, "fedprox (mu %s)", fig(b, num(k, "mu")));
+    else snprintf(algo, sizeof algo, "%s", str(k, "algo"));
+    printf("federated:   %s, %.0f clients (partition %s), %.0f a round, %s, aggregate %s, reg-scope %s, "
+           "mu-adapt %s\n", algo, num(k, "clients"), str(k, "partition"), m < 1 ? 1 : fmin(m, num(k, "clients")), local,
+           str(k, "aggregate"), str(k, "reg-scope"), str(k, "mu-adapt"));
+    printf("workers:     %.0f in %.0f process%s\n", num(c, "workers"), num(c, "processes"),
+           num(c, "processes") == 1 ? "" : "es");
+}
+
 static void print_config(const rl_run *run)
 {
     const cJSON *c = last(run, "config");
@@ -148,15 +173,50 @@ static void print_config(const rl_run *run)
         return;
     }
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "config");
+    int fed = is_fed(run);
     char b[32];
     printf("model:       %s (%s parameters)\n", str(c, "model"), fig(b, num(c, "params")));
     printf("data:        %s, %s training samples, validation %s\n", str(k, "data"), fig(b, num(c, "train_samples")),
            str(c, "validation"));
-    printf("training:    %s, lr %s, batch %.0f, %.0f epochs, seed %.0f\n", str(k, "optimizer"), fig(b, num(k, "lr")),
-           num(k, "batch"), num(k, "epochs"), num(k, "seed"));
+    printf("training:    %s, lr %s, batch %.0f, %.0f %s, seed %.0f\n", str(k, "optimizer"), fig(b, num(k, "lr")),
+           num(k, "batch"), num(k, fed ? "rounds" : "epochs"), fed ? "rounds" : "epochs", num(k, "seed"));
+    if (fed) {
+        print_fed_config(c, k);
+        return;
+    }
     printf("workers:     %.0f in %.0f process%s, strategy %s, partition %s, worker-batch %s, reg-scope %s, "
            "reg-adapt %s\n", num(c, "workers"), num(c, "processes"), num(c, "processes") == 1 ? "" : "es",
            str(c, "strategy"), str(k, "partition"), str(k, "worker-batch"), str(k, "reg-scope"), str(k, "reg-adapt"));
+}
+
+/* regula fed: the last round's clients (those that reported of those
+ * sampled, their figures, epsilon) and the bytes of every round. */
+static void print_clients(const rl_run *run)
+{
+    const rl_table *ep = rl_table_find(run, "epoch");
+    const cJSON *e = last(run, "epoch"), *r = e ? cJSON_GetObjectItemCaseSensitive(e, "fed") : NULL;
+    if (!cJSON_IsObject(r)) return;
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(r, "client_loss");
+    const char *an = cJSON_GetObjectItemCaseSensitive(r, "client_mae") ? "client_mae" : "client_acc";
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(r, an);
+    char b[6][32];
+    printf("clients:     round %.0f: %.0f of %.0f reported", num(e, "epoch"), num(r, "trained"), num(r, "clients"));
+    if (num(r, "trained") > 0)
+        printf(", client_loss %s+-%s worst10 %s, %s %s+-%s worst10 %s", figure(b[0], loss, "mean"),
+               figure(b[1], loss, "std"), figure(b[2], loss, "worst10"), an, figure(b[3], acc, "mean"),
+               figure(b[4], acc, "std"), figure(b[5], acc, "worst10"));
+    if (cJSON_GetObjectItemCaseSensitive(r, "epsilon")) printf(", epsilon %s", figure(b[0], r, "epsilon"));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "kept"))) printf(" (model kept)");
+    double up = 0, down = 0;
+    size_t kept = 0;
+    for (size_t i = 0; ep && i < ep->n; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(ep->rows[i], "fed");
+        up += cJSON_IsObject(x) && !isnan(num(x, "bytes_up")) ? num(x, "bytes_up") : 0;
+        down += cJSON_IsObject(x) && !isnan(num(x, "bytes_down")) ? num(x, "bytes_down") : 0;
+        kept += (size_t)(cJSON_IsObject(x) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "kept")));
+    }
+    printf("\nrounds:      %.0f bytes up, %.0f bytes down (the clients' updates and the global model), "
+           "%zu round%s kept the model\n", up, down, kept, kept == 1 ? "" : "s");
 }
 
 /* The best epoch: the end event's, else the monitored figure's best. */
@@ -180,7 +240,7 @@ static void print_epoch(const char *what, const cJSON *e)
 {
     char b[5][32];
     if (!e) {
-        printf("%-12s - (no epoch event)\n", what);
+        printf("%-12s - (%s)\n", what, strstr(what, "round") ? "no round logged" : "no epoch event");
         return;
     }
     if (cJSON_GetObjectItemCaseSensitive(e, "mae"))   /* a regression's (--loss mse|mae) */
@@ -235,14 +295,19 @@ static int inspect_log(const char *path)
     const cJSON *k = c ? cJSON_GetObjectItemCaseSensitive(c, "config") : NULL;
     const char *monitor = k && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(k, "monitor")) ? str(k, "monitor") : "val_loss";
     char b[32];
+    int fed = is_fed(&run);
+    const char *unit = fed ? "rounds" : "epochs";
     if (end)
-        printf("%s: a finished run: %.0f epochs, %.0f steps\n", path, num(end, "epochs_run"), num(end, "steps"));
+        printf("%s: a finished %srun: %.0f %s, %.0f steps\n", path, fed ? "federated " : "", num(end, "epochs_run"),
+               unit, num(end, "steps"));
     else
-        printf("%s: an unfinished run (no end event: killed, or still running): %zu epochs logged, last step %s\n",
-               path, ep ? ep->n : 0, fig(b, steps && steps->n ? num(steps->rows[steps->n - 1], "step") : NAN));
+        printf("%s: an unfinished %srun (no end event: killed, or still running): %zu %s logged, last step %s\n",
+               path, fed ? "federated " : "", ep ? ep->n : 0, unit,
+               fig(b, steps && steps->n ? num(steps->rows[steps->n - 1], "step") : NAN));
     print_config(&run);
-    print_epoch("best epoch:", best_epoch(&run, monitor));
-    print_epoch("last epoch:", last(&run, "epoch"));
+    print_epoch(fed ? "best round:" : "best epoch:", best_epoch(&run, monitor));
+    print_epoch(fed ? "last round:" : "last epoch:", last(&run, "epoch"));
+    if (fed) print_clients(&run);
     print_end(&run);
     print_totals(&run);
     rl_free(&run);

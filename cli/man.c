@@ -45,7 +45,7 @@ static void config_options(FILE *f)
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config_defaults(&def);
-    fputs(".SH OPTIONS OF TRAIN, EVAL AND PREDICT\n"
+    fputs(".SH OPTIONS OF TRAIN, FED, EVAL AND PREDICT\n"
           "Each is also a key of a \\fB\\-\\-config\\fR JSON file; the command line wins over the file.\n"
           "An option is given as \\fB\\-\\-name value\\fR or \\fB\\-\\-name=value\\fR.\n", f);
     for (size_t i = 0; i < n; i++) {

@@ -265,6 +265,29 @@ void cli_progress_step(const rg_step_stats *s, void *ud)
     p->open = 1;
 }
 
+/* regula fed: the round's clients (those that reported, "of" those
+ * sampled when some did not), their figures when any trained, ε, whether
+ * the model was kept, and the bytes. */
+static void fed_pieces(const cli_progress *p, const rg_round_stats *r, line *l)
+{
+    char c[3][32], who[48];
+    if (r->trained == r->clients) snprintf(who, sizeof who, "clients %d", r->trained);
+    else snprintf(who, sizeof who, "clients %d of %d", r->trained, r->clients);
+    if (r->trained > 0) {
+        piece(l, 70, "%s  client_loss %s+-%s worst10 %s", who, fig(c[0], r->client_loss_mean),
+              fig(c[1], r->client_loss_std), fig(c[2], r->client_loss_worst));
+        piece(l, 68, "%s %s+-%s worst10 %s", p->regression ? "client_mae" : "client_acc",
+              fig(c[0], r->client_acc_mean), fig(c[1], r->client_acc_std), fig(c[2], r->client_acc_worst));
+    } else {
+        piece(l, 70, "%s", who);
+    }
+    if (r->dp) piece(l, 65, "eps %.4g", r->epsilon);
+    if (r->kept)
+        piece(l, 65, "%s", r->trained ? "(too few reports for --aggregate: model kept)" : "(no client reported: model kept)");
+    if (r->trained > 0) piece(l, 6, "drift %s", fig(c[0], r->drift_mean));
+    piece(l, 7, "up %.3g MB  down %.3g MB", r->bytes_up / 1e6, r->bytes_down / 1e6);
+}
+
 /* The epoch's line: its figures, speed, time, and time left. */
 static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wall, line *l)
 {
@@ -279,17 +302,7 @@ static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wa
     else if (p->has_val) piece(l, 80, "val_loss %s  val_acc %s", fig(b[2], e->val_loss), fig(b[3], e->val_acc));
     if (p->verbose) piece(l, 4, "reg %s  lr %.3g", fig(b[4], e->reg_loss), e->lr);
     const rg_round_stats *r = e->round;
-    if (r) {
-        char c[3][32];
-        piece(l, 70, "clients %d  client_loss %s+-%s worst10 %s", r->trained, fig(c[0], r->client_loss_mean),
-              fig(c[1], r->client_loss_std), fig(c[2], r->client_loss_worst));
-        piece(l, 68, "%s %s+-%s worst10 %s", p->regression ? "client_mae" : "client_acc",
-              fig(c[0], r->client_acc_mean), fig(c[1], r->client_acc_std), fig(c[2], r->client_acc_worst));
-        if (r->dp) piece(l, 65, "eps %.4g", r->epsilon);
-        if (r->kept) piece(l, 65, "(too few reports for --aggregate: model kept)");
-        piece(l, 6, "drift %s", fig(c[0], r->drift_mean));
-        piece(l, 7, "up %.3g MB  down %.3g MB", r->bytes_up / 1e6, r->bytes_down / 1e6);
-    }
+    if (r) fed_pieces(p, r, l);
     thousands(b[5], sizeof b[5], e->samples_per_s);
     piece(l, 5, "%s samples/s", b[5]);
     piece(l, 20, "%.1fs", wall);

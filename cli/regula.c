@@ -643,7 +643,8 @@ static void report(const rg_config *c, const sets *s, const rg_train_result *r, 
         }
     }
     printf("%s %d", c->clients ? "rounds" : "epochs", r->epochs_run);
-    if (c->early_stop > 0) printf("  (best epoch %d%s)", r->best_epoch, r->stopped_early ? ", stopped early" : "");
+    if (c->early_stop > 0)
+        printf("  (best %s %d%s)", c->clients ? "round" : "epoch", r->best_epoch, r->stopped_early ? ", stopped early" : "");
     printf("\n");
     fflush(stdout);
     if (r->skipped)
@@ -661,9 +662,9 @@ static void report(const rg_config *c, const sets *s, const rg_train_result *r, 
                             r->epochs_run == 1 ? "" : "s", secs, c->save, log);
     else fprintf(stderr, "regula: %d %s%s in %.1f s%s\n", r->epochs_run, unit, r->epochs_run == 1 ? "" : "s", secs, log);
     if (c->save_best[0] && r->best_epoch > 0)
-        fprintf(stderr, "regula: the best epoch, %d, is in %s\n", r->best_epoch, c->save_best);
+        fprintf(stderr, "regula: the best %s, %d, is in %s\n", unit, r->best_epoch, c->save_best);
     if (c->save_best[0] && r->best_epoch == 0)
-        cli_warn("--save-best %s: no epoch had a finite %s, so nothing was written", c->save_best, c->monitor);
+        cli_warn("--save-best %s: no %s had a finite %s, so nothing was written", c->save_best, unit, c->monitor);
     if (!c->save[0]) cli_warn("no --save: the trained model was not written (give --save FILE.safetensors to keep it)");
 }
 

@@ -199,10 +199,24 @@ static double number(const cJSON *v)
     return rl_number(v, &x) ? x : NAN;
 }
 
+/* The member of o a field's name reaches: NAME itself, or a path of
+ * members through nested objects, dot-separated (regula fed's
+ * fed.client_loss.mean); NULL when there is none. */
+static const cJSON *get(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    const char *dot = strchr(name, '.');
+    if (v || !dot || dot - name >= 64) return v;
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", (int)(dot - name), name);
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsObject(in) ? get(in, dot + 1) : NULL;
+}
+
 /* Raw member k of `name` in row i (the member itself for k 0 of a scalar). */
 static const cJSON *member(const rl_table *t, size_t i, const char *name, size_t k)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->rows[i], name);
+    const cJSON *v = get(t->rows[i], name);
     if (!cJSON_IsArray(v)) return k == 0 ? v : NULL;
     return cJSON_GetArrayItem(v, (int)k);
 }
@@ -211,7 +225,7 @@ static const cJSON *member(const rl_table *t, size_t i, const char *name, size_t
 static double raw(const rl_table *t, size_t i, const char *name, size_t k, size_t *w)
 {
     if (w) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->rows[i], name);
+        const cJSON *v = get(t->rows[i], name);
         *w = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : v != NULL;
     }
     const cJSON *e = member(t, i, name, k);
@@ -263,7 +277,7 @@ static size_t width_in(const rl_table *t, const char *name)
 {
     size_t w = 0;
     for (size_t i = 0; i < t->n; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->rows[i], name);
+        const cJSON *v = get(t->rows[i], name);
         if (!v || !plottable(v)) continue;
         size_t n = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1;
         if (n > w) w = n;
@@ -304,11 +318,11 @@ static size_t search_order(const rl_run *run, const rl_table **order)
 int rl_field_find(const rl_run *run, const char *spec, rl_field *out)
 {
     const char *dot = strchr(spec, '.');
-    if (dot) {
+    if (dot) {   /* EVENT.FIELD; else a path into an object (fed.epsilon), looked for as a name */
         char event[64];
         snprintf(event, sizeof event, "%.*s", (int)(dot - spec), spec);
         const rl_table *t = rl_table_find(run, event);
-        return t && rl_field_in(t, dot + 1, out);
+        if (t && rl_field_in(t, dot + 1, out)) return 1;
     }
     const rl_table **order = malloc((run->ntables + 3) * sizeof *order);
     int found = 0;
@@ -330,18 +344,45 @@ int rl_field_pair(const rl_run *run, const char *x, const char *y, rl_field *fx,
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
+/* The names of a table's fields, each once: its members' names, and
+ * PREFIX.NAME for the members of nested objects (paths kept in held). */
+typedef struct name_set {
+    const char *name[256];
+    char held[128][96];
+    size_t n, nheld;
+} name_set;
+
+static void collect(const rl_table *t, const cJSON *o, const char *prefix, name_set *out)
+{
+    rl_field f;
+    for (const cJSON *m = o->child; m && out->n < 250; m = m->next) {
+        char path[96];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", m->string);
+        if (cJSON_IsObject(m)) {   /* a round's figures; not the config event's settings (a long list) */
+            if (!rl_table_once(t) && strlen(prefix) + strlen(m->string) < 64) collect(t, m, path, out);
+            continue;
+        }
+        int seen = !rl_field_in(t, path, &f);   /* not plottable counts as seen */
+        for (size_t j = 0; j < out->n && !seen; j++) seen = !strcmp(out->name[j], path);
+        if (seen) continue;
+        if (!prefix[0]) out->name[out->n++] = m->string;
+        else if (out->nheld < sizeof out->held / sizeof *out->held) {
+            memcpy(out->held[out->nheld], path, sizeof path);
+            out->name[out->n++] = out->held[out->nheld++];
+        }
+    }
+}
+
 /* Appends "EVENT: a, b, c" for one table: its fields, sorted. */
 static void list_table(const rl_table *t, char *buf, size_t cap)
 {
-    const char *names[256];
-    size_t n = 0, len = strlen(buf);
+    static name_set ns;   /* large; the CLI lists from one thread */
+    const char **names = ns.name;
+    size_t n, len = strlen(buf);
     rl_field f;
-    for (size_t i = 0; i < t->n; i++)
-        for (const cJSON *m = t->rows[i]->child; m && n < 250; m = m->next) {
-            int seen = !rl_field_in(t, m->string, &f);   /* not plottable counts as seen */
-            for (size_t j = 0; j < n && !seen; j++) seen = !strcmp(names[j], m->string);
-            if (!seen) names[n++] = m->string;
-        }
+    ns.n = ns.nheld = 0;
+    for (size_t i = 0; i < t->n; i++) collect(t, t->rows[i], "", &ns);
+    n = ns.n;
     for (size_t d = 0; d < sizeof g_derived / sizeof *g_derived; d++)
         if (rl_field_in(t, g_derived[d].name, &f) && f.kind != RL_RAW) names[n++] = g_derived[d].name;
     if (!n) return;

@@ -5,7 +5,9 @@
  * A run is a set of tables, one per event kind ("config", "step", "epoch",
  * "end", and whatever kinds later versions add), each holding its events
  * in order.  A field is a member of an event that holds a number, a
- * boolean, null or an array of them (a per-worker array); fields are found
+ * boolean, null or an array of them (a per-worker array), or such a member
+ * of an object inside an event, named by its dotted path (regula fed's
+ * fed.client_loss.mean); fields are found
  * in the file, not in a list of ours, so the fields of events added later
  * (rounds, staleness) plot without a change here.  Three fields are
  * derived from the epoch events: bytes (every worker's bytes_sent, summed
@@ -52,9 +54,10 @@ typedef struct rl_field {
     size_t width;        /* 1, or the widest per-worker array */
 } rl_field;
 
-/* Finds NAME or EVENT.NAME in run.  Unqualified names are looked for in
- * the epoch, step and end events, then the others in the order they first
- * appear.  Returns 1 when found. */
+/* Finds NAME or EVENT.NAME in run (NAME may be a path, fed.epsilon; a
+ * first part that is no event's kind starts one).  Unqualified names are
+ * looked for in the epoch, step and end events, then the others in the
+ * order they first appear.  Returns 1 when found. */
 int rl_field_find(const rl_run *run, const char *spec, rl_field *out);
 /* Unqualified x and y from the first table (in the order above) that
  * has both; 1 when one has. */

@@ -286,7 +286,11 @@ static float penalty_eta(const fed *f, float lr)
  * (FedAdam, FedYogi, FedAvgM) takes the penalty's step inside the update
  * it steps on, so that its moments see the penalised objective: stepped
  * after, a raw penalty step is outweighed by the normalised (or
- * accumulated) data step, and the model ends less regularised. */
+ * accumulated) data step, and the model ends less regularised.  A kept
+ * round (no report, or too few for --aggregate's rule) takes none: w_g,
+ * the server's state (momentum, moments, SCAFFOLD's c and c_i, FedDyn's h
+ * and g_i) and --mu-adapt divergence's figures stay as they were, and the
+ * replica gets w_g back. */
 static rg_status server_step(fed *f, float lr)
 {
     rg_strategy *s = &f->base;
@@ -294,6 +298,10 @@ static rg_status server_step(fed *f, float lr)
     size_t P = f->P;
     int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
     int inside = penalise && (f->algo->adaptive || (f->algo->server_step == rg_fed_server_sgd && f->f.server_momentum != 0.0));
+    if (f->agg.kept) {
+        memcpy(w, f->global, P * sizeof(float));
+        return RG_OK;
+    }
     rg_status st = round_view(f);
     if (st != RG_OK) return st;
     float eta = penalise ? penalty_eta(f, lr) : 0.0f;

@@ -191,7 +191,7 @@ rg_status rg_fed_state_check(const rg_fed_setup *f, size_t P, const rg_fed_state
  * w_c - w_g, slot i of [per x P] for its i-th client, which every worker
  * then holds in all (rg_fed_client_update finds client j's).
  * On return delta holds sum_c n_c (w_c - w_g) / sum_c n_c over every
- * sampled client of the round (0 when none trained), the same bits on
+ * sampled client of the round (0 and kept set when none trained), the same bits on
  * every worker; *bytes adds what a ring would send.  A robust rule
  * (--aggregate) combines the reporting clients' updates instead (too few
  * for it: delta 0 and kept set); under DP (--dp-clip) delta is the sum of
@@ -207,7 +207,8 @@ typedef struct rg_fed_agg {
     size_t per;                /* slots per worker: ceil(m / W) */
     const rg_fed_setup *f;     /* the rule (--aggregate) and DP's noise */
     uint64_t seed;
-    int kept;                  /* set when too few clients reported for the rule: delta is 0 */
+    int kept;                  /* set when no client, or too few for the rule, reported: delta is
+                                  0, and the server keeps the model and its state (no step) */
 } rg_fed_agg;
 rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, double *bytes);
 /* After rg_fed_aggregate on the per-client path: sampled client j's update. */

@@ -17,6 +17,9 @@
  * does DP-FedAvg (--dp-clip): the clipped updates summed, each once, the
  * noise added to the sum, over the clients sampled (a fixed denominator:
  * who reported does not change the scale).
+ *
+ * A round with no report (every sampled client dropped out or owns no
+ * sample), or too few for the rule, is kept: the server takes no step.
  */
 #include "fed/fed.h"
 #include "fed/dp.h"
@@ -93,6 +96,7 @@ rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, doubl
 {
     double n = total_weight(r), W = (double)a->W, P = (double)a->P;
     rg_status st = RG_OK;
+    a->kept = n == 0.0;   /* no client reported: nothing to aggregate, the model is kept */
     if (a->deterministic) {
         if (a->W > 1) {
             st = rg_comm_allgather(a->comm, a->slots, a->per * a->P, a->all);
@@ -100,7 +104,6 @@ rg_status rg_fed_aggregate(rg_fed_agg *a, const rg_round *r, float *delta, doubl
         } else {
             memcpy(a->all, a->slots, a->per * a->P * sizeof(float));
         }
-        a->kept = 0;
         if (st == RG_OK && a->f && rg_agg_needs_all(&a->f->agg)) return robust(a, r, delta);
         if (st == RG_OK && a->f && a->f->dp_clip > 0.0) {
             private_mean(a, r, delta);

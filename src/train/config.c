@@ -179,7 +179,7 @@ enum opt_kind {
     X("worker-batch", "NAME", "train", K_ENUM, worker_batch, "proportional|equal",          \
       "skewed --partition: each worker takes its share B*n_k/N of every batch (proportional) or B/W until its part runs dry (equal)") \
     X("deterministic", NULL, "train fed", K_FLAG, deterministic, NULL,                         \
-      "bitwise-identical results for any worker count dividing --det-shards")             \
+      "bitwise-identical results for any worker count (train: any dividing --det-shards)") \
     X("det-shards", "N", "train", K_INT, det_shards, NULL,                                 \
       "deterministic mode: gradient shards per global batch, reduced in a fixed tree")    \
     X("shard-optimizer", NULL, "train", K_FLAG, shard_optimizer, NULL,                     \
@@ -231,7 +231,7 @@ enum opt_kind {
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
     X("checkpoint-every-epoch", NULL, "train fed", K_FLAG, checkpoint_every_epoch, NULL,         \
-      "write a training checkpoint at the end of each epoch too (beside --checkpoint-every; fed: of each round)") \
+      "write a training checkpoint at the end of each epoch (fed: of each round), beside train's --checkpoint-every") \
     X("checkpoint-dir", "DIR", "train fed", K_STR, checkpoint_dir, NULL,                       \
       "directory for training checkpoints; empty: the --resume directory")                \
     X("keep", "K", "train fed", K_INT, keep, NULL, "keep the newest K training checkpoints")    \
@@ -911,6 +911,15 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
     rg_status st = RG_OK;
     if (!a || !b || !cJSON_IsObject(a)) {
         st = rg_error(RG_EDATA, "%s: its stored configuration is not a JSON object", what);
+        goto done;
+    }
+    /* a train checkpoint for regula fed, or a round's for regula train: say so, not "--clients 0" */
+    const cJSON *was = cJSON_GetObjectItemCaseSensitive(a, "clients"), *is = cJSON_GetObjectItemCaseSensitive(b, "clients");
+    int was_fed = cJSON_IsNumber(was) && was->valuedouble > 0, is_fed = cJSON_IsNumber(is) && is->valuedouble > 0;
+    if (was_fed != is_fed) {
+        st = rg_error(RG_EUSAGE, "--resume: %s is a checkpoint of regula %s, and this run is regula %s: a run resumes "
+                      "only from its own kind's checkpoints (--init FILE starts a run from a file's weights)",
+                      what, was_fed ? "fed" : "train", is_fed ? "fed" : "train");
         goto done;
     }
     for (const cJSON *x = b->child; x; x = x->next) {

@@ -178,14 +178,15 @@ void rg_log_checkpoint(FILE *f, uint64_t step, uint64_t samples)
     emit(f, o);
 }
 
-/* regula fed: the round's clients, an object "fed" of the epoch event */
-static void add_summary(cJSON *o, const char *key, double mean, double std, double worst)
+/* regula fed: the round's clients, an object "fed" of the epoch event;
+ * a round in which no client trained has no client figures (null) */
+static void add_summary(cJSON *o, const char *key, int present, double mean, double std, double worst)
 {
     cJSON *x = cJSON_AddObjectToObject(o, key);
     if (!x) return;
-    add_fig(x, "mean", mean);
-    add_fig(x, "std", std);
-    add_fig(x, "worst10", worst);
+    add_opt(x, "mean", present, mean);
+    add_opt(x, "std", present, std);
+    add_opt(x, "worst10", present, worst);
 }
 
 static void add_round(cJSON *o, const rg_round_stats *r, int regression)
@@ -199,16 +200,17 @@ static void add_round(cJSON *o, const rg_round_stats *r, int regression)
     add_u64(x, "stragglers", (uint64_t)r->stragglers);
     if (r->kept) cJSON_AddTrueToObject(x, "kept");
     if (r->dp) add_fig(x, "epsilon", r->epsilon);
-    add_summary(x, "client_loss", r->client_loss_mean, r->client_loss_std, r->client_loss_worst);
-    add_summary(x, "client_drift", r->drift_mean, r->drift_std, r->drift_worst);
-    add_summary(x, regression ? "client_mae" : "client_acc", r->client_acc_mean, r->client_acc_std,
+    int any = r->trained > 0;
+    add_summary(x, "client_loss", any, r->client_loss_mean, r->client_loss_std, r->client_loss_worst);
+    add_summary(x, "client_drift", any, r->drift_mean, r->drift_std, r->drift_worst);
+    add_summary(x, regression ? "client_mae" : "client_acc", any, r->client_acc_mean, r->client_acc_std,
                 r->client_acc_worst);
     add_fig(x, "bytes_up", r->bytes_up);
     add_fig(x, "bytes_down", r->bytes_down);
     cJSON *f = cJSON_AddObjectToObject(x, "strength");
     if (f) {
-        add_fig(f, "min", r->factor_min);
-        add_fig(f, "max", r->factor_max);
+        add_opt(f, "min", any, r->factor_min);
+        add_opt(f, "max", any, r->factor_max);
     }
 }
 

@@ -118,6 +118,7 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "server-beta1", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
         { "server-beta2", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
         { "server-eps", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
+        { "dp-delta", c->dp_clip <= 0.0, "it is the delta at which DP-FedAvg's epsilon is reported, and --dp-clip is off" },
     };
     char *out = malloc(1);
     size_t len = 0, nr = sizeof rules / sizeof *rules;

@@ -179,11 +179,17 @@ static rg_status resolve_fed(const rg_config *c, rg_plan *p, int *option)
     if (p->scope == RG_SCOPE_GLOBAL) p->scope = RG_SCOPE_SERVER;
     const char *opt = NULL, *why = NULL;
     int plain = !strcmp(c->algo, "fedavg") || !strcmp(c->algo, "fedprox");
+    int adaptive = !strcmp(c->algo, "fedadam") || !strcmp(c->algo, "fedyogi");
     if (!p->fed_setup.algo)
         opt = "algo", why = "unknown algorithm";
     else if (c->server_momentum > 0.0 && !plain)
-        opt = "server-momentum", why = "the server's momentum is fedavg's and fedprox's (FedAvgM); fedadam and fedyogi "
-                                       "keep moments of their own";
+        opt = "server-momentum",
+        why = adaptive ? "the server's momentum is fedavg's and fedprox's (FedAvgM); fedadam and fedyogi keep moments "
+                         "of their own (--server-beta1, --server-beta2)"
+            : !strcmp(c->algo, "scaffold") ? "the server's momentum is fedavg's and fedprox's (FedAvgM); scaffold's "
+                                             "server takes the plain step w += --server-lr x update"
+                                           : "the server's momentum is fedavg's and fedprox's (FedAvgM); feddyn's "
+                                             "server step is its own (w += update - h / alpha)";
     else if (c->local_epochs > 0 && c->local_steps > 0)
         opt = "local-steps", why = "give --local-epochs or --local-steps, not both";
     else if (p->strategy != RG_STRAT_ALLREDUCE)

@@ -224,7 +224,9 @@ expect 2 "--server-lr must be a finite number > 0, got -1" -- "${FE[@]}" --clien
 expect 2 "--server-momentum must be in [0,1), got 1" -- "${FE[@]}" --clients 5 --server-momentum 1
 expect 2 "--server-beta2 must be in [0,1), got 1.5" -- "${FE[@]}" --clients 5 --algo fedadam --server-beta2 1.5
 expect 2 "--server-eps must be a number > 0 that a float can hold, got 0" -- "${FE[@]}" --clients 5 --algo fedyogi --server-eps 0
-expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's" -- "${FE[@]}" --clients 5 --algo fedadam --server-momentum 0.9
+expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's (FedAvgM); fedadam and fedyogi keep moments" -- "${FE[@]}" --clients 5 --algo fedadam --server-momentum 0.9
+expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's (FedAvgM); scaffold's server takes the plain step" -- "${FE[@]}" --clients 5 --algo scaffold --server-momentum 0.9
+expect 2 "regula fed: --server-momentum: the server's momentum is fedavg's and fedprox's (FedAvgM); feddyn's server step is its own" -- "${FE[@]}" --clients 5 --algo feddyn --server-momentum 0.9
 # regula fed's robust aggregation, attacks, DP and heterogeneous clients (--sample 0.5 of 10: 5 a round)
 FR=("${FE[@]}" --clients 10 --sample 0.5)
 expect 2 "--aggregate: 'bogus' is not one of mean, median, trimmed:BETA, krum:F, multikrum:F,M" -- "${FR[@]}" --aggregate bogus

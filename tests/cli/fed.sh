@@ -31,6 +31,17 @@ done
 check "bytes up and down: the sampled clients' models" grep -q '"bytes_up":2680,"bytes_down":2680' "$T/fed.jsonl"
 check "the clients' strength factors: 1 without --mu-adapt" grep -q '"strength":{"min":1,"max":1}' "$T/fed.jsonl"
 
+# regula inspect tells the log in rounds, with the federated settings and the last round's clients
+run 0 -- "$REGULA" inspect "$T/fed.jsonl"
+check "inspect: a federated run of 3 rounds" grep -q "^$T/fed.jsonl: a finished federated run: 3 rounds, " "$T/out"
+check "inspect: the training line counts rounds (not train's default 10 epochs)" \
+    grep -q '^training:    adam, lr 0.05, batch 8, 3 rounds, seed 1$' "$T/out"
+check "inspect: the federated settings" grep -q '^federated:   fedavg, 20 clients (partition dirichlet:0.5), 10 a round, 1 local epoch, aggregate mean' "$T/out"
+check "inspect: the last round's clients" \
+    grep -Eq '^clients:     round 3: 10 of 10 reported, client_loss [0-9.]+\+-[0-9.]+ worst10 [0-9.]+, client_acc ' "$T/out"
+check "inspect: the bytes of the 3 rounds" grep -q '^rounds:      8040 bytes up, 8040 bytes down .*, 0 rounds kept the model$' "$T/out"
+check "inspect: best and last round" test "$(grep -c '^best round: \|^last round: ' "$T/out")" -eq 2
+
 # a regression's clients have an MAE (the worst: the highest): 2 clients of 300 samples, one pass each, so
 # their mean MAE is the round's running mae and worst10 the mean plus the spread (to the log's 9 digits)
 awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%.4f\n", 2 * a - b, a, b } }' \
@@ -102,12 +113,33 @@ for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
 done
 
+# early stopping and --save-best count rounds
+run 0 -- "${FED[@]}" --val-split 0.2 --early-stop 2 --save-best "$T/best.safetensors"
+check "--early-stop: the summary names the best round" grep -Eq '^val_loss .*  rounds 3  \(best round [1-3]\)$' "$T/out"
+check "--save-best: says which round it holds" grep -Eq "^regula: the best round, [1-3], is in $T/best.safetensors$" "$T/err"
+
+# a train checkpoint for regula fed, a round's for regula train: refused, saying which is which (not "--clients 0")
+run 0 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax, l2=0.001)' --epochs 1 \
+    --lr 0.05 --batch 8 --checkpoint-every-epoch --checkpoint-dir "$T/tck"
+run 2 -- "${FED[@]}" --rounds 4 --checkpoint-every-epoch --resume "$T/tck"
+check "fed --resume from a train checkpoint: refused, naming both commands" \
+    grep -q "^regula: --resume: $T/tck/ckpt-[0-9]*.safetensors is a checkpoint of regula train, and this run is regula fed" "$T/err"
+run 2 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax, l2=0.001)' --epochs 4 \
+    --lr 0.05 --batch 8 --checkpoint-every-epoch --resume "$T/ck"
+check "train --resume from a round's checkpoint: refused, naming both commands" \
+    grep -q "is a checkpoint of regula fed, and this run is regula train" "$T/err"
+
 run 0 -- "$REGULA" fed --help
 for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-alpha server-lr server-momentum server-beta1 \
          server-beta2 server-eps partition reg-scope deterministic checkpoint-every-epoch resume; do
     check "fed --help lists --$o" grep -q -- "--$o " "$T/out"
 done
 check "fed --help does not offer --epochs" bash -c "! grep -q -- '--epochs ' '$T/out'"
+# options fed does not take are named as train's, not offered to it
+check "fed --help: --deterministic holds for any worker count (--det-shards is train's)" \
+    grep -q -- '^  --deterministic  .*any worker count (train: any dividing --det-shards)$' "$T/out"
+check "fed --help: --checkpoint-every-epoch, a round's; --checkpoint-every is train's" \
+    grep -q -- "^  --checkpoint-every-epoch .*(fed: of each round), beside train's --checkpoint-every$" "$T/out"
 run 0 -- "$REGULA" --help
 check "regula --help lists fed" grep -q '^  fed ' "$T/out"
 

@@ -56,6 +56,32 @@ check "krum:2 with dropouts: the rounds with under 7 reports, and only they, kee
              k = index(\$0, \"\\\"kept\\\":true\") > 0; if ((t < 7) != k) bad = 1; if (k) n++ } END { exit bad || !n }'"
 check "the progress line says a round kept the model" grep -q '^round .*(too few reports for --aggregate: model kept)' "$T/err"
 
+# a kept round keeps the model and the server's state: no step, no momentum, no moments, no h/alpha, no
+# global L2 step (the model has one): its val_loss is the round's before, to the log's 9 digits
+# (krum:1 needs 5 reports; with half dropping out rounds 3 and 5 have 4 here, after rounds that moved)
+for algo in "fedavg --server-momentum 0.9" fedadam feddyn scaffold; do
+    # shellcheck disable=SC2086
+    run 0 -- "${FED[@]}" --model 'dense(8, relu, l2=0.1) dense(3, softmax, l2=0.1)' --rounds 6 --aggregate krum:1 \
+        --client-dropout 0.5 --algo $algo --log "$T/keep.jsonl"
+    check "--algo $algo: a kept round leaves the model as it was (and some round after a step is kept)" \
+        awk '/"event":"epoch"/ { v = $0; sub(/.*"val_loss":/, "", v); v = substr(v, 1, index(v, ",") - 1)
+                 k = index($0, "\"kept\":true") > 0
+                 if (k && n && v != prev) bad = 1
+                 if (k && n && !pk) after++
+                 prev = v; pk = k; n++ }
+             END { exit bad || !after }' "$T/keep.jsonl"
+done
+
+# a round in which no client reports (2 sampled, 99% dropping out): kept, with no client figures (null)
+run 0 -- "${FED0[@]}" --rounds 2 --sample 0.1 --client-dropout 0.99 --log "$T/none.jsonl" --progress lines
+check "no report: the round keeps the model (\"kept\":true)" \
+    test "$(grep -c '"trained":0,.*"kept":true,"client_loss":{"mean":null,"std":null,"worst10":null}' "$T/none.jsonl")" -eq 2
+check "no report: no strength factors (null)" grep -q '"strength":{"min":null,"max":null}' "$T/none.jsonl"
+check "no report: the progress line says so, without NaN client figures" \
+    test "$(grep -c '^round [12]/2 .* clients 0 of 2  (no client reported: model kept)  up 0 MB' "$T/err")" -eq 2
+run 0 -- "${FED0[@]}" --rounds 1 --client-dropout 0.5 --progress lines
+check "the progress line counts the clients that reported of those sampled" grep -Eq '^round 1/1 .* clients [0-9] of 10  client_loss ' "$T/err"
+
 # DP-FedAvg: the noise changes the model; epsilon in every round's event, finite, growing
 run 0 -- "${FED[@]}" --dp-clip 0.01
 check "clipping updates to norm 0.01 holds the model back (val_loss $(vloss) against $clean_loss)" \
@@ -72,6 +98,9 @@ e3=$(grep -o '"epsilon":[0-9.e+-]*' "$T/dp3.jsonl" | head -1 | cut -d: -f2)
 check "a larger --dp-delta gives a smaller epsilon ($e3 < ${eps%% *})" holds "$e3" "x < ${eps%% *}"
 run 0 -- "${FED[@]}" --log "$T/clean.jsonl"
 check "no epsilon without --dp-clip" bash -c "! grep -q epsilon '$T/clean.jsonl'"
+run 0 -- "${FED0[@]}" --rounds 1 --dp-delta 1e-3
+check "--dp-delta without --dp-clip: a warning that it changes nothing" \
+    grep -q '^regula: warning: --dp-delta 0.001 has no effect: .* --dp-clip is off' "$T/err"
 
 # heterogeneous clients: the samples each round reports
 check "clean: every round, 10 clients of 24 samples, none dropped or straggling" \

@@ -19,7 +19,8 @@ sed 's/\\-/-/g; s/\\f[BIR]//g; s/\\e/\\/g' "$T/regula.1" |
 # the page as man prints it
 groff -man -Tascii -P-cbou -rLL=2000n "$T/regula.1" 2>/dev/null | sed 's/^ *//' >"$T/page"
 
-for cmd in train eval predict plot inspect; do
+grep -q '^OPTIONS OF TRAIN, FED, EVAL AND PREDICT' "$T/page" && ok "the options' section names fed" || bad "the options' section names fed"
+for cmd in train fed eval predict plot inspect; do
     "$REGULA" "$cmd" --help >"$T/help" || bad "$cmd --help"
     # every "--name ARG  help (default: X)" of --help: the name on the page,
     # with the same text and default

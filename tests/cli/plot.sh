@@ -101,6 +101,20 @@ check "--x step --y loss picks the step events" test "$(series "$T/s2.svg")" -eq
 run 0 -- "$REGULA" plot "$T/a.jsonl" --fields
 check "--fields lists epoch fields and derived ones" grep -q 'epoch: .*bytes, bytes_sent.*comm_share' "$T/out"
 
+# --- regula fed's rounds: the members of the epoch events' fed object, by path (fed.client_loss.worst10)
+run 0 -- "$REGULA" fed --data "csv:$T/train.csv" --test-data "csv:$T/test.csv" --model 'dense(8, relu) dense(3, softmax)' \
+    --clients 8 --sample 0.5 --rounds 3 --batch 8 --lr 0.05 --dp-clip 1 --dp-noise 1 --log "$T/fed.jsonl"
+run 0 -- "$REGULA" plot "$T/fed.jsonl" --fields
+check "--fields lists the rounds' client figures by path" \
+    grep -q 'epoch: .*fed.bytes_up, .*fed.client_loss.mean, fed.client_loss.std, fed.client_loss.worst10, .*fed.epsilon' "$T/out"
+run 0 -- "$REGULA" plot "$T/fed.jsonl" --y fed.client_loss.mean,fed.client_loss.worst10 -o "$T/fed.svg"
+check "two of the rounds' client figures: 2 series" test "$(series "$T/fed.svg")" -eq 2
+check "... of a point per round" test "$(points 1 "$T/fed.svg")" -eq 3 -a "$(points 2 "$T/fed.svg")" -eq 3
+run 0 -- "$REGULA" plot "$T/fed.jsonl" --y epoch.fed.epsilon -o "$T/eps.svg"
+check "EVENT.PATH: epsilon per round" test "$(points 1 "$T/eps.svg")" -eq 3
+run 2 -- "$REGULA" plot "$T/fed.jsonl" --y fed.client_loss -o "$T/obj.svg"
+check "an object is no field: exit 2, listing its members" grep -q "unknown field 'fed.client_loss'.*fed.client_loss.mean" "$T/err"
+
 # --- unknown fields: exit 2, listing the known ones; no picture
 run 2 -- "$REGULA" plot "$T/a.jsonl" --y nope -o "$T/u.png"
 check "unknown y named" grep -q "unknown field 'nope'" "$T/err"
