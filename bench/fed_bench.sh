@@ -15,7 +15,8 @@
 #            dirichlet:0.3, 3 rounds: 1,000 and 10,000 clients at 100 a
 #            round, 10,000 at 200 a round, under FedAvg's mean and under
 #            --aggregate median (which gathers one update per client), and
-#            SCAFFOLD (state for every client that has taken part).
+#            SCAFFOLD (state for every client that has taken part) with
+#            that state in memory and on disk (--client-state).
 #   robust   20% sign-flip attackers (--attack signflip --attackers 0.2)
 #            against mean, median, trimmed:0.3 and krum:3 beside the clean
 #            mean, iid, 10 clients a round, ROBUST_ROUNDS rounds, SEEDS:
@@ -89,7 +90,8 @@ for part in $parts; do
     echo "| clients | a round | options | peak resident memory (MB) | seconds |"
     echo "|---|---|---|---|---|"
     for row in "1000 0.1" "10000 0.01" "10000 0.02" "1000 0.1 --aggregate median" "10000 0.01 --aggregate median" \
-               "10000 0.02 --aggregate median" "10000 0.01 --algo scaffold"; do
+               "10000 0.02 --aggregate median" "10000 0.01 --algo scaffold --client-state memory" \
+               "10000 0.01 --algo scaffold --client-state disk"; do
       read -r c s opts <<<"$row"
       local_opts=(); read -r -a local_opts <<<"${opts:-}"
       timed "mem$c-$s-${#local_opts[@]}-${opts##* }" --clients "$c" --partition dirichlet:0.3 --sample "$s" --rounds 3 \

@@ -523,6 +523,8 @@ typedef struct rg_config {
     double dp_delta;          /* ... the delta epsilon is reported at */
     double client_dropout;    /* a sampled client fails to report, with this probability */
     double straggler_frac;    /* a sampled client does a random share of its work, with this probability */
+    char client_state[8];     /* auto | memory | disk: where scaffold's and feddyn's per-client state lives */
+    char client_state_dir[512]; /* disk: the directory of its scratch file ("": $TMPDIR, else /tmp) */
     /* the front end's (the library reads none of these): how `regula train`
      * shows its progress on stderr, and how much it says */
     char progress[8];         /* auto | bar | lines | none */

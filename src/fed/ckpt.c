@@ -12,6 +12,7 @@
  * clients, each with client_n x P floats in client.
  */
 #include "fed/fed.h"
+#include "fed/cstore.h"
 #include <string.h>
 
 /* buf grown to hold want elements of size each (room kept in *cap) */
@@ -54,6 +55,44 @@ void rg_fed_state_free(rg_fed_state *s)
     rg_free(s->client);
     rg_free(s->raw);
     memset(s, 0, sizeof *s);
+}
+
+rg_cstore_kind rg_fed_store_kind(const rg_fed_setup *f, size_t P)
+{
+    double full = (double)f->clients * (double)f->algo->client_state * (double)P * sizeof(float);
+    if (!f->algo->client_state) return RG_CSTORE_MEMORY;
+    if (f->client_store != RG_CSTORE_AUTO) return (rg_cstore_kind)f->client_store;
+    return full > RG_CSTORE_AUTO_BYTES ? RG_CSTORE_DISK : RG_CSTORE_MEMORY;
+}
+
+rg_status rg_fed_store_check(const rg_fed_setup *f, size_t P)
+{
+    if (rg_fed_store_kind(f, P) != RG_CSTORE_DISK) return RG_OK;
+    rg_cstore *s;   /* a store of no client: makes its file and unlinks it, as the run's will */
+    rg_status st = rg_cstore_open(&s, RG_CSTORE_DISK, f->state_dir, 0, 0, 0);
+    rg_cstore_close(s);
+    return st;
+}
+
+rg_status rg_fed_state_read(const void *ctx, size_t off, void *buf, size_t n)
+{
+    const rg_fed_state *s = ctx;
+    size_t per = (size_t)(s->client_n * s->P), pb = per * sizeof(float);
+    RG_ASSERT(off % sizeof(float) == 0 && n % sizeof(float) == 0 && pb && off + n <= (size_t)s->n * pb);
+    if (!s->store) {
+        memcpy(buf, (const char *)s->client + off, n);
+        return RG_OK;
+    }
+    for (char *out = buf; n;) {   /* client i's floats from o on, up to its end */
+        size_t i = off / pb, o = (off % pb) / sizeof(float), k = per - o;
+        if (k * sizeof(float) > n) k = n / sizeof(float);
+        rg_status st = rg_cstore_read(s->store, (size_t)s->ids[i], o, (float *)(void *)out, k);
+        if (st != RG_OK) return st;
+        out += k * sizeof(float);
+        off += k * sizeof(float);
+        n -= k * sizeof(float);
+    }
+    return RG_OK;
 }
 
 rg_status rg_fed_state_check(const rg_fed_setup *f, size_t P, const rg_fed_state *s, const char *path)

@@ -19,20 +19,25 @@
  * gradient at w_g times lr x the clients' mean local steps.  Then every
  * replica holds the new w_g, and the round's figures are the world's.
  * The server's state and the clients' (SCAFFOLD's c_i, FedDyn's g_i, kept
- * for every client that has taken part) are replicated on every worker,
- * which updates them alike from the gathered updates.  A checkpoint at a
+ * for every client that has taken part, in the worker's store: memory or
+ * a scratch file, cstore.c) are replicated on every worker, which updates
+ * them alike from the gathered updates.  A checkpoint at a
  * round's end takes them from world rank 0 (save_fed, after every worker
  * has checked that its own are the same), and a resumed run puts them
  * back after init (load_fed).
  *
  * Invariant: between rounds every worker holds w_g and a fresh optimizer;
- * nothing of a client outlives its round, so memory grows with the
- * clients of a round, not with all clients.
+ * nothing of a client outlives its round but its own state in the store,
+ * so memory grows with the clients of a round, not with all clients
+ * (with the store on disk, the stateful algorithms' too).
  */
 #include "parallel/strategy.h"
 #include "fed/dp.h"
+#include "fed/cstore.h"
+#include "comm/dist.h"
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct fed {
     rg_strategy base;
@@ -45,8 +50,8 @@ typedef struct fed {
     float *delta;              /* [P] the aggregated update */
     const rg_fed_algo_ops *algo;
     float *server;             /* [server_state x P] */
-    float **cstate;            /* [C]: each client's own state, once it has trained */
-    float *zeros;              /* [client_state x P]: a client's before it trains */
+    rg_cstore *store;          /* each client's own state (client_state x P), once it has trained */
+    float **cview;             /* [m]: the round's clients' states, from the store */
     const float **upd;         /* [m] the server step's view of the updates */
     float **ust;               /* [m] ... and of the sampled clients' states */
     double *factor;            /* [C] each client's strength factor (--mu-adapt) */
@@ -166,6 +171,21 @@ static void factors_round(fed *f)
     rg_reg_scale((size_t)f->f.clients, f->weight, f->raw, f->factor);
 }
 
+/* The clients' state's store (--client-state): auto takes the disk when
+ * the full state, every client's, would pass RG_CSTORE_AUTO_BYTES, and
+ * world rank 0 says so (memory, the usual, goes unsaid). */
+static rg_status open_store(fed *f, size_t m)
+{
+    size_t per = (size_t)f->algo->client_state * f->P;
+    double full = (double)f->f.clients * (double)per * sizeof(float);
+    rg_cstore_kind kind = rg_fed_store_kind(&f->f, f->P);
+    if (f->f.client_store == RG_CSTORE_AUTO && kind == RG_CSTORE_DISK && f->base.rank == 0)
+        rg_log("regula fed: --client-state auto: on disk, in a scratch file in %s (%d clients x %zu floats = "
+               "%.2f GB, over 1 GiB: memory holds a round's clients' alone)", f->f.state_dir, f->f.clients, per,
+               full / 1e9);
+    return rg_cstore_open(&f->store, kind, f->f.state_dir, (size_t)f->f.clients, per, m);
+}
+
 static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
     fed *f = (fed *)s;
@@ -188,12 +208,12 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
                            .f = &f->f, .seed = f->seed };
     size_t ss = (size_t)f->algo->server_state, cs = (size_t)f->algo->client_state;
     f->server = rg_calloc(ss ? ss * P : 1, sizeof(float));
-    f->cstate = rg_calloc(cs ? (size_t)f->f.clients : 1, sizeof *f->cstate);
-    f->zeros = rg_calloc(cs ? cs * P : 1, sizeof(float));
+    f->cview = rg_calloc(m, sizeof *f->cview);
     f->upd = rg_calloc(m, sizeof *f->upd);
     f->ust = rg_calloc(m, sizeof *f->ust);
-    if (!f->server || !f->cstate || !f->zeros || !f->upd || !f->ust || factors_init(f, env) != RG_OK)
+    if (!f->server || !f->cview || !f->upd || !f->ust || factors_init(f, env) != RG_OK)
         return rg_error(RG_ENOMEM, "out of memory: federated worker %d's %s state", s->rank, f->algo->name);
+    if (cs && (st = open_store(f, m)) != RG_OK) return st;
     f->global = rg_calloc(P, sizeof(float));
     f->delta = rg_calloc(P, sizeof(float));
     f->cl = rg_calloc(3 * m, sizeof *f->cl);
@@ -223,6 +243,8 @@ static rg_status deal(rg_strategy *s, uint64_t epoch, const rg_deal **out)
     if (st == RG_OK)
         st = rg_deal_make(&f->deal, &f->round, f->parts, f->batch, s->rank, s->world, f->shuffle, f->seed, f->factor);
     if (st != RG_OK) return st;
+    if (f->store && (st = rg_cstore_begin(f->store, f->round.client, f->round.trained, f->round.m, f->cview)) != RG_OK)
+        return st;
     f->deal.attack = &f->f.attack;
     f->deal.classes = f->classes;
     memcpy(f->global, rg_model_params(s->m), f->P * sizeof(float));
@@ -246,27 +268,30 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
     x->local = 1;
     if (!f->algo->client_grad || f->deal.start[f->es + 1] == f->deal.start[f->es]) return RG_OK;
     size_t j = (size_t)s->rank + f->cur * (size_t)s->world;
-    float *mine = f->algo->client_state ? f->cstate[f->round.client[j]] : NULL;
     rg_fed_ctx cx = { .f = &f->f, .P = f->P, .clients = f->f.clients, .wg = f->global, .server = f->server,
-                      .mine = mine ? mine : f->zeros, .factor = f->factor[f->round.client[j]] };
+                      .mine = f->store ? f->cview[j] : NULL, .factor = f->factor[f->round.client[j]] };
     x->fig.reg += f->algo->client_grad(&cx, rg_model_params(s->m), x->grad);
     return RG_OK;
 }
 
 /* The server step's view of the round: each sampled client's update (on
- * the per-client path) and its own state, made when it first trains. */
-static rg_status round_view(fed *f)
+ * the per-client path) and its own state (the round's views of the
+ * store), which a checkpoint still being written may not see change:
+ * this waits for it, answering peers meanwhile. */
+static void round_view(fed *f)
 {
-    size_t cs = (size_t)f->algo->client_state;
     for (size_t j = 0; j < f->round.m; j++) {
         int took = f->round.trained[j] > 0;
-        uint32_t c = f->round.client[j];
         f->upd[j] = took && f->agg.deterministic ? rg_fed_client_update(&f->agg, j) : NULL;
-        if (took && cs && !f->cstate[c] && !(f->cstate[c] = rg_calloc(cs * f->P, sizeof(float))))
-            return rg_error(RG_ENOMEM, "out of memory: the state of client %u (%zu floats each)", c, cs * f->P);
-        f->ust[j] = cs ? f->cstate[c] : NULL;
+        f->ust[j] = f->store ? f->cview[j] : NULL;
     }
-    return RG_OK;
+    if (!f->store) return;
+    while (rg_cstore_busy(f->store)) {
+        rg_dist_service();
+        struct timespec nap = { 0, 1000000 };
+        nanosleep(&nap, NULL);
+    }
+    rg_cstore_hold(f->store);
 }
 
 /* The global penalty's step size: lr x the clients' mean local steps
@@ -298,12 +323,11 @@ static rg_status server_step(fed *f, float lr)
     size_t P = f->P;
     int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
     int inside = penalise && (f->algo->adaptive || (f->algo->server_step == rg_fed_server_sgd && f->f.server_momentum != 0.0));
-    if (f->agg.kept) {
+    if (f->agg.kept) {   /* (the round's clients' states stay as they were: none is committed) */
         memcpy(w, f->global, P * sizeof(float));
         return RG_OK;
     }
-    rg_status st = round_view(f);
-    if (st != RG_OK) return st;
+    round_view(f);
     float eta = penalise ? penalty_eta(f, lr) : 0.0f;
     if (penalise) {   /* at w_g, as a synchronous step takes it at the step's start */
         memcpy(w, f->global, P * sizeof(float));
@@ -315,6 +339,8 @@ static rg_status server_step(fed *f, float lr)
     rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = f->global, .server = f->server,
                       .round = &f->round, .upd = f->upd, .state = f->ust, .lr = lr };
     f->algo->server_step(&cx, inside ? pen : f->delta);
+    rg_status st = f->store ? rg_cstore_commit(f->store, f->round.client, f->round.trained, f->round.m) : RG_OK;
+    if (st != RG_OK) return st;
     factors_round(f);
     if (penalise && !inside)
         for (size_t q = 0; q < P; q++) f->global[q] -= eta * pen[q];
@@ -394,18 +420,24 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
 
 /* ---- checkpoints: the state a round leaves (ckpt.c) ---- */
 
-/* FNV-1a of what every worker should hold alike. */
-static uint64_t state_hash(const fed *f)
+/* FNV-1a of what every worker should hold alike (the clients' states
+ * read a client at a time through the round's first view). */
+static rg_status state_hash(const fed *f, uint64_t *out)
 {
-    size_t P = f->P, cs = (size_t)f->algo->client_state;
+    size_t P = f->P, per = (size_t)f->algo->client_state * P;
     uint64_t h = rg_fnv1a(RG_FNV_INIT, f->server, rg_fed_server_kept(&f->f) * P * sizeof(float));
-    for (int c = 0; cs && c < f->f.clients; c++)
-        if (f->cstate[c]) {
+    float *buf = f->store && f->f.clients ? rg_malloc((per ? per : 1) * sizeof(float)) : NULL;
+    if (f->store && !buf) return rg_error(RG_ENOMEM, "out of memory: a client's state (%zu floats)", per);
+    rg_status st = RG_OK;
+    for (int c = 0; f->store && st == RG_OK && c < f->f.clients; c++)
+        if (rg_cstore_has(f->store, (size_t)c) && (st = rg_cstore_read(f->store, (size_t)c, 0, buf, per)) == RG_OK) {
             h = rg_fnv1a(h, &c, sizeof c);
-            h = rg_fnv1a(h, f->cstate[c], cs * P * sizeof(float));
+            h = rg_fnv1a(h, buf, per * sizeof(float));
         }
+    rg_free(buf);
     if (f->f.mu_adapt == RG_ADAPT_DIVERGENCE) h = rg_fnv1a(h, f->raw, (size_t)f->f.clients * sizeof(double));
-    return h;
+    *out = h;
+    return st;
 }
 
 /* World rank 0's state is written for all: every worker updates its own
@@ -414,8 +446,10 @@ static rg_status same_everywhere(fed *f)
 {
     rg_strategy *s = &f->base;
     if (s->world == 1) return RG_OK;
-    uint64_t mine = state_hash(f), first = mine;
-    rg_status st = rg_comm_broadcast(s->comm, &first, sizeof first, 0);
+    uint64_t mine = 0, first;
+    rg_status st = state_hash(f, &mine);
+    first = mine;
+    if (st == RG_OK) st = rg_comm_broadcast(s->comm, &first, sizeof first, 0);
     double differ = first != mine;
     if (st == RG_OK) st = rg_comm_allreduce_f64(s->comm, &differ, 1, RG_REDUCE_SUM);
     if (st == RG_OK && differ > 0.0)
@@ -430,17 +464,17 @@ static rg_status save_fed(rg_strategy *s, rg_fed_state *out)
     fed *f = (fed *)s;
     rg_status st = same_everywhere(f);
     if (st != RG_OK || !out) return st;
-    size_t P = f->P, cs = (size_t)f->algo->client_state, C = (size_t)f->f.clients, n = 0, per = cs * P;
-    for (size_t c = 0; cs && c < C; c++) n += f->cstate[c] != NULL;
+    size_t P = f->P, C = (size_t)f->f.clients, n = f->store ? rg_cstore_count(f->store) : 0;
     int div = f->f.mu_adapt == RG_ADAPT_DIVERGENCE;
-    st = rg_fed_state_size(out, P, rg_fed_server_kept(&f->f), n, cs, div ? C : 0);
+    /* the clients' states stay in the store: the writer reads them from it
+     * a client at a time (it pins the store; the next server step waits) */
+    st = rg_fed_state_size(out, P, rg_fed_server_kept(&f->f), n, 0, div ? C : 0);
     if (st != RG_OK) return st;
+    out->client_n = n ? (uint64_t)f->algo->client_state : 0;
+    out->store = n ? f->store : NULL;
     if (out->server_n) memcpy(out->server, f->server, (size_t)out->server_n * P * sizeof(float));
-    for (size_t c = 0, i = 0; cs && c < C; c++)
-        if (f->cstate[c]) {
-            out->ids[i] = c;
-            memcpy(out->client + i++ * per, f->cstate[c], per * sizeof(float));
-        }
+    for (size_t c = 0, i = 0; n && c < C; c++)
+        if (rg_cstore_has(f->store, c)) out->ids[i++] = c;
     if (div) memcpy(out->raw, f->raw, C * sizeof(double));
     return RG_OK;
 }
@@ -454,11 +488,8 @@ static rg_status load_fed(rg_strategy *s, const rg_fed_state *in)
     size_t P = f->P, per = (size_t)f->algo->client_state * P, C = (size_t)f->f.clients;
     if (in->server_n) memcpy(f->server, in->server, (size_t)in->server_n * P * sizeof(float));
     for (uint64_t i = 0; i < in->n; i++) {
-        float **mine = &f->cstate[in->ids[i]];
-        if (!*mine && !(*mine = rg_malloc(per * sizeof(float))))
-            return rg_error(RG_ENOMEM, "out of memory: the state of client %llu (%zu floats)",
-                            (unsigned long long)in->ids[i], per);
-        memcpy(*mine, in->client + i * per, per * sizeof(float));
+        rg_status st = rg_cstore_put(f->store, (size_t)in->ids[i], in->client + i * per);
+        if (st != RG_OK) return st;
     }
     if (in->clients == C && C) {   /* divergence: the factors from the figures, as after the round */
         memcpy(f->raw, in->raw, C * sizeof(double));
@@ -480,9 +511,8 @@ static void free_fed(rg_strategy *s)
     rg_free(f->agg.slots);
     rg_free(f->agg.all);
     rg_free(f->server);
-    for (int c = 0; f->cstate && f->algo && f->algo->client_state && c < f->f.clients; c++) rg_free(f->cstate[c]);
-    rg_free(f->cstate);
-    rg_free(f->zeros);
+    rg_cstore_close(f->store);
+    rg_free(f->cview);
     rg_free(f->upd);
     rg_free(f->ust);
     rg_free(f->factor);

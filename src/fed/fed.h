@@ -24,6 +24,7 @@
 #include "reg/reg.h"
 #include "fed/aggregate.h"
 #include "fed/attack.h"
+#include <stdatomic.h>
 
 typedef struct rg_fed_algo_ops rg_fed_algo_ops;
 
@@ -49,6 +50,8 @@ typedef struct rg_fed_setup {
     double dp_delta;           /* --dp-delta: the delta epsilon is reported at */
     double dropout;            /* --client-dropout: a sampled client fails to report */
     double straggler;          /* --straggler-frac: a sampled client does part of its work */
+    int client_store;          /* --client-state: an rg_cstore_kind (cstore.h), auto included */
+    const char *state_dir;     /* --client-state-dir, resolved: where disk's scratch file goes */
 } rg_fed_setup;
 
 /* 1 when the server needs every client's update, not their weighted sum:
@@ -168,16 +171,24 @@ typedef struct rg_fed_state {
     float *server;             /* [server_n x P]: c, h, FedAdam's m and v, the momentum */
     uint64_t n, client_n;      /* clients with state of their own; arrays of P each */
     uint64_t *ids;             /* [n] those clients, ascending */
-    float *client;             /* [n x client_n x P]: SCAFFOLD's c_i, FedDyn's g_i */
+    float *client;             /* [n x client_n x P]: SCAFFOLD's c_i, FedDyn's g_i; NULL
+                                  when store holds them (a checkpoint being written) */
+    struct rg_cstore *store;   /* the run's store of the clients' states (cstore.h), read
+                                  a client at a time (rg_fed_state_read), or NULL */
     uint64_t clients;          /* C when raw is kept, else 0 */
     double *raw;               /* [clients]: --mu-adapt divergence's last figure of each */
     size_t cap_server, cap_n, cap_client, cap_raw;   /* what the arrays hold room for */
+    atomic_int loaded;         /* a resumed run's workers that have put it in place */
 } rg_fed_state;
 /* Sizes s for (P, server_n, n, client_n, clients), keeping what room it
  * has: RG_ENOMEM (s as it was) when memory runs out. */
 rg_status rg_fed_state_size(rg_fed_state *s, uint64_t P, uint64_t server_n, uint64_t n, uint64_t client_n,
                             uint64_t clients);
 void rg_fed_state_free(rg_fed_state *s);
+/* n bytes of the tensor fed.client_state ([n, client_n, P] F32) from byte
+ * off into buf, from client or, a client at a time, from store (ctx: the
+ * rg_fed_state; off and n multiples of 4): the checkpoint writer's source. */
+rg_status rg_fed_state_read(const void *ctx, size_t off, void *buf, size_t n);
 /* RG_OK when s (NULL: a checkpoint without federated state) is what a
  * run of f with P parameters keeps; else RG_EDATA naming path and what
  * differs. */

@@ -607,9 +607,9 @@ static rg_status check_inputs(const char *path, const rg_st_tensor_in *t, size_t
                             path, name, t[i].ndim);
         if (!shape_nbytes(t[i].shape, t[i].ndim, t[i].dtype, &nbytes[i]))
             return rg_error(RG_ENOMEM, "%s: tensor '%s': size overflows", path, name);
-        if (nbytes[i] && !t[i].data)
+        if (nbytes[i] && !t[i].data && !t[i].read)
             return rg_error(RG_EUSAGE, "%s: tensor '%s': no data", path, name);
-        if (!(flags & RG_ST_ALLOW_NONFINITE)) {
+        if (!(flags & RG_ST_ALLOW_NONFINITE) && t[i].data) {   /* a streamed one: as it is written */
             size_t bad = find_nonfinite(&t[i], nbytes[i]);
             if (bad != SIZE_MAX)
                 return rg_error(RG_ENONFINITE, "%s: tensor '%s' element %zu is not finite; "
@@ -657,6 +657,31 @@ static int write_all(int fd, const void *p, size_t n)
     return 1;
 }
 
+/* A streamed tensor (t->read), a chunk at a time: read, checked finite
+ * unless flags allow otherwise, written.  RG_EIO/RG_ENONFINITE, or the
+ * reader's error, naming path. */
+static rg_status write_streamed(int fd, const char *path, const rg_st_tensor_in *t, size_t nbytes, unsigned flags,
+                                unsigned char *buf)
+{
+    char eb[128];
+    size_t es = rg_st_dtype_size(t->dtype);
+    for (size_t off = 0; off < nbytes;) {
+        size_t k = nbytes - off < RG_ST_CHUNK ? nbytes - off : RG_ST_CHUNK;
+        rg_status s = t->read(t->ctx, off, buf, k);
+        if (s != RG_OK) return rg_error_prefix(s, "%s: tensor '%s': ", path, t->name);
+        rg_st_tensor_in part = *t;
+        part.data = buf;
+        size_t bad = flags & RG_ST_ALLOW_NONFINITE ? SIZE_MAX : find_nonfinite(&part, k);
+        if (bad != SIZE_MAX)
+            return rg_error(RG_ENONFINITE, "%s: tensor '%s' element %zu is not finite; refusing to write it", path,
+                            t->name, off / es + bad);
+        if (!write_all(fd, buf, k))
+            return rg_error(RG_EIO, "%s: writing tensor '%s' failed: %s", path, t->name, errstr(errno, eb, sizeof eb));
+        off += k;
+    }
+    return RG_OK;
+}
+
 /* The directory holding path ("." or "/" at the edges), malloc'd. */
 static char *dir_of(const char *path)
 {
@@ -694,9 +719,15 @@ rg_status rg_st_write(const char *path, const rg_st_tensor_in *tensors, size_t n
     size_t *nbytes = rg_calloc(n ? n : 1, sizeof *nbytes);
     if (!nbytes) return rg_error(RG_ENOMEM, "%s: out of memory", path);
     char *hdr = NULL, *tmp = NULL, *dir = NULL;
+    unsigned char *chunk = NULL;
     int fd = -1;
     rg_status s = check_inputs(path, tensors, n, meta_kv, n_meta, flags, nbytes);
     if (s != RG_OK) goto out;
+    for (size_t i = 0; i < n && !chunk; i++)
+        if (!tensors[i].data && nbytes[i] && !(chunk = rg_malloc(RG_ST_CHUNK))) {
+            s = rg_error(RG_ENOMEM, "%s: out of memory", path);
+            goto out;
+        }
 
     emit e = {0};
     emit_header(&e, tensors, n, nbytes, meta_kv, n_meta);
@@ -724,7 +755,8 @@ rg_status rg_st_write(const char *path, const rg_st_tensor_in *tensors, size_t n
     }
     int ok = write_all(fd, hdr, 8 + e.len);
     for (size_t i = 0; ok && i < n; i++) {
-        ok = write_all(fd, tensors[i].data, nbytes[i]);
+        if (tensors[i].data || !nbytes[i]) ok = write_all(fd, tensors[i].data, nbytes[i]);
+        else if ((s = write_streamed(fd, path, &tensors[i], nbytes[i], flags, chunk)) != RG_OK) goto fail;
         if (i == n / 2 && (flags & RG_ST_CRASH_POINT)) rg_hook_point("ckpt-write");   /* kill tests */
     }
     if (!ok) {
@@ -753,6 +785,7 @@ fail:
     fd = -1;
     unlink(tmp);
 out:
+    rg_free(chunk);
     rg_free(dir);
     rg_free(tmp);
     rg_free(hdr);

@@ -73,14 +73,20 @@ void rg_st_meta_at(const rg_st *st, size_t i, const char **key, const char **val
 
 /* A tensor to write.  data holds product(shape) elements of dtype in
  * little-endian order (this host's order; regula requires a little-endian
- * host). */
+ * host).  Or, data NULL, read gives them a chunk at a time: n bytes from
+ * byte off into buf (off and n multiples of the element size), so that a
+ * tensor larger than memory can be written (regula fed's clients' state). */
 typedef struct rg_st_tensor_in {
     const char *name;
     rg_st_dtype dtype;
     int ndim;
     size_t shape[RG_ST_MAX_DIMS];
     const void *data;
+    rg_status (*read)(const void *ctx, size_t off, void *buf, size_t n);
+    const void *ctx;
 } rg_st_tensor_in;
+/* Bytes of a streamed tensor (read) per call. */
+#define RG_ST_CHUNK ((size_t)1 << 20)
 
 enum {
     RG_ST_ALLOW_NONFINITE = 1,  /* write NaN/Inf floats instead of refusing */

@@ -228,6 +228,11 @@ enum opt_kind {
     X("straggler-frac", "F", "fed", K_DOUBLE, straggler_frac, NULL,                         \
       "fed: a sampled client is, with probability F, a straggler that does a random share of its local " \
       "steps; the mean weighs clients by the samples they trained on")                    \
+    X("client-state", "WHERE", "fed", K_ENUM, client_state, "auto|memory|disk",             \
+      "fed: scaffold's and feddyn's per-client state in memory, or in a scratch file on disk (only the round's " \
+      "clients in memory); auto: disk when every client's state would pass 1 GiB") \
+    X("client-state-dir", "DIR", "fed", K_STR, client_state_dir, NULL,                      \
+      "fed: the directory of --client-state disk's scratch file (unlinked at once); empty: $TMPDIR, else /tmp") \
     X("checkpoint-every", "N", "train", K_LONG, checkpoint_every, NULL,                   \
       "write a training checkpoint every N steps (weights, optimizer, data cursor); 0 = off") \
     X("checkpoint-every-epoch", NULL, "train fed", K_FLAG, checkpoint_every_epoch, NULL,         \
@@ -343,6 +348,7 @@ void rg_config_defaults(rg_config *c)
     c->server_eps = 1e-3;
     snprintf(c->aggregate, sizeof c->aggregate, "mean");
     snprintf(c->attack, sizeof c->attack, "none");
+    snprintf(c->client_state, sizeof c->client_state, "auto");
     c->dp_delta = 1e-5;
     snprintf(c->progress, sizeof c->progress, "auto");
     snprintf(c->format, sizeof c->format, "text");
@@ -826,6 +832,8 @@ uint64_t rg_config_hash(const rg_config *c)
     t.proba = t.metrics = 0;                           /* what eval and predict print */
     t.top = 0;
     snprintf(t.format, sizeof t.format, "text");
+    snprintf(t.client_state, sizeof t.client_state, "auto");   /* where fed keeps state: the same bits */
+    t.client_state_dir[0] = 0;
     char *json = rg_config_json(&t);
     if (!json) return 0;
     uint64_t h = rg_fnv1a(RG_FNV_INIT, json, strlen(json));
@@ -838,7 +846,8 @@ uint64_t rg_config_hash(const rg_config *c)
 static const char *const g_resume_free[] = {
     "log", "log-every", "save", "save-best", "load", "input", "init", "threads", "gemm", "workers",
     "shard-optimizer", "checkpoint-every", "checkpoint-every-epoch", "checkpoint-dir", "keep", "resume",
-    "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", NULL
+    "comm-timeout", "progress", "quiet", "verbose", "proba", "top", "metrics", "format", "client-state",
+    "client-state-dir", NULL
 };
 
 void rg_config_resume_normalise(rg_config *c)

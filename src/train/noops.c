@@ -63,6 +63,7 @@ char *rg_config_noops(const rg_config *c, int processes)
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
     int fed = c->clients > 0;
     int adaptive = !strcmp(c->algo, "fedadam") || !strcmp(c->algo, "fedyogi");
+    int stateful = !strcmp(c->algo, "scaffold") || !strcmp(c->algo, "feddyn");
     int reg = !strcmp(c->loss, "mse") || !strcmp(c->loss, "mae");
     const rule rules[] = {
         { "momentum", !sgd && !rms, "adam and adamw keep no momentum buffer (their --beta1 is the first moment's decay)" },
@@ -119,6 +120,10 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "server-beta2", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
         { "server-eps", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
         { "dp-delta", c->dp_clip <= 0.0, "it is the delta at which DP-FedAvg's epsilon is reported, and --dp-clip is off" },
+        { "client-state", !stateful, "it is where scaffold's and feddyn's clients keep their state, and neither is "
+          "the algorithm" },
+        { "client-state-dir", !stateful || !strcmp(c->client_state, "memory"),
+          "it is where --client-state disk keeps scaffold's and feddyn's clients' state, and that is not on disk" },
     };
     char *out = malloc(1);
     size_t len = 0, nr = sizeof rules / sizeof *rules;

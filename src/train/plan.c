@@ -5,6 +5,7 @@
  * the data or the worker count are the trainer's, at set-up.
  */
 #include "train/plan.h"
+#include "fed/cstore.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,10 @@ static rg_status resolve_fed_robust(const rg_config *c, rg_plan *p, int *option)
     f->dp_delta = c->dp_delta;
     f->dropout = c->client_dropout;
     f->straggler = c->straggler_frac;
+    f->client_store = !strcmp(c->client_state, "memory") ? RG_CSTORE_MEMORY
+                    : !strcmp(c->client_state, "disk") ? RG_CSTORE_DISK : RG_CSTORE_AUTO;
+    const char *tmp = getenv("TMPDIR");
+    f->state_dir = c->client_state_dir[0] ? c->client_state_dir : tmp && *tmp ? tmp : "/tmp";
     const char *opt = NULL, *why = NULL;
     if (f->attack.kind != RG_ATTACK_NONE && c->attackers <= 0.0)
         opt = "attackers", why = "--attack needs the share of the clients that attack, a FRACTION > 0";

@@ -94,7 +94,26 @@ static void fnv_tensor(fnv *f, const char *name, rg_st_dtype dt, int ndim, const
         uint64_t v = shape[d];
         fnv_put(f, &v, sizeof v);
     }
-    fnv_put(f, data, nbytes);
+    if (data) fnv_put(f, data, nbytes);
+}
+
+/* A tensor to write, its bytes read a chunk at a time when it streams them
+ * (x->read: the clients' state of regula fed, never whole in memory). */
+static rg_status fnv_tensor_in(fnv *f, const rg_st_tensor_in *x, unsigned char **chunk)
+{
+    size_t nbytes = rg_st_dtype_size(x->dtype);
+    for (int d = 0; d < x->ndim; d++) nbytes *= x->shape[d];
+    fnv_tensor(f, x->name, x->dtype, x->ndim, x->shape, x->data, nbytes);
+    if (x->data || !nbytes) return RG_OK;
+    if (!*chunk && !(*chunk = rg_malloc(RG_ST_CHUNK))) return rg_error(RG_ENOMEM, "out of memory: a checkpoint");
+    for (size_t off = 0; off < nbytes;) {
+        size_t k = nbytes - off < RG_ST_CHUNK ? nbytes - off : RG_ST_CHUNK;
+        rg_status s = x->read(x->ctx, off, *chunk, k);
+        if (s != RG_OK) return s;
+        fnv_put(f, *chunk, k);
+        off += k;
+    }
+    return RG_OK;
 }
 
 /* Order of n names, sorted (insertion sort: a dozen tensors). */
@@ -213,8 +232,10 @@ static size_t fed_tensors(const rg_fed_state *f, rg_st_tensor_in *t)
     if (f && f->n) {
         t[n++] = (rg_st_tensor_in){ .name = "fed.clients", .dtype = RG_ST_U64, .ndim = 1, .shape = {(size_t)f->n},
                                     .data = f->ids };
+        /* from the run's store, a client at a time, when it holds them */
         t[n++] = (rg_st_tensor_in){ .name = "fed.client_state", .dtype = RG_ST_F32, .ndim = 3,
-                                    .shape = {(size_t)f->n, (size_t)f->client_n, P}, .data = f->client };
+                                    .shape = {(size_t)f->n, (size_t)f->client_n, P}, .data = f->client,
+                                    .read = rg_fed_state_read, .ctx = f };
     }
     if (f && f->clients)
         t[n++] = (rg_st_tensor_in){ .name = "fed.divergence", .dtype = RG_ST_F64, .ndim = 1,
@@ -278,12 +299,9 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     size_t idx[MAX_T];
     for (size_t i = 0; i < n; i++) names[i] = t[i].name;
     sort_idx(names, n, idx);
-    for (size_t k = 0; k < n; k++) {
-        const rg_st_tensor_in *x = &t[idx[k]];
-        size_t elems = 1;
-        for (int d = 0; d < x->ndim; d++) elems *= x->shape[d];
-        fnv_tensor(&f, x->name, x->dtype, x->ndim, x->shape, x->data, elems * rg_st_dtype_size(x->dtype));
-    }
+    unsigned char *chunk = NULL;
+    for (size_t k = 0; k < n && s == RG_OK; k++) s = fnv_tensor_in(&f, &t[idx[k]], &chunk);
+    rg_free(chunk);
     size_t midx[MAX_META];
     sort_idx(meta_k, NMETA, midx);
     for (size_t k = 0; k < NMETA; k++) {
@@ -299,7 +317,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
 
     char path[4200];
     ck_name(path, sizeof path, dir, ck->n.step);
-    s = rg_st_write(path, t, n, kv, NMETA + 1, RG_ST_CRASH_POINT);
+    if (s == RG_OK) s = rg_st_write(path, t, n, kv, NMETA + 1, RG_ST_CRASH_POINT);
     if (s == RG_ENONFINITE)
         s = rg_error_prefix(s, "not writing checkpoint %s: ", path);
     rg_free(mt);

@@ -18,6 +18,7 @@
 #include "comm/comm.h"
 #include "comm/dist.h"
 #include "train/run.h"
+#include "fed/cstore.h"
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -287,6 +288,7 @@ static rg_status outputs(rg_run *r, rg_run_state *ck, int *found, char *path, si
     const rg_config *c = r->c;
     const char *dir = r->p->ck_dir;
     rg_status st = check_resume_dir(c->resume);
+    if (st == RG_OK && r->p->fed) st = rg_fed_store_check(&r->p->fed_setup, rg_model_param_count(r->m));
     if (st != RG_OK) return st;
     if ((c->save[0] && (st = check_output("--save", c->save)) != RG_OK) ||
         (c->save_best[0] && (st = check_output("--save-best", c->save_best)) != RG_OK) ||

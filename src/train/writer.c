@@ -14,6 +14,7 @@
 #include "nn/model.h"
 #include "train/train.h"
 #include "fed/fed.h"
+#include "fed/cstore.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -71,6 +72,7 @@ struct rg_writer {
     rg_model *snap;             /* weights as they were at the snapshot */
     rg_run_state ck;            /* arrays owned here */
     bg_job job;                 /* the write in flight */
+    rg_cstore *pinned;          /* regula fed's clients' states, read by the write in flight */
 };
 
 rg_status rg_writer_create(rg_writer **out, const char *dir, const rg_config *c, const rg_model *m, int nstate,
@@ -126,7 +128,9 @@ rg_status rg_writer_wait(rg_writer *w, FILE *log)
 static rg_status write_fn(void *arg)
 {
     rg_writer *w = arg;
-    return rg_ckpt_write(w->dir, w->snap, w->c, &w->ck, w->keep);
+    rg_status st = rg_ckpt_write(w->dir, w->snap, w->c, &w->ck, w->keep);
+    if (w->pinned) rg_cstore_unpin(w->pinned);   /* the next server step may change them now */
+    return st;
 }
 
 rg_status rg_writer_start(rg_writer *w, const rg_model *m, const rg_counters *n, const rg_sums *f)
@@ -136,7 +140,13 @@ rg_status rg_writer_start(rg_writer *w, const rg_model *m, const rg_counters *n,
     w->ck.n.has_best = has_best;
     w->ck.f = *f;
     memcpy(rg_model_params(w->snap), rg_model_params((rg_model *)m), rg_model_param_count(m) * sizeof(float));
-    return bg_start(&w->job, write_fn, w);
+    /* regula fed's clients' states are not copied: the write reads them from
+     * their store, which keeps them as they are till it is done */
+    w->pinned = w->ck.fed ? w->ck.fed->store : NULL;
+    if (w->pinned) rg_cstore_pin(w->pinned);
+    rg_status st = bg_start(&w->job, write_fn, w);
+    if (st != RG_OK && w->pinned) rg_cstore_unpin(w->pinned);
+    return st;
 }
 
 void rg_writer_free(rg_writer *w)

@@ -248,6 +248,7 @@ expect 2 "regula fed: --dp-clip: DP-FedAvg's noise is calibrated to the sum of t
 expect 2 "regula fed: --dp-clip: scaffold's and feddyn's clients send state of their own" -- "${FR[@]}" --dp-clip 1 --algo scaffold
 expect 2 "--client-dropout must be a probability in [0, 1), got 1" -- "${FR[@]}" --client-dropout 1
 expect 2 "--straggler-frac must be a probability in [0, 1], got 2" -- "${FR[@]}" --straggler-frac 2
+expect 2 "--client-state: unknown value 'ssd' (expected auto, memory or disk)" -- "${FR[@]}" --algo scaffold --client-state ssd
 expect 2 "--attack labelflip: the data has no class labels to flip (a regression)" -- "${FR[@]}" --loss mse --model 'dense(1)' --attack labelflip --attackers 0.2
 expect 2 "--aggregate is not an option of 'train'" -- "${TR[@]}" --aggregate median
 
@@ -307,6 +308,13 @@ expect 3 "--save $T: is a directory" -- "$REGULA" train "${D[@]}" --model "$M" -
 expect 3 "--log $O/nodir/l.jsonl: the directory" -- "$REGULA" train "${D[@]}" --model "$M" --save "$SAVE" --log "$O/nodir/l.jsonl"
 expect 3 "--checkpoint-dir $T/d.csv: not a directory" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/d.csv"
 expect 3 "--checkpoint-dir $T/no/such: cannot create it" -- "${TR[@]}" --checkpoint-every 2 --checkpoint-dir "$T/no/such"
+# regula fed's clients' state on disk: a directory it cannot make its scratch file in, and a full disk (the
+# file may not grow past 8 KiB: 90 clients of 67 floats each need 24): exit 3, naming the option and the file
+expect 3 "--client-state-dir $T/no/such: cannot create the clients' state file there" -- "${FE[@]}" --clients 5 \
+    --algo feddyn --client-state disk --client-state-dir "$T/no/such"
+expect 3 "--client-state-dir: writing client 30's state (268 bytes) to the scratch file $T/regula-client-state-" -- bash -c 'ulimit -f 8 && trap "" XFSZ && exec "$@"' full "$REGULA" fed \
+    "${D[@]}" --model "$M" --batch 16 --rounds 1 --save "$SAVE" --clients 90 --sample 1 --algo scaffold \
+    --client-state disk --client-state-dir "$T"
 
 # IDX: a good set of ten 2x2 images (idx_dir, lib.bash), then broken copies of it.
 idx_dir "$T/good"

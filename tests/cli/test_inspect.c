@@ -118,8 +118,8 @@ static void test_dtypes(void **state)
     const int32_t i32[2] = {3, -4};
     const double f64[3] = {NAN, 2, 0};
     rg_st_tensor_in t[] = {
-        {"half", RG_ST_F16, 2, {2, 2}, f16}, {"brain", RG_ST_BF16, 1, {2}, bf16},
-        {"ints", RG_ST_I32, 1, {2}, i32}, {"doubles", RG_ST_F64, 1, {3}, f64},
+        {"half", RG_ST_F16, 2, {2, 2}, f16, NULL, NULL}, {"brain", RG_ST_BF16, 1, {2}, bf16, NULL, NULL},
+        {"ints", RG_ST_I32, 1, {2}, i32, NULL, NULL}, {"doubles", RG_ST_F64, 1, {3}, f64, NULL, NULL},
     };
     const char *meta[] = {"note", "made by test_inspect"};
     assert_int_equal(rg_st_write(path, t, 4, meta, 1, RG_ST_ALLOW_NONFINITE), RG_OK);

@@ -341,7 +341,7 @@ static void test_hash_sees_every_setting(void **state)
 {
     (void)state;
     static const char *candidates[] = {"7", "0.5", "sgd", "cosine", "val_acc", "x.csv", "local", "size", "equal",
-                                       "local-sgd", "on", "lines", "yes", "json", "bce", "fedprox", "openblas"};
+                                       "local-sgd", "on", "lines", "yes", "json", "bce", "fedprox", "openblas", "disk"};
     size_t n;
     const rg_option *o = rg_options(&n);
     rg_config base;
@@ -368,7 +368,8 @@ static void test_hash_sees_every_setting(void **state)
          * what was trained */
         static const char *outputs[] = {"log", "save", "save-best", "checkpoint-every-epoch", "load", "input", "log-every", "checkpoint-every",
                                         "checkpoint-dir", "keep", "resume", "comm-timeout", "progress",
-                                        "quiet", "verbose", "proba", "top", "metrics", "format"};
+                                        "quiet", "verbose", "proba", "top", "metrics", "format", "client-state",
+                                        "client-state-dir"};
         int output = 0;
         for (size_t k = 0; k < sizeof outputs / sizeof *outputs; k++) output |= !strcmp(o[i].name, outputs[k]);
         if (output && rg_config_hash(&c) != h0) fail_msg("hash depends on output option --%s", o[i].name);
