@@ -33,6 +33,7 @@
  */
 #include "parallel/strategy.h"
 #include "fed/dp.h"
+#include "kernels/kernels.h"
 #include "fed/cstore.h"
 #include "comm/dist.h"
 #include <math.h>
@@ -396,6 +397,10 @@ static rg_status round_end(fed *f, rg_exchange *x)
     if (st == RG_OK) st = summarise(f);
     if (st == RG_OK) st = server_step(f, x->lr);
     if (st != RG_OK) return st;
+    /* a server step that overflowed (w_g or the server's state not finite) cannot be undone, even under
+     * --skip-nonfinite: every worker took the same step, so every worker stops here (exit 4), not at the end */
+    size_t kept = rg_fed_server_kept(&f->f) * f->P;
+    x->broke = !rg_all_finite(f->global, f->P) || (kept && !rg_all_finite(f->server, kept));
     client_start(f);   /* a fresh optimizer for the next round */
     x->synced = 1;
     return RG_OK;

@@ -237,10 +237,14 @@ static rg_status nonfinite(worker *w, step *k)
 /* An update that wrote NaN or Inf cannot be undone: every worker stops. */
 static rg_status broke(worker *w, const step *k)
 {
-    rg_status st = rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
-                            "optimizer's state non-finite%s; try a lower --lr", (unsigned long long)w->st.n.step + 1,
-                            (int)w->st.n.epoch + 1,
-                            w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
+    rg_status st = w->p->fed   /* regula fed: a client's optimizer step, or the server's at the round's end */
+        ? rg_error(RG_ENONFINITE, "training stopped: step %llu (round %d: a client's step, or the server's at the "
+                   "round's end) made a weight, the optimizer's or the server's state non-finite%s; try a lower --lr or "
+                   "--server-lr", (unsigned long long)w->st.n.step + 1, (int)w->st.n.epoch + 1,
+                   w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "")
+        : rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
+                   "optimizer's state non-finite%s; try a lower --lr", (unsigned long long)w->st.n.step + 1,
+                   (int)w->st.n.epoch + 1, w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
     if (w->g == 0 && w->r->log)
         rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
     stop_result(w, k);

@@ -113,6 +113,18 @@ for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
 done
 
+# a server step that overflows (--server-lr 3e38): the run stops at that round's end (exit 4), even under
+# --skip-nonfinite, instead of going on with a global model that is not finite (and failing at the end)
+for skip in "" --skip-nonfinite; do
+    rm -f "$T/over.safetensors"
+    # shellcheck disable=SC2086
+    run 4 -- "${FED[@]}" --server-lr 3e38 --lr 0.5 --local-epochs 3 $skip --log "$T/over.jsonl" --save "$T/over.safetensors"
+    check "an overflowing server step: stopped at round 1's end, saying so (${skip:-plain})" \
+        grep -q "^regula: training stopped: step [0-9]* (round 1: a client's step, or the server's at the round's end) made" "$T/err"
+    check "... the log's end: stopped, in round 1 (${skip:-plain})" grep -q '"event":"end","stopped":"nonfinite","step":[0-9]*,"epoch":1,' "$T/over.jsonl"
+    check "... nothing saved (${skip:-plain})" test ! -e "$T/over.safetensors"
+done
+
 # early stopping and --save-best count rounds
 run 0 -- "${FED[@]}" --val-split 0.2 --early-stop 2 --save-best "$T/best.safetensors"
 check "--early-stop: the summary names the best round" grep -Eq '^val_loss .*  rounds 3  \(best round [1-3]\)$' "$T/out"
