@@ -69,6 +69,9 @@ rg_status rg_dataset_alloc_like(const rg_dataset *ds, size_t n, rg_dataset **out
 void rg_dataset_copy_row(rg_dataset *dst, size_t k, const rg_dataset *src, size_t i);
 /* Row i's d features as floats into out. */
 void rg_dataset_row(const rg_dataset *ds, size_t i, float *out);
+/* Asks the cache for row i's features ahead of rg_dataset_row: a batch's
+ * rows are scattered over the set, and each read misses (a hint only). */
+void rg_dataset_prefetch(const rg_dataset *ds, size_t i);
 /* Rows ids[0..count) as floats into out (count x d). */
 void rg_dataset_gather(const rg_dataset *ds, const uint64_t *ids, size_t count, float *out);
 /* Rows [first, first + count) as floats: a pointer into the dataset when it

@@ -213,6 +213,15 @@ static inline void row_get(const rg_dataset *ds, size_t i, float *restrict out)
 
 void rg_dataset_row(const rg_dataset *ds, size_t i, float *out) { row_get(ds, i, out); }
 
+void rg_dataset_prefetch(const rg_dataset *ds, size_t i)
+{
+    size_t bytes = ds->d * rg_dataset_feature_bytes(ds);
+    if (!bytes) return;
+    const char *p = ds->u8 ? (const char *)(ds->u8 + i * ds->d) : (const char *)(ds->x + i * ds->d);
+    for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
+    __builtin_prefetch(p + bytes - 1);
+}
+
 void rg_dataset_gather(const rg_dataset *ds, const uint64_t *ids, size_t count, float *out)
 {
     for (size_t i = 0; i < count; i++) row_get(ds, (size_t)ids[i], out + i * ds->d);

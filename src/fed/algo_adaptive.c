@@ -37,9 +37,9 @@ static void step(const rg_fed_ctx *x, const float *delta, int yogi)
 static void adam_step(const rg_fed_ctx *x, const float *delta) { step(x, delta, 0); }
 static void yogi_step(const rg_fed_ctx *x, const float *delta) { step(x, delta, 1); }
 
-const rg_fed_algo_ops rg_fed_fedadam = { .name = "fedadam", .server_state = 2, .server_kept = 2,
+const rg_fed_algo_ops rg_fed_fedadam = { .name = "fedadam", .server_state = 2, .server_kept = 2, .adaptive = 1,
                                          .server_init = init_moments,
                                          .server_step = adam_step };
-const rg_fed_algo_ops rg_fed_fedyogi = { .name = "fedyogi", .server_state = 2, .server_kept = 2,
+const rg_fed_algo_ops rg_fed_fedyogi = { .name = "fedyogi", .server_state = 2, .server_kept = 2, .adaptive = 1,
                                          .server_init = init_moments,
                                          .server_step = yogi_step };

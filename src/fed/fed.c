@@ -295,42 +295,56 @@ static void round_view(fed *f)
     rg_cstore_hold(f->store);
 }
 
+/* The global penalty's step size: lr x the clients' mean local steps
+ * (weighted by the samples they trained on). */
+static float penalty_eta(const fed *f, float lr)
+{
+    double n = 0.0, tau = 0.0;
+    for (size_t j = 0; j < f->round.m; j++) {
+        n += (double)f->round.trained[j];
+        tau += (double)f->round.trained[j] * (double)f->round.steps[j];
+    }
+    return n > 0.0 ? lr * (float)(tau / n) : 0.0f;
+}
+
 /* The server's step on w_g, the same on every worker: the algorithm's,
- * then the global penalty's.  A kept round (no report, or too few for
- * --aggregate's rule) takes none: w_g, the server's state (momentum,
- * moments, SCAFFOLD's c and c_i, FedDyn's h and g_i) and --mu-adapt
- * divergence's figures stay as they were, and the replica gets w_g back. */
+ * then the global penalty's.  A server that keeps moments of the update
+ * (FedAdam, FedYogi, FedAvgM) takes the penalty's step inside the update
+ * it steps on, so that its moments see the penalised objective: stepped
+ * after, a raw penalty step is outweighed by the normalised (or
+ * accumulated) data step, and the model ends less regularised.  A kept
+ * round (no report, or too few for --aggregate's rule) takes none: w_g,
+ * the server's state (momentum, moments, SCAFFOLD's c and c_i, FedDyn's h
+ * and g_i) and --mu-adapt divergence's figures stay as they were, and the
+ * replica gets w_g back. */
 static rg_status server_step(fed *f, float lr)
 {
     rg_strategy *s = &f->base;
     float *w = rg_model_params(s->m), *pen = rg_model_grads(s->m);
     size_t P = f->P;
     int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
+    int inside = penalise && (f->algo->adaptive || (f->algo->server_step == rg_fed_server_sgd && f->f.server_momentum != 0.0));
     if (f->agg.kept) {   /* (the round's clients' states stay as they were: none is committed) */
         memcpy(w, f->global, P * sizeof(float));
         return RG_OK;
     }
     round_view(f);
+    float eta = penalise ? penalty_eta(f, lr) : 0.0f;
     if (penalise) {   /* at w_g, as a synchronous step takes it at the step's start */
         memcpy(w, f->global, P * sizeof(float));
         memset(pen, 0, P * sizeof(float));
         rg_model_penalty(s->m, 1.0f, pen);
     }
+    if (inside)   /* the update less the penalty's step, in pen's place (delta stays the mean update) */
+        for (size_t q = 0; q < P; q++) pen[q] = f->delta[q] - eta * pen[q];
     rg_fed_ctx cx = { .f = &f->f, .P = P, .clients = f->f.clients, .wg = f->global, .server = f->server,
                       .round = &f->round, .upd = f->upd, .state = f->ust, .lr = lr };
-    f->algo->server_step(&cx, f->delta);
+    f->algo->server_step(&cx, inside ? pen : f->delta);
     rg_status st = f->store ? rg_cstore_commit(f->store, f->round.client, f->round.trained, f->round.m) : RG_OK;
     if (st != RG_OK) return st;
     factors_round(f);
-    if (penalise) {
-        double n = 0.0, tau = 0.0;
-        for (size_t j = 0; j < f->round.m; j++) {
-            n += (double)f->round.trained[j];
-            tau += (double)f->round.trained[j] * (double)f->round.steps[j];
-        }
-        float eta = n > 0.0 ? lr * (float)(tau / n) : 0.0f;
+    if (penalise && !inside)
         for (size_t q = 0; q < P; q++) f->global[q] -= eta * pen[q];
-    }
     memcpy(w, f->global, P * sizeof(float));
     rg_model_apply_constraints(s->m);
     memcpy(f->global, w, P * sizeof(float));

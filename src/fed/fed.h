@@ -136,6 +136,9 @@ struct rg_fed_algo_ops {
     int server_kept;           /* the first server_kept of them outlive a round (the
                                   rest is the step's scratch): a checkpoint keeps them */
     int per_client;            /* the server needs every client's update, not their sum */
+    int adaptive;              /* the server's step keeps moments of the update (FedAdam,
+                                  FedYogi): under --reg-scope global the penalty's step
+                                  goes into the update it sees, not after it */
     int extra;                 /* arrays of P a client receives and sends beside w_g and
                                   its update (SCAFFOLD's c and Δc_i): the bytes counted */
     /* Adds the algorithm's terms to a client's gradient at w; returns the

@@ -93,8 +93,11 @@ static size_t take_rows(worker *w, const step *k, int pass)
     else rg_schedule_window(&r->sched, w->g, k->es, &lo, &hi);
     const int32_t *Y = rg_dataset_y(r->train);
     const float *T = rg_dataset_targets(r->train);
+    enum { AHEAD = 4 };   /* rows in flight: a random row misses the cache */
+    for (size_t i = 0; i < AHEAD && i < hi - lo; i++) rg_dataset_prefetch(r->train, (size_t)order[lo + i]);
     for (size_t i = 0; i < hi - lo; i++) {
         uint64_t id = order[lo + i];
+        if (i + AHEAD < hi - lo) rg_dataset_prefetch(r->train, (size_t)order[lo + i + AHEAD]);
         w->ids[i] = id;
         rg_dataset_row(r->train, (size_t)id, w->xb + i * d);   /* bytes scaled here */
         if (Y) w->yb[i] = w->deal ? rg_deal_label(w->deal, k->es, Y[id]) : Y[id];

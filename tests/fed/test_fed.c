@@ -55,8 +55,9 @@ static void on_epoch(const rg_epoch_stats *e, void *ud)
     out->rounds++;
 }
 
-/* A run with the tests' settings, then "k", "v" pairs. */
-static run train_with(const char *const *kv)
+/* A run with the tests' settings on train, then "k", "v" pairs; init
+ * (if given) gets the weights it started from. */
+static run train_on(rg_dataset *train, float *init, const char *const *kv)
 {
     rg_config c;
     rg_config_defaults(&c);
@@ -73,7 +74,8 @@ static run train_with(const char *const *kv)
     assert_int_equal(rg_model_create(c.model, 8, c.seed, &m), RG_OK);
     run out = {0};
     rg_callbacks cb = { NULL, on_epoch, &out };
-    rg_status st = rg_train_cb(&c, m, g_train, g_test, g_test, &cb, &out.r);
+    if (init) memcpy(init, rg_model_params(m), rg_model_param_count(m) * sizeof(float));
+    rg_status st = rg_train_cb(&c, m, train, g_test, g_test, &cb, &out.r);
     if (st != RG_OK) fail_msg("%s", rg_last_error());
     out.n = rg_model_param_count(m);
     out.params = malloc(out.n * sizeof(float));
@@ -81,6 +83,8 @@ static run train_with(const char *const *kv)
     rg_model_free(m);
     return out;
 }
+
+static run train_with(const char *const *kv) { return train_on(g_train, NULL, kv); }
 
 static int same_bits(const run *a, const run *b)
 {
@@ -95,6 +99,60 @@ static double max_diff(const run *a, const run *b)
 }
 
 #define SKEWED "partition", "dirichlet:0.3", "optimizer", "adam", "local-epochs", "2"
+
+/* Under --reg-scope global a server that keeps moments of the update
+ * (FedAdam; FedAvgM) steps on the update less the penalty's step, eta x
+ * 2 l2 w with eta = lr x local steps; FedAvg takes that step after its
+ * own.  Checked on the weights of an input that is always 0: no client
+ * moves them, so the server's recurrence alone decides where they end,
+ * and it is computed here in the code's float order, both ways. */
+static void server_recurrence(const float *w0, float *inside, float *after, int adam)
+{
+    const float eta = 0.01f * 2.0f, two = 2.0f * 0.05f, b1 = 0.9f, b2 = 0.99f, tau = 0.001f, lr = adam ? 0.01f : 1.0f;
+    float wi = *w0, wa = *w0, m = 0.0f, v = adam ? tau * tau : 0.0f, ma = 0.0f, va = v;
+    for (int r = 0; r < 3; r++) {
+        float d = 0.0f - eta * (two * wi);   /* inside: the update is the penalty's step */
+        if (adam) {
+            m = b1 * m + (1.0f - b1) * d, v = b2 * v + (1.0f - b2) * d * d;
+            wi += lr * m / (sqrtf(v) + tau);
+            ma = b1 * ma + (1.0f - b1) * 0.0f, va = b2 * va;   /* after: the moments see 0 */
+            wa += lr * ma / (sqrtf(va) + tau);
+        } else {
+            m = 0.9f * m + d, wi += lr * m;
+        }
+        wa -= eta * (two * wa);
+    }
+    *inside = wi, *after = wa;
+}
+
+static void test_penalty_inside_server(void **state)
+{
+    (void)state;
+    size_t n = rg_dataset_size(g_train), d = rg_dataset_features(g_train);
+    float *x = malloc(n * d * sizeof(float)), w0[4 * 8 + 4];
+    assert_int_equal(rg_dataset_rows(g_train, 0, n, x), RG_OK);
+    for (size_t i = 0; i < n; i++) x[i * d + 7] = 0.0f;   /* input 7 is dead */
+    rg_dataset *dead;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &dead), RG_OK);
+    free(x);
+    const char *algo[][2] = { { "fedadam", "0" }, { "fedavg", "0.9" } };
+    for (int k = 0; k < 2; k++) {
+        run r = train_on(dead, w0, (const char *[]){ "model", "dense(4, softmax, l2=0.05)", "algo", algo[k][0],
+                                                     "server-momentum", algo[k][1], "server-lr", k ? "1" : "0.01",
+                                                     "server-eps", "0.001", "server-beta1", "0.9", "server-beta2", "0.99",
+                                                     "local-steps", "2", "optimizer", "adam", "sample", "1", NULL });
+        assert_int_equal(r.n, 4 * 8 + 4);
+        for (int h = 0; h < 4; h++) {   /* W is [out, in]: input 7 of unit h */
+            float inside, after, got = r.params[h * 8 + 7];
+            server_recurrence(&w0[h * 8 + 7], &inside, &after, !k);
+            if (fabsf(got - inside) > 1e-7f || fabsf(inside - after) < 1e-5f)
+                fail_msg("%s: unit %d: %.9g, inside %.9g, after %.9g (from %.9g)", algo[k][0], h, got, inside, after,
+                         w0[h * 8 + 7]);
+        }
+        free(r.params);
+    }
+    rg_dataset_free(dead);
+}
 
 static void test_prox_zero_is_fedavg(void **state)
 {
@@ -441,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_client_acc),
         cmocka_unit_test(test_sampling), cmocka_unit_test(test_deal), cmocka_unit_test(test_weighted_mean),
         cmocka_unit_test(test_factors), cmocka_unit_test(test_mu_adapt),
+        cmocka_unit_test(test_penalty_inside_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
