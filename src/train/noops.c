@@ -15,6 +15,7 @@
  */
 #include "core/core.h"
 #include "train/plan.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,9 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "server-beta2", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
         { "server-eps", !adaptive, "it is --algo fedadam's and fedyogi's, and neither is the algorithm" },
         { "dp-delta", c->dp_clip <= 0.0, "it is the delta at which DP-FedAvg's epsilon is reported, and --dp-clip is off" },
+        /* round(FRACTION x clients) attack (attack.c): a share below half a client is none */
+        { "attackers", fed && strcmp(c->attack, "none") && lround(c->attackers * (double)c->clients) < 1,
+          "round(FRACTION x --clients) is 0: no client attacks, and --attack changes nothing" },
         { "client-state", !stateful, "it is where scaffold's and feddyn's clients keep their state, and neither is "
           "the algorithm" },
         { "client-state-dir", !stateful || !strcmp(c->client_state, "memory"),

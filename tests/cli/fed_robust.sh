@@ -39,6 +39,11 @@ for rule in median trimmed:0.2 krum:2 multikrum:2,5; do
 done
 run 0 -- "${FED[@]}" --attack labelflip --attackers 1
 check "labelflip, every client: the model learns the flipped labels (val_acc $(acc))" holds "$(acc)" "x <= 0.4"
+run 0 -- "${FED0[@]}" --rounds 1 --attack signflip --attackers 0.02
+check "--attackers 0.02 of 20 clients: round(0.4) = 0 attack, and a warning says so" \
+    grep -q '^regula: warning: --attackers 0.02 has no effect: round(FRACTION x --clients) is 0: no client attacks' "$T/err"
+run 0 -- "${FED0[@]}" --rounds 1 --attack signflip --attackers 0.03
+check "--attackers 0.03 of 20 clients: round(0.6) = 1 attacks, no warning" bash -c "! grep -q 'warning: --attackers' '$T/err'"
 run 0 -- "${FED[@]}" --attack noise:1 --attackers 0.2 --save "$T/noise.safetensors"
 check "noise attackers change the model" bash -c "! cmp -s '$T/clean.safetensors' '$T/noise.safetensors'"
 
