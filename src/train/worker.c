@@ -168,6 +168,7 @@ static rg_status stop_message(const worker *w, const step *k)
 {
     unsigned long long step1 = (unsigned long long)w->st.n.step + 1;
     int epoch = (int)w->st.n.epoch + 1, bad = (int)k->x.fig.bad;
+    const char *unit = w->p->fed ? "round" : "epoch";   /* regula fed's epoch is a round */
     const char *hint = "try a lower --lr or --clip-norm, or --skip-nonfinite";
     char lim[160] = "";
     if (w->s->limit < FLT_MAX)
@@ -177,26 +178,26 @@ static rg_status stop_message(const worker *w, const step *k)
     double reg = k->x.fig.reg;
     if (w->p->skip_nonfinite)
         return rg_error(RG_ENONFINITE, "training stopped: %d steps in a row had a non-finite loss or gradient "
-                        "(--skip-nonfinite skips at most %d; the weights have gone bad); last at step %llu (epoch %d)",
-                        RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, step1, epoch);
+                        "(--skip-nonfinite skips at most %d; the weights have gone bad); last at step %llu (%s %d)",
+                        RG_SKIP_LIMIT + 1, RG_SKIP_LIMIT, step1, unit, epoch);
     if (bad == 0 && k->x.over && w->W > 1 && !k->x.local)
-        return rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (epoch %d; "
-                        "every worker's own was finite)%s; %s", step1, epoch, lim, hint);
+        return rg_error(RG_ENONFINITE, "training stopped: the summed gradient overflowed at step %llu (%s %d; "
+                        "every worker's own was finite)%s; %s", step1, unit, epoch, lim, hint);
     if (bad == 0 && k->x.over)
         return rg_error(RG_ENONFINITE, "training stopped: the gradient with the penalty's overflowed at step %llu "
-                        "(epoch %d)%s; %s", step1, epoch, lim, hint);
+                        "(%s %d)%s; %s", step1, unit, epoch, lim, hint);
     if (bad == 0 && !isfinite(reg))
-        return rg_error(RG_ENONFINITE, "training stopped: the penalty is not finite at step %llu (epoch %d): "
-                        "the weights have grown too large; %s", step1, epoch, hint);
+        return rg_error(RG_ENONFINITE, "training stopped: the penalty is not finite at step %llu (%s %d): "
+                        "the weights have grown too large; %s", step1, unit, epoch, hint);
     if (bad == 0)
-        return rg_error(RG_ENONFINITE, "training stopped: the step's loss overflowed a float at step %llu (epoch %d; "
-                        "every worker's own was finite); %s", step1, epoch, hint);
+        return rg_error(RG_ENONFINITE, "training stopped: the step's loss overflowed a float at step %llu (%s %d; "
+                        "every worker's own was finite); %s", step1, unit, epoch, hint);
     if (bad == 1 && k->x.fig.bad_rank >= 1.0)
-        return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, "
-                        "worker %d)%s; %s", step1, epoch, (int)k->x.fig.bad_rank - 1, own_lim, hint);
+        return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (%s %d, "
+                        "worker %d)%s; %s", step1, unit, epoch, (int)k->x.fig.bad_rank - 1, own_lim, hint);
     /* (deterministic shards are counted one by one) */
-    return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (epoch %d, "
-                    "%d %s)%s; %s", step1, epoch, bad, w->s->parts != w->W ? "shards" : "workers", own_lim, hint);
+    return rg_error(RG_ENONFINITE, "training stopped: non-finite loss or gradient at step %llu (%s %d, "
+                    "%d %s)%s; %s", step1, unit, epoch, bad, w->s->parts != w->W ? "shards" : "workers", own_lim, hint);
 }
 
 /* A stop every worker takes at this step (the figures were agreed; a

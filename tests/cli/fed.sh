@@ -127,6 +127,10 @@ for skip in "" --skip-nonfinite; do
     check "... nothing saved (${skip:-plain})" test ! -e "$T/over.safetensors"
 done
 
+# a client's non-finite loss stops the run (exit 4), the message counting rounds
+run 4 -- "${FED[@]}" --lr 1e30
+check "a non-finite loss: the message names the round" grep -q '^regula: training stopped: non-finite loss or gradient at step [0-9]* (round 1, worker 0)' "$T/err"
+
 # early stopping and --save-best count rounds
 run 0 -- "${FED[@]}" --val-split 0.2 --early-stop 2 --save-best "$T/best.safetensors"
 check "--early-stop: the summary names the best round" grep -Eq '^val_loss .*  rounds 3  \(best round [1-3]\)$' "$T/out"
