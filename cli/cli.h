@@ -49,6 +49,10 @@ void cli_release(void);
 
 /* The short form of an option of train, eval and predict (-q, -v), or 0. */
 char cli_short_of(const char *name);
+/* What --help and the man page say of an option's default: "(default:
+ * VAL) ", "(required) " for fed's --clients (its 0 means "not given"), or
+ * "" when it has none; into buf (cap bytes). */
+const char *cli_default_note(const rg_option *o, const char *val, char *buf, size_t cap);
 /* The long name a short option stands for ("-q" -> "quiet"), or NULL. */
 const char *cli_long_of(const char *arg);
 

@@ -163,6 +163,14 @@ char cli_short_of(const char *name)
     return 0;
 }
 
+const char *cli_default_note(const rg_option *o, const char *val, char *buf, size_t cap)
+{
+    if (!o->arg || !val[0]) return "";
+    if (!strcmp(o->name, "clients") && !strcmp(val, "0")) return "(required) ";
+    snprintf(buf, cap, "(default: %s) ", val);
+    return buf;
+}
+
 const char *cli_long_of(const char *arg)
 {
     if (arg[0] != '-' || !arg[1] || arg[2]) return NULL;

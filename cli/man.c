@@ -52,7 +52,8 @@ static void config_options(FILE *f)
         char val[1100], extra[1300];
         rg_config_get(&def, o[i].name, val, sizeof val);
         size_t len = 0;
-        if (o[i].arg && val[0]) len = (size_t)snprintf(extra, sizeof extra, "(default: %s) ", val);
+        char note[1200];
+        len = (size_t)snprintf(extra, sizeof extra, "%s", cli_default_note(&o[i], val, note, sizeof note));
         snprintf(extra + len, sizeof extra - len, "(%s)", o[i].commands);
         entry(f, cli_short_of(o[i].name), o[i].name, o[i].arg, o[i].help, extra);
     }

@@ -138,9 +138,9 @@ static void print_help(FILE *f, const char *cmd)
         if (cli_short_of(o[i].name)) snprintf(shortname, sizeof shortname, "-%c, ", cli_short_of(o[i].name));
         snprintf(left, sizeof left, "%s--%s%s%s", shortname, o[i].name, o[i].arg ? " " : "", o[i].arg ? o[i].arg : "");
         rg_config_get(&def, o[i].name, val, sizeof val);
-        fprintf(f, "  %-26s %s", left, o[i].help);
-        if (o[i].arg && val[0]) fprintf(f, " (default: %s)", val);
-        fputc('\n', f);
+        char note[1200];
+        const char *d = cli_default_note(&o[i], val, note, sizeof note);
+        fprintf(f, "  %-26s %s%s%.*s\n", left, o[i].help, d[0] ? " " : "", d[0] ? (int)strlen(d) - 1 : 0, d);
     }
     int trains = !strcmp(cmd, "train") || !strcmp(cmd, "fed");
     fprintf(f, "  %-26s %s\n\n%s", "-h, --help", "show this help", trains ? EXIT_TRAIN : EXIT_EVAL);

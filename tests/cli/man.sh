@@ -40,5 +40,9 @@ for cmd in train fed eval predict plot inspect; do
         bad "$cmd: options or defaults"
 done
 grep -q '^EXIT STATUS' "$T/page" && grep -q '^5 ' "$T/page" && ok "exit status section, codes 0..5" || bad "exit status section"
+# fed's --clients has no default to show: its 0 means "not given"
+"$REGULA" fed --help | grep -- '--clients' | grep -q '(required)$' && ! "$REGULA" fed --help | grep -- '--clients' | grep -q 'default' &&
+    ok "fed --help: --clients (required), no default" || bad "fed --help: --clients shows a default"
+grep -A2 'clients' "$T/regula.1" | grep -q '(required)' && ok "man page: --clients (required)" || bad "man page: --clients (required)"
 "$REGULA" --help | grep -q -- '--man' && ok "regula --help mentions --man" || bad "regula --help mentions --man"
 finish
