@@ -9,7 +9,8 @@
  * in [0, RG_DATA_MAX_LABEL] or n finite regression targets (never both);
  * every constructor checks this before handing the object out, and every
  * failure frees what it allocated.  Rows leave
- * as floats only through row_get, the one place that knows both storages.
+ * as floats only through row_get, the one place that reads both storages
+ * (rg_dataset_prefetch only touches their bytes).
  */
 #include "data/data.h"
 #include <errno.h>

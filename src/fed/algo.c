@@ -30,6 +30,11 @@ void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta)
     }
 }
 
+int rg_fed_server_has_moments(const rg_fed_setup *f)
+{
+    return f->algo->adaptive || (f->algo->server_step == rg_fed_server_sgd && f->server_momentum != 0.0);
+}
+
 size_t rg_fed_server_kept(const rg_fed_setup *f)
 {
     /* FedAvgM's v stays 0 and unused without --server-momentum */

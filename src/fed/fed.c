@@ -323,7 +323,7 @@ static rg_status server_step(fed *f, float lr)
     float *w = rg_model_params(s->m), *pen = rg_model_grads(s->m);
     size_t P = f->P;
     int penalise = f->f.server_penalty && rg_model_has_penalty(s->m);
-    int inside = penalise && (f->algo->adaptive || (f->algo->server_step == rg_fed_server_sgd && f->f.server_momentum != 0.0));
+    int inside = penalise && rg_fed_server_has_moments(&f->f);
     if (f->agg.kept) {   /* (the round's clients' states stay as they were: none is committed) */
         memcpy(w, f->global, P * sizeof(float));
         return RG_OK;

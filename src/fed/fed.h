@@ -154,6 +154,9 @@ struct rg_fed_algo_ops {
 const rg_fed_algo_ops *rg_fed_algo_find(const char *name);
 /* what several share: w_g += lr x (momentum ? v = beta v + delta : delta) */
 void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta);
+/* 1 when the server's step keeps moments of the update (FedAdam, FedYogi,
+ * FedAvgM): under --reg-scope global it then steps on the penalised update. */
+int rg_fed_server_has_moments(const rg_fed_setup *f);
 /* The server's arrays of P a checkpoint keeps: the algorithm's
  * server_kept, none for fedavg's and fedprox's unused momentum. */
 size_t rg_fed_server_kept(const rg_fed_setup *f);

@@ -182,11 +182,11 @@ rg_status rg_codec_create_split(const rg_codec_spec *spec, const size_t *cut, in
                                     "one peer cannot carry it", k->name);
     rg_codec *c = rg_calloc(1, sizeof *c);
     if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
-    *c = (rg_codec){ .kind = k, .spec = *spec, .rank = rank, .world = 1, .seed = seed, .nparts = nparts,
-                     .n = cut[nparts] - cut[0] };
+    *c = (rg_codec){ .kind = k, .spec = *spec, .rank = rank, .world = 1, .seed = seed, .n = cut[nparts] - cut[0] };
     c->parts = rg_calloc((size_t)nparts, sizeof *c->parts);
     c->cut = rg_calloc((size_t)nparts + 1, sizeof *c->cut);
     rg_status st = c->parts && c->cut ? RG_OK : rg_error(RG_ENOMEM, "out of memory: --compress");
+    if (st == RG_OK) c->nparts = nparts;   /* rg_codec_free walks parts[0 .. nparts) */
     for (int j = 0; st == RG_OK && j <= nparts; j++) c->cut[j] = cut[j];
     for (int j = 0; st == RG_OK && j < nparts; j++) st = create_solo(spec, cut[j + 1] - cut[j], seed, rank, j, &c->parts[j]);
     if (st != RG_OK) rg_codec_free(c), c = NULL;

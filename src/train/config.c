@@ -166,7 +166,7 @@ enum opt_kind {
     X("staleness-lr", NULL, "train", K_FLAG, staleness_lr, NULL,                            \
       "ps: scale each update's learning rate by 1 / (its staleness + 1)")                  \
     X("compress", "SPEC", "train", K_SPEC, compress, NULL,                                    \
-      "codec for what workers exchange (gradients; local-sgd, easgd: weights): none, fp16, bf16, sign, " \
+      "codec for what workers exchange (gradients; local-sgd, easgd: weights; ps: pushes): none, fp16, bf16, sign, " \
       "topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK, dgc:RATIO") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
       "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \

@@ -106,6 +106,8 @@ run_case ps step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0
 run_case ps_rmsprop step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0 --optimizer rmsprop --momentum 0.5
 # ... and its pushes through a codec: each worker's residual is in the checkpoint
 run_case ps_topk step:30 "" "${common[@]}" --workers 3 --strategy ps --staleness 0 --compress topk:0.05
+# two servers: two parts, each its own residual, saved and loaded in order
+run_case ps_randk2 step:30 "" "${common[@]}" --workers 4 --servers 2 --strategy ps --staleness 0 --compress randk:0.2
 d="$dir/ps_stale"; mkdir -p "$d"
 ps=("${common[@]}" --workers 4 --strategy ps --servers 2 --staleness 2 --checkpoint-every 7)
 (RG_TEST_CRASH=step:30 exec "$regula" train "${ps[@]}" --checkpoint-dir "$d/b" > /dev/null 2>&1)

@@ -251,9 +251,53 @@ static void test_parse(void **state)
     assert_non_null(strstr(rg_last_error(), "--error-feedback"));
 }
 
+/* A split codec (the parameter server's pushes: one part per server
+ * shard, uneven here), encoded by a worker and decoded by another rank
+ * with the same part: topk and randk put every value they keep back at
+ * the index it came from (randk's indices are keyed by the part: a
+ * decoder of another part would scatter them), each part keeps its own
+ * share, and fp16 gives the part's values within its precision. */
+static void test_split(void **state)
+{
+    (void)state;
+    const size_t cut[] = {0, 57, N};
+    const char *specs[] = {"randk:0.3", "topk:0.2", "fp16"};
+    for (size_t k = 0; k < sizeof specs / sizeof *specs; k++) {
+        rg_codec_spec sp;
+        assert_int_equal(rg_codec_parse(specs[k], "off", &sp), RG_OK);
+        rg_codec *enc, *dec;
+        assert_int_equal(rg_codec_create_split(&sp, cut, 2, 11, 0, &enc), RG_OK);
+        assert_int_equal(rg_codec_create_split(&sp, cut, 2, 11, 1, &dec), RG_OK);
+        float g[N], out[N];
+        for (uint64_t step = 0; step < 3; step++) {
+            for (size_t i = 0; i < N; i++) g[i] = grad_of(0, step, i);
+            for (int j = 0; j < 2; j++) {
+                size_t lo = cut[j], n = cut[j + 1] - lo, kept = 0;
+                const float *msg;
+                rg_codec_encode(enc, j, g + lo, step, &msg);
+                rg_codec_decode(dec, j, msg, out, step);
+                for (size_t i = 0; i < n; i++) {
+                    if (out[i] == 0.0f) continue;
+                    kept++;
+                    float want = g[lo + i], tol = k == 2 ? 1e-3f * fabsf(want) : 0.0f;
+                    if (fabsf(out[i] - want) > tol)
+                        fail_msg("%s, step %d, part %d: element %zu decoded %g, sent %g", specs[k], (int)step, j, i,
+                                 out[i], want);
+                }
+                size_t want_kept = k == 2 ? n : (size_t)ceil(sp.ratio * (double)n);
+                if (kept + 1 < want_kept || kept > want_kept + 1)
+                    fail_msg("%s, part %d: %zu of %zu values kept, expected about %zu", specs[k], j, kept, n, want_kept);
+            }
+        }
+        rg_codec_free(enc);
+        rg_codec_free(dec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split),
         cmocka_unit_test(test_lossless),
         cmocka_unit_test(test_precision),
         cmocka_unit_test(test_sign),
