@@ -198,6 +198,9 @@ static const char *other_command_hint(const char *cmd, const char *name)
 {
     if (!strcmp(cmd, "fed") && !strcmp(name, "epochs"))
         return "a federated run counts rounds: give --rounds R; each client's own passes are --local-epochs";
+    if (!strcmp(cmd, "fed") && !strcmp(name, "checkpoint-every"))
+        return "a round's steps depend on how the clients are dealt to workers: checkpoint at each round's end with "
+               "--checkpoint-every-epoch";
     if (!strcmp(cmd, "fed")) return "see 'regula fed --help'";
     if (!strcmp(cmd, "train") && !strcmp(name, "load"))
         return "to start from a checkpoint's weights give --init FILE; to continue an interrupted run, --resume DIR";

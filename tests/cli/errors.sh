@@ -205,6 +205,7 @@ FE=("$REGULA" fed "${D[@]}" --model "$M" --batch 16 --rounds 1 "${OUTS[@]}")
 expect 2 "regula fed needs --clients N" -- "${FE[@]}"
 expect 2 "--clients is not an option of 'train'" -- "${TR[@]}" --clients 5
 expect 2 "--epochs is not an option of 'fed' (a federated run counts rounds: give --rounds R" -- "${FE[@]}" --clients 5 --epochs 2
+expect 2 "--checkpoint-every is not an option of 'fed' (a round's steps depend on how the clients are dealt to workers: checkpoint at each round's end with --checkpoint-every-epoch)" -- "${FE[@]}" --clients 5 --checkpoint-every 5
 expect 2 "--clients must be a client count in [1, 10000], got 10001" -- "${FE[@]}" --clients 10001
 expect 2 "--clients must be a client count in [1, 10000], got -1" -- "${FE[@]}" --clients -1
 expect 2 "--clients 100: only 90 training samples to share among them" -- "${FE[@]}" --clients 100
