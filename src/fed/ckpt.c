@@ -99,6 +99,14 @@ rg_status rg_fed_state_each(const rg_fed_state *s, rg_status (*put)(void *ctx, s
     return st;
 }
 
+void rg_fed_state_loaded(rg_fed_state *s, int threads)
+{
+    if (!s->client || atomic_fetch_add(&s->loaded, 1) + 1 != threads) return;
+    rg_free(s->client);
+    s->client = NULL;
+    s->cap_client = 0;
+}
+
 rg_status rg_fed_state_materialise(rg_fed_state *s)
 {
     if (s->client || !s->n || !s->src) return RG_OK;

@@ -198,6 +198,10 @@ rg_status rg_fed_state_read(const void *ctx, size_t off, void *buf, size_t n);
  * client at a time from the checkpoint file src, handed to put(ctx, id,
  * state); RG_EIO naming the file. */
 rg_status rg_fed_state_each(const rg_fed_state *s, rg_status (*put)(void *ctx, size_t id, const float *x), void *ctx);
+/* A resumed run's worker has put s's clients' states in its store: the
+ * last of the process's threads to do so drops the copy read from the
+ * checkpoint (it would otherwise last the run). */
+void rg_fed_state_loaded(rg_fed_state *s, int threads);
 /* client filled from src (a process that sends them to others has them
  * in memory: under mpirun, rank 0 of a resumed run). */
 rg_status rg_fed_state_materialise(rg_fed_state *s);

@@ -107,6 +107,20 @@ rg_status rg_codec_gather_reduce(rg_codec *c, float *p, uint64_t step, double *b
     return RG_OK;
 }
 
+/* c's image of its message and residual, then its kind's buffers: *out,
+ * or c freed and *out NULL. */
+static rg_status finish_create(rg_codec *c, rg_codec **out)
+{
+    RG_ASSERT(c->kind);
+    c->mine = rg_calloc(c->n ? c->n : 1, sizeof(float));
+    c->residual = c->spec.error_feedback ? rg_calloc(c->n ? c->n : 1, sizeof(float)) : NULL;
+    rg_status st = c->mine && (c->residual || !c->spec.error_feedback) ? c->kind->init(c)
+                                                                       : rg_error(RG_ENOMEM, "out of memory: --compress");
+    if (st != RG_OK) rg_codec_free(c), c = NULL;
+    *out = c;
+    return st;
+}
+
 rg_status rg_codec_create(const rg_codec_spec *spec, size_t n, const rg_codec_block *blocks, int nblocks,
                           uint64_t seed, rg_comm *comm, rg_codec **out)
 {
@@ -115,17 +129,7 @@ rg_status rg_codec_create(const rg_codec_spec *spec, size_t n, const rg_codec_bl
     if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
     *c = (rg_codec){ .kind = kind_of(spec->kind), .spec = *spec, .comm = comm, .rank = rg_comm_rank(comm),
                      .world = rg_comm_size(comm), .n = n, .seed = seed, .blocks = blocks, .nblocks = nblocks };
-    RG_ASSERT(c->kind);
-    c->mine = rg_calloc(n ? n : 1, sizeof(float));
-    c->residual = spec->error_feedback ? rg_calloc(n ? n : 1, sizeof(float)) : NULL;
-    rg_status st = c->mine && (c->residual || !spec->error_feedback) ? c->kind->init(c)
-                                                                     : rg_error(RG_ENOMEM, "out of memory: --compress");
-    if (st != RG_OK) {
-        rg_codec_free(c);
-        return st;
-    }
-    *out = c;
-    return RG_OK;
+    return finish_create(c, out);
 }
 
 void rg_codec_free(rg_codec *c)
@@ -159,17 +163,12 @@ rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, d
 /* A codec of one part of n floats, alone: its messages go point to point. */
 static rg_status create_solo(const rg_codec_spec *spec, size_t n, uint64_t seed, int rank, int part, rg_codec **out)
 {
+    *out = NULL;
     rg_codec *c = rg_calloc(1, sizeof *c);
     if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
     *c = (rg_codec){ .kind = kind_of(spec->kind), .spec = *spec, .rank = rank, .world = 1, .part = part, .n = n,
                      .seed = seed };
-    c->mine = rg_calloc(n ? n : 1, sizeof(float));
-    c->residual = spec->error_feedback ? rg_calloc(n ? n : 1, sizeof(float)) : NULL;
-    rg_status st = c->mine && (c->residual || !spec->error_feedback) ? c->kind->init(c)
-                                                                     : rg_error(RG_ENOMEM, "out of memory: --compress");
-    if (st != RG_OK) rg_codec_free(c), c = NULL;
-    *out = c;
-    return st;
+    return finish_create(c, out);
 }
 
 rg_status rg_codec_create_split(const rg_codec_spec *spec, const size_t *cut, int nparts, uint64_t seed, int rank,

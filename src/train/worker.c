@@ -622,15 +622,7 @@ static rg_status restore(worker *w, const rg_run_state *ck)
     }
     w->st.n.world = (uint64_t)w->W;
     rg_status st = w->s->ops->load_fed ? w->s->ops->load_fed(w->s, ck->fed) : RG_OK;
-    /* regula fed: the clients' states are in every worker's store now (on
-     * disk, maybe): the last of this process's workers to put them there
-     * drops the checkpoint's copy, which would otherwise last the run */
-    rg_fed_state *fs = ck->fed;
-    if (st == RG_OK && fs && fs->client && atomic_fetch_add(&fs->loaded, 1) + 1 == w->r->threads) {
-        rg_free(fs->client);
-        fs->client = NULL;
-        fs->cap_client = 0;
-    }
+    if (st == RG_OK && ck->fed) rg_fed_state_loaded(ck->fed, w->r->threads);   /* regula fed */
     return st;
 }
 
