@@ -45,6 +45,7 @@ struct rg_codec {
     float *q, *pbuf, *qbuf;     /* powersgd: Q of every block, P and Q messages;
                                    dgc: u, the momentum, and v, the accumulation (q) */
     size_t q_n, p_n, whole_n;
+    float *adam;                /* spec.adam: m [n], v [n], the step count (2 floats of 24 bits) */
 };
 
 /* The all-gather of every worker's message (c->msg, msg_n floats) into c->all. */

@@ -341,11 +341,65 @@ static void test_topk_index_bytes(void **state)
     }
 }
 
+/* --compress-update: each worker's codec turns its gradient into its own
+ * Adam update (bias-corrected, over the workers) before coding; on 2
+ * workers a lossless code hands back the mean of the two, computed here
+ * in double.  The moments and the step count go out and back in: a codec
+ * loaded from another's state gives the same next step. */
+static void test_adam_update(void **state)
+{
+    (void)state;
+    rg_codec_spec sp = spec_of("topk:1", "off");
+    sp.adam = 1, sp.beta1 = 0.9f, sp.beta2 = 0.999f, sp.eps = 1e-7f;
+    enum { S = 4, W = 2 };
+    float out[S * N];
+    run(&sp, W, S, out, NULL);
+    double m[W][N] = {{0}}, v[W][N] = {{0}}, worst = 0.0;
+    for (int s = 0; s < S; s++) {
+        double c1 = 1.0 - pow(0.9f, s + 1), c2 = 1.0 - pow(0.999f, s + 1);
+        for (size_t i = 0; i < N; i++) {
+            double want = 0.0;
+            for (int k = 0; k < W; k++) {
+                double g = grad_of(k, (uint64_t)s, i);
+                m[k][i] = 0.9f * m[k][i] + (1.0 - 0.9f) * g;
+                v[k][i] = 0.999f * v[k][i] + (1.0 - 0.999f) * g * g;
+                want += m[k][i] / c1 / (sqrt(v[k][i] / c2) + 1e-7) / W;
+            }
+            worst = fmax(worst, fabs(out[(size_t)s * N + i] - want));
+        }
+    }
+    print_message("adam update, 2 workers: off by %.3g\n", worst);
+    assert_true(worst < 1e-5);
+
+    rg_comm *self;
+    assert_int_equal(rg_comm_self(&self), RG_OK);
+    rg_codec *c, *d;
+    assert_int_equal(rg_codec_create(&sp, N, &g_block, 1, 11, self, &c), RG_OK);
+    assert_int_equal(rg_codec_create(&sp, N, &g_block, 1, 11, self, &d), RG_OK);
+    assert_int_equal(rg_codec_state_size(c), 2 * N + 2);
+    float g[N], h[N], st[2 * N + 2];
+    double bytes = 0, dense = 0;
+    for (uint64_t s = 0; s < 3; s++) {
+        for (size_t i = 0; i < N; i++) g[i] = grad_of(0, s, i);
+        assert_int_equal(rg_codec_reduce(c, g, s, &bytes, &dense), RG_OK);
+    }
+    rg_codec_state_save(c, st);
+    rg_codec_state_load(d, st);
+    for (size_t i = 0; i < N; i++) g[i] = h[i] = grad_of(0, 3, i);
+    assert_int_equal(rg_codec_reduce(c, g, 3, &bytes, &dense), RG_OK);
+    assert_int_equal(rg_codec_reduce(d, h, 3, &bytes, &dense), RG_OK);
+    assert_memory_equal(g, h, sizeof g);
+    rg_codec_free(c);
+    rg_codec_free(d);
+    rg_comm_free(self);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_topk_index_bytes),
+        cmocka_unit_test(test_adam_update),
         cmocka_unit_test(test_lossless),
         cmocka_unit_test(test_precision),
         cmocka_unit_test(test_sign),
