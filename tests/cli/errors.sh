@@ -256,6 +256,7 @@ expect 2 "--aggregate is not an option of 'train'" -- "${TR[@]}" --aggregate med
 expect 2 "--compress-update: needs a --compress codec other than dgc" -- "${TR[@]}" --workers 2 --compress-update
 expect 2 "--compress-update: moves Adam into the codec: it needs --optimizer adam" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --optimizer sgd
 expect 2 "--compress-update: needs --reg-scope local" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update
+expect 2 "--compress-update: no gradient is summed to clip (--clip-norm)" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --reg-scope local --clip-norm 1
 expect 2 "--compress-update: compresses the gradient exchange of --strategy allreduce" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --reg-scope local --strategy local-sgd
 
 category model-spec
