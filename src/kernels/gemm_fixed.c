@@ -14,10 +14,13 @@
  * CPU.  OpenBLAS, by contrast, picks its kernel (and with it the order of
  * the sums) by CPU and OPENBLAS_CORETYPE.
  *
- * The kernels tile C in 4 rows by two vectors of columns, keeping the 8
- * sums in registers over the whole k loop; each panel of B's columns is
- * first packed as K contiguous rows (transposed or not), and the edges of
- * C are masked, not computed another way.  This file is compiled with
+ * The kernels tile C in rows by vectors of columns, keeping the tile's
+ * sums in registers over the whole k loop: AVX-512 in 8 rows by 3 vectors
+ * (4 by 4 where 4 rows or fewer are left), reading B as stored in place
+ * with masked loads at its edge and packing only a transposed B; AVX2 in
+ * 4 rows by 2 vectors, packing a panel of B as K contiguous rows where
+ * many rows of C reuse a deep one, and row by row where K <= 16.  The
+ * edges of C are masked, not computed another way.  This file is compiled with
  * -ffp-contract=off (as all of regula is): the compiler fuses nothing
  * itself.
  */
@@ -328,8 +331,9 @@ const char *rg_sgemm_fixed_name(void)
     return w == 16 ? "fixed-order avx512" : w == 8 ? "fixed-order avx2" : "fixed-order scalar";
 }
 
-/* Panels of up to this many floats are packed on the stack (K <= 128 with
- * AVX-512's 32 columns); larger ones in one allocation per product. */
+/* Panels of up to this many floats are packed on the stack (K <= 64 with
+ * AVX-512's 64 columns, 85 with its 48, 256 with AVX2's 16); larger ones in one allocation per
+ * product. */
 #define PANEL_STACK 4096
 
 /* 0, or 1 when the panel could not be had (then the scalar path, the
