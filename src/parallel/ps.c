@@ -14,9 +14,19 @@
  * penalty's gradient, at the weights the server held when the step's
  * first push came: penalties never travel),
  * and answers worker k's pull for step t once k's own pushes are in and
- * every worker has pushed step t - K - 1: no worker runs more than K steps
- * ahead of the slowest (stale synchronous parallel).  A step's staleness
- * is t minus the steps every worker had in the weights it read, 0 .. K.
+ * every push of step t - K - 1 is: no step starts more than K steps
+ * after the oldest unfinished one (stale synchronous parallel).  A step's
+ * staleness is t minus the steps finished in the weights it read, 0 .. K.
+ *
+ * Who takes which part of a step: at K = 0, or on a skewed partition
+ * (each worker's data its own), worker k takes part k of every step.  At
+ * K > 0 on one pool of data, server 0 deals the parts (s->deals): a
+ * worker's pull asks it for the next part not yet dealt before the next
+ * full sync, which it answers with the part, its step and its shard of the
+ * weights; the worker then pulls that step's other shards.  A free worker
+ * takes the next part, so a slow one takes fewer, and the bound holds for
+ * parts as for steps.  After a full sync (and at the start) worker k takes
+ * part k of the first step, unasked.
  *
  * K = 0 is bulk-synchronous: the server sums a step's pushes and takes
  * one optimizer step when the last is in, and a pull for step t waits for
@@ -48,8 +58,12 @@
 enum { T_PUSH = 11, T_PULL, T_WEIGHTS, T_STATE, T_STATE_REPLY };
 
 typedef struct push_hdr { uint64_t step, idle; float lr, share; } push_hdr;
-typedef struct pull_msg { uint64_t step, full; } pull_msg;
-typedef struct reply_hdr { uint64_t broke; double hist[RG_STALE_HIST]; } reply_hdr;
+/* a pull: for `step` (or a full sync before it), once the sender's first
+ * `pushes` pushes are in; to server 0 with `until` > 0, a request for the
+ * next part dealt before step `until` (`from`: the step after the last
+ * full sync, whose parts went out unasked) */
+typedef struct pull_msg { uint64_t step, full, pushes, until, from, part; } pull_msg;
+typedef struct reply_hdr { uint64_t broke, step, part, full; double hist[RG_STALE_HIST]; } reply_hdr;
 
 typedef struct ps {
     rg_strategy base;
@@ -60,8 +74,16 @@ typedef struct ps {
     size_t chunk;                    /* a shard's length (the last may be short) */
     size_t msg;                      /* a message's largest size */
     char *buf;                       /* a message */
+    uint64_t pushes;                 /* a worker's: pushes sent ... */
+    uint64_t from;                   /* ... the step after the last full sync (its
+                                        parts went out unasked); server 0's: the
+                                        last it was told */
     /* a server's */
-    uint64_t *applied;               /* per worker: its pushes applied (steps done) */
+    uint64_t *pushed;                /* per worker: its pushes applied */
+    uint64_t done;                   /* steps finished: every push of every step before it in */
+    uint32_t *count;                 /* pushes in of steps done .. done + K, by step mod K + 1 */
+    int started;                     /* done is set (by the first push) */
+    uint64_t next;                   /* server 0, dealing: the next part, as step * workers + part */
     long *stale;                     /* per worker: the staleness of its last read */
     pull_msg *pending;               /* per worker: a pull waiting (step, full); full 2: none */
     float *acc;                      /* K = 0: the step's pushes summed ... */
@@ -87,7 +109,8 @@ static int server_rank(const ps *p, int j) { return p->workers + j; }
 static rg_status alloc_server(ps *p)
 {
     size_t n = p->chunk ? p->chunk : 1, W = (size_t)p->workers;
-    p->applied = rg_calloc(W, sizeof *p->applied);
+    p->pushed = rg_calloc(W, sizeof *p->pushed);
+    p->count = rg_calloc((size_t)p->K + 1, sizeof *p->count);
     p->stale = rg_calloc(W, sizeof *p->stale);
     p->pending = rg_calloc(W, sizeof *p->pending);
     p->acc = rg_calloc(n, sizeof(float));
@@ -95,7 +118,7 @@ static rg_status alloc_server(ps *p)
     p->pen = rg_calloc(n, sizeof(float));
     p->g = rg_calloc(n, sizeof(float));
     for (int i = 0; i < 2; i++) p->snap_m[i] = rg_calloc(n, sizeof(float));
-    if (!p->applied || !p->stale || !p->pending || !p->acc || !p->snap || !p->pen || !p->g ||
+    if (!p->pushed || !p->count || !p->stale || !p->pending || !p->acc || !p->snap || !p->pen || !p->g ||
         !p->snap_m[0] || !p->snap_m[1])
         return rg_error(RG_ENOMEM, "out of memory setting up parameter server %d", p->server);
     for (size_t k = 0; k < W; k++) p->pending[k].full = 2;
@@ -134,6 +157,8 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     s->local_from = 0;   /* each worker its own figures, its part of the step's gradient */
     s->summed = 1;
     s->serving = p->server >= 0;
+    s->deals = p->K > 0 && env->iid;
+    p->from = UINT64_MAX;
     p->msg = sizeof(reply_hdr) + sizeof(push_hdr) + sizeof(uint64_t) + p->chunk * 2 * sizeof(float);
     p->buf = rg_malloc(p->msg);
     if (!p->buf) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", rank);
@@ -201,37 +226,59 @@ static rg_status push(ps *p, const rg_exchange *x)
     return RG_OK;
 }
 
-static rg_status pull(ps *p, uint64_t step, int full, int *broke)
+/* Pull q from servers j0 .. j1-1: their shards of the weights; server
+ * j0's reply header in *h0. */
+static rg_status pull(ps *p, const pull_msg *q, int j0, int j1, reply_hdr *h0)
 {
     rg_strategy *s = &p->base;
     size_t P = rg_model_param_count(s->m);
-    pull_msg q = { step, (uint64_t)full };
     rg_status st = RG_OK;
-    for (int j = 0; j < p->S && st == RG_OK; j++) st = rg_comm_send(s->comm, &q, sizeof q, server_rank(p, j), T_PULL);
-    for (int j = 0; j < p->S && st == RG_OK; j++) {
+    for (int j = j0; j < j1 && st == RG_OK; j++) st = rg_comm_send(s->comm, q, sizeof *q, server_rank(p, j), T_PULL);
+    for (int j = j0; j < j1 && st == RG_OK; j++) {
         size_t n = shard_n(p, j, P);
         st = rg_comm_recv(s->comm, p->buf, sizeof(reply_hdr) + n * sizeof(float), server_rank(p, j), T_WEIGHTS);
         if (st != RG_OK) break;
         reply_hdr h;
         memcpy(&h, p->buf, sizeof h);
-        *broke |= h.broke != 0;
+        if (j == j0) *h0 = h;
+        h0->broke |= h.broke;
         memcpy(rg_model_params(s->m) + shard_lo(p, j, P), p->buf + sizeof h, n * sizeof(float));
-        if (full && j == 0) memcpy(s->staleness, h.hist, sizeof h.hist);
-        s->bytes += (double)sizeof q;
-        if (s->codec) s->dense += (double)sizeof q;
+        for (int i = 0; h.full && j == 0 && i < RG_STALE_HIST; i++) s->staleness[i] += h.hist[i];   /* since the last */
+        s->bytes += (double)sizeof *q;
+        if (s->codec) s->dense += (double)sizeof *q;
     }
     return st;
 }
 
-/* Push this step's gradient, pull the next step's weights. */
+/* Dealt parts: server 0 says which part comes next (or the full sync),
+ * with its shard; then the other servers' shards of that step. */
+static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h)
+{
+    rg_strategy *s = &p->base;
+    pull_msg q = { 0, 0, p->pushes, x->until, p->from, 0 };
+    reply_hdr r;
+    rg_status st = pull(p, &q, 0, 1, h);
+    pull_msg rest = { h->step, h->full, p->pushes, 0, 0, 0 };
+    if (st == RG_OK && (st = pull(p, &rest, 1, p->S, &r)) == RG_OK && p->S > 1) h->broke |= r.broke;
+    x->next = h->step;
+    s->part0 = h->full ? rg_comm_rank(s->team) : (int)h->part;
+    if (h->full) p->from = h->step;
+    return st;
+}
+
+/* Push this step's gradient, pull the next step's weights (the next part
+ * dealt, or the full sync). */
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
     ps *p = (ps *)s;
-    int broke = 0;
+    reply_hdr h = { 0 };
+    if (p->from == UINT64_MAX) p->from = x->step;   /* the run's first step: parts unasked */
     rg_status st = RG_TIMED(s, push(p, x));
-    if (st == RG_OK) st = RG_TIMED(s, pull(p, x->step + 1, x->full_sync, &broke));
-    x->broke = broke;
-    x->synced = x->full_sync;
+    p->pushes++;
+    pull_msg q = { x->step + 1, (uint64_t)x->full_sync, p->pushes, 0, 0, 0 };
+    if (st == RG_OK) st = RG_TIMED(s, s->deals ? pull_dealt(p, x, &h) : pull(p, &q, 0, p->S, &h));
+    x->broke = h.broke != 0;
+    x->synced = s->deals ? h.full != 0 : x->full_sync;
     return st;
 }
 
@@ -274,11 +321,14 @@ static void restore_state(rg_strategy *s, float *const *src)
 
 /* ------------------------------------------------------------ a server */
 
-static uint64_t slowest(const ps *p)
+/* A push of step t is in: a step is done once every part of it is (the
+ * first push the server sees is of the run's first step). */
+static void count(ps *p, uint64_t t)
 {
-    uint64_t m = p->applied[0];
-    for (int k = 1; k < p->workers; k++) m = p->applied[k] < m ? p->applied[k] : m;
-    return m;
+    size_t R = (size_t)p->K + 1;
+    if (!p->started) p->done = t, p->started = 1;
+    p->count[t % R]++;
+    while (p->count[p->done % R] == (uint32_t)p->workers) p->count[p->done++ % R] = 0;
 }
 
 /* The global penalty's gradient on the shard, at the weights the server
@@ -312,7 +362,8 @@ static void accumulate(ps *p, const push_hdr *h, const float *g)
     else rg_optimizer_set_steps(s->opt, rg_optimizer_steps(s->opt) + 1);
     memset(p->acc, 0, n * sizeof(float));
     p->acc_n = p->acc_live = 0;
-    for (int j = 0; j < p->workers; j++) p->applied[j] = h->step + 1;
+    p->done = h->step + 1;
+    p->started = 1;
 }
 
 /* Worker k's push (its header and shard in msg): its gradient and its
@@ -331,13 +382,14 @@ static void apply(ps *p, int k, char *msg)
         g = p->g;
     }
     long stale = p->stale[k];
+    p->pushed[k]++;
     if (!h.idle) p->hist[stale < RG_STALE_HIST - 1 ? stale : RG_STALE_HIST - 1] += 1.0;
     if (!h.idle && p->global_penalty) {
         const float *pen = penalty_grad(p, h.step);
         for (size_t i = 0; i < n; i++) g[i] += h.share * pen[i];
     }
     if (p->K == 0) return accumulate(p, &h, g);
-    p->applied[k] = h.step + 1;
+    count(p, h.step);
     if (h.idle) return;
     step_shard(p, g, p->staleness_lr ? h.lr / (float)(stale + 1) : h.lr);
 }
@@ -358,11 +410,11 @@ static rg_status answer(ps *p, int k)
 {
     rg_strategy *s = &p->base;
     pull_msg q = p->pending[k];
-    uint64_t low = slowest(p), need = q.full || q.step < (uint64_t)p->K ? q.step : q.step - (uint64_t)p->K;
-    if (q.full == 2 || p->applied[k] < q.step || low < need) return RG_OK;
+    uint64_t low = p->done, need = q.full || q.step < (uint64_t)p->K ? q.step : q.step - (uint64_t)p->K;
+    if (q.full == 2 || p->pushed[k] < q.pushes || !p->started || low < need) return RG_OK;
     if (q.full && p->snap_for != q.step) snapshot(p, q.step);   /* the first to be answered */
     size_t n = s->opt_hi - s->opt_lo;
-    reply_hdr h = { (uint64_t)p->broke, { 0 } };
+    reply_hdr h = { (uint64_t)p->broke, q.step, q.part, q.full, { 0 } };
     if (q.full && k == 0 && p->server == 0) {   /* worker 0 reports the epoch's counts */
         memcpy(h.hist, p->hist, sizeof h.hist);
         memset(p->hist, 0, sizeof p->hist);
@@ -395,6 +447,18 @@ static rg_status state_reply(ps *p, int k)
     return st == RG_OK ? rg_comm_send(s->comm, p->buf, sizeof(uint64_t) + ns * n * sizeof(float), k, T_STATE_REPLY) : st;
 }
 
+/* Server 0, a worker asking for its next part: the next one before the
+ * full sync at q->until, or that sync when every part before it is dealt.
+ * The first step after a sync went out unasked, a part a worker. */
+static void deal(ps *p, pull_msg *q)
+{
+    uint64_t W = (uint64_t)p->workers;
+    if (q->from != p->from) p->from = q->from, p->next = (q->from + 1) * W;
+    q->full = p->next >= q->until * W;
+    q->step = q->full ? q->until : p->next / W;
+    q->part = q->full ? 0 : p->next++ % W;
+}
+
 /* What worker k sent, if anything (a push before a pull), and its
  * pending pull answered when it may be. */
 static rg_status poll_worker(rg_strategy *s, int k, int *busy)
@@ -405,6 +469,7 @@ static rg_status poll_worker(rg_strategy *s, int k, int *busy)
     if (st == RG_OK && ready && (st = receive_push(p, k)) == RG_OK) *busy = 1;
     if (st == RG_OK && p->pending[k].full == 2 && (st = rg_comm_probe(s->comm, k, T_PULL, &ready)) == RG_OK && ready) {
         st = rg_comm_recv(s->comm, &p->pending[k], sizeof(pull_msg), k, T_PULL);
+        if (p->pending[k].until) deal(p, &p->pending[k]);
         *busy = 1;
     }
     if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_STATE, &ready)) == RG_OK && ready) {
@@ -420,7 +485,8 @@ static void ps_free(rg_strategy *s)
 {
     ps *p = (ps *)s;
     rg_free(p->buf);
-    rg_free(p->applied);
+    rg_free(p->pushed);
+    rg_free(p->count);
     rg_free(p->stale);
     rg_free(p->pending);
     rg_free(p->acc);

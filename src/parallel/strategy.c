@@ -9,6 +9,9 @@
  * pick it by itself, one rule in rg_strategy_choose (docs/design.md).
  */
 #include "parallel/strategy.h"
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -261,6 +264,9 @@ rg_status rg_strat_team(rg_strategy *s)
 rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll)
 {
     int left = 0, idle = 0;
+#ifdef __linux__
+    prctl(PR_SET_TIMERSLACK, 1000UL);   /* a nap of 20 us, not the default 50 us more */
+#endif
     while (left < workers) {
         int busy = 0;
         for (int k = 0; k < workers; k++) {

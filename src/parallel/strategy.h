@@ -85,6 +85,12 @@ typedef struct rg_exchange {
                            the figures since the last sync) */
     double after;       /* out of update: a penalty the update itself applied
                            (the elastic force), for the figures */
+    uint64_t until;     /* in, a strategy that deals (s->deals): the step the
+                           next full sync comes before (the epoch's end or a
+                           checkpoint's), which the strategy decides to reach */
+    uint64_t next;      /* out of update, s->deals: the step this worker takes
+                           next, its part in s->part0; with synced set, until:
+                           every worker then takes its own part of it */
     unsigned measured;  /* in (agree): what the trainer measured over the
                            whole gradient, after the global penalty
                            (RG_MEASURE_* of nn/model.h), in the pass that
@@ -120,6 +126,9 @@ typedef struct rg_strat_env {
     const rg_parts *clients;   /* fed: each client's samples */
     size_t batch;              /* fed: the clients' local batch */
     int shuffle;               /* fed: local epochs reshuffled */
+    int iid;                   /* the training set is one pool that every
+                                  worker reads (no skewed partition): a
+                                  strategy may deal any part of a batch to any worker */
     const int32_t *labels;     /* fed: the training labels (--mu-adapt skew), or NULL */
     int classes;
 } rg_strat_env;
@@ -184,6 +193,10 @@ struct rg_strategy {
     uint64_t local_from;       /* steps from this one on are local: each worker
                                   takes its own mean, and exchanges nothing in
                                   exchange (UINT64_MAX: never) */
+    int deals;                 /* the strategy deals the parts of the steps to
+                                  whichever worker is free (x->next): a worker
+                                  takes the steps it is dealt between full syncs,
+                                  not every step (a parameter server, K > 0) */
     int summed;                /* ... but its gradient is its part of the
                                   step's (scaled by 1 / the step's samples,
                                   its penalty's strength by its share), as in
@@ -204,9 +217,10 @@ struct rg_strategy {
                                   serving ones): the trainer's collectives */
     int own_team;              /* team is this strategy's to free */
     int serving;               /* this rank serves (ops->serve), trains not */
-    double staleness[RG_STALE_HIST];   /* ps, after a full sync, on the team's
-                                  rank 0: the epoch's steps by staleness (the
-                                  last counts that many and more) */
+    double staleness[RG_STALE_HIST];   /* ps, on the team's rank 0: the epoch's
+                                  pushes by staleness (the last counts that
+                                  many and more), added at each full sync (the
+                                  trainer zeroes it as an epoch begins) */
     const rg_round_stats *round; /* fed, after a round's full sync: its clients'
                                   figures (the epoch event's "fed") */
 };

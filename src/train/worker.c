@@ -421,6 +421,7 @@ static rg_status epoch_begin(worker *w, int epoch, int resumed)
     w->t_ckpt = 0.0;
     w->s->comm_seconds = 0.0;
     w->s->bytes = w->s->dense = 0.0;
+    memset(w->s->staleness, 0, sizeof w->s->staleness);
     w->samples_t0 = resumed ? w->st.n.epoch_samples : 0;
     if (!resumed) {
         w->st.n.epoch = (uint64_t)epoch;
@@ -636,7 +637,7 @@ static rg_status strategy(worker *w)
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
                          .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
-                         .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle,
+                         .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle, .iid = p->iid,
                          .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train) };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
@@ -725,6 +726,56 @@ static int ck_due(const worker *w, uint64_t done, uint64_t es)
            (p->ck_epoch && es == w->steps);
 }
 
+/* The kill tests' point before each step (a no-op otherwise): what was
+ * written is on disk. */
+static rg_status hook(worker *w)
+{
+    if (w->t != 0 || !rg_hook_set()) return RG_OK;
+    rg_status st = w->g == 0 ? rg_writer_wait(w->r->writer, w->r->log) : RG_OK;
+    if (st == RG_OK) rg_hook_point("step");
+    return st;
+}
+
+/* The next step of the epoch, and a checkpoint when one is due after it. */
+static rg_status one_step(worker *w)
+{
+    rg_status st = hook(w);
+    if (st != RG_OK) return st;
+    step k = { .es = w->st.n.epoch_step };
+    /* local steps end in a full sync where every worker must agree */
+    k.x.full_sync = k.es + 1 == w->steps || ck_due(w, w->st.n.step + 1, k.es + 1);
+    if ((st = train_step(w, &k)) != RG_OK) return st;
+    w->st.n.samples += k.b_step;
+    w->st.n.step++;
+    w->st.n.epoch_step++;
+    return ck_due(w, w->st.n.step, w->st.n.epoch_step) ? checkpoint(w) : RG_OK;
+}
+
+/* A strategy that deals the steps' parts (s->deals): from one full sync
+ * to the next (the epoch's end or a checkpoint's), this worker trains the
+ * parts it is dealt, its step counters those of each part's step; at the
+ * sync they are the world's again. */
+static rg_status dealt_steps(worker *w)
+{
+    uint64_t first = w->st.n.step - w->st.n.epoch_step, from = w->st.n.epoch_step, until = from + 1;
+    while (until < w->steps && !ck_due(w, first + until, until)) until++;
+    for (;;) {
+        rg_status st = hook(w);
+        step k = { .es = w->st.n.epoch_step };
+        k.x.until = first + until;
+        if (st != RG_OK || (st = train_step(w, &k)) != RG_OK) return st;
+        if (!k.x.synced) {
+            w->st.n.step = k.x.next;
+            w->st.n.epoch_step = k.x.next - first;
+            continue;
+        }
+        for (uint64_t es = from; es < until; es++) w->st.n.samples += rg_schedule_size(&w->r->sched, es);
+        w->st.n.step = first + until;
+        w->st.n.epoch_step = until;
+        return ck_due(w, w->st.n.step, w->st.n.epoch_step) ? checkpoint(w) : RG_OK;
+    }
+}
+
 /* The epochs; 0 or an error. */
 static rg_status epochs(worker *w)
 {
@@ -734,21 +785,8 @@ static rg_status epochs(worker *w)
     for (int epoch = first; epoch < (int)p->epochs; epoch++) {
         rg_status st;
         if ((st = epoch_begin(w, epoch, r->ck && epoch == first)) != RG_OK) return st;
-        while (w->st.n.epoch_step < w->steps) {
-            if (w->t == 0 && rg_hook_set()) {
-                /* kill tests (a no-op otherwise): what was written is on disk */
-                if (w->g == 0 && (st = rg_writer_wait(r->writer, r->log)) != RG_OK) return st;
-                rg_hook_point("step");
-            }
-            step k = { .es = w->st.n.epoch_step };
-            /* local steps end in a full sync where every worker must agree */
-            k.x.full_sync = k.es + 1 == w->steps || ck_due(w, w->st.n.step + 1, k.es + 1);
-            if ((st = train_step(w, &k)) != RG_OK) return st;
-            w->st.n.samples += k.b_step;
-            w->st.n.step++;
-            w->st.n.epoch_step++;
-            if (ck_due(w, w->st.n.step, w->st.n.epoch_step) && (st = checkpoint(w)) != RG_OK) return st;
-        }
+        while (w->st.n.epoch_step < w->steps)
+            if ((st = w->s->deals ? dealt_steps(w) : one_step(w)) != RG_OK) return st;
         if ((st = epoch_end(w, epoch, &w->stopped_early)) != RG_OK) return st;
         if (w->stopped_early) break;
     }

@@ -542,6 +542,49 @@ static void test_ps_staleness(void **state)
     free(dir);
 }
 
+/* The epoch event's samples per worker, a and b (two workers). */
+static void worker_samples(const char *log, int epoch, double *a, double *b)
+{
+    char *t = rgt_read(log, NULL), key[32];
+    snprintf(key, sizeof key, "\"epoch\":%d,", epoch);
+    char *e = strstr(t, key), *p = e ? strstr(e, "\"samples\":[") : NULL;
+    if (!p) fail_msg("no samples for epoch %d in %s", epoch, log);
+    *a = strtod(p + 11, &p);
+    *b = strtod(p + 1, NULL);
+    free(t);
+}
+
+/* K > 0 on one pool of data: the parts of each step go to whichever
+ * worker is free, so a worker 50 times slower takes fewer samples, every
+ * sample still once an epoch (also across checkpoints' full syncs, where
+ * the dealing starts over); at K = 0 each worker takes its own part of
+ * every step. */
+static void test_ps_deals(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *ks[] = {"4", "0", "2"};
+    for (int q = 0; q < 3; q++) {
+        const char *lg = rgt_path(dir, q == 0 ? "d4.jsonl" : q == 1 ? "d0.jsonl" : "d2.jsonl");
+        const char *kv[] = {"workers", "3", "strategy", "ps", "staleness", ks[q], "straggler", "1:50", "log", lg,
+                            q == 2 ? "checkpoint-dir" : NULL, dir, "checkpoint-every", "4", NULL};
+        run r = train_with(kv);
+        if (r.st != RG_OK) fail_msg("%s", r.msg);
+        for (int e = 1; e <= 3; e++) {
+            double a, b;
+            worker_samples(lg, e, &a, &b);
+            print_message("ps K=%s, straggler 1:50%s, epoch %d: samples %.0f and %.0f\n", ks[q],
+                          q == 2 ? ", checkpoints" : "", e, a, b);
+            assert_float_equal(a + b, 480.0, 0.5);   /* 15 steps of 32 */
+            if (q == 1) assert_float_equal(a, b, 0.5);
+            else assert_true(b < a);
+        }
+        free(r.params);
+    }
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -590,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_ps_k0_is_allreduce),
         cmocka_unit_test(test_ps_compressed),
         cmocka_unit_test(test_ps_staleness),
+        cmocka_unit_test(test_ps_deals),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
