@@ -20,11 +20,14 @@
  * rule, on this CPU).  Beside the two models, a 256- and a 512-wide one
  * (batch 64) locate the rule's bound, and the reference and 1024-wide
  * models' shards over 2 and 4 workers show the rule's choice holding for
- * a worker's rows.  Each figure is the median of 5 timed
+ * a worker's rows; last, the products of one of --deterministic's 8 shards
+ * of a step (4 and 16 rows; "fwd Wt": the forward product reading W
+ * transposed, as those passes do).  Each figure is the median of 5 timed
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick | --peak | --cpu-time]   (--peak: the FMA peak alone;
+ * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det]   (--peak: the FMA peak alone;
+ *        --det: the --deterministic shards' products alone;
  *        --cpu-time: timed by the thread's CPU time, for a loaded machine)     (one short round each, the reference
  *                                     loop on small shapes only: the test)
  * Exits 1 when a library's product differs from OpenBLAS's by more than
@@ -233,16 +236,23 @@ static void bench_shape(const shape *s, double peak)
     free(A); free(B); free(C); free(want);
 }
 
-static int layer_shapes(const char *model, const int *dims, int nd, int batch, shape *out)
+/* held: the forward product reads W transposed (rg_sgemm 0, 0), as
+ * --deterministic's passes do (rg_model_hold) */
+static int layer_shapes_as(const char *model, const int *dims, int nd, int batch, int held, shape *out)
 {
     int n = 0;
     for (int l = 0; l + 1 < nd; l++) {
         int in = dims[l], o = dims[l + 1];
-        out[n++] = (shape){model, "fwd", l + 1, 0, 1, batch, o, in};
+        out[n++] = (shape){model, held ? "fwd Wt" : "fwd", l + 1, 0, !held, batch, o, in};
         if (l > 0) out[n++] = (shape){model, "dX", l + 1, 0, 0, batch, in, o};   /* the first layer's input needs none */
         out[n++] = (shape){model, "dW", l + 1, 1, 0, o, in, batch};
     }
     return n;
+}
+
+static int layer_shapes(const char *model, const int *dims, int nd, int batch, shape *out)
+{
+    return layer_shapes_as(model, dims, nd, batch, 0, out);
 }
 
 static void open_blis(void)
@@ -263,9 +273,15 @@ static void open_blis(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--quick")) { rounds = 1; round_seconds = 0.002; quick = 1; }
-    if (argc > 1 && !strcmp(argv[1], "--cpu-time")) clock_id = CLOCK_THREAD_CPUTIME_ID;
-    if (argc > 1 && !strcmp(argv[1], "--peak")) {   /* for bench/run.sh: the peak alone, GFLOP/s */
+    int det_only = 0, peak_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) { rounds = 1; round_seconds = 0.002; quick = 1; }
+        else if (!strcmp(argv[i], "--cpu-time")) clock_id = CLOCK_THREAD_CPUTIME_ID;
+        else if (!strcmp(argv[i], "--det")) det_only = 1;
+        else if (!strcmp(argv[i], "--peak")) peak_only = 1;
+        else { fprintf(stderr, "bench_kernels: unknown option '%s'\n", argv[i]); return 2; }
+    }
+    if (peak_only) {   /* for bench/run.sh: the peak alone, GFLOP/s */
         double p256 = fma_peak(8), p512 = __builtin_cpu_supports("avx512f") ? fma_peak(16) : 0.0;
         printf("%.1f\n", p512 > p256 ? p512 : p256);
         return 0;
@@ -304,6 +320,11 @@ int main(int argc, char **argv)
     n += layer_shapes("reference, 2 workers", ref, 3, 16, sh + n);
     n += layer_shapes("reference, 4 workers", ref, 3, 8, sh + n);
     n += layer_shapes("1024-wide, 4 workers", wide, 4, 32, sh + n);
+    /* --deterministic, 1 worker: a step is 8 shards (--det-shards) of
+     * batch / 8 rows, the forward reading W transposed */
+    if (det_only) n = 0;
+    n += layer_shapes_as("reference, --deterministic shard", ref, 3, 32 / 8, 1, sh + n);
+    n += layer_shapes_as("1024-wide, --deterministic shard", wide, 4, 128 / 8, 1, sh + n);
     for (int i = 0; i < n; i++) bench_shape(&sh[i], peak);
 #ifdef RG_HAVE_XSMM
     libxsmm_finalize();

@@ -14,10 +14,13 @@
  * CPU.  OpenBLAS, by contrast, picks its kernel (and with it the order of
  * the sums) by CPU and OPENBLAS_CORETYPE.
  *
- * The kernels tile C in 4 rows by two vectors of columns, keeping the 8
- * sums in registers over the whole k loop; each panel of B's columns is
- * first packed as K contiguous rows (transposed or not), and the edges of
- * C are masked, not computed another way.  This file is compiled with
+ * The kernels tile C in rows by vectors of columns, keeping the tile's
+ * sums in registers over the whole k loop: AVX-512 in 8 rows by 3 vectors
+ * (4 by 4 where 4 rows or fewer are left), reading B as stored in place
+ * with masked loads at its edge and packing only a transposed B; AVX2 in
+ * 4 rows by 2 vectors, packing a panel of B as K contiguous rows where
+ * many rows of C reuse a deep one, and row by row where K <= 16.  The
+ * edges of C are masked, not computed another way.  This file is compiled with
  * -ffp-contract=off (as all of regula is): the compiler fuses nothing
  * itself.
  */
@@ -79,13 +82,18 @@ static void scalar_all(const gemm_args *g)
 #define A_ROW(i, r, rows) ((i) + ((r) < (rows) ? (r) : (rows) - 1))
 
 /* element (r, k) of the tile's A is a[r][k * as] */
-static inline void tile_rows(const gemm_args *g, int i, int rows, const float *a[4], size_t *as)
+static inline void tile_rows_n(const gemm_args *g, int i, int rows, const float **a, size_t *as, int R)
 {
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < R; r++) {
         size_t row = (size_t)A_ROW(i, r, rows);
         a[r] = g->ta ? g->A + row : g->A + row * (size_t)g->lda;
     }
     *as = g->ta ? (size_t)g->lda : 1;
+}
+
+static inline void tile_rows(const gemm_args *g, int i, int rows, const float *a[4], size_t *as)
+{
+    tile_rows_n(g, i, rows, a, as, 4);
 }
 
 /* 16 ones, then zeros: an AVX2 mask of n lanes (1 <= n <= 8) starts at 16 - n */
@@ -140,15 +148,34 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const gemm_args *g, in
     finish_avx2(g, i, rows, j, cols, s);
 }
 
-__attribute__((target("avx512f"))) static void finish_avx512(const gemm_args *g, int i, int rows, int j, int cols,
-                                                             __m512 s[4][2])
+/* AVX-512: a tile of R (4 or 8) rows by V vectors of 16 columns (V <= 4
+ * with 4 rows, <= 3 with 8: at most 24 sums and 3 of B's vectors in the 32
+ * registers), the R V sums in registers over the whole k loop (16 or 24
+ * chains in flight on a whole tile: more than the FMA's latency on two
+ * pipes needs), R broadcasts of A and V loads of B for R V FMAs a k.  B's
+ * columns come as K rows at p, row stride ps, read in place (B as stored)
+ * or packed; the last vector's lanes past cols are masked off, in the
+ * loads (so a row of B is never read past its end) and the stores. */
+#define T5_R 8
+#define T5_V 4
+
+__attribute__((target("avx512f"))) static inline __mmask16 mask16(int n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void finish_avx512(const gemm_args *g, int i, int rows,
+                                                                                   int j, int cols,
+                                                                                   __m512 s[T5_R][T5_V], const int R,
+                                                                                   const int V)
 {
     __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
-    for (int h = 0; h < 2; h++) {
-        int n = cols - h * 16;
-        if (n <= 0) break;
-        __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-        for (int r = 0; r < rows; r++) {
+#pragma GCC unroll 4
+    for (int h = 0; h < V; h++) {
+        __mmask16 m = mask16(cols - h * 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {   /* constant indices: s stays in registers */
+            if (r >= rows) break;
             float *c = g->C + (size_t)(i + r) * (size_t)g->ldc + (size_t)(j + h * 16);
             __m512 v = g->alpha == 1.0f ? s[r][h] : _mm512_mul_ps(al, s[r][h]);
             if (g->beta == 1.0f) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
@@ -158,22 +185,62 @@ __attribute__((target("avx512f"))) static void finish_avx512(const gemm_args *g,
     }
 }
 
+/* The k loop of a tile of R rows and V vectors; AS: a's stride over k (1 or as). */
+#define T5_K_LOOP(R, V, AS)                                                                               \
+    for (int k = 0; k < K; k++) {                                                                         \
+        const float *pk = p + (size_t)k * ps;                                                             \
+        __m512 b[T5_V];                                                                                   \
+        _Pragma("GCC unroll 4") for (int q = 0; q < (V); q++) {                                           \
+            b[q] = q + 1 < (V) ? _mm512_loadu_ps(pk + 16 * q) : _mm512_maskz_loadu_ps(last, pk + 16 * q); \
+            __asm__("" : "+v"(b[q])); /* in registers: V loads a k, not R V */                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 8") for (int r = 0; r < (R); r++) {                                           \
+            __m512 x = _mm512_set1_ps(a[r][(size_t)k * (AS)]);                                            \
+            _Pragma("GCC unroll 4") for (int q = 0; q < (V); q++) s[r][q] = _mm512_fmadd_ps(x, b[q], s[r][q]); \
+        }                                                                                                 \
+    }
+
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512_rv(const gemm_args *g, int i,
+                                                                                    int rows, int j, int cols,
+                                                                                    const float *p, size_t ps,
+                                                                                    const int R, const int V)
+{
+    __m512 s[T5_R][T5_V];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int q = 0; q < V; q++) s[r][q] = _mm512_setzero_ps();
+    const float *a[T5_R];
+    size_t as;
+    tile_rows_n(g, i, rows, a, &as, R);
+    __mmask16 last = mask16(cols - 16 * (V - 1));
+    const int K = g->K;
+    if (as == 1) T5_K_LOOP(R, V, 1)
+    else T5_K_LOOP(R, V, as)
+    finish_avx512(g, i, rows, j, cols, s, R, V);
+}
+
+/* rows <= 4: 4 rows by up to 4 vectors; else 8 rows by up to 3 */
 __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, int i, int rows, int j, int cols,
                                                           const float *p, size_t ps)
 {
-    __m512 s[4][2];
-    for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm512_setzero_ps();
-    const float *a[4];
-    size_t as;
-    tile_rows(g, i, rows, a, &as);
-    if (as == 1) TILE_K_LOOP(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, 1)
-    else TILE_K_LOOP(__m512, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, as)
-    finish_avx512(g, i, rows, j, cols, s);
+    int v = (cols + 15) / 16;
+    if (rows > 4) {
+        if (v == 1) tile_avx512_rv(g, i, rows, j, cols, p, ps, 8, 1);
+        else if (v == 2) tile_avx512_rv(g, i, rows, j, cols, p, ps, 8, 2);
+        else tile_avx512_rv(g, i, rows, j, cols, p, ps, 8, 3);
+        return;
+    }
+    if (v == 1) tile_avx512_rv(g, i, rows, j, cols, p, ps, 4, 1);
+    else if (v == 2) tile_avx512_rv(g, i, rows, j, cols, p, ps, 4, 2);
+    else if (v == 3) tile_avx512_rv(g, i, rows, j, cols, p, ps, 4, 3);
+    else tile_avx512_rv(g, i, rows, j, cols, p, ps, 4, 4);
 }
 
-/* The shallow products (B as stored, K <= SHALLOW_K: the dW of a pass of a
- * few rows), where a 4-row tile would spend more on its setup and finish
- * than on its k loop: C row by row, SHALLOW_V vectors of columns at a time (the
+/* AVX2's shallow products (B as stored, K <= SHALLOW_K: the dW of a pass
+ * of a few rows), where a 4-row tile of 2 vectors would spend more on its
+ * setup and finish than on its k loop (AVX-512's tiles, of up to 8 rows
+ * by 3 vectors, do better there: bench_kernels --det): C row by row, SHALLOW_V vectors of columns at a time (the
  * edge one vector at a time, masked), each lane one chain over k of B's
  * rows read in place.  The same chain per element, so the same bits as a
  * tile. */
@@ -223,43 +290,6 @@ __attribute__((target("avx2,fma"))) static void shallow_avx2(const gemm_args *g)
     }
 }
 
-__attribute__((target("avx512f"))) static void shallow_avx512(const gemm_args *g)
-{
-    const int K = g->K, N = g->N;
-    const size_t ldb = (size_t)g->ldb, as = g->ta ? (size_t)g->lda : 1;
-    const int alpha1 = g->alpha == 1.0f, beta1 = g->beta == 1.0f, beta0 = g->beta == 0.0f;
-    const __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
-    for (int i = 0; i < g->M; i++) {
-        const float *a = g->ta ? g->A + i : g->A + (size_t)i * (size_t)g->lda;   /* a_ik at a[k * as] */
-        float *c = g->C + (size_t)i * (size_t)g->ldc;
-        int j = 0;
-        for (; j + 16 * SHALLOW_V <= N; j += 16 * SHALLOW_V) {
-            __m512 s[SHALLOW_V];
-            for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_setzero_ps();
-            const float *b = g->B + j;
-            for (int k = 0; k < K; k++, b += ldb) {
-                __m512 x = _mm512_set1_ps(a[(size_t)k * as]);
-                for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + 16 * q), s[q]);
-            }
-            for (int q = 0; q < SHALLOW_V; q++) {
-                __m512 sum = s[q];
-                FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_loadu_ps(c + j + 16 * q))
-                _mm512_storeu_ps(c + j + 16 * q, v);
-            }
-        }
-        for (; j < N; j += 16) {
-            int n = N - j < 16 ? N - j : 16;
-            __mmask16 m = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-            __m512 sum = _mm512_setzero_ps();
-            const float *b = g->B + j;
-            for (int k = 0; k < K; k++, b += ldb)
-                sum = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)k * as]), _mm512_maskz_loadu_ps(m, b), sum);
-            FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_maskz_loadu_ps(m, c + j))
-            _mm512_mask_storeu_ps(c + j, m, v);
-        }
-    }
-}
-
 typedef void (*tile_fn)(const gemm_args *, int, int, int, int, const float *, size_t);
 
 /* B's columns [j, j + cols) as K rows of width floats, zero past cols. */
@@ -301,28 +331,39 @@ const char *rg_sgemm_fixed_name(void)
     return w == 16 ? "fixed-order avx512" : w == 8 ? "fixed-order avx2" : "fixed-order scalar";
 }
 
-/* Panels of up to this many floats are packed on the stack (K <= 128 with
- * AVX-512's 32 columns); larger ones in one allocation per product. */
+/* Panels of up to this many floats are packed on the stack (K <= 64 with
+ * AVX-512's 64 columns, 85 with its 48, 256 with AVX2's 16); larger ones in one allocation per
+ * product. */
 #define PANEL_STACK 4096
 
 /* 0, or 1 when the panel could not be had (then the scalar path, the
  * same bits). */
+/* The rows of the tile at row i: 8 (AVX-512, more than 4 rows left), else 4. */
+static int tile_height(int W, int left)
+{
+    if (W == 16 && left > 4) return left < 8 ? left : 8;
+    return left < 4 ? left : 4;
+}
+
 static int run_vector(const gemm_args *g, int W)
 {
     tile_fn tile = W == 16 ? tile_avx512 : tile_avx2;
-    size_t need = (size_t)(g->K ? g->K : 1) * (size_t)(2 * W);
-    float stack[PANEL_STACK], *p = need <= PANEL_STACK ? stack : rg_malloc(need * sizeof(float));
-    if (!p) return 1;
-    for (int j = 0; j < g->N; j += 2 * W) {
-        int cols = g->N - j < 2 * W ? g->N - j : 2 * W;
+    /* a panel's columns: AVX-512's 8-row tiles take 3 vectors, its 4-row ones 4 */
+    int pw = W == 16 ? (g->M > 4 ? 48 : 64) : 2 * W;
+    size_t need = (size_t)(g->K ? g->K : 1) * (size_t)pw;
+    float stack[PANEL_STACK], *p = need <= PANEL_STACK ? stack : NULL;
+    for (int j = 0; j < g->N; j += pw) {
+        int cols = g->N - j < pw ? g->N - j : pw;
         /* a panel of B read in place when its rows are whole and either few
          * rows of C reuse it or it is few rows deep (a dW of a small batch);
-         * else packed once for every row (no TLB miss a k) */
-        int direct = !g->tb && cols == 2 * W && (g->M <= 8 || g->K <= 64);
-        if (!direct) pack(g, j, cols, 2 * W, p);
+         * else packed once for every row (no TLB miss a k).  AVX-512 masks
+         * its loads, so reads any panel of B as stored in place. */
+        int direct = !g->tb && (W == 16 || (cols == pw && (g->M <= 8 || g->K <= 64)));
+        if (!direct && !p && !(p = rg_malloc(need * sizeof(float)))) return 1;
+        if (!direct) pack(g, j, cols, pw, p);
         const float *b = direct ? g->B + j : p;
-        size_t bs = direct ? (size_t)g->ldb : (size_t)(2 * W);
-        for (int i = 0; i < g->M; i += 4) tile(g, i, g->M - i < 4 ? g->M - i : 4, j, cols, b, bs);
+        size_t bs = direct ? (size_t)g->ldb : (size_t)pw;
+        for (int i = 0, h; i < g->M; i += h) tile(g, i, h = tile_height(W, g->M - i), j, cols, b, bs);
     }
     if (p != stack) rg_free(p);
     return 0;
@@ -331,9 +372,8 @@ static int run_vector(const gemm_args *g, int W)
 static void run(const gemm_args *g)
 {
     int W = rg_sgemm_fixed_width();
-    if (W > 1 && !g->tb && g->K <= SHALLOW_K) {
-        if (W == 16) shallow_avx512(g);
-        else shallow_avx2(g);
+    if (W == 8 && !g->tb && g->K <= SHALLOW_K) {   /* AVX-512's 8-row tiles do better (bench_kernels --det) */
+        shallow_avx2(g);
         return;
     }
     if (W == 1 || run_vector(g, W)) scalar_all(g);

@@ -304,9 +304,16 @@ static void transpose8(const float *src, size_t ls, float *dst, size_t ld)
 
 void rg_transpose(const float *src, size_t rows, size_t cols, float *dst)
 {
-    size_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-    for (size_t i = 0; i < r8; i += 8)
-        for (size_t j = 0; j < c8; j += 8) transpose8(src + i * cols + j, cols, dst + j * rows + i, rows);
+    size_t r8 = rows / 8 * 8, c8 = cols / 8 * 8, c16 = cols / 16 * 16;
+    /* 16 columns of src (a cache line) at a time, written down 16 rows of
+     * dst in order: both sides move through whole lines */
+    for (size_t j = 0; j < c16; j += 16)
+        for (size_t i = 0; i < r8; i += 8) {
+            transpose8(src + i * cols + j, cols, dst + j * rows + i, rows);
+            transpose8(src + i * cols + j + 8, cols, dst + (j + 8) * rows + i, rows);
+        }
+    if (c16 < c8)
+        for (size_t i = 0; i < r8; i += 8) transpose8(src + i * cols + c16, cols, dst + c16 * rows + i, rows);
     for (size_t i = 0; i < rows; i++)   /* the edges */
         for (size_t j = i < r8 ? c8 : 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
 }

@@ -410,7 +410,9 @@ static rg_status answer(ps *p, int k)
 {
     rg_strategy *s = &p->base;
     pull_msg q = p->pending[k];
-    uint64_t low = p->done, need = q.full || q.step < (uint64_t)p->K ? q.step : q.step - (uint64_t)p->K;
+    /* a full sync waits for every step before it; step t for those before
+     * t - K (none while t <= K) */
+    uint64_t low = p->done, need = q.full ? q.step : q.step < (uint64_t)p->K ? 0 : q.step - (uint64_t)p->K;
     if (q.full == 2 || p->pushed[k] < q.pushes || !p->started || low < need) return RG_OK;
     if (q.full && p->snap_for != q.step) snapshot(p, q.step);   /* the first to be answered */
     size_t n = s->opt_hi - s->opt_lo;

@@ -60,7 +60,8 @@ typedef struct rg_exchange {
     uint64_t step;      /* in: the global step, from 0 */
     int full_sync;      /* in: after this step every worker must hold the same
                            weights, state and figures (the epoch's last step,
-                           a checkpoint's): strategies that step locally sync */
+                           a checkpoint's): strategies that step locally sync
+                           (not set for a strategy that deals: see until) */
     int idle;           /* in (update): a local step without samples, or
                            skipped: no optimizer step, but any sync is joined */
     float lr;           /* in: this step's learning rate (update) */
@@ -87,7 +88,9 @@ typedef struct rg_exchange {
                            (the elastic force), for the figures */
     uint64_t until;     /* in, a strategy that deals (s->deals): the step the
                            next full sync comes before (the epoch's end or a
-                           checkpoint's), which the strategy decides to reach */
+                           checkpoint's); the trainer computes it, the strategy
+                           says when this worker has reached it (synced, once
+                           every part of the steps before it is dealt and in) */
     uint64_t next;      /* out of update, s->deals: the step this worker takes
                            next, its part in s->part0; with synced set, until:
                            every worker then takes its own part of it */

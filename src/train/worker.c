@@ -62,6 +62,8 @@ typedef struct worker {
     int stopped_early;          /* early stopping ended the run */
     double t_epoch, t_ckpt;     /* this epoch's start; its time in checkpoints */
     uint64_t samples_t0;        /* samples of the epoch done before this process began it */
+    uint64_t logged;            /* the last step event's step (dealt parts: worker 0
+                                   may take two parts of one step; it logs the first) */
     rg_run_state synced;        /* local steps: the world's counters and sums at the
                                    last sync (st holds this worker's since then) */
 } worker;
@@ -295,8 +297,10 @@ static void account(worker *w, const step *k, double batch_loss)
     w->st.n.epoch_samples += counted;
     if (w->g != 0) return;
     uint64_t step1 = w->st.n.step + 1;
-    if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0)
+    if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0 && step1 != w->logged) {
         rg_log_step(r->log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
+        w->logged = step1;
+    }
     if (w->st.n.epoch_samples)
         rg_run_step_done(r, (int)w->st.n.epoch + 1, w->st.n.epoch_samples, w->st.f.loss / (double)w->st.n.epoch_samples,
                          w->mine[w->tb ? WA_ABS : WA_CORRECT], w->mine[WA_SAMPLES]);

@@ -39,7 +39,12 @@ static void test_every_element_is_one_chain(void **state)
     (void)state;
     const int shapes[][3] = { {1, 1, 1}, {4, 16, 7}, {4, 32, 784}, {5, 33, 64}, {32, 64, 784}, {32, 10, 64},
                               {13, 47, 29}, {64, 784, 32}, {3, 100, 1}, {8, 48, 0},
-                              {64, 784, 4}, {10, 64, 4}, {37, 96, 65}, {4, 64, 130}, {9, 40, 3} };
+                              {64, 784, 4}, {10, 64, 4}, {37, 96, 65}, {4, 64, 130}, {9, 40, 3},
+                              /* AVX-512's 8-row tiles of 3 vectors reading B in place, masked at its
+                               * edge (a --deterministic shard of the 1024-wide model, smaller): 16
+                               * rows, 200 = 4 x 48 + 8 columns, deep and shallow; 5-7 rows left
+                               * in an 8-row tile; 4-row tiles of 4 vectors, the last partial */
+                              {16, 200, 300}, {16, 200, 16}, {23, 50, 20}, {7, 97, 9}, {3, 61, 17}, {4, 64, 2} };
     /* alpha 1 and beta 1 take the finish without their products */
     const float ab[][2] = { {1.0f, 0.0f}, {0.5f, 1.0f}, {-1.25f, 0.3f}, {1.0f, 1.0f} };
     long checked = 0;

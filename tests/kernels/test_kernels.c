@@ -328,12 +328,14 @@ static void test_softmax_xent_fused_bits(void **state)
     assert_memory_equal(p0, p1, sizeof p0);
 }
 
-/* rg_transpose moves every element to its place (whole 8 x 8 blocks and
- * the edges), bit for bit: a NaN's payload and -0 included. */
+/* rg_transpose moves every element to its place (pairs of 8 x 8 blocks
+ * down 16 columns, a last block of 8 columns, and the edges), bit for bit:
+ * a NaN's payload and -0 included. */
 static void test_transpose(void **state)
 {
     (void)state;
-    const size_t shapes[][2] = { {1, 1}, {8, 8}, {64, 784}, {10, 64}, {13, 21}, {3, 17}, {17, 3}, {16, 9} };
+    const size_t shapes[][2] = { {1, 1}, {8, 8}, {64, 784}, {10, 64}, {13, 21}, {3, 17}, {17, 3}, {16, 9},
+                                 {24, 40}, {20, 56}, {1024, 24} };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t R = shapes[s][0], C = shapes[s][1];
         float *a = malloc(R * C * 4), *t = malloc(R * C * 4);

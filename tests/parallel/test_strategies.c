@@ -542,6 +542,59 @@ static void test_ps_staleness(void **state)
     free(dir);
 }
 
+/* The bound starts with the run: with K beyond the run's 45 steps no
+ * step waits for an earlier one (but at the full syncs), so a worker 50
+ * times slower leaves the others reading weights that lack its steps;
+ * every push is counted (fails where the first K steps were lock-step:
+ * every count at 0). */
+static void test_ps_large_k(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "k.jsonl");
+    const char *kv[] = {"workers", "3", "strategy", "ps", "staleness", "1000", "straggler", "1:50", "log", lg, NULL};
+    run r = train_with(kv);
+    if (r.st != RG_OK) fail_msg("%s", r.msg);
+    for (int e = 1; e <= 3; e++) {
+        int len;
+        double n = staleness_counts(lg, e, &len);
+        print_message("ps K=1000, straggler 1:50, epoch %d: %d staleness values, %.0f pushes\n", e, len, n);
+        assert_true(len >= 2);
+        assert_float_equal(n, 2.0 * 15.0, 0.5);   /* 2 parts x 15 steps */
+    }
+    free(r.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+/* Dealt parts and the log: worker 0, the fast one, takes both parts of
+ * many steps, and logs each step once, in order (it logged a step event
+ * per part: the same step twice). */
+static void test_ps_step_events(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "s.jsonl");
+    const char *kv[] = {"workers", "3", "strategy", "ps", "staleness", "4", "straggler", "1:50", "log", lg,
+                        "log-every", "1", NULL};
+    run r = train_with(kv);
+    if (r.st != RG_OK) fail_msg("%s", r.msg);
+    char *t = rgt_read(lg, NULL);
+    double last = 0.0;
+    int n = 0;
+    for (char *e = strstr(t, "\"event\":\"step\""); e; e = strstr(e + 1, "\"event\":\"step\""), n++) {
+        double step = strtod(strstr(e, "\"step\":") + 7, NULL);
+        if (step <= last) fail_msg("step event %.0f after %.0f", step, last);
+        last = step;
+    }
+    print_message("ps K=4, straggler 1:50, --log-every 1: %d step events from worker 0, last %.0f\n", n, last);
+    assert_true(n > 0 && n <= 45);
+    free(t);
+    free(r.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 /* The epoch event's samples per worker, a and b (two workers). */
 static void worker_samples(const char *log, int epoch, double *a, double *b)
 {
@@ -634,6 +687,8 @@ int main(void)
         cmocka_unit_test(test_ps_compressed),
         cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_ps_deals),
+        cmocka_unit_test(test_ps_large_k),
+        cmocka_unit_test(test_ps_step_events),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
