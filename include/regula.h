@@ -495,6 +495,7 @@ typedef struct rg_config {
     double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
     char compress[32];        /* none | fp16 | bf16 | sign | topk:R | randk:R | qsgd:L | powersgd:K */
     char error_feedback[8];   /* auto | on | off */
+    int compress_update;      /* --compress: each worker runs Adam on its own gradient; the codec carries its update */
     char link[32];            /* BANDWIDTH,LATENCY of an emulated network, or "" */
     char straggler[32];       /* RANK:FACTOR: one worker that many times slower, or "" */
     long dgc_warmup;          /* --compress dgc: epochs of denser messages first */

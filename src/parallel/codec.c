@@ -114,8 +114,9 @@ static rg_status finish_create(rg_codec *c, rg_codec **out)
     RG_ASSERT(c->kind);
     c->mine = rg_calloc(c->n ? c->n : 1, sizeof(float));
     c->residual = c->spec.error_feedback ? rg_calloc(c->n ? c->n : 1, sizeof(float)) : NULL;
-    rg_status st = c->mine && (c->residual || !c->spec.error_feedback) ? c->kind->init(c)
-                                                                       : rg_error(RG_ENOMEM, "out of memory: --compress");
+    c->adam = c->spec.adam ? rg_calloc(2 * c->n + 2, sizeof(float)) : NULL;
+    int ok = c->mine && (c->residual || !c->spec.error_feedback) && (c->adam || !c->spec.adam);
+    rg_status st = ok ? c->kind->init(c) : rg_error(RG_ENOMEM, "out of memory: --compress");
     if (st != RG_OK) rg_codec_free(c), c = NULL;
     *out = c;
     return st;
@@ -147,11 +148,31 @@ void rg_codec_free(rg_codec *c)
     rg_free(c->q);
     rg_free(c->pbuf);
     rg_free(c->qbuf);
+    rg_free(c->adam);
     rg_free(c);
+}
+
+/* --compress-update: g becomes this worker's Adam update direction
+ * m^ / (sqrt(v^) + eps), over the workers, from its own moments (m, v and
+ * the step count t in c->adam; t is kept in two floats of 24 bits). */
+static void adam_update(rg_codec *c, float *g)
+{
+    float *m = c->adam, *v = c->adam + c->n, *tf = c->adam + 2 * c->n;
+    double t = (double)tf[0] + (double)tf[1] * 16777216.0 + 1.0;
+    tf[0] = (float)fmod(t, 16777216.0);
+    tf[1] = (float)floor(t / 16777216.0);
+    float b1 = c->spec.beta1, b2 = c->spec.beta2;
+    double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
+    for (size_t i = 0; i < c->n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        g[i] = (float)(((double)m[i] / c1) / (sqrt((double)v[i] / c2) + (double)c->spec.eps) / (double)c->world);
+    }
 }
 
 rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, double *dense)
 {
+    if (c->adam) adam_update(c, g);
     float *e = c->residual;
     if (e) for (size_t i = 0; i < c->n; i++) e[i] = g[i] += e[i];   /* p = g + e, kept in e for now */
     rg_status st = c->kind->reduce(c, g, step, bytes);
@@ -219,20 +240,23 @@ size_t rg_codec_state_size(const rg_codec *c)
         for (int j = 0; j < c->nparts; j++) n += rg_codec_state_size(c->parts[j]);
         return n;
     }
-    return (c->residual ? c->n : 0) + (c->kind->state_size ? c->kind->state_size(c) : 0);
+    return (c->residual ? c->n : 0) + (c->kind->state_size ? c->kind->state_size(c) : 0) + (c->adam ? 2 * c->n + 2 : 0);
 }
 
 void rg_codec_state_save(const rg_codec *c, float *out)
 {
     for (int j = 0; j < c->nparts; j++) rg_codec_state_save(c->parts[j], out), out += rg_codec_state_size(c->parts[j]);
     if (c->residual) memcpy(out, c->residual, c->n * sizeof(float)), out += c->n;
-    if (c->kind->state_size) memcpy(out, c->kind->state((rg_codec *)c), c->kind->state_size(c) * sizeof(float));
+    if (c->kind->state_size)
+        memcpy(out, c->kind->state((rg_codec *)c), c->kind->state_size(c) * sizeof(float)), out += c->kind->state_size(c);
+    if (c->adam) memcpy(out, c->adam, (2 * c->n + 2) * sizeof(float));
 }
 
 void rg_codec_reset(rg_codec *c)
 {
     for (int j = 0; j < c->nparts; j++) rg_codec_reset(c->parts[j]);
     if (c->residual) memset(c->residual, 0, c->n * sizeof(float));
+    if (c->adam) memset(c->adam, 0, (2 * c->n + 2) * sizeof(float));   /* Adam starts again, step count too */
     if (c->kind == &rg_codec_powersgd) {   /* Q as it started */
         for (size_t i = 0; i < c->q_n; i++) c->q[i] = rg_rng_uniform(c->seed, RG_RNG_CODEC, 0, i) * 2.0f - 1.0f;
     } else if (c->kind->state_size) {      /* DGC: no momentum, nothing accumulated */
@@ -245,6 +269,7 @@ int rg_codec_finite(const rg_codec *c)
     int ok = !c->residual || rg_all_finite(c->residual, c->n);
     for (int j = 0; j < c->nparts; j++) ok &= rg_codec_finite(c->parts[j]);
     if (c->kind->state_size) ok &= rg_all_finite(c->kind->state((rg_codec *)c), c->kind->state_size(c));
+    if (c->adam) ok &= rg_all_finite(c->adam, 2 * c->n + 2);
     return ok;
 }
 
@@ -252,7 +277,8 @@ void rg_codec_state_load(rg_codec *c, const float *in)
 {
     for (int j = 0; j < c->nparts; j++) rg_codec_state_load(c->parts[j], in), in += rg_codec_state_size(c->parts[j]);
     if (c->residual) memcpy(c->residual, in, c->n * sizeof(float)), in += c->n;
-    if (c->kind->state_size) memcpy(c->kind->state(c), in, c->kind->state_size(c) * sizeof(float));
+    if (c->kind->state_size) memcpy(c->kind->state(c), in, c->kind->state_size(c) * sizeof(float)), in += c->kind->state_size(c);
+    if (c->adam) memcpy(c->adam, in, (2 * c->n + 2) * sizeof(float));
 }
 
 /* ------------------------------------------------------ dense: 16-bit floats */

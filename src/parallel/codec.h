@@ -40,6 +40,12 @@ typedef struct rg_codec_spec {
     float momentum;             /* the local momentum (the optimizer's, moved here) */
     long warmup_epochs;         /* denser messages first: 25%, 6.25%, ... of the values */
     uint64_t steps_per_epoch;
+    /* --compress-update, set by the trainer: the codec runs Adam (these
+     * betas and eps) on the worker's own gradient and compresses its
+     * update, divided by the workers (so the sum is their mean); the
+     * optimizer then takes plain SGD steps on that sum */
+    int adam;
+    float beta1, beta2, eps;
 } rg_codec_spec;
 
 /* "none", "fp16", "bf16", "sign", "topk:R", "randk:R", "qsgd:L",
@@ -79,7 +85,8 @@ void rg_codec_encode(rg_codec *c, int part, const float *g, uint64_t step, const
 size_t rg_codec_msg_len(const rg_codec *c, int part);
 /* p (part j's floats) = what part j's message msg decodes to. */
 void rg_codec_decode(rg_codec *c, int part, const float *msg, float *p, uint64_t step);
-/* Per-worker state a checkpoint keeps (the residual, PowerSGD's Q): its
+/* Per-worker state a checkpoint keeps (the residual, PowerSGD's Q, DGC's
+ * accumulation, --compress-update's Adam moments and step count): its
  * length in floats, and a copy of it out and back in. */
 size_t rg_codec_state_size(const rg_codec *c);
 /* Forgets what the codec carries over (the residual, PowerSGD's Q back to

@@ -45,6 +45,7 @@ struct rg_codec {
     float *q, *pbuf, *qbuf;     /* powersgd: Q of every block, P and Q messages;
                                    dgc: u, the momentum, and v, the accumulation (q) */
     size_t q_n, p_n, whole_n;
+    float *adam;                /* spec.adam: m [n], v [n], the step count (2 floats of 24 bits) */
 };
 
 /* The all-gather of every worker's message (c->msg, msg_n floats) into c->all. */
@@ -57,9 +58,13 @@ double rg_codec_ring(const rg_codec *c, size_t n);
 
 extern const codec_kind rg_codec_fp16, rg_codec_bf16, rg_codec_sign, rg_codec_topk, rg_codec_randk, rg_codec_qsgd,
     rg_codec_powersgd, rg_codec_dgc;
+/* topk, dgc: a message of k (index, value) pairs over n values is the k
+ * values, then the k indices in 2, 3 or 4 bytes each (as few as n needs),
+ * padded to whole floats: rg_codec_pairs_len floats. */
+size_t rg_codec_pairs_len(size_t n, size_t k);
 /* topk: the positions of the k largest magnitudes of v (ties to the lower
- * index) into the message as (index, value) pairs; scratch is [n]. */
+ * index) into such a message; scratch is [n]. */
 void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *msg);
-/* topk, dgc: the sum of everyone's (index, value) messages of k pairs into p. */
+/* topk, dgc: the sum of everyone's messages of k pairs into p. */
 void rg_codec_scatter_sum(const rg_codec *c, size_t k, float *p);
 #endif

@@ -1,11 +1,13 @@
 /*
  * codec_sparse.c — sparsifying codecs: top-k and random-k.
  *
- * topk:R  each worker sends its k = R*n largest magnitudes as (index,
- *         value) pairs (the index's bits in a float slot); everyone
- *         all-gathers the W messages and adds them up in rank order.
- *         Ties at the k-th magnitude go to the lower index, so the choice
- *         is a pure function of the gradient.
+ * topk:R  each worker sends its k = R*n largest magnitudes: the k values,
+ *         then their k indices in as few bytes as n needs (2 up to 65,536
+ *         values, 3 up to 2^24, else 4; little-endian, packed, the
+ *         message padded to whole floats); everyone all-gathers the W
+ *         messages and adds them up in rank order.  Ties at the k-th
+ *         magnitude go to the lower index, so the choice is a pure
+ *         function of the gradient.
  * randk:R every worker draws the same k indices, keyed by (seed, step), so
  *         only the values travel, by all-reduce; no index is sent.
  *
@@ -25,10 +27,38 @@ static size_t k_of(const rg_codec *c)
 
 /* ------------------------------------------------------------ top-k */
 
+/* Bytes an index of [0, n) takes in a message. */
+static size_t index_bytes(size_t n)
+{
+    return n <= ((size_t)1 << 16) ? 2 : n <= ((size_t)1 << 24) ? 3 : 4;
+}
+
+size_t rg_codec_pairs_len(size_t n, size_t k)
+{
+    return k + (k * index_bytes(n) + sizeof(float) - 1) / sizeof(float);
+}
+
+/* The j-th index of a message of k values over n */
+static uint32_t index_at(const float *m, size_t n, size_t k, size_t j)
+{
+    size_t w = index_bytes(n);
+    const unsigned char *b = (const unsigned char *)(m + k) + j * w;
+    uint32_t ix = 0;
+    for (size_t i = 0; i < w; i++) ix |= (uint32_t)b[i] << (8 * i);
+    return ix;
+}
+
+static void set_index(float *m, size_t n, size_t k, size_t j, uint32_t ix)
+{
+    size_t w = index_bytes(n);
+    unsigned char *b = (unsigned char *)(m + k) + j * w;
+    for (size_t i = 0; i < w; i++) b[i] = (unsigned char)(ix >> (8 * i));
+}
+
 static rg_status topk_init(rg_codec *c)
 {
     c->k = k_of(c);
-    c->msg_n = 2 * c->k;
+    c->msg_n = rg_codec_pairs_len(c->n, c->k);
     c->msg = rg_calloc(c->msg_n, sizeof(float));
     c->all = rg_calloc(c->msg_n * (size_t)c->world, sizeof(float));
     c->scratch = rg_calloc(c->n ? c->n : 1, sizeof(float));
@@ -60,13 +90,9 @@ static float kth_largest(float *a, size_t n, size_t k)
 }
 
 /* p[index] += value for each of a message's k (index, value) pairs */
-static void scatter_add(const float *m, size_t k, float *p)
+static void scatter_add(const float *m, size_t n, size_t k, float *p)
 {
-    for (size_t j = 0; j < k; j++) {
-        uint32_t ix;
-        memcpy(&ix, &m[2 * j], 4);
-        p[ix] += m[2 * j + 1];
-    }
+    for (size_t j = 0; j < k; j++) p[index_at(m, n, k, j)] += m[j];
 }
 
 void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *msg)
@@ -81,23 +107,24 @@ void rg_codec_pick(const float *v, size_t n, size_t k, float *scratch, float *ms
         for (size_t i = 0; i < n && taken < k; i++) {
             float a = fabsf(v[i]);
             if (pass == 0 ? !(a > t) : !(a == t) || scratch[i] != 0.0f) continue;
-            uint32_t ix = (uint32_t)i;
-            memcpy(&msg[2 * taken], &ix, 4);
-            msg[2 * taken + 1] = v[i];
+            set_index(msg, n, k, taken, (uint32_t)i);
+            msg[taken] = v[i];
             scratch[i] = -1.0f;
             taken++;
         }
     for (; taken < k; taken++) {   /* fewer values than k: zeros at index 0 */
-        uint32_t zero = 0;
-        memcpy(&msg[2 * taken], &zero, 4);
-        msg[2 * taken + 1] = 0.0f;
+        set_index(msg, n, k, taken, 0);
+        msg[taken] = 0.0f;
     }
+    /* the padding after the last index, so that a message is a function of v */
+    unsigned char *end = (unsigned char *)(msg + k) + k * index_bytes(n);
+    memset(end, 0, (size_t)((unsigned char *)(msg + rg_codec_pairs_len(n, k)) - end));
 }
 
 void rg_codec_scatter_sum(const rg_codec *c, size_t k, float *p)
 {
     memset(p, 0, c->n * sizeof(float));
-    for (int w = 0; w < c->world; w++) scatter_add(c->all + (size_t)w * c->msg_n, k, p);
+    for (int w = 0; w < c->world; w++) scatter_add(c->all + (size_t)w * c->msg_n, c->n, k, p);
 }
 
 static void topk_encode(rg_codec *c, const float *p, uint64_t step)
@@ -105,13 +132,13 @@ static void topk_encode(rg_codec *c, const float *p, uint64_t step)
     (void)step;
     rg_codec_pick(p, c->n, c->k, c->scratch, c->msg);
     memset(c->mine, 0, c->n * sizeof(float));
-    scatter_add(c->msg, c->k, c->mine);
+    scatter_add(c->msg, c->n, c->k, c->mine);
 }
 
 static void topk_decode(rg_codec *c, const float *m, float *p, uint64_t step)
 {
     (void)step;
-    scatter_add(m, c->k, p);
+    scatter_add(m, c->n, c->k, p);
 }
 
 const codec_kind rg_codec_topk = { "topk", topk_init, rg_codec_gather_reduce, NULL, NULL, topk_encode, topk_decode };
@@ -199,8 +226,9 @@ static size_t dgc_k(const rg_codec *c, uint64_t step)
 static rg_status dgc_init(rg_codec *c)
 {
     size_t kmax = dgc_k(c, 0) > k_of(c) ? dgc_k(c, 0) : k_of(c);
-    c->msg = rg_calloc(2 * kmax, sizeof(float));
-    c->all = rg_calloc(2 * kmax * (size_t)c->world, sizeof(float));
+    size_t len = rg_codec_pairs_len(c->n, kmax);
+    c->msg = rg_calloc(len, sizeof(float));
+    c->all = rg_calloc(len * (size_t)c->world, sizeof(float));
     c->scratch = rg_calloc(c->n ? c->n : 1, sizeof(float));
     c->q = rg_calloc(2 * (c->n ? c->n : 1), sizeof(float));   /* u, then v */
     if (!c->msg || !c->all || !c->scratch || !c->q) return rg_error(RG_ENOMEM, "out of memory: --compress dgc");
@@ -216,11 +244,10 @@ static rg_status dgc_reduce(rg_codec *c, float *p, uint64_t step, double *bytes)
         v[i] += u[i];
     }
     c->k = dgc_k(c, step);
-    c->msg_n = 2 * c->k;
+    c->msg_n = rg_codec_pairs_len(c->n, c->k);
     rg_codec_pick(v, c->n, c->k, c->scratch, c->msg);
     for (size_t j = 0; j < c->k; j++) {
-        uint32_t ix;
-        memcpy(&ix, &c->msg[2 * j], 4);
+        uint32_t ix = index_at(c->msg, c->n, c->k, j);
         u[ix] = v[ix] = 0.0f;
     }
     rg_status st = rg_codec_gather(c, bytes);

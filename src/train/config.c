@@ -170,6 +170,9 @@ enum opt_kind {
       "topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK, dgc:RATIO") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
       "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
+    X("compress-update", NULL, "train", K_FLAG, compress_update, NULL,                      \
+      "--compress with --optimizer adam: each worker runs Adam on its own gradient and the codec carries its update " \
+      "(the optimizer then steps by the workers' mean update)")                              \
     X("dgc-warmup", "EPOCHS", "train", K_LONG, dgc_warmup, NULL,                             \
       "--compress dgc: epochs of denser messages first (25%, 6.25%, ... of the values)")    \
     X("link", "BANDWIDTH,LATENCY", "train", K_STR, link, NULL,                               \
@@ -889,7 +892,7 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
         num = 1, is_num = 1;
     } else if (name_eq(key, "staleness")) {
         num = 4, is_num = 1;
-    } else if (name_eq(key, "staleness-lr")) {
+    } else if (name_eq(key, "staleness-lr") || name_eq(key, "compress-update")) {
         return cJSON_IsFalse(x);
     }
     if (then) return cJSON_IsString(x) && !strcmp(x->valuestring, then);

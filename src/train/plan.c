@@ -77,6 +77,34 @@ static rg_status resolve_parallel(const rg_config *c, rg_plan *p, int *option)
     return RG_OK;
 }
 
+/* --compress-update: Adam moves into the codec (each worker's own
+ * moments, its update compressed); the optimizer runs plain SGD on the
+ * mean update.  The penalty's gradient must go through Adam with the
+ * data's, so it is each worker's own (--reg-scope local). */
+static rg_status compress_update(const rg_config *c, rg_plan *p, int *option)
+{
+    const char *why = NULL;
+    if (p->codec.kind == RG_CODEC_NONE || p->codec.kind == RG_CODEC_DGC)
+        why = "needs a --compress codec other than dgc (the update is what it compresses)";
+    else if (p->opt.kind != RG_OPT_ADAM || p->opt.weight_decay != 0.0f)
+        why = "moves Adam into the codec: it needs --optimizer adam (without --weight-decay)";
+    else if (p->strategy != RG_STRAT_ALLREDUCE || p->deterministic || p->shard_optimizer)
+        why = "compresses the gradient exchange of --strategy allreduce (not with --deterministic or "
+              "--shard-optimizer)";
+    else if (p->scope != RG_SCOPE_LOCAL)
+        why = "needs --reg-scope local: the penalty's gradient must go through each worker's Adam with the data's";
+    else if (c->clip_norm > 0.0)
+        why = "no gradient is summed to clip (--clip-norm): the workers' Adam updates are";
+    if (why) return at(option, "compress-update", rg_error(RG_EUSAGE, "--compress-update: %s", why));
+    p->codec.adam = 1;
+    p->codec.beta1 = p->opt.beta1;
+    p->codec.beta2 = p->opt.beta2;
+    p->codec.eps = p->opt.eps;
+    p->opt.kind = RG_OPT_SGD;
+    p->opt.momentum = 0.0f;
+    return RG_OK;
+}
+
 /* The strategies that do not exchange every step, and what they need. */
 static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
 {
@@ -105,6 +133,7 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
         p->codec.warmup_epochs = c->dgc_warmup;
         p->opt.momentum = 0.0f;
     }
+    if (c->compress_update && compress_update(c, p, option) != RG_OK) return RG_EUSAGE;
     int weights = p->strategy == RG_STRAT_LOCAL_SGD || p->strategy == RG_STRAT_EASGD, ps = p->strategy == RG_STRAT_PS;
     if (p->codec.kind != RG_CODEC_NONE && ((p->strategy != RG_STRAT_ALLREDUCE && !weights && !ps) ||
                                            p->deterministic || p->shard_optimizer))

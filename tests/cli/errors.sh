@@ -252,6 +252,12 @@ expect 2 "--straggler-frac must be a probability in [0, 1], got 2" -- "${FR[@]}"
 expect 2 "--client-state: unknown value 'ssd' (expected auto, memory or disk)" -- "${FR[@]}" --algo scaffold --client-state ssd
 expect 2 "--attack labelflip: the data has no class labels to flip (a regression)" -- "${FR[@]}" --loss mse --model 'dense(1)' --attack labelflip --attackers 0.2
 expect 2 "--aggregate is not an option of 'train'" -- "${TR[@]}" --aggregate median
+# --compress-update: Adam moves into the codec, which then carries the update
+expect 2 "--compress-update: needs a --compress codec other than dgc" -- "${TR[@]}" --workers 2 --compress-update
+expect 2 "--compress-update: moves Adam into the codec: it needs --optimizer adam" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --optimizer sgd
+expect 2 "--compress-update: needs --reg-scope local" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update
+expect 2 "--compress-update: no gradient is summed to clip (--clip-norm)" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --reg-scope local --clip-norm 1
+expect 2 "--compress-update: compresses the gradient exchange of --strategy allreduce" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --reg-scope local --strategy local-sgd
 
 category model-spec
 expect 2 "--model: dropout rate 1.0 is outside [0, 1)" -- "${TR[@]}" --model 'dense(8, relu) dropout(1.0) dense(3, softmax)'

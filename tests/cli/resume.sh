@@ -130,6 +130,8 @@ else bad "easgd-async resume: $(cat "$d/e.err")"; fi
 run_case topk step:26 "" "${common[@]}" --workers 2 --compress topk:0.05
 run_case powersgd step:26 "" "${common[@]}" --workers 2 --compress powersgd:2
 run_case dgc step:40 "" "${common[@]}" --workers 2 --compress dgc:0.05 --dgc-warmup 2 --optimizer sgd --momentum 0.9
+# --compress-update: each worker's Adam moments and step count are codec state
+run_case topk_update step:26 "" "${common[@]}" --workers 2 --compress topk:0.05 --compress-update --reg-scope local
 # ... and through the weight exchanges of local SGD and EASGD (residuals
 # in the checkpoint; the anchor is the synced weights a checkpoint holds)
 run_case local_topk step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --compress topk:0.05

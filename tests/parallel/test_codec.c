@@ -294,10 +294,112 @@ static void test_split(void **state)
     }
 }
 
+/* topk's message is its k values, then k indices in as few bytes as n
+ * needs (2 up to 65,536 values, 3 above), padded to whole floats: the
+ * bytes counted on 2 workers are those, and indices at the edges of each
+ * width (255/256, 65,535, 65,536, the last) come back where they were. */
+static void test_topk_index_bytes(void **state)
+{
+    (void)state;
+    rg_codec_spec sp = spec_of("topk:0.05", "off");
+    size_t k = 10;   /* 0.05 x 203, rounded */
+    float out[3 * N];
+    double bytes = 0.0;
+    run(&sp, 2, 3, out, &bytes);
+    double want = 3.0 * (double)(k + (2 * k + 3) / 4) * sizeof(float);
+    if (bytes != want) fail_msg("topk:0.05 on 2 workers: %.0f bytes in 3 steps, expected %.0f", bytes, want);
+
+    const size_t ns[] = {65536, 65537, 70001}, widths[] = {2, 3, 3};
+    for (size_t q = 0; q < 3; q++) {
+        size_t n = ns[q], cut[] = {0, n};
+        const size_t at[] = {0, 255, 256, 40000, 65534, n - 1, n > 65536 ? 65535 : 1};
+        enum { K = sizeof at / sizeof *at };
+        rg_codec_spec s = spec_of("topk:1", "off");
+        s.ratio = (double)K / (double)n;
+        rg_codec *enc, *dec;
+        assert_int_equal(rg_codec_create_split(&s, cut, 1, 11, 0, &enc), RG_OK);
+        assert_int_equal(rg_codec_create_split(&s, cut, 1, 11, 1, &dec), RG_OK);
+        float *g = malloc(n * sizeof(float)), *back = malloc(n * sizeof(float));
+        assert_non_null(g);
+        assert_non_null(back);
+        for (size_t i = 0; i < n; i++) g[i] = 1e-3f * (float)((int)(i % 13) - 6);
+        for (size_t j = 0; j < K; j++) g[at[j]] = (j % 2 ? -1.0f : 1.0f) * (float)(j + 2);
+        const float *msg;
+        rg_codec_encode(enc, 0, g, 0, &msg);
+        size_t len = rg_codec_msg_len(enc, 0);
+        if (len != K + (K * widths[q] + 3) / 4) fail_msg("n %zu: a message of %zu floats, expected %zu-byte indices", n, len, widths[q]);
+        rg_codec_decode(dec, 0, msg, back, 0);
+        for (size_t j = 0; j < K; j++)
+            if (back[at[j]] != g[at[j]]) fail_msg("n %zu: index %zu decoded %g, sent %g", n, at[j], back[at[j]], g[at[j]]);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < n; i++) nonzero += back[i] != 0.0f;
+        assert_int_equal(nonzero, K);
+        free(g);
+        free(back);
+        rg_codec_free(enc);
+        rg_codec_free(dec);
+    }
+}
+
+/* --compress-update: each worker's codec turns its gradient into its own
+ * Adam update (bias-corrected, over the workers) before coding; on 2
+ * workers a lossless code hands back the mean of the two, computed here
+ * in double.  The moments and the step count go out and back in: a codec
+ * loaded from another's state gives the same next step. */
+static void test_adam_update(void **state)
+{
+    (void)state;
+    rg_codec_spec sp = spec_of("topk:1", "off");
+    sp.adam = 1, sp.beta1 = 0.9f, sp.beta2 = 0.999f, sp.eps = 1e-7f;
+    enum { S = 4, W = 2 };
+    float out[S * N];
+    run(&sp, W, S, out, NULL);
+    double m[W][N] = {{0}}, v[W][N] = {{0}}, worst = 0.0;
+    for (int s = 0; s < S; s++) {
+        double c1 = 1.0 - pow(0.9f, s + 1), c2 = 1.0 - pow(0.999f, s + 1);
+        for (size_t i = 0; i < N; i++) {
+            double want = 0.0;
+            for (int k = 0; k < W; k++) {
+                double g = grad_of(k, (uint64_t)s, i);
+                m[k][i] = 0.9f * m[k][i] + (1.0 - 0.9f) * g;
+                v[k][i] = 0.999f * v[k][i] + (1.0 - 0.999f) * g * g;
+                want += m[k][i] / c1 / (sqrt(v[k][i] / c2) + 1e-7) / W;
+            }
+            worst = fmax(worst, fabs(out[(size_t)s * N + i] - want));
+        }
+    }
+    print_message("adam update, 2 workers: off by %.3g\n", worst);
+    assert_true(worst < 1e-5);
+
+    rg_comm *self;
+    assert_int_equal(rg_comm_self(&self), RG_OK);
+    rg_codec *c, *d;
+    assert_int_equal(rg_codec_create(&sp, N, &g_block, 1, 11, self, &c), RG_OK);
+    assert_int_equal(rg_codec_create(&sp, N, &g_block, 1, 11, self, &d), RG_OK);
+    assert_int_equal(rg_codec_state_size(c), 2 * N + 2);
+    float g[N], h[N], st[2 * N + 2];
+    double bytes = 0, dense = 0;
+    for (uint64_t s = 0; s < 3; s++) {
+        for (size_t i = 0; i < N; i++) g[i] = grad_of(0, s, i);
+        assert_int_equal(rg_codec_reduce(c, g, s, &bytes, &dense), RG_OK);
+    }
+    rg_codec_state_save(c, st);
+    rg_codec_state_load(d, st);
+    for (size_t i = 0; i < N; i++) g[i] = h[i] = grad_of(0, 3, i);
+    assert_int_equal(rg_codec_reduce(c, g, 3, &bytes, &dense), RG_OK);
+    assert_int_equal(rg_codec_reduce(d, h, 3, &bytes, &dense), RG_OK);
+    assert_memory_equal(g, h, sizeof g);
+    rg_codec_free(c);
+    rg_codec_free(d);
+    rg_comm_free(self);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_topk_index_bytes),
+        cmocka_unit_test(test_adam_update),
         cmocka_unit_test(test_lossless),
         cmocka_unit_test(test_precision),
         cmocka_unit_test(test_sign),
