@@ -26,10 +26,13 @@
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det]   (--peak: the FMA peak alone;
- *        --det: the --deterministic shards' products alone;
- *        --cpu-time: timed by the thread's CPU time, for a loaded machine)     (one short round each, the reference
- *                                     loop on small shapes only: the test)
+ * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det]
+ *   --quick     one short round each, the reference loop on small shapes
+ *               only (the test)
+ *   --peak      the FMA peak alone
+ *   --cpu-time  timed by the thread's CPU time, for a loaded machine
+ *   --det       the --deterministic shards' products alone
+ * An unknown option exits 2.
  * Exits 1 when a library's product differs from OpenBLAS's by more than
  * 1e-4 of its largest value (the test, bench_kernels_quick, checks it).
  * Environment: OPENBLAS_CORETYPE is reported (unset is what users get).

@@ -19,7 +19,8 @@
  * (4 by 4 where 4 rows or fewer are left), reading B as stored in place
  * with masked loads at its edge and packing only a transposed B; AVX2 in
  * 4 rows by 2 vectors, packing a panel of B as K contiguous rows where
- * many rows of C reuse a deep one, and row by row where K <= 16.  The
+ * many rows of C reuse a deep one; both row by row where K is small
+ * (<= 16 with AVX2, <= 4 with AVX-512).  The
  * edges of C are masked, not computed another way.  This file is compiled with
  * -ffp-contract=off (as all of regula is): the compiler fuses nothing
  * itself.
@@ -237,14 +238,17 @@ __attribute__((target("avx512f"))) static void tile_avx512(const gemm_args *g, i
     else tile_avx512_rv(g, i, rows, j, cols, p, ps, 4, 4);
 }
 
-/* AVX2's shallow products (B as stored, K <= SHALLOW_K: the dW of a pass
- * of a few rows), where a 4-row tile of 2 vectors would spend more on its
- * setup and finish than on its k loop (AVX-512's tiles, of up to 8 rows
- * by 3 vectors, do better there: bench_kernels --det): C row by row, SHALLOW_V vectors of columns at a time (the
+/* The shallow products (B as stored, K <= SHALLOW_K with AVX2,
+ * SHALLOW_K_AVX512 with AVX-512: the dW of a pass of a few rows), where a
+ * tile would spend more on its setup and finish than on its k loop
+ * (AVX-512's tiles of 8 rows by 3 vectors do better from K = 8 on: 64 x
+ * 784 x K, the reference model's dW, ran 98 against 76 GFLOP/s at K = 8,
+ * 61 against 68 at K = 4): C row by row, SHALLOW_V vectors of columns at a time (the
  * edge one vector at a time, masked), each lane one chain over k of B's
  * rows read in place.  The same chain per element, so the same bits as a
  * tile. */
 #define SHALLOW_K 16
+#define SHALLOW_K_AVX512 4
 #define SHALLOW_V 8   /* vectors of C a block: 8 chains in flight hide the FMA's latency */
 
 /* alpha * s + beta * c, skipping what cannot change a bit (see above) */
@@ -286,6 +290,43 @@ __attribute__((target("avx2,fma"))) static void shallow_avx2(const gemm_args *g)
                 sum = _mm256_fmadd_ps(_mm256_set1_ps(a[(size_t)k * as]), _mm256_maskload_ps(b, m), sum);
             FINISH(__m256, _mm256_mul_ps, _mm256_add_ps, _mm256_maskload_ps(c + j, m))
             _mm256_maskstore_ps(c + j, m, v);
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void shallow_avx512(const gemm_args *g)
+{
+    const int K = g->K, N = g->N;
+    const size_t ldb = (size_t)g->ldb, as = g->ta ? (size_t)g->lda : 1;
+    const int alpha1 = g->alpha == 1.0f, beta1 = g->beta == 1.0f, beta0 = g->beta == 0.0f;
+    const __m512 al = _mm512_set1_ps(g->alpha), be = _mm512_set1_ps(g->beta);
+    for (int i = 0; i < g->M; i++) {
+        const float *a = g->ta ? g->A + i : g->A + (size_t)i * (size_t)g->lda;   /* a_ik at a[k * as] */
+        float *c = g->C + (size_t)i * (size_t)g->ldc;
+        int j = 0;
+        for (; j + 16 * SHALLOW_V <= N; j += 16 * SHALLOW_V) {
+            __m512 s[SHALLOW_V];
+            for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_setzero_ps();
+            const float *b = g->B + j;
+            for (int k = 0; k < K; k++, b += ldb) {
+                __m512 x = _mm512_set1_ps(a[(size_t)k * as]);
+                for (int q = 0; q < SHALLOW_V; q++) s[q] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + 16 * q), s[q]);
+            }
+            for (int q = 0; q < SHALLOW_V; q++) {
+                __m512 sum = s[q];
+                FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_loadu_ps(c + j + 16 * q))
+                _mm512_storeu_ps(c + j + 16 * q, v);
+            }
+        }
+        for (; j < N; j += 16) {
+            int n = N - j < 16 ? N - j : 16;
+            __mmask16 m = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+            __m512 sum = _mm512_setzero_ps();
+            const float *b = g->B + j;
+            for (int k = 0; k < K; k++, b += ldb)
+                sum = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)k * as]), _mm512_maskz_loadu_ps(m, b), sum);
+            FINISH(__m512, _mm512_mul_ps, _mm512_add_ps, _mm512_maskz_loadu_ps(m, c + j))
+            _mm512_mask_storeu_ps(c + j, m, v);
         }
     }
 }
@@ -372,8 +413,9 @@ static int run_vector(const gemm_args *g, int W)
 static void run(const gemm_args *g)
 {
     int W = rg_sgemm_fixed_width();
-    if (W == 8 && !g->tb && g->K <= SHALLOW_K) {   /* AVX-512's 8-row tiles do better (bench_kernels --det) */
-        shallow_avx2(g);
+    if (W > 1 && !g->tb && g->K <= (W == 16 ? SHALLOW_K_AVX512 : SHALLOW_K)) {
+        if (W == 16) shallow_avx512(g);
+        else shallow_avx2(g);
         return;
     }
     if (W == 1 || run_vector(g, W)) scalar_all(g);

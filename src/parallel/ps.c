@@ -11,8 +11,8 @@
  * s->summed), push each shard of it to its server, pull the weights of
  * its next step.  A server applies each push (one optimizer step on its
  * shard, with, under --reg-scope global, the worker's share of the
- * penalty's gradient, at the weights the server held when the step's
- * first push came: penalties never travel),
+ * penalty's gradient, at the weights the push is applied to (K = 0: the
+ * step's): penalties never travel),
  * and answers worker k's pull for step t once k's own pushes are in and
  * every push of step t - K - 1 is: no step starts more than K steps
  * after the oldest unfinished one (stale synchronous parallel).  A step's
@@ -93,7 +93,7 @@ typedef struct ps {
     rg_codec *dec;                   /* --compress: decodes its shard's pushes (part `server`) ... */
     float *g;                        /* ... into this */
     float *pen;                      /* the global penalty's gradient on the shard ... */
-    uint64_t pen_step;               /* ... at the weights of this step's first push */
+    uint64_t pen_step;               /* ... K = 0: at the weights of this step's first push */
     int broke;                       /* an update made a weight or moment non-finite */
     double hist[RG_STALE_HIST];
 } ps;
@@ -331,12 +331,13 @@ static void count(ps *p, uint64_t t)
     while (p->count[p->done % R] == (uint32_t)p->workers) p->count[p->done++ % R] = 0;
 }
 
-/* The global penalty's gradient on the shard, at the weights the server
- * holds when the first push of a step comes (at K = 0: the step's). */
+/* The global penalty's gradient on the shard: at K = 0 at the step's
+ * weights (taken at its first push); at K > 0 at the weights the push is
+ * applied to (pushes of several steps interleave). */
 static const float *penalty_grad(ps *p, uint64_t step)
 {
     rg_strategy *s = &p->base;
-    if (step != p->pen_step) {
+    if (p->K > 0 || step != p->pen_step) {
         memset(p->pen, 0, (s->opt_hi - s->opt_lo) * sizeof(float));
         rg_model_penalty_range(s->m, 1.0f, p->pen, s->opt_lo, s->opt_hi);
         p->pen_step = step;
