@@ -648,6 +648,7 @@ static void test_ps_deals(void **state)
                             q == 2 ? "checkpoint-dir" : NULL, dir, "checkpoint-every", "4", NULL};
         run r = train_with(kv);
         if (r.st != RG_OK) fail_msg("%s", r.msg);
+        double ta = 0.0, tb = 0.0;   /* over the epochs: one epoch is the OS's to spoil */
         for (int e = 1; e <= 3; e++) {
             double a, b;
             worker_samples(lg, e, &a, &b);
@@ -655,8 +656,9 @@ static void test_ps_deals(void **state)
                           q == 2 ? ", checkpoints" : "", e, a, b);
             assert_float_equal(a + b, 480.0, 0.5);   /* 15 steps of 32 */
             if (q == 1) assert_float_equal(a, b, 0.5);
-            else assert_true(b < a);
+            ta += a, tb += b;
         }
+        if (q != 1) assert_true(tb < ta);
         free(r.params);
     }
     rgt_rmtree(dir);
