@@ -478,17 +478,27 @@ static void test_ps_k0_is_allreduce(void **state)
     free(y.params);
 }
 
+/* The numbers of the epoch event's array `name` (up to max into v);
+ * returns how many. */
+static int epoch_array(const char *log, int epoch, const char *name, double *v, int max)
+{
+    char *t = rgt_read(log, NULL), key[32], field[32];
+    snprintf(key, sizeof key, "\"epoch\":%d,", epoch);
+    snprintf(field, sizeof field, "\"%s\":[", name);
+    char *e = strstr(t, key), *p = e ? strstr(e, field) : NULL;
+    int n = 0;
+    for (p = p ? p + strlen(field) - 1 : NULL; p && *p != ']' && n < max; n++) v[n] = strtod(p + 1, &p);   /* past '[' or ',' */
+    free(t);
+    return n;
+}
+
 /* The epoch event's staleness counts: how many pushes read weights 0, 1,
  * ... steps stale.  Returns their number; *len their length. */
 static double staleness_counts(const char *log, int epoch, int *len)
 {
-    char *t = rgt_read(log, NULL), key[32];
-    snprintf(key, sizeof key, "\"epoch\":%d,", epoch);
-    char *e = strstr(t, key), *p = e ? strstr(e, "\"staleness\":[") : NULL;
-    double total = 0.0;
-    *len = 0;
-    for (p = p ? p + 12 : NULL; p && *p != ']'; (*len)++) total += strtod(p + 1, &p);   /* past '[' or ',' */
-    free(t);
+    double v[64], total = 0.0;   /* the log has 16 at most */
+    *len = epoch_array(log, epoch, "staleness", v, 64);
+    for (int i = 0; i < *len; i++) total += v[i];
     return total;
 }
 
@@ -623,13 +633,10 @@ static void test_ps_step_events(void **state)
 /* The epoch event's samples per worker, a and b (two workers). */
 static void worker_samples(const char *log, int epoch, double *a, double *b)
 {
-    char *t = rgt_read(log, NULL), key[32];
-    snprintf(key, sizeof key, "\"epoch\":%d,", epoch);
-    char *e = strstr(t, key), *p = e ? strstr(e, "\"samples\":[") : NULL;
-    if (!p) fail_msg("no samples for epoch %d in %s", epoch, log);
-    *a = strtod(p + 11, &p);
-    *b = strtod(p + 1, NULL);
-    free(t);
+    double v[2];
+    if (epoch_array(log, epoch, "samples", v, 2) != 2) fail_msg("no samples for epoch %d in %s", epoch, log);
+    *a = v[0];
+    *b = v[1];
 }
 
 /* K > 0 on one pool of data: the parts of each step go to whichever
