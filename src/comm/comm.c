@@ -42,6 +42,42 @@ rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
 {
     return c->ops->recv ? c->ops->recv(c, buf, bytes, src, tag) : comm_unsupported("recv");
 }
+/* The pieces' total size in *total; 0 when it overflows. */
+static int pieces_bytes(const rg_piece *v, int n, size_t *total)
+{
+    *total = 0;
+    for (int i = 0; i < n; i++)
+        if (!rg_add_ok(*total, v[i].bytes, total)) return 0;
+    return 1;
+}
+
+/* A backend without sendv or recvv: the message staged in one buffer. */
+rg_status rg_comm_sendv(rg_comm *c, const rg_piece *v, int n, int dst, int tag)
+{
+    if (c->ops->sendv) return c->ops->sendv(c, v, n, dst, tag);
+    if (n == 1) return rg_comm_send(c, v[0].base, v[0].bytes, dst, tag);
+    size_t total, at = 0;
+    unsigned char *buf = pieces_bytes(v, n, &total) ? rg_malloc(total ? total : 1) : NULL;
+    if (!buf) return rg_error(RG_ENOMEM, "out of memory sending %zu bytes to rank %d", total, dst);
+    for (int i = 0; i < n; at += v[i].bytes, i++)
+        if (v[i].bytes) memcpy(buf + at, v[i].base, v[i].bytes);
+    rg_status st = rg_comm_send(c, buf, total, dst, tag);
+    rg_free(buf);
+    return st;
+}
+rg_status rg_comm_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
+{
+    if (c->ops->recvv) return c->ops->recvv(c, v, n, src, tag);
+    if (n == 1) return rg_comm_recv(c, v[0].base, v[0].bytes, src, tag);
+    size_t total, at = 0;
+    unsigned char *buf = pieces_bytes(v, n, &total) ? rg_malloc(total ? total : 1) : NULL;
+    if (!buf) return rg_error(RG_ENOMEM, "out of memory receiving %zu bytes from rank %d", total, src);
+    rg_status st = rg_comm_recv(c, buf, total, src, tag);
+    for (int i = 0; st == RG_OK && i < n; at += v[i].bytes, i++)
+        if (v[i].bytes) memcpy(v[i].base, buf + at, v[i].bytes);
+    rg_free(buf);
+    return st;
+}
 rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready)
 {
     *ready = 0;
@@ -99,7 +135,8 @@ static const rg_comm_ops self_ops = {
     self_allreduce, self_allreduce_f64, self_broadcast, self_allgather,
     self_reduce_scatter, self_barrier, self_split, self_free,
     self_iallreduce, self_wait, self_send, self_recv,
-    NULL /* abort: the front door's fallback */, NULL /* probe */
+    NULL /* abort: the front door's fallback */, NULL /* probe */,
+    NULL, NULL /* sendv, recvv: self_send and self_recv refuse */
 };
 
 rg_status rg_comm_self(rg_comm **out)

@@ -15,6 +15,9 @@ typedef struct rg_comm rg_comm;
 /* threads backend addition: an outstanding non-blocking operation (opaque;
  * each backend casts it to its own private struct, none completes this tag) */
 typedef struct rg_comm_req rg_comm_req;
+/* One piece of a message sent or received in pieces (rg_comm_sendv,
+ * rg_comm_recvv); a sender's pieces are only read. */
+typedef struct rg_piece { void *base; size_t bytes; } rg_piece;
 typedef struct rg_comm_ops {
     rg_status (*allreduce)(rg_comm *c, float *buf, size_t n, rg_reduce_op op);
     rg_status (*allreduce_f64)(rg_comm *c, double *buf, size_t n, rg_reduce_op op);
@@ -35,6 +38,10 @@ typedef struct rg_comm_ops {
     /* 1 in *ready when a message from src with tag is waiting (recv will
      * not block); never blocks.  Threads and mpi backends. */
     rg_status (*probe)(rg_comm *c, int src, int tag, int *ready);
+    /* send and recv of a message in pieces; NULL: the front door stages
+     * the message in one buffer and calls send or recv. */
+    rg_status (*sendv)(rg_comm *c, const rg_piece *v, int n, int dst, int tag);
+    rg_status (*recvv)(rg_comm *c, const rg_piece *v, int n, int src, int tag);
     /* ---- end threads backend additions ---- */
 } rg_comm_ops;
 
@@ -190,6 +197,13 @@ rg_status rg_comm_wait(rg_comm *c, rg_comm_req *req);
  * recv returns RG_ECOMM naming both sizes. */
 rg_status rg_comm_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag);
 rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag);
+/* send and recv of one message in n pieces: sendv's are sent end to end,
+ * recvv's are filled in order; either side may be a plain send or recv of
+ * the total size, and recvv's size check is send's.  The threads and mpi
+ * backends copy each piece straight into the message and threads out of
+ * it (a header and a body: no staging buffer, one copy fewer each way). */
+rg_status rg_comm_sendv(rg_comm *c, const rg_piece *v, int n, int dst, int tag);
+rg_status rg_comm_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag);
 /* *ready = 1 when a message from src with tag waits to be received, 0 when
  * not yet; never blocks (a server polls its clients with it; under MPI it
  * also answers peers' liveness pings). */

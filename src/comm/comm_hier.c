@@ -657,10 +657,25 @@ static rg_status hier_probe(rg_comm *c, int src, int tag, int *ready)
     return st == RG_OK ? rg_comm_probe(proc, src, tag, ready) : st;
 }
 
+static rg_status hier_sendv(rg_comm *c, const rg_piece *v, int n, int dst, int tag)
+{
+    rg_comm *proc = NULL;
+    rg_status st = hier_p2p(c, "send", &proc);
+    return st == RG_OK ? rg_comm_sendv(proc, v, n, dst, tag) : st;
+}
+
+static rg_status hier_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
+{
+    rg_comm *proc = NULL;
+    rg_status st = hier_p2p(c, "recv", &proc);
+    return st == RG_OK ? rg_comm_recvv(proc, v, n, src, tag) : st;
+}
+
 static const rg_comm_ops hier_ops = {
     hier_allreduce, hier_allreduce_f64, hier_broadcast, hier_allgather,
     hier_reduce_scatter, hier_barrier_op, hier_split, hier_free,
-    hier_iallreduce, hier_wait, hier_send, hier_recv, hier_abort, hier_probe
+    hier_iallreduce, hier_wait, hier_send, hier_recv, hier_abort, hier_probe,
+    hier_sendv, hier_recvv
 };
 
 rg_status rg_comm_set_deterministic(rg_comm *c, int on)

@@ -158,6 +158,19 @@ static rg_status l_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
     return rg_comm_recv(impl_of(c)->inner, buf, bytes, src, tag);
 }
 
+static rg_status l_sendv(rg_comm *c, const rg_piece *v, int n, int dst, int tag)
+{
+    double t0 = rg_now(), bytes = 0.0;
+    for (int i = 0; i < n; i++) bytes += (double)v[i].bytes;
+    rg_status st = rg_comm_sendv(impl_of(c)->inner, v, n, dst, tag);
+    return paced(c, t0, st, 1, bytes);
+}
+
+static rg_status l_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
+{
+    return rg_comm_recvv(impl_of(c)->inner, v, n, src, tag);
+}
+
 static rg_status l_probe(rg_comm *c, int src, int tag, int *ready)
 {
     return rg_comm_probe(impl_of(c)->inner, src, tag, ready);
@@ -182,6 +195,7 @@ static const rg_comm_ops g_link_ops = {
     .allreduce = l_allreduce, .allreduce_f64 = l_allreduce_f64, .broadcast = l_broadcast, .allgather = l_allgather,
     .reduce_scatter = l_reduce_scatter, .barrier = l_barrier, .split = l_split, .free = l_free,
     .iallreduce = l_iallreduce, .send = l_send, .recv = l_recv, .abort = l_abort, .probe = l_probe,
+    .sendv = l_sendv, .recvv = l_recvv,
 };
 
 rg_status rg_comm_link(rg_comm *inner, const rg_link *link, int owns, rg_comm **out)

@@ -1081,11 +1081,15 @@ static rg_status mpi_check_peer(const rg_comm *c, const char *what, int peer, in
     return RG_OK;
 }
 
-/* Copies buf and returns: MPI_Send may wait for the receiver (rendezvous),
- * and the interface promises that any order of sends and receives works. */
-static rg_status mpi_send_op(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+/* Copies the pieces into one buffer and returns: MPI_Send may wait for
+ * the receiver (rendezvous), and the interface promises that any order of
+ * sends and receives works. */
+static rg_status mpi_sendv_op(rg_comm *c, const rg_piece *v, int n, int dst, int tag)
 {
     mpi_impl *m = c->impl;
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        if (!rg_add_ok(bytes, v[i].bytes, &bytes)) return rg_error(RG_EUSAGE, "send to rank %d: size overflows", dst);
     rg_status st = mpi_check_peer(c, "send to", dst, tag, bytes);
     if (st != RG_OK) return st;
     if (atomic_load(&g_broken)) return broken();
@@ -1093,7 +1097,8 @@ static rg_status mpi_send_op(rg_comm *c, const void *buf, size_t bytes, int dst,
     sends_reap(&m->sends);
     mpi_send *x = rg_malloc(sizeof *x + bytes);
     if (!x) return rg_error(RG_ENOMEM, "rank %d: out of memory sending %zu bytes to rank %d", c->rank, bytes, dst);
-    if (bytes) memcpy(x->data, buf, bytes);
+    for (size_t at = 0, i = 0; i < (size_t)n; at += v[i].bytes, i++)
+        if (v[i].bytes) memcpy(x->data + at, v[i].base, v[i].bytes);
     int rc = MPI_Isend(x->data, (int)bytes, MPI_BYTE, dst, tag, m->comm, &x->r);
     if (rc != MPI_SUCCESS) {
         rg_free(x);
@@ -1102,6 +1107,12 @@ static rg_status mpi_send_op(rg_comm *c, const void *buf, size_t bytes, int dst,
     x->next = m->sends;
     m->sends = x;
     return RG_OK;
+}
+
+static rg_status mpi_send_op(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+{
+    rg_piece v = { (void *)(uintptr_t)buf, bytes };
+    return mpi_sendv_op(c, &v, 1, dst, tag);
 }
 
 static rg_status mpi_recv_op(rg_comm *c, void *buf, size_t bytes, int src, int tag)
@@ -1174,7 +1185,8 @@ int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg)
 static const rg_comm_ops mpi_ops = {
     mpi_allreduce, mpi_allreduce_f64, mpi_broadcast, mpi_allgather,
     mpi_reduce_scatter, mpi_barrier, mpi_split, mpi_free,
-    mpi_iallreduce, mpi_wait, mpi_send_op, mpi_recv_op, mpi_abort, mpi_probe_op
+    mpi_iallreduce, mpi_wait, mpi_send_op, mpi_recv_op, mpi_abort, mpi_probe_op,
+    mpi_sendv_op, NULL /* recvv: staged by the front door */
 };
 
 /* Open MPI and MPICH install side by side (Debian): a regula linked

@@ -733,12 +733,15 @@ static rg_status t_wait(rg_comm *c, rg_comm_req *req)
 
 /* ------------------------------------------------------------ point to point */
 
-static rg_status t_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+/* A message is one allocation: the pieces copied in end to end. */
+static rg_status t_sendv(rg_comm *c, const rg_piece *v, int n, int dst, int tag)
 {
     tworld *w = ((thandle *)c)->w;
-    size_t total;
+    size_t bytes = 0, total;
     if (dst < 0 || dst >= w->n) return rg_error(RG_EUSAGE, "send to rank %d in a world of %d", dst, w->n);
     if (aborted(w, memory_order_acquire)) return abort_error(w);
+    for (int i = 0; i < n; i++)
+        if (!rg_add_ok(bytes, v[i].bytes, &bytes)) return rg_error(RG_ENOMEM, "send of %d pieces: size overflows", n);
     if (!rg_add_ok(sizeof(tmsg), bytes, &total)) return rg_error(RG_ENOMEM, "send of %zu bytes: size overflows", bytes);
     tmsg *m = rg_malloc(total);
     if (!m) return rg_error(RG_ENOMEM, "out of memory sending %zu bytes to rank %d", bytes, dst);
@@ -746,7 +749,8 @@ static rg_status t_send(rg_comm *c, const void *buf, size_t bytes, int dst, int 
     m->src = c->rank;
     m->tag = tag;
     m->bytes = bytes;
-    if (bytes) memcpy(m->data, buf, bytes);
+    for (size_t at = 0, i = 0; i < (size_t)n; at += v[i].bytes, i++)
+        if (v[i].bytes) memcpy(m->data + at, v[i].base, v[i].bytes);
     tinbox *ib = &w->inbox[dst];
     pthread_mutex_lock(&ib->mu);
     if (ib->tail) ib->tail->next = m;
@@ -756,6 +760,12 @@ static rg_status t_send(rg_comm *c, const void *buf, size_t bytes, int dst, int 
     if (ib->sleeping) pthread_cond_broadcast(&ib->cv);
     pthread_mutex_unlock(&ib->mu);
     return RG_OK;
+}
+
+static rg_status t_send(rg_comm *c, const void *buf, size_t bytes, int dst, int tag)
+{
+    rg_piece v = { (void *)(uintptr_t)buf, bytes };
+    return t_sendv(c, &v, 1, dst, tag);
 }
 
 /* Unlinks the first message from src with tag; call with ib->mu held. */
@@ -772,10 +782,10 @@ static tmsg *inbox_take(tinbox *ib, int src, int tag)
     return NULL;
 }
 
-static rg_status t_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
+/* Waits for the first message from src with tag and unlinks it: in *out. */
+static rg_status t_take(rg_comm *c, int src, int tag, tmsg **out)
 {
     tworld *w = ((thandle *)c)->w;
-    if (src < 0 || src >= w->n) return rg_error(RG_EUSAGE, "recv from rank %d in a world of %d", src, w->n);
     tinbox *ib = &w->inbox[c->rank];
     int64_t deadline = 0;
     tmsg *m;
@@ -803,14 +813,34 @@ static rg_status t_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
         }
     }
     pthread_mutex_unlock(&ib->mu);
-    rg_status st = RG_OK;
+    *out = m;
+    return RG_OK;
+}
+
+/* The message's bytes copied out piece by piece, straight where they go. */
+static rg_status t_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
+{
+    tworld *w = ((thandle *)c)->w;
+    if (src < 0 || src >= w->n) return rg_error(RG_EUSAGE, "recv from rank %d in a world of %d", src, w->n);
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        if (!rg_add_ok(bytes, v[i].bytes, &bytes)) return rg_error(RG_EUSAGE, "recv of %d pieces: size overflows", n);
+    tmsg *m;
+    rg_status st = t_take(c, src, tag, &m);
+    if (st != RG_OK) return st;
     if (m->bytes != bytes)
         st = rg_error(RG_ECOMM, "recv from rank %d, tag %d: expected %zu bytes, the message has %zu (discarded)",
                       src, tag, bytes, m->bytes);
-    else if (bytes)
-        memcpy(buf, m->data, bytes);
+    for (size_t at = 0, i = 0; st == RG_OK && i < (size_t)n; at += v[i].bytes, i++)
+        if (v[i].bytes) memcpy(v[i].base, m->data + at, v[i].bytes);
     rg_free(m);
     return st;
+}
+
+static rg_status t_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
+{
+    rg_piece v = { buf, bytes };
+    return t_recvv(c, &v, 1, src, tag);
 }
 
 static rg_status t_probe(rg_comm *c, int src, int tag, int *ready)
@@ -841,4 +871,6 @@ static const rg_comm_ops threads_ops = {
     .recv = t_recv,
     .abort = t_abort,
     .probe = t_probe,
+    .sendv = t_sendv,
+    .recvv = t_recvv,
 };

@@ -1,7 +1,8 @@
 /* The emulated link: results are the wrapped communicator's, bit for bit;
  * every operation lasts at least what the link's model says (a lower
  * bound: a sleep cannot end early, so this is no timing race); parsing
- * takes the units and names --link on a mistake. */
+ * takes the units and names --link on a mistake; a message in pieces is
+ * paced as one. */
 #include "support.h"
 #include "core/core.h"
 #include "comm/comm.h"
@@ -87,11 +88,43 @@ static void test_paced_and_exact(void **state)
     for (int k = 0; k < 2; k++) { free(a[k]); free(b[k]); }
 }
 
+/* A message in pieces through the link: paced as one message of their
+ * total size, delivered piece by piece. */
+static void test_pieces(void **state)
+{
+    (void)state;
+    rg_link link = { 1e8, 1e-3 };
+    rg_comm *ranks[2];
+    assert_int_equal(rg_comm_threads_create(2, ranks), RG_OK);
+    for (int k = 0; k < 2; k++) {
+        rg_comm *w;
+        assert_int_equal(rg_comm_link(ranks[k], &link, 1, &w), RG_OK);
+        ranks[k] = w;
+    }
+    enum { N = 25000 };
+    int h = 42, hg = 0;
+    float *body = malloc(N * sizeof *body), *got = calloc(N, sizeof *got);
+    for (int i = 0; i < N; i++) body[i] = (float)i;
+    rg_piece out[2] = { { &h, sizeof h }, { body, N * sizeof *body } }, in[2] = { { &hg, sizeof hg }, { got, N * sizeof *got } };
+    double t0 = rg_now();
+    assert_int_equal(rg_comm_sendv(ranks[0], out, 2, 1, 7), RG_OK);   /* a send never waits for the receiver */
+    double took = rg_now() - t0, want = rg_link_seconds(&link, 1, sizeof h + N * sizeof *body);
+    assert_int_equal(rg_comm_recvv(ranks[1], in, 2, 0, 7), RG_OK);
+    print_message("sendv paced: %.2f ms (the link's model: %.2f ms)\n", took * 1e3, want * 1e3);
+    assert_true(took >= want);
+    assert_int_equal(hg, 42);
+    assert_memory_equal(body, got, N * sizeof *body);
+    for (int k = 0; k < 2; k++) rg_comm_free(ranks[k]);
+    free(body);
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_paced_and_exact),
+        cmocka_unit_test(test_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

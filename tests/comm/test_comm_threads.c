@@ -1,7 +1,7 @@
 /* The threads communicator: n ranks on n pthreads of one process.  Every
  * collective is checked against a serial rank-order computation done here,
  * bitwise, on sizes 1-4 and lengths that do not divide evenly; then split,
- * iallreduce, send/recv, abort and a barrier stress.  Worker threads cannot
+ * iallreduce, send/recv (whole and in pieces), abort and a barrier stress.  Worker threads cannot
  * use cmocka's asserts (they longjmp), so they record the first failure and
  * abort the world, which wakes their peers; main asserts after the join.
  * alarm() bounds the whole run in case a wait hangs. */
@@ -437,9 +437,46 @@ static void body_probe(ctx *cx)
     }
 }
 
+/* A message in pieces (sendv, recvv): a header and a body land where each
+ * belongs, an empty piece included; the pieces were copied at the send;
+ * either end may be a plain send or recv of the whole; recvv's size check
+ * is recv's, and a mismatch leaves the pieces alone. */
+static void body_pieces(ctx *cx)
+{
+    int N = cx->size, r = cx->rank, next = (r + 1) % N, prev = (r + N - 1) % N;
+    enum { NB = 5003 };
+    int hdr = 100 + r, got = -1;
+    float body[NB], in[NB], whole[1 + NB];
+    for (int i = 0; i < NB; i++) body[i] = (float)gen(r, (size_t)i);
+    rg_piece out[3] = { { &hdr, sizeof hdr }, { NULL, 0 }, { body, sizeof body } };
+    T_CHECK(rg_comm_sendv(cx->c, out, 3, next, 1) == RG_OK);
+    hdr = -1, body[0] = -1.0f;   /* sendv copied them */
+    rg_piece back[2] = { { &got, sizeof got }, { in, sizeof in } };
+    T_CHECK(rg_comm_recvv(cx->c, back, 2, prev, 1) == RG_OK && got == 100 + prev);
+    int bad = 0;
+    for (int i = 0; i < NB; i++) bad += in[i] != (float)gen(prev, (size_t)i);
+    T_CHECK(bad == 0);
+    /* sendv to a plain recv: the pieces end to end; send to recvv: split */
+    hdr = 100 + r, body[0] = (float)gen(r, 0);
+    T_CHECK(rg_comm_sendv(cx->c, out, 3, next, 2) == RG_OK);
+    T_CHECK(rg_comm_recv(cx->c, whole, sizeof whole, prev, 2) == RG_OK);
+    memcpy(&got, whole, sizeof got);
+    T_CHECK(got == 100 + prev && whole[1] == (float)gen(prev, 0) && whole[NB] == (float)gen(prev, NB - 1));
+    T_CHECK(rg_comm_send(cx->c, whole, sizeof whole, next, 3) == RG_OK);
+    T_CHECK(rg_comm_recvv(cx->c, back, 2, prev, 3) == RG_OK);
+    T_CHECK(in[NB - 1] == (float)gen((prev + N - 1) % N, NB - 1));   /* what prev got from its prev */
+    /* a short message: consumed, named, the pieces untouched */
+    got = -7, in[0] = -7.0f;
+    T_CHECK(rg_comm_sendv(cx->c, out, 1, next, 4) == RG_OK);
+    T_CHECK(rg_comm_recvv(cx->c, back, 2, prev, 4) == RG_ECOMM && got == -7 && in[0] == -7.0f);
+    T_CHECK(strstr(rg_last_error(), "has 4") != NULL);
+    T_CHECK(rg_comm_sendv(cx->c, out, 3, N, 4) == RG_EUSAGE && rg_comm_recvv(cx->c, back, 2, -1, 4) == RG_EUSAGE);
+}
+
 static void test_send_recv(void **state)
 {
     run_world(2, body_pingpong, NULL);
+    for (int N = 1; N <= 3; N++) run_world(N, body_pieces, NULL);
     run_world(2, body_probe, NULL);
     for (int N = 1; N <= 4; N++) run_world(N, body_ring, NULL);
 }

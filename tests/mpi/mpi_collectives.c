@@ -259,6 +259,19 @@ static void check_send_recv(rg_comm *c)
     CHECK(rg_comm_send(c, &b, sizeof b, (r + 1) % W, 3) == RG_OK);
     CHECK(rg_comm_recv(c, &x, sizeof x, (r + W - 1) % W, 3) == RG_OK && x == 1);
     CHECK(rg_comm_recv(c, &x, sizeof x, (r + W - 1) % W, 3) == RG_OK && x == 2);
+    /* a message in pieces: sendv to recvv, to a plain recv, and send to recvv */
+    int p = (r + W - 1) % W, h = 10 + r, hg = 0;
+    double body[3] = { r, r + 0.5, r + 0.25 }, bg[3] = { 0 };
+    unsigned char whole[sizeof h + sizeof body];
+    rg_piece out[2] = { { &h, sizeof h }, { body, sizeof body } }, in[2] = { { &hg, sizeof hg }, { bg, sizeof bg } };
+    CHECK(rg_comm_sendv(c, out, 2, (r + 1) % W, 5) == RG_OK);
+    CHECK(rg_comm_recvv(c, in, 2, p, 5) == RG_OK && hg == 10 + p && bg[0] == p && bg[2] == p + 0.25);
+    CHECK(rg_comm_sendv(c, out, 2, (r + 1) % W, 6) == RG_OK);
+    CHECK(rg_comm_recv(c, whole, sizeof whole, p, 6) == RG_OK);
+    memcpy(&hg, whole, sizeof hg);
+    CHECK(hg == 10 + p);
+    CHECK(rg_comm_send(c, whole, sizeof whole, (r + 1) % W, 7) == RG_OK);
+    CHECK(rg_comm_recvv(c, in, 2, p, 7) == RG_OK && hg == 10 + (p + W - 1) % W && bg[1] == (p + W - 1) % W + 0.5);
     /* a message of the wrong size is consumed and named */
     double big = 1.5;
     CHECK(rg_comm_send(c, &big, sizeof big, (r + 1) % W, 4) == RG_OK);
