@@ -12,8 +12,8 @@
 #           1gbit,50us, batch 32, the first 8,000 samples: all-reduce and
 #           powersgd:2
 #   ps      the reference model, first 12,000 samples, --straggler 1:4:
-#           all-reduce on 2 workers, ps --staleness 4 and 64 on 2 workers
-#           and a server
+#           all-reduce on 2 workers, ps --staleness 4 (and with
+#           --pull-first) and 64 on 2 workers and a server
 # Usage: bench/exchange_targets.sh BUILD_DIR [ROUNDS]   (default 5)
 set -euo pipefail
 build=${1:?usage: bench/exchange_targets.sh BUILD_DIR [ROUNDS]}
@@ -50,6 +50,7 @@ for ((r = 1; r <= rounds; r++)); do
   run wide_psgd "$bin" train --model "$wide" --batch 32 --workers 4 --link 1gbit,50us --limit 8000 --compress powersgd:2
   run ps_ar "$bin" train --model "$ref" --batch 32 --workers 2 --straggler 1:4 --limit 12000
   run ps_k4 "$bin" train --model "$ref" --batch 32 --workers 3 --strategy ps --staleness 4 --straggler 1:4 --limit 12000
+  run ps_k4pf "$bin" train --model "$ref" --batch 32 --workers 3 --strategy ps --staleness 4 --pull-first --straggler 1:4 --limit 12000
   run ps_k64 "$bin" train --model "$ref" --batch 32 --workers 3 --strategy ps --staleness 64 --straggler 1:4 --limit 12000
 done
 base=$(median one)
@@ -67,4 +68,5 @@ row "wide, 4 threads @1gbit, all-reduce" wide_ar "$(median wide_ar)"
 row "wide, 4 threads @1gbit, powersgd:2" wide_psgd "$(median wide_ar)"
 row "straggler 1:4, 2 workers, all-reduce" ps_ar "$(median ps_ar)"
 row "straggler 1:4, ps K=4 (2 workers + server)" ps_k4 "$(median ps_ar)"
+row "straggler 1:4, ps K=4 --pull-first" ps_k4pf "$(median ps_ar)"
 row "straggler 1:4, ps K=64 (2 workers + server)" ps_k64 "$(median ps_ar)"

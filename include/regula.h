@@ -502,6 +502,7 @@ typedef struct rg_config {
     int servers;              /* ps: parameter servers (the last ranks) */
     long staleness;           /* ps: steps a worker may run ahead of the slowest */
     int staleness_lr;         /* ps: scale an update by 1 / (its staleness + 1) */
+    int pull_first;           /* ps, K > 0: a pull answered before the push sent with it is applied */
     /* regula fed: federated learning over simulated clients; clients > 0
      * makes a run federated (rounds then stand for epochs) */
     int clients;              /* clients, each a part of the data (--partition) */

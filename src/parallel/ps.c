@@ -1,6 +1,6 @@
 /*
  * ps.c — a parameter server with bounded staleness (--strategy ps
- * --servers S --staleness K [--staleness-lr]).
+ * --servers S --staleness K [--staleness-lr] [--pull-first]).
  *
  * The last S ranks are servers; server j holds the j-th of S equal runs
  * of the weight arena and the optimizer's state for it.  The other ranks
@@ -17,6 +17,10 @@
  * every push of step t - K - 1 is: no step starts more than K steps
  * after the oldest unfinished one (stale synchronous parallel).  A step's
  * staleness is t minus the steps finished in the weights it read, 0 .. K.
+ * --pull-first (K > 0): the pull asks for k's pushes but the last, and
+ * comes first, so that the server answers it before it applies that push
+ * and the worker does not wait for its optimizer step (staleness 1 at
+ * least but after a full sync).
  *
  * Who takes which part of a step: at K = 0, or on a skewed partition
  * (each worker's data its own), worker k takes part k of every step.  At
@@ -47,10 +51,12 @@
  * residual kept under error feedback); the server decodes it, then adds
  * the global penalty's gradient: the penalty is never compressed or sent.
  *
- * Servers poll the workers (rg_comm_probe), a push before a pull, and nap
- * when nothing came.  Messages are rg_comm_send/recv: threads of one
- * process, or MPI processes (one worker each).  Not reproducible bit for
- * bit: pushes apply in the order they arrive.
+ * Servers poll the workers (rg_comm_probe), a push before a pull (with
+ * --pull-first a pull before a push), and nap when nothing came.  Messages
+ * are rg_comm_sendv/recv(v): threads of one process, or MPI processes (one
+ * worker each); a header and a shard travel without a staging copy (the
+ * reply's weights land in the model's).  Not reproducible bit for bit:
+ * pushes apply in the order they arrive.
  */
 #include "parallel/strategy.h"
 #include <string.h>
@@ -71,6 +77,7 @@ typedef struct ps {
     int server;                      /* this rank's server index, or -1 */
     long K;
     int staleness_lr, global_penalty;
+    int early;                       /* --pull-first (K > 0): pulls answered before the push sent with them */
     size_t chunk;                    /* a shard's length (the last may be short) */
     size_t msg;                      /* a message's largest size */
     char *buf;                       /* a message */
@@ -84,7 +91,11 @@ typedef struct ps {
     uint32_t *count;                 /* pushes in of steps done .. done + K, by step mod K + 1 */
     int started;                     /* done is set (by the first push) */
     uint64_t next;                   /* server 0, dealing: the next part, as step * workers + part */
-    long *stale;                     /* per worker: the staleness of its last read */
+    long *stale;                     /* per worker, 2 each: the staleness of its reads, by
+                                        their number mod 2 (push i was computed on read i,
+                                        and read i + 1 may be answered before it is in) */
+    uint64_t *reads;                 /* per worker: its reads (the first, from rank 0's
+                                        broadcast or the resumed weights, unanswered) */
     pull_msg *pending;               /* per worker: a pull waiting (step, full); full 2: none */
     float *acc;                      /* K = 0: the step's pushes summed ... */
     int acc_n, acc_live;             /* ... how many, and whether any had samples */
@@ -111,17 +122,18 @@ static rg_status alloc_server(ps *p)
     size_t n = p->chunk ? p->chunk : 1, W = (size_t)p->workers;
     p->pushed = rg_calloc(W, sizeof *p->pushed);
     p->count = rg_calloc((size_t)p->K + 1, sizeof *p->count);
-    p->stale = rg_calloc(W, sizeof *p->stale);
+    p->stale = rg_calloc(2 * W, sizeof *p->stale);
+    p->reads = rg_calloc(W, sizeof *p->reads);
     p->pending = rg_calloc(W, sizeof *p->pending);
     p->acc = rg_calloc(n, sizeof(float));
     p->snap = rg_calloc(n, sizeof(float));
     p->pen = rg_calloc(n, sizeof(float));
     p->g = rg_calloc(n, sizeof(float));
     for (int i = 0; i < 2; i++) p->snap_m[i] = rg_calloc(n, sizeof(float));
-    if (!p->pushed || !p->count || !p->stale || !p->pending || !p->acc || !p->snap || !p->pen || !p->g ||
+    if (!p->pushed || !p->count || !p->stale || !p->reads || !p->pending || !p->acc || !p->snap || !p->pen || !p->g ||
         !p->snap_m[0] || !p->snap_m[1])
         return rg_error(RG_ENOMEM, "out of memory setting up parameter server %d", p->server);
-    for (size_t k = 0; k < W; k++) p->pending[k].full = 2;
+    for (size_t k = 0; k < W; k++) p->pending[k].full = 2, p->reads[k] = 1;
     p->snap_for = p->pen_step = UINT64_MAX;
     return RG_OK;
 }
@@ -149,6 +161,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     p->server = rank >= p->workers ? rank - p->workers : -1;
     p->K = env->staleness;
     p->staleness_lr = env->staleness_lr;
+    p->early = p->K > 0 && env->pull_first;
     p->global_penalty = env->global_penalty;
     p->chunk = (P + (size_t)p->S - 1) / (size_t)p->S;
     size_t lo = p->server >= 0 ? shard_lo(p, p->server, P) : 0, n = p->server >= 0 ? shard_n(p, p->server, P) : 0;
@@ -188,77 +201,88 @@ static rg_status agree(rg_strategy *s, rg_exchange *x)
     return st;
 }
 
-/* Shard j of the gradient as a push: through the codec when there is one
- * (an idle push sends zeros and leaves the residual alone). */
-static size_t push_body(ps *p, const rg_exchange *x, int j, size_t lo, size_t n)
+/* Shard j of the gradient as a push's body (*len floats): the gradient
+ * itself, or through the codec when there is one (an idle push sends
+ * zeros and leaves the residual alone). */
+static const float *push_body(ps *p, const rg_exchange *x, int j, size_t lo, size_t n, size_t *len)
 {
     rg_strategy *s = &p->base;
-    char *body = p->buf + sizeof(push_hdr);
-    if (!s->codec) {
-        memcpy(body, x->grad + lo, n * sizeof(float));
-        return n;
-    }
-    size_t len = rg_codec_msg_len(s->codec, j);
-    const float *msg;
-    if (x->idle) {
-        memset(body, 0, len * sizeof(float));
-    } else {
-        rg_codec_encode(s->codec, j, x->grad + lo, x->step, &msg);
-        memcpy(body, msg, len * sizeof(float));
-    }
+    *len = n;
+    if (!s->codec) return x->grad + lo;
+    *len = rg_codec_msg_len(s->codec, j);
     s->dense += (double)(sizeof(push_hdr) + n * sizeof(float));
-    return len;
+    const float *msg = (const float *)p->buf;
+    if (x->idle) memset(p->buf, 0, *len * sizeof(float));
+    else rg_codec_encode(s->codec, j, x->grad + lo, x->step, &msg);
+    return msg;
 }
 
+/* The header and the body go as one message, copied once (no staging). */
 static rg_status push(ps *p, const rg_exchange *x)
 {
     rg_strategy *s = &p->base;
     size_t P = rg_model_param_count(s->m);
     for (int j = 0; j < p->S; j++) {
-        size_t lo = shard_lo(p, j, P), n = shard_n(p, j, P);
+        size_t lo = shard_lo(p, j, P), n = shard_n(p, j, P), len;
         push_hdr h = { x->step, (uint64_t)x->idle, x->lr, x->share };
-        memcpy(p->buf, &h, sizeof h);
-        size_t bytes = sizeof h + push_body(p, x, j, lo, n) * sizeof(float);
-        rg_status st = rg_comm_send(s->comm, p->buf, bytes, server_rank(p, j), T_PUSH);
+        const float *body = push_body(p, x, j, lo, n, &len);
+        rg_piece v[2] = { { &h, sizeof h }, { (void *)(uintptr_t)body, len * sizeof(float) } };
+        rg_status st = rg_comm_sendv(s->comm, v, 2, server_rank(p, j), T_PUSH);
         if (st != RG_OK) return st;
-        s->bytes += (double)bytes;
+        s->bytes += (double)(sizeof h + len * sizeof(float));
     }
     return RG_OK;
 }
 
-/* Pull q from servers j0 .. j1-1: their shards of the weights; server
- * j0's reply header in *h0. */
-static rg_status pull(ps *p, const pull_msg *q, int j0, int j1, reply_hdr *h0)
+/* Pull q from servers j0 .. j1-1, in two halves: ask (the requests
+ * out), then take (their shards of the weights; server j0's reply header
+ * in *h0). */
+static rg_status pull_ask(ps *p, const pull_msg *q, int j0, int j1)
 {
     rg_strategy *s = &p->base;
-    size_t P = rg_model_param_count(s->m);
     rg_status st = RG_OK;
-    for (int j = j0; j < j1 && st == RG_OK; j++) st = rg_comm_send(s->comm, q, sizeof *q, server_rank(p, j), T_PULL);
     for (int j = j0; j < j1 && st == RG_OK; j++) {
-        size_t n = shard_n(p, j, P);
-        st = rg_comm_recv(s->comm, p->buf, sizeof(reply_hdr) + n * sizeof(float), server_rank(p, j), T_WEIGHTS);
-        if (st != RG_OK) break;
-        reply_hdr h;
-        memcpy(&h, p->buf, sizeof h);
-        if (j == j0) *h0 = h;
-        h0->broke |= h.broke;
-        memcpy(rg_model_params(s->m) + shard_lo(p, j, P), p->buf + sizeof h, n * sizeof(float));
-        for (int i = 0; h.full && j == 0 && i < RG_STALE_HIST; i++) s->staleness[i] += h.hist[i];   /* since the last */
+        st = rg_comm_send(s->comm, q, sizeof *q, server_rank(p, j), T_PULL);
         s->bytes += (double)sizeof *q;
         if (s->codec) s->dense += (double)sizeof *q;
     }
     return st;
 }
 
+static rg_status pull_take(ps *p, int j0, int j1, reply_hdr *h0)
+{
+    rg_strategy *s = &p->base;
+    size_t P = rg_model_param_count(s->m);
+    rg_status st = RG_OK;
+    for (int j = j0; j < j1 && st == RG_OK; j++) {
+        reply_hdr h;   /* the weights straight into the model's */
+        rg_piece v[2] = { { &h, sizeof h }, { rg_model_params(s->m) + shard_lo(p, j, P), shard_n(p, j, P) * sizeof(float) } };
+        st = rg_comm_recvv(s->comm, v, 2, server_rank(p, j), T_WEIGHTS);
+        if (st != RG_OK) break;
+        if (j == j0) *h0 = h;
+        h0->broke |= h.broke;
+        for (int i = 0; h.full && j == 0 && i < RG_STALE_HIST; i++) s->staleness[i] += h.hist[i];   /* since the last */
+    }
+    return st;
+}
+
+static rg_status pull(ps *p, const pull_msg *q, int j0, int j1, reply_hdr *h0)
+{
+    rg_status st = pull_ask(p, q, j0, j1);
+    return st == RG_OK ? pull_take(p, j0, j1, h0) : st;
+}
+
 /* Dealt parts: server 0 says which part comes next (or the full sync),
- * with its shard; then the other servers' shards of that step. */
-static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h)
+ * with its shard; then the other servers' shards of that step.  With
+ * --pull-first the first request went out before the push (`early`). */
+static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h, int early)
 {
     rg_strategy *s = &p->base;
     pull_msg q = { 0, 0, p->pushes, x->until, p->from, 0 };
     reply_hdr r;
-    rg_status st = pull(p, &q, 0, 1, h);
-    pull_msg rest = { h->step, h->full, p->pushes, 0, 0, 0 };
+    rg_status st = early ? RG_OK : pull_ask(p, &q, 0, 1);
+    if (st == RG_OK) st = pull_take(p, 0, 1, h);
+    pull_msg rest = { h->step, h->full, p->pushes - (uint64_t)early, 0, 0, 0 };
     if (st == RG_OK && (st = pull(p, &rest, 1, p->S, &r)) == RG_OK && p->S > 1) h->broke |= r.broke;
     x->next = h->step;
     s->part0 = h->full ? rg_comm_rank(s->team) : (int)h->part;
@@ -267,16 +291,27 @@ static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h)
 }
 
 /* Push this step's gradient, pull the next step's weights (the next part
- * dealt, or the full sync). */
+ * dealt, or the full sync): the pull asks for this push to be in.  With
+ * --pull-first (K > 0) the pull goes first and asks only for this
+ * worker's earlier pushes, and a server answers it before it applies this
+ * push (poll_worker): the worker waits for the copies of the weights, not
+ * for the server's receiving this push and its optimizer step, which run
+ * while the worker computes its next part; the read lacks the worker's
+ * own last push (staleness 1 at least, but after a full sync, which waits
+ * for every push, or where the bound held the answer back). */
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
     ps *p = (ps *)s;
     reply_hdr h = { 0 };
     if (p->from == UINT64_MAX) p->from = x->step;   /* the run's first step: parts unasked */
-    rg_status st = RG_TIMED(s, push(p, x));
+    int early = p->early;
+    pull_msg q = { x->step + 1, (uint64_t)x->full_sync, p->pushes + (uint64_t)!early, 0, 0, 0 };
+    pull_msg d = { 0, 0, p->pushes, x->until, p->from, 0 };
+    rg_status st = early ? RG_TIMED(s, pull_ask(p, s->deals ? &d : &q, 0, s->deals ? 1 : p->S)) : RG_OK;
+    if (st == RG_OK) st = RG_TIMED(s, push(p, x));
     p->pushes++;
-    pull_msg q = { x->step + 1, (uint64_t)x->full_sync, p->pushes, 0, 0, 0 };
-    if (st == RG_OK) st = RG_TIMED(s, s->deals ? pull_dealt(p, x, &h) : pull(p, &q, 0, p->S, &h));
+    if (st == RG_OK && s->deals) st = RG_TIMED(s, pull_dealt(p, x, &h, early));
+    else if (st == RG_OK) st = RG_TIMED(s, early ? pull_take(p, 0, p->S, &h) : pull(p, &q, 0, p->S, &h));
     x->broke = h.broke != 0;
     x->synced = s->deals ? h.full != 0 : x->full_sync;
     return st;
@@ -331,18 +366,24 @@ static void count(ps *p, uint64_t t)
     while (p->count[p->done % R] == (uint32_t)p->workers) p->count[p->done++ % R] = 0;
 }
 
-/* The global penalty's gradient on the shard: at K = 0 at the step's
- * weights (taken at its first push); at K > 0 at the weights the push is
- * applied to (pushes of several steps interleave). */
-static const float *penalty_grad(ps *p, uint64_t step)
+/* The worker's share of the global penalty's gradient added to its push
+ * g: at K = 0 at the step's weights (taken at its first push, kept for
+ * the others); at K > 0 at the weights the push is applied to (pushes of
+ * several steps interleave), straight into g, in the same pass. */
+static void add_penalty(ps *p, const push_hdr *h, float *g)
 {
     rg_strategy *s = &p->base;
-    if (p->K > 0 || step != p->pen_step) {
-        memset(p->pen, 0, (s->opt_hi - s->opt_lo) * sizeof(float));
-        rg_model_penalty_range(s->m, 1.0f, p->pen, s->opt_lo, s->opt_hi);
-        p->pen_step = step;
+    size_t n = s->opt_hi - s->opt_lo;
+    if (p->K > 0) {
+        rg_model_penalty_range(s->m, h->share, g, s->opt_lo, s->opt_hi);
+        return;
     }
-    return p->pen;
+    if (h->step != p->pen_step) {
+        memset(p->pen, 0, n * sizeof(float));
+        rg_model_penalty_range(s->m, 1.0f, p->pen, s->opt_lo, s->opt_hi);
+        p->pen_step = h->step;
+    }
+    for (size_t i = 0; i < n; i++) g[i] += h->share * p->pen[i];
 }
 
 static void step_shard(ps *p, const float *g, float lr)
@@ -373,22 +414,17 @@ static void accumulate(ps *p, const push_hdr *h, const float *g)
  * staleness counted. */
 static void apply(ps *p, int k, char *msg)
 {
-    rg_strategy *s = &p->base;
     push_hdr h;
     memcpy(&h, msg, sizeof h);
     float *g = (float *)(msg + sizeof h);
-    size_t n = s->opt_hi - s->opt_lo;
     if (p->dec && !h.idle) {
         rg_codec_decode(p->dec, p->server, g, p->g, h.step);
         g = p->g;
     }
-    long stale = p->stale[k];
+    long stale = p->stale[2 * k + (int)(p->pushed[k] % 2)];   /* of the read it was computed on */
     p->pushed[k]++;
     if (!h.idle) p->hist[stale < RG_STALE_HIST - 1 ? stale : RG_STALE_HIST - 1] += 1.0;
-    if (!h.idle && p->global_penalty) {
-        const float *pen = penalty_grad(p, h.step);
-        for (size_t i = 0; i < n; i++) g[i] += h.share * pen[i];
-    }
+    if (!h.idle && p->global_penalty) add_penalty(p, &h, g);
     if (p->K == 0) return accumulate(p, &h, g);
     count(p, h.step);
     if (h.idle) return;
@@ -422,11 +458,10 @@ static rg_status answer(ps *p, int k)
         memcpy(h.hist, p->hist, sizeof h.hist);
         memset(p->hist, 0, sizeof p->hist);
     }
-    memcpy(p->buf, &h, sizeof h);
-    memcpy(p->buf + sizeof h, q.full ? p->snap : rg_model_params(s->m) + s->opt_lo, n * sizeof(float));
-    p->stale[k] = (long)(q.step - (low < q.step ? low : q.step));
+    rg_piece v[2] = { { &h, sizeof h }, { q.full ? p->snap : rg_model_params(s->m) + s->opt_lo, n * sizeof(float) } };
+    p->stale[2 * k + (int)(p->reads[k]++ % 2)] = (long)(q.step - (low < q.step ? low : q.step));
     p->pending[k].full = 2;
-    return rg_comm_send(s->comm, p->buf, sizeof h + n * sizeof(float), k, T_WEIGHTS);
+    return rg_comm_sendv(s->comm, v, 2, k, T_WEIGHTS);
 }
 
 static rg_status receive_push(ps *p, int k)
@@ -462,19 +497,34 @@ static void deal(ps *p, pull_msg *q)
     q->part = q->full ? 0 : p->next++ % W;
 }
 
-/* What worker k sent, if anything (a push before a pull), and its
- * pending pull answered when it may be. */
-static rg_status poll_worker(rg_strategy *s, int k, int *busy)
+/* Worker k's pull, if one came: pending until answer says it may go. */
+static rg_status take_pull(ps *p, int k, int *busy)
 {
-    ps *p = (ps *)s;
+    rg_strategy *s = &p->base;
     int ready;
-    rg_status st = rg_comm_probe(s->comm, k, T_PUSH, &ready);
-    if (st == RG_OK && ready && (st = receive_push(p, k)) == RG_OK) *busy = 1;
-    if (st == RG_OK && p->pending[k].full == 2 && (st = rg_comm_probe(s->comm, k, T_PULL, &ready)) == RG_OK && ready) {
+    rg_status st = RG_OK;
+    if (p->pending[k].full == 2 && (st = rg_comm_probe(s->comm, k, T_PULL, &ready)) == RG_OK && ready) {
         st = rg_comm_recv(s->comm, &p->pending[k], sizeof(pull_msg), k, T_PULL);
         if (p->pending[k].until) deal(p, &p->pending[k]);
         *busy = 1;
     }
+    return st;
+}
+
+/* What worker k sent, if anything, and its pending pull answered when it
+ * may be: a push before a pull, or with --pull-first a pull (answered if
+ * it may be) before a push, so the worker does not wait for the push's
+ * optimizer step (see update). */
+static rg_status poll_worker(rg_strategy *s, int k, int *busy)
+{
+    ps *p = (ps *)s;
+    int ready, early = p->early;
+    rg_status st = early ? take_pull(p, k, busy) : RG_OK;
+    if (st == RG_OK && early) st = answer(p, k);
+    if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_PUSH, &ready)) == RG_OK && ready &&
+        (st = receive_push(p, k)) == RG_OK)
+        *busy = 1;
+    if (st == RG_OK && !early) st = take_pull(p, k, busy);
     if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_STATE, &ready)) == RG_OK && ready) {
         st = state_reply(p, k);
         *busy = 1;
@@ -491,6 +541,7 @@ static void ps_free(rg_strategy *s)
     rg_free(p->pushed);
     rg_free(p->count);
     rg_free(p->stale);
+    rg_free(p->reads);
     rg_free(p->pending);
     rg_free(p->acc);
     rg_free(p->snap);

@@ -124,6 +124,7 @@ typedef struct rg_strat_env {
     long staleness;            /* ps: a worker runs at most this many steps
                                   ahead of the slowest */
     int staleness_lr;          /* ps: an update scaled by 1 / (staleness + 1) */
+    int pull_first;            /* ps, K > 0: pulls answered before the push sent with them */
     int global_penalty;        /* ps: the servers add the global penalty */
     const rg_fed_setup *fed;   /* fed: the federated settings */
     const rg_parts *clients;   /* fed: each client's samples */

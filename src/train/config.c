@@ -165,6 +165,9 @@ enum opt_kind {
       "ps: steps a worker may run ahead of the slowest; 0 = bulk-synchronous")             \
     X("staleness-lr", NULL, "train", K_FLAG, staleness_lr, NULL,                            \
       "ps: scale each update's learning rate by 1 / (its staleness + 1)")                  \
+    X("pull-first", NULL, "train", K_FLAG, pull_first, NULL,                                \
+      "ps, K > 0: a server answers a worker's pull before it applies the push sent with it: no wait for " \
+      "the optimizer step, reads that lack the worker's own last push (staleness 1 at least)") \
     X("compress", "SPEC", "train", K_SPEC, compress, NULL,                                    \
       "codec for what workers exchange (gradients; local-sgd, easgd: weights; ps: pushes): none, fp16, bf16, sign, " \
       "topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK, dgc:RATIO") \
@@ -331,6 +334,7 @@ void rg_config_defaults(rg_config *c)
     c->servers = 1;
     c->staleness = 4;
     c->staleness_lr = 0;
+    c->pull_first = 0;
     snprintf(c->compress, sizeof c->compress, "none");
     snprintf(c->error_feedback, sizeof c->error_feedback, "auto");
     c->dgc_warmup = 4;
@@ -892,7 +896,7 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
         num = 1, is_num = 1;
     } else if (name_eq(key, "staleness")) {
         num = 4, is_num = 1;
-    } else if (name_eq(key, "staleness-lr") || name_eq(key, "compress-update")) {
+    } else if (name_eq(key, "staleness-lr") || name_eq(key, "compress-update") || name_eq(key, "pull-first")) {
         return cJSON_IsFalse(x);
     }
     if (then) return cJSON_IsString(x) && !strcmp(x->valuestring, then);

@@ -102,6 +102,8 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "servers", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
         { "staleness", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
         { "staleness-lr", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
+        { "pull-first", strcmp(c->strategy, "ps") != 0, "it is --strategy ps's, which is not the strategy" },
+        { "pull-first", c->staleness == 0, "--staleness 0 is bulk-synchronous: every pull waits for every push" },
         { "error-feedback", !strcmp(c->compress, "none"), "it keeps what --compress leaves out, and nothing is compressed" },
         { "dgc-warmup", strncmp(c->compress, "dgc:", 4) != 0, "it is --compress dgc's, which is not the codec" },
         { "link", world == 1, "one worker exchanges nothing" },

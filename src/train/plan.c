@@ -115,6 +115,7 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     p->servers = p->strategy == RG_STRAT_PS ? c->servers : p->strategy == RG_STRAT_EASGD_ASYNC ? 1 : 0;
     p->staleness = c->staleness;
     p->staleness_lr = c->staleness_lr;
+    p->pull_first = c->pull_first;
     p->sync_warmup = c->sync_warmup;
     p->elastic = c->elastic;
     int which;

@@ -37,6 +37,7 @@ typedef struct rg_plan {
     int servers;                 /* serving ranks: ps's servers, easgd-async's centre (else 0) */
     long staleness;
     int staleness_lr;
+    int pull_first;
     rg_codec_spec codec;
     rg_link link;
     int straggler_rank;          /* -1: none */

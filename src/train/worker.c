@@ -640,6 +640,7 @@ static rg_status strategy(worker *w)
                          .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
+                         .pull_first = p->pull_first,
                          .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
                          .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle, .iid = p->iid,
                          .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train) };

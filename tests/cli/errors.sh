@@ -150,6 +150,7 @@ expect 2 "--save needs a value (FILE)" -- "${TR[@]}" --save --no-shuffle
 expect 2 "--lr needs a value (X)" -- "${TR[@]}" --lr --epochs 1
 expect 2 "--lr needs a value" -- "${TR[@]}" --lr
 expect 2 "--header is a flag and takes no value" -- "${TR[@]}" --header=true
+expect 2 "--pull-first is a flag and takes no value" -- "${TR[@]}" --strategy ps --workers 3 --pull-first=yes
 # what predict and eval print: --top K of 1 to the model's classes, one table
 expect 2 "--top 4: the model $T/m.safetensors has 3 classes (give --top 1 to 3)" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --top 4
 expect 2 "--top must be a class count >= 1 (0 = off), got -2" -- "$REGULA" predict --load "$T/m.safetensors" --input "csv:$T/x.csv" --top -2

@@ -4,7 +4,8 @@
 # to float summation order without it; only rank 0 writes the log and the
 # checkpoint (--save-best and --checkpoint-every-epoch too); a non-finite
 # loss stops every rank with exit code 4; a
-# parameter server (--strategy ps) with staleness 0 is all-reduce; what
+# parameter server (--strategy ps) with staleness 0 is all-reduce, and
+# --pull-first's reads lack the worker's own last push; what
 # every process would say alike (a data error, --help, a warning) is said
 # once.
 # Usage: train_mpi.sh REGULA MPIEXEC
@@ -62,6 +63,19 @@ if [ "$(cat "$dir/t2k.out")" = "$(cat "$dir/psk.out")" ] && grep -q '"compressio
 "$mpiexec" -n 4 "$regula" train "${common[@]}" --strategy ps --staleness 2 --log "$dir/ps.jsonl" > /dev/null 2> "$dir/ps.err" &&
   grep -q '"servers":1' "$dir/ps.jsonl" && grep -q '"workers":3' "$dir/ps.jsonl" && grep -q '"staleness":\[' "$dir/ps.jsonl" &&
   ok "ps --staleness 2 on 4 processes: 3 workers, 1 server, staleness counts logged" || bad "ps --staleness 2: $(cat "$dir/ps.err")"
+# --pull-first: the server answers a pull before it applies the push sent
+# with it, where it sees the pull first: one worker, whose reads without it
+# are all fresh (staleness 0, 10 an epoch); with it every epoch's 10 reads
+# are counted, and some lack the worker's own last push.  MPI need not
+# deliver a pull before the push sent after it (their tags differ), and a
+# push the server sees first is applied first, so how many is the
+# transport's (threads: all but the first after a full sync,
+# test_strategies.c).
+"$mpiexec" -n 2 "$regula" train "${common[@]}" --strategy ps --staleness 4 --pull-first --log "$dir/pf.jsonl" > /dev/null 2> "$dir/pf.err" &&
+  grep '"event":"epoch"' "$dir/pf.jsonl" | sed 's/.*"staleness":\[\([^]]*\)\].*/\1/' |
+  awk -F, '{ s = 0; for (i = 1; i <= NF; i++) s += $i; bad += s != 10; stale += s - $1 } END { exit !(NR == 3 && !bad && stale > 0) }' &&
+  ok "ps --pull-first, 1 worker process: reads that lack its last push, every read counted" ||
+  bad "ps --pull-first: $(cat "$dir/pf.err") $(grep -o '"staleness":\[[^]]*\]' "$dir/pf.jsonl" | tr '\n' ' ')"
 # K > 0: server 0 deals the steps' parts to whichever process is free, so
 # the epoch's 400 samples are dealt, each once, unevenly (2 workers and 2
 # servers: the other server's shard follows the dealt step; a fixed share

@@ -630,6 +630,40 @@ static void test_ps_step_events(void **state)
     free(dir);
 }
 
+/* --pull-first: a server answers a pull before it applies the push sent
+ * with it.  One worker (and a server), so that no timing enters: without
+ * it every read holds every push (15 fresh reads an epoch); with it each
+ * read lacks the worker's own last push, staleness 1, but the first after
+ * a full sync (each epoch's end): [1, 14]; in the first epoch also the
+ * second (a server learns where the run starts from its first push): [2,
+ * 13].  It learns. */
+static void test_ps_pull_first(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    for (int first = 0; first <= 1; first++) {
+        const char *lg = rgt_path(dir, first ? "f1.jsonl" : "f0.jsonl");
+        const char *kv[] = {"workers", "2", "strategy", "ps", "staleness", "4", "log", lg,
+                            first ? "pull-first" : NULL, "true", NULL};
+        run r = train_with(kv);
+        if (r.st != RG_OK) fail_msg("%s", r.msg);
+        for (int e = 1; e <= 3; e++) {
+            double v[16];
+            int len = epoch_array(lg, e, "staleness", v, 16);
+            print_message("ps K=4%s, 1 worker, epoch %d: staleness [%.0f, %.0f] (%d values), test acc %.3f\n",
+                          first ? " --pull-first" : "", e, v[0], len > 1 ? v[1] : 0.0, len, r.r.test_acc);
+            assert_int_equal(len, first ? 2 : 1);
+            double fresh = first ? (e == 1 ? 2.0 : 1.0) : 15.0;
+            assert_float_equal(v[0], fresh, 0.5);
+            if (first) assert_float_equal(v[1], 15.0 - fresh, 0.5);
+        }
+        assert_true(r.r.test_acc > 0.5);   /* chance: 0.25 */
+        free(r.params);
+    }
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 /* The epoch event's samples per worker, a and b (two workers). */
 static void worker_samples(const char *log, int epoch, double *a, double *b)
 {
@@ -722,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_ps_compressed),
         cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_ps_deals),
+        cmocka_unit_test(test_ps_pull_first),
         cmocka_unit_test(test_ps_large_k),
         cmocka_unit_test(test_ps_step_events),
         cmocka_unit_test(test_refused),
