@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "comm/comm.h"
 #include <string.h>
+#include <time.h>
 
 rg_status rg_comm_allreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op) { return c->ops->allreduce(c, buf, n, op); }
 rg_status rg_comm_allreduce_f64(rg_comm *c, double *buf, size_t n, rg_reduce_op op) { return c->ops->allreduce_f64(c, buf, n, op); }
@@ -78,6 +79,13 @@ rg_status rg_comm_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
     rg_free(buf);
     return st;
 }
+rg_status rg_comm_idle(rg_comm *c, double wait, double nap)
+{
+    if (c->ops->idle) return c->ops->idle(c, wait);
+    struct timespec ts = { (time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9) };
+    nanosleep(&ts, NULL);
+    return RG_OK;
+}
 rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready)
 {
     *ready = 0;
@@ -136,7 +144,8 @@ static const rg_comm_ops self_ops = {
     self_reduce_scatter, self_barrier, self_split, self_free,
     self_iallreduce, self_wait, self_send, self_recv,
     NULL /* abort: the front door's fallback */, NULL /* probe */,
-    NULL, NULL /* sendv, recvv: self_send and self_recv refuse */
+    NULL, NULL, /* sendv, recvv: self_send and self_recv refuse */
+    NULL /* idle: a nap */
 };
 
 rg_status rg_comm_self(rg_comm **out)

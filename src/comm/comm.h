@@ -42,6 +42,9 @@ typedef struct rg_comm_ops {
      * the message in one buffer and calls send or recv. */
     rg_status (*sendv)(rg_comm *c, const rg_piece *v, int n, int dst, int tag);
     rg_status (*recvv)(rg_comm *c, const rg_piece *v, int n, int src, int tag);
+    /* blocks until a message to this rank arrives (see rg_comm_idle);
+     * NULL: the front door naps */
+    rg_status (*idle)(rg_comm *c, double wait);
     /* ---- end threads backend additions ---- */
 } rg_comm_ops;
 
@@ -208,6 +211,11 @@ rg_status rg_comm_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag);
  * not yet; never blocks (a server polls its clients with it; under MPI it
  * also answers peers' liveness pings). */
 rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready);
+/* A poller with nothing to do (a parameter server): threads block until a
+ * message to this rank has arrived since the previous rg_comm_idle
+ * returned (at once if one has), an abort (its status), or `wait` seconds;
+ * a sender wakes it.  Other backends nap `nap` seconds. */
+rg_status rg_comm_idle(rg_comm *c, double wait, double nap);
 /* A worker that fails calls this so its peers do not wait forever: every
  * pending and future collective, send and recv on every rank of c's world
  * (threads: the world made by rg_comm_threads_create and every communicator

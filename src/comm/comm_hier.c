@@ -675,7 +675,7 @@ static const rg_comm_ops hier_ops = {
     hier_allreduce, hier_allreduce_f64, hier_broadcast, hier_allgather,
     hier_reduce_scatter, hier_barrier_op, hier_split, hier_free,
     hier_iallreduce, hier_wait, hier_send, hier_recv, hier_abort, hier_probe,
-    hier_sendv, hier_recvv
+    hier_sendv, hier_recvv, NULL /* idle: a nap */
 };
 
 rg_status rg_comm_set_deterministic(rg_comm *c, int on)

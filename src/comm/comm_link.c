@@ -171,6 +171,11 @@ static rg_status l_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
     return rg_comm_recvv(impl_of(c)->inner, v, n, src, tag);
 }
 
+static rg_status l_idle(rg_comm *c, double wait)
+{
+    return rg_comm_idle(impl_of(c)->inner, wait, 20e-6);
+}
+
 static rg_status l_probe(rg_comm *c, int src, int tag, int *ready)
 {
     return rg_comm_probe(impl_of(c)->inner, src, tag, ready);
@@ -195,7 +200,7 @@ static const rg_comm_ops g_link_ops = {
     .allreduce = l_allreduce, .allreduce_f64 = l_allreduce_f64, .broadcast = l_broadcast, .allgather = l_allgather,
     .reduce_scatter = l_reduce_scatter, .barrier = l_barrier, .split = l_split, .free = l_free,
     .iallreduce = l_iallreduce, .send = l_send, .recv = l_recv, .abort = l_abort, .probe = l_probe,
-    .sendv = l_sendv, .recvv = l_recvv,
+    .sendv = l_sendv, .recvv = l_recvv, .idle = l_idle,
 };
 
 rg_status rg_comm_link(rg_comm *inner, const rg_link *link, int owns, rg_comm **out)

@@ -1186,7 +1186,7 @@ static const rg_comm_ops mpi_ops = {
     mpi_allreduce, mpi_allreduce_f64, mpi_broadcast, mpi_allgather,
     mpi_reduce_scatter, mpi_barrier, mpi_split, mpi_free,
     mpi_iallreduce, mpi_wait, mpi_send_op, mpi_recv_op, mpi_abort, mpi_probe_op,
-    mpi_sendv_op, NULL /* recvv: staged by the front door */
+    mpi_sendv_op, NULL /* recvv: staged by the front door */, NULL /* idle: a nap */
 };
 
 /* Open MPI and MPICH install side by side (Debian): a regula linked

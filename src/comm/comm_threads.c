@@ -118,6 +118,7 @@ typedef struct thandle {
     rg_comm base;               /* first: rg_comm * and thandle * convert */
     tworld *w;
     treq *reqs;                 /* outstanding requests, in start order */
+    unsigned seen;              /* t_idle: the inbox's posted count when it last returned */
 } thandle;
 
 static const rg_comm_ops threads_ops;
@@ -856,6 +857,31 @@ static rg_status t_probe(rg_comm *c, int src, int tag, int *ready)
     return RG_OK;
 }
 
+/* Sleeps on the inbox's condition variable (t_sendv wakes it) unless a
+ * message came since the last call returned: posted is read under the
+ * inbox's mutex, under which senders bump it, so no wake-up is lost. */
+static rg_status t_idle(rg_comm *c, double wait)
+{
+    thandle *h = (thandle *)c;
+    tworld *w = h->w;
+    tinbox *ib = &w->inbox[c->rank];
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);   /* the condition variable's clock */
+    double end = (double)until.tv_nsec * 1e-9 + (wait > 0.0 ? wait : 0.0);
+    until.tv_sec += (time_t)end;
+    until.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
+    int rc = 0;
+    pthread_mutex_lock(&ib->mu);
+    while (rc == 0 && atomic_load_explicit(&ib->posted, memory_order_relaxed) == h->seen && !aborted(w, memory_order_acquire)) {
+        ib->sleeping++;
+        rc = pthread_cond_timedwait(&ib->cv, &ib->mu, &until);
+        ib->sleeping--;
+    }
+    h->seen = atomic_load_explicit(&ib->posted, memory_order_relaxed);
+    pthread_mutex_unlock(&ib->mu);
+    return aborted(w, memory_order_acquire) ? abort_error(w) : RG_OK;
+}
+
 static const rg_comm_ops threads_ops = {
     .allreduce = t_allreduce,
     .allreduce_f64 = t_allreduce_f64,
@@ -873,4 +899,5 @@ static const rg_comm_ops threads_ops = {
     .probe = t_probe,
     .sendv = t_sendv,
     .recvv = t_recvv,
+    .idle = t_idle,
 };

@@ -52,7 +52,8 @@
  * the global penalty's gradient: the penalty is never compressed or sent.
  *
  * Servers poll the workers (rg_comm_probe), a push before a pull (with
- * --pull-first a pull before a push), and nap when nothing came.  Messages
+ * --pull-first a pull before a push), and idle when nothing came
+ * (rg_comm_idle: on threads till a message comes).  Messages
  * are rg_comm_sendv/recv(v): threads of one process, or MPI processes (one
  * worker each); a header and a shard travel without a staging copy (the
  * reply's weights land in the model's).  Not reproducible bit for bit:

@@ -281,10 +281,10 @@ rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll)
             if (st != RG_OK) return st;
         }
         if (busy) { idle = 0; continue; }
-        if (++idle > 64) {   /* nothing for a while: nap, the workers have the cores */
-            struct timespec nap = { 0, 20000 };
-            nanosleep(&nap, NULL);
-        }
+        /* nothing for a while: leave the cores to the workers till a message
+         * comes (threads: woken by it; other backends: a 20 us nap) */
+        rg_status st = ++idle > 64 ? rg_comm_idle(s->comm, 2e-3, 20e-6) : RG_OK;
+        if (st != RG_OK) return st;
     }
     return RG_OK;
 }

@@ -1,7 +1,8 @@
 /* The threads communicator: n ranks on n pthreads of one process.  Every
  * collective is checked against a serial rank-order computation done here,
  * bitwise, on sizes 1-4 and lengths that do not divide evenly; then split,
- * iallreduce, send/recv (whole and in pieces), abort and a barrier stress.  Worker threads cannot
+ * iallreduce, send/recv (whole and in pieces), idle, abort and a barrier
+ * stress.  Worker threads cannot
  * use cmocka's asserts (they longjmp), so they record the first failure and
  * abort the world, which wakes their peers; main asserts after the join.
  * alarm() bounds the whole run in case a wait hangs. */
@@ -473,8 +474,52 @@ static void body_pieces(ctx *cx)
     T_CHECK(rg_comm_sendv(cx->c, out, 3, N, 4) == RG_EUSAGE && rg_comm_recvv(cx->c, back, 2, -1, 4) == RG_EUSAGE);
 }
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* idle: with nothing coming it waits out its time (a nap would not); a
+ * message wakes it long before; one that came before the call, since the
+ * last return, makes it return at once, and once seen it does not; an
+ * abort wakes it with its status. */
+static void body_idle(ctx *cx)
+{
+    struct timespec ms20 = { 0, 20 * 1000 * 1000 };
+    int v = 5;
+    if (cx->rank == 1) {
+        double t0 = now_s();
+        T_CHECK(rg_comm_idle(cx->c, 0.05, 0.0) == RG_OK && now_s() - t0 >= 0.05);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);   /* rank 0 sends in 20 ms */
+        t0 = now_s();
+        T_CHECK(rg_comm_idle(cx->c, 10.0, 0.0) == RG_OK && now_s() - t0 < 5.0);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);   /* rank 0 sent again between the two */
+        t0 = now_s();
+        T_CHECK(rg_comm_idle(cx->c, 10.0, 0.0) == RG_OK && now_s() - t0 < 5.0);
+        t0 = now_s();
+        T_CHECK(rg_comm_idle(cx->c, 0.03, 0.0) == RG_OK && now_s() - t0 >= 0.03);   /* both seen */
+        T_CHECK(rg_comm_recv(cx->c, &v, sizeof v, 0, 1) == RG_OK && rg_comm_recv(cx->c, &v, sizeof v, 0, 1) == RG_OK);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);   /* rank 0 aborts in 20 ms */
+        T_CHECK(rg_comm_idle(cx->c, 10.0, 0.0) == RG_EDATA && strstr(rg_last_error(), "stop idling"));
+    } else {
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        nanosleep(&ms20, NULL);
+        T_CHECK(rg_comm_send(cx->c, &v, sizeof v, 1, 1) == RG_OK);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        T_CHECK(rg_comm_send(cx->c, &v, sizeof v, 1, 1) == RG_OK);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        T_CHECK(rg_comm_barrier(cx->c) == RG_OK);
+        nanosleep(&ms20, NULL);
+        rg_comm_abort(cx->c, RG_EDATA, "stop idling");
+    }
+}
+
 static void test_send_recv(void **state)
 {
+    run_world(2, body_idle, NULL);
     run_world(2, body_pingpong, NULL);
     for (int N = 1; N <= 3; N++) run_world(N, body_pieces, NULL);
     run_world(2, body_probe, NULL);
