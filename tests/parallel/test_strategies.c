@@ -672,6 +672,51 @@ static void test_ps_deals(void **state)
     free(dir);
 }
 
+/* Idle parts: batch 53 leaves a last batch of 3 samples (480 = 9 x 53 +
+ * 3) for 4 training workers, so one part of every epoch's last step is
+ * empty and its worker pushes an idle push (zeros, no staleness count, no
+ * optimizer step of its own).  At K = 0 the server's step is still
+ * all-reduce's; at K > 0 the idle push still completes its step (the
+ * others would otherwise wait on it), every epoch's samples are the
+ * data's, and only the non-idle pushes are counted as reads. */
+static void test_ps_idle_parts(void **state)
+{
+    (void)state;
+    /* (not through a codec: an idle push keeps its residual whole, where
+     * all-reduce encodes the idle worker's; the README says so) */
+    const char *opt[][4] = { {"optimizer", "sgd", "momentum", "0.9"}, {"optimizer", "adam", "momentum", "0"} };
+    for (int o = 0; o < 2; o++) {
+        const char *a[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], "batch", "53", "workers", "4", NULL};
+        const char *b[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], "batch", "53", "workers", "5",
+                           "strategy", "ps", "staleness", "0", NULL};
+        run x = train_with(a), y = train_with(b);
+        if (y.st != RG_OK) fail_msg("%s", y.msg);
+        double d = max_abs_diff(&x, &y);
+        print_message("ps K=0, idle parts, %s %s %s: max |w - w_allreduce| %.3g\n", opt[o][1], opt[o][2], opt[o][3], d);
+        assert_true(d < 1e-5);
+        free(x.params);
+        free(y.params);
+    }
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "i.jsonl");
+    const char *kv[] = {"batch", "53", "workers", "5", "strategy", "ps", "staleness", "2", "log", lg, NULL};
+    run r = train_with(kv);
+    if (r.st != RG_OK) fail_msg("%s", r.msg);
+    for (int e = 1; e <= 3; e++) {
+        double v[4], total = 0.0;
+        int n = epoch_array(lg, e, "samples", v, 4), len;
+        for (int i = 0; i < n; i++) total += v[i];
+        double reads = staleness_counts(lg, e, &len);
+        print_message("ps K=2, idle parts, epoch %d: %.0f samples, %.0f reads\n", e, total, reads);
+        assert_int_equal(n, 4);
+        assert_float_equal(total, 480.0, 0.5);
+        assert_float_equal(reads, 9.0 * 4.0 + 3.0, 0.5);   /* the last step's 3 parts of one sample */
+    }
+    free(r.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -722,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_ps_compressed),
         cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_ps_deals),
+        cmocka_unit_test(test_ps_idle_parts),
         cmocka_unit_test(test_ps_large_k),
         cmocka_unit_test(test_ps_step_events),
         cmocka_unit_test(test_refused),
