@@ -54,8 +54,8 @@ train() {
   # event written: exit 0, or 4 for a non-finite stop) is not run again, so a study stopped part-way
   # goes on where it stopped
   if [ -n "${KEEP_LOGS:-}" ] && [ "${REUSE_LOGS:-0}" = 1 ] && grep -q '"event":"end"' "$log" 2> /dev/null; then
-    grep -q '"stopped":"nonfinite"' "$log" && rc=4   # exit 4: diverged
-    return
+    if grep -q '"stopped":"nonfinite"' "$log"; then rc=4; fi   # exit 4: diverged
+    return 0
   fi
   rm -f "$log"
   # shellcheck disable=SC2086
