@@ -117,6 +117,7 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     p->staleness_lr = c->staleness_lr;
     p->pull_first = c->pull_first;
     p->sync_warmup = c->sync_warmup;
+    p->local_moments = c->local_moments;
     p->elastic = c->elastic;
     int which;
     /* --error-feedback without a codec has nothing to keep: a warning
