@@ -128,6 +128,21 @@ rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int
 #endif
 }
 
+/* The forward of a layer of out x in weights (stored [out, in]) on a copy
+ * of W transposed once a step for passes of `rows` rows (the essay). */
+int rg_sgemm_pick_held(rg_gemm g, int avx512, int out, int in, int rows, float beta)
+{
+    if (rg_sgemm_pick(g, avx512, 0, 0, rows, out, in, 1.0f, beta) != RG_KERNEL_LIBXSMM) return 0;
+    if (g == RG_GEMM_LIBXSMM) return 1;
+    return out >= RG_HELD_MIN_OUT && (double)out * in <= RG_HELD_MAX_WEIGHTS && rows >= RG_HELD_MIN_ROWS;
+}
+
+int rg_sgemm_held_forward(int out, int in, int rows, float beta)
+{
+    if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) return 0;
+    return rg_sgemm_pick_held(rg_sgemm_choice(), xsmm_avx512(), out, in, rows, beta);
+}
+
 const char *rg_kernel_name(rg_kernel k)
 {
     switch (k) {
@@ -202,10 +217,15 @@ const char *rg_blas_name(void)
     if (!rg_sgemm_has_libxsmm()) return "openblas (built without libxsmm)";
     switch (rg_sgemm_choice()) {
     case RG_GEMM_OPENBLAS: return "openblas";
-    case RG_GEMM_LIBXSMM: return "libxsmm where it has a kernel (B not transposed), openblas elsewhere";
+    case RG_GEMM_LIBXSMM:
+        return "libxsmm where it has a kernel (B not transposed: dX, dW, and the forward on W transposed once a "
+               "step), openblas elsewhere";
     default:
         return xsmm_avx512() ? "auto: libxsmm for dX and dW of layers of at most " RG_XSMM_MAX_WEIGHTS_TEXT
-                               " weights, openblas elsewhere"
+                               " weights and for the forward on W transposed once a step of layers of at least "
+                               RG_HELD_MIN_OUT_TEXT " outputs and at most " RG_HELD_MAX_WEIGHTS_TEXT
+                               " weights (batches of at least " RG_HELD_MIN_ROWS_TEXT
+                               " rows a worker), openblas elsewhere"
                              : "auto: openblas (libxsmm is taken on AVX-512 only)";
     }
 #endif
