@@ -7,7 +7,9 @@
 # log says it holds the forward (fwd_wt), gives every step's loss within
 # rounding of the same run with --gemm openblas, which holds nothing.  A
 # stale copy (the forward on the weights of an earlier step) moves a
-# step's loss by far more than rounding.
+# step's loss by far more than rounding.  The evaluations (each epoch's
+# validation figures, the end's training figures) hold the model too and
+# are compared alike.
 #   bash held.sh REGULA_BIN DATA_DIR
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
@@ -35,7 +37,13 @@ run() {
     env -u OPENBLAS_CORETYPE "$REGULA" "${args[@]}" "$@" --log "$T/$name.jsonl" > /dev/null 2> "$T/err" ||
         bad "$name: exit $?: $(cat "$T/err")"
 }
-losses() { sed -n 's/.*"event":"step","step":\([0-9]*\),.*"loss":\([-0-9.e+]*\).*/\1 \2/p' "$T/$1.jsonl"; }
+# every step's loss; each epoch's validation loss (v1 v2 ...) and the end's
+# training loss (end), the evaluations' (which hold the model too)
+losses() {
+    sed -n -e 's/.*"event":"step","step":\([0-9]*\),.*"loss":\([-0-9.e+]\{1,\}\).*/\1 \2/p' \
+        -e 's/.*"event":"epoch","epoch":\([0-9]*\),.*"val_loss":\([-0-9.e+]\{1,\}\).*/v\1 \2/p' \
+        -e 's/.*"event":"end",.*"train_loss":\([-0-9.e+]\{1,\}\).*/end \1/p' "$T/$1.jsonl"
+}
 
 # same NAME ARGS...: auto and openblas; compare NAME: every step's loss
 # within 1e-4 (relative) of openblas's, at least 20 steps
@@ -57,12 +65,12 @@ compare() {
         END { if (n < 20) print "only " n " steps"; else if (worst > 1e-4) print "step " at " differs by " worst; else print "ok " n " " worst }
         ' <(losses "$name-ob") <(losses "$name-auto"))
     case $verdict in
-    ok*) ok "$name: ${verdict#ok } (steps, worst relative difference of a step's loss)" ;;
+    ok*) ok "$name: ${verdict#ok } (figures, the worst relative difference)" ;;
     *) bad "$name: $verdict" ;;
     esac
 }
 
-same one --epochs 2 --batch 32
+same one --epochs 2 --batch 32 --val-split 0.25
 same threads --epochs 2 --batch 64 --workers 2
 same local-sgd --epochs 2 --batch 64 --workers 2 --strategy local-sgd --sync-every 2
 same easgd --epochs 2 --batch 64 --workers 2 --strategy easgd --sync-every 2
