@@ -26,12 +26,16 @@
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det]
+ * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det] [--fwd]
  *   --quick     one short round each, the reference loop on small shapes
  *               only (the test)
  *   --peak      the FMA peak alone
  *   --cpu-time  timed by the thread's CPU time, for a loaded machine
  *   --det       the --deterministic shards' products alone
+ *   --fwd       the forward products alone: OpenBLAS on W as stored
+ *               against W transposed and LIBXSMM on the copy, and whether
+ *               --gemm auto holds the layer (gemm.c's rg_sgemm_pick_held);
+ *               WRONG where the held forward differs from OpenBLAS's
  * An unknown option exits 2.
  * Exits 1 when a library's product differs from OpenBLAS's by more than
  * 1e-4 of its largest value (the test, bench_kernels_quick, checks it).
@@ -319,6 +323,20 @@ static void bench_fwd(const char *model, int layer, int M, int out, int in, doub
         t[FWD_HELD] = fwd_seconds(&c, FWD_HELD);
     }
 #endif
+    if (t[FWD_HELD] > 0.0) {   /* the held forward against OpenBLAS's */
+        float *want = malloc((size_t)M * out * sizeof(float));
+        fwd_case o = c;
+        o.Y = want;
+        fwd_run(&o, FWD_OPENBLAS);
+        fwd_run(&c, FWD_HELD);
+        double big = 0.0, d = 0.0;
+        for (size_t i = 0; i < (size_t)M * out; i++) {
+            big = fmax(big, fabs(want[i]));
+            d = fmax(d, fabs((double)Y[i] - want[i]));
+        }
+        if (d > 1e-4 * big) { wrong = 1; printf(" WRONG"); }
+        free(want);
+    }
     printf(" %.1f (%.0f%%) | %.2f |", flops / t[FWD_OPENBLAS] / 1e9, 100.0 * flops / t[FWD_OPENBLAS] / 1e9 / peak,
            t[FWD_TRANSPOSE] * 1e6);
     for (int w = FWD_XSMM; w <= FWD_HELD; w++)
@@ -407,7 +425,8 @@ int main(int argc, char **argv)
     printf("; the shares below are of %.1f\n\n", peak);
     if (fwd_only) {
         bench_fwd_all(peak);
-        return 0;
+        if (wrong) fprintf(stderr, "bench_kernels: a held forward differs from OpenBLAS's (WRONG above)\n");
+        return wrong;
     }
     printf("GFLOP/s (share of the peak); M x N x K of the row-major product\n\n");
     printf("| model | layer | M x N x K | openblas | blis | libxsmm | fixed-order (--deterministic) | reference | fastest "

@@ -43,20 +43,22 @@
  * LIBXSMM and the copy pays for itself, which `bench_kernels --fwd`
  * measured (the transpose once a step and worker, then LIBXSMM, against
  * OpenBLAS on W as stored; README "Matrix products"):
- *   - at least RG_HELD_MIN_OUT (16) outputs: of the 9 shapes with 10,
- *     LIBXSMM on the copy was even or slower on 6 (14-54% of the peak
- *     against 23-72%), faster only at 128 rows or 16 inputs;
+ *   - at least RG_HELD_MIN_OUT (16) outputs: of 10 shapes with 10, the
+ *     held forward was slower on 8 (14-46% of the peak against 22-71%),
+ *     faster only at 128 rows or 16 inputs;
  *   - at most RG_HELD_MAX_WEIGHTS (2^16) weights: the transpose takes
  *     about 3.5 us for the reference model's 50,176 (in cache), 24-30 us
  *     for 200,704 and 460-650 us for the 1024-wide model's layers; with
- *     it the 784 x 512 and 512 x 512 layers lost at 64 rows (51-60%
- *     against 66-71%), and the 784 x 256 one was even at 64 (65-74%
- *     against 67-69%), ahead at 32 in one run: no clear lead;
+ *     it the 784 x 512 and 512 x 512 layers lost or tied at 64 rows
+ *     (51-63% against 56-71%), and the 784 x 256 one was ahead in two
+ *     runs of three and behind in one (65-75% against 66-69%): no clear
+ *     lead;
  *   - at least RG_HELD_MIN_ROWS (32) rows a worker's step (the batch over
  *     the workers, the same for every worker, so all of them decide
  *     alike): the reference model's first layer went from OpenBLAS's
- *     48-51% to 74-76% at 32 rows and 62% to 83% at 128, but lost at 16
- *     (53-60% against 55-58%) and 8 (38-47% against 74%).
+ *     48-51% to 74-76% at 32 rows and 62-68% to 83-88% at 128; at 16 it
+ *     was ahead in two runs of three, behind in one (53-62% against
+ *     55-58%: no clear lead), and at 8 it lost (38-47% against 68-74%).
  * A held forward is another kernel, so other bits; --gemm openblas holds
  * nothing (its bits stay af1c4ab's); libxsmm holds every layer.
  */

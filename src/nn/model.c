@@ -13,6 +13,10 @@
  *     once it is large enough.
  *   - A dropout mask element is a pure function of (seed, layer, step, global
  *     sample id, unit), so it does not depend on which worker runs the sample.
+ *   - While held (rg_model_hold), wt holds the held layers' kernels
+ *     transposed, copied from params at the hold's first forward; the
+ *     holder promises that params do not change until it lets go, and each
+ *     hold copies afresh, so the copy is never older than the weights.
  */
 #include "core/core.h"
 #include "kernels/kernels.h"

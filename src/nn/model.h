@@ -84,9 +84,9 @@ void rg_model_meta_free(rg_model *m);
 rg_status rg_model_meta_copy(rg_model *dst, const rg_model *src);
 
 /* hold(m, 1, rows) .. hold(m, 0, 0): the caller promises that the
- * parameters do not change in between (the passes of one training step),
- * so the forward products read kernels transposed, [in, out], from a copy
- * made at the first forward: a product with a whole panel of B in place,
+ * parameters do not change in between (a training step's passes, an
+ * evaluation), so the forward products read kernels transposed, [in,
+ * out], from a copy made at the first forward: a product with a whole panel of B in place,
  * where W as stored would be packed again for every pass, and one LIBXSMM
  * has a kernel for.  Which layers: in the fixed-order mode
  * (--deterministic) every one, whose every element is the same chain
