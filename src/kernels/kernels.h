@@ -63,6 +63,17 @@ int rg_all_finite(const float *x, size_t n);
  * NaN or infinite.  One pass that vectorises, as rg_all_finite. */
 float rg_max_abs(const float *x, size_t n);
 
+/* --deterministic's pairwise tree over S buffers (bufs + j * stride, n
+ * floats each), in a fixed shape that depends only on S: the sum (j, w),
+ * buffer j = buffer j + buffer j + w, joins the halves of buffers
+ * [j, min(j + 2w, S)); the last, (0, top), goes to out (S == 1: a copy).
+ * Makes the sums whose buffers were not all done ([0, prev)) and now are
+ * ([0, done)), level by level: two sums of one level touch disjoint
+ * buffers, and a sum comes after those below it whatever the calls, so
+ * making them as buffers fill gives the bits of making them all at the
+ * end (prev 0, done S).  The buffers are overwritten with partial sums. */
+void rg_tree_sum(float *bufs, size_t stride, size_t n, int S, int prev, int done, float *restrict out);
+
 /* dst (cols, rows) = src (rows, cols) transposed, both row-major with
  * rows of cols and rows floats: a copy of the bits, 8 x 8 blocks at a time. */
 void rg_transpose(const float *src, size_t rows, size_t cols, float *dst);
