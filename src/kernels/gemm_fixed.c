@@ -331,6 +331,111 @@ __attribute__((target("avx512f"))) static void shallow_avx512(const gemm_args *g
     }
 }
 
+/* rg_sgemm_fixed_shards, AVX-512: a tile of C, 8 rows by 3 vectors, made
+ * shard after shard, each shard's 24 sums in registers over its k (its
+ * chains, as rg_sgemm_fixed makes them), then folded into a stack of
+ * partial sums as a binary counter does: shard s joins the top once for
+ * each trailing 1 bit of s, the lower shards' sum on the left (the sum
+ * (j, w) of rg_tree_sum, whose tree is the same: blocks of 2^l aligned
+ * shards, the rest joined from the right), and at the end the partial
+ * sums left are joined from the smallest up.  Each shard's |sums| join
+ * its lane-wise maximum (as bits: rg_max_abs's order) before the fold. */
+#define SH_R 8
+#define SH_V 3
+#define SH_LEVELS 7   /* partial sums a stack holds: S <= 127 */
+
+typedef struct shard_args {
+    const float *A, *B;   /* A: K rows of M (a_ik at A[k * lda + i]); B: K rows of N */
+    size_t lda, ldb, ldc;
+    const size_t *ks;     /* shard s: k in [ks[s], ks[s + 1]) */
+    int S;
+    float *C;
+} shard_args;
+
+__attribute__((target("avx512f"))) static void shards_tile_avx512(const shard_args *g, int i, int rows, int j, int cols,
+                                                                 __m512i *mx)
+{
+    __m512 stk[SH_LEVELS][SH_R][SH_V];
+    const float *a[SH_R];
+    __mmask16 m[SH_V];
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+    for (int r = 0; r < SH_R; r++) a[r] = g->A + A_ROW(i, r, rows);
+    for (int q = 0; q < SH_V; q++) m[q] = mask16(cols - 16 * q);
+    for (int sh = 0; sh < g->S; sh++) {
+        __m512 acc[SH_R][SH_V];
+#pragma GCC unroll 8
+        for (int r = 0; r < SH_R; r++)
+#pragma GCC unroll 3
+            for (int q = 0; q < SH_V; q++) acc[r][q] = _mm512_setzero_ps();
+        for (size_t k = g->ks[sh]; k < g->ks[sh + 1]; k++) {
+            const float *bk = g->B + k * g->ldb + (size_t)j;
+            __m512 b[SH_V];
+#pragma GCC unroll 3
+            for (int q = 0; q < SH_V; q++) {
+                b[q] = _mm512_maskz_loadu_ps(m[q], bk + 16 * q);
+                __asm__("" : "+v"(b[q]));
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < SH_R; r++) {
+                __m512 x = _mm512_set1_ps(a[r][k * g->lda]);
+#pragma GCC unroll 3
+                for (int q = 0; q < SH_V; q++) acc[r][q] = _mm512_fmadd_ps(x, b[q], acc[r][q]);
+            }
+        }
+        __m512i t = mx[sh];
+#pragma GCC unroll 8
+        for (int r = 0; r < SH_R; r++)
+#pragma GCC unroll 3
+            for (int q = 0; q < SH_V; q++)
+                t = _mm512_max_epu32(t, _mm512_and_si512(_mm512_castps_si512(acc[r][q]), magnitude));
+        mx[sh] = t;
+        int lv = 0;
+        for (unsigned n = (unsigned)sh; n & 1u; n >>= 1, lv++)
+#pragma GCC unroll 8
+            for (int r = 0; r < SH_R; r++)
+#pragma GCC unroll 3
+                for (int q = 0; q < SH_V; q++) acc[r][q] = _mm512_add_ps(stk[lv][r][q], acc[r][q]);
+        memcpy(stk[lv], acc, sizeof acc);
+    }
+    __m512 out[SH_R][SH_V];
+    int have = 0;
+    for (int lv = 0; lv < SH_LEVELS; lv++) {
+        if (!((unsigned)g->S >> lv & 1u)) continue;
+        if (!have) memcpy(out, stk[lv], sizeof out);
+        else
+            for (int r = 0; r < SH_R; r++)
+                for (int q = 0; q < SH_V; q++) out[r][q] = _mm512_add_ps(stk[lv][r][q], out[r][q]);
+        have = 1;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < SH_V; q++)
+            if (m[q]) _mm512_mask_storeu_ps(g->C + (size_t)(i + r) * g->ldc + (size_t)(j + 16 * q), m[q], out[r][q]);
+}
+
+__attribute__((target("avx512f"))) static void shards_avx512(const shard_args *g, int M, int N, float *maxabs)
+{
+    __m512i mx[RG_FIXED_MAX_SHARDS];
+    for (int s = 0; s < g->S; s++) mx[s] = _mm512_setzero_si512();
+    for (int j = 0; j < N; j += 16 * SH_V)   /* B's panel of the step's rows stays in cache over i */
+        for (int i = 0; i < M; i += SH_R)
+            shards_tile_avx512(g, i, M - i < SH_R ? M - i : SH_R, j, N - j < 16 * SH_V ? N - j : 16 * SH_V, mx);
+    for (int s = 0; s < g->S; s++) {
+        uint32_t top = (uint32_t)_mm512_reduce_max_epu32(mx[s]), v;
+        float f = INFINITY;
+        if (top < 0x7f800000u) { v = top; memcpy(&f, &v, sizeof f); }
+        maxabs[s] = f > maxabs[s] ? f : maxabs[s];
+    }
+}
+
+int rg_sgemm_fixed_shards(int M, int N, const float *A, int lda, const float *B, int ldb, const size_t *ks, int S,
+                          float *C, int ldc, float *maxabs)
+{
+    if (rg_sgemm_fixed_width() != 16 || S < 1 || S > RG_FIXED_MAX_SHARDS || M <= 0 || N <= 0) return 0;
+    shard_args g = { A, B, (size_t)lda, (size_t)ldb, (size_t)ldc, ks, S, C };
+    shards_avx512(&g, M, N, maxabs);
+    return 1;
+}
+
 typedef void (*tile_fn)(const gemm_args *, int, int, int, int, const float *, size_t);
 
 /* B's columns [j, j + cols) as K rows of width floats, zero past cols. */

@@ -644,6 +644,7 @@ static rg_status shard_workspace(rg_model *m, int S)
 static void shard_dw(rg_model *m, const float *delta, const float *lin, size_t out, size_t in, const size_t *rows,
                      int S, float *gw, float *maxabs)
 {
+    if (rg_sgemm_fixed_shards((int)out, (int)in, delta, (int)out, lin, (int)in, rows, S, gw, (int)in, maxabs)) return;
     size_t tm = SHARD_BLOCK / ((size_t)S * in);
     tm = tm >= 8 ? tm - tm % 8 : tm ? tm : 1;
     const size_t stride = tm * in;

@@ -105,6 +105,9 @@ static void test_shapes(void **state)
         { "dense(12, relu) dense(1, sigmoid)", -1, 10, 45, 4, 0 },         /* binary cross-entropy */
         { "dense(9, tanh) dense(1, linear)", RG_LOSS_MSE, 8, 33, 6, 0 },
         { "dense(9, relu) dropout(0.1) dense(1, linear)", RG_LOSS_MAE, 8, 33, 2, 0 },
+        /* the most shards, some of one row or none; 13 shards */
+        { "dense(20, relu) dense(3, softmax)", -1, 7, 100, RG_FUSE_MAX_SHARDS, 0 },
+        { "dense(50, relu) dense(3, softmax)", -1, 49, 77, 13, 0 },
         /* more rows of gw than one block holds */
         { "dense(300, relu) dense(10, softmax)", -1, 500, 64, 16, 0 },
     };
