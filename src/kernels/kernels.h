@@ -82,8 +82,8 @@ void rg_tree_sum(float *bufs, size_t stride, size_t n, int S, int prev, int done
  * makes (alpha 1, beta 0: +0 for an empty shard), so C has the bits of S
  * products summed by rg_tree_sum, without writing them.  maxabs[s] is
  * raised to rg_max_abs of shard s's product.  Returns 0 (and does
- * nothing) where the path taken (rg_sgemm_fixed_width) has no such kernel:
- * only AVX-512 has; then the caller makes the products and sums them. */
+ * nothing) on the scalar path (rg_sgemm_fixed_width 1): the caller then
+ * makes the products and sums them. */
 #define RG_FIXED_MAX_SHARDS 64
 int rg_sgemm_fixed_shards(int M, int N, const float *A, int lda, const float *B, int ldb, const size_t *ks, int S,
                           float *C, int ldc, float *maxabs);

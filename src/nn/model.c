@@ -613,8 +613,9 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
 
 /* ----------------------------------------- a --deterministic step's shards as one */
 
-/* A weight gradient is made in blocks of whole rows, so that a block of
- * gw is contiguous: per shard a block of its chains (the fixed-order
+/* A weight gradient is rg_sgemm_fixed_shards' (the shards summed in
+ * registers: AVX-512, AVX2); on the scalar path it is made in blocks of
+ * whole rows, so that a block of gw is contiguous: per shard a block of its chains (the fixed-order
  * product's own tiles inside it), the shards' blocks summed in the tree
  * while in cache (about SHARD_BLOCK floats in all), then written once. */
 enum { SHARD_BLOCK = 65536 };
