@@ -7,7 +7,8 @@
 #   speed   the reference model, 1 epoch: 1 worker; 2 threads; 2 MPI
 #           processes with all-reduce (shared memory, and REGULA_MPI_SHM=0);
 #           2 MPI processes with local-sgd --sync-every 8, at batch 32 (16
-#           a process) and at batch 64 (32 a process, one worker's batch)
+#           a process) and at batch 64 (32 a process, one worker's batch),
+#           each also with --local-moments
 #   wide    the 1024-wide model (L2 + dropout), 4 threads over --link
 #           1gbit,50us, batch 32, the first 8,000 samples: all-reduce and
 #           powersgd:2
@@ -46,6 +47,8 @@ for ((r = 1; r <= rounds; r++)); do
   run mpi2msg "${mpi[@]}" -x REGULA_MPI_SHM=0 "$bin" train --model "$ref" --batch 32
   run local8 "${mpi[@]}" "$bin" train --model "$ref" --batch 32 --strategy local-sgd --sync-every 8
   run local8b64 "${mpi[@]}" "$bin" train --model "$ref" --batch 64 --strategy local-sgd --sync-every 8
+  run local8lm "${mpi[@]}" "$bin" train --model "$ref" --batch 32 --strategy local-sgd --sync-every 8 --local-moments
+  run local8b64lm "${mpi[@]}" "$bin" train --model "$ref" --batch 64 --strategy local-sgd --sync-every 8 --local-moments
   run wide_ar "$bin" train --model "$wide" --batch 32 --workers 4 --link 1gbit,50us --limit 8000
   run wide_psgd "$bin" train --model "$wide" --batch 32 --workers 4 --link 1gbit,50us --limit 8000 --compress powersgd:2
   run ps_ar "$bin" train --model "$ref" --batch 32 --workers 2 --straggler 1:4 --limit 12000
@@ -63,6 +66,8 @@ row "reference, 2 MPI, all-reduce (shm)" mpi2 "$base"
 row "reference, 2 MPI, all-reduce (messages)" mpi2msg "$base"
 row "reference, 2 MPI, local-sgd H=8" local8 "$base"
 row "reference, 2 MPI, local-sgd H=8, batch 64 (32 each)" local8b64 "$base"
+row "reference, 2 MPI, local-sgd H=8, --local-moments" local8lm "$base"
+row "reference, 2 MPI, local-sgd H=8, batch 64, --local-moments" local8b64lm "$base"
 row "wide, 4 threads @1gbit, all-reduce" wide_ar "$(median wide_ar)"
 row "wide, 4 threads @1gbit, powersgd:2" wide_psgd "$(median wide_ar)"
 row "straggler 1:4, 2 workers, all-reduce" ps_ar "$(median ps_ar)"

@@ -24,7 +24,8 @@
 # (wide: the last one); B_OPTS="adam:0.001 adam:0.005" part b's optimizers;
 # C_H="1 2 4 8 16 32 64 128" part c's sync periods; C_WORKERS=4 its workers.  KEEP_LOGS=DIR keeps
 # every run's log as DIR/<part>-w<workers>-<row>[-<link>]-s<seed>.jsonl,
-# for `regula plot`.  TRAIN_ARGS="--limit 2000" is added to every run (a
+# for `regula plot`; with REUSE_LOGS=1 a run whose log there is complete
+# is read, not run again (a study stopped part-way goes on).  TRAIN_ARGS="--limit 2000" is added to every run (a
 # quick check of the script).  The committed result is docs/study-communication.md
 # (`make study-comm` runs it as committed).
 set -euo pipefail
@@ -48,8 +49,15 @@ train() {
     mkdir -p "$KEEP_LOGS"
     log=$KEEP_LOGS/$(tr -c 'A-Za-z0-9._=-' _ <<<"$name" | sed 's/_*$//').jsonl
   fi
-  rm -f "$log"
   rc=0
+  # REUSE_LOGS=1 (with KEEP_LOGS): a run whose kept log ended (its end
+  # event written: exit 0, or 4 for a non-finite stop) is not run again, so a study stopped part-way
+  # goes on where it stopped
+  if [ -n "${KEEP_LOGS:-}" ] && [ "${REUSE_LOGS:-0}" = 1 ] && grep -q '"event":"end"' "$log" 2> /dev/null; then
+    if grep -q '"stopped":"nonfinite"' "$log"; then rc=4; fi   # exit 4: diverged
+    return 0
+  fi
+  rm -f "$log"
   # shellcheck disable=SC2086
   "$bin" train --data fashion-mnist --epochs "$epochs" --batch 32 --log-every 0 --log "$log" "$@" ${TRAIN_ARGS:-} \
     > /dev/null 2> "$tmp/err" || rc=$?

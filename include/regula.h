@@ -492,6 +492,7 @@ typedef struct rg_config {
     char strategy[16];        /* allreduce | local-sgd | easgd | easgd-async | hogwild | ps */
     long sync_every;          /* local-sgd: steps between averages; easgd: tau */
     long sync_warmup;         /* local-sgd: synchronous steps first */
+    int local_moments;        /* local-sgd: the optimizer's moments averaged at full syncs only */
     double elastic;           /* easgd: the elastic move alpha; 0 = 0.9 / workers */
     char compress[32];        /* none | fp16 | bf16 | sign | topk:R | randk:R | qsgd:L | powersgd:K */
     char error_feedback[8];   /* auto | on | off */

@@ -259,6 +259,7 @@ typedef struct waiter {
     MPI_Message msg;
     MPI_Status status;
     const struct shm_area *shm; /* else: every rank's counter of shm up to its seq */
+    int world;                  /* the second ping round: every rank of MPI_COMM_WORLD */
 } waiter;
 
 static int shm_all_up(const struct shm_area *s, int P);
@@ -280,10 +281,13 @@ static int wait_test(waiter *w, int *done)
 #pragma GCC diagnostic pop
 #endif
 
-static int wait_members(const waiter *w) { return w->c ? w->c->size : g_wsize; }
-static int wait_self(const waiter *w) { return w->c ? w->c->rank : g_wrank; }
-static int wait_world(const waiter *w, int j) { return w->c ? ((mpi_impl *)w->c->impl)->world[j] : j; }
-static int wait_asks(const waiter *w, int j) { return j != wait_self(w) && (w->peer < 0 || j == w->peer); }
+static int wait_members(const waiter *w) { return w->c && !w->world ? w->c->size : g_wsize; }
+static int wait_self(const waiter *w) { return w->c && !w->world ? w->c->rank : g_wrank; }
+static int wait_world(const waiter *w, int j) { return w->c && !w->world ? ((mpi_impl *)w->c->impl)->world[j] : j; }
+static int wait_asks(const waiter *w, int j)
+{
+    return j != wait_self(w) && (w->world || w->peer < 0 || j == w->peer);
+}
 
 static void ping_round(const waiter *w)
 {
@@ -364,7 +368,9 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
  * pings the ranks it waits for; the silent ones are declared failed at the
  * timeout.  If all answer (a peer alive but itself waiting on a failed rank
  * elsewhere, whose verdict comes in its own timeout), it waits one more
- * timeout before giving up. */
+ * timeout, then pings every rank of the job, and gives up naming the
+ * silent ones (a worker a parameter server waits on), or, if all answer,
+ * saying that no rank is silent. */
 static rg_status mpi_wait_for(waiter *w)
 {
     if (atomic_load(&g_broken)) return broken();
@@ -392,6 +398,10 @@ static rg_status mpi_wait_for(waiter *w)
                 if (silent == 0 || now >= answer_by) {
                     if (silent || err != MPI_SUCCESS || ++rounds == 2)
                         return declare(w, silent, err, (double)(now - start) * 1e-9);
+                    /* those waited for answer, but may wait on a rank that does
+                     * not (a parameter server on a stopped worker): the next
+                     * round asks every rank, so that one is named */
+                    w->world = 1;
                     answer_by = 0;
                     probe_at = now + t_ns - grace;
                 }

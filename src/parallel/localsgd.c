@@ -16,6 +16,15 @@
  * H = 1 is model averaging, not all-reduce.  It costs (1 + moments) times
  * the bytes of a weight average, every H steps.
  *
+ * --local-moments: a sync averages the weights alone, and each worker
+ * keeps its own moments (Adam's two, momentum's buffer) until a full sync
+ * (an epoch's end, a checkpoint), which averages them too, so checkpoints
+ * still hold one state.  A sync then costs one weight-sized all-reduce:
+ * with Adam a third of the bytes.  Each replica's moments then follow its
+ * own gradients, as a lone worker's would between syncs (post-local SGD
+ * keeps its momentum buffers local too, Lin et al. 2020); with SGD and
+ * momentum, H = 1 is then no longer all-reduce.
+ *
  * With --compress, a sync sends through the codec what the weights changed
  * since the last one (with error feedback: Basu et al.'s
  * Qsparse-local-SGD), and every worker adds the mean of the decoded
@@ -32,6 +41,7 @@
 typedef struct localsgd {
     rg_strategy base;
     long H;
+    int local_moments;   /* --local-moments: the moments averaged at full syncs only */
     int fresh;           /* with a codec: the anchor is to be taken at the next local step */
     float *anchor;       /* [P] the weights at the last sync */
     float *delta;        /* [P] their change since */
@@ -77,6 +87,7 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
     if (st != RG_OK) return st;
     l->H = env->sync_every;
+    l->local_moments = env->local_moments;
     s->local_from = (uint64_t)env->sync_warmup;
     if (s->world > 1 && (st = codec_init(l, env)) != RG_OK) return st;
     return rg_strat_broadcast(s);
@@ -107,7 +118,8 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     uint64_t n = x->step + 1 - s->local_from;
     x->synced = n % (uint64_t)l->H == 0 || x->full_sync;
     if (!x->synced) return RG_OK;
-    return s->codec ? compressed_average(l, x) : rg_strat_average(s);
+    if (s->codec) return compressed_average(l, x);
+    return l->local_moments && !x->full_sync ? rg_strat_average_weights(s) : rg_strat_average(s);
 }
 
 static void localsgd_free(rg_strategy *s)

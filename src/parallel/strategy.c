@@ -219,14 +219,21 @@ rg_status rg_strat_update_local(rg_strategy *s, rg_exchange *x)
     return RG_OK;
 }
 
+rg_status rg_strat_average_weights(rg_strategy *s)
+{
+    size_t P = rg_model_param_count(s->m);
+    if (s->world == 1) return RG_OK;
+    rg_status st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_params(s->m), P, RG_REDUCE_AVG));
+    s->bytes += 2.0 * (double)(s->world - 1) / (double)s->world * (double)P * sizeof(float);
+    return st;
+}
+
 rg_status rg_strat_average(rg_strategy *s)
 {
     size_t P = rg_model_param_count(s->m);
     double ring = 2.0 * (double)(s->world - 1) / (double)s->world * (double)P * sizeof(float);
-    if (s->world == 1) return RG_OK;
-    rg_status st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_model_params(s->m), P, RG_REDUCE_AVG));
-    s->bytes += ring;
-    for (int i = 0; st == RG_OK && i < rg_optimizer_state_count(s->opt); i++) {
+    rg_status st = rg_strat_average_weights(s);
+    for (int i = 0; s->world > 1 && st == RG_OK && i < rg_optimizer_state_count(s->opt); i++) {
         st = RG_TIMED(s, rg_comm_allreduce(s->comm, rg_optimizer_state(s->opt, i), P, RG_REDUCE_AVG));
         s->bytes += ring;
     }

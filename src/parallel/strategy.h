@@ -117,6 +117,7 @@ typedef struct rg_strat_env {
     int det_shards;            /* deterministic: shards of a global batch */
     long sync_every;           /* local-sgd: steps between averages; easgd: tau */
     long sync_warmup;          /* local-sgd: synchronous steps first */
+    int local_moments;         /* local-sgd: moments averaged at full syncs only */
     double elastic;            /* easgd: alpha, 0 = 0.9 / workers */
     const rg_codec_spec *codec; /* --compress (allreduce and shared take one) */
     uint64_t seed;             /* keys the codecs' draws */
@@ -286,6 +287,8 @@ rg_status rg_strat_update_local(rg_strategy *s, rg_exchange *x);
 /* Averages the weights and the optimizer's moments of every worker (an
  * all-reduce each; the bytes counted): replicas equal again. */
 rg_status rg_strat_average(rg_strategy *s);
+/* The weights alone (one all-reduce): each worker keeps its moments. */
+rg_status rg_strat_average_weights(rg_strategy *s);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);

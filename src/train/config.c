@@ -157,6 +157,9 @@ enum opt_kind {
       "local-sgd: local steps between weight averages; easgd, easgd-async: steps between elastic moves") \
     X("sync-warmup", "N", "train", K_LONG, sync_warmup, NULL,                                \
       "local-sgd: the first N steps synchronous (post-local SGD)")                         \
+    X("local-moments", NULL, "train", K_FLAG, local_moments, NULL,                           \
+      "local-sgd: each worker keeps its own optimizer moments between syncs, which average the weights alone " \
+      "(the moments too at an epoch's end and a checkpoint)")                               \
     X("elastic", "ALPHA", "train", K_DOUBLE, elastic, NULL,                                  \
       "easgd, easgd-async: how far a worker and the centre move towards each other; 0 = 0.9 / workers") \
     X("servers", "S", "train", K_INT, servers, NULL,                                        \

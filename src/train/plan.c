@@ -116,6 +116,7 @@ static rg_status resolve_strategy(const rg_config *c, rg_plan *p, int *option)
     p->staleness = c->staleness;
     p->staleness_lr = c->staleness_lr;
     p->sync_warmup = c->sync_warmup;
+    p->local_moments = c->local_moments;
     p->elastic = c->elastic;
     int which;
     /* --error-feedback without a codec has nothing to keep: a warning

@@ -33,6 +33,7 @@ typedef struct rg_plan {
     rg_worker_batch worker_batch;
     rg_strat_kind strategy;
     long sync_every, sync_warmup;
+    int local_moments;
     double elastic;
     int servers;                 /* serving ranks: ps's servers, easgd-async's centre (else 0) */
     long staleness;

@@ -691,6 +691,7 @@ static rg_status strategy(worker *w)
     const rg_plan *p = w->p;
     rg_strat_env env = { .comm = r->ranks[w->t], .thread = w->t, .root = r->m, .opt = &p->opt, .clip = p->clip,
                          .det_shards = p->det_shards, .sync_every = p->sync_every, .sync_warmup = p->sync_warmup,
+                         .local_moments = p->local_moments,
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
                          .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,

@@ -83,6 +83,7 @@ run_case plateau step:150 "" "${common[@]}" --epochs 7 --lr-schedule plateau --l
 # strategies that step locally: a checkpoint is a full sync, so a resumed
 # run is the uninterrupted one bit for bit
 run_case local step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --sync-warmup 5
+run_case local_moments step:26 "" "${common[@]}" --workers 2 --strategy local-sgd --sync-every 4 --local-moments
 run_case easgd step:26 "" "${common[@]}" --workers 3 --strategy easgd --sync-every 3 --optimizer sgd --momentum 0.5
 # ... with Adam on skewed parts, where a worker may have no samples at a step
 run_case local_skew step:60 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --worker-batch equal \

@@ -14,6 +14,10 @@
 #          stopped rank, 5 or 9 by timing: that check is skipped, saying so).
 #   stop3: SIGSTOP rank 1 of 3 processes x 2 threads: two survivors, neither
 #          blamed by the other.
+#   stopps: SIGSTOP worker 1 of `--strategy ps --staleness 4` on 3 processes:
+#          rank 0 waits on the server (rank 2), which answers but waits on
+#          rank 1; the second ping round asks every rank, so rank 1 is named
+#          (two timeouts: the first round's peers all answer).
 # Usage: dead_peer.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -67,14 +71,17 @@ fi
 EOF
 
 # run_case NAME SIGNAL VICTIM PROCESSES WORKERS [MPIRUN OPTIONS...]
+# (CASE_ARGS: more options of regula train; CASE_WAITS: timeouts it may take)
 run_case() {
-    local name=$1 sig=$2 victim=$3 np=$4 workers=$5
+    local name=$1 sig=$2 victim=$3 np=$4 workers=$5 waits=${CASE_WAITS:-1}
+    local -a extra
+    read -r -a extra <<< "${CASE_ARGS:-}"
     shift 5
     local d="$dir/$name"
     mkdir -p "$d"
     "$mpiexec" "$@" -n "$np" bash "$dir/rank.sh" "$d" "$regula" train --data fashion-mnist --limit 20000 \
         --epochs 50 --workers "$workers" --log "$d/log.jsonl" --log-every 10 --comm-timeout $timeout \
-        > "$d/out" 2> "$d/err" &
+        "${extra[@]}" > "$d/out" 2> "$d/err" &
     local mp=$! r
     started+=("$mp")
     # training is under way: every rank has a pid and rank 0 logs steps
@@ -98,7 +105,7 @@ run_case() {
     t0=$(ms)
     if ! kill -"$sig" "$vp"; then bad "$name: rank $victim (pid $vp) was gone before the kill"; return; fi
     # mpirun must return by itself; past timeout + slack + 15 s it hangs
-    while kill -0 "$mp" 2> /dev/null && [ $(($(ms) - t0)) -lt $(((timeout + slack + 15) * 1000)) ]; do sleep 0.05; done
+    while kill -0 "$mp" 2> /dev/null && [ $(($(ms) - t0)) -lt $(((waits * timeout + slack + 15) * 1000)) ]; do sleep 0.05; done
     took=$(($(ms) - t0))
     if kill -0 "$mp" 2> /dev/null; then
         bad "$name: mpirun still running $(secs $took) s after SIG$sig of rank $victim"
@@ -108,8 +115,8 @@ run_case() {
     local code=$?
     echo "$name: mpirun returned $code, $(secs $took) s after SIG$sig of rank $victim"
     if grep -q '"event":"end"' "$d/log.jsonl"; then bad "$name: training had ended on its own"; return; fi
-    if [ $took -gt $(((timeout + slack) * 1000)) ]; then
-        bad "$name: mpirun took $(secs $took) s (--comm-timeout $timeout + $slack)"
+    if [ $took -gt $(((waits * timeout + slack) * 1000)) ]; then
+        bad "$name: mpirun took $(secs $took) s ($waits x --comm-timeout $timeout + $slack)"
     else
         ok "$name: mpirun returned in $(secs $took) s"
     fi
@@ -125,7 +132,7 @@ run_case() {
         read -r rc end < "$d/rc.$r"
         seen=$((seen + 1))
         if [ "$rc" = 5 ]; then ok "$name: rank $r exited with 5"; else bad "$name: rank $r exited with $rc"; fi
-        if [ $((end - t0)) -gt $(((timeout + 1) * 1000)) ]; then
+        if [ $((end - t0)) -gt $(((waits * timeout + 1) * 1000)) ]; then
             bad "$name: rank $r exited $(secs $((end - t0))) s after the kill"
         else
             ok "$name: rank $r exited $(secs $((end - t0))) s after the kill"
@@ -165,6 +172,7 @@ else
 fi
 run_case stop STOP 1 2 1
 run_case stop3 STOP 1 3 2
+CASE_ARGS="--strategy ps --staleness 4" CASE_WAITS=2 run_case stopps STOP 1 3 1
 
 echo "dead_peer: $pass passed, $fail failed"
 [ $fail = 0 ] && [ $pass -gt 0 ]

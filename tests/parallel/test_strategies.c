@@ -672,6 +672,121 @@ static void test_ps_deals(void **state)
     free(dir);
 }
 
+/* Idle parts: batch 53 leaves a last batch of 3 samples (480 = 9 x 53 +
+ * 3) for 4 training workers, so one part of every epoch's last step is
+ * empty and its worker pushes an idle push (zeros, no staleness count, no
+ * optimizer step of its own).  At K = 0 the server's step is still
+ * all-reduce's; at K > 0 the idle push still completes its step (the
+ * others would otherwise wait on it), every epoch's samples are the
+ * data's, and only the non-idle pushes are counted as reads. */
+static void test_ps_idle_parts(void **state)
+{
+    (void)state;
+    /* (not through a codec: an idle push keeps its residual whole, where
+     * all-reduce encodes the idle worker's; the README says so) */
+    const char *opt[][4] = { {"optimizer", "sgd", "momentum", "0.9"}, {"optimizer", "adam", "momentum", "0"} };
+    for (int o = 0; o < 2; o++) {
+        const char *a[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], "batch", "53", "workers", "4", NULL};
+        const char *b[] = {opt[o][0], opt[o][1], opt[o][2], opt[o][3], "batch", "53", "workers", "5",
+                           "strategy", "ps", "staleness", "0", NULL};
+        run x = train_with(a), y = train_with(b);
+        if (y.st != RG_OK) fail_msg("%s", y.msg);
+        double d = max_abs_diff(&x, &y);
+        print_message("ps K=0, idle parts, %s %s %s: max |w - w_allreduce| %.3g\n", opt[o][1], opt[o][2], opt[o][3], d);
+        assert_true(d < 1e-5);
+        free(x.params);
+        free(y.params);
+    }
+    char *dir = rgt_tmpdir();
+    const char *lg = rgt_path(dir, "i.jsonl");
+    const char *kv[] = {"batch", "53", "workers", "5", "strategy", "ps", "staleness", "2", "log", lg, NULL};
+    run r = train_with(kv);
+    if (r.st != RG_OK) fail_msg("%s", r.msg);
+    for (int e = 1; e <= 3; e++) {
+        double v[4], total = 0.0;
+        int n = epoch_array(lg, e, "samples", v, 4), len;
+        for (int i = 0; i < n; i++) total += v[i];
+        double reads = staleness_counts(lg, e, &len);
+        print_message("ps K=2, idle parts, epoch %d: %.0f samples, %.0f reads\n", e, total, reads);
+        assert_int_equal(n, 4);
+        assert_float_equal(total, 480.0, 0.5);
+        assert_float_equal(reads, 9.0 * 4.0 + 3.0, 0.5);   /* the last step's 3 parts of one sample */
+    }
+    free(r.params);
+    rgt_rmtree(dir);
+    free(dir);
+}
+
+/* The bytes worker 0 sent in epoch 1 (the epoch event's bytes_sent). */
+static double epoch1_bytes(const char *log)
+{
+    double v[2];
+    if (epoch_array(log, 1, "bytes_sent", v, 2) != 2) fail_msg("no bytes_sent in %s", log);
+    return v[0];
+}
+
+/* --local-moments: a sync averages the weights alone.  Momentum's buffer
+ * is linear in the gradients, so its mean over the workers is the same
+ * whether or not a sync averages it: at H = 1 (every step's weights
+ * averaged) the run is still all-reduce's; at H = 4 the replicas' own
+ * buffers move them apart between syncs, and a sync is 1 weight-sized
+ * all-reduce instead of 2.  With Adam a third of the bytes.  With H past
+ * the epoch, where only the epoch's end syncs (a full sync: the moments
+ * too), it is the plain run bit for bit.  15 steps an epoch, H = 4: syncs
+ * at 4, 8, 12 and 15 (full): 3 + 2 weight-sized all-reduces against 8
+ * (momentum), 3 + 3 against 12 (Adam). */
+static void test_local_moments(void **state)
+{
+    (void)state;
+    char *dir = rgt_tmpdir();
+    const char *la = rgt_path(dir, "a.jsonl"), *lb = rgt_path(dir, "b.jsonl");
+    /* a flag's value is NULL: the pairs go on after it */
+    const char *all[] = {"optimizer", "sgd", "momentum", "0.9", "lr", "0.05", "workers", "2", NULL};
+    const char *h1[] = {"local-moments", NULL, "optimizer", "sgd", "momentum", "0.9", "lr", "0.05", "workers", "2",
+                        "strategy", "local-sgd", "sync-every", "1", NULL};
+    run x = train_with(all), y = train_with(h1);
+    if (y.st != RG_OK) fail_msg("%s", y.msg);
+    print_message("local-moments, momentum, H = 1: max |w - w_allreduce| %.3g\n", max_abs_diff(&x, &y));
+    assert_true(max_abs_diff(&x, &y) < 1e-5);
+    free(x.params);
+    free(y.params);
+    const char *sgd[] = {"optimizer", "sgd", "momentum", "0.9", "lr", "0.05", "workers", "2", "strategy", "local-sgd",
+                         "sync-every", "4", "log", la, NULL};
+    const char *sgd_l[] = {"local-moments", NULL, "optimizer", "sgd", "momentum", "0.9", "lr", "0.05", "workers", "2",
+                           "strategy", "local-sgd", "sync-every", "4", "log", lb, NULL};
+    x = train_with(sgd);
+    y = train_with(sgd_l);
+    if (y.st != RG_OK) fail_msg("%s", y.msg);
+    print_message("local-moments, momentum, H = 4: max |w - w_plain| %.3g, bytes %.0f against %.0f\n",
+                  max_abs_diff(&x, &y), epoch1_bytes(lb), epoch1_bytes(la));
+    assert_true(max_abs_diff(&x, &y) > 1e-4);
+    assert_float_equal(epoch1_bytes(lb) / epoch1_bytes(la), 5.0 / 8.0, 1e-9);
+    free(x.params);
+    free(y.params);
+    const char *hs[] = {"1000", "4"};
+    for (int q = 0; q < 2; q++) {
+        const char *a[] = {"workers", "2", "epochs", "2", "strategy", "local-sgd", "sync-every", hs[q], "log", la, NULL};
+        const char *b[] = {"local-moments", NULL, "workers", "2", "epochs", "2", "strategy", "local-sgd",
+                           "sync-every", hs[q], "log", lb, NULL};
+        x = train_with(a);
+        y = train_with(b);
+        if (y.st != RG_OK) fail_msg("%s", y.msg);
+        double d = max_abs_diff(&x, &y), ba = epoch1_bytes(la), bb = epoch1_bytes(lb);
+        print_message("local-moments, adam, H = %s: max |w - w_plain| %.3g, bytes %.0f against %.0f\n", hs[q], d, bb, ba);
+        if (q == 0) {
+            assert_true(d == 0.0);
+            assert_true(ba == bb);
+        } else {
+            assert_true(d > 1e-5);
+            assert_float_equal(bb / ba, 0.5, 1e-9);
+        }
+        free(x.params);
+        free(y.params);
+    }
+    rgt_rmtree(dir);
+    free(dir);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -722,6 +837,8 @@ int main(void)
         cmocka_unit_test(test_ps_compressed),
         cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_ps_deals),
+        cmocka_unit_test(test_ps_idle_parts),
+        cmocka_unit_test(test_local_moments),
         cmocka_unit_test(test_ps_large_k),
         cmocka_unit_test(test_ps_step_events),
         cmocka_unit_test(test_refused),

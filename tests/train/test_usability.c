@@ -277,7 +277,7 @@ static void test_noops(void **state)
     free(s);
     static const char *const set[][2] = {
         { "momentum", "0.9" }, { "monitor", "val_acc" }, { "min-delta", "0.01" }, { "no-restore-best", NULL },
-        { "partition", "dirichlet:0.5" }, { "sync-every", "4" }, { "sync-warmup", "10" }, { "elastic", "0.2" },
+        { "partition", "dirichlet:0.5" }, { "sync-every", "4" }, { "sync-warmup", "10" }, { "local-moments", NULL }, { "elastic", "0.2" },
         { "error-feedback", "on" }, { "det-shards", "4" }, { "comm-timeout", "5" }, { "lr-gamma", "0.5" },
         { "header", NULL }, { "keep", "5" }, { "servers", "2" }, { "dgc-warmup", "1" }, { "rho", "0.9" },
         { "lr-patience", "3" },
