@@ -60,7 +60,7 @@ static void pass_done(rg_strategy *s, int pass)
     det *d = (det *)s;
     if (s->world == 1 && pass + 1 < d->S)
         rg_tree_sum(d->shards, rg_model_param_count(s->m) + RG_GRAD_TAIL, rg_model_param_count(s->m) + RG_GRAD_TAIL,
-                 d->S, pass, pass + 1, NULL);
+                    d->S, pass, pass + 1, NULL);
 }
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
