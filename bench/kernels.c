@@ -26,12 +26,16 @@
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det]
+ * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det] [--fwd]
  *   --quick     one short round each, the reference loop on small shapes
  *               only (the test)
  *   --peak      the FMA peak alone
  *   --cpu-time  timed by the thread's CPU time, for a loaded machine
  *   --det       the --deterministic shards' products alone
+ *   --fwd       the forward products alone: OpenBLAS on W as stored
+ *               against W transposed and LIBXSMM on the copy, and whether
+ *               --gemm auto holds the layer (gemm.c's rg_sgemm_pick_held);
+ *               WRONG where the held forward differs from OpenBLAS's
  * An unknown option exits 2.
  * Exits 1 when a library's product differs from OpenBLAS's by more than
  * 1e-4 of its largest value (the test, bench_kernels_quick, checks it).
@@ -48,6 +52,7 @@
 #include <time.h>
 #include <cblas.h>
 #include "regula.h"
+#include "kernels/kernels.h"   /* rg_transpose */
 #ifdef RG_HAVE_XSMM
 #include <libxsmm.h>
 #endif
@@ -258,6 +263,118 @@ static int layer_shapes(const char *model, const int *dims, int nd, int batch, s
     return layer_shapes_as(model, dims, nd, batch, 0, out);
 }
 
+/* ------------------------------------------------ --fwd: the forward held */
+
+/* The forward Y = X W^T two ways, as a step runs it: OpenBLAS on W as
+ * stored [out, in] (rg_sgemm 0, 1), or W transposed once (rg_transpose,
+ * what rg_model_hold does at a step's first forward) and LIBXSMM's kernel
+ * on the copy (rg_sgemm 0, 0).  Each part timed alone, and the two of the
+ * held forward together: its figure counts the transpose against the
+ * product's flops, as a step pays it (once per step and worker). */
+typedef struct fwd_case { const float *X, *W; float *Wt, *Y; int M, N, K; void *kernel; } fwd_case;
+enum { FWD_OPENBLAS, FWD_TRANSPOSE, FWD_XSMM, FWD_HELD, FWD_N };
+
+static void fwd_run(const fwd_case *c, int what)
+{
+    if (what == FWD_OPENBLAS) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->M, c->N, c->K, 1.0f, c->X, c->K, c->W, c->K, 0.0f,
+                    c->Y, c->N);
+        return;
+    }
+    if (what != FWD_XSMM) rg_transpose(c->W, (size_t)c->N, (size_t)c->K, c->Wt);
+#ifdef RG_HAVE_XSMM
+    if (what != FWD_TRANSPOSE) ((libxsmm_smmfunction)c->kernel)(c->Wt, c->X, c->Y);
+#endif
+}
+
+/* seconds of one run of `what`: the median of the rounds */
+static double fwd_seconds(const fwd_case *c, int what)
+{
+    double t0 = now(), r[16];
+    fwd_run(c, what);
+    double one = now() - t0;
+    long reps = one > 0.0 ? (long)(round_seconds / one) + 1 : 1000;
+    for (int k = 0; k < rounds; k++) {
+        t0 = now();
+        for (long i = 0; i < reps; i++) fwd_run(c, what);
+        r[k] = (now() - t0) / (double)reps;
+    }
+    for (int i = 1; i < rounds; i++)
+        for (int j = i; j > 0 && r[j] < r[j - 1]; j--) { double t = r[j]; r[j] = r[j - 1]; r[j - 1] = t; }
+    return r[rounds / 2];
+}
+
+static void bench_fwd(const char *model, int layer, int M, int out, int in, double peak)
+{
+    float *X = random_floats((size_t)M * in, 1), *W = random_floats((size_t)out * in, 2);
+    float *Wt = malloc((size_t)out * in * sizeof(float)), *Y = malloc((size_t)M * out * sizeof(float));
+    fwd_case c = {X, W, Wt, Y, M, out, in, NULL};
+    printf("| %s | %d | %d x %d x %d |", model, layer, M, out, in);
+    double flops = 2.0 * M * out * (double)in, t[FWD_N] = {0};
+    t[FWD_OPENBLAS] = fwd_seconds(&c, FWD_OPENBLAS);
+    t[FWD_TRANSPOSE] = fwd_seconds(&c, FWD_TRANSPOSE);
+#ifdef RG_HAVE_XSMM
+    float alpha = 1.0f, beta = 0.0f;
+    int flags = 0;
+    libxsmm_blasint m = out, n = M, k = in, lda = out, ldb = in, ldc = out;
+    c.kernel = (void *)libxsmm_smmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, NULL);
+    if (c.kernel) {
+        t[FWD_XSMM] = fwd_seconds(&c, FWD_XSMM);
+        t[FWD_HELD] = fwd_seconds(&c, FWD_HELD);
+    }
+#endif
+    if (t[FWD_HELD] > 0.0) {   /* the held forward against OpenBLAS's */
+        float *want = malloc((size_t)M * out * sizeof(float));
+        fwd_case o = c;
+        o.Y = want;
+        fwd_run(&o, FWD_OPENBLAS);
+        fwd_run(&c, FWD_HELD);
+        double big = 0.0, d = 0.0;
+        for (size_t i = 0; i < (size_t)M * out; i++) {
+            big = fmax(big, fabs(want[i]));
+            d = fmax(d, fabs((double)Y[i] - want[i]));
+        }
+        if (d > 1e-4 * big) { wrong = 1; printf(" WRONG"); }
+        free(want);
+    }
+    printf(" %.1f (%.0f%%) | %.2f |", flops / t[FWD_OPENBLAS] / 1e9, 100.0 * flops / t[FWD_OPENBLAS] / 1e9 / peak,
+           t[FWD_TRANSPOSE] * 1e6);
+    for (int w = FWD_XSMM; w <= FWD_HELD; w++)
+        if (t[w] > 0.0) printf(" %.1f (%.0f%%) |", flops / t[w] / 1e9, 100.0 * flops / t[w] / 1e9 / peak);
+        else printf(" - |");
+    printf(" %s |\n", rg_sgemm_held_forward(out, in, M, 0.0f) ? "held, libxsmm" : "as stored, openblas");
+    free(X); free(W); free(Wt); free(Y);
+}
+
+static void bench_fwd_model(const char *model, const int *dims, int nd, int batch, double peak)
+{
+    for (int l = 0; l + 1 < nd; l++) bench_fwd(model, l + 1, batch, dims[l + 1], dims[l], peak);
+}
+
+static void bench_fwd_all(double peak)
+{
+    static const int ref[] = {784, 64, 10}, wide[] = {784, 1024, 1024, 10};
+    static const int w256[] = {784, 256, 256, 10}, w512[] = {784, 512, 512, 10};
+    printf("The forward X W^T: OpenBLAS on W as stored, the transpose of W alone (microseconds), LIBXSMM on W "
+           "transposed alone, and the two together (the held forward, as a step pays it); GFLOP/s (share of the "
+           "peak)\n\n");
+    printf("| model | layer | M x N x K | openblas X W^T | transpose (us) | libxsmm X Wt | transpose + libxsmm | auto "
+           "takes |\n|---|---|---|---|---|---|---|---|\n");
+    bench_fwd_model("reference", ref, 3, 32, peak);
+    bench_fwd_model("1024-wide", wide, 4, 128, peak);
+    bench_fwd_model("256-wide", w256, 4, 64, peak);
+    bench_fwd_model("512-wide", w512, 4, 64, peak);
+    bench_fwd_model("reference, 2 workers", ref, 3, 16, peak);
+    bench_fwd_model("reference, 4 workers", ref, 3, 8, peak);
+    bench_fwd_model("1024-wide, 4 workers", wide, 4, 32, peak);
+    /* the rule's bounds: narrow layers (16 and 32 outputs), the reference
+     * model at batch 128, the 256-wide one at 32 rows */
+    static const int narrow[] = {784, 32, 16, 10};
+    bench_fwd_model("784-32-16-10", narrow, 4, 32, peak);
+    bench_fwd_model("reference, batch 128", ref, 3, 128, peak);
+    bench_fwd_model("256-wide, batch 32", w256, 4, 32, peak);
+}
+
 static void open_blis(void)
 {
     const char *paths[] = {"/usr/lib/x86_64-linux-gnu/blis-pthread/libblis.so.4",
@@ -276,12 +393,13 @@ static void open_blis(void)
 
 int main(int argc, char **argv)
 {
-    int det_only = 0, peak_only = 0;
+    int det_only = 0, peak_only = 0, fwd_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) { rounds = 1; round_seconds = 0.002; quick = 1; }
         else if (!strcmp(argv[i], "--cpu-time")) clock_id = CLOCK_THREAD_CPUTIME_ID;
         else if (!strcmp(argv[i], "--det")) det_only = 1;
         else if (!strcmp(argv[i], "--peak")) peak_only = 1;
+        else if (!strcmp(argv[i], "--fwd")) fwd_only = 1;
         else { fprintf(stderr, "bench_kernels: unknown option '%s'\n", argv[i]); return 2; }
     }
     if (peak_only) {   /* for bench/run.sh: the peak alone, GFLOP/s */
@@ -305,6 +423,11 @@ int main(int argc, char **argv)
     printf("FMA peak, one core: %.1f GFLOP/s with 256-bit vectors", p256);
     if (p512 > 0.0) printf(", %.1f with 512-bit", p512);
     printf("; the shares below are of %.1f\n\n", peak);
+    if (fwd_only) {
+        bench_fwd_all(peak);
+        if (wrong) fprintf(stderr, "bench_kernels: a held forward differs from OpenBLAS's (WRONG above)\n");
+        return wrong;
+    }
     printf("GFLOP/s (share of the peak); M x N x K of the row-major product\n\n");
     printf("| model | layer | M x N x K | openblas | blis | libxsmm | fixed-order (--deterministic) | reference | fastest "
            "| auto takes |\n");

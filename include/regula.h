@@ -136,6 +136,17 @@ int rg_sgemm_has_libxsmm(void);    /* 1 when built with LIBXSMM */
  * batch (N K when ta == 0, M N when ta) hold at most 524,288 (2^19) elements;
  * else OpenBLAS (the reference kernel in a build without OpenBLAS). */
 rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int K, float alpha, float beta);
+/* The rule for a dense layer's forward Y = X W^T with W stored [out, in]
+ * (out x in weights, passes of `rows` rows, beta 1 with a bias, else 0):
+ * 1 when it runs as the plain product X (W^T) on a copy of W transposed
+ * once a step (the trainer holds the model), 0 when on W as stored.  AUTO:
+ * when the rule gives that product to LIBXSMM and the transpose pays: at
+ * least 16 outputs, at most 65,536 weights, at least 32 rows; LIBXSMM:
+ * whenever the rule gives it LIBXSMM; OPENBLAS never.
+ * rg_sgemm_held_forward: the same now (0 in the fixed-order mode, whose
+ * passes hold every layer on their own). */
+int rg_sgemm_pick_held(rg_gemm g, int avx512, int out, int in, int rows, float beta);
+int rg_sgemm_held_forward(int out, int in, int rows, float beta);
 /* What rg_sgemm takes for that product now (the fixed-order mode, the
  * setting and this CPU), and the kernels' names. */
 rg_kernel rg_sgemm_kernel(int ta, int tb, int M, int N, int K, float alpha, float beta);

@@ -35,6 +35,32 @@
  * (whatever its rows) takes the kernel the whole batch would, and the
  * log can name each layer's kernels once.  The price: on the 1024 x 1024
  * layer at 32 rows (4 workers) LIBXSMM would have been faster.
+ *
+ * The forward X W^T has a LIBXSMM kernel once W is copied transposed: the
+ * trainer holds the model over a step's passes (rg_model_hold), and a
+ * layer's forward runs as the plain product X (W^T) on the copy when
+ * rg_sgemm_pick_held says so: when the rule above gives that product to
+ * LIBXSMM and the copy pays for itself, which `bench_kernels --fwd`
+ * measured (the transpose once a step and worker, then LIBXSMM, against
+ * OpenBLAS on W as stored; README "Matrix products"):
+ *   - at least RG_HELD_MIN_OUT (16) outputs: of 10 shapes with 10, the
+ *     held forward was slower on 8 (14-46% of the peak against 22-71%),
+ *     faster only at 128 rows or 16 inputs;
+ *   - at most RG_HELD_MAX_WEIGHTS (2^16) weights: the transpose takes
+ *     about 3.5 us for the reference model's 50,176 (in cache), 24-30 us
+ *     for 200,704 and 460-650 us for the 1024-wide model's layers; with
+ *     it the 784 x 512 and 512 x 512 layers lost or tied at 64 rows
+ *     (51-63% against 56-71%), and the 784 x 256 one was ahead in two
+ *     runs of three and behind in one (65-75% against 66-69%): no clear
+ *     lead;
+ *   - at least RG_HELD_MIN_ROWS (32) rows a worker's step (the batch over
+ *     the workers, the same for every worker, so all of them decide
+ *     alike): the reference model's first layer went from OpenBLAS's
+ *     48-51% to 74-76% at 32 rows and 62-68% to 83-88% at 128; at 16 it
+ *     was ahead in two runs of three, behind in one (53-62% against
+ *     55-58%: no clear lead), and at 8 it lost (38-47% against 68-74%).
+ * A held forward is another kernel, so other bits; --gemm openblas holds
+ * nothing (its bits stay af1c4ab's); libxsmm holds every layer.
  */
 #include "core/core.h"
 #include "kernels/kernels.h"
@@ -128,6 +154,21 @@ rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int
 #endif
 }
 
+/* The forward of a layer of out x in weights (stored [out, in]) on a copy
+ * of W transposed once a step for passes of `rows` rows (the essay). */
+int rg_sgemm_pick_held(rg_gemm g, int avx512, int out, int in, int rows, float beta)
+{
+    if (rg_sgemm_pick(g, avx512, 0, 0, rows, out, in, 1.0f, beta) != RG_KERNEL_LIBXSMM) return 0;
+    if (g == RG_GEMM_LIBXSMM) return 1;
+    return out >= RG_HELD_MIN_OUT && (double)out * in <= RG_HELD_MAX_WEIGHTS && rows >= RG_HELD_MIN_ROWS;
+}
+
+int rg_sgemm_held_forward(int out, int in, int rows, float beta)
+{
+    if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) return 0;
+    return rg_sgemm_pick_held(rg_sgemm_choice(), xsmm_avx512(), out, in, rows, beta);
+}
+
 const char *rg_kernel_name(rg_kernel k)
 {
     switch (k) {
@@ -202,10 +243,15 @@ const char *rg_blas_name(void)
     if (!rg_sgemm_has_libxsmm()) return "openblas (built without libxsmm)";
     switch (rg_sgemm_choice()) {
     case RG_GEMM_OPENBLAS: return "openblas";
-    case RG_GEMM_LIBXSMM: return "libxsmm where it has a kernel (B not transposed), openblas elsewhere";
+    case RG_GEMM_LIBXSMM:
+        return "libxsmm where it has a kernel (B not transposed: dX, dW, and the forward on W transposed once a "
+               "step), openblas elsewhere";
     default:
         return xsmm_avx512() ? "auto: libxsmm for dX and dW of layers of at most " RG_XSMM_MAX_WEIGHTS_TEXT
-                               " weights, openblas elsewhere"
+                               " weights and for the forward on W transposed once a step of layers of at least "
+                               RG_HELD_MIN_OUT_TEXT " outputs and at most " RG_HELD_MAX_WEIGHTS_TEXT
+                               " weights (batches of at least " RG_HELD_MIN_ROWS_TEXT
+                               " rows a worker), openblas elsewhere"
                              : "auto: openblas (libxsmm is taken on AVX-512 only)";
     }
 #endif

@@ -97,6 +97,14 @@ void rg_transpose(const float *src, size_t rows, size_t cols, float *dst);
  * products" for the measurements it comes from). */
 #define RG_XSMM_MAX_WEIGHTS 524288
 #define RG_XSMM_MAX_WEIGHTS_TEXT "524288"
+/* the held forward (rg_sgemm_pick_held): at least this many outputs, at
+ * most this many weights, at least this many rows a pass */
+#define RG_HELD_MIN_OUT 16
+#define RG_HELD_MIN_OUT_TEXT "16"
+#define RG_HELD_MAX_WEIGHTS 65536
+#define RG_HELD_MAX_WEIGHTS_TEXT "65536"
+#define RG_HELD_MIN_ROWS 32
+#define RG_HELD_MIN_ROWS_TEXT "32"
 
 /* gemm_fixed.c: "fixed-order avx512", "... avx2" or "... scalar". */
 const char *rg_sgemm_fixed_name(void);

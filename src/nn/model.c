@@ -13,6 +13,10 @@
  *     once it is large enough.
  *   - A dropout mask element is a pure function of (seed, layer, step, global
  *     sample id, unit), so it does not depend on which worker runs the sample.
+ *   - While held (rg_model_hold), wt holds the held layers' kernels
+ *     transposed, copied from params at the hold's first forward; the
+ *     holder promises that params do not change until it lets go, and each
+ *     hold copies afresh, so the copy is never older than the weights.
  */
 #include "core/core.h"
 #include "kernels/kernels.h"
@@ -413,22 +417,46 @@ static rg_status ensure_workspace(rg_model *m, size_t n)
 
 /* ------------------------------------------------------- forward / backward */
 
-rg_status rg_model_hold(rg_model *m, int on)
+/* Which layers' forward reads wt while held: every one in the fixed-order
+ * mode (the product is the same chain of each element however W is
+ * stored), else those the rule gives a held forward (gemm.c). */
+static int hold_layers(rg_model *m, size_t rows)
+{
+    int fixed = rg_sgemm_kernel(0, 0, 1, 1, 1, 1.0f, 0.0f) == RG_KERNEL_FIXED, any = 0;
+    int r = rows > (size_t)INT32_MAX ? INT32_MAX : (int)rows;
+    for (int l = 0; l < m->n_layers; l++) {
+        rg_layer *L = &m->layers[l];
+        if (L->kind != RG_LAYER_DENSE) continue;
+        L->fwd_wt = fixed || rg_sgemm_held_forward((int)L->out, (int)L->in, r, L->bias ? 1.0f : 0.0f);
+        any |= L->fwd_wt;
+    }
+    return any;
+}
+
+rg_status rg_model_hold(rg_model *m, int on, size_t rows)
 {
     m->held = m->wt_fresh = 0;
-    if (!on) return RG_OK;
+    if (!on || !hold_layers(m, rows)) return RG_OK;
     if (!m->wt && !(m->wt = rg_malloc((m->n_params ? m->n_params : 1) * sizeof(float))))
         return rg_error(RG_ENOMEM, "out of memory: a transposed copy of %zu weights", m->n_params);
     m->held = 1;
     return RG_OK;
 }
 
-/* wt = every kernel (out, in) transposed to (in, out). */
+int rg_model_fwd_held(const rg_model *m, int dense_index)
+{
+    for (int l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind == RG_LAYER_DENSE && m->layers[l].dense_index == dense_index)
+            return m->held && m->layers[l].fwd_wt;
+    return 0;
+}
+
+/* wt = the held layers' kernels (out, in) transposed to (in, out). */
 static void transpose_kernels(rg_model *m)
 {
     for (int l = 0; l < m->n_layers; l++) {
         const rg_layer *L = &m->layers[l];
-        if (L->kind == RG_LAYER_DENSE) rg_transpose(m->params + L->w_off, L->out, L->in, m->wt + L->w_off);
+        if (L->kind == RG_LAYER_DENSE && L->fwd_wt) rg_transpose(m->params + L->w_off, L->out, L->in, m->wt + L->w_off);
     }
     m->wt_fresh = 1;
 }
@@ -556,7 +584,7 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
                 beta = 1.0f;
             }
             /* outp (n, out) = in (n, in) · w(out, in)^T + b  (held: w^T as it is in wt) */
-            if (m->held)
+            if (m->held && L->fwd_wt)
                 rg_sgemm(0, 0, (int)n, (int)L->out, (int)L->in, 1.0f, in, (int)L->in, m->wt + L->w_off, (int)L->out,
                          beta, outp, (int)L->out);
             else

@@ -18,6 +18,7 @@ typedef struct rg_layer {
     float rate;                 /* dropout */
     int dense_index;            /* dense layers counted from 0 */
     size_t w_off, b_off;        /* views into the arenas */
+    int fwd_wt;                 /* while the model is held, the forward reads wt */
 } rg_layer;
 
 struct rg_model {
@@ -36,8 +37,9 @@ struct rg_model {
     const float *out_ptr[64];   /* per layer: the output used by the next layer */
     float *delta[2];
     float *probs;
-    /* rg_model_hold: while held, the forward products read wt, every
-     * kernel transposed to [in, out] at the first forward (wt_fresh) */
+    /* rg_model_hold: while held, the forward products of the layers
+     * with fwd_wt read wt, their kernels transposed to [in, out] at the
+     * first forward (wt_fresh) */
     float *wt;
     int held, wt_fresh;
     /* rg_model_forward_backward_shards: each shard's tile of a weight
@@ -85,15 +87,25 @@ rg_status rg_model_share(rg_model *m, rg_model **out);
 void rg_model_meta_free(rg_model *m);
 rg_status rg_model_meta_copy(rg_model *dst, const rg_model *src);
 
-/* hold(m, 1) .. hold(m, 0): the caller promises that the parameters do not
- * change in between (the passes of one --deterministic step), so the
- * forward products read each kernel transposed, [in, out], from a copy made
- * at the first forward: a product with a whole panel of B in place, where
- * W as stored would be packed again for every pass.  Only for the
- * fixed-order products, whose every element is the same chain however B is
- * stored (OpenBLAS may sum another way).  RG_ENOMEM when the copy cannot
- * be had (then not held). */
-rg_status rg_model_hold(rg_model *m, int on);
+/* hold(m, 1, rows) .. hold(m, 0, 0): the caller promises that the
+ * parameters do not change in between (a training step's passes, an
+ * evaluation), so the forward products read kernels transposed, [in,
+ * out], from a copy made at the first forward: a product with a whole panel of B in place,
+ * where W as stored would be packed again for every pass, and one LIBXSMM
+ * has a kernel for.  Which layers: in the fixed-order mode
+ * (--deterministic) every one, whose every element is the same chain
+ * however B is stored; otherwise those whose forward the rule of --gemm
+ * gives to LIBXSMM on the copy for passes of `rows` rows
+ * (rg_sgemm_held_forward), none under --gemm openblas.  A copy is made
+ * (each hold, at the first forward) only when some layer is held; each
+ * model its own, so the worker threads sharing one arena
+ * (rg_model_share) never write one copy at once.  RG_ENOMEM when the copy
+ * cannot be had (then not held). */
+rg_status rg_model_hold(rg_model *m, int on, size_t rows);
+
+/* 1 while the model is held and dense layer i (from 0) reads its kernel
+ * transposed. */
+int rg_model_fwd_held(const rg_model *m, int dense_index);
 
 /* The most shards rg_model_forward_backward_shards takes. */
 #define RG_FUSE_MAX_SHARDS 64

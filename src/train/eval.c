@@ -128,7 +128,11 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
         rg_free(probs);
         return rg_error(RG_ENOMEM, "out of memory: outputs of a batch of %zu", batch);
     }
-    rg_status st = RG_OK;
+    /* the weights stay as they are: the layers the rule holds read their
+     * kernels transposed, copied once for the whole range (unless the
+     * caller holds the model already) */
+    int hold = !m->held;
+    rg_status st = hold ? rg_model_hold(m, 1, batch) : RG_OK;
     memset(a, 0, sizeof *a);
     for (size_t s = lo; s < hi && st == RG_OK; s += batch) {
         size_t nb = hi - s < batch ? hi - s : batch, c = 0;
@@ -144,6 +148,7 @@ static rg_status eval_range(rg_model *m, const rg_dataset *ds, size_t lo, size_t
         if (st == RG_OK) add_rows(a, l, c, probs, t ? t + s : NULL, nb);
         if (st == RG_OK && out) put_predictions(out, probs, s, nb, k, rg_model_loss(m) == RG_LOSS_BCE);
     }
+    if (hold) rg_model_hold(m, 0, 0);
     rg_free(probs);
     rg_free(rows);
     /* the sample and a label out of range are the data's; out of memory is

@@ -87,8 +87,9 @@ static void emit(FILE *f, cJSON *o)
 
 /* Which kernel (rg_sgemm_kernel) each dense layer's products take, as
  * rg_model_forward_backward calls them on a worker's r->rows rows: the
- * forward X W^T, the input gradient dY W (none for the first layer) and
- * the weight gradient dY^T X. */
+ * forward X W^T (fwd_wt: on W transposed once a step, rg_model_hold), the
+ * input gradient dY W (none for the first layer) and the weight gradient
+ * dY^T X. */
 static void add_kernels(cJSON *o, const rg_log_run *r)
 {
     cJSON *a = cJSON_AddArrayToObject(o, "kernels");
@@ -102,7 +103,10 @@ static void add_kernels(cJSON *o, const rg_log_run *r)
         cJSON_AddNumberToObject(l, "layer", i + 1);
         cJSON_AddNumberToObject(l, "in", I);
         cJSON_AddNumberToObject(l, "out", O);
-        cJSON_AddStringToObject(l, "fwd", rg_kernel_name(rg_sgemm_kernel(0, 1, rows, O, I, 1.0f, b ? 1.0f : 0.0f)));
+        float beta = b ? 1.0f : 0.0f;
+        int held = rg_sgemm_held_forward(O, I, rows, beta);   /* on W transposed once a step */
+        cJSON_AddStringToObject(l, "fwd", rg_kernel_name(rg_sgemm_kernel(0, !held, rows, O, I, 1.0f, beta)));
+        if (held) cJSON_AddBoolToObject(l, "fwd_wt", 1);
         if (i > 0) cJSON_AddStringToObject(l, "dX", rg_kernel_name(rg_sgemm_kernel(0, 0, rows, I, O, 1.0f, 0.0f)));
         cJSON_AddStringToObject(l, "dW", rg_kernel_name(rg_sgemm_kernel(1, 0, O, I, rows, 1.0f, 1.0f)));
         cJSON_AddItemToArray(a, l);

@@ -376,9 +376,12 @@ static rg_status train_step(worker *w, step *k)
     k->x.step = w->st.n.step;
     k->measured = rg_reg_measures(&w->reg, k->es);
     double t0 = rg_now();
-    /* --deterministic's passes share the weights: transposed once a step */
-    int hold = w->p->deterministic && s->npass > 1;
-    st = hold ? rg_model_hold(w->m, 1) : RG_OK;
+    /* the weights change only after the passes: the forward reads the
+     * kernels the rule holds transposed, copied once a step (every kernel
+     * in --deterministic's passes; none with one pass, to keep its bits) */
+    int hold = !w->p->deterministic || s->npass > 1;
+    size_t rows = (size_t)((w->p->batch + w->r->world - 1) / w->r->world);
+    st = hold ? rg_model_hold(w->m, 1, rows) : RG_OK;
     s->fused = st == RG_OK && fusable(w, k);
     if (s->fused) st = compute_shards(w, k);                 /* the passes as one */
     for (int i = 0; i < s->npass && st == RG_OK && !s->fused; i++) {   /* forward, backward, local penalty */
@@ -387,7 +390,7 @@ static rg_status train_step(worker *w, step *k)
         if (own) rg_model_swap_grads(w->m, own);
         if (st == RG_OK && ops->pass_done) ops->pass_done(s, i);
     }
-    if (hold) rg_model_hold(w->m, 0);
+    if (hold) rg_model_hold(w->m, 0, 0);
     if (st != RG_OK) return st;
     if (w->g == w->p->straggler_rank) straggle(w->p->straggler_factor, rg_now() - t0);
     if ((st = ops->exchange(s, &k->x)) != RG_OK) return st;  /* every worker's gradient into one */

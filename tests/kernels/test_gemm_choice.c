@@ -78,6 +78,43 @@ static void test_rule_ignores_the_batch(void **state)
     }
 }
 
+/* The forward on W held transposed (rg_sgemm_pick_held): where LIBXSMM
+ * would take the plain product and the transpose pays, by bench_kernels
+ * --fwd (README "Matrix products"). */
+static void test_held_rule(void **state)
+{
+    const rg_gemm A = RG_GEMM_AUTO;
+    int x = rg_sgemm_has_libxsmm();   /* without LIBXSMM nothing is held */
+    /* the reference model at batch 32: its 784 -> 64 layer, not its 64 -> 10 (10 outputs) */
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 64, 784, 32, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 10, 64, 32, 1.0f), 0);
+    /* the bounds: 16 outputs, 65,536 weights, 32 rows a pass */
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 16, 32, 32, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 15, 32, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 256, 256, 32, 0.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 256, 257, 32, 0.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 64, 784, 31, 1.0f), 0);   /* 2 workers at batch 32: 16 rows */
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 64, 784, 4096, 1.0f), x);
+    /* the 1024-wide model: none (its big layers over the bound, its last 10 outputs) */
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 1024, 784, 128, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 1024, 1024, 128, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, 1, 10, 1024, 128, 1.0f), 0);
+    /* no AVX-512, --gemm openblas: never; --gemm libxsmm: whenever LIBXSMM has the kernel */
+    assert_int_equal(rg_sgemm_pick_held(A, 0, 64, 784, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_OPENBLAS, 1, 64, 784, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, 1, 1024, 1024, 8, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, 0, 10, 64, 1, 0.0f), x);
+    /* held, the product X (W^T) is what the rule gives LIBXSMM */
+    if (x) assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 784, 1.0f, 1.0f), RG_KERNEL_LIBXSMM);
+    /* the fixed-order mode holds on its own (every layer, --deterministic's passes) */
+    rg_sgemm_set_fixed(1);
+    assert_int_equal(rg_sgemm_held_forward(64, 784, 32, 1.0f), 0);
+    rg_sgemm_set_fixed(0);
+    assert_int_equal(rg_sgemm_set_choice(RG_GEMM_OPENBLAS), RG_OK);
+    assert_int_equal(rg_sgemm_held_forward(64, 784, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_set_choice(RG_GEMM_AUTO), RG_OK);
+}
+
 static void test_set_choice(void **state)
 {
     assert_int_equal(rg_sgemm_choice(), RG_GEMM_AUTO);
@@ -179,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rule),
         cmocka_unit_test(test_rule_ignores_the_batch),
+        cmocka_unit_test(test_held_rule),
         cmocka_unit_test(test_set_choice),
         cmocka_unit_test(test_choices_agree_with_reference),
         cmocka_unit_test(test_xsmm_rows_do_not_depend_on_the_call),
