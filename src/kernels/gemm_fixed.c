@@ -21,7 +21,10 @@
  * 4 rows by 2 vectors, packing a panel of B as K contiguous rows where
  * many rows of C reuse a deep one; both row by row where K is small
  * (<= 16 with AVX2, <= 4 with AVX-512).  The
- * edges of C are masked, not computed another way.  This file is compiled with
+ * edges of C are masked, not computed another way.  rg_sgemm_fixed_shards
+ * (AVX-512, AVX2) makes the same chains for each shard of a --deterministic
+ * step's rows and sums the shards in its tree before C is written.  This
+ * file is compiled with
  * -ffp-contract=off (as all of regula is): the compiler fuses nothing
  * itself.
  */
@@ -329,6 +332,190 @@ __attribute__((target("avx512f"))) static void shallow_avx512(const gemm_args *g
             _mm512_mask_storeu_ps(c + j, m, v);
         }
     }
+}
+
+/* rg_sgemm_fixed_shards, AVX-512: a tile of C, 8 rows by 3 vectors, made
+ * shard after shard, each shard's 24 sums in registers over its k (its
+ * chains, as rg_sgemm_fixed makes them), then folded into a stack of
+ * partial sums as a binary counter does: shard s joins the top once for
+ * each trailing 1 bit of s, the lower shards' sum on the left (the sum
+ * (j, w) of rg_tree_sum, whose tree is the same: blocks of 2^l aligned
+ * shards, the rest joined from the right), and at the end the partial
+ * sums left are joined from the smallest up.  Each shard's |sums| join
+ * its lane-wise maximum (as bits: rg_max_abs's order) before the fold. */
+#define SH_R 8
+#define SH_V 3
+#define SH_LEVELS 7   /* partial sums a stack holds: S <= 127 */
+
+typedef struct shard_args {
+    const float *A, *B;   /* A: K rows of M (a_ik at A[k * lda + i]); B: K rows of N */
+    size_t lda, ldb, ldc;
+    const size_t *ks;     /* shard s: k in [ks[s], ks[s + 1]) */
+    int S;
+    float *C;
+} shard_args;
+
+__attribute__((target("avx512f"))) static void shards_tile_avx512(const shard_args *g, int i, int rows, int j, int cols,
+                                                                 __m512i *mx)
+{
+    __m512 stk[SH_LEVELS][SH_R][SH_V];
+    const float *a[SH_R];
+    __mmask16 m[SH_V];
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+    for (int r = 0; r < SH_R; r++) a[r] = g->A + A_ROW(i, r, rows);
+    for (int q = 0; q < SH_V; q++) m[q] = mask16(cols - 16 * q);
+    for (int sh = 0; sh < g->S; sh++) {
+        __m512 acc[SH_R][SH_V];
+#pragma GCC unroll 8
+        for (int r = 0; r < SH_R; r++)
+#pragma GCC unroll 3
+            for (int q = 0; q < SH_V; q++) acc[r][q] = _mm512_setzero_ps();
+        for (size_t k = g->ks[sh]; k < g->ks[sh + 1]; k++) {
+            const float *bk = g->B + k * g->ldb + (size_t)j;
+            __m512 b[SH_V];
+#pragma GCC unroll 3
+            for (int q = 0; q < SH_V; q++) {
+                b[q] = _mm512_maskz_loadu_ps(m[q], bk + 16 * q);
+                __asm__("" : "+v"(b[q]));
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < SH_R; r++) {
+                __m512 x = _mm512_set1_ps(a[r][k * g->lda]);
+#pragma GCC unroll 3
+                for (int q = 0; q < SH_V; q++) acc[r][q] = _mm512_fmadd_ps(x, b[q], acc[r][q]);
+            }
+        }
+        __m512i t = mx[sh];
+#pragma GCC unroll 8
+        for (int r = 0; r < SH_R; r++)
+#pragma GCC unroll 3
+            for (int q = 0; q < SH_V; q++)
+                t = _mm512_max_epu32(t, _mm512_and_si512(_mm512_castps_si512(acc[r][q]), magnitude));
+        mx[sh] = t;
+        int lv = 0;
+        for (unsigned n = (unsigned)sh; n & 1u; n >>= 1, lv++)
+#pragma GCC unroll 8
+            for (int r = 0; r < SH_R; r++)
+#pragma GCC unroll 3
+                for (int q = 0; q < SH_V; q++) acc[r][q] = _mm512_add_ps(stk[lv][r][q], acc[r][q]);
+        memcpy(stk[lv], acc, sizeof acc);
+    }
+    __m512 out[SH_R][SH_V];
+    int have = 0;
+    for (int lv = 0; lv < SH_LEVELS; lv++) {
+        if (!((unsigned)g->S >> lv & 1u)) continue;
+        if (!have) memcpy(out, stk[lv], sizeof out);
+        else
+            for (int r = 0; r < SH_R; r++)
+                for (int q = 0; q < SH_V; q++) out[r][q] = _mm512_add_ps(stk[lv][r][q], out[r][q]);
+        have = 1;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < SH_V; q++)
+            if (m[q]) _mm512_mask_storeu_ps(g->C + (size_t)(i + r) * g->ldc + (size_t)(j + 16 * q), m[q], out[r][q]);
+}
+
+__attribute__((target("avx512f"))) static void shards_avx512(const shard_args *g, int M, int N, float *maxabs)
+{
+    __m512i mx[RG_FIXED_MAX_SHARDS];
+    for (int s = 0; s < g->S; s++) mx[s] = _mm512_setzero_si512();
+    for (int j = 0; j < N; j += 16 * SH_V)   /* B's panel of the step's rows stays in cache over i */
+        for (int i = 0; i < M; i += SH_R)
+            shards_tile_avx512(g, i, M - i < SH_R ? M - i : SH_R, j, N - j < 16 * SH_V ? N - j : 16 * SH_V, mx);
+    for (int s = 0; s < g->S; s++) {
+        uint32_t top = (uint32_t)_mm512_reduce_max_epu32(mx[s]), v;
+        float f = INFINITY;
+        if (top < 0x7f800000u) { v = top; memcpy(&f, &v, sizeof f); }
+        maxabs[s] = f > maxabs[s] ? f : maxabs[s];
+    }
+}
+
+/* AVX2: the same in tiles of 4 rows by 2 vectors (8 sums: the 16
+ * registers hold them, B's 2 vectors and a broadcast). */
+#define SH2_R 4
+#define SH2_V 2
+
+__attribute__((target("avx2,fma"))) static inline __m256i mask8(int n)
+{
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    return _mm256_loadu_si256((const __m256i *)(lane_ones + 16 - n));
+}
+
+__attribute__((target("avx2,fma"))) static void shards_tile_avx2(const shard_args *g, int i, int rows, int j, int cols,
+                                                                __m256i *mx)
+{
+    __m256 stk[SH_LEVELS][SH2_R][SH2_V];
+    const float *a[SH2_R];
+    __m256i m[SH2_V];
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    for (int r = 0; r < SH2_R; r++) a[r] = g->A + A_ROW(i, r, rows);
+    for (int q = 0; q < SH2_V; q++) m[q] = mask8(cols - 8 * q);
+    for (int sh = 0; sh < g->S; sh++) {
+        __m256 acc[SH2_R][SH2_V];
+        for (int r = 0; r < SH2_R; r++)
+            for (int q = 0; q < SH2_V; q++) acc[r][q] = _mm256_setzero_ps();
+        for (size_t k = g->ks[sh]; k < g->ks[sh + 1]; k++) {
+            const float *bk = g->B + k * g->ldb + (size_t)j;
+            __m256 b0 = _mm256_maskload_ps(bk, m[0]), b1 = _mm256_maskload_ps(bk + 8, m[1]);
+            __asm__("" : "+v"(b0), "+v"(b1));
+            for (int r = 0; r < SH2_R; r++) {
+                __m256 x = _mm256_set1_ps(a[r][k * g->lda]);
+                acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+            }
+        }
+        __m256i t = mx[sh];
+        for (int r = 0; r < SH2_R; r++)
+            for (int q = 0; q < SH2_V; q++)
+                t = _mm256_max_epu32(t, _mm256_and_si256(_mm256_castps_si256(acc[r][q]), magnitude));
+        mx[sh] = t;
+        int lv = 0;
+        for (unsigned n = (unsigned)sh; n & 1u; n >>= 1, lv++)
+            for (int r = 0; r < SH2_R; r++)
+                for (int q = 0; q < SH2_V; q++) acc[r][q] = _mm256_add_ps(stk[lv][r][q], acc[r][q]);
+        memcpy(stk[lv], acc, sizeof acc);
+    }
+    __m256 out[SH2_R][SH2_V];
+    int have = 0;
+    for (int lv = 0; lv < SH_LEVELS; lv++) {
+        if (!((unsigned)g->S >> lv & 1u)) continue;
+        if (!have) memcpy(out, stk[lv], sizeof out);
+        else
+            for (int r = 0; r < SH2_R; r++)
+                for (int q = 0; q < SH2_V; q++) out[r][q] = _mm256_add_ps(stk[lv][r][q], out[r][q]);
+        have = 1;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < SH2_V && cols > 8 * q; q++)
+            _mm256_maskstore_ps(g->C + (size_t)(i + r) * g->ldc + (size_t)(j + 8 * q), m[q], out[r][q]);
+}
+
+__attribute__((target("avx2,fma"))) static void shards_avx2(const shard_args *g, int M, int N, float *maxabs)
+{
+    __m256i mx[RG_FIXED_MAX_SHARDS];
+    for (int s = 0; s < g->S; s++) mx[s] = _mm256_setzero_si256();
+    for (int j = 0; j < N; j += 8 * SH2_V)
+        for (int i = 0; i < M; i += SH2_R)
+            shards_tile_avx2(g, i, M - i < SH2_R ? M - i : SH2_R, j, N - j < 8 * SH2_V ? N - j : 8 * SH2_V, mx);
+    for (int s = 0; s < g->S; s++) {
+        uint32_t lanes[8], top = 0;
+        _mm256_storeu_si256((__m256i *)lanes, mx[s]);
+        for (int l = 0; l < 8; l++) top = lanes[l] > top ? lanes[l] : top;
+        float f = INFINITY;
+        if (top < 0x7f800000u) memcpy(&f, &top, sizeof f);
+        maxabs[s] = f > maxabs[s] ? f : maxabs[s];
+    }
+}
+
+int rg_sgemm_fixed_shards(int M, int N, const float *A, int lda, const float *B, int ldb, const size_t *ks, int S,
+                          float *C, int ldc, float *maxabs)
+{
+    int W = rg_sgemm_fixed_width();
+    if (W == 1 || S < 1 || S > RG_FIXED_MAX_SHARDS || M <= 0 || N <= 0) return 0;
+    shard_args g = { A, B, (size_t)lda, (size_t)ldb, (size_t)ldc, ks, S, C };
+    if (W == 16) shards_avx512(&g, M, N, maxabs);
+    else shards_avx2(&g, M, N, maxabs);
+    return 1;
 }
 
 typedef void (*tile_fn)(const gemm_args *, int, int, int, int, const float *, size_t);

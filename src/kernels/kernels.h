@@ -63,6 +63,31 @@ int rg_all_finite(const float *x, size_t n);
  * NaN or infinite.  One pass that vectorises, as rg_all_finite. */
 float rg_max_abs(const float *x, size_t n);
 
+/* --deterministic's pairwise tree over S buffers (bufs + j * stride, n
+ * floats each), in a fixed shape that depends only on S: the sum (j, w),
+ * buffer j = buffer j + buffer j + w, joins the halves of buffers
+ * [j, min(j + 2w, S)); the last, (0, top), goes to out (S == 1: a copy).
+ * Makes the sums whose buffers were not all done ([0, prev)) and now are
+ * ([0, done)), level by level: two sums of one level touch disjoint
+ * buffers, and a sum comes after those below it whatever the calls, so
+ * making them as buffers fill gives the bits of making them all at the
+ * end (prev 0, done S).  The buffers are overwritten with partial sums. */
+void rg_tree_sum(float *bufs, size_t stride, size_t n, int S, int prev, int done, float *restrict out);
+
+/* A --deterministic step's weight gradient, its S shards summed:
+ * C (M, N) = the sum, in rg_tree_sum's tree, over the shards s of
+ * A_s^T B_s, where A holds K rows of M (element (i, k) of A^T at
+ * A[k * lda + i]), B K rows of N, and shard s the rows k in
+ * [ks[s], ks[s + 1]); each shard's element is the chain rg_sgemm_fixed
+ * makes (alpha 1, beta 0: +0 for an empty shard), so C has the bits of S
+ * products summed by rg_tree_sum, without writing them.  maxabs[s] is
+ * raised to rg_max_abs of shard s's product.  Returns 0 (and does
+ * nothing) on the scalar path (rg_sgemm_fixed_width 1): the caller then
+ * makes the products and sums them. */
+#define RG_FIXED_MAX_SHARDS 64
+int rg_sgemm_fixed_shards(int M, int N, const float *A, int lda, const float *B, int ldb, const size_t *ks, int S,
+                          float *C, int ldc, float *maxabs);
+
 /* dst (cols, rows) = src (rows, cols) transposed, both row-major with
  * rows of cols and rows floats: a copy of the bits, 8 x 8 blocks at a time. */
 void rg_transpose(const float *src, size_t rows, size_t cols, float *dst);

@@ -317,3 +317,16 @@ void rg_transpose(const float *src, size_t rows, size_t cols, float *dst)
     for (size_t i = 0; i < rows; i++)   /* the edges */
         for (size_t j = i < r8 ? c8 : 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
 }
+
+void rg_tree_sum(float *bufs, size_t stride, size_t n, int S, int prev, int done, float *restrict out)
+{
+    if (S == 1 && done == 1) memcpy(out, bufs, n * sizeof(float));
+    for (int w = 1; w < S; w *= 2)
+        for (int j = 0; j + w < S; j += 2 * w) {
+            int ready = j + 2 * w < S ? j + 2 * w : S;
+            if (ready <= prev || ready > done) continue;
+            float *a = j == 0 && 2 * w >= S ? out : bufs + (size_t)j * stride;
+            const float *x = bufs + (size_t)j * stride, *b = bufs + (size_t)(j + w) * stride;
+            for (size_t i = 0; i < n; i++) a[i] = x[i] + b[i];
+        }
+}

@@ -343,6 +343,7 @@ void rg_model_free(rg_model *m)
     if (!m->params_borrowed) rg_free(m->params);
     rg_free(m->grads);
     rg_free(m->wt);
+    rg_free(m->shard_ws);
     rg_free(m->ws);
     rg_free(m->ws_act);
     rg_free(m);
@@ -631,6 +632,125 @@ rg_status rg_model_forward_backward(rg_model *m, const float *x, const int32_t *
         rg_sgemm(1, 0, (int)L->out, (int)L->in, (int)n, 1.0f, delta, (int)L->out, lin, (int)L->in, acc, gw, (int)L->in);
         if (l == 0) break;
         /* d input (n, in) = delta (n, out) · w (out, in) */
+        rg_sgemm(0, 0, (int)n, (int)L->in, (int)L->out, 1.0f, delta, (int)L->out, m->params + L->w_off, (int)L->in,
+                 0.0f, spare, (int)L->in);
+        float *t = delta; delta = spare; spare = t;
+    }
+    return RG_OK;
+}
+
+/* ----------------------------------------- a --deterministic step's shards as one */
+
+/* A weight gradient is rg_sgemm_fixed_shards' (the shards summed in
+ * registers: AVX-512, AVX2); on the scalar path it is made in blocks of
+ * whole rows, so that a block of gw is contiguous: per shard a block of its chains (the fixed-order
+ * product's own tiles inside it), the shards' blocks summed in the tree
+ * while in cache (about SHARD_BLOCK floats in all), then written once. */
+enum { SHARD_BLOCK = 65536 };
+
+static size_t shard_block_floats(const rg_model *m, int S)
+{
+    size_t per = (size_t)S * m->max_width;
+    return per > SHARD_BLOCK ? per : SHARD_BLOCK;
+}
+
+static rg_status shard_workspace(rg_model *m, int S)
+{
+    size_t need = shard_block_floats(m, S) + (size_t)S * m->max_width;
+    if (need <= m->shard_ws_n) return RG_OK;
+    float *ws = rg_malloc(need * sizeof *ws);
+    if (!ws) return rg_error(RG_ENOMEM, "out of memory: %d shards' gradient blocks", S);
+    rg_free(m->shard_ws);
+    m->shard_ws = ws;
+    m->shard_ws_n = need;
+    return RG_OK;
+}
+
+/* gw (out, in) = the tree over the shards s of delta_s^T (out, n_s) ·
+ * lin_s (n_s, in), each element the chain over the shard's rows (an empty
+ * shard's: +0), tm rows of gw at a time (a multiple of 8: the AVX-512
+ * tiles' height). */
+static void shard_dw(rg_model *m, const float *delta, const float *lin, size_t out, size_t in, const size_t *rows,
+                     int S, float *gw, float *maxabs)
+{
+    if (rg_sgemm_fixed_shards((int)out, (int)in, delta, (int)out, lin, (int)in, rows, S, gw, (int)in, maxabs)) return;
+    size_t tm = SHARD_BLOCK / ((size_t)S * in);
+    tm = tm >= 8 ? tm - tm % 8 : tm ? tm : 1;
+    const size_t stride = tm * in;
+    float *buf = m->shard_ws;   /* [S x tm x in] */
+    for (size_t i0 = 0; i0 < out; i0 += tm) {
+        size_t mb = out - i0 < tm ? out - i0 : tm;
+        for (int s = 0; s < S; s++) {
+            float *t = buf + (size_t)s * stride;
+            size_t r0 = rows[s], ns = rows[s + 1] - r0;
+            if (ns)
+                rg_sgemm(1, 0, (int)mb, (int)in, (int)ns, 1.0f, delta + r0 * out + i0, (int)out, lin + r0 * in,
+                         (int)in, 0.0f, t, (int)in);
+            else
+                memset(t, 0, mb * in * sizeof *t);
+            float mx = rg_max_abs(t, mb * in);
+            maxabs[s] = mx > maxabs[s] ? mx : maxabs[s];
+        }
+        rg_tree_sum(buf, stride, mb * in, S, 0, S, gw + i0 * in);
+    }
+}
+
+/* Dense layer l's backward, shard by shard: act' (and the dropout after
+ * it) on delta, each shard's bias and weight gradient, the tree's sums. */
+static void shard_dense_backward(rg_model *m, int l, float *delta, const float *lin, const size_t *rows, int S,
+                                 int training, float *maxabs)
+{
+    const rg_layer *L = &m->layers[l];
+    size_t out = L->out;
+    const float *mask = fused_dropout(m, l, training) ? m->ws_act[2 * l + 3] : NULL;
+    const float *y = m->out_ptr[l], *pre = m->ws_act[2 * l + 1];
+    rg_act act = logits_only(m, L) ? RG_ACT_LINEAR : L->act;
+    float *gbs = m->shard_ws + shard_block_floats(m, S);   /* [S x out] */
+    for (int s = 0; s < S; s++) {
+        size_t r0 = rows[s] * out;
+        float *gb = L->bias ? gbs + (size_t)s * out : NULL;
+        if (gb) memset(gb, 0, out * sizeof *gb);
+        rg_act_dropout_backward(act, delta + r0, y + r0, pre + r0, mask ? mask + r0 : NULL, gb, rows[s + 1] - rows[s],
+                                out);
+        float mx = gb ? rg_max_abs(gb, out) : 0.0f;
+        maxabs[s] = mx > maxabs[s] ? mx : maxabs[s];
+    }
+    if (L->bias) rg_tree_sum(gbs, out, out, S, 0, S, m->grads + L->b_off);
+    shard_dw(m, delta, lin, out, L->in, rows, S, m->grads + L->w_off, maxabs);
+}
+
+rg_status rg_model_forward_backward_shards(rg_model *m, const float *x, const int32_t *y, const size_t *rows, int S,
+                                           const rg_pass *pass, double *loss, size_t *correct, float *maxabs,
+                                           float *probs)
+{
+    size_t n = rows[S], k = m->n_out;
+    RG_ASSERT(S >= 1 && S <= RG_FUSE_MAX_SHARDS && n > 0 && pass);
+    rg_status st = rg_model_forward_backward(m, x, y, n, pass, 0, NULL, NULL, probs);   /* all rows: row by row */
+    if (st != RG_OK || (st = shard_workspace(m, S)) != RG_OK) return st;
+    const float *tg = is_regression(m->loss) ? pass->targets : NULL, *z = m->out_ptr[m->n_layers - 1];
+    if (is_regression(m->loss)) y = NULL;
+    RG_ASSERT(y || tg);
+    float *p = probs ? probs : m->probs;
+    for (int s = 0; s < S; s++) {   /* each shard's loss sum, as its own pass makes it */
+        size_t r0 = rows[s], ns = rows[s + 1] - r0;
+        correct[s] = 0;
+        maxabs[s] = 0.0f;
+        loss[s] = ns ? loss_forward(m, z + r0 * k, y ? y + r0 : NULL, tg ? tg + r0 : NULL, ns, pass,
+                                    m->delta[0] + r0 * k, &correct[s], p + r0 * k) : 0.0;
+    }
+    float *delta = m->delta[0], *spare = m->delta[1];
+    int training = pass->training;
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        const rg_layer *L = &m->layers[l];
+        if (L->kind == RG_LAYER_DROPOUT) {
+            if (!dropping(L, training) || (l > 0 && fused_dropout(m, l - 1, training))) continue;
+            const float *mask = m->ws_act[2 * l + 1];
+            for (size_t i = 0; i < n * L->out; i++) delta[i] *= mask[i];
+            continue;
+        }
+        shard_dense_backward(m, l, delta, l ? m->out_ptr[l - 1] : x, rows, S, training, maxabs);
+        if (l == 0) break;
+        /* d input (n, in) = delta (n, out) · w (out, in): row by row, all rows */
         rg_sgemm(0, 0, (int)n, (int)L->in, (int)L->out, 1.0f, delta, (int)L->out, m->params + L->w_off, (int)L->in,
                  0.0f, spare, (int)L->in);
         float *t = delta; delta = spare; spare = t;

@@ -42,6 +42,10 @@ struct rg_model {
      * first forward (wt_fresh) */
     float *wt;
     int held, wt_fresh;
+    /* rg_model_forward_backward_shards: each shard's tile of a weight
+     * gradient and its bias gradient, before the tree */
+    float *shard_ws;
+    size_t shard_ws_n;
     /* model_meta.c: what the data taught beside the weights */
     char **classes;             /* n_classes class names, or NULL */
     size_t n_classes;
@@ -102,6 +106,26 @@ rg_status rg_model_hold(rg_model *m, int on, size_t rows);
 /* 1 while the model is held and dense layer i (from 0) reads its kernel
  * transposed. */
 int rg_model_fwd_held(const rg_model *m, int dense_index);
+
+/* The most shards rg_model_forward_backward_shards takes. */
+#define RG_FUSE_MAX_SHARDS 64
+
+/* The S passes of a --deterministic step as one: shard s is rows
+ * [rows[s], rows[s+1]) of x's rows[S] > 0 rows (labels y, or pass->targets).
+ * The forward and the input gradients run over all the rows at once, the
+ * losses and each weight and bias gradient shard by shard, summed in
+ * rg_tree_sum's tree a tile at a time and written once into the gradient
+ * arena (overwritten: pass->overwrite is taken as set; no penalty).  Per
+ * shard: loss[s] and correct[s] (as rg_model_forward_backward gives them
+ * for those rows) and maxabs[s], rg_max_abs of the shard's own gradient.
+ * The same bits as S calls of rg_model_forward_backward, each into an
+ * arena of its own, summed by rg_tree_sum, provided each element of a
+ * product is one chain whatever the rows beside it: rg_sgemm's fixed-order
+ * kernel (rg_sgemm_set_fixed), which the caller must have set.  1 <= S <=
+ * RG_FUSE_MAX_SHARDS. */
+rg_status rg_model_forward_backward_shards(rg_model *m, const float *x, const int32_t *y, const size_t *rows, int S,
+                                           const rg_pass *pass, double *loss, size_t *correct, float *maxabs,
+                                           float *probs);
 
 /* Makes g (n_params + RG_GRAD_TAIL floats) the gradient arena and returns
  * the one it replaces: a deterministic pass writes its shard's gradient

@@ -8,8 +8,14 @@
  * and sums them in a fixed pairwise tree that depends only on S.  Cost: S
  * forward/backward passes of B/S rows instead of one per worker, and an
  * all-gather of S gradients instead of an all-reduce of one.
+ *
+ * One worker holding every shard (fuse) runs them as one pass instead
+ * (rg_model_forward_backward_shards: the products over all the step's
+ * rows, each shard's weight gradient summed in the tree tile by tile):
+ * the same bits, without S slots of the whole model written and summed.
  */
 #include "parallel/strategy.h"
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct det {
@@ -31,9 +37,12 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     s->npass = S / W;
     s->part0 = s->rank * S / W;
     s->parts = S;
-    d->shards = rg_calloc((size_t)s->npass * PT, sizeof(float));
+    const char *f = getenv("REGULA_DET_FUSE");   /* "0": the passes one by one (tests, measurements) */
+    s->fuse = env->fuse_ok && W == 1 && S > 1 && S <= RG_FUSE_MAX_SHARDS && !(f && !strcmp(f, "0"));
+    d->shards = s->fuse ? NULL : rg_calloc((size_t)s->npass * PT, sizeof(float));
     d->gathered = W > 1 ? rg_calloc((size_t)S * PT, sizeof(float)) : NULL;
-    if (!d->shards || (W > 1 && !d->gathered)) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", s->rank);
+    if ((!s->fuse && !d->shards) || (W > 1 && !d->gathered))
+        return rg_error(RG_ENOMEM, "out of memory setting up worker %d", s->rank);
     if (W > 1) s->bytes_per_step = (double)(W - 1) / (double)W * (double)S * (double)PT * sizeof(float);
     return rg_strat_broadcast(s);
 }
@@ -45,34 +54,13 @@ static float *pass_arena(rg_strategy *s, int pass)
     return d->shards + (size_t)pass * (rg_model_param_count(s->m) + RG_GRAD_TAIL);
 }
 
-/* The pairwise tree, in a fixed shape that depends only on S: the sum
- * (j, w), slot j = slot j + slot j + w, joins the halves of shards
- * [j, min(j + 2w, S)); the last, (0, top), goes to out.  Makes the sums
- * whose shards were not all done (slots [0, prev)) and now are ([0, done)),
- * level by level.  Two sums of one level touch disjoint slots, and a sum
- * comes after those below it whatever the calls, so making them as the
- * passes finish (while the slots are in cache) gives the bits of making
- * them all at the end. */
-static void tree_sum(float *bufs, size_t stride, size_t n, int S, int prev, int done, float *restrict out)
-{
-    if (S == 1 && done == 1) memcpy(out, bufs, n * sizeof(float));
-    for (int w = 1; w < S; w *= 2)
-        for (int j = 0; j + w < S; j += 2 * w) {
-            int ready = j + 2 * w < S ? j + 2 * w : S;
-            if (ready <= prev || ready > done) continue;
-            float *a = j == 0 && 2 * w >= S ? out : bufs + (size_t)j * stride;
-            const float *x = bufs + (size_t)j * stride, *b = bufs + (size_t)(j + w) * stride;
-            for (size_t i = 0; i < n; i++) a[i] = x[i] + b[i];
-        }
-}
-
 /* one worker: the sums this pass completes, now (all but the last) */
 static void pass_done(rg_strategy *s, int pass)
 {
     det *d = (det *)s;
     if (s->world == 1 && pass + 1 < d->S)
-        tree_sum(d->shards, rg_model_param_count(s->m) + RG_GRAD_TAIL, rg_model_param_count(s->m) + RG_GRAD_TAIL,
-                 d->S, pass, pass + 1, NULL);
+        rg_tree_sum(d->shards, rg_model_param_count(s->m) + RG_GRAD_TAIL, rg_model_param_count(s->m) + RG_GRAD_TAIL,
+                    d->S, pass, pass + 1, NULL);
 }
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
@@ -80,13 +68,17 @@ static rg_status exchange(rg_strategy *s, rg_exchange *x)
     det *d = (det *)s;
     size_t PT = rg_model_param_count(s->m) + RG_GRAD_TAIL;
     float *all = d->shards, *g = rg_model_grads(s->m);
+    if (s->fused) {   /* the trainer's one pass summed the shards in the tree */
+        rg_strat_region_whole(s, x);
+        return RG_OK;
+    }
     if (s->world > 1) {
         rg_status st = RG_TIMED(s, rg_comm_allgather(s->comm, d->shards, (size_t)s->npass * PT, d->gathered));
         if (st != RG_OK) return st;
         all = d->gathered;
     }
     /* one worker: all but the last pass's sums are made (pass_done) */
-    tree_sum(all, PT, PT, d->S, s->world == 1 ? d->S - 1 : 0, d->S, g);
+    rg_tree_sum(all, PT, PT, d->S, s->world == 1 ? d->S - 1 : 0, d->S, g);
     rg_strat_region_whole(s, x);
     return RG_OK;
 }

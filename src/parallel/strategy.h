@@ -136,6 +136,9 @@ typedef struct rg_strat_env {
                                   strategy may deal any part of a batch to any worker */
     const int32_t *labels;     /* fed: the training labels (--mu-adapt skew), or NULL */
     int classes;
+    int fuse_ok;               /* deterministic: every step's passes can run as one
+                                  (iid, no penalty starting a pass's gradient,
+                                  none measured from it): see fuse */
 } rg_strat_env;
 
 typedef struct rg_strategy_ops {
@@ -195,6 +198,12 @@ struct rg_strategy {
                                   the clip's factor to it (x->gscale) */
     int npass, part0, parts;   /* passes of a step: parts part0 .. part0+npass-1
                                   of `parts` of an iid global batch */
+    int fuse;                  /* deterministic, every shard on this worker, and
+                                  env->fuse_ok: the trainer runs each step's
+                                  passes as one (rg_model_forward_backward_shards),
+                                  the shards' tree summed into the arena as it
+                                  goes, and says so in fused (no slots kept) */
+    int fused;
     uint64_t local_from;       /* steps from this one on are local: each worker
                                   takes its own mean, and exchanges nothing in
                                   exchange (UINT64_MAX: never) */

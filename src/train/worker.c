@@ -84,8 +84,9 @@ typedef struct step {
 
 /* ------------------------------------------------------------ one step */
 
-/* Gathers pass `pass`'s rows into the worker's buffers; returns how many. */
-static size_t take_rows(worker *w, const step *k, int pass)
+/* Gathers pass `pass`'s rows into the worker's buffers from row `at` on;
+ * returns how many. */
+static size_t take_rows(worker *w, const step *k, int pass, size_t at)
 {
     const rg_run *r = w->r;
     size_t lo, hi, d = rg_dataset_features(r->train);
@@ -100,10 +101,10 @@ static size_t take_rows(worker *w, const step *k, int pass)
     for (size_t i = 0; i < hi - lo; i++) {
         uint64_t id = order[lo + i];
         if (i + AHEAD < hi - lo) rg_dataset_prefetch(r->train, (size_t)order[lo + i + AHEAD]);
-        w->ids[i] = id;
-        rg_dataset_row(r->train, (size_t)id, w->xb + i * d);   /* bytes scaled here */
-        if (Y) w->yb[i] = w->deal ? rg_deal_label(w->deal, k->es, Y[id]) : Y[id];
-        else w->tb[i] = T[id];
+        w->ids[at + i] = id;
+        rg_dataset_row(r->train, (size_t)id, w->xb + (at + i) * d);   /* bytes scaled here */
+        if (Y) w->yb[at + i] = w->deal ? rg_deal_label(w->deal, k->es, Y[id]) : Y[id];
+        else w->tb[at + i] = T[id];
     }
     return hi - lo;
 }
@@ -113,7 +114,7 @@ static size_t take_rows(worker *w, const step *k, int pass)
  * figures in the arena's tail. */
 static rg_status compute(worker *w, step *k, int pass)
 {
-    size_t nb = take_rows(w, k, pass), P = rg_model_param_count(w->m);
+    size_t nb = take_rows(w, k, pass, 0), P = rg_model_param_count(w->m);
     /* a synchronous step: the gradient of the world's mean; a local one:
      * of this worker's own */
     float scale = !k->local || w->s->summed ? k->inv_b : nb ? 1.0f / (float)nb : 0.0f;
@@ -150,6 +151,55 @@ static rg_status compute(worker *w, step *k, int pass)
         k->abs += fabs(e);
         k->sq += e * e;
     }
+    return RG_OK;
+}
+
+/* Whether this step's passes run as one (compute_shards): the strategy
+ * said so (its shards all here, and env.fuse_ok: no penalty starting each
+ * pass's gradient, none measured from it); it then keeps no slot for a
+ * pass of its own. */
+static int fusable(const worker *w, const step *k)
+{
+    if (!w->s->fuse) return 0;
+    RG_ASSERT(w->p->iid && !w->deal && !k->local && !k->measured && !rg_reg_starts(&w->reg) && k->b_step);
+    return 1;
+}
+
+/* The passes of a --deterministic step as one (rg_model_forward_backward_shards):
+ * each shard's figures in a tail of its own, summed in the shards' tree
+ * into the arena's, as the passes and the exchange would; the same bits. */
+static rg_status compute_shards(worker *w, step *k)
+{
+    int S = w->s->npass;
+    size_t rows[RG_FUSE_MAX_SHARDS + 1] = { 0 }, correct[RG_FUSE_MAX_SHARDS], P = rg_model_param_count(w->m);
+    double loss[RG_FUSE_MAX_SHARDS];
+    float maxabs[RG_FUSE_MAX_SHARDS], tails[RG_FUSE_MAX_SHARDS * RG_GRAD_TAIL];
+    for (int i = 0; i < S; i++) rows[i + 1] = rows[i] + take_rows(w, k, i, rows[i]);
+    rg_pass ps = { .seed = w->p->seed, .step = w->st.n.step, .sample_ids = w->ids, .training = 1,
+                   .label_smoothing = (float)w->p->label_smoothing, .grad_scale = k->inv_b, .overwrite = 1,
+                   .class_weight = w->r->class_weight, .targets = w->tb };
+    rg_status st = rg_model_forward_backward_shards(w->m, w->xb, w->tb ? NULL : w->yb, rows, S, &ps, loss, correct,
+                                                    maxabs, w->zb);
+    if (st != RG_OK)
+        return st == RG_EDATA ? rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g) : st;
+    for (int i = 0; i < S; i++) {
+        float *tail = tails + (size_t)i * RG_GRAD_TAIL;
+        int bad = !isfinite(loss[i]) || !(maxabs[i] <= w->own_lim);
+        tail[RG_TAIL_LOSS] = (float)loss[i];
+        tail[RG_TAIL_REG] = 0.0f;
+        tail[RG_TAIL_BAD] = bad ? 1.0f : 0.0f;
+        tail[RG_TAIL_BADRANK] = bad ? (float)(w->g + 1) : 0.0f;
+        k->loss += loss[i];
+        k->reg += 0.0;
+        k->samples += rows[i + 1] - rows[i];
+        k->correct += correct[i];
+    }
+    for (size_t i = 0; w->tb && i < rows[S]; i++) {
+        double e = (double)w->zb[i] - (double)w->tb[i];
+        k->abs += fabs(e);
+        k->sq += e * e;
+    }
+    rg_tree_sum(tails, RG_GRAD_TAIL, RG_GRAD_TAIL, S, 0, S, rg_model_grads(w->m) + P);
     return RG_OK;
 }
 
@@ -332,7 +382,9 @@ static rg_status train_step(worker *w, step *k)
     int hold = !w->p->deterministic || s->npass > 1;
     size_t rows = (size_t)((w->p->batch + w->r->world - 1) / w->r->world);
     st = hold ? rg_model_hold(w->m, 1, rows) : RG_OK;
-    for (int i = 0; i < s->npass && st == RG_OK; i++) {      /* forward, backward, local penalty */
+    s->fused = st == RG_OK && fusable(w, k);
+    if (s->fused) st = compute_shards(w, k);                 /* the passes as one */
+    for (int i = 0; i < s->npass && st == RG_OK && !s->fused; i++) {   /* forward, backward, local penalty */
         float *own = ops->pass_arena ? rg_model_swap_grads(w->m, ops->pass_arena(s, i)) : NULL;
         st = compute(w, k, i);
         if (own) rg_model_swap_grads(w->m, own);
@@ -596,6 +648,7 @@ static size_t pass_rows(const worker *w)
 {
     const rg_schedule *sc = &w->r->sched;
     if (w->s->ops->deal) return sc->batch;   /* a dealt window: a client's local batch */
+    if (w->p->iid && w->s->fuse) return sc->batch;   /* all the passes of a step at once */
     if (w->p->iid) return (sc->batch + (size_t)w->s->parts - 1) / (size_t)w->s->parts;
     if (sc->mode == RG_WB_EQUAL) return sc->b_loc;
     size_t most = 0, lo, hi;
@@ -647,7 +700,9 @@ static rg_status strategy(worker *w)
                          .pull_first = p->pull_first,
                          .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
                          .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle, .iid = p->iid,
-                         .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train) };
+                         .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train),
+                         .fuse_ok = p->iid && !p->fed && p->adapt != RG_ADAPT_DIVERGENCE &&
+                                    !(p->scope == RG_SCOPE_LOCAL && rg_model_has_penalty(r->m)) };
     rg_status st = rg_strategy_create(r->strategy, &env, &w->s);
     if (st != RG_OK) return st;
     w->m = w->s->m;
