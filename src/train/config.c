@@ -900,7 +900,8 @@ static int legacy_match(const cJSON *x, const cJSON *saved)
         num = 1, is_num = 1;
     } else if (name_eq(key, "staleness")) {
         num = 4, is_num = 1;
-    } else if (name_eq(key, "staleness-lr") || name_eq(key, "compress-update") || name_eq(key, "pull-first")) {
+    } else if (name_eq(key, "staleness-lr") || name_eq(key, "compress-update") || name_eq(key, "pull-first") ||
+               name_eq(key, "local-moments")) {
         return cJSON_IsFalse(x);
     }
     if (then) return cJSON_IsString(x) && !strcmp(x->valuestring, then);

@@ -8,6 +8,7 @@
 #include "regula.h"
 #include "io/safetensors.h"
 #include "train/train.h"
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,12 +378,38 @@ static void test_fed_state(void **state)
     }
 }
 
+/* A checkpoint written before a flag existed has no key for it: a run
+ * that leaves the flag off resumes from it, one that sets it is refused
+ * (--local-moments and --pull-first came after checkpoints were made). */
+static void test_checkpoint_before_flags(void **state)
+{
+    (void)state;
+    const char *flags[] = {"local-moments", "pull-first"};
+    for (int i = 0; i < 2; i++) {
+        rg_config c;
+        rg_config_defaults(&c);
+        char *json = rg_config_json(&c);
+        cJSON *o = cJSON_Parse(json);
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(o, flags[i]));
+        cJSON_DeleteItemFromObjectCaseSensitive(o, flags[i]);
+        char *old = cJSON_PrintUnformatted(o);
+        if (rg_config_resume_check(&c, old, "ck") != RG_OK) fail_msg("--%s unset: %s", flags[i], rg_last_error());
+        assert_int_equal(rg_config_set(&c, flags[i], NULL), RG_OK);
+        assert_int_equal(rg_config_resume_check(&c, old, "ck"), RG_EUSAGE);
+        assert_non_null(strstr(rg_last_error(), flags[i]));
+        cJSON_Delete(o);
+        free(old);
+        free(json);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_old_worker_rows),
         cmocka_unit_test(test_nonfinite_state_is_damage),
         cmocka_unit_test(test_fed_state),
+        cmocka_unit_test(test_checkpoint_before_flags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
