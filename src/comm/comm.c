@@ -6,7 +6,6 @@
 #include "core/core.h"
 #include "comm/comm.h"
 #include <string.h>
-#include <time.h>
 
 rg_status rg_comm_allreduce(rg_comm *c, float *buf, size_t n, rg_reduce_op op) { return c->ops->allreduce(c, buf, n, op); }
 rg_status rg_comm_allreduce_f64(rg_comm *c, double *buf, size_t n, rg_reduce_op op) { return c->ops->allreduce_f64(c, buf, n, op); }
@@ -43,13 +42,14 @@ rg_status rg_comm_recv(rg_comm *c, void *buf, size_t bytes, int src, int tag)
 {
     return c->ops->recv ? c->ops->recv(c, buf, bytes, src, tag) : comm_unsupported("recv");
 }
-/* The pieces' total size in *total; 0 when it overflows. */
-static int pieces_bytes(const rg_piece *v, int n, size_t *total)
+/* A staging buffer for the pieces' total size (*total); NULL when out of
+ * memory or the size overflows. */
+static unsigned char *staging(const rg_piece *v, int n, size_t *total)
 {
     *total = 0;
     for (int i = 0; i < n; i++)
-        if (!rg_add_ok(*total, v[i].bytes, total)) return 0;
-    return 1;
+        if (!rg_add_ok(*total, v[i].bytes, total)) return NULL;
+    return rg_malloc(*total ? *total : 1);
 }
 
 /* A backend without sendv or recvv: the message staged in one buffer. */
@@ -58,7 +58,7 @@ rg_status rg_comm_sendv(rg_comm *c, const rg_piece *v, int n, int dst, int tag)
     if (c->ops->sendv) return c->ops->sendv(c, v, n, dst, tag);
     if (n == 1) return rg_comm_send(c, v[0].base, v[0].bytes, dst, tag);
     size_t total, at = 0;
-    unsigned char *buf = pieces_bytes(v, n, &total) ? rg_malloc(total ? total : 1) : NULL;
+    unsigned char *buf = staging(v, n, &total);
     if (!buf) return rg_error(RG_ENOMEM, "out of memory sending %zu bytes to rank %d", total, dst);
     for (int i = 0; i < n; at += v[i].bytes, i++)
         if (v[i].bytes) memcpy(buf + at, v[i].base, v[i].bytes);
@@ -71,7 +71,7 @@ rg_status rg_comm_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
     if (c->ops->recvv) return c->ops->recvv(c, v, n, src, tag);
     if (n == 1) return rg_comm_recv(c, v[0].base, v[0].bytes, src, tag);
     size_t total, at = 0;
-    unsigned char *buf = pieces_bytes(v, n, &total) ? rg_malloc(total ? total : 1) : NULL;
+    unsigned char *buf = staging(v, n, &total);
     if (!buf) return rg_error(RG_ENOMEM, "out of memory receiving %zu bytes from rank %d", total, src);
     rg_status st = rg_comm_recv(c, buf, total, src, tag);
     for (int i = 0; st == RG_OK && i < n; at += v[i].bytes, i++)
@@ -82,8 +82,7 @@ rg_status rg_comm_recvv(rg_comm *c, const rg_piece *v, int n, int src, int tag)
 rg_status rg_comm_idle(rg_comm *c, double wait, double nap)
 {
     if (c->ops->idle) return c->ops->idle(c, wait);
-    struct timespec ts = { (time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9) };
-    nanosleep(&ts, NULL);
+    rg_sleep(nap);
     return RG_OK;
 }
 rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready)

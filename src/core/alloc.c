@@ -77,6 +77,13 @@ double rg_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void rg_sleep(double seconds)
+{
+    if (!(seconds > 0.0)) return;
+    struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+    nanosleep(&ts, NULL);
+}
+
 void rg_advise_hugepages(void *p, size_t n)
 {
 #ifdef MADV_HUGEPAGE

@@ -42,6 +42,8 @@ int rg_mul_ok(size_t a, size_t b, size_t *out);
 int rg_add_ok(size_t a, size_t b, size_t *out);
 
 double rg_now(void);
+/* Sleeps `seconds` (nothing when <= 0). */
+void rg_sleep(double seconds);
 
 /* FNV-1a 64 of n bytes, continuing from h (RG_FNV_INIT to start): the
  * config hash and the checkpoint checksum. */

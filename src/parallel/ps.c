@@ -20,7 +20,7 @@
  * --pull-first (K > 0): the pull asks for k's pushes but the last, and
  * comes first, so that the server answers it before it applies that push
  * and the worker does not wait for its optimizer step (staleness 1 at
- * least but after a full sync).
+ * least but after a full sync, or for a dealt part of the same step).
  *
  * Who takes which part of a step: at K = 0, or on a skewed partition
  * (each worker's data its own), worker k takes part k of every step.  At
@@ -299,7 +299,8 @@ static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h, int early)
  * for the server's receiving this push and its optimizer step, which run
  * while the worker computes its next part; the read lacks the worker's
  * own last push (staleness 1 at least, but after a full sync, which waits
- * for every push, or where the bound held the answer back). */
+ * for every push, where the bound held the answer back, or where the
+ * worker's next part, dealt, is of the same step). */
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
     ps *p = (ps *)s;

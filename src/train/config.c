@@ -171,7 +171,7 @@ enum opt_kind {
       "ps: scale each update's learning rate by 1 / (its staleness + 1)")                  \
     X("pull-first", NULL, "train", K_FLAG, pull_first, NULL,                                \
       "ps, K > 0: a server answers a worker's pull before it applies the push sent with it: no wait for " \
-      "the optimizer step, reads that lack the worker's own last push (staleness 1 at least)") \
+      "the optimizer step, reads that lack the worker's own last push (usually 1 step staler)") \
     X("compress", "SPEC", "train", K_SPEC, compress, NULL,                                    \
       "codec for what workers exchange (gradients; local-sgd, easgd: weights; ps: pushes): none, fp16, bf16, sign, " \
       "topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK, dgc:RATIO") \

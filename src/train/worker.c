@@ -84,6 +84,28 @@ typedef struct step {
 
 /* ------------------------------------------------------------ one step */
 
+/* A pass's figures: into its tail (loss, penalty, the non-finite verdict
+ * from its gradient's largest |g|) and the step's sums; rows [at, at + nb)
+ * of the buffers are its. */
+static void note_pass(worker *w, step *k, float *tail, double l, double reg, float maxabs, size_t at, size_t nb,
+                      size_t correct)
+{
+    int bad = !isfinite(l) || !(maxabs <= w->own_lim);
+    tail[RG_TAIL_LOSS] = (float)l;
+    tail[RG_TAIL_REG] = (float)reg;
+    tail[RG_TAIL_BAD] = bad ? 1.0f : 0.0f;
+    tail[RG_TAIL_BADRANK] = bad ? (float)(w->g + 1) : 0.0f;
+    k->loss += l;
+    k->reg += reg;
+    k->samples += nb;
+    k->correct += correct;
+    for (size_t i = at; w->tb && i < at + nb; i++) {
+        double e = (double)w->zb[i] - (double)w->tb[i];
+        k->abs += fabs(e);
+        k->sq += e * e;
+    }
+}
+
 /* Gathers pass `pass`'s rows into the worker's buffers from row `at` on;
  * returns how many. */
 static size_t take_rows(worker *w, const step *k, int pass, size_t at)
@@ -136,21 +158,7 @@ static rg_status compute(worker *w, step *k, int pass)
         return st == RG_EDATA ? rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g) : st;
     /* divergence: the data gradient is kept before the worker's own penalty joins it */
     if (k->measured) reg = rg_reg_own(&w->reg, w->m, strength);
-    float *tail = rg_model_grads(w->m) + P;
-    int bad = !isfinite(l) || !(rg_max_abs(rg_model_grads(w->m), P) <= w->own_lim);
-    tail[RG_TAIL_LOSS] = (float)l;
-    tail[RG_TAIL_REG] = (float)reg;
-    tail[RG_TAIL_BAD] = bad ? 1.0f : 0.0f;
-    tail[RG_TAIL_BADRANK] = bad ? (float)(w->g + 1) : 0.0f;
-    k->loss += l;
-    k->reg += reg;
-    k->samples += nb;
-    k->correct += correct;
-    for (size_t i = 0; w->tb && i < nb; i++) {
-        double e = (double)w->zb[i] - (double)w->tb[i];
-        k->abs += fabs(e);
-        k->sq += e * e;
-    }
+    note_pass(w, k, rg_model_grads(w->m) + P, l, reg, rg_max_abs(rg_model_grads(w->m), P), 0, nb, correct);
     return RG_OK;
 }
 
@@ -182,23 +190,9 @@ static rg_status compute_shards(worker *w, step *k)
                                                     maxabs, w->zb);
     if (st != RG_OK)
         return st == RG_EDATA ? rg_error_prefix(st, "%s: worker %d: ", rg_dataset_name(w->r->train), w->g) : st;
-    for (int i = 0; i < S; i++) {
-        float *tail = tails + (size_t)i * RG_GRAD_TAIL;
-        int bad = !isfinite(loss[i]) || !(maxabs[i] <= w->own_lim);
-        tail[RG_TAIL_LOSS] = (float)loss[i];
-        tail[RG_TAIL_REG] = 0.0f;
-        tail[RG_TAIL_BAD] = bad ? 1.0f : 0.0f;
-        tail[RG_TAIL_BADRANK] = bad ? (float)(w->g + 1) : 0.0f;
-        k->loss += loss[i];
-        k->reg += 0.0;
-        k->samples += rows[i + 1] - rows[i];
-        k->correct += correct[i];
-    }
-    for (size_t i = 0; w->tb && i < rows[S]; i++) {
-        double e = (double)w->zb[i] - (double)w->tb[i];
-        k->abs += fabs(e);
-        k->sq += e * e;
-    }
+    for (int i = 0; i < S; i++)   /* no penalty starts a fused pass (fuse_ok) */
+        note_pass(w, k, tails + (size_t)i * RG_GRAD_TAIL, loss[i], 0.0, maxabs[i], rows[i], rows[i + 1] - rows[i],
+                  correct[i]);
     rg_tree_sum(tails, RG_GRAD_TAIL, RG_GRAD_TAIL, S, 0, S, rg_model_grads(w->m) + P);
     return RG_OK;
 }
@@ -357,12 +351,7 @@ static void account(worker *w, const step *k, double batch_loss)
 }
 
 /* --straggler: this worker takes `factor` times as long to compute. */
-static void straggle(double factor, double seconds)
-{
-    double nap = (factor - 1.0) * seconds;
-    struct timespec ts = { (time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9) };
-    nanosleep(&ts, NULL);
-}
+static void straggle(double factor, double seconds) { rg_sleep((factor - 1.0) * seconds); }
 
 /* One step: the algorithm. */
 static rg_status train_step(worker *w, step *k)
