@@ -62,12 +62,14 @@ for part in $parts; do
     timed many --clients 100 --partition iid --sample 0.1 --rounds "$rounds" --workers "$workers" --seed 1
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
     train=$(awk '/"event":"epoch"/ && match($0, /"seconds":[0-9.eE+-]+/) { s += substr($0, RSTART + 10, RLENGTH - 10) }
-                 END { printf "%.3f", s }' "$tmp/many.jsonl")
+                 END { printf "%.6f", s }' "$tmp/many.jsonl")
     echo "#### Speed: 100 clients, 10 a round, one local epoch of 600 samples, $workers workers, $rounds rounds"
     echo
     echo "| figure | value |"
     echo "|---|---|"
-    awk -v r="$rounds" -v t="$train" 'BEGIN { printf "| rounds a second, training (the log'"'"'s seconds: %s s) | %.1f |\n", t, r / t }'
+    # (%.6f: a few rounds of a tiny set train in well under a millisecond,
+    # which %.3f printed as 0.000, and awk stopped at the division by zero)
+    awk -v r="$rounds" -v t="$train" 'BEGIN { printf "| rounds a second, training (the log'"'"'s seconds: %s s) | %s |\n", t, (t > 0 ? sprintf("%.1f", r / t) : "–") }'
     # (a difference at /usr/bin/time's 0.01 s that is not positive, as a
     # few rounds of a tiny set give, prints "–")
     awk -v r="$rounds" -v a="$w1" -v b="$wall" 'BEGIN { printf "| rounds a second, whole rounds with the test set (wall %s s − %s s for 1 round) | %s |\n", b, a, (b > a ? sprintf("%.1f", (r - 1) / (b - a)) : "–") }'
