@@ -31,26 +31,27 @@
  *     (45-48% against 71-72%), and on the weight gradients now faster, now
  *     slower (73-89% against 75-85%);
  *   - on AVX2 (LIBXSMM generating AVX2 code: measured on an AMD Zen 3,
- *     2 cores shared with other work, by CPU time, 4-9 runs of `bench_kernels
- *     --cpu-time` and `--bounds`, medians, 2026-12-03; README "Matrix
+ *     2 cores shared with other work, by CPU time, medians of 5 runs of
+ *     `bench_kernels --cpu-time` and 5-10 of `--bounds`, 2026-12-03; README "Matrix
  *     products"), a second set of bounds: LIBXSMM for the products of
  *     layers of at most RG_XSMM2_MAX_WEIGHTS (50,176 = 784 x 64) weights,
  *     a weight gradient only where the layer has at most RG_XSMM2_MAX_DW_IN
  *     (784) inputs.  By the medians, LIBXSMM's AVX2 code won every product of the
- *     reference model at 32, 16, 8 and 4 rows (1.5-9x OpenBLAS; the input
- *     gradient of a 784 x 64 layer 1.1-1.3x) and the last layers' (10
- *     outputs) input gradients (1.5-3x); it lost every product of the
- *     256 x 256 (65,536 weights: 0.86-0.91x) and larger layers (0.26-0.89x),
- *     and the 784 x 80 layer's input gradient in 4 runs of 5 (62,720
- *     weights; its weight gradient won); the weight gradient of 10 outputs
- *     won at 784 inputs (1.47x at 128 rows) and lost at 1024 (0.64x);
+ *     reference model at 32, 16, 8 and 4 rows (1.6-9x OpenBLAS; the input
+ *     gradient of a 784 x 64 layer 1.16x, ahead in 5 runs of 5) and the
+ *     last layers' (10 outputs) input gradients (1.4-2.8x); it lost every
+ *     product of the 256 x 256 (65,536 weights: 0.81-0.87x) and larger
+ *     layers (0.29-0.84x), and the 784 x 80 layer's input gradient in 4
+ *     runs of 5 (62,720 weights: 0.98x; its weight gradient won, 1.54x);
+ *     the weight gradient of 10 outputs won at 784 inputs (1.45x at 128
+ *     rows) and lost at 1024 (0.62x);
  *   - on a CPU older than AVX2 OpenBLAS everywhere: not measured.
  * The batch takes no part in the rule, so every worker's shard of a batch
  * (whatever its rows) takes the kernel the whole batch would, and the
  * log can name each layer's kernels once.  The price: on the 1024 x 1024
  * layer at 32 rows (4 workers) LIBXSMM would have been faster on AVX-512,
- * and on AVX2 the 1024-wide model's last weight gradient at 16 rows
- * (1.17x; at 32 rows a tie).
+ * and on AVX2 the 1024-wide model's last weight gradient at 32 and 16
+ * rows (1.14x, ahead in 3 runs of 5; 1.17x).
  *
  * The forward X W^T has a LIBXSMM kernel once W is copied transposed: the
  * trainer holds the model over a step's passes (rg_model_hold), and a
@@ -77,9 +78,10 @@
  *     55-58%: no clear lead), and at 8 it lost (38-47% against 68-74%).
  * On AVX2 auto holds nothing: the held forward lost on every layer of the
  * reference, 1024-wide, 256- and 512-wide models at every row count
- * measured (0.23-0.83x OpenBLAS; the transpose alone took 19-25 us for
- * the reference model's first layer), and won only on 32 x 16 (1.7x) and,
- * not clearly, 784 x 32 (3 runs of 4) layers.
+ * measured (medians of 5 runs 0.24-0.85x OpenBLAS; the transpose alone
+ * took about 21 us for the reference model's first layer), and won only
+ * on a 32 x 16 layer (1.6x) and, not clearly, a 784 x 32 one (ahead in 4
+ * runs of 5, median 0.98x).
  * A held forward is another kernel, so other bits; --gemm openblas holds
  * nothing (its bits stay af1c4ab's); libxsmm holds every layer.
  */
