@@ -248,25 +248,34 @@ static rg_status stop_message(const worker *w, const step *k)
 
 /* A stop every worker takes at this step (the figures were agreed; a
  * worker's own stop on a local step is not: it ends the others through
- * rg_comm_abort, with its status and message). */
+ * rg_comm_abort, with its status and message).  An agreed stop is
+ * reported (result, log's end event) by thread 0; a local one by the worker
+ * that stops, in whichever thread, the first of its process to claim it
+ * (its message is the run's: others may stop on their own at another
+ * step); its peers are woken by the abort and report nothing.  (Under mpirun the
+ * log is rank 0's: a stop in another process ends the job without it.) */
 static void stop_result(worker *w, const step *k)
 {
     w->stopped = !k->x.local;
-    if (w->t != 0) return;
+    if (w->stopped ? w->t != 0 : atomic_exchange(&w->r->stop_claimed, 1) != 0) return;
+    if (!w->stopped) snprintf(w->r->stop_msg, sizeof w->r->stop_msg, "%s", rg_last_error());
     rg_train_result *res = &w->r->result;
     res->nonfinite_step = w->st.n.step + 1;
     res->epochs_run = (int)w->st.n.epochs_run;
     res->best_epoch = (int)w->st.n.best_epoch;
     res->skipped = w->st.n.skipped;
+    if (w->r->log && (w->g == 0 || k->x.local))
+        rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
 }
 
 /* The non-finite policy: skip the update everywhere (RG_OK, k->skipped),
  * or stop everywhere (RG_ENONFINITE, the same on every worker).  On a
- * local step the figures are this worker's: it skips alone, or stops all. */
+ * local step the figures are this worker's: it skips alone (and logs its
+ * skip), or stops all. */
 static rg_status nonfinite(worker *w, step *k)
 {
-    FILE *log = w->g == 0 ? w->r->log : NULL;
     if (w->p->skip_nonfinite && w->st.n.run_skipped < RG_SKIP_LIMIT) {
+        FILE *log = w->g == 0 || k->x.local ? w->r->log : NULL;
         w->st.n.skipped++;
         w->st.n.epoch_skipped++;
         w->st.n.run_skipped++;
@@ -276,7 +285,6 @@ static rg_status nonfinite(worker *w, step *k)
         return RG_OK;
     }
     rg_status st = stop_message(w, k);
-    if (log) rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
     stop_result(w, k);
     return st;
 }
@@ -292,8 +300,6 @@ static rg_status broke(worker *w, const step *k)
         : rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
                    "optimizer's state non-finite%s; try a lower --lr", (unsigned long long)w->st.n.step + 1,
                    (int)w->st.n.epoch + 1, w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
-    if (w->g == 0 && w->r->log)
-        rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
     stop_result(w, k);
     return st;
 }
