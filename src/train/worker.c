@@ -682,6 +682,14 @@ static rg_status restore(worker *w, const rg_run_state *ck)
     return st;
 }
 
+/* The parameter servers add the global penalty at the weights each push
+ * is applied to, also for one training worker, whose reads may lack its
+ * own pushes (K > 0): its pass must not start the gradient with it. */
+static int server_penalty(const rg_run *r)
+{
+    return r->p->strategy == RG_STRAT_PS && r->p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m);
+}
+
 /* This worker's strategy; its team's rank and size. */
 static rg_status strategy(worker *w)
 {
@@ -693,7 +701,8 @@ static rg_status strategy(worker *w)
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
                          .pull_first = p->pull_first,
-                         .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
+                         .global_penalty = server_penalty(r) || (p->scope == RG_SCOPE_GLOBAL &&
+                                                                 rg_model_has_penalty(r->m) && r->world > 1),
                          .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle, .iid = p->iid,
                          .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train),
                          .fuse_ok = p->iid && !p->fed && p->adapt != RG_ADAPT_DIVERGENCE &&
@@ -712,7 +721,8 @@ static rg_status setup(worker *w)
     rg_run *r = w->r;
     const rg_plan *p = w->p;
     size_t P = rg_model_param_count(w->m), d = rg_dataset_features(r->train);
-    rg_status st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, w->W == 1 && !p->deterministic, rg_model_has_penalty(w->m),
+    int fused = w->W == 1 && !p->deterministic && !server_penalty(r);
+    rg_status st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, fused, rg_model_has_penalty(w->m),
                      r->share, P);
     if (st != RG_OK) return st;
     memcpy(w->reg.lambda, r->lambda0, (size_t)w->W * sizeof *r->lambda0);
