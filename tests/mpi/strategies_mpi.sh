@@ -103,6 +103,19 @@ for spec in "local-sgd --sync-every 3|2" "easgd --sync-every 3|2" "easgd-async -
     else bad "$name: --skip-nonfinite: exit $code: $(grep '"event":"end"' "$d/k.jsonl") $(head -c 300 "$d/kerr")"; fi
 done
 
+# the log is rank 0's: a stop by its second thread (worker 1: seed 3
+# deals sample 77 to it first) is logged by that thread, with its step
+# (a stop in the other process ends the job before rank 0 can log it)
+d="$dir/nf1" && mkdir -p "$d"
+"$mpiexec" -n 2 "$regula" train "${nf[@]}" --seed 3 --workers 2 --strategy local-sgd --sync-every 3 --log "$d/l.jsonl" > /dev/null 2> "$d/err"
+code=$? want=4
+[ "$mpi_flavour" = mpich ] && [ $code = 9 ] && want=9
+step=$(sed -n 's/.*non-finite loss or gradient at step \([0-9]*\) (epoch 1, worker 1).*/\1/p' "$d/err" | head -1)
+end=$(grep '"event":"end"' "$d/l.jsonl")
+if [ $code = $want ] && [ -n "$step" ] && [ "$(field stopped "$end")" = '"nonfinite"' ] && [ "$(field step "$end")" = "$step" ]; then
+    ok "local-sgd 2 x 2: worker 1, rank 0's second thread, stops at step $step: the log's end event says so"
+else bad "local-sgd 2 x 2, worker 1's stop: exit $code, '$(grep -v '^\[' "$d/err" | head -2)', end '$end'"; fi
+
 # refused: exit 2, naming the strategy and what to do
 run 2 -- "${mp2[@]}" "$regula" train "${es[@]}" --workers 2 --strategy ps
 grep -q -- "--strategy ps under mpirun: one worker per process (--workers 1)" "$T/err" && ok "ps on processes x threads: exit 2, said" ||
