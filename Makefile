@@ -129,6 +129,9 @@ study-fed: build
 bench-fed: build
 	bench/fed_bench.sh $(BUILD)
 
+# One epoch of each model, regula against PyTorch, one core; run.sh unsets
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, as on a user's machine
+# (make bench FORCED=1 also times regula with the environment's setting).
 bench: build
 	@scripts/deps.sh --bench
 	bench/run.sh $(BUILD)
