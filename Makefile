@@ -83,9 +83,12 @@ test-mpich:
 # Sandybridge and left to choose, then with the reference GEMM (its own
 # build, build-refgemm): a result that holds only by the luck of one
 # kernel's summation order fails.  Any OPENBLAS_CORETYPE or
-# OPENBLAS_L2_SIZE in the environment is overridden per run.
+# OPENBLAS_L2_SIZE in the environment is overridden per run.  Then
+# --deterministic's committed hashes (cli_cpu_bits, test_gemm_fixed) in
+# builds for -march=x86-64-v3 and x86-64-v2 (build-march-*, only the CLI
+# and that test): the same bits whatever -march.
 test-numerics: build
-	scripts/test_numerics.sh $(BUILD) build-refgemm $(JOBS)
+	scripts/test_numerics.sh $(BUILD) build-refgemm $(JOBS) build-march
 
 # libFuzzer targets for the IDX, CSV, safetensors, JSON-config and model-spec
 # parsers (clang and libclang-rt-14-dev, which deps --fuzz installs): each
@@ -146,4 +149,4 @@ bench-kernels:
 	@if [ -n "$$OPENBLAS_CORETYPE" ]; then OMP_NUM_THREADS=1 taskset -c 0 $(BUILD)/bench_kernels; fi
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm build-base
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm build-march-x86-64-v3 build-march-x86-64-v2 build-base
