@@ -83,9 +83,12 @@ test-mpich:
 # Sandybridge and left to choose, then with the reference GEMM (its own
 # build, build-refgemm): a result that holds only by the luck of one
 # kernel's summation order fails.  Any OPENBLAS_CORETYPE or
-# OPENBLAS_L2_SIZE in the environment is overridden per run.
+# OPENBLAS_L2_SIZE in the environment is overridden per run.  Then
+# --deterministic's committed hashes (cli_cpu_bits, test_gemm_fixed) in
+# builds for -march=x86-64-v3 and x86-64-v2 (build-march-*, only the CLI
+# and that test): the same bits whatever -march.
 test-numerics: build
-	scripts/test_numerics.sh $(BUILD) build-refgemm $(JOBS)
+	scripts/test_numerics.sh $(BUILD) build-refgemm $(JOBS) build-march
 
 # libFuzzer targets for the IDX, CSV, safetensors, JSON-config and model-spec
 # parsers (clang and libclang-rt-14-dev, which deps --fuzz installs): each
@@ -109,13 +112,23 @@ study: build
 	bench/study_skew.sh $(BUILD) 5 "1 2 3"
 
 # The communication study of docs/study-communication.md (issue 11), the
-# commands its tables came from: about 2 hours on a quiet 2-core machine.
+# commands its tables came from, in its order: the 5-epoch parts C and B,
+# part A (4 and 8 workers, 3 seeds, 2 epochs), the 1024-wide model, then
+# parts C and B at the issue's 10 epochs.  About 7 hours on a quiet
+# 2-core machine.  Each run's log is kept under $(STUDY_LOGS)/e<epochs>/
+# (a log's name says its part, workers, row and seed, not its epochs),
+# and a rerun goes on where a stopped one ended (REUSE_LOGS=1).
+STUDY_LOGS ?= $(BUILD)/study-comm-logs
+STUDY_COMM = REUSE_LOGS=1 bench/study_comm.sh $(BUILD)
 study-comm: build
-	PARTS=c bench/study_comm.sh $(BUILD) 5 "1 2 3"
-	C_WORKERS=8 PARTS=c bench/study_comm.sh $(BUILD) 5 "1 2 3"
-	PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" bench/study_comm.sh $(BUILD) 5 "1 2 3"
-	PARTS=a bench/study_comm.sh $(BUILD) 2 "1 2"
-	PARTS=wide bench/study_comm.sh $(BUILD) 1 1
+	KEEP_LOGS=$(STUDY_LOGS)/e5 PARTS=c $(STUDY_COMM) 5 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e5 C_WORKERS=8 PARTS=c $(STUDY_COMM) 5 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e5 PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" $(STUDY_COMM) 5 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e2 PARTS=a A_WORKERS="4 8" $(STUDY_COMM) 2 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e1 PARTS=wide $(STUDY_COMM) 1 1
+	KEEP_LOGS=$(STUDY_LOGS)/e10 PARTS=c C_H="1 4 16 64" $(STUDY_COMM) 10 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e10 C_WORKERS=8 PARTS=c C_H="1 4 16 64" $(STUDY_COMM) 10 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e10 PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" $(STUDY_COMM) 10 "1 2 3"
 
 # The federated study of docs/study-federated.md (issue 12): its tables
 # and raw logs in $(BUILD)/study-fed-full/ (234 runs, about 50 minutes
@@ -129,6 +142,9 @@ study-fed: build
 bench-fed: build
 	bench/fed_bench.sh $(BUILD)
 
+# One epoch of each model, regula against PyTorch, one core; run.sh unsets
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, as on a user's machine
+# (make bench FORCED=1 also times regula with the environment's setting).
 bench: build
 	@scripts/deps.sh --bench
 	bench/run.sh $(BUILD)
@@ -143,4 +159,4 @@ bench-kernels:
 	@if [ -n "$$OPENBLAS_CORETYPE" ]; then OMP_NUM_THREADS=1 taskset -c 0 $(BUILD)/bench_kernels; fi
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm build-base
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-mpich build-refgemm build-march-x86-64-v3 build-march-x86-64-v2 build-base

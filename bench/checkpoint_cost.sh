@@ -5,6 +5,9 @@
 # prints the median samples/s of each and the ratio to no checkpoints.
 # Usage: bench/checkpoint_cost.sh [BUILD_DIR] [RUNS]
 set -u
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on a user's machine
+# (these machines set them); FORCED=1 keeps the environment's.
+[ "${FORCED:-0}" = 1 ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 build=${1:-build}
 runs=${2:-5}
 regula=$(cd "$build" && pwd)/regula

@@ -28,6 +28,9 @@
 # DATA (fashion-mnist), CALLGRIND (0), FED_ARGS (added to every run).
 # Prints markdown tables.
 set -euo pipefail
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on a user's machine
+# (these machines set them); FORCED=1 keeps the environment's.
+[ "${FORCED:-0}" = 1 ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 build=${1:?usage: bench/fed_bench.sh BUILD_DIR [speed memory robust]}
 parts=${2:-speed memory robust}
 bin=${REGULA:-$build/regula}

@@ -9,6 +9,9 @@
 #
 # Usage: bench/link_check.sh BUILD_DIR [ROUNDS]    (default 3 rounds, medians)
 set -euo pipefail
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on a user's machine
+# (these machines set them); FORCED=1 keeps the environment's.
+[ "${FORCED:-0}" = 1 ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 build=${1:?usage: bench/link_check.sh BUILD_DIR [ROUNDS]}
 rounds=${2:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1

@@ -9,6 +9,9 @@
 # Usage: bench/run_parallel.sh BUILD_DIR [RUNS]     (RUNS defaults to 3)
 # Environment: LIMIT_WIDE=N samples for the 1024-wide model (default 20000).
 set -euo pipefail
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on a user's machine
+# (these machines set them); FORCED=1 keeps the environment's.
+[ "${FORCED:-0}" = 1 ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 build=${1:?usage: bench/run_parallel.sh BUILD_DIR [RUNS]}
 runs=${2:-3}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,7 +63,7 @@ for model in ref wide; do
   done
 done
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; $runs interleaved rounds, medians"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; $runs interleaved rounds, medians; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "wide model: first $limit_wide samples (samples/s does not depend on it)"
 printf '%-6s %-28s %12s %9s %11s\n' model run samples/s speed-up comm-share
 for model in ref wide; do

@@ -8,12 +8,19 @@
 # of its own).  Every run starts from an environment without OpenBLAS's
 # settings (env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...), since a
 # machine may set them; OpenBLAS is asked which core it loaded, and a run
-# whose core is not the one asked for fails.
-# Usage: scripts/test_numerics.sh BUILD REF_BUILD JOBS
-#   BUILD      a configured and built tree (make build)
-#   REF_BUILD  where the reference-GEMM build goes (configured here)
+# whose core is not the one asked for fails.  Last, the committed-hash
+# checks of --deterministic (cli_cpu_bits, and test_gemm_fixed on each
+# path) in builds for other instruction-set levels than the build
+# machine's (-DRG_NATIVE=OFF -march=x86-64-v3, and x86-64-v2: no AVX at all
+# outside the kernels that choose it at run time), each in its own folder,
+# only what those tests need: the same bits whatever -march.
+# Usage: scripts/test_numerics.sh BUILD REF_BUILD JOBS [MARCH_BUILD]
+#   BUILD        a configured and built tree (make build)
+#   REF_BUILD    where the reference-GEMM build goes (configured here)
+#   MARCH_BUILD  prefix of the -march builds' folders (default build-march:
+#                build-march-x86-64-v3, build-march-x86-64-v2)
 set -uo pipefail
-build=$1 ref=$2 jobs=${3:-2}
+build=$1 ref=$2 jobs=${3:-2} march_prefix=${4:-build-march}
 src=$(cd "$(dirname "$0")/.." && pwd)
 clean=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_VERBOSE -u OPENBLAS_DEFAULT_NUM_THREADS)
 summary=() failed=0
@@ -71,6 +78,29 @@ else
     failed=1
 fi
 
-echo "=== numerics summary (ctest -L numerics)"
+# The committed hashes under another -march: the library, the CLI and
+# test_gemm_fixed built for that level (the fixed-order kernels still pick
+# AVX2 or AVX-512 at run time, by the CPU: cli_cpu_bits checks the path).
+march_tests='^(cli_cpu_bits|test_gemm_fixed|test_gemm_fixed_avx2|test_gemm_fixed_scalar)$'
+for march in x86-64-v3 x86-64-v2; do
+    dir=$march_prefix-$march
+    t0=$(date +%s)
+    if cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DRG_NATIVE=OFF -DCMAKE_C_FLAGS="-march=$march" > /dev/null &&
+       cmake --build "$dir" -j "$jobs" --target regula_cli test_gemm_fixed > /dev/null; then
+        echo "=== numerics: -march=$march build in $dir took $(($(date +%s) - t0)) s"
+        name="-march=$march: committed hashes"
+        echo "=== numerics: $name"
+        t0=$(date +%s)
+        (cd "$dir" && "${clean[@]}" ctest -R "$march_tests" -j "$jobs" --output-on-failure)
+        rc=$?
+        summary+=("$(printf '%-34s %s  %4d s' "$name" "$([ $rc = 0 ] && echo passed || echo FAILED)" $(($(date +%s) - t0)))")
+        [ $rc = 0 ] || failed=1
+    else
+        summary+=("-march=$march: FAILED to build in $dir")
+        failed=1
+    fi
+done
+
+echo "=== numerics summary (ctest -L numerics; the -march rows: cli_cpu_bits and test_gemm_fixed)"
 printf '  %s\n' "${summary[@]}"
 exit $failed

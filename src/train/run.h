@@ -10,9 +10,12 @@
 #include "parallel/strategy.h"
 #include "train/plan.h"
 #include "train/train.h"
+#include <stdatomic.h>
 
 /* Read-only while the workers run, except status[t] and result (each
- * written by one thread) and the log and writer (world rank 0's thread 0). */
+ * written by one thread) and the log and writer (world rank 0's thread 0;
+ * on a local step, the log's skip and stop events come from the worker
+ * that skips or stops, in whichever thread: each event is one fprintf). */
 typedef struct rg_run {
     const rg_plan *p;
     const rg_config *c;
@@ -35,7 +38,10 @@ typedef struct rg_run {
     rg_writer *writer;          /* world rank 0, with checkpoints: its arrays are
                                    the destination every worker gathers into */
     const rg_run_state *ck;     /* the state to resume from, or NULL */
-    rg_train_result result;     /* filled by world rank 0's thread 0 */
+    rg_train_result result;     /* filled by world rank 0's thread 0, or by the
+                                   worker that claimed a stop (stop_claimed) */
+    atomic_int stop_claimed;    /* a worker of this process reported a non-finite stop */
+    char stop_msg[1024];        /* ... on a local step: its message, the one the run returns */
     rg_status status[RG_MAX_WORKERS];   /* per thread */
 } rg_run;
 

@@ -489,7 +489,8 @@ static void *thread_main(void *arg)
 }
 
 /* Runs every worker thread of this process (thread 0 on this one); the
- * first real failure wins over the RG_ECOMM of the workers it woke. */
+ * first real failure wins over the RG_ECOMM of the workers it woke, and a
+ * non-finite stop claimed on a local step (worker.c) over another's. */
 static rg_status run_workers(rg_run *r)
 {
     pthread_t tids[RG_MAX_WORKERS];
@@ -510,6 +511,8 @@ static rg_status run_workers(rg_run *r)
     snprintf(msg, sizeof msg, "%s", rg_last_error());
     for (int t = 0; t < r->threads && st == RG_ECOMM; t++)
         if (r->status[t] != RG_OK && r->status[t] != RG_ECOMM) st = r->status[t];
+    /* workers that stopped on their own local steps: the one the log reports */
+    if (st == RG_ENONFINITE && r->stop_msg[0]) snprintf(msg, sizeof msg, "%s", r->stop_msg);
     return rg_error(st, "%s", msg);
 }
 

@@ -248,25 +248,34 @@ static rg_status stop_message(const worker *w, const step *k)
 
 /* A stop every worker takes at this step (the figures were agreed; a
  * worker's own stop on a local step is not: it ends the others through
- * rg_comm_abort, with its status and message). */
+ * rg_comm_abort, with its status and message).  An agreed stop is
+ * reported (result, log's end event) by thread 0; a local one by the worker
+ * that stops, in whichever thread, the first of its process to claim it
+ * (its message is the run's: others may stop on their own at another
+ * step); its peers are woken by the abort and report nothing.  (Under mpirun the
+ * log is rank 0's: a stop in another process ends the job without it.) */
 static void stop_result(worker *w, const step *k)
 {
     w->stopped = !k->x.local;
-    if (w->t != 0) return;
+    if (w->stopped ? w->t != 0 : atomic_exchange(&w->r->stop_claimed, 1) != 0) return;
+    if (!w->stopped) snprintf(w->r->stop_msg, sizeof w->r->stop_msg, "%s", rg_last_error());
     rg_train_result *res = &w->r->result;
     res->nonfinite_step = w->st.n.step + 1;
     res->epochs_run = (int)w->st.n.epochs_run;
     res->best_epoch = (int)w->st.n.best_epoch;
     res->skipped = w->st.n.skipped;
+    if (w->r->log && (w->g == 0 || k->x.local))
+        rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
 }
 
 /* The non-finite policy: skip the update everywhere (RG_OK, k->skipped),
  * or stop everywhere (RG_ENONFINITE, the same on every worker).  On a
- * local step the figures are this worker's: it skips alone, or stops all. */
+ * local step the figures are this worker's: it skips alone (and logs its
+ * skip), or stops all. */
 static rg_status nonfinite(worker *w, step *k)
 {
-    FILE *log = w->g == 0 ? w->r->log : NULL;
     if (w->p->skip_nonfinite && w->st.n.run_skipped < RG_SKIP_LIMIT) {
+        FILE *log = w->g == 0 || k->x.local ? w->r->log : NULL;
         w->st.n.skipped++;
         w->st.n.epoch_skipped++;
         w->st.n.run_skipped++;
@@ -276,7 +285,6 @@ static rg_status nonfinite(worker *w, step *k)
         return RG_OK;
     }
     rg_status st = stop_message(w, k);
-    if (log) rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
     stop_result(w, k);
     return st;
 }
@@ -292,8 +300,6 @@ static rg_status broke(worker *w, const step *k)
         : rg_error(RG_ENONFINITE, "training stopped: the update of step %llu (epoch %d) made a weight or the "
                    "optimizer's state non-finite%s; try a lower --lr", (unsigned long long)w->st.n.step + 1,
                    (int)w->st.n.epoch + 1, w->p->skip_nonfinite ? " (an update already made cannot be skipped)" : "");
-    if (w->g == 0 && w->r->log)
-        rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
     stop_result(w, k);
     return st;
 }
@@ -676,6 +682,14 @@ static rg_status restore(worker *w, const rg_run_state *ck)
     return st;
 }
 
+/* The parameter servers add the global penalty at the weights each push
+ * is applied to, also for one training worker, whose reads may lack its
+ * own pushes (K > 0): its pass must not start the gradient with it. */
+static int server_penalty(const rg_run *r)
+{
+    return r->p->strategy == RG_STRAT_PS && r->p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m);
+}
+
 /* This worker's strategy; its team's rank and size. */
 static rg_status strategy(worker *w)
 {
@@ -687,7 +701,8 @@ static rg_status strategy(worker *w)
                          .elastic = p->elastic, .codec = &p->codec, .seed = p->seed, .servers = p->servers,
                          .staleness = p->staleness, .staleness_lr = p->staleness_lr,
                          .pull_first = p->pull_first,
-                         .global_penalty = p->scope == RG_SCOPE_GLOBAL && rg_model_has_penalty(r->m) && r->world > 1,
+                         .global_penalty = server_penalty(r) || (p->scope == RG_SCOPE_GLOBAL &&
+                                                                 rg_model_has_penalty(r->m) && r->world > 1),
                          .fed = &p->fed_setup, .clients = &r->parts, .batch = r->sched.batch, .shuffle = p->shuffle, .iid = p->iid,
                          .labels = rg_dataset_y(r->train), .classes = rg_dataset_classes(r->train),
                          .fuse_ok = p->iid && !p->fed && p->adapt != RG_ADAPT_DIVERGENCE &&
@@ -706,7 +721,8 @@ static rg_status setup(worker *w)
     rg_run *r = w->r;
     const rg_plan *p = w->p;
     size_t P = rg_model_param_count(w->m), d = rg_dataset_features(r->train);
-    rg_status st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, w->W == 1 && !p->deterministic, rg_model_has_penalty(w->m),
+    int fused = w->W == 1 && !p->deterministic && !server_penalty(r);
+    rg_status st = rg_reg_init(&w->reg, p->scope, p->adapt, w->W, fused, rg_model_has_penalty(w->m),
                      r->share, P);
     if (st != RG_OK) return st;
     memcpy(w->reg.lambda, r->lambda0, (size_t)w->W * sizeof *r->lambda0);

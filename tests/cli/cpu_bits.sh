@@ -4,8 +4,9 @@
 # can take (REGULA_ISA: AVX-512 when it has it, AVX2, scalar) crossed with
 # every OPENBLAS_CORETYPE that can run here (Haswell, SkylakeX with
 # avx512f, Sandybridge, unset), on 1 and 3 workers.  The hash is of the
-# tensors' bytes (the metadata is left out).  test-numerics runs it again
-# in the reference-GEMM build.
+# tensors' bytes (the metadata is left out).  Left to choose, the path is
+# the CPU's widest.  test-numerics runs it again in the reference-GEMM
+# build and in builds for -march=x86-64-v3 and x86-64-v2.
 #   bash cpu_bits.sh REGULA_BIN DATA_DIR [--print]   (--print: the hash, to commit)
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
@@ -62,6 +63,15 @@ done
 one scalar unset 1 > /dev/null
 grep -q '"blas":"fixed-order scalar"' "$T/log.jsonl" && ok "the log names the fixed-order path" ||
     bad "log's blas: $(grep -o '"blas":"[^"]*"' "$T/log.jsonl")"
+# left to choose, the path is the CPU's widest, whatever -march this was
+# built with (the kernels choose at run time: a -march=x86-64-v2 build
+# still takes AVX2 on an AVX2 CPU; test-numerics runs this in such builds)
+widest=scalar
+grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && widest=avx2
+grep -qw avx512f /proc/cpuinfo && widest=avx512
+one default unset 1 > /dev/null
+grep -q "\"blas\":\"fixed-order $widest\"" "$T/log.jsonl" && ok "left to choose, the CPU's widest path: $widest" ||
+    bad "left to choose: $(grep -o '"blas":"[^"]*"' "$T/log.jsonl"), expected fixed-order $widest"
 # without --deterministic, OpenBLAS (or the reference GEMM) computes
 env -u OPENBLAS_CORETYPE "$REGULA" "${args[@]}" --workers 1 --save "$T/o.st" --log "$T/log.jsonl" > /dev/null 2>&1
 grep -q '"blas":"fixed-order' "$T/log.jsonl" && bad "a run without --deterministic took the fixed-order kernel" ||

@@ -76,6 +76,10 @@ run_case sgd step:25 "" "${common[@]}" --workers 3 --optimizer sgd --momentum 0.
   --lr-schedule cosine --warmup 10
 run_case skew step:40 "" "${common[@]}" --workers 3 --partition dirichlet:0.3 --reg-scope local --reg-adapt divergence
 run_case early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05
+# ... and with the strategies that step locally, and a parameter server at K = 0
+run_case local_early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05 --workers 2 --strategy local-sgd --sync-every 4
+run_case easgd_early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05 --workers 2 --strategy easgd --sync-every 3
+run_case ps_early step:70 "" "${common[@]}" --epochs 12 --early-stop 2 --lr 0.05 --workers 3 --strategy ps --staleness 0
 # reduce on plateau: no epoch beats --min-delta 10, so the rate is cut
 # after epochs 2, 4 (patience 2); killed in epoch 5, the resumed run must
 # find the cuts and the wait in the checkpoint

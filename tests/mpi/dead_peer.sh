@@ -18,6 +18,10 @@
 #          rank 0 waits on the server (rank 2), which answers but waits on
 #          rank 1; the second ping round asks every rank, so rank 1 is named
 #          (two timeouts: the first round's peers all answer).
+#   stoplocal, stopeasgd: SIGSTOP rank 1 of 2 under `--strategy local-sgd`
+#          and `easgd`: rank 0 waits at the next sync.
+#   stopeasgda: SIGSTOP worker 1 of `--strategy easgd-async` on 3 processes
+#          (rank 2 the centre): as stopps, two timeouts at most.
 # Usage: dead_peer.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -173,6 +177,12 @@ fi
 run_case stop STOP 1 2 1
 run_case stop3 STOP 1 3 2
 CASE_ARGS="--strategy ps --staleness 4" CASE_WAITS=2 run_case stopps STOP 1 3 1
+# the strategies that step locally: a stopped rank is found at the next
+# exchange (local SGD's sync; easgd-async's centre, which waits on it at
+# the epoch's full sync, or the worker that waits for the centre there)
+CASE_ARGS="--strategy local-sgd --sync-every 4" run_case stoplocal STOP 1 2 1
+CASE_ARGS="--strategy easgd --sync-every 3" run_case stopeasgd STOP 1 2 1
+CASE_ARGS="--strategy easgd-async --sync-every 3" CASE_WAITS=2 run_case stopeasgda STOP 1 3 1
 
 echo "dead_peer: $pass passed, $fail failed"
 [ $fail = 0 ] && [ $pass -gt 0 ]

@@ -2,7 +2,8 @@
 # Kill and resume across MPI processes: one rank SIGKILLed (RG_TEST_CRASH,
 # cli/regula.c) mid-training or half way through rank 0's checkpoint
 # write, the job resumed with --resume, ends with the same bytes as a job
-# never interrupted: final weights and last checkpoint.  Under
+# never interrupted: final weights and last checkpoint (all-reduce, local
+# SGD, EASGD, processes x threads).  Under
 # --deterministic, resuming 2 processes' checkpoint on 1 process (and 1
 # worker's on 2 processes) gives the bits of an uninterrupted run.
 # Usage: resume_mpi.sh REGULA MPIEXEC
@@ -53,6 +54,12 @@ run_case rank1_step "step:25@1" "$mp2" "$mp2" "${common[@]}"
 run_case rank0_write "ckpt-write:3@0" "$mp2" "$mp2" "${common[@]}"
 run_case hier "step:40@1" "$mp2" "$mp2" "${common[@]}" --workers 2
 run_case zero "step:33@0" "$mp2" "$mp2" "${common[@]}" --shard-optimizer
+# strategies that step locally: a checkpoint is a full sync, so a kill
+# between syncs (step 26: 2 steps after the sync at 24) and a resume give
+# the uninterrupted run's bits, over processes as on threads
+run_case local_sgd "step:26@1" "$mp2" "$mp2" "${common[@]}" --strategy local-sgd --sync-every 4 --sync-warmup 5
+run_case easgd "step:26@0" "$mp2" "$mp2" "${common[@]}" --strategy easgd --sync-every 3 --optimizer sgd --momentum 0.5
+run_case easgd_hier "step:40@1" "$mp2" "$mp2" "${common[@]}" --workers 2 --strategy easgd --sync-every 3
 run_case det_p2_to_1 "step:30@1" "$mp2" "$mpiexec -n 1" "${common[@]}" --deterministic --det-shards 4 --workers 1
 run_case det_1_to_p2 "step:30" "" "$mp2" "${common[@]}" --deterministic --det-shards 4
 

@@ -8,7 +8,8 @@
  * (SGD, momentum, Adam; one or two servers; a skewed partition), and with
  * staleness K lets no worker read weights more than K steps stale (its
  * histogram in the log); and the combinations that cannot work are
- * refused, naming --strategy. */
+ * refused, naming --strategy; --staleness-lr and the servers' penalty
+ * at K > 0, by the decay of a weight with no data gradient. */
 #include "support.h"
 #include "regula.h"
 #include <math.h>
@@ -664,6 +665,68 @@ static void test_ps_pull_first(void **state)
     free(dir);
 }
 
+/* --staleness-lr and the servers' global penalty at K > 0, measured on a
+ * weight with no data gradient (its input is always 0): plain SGD on the
+ * server shrinks it by (1 - 2 lr' l2) a push, lr' = lr / (staleness + 1)
+ * with --staleness-lr, else lr.  One worker with --pull-first on threads
+ * reads weights that lack its last push (staleness 1) at all but the first
+ * read after a full sync, so the scaled run must shrink it less, by the
+ * product the log's staleness counts give; without --pull-first every
+ * read is fresh and --staleness-lr changes nothing.  (Fails with the
+ * scaling removed, or the servers' penalty: no decay at all.) */
+static void test_ps_staleness_lr_decay(void **state)
+{
+    (void)state;
+    enum { n = 480, d = 9 };
+    float *x = calloc(n * d, sizeof(float));
+    for (int i = 0; i < n; i++) memcpy(x + i * d, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &ds), RG_OK);
+    char *dir = rgt_tmpdir();
+    const double lr = 0.3, l2 = 0.01;
+    for (int q = 0; q < 4; q++) {
+        int scaled = q & 1, first = q >> 1;
+        const char *lg = rgt_path(dir, "d.jsonl");
+        rg_config c;
+        rg_config_defaults(&c);
+        const char *kv[] = {"model", "dense(4, softmax, l2=0.01)", "optimizer", "sgd", "lr", "0.3", "epochs", "2",
+                            "batch", "32", "workers", "2", "log-every", "0", "strategy", "ps", "staleness", "4",
+                            "log", lg, "staleness-lr", scaled ? "true" : "false", "pull-first", first ? "true" : "false",
+                            NULL};
+        for (const char *const *p = kv; *p; p += 2) assert_int_equal(rg_config_set(&c, p[0], p[1]), RG_OK);
+        rg_model *m;
+        assert_int_equal(rg_model_create(c.model, d, c.seed, &m), RG_OK);
+        float w0[4];
+        for (int o = 0; o < 4; o++) w0[o] = rg_model_params(m)[o * d + 8];
+        rg_train_result r;
+        if (rg_train(&c, m, ds, NULL, NULL, NULL, NULL, &r) != RG_OK) fail_msg("%s", rg_last_error());
+        double want = 1.0, pushes = 0.0, stale = 0.0;
+        for (int e = 1; e <= 2; e++) {
+            double v[16];
+            int len = epoch_array(lg, e, "staleness", v, 16);
+            for (int k = 0; k < len; k++) {
+                want *= pow(1.0 - 2.0 * (scaled ? lr / (k + 1) : lr) * l2, v[k]);
+                pushes += v[k];
+                stale += k ? v[k] : 0.0;
+            }
+        }
+        double worst = 0.0;
+        for (int o = 0; o < 4; o++) worst = fmax(worst, fabs(rg_model_params(m)[o * d + 8] / w0[o] - want));
+        print_message("ps K=4%s%s, 1 worker: %.0f pushes, %.0f stale; an unfed weight shrank to %.6f of itself, "
+                      "off by %.3g\n", scaled ? " --staleness-lr" : "", first ? " --pull-first" : "", pushes, stale,
+                      rg_model_params(m)[8] / w0[0], worst);
+        assert_float_equal(pushes, 30.0, 0.5);                    /* 15 steps an epoch */
+        assert_true(first ? stale >= 20.0 : stale == 0.0);       /* the reads the scaling acts on */
+        assert_true(want < 0.92);                                 /* it decayed: the servers' penalty */
+        assert_true(worst < 1e-5);
+        rg_model_free(m);
+    }
+    rgt_rmtree(dir);
+    free(dir);
+    free(x);
+    rg_dataset_free(ds);
+}
+
 /* The epoch event's samples per worker, a and b (two workers). */
 static void worker_samples(const char *log, int epoch, double *a, double *b)
 {
@@ -872,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_ps_staleness),
         cmocka_unit_test(test_ps_deals),
         cmocka_unit_test(test_ps_pull_first),
+        cmocka_unit_test(test_ps_staleness_lr_decay),
         cmocka_unit_test(test_ps_idle_parts),
         cmocka_unit_test(test_local_moments),
         cmocka_unit_test(test_ps_large_k),
