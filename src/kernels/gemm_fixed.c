@@ -23,7 +23,8 @@
  * (<= 16 with AVX2, <= 4 with AVX-512).  The
  * edges of C are masked, not computed another way.  rg_sgemm_fixed_shards
  * (AVX-512, AVX2) makes the same chains for each shard of a --deterministic
- * step's rows and sums the shards in its tree before C is written.  This
+ * step's rows and sums the shards in its tree before C is written (AVX2
+ * from packed copies of A and B where many tiles read them).  This
  * file is compiled with
  * -ffp-contract=off (as all of regula is): the compiler fuses nothing
  * itself.
@@ -441,25 +442,30 @@ __attribute__((target("avx2,fma"))) static inline __m256i mask8(int n)
     return _mm256_loadu_si256((const __m256i *)(lane_ones + 16 - n));
 }
 
-__attribute__((target("avx2,fma"))) static void shards_tile_avx2(const shard_args *g, int i, int rows, int j, int cols,
-                                                                __m256i *mx)
+/* The tile's operands: a_ik at a0[(i - tile's i) + k * as], b_kj at
+ * b0[(j - tile's j) + k * bs]: A and B as stored, or packed copies. */
+typedef struct shard_tile { const float *a0, *b0; size_t as, bs; } shard_tile;
+
+__attribute__((target("avx2,fma"))) static void shards_tile_avx2(const shard_args *g, const shard_tile *op, int i,
+                                                                int rows, int j, int cols, __m256i *mx)
 {
     __m256 stk[SH_LEVELS][SH2_R][SH2_V];
     const float *a[SH2_R];
     __m256i m[SH2_V];
     const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
-    for (int r = 0; r < SH2_R; r++) a[r] = g->A + A_ROW(i, r, rows);
+    const size_t as = op->as, bs = op->bs;
+    for (int r = 0; r < SH2_R; r++) a[r] = op->a0 + A_ROW(0, r, rows);
     for (int q = 0; q < SH2_V; q++) m[q] = mask8(cols - 8 * q);
     for (int sh = 0; sh < g->S; sh++) {
         __m256 acc[SH2_R][SH2_V];
         for (int r = 0; r < SH2_R; r++)
             for (int q = 0; q < SH2_V; q++) acc[r][q] = _mm256_setzero_ps();
         for (size_t k = g->ks[sh]; k < g->ks[sh + 1]; k++) {
-            const float *bk = g->B + k * g->ldb + (size_t)j;
+            const float *bk = op->b0 + k * bs;
             __m256 b0 = _mm256_maskload_ps(bk, m[0]), b1 = _mm256_maskload_ps(bk + 8, m[1]);
             __asm__("" : "+v"(b0), "+v"(b1));
             for (int r = 0; r < SH2_R; r++) {
-                __m256 x = _mm256_set1_ps(a[r][k * g->lda]);
+                __m256 x = _mm256_set1_ps(a[r][k * as]);
                 acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
             }
@@ -490,13 +496,54 @@ __attribute__((target("avx2,fma"))) static void shards_tile_avx2(const shard_arg
             _mm256_maskstore_ps(g->C + (size_t)(i + r) * g->ldc + (size_t)(j + 8 * q), m[q], out[r][q]);
 }
 
+/* A's columns [i, i + SH2_R) as K rows of SH2_R at ap (the last block's
+ * missing columns left unread); B's columns [j, j + cols) as K rows of
+ * 8 SH2_V at bp.  A layer's activations and deltas are rows of its width
+ * apart: 4 KB for 1024, so the 4 columns of A and 16 of B a tile reads
+ * over a shard's rows fall into one set of L1 (8 ways) and are fetched
+ * from L2 again each time; packed, they are a few contiguous lines. */
+#define SHARD_PACK_MIN 64
+#define SHARD_PACK_B_MIN 256
+
+static void shards_pack_a(const shard_args *g, int M, size_t K, float *ap)
+{
+    for (size_t k = 0; k < K; k++)
+        for (int i = 0; i < M; i++)
+            ap[((size_t)(i / SH2_R) * K + k) * SH2_R + (size_t)(i % SH2_R)] = g->A[k * g->lda + (size_t)i];
+}
+
+static void shards_pack_b(const shard_args *g, size_t K, int j, int cols, float *bp)
+{
+    const float *b = g->B + (size_t)j;
+    if (cols == 8 * SH2_V)   /* a whole panel: copies of a constant size, inlined */
+        for (size_t k = 0; k < K; k++) memcpy(bp + k * 8 * SH2_V, b + k * g->ldb, 8 * SH2_V * sizeof(float));
+    else
+        for (size_t k = 0; k < K; k++) memcpy(bp + k * 8 * SH2_V, b + k * g->ldb, (size_t)cols * sizeof(float));
+}
+
 __attribute__((target("avx2,fma"))) static void shards_avx2(const shard_args *g, int M, int N, float *maxabs)
 {
     __m256i mx[RG_FIXED_MAX_SHARDS];
     for (int s = 0; s < g->S; s++) mx[s] = _mm256_setzero_si256();
-    for (int j = 0; j < N; j += 8 * SH2_V)
-        for (int i = 0; i < M; i += SH2_R)
-            shards_tile_avx2(g, i, M - i < SH2_R ? M - i : SH2_R, j, N - j < 8 * SH2_V ? N - j : 8 * SH2_V, mx);
+    size_t K = g->ks[g->S], blocks = (size_t)(M + SH2_R - 1) / SH2_R;
+    /* packed where a copy is read by many tiles over deep shards (A by
+     * the panels of B, a panel by the blocks of A) and can be had, else
+     * read in place: the same chains */
+    int deep = K >= SHARD_PACK_MIN, pa = deep && N >= SHARD_PACK_MIN, pb = deep && M >= SHARD_PACK_B_MIN;
+    float *ap = pa ? rg_malloc(blocks * SH2_R * K * sizeof(float)) : NULL;
+    float *bp = pb ? rg_malloc(K * 8 * SH2_V * sizeof(float)) : NULL;
+    if (ap) shards_pack_a(g, M, K, ap);
+    for (int j = 0; j < N; j += 8 * SH2_V) {
+        int cols = N - j < 8 * SH2_V ? N - j : 8 * SH2_V;
+        if (bp) shards_pack_b(g, K, j, cols, bp);
+        for (int i = 0; i < M; i += SH2_R) {
+            shard_tile t = { ap ? ap + (size_t)(i / SH2_R) * K * SH2_R : g->A + i, bp ? bp : g->B + j,
+                             ap ? SH2_R : g->lda, bp ? 8 * SH2_V : g->ldb };
+            shards_tile_avx2(g, &t, i, M - i < SH2_R ? M - i : SH2_R, j, cols, mx);
+        }
+    }
+    rg_free(ap);
+    rg_free(bp);
     for (int s = 0; s < g->S; s++) {
         uint32_t lanes[8], top = 0;
         _mm256_storeu_si256((__m256i *)lanes, mx[s]);
@@ -525,6 +572,11 @@ static void pack(const gemm_args *g, int j, int cols, int width, float *p)
 {
     if (cols < width)
         for (int k = 0; k < g->K; k++) memset(p + (size_t)k * (size_t)width + cols, 0, (size_t)(width - cols) * sizeof(float));
+    if (!g->tb && cols == 16) {   /* AVX2's whole panels: copies of a constant size, inlined (not a call a row) */
+        for (int k = 0; k < g->K; k++)
+            memcpy(p + (size_t)k * (size_t)width, g->B + (size_t)k * (size_t)g->ldb + (size_t)j, 16 * sizeof(float));
+        return;
+    }
     if (!g->tb) {
         for (int k = 0; k < g->K; k++)
             memcpy(p + (size_t)k * (size_t)width, g->B + (size_t)k * (size_t)g->ldb + (size_t)j, (size_t)cols * sizeof(float));
