@@ -26,7 +26,7 @@
  * rounds of about 50 ms, in GFLOP/s (2 M N K flops a product) and as a
  * share of the FMA peak of the widest vectors the core has.
  *
- * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det] [--fwd]
+ * Usage: bench_kernels [--quick] [--peak] [--cpu-time] [--det] [--fwd] [--bounds]
  *   --quick     one short round each, the reference loop on small shapes
  *               only (the test)
  *   --peak      the FMA peak alone
@@ -36,6 +36,10 @@
  *               against W transposed and LIBXSMM on the copy, and whether
  *               --gemm auto holds the layer (gemm.c's rg_sgemm_pick_held);
  *               WRONG where the held forward differs from OpenBLAS's
+ *   --bounds    the shapes that locate the AVX2 rule's bounds alone (a
+ *               784-80-10 model at batch 32: 62,720 weights; a 784-10 one
+ *               at batch 128: a weight gradient of 784 inputs; the input
+ *               gradients of 784 x 64 and 784 x 80 layers)
  * An unknown option exits 2.
  * Exits 1 when a library's product differs from OpenBLAS's by more than
  * 1e-4 of its largest value (the test, bench_kernels_quick, checks it).
@@ -393,13 +397,14 @@ static void open_blis(void)
 
 int main(int argc, char **argv)
 {
-    int det_only = 0, peak_only = 0, fwd_only = 0;
+    int det_only = 0, peak_only = 0, fwd_only = 0, bounds_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) { rounds = 1; round_seconds = 0.002; quick = 1; }
         else if (!strcmp(argv[i], "--cpu-time")) clock_id = CLOCK_THREAD_CPUTIME_ID;
         else if (!strcmp(argv[i], "--det")) det_only = 1;
         else if (!strcmp(argv[i], "--peak")) peak_only = 1;
         else if (!strcmp(argv[i], "--fwd")) fwd_only = 1;
+        else if (!strcmp(argv[i], "--bounds")) bounds_only = 1;
         else { fprintf(stderr, "bench_kernels: unknown option '%s'\n", argv[i]); return 2; }
     }
     if (peak_only) {   /* for bench/run.sh: the peak alone, GFLOP/s */
@@ -446,11 +451,23 @@ int main(int argc, char **argv)
     n += layer_shapes("reference, 2 workers", ref, 3, 16, sh + n);
     n += layer_shapes("reference, 4 workers", ref, 3, 8, sh + n);
     n += layer_shapes("1024-wide, 4 workers", wide, 4, 32, sh + n);
+    /* the AVX2 rule's bounds (gemm.c): a layer of 62,720 weights, between
+     * the reference model's 50,176 and the 256-wide model's 65,536; the
+     * weight gradient of 784 inputs at batch 128, beside the 1024-wide
+     * model's last layer (1024 inputs) */
+    static const int w80[] = {784, 80, 10}, lin[] = {784, 10};
+    if (bounds_only) n = 0;
+    n += layer_shapes("784-80-10", w80, 3, 32, sh + n);
+    n += layer_shapes("784-10, batch 128", lin, 2, 128, sh + n);
+    /* the input gradients 784 x 64 and 784 x 80 layers would have after
+     * another (a first layer has none) */
+    sh[n++] = (shape){"reference, as a hidden layer", "dX", 1, 0, 0, 32, 784, 64};
+    sh[n++] = (shape){"784-80-10, as a hidden layer", "dX", 1, 0, 0, 32, 784, 80};
     /* --deterministic, 1 worker: a step is 8 shards (--det-shards) of
      * batch / 8 rows, the forward reading W transposed */
     if (det_only) n = 0;
-    n += layer_shapes_as("reference, --deterministic shard", ref, 3, 32 / 8, 1, sh + n);
-    n += layer_shapes_as("1024-wide, --deterministic shard", wide, 4, 128 / 8, 1, sh + n);
+    if (!bounds_only) n += layer_shapes_as("reference, --deterministic shard", ref, 3, 32 / 8, 1, sh + n);
+    if (!bounds_only) n += layer_shapes_as("1024-wide, --deterministic shard", wide, 4, 128 / 8, 1, sh + n);
     for (int i = 0; i < n; i++) bench_shape(&sh[i], peak);
 #ifdef RG_HAVE_XSMM
     libxsmm_finalize();

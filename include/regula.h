@@ -129,23 +129,29 @@ typedef enum { RG_KERNEL_REFERENCE, RG_KERNEL_OPENBLAS, RG_KERNEL_LIBXSMM, RG_KE
 rg_status rg_sgemm_set_choice(rg_gemm g);
 rg_gemm rg_sgemm_choice(void);
 int rg_sgemm_has_libxsmm(void);    /* 1 when built with LIBXSMM */
+/* The instruction set LIBXSMM generates code for on a CPU, as the rule
+ * reads it: AVX-512, AVX2, or older (where auto takes no LIBXSMM). */
+typedef enum { RG_ISA_OLDER = 0, RG_ISA_AVX512 = 1, RG_ISA_AVX2 = 2 } rg_isa;
 /* The rule: the kernel that setting g takes for the product rg_sgemm(ta,
- * tb, M, N, K, alpha, ..., beta, ...) on a CPU with (avx512 != 0) or
- * without AVX-512.  AUTO: LIBXSMM when it has a kernel (tb == 0, alpha 1,
- * beta 0 or 1), the CPU has AVX-512 and the two dimensions other than the
- * batch (N K when ta == 0, M N when ta) hold at most 524,288 (2^19) elements;
- * else OpenBLAS (the reference kernel in a build without OpenBLAS). */
-rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int K, float alpha, float beta);
+ * tb, M, N, K, alpha, ..., beta, ...) on a CPU of instruction set isa.
+ * AUTO: LIBXSMM when it has a kernel (tb == 0, alpha 1, beta 0 or 1) and
+ * the two dimensions other than the batch (N K when ta == 0, M N when ta:
+ * the layer's weights) hold at most 524,288 (2^19) elements on AVX-512, or
+ * on AVX2 at most 50,176 with, for a weight gradient (ta), at most 784
+ * inputs (N); else OpenBLAS (the reference kernel in a build without
+ * OpenBLAS).  Each set of bounds was measured on its instruction set. */
+rg_kernel rg_sgemm_pick(rg_gemm g, rg_isa isa, int ta, int tb, int M, int N, int K, float alpha, float beta);
 /* The rule for a dense layer's forward Y = X W^T with W stored [out, in]
  * (out x in weights, passes of `rows` rows, beta 1 with a bias, else 0):
  * 1 when it runs as the plain product X (W^T) on a copy of W transposed
  * once a step (the trainer holds the model), 0 when on W as stored.  AUTO:
- * when the rule gives that product to LIBXSMM and the transpose pays: at
- * least 16 outputs, at most 65,536 weights, at least 32 rows; LIBXSMM:
+ * when the rule gives that product to LIBXSMM and the transpose pays: on
+ * AVX-512 alone, at least 16 outputs, at most 65,536 weights, at least 32
+ * rows (on AVX2 the transpose did not pay on the measured models); LIBXSMM:
  * whenever the rule gives it LIBXSMM; OPENBLAS never.
  * rg_sgemm_held_forward: the same now (0 in the fixed-order mode, whose
  * passes hold every layer on their own). */
-int rg_sgemm_pick_held(rg_gemm g, int avx512, int out, int in, int rows, float beta);
+int rg_sgemm_pick_held(rg_gemm g, rg_isa isa, int out, int in, int rows, float beta);
 int rg_sgemm_held_forward(int out, int in, int rows, float beta);
 /* What rg_sgemm takes for that product now (the fixed-order mode, the
  * setting and this CPU), and the kernels' names. */

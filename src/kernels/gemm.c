@@ -10,31 +10,48 @@
  * beta, and the CPU's instruction set (rg_sgemm_pick): never of a timing
  * taken at run time, so a run gives the same bits run after run.  The
  * rule of auto, from `make bench-kernels` on an AMD Zen 5 (AVX-512, one
- * core, OPENBLAS_CORETYPE unset; README "Matrix products" has the tables):
+ * core, OPENBLAS_CORETYPE unset; README "Matrix products" has the tables),
+ * and for AVX2 on an AMD Zen 3:
  *   - LIBXSMM where it has a kernel (B not transposed: the input gradient
  *     dY W and the weight gradient dY^T X; it generates none for the
  *     forward X W^T with W stored [out, in]), alpha is 1, beta 0 or 1, and
  *     the layer is small: the product's two dimensions other than the
  *     batch (N K of a plain product, whose batch is M; M N of a transposed
  *     first operand, whose batch is K) hold at most RG_XSMM_MAX_WEIGHTS
- *     (2^19).  On every such product of the reference model and of 256-
+ *     (2^19) on AVX-512.  On every such product of the reference model and of 256-
  *     and 512-wide ones (up to 784 x 512 = 401,408 weights) LIBXSMM
  *     reached 74-97% of the FMA peak where OpenBLAS reached 56-86%, and
  *     81-96% against 26-35% on the 1024-wide model's last layer (10
  *     outputs); on the reference model's shards of 16 and 8 rows (2 and 4
  *     workers) as fast or faster, but for its first weight gradient at 16
  *     rows (87% both, or OpenBLAS 6% ahead);
- *   - OpenBLAS everywhere else: on the 1024-wide model's 784 x 1024 and
+ *   - OpenBLAS everywhere else on AVX-512: on the 1024-wide model's 784 x 1024 and
  *     1024 x 1024 layers (802,816 and 1,048,576 weights) at its batch of
  *     128, LIBXSMM was slower on the input gradient in two runs of three
  *     (45-48% against 71-72%), and on the weight gradients now faster, now
  *     slower (73-89% against 75-85%);
- *   - on a CPU without AVX-512 OpenBLAS everywhere: the rule was measured
- *     on AVX-512 alone.
+ *   - on AVX2 (LIBXSMM generating AVX2 code: measured on an AMD Zen 3,
+ *     2 cores shared with other work, by CPU time, medians of 5 runs of
+ *     `bench_kernels --cpu-time` and 5-10 of `--bounds`, 2026-12-03; README "Matrix
+ *     products"), a second set of bounds: LIBXSMM for the products of
+ *     layers of at most RG_XSMM2_MAX_WEIGHTS (50,176 = 784 x 64) weights,
+ *     a weight gradient only where the layer has at most RG_XSMM2_MAX_DW_IN
+ *     (784) inputs.  By the medians, LIBXSMM's AVX2 code won every product of the
+ *     reference model at 32, 16, 8 and 4 rows (1.6-9x OpenBLAS; the input
+ *     gradient of a 784 x 64 layer 1.16x, ahead in 5 runs of 5) and the
+ *     last layers' (10 outputs) input gradients (1.4-2.8x); it lost every
+ *     product of the 256 x 256 (65,536 weights: 0.81-0.87x) and larger
+ *     layers (0.29-0.84x), and the 784 x 80 layer's input gradient in 4
+ *     runs of 5 (62,720 weights: 0.98x; its weight gradient won, 1.54x);
+ *     the weight gradient of 10 outputs won at 784 inputs (1.45x at 128
+ *     rows) and lost at 1024 (0.62x);
+ *   - on a CPU older than AVX2 OpenBLAS everywhere: not measured.
  * The batch takes no part in the rule, so every worker's shard of a batch
  * (whatever its rows) takes the kernel the whole batch would, and the
  * log can name each layer's kernels once.  The price: on the 1024 x 1024
- * layer at 32 rows (4 workers) LIBXSMM would have been faster.
+ * layer at 32 rows (4 workers) LIBXSMM would have been faster on AVX-512,
+ * and on AVX2 the 1024-wide model's last weight gradient at 32 and 16
+ * rows (1.14x, ahead in 3 runs of 5; 1.17x).
  *
  * The forward X W^T has a LIBXSMM kernel once W is copied transposed: the
  * trainer holds the model over a step's passes (rg_model_hold), and a
@@ -59,6 +76,12 @@
  *     48-51% to 74-76% at 32 rows and 62-68% to 83-88% at 128; at 16 it
  *     was ahead in two runs of three, behind in one (53-62% against
  *     55-58%: no clear lead), and at 8 it lost (38-47% against 68-74%).
+ * On AVX2 auto holds nothing: the held forward lost on every layer of the
+ * reference, 1024-wide, 256- and 512-wide models at every row count
+ * measured (medians of 5 runs 0.24-0.85x OpenBLAS; the transpose alone
+ * took about 21 us for the reference model's first layer), and won only
+ * on a 32 x 16 layer (1.6x) and, not clearly, a 784 x 32 one (ahead in 4
+ * runs of 5, median 0.98x).
  * A held forward is another kernel, so other bits; --gemm openblas holds
  * nothing (its bits stay af1c4ab's); libxsmm holds every layer.
  */
@@ -121,52 +144,59 @@ rg_status rg_sgemm_set_choice(rg_gemm g)
 
 rg_gemm rg_sgemm_choice(void) { return (rg_gemm)__atomic_load_n(&choice, __ATOMIC_RELAXED); }
 
-/* 1 when LIBXSMM generates AVX-512 code on this CPU (its own CPUID
- * reading, which LIBXSMM_TARGET may narrow): the instruction set the rule
- * of auto was measured on.  The same answer every call. */
-static int xsmm_avx512(void)
+/* The instruction set LIBXSMM generates code for on this CPU (its own
+ * CPUID reading, which LIBXSMM_TARGET may narrow): the rule of auto has a
+ * set of bounds for each of AVX-512 and AVX2, measured on each.  The same
+ * answer every call. */
+static rg_isa xsmm_isa(void)
 {
 #ifdef RG_HAVE_LIBXSMM
     static int known = -1;
     int v = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
     if (v < 0) {
-        v = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512;
+        int arch = libxsmm_get_target_archid();
+        v = arch >= LIBXSMM_X86_AVX512 ? RG_ISA_AVX512 : arch >= LIBXSMM_X86_AVX2 ? RG_ISA_AVX2 : RG_ISA_OLDER;
         __atomic_store_n(&known, v, __ATOMIC_RELEASE);
     }
-    return v;
+    return (rg_isa)v;
 #else
-    return 0;
+    return RG_ISA_OLDER;
 #endif
 }
 
 /* The rule (the essay above).  Pure: the same arguments, the same kernel. */
-rg_kernel rg_sgemm_pick(rg_gemm g, int avx512, int ta, int tb, int M, int N, int K, float alpha, float beta)
+rg_kernel rg_sgemm_pick(rg_gemm g, rg_isa isa, int ta, int tb, int M, int N, int K, float alpha, float beta)
 {
 #ifndef RG_HAVE_OPENBLAS
-    (void)g; (void)avx512; (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)beta;
+    (void)g; (void)isa; (void)ta; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)beta;
     return RG_KERNEL_REFERENCE;
 #else
     int has_kernel = rg_sgemm_has_libxsmm() && !tb && alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
     if (!has_kernel || g == RG_GEMM_OPENBLAS) return RG_KERNEL_OPENBLAS;
     if (g == RG_GEMM_LIBXSMM) return RG_KERNEL_LIBXSMM;
     double weights = ta ? (double)M * N : (double)N * K;   /* the dimensions other than the batch */
-    return avx512 && weights <= RG_XSMM_MAX_WEIGHTS ? RG_KERNEL_LIBXSMM : RG_KERNEL_OPENBLAS;
+    int xsmm = isa == RG_ISA_AVX512 ? weights <= RG_XSMM_MAX_WEIGHTS
+             : isa == RG_ISA_AVX2   ? weights <= RG_XSMM2_MAX_WEIGHTS && (!ta || N <= RG_XSMM2_MAX_DW_IN)
+                                    : 0;
+    return xsmm ? RG_KERNEL_LIBXSMM : RG_KERNEL_OPENBLAS;
 #endif
 }
 
 /* The forward of a layer of out x in weights (stored [out, in]) on a copy
- * of W transposed once a step for passes of `rows` rows (the essay). */
-int rg_sgemm_pick_held(rg_gemm g, int avx512, int out, int in, int rows, float beta)
+ * of W transposed once a step for passes of `rows` rows (the essay);
+ * auto holds on AVX-512 alone. */
+int rg_sgemm_pick_held(rg_gemm g, rg_isa isa, int out, int in, int rows, float beta)
 {
-    if (rg_sgemm_pick(g, avx512, 0, 0, rows, out, in, 1.0f, beta) != RG_KERNEL_LIBXSMM) return 0;
+    if (rg_sgemm_pick(g, isa, 0, 0, rows, out, in, 1.0f, beta) != RG_KERNEL_LIBXSMM) return 0;
     if (g == RG_GEMM_LIBXSMM) return 1;
-    return out >= RG_HELD_MIN_OUT && (double)out * in <= RG_HELD_MAX_WEIGHTS && rows >= RG_HELD_MIN_ROWS;
+    return isa == RG_ISA_AVX512 && out >= RG_HELD_MIN_OUT && (double)out * in <= RG_HELD_MAX_WEIGHTS &&
+           rows >= RG_HELD_MIN_ROWS;
 }
 
 int rg_sgemm_held_forward(int out, int in, int rows, float beta)
 {
     if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) return 0;
-    return rg_sgemm_pick_held(rg_sgemm_choice(), xsmm_avx512(), out, in, rows, beta);
+    return rg_sgemm_pick_held(rg_sgemm_choice(), xsmm_isa(), out, in, rows, beta);
 }
 
 const char *rg_kernel_name(rg_kernel k)
@@ -182,7 +212,7 @@ const char *rg_kernel_name(rg_kernel k)
 rg_kernel rg_sgemm_kernel(int ta, int tb, int M, int N, int K, float alpha, float beta)
 {
     if (__atomic_load_n(&fixed_on, __ATOMIC_RELAXED)) return RG_KERNEL_FIXED;
-    return rg_sgemm_pick(rg_sgemm_choice(), xsmm_avx512(), ta, tb, M, N, K, alpha, beta);
+    return rg_sgemm_pick(rg_sgemm_choice(), xsmm_isa(), ta, tb, M, N, K, alpha, beta);
 }
 
 #ifdef RG_HAVE_LIBXSMM
@@ -247,12 +277,18 @@ const char *rg_blas_name(void)
         return "libxsmm where it has a kernel (B not transposed: dX, dW, and the forward on W transposed once a "
                "step), openblas elsewhere";
     default:
-        return xsmm_avx512() ? "auto: libxsmm for dX and dW of layers of at most " RG_XSMM_MAX_WEIGHTS_TEXT
-                               " weights and for the forward on W transposed once a step of layers of at least "
-                               RG_HELD_MIN_OUT_TEXT " outputs and at most " RG_HELD_MAX_WEIGHTS_TEXT
-                               " weights (batches of at least " RG_HELD_MIN_ROWS_TEXT
-                               " rows a worker), openblas elsewhere"
-                             : "auto: openblas (libxsmm is taken on AVX-512 only)";
+        switch (xsmm_isa()) {
+        case RG_ISA_AVX512:
+            return "auto: libxsmm for dX and dW of layers of at most " RG_XSMM_MAX_WEIGHTS_TEXT
+                   " weights and for the forward on W transposed once a step of layers of at least "
+                   RG_HELD_MIN_OUT_TEXT " outputs and at most " RG_HELD_MAX_WEIGHTS_TEXT
+                   " weights (batches of at least " RG_HELD_MIN_ROWS_TEXT " rows a worker), openblas elsewhere";
+        case RG_ISA_AVX2:
+            return "auto: libxsmm for dX of layers of at most " RG_XSMM2_MAX_WEIGHTS_TEXT
+                   " weights and their dW where they have at most " RG_XSMM2_MAX_DW_IN_TEXT
+                   " inputs (the rule for AVX2), openblas elsewhere";
+        default: return "auto: openblas (libxsmm is taken on AVX-512 and AVX2 only)";
+        }
     }
 #endif
 }

@@ -97,7 +97,14 @@ void rg_transpose(const float *src, size_t rows, size_t cols, float *dst);
  * products" for the measurements it comes from). */
 #define RG_XSMM_MAX_WEIGHTS 524288
 #define RG_XSMM_MAX_WEIGHTS_TEXT "524288"
-/* the held forward (rg_sgemm_pick_held): at least this many outputs, at
+/* ... and on AVX2 (gemm.c's essay): LIBXSMM for the products of a layer of
+ * at most this many weights, its weight gradient only where the layer has
+ * at most this many inputs */
+#define RG_XSMM2_MAX_WEIGHTS 50176
+#define RG_XSMM2_MAX_WEIGHTS_TEXT "50176"
+#define RG_XSMM2_MAX_DW_IN 784
+#define RG_XSMM2_MAX_DW_IN_TEXT "784"
+/* the held forward (rg_sgemm_pick_held; AVX-512 alone): at least this many outputs, at
  * most this many weights, at least this many rows a pass */
 #define RG_HELD_MIN_OUT 16
 #define RG_HELD_MIN_OUT_TEXT "16"

@@ -140,8 +140,9 @@ enum opt_kind {
       "log a step event every N steps; 0 = epochs only")                                  \
     X("threads", "N", "train eval predict fed", K_INT, threads, NULL, "BLAS threads")                       \
     X("gemm", "NAME", "train fed", K_ENUM, gemm, "auto|openblas|libxsmm",                     \
-      "matrix-product kernels: auto (LIBXSMM for the gradient products of small layers on AVX-512, and for " \
-      "their forward on the weights transposed once a step where that pays, OpenBLAS elsewhere: a fixed rule, " \
+      "matrix-product kernels: auto (LIBXSMM for the gradient products of small layers on AVX-512 and AVX2, " \
+      "and on AVX-512 for their forward on the weights transposed once a step where that pays, OpenBLAS " \
+      "elsewhere: a fixed rule, " \
       "the same bits run to run), openblas, or libxsmm (wherever it has a kernel); " \
       "--deterministic takes its fixed-order kernel whatever this says") \
     X("workers", "N", "train fed", K_INT, workers, NULL,                                       \

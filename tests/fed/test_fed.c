@@ -246,7 +246,14 @@ static void test_workers(void **state)
 /* SCAFFOLD and FedDyn keep each client's state on every worker and need
  * every client's update: they gather them, and sum in client order, so 1
  * and 3 workers agree bitwise even without --deterministic; a client
- * sampled for the first time starts from zero state. */
+ * sampled for the first time starts from zero state.  FedAdam agrees to
+ * float order only, and its server step (server-lr 1, each coordinate's
+ * averaged update over sqrt(v) + 0.001) moves a coordinate whose update is
+ * near 0 by far more than the update's rounding: within 1e-3, a
+ * thousandth of one server step.  (It was 1e-4: on an AVX2 CPU, where auto
+ * takes LIBXSMM's AVX2 code for these small layers, 1 and 3 workers
+ * differed by 1.8e-4 at seed 1; by 2e-6 to 5e-5 at seeds 1-4 with
+ * OpenBLAS and up to 1.8e-4 with LIBXSMM.) */
 static void test_stateful_workers(void **state)
 {
     (void)state;
@@ -256,7 +263,7 @@ static void test_stateful_workers(void **state)
         run b = train_with((const char *[]){ SKEWED, "algo", algos[i], "rounds", "4", "workers", "3", NULL });
         run avg = train_with((const char *[]){ SKEWED, "rounds", "4", NULL });
         if (i < 2) assert_true(same_bits(&a, &b));
-        else assert_true(max_diff(&a, &b) < 1e-4);
+        else assert_true(max_diff(&a, &b) < 1e-3);
         assert_false(same_bits(&a, &avg));
         free(a.params);
         free(b.params);

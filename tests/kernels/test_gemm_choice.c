@@ -15,11 +15,16 @@ static void fill(float *a, size_t n, uint64_t k)
     for (size_t i = 0; i < n; i++) a[i] = rg_rng_uniform(k, RG_RNG_USER, 0, i) * 2.0f - 1.0f;
 }
 
+/* the instruction sets the rule tells apart */
+#define X512 RG_ISA_AVX512
+#define X2 RG_ISA_AVX2
+#define OLD RG_ISA_OLDER
+
 /* OpenBLAS, or the reference kernel in a build without it (make
  * test-numerics' build-refgemm) */
 static rg_kernel ob(void)
 {
-    return rg_sgemm_pick(RG_GEMM_OPENBLAS, 1, 0, 0, 1, 1, 1, 1.0f, 0.0f);
+    return rg_sgemm_pick(RG_GEMM_OPENBLAS, X512, 0, 0, 1, 1, 1, 1.0f, 0.0f);
 }
 /* LIBXSMM when the build has it, else what the build has (the rule's
  * answer where it would take LIBXSMM) */
@@ -29,36 +34,86 @@ static void test_rule(void **state)
 {
     const rg_gemm A = RG_GEMM_AUTO;
     /* the reference model (784-64-10, batch 32): forward, dW, dX, dW */
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 1, 32, 64, 784, 1.0f, 1.0f), ob());   /* no kernel */
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 64, 784, 32, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 10, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 10, 64, 32, 1.0f, 1.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 1, 32, 64, 784, 1.0f, 1.0f), ob());   /* no kernel */
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 64, 784, 32, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 32, 64, 10, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 10, 64, 32, 1.0f, 1.0f), xsmm());
     /* the 1024-wide model: its 1024 x 1024 and 1024 x 784 layers take
      * OpenBLAS, its last (10 outputs) LIBXSMM */
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 1024, 1024, 128, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 1024, 784, 128, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 128, 1024, 10, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 10, 1024, 128, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 1024, 1024, 128, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 1024, 784, 128, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 128, 1024, 10, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 10, 1024, 128, 1.0f, 0.0f), xsmm());
     /* a 784 x 512 layer (401,408 weights) takes LIBXSMM; the bound, on
      * both layouts: 512 x 1024 weights in, 513 x 1024 out */
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 512, 784, 64, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 512, 1024, 7, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 0, 513, 1024, 7, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 7, 1024, 512, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 7, 1024, 513, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 512, 784, 64, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 512, 1024, 7, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 513, 1024, 7, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 7, 1024, 512, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 7, 1024, 513, 1.0f, 0.0f), ob());
     /* what LIBXSMM's kernels cannot do: alpha != 1, beta not 0 or 1, B transposed */
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 10, 0.5f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 10, 1.0f, 0.5f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 1, 1, 1, 32, 64, 10, 1.0f, 0.0f), ob());
-    /* no AVX-512: OpenBLAS everywhere (the rule was measured on AVX-512) */
-    assert_int_equal(rg_sgemm_pick(A, 0, 0, 0, 32, 64, 10, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(A, 0, 1, 0, 64, 784, 32, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 32, 64, 10, 0.5f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 32, 64, 10, 1.0f, 0.5f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 1, 32, 64, 10, 1.0f, 0.0f), ob());
+    /* older than AVX2: OpenBLAS everywhere (the rule was measured on AVX-512 and AVX2) */
+    assert_int_equal(rg_sgemm_pick(A, OLD, 0, 0, 32, 64, 10, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, OLD, 1, 0, 64, 784, 32, 1.0f, 0.0f), ob());
     /* openblas: every product; libxsmm: wherever it has a kernel, any size */
-    assert_int_equal(rg_sgemm_pick(RG_GEMM_OPENBLAS, 1, 1, 0, 64, 784, 32, 1.0f, 0.0f), ob());
-    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, 1, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, 0, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), xsmm());
-    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, 1, 0, 1, 32, 64, 784, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(RG_GEMM_OPENBLAS, X512, 1, 0, 64, 784, 32, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, X512, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, OLD, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, X512, 0, 1, 32, 64, 784, 1.0f, 0.0f), ob());
+}
+
+/* AVX2 (LIBXSMM's code for it, on AMD Zen 3; README "Matrix products"):
+ * LIBXSMM for the products of layers of at most 50,176 weights, a weight
+ * gradient only where the layer has at most 784 inputs; OpenBLAS above. */
+static void test_rule_avx2(void **state)
+{
+    const rg_gemm A = RG_GEMM_AUTO;
+    /* the reference model (784-64-10, batch 32): dW, dX, dW; the forward has no kernel */
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 1, 32, 64, 784, 1.0f, 1.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 64, 784, 32, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 32, 64, 10, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 10, 64, 32, 1.0f, 1.0f), xsmm());
+    /* the 1024-wide model: OpenBLAS but for its last layer's dX (its dW
+     * has 1024 inputs) */
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 1024, 784, 128, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 1024, 1024, 128, 1.0f, 1.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 128, 1024, 10, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 10, 1024, 128, 1.0f, 1.0f), ob());
+    /* the 256-wide model's 256 x 256 layer (65,536 weights), under
+     * AVX-512's bound, over AVX2's; its last layer under it */
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 64, 256, 256, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 256, 256, 64, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X512, 1, 0, 256, 256, 64, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 64, 256, 10, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 10, 256, 64, 1.0f, 1.0f), xsmm());
+    /* the bounds: 50,176 weights in, 50,177 out, both layouts; 784 inputs
+     * of a weight gradient in, 785 out (its input gradient stays in) */
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 64, 784, 7, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 49, 1024, 7, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 1, 50177, 7, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 7, 784, 64, 1.0f, 0.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 7, 50177, 1, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 10, 784, 128, 1.0f, 1.0f), xsmm());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 10, 785, 128, 1.0f, 1.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 128, 785, 10, 1.0f, 0.0f), xsmm());
+    /* what LIBXSMM's kernels cannot do, as on AVX-512 */
+    assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 32, 64, 10, 0.5f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(A, X2, 1, 1, 32, 64, 10, 1.0f, 0.0f), ob());
+    /* openblas and libxsmm as everywhere */
+    assert_int_equal(rg_sgemm_pick(RG_GEMM_OPENBLAS, X2, 1, 0, 64, 784, 32, 1.0f, 0.0f), ob());
+    assert_int_equal(rg_sgemm_pick(RG_GEMM_LIBXSMM, X2, 0, 0, 128, 1024, 1024, 1.0f, 0.0f), xsmm());
+    /* the batch takes no part on AVX2 either */
+    for (int rows = 1; rows <= 4096; rows = rows * 3 + 1) {
+        assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 64, 784, rows, 1.0f, 1.0f), xsmm());
+        assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, rows, 1024, 10, 1.0f, 0.0f), xsmm());
+        assert_int_equal(rg_sgemm_pick(A, X2, 1, 0, 10, 1024, rows, 1.0f, 1.0f), ob());
+        assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, rows, 256, 256, 1.0f, 0.0f), ob());
+    }
 }
 
 /* The batch (M of a plain product, K of a transposed first operand) takes
@@ -68,12 +123,12 @@ static void test_rule_ignores_the_batch(void **state)
     const int layers[][2] = { {784, 64}, {64, 10}, {784, 1024}, {1024, 1024}, {1024, 10}, {784, 512}, {600, 900} };
     for (size_t l = 0; l < sizeof layers / sizeof *layers; l++) {
         int in = layers[l][0], out = layers[l][1];
-        rg_kernel dx = rg_sgemm_pick(RG_GEMM_AUTO, 1, 0, 0, 128, in, out, 1.0f, 0.0f);
-        rg_kernel dw = rg_sgemm_pick(RG_GEMM_AUTO, 1, 1, 0, out, in, 128, 1.0f, 1.0f);
+        rg_kernel dx = rg_sgemm_pick(RG_GEMM_AUTO, X512, 0, 0, 128, in, out, 1.0f, 0.0f);
+        rg_kernel dw = rg_sgemm_pick(RG_GEMM_AUTO, X512, 1, 0, out, in, 128, 1.0f, 1.0f);
         assert_int_equal(dx, dw);
         for (int rows = 1; rows <= 4096; rows = rows * 3 + 1) {
-            assert_int_equal(rg_sgemm_pick(RG_GEMM_AUTO, 1, 0, 0, rows, in, out, 1.0f, 0.0f), dx);
-            assert_int_equal(rg_sgemm_pick(RG_GEMM_AUTO, 1, 1, 0, out, in, rows, 1.0f, 1.0f), dw);
+            assert_int_equal(rg_sgemm_pick(RG_GEMM_AUTO, X512, 0, 0, rows, in, out, 1.0f, 0.0f), dx);
+            assert_int_equal(rg_sgemm_pick(RG_GEMM_AUTO, X512, 1, 0, out, in, rows, 1.0f, 1.0f), dw);
         }
     }
 }
@@ -86,26 +141,33 @@ static void test_held_rule(void **state)
     const rg_gemm A = RG_GEMM_AUTO;
     int x = rg_sgemm_has_libxsmm();   /* without LIBXSMM nothing is held */
     /* the reference model at batch 32: its 784 -> 64 layer, not its 64 -> 10 (10 outputs) */
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 64, 784, 32, 1.0f), x);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 10, 64, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 64, 784, 32, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 10, 64, 32, 1.0f), 0);
     /* the bounds: 16 outputs, 65,536 weights, 32 rows a pass */
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 16, 32, 32, 1.0f), x);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 15, 32, 32, 1.0f), 0);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 256, 256, 32, 0.0f), x);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 256, 257, 32, 0.0f), 0);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 64, 784, 31, 1.0f), 0);   /* 2 workers at batch 32: 16 rows */
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 64, 784, 4096, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 16, 32, 32, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 15, 32, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 256, 256, 32, 0.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 256, 257, 32, 0.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 64, 784, 31, 1.0f), 0);   /* 2 workers at batch 32: 16 rows */
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 64, 784, 4096, 1.0f), x);
     /* the 1024-wide model: none (its big layers over the bound, its last 10 outputs) */
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 1024, 784, 128, 1.0f), 0);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 1024, 1024, 128, 1.0f), 0);
-    assert_int_equal(rg_sgemm_pick_held(A, 1, 10, 1024, 128, 1.0f), 0);
-    /* no AVX-512, --gemm openblas: never; --gemm libxsmm: whenever LIBXSMM has the kernel */
-    assert_int_equal(rg_sgemm_pick_held(A, 0, 64, 784, 32, 1.0f), 0);
-    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_OPENBLAS, 1, 64, 784, 32, 1.0f), 0);
-    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, 1, 1024, 1024, 8, 1.0f), x);
-    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, 0, 10, 64, 1, 0.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 1024, 784, 128, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 1024, 1024, 128, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X512, 10, 1024, 128, 1.0f), 0);
+    /* AVX2: auto holds nothing (the held forward lost on the reference
+     * model's first layer, whose plain product the rule gives LIBXSMM there) */
+    assert_int_equal(rg_sgemm_pick_held(A, X2, 64, 784, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X2, 64, 784, 4096, 0.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(A, X2, 16, 32, 32, 1.0f), 0);
+    if (x) assert_int_equal(rg_sgemm_pick(A, X2, 0, 0, 32, 64, 784, 1.0f, 1.0f), RG_KERNEL_LIBXSMM);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, X2, 64, 784, 32, 1.0f), x);
+    /* older, --gemm openblas: never; --gemm libxsmm: whenever LIBXSMM has the kernel */
+    assert_int_equal(rg_sgemm_pick_held(A, OLD, 64, 784, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_OPENBLAS, X512, 64, 784, 32, 1.0f), 0);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, X512, 1024, 1024, 8, 1.0f), x);
+    assert_int_equal(rg_sgemm_pick_held(RG_GEMM_LIBXSMM, OLD, 10, 64, 1, 0.0f), x);
     /* held, the product X (W^T) is what the rule gives LIBXSMM */
-    if (x) assert_int_equal(rg_sgemm_pick(A, 1, 0, 0, 32, 64, 784, 1.0f, 1.0f), RG_KERNEL_LIBXSMM);
+    if (x) assert_int_equal(rg_sgemm_pick(A, X512, 0, 0, 32, 64, 784, 1.0f, 1.0f), RG_KERNEL_LIBXSMM);
     /* the fixed-order mode holds on its own (every layer, --deterministic's passes) */
     rg_sgemm_set_fixed(1);
     assert_int_equal(rg_sgemm_held_forward(64, 784, 32, 1.0f), 0);
@@ -215,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rule),
+        cmocka_unit_test(test_rule_avx2),
         cmocka_unit_test(test_rule_ignores_the_batch),
         cmocka_unit_test(test_held_rule),
         cmocka_unit_test(test_set_choice),
