@@ -782,11 +782,15 @@ static void penalty_lanes(const float *restrict w, size_t lo, size_t hi, rg_v16 
     }
 }
 
-/* The lanes added in double, then the elements past the last 16. */
-static void penalty_finish(const float *restrict w, size_t cnt, rg_v16 a1, rg_v16 a2, double *s1, double *s2)
+/* The lanes added in double, then the elements past the last 16.  (The
+ * lanes by pointer: a 64-byte vector argument changes the ABI on a CPU
+ * without AVX-512, which -Wpsabi, an error with -Werror, says of every
+ * build that does not inline this, Debug's: make test-tsan's.) */
+static void penalty_finish(const float *restrict w, size_t cnt, const rg_v16 *a1, const rg_v16 *a2, double *s1,
+                           double *s2)
 {
     double t1 = 0.0, t2 = 0.0;
-    for (int j = 0; j < 16; j++) { t1 += a1[j]; t2 += a2[j]; }
+    for (int j = 0; j < 16; j++) { t1 += (*a1)[j]; t2 += (*a2)[j]; }
     for (size_t i = cnt / 16 * 16; i < cnt; i++) { t1 += fabsf(w[i]); t2 += (double)w[i] * w[i]; }
     *s1 = t1;
     *s2 = t2;
@@ -796,7 +800,7 @@ static void penalty_sums(const float *restrict w, size_t cnt, double *s1, double
 {
     rg_v16 a1 = {0}, a2 = {0};
     penalty_lanes(w, 0, cnt / 16 * 16, &a1, &a2);
-    penalty_finish(w, cnt, a1, a2, s1, s2);
+    penalty_finish(w, cnt, &a1, &a2, s1, s2);
 }
 
 /* The penalty of one layer's kernel; its gradient is added to g (acc) or
@@ -864,7 +868,7 @@ static double penalty_span_measured(const rg_layer *L, const float *restrict w, 
         measure(acc, g + c0, c1 - c0);
     }
     double s1, s2;
-    penalty_finish(w, cnt, a1, a2, &s1, &s2);
+    penalty_finish(w, cnt, &a1, &a2, &s1, &s2);
     return (double)l1 * s1 + (double)l2 * s2;
 }
 
