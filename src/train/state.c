@@ -506,7 +506,8 @@ static rg_status load_one(const char *path, const rg_config *c, rg_model *m, rg_
     if (ck->n.has_best) tb = need(st, "train.best", RG_ST_F32, P, &s);
     const rg_st_tensor *tl = need(st, "train.lambda", RG_ST_F64, W, &s);
     const rg_st_tensor *tw = rg_st_find(st, "train.workers");
-    size_t wa = tw && tw->ndim == 2 && tw->shape[1] == WA_OLD_N ? WA_OLD_N : WA_N;   /* a checkpoint before WA_ABS */
+    size_t wa = WA_N;   /* a checkpoint before WA_ABS, or before WA_BYTES: shorter rows */
+    if (tw && tw->ndim == 2 && (tw->shape[1] == WA_OLD_N || tw->shape[1] == WA_OLD2_N)) wa = (size_t)tw->shape[1];
     tw = need(st, "train.workers", RG_ST_F64, W * wa, &s);
     if (s == RG_OK) s = read_fed(st, P, ck);
     if (s == RG_OK) s = rg_model_load_st(m, st);   /* checks finiteness too */

@@ -75,9 +75,13 @@ typedef struct rg_sums {
 
 /* per-worker figures of the epoch in progress: a row of wacc (regression:
  * WA_CORRECT 0, the output's absolute and squared errors in WA_ABS and
- * WA_SQ; checkpoints before those two hold rows of WA_OLD_N) */
-enum { WA_SAMPLES, WA_LOSS, WA_CORRECT, WA_DIV_SUM, WA_DIV_COUNT, WA_ABS, WA_SQ, WA_N };
+ * WA_SQ; WA_BYTES and WA_DENSE the bytes the exchange sent at some steps
+ * only and what an uncompressed one would have sent, so that a resumed
+ * epoch's bytes_sent and compression count the whole epoch.  Checkpoints
+ * before those hold rows of WA_OLD_N or WA_OLD2_N: the rest read as 0) */
+enum { WA_SAMPLES, WA_LOSS, WA_CORRECT, WA_DIV_SUM, WA_DIV_COUNT, WA_ABS, WA_SQ, WA_BYTES, WA_DENSE, WA_N };
 #define WA_OLD_N WA_ABS
+#define WA_OLD2_N WA_BYTES
 
 typedef struct rg_run_state {
     rg_counters n;

@@ -431,6 +431,8 @@ static rg_status checkpoint(worker *w)
     /* the previous write is done (and good) before its buffers are reused;
      * the all-reduce below keeps every other worker out of them till then */
     if (w->g == 0) st = rg_writer_wait(r->writer, r->log);
+    w->mine[WA_BYTES] = w->s->bytes;   /* the epoch's so far, for a resumed run's figures */
+    w->mine[WA_DENSE] = w->s->dense;
     memset(w->wacc, 0, (size_t)w->W * WA_N * sizeof *w->wacc);
     memcpy(w->wacc + (size_t)w->g * WA_N, w->mine, sizeof w->mine);
     if (st == RG_OK && w->W > 1) st = rg_comm_allreduce_f64(w->comm, w->wacc, (size_t)w->W * WA_N, RG_REDUCE_SUM);
@@ -474,7 +476,10 @@ static rg_status epoch_begin(worker *w, int epoch, int resumed)
     w->t_epoch = rg_now();
     w->t_ckpt = 0.0;
     w->s->comm_seconds = 0.0;
-    w->s->bytes = w->s->dense = 0.0;
+    /* a resumed epoch's bytes go on from the checkpoint's (its time and
+     * staleness counts are this process's: README, Log format) */
+    w->s->bytes = resumed ? w->mine[WA_BYTES] : 0.0;
+    w->s->dense = resumed ? w->mine[WA_DENSE] : 0.0;
     memset(w->s->staleness, 0, sizeof w->s->staleness);
     w->samples_t0 = resumed ? w->st.n.epoch_samples : 0;
     if (!resumed) {

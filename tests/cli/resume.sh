@@ -38,7 +38,7 @@ run_case() {
   shift 3
   local d="$dir/$name"
   mkdir -p "$d"
-  "$regula" train "$@" "${every[@]}" --checkpoint-dir "$d/a" --save "$d/full.st" > /dev/null 2> "$d/full.err" ||
+  "$regula" train "$@" "${every[@]}" --checkpoint-dir "$d/a" --save "$d/full.st" --log "$d/full.jsonl" > /dev/null 2> "$d/full.err" ||
     { bad "$name: the uninterrupted run failed: $(cat "$d/full.err")"; return; }
   (RG_TEST_CRASH=$crash exec "$regula" train "$@" "${every[@]}" --checkpoint-dir "$d/b" --save "$d/part.st" > /dev/null 2> "$d/crash.err")
   local rc=$?
@@ -49,6 +49,14 @@ run_case() {
   if ! grep -q '"event":"resume"' "$d/res.jsonl" && [ "$crash" != "step:1" ]; then bad "$name: no resume event in the log"; return; fi
   if ! cmp -s "$d/full.st" "$d/part.st"; then bad "$name: final weights differ after a kill at $crash"; return; fi
   if ls "$d/b" | grep -q tmp; then bad "$name: a temporary file was left in the checkpoint directory"; return; fi
+  # the resumed epoch's samples, bytes sent and compression count the whole
+  # epoch, as the uninterrupted run's do (its times are this process's)
+  local counts='select(.event == "epoch") | [.epoch, .samples, .bytes_sent, .compression]'
+  if [ -z "$rextra" ] && ! grep -Fxf <(jq -c "$counts" "$d/full.jsonl") <(jq -c "$counts" "$d/res.jsonl") |
+      cmp -s - <(jq -c "$counts" "$d/res.jsonl"); then
+    bad "$name: the resumed run's epoch counts differ: $(jq -c "$counts" "$d/res.jsonl" | head -2) against $(jq -c "$counts" "$d/full.jsonl")"
+    return
+  fi
   if [ -n "$rextra" ]; then
     # another worker count: its per-worker figures have another shape, so
     # the weights are compared, with a run that always had the new count too

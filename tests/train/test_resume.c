@@ -145,8 +145,9 @@ static void resign(const char *path)
 }
 
 /* Rewrites the checkpoint at path as one written before the regression
- * columns: "train.workers" [W, WA_OLD_N], the rest as it was. */
-static void narrow_workers(const char *path)
+ * columns ("train.workers" [W, WA_OLD_N]) or before the byte counts
+ * ([W, WA_OLD2_N]): cols columns, the rest as it was. */
+static void narrow_workers(const char *path, size_t cols)
 {
     rg_st *st;
     assert_int_equal(rg_st_read(path, &st), RG_OK);
@@ -162,8 +163,8 @@ static void narrow_workers(const char *path)
         if (strcmp(t->name, "train.workers")) continue;
         assert_true(t->shape[0] <= 4 && t->shape[1] == WA_N);
         for (size_t k = 0; k < t->shape[0]; k++)
-            memcpy(rows + k * WA_OLD_N, (const char *)t->data + k * WA_N * sizeof(double), WA_OLD_N * sizeof(double));
-        in[i].shape[1] = WA_OLD_N;
+            memcpy(rows + k * cols, (const char *)t->data + k * WA_N * sizeof(double), cols * sizeof(double));
+        in[i].shape[1] = cols;
         in[i].data = rows;
     }
     for (size_t j = 0; j < nm; j++) rg_st_meta_at(st, j, &kv[2 * j], &kv[2 * j + 1]);
@@ -172,11 +173,11 @@ static void narrow_workers(const char *path)
     resign(path);
 }
 
-/* A checkpoint of the format before regression's figures (train.workers
- * of WA_OLD_N columns) resumes to the same bits. */
-static void test_old_worker_rows(void **state)
+/* A checkpoint of a format before regression's figures (train.workers
+ * of WA_OLD_N columns) or before the byte counts (WA_OLD2_N) resumes to
+ * the same bits. */
+static void old_worker_rows(size_t cols)
 {
-    (void)state;
     float whole[64], resumed[64];
     char *ref = rgt_tmpdir(), *dir = rgt_tmpdir();
     rg_config c;
@@ -186,10 +187,10 @@ static void test_old_worker_rows(void **state)
     assert_int_equal(rg_config_set(&c, "resume", dir), RG_OK);
     assert_int_equal(rg_config_set(&c, "epochs", "1"), RG_OK);
     assert_int_equal(train(&c, NULL), RG_OK);   /* checkpoint 4 */
-    narrow_workers(rgt_path(dir, "ckpt-000000000004.safetensors"));
+    narrow_workers(rgt_path(dir, "ckpt-000000000004.safetensors"), cols);
     rg_st *st;
     assert_int_equal(rg_st_read(rgt_path(dir, "ckpt-000000000004.safetensors"), &st), RG_OK);
-    assert_int_equal(rg_st_find(st, "train.workers")->shape[1], WA_OLD_N);
+    assert_int_equal(rg_st_find(st, "train.workers")->shape[1], cols);
     rg_st_free(st);
     assert_int_equal(rg_config_set(&c, "epochs", "2"), RG_OK);
     assert_int_equal(train(&c, resumed), RG_OK);
@@ -198,6 +199,18 @@ static void test_old_worker_rows(void **state)
     rgt_rmtree(ref);
     free(dir);
     free(ref);
+}
+
+static void test_old_worker_rows(void **state)
+{
+    (void)state;
+    old_worker_rows(WA_OLD_N);
+}
+
+static void test_old2_worker_rows(void **state)
+{
+    (void)state;
+    old_worker_rows(WA_OLD2_N);
 }
 
 static char g_warned[2048];
@@ -407,6 +420,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_old_worker_rows),
+        cmocka_unit_test(test_old2_worker_rows),
         cmocka_unit_test(test_nonfinite_state_is_damage),
         cmocka_unit_test(test_fed_state),
         cmocka_unit_test(test_checkpoint_before_flags),
