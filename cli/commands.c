@@ -21,7 +21,9 @@ static const cli_opt g_plot_opts[] = {
     {"what", 0, "WHAT",
      "curves (loss and accuracy, or MAE for regression logs, per epoch, train and validation), workers (lambda, samples and "
      "comm share per worker), or any field's name (default: curves)"},
-    {"y", 0, "FIELD[,FIELD...]", "fields along y, each a series per file (and per worker for per-worker fields); repeatable"},
+    {"y", 0, "FIELD[,FIELD...]", "fields along y, each a series per file (and per worker for the per-worker fields samples, "
+     "worker_loss, lambda, compute_seconds, comm_seconds, bytes_sent, comm_share; per staleness level 0, 1, ... "
+     "for staleness); repeatable"},
     {"x", 0, "FIELD",
      "field along x (default: the counter of the y field's events: epoch or step); with a field of the end "
      "event on the other axis, one point per file"},

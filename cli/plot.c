@@ -44,6 +44,7 @@ static const char *describe(const char *name)
         {"comm_seconds", "communication per epoch (s)"}, {"bytes_sent", "bytes sent per epoch"},
         {"bytes", "bytes sent, all workers, since the start"},
         {"comm_share", "share of the epoch in communication"},
+        {"staleness", "pushes per epoch"},
     };
     const char *dot = strchr(name, '.');
     const char *base = dot ? dot + 1 : name;
@@ -121,9 +122,23 @@ static const char *default_x(const rl_field *y)
     return NULL;
 }
 
-/* Per-worker fields on both axes must have as many workers. */
+/* A field whose values are per staleness level (ps's pushes that read
+ * weights 0, 1, ... steps stale), not per worker: the log leaves out the
+ * levels above the largest seen, which are 0. */
+static int by_level(const rl_field *f)
+{
+    const char *dot = strchr(f->name, '.');
+    return f->kind == RL_RAW && !strcmp(dot ? dot + 1 : f->name, "staleness");
+}
+
+/* Per-worker fields on both axes must have as many workers; a field per
+ * staleness level pairs with no other array. */
 static int widths_agree(const rl_run *run, pairing *pr)
 {
+    if ((by_level(&pr->x) || by_level(&pr->y)) && pr->x.width > 1 && pr->y.width > 1)
+        return cli_error(CLI_USAGE, "%s: '%s' and '%s': staleness counts pushes per staleness level, not per "
+                         "worker; plot it against a field with one value per event (epoch, bytes, time)",
+                         run->path, pr->x.name, pr->y.name);
     if (pr->x.width > 1 && pr->y.width > 1 && pr->x.width != pr->y.width)
         return cli_error(CLI_FILE, "%s: '%s' has %zu values per event and '%s' has %zu", run->path, pr->x.name,
                          pr->x.width, pr->y.name, pr->y.width);
@@ -169,6 +184,7 @@ static int fill(plot_req *q, const pairing *pr, size_t k, fig_series *s)
     for (size_t i = 0; i < n; i++) {
         size_t ix = pr->same ? i : pr->x.t->n - 1, iy = pr->same ? i : pr->y.t->n - 1;
         double x = rl_value(&pr->x, ix, kx), y = rl_value(&pr->y, iy, ky);
+        if (by_level(&pr->y) && isnan(y) && rl_value(&pr->y, iy, 0) >= 0) y = 0.0;   /* a level above those seen */
         if (rl_value_nonfinite(&pr->x, ix, kx) || rl_value_nonfinite(&pr->y, iy, ky)) q->nonfinite++;
         if (!isfinite(x)) continue;
         if (q->logy && y <= 0) {
@@ -203,14 +219,16 @@ static int validates_on_test(const rl_run *run)
     return cJSON_IsString(v) && !strcmp(v->valuestring, "test");
 }
 
-static void label(const plot_req *q, size_t r, const char *role, size_t width, size_t k, char *buf, size_t cap)
+static void label(const plot_req *q, size_t r, const char *role, const pairing *pr, size_t k, char *buf, size_t cap)
 {
+    int level = by_level(&pr->y) || by_level(&pr->x);
     size_t len = 0;
     buf[0] = 0;
     if (role && !strcmp(role, "validation") && validates_on_test(&q->runs[r])) role = "test (validation)";
     if (q->nruns > 1) len += (size_t)snprintf(buf, cap, "%s", q->labels[r]);
     if (role && len < cap) len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? " " : "", role);
-    if (width > 1 && len < cap) snprintf(buf + len, cap - len, "%sworker %zu", len ? " " : "", k);
+    if ((pr->width > 1 || level) && len < cap)
+        snprintf(buf + len, cap - len, "%s%s %zu", len ? " " : "", level ? "staleness" : "worker", k);
     if (!buf[0]) snprintf(buf, cap, "%s", q->labels[r]);
 }
 
@@ -225,7 +243,7 @@ static int add_series(plot_req *q, fig_panel *p, size_t r, const char *xname, co
     for (size_t k = 0; k < pr.width && !code; k++) {
         fig_series *s = series_new(p);
         if (!s) return cli_error(CLI_OTHER, "out of memory");
-        label(q, r, lk.role, pr.width, k, s->label, sizeof s->label);
+        label(q, r, lk.role, &pr, k, s->label, sizeof s->label);
         s->color = lk.color > 0 ? lk.color : lk.color < 0 ? (int)k + 1 : (int)p->ns;
         s->dash = lk.dash;
         code = fill(q, &pr, k, s);

@@ -73,6 +73,16 @@ check "curves pdf: %PDF ... %%EOF" is_pdf "$T/c1.pdf"
 run 0 -- "$REGULA" plot "$T/a.jsonl" --what lambda -o "$T/l.svg"
 check "lambda of 2 workers: 2 series" test "$(series "$T/l.svg")" -eq 2
 check "lambda legends name the workers" test "$(legends "$T/l.svg" | tr '\n' '|')" = "worker 0|worker 1|"
+# staleness is a count per staleness level (0..K), not per worker
+run 0 -- "$REGULA" train "${COMMON[@]}" --workers 3 --strategy ps --staleness 4 --log "$T/ps.jsonl" || exit 1
+levels=$(jq -s '[.[] | select(.event == "epoch") | .staleness | length] | max' "$T/ps.jsonl")
+want=$(seq 0 $((levels - 1)) | sed 's/^/staleness /' | tr '\n' '|')
+run 0 -- "$REGULA" plot "$T/ps.jsonl" --y staleness -o "$T/st.svg"
+check "staleness of K = 4: a series per level seen ($levels), not per worker" test "$(series "$T/st.svg")" -eq "$levels"
+check "staleness legends name the levels ($want)" test "$(legends "$T/st.svg" | tr '\n' '|')" = "$want"
+check "the highest staleness level has a point per epoch (0 where not seen)" test "$(points "$levels" "$T/st.svg")" -eq 3
+run 2 -- "$REGULA" plot "$T/ps.jsonl" --y staleness --x samples -o "$T/st2.svg"
+check "staleness against a per-worker field is refused, saying why" grep -q 'per staleness level, not per worker' "$T/err"
 run 0 -- "$REGULA" plot "$T/a.jsonl" --what lambda -o "$T/l.pdf"
 check "lambda pdf" is_pdf "$T/l.pdf"
 run 0 -- "$REGULA" plot "$T/a.jsonl" "$T/b.jsonl" --what workers -o "$T/w.svg"
