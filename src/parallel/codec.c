@@ -84,12 +84,13 @@ rg_status rg_codec_parse_at(const char *text, const char *ef, rg_codec_spec *out
 
 double rg_codec_ring(const rg_codec *c, size_t n)
 {
-    return 2.0 * (double)(c->world - 1) / (double)c->world * (double)n * sizeof(float);
+    int W = c->counted ? c->counted : c->world;
+    return 2.0 * (double)(W - 1) / (double)W * (double)n * sizeof(float);
 }
 
 rg_status rg_codec_gather(rg_codec *c, double *bytes)
 {
-    *bytes += (double)(c->world - 1) * (double)c->msg_n * sizeof(float);
+    *bytes += (double)((c->counted ? c->counted : c->world) - 1) * (double)c->msg_n * sizeof(float);
     if (c->world == 1) {
         memcpy(c->all, c->msg, c->msg_n * sizeof(float));
         return RG_OK;
@@ -130,6 +131,7 @@ rg_status rg_codec_create(const rg_codec_spec *spec, size_t n, const rg_codec_bl
     if (!c) return rg_error(RG_ENOMEM, "out of memory: --compress");
     *c = (rg_codec){ .kind = kind_of(spec->kind), .spec = *spec, .comm = comm, .rank = rg_comm_rank(comm),
                      .world = rg_comm_size(comm), .n = n, .seed = seed, .blocks = blocks, .nblocks = nblocks };
+    c->counted = c->world > 1 ? c->world : 2;
     return finish_create(c, out);
 }
 

@@ -69,7 +69,9 @@ void rg_codec_free(rg_codec *c);
 /* g (n floats, this worker's gradient) becomes the sum over workers of the
  * decoded messages; step keys the random draws.  *bytes gains what this
  * worker handed to collectives (indices included), *dense what an
- * uncompressed all-reduce would have. */
+ * uncompressed all-reduce would have; a world of one worker, which hands
+ * nothing over but still codes g, counts what it would send to a second,
+ * so that its log shows the codec at work. */
 rg_status rg_codec_reduce(rg_codec *c, float *g, uint64_t step, double *bytes, double *dense);
 /* A worker's codec for messages sent point to point (a parameter
  * server's pushes), in nparts parts: part j codes [cut[j], cut[j+1]) of

@@ -27,6 +27,8 @@ struct rg_codec {
     rg_codec_spec spec;
     rg_comm *comm;
     int rank, world;
+    int counted;                /* the world its bytes are counted for: world, or 2
+                                   for one worker (rg_codec_reduce); 0 split: world */
     int part;                   /* a split codec's part: its draws' key */
     rg_codec **parts;           /* a split codec (rg_codec_create_split): */
     size_t *cut;                /* part j codes [cut[j], cut[j+1]) */

@@ -163,4 +163,14 @@ check "train --load: --init or --resume" has "--load is not an option of 'train'
 run 0 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --optimizer Adam --partition IID --progress LINES -q
 check "--optimizer Adam: taken" has '^train_loss' "$T/out"
 
+# --- one all-reduce worker with --compress: nothing is exchanged, but the
+# codec still codes each gradient, so the log shows it (what a second
+# worker would receive, and the ratio), as two workers' logs do
+M1=(--data "csv:$T/d.csv" --model "$M" --epochs 1 --batch 16 --lr 0.05 --progress none)
+run 0 -- "$REGULA" train "${M1[@]}" --workers 1 --compress topk:0.1 --log "$T/w1c.jsonl"
+check "one worker --compress topk:0.1: compression logged" test "$(jq -s '[.[] | select(.event == "epoch") | .compression > 1] | all' "$T/w1c.jsonl")" = true
+check "one worker --compress topk:0.1: the bytes it would send logged" test "$(jq -s '[.[] | select(.event == "epoch") | .bytes_sent[0] > 0] | all' "$T/w1c.jsonl")" = true
+run 0 -- "$REGULA" train "${M1[@]}" --workers 1 --log "$T/w1.jsonl"
+check "one worker uncompressed: no bytes sent, no compression" test "$(jq -c 'select(.event == "epoch") | [.bytes_sent, .compression]' "$T/w1.jsonl")" = '[[0],null]'
+
 finish
