@@ -97,6 +97,21 @@ static rg_status check_servers(const rg_run *r)
     return RG_OK;
 }
 
+/* --straggler names a rank that does not train: past the workers, or
+ * one of the ranks that serve (ps's servers, easgd-async's centre). */
+static rg_status straggler_out_of_range(const rg_run *r)
+{
+    int w = r->world, s = r->p->servers;
+    char serve[128] = "";
+    if (s == 1)
+        snprintf(serve, sizeof serve, "; rank %d is the %s, which does not train", w,
+                 r->p->strategy == RG_STRAT_PS ? "server" : "centre");
+    else if (s > 1)
+        snprintf(serve, sizeof serve, "; ranks %d to %d are the servers, which do not train", w, w + s - 1);
+    return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)%s", r->c->straggler, w, w - 1,
+                    serve);
+}
+
 /* Checks that need the data or the worker count. */
 static rg_status check_world(const rg_run *r)
 {
@@ -119,13 +134,11 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--attack labelflip: the data has no class labels to flip (a regression)");
     if (c->deterministic && c->det_shards % r->world && !r->p->fed)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
-    if (r->p->straggler_rank >= r->world)
-        return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)", c->straggler, r->world,
-                        r->world - 1);
     if (r->p->servers) {
         rg_status st = check_servers(r);
         if (st != RG_OK) return st;
     }
+    if (r->p->straggler_rank >= r->world) return straggler_out_of_range(r);
     if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
         return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
                         "mpirun there are %d processes (run it without mpirun, with --workers)", rg_dist_size());
