@@ -22,7 +22,7 @@ if [ -z "${BASE_BIN:-}" ]; then
   [ -x "$old" ] || { echo "ab: could not build $base (see bench/same_bits.sh)" >&2; exit 1; }
 fi
 cores=$(nproc)   # before OMP_NUM_THREADS=1, which GNU nproc obeys
-[ -n "${FORCED:-}" ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+[ "${FORCED:-0}" = 1 ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

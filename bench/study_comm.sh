@@ -27,8 +27,11 @@
 # for `regula plot`; with REUSE_LOGS=1 a run whose log there is complete
 # is read, not run again (a study stopped part-way goes on).  TRAIN_ARGS="--limit 2000" is added to every run (a
 # quick check of the script).  The committed result is docs/study-communication.md
-# (`make study-comm` runs it as committed).
+# (`make study-comm` runs it as committed).  OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are unset, as on a user's machine (these machines set
+# them, and part a sums the epochs' seconds); FORCED=1 keeps the environment's.
 set -euo pipefail
+[ "${FORCED:-0}" = 1 ] || unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 build=${1:?usage: bench/study_comm.sh BUILD_DIR [EPOCHS] [SEEDS]}
 epochs=${2:-10}
 seeds=${3:-1 2 3}

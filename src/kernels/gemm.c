@@ -37,21 +37,22 @@
  *     layers of at most RG_XSMM2_MAX_WEIGHTS (50,176 = 784 x 64) weights,
  *     a weight gradient only where the layer has at most RG_XSMM2_MAX_DW_IN
  *     (784) inputs.  By the medians, LIBXSMM's AVX2 code won every product of the
- *     reference model at 32, 16, 8 and 4 rows (1.6-9x OpenBLAS; the input
- *     gradient of a 784 x 64 layer 1.16x, ahead in 5 runs of 5) and the
- *     last layers' (10 outputs) input gradients (1.4-2.8x); it lost every
- *     product of the 256 x 256 (65,536 weights: 0.81-0.87x) and larger
- *     layers (0.29-0.84x), and the 784 x 80 layer's input gradient in 4
- *     runs of 5 (62,720 weights: 0.98x; its weight gradient won, 1.54x);
- *     the weight gradient of 10 outputs won at 784 inputs (1.45x at 128
- *     rows) and lost at 1024 (0.62x);
+ *     reference model at 32, 16 and 8 rows (1.6-4.9x OpenBLAS; 4.6-8x at
+ *     4; the input gradient of a 784 x 64 layer 1.16x, ahead in 5 runs of
+ *     5) and the other models' last layers' (10 outputs) input gradients
+ *     (1.4-2.8x); at 32 rows and more it lost every product of the
+ *     256 x 256 (65,536 weights: 0.81-0.87x) and larger layers
+ *     (0.29-0.84x), and the 784 x 80 layer's input gradient in 4 runs of
+ *     5 (62,720 weights: 0.98x; its weight gradient won, 1.54x); the
+ *     weight gradient of 10 outputs won at 256 to 784 inputs (1.50-1.73x
+ *     at 64 rows, 1.45x at 128) and lost at 1024 (0.62x at 128 rows);
  *   - on a CPU older than AVX2 OpenBLAS everywhere: not measured.
  * The batch takes no part in the rule, so every worker's shard of a batch
  * (whatever its rows) takes the kernel the whole batch would, and the
  * log can name each layer's kernels once.  The price: on the 1024 x 1024
  * layer at 32 rows (4 workers) LIBXSMM would have been faster on AVX-512,
  * and on AVX2 the 1024-wide model's last weight gradient at 32 and 16
- * rows (1.14x, ahead in 3 runs of 5; 1.17x).
+ * rows (1.14x, ahead in 3 runs of 5; 1.17x) and its first at 16 (1.62x).
  *
  * The forward X W^T has a LIBXSMM kernel once W is copied transposed: the
  * trainer holds the model over a step's passes (rg_model_hold), and a
