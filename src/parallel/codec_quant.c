@@ -7,8 +7,9 @@
  *   l = L |p_i| / ||p||,  u uniform, keyed (seed, step, worker, i)
  *
  * A message is the norm and one signed byte a value (L <= 127), gathered
- * by every worker and summed in rank order.  Without error feedback by
- * default: it is unbiased already.
+ * by every worker and summed in rank order.  Never with error feedback:
+ * it is unbiased already, and not contractive (its error can be many
+ * times the value), so a residual would grow without bound (codec.c).
  */
 #include "parallel/codec_impl.h"
 #include <math.h>

@@ -177,7 +177,8 @@ enum opt_kind {
       "codec for what workers exchange (gradients; local-sgd, easgd: weights; ps: pushes): none, fp16, bf16, sign, " \
       "topk:RATIO, randk:RATIO, qsgd:LEVELS, powersgd:RANK, dgc:RATIO") \
     X("error-feedback", "WHEN", "train", K_ENUM, error_feedback, "auto|on|off",             \
-      "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd)") \
+      "keep what a compressed message left out for the next step (auto: on for topk, randk, sign, powersgd; " \
+      "refused with qsgd and dgc)") \
     X("compress-update", NULL, "train", K_FLAG, compress_update, NULL,                      \
       "--compress with --optimizer adam: each worker runs Adam on its own gradient and the codec carries its update " \
       "(the optimizer then steps by the workers' mean update)")                              \

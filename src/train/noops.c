@@ -8,7 +8,10 @@
  * is a warning naming the option, its value and what makes it idle, and
  * the run goes on.  An option that asks for what the configuration rules
  * out (--reg-adapt with a global penalty, --compress with another
- * strategy) stays an error, from rg_plan_resolve.
+ * strategy) stays an error, from rg_plan_resolve.  An option that another
+ * requires (--reg-scope local for --compress-update) is not named: the
+ * user cannot drop it.  Nor is an option of a run that will be refused
+ * (--strategy ps with one worker): the refusal is what to act on.
  *
  * Invariant: each rule is one row of a table, read in the option table's
  * order of ideas; an option is named once, by its first rule that holds.
@@ -63,6 +66,13 @@ char *rg_config_noops(const rg_config *c, int processes)
     int iid = !strcmp(c->partition, "iid"), csv = is_csv(c->data) || is_csv(c->test_data) || is_csv(c->input);
     int local = !strcmp(c->strategy, "local-sgd"), easgd = !strncmp(c->strategy, "easgd", 5);   /* and easgd-async */
     int fed = c->clients > 0;
+    /* easgd ties even one worker to a centre that follows it (the model
+     * out is the centre); ps and easgd-async with one worker are refused
+     * (rg_train: no rank is left to train), and a refused run is not warned */
+    int combines = !strcmp(c->strategy, "local-sgd") || !strcmp(c->strategy, "hogwild");
+    int hogwild = !strcmp(c->strategy, "hogwild");
+    /* --compress-update and --reg-adapt need --reg-scope local, even where it changes nothing */
+    int scope_needed = c->compress_update || strcmp(c->reg_adapt, "none") != 0;
     int adaptive = !strcmp(c->algo, "fedadam") || !strcmp(c->algo, "fedyogi");
     int stateful = !strcmp(c->algo, "scaffold") || !strcmp(c->algo, "feddyn");
     int reg = !strcmp(c->loss, "mse") || !strcmp(c->loss, "mae");
@@ -91,11 +101,11 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "partition", world == 1 && !fed, "one worker trains on all the data" },
         { "worker-batch", world == 1, "one worker takes every batch whole" },
         { "worker-batch", iid, "with --partition iid every worker takes an equal share of each batch and none runs dry" },
-        { "reg-scope", world == 1 && !fed, "with one worker a local and a global penalty are the same sum" },
+        { "reg-scope", world == 1 && !fed && !scope_needed, "with one worker a local and a global penalty are the same sum" },
         { "reg-adapt", world == 1, "one worker keeps the configured strength" },
         { "shard-optimizer", world == 1, "one worker keeps the whole optimizer state" },
         { "shard-optimizer", c->deterministic, "--deterministic has its own exchange" },
-        { "strategy", world == 1, "one worker has no one to combine its work with" },
+        { "strategy", world == 1 && combines, "one worker has no one to combine its work with" },
         { "sync-every", !local && !easgd, "it paces --strategy local-sgd, easgd or easgd-async, and none is the strategy" },
         { "sync-warmup", !local, "it is --strategy local-sgd's, which is not the strategy" },
         { "local-moments", !local, "it is --strategy local-sgd's, which is not the strategy" },
@@ -110,6 +120,7 @@ char *rg_config_noops(const rg_config *c, int processes)
         { "error-feedback", !strcmp(c->compress, "none"), "it keeps what --compress leaves out, and nothing is compressed" },
         { "dgc-warmup", strncmp(c->compress, "dgc:", 4) != 0, "it is --compress dgc's, which is not the codec" },
         { "link", world == 1, "one worker exchanges nothing" },
+        { "link", hogwild, "--strategy hogwild's threads share one copy of the weights: nothing is sent" },
         { "det-shards", !c->deterministic, "it is how --deterministic cuts each batch, and --deterministic is off" },
         /* asking for step events that go nowhere (--log-every 0, turning them off, is no slip) */
         { "log-every", !c->log[0] && c->log_every > 0, "step events go to --log, which is not given" },

@@ -94,7 +94,9 @@ static rg_status compress_update(const rg_config *c, rg_plan *p, int *option)
     else if (p->scope != RG_SCOPE_LOCAL)
         why = "needs --reg-scope local: the penalty's gradient must go through each worker's Adam with the data's";
     else if (c->clip_norm > 0.0)
-        why = "no gradient is summed to clip (--clip-norm): the workers' Adam updates are";
+        why = "no gradient is summed to clip (--clip-norm): the workers' Adam updates are what is compressed and "
+              "averaged, each already scaled by Adam (drop --clip-norm, or --compress-update to clip the summed "
+              "gradient)";
     if (why) return at(option, "compress-update", rg_error(RG_EUSAGE, "--compress-update: %s", why));
     p->codec.adam = 1;
     p->codec.beta1 = p->opt.beta1;

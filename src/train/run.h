@@ -10,12 +10,16 @@
 #include "parallel/strategy.h"
 #include "train/plan.h"
 #include "train/train.h"
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* Read-only while the workers run, except status[t] and result (each
  * written by one thread) and the log and writer (world rank 0's thread 0;
  * on a local step, the log's skip and stop events come from the worker
- * that skips or stops, in whichever thread: each event is one fprintf). */
+ * that skips or stops, in whichever thread: each event is one fprintf).
+ * The log's end event is its last line: every event the workers write
+ * goes through rg_run_log, under log_mu, and none once it is written
+ * (the other threads train on until the stop reaches them). */
 typedef struct rg_run {
     const rg_plan *p;
     const rg_config *c;
@@ -42,8 +46,15 @@ typedef struct rg_run {
                                    worker that claimed a stop (stop_claimed) */
     atomic_int stop_claimed;    /* a worker of this process reported a non-finite stop */
     char stop_msg[1024];        /* ... on a local step: its message, the one the run returns */
+    pthread_mutex_t log_mu;     /* held for each event the workers write */
+    int log_ended;              /* under log_mu: a worker wrote the end event */
     rg_status status[RG_MAX_WORKERS];   /* per thread */
 } rg_run;
+
+/* The log for one event from a worker, locked till rg_run_log_done: NULL
+ * (and nothing locked) when there is no log or its end event is written. */
+FILE *rg_run_log(rg_run *r);
+void rg_run_log_done(rg_run *r);
 
 /* Trains as worker thread t of this process (worker.c). */
 rg_status rg_run_worker(rg_run *r, int t);
@@ -54,7 +65,7 @@ rg_status rg_run_worker(rg_run *r, int t);
  * epoch, its figures to the log and the callbacks (per, skipped, W,
  * compression and staleness as rg_log_epoch takes them). */
 void rg_run_step_done(const rg_run *r, int epoch, uint64_t done, double loss, double correct, double seen);
-void rg_run_epoch_done(const rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
+void rg_run_epoch_done(rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
                        double compression, const double *staleness);
 /* The final model's figures on the test, validation (when it is not the
  * test set) and training sets, computed by every worker of comm; with

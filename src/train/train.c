@@ -97,6 +97,21 @@ static rg_status check_servers(const rg_run *r)
     return RG_OK;
 }
 
+/* --straggler names a rank that does not train: past the workers, or
+ * one of the ranks that serve (ps's servers, easgd-async's centre). */
+static rg_status straggler_out_of_range(const rg_run *r)
+{
+    int w = r->world, s = r->p->servers;
+    char serve[128] = "";
+    if (s == 1)
+        snprintf(serve, sizeof serve, "; rank %d is the %s, which does not train", w,
+                 r->p->strategy == RG_STRAT_PS ? "server" : "centre");
+    else if (s > 1)
+        snprintf(serve, sizeof serve, "; ranks %d to %d are the servers, which do not train", w, w + s - 1);
+    return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)%s", r->c->straggler, w, w - 1,
+                    serve);
+}
+
 /* Checks that need the data or the worker count. */
 static rg_status check_world(const rg_run *r)
 {
@@ -119,13 +134,11 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--attack labelflip: the data has no class labels to flip (a regression)");
     if (c->deterministic && c->det_shards % r->world && !r->p->fed)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
-    if (r->p->straggler_rank >= r->world)
-        return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)", c->straggler, r->world,
-                        r->world - 1);
     if (r->p->servers) {
         rg_status st = check_servers(r);
         if (st != RG_OK) return st;
     }
+    if (r->p->straggler_rank >= r->world) return straggler_out_of_range(r);
     if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
         return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
                         "mpirun there are %d processes (run it without mpirun, with --workers)", rg_dist_size());
@@ -408,12 +421,27 @@ void rg_run_step_done(const rg_run *r, int epoch, uint64_t done, double loss, do
     r->cb.step(&s, r->cb.ud);
 }
 
-void rg_run_epoch_done(const rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
+void rg_run_epoch_done(rg_run *r, const rg_epoch_stats *e, uint64_t skipped, int W, const double *per,
                        double compression, const double *staleness)
 {
-    if (r->log) rg_log_epoch(r->log, e, r->val != NULL, rg_model_classes(r->m) == 0, skipped, W, per, compression, staleness);
+    FILE *log = rg_run_log(r);
+    if (log) {
+        rg_log_epoch(log, e, r->val != NULL, rg_model_classes(r->m) == 0, skipped, W, per, compression, staleness);
+        rg_run_log_done(r);
+    }
     if (r->cb.epoch) r->cb.epoch(e, r->cb.ud);
 }
+
+FILE *rg_run_log(rg_run *r)
+{
+    if (!r->log) return NULL;
+    pthread_mutex_lock(&r->log_mu);
+    if (!r->log_ended) return r->log;
+    pthread_mutex_unlock(&r->log_mu);
+    return NULL;
+}
+
+void rg_run_log_done(rg_run *r) { pthread_mutex_unlock(&r->log_mu); }
 
 /* The validation set's final figures are its own only when it is not the
  * test set (without --val-split the test set is watched). */
@@ -577,6 +605,10 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     *r = (rg_run){ .p = &p, .c = c, .m = m, .train = train, .val = val, .test = test, .progress = progress, .ud = ud,
                    .threads = c->workers, .world = c->workers * rg_dist_size() - p.servers, .result = r0 };
     if (cb) r->cb = *cb;
+    if (pthread_mutex_init(&r->log_mu, NULL) != 0) {
+        rg_free(r);
+        return rg_dist_agree(rg_error(RG_ENOMEM, "out of memory (a mutex)"));
+    }
     rg_run_state ck;
     memset(&ck, 0, sizeof ck);
     char ck_path[4200] = "";
@@ -597,6 +629,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     rg_sgemm_set_fixed(0);
     rg_sgemm_set_choice(gemm_before);
     rg_state_free(&ck);
+    pthread_mutex_destroy(&r->log_mu);
     rg_free(r);
     return st;
 }

@@ -147,9 +147,10 @@ rg_status rg_writer_create(rg_writer **w, const char *dir, const rg_config *c, c
 /* The arrays a checkpoint fills (moments, best, lambda, wacc): free to
  * write once rg_writer_wait has returned. */
 rg_run_state *rg_writer_state(rg_writer *w);
-/* The write in flight is done (a "checkpoint" event goes to log); its
- * failure is this thread's error. */
-rg_status rg_writer_wait(rg_writer *w, FILE *log);
+/* The write in flight is done (*wrote: there was one, and it is on disk:
+ * the caller logs its "checkpoint" event, rg_writer_state's step and
+ * samples); its failure is this thread's error. */
+rg_status rg_writer_wait(rg_writer *w, int *wrote);
 /* The writer's strategy state, [world x n] floats (made at the first call). */
 float *rg_writer_extra(rg_writer *w, uint64_t n);
 /* The writer's federated state (made empty at the first call; NULL when

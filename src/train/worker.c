@@ -256,16 +256,22 @@ static rg_status stop_message(const worker *w, const step *k)
  * log is rank 0's: a stop in another process ends the job without it.) */
 static void stop_result(worker *w, const step *k)
 {
+    rg_run *r = w->r;
     w->stopped = !k->x.local;
-    if (w->stopped ? w->t != 0 : atomic_exchange(&w->r->stop_claimed, 1) != 0) return;
-    if (!w->stopped) snprintf(w->r->stop_msg, sizeof w->r->stop_msg, "%s", rg_last_error());
-    rg_train_result *res = &w->r->result;
-    res->nonfinite_step = w->st.n.step + 1;
-    res->epochs_run = (int)w->st.n.epochs_run;
-    res->best_epoch = (int)w->st.n.best_epoch;
-    res->skipped = w->st.n.skipped;
-    if (w->r->log && (w->g == 0 || k->x.local))
-        rg_log_stopped(w->r->log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
+    if (w->stopped && w->t != 0) return;
+    /* the claim and the end event under the log's lock: no event of a
+     * thread still training follows the end (rg_run_log) */
+    FILE *log = w->g == 0 || k->x.local ? rg_run_log(r) : NULL;
+    if (w->stopped || atomic_exchange(&r->stop_claimed, 1) == 0) {
+        if (!w->stopped) snprintf(r->stop_msg, sizeof r->stop_msg, "%s", rg_last_error());
+        r->result.nonfinite_step = w->st.n.step + 1;
+        r->result.epochs_run = (int)w->st.n.epochs_run;
+        r->result.best_epoch = (int)w->st.n.best_epoch;
+        r->result.skipped = w->st.n.skipped;
+        if (log) rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
+        if (log) r->log_ended = 1;
+    }
+    if (log) rg_run_log_done(r);
 }
 
 /* The non-finite policy: skip the update everywhere (RG_OK, k->skipped),
@@ -275,13 +281,16 @@ static void stop_result(worker *w, const step *k)
 static rg_status nonfinite(worker *w, step *k)
 {
     if (w->p->skip_nonfinite && w->st.n.run_skipped < RG_SKIP_LIMIT) {
-        FILE *log = w->g == 0 || k->x.local ? w->r->log : NULL;
         w->st.n.skipped++;
         w->st.n.epoch_skipped++;
         w->st.n.run_skipped++;
         k->skipped = 1;
         int who = k->x.fig.bad == 1.0 && k->x.fig.bad_rank >= 1.0 ? (int)k->x.fig.bad_rank - 1 : -1;
-        if (log) rg_log_skip(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, who, w->st.n.skipped);
+        FILE *log = w->g == 0 || k->x.local ? rg_run_log(w->r) : NULL;
+        if (log) {
+            rg_log_skip(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, who, w->st.n.skipped);
+            rg_run_log_done(w->r);
+        }
         return RG_OK;
     }
     rg_status st = stop_message(w, k);
@@ -347,8 +356,10 @@ static void account(worker *w, const step *k, double batch_loss)
     w->st.n.epoch_samples += counted;
     if (w->g != 0) return;
     uint64_t step1 = w->st.n.step + 1;
-    if (r->log && w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0 && step1 != w->logged) {
-        rg_log_step(r->log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
+    FILE *log = w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0 && step1 != w->logged ? rg_run_log(r) : NULL;
+    if (log) {
+        rg_log_step(log, step1, (int)w->st.n.epoch + 1, batch_loss, w->st.f.lr);
+        rg_run_log_done(r);
         w->logged = step1;
     }
     if (w->st.n.epoch_samples)
@@ -419,6 +430,21 @@ static rg_status train_step(worker *w, step *k)
 
 /* ------------------------------------------------------------ checkpoints */
 
+/* The checkpoint in flight is on disk, and its event in the log (the log
+ * is not held while the write ends). */
+static rg_status writer_wait(worker *w)
+{
+    int wrote;
+    rg_status st = rg_writer_wait(w->r->writer, &wrote);
+    FILE *log = wrote ? rg_run_log(w->r) : NULL;
+    if (log) {
+        const rg_counters *n = &rg_writer_state(w->r->writer)->n;
+        rg_log_checkpoint(log, n->step, n->samples);
+        rg_run_log_done(w->r);
+    }
+    return st;
+}
+
 /* A training checkpoint: every worker joins (its figures of the epoch, its
  * part of the optimizer's moments); world rank 0 snapshots the state and
  * hands it to its writer. */
@@ -430,7 +456,7 @@ static rg_status checkpoint(worker *w)
     rg_status st = RG_OK;
     /* the previous write is done (and good) before its buffers are reused;
      * the all-reduce below keeps every other worker out of them till then */
-    if (w->g == 0) st = rg_writer_wait(r->writer, r->log);
+    if (w->g == 0) st = writer_wait(w);
     w->mine[WA_BYTES] = w->s->bytes;   /* the epoch's so far, for a resumed run's figures */
     w->mine[WA_DENSE] = w->s->dense;
     memset(w->wacc, 0, (size_t)w->W * WA_N * sizeof *w->wacc);
@@ -763,7 +789,7 @@ static rg_status finish(worker *w)
     const rg_plan *p = w->p;
     float *params = rg_model_params(w->m);
     size_t P = rg_model_param_count(w->m);
-    rg_status st = w->g == 0 ? rg_writer_wait(r->writer, r->log) : RG_OK;
+    rg_status st = w->g == 0 ? writer_wait(w) : RG_OK;
     rg_train_result res = { .test_loss = NAN, .test_acc = NAN, .train_loss = NAN, .train_acc = NAN,
                             .val_loss = NAN, .val_acc = NAN, .test_mae = NAN, .test_rmse = NAN, .val_mae = NAN,
                             .val_rmse = NAN, .train_mae = NAN, .train_rmse = NAN,
@@ -805,7 +831,7 @@ static int ck_due(const worker *w, uint64_t done, uint64_t es)
 static rg_status hook(worker *w)
 {
     if (w->t != 0 || !rg_hook_set()) return RG_OK;
-    rg_status st = w->g == 0 ? rg_writer_wait(w->r->writer, w->r->log) : RG_OK;
+    rg_status st = w->g == 0 ? writer_wait(w) : RG_OK;
     if (st == RG_OK) rg_hook_point("step");
     return st;
 }

@@ -117,11 +117,12 @@ struct rg_fed_state *rg_writer_fed(rg_writer *w)
     return w->ck.fed;
 }
 
-rg_status rg_writer_wait(rg_writer *w, FILE *log)
+rg_status rg_writer_wait(rg_writer *w, int *wrote)
 {
+    *wrote = 0;
     if (!w || !w->job.running) return RG_OK;
     rg_status st = bg_wait(&w->job, 1);
-    if (st == RG_OK && log) rg_log_checkpoint(log, w->ck.n.step, w->ck.n.samples);
+    *wrote = st == RG_OK;
     return st;
 }
 

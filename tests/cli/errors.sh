@@ -253,6 +253,8 @@ expect 2 "--straggler-frac must be a probability in [0, 1], got 2" -- "${FR[@]}"
 expect 2 "--client-state: unknown value 'ssd' (expected auto, memory or disk)" -- "${FR[@]}" --algo scaffold --client-state ssd
 expect 2 "--attack labelflip: the data has no class labels to flip (a regression)" -- "${FR[@]}" --loss mse --model 'dense(1)' --attack labelflip --attackers 0.2
 expect 2 "--aggregate is not an option of 'train'" -- "${TR[@]}" --aggregate median
+# QSGD is not contractive: error feedback's residual would grow without bound
+expect 2 "--error-feedback on with --compress qsgd:8: QSGD is unbiased but not contractive" -- "${TR[@]}" --workers 2 --compress qsgd:8 --error-feedback on
 # --compress-update: Adam moves into the codec, which then carries the update
 expect 2 "--compress-update: needs a --compress codec other than dgc" -- "${TR[@]}" --workers 2 --compress-update
 expect 2 "--compress-update: moves Adam into the codec: it needs --optimizer adam" -- "${TR[@]}" --workers 2 --compress topk:0.1 --compress-update --optimizer sgd

@@ -34,6 +34,13 @@ nf=(--data "csv:$dir/nan.csv" --model 'dense(8, relu) dense(3, softmax)' --epoch
 
 # field NAME LINE: the value of "NAME": in a JSON line
 field() { grep -o "\"$1\":[^,}]*" <<< "$2" | head -1 | cut -d: -f2-; }
+# one_end NAME LOG: the log has one end event (a doubled one would pass
+# the checks that read the first)
+one_end() {
+    local n
+    n=$(grep -c '"event":"end"' "$2")
+    [ "$n" = 1 ] && ok "$1: one end event" || bad "$1: $n end events in $(basename "$2")"
+}
 
 # every strategy, with the options it needs and 3 worker threads
 strategies=("allreduce" "local-sgd --sync-every 3" "easgd --sync-every 3" "easgd-async --sync-every 3"
@@ -48,6 +55,7 @@ for spec in "${strategies[@]}"; do
 
     # early stopping: it stops, restores the best epoch's weights
     run 0 -- "$regula" train "${es[@]}" "${opts[@]}" --save "$d/s.st" --save-best "$d/b.st" --log "$d/es.jsonl"
+    one_end "$name: early stopping" "$d/es.jsonl"
     end=$(grep '"event":"end"' "$d/es.jsonl")
     best=$(field best_epoch "$end") ran=$(field epochs_run "$end")
     if [ "$(field stopped_early "$end")" = true ] && [ "$ran" -lt 12 ] && [ "$best" -lt "$ran" ]; then
@@ -92,6 +100,7 @@ for spec in "${strategies[@]}"; do
         rm -f "$d"/nf.*
         run 4 -- "$regula" train "${a[@]}" "${opts[@]}" --save "$d/nf.st" --log "$d/nf.jsonl"
         step=$(sed -n 's/.*non-finite loss or gradient at step \([0-9]*\) (epoch 1, .*/\1/p' "$T/err")
+        one_end "$name: non-finite ($how)" "$d/nf.jsonl"
         end=$(grep '"event":"end"' "$d/nf.jsonl")
         if [ -n "$step" ] && [ "$(field stopped "$end")" = '"nonfinite"' ] && [ "$(field step "$end")" = "$step" ]; then
             ok "$name: non-finite ($how): exit 4 at step $step, the log's end event says so"
@@ -102,10 +111,32 @@ for spec in "${strategies[@]}"; do
 
     # --skip-nonfinite: the one bad step an epoch skipped, each logged
     run 0 -- "$regula" train "${nf[@]}" "${opts[@]}" --skip-nonfinite --save "$d/sk.st" --log "$d/sk.jsonl"
+    one_end "$name: --skip-nonfinite" "$d/sk.jsonl"
     n=$(grep -c '"event":"skip"' "$d/sk.jsonl")
     skipped=$(field skipped "$(grep '"event":"end"' "$d/sk.jsonl")")
     [ "$n" = 3 ] && [ "$skipped" = 3 ] && [ -s "$d/sk.st" ] && ok "$name: --skip-nonfinite: 3 steps skipped, 3 skip events" ||
         bad "$name: --skip-nonfinite: $n skip events, end skipped $skipped"
+done
+
+# a worker that stops the run writes the end event, and the threads that
+# train on till the stop reaches them write nothing after it: the end is
+# the log's last line.  Sample 577 of 600 is bad, each step logged, 3
+# threads; it is a race, so 8 seeds (before the fix Hogwild left up to 149
+# step events after the end, easgd-async up to 3)
+awk 'BEGIN { srand(3); for (i = 0; i < 600; i++) { c = i % 3; line = c;
+  for (j = 0; j < 40; j++) line = line "," (i == 577 ? "3e38" : (j % 3 == c) + rand() - 0.5); print line } }' > "$dir/late.csv"
+for spec in "hogwild --optimizer sgd" "easgd-async --sync-every 3"; do
+    read -r -a s <<< "$spec"
+    for seed in 1 2 3 4 5 6 7 8; do
+        l="$dir/late-${s[0]}-$seed.jsonl"
+        run 4 -- "$regula" train --data "csv:$dir/late.csv" --model 'dense(8, relu) dense(3, softmax)' --epochs 1 \
+            --batch 4 --seed "$seed" --log-every 1 --workers 3 --strategy "${s[@]}" --log "$l"
+        one_end "${s[0]} seed $seed, a late bad sample" "$l"
+        last=$(tail -1 "$l")
+        [ "$(field event "$last")" = '"end"' ] && [ "$(field stopped "$last")" = '"nonfinite"' ] &&
+            ok "${s[0]} seed $seed: the end event is the log's last line" ||
+            bad "${s[0]} seed $seed: $(awk '/"event":"end"/ { f = 1; next } f { n++ } END { print n + 0 }' "$l") lines after the end, the last '$last'"
+    done
 done
 
 # the combinations a strategy refuses on threads: exit 2 naming them

@@ -135,6 +135,32 @@ check "--worker-batch with iid: a warning" has 'warning: --worker-batch equal ha
 run 0 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --optimizer sgd --momentum 0.9 --nesterov \
     --early-stop 2 --val-split 0.2 --monitor val_acc --save "$T/s.safetensors"
 check "options that act: no warning" hasnt 'warning' "$T/err"
+# one-worker easgd trains otherwise than plain (a worker tied to its
+# centre): no warning that --strategy does nothing
+run 0 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --workers 1 --strategy easgd
+check "--strategy easgd, one worker: no warning" hasnt "has no effect" "$T/err"
+# an option another one requires is not named: dropping it would be refused
+run 0 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --workers 1 --compress topk:0.1 \
+    --compress-update --reg-scope local
+check "--reg-scope local that --compress-update needs: no warning" hasnt "has no effect" "$T/err"
+# a refused run does not first warn
+for s in "--strategy easgd-async" "--strategy ps --optimizer sgd"; do
+    # shellcheck disable=SC2086
+    run 2 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --workers 1 $s
+    check "$s, one worker: refused" has 'at least one must be left to train' "$T/err"
+    check "$s, one worker: no warning before the refusal" hasnt 'warning' "$T/err"
+done
+# --link under hogwild: nothing is sent, said as every no-op is
+run 0 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --optimizer sgd --workers 2 --strategy hogwild \
+    --link 1gbit,50us
+check "--link under hogwild: a warning" has '^regula: warning: --link 1gbit,50us has no effect: --strategy hogwild' "$T/err"
+# --straggler past ps's workers: says which rank serves
+run 2 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --workers 3 --strategy ps --straggler 2:4
+check "--straggler on ps's server: says rank 2 serves" has '--straggler 2:4: there are 2 workers \(ranks 0 to 1\); rank 2 is the server, which does not train$' "$T/err"
+# --compress-update with --clip-norm: the whole message, to its end
+run 2 -- "$REGULA" train --data "csv:$T/d.csv" "${C[@]}" --epochs 1 --workers 2 --compress topk:0.1 \
+    --compress-update --reg-scope local --clip-norm 1
+check "--compress-update --clip-norm: the whole message" has "^regula: --compress-update: no gradient is summed to clip \(--clip-norm\): the workers' Adam updates are what is compressed and averaged, each already scaled by Adam \(drop --clip-norm, or --compress-update to clip the summed gradient\)$" "$T/err"
 
 # --- 9. --help as the program behaves
 run 0 -- "$REGULA" train --help

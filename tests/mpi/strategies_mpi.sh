@@ -34,10 +34,18 @@ es=(--data "csv:$dir/d.csv" --val-split 0.2 --epochs 12 --batch 40 --lr 0.05 --l
     --model 'dense(12, relu) dense(3, softmax)' --early-stop 2 --min-delta 0.05)
 nf=(--data "csv:$dir/nan.csv" --model 'dense(8, relu) dense(3, softmax)' --epochs 3 --batch 16 --seed 1 --log-every 0)
 field() { grep -o "\"$1\":[^,}]*" <<< "$2" | head -1 | cut -d: -f2-; }
+# one_end NAME LOG: the log has one end event (a doubled one would pass
+# the checks that read the first)
+one_end() {
+    local n
+    n=$(grep -c '"event":"end"' "$2")
+    [ "$n" = 1 ] && ok "$1: one end event" || bad "$1: $n end events in $(basename "$2")"
+}
 
 # early_stop NAME LOG: the run stopped early and its --save ($d/s.st) is its --save-best ($d/b.st)
 early_stop() {
     local name=$1 end
+    one_end "$name" "$2"
     end=$(grep '"event":"end"' "$2")
     if [ "$(field stopped_early "$end")" = true ] && [ "$(field epochs_run "$end")" -lt 12 ] && cmp -s "$d/s.st" "$d/b.st"; then
         ok "$name: stopped early after $(field epochs_run "$end") epochs, the best epoch's ($(field best_epoch "$end")) model saved"
@@ -98,6 +106,7 @@ for spec in "local-sgd --sync-every 3|2" "easgd --sync-every 3|2" "easgd-async -
     else bad "$name: non-finite: exit $code: $(grep -v '^\[' "$d/err" | head -3) $(ls "$d")"; fi
     "$mpiexec" -n "$np" "$regula" train "${nf[@]}" --strategy "${s[@]}" --skip-nonfinite --save "$d/k.st" --log "$d/k.jsonl" > /dev/null 2> "$d/kerr"
     code=$?
+    one_end "$name: --skip-nonfinite" "$d/k.jsonl"
     if [ $code = 0 ] && [ "$(field skipped "$(grep '"event":"end"' "$d/k.jsonl")")" = 3 ] && [ -s "$d/k.st" ]; then
         ok "$name: --skip-nonfinite: 3 steps skipped and counted"
     else bad "$name: --skip-nonfinite: exit $code: $(grep '"event":"end"' "$d/k.jsonl") $(head -c 300 "$d/kerr")"; fi
@@ -111,6 +120,7 @@ d="$dir/nf1" && mkdir -p "$d"
 code=$? want=4
 [ "$mpi_flavour" = mpich ] && [ $code = 9 ] && want=9
 step=$(sed -n 's/.*non-finite loss or gradient at step \([0-9]*\) (epoch 1, worker 1).*/\1/p' "$d/err" | head -1)
+one_end "local-sgd 2 x 2, worker 1's stop" "$d/l.jsonl"
 end=$(grep '"event":"end"' "$d/l.jsonl")
 if [ $code = $want ] && [ -n "$step" ] && [ "$(field stopped "$end")" = '"nonfinite"' ] && [ "$(field step "$end")" = "$step" ]; then
     ok "local-sgd 2 x 2: worker 1, rank 0's second thread, stops at step $step: the log's end event says so"

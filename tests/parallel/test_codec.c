@@ -248,6 +248,10 @@ static void test_parse(void **state)
     }
     assert_int_equal(rg_codec_parse("none", "on", &s), RG_EUSAGE);
     assert_int_equal(rg_codec_parse("sign", "maybe", &s), RG_EUSAGE);
+    /* QSGD is not contractive: a residual would outgrow the gradient */
+    assert_int_equal(rg_codec_parse("qsgd:8", "on", &s), RG_EUSAGE);
+    assert_non_null(strstr(rg_last_error(), "not contractive"));
+    assert_int_equal(rg_codec_parse("qsgd:127", "off", &s), RG_OK);
     assert_non_null(strstr(rg_last_error(), "--error-feedback"));
 }
 

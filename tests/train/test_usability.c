@@ -265,6 +265,40 @@ static int has_line(const char *lines, const char *start)
     return 0;
 }
 
+/* rg_config_noops of the defaults with pairs of options set (NULL ends). */
+static char *noops_of(int processes, const char *const *kv)
+{
+    rg_config c;
+    rg_config_defaults(&c);
+    for (; kv[0]; kv += 2) assert_int_equal(rg_config_set(&c, kv[0], kv[1]), RG_OK);
+    if (rg_config_validate(&c) != RG_OK) fail_msg("%s", rg_last_error());
+    return rg_config_noops(&c, processes);
+}
+
+/* One worker: easgd still trains otherwise (a centre that follows it),
+ * ps and easgd-async are refused (no warning first), local-sgd and
+ * hogwild are plain training; an option another requires is not named;
+ * --link under hogwild sends nothing. */
+static void test_noops_strategies(void)
+{
+    static const char *const easgd[] = { "strategy", "easgd", NULL }, *const async[] = { "strategy", "easgd-async", NULL },
+        *const ps[] = { "strategy", "ps", "optimizer", "sgd", NULL }, *const local[] = { "strategy", "local-sgd", NULL },
+        *const update[] = { "compress", "topk:0.01", "compress-update", NULL, "reg-scope", "local", NULL },
+        *const hog[] = { "optimizer", "sgd", "workers", "2", "strategy", "hogwild", "link", "1gbit,50us", NULL };
+    const char *const *none[] = { easgd, async, ps, update };
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+        char *s = noops_of(1, none[i]);
+        if (s[0]) fail_msg("--%s %s: warned\n%s", none[i][0], none[i][1] ? none[i][1] : "", s);
+        free(s);
+    }
+    char *s = noops_of(1, local);
+    assert_true(has_line(s, "--strategy local-sgd has no effect: one worker"));
+    free(s);
+    s = noops_of(1, hog);
+    assert_true(has_line(s, "--link 1gbit,50us has no effect: --strategy hogwild"));
+    free(s);
+}
+
 /* One rule: an option that has nothing to act on is listed (a warning),
  * not refused; defaults never are. */
 static void test_noops(void **state)
@@ -307,6 +341,7 @@ static void test_noops(void **state)
     assert_true(has_line(s, "--nesterov has no effect: without --momentum"));
     assert_true(has_line(s, "--worker-batch equal has no effect: with --partition iid"));
     free(s);
+    test_noops_strategies();
 }
 
 /* --optimizer Adam is adam; --partition Dirichlet:0.5 is dirichlet:0.5;
