@@ -268,8 +268,10 @@ static void stop_result(worker *w, const step *k)
         r->result.epochs_run = (int)w->st.n.epochs_run;
         r->result.best_epoch = (int)w->st.n.best_epoch;
         r->result.skipped = w->st.n.skipped;
-        if (log) rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
-        if (log) r->log_ended = 1;
+        if (log) {
+            rg_log_stopped(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, w->st.n.skipped);
+            r->log_ended = 1;
+        }
     }
     if (log) rg_run_log_done(r);
 }

@@ -224,6 +224,18 @@ static void test_hogwild(void **state)
     free(y.params);
 }
 
+/* The first n training samples with a ninth input that is always 0: the
+ * weights it feeds get no data gradient, only the penalty's. */
+static rg_dataset *unfed_input(int n)
+{
+    float *x = calloc((size_t)n * 9, sizeof(float));
+    for (int i = 0; i < n; i++) memcpy(x + i * 9, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
+    rg_dataset *ds;
+    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), (size_t)n, 9, &ds), RG_OK);
+    free(x);
+    return ds;
+}
+
 /* Compressed exchanges train, and the global penalty is added after the
  * decoding, never compressed: a weight fed by an input that is always 0
  * has no data gradient (top-k never picks it, its residual stays 0), so
@@ -234,10 +246,7 @@ static void test_compressed_penalty_is_not_sent(void **state)
 {
     (void)state;
     enum { n = 480, d = 9 };
-    float *x = calloc(n * d, sizeof(float));
-    for (int i = 0; i < n; i++) memcpy(x + i * d, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
-    rg_dataset *ds;
-    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &ds), RG_OK);
+    rg_dataset *ds = unfed_input(n);
     /* all-reduce's sum, and a parameter server's pushes (2 workers and a server) */
     const char *codecs[] = { "topk:0.05", "randk:0.2", "topk:0.05", "qsgd:4" };
     for (int q = 0; q < 4; q++) {
@@ -260,7 +269,6 @@ static void test_compressed_penalty_is_not_sent(void **state)
         assert_true(worst < 1e-5);
         rg_model_free(m);
     }
-    free(x);
     rg_dataset_free(ds);
 }
 
@@ -678,10 +686,7 @@ static void test_ps_staleness_lr_decay(void **state)
 {
     (void)state;
     enum { n = 480, d = 9 };
-    float *x = calloc(n * d, sizeof(float));
-    for (int i = 0; i < n; i++) memcpy(x + i * d, rg_dataset_x(g_train) + i * 8, 8 * sizeof(float));
-    rg_dataset *ds;
-    assert_int_equal(rg_dataset_from_arrays(x, rg_dataset_y(g_train), n, d, &ds), RG_OK);
+    rg_dataset *ds = unfed_input(n);
     char *dir = rgt_tmpdir();
     const double lr = 0.3, l2 = 0.01;
     for (int q = 0; q < 4; q++) {
@@ -723,7 +728,6 @@ static void test_ps_staleness_lr_decay(void **state)
     }
     rgt_rmtree(dir);
     free(dir);
-    free(x);
     rg_dataset_free(ds);
 }
 
