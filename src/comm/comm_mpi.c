@@ -7,7 +7,8 @@
  * mpi: one rg_comm wraps one duplicated MPI_Comm whose error handler returns
  * (MPI_ERRORS_RETURN).  No MPI call blocks (MPI_Comm_split, MPI_Finalize
  * and the shared-memory window's MPI_Comm_split_type, MPI_Win_allocate_shared
- * and MPI_Win_free do, each after a timed barrier): every op starts
+ * and MPI_Win_free do, each after a timed barrier and under a watchdog
+ * that ends the process should it not return in time): every op starts
  * non-blocking requests or raises shared-memory counters and
  * completes them in mpi_wait_for, which spins on MPI_Test for 1 ms, then
  * naps (up to 1 ms), and gives up after --comm-timeout
@@ -33,12 +34,16 @@
 #include "comm/comm.h"
 #include "comm/comm_impl.h"
 #include "comm/spin.h"
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef RG_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -138,8 +143,8 @@ static int exit_code(rg_status s)
 
 /* Ends the whole job, from the thread that calls MPI: the message to the
  * log callback first (rg_set_log), since nobody returns to print it, then
- * MPI_Abort with the CLI's exit code for status.  The one place the
- * library exits. */
+ * MPI_Abort with the CLI's exit code for status.  One of the two places
+ * the library exits (the other: the watchdog of a blocking call). */
 static void end_job(MPI_Comm comm, rg_status status, const char *msg)
 {
     rg_log("%s", msg[0] ? msg : rg_status_str(status));
@@ -160,6 +165,121 @@ void rg_comm_mpi_abort_asked(void)
     if (atomic_load(&g_asked) == 2 && !atomic_load(&g_broken)) end_job(MPI_COMM_WORLD, g_asked_status, g_asked_msg);
 }
 
+
+/* ------------------------------------------------------------ blocking calls */
+
+/* MPI_Comm_split, the window's MPI_Comm_split_type, MPI_Win_allocate_shared
+ * and MPI_Win_free, and MPI_Finalize have no timed form.  Each follows a
+ * timed barrier, which leaves a peer that stops in between: this rank
+ * would then wait inside MPI for good, where no timeout of ours runs
+ * (dead_peer's easgd-async case did, about 1 run in 60 on a 2-core Zen 3:
+ * rank 1 stopped between the barrier and MPI_Comm_split_type of the first
+ * shared-memory window).  So a blocking call is armed (block_arm,
+ * block_disarm): a thread of its own, the watchdog, started at the first
+ * such call, wakes when --comm-timeout has passed and, if the call has not
+ * returned, logs the verdict and ends the process with the comm failure's
+ * exit code, 5; the launcher ends the others.  It cannot tell the other
+ * ranks first (the MPI thread is inside MPI: MPI_THREAD_SERIALIZED), nor
+ * which peer is missing: with one peer it names it, with more all of them. */
+static pthread_mutex_t g_dog_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_dog_cv;
+static int g_dog_state;             /* 0 no watchdog yet, 1 running, -1 it could not start */
+static uint64_t g_dog_arm;          /* arms and disarms so far: odd while a call is armed */
+static int64_t g_dog_due;           /* when the armed call is late (rg_now_ns) */
+static char g_dog_msg[VERDICT_MAX];
+
+static void *dog_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_dog_mu);
+    for (;;) {
+        while (!(g_dog_arm & 1)) pthread_cond_wait(&g_dog_cv, &g_dog_mu);
+        uint64_t arm = g_dog_arm;
+        struct timespec due = { (time_t)(g_dog_due / 1000000000), (long)(g_dog_due % 1000000000) };
+        int rc = 0;
+        while (g_dog_arm == arm && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&g_dog_cv, &g_dog_mu, &due);
+        if (g_dog_arm == arm) {
+            rg_log("%s", g_dog_msg);
+            fflush(NULL);
+            _exit(exit_code(RG_ECOMM));
+        }
+    }
+    return NULL;
+}
+
+static int dog_start(void)
+{
+    pthread_condattr_t a;
+    pthread_attr_t ta;
+    pthread_t t;
+    if (pthread_condattr_init(&a) != 0) return 0;
+    int ok = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&g_dog_cv, &a) == 0;
+    pthread_condattr_destroy(&a);
+    if (!ok || pthread_attr_init(&ta) != 0) return 0;
+    ok = pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED) == 0 && pthread_create(&t, &ta, dog_main, NULL) == 0;
+    pthread_attr_destroy(&ta);
+    return ok;
+}
+
+/* REGULA_MPI_STALL=RANK:CALL (tests): world rank RANK stops itself
+ * (SIGSTOP) as it enters CALL, a peer that stops after the timed barrier. */
+static void stall_hook(const char *what)
+{
+    const char *e = getenv("REGULA_MPI_STALL");
+    char *end;
+    long r = e ? strtol(e, &end, 10) : -1;
+    if (e && end != e && *end == ':' && r == g_wrank && !strcmp(end + 1, what)) raise(SIGSTOP);
+}
+
+/* The verdict should `what` not return: the peers are c's (NULL: every
+ * rank of MPI_COMM_WORLD), world ranks in the message. */
+static void dog_verdict(const rg_comm *c, const char *what)
+{
+    char names[160] = "";
+    size_t len = 0;
+    int P = c ? c->size : g_wsize, me = c ? c->rank : g_wrank, k = 0, one = -1;
+    for (int j = 0; j < P; j++) {
+        if (j == me) continue;
+        int r = c ? ((const mpi_impl *)c->impl)->world[j] : j;
+        one = r;
+        if (len < sizeof names - 16)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%d", k == 0 ? "" : k == P - 2 ? " and " : ", ", r);
+        k++;
+    }
+    if (k == 1)
+        (void)!snprintf(g_dog_msg, sizeof g_dog_msg, "rank %d stopped answering: no reply within %g s (--comm-timeout; "
+                        "rank %d was waiting in %s, which MPI gives no timeout)", one, g_timeout, g_wrank, what);
+    else
+        (void)!snprintf(g_dog_msg, sizeof g_dog_msg, "rank %d: %s did not return within %g s (--comm-timeout): one of "
+                        "ranks %s stopped answering (MPI gives the call no timeout, and does not say which)",
+                        g_wrank, what, g_timeout, names);
+}
+
+/* Before a blocking call: the watchdog ends the process if it has not
+ * returned within --comm-timeout (block_disarm). */
+static void block_arm(const rg_comm *c, const char *what)
+{
+    pthread_mutex_lock(&g_dog_mu);
+    if (g_dog_state == 0) g_dog_state = dog_start() ? 1 : -1;
+    if (g_dog_state > 0 && !(g_dog_arm & 1)) {
+        dog_verdict(c, what);
+        g_dog_due = rg_now_ns() + (int64_t)(g_timeout * 1e9);
+        g_dog_arm++;
+        pthread_cond_signal(&g_dog_cv);
+    }
+    pthread_mutex_unlock(&g_dog_mu);
+    stall_hook(what);
+}
+
+static void block_disarm(void)
+{
+    pthread_mutex_lock(&g_dog_mu);
+    if (g_dog_arm & 1) {
+        g_dog_arm++;
+        if (g_dog_state > 0) pthread_cond_signal(&g_dog_cv);
+    }
+    pthread_mutex_unlock(&g_dog_mu);
+}
 
 /* Seconds between the pings and the verdict: the part of the timeout left
  * to a live peer to answer (it answers within a nap, ~1 ms, once it waits). */
@@ -705,7 +825,10 @@ static shm_area *shm_make(rg_comm *c, MPI_Comm node, size_t slot)
     MPI_Aint bytes = c->rank == 0 ? (MPI_Aint)((size_t)(P + 1) * SHM_LINE + (size_t)(P + 1) * slot) : 0, got;
     MPI_Win win;
     char *mine, *base = NULL;
-    if (MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &mine, &win) != MPI_SUCCESS) return NULL;
+    block_arm(c, "MPI_Win_allocate_shared");
+    int rc = MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &mine, &win);
+    block_disarm();
+    if (rc != MPI_SUCCESS) return NULL;
     MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
     shm_area *s = rg_calloc(1, sizeof *s);
     if (!s || MPI_Win_shared_query(win, 0, &got, &unit, &base) != MPI_SUCCESS || !base) {
@@ -754,7 +877,9 @@ static rg_status shm_ready(rg_comm *c, size_t bytes)
     if (m->shm) {
         node = m->shm->node;            /* grow: the old window goes, its node stays */
         MPI_Win_unlock_all(m->shm->win);
+        block_arm(c, "MPI_Win_free");
         MPI_Win_free(&m->shm->win);
+        block_disarm();
         shm_area **p = &g_shm;
         while (*p != m->shm) p = &(*p)->next;
         *p = m->shm->next;
@@ -762,8 +887,10 @@ static rg_status shm_ready(rg_comm *c, size_t bytes)
         m->shm = NULL;
     } else {
         int size = 0;
-        if (MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS)
-            MPI_Comm_size(node, &size);
+        block_arm(c, "MPI_Comm_split_type");
+        int rc = MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        block_disarm();
+        if (rc == MPI_SUCCESS) MPI_Comm_size(node, &size);
         if (!shm_agree(c, m->shm_want && size == c->size, &st)) {
             if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
             m->shm_state = -1;
@@ -1025,7 +1152,9 @@ static rg_status mpi_split(rg_comm *c, int color, int key, rg_comm **out)
     rg_status st = mpi_barrier(c);
     if (st != RG_OK) return st;
     /* A negative color still takes part (MPI_UNDEFINED), so peers do not hang. */
+    block_arm(c, "MPI_Comm_split");
     int rc = MPI_Comm_split(m->comm, color < 0 ? MPI_UNDEFINED : color, key, &sub);
+    block_disarm();
     if (rc != MPI_SUCCESS) return mpi_start_failed(c, rc, 0, m->reqs, "split");
     if (color < 0) return rg_error(RG_EUSAGE, "rank %d: split color %d: colors must be >= 0", c->rank, color);
     return mpi_wrap(sub, m->deterministic, out);
@@ -1288,12 +1417,14 @@ void rg_comm_mpi_finalize(void)
         else mpi_wait_for(&w);
         if (!atomic_load(&g_broken)) {
             ctl_flush(rg_now_ns() + grace_ns(g_timeout));
+            block_arm(NULL, "MPI_Finalize");     /* and the windows' MPI_Win_free */
             shm_free_all();
             MPI_Comm_free(&g_probe);
         }
     }
     /* after a failure MPI_Finalize could wait forever for the failed rank */
     if (g_mpi_inited_by_us && !done && !atomic_load(&g_broken)) MPI_Finalize();
+    block_disarm();
     g_mpi_inited_by_us = 0;
 }
 

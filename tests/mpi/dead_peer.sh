@@ -21,7 +21,11 @@
 #   stoplocal, stopeasgd: SIGSTOP rank 1 of 2 under `--strategy local-sgd`
 #          and `easgd`: rank 0 waits at the next sync.
 #   stopeasgda: SIGSTOP worker 1 of `--strategy easgd-async` on 3 processes
-#          (rank 2 the centre): as stopps, two timeouts at most.
+#          (rank 2 the centre): as stopps, two timeouts at most.  About 1
+#          run in 60 the stop falls between the timed barrier and the
+#          workers' first shared-memory window (MPI_Comm_split_type or
+#          MPI_Win_allocate_shared, no timeout in MPI): rank 0 hung there
+#          for good until the watchdog (blocking_stall.sh), one timeout.
 # Usage: dead_peer.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
