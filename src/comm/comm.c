@@ -92,8 +92,13 @@ rg_status rg_comm_probe(rg_comm *c, int src, int tag, int *ready)
 }
 rg_status rg_comm_abort(rg_comm *c, rg_status status, const char *msg)
 {
+    return rg_comm_abort_note(c, status, msg, NULL, 0);
+}
+rg_status rg_comm_abort_note(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
+{
     if (status == RG_OK) status = RG_ECOMM;
-    if (c->ops->abort) return c->ops->abort(c, status, msg);
+    if (bytes > RG_COMM_NOTE_MAX) note = NULL, bytes = 0;
+    if (c->ops->abort) return c->ops->abort(c, status, msg, note, bytes);
     /* No peers to wake; still leave msg as this thread's message.  Copied
      * first: msg may be rg_last_error()'s own buffer. */
     char copy[512];

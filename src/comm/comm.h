@@ -34,7 +34,7 @@ typedef struct rg_comm_ops {
     rg_status (*wait)(rg_comm *c, rg_comm_req *req);
     rg_status (*send)(rg_comm *c, const void *buf, size_t bytes, int dst, int tag);
     rg_status (*recv)(rg_comm *c, void *buf, size_t bytes, int src, int tag);
-    rg_status (*abort)(rg_comm *c, rg_status status, const char *msg);
+    rg_status (*abort)(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes);
     /* 1 in *ready when a message from src with tag is waiting (recv will
      * not block); never blocks.  Threads and mpi backends. */
     rg_status (*probe)(rg_comm *c, int src, int tag, int *ready);
@@ -100,8 +100,9 @@ rg_status rg_comm_split(rg_comm *c, int color, int key, rg_comm **out);
  * wake a peer blocked inside MPI, so it ends the whole job with MPI_Abort
  * and the CLI's exit code for the status (2..5), its message handed to the
  * log callback first; after a timeout it only returns the status (everyone
- * has the verdict).  Call it only from the thread that calls MPI; a
- * hierarchical world's workers go through their leader (below). */
+ * has the verdict).  abort with a note (rg_comm_abort_note) stops every
+ * process instead of ending them.  Call it only from the thread that calls
+ * MPI; a hierarchical world's workers go through their leader (below). */
 /* 1 when this library was built with MPI. */
 int rg_comm_mpi_available(void);
 /* 1 when this process was started by mpirun/mpiexec/srun with a PMI
@@ -133,8 +134,16 @@ void rg_comm_mpi_set_timeout(double seconds);
 void rg_comm_mpi_service(void);
 /* MPI_Finalize, if rg_comm_mpi_init initialised MPI, after a barrier under
  * the timeout (MPI_Finalize waits for every process, with no timeout of its
- * own); skipped after a timeout.  Free every mpi communicator first. */
+ * own); skipped after a timeout or a stop.  After a stop rank 0 says
+ * goodbye to every process, which waits for it (up to the timeout, then
+ * MPI_Abort), so that no process exits with its failure code, which makes
+ * the launcher kill the others, before rank 0 has written its log.  Free
+ * every mpi communicator first. */
 void rg_comm_mpi_finalize(void);
+/* After a stop (rg_comm_abort_note) by this process or a peer's: copies its
+ * note into note (bytes at least RG_COMM_NOTE_MAX) and returns its length;
+ * 0 when there was none. */
+size_t rg_comm_mpi_stop_note(void *note, size_t bytes);
 /* 1 when c is an mpi communicator whose allreduces of more than 4 KiB go
  * through MPI-3 shared memory (every rank on one machine, decided at the
  * first such allreduce, unless REGULA_MPI_SHM was 0 when c was made),
@@ -164,11 +173,12 @@ rg_status rg_comm_set_deterministic(rg_comm *c, int on);
  * iallreduce completes at the call (NULL request); send/recv are not
  * supported.  abort wakes every thread of the world and of worlds split
  * from it (RG_* status and message, as in the threads backend), then, with
- * more than one process, the process communicator's abort ends the job.
+ * more than one process, the process communicator's abort ends the job
+ * (with a note, rg_comm_abort_note, stops it: every process told).
  * Only the leader calls an mpi process communicator (MPI is SERIALIZED and
  * the leader may be inside it), so a worker's abort returns, and the
- * leader ends the job with the worker's exit code and message wherever it
- * meets the abort first: a collective of the world, its MPI wait loop
+ * leader ends (or stops) the job with the worker's exit code, message and
+ * note wherever it meets the abort first: a collective of the world, its MPI wait loop
  * (which polls for it), rg_comm_mpi_service, its next mpi op, or
  * rg_comm_mpi_finalize.  A split's process communicator is freed by the
  * split world's leader, whichever handle goes last. */
@@ -224,5 +234,14 @@ rg_status rg_comm_idle(rg_comm *c, double wait, double nap);
  * the caller's rg_last_error() set to msg too (msg may be rg_last_error()).
  * self: nothing to wake. */
 rg_status rg_comm_abort(rg_comm *c, rg_status status, const char *msg);
+/* rg_comm_abort with a note of at most RG_COMM_NOTE_MAX bytes (a worker's
+ * own stop: what its trainer would have logged).  Across mpi processes the
+ * job is not ended but stopped: status, msg and the note go to every
+ * process, whose next wait or op returns status with msg (every later one
+ * too, as after a timeout), and rg_comm_mpi_stop_note gives the note; the
+ * processes exit by themselves, rank 0 last to finish (see
+ * rg_comm_mpi_finalize).  Other backends: rg_comm_abort. */
+#define RG_COMM_NOTE_MAX 64
+rg_status rg_comm_abort_note(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes);
 /* ---- end threads backend ---- */
 #endif

@@ -381,12 +381,12 @@ static rg_status hier_wait(rg_comm *c, rg_comm_req *req) { return RG_OK; }
 /* Wakes every thread of the family (sleepers poll, so worlds split off
  * wake within a few ms), then, across processes, the process communicator's
  * own abort: for MPI that ends the job, since a leader may be blocked in
- * it.  Only the leader may call an mpi process communicator (MPI is
+ * it (with a note, a stop: every process told, none ended; comm_mpi.c).  Only the leader may call an mpi process communicator (MPI is
  * SERIALIZED, and the leader may be inside it right now), so a worker asks
  * it to (rg_comm_mpi_abort_later), before anyone can read the abort: the
  * leader then ends the job wherever it meets the abort, in a barrier here
  * (hier_abort_status), in its MPI wait loop, or at its next MPI call. */
-static rg_status hier_abort(rg_comm *c, rg_status status, const char *msg)
+static rg_status hier_abort(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
 {
     hier_handle *h = c->impl;
     hier_shared *s = h->sh;
@@ -397,12 +397,12 @@ static rg_status hier_abort(rg_comm *c, rg_status status, const char *msg)
     if (atomic_compare_exchange_strong(&f->state, &expect, 1)) {
         f->st = status;
         memcpy(f->msg, copy, sizeof copy);
-        int asked = s->P > 1 && h->t != 0 && rg_comm_mpi_abort_later(s->proc, status, copy);
+        int asked = s->P > 1 && h->t != 0 && rg_comm_mpi_abort_later(s->proc, status, copy, note, bytes);
         atomic_store(&f->state, 2);
         pthread_mutex_lock(&s->mu);
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
-        if (s->P > 1 && !asked) rg_comm_abort(s->proc, status, copy);
+        if (s->P > 1 && !asked) rg_comm_abort_note(s->proc, status, copy, note, bytes);
     }
     return rg_error(status, "%s", copy);
 }

@@ -181,9 +181,9 @@ static rg_status l_probe(rg_comm *c, int src, int tag, int *ready)
     return rg_comm_probe(impl_of(c)->inner, src, tag, ready);
 }
 
-static rg_status l_abort(rg_comm *c, rg_status status, const char *msg)
+static rg_status l_abort(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
 {
-    return rg_comm_abort(impl_of(c)->inner, status, msg);
+    return rg_comm_abort_note(impl_of(c)->inner, status, msg, note, bytes);
 }
 
 static rg_status l_split(rg_comm *c, int color, int key, rg_comm **out);

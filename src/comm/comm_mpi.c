@@ -29,6 +29,16 @@
  * state above can be plain globals; a thread that must not (a hierarchical
  * world's worker) asks for an abort instead (g_asked), and the MPI thread
  * ends the job at its next wait, op, service or finalize.
+ *
+ * An abort with a note (a worker's own non-finite stop: rg_comm_abort_note)
+ * ends nothing: a stop verdict, with the status, the message and the note,
+ * goes to every process (stop_job), and each one's next wait returns that
+ * status, as after a timeout; every peer is alive, so finalize still talks:
+ * rank 0, the one that writes the log, says goodbye once it is done, and
+ * the others wait for that before they exit (an exit with a failure code
+ * makes the launcher kill the rest, rank 0 with its log half-written).
+ * MPI_Abort is the fallback: a verdict that cannot be sent, a goodbye that
+ * does not come within --comm-timeout.
  */
 #include "core/core.h"
 #include "comm/comm.h"
@@ -38,6 +48,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -92,7 +103,7 @@ static const rg_comm_ops mpi_ops;
 /* Failure detection, shared by every mpi communicator of the process (only
  * one thread calls MPI at a time, so plain globals).  g_probe carries the
  * pings, pongs and verdicts, apart from every communicator's traffic. */
-enum { TAG_PING = 1, TAG_PONG, TAG_VERDICT };
+enum { TAG_PING = 1, TAG_PONG, TAG_VERDICT, TAG_STOP, TAG_BYE };
 #define VERDICT_MAX 480
 #define SPIN_NS 1000000             /* MPI_Test flat out for 1 ms, then nap */
 #define NAP_MIN_NS 20000
@@ -104,8 +115,20 @@ static int g_wrank, g_wsize;        /* in MPI_COMM_WORLD */
 static int g_seq;                   /* the current ping round */
 static unsigned char *g_answered;   /* g_wsize entries: answered round g_seq */
 static mpi_send *g_ctl;             /* pings, pongs and verdicts in flight */
-static atomic_int g_broken;         /* a peer failed: MPI is never called again */
+static atomic_int g_broken;         /* a peer failed or stopped: every op fails at once */
+static rg_status g_broken_status = RG_ECOMM;
 static char g_broken_msg[VERDICT_MAX];
+/* A stop verdict (stop_job): the ranks are alive, finalize still talks.
+ * Its note, rg_comm_mpi_stop_note's; g_bye: rank 0 said goodbye. */
+static int g_stop, g_bye;
+static unsigned char g_note[RG_COMM_NOTE_MAX];
+static size_t g_note_n;
+/* A stop verdict's message: status, note length, note, then the text. */
+typedef struct stop_msg {
+    int status, note_n;
+    unsigned char note[RG_COMM_NOTE_MAX];
+    char text[VERDICT_MAX];
+} stop_msg;
 /* After a failure, memory MPI may still name (a request's buffer) is kept
  * on this list, never freed: MPI is not called again to say it is done. */
 typedef struct kept { struct kept *next; void *p; } kept;
@@ -118,7 +141,7 @@ static void keep(void *p)
 
 int rg_comm_mpi_available(void) { return 1; }
 
-static rg_status broken(void) { return rg_error(RG_ECOMM, "%s", g_broken_msg); }
+static rg_status broken(void) { return rg_error(g_broken_status, "%s", g_broken_msg); }
 
 static void nap(int64_t ns)
 {
@@ -159,10 +182,24 @@ static void end_job(MPI_Comm comm, rg_status status, const char *msg)
 static atomic_int g_asked;          /* 0 none, 1 being written, 2 asked */
 static rg_status g_asked_status;
 static char g_asked_msg[512];
+static unsigned char g_asked_note[RG_COMM_NOTE_MAX];
+static size_t g_asked_note_n;       /* > 0: a stop (stop_job), not an end */
+
+static void stop_job(rg_status status, const char *msg, const void *note, size_t n);
 
 void rg_comm_mpi_abort_asked(void)
 {
-    if (atomic_load(&g_asked) == 2 && !atomic_load(&g_broken)) end_job(MPI_COMM_WORLD, g_asked_status, g_asked_msg);
+    if (atomic_load(&g_asked) != 2 || atomic_load(&g_broken)) return;
+    if (g_asked_note_n) stop_job(g_asked_status, g_asked_msg, g_asked_note, g_asked_note_n);
+    else end_job(MPI_COMM_WORLD, g_asked_status, g_asked_msg);
+}
+
+/* The top of every wait and op: a peer's failure or stop, or this
+ * process's own asked for by another thread (then 1: fail with broken()). */
+static int halted(void)
+{
+    rg_comm_mpi_abort_asked();
+    return atomic_load(&g_broken);
 }
 
 
@@ -304,17 +341,18 @@ static void sends_reap(mpi_send **list)
 
 /* A control message to world rank `to`.  Lost when memory is short: a lost
  * ping reads as no answer, a lost verdict as the peer's own timeout. */
-static void ctl_send(int to, int tag, const void *p, size_t bytes)
+static int ctl_send(int to, int tag, const void *p, size_t bytes)
 {
     mpi_send *x = rg_malloc(sizeof *x + bytes);
-    if (!x) return;
+    if (!x) return 0;
     memcpy(x->data, p, bytes);
     if (MPI_Isend(x->data, (int)bytes, MPI_BYTE, to, tag, g_probe, &x->r) != MPI_SUCCESS) {
         rg_free(x);
-        return;
+        return 0;
     }
     x->next = g_ctl;
     g_ctl = x;
+    return 1;
 }
 
 static void ctl_flush(int64_t until)
@@ -322,11 +360,29 @@ static void ctl_flush(int64_t until)
     for (sends_reap(&g_ctl); g_ctl && rg_now_ns() < until; sends_reap(&g_ctl)) nap(NAP_MIN_NS);
 }
 
-static void become_broken(const char *msg)
+static void become_broken(rg_status status, const char *msg)
 {
     if (atomic_load(&g_broken)) return;
-    snprintf(g_broken_msg, sizeof g_broken_msg, "%s", msg);
+    g_broken_status = status;
+    size_t n = strnlen(msg, sizeof g_broken_msg - 1);   /* longer ones cut */
+    memcpy(g_broken_msg, msg, n);
+    g_broken_msg[n] = '\0';
     atomic_store(&g_broken, 1);     /* after the message: abort may read both from another thread */
+}
+
+/* A peer's stop verdict: its status, message and note, this process's. */
+static void take_stop(const stop_msg *v, int count)
+{
+    if (atomic_load(&g_broken)) return;
+    size_t n = v->note_n > 0 && v->note_n <= RG_COMM_NOTE_MAX ? (size_t)v->note_n : 0;
+    memcpy(g_note, v->note, n);
+    g_note_n = n;
+    g_stop = 1;
+    char text[VERDICT_MAX];
+    size_t len = (size_t)count - offsetof(stop_msg, text);
+    memcpy(text, v->text, len);
+    text[len ? len - 1 : 0] = '\0';
+    become_broken(v->status > RG_OK && v->status <= RG_ECOMM ? (rg_status)v->status : RG_ECOMM, text);
 }
 
 /* Answers pings, collects the pongs of round g_seq, takes in a verdict.
@@ -339,9 +395,11 @@ static int probe_service(void)
         MPI_Message msg;
         MPI_Status st;
         if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, g_probe, &flag, &msg, &st) != MPI_SUCCESS || !flag) break;
-        char buf[sizeof(int) + VERDICT_MAX];
+        union { char b[sizeof(int) + VERDICT_MAX]; stop_msg v; } u;
+        char *buf = u.b;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        if (count < (int)sizeof(int) || (size_t)count > sizeof buf) {
+        int least = st.MPI_TAG == TAG_STOP ? (int)offsetof(stop_msg, text) + 1 : (int)sizeof(int);
+        if (count < least || (size_t)count > sizeof u) {
             /* not one of ours: consume it whole */
             void *junk = rg_malloc(count > 0 ? (size_t)count : 1);
             if (junk) MPI_Mrecv(junk, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
@@ -357,9 +415,15 @@ static int probe_service(void)
             if (head == g_seq && st.MPI_SOURCE >= 0 && st.MPI_SOURCE < g_wsize) g_answered[st.MPI_SOURCE] = 1;
         } else if (st.MPI_TAG == TAG_VERDICT) {
             buf[count - 1] = '\0';
-            become_broken(buf + sizeof head);
+            if (g_stop) return 1;                   /* a stop came first: its status stands */
+            become_broken(RG_ECOMM, buf + sizeof head);
             if (head) rg_log("%s", g_broken_msg);     /* the reporter, rank 0 being the failed one */
             return 1;
+        } else if (st.MPI_TAG == TAG_STOP) {
+            take_stop(&u.v, count);
+            return 1;
+        } else if (st.MPI_TAG == TAG_BYE) {
+            g_bye = 1;
         }
     }
     sends_reap(&g_ctl);
@@ -458,7 +522,7 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
     else
         (void)!snprintf(msg, sizeof msg, "rank %d: %s made no progress in %.0f s although every rank answers "
                  "(are the ranks in different collectives?)", g_wrank, w->what, waited);
-    become_broken(msg);
+    become_broken(RG_ECOMM, msg);
     if (g_probe != MPI_COMM_NULL) {
         /* with rank 0 gone, the lowest survivor says it: rank 0 reports shared failures */
         for (int r = 0; r < g_wsize && lowest_alive < 0 && zero_silent; r++) {
@@ -482,6 +546,30 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
     return broken();
 }
 
+/* This process stops the job with status (a worker's own non-finite stop)
+ * without ending it: the stop verdict, with msg and the note, to every
+ * other process (each one's next wait returns status), and this process's
+ * ops fail from now on as theirs do.  A verdict that cannot be sent ends
+ * the job instead (end_job): a peer left out would wait for its timeout
+ * and blame this rank. */
+static void stop_job(rg_status status, const char *msg, const void *note, size_t n)
+{
+    if (atomic_load(&g_broken)) return;
+    stop_msg v = { .status = (int)status, .note_n = (int)(n <= RG_COMM_NOTE_MAX ? n : 0) };
+    memcpy(v.note, note, (size_t)v.note_n);
+    snprintf(v.text, sizeof v.text, "%s", msg);
+    int sent = g_probe != MPI_COMM_NULL;
+    size_t bytes = offsetof(stop_msg, text) + strlen(v.text) + 1;
+    for (int r = 0; r < g_wsize && sent; r++)
+        sent = r == g_wrank || ctl_send(r, TAG_STOP, &v, bytes);
+    if (!sent) end_job(MPI_COMM_WORLD, status, msg);
+    memcpy(g_note, v.note, (size_t)v.note_n);
+    g_note_n = (size_t)v.note_n;
+    g_stop = 1;
+    become_broken(status, msg);
+    ctl_flush(rg_now_ns() + grace_ns(g_timeout));
+}
+
 /* Completes w within --comm-timeout.  Spins on MPI_Test for SPIN_NS (a
  * blocking MPI call spins too), then naps, up to 1 ms; meanwhile answers
  * the pings of peers that time out first.  At the timeout less a grace it
@@ -493,8 +581,7 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
  * saying that no rank is silent. */
 static rg_status mpi_wait_for(waiter *w)
 {
-    if (atomic_load(&g_broken)) return broken();
-    rg_comm_mpi_abort_asked();
+    if (halted()) return broken();
     int done = 0, rc = wait_test(w, &done);
     if (rc == MPI_SUCCESS && done) return RG_OK;
     double timeout = g_timeout;
@@ -510,8 +597,7 @@ static rg_status mpi_wait_for(waiter *w)
             return RG_OK;
         }
         if ((i & 63) == 0 || err != MPI_SUCCESS || now >= spin_end) {
-            rg_comm_mpi_abort_asked();
-            if (probe_service()) return broken();
+            if (halted() || probe_service()) return broken();
             now = rg_now_ns();
             if (answer_by) {
                 int silent = silent_count(w);
@@ -1231,8 +1317,7 @@ static rg_status mpi_sendv_op(rg_comm *c, const rg_piece *v, int n, int dst, int
         if (!rg_add_ok(bytes, v[i].bytes, &bytes)) return rg_error(RG_EUSAGE, "send to rank %d: size overflows", dst);
     rg_status st = mpi_check_peer(c, "send to", dst, tag, bytes);
     if (st != RG_OK) return st;
-    if (atomic_load(&g_broken)) return broken();
-    rg_comm_mpi_abort_asked();
+    if (halted()) return broken();
     sends_reap(&m->sends);
     mpi_send *x = rg_malloc(sizeof *x + bytes);
     if (!x) return rg_error(RG_ENOMEM, "rank %d: out of memory sending %zu bytes to rank %d", c->rank, bytes, dst);
@@ -1284,8 +1369,7 @@ static rg_status mpi_probe_op(rg_comm *c, int src, int tag, int *ready)
     mpi_impl *m = c->impl;
     rg_status st = mpi_check_peer(c, "probe of", src, tag, 0);
     if (st != RG_OK) return st;
-    if (atomic_load(&g_broken)) return broken();
-    rg_comm_mpi_abort_asked();
+    if (halted()) return broken();
     probe_service();   /* a rank that polls answers pings like one that waits */
     int flag = 0;
     if (MPI_Iprobe(src, tag, m->comm, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
@@ -1296,26 +1380,34 @@ static rg_status mpi_probe_op(rg_comm *c, int src, int tag, int *ready)
 
 /* MPI cannot wake a peer blocked inside a collective (the standard has no
  * fault tolerance), and a job that hangs is the worse failure, so this ends
- * the whole job (end_job).  Called by the thread that calls MPI; any other
+ * the whole job (end_job); with a note (a worker's own stop, which leaves
+ * no peer blocked for good: each waits in our loop) it tells every process
+ * instead (stop_job).  Called by the thread that calls MPI; any other
  * thread asks it to (rg_comm_mpi_abort_later). */
-static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg)
+static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
 {
     char copy[512];
     snprintf(copy, sizeof copy, "%s", msg ? msg : "");
     /* After a timeout every process has the verdict and stops by itself,
      * with the status returned; MPI is not called again. */
     if (atomic_load(&g_broken)) return rg_error(status, "%s", copy);
+    if (note && bytes) {
+        stop_job(status, copy, note, bytes);
+        return rg_error(status, "%s", copy);
+    }
     end_job(((mpi_impl *)c->impl)->comm, status, copy);
     return rg_error(status, "%s", copy);      /* not reached */
 }
 
-int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg)
+int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
 {
     if (c->ops != &mpi_ops) return 0;
     int expect = 0;
     if (atomic_compare_exchange_strong(&g_asked, &expect, 1)) {
         g_asked_status = status;
         snprintf(g_asked_msg, sizeof g_asked_msg, "%s", msg ? msg : "");
+        g_asked_note_n = note && bytes <= RG_COMM_NOTE_MAX ? bytes : 0;
+        if (g_asked_note_n) memcpy(g_asked_note, note, g_asked_note_n);
         atomic_store(&g_asked, 2);      /* after the message: the MPI thread reads both */
     }
     return 1;
@@ -1403,17 +1495,51 @@ rg_status rg_comm_mpi_world(rg_comm **out)
     return mpi_wrap(dup, 0, out);
 }
 
+size_t rg_comm_mpi_stop_note(void *note, size_t bytes)
+{
+    if (!atomic_load(&g_broken) || !g_stop || bytes < g_note_n) return 0;
+    memcpy(note, g_note, g_note_n);
+    return g_note_n;
+}
+
+/* After a stop verdict: rank 0 (the log's) says goodbye, done with its
+ * log and messages; the others wait for that, answering pings, since the
+ * launcher ends the job at the first exit with a failure code.  No goodbye
+ * within --comm-timeout: the job ends here (MPI_Abort), so nothing hangs. */
+static void stop_farewell(void)
+{
+    int64_t until = rg_now_ns() + (int64_t)(g_timeout * 1e9);
+    if (g_wrank == 0) {
+        int bye = 0;
+        for (int r = 1; r < g_wsize; r++) ctl_send(r, TAG_BYE, &bye, sizeof bye);
+        ctl_flush(until);
+        return;
+    }
+    while (!g_bye && rg_now_ns() < until) {
+        probe_service();
+        if (!g_bye) nap(NAP_MAX_NS);
+    }
+    if (!g_bye) {
+        char msg[VERDICT_MAX + 96];
+        snprintf(msg, sizeof msg, "rank %d: rank 0 did not end the stop within %g s (--comm-timeout): %s", g_wrank,
+                 g_timeout, g_broken_msg);
+        end_job(MPI_COMM_WORLD, g_broken_status, msg);
+    }
+    ctl_flush(rg_now_ns() + grace_ns(g_timeout));
+}
+
 void rg_comm_mpi_finalize(void)
 {
     int done = 0;
     MPI_Finalized(&done);
     if (!done) rg_comm_mpi_abort_asked();       /* before the barrier, which the asker's peers may never join */
+    if (!done && g_stop && g_probe != MPI_COMM_NULL) stop_farewell();
     if (g_mpi_inited_by_us && !done && g_probe != MPI_COMM_NULL && !atomic_load(&g_broken)) {
         /* MPI_Finalize waits for every process with no timeout: a timed
          * barrier first finds a peer that stopped after the last collective */
         MPI_Request r;
         waiter w = { .c = NULL, .what = "the barrier before MPI_Finalize", .peer = -1, .n = 1, .r = &r };
-        if (MPI_Ibarrier(g_probe, &r) != MPI_SUCCESS) become_broken("MPI_Ibarrier before MPI_Finalize failed");
+        if (MPI_Ibarrier(g_probe, &r) != MPI_SUCCESS) become_broken(RG_ECOMM, "MPI_Ibarrier before MPI_Finalize failed");
         else mpi_wait_for(&w);
         if (!atomic_load(&g_broken)) {
             ctl_flush(rg_now_ns() + grace_ns(g_timeout));
@@ -1459,7 +1585,8 @@ void rg_comm_mpi_finalize(void) {}
 void rg_comm_mpi_set_timeout(double seconds) { (void)seconds; }
 void rg_comm_mpi_service(void) {}
 void rg_comm_mpi_note_deterministic(rg_comm *c, int on) {}
-int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg) { return 0; }
+int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes) { return 0; }
+size_t rg_comm_mpi_stop_note(void *note, size_t bytes) { (void)note; (void)bytes; return 0; }
 void rg_comm_mpi_abort_asked(void) {}
 
 #endif /* RG_HAVE_MPI */

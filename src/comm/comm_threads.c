@@ -270,8 +270,10 @@ static rg_status abort_error(const tworld *w)
     return rg_error(s, "%s", w->fam->msg);
 }
 
-static rg_status t_abort(rg_comm *c, rg_status status, const char *msg)
+static rg_status t_abort(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
 {
+    (void)note;   /* one process: its trainer reports the stop itself */
+    (void)bytes;
     tfamily *f = ((thandle *)c)->w->fam;
     char copy[MSG_MAX];
     snprintf(copy, sizeof copy, "%s", msg && *msg ? msg : "a peer aborted");

@@ -10,6 +10,10 @@
 
 /* The process communicator (MPI world) or NULL when not under mpirun. */
 rg_comm *rg_dist_process(void);
+/* After a stop of the processes (rg_comm_abort_note, in this process or
+ * another): its note in note (RG_COMM_NOTE_MAX bytes) and its length; 0
+ * when none (and without MPI). */
+size_t rg_dist_stop_note(void *note, size_t bytes);
 /* Answers peers' liveness pings while this process waits outside
  * communication (for its checkpoint writer, say); a no-op without MPI. */
 void rg_dist_service(void);

@@ -516,6 +516,22 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* A worker of another process stopped on its own (worker.c, stop_result):
+ * its abort's note, step, epoch and skipped steps, is the run's result and,
+ * on rank 0, its log's end event, unless a worker here wrote one. */
+static void peer_stopped(rg_run *r)
+{
+    uint64_t note[3];
+    if (rg_dist_stop_note(note, sizeof note) != sizeof note || atomic_load(&r->stop_claimed)) return;
+    r->result.nonfinite_step = note[0];
+    r->result.skipped = note[2];
+    FILE *log = rg_run_log(r);
+    if (!log) return;
+    rg_log_stopped(log, note[0], (int)note[1], note[2]);
+    r->log_ended = 1;
+    rg_run_log_done(r);
+}
+
 /* Runs every worker thread of this process (thread 0 on this one); the
  * first real failure wins over the RG_ECOMM of the workers it woke, and a
  * non-finite stop claimed on a local step (worker.c) over another's. */
@@ -541,6 +557,7 @@ static rg_status run_workers(rg_run *r)
         if (r->status[t] != RG_OK && r->status[t] != RG_ECOMM) st = r->status[t];
     /* workers that stopped on their own local steps: the one the log reports */
     if (st == RG_ENONFINITE && r->stop_msg[0]) snprintf(msg, sizeof msg, "%s", r->stop_msg);
+    if (st == RG_ENONFINITE) peer_stopped(r);
     return rg_error(st, "%s", msg);
 }
 

@@ -59,6 +59,8 @@ typedef struct worker {
     float *best;                /* early stopping's copy of the weights */
     float own_lim;              /* the limit of this worker's own gradient test */
     int stopped;                /* every worker stops at this step (no abort) */
+    uint64_t note[3];           /* its own stop on a local step: step, epoch, skipped
+                                   (the abort's note: rank 0 logs it; note[0] 0: none) */
     int stopped_early;          /* early stopping ended the run */
     double t_epoch, t_ckpt;     /* this epoch's start; its time in checkpoints */
     uint64_t samples_t0;        /* samples of the epoch done before this process began it */
@@ -247,17 +249,23 @@ static rg_status stop_message(const worker *w, const step *k)
 }
 
 /* A stop every worker takes at this step (the figures were agreed; a
- * worker's own stop on a local step is not: it ends the others through
- * rg_comm_abort, with its status and message).  An agreed stop is
+ * worker's own stop on a local step is not: it stops the others through
+ * rg_comm_abort_note, with its status, message and note).  An agreed stop is
  * reported (result, log's end event) by thread 0; a local one by the worker
  * that stops, in whichever thread, the first of its process to claim it
  * (its message is the run's: others may stop on their own at another
- * step); its peers are woken by the abort and report nothing.  (Under mpirun the
- * log is rank 0's: a stop in another process ends the job without it.) */
+ * step); its peers are woken by the abort and report nothing.  Under mpirun
+ * the log is rank 0's: a stop in another process reaches it as the abort's
+ * note, which rank 0 logs once its workers are done (train.c). */
 static void stop_result(worker *w, const step *k)
 {
     rg_run *r = w->r;
     w->stopped = !k->x.local;
+    if (!w->stopped) {
+        w->note[0] = w->st.n.step + 1;
+        w->note[1] = w->st.n.epoch + 1;
+        w->note[2] = w->st.n.skipped;
+    }
     if (w->stopped && w->t != 0) return;
     /* the claim and the end event under the log's lock: no event of a
      * thread still training follows the end (rg_run_log) */
@@ -925,8 +933,9 @@ rg_status rg_run_worker(rg_run *r, int t)
     }
     /* a failure no other worker saw: wake every peer, nobody waits for ever
      * for a worker that is gone (a non-finite stop every worker took alike
-     * needs no waking) */
-    if (st != RG_OK && !w.stopped && rg_comm_size(comm) > 1) rg_comm_abort(comm, st, rg_last_error());
+     * needs no waking; one of its own tells them what to log) */
+    if (st != RG_OK && !w.stopped && rg_comm_size(comm) > 1)
+        rg_comm_abort_note(comm, st, rg_last_error(), w.note, st == RG_ENONFINITE && w.note[0] ? sizeof w.note : 0);
     rg_reg_free(&w.reg);
     rg_strategy_free(w.s);
     rg_free(w.order); rg_free(w.ids); rg_free(w.xb); rg_free(w.yb); rg_free(w.tb); rg_free(w.zb); rg_free(w.wacc); rg_free(w.best);

@@ -100,7 +100,6 @@ done
 
 # the log is rank 0's: a stop by its second thread (worker 1: seed 3
 # deals sample 77 to it first) is logged by that thread, with its step
-# (a stop in the other process ends the job before rank 0 can log it)
 d="$dir/nf1" && mkdir -p "$d"
 "$mpiexec" -n 2 "$regula" train "${nf[@]}" --seed 3 --workers 2 --strategy local-sgd --sync-every 3 --log "$d/l.jsonl" > /dev/null 2> "$d/err"
 code=$? want=4
@@ -111,6 +110,31 @@ end=$(grep '"event":"end"' "$d/l.jsonl")
 if [ $code = $want ] && [ -n "$step" ] && [ "$(field stopped "$end")" = '"nonfinite"' ] && [ "$(field step "$end")" = "$step" ]; then
     ok "local-sgd 2 x 2: worker 1, rank 0's second thread, stops at step $step: the log's end event says so"
 else bad "local-sgd 2 x 2, worker 1's stop: exit $code, '$(grep -v '^\[' "$d/err" | head -2)', end '$end'"; fi
+
+# a stop in another process reaches rank 0's log: only rank 1's worker
+# meets sample 77 (seed 2 deals it to worker 1 at step 5, on 2 x 2 to
+# worker 3, rank 1's second thread; ps at K 0, whose parts are fixed: at
+# K > 0 they are dealt by arrival), on a local step,
+# so rank 1 stops alone; every process exits 4, the message names the
+# step and the worker, and rank 0's log ends with one end event,
+# "stopped":"nonfinite", that step and epoch 1; nothing saved, no stray file
+for spec in "local-sgd --sync-every 3|2|2|1" "easgd --sync-every 3|2|2|1" "easgd-async --sync-every 3|3|2|1" \
+            "ps --staleness 0|3|2|1" "local-sgd --sync-every 3 --workers 2|2|2|3"; do
+    IFS='|' read -r opts np seed who <<< "$spec"
+    read -r -a s <<< "$opts"
+    name="$opts -n $np" d="$dir/nfr"
+    rm -rf "$d" && mkdir -p "$d"
+    "$mpiexec" -n "$np" "$regula" train "${nf[@]}" --seed "$seed" --strategy "${s[@]}" --save "$d/s.st" --log "$d/l.jsonl" \
+        > /dev/null 2> "$d/err"
+    code=$?
+    step=$(sed -n "s/.*non-finite loss or gradient at step \([0-9]*\) (epoch 1, worker $who).*/\1/p" "$d/err" | head -1)
+    one_end "$name, rank 1's stop" "$d/l.jsonl"
+    last=$(tail -n 1 "$d/l.jsonl")
+    if [ $code = 4 ] && [ -n "$step" ] && [ "$(field event "$last")" = '"end"' ] && [ "$(field stopped "$last")" = '"nonfinite"' ] &&
+       [ "$(field step "$last")" = "$step" ] && [ "$(field epoch "$last")" = 1 ] && [ "$(ls "$d")" = "$(printf 'err\nl.jsonl')" ]; then
+        ok "$name: worker $who of rank 1 stops at step $step: exit 4, rank 0's log ends with its end event"
+    else bad "$name, rank 1's stop: exit $code, '$(grep -v '^\[' "$d/err" | head -2)', last '$(head -c 200 <<< "$last")', files $(ls "$d" | tr '\n' ' ')"; fi
+done
 
 # refused: exit 2, naming the strategy and what to do
 run 2 -- "${mp2[@]}" "$regula" train "${es[@]}" --workers 2 --strategy ps
