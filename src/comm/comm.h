@@ -144,6 +144,15 @@ void rg_comm_mpi_finalize(void);
  * note into note (bytes at least RG_COMM_NOTE_MAX) and returns its length;
  * 0 when there was none. */
 size_t rg_comm_mpi_stop_note(void *note, size_t bytes);
+/* A note of 1 to RG_COMM_NOTE_MAX bytes for world rank 0, from any thread
+ * (a worker's own skip, for rank 0's log): queued, and sent by the thread
+ * that calls MPI at its next wait or op; rank 0 takes it in at one of its
+ * waits or rg_comm_mpi_service.  1 when queued; 0 when dropped (a full
+ * queue of 256, after a failure or stop, or without MPI). */
+int rg_comm_mpi_post(const void *note, size_t bytes);
+/* On world rank 0: the oldest note taken in, into note, and its length;
+ * 0 when none (any thread). */
+size_t rg_comm_mpi_take(void *note, size_t bytes);
 /* 1 when c is an mpi communicator whose allreduces of more than 4 KiB go
  * through MPI-3 shared memory (every rank on one machine, decided at the
  * first such allreduce, unless REGULA_MPI_SHM was 0 when c was made),

@@ -103,7 +103,7 @@ static const rg_comm_ops mpi_ops;
 /* Failure detection, shared by every mpi communicator of the process (only
  * one thread calls MPI at a time, so plain globals).  g_probe carries the
  * pings, pongs and verdicts, apart from every communicator's traffic. */
-enum { TAG_PING = 1, TAG_PONG, TAG_VERDICT, TAG_STOP, TAG_BYE };
+enum { TAG_PING = 1, TAG_PONG, TAG_VERDICT, TAG_STOP, TAG_BYE, TAG_NOTE };
 #define VERDICT_MAX 480
 #define SPIN_NS 1000000             /* MPI_Test flat out for 1 ms, then nap */
 #define NAP_MIN_NS 20000
@@ -186,6 +186,7 @@ static unsigned char g_asked_note[RG_COMM_NOTE_MAX];
 static size_t g_asked_note_n;       /* > 0: a stop (stop_job), not an end */
 
 static void stop_job(rg_status status, const char *msg, const void *note, size_t n);
+static void notes_send(void);
 
 void rg_comm_mpi_abort_asked(void)
 {
@@ -199,7 +200,9 @@ void rg_comm_mpi_abort_asked(void)
 static int halted(void)
 {
     rg_comm_mpi_abort_asked();
-    return atomic_load(&g_broken);
+    if (atomic_load(&g_broken)) return 1;
+    notes_send();
+    return 0;
 }
 
 
@@ -385,6 +388,84 @@ static void take_stop(const stop_msg *v, int count)
     become_broken(v->status > RG_OK && v->status <= RG_ECOMM ? (rg_status)v->status : RG_ECOMM, text);
 }
 
+/* ------------------------------------------------------------ notes to rank 0 */
+
+/* Small notes that any thread of any process posts for world rank 0 (a
+ * worker's own skip on a local step, which only rank 0's log can tell):
+ * queued (g_out), sent on g_probe by the MPI thread at its next wait or op
+ * (halted), taken in by rank 0's probe_service (g_in) and read by
+ * rg_comm_mpi_take from any thread, under g_note_mu.  One that finds the
+ * queue full or comes after a failure is dropped: notes are news for the
+ * log, never state a run depends on. */
+#define NOTES_MAX 256
+typedef struct note_q {
+    size_t n, head;
+    size_t len[NOTES_MAX];
+    unsigned char b[NOTES_MAX][RG_COMM_NOTE_MAX];
+} note_q;
+static pthread_mutex_t g_note_mu = PTHREAD_MUTEX_INITIALIZER;
+static note_q g_out, g_in;
+static atomic_int g_out_n;          /* g_out.n, read without the lock */
+
+static void q_push(note_q *q, const void *p, size_t n)
+{
+    if (q->n == NOTES_MAX || n == 0 || n > RG_COMM_NOTE_MAX) return;
+    size_t at = (q->head + q->n++) % NOTES_MAX;
+    q->len[at] = n;
+    memcpy(q->b[at], p, n);
+}
+
+static size_t q_pop(note_q *q, void *p, size_t cap)
+{
+    if (q->n == 0) return 0;
+    size_t n = q->len[q->head];
+    if (n <= cap) memcpy(p, q->b[q->head], n);
+    q->head = (q->head + 1) % NOTES_MAX;
+    q->n--;
+    return n <= cap ? n : 0;
+}
+
+int rg_comm_mpi_post(const void *note, size_t bytes)
+{
+    if (bytes == 0 || bytes > RG_COMM_NOTE_MAX || atomic_load(&g_broken)) return 0;
+    pthread_mutex_lock(&g_note_mu);
+    int ok = g_out.n < NOTES_MAX;
+    q_push(&g_out, note, bytes);
+    atomic_store(&g_out_n, (int)g_out.n);
+    pthread_mutex_unlock(&g_note_mu);
+    return ok;
+}
+
+size_t rg_comm_mpi_take(void *note, size_t bytes)
+{
+    pthread_mutex_lock(&g_note_mu);
+    size_t n = q_pop(&g_in, note, bytes);
+    pthread_mutex_unlock(&g_note_mu);
+    return n;
+}
+
+static void notes_in(const void *p, size_t n)
+{
+    pthread_mutex_lock(&g_note_mu);
+    q_push(&g_in, p, n);
+    pthread_mutex_unlock(&g_note_mu);
+}
+
+/* The MPI thread sends the posted notes (rank 0 keeps its own). */
+static void notes_send(void)
+{
+    if (atomic_load(&g_out_n) == 0 || g_probe == MPI_COMM_NULL) return;
+    unsigned char b[RG_COMM_NOTE_MAX];
+    size_t n;
+    pthread_mutex_lock(&g_note_mu);
+    while ((n = q_pop(&g_out, b, sizeof b)) > 0) {
+        if (g_wrank == 0) q_push(&g_in, b, n);
+        else ctl_send(0, TAG_NOTE, b, n);
+    }
+    atomic_store(&g_out_n, 0);
+    pthread_mutex_unlock(&g_note_mu);
+}
+
 /* Answers pings, collects the pongs of round g_seq, takes in a verdict.
  * Returns 1 once a peer's verdict has arrived (then g_broken). */
 static int probe_service(void)
@@ -398,7 +479,7 @@ static int probe_service(void)
         union { char b[sizeof(int) + VERDICT_MAX]; stop_msg v; } u;
         char *buf = u.b;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        int least = st.MPI_TAG == TAG_STOP ? (int)offsetof(stop_msg, text) + 1 : (int)sizeof(int);
+        int least = st.MPI_TAG == TAG_STOP ? (int)offsetof(stop_msg, text) + 1 : st.MPI_TAG == TAG_NOTE ? 1 : (int)sizeof(int);
         if (count < least || (size_t)count > sizeof u) {
             /* not one of ours: consume it whole */
             void *junk = rg_malloc(count > 0 ? (size_t)count : 1);
@@ -407,6 +488,10 @@ static int probe_service(void)
             continue;
         }
         if (MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS) continue;
+        if (st.MPI_TAG == TAG_NOTE) {
+            notes_in(buf, (size_t)count);
+            continue;
+        }
         int head;
         memcpy(&head, buf, sizeof head);
         if (st.MPI_TAG == TAG_PING) {
@@ -555,6 +640,7 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
 static void stop_job(rg_status status, const char *msg, const void *note, size_t n)
 {
     if (atomic_load(&g_broken)) return;
+    notes_send();   /* the skips before it: on g_probe, they reach rank 0 first */
     stop_msg v = { .status = (int)status, .note_n = (int)(n <= RG_COMM_NOTE_MAX ? n : 0) };
     memcpy(v.note, note, (size_t)v.note_n);
     snprintf(v.text, sizeof v.text, "%s", msg);
@@ -1557,8 +1643,7 @@ void rg_comm_mpi_finalize(void)
 void rg_comm_mpi_set_timeout(double seconds) { g_timeout = seconds; }
 void rg_comm_mpi_service(void)
 {
-    rg_comm_mpi_abort_asked();
-    if (!atomic_load(&g_broken)) probe_service();
+    if (!halted()) probe_service();
 }
 
 int rg_comm_mpi_shared_memory(const rg_comm *c)
@@ -1587,6 +1672,8 @@ void rg_comm_mpi_service(void) {}
 void rg_comm_mpi_note_deterministic(rg_comm *c, int on) {}
 int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes) { return 0; }
 size_t rg_comm_mpi_stop_note(void *note, size_t bytes) { (void)note; (void)bytes; return 0; }
+int rg_comm_mpi_post(const void *note, size_t bytes) { (void)note; (void)bytes; return 0; }
+size_t rg_comm_mpi_take(void *note, size_t bytes) { (void)note; (void)bytes; return 0; }
 void rg_comm_mpi_abort_asked(void) {}
 
 #endif /* RG_HAVE_MPI */

@@ -40,6 +40,8 @@ int rg_dist_size(void) { return g_process ? rg_comm_size(g_process) : 1; }
 void rg_dist_set_timeout(double seconds) { rg_comm_mpi_set_timeout(seconds); }
 rg_comm *rg_dist_process(void) { return g_process; }
 size_t rg_dist_stop_note(void *note, size_t bytes) { return g_process ? rg_comm_mpi_stop_note(note, bytes) : 0; }
+int rg_dist_post(const void *note, size_t bytes) { return g_process ? rg_comm_mpi_post(note, bytes) : 0; }
+size_t rg_dist_take(void *note, size_t bytes) { return g_process ? rg_comm_mpi_take(note, bytes) : 0; }
 
 void rg_dist_service(void)
 {

@@ -14,6 +14,10 @@ rg_comm *rg_dist_process(void);
  * another): its note in note (RG_COMM_NOTE_MAX bytes) and its length; 0
  * when none (and without MPI). */
 size_t rg_dist_stop_note(void *note, size_t bytes);
+/* A note for world rank 0 (rg_comm_mpi_post), and on rank 0 the oldest
+ * one that came (rg_comm_mpi_take); without MPI none goes and none comes. */
+int rg_dist_post(const void *note, size_t bytes);
+size_t rg_dist_take(void *note, size_t bytes);
 /* Answers peers' liveness pings while this process waits outside
  * communication (for its checkpoint writer, say); a no-op without MPI. */
 void rg_dist_service(void);

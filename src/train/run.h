@@ -55,6 +55,10 @@ typedef struct rg_run {
  * (and nothing locked) when there is no log or its end event is written. */
 FILE *rg_run_log(rg_run *r);
 void rg_run_log_done(rg_run *r);
+/* On world rank 0 under MPI: the skips that workers of other processes
+ * took alone (their notes, rg_dist_take) into the log as they came; none
+ * once the end event is written.  Any thread, not holding the log. */
+void rg_run_peer_skips(rg_run *r);
 
 /* Trains as worker thread t of this process (worker.c). */
 rg_status rg_run_worker(rg_run *r, int t);

@@ -443,6 +443,17 @@ FILE *rg_run_log(rg_run *r)
 
 void rg_run_log_done(rg_run *r) { pthread_mutex_unlock(&r->log_mu); }
 
+void rg_run_peer_skips(rg_run *r)
+{
+    uint64_t n[4];
+    while (r->log && rg_dist_take(n, sizeof n) == sizeof n) {
+        FILE *log = rg_run_log(r);
+        if (!log) continue;
+        rg_log_skip(log, n[0], (int)n[1], (int)(int64_t)n[2], n[3]);
+        rg_run_log_done(r);
+    }
+}
+
 /* The validation set's final figures are its own only when it is not the
  * test set (without --val-split the test set is watched). */
 static int held_out(const rg_run *r) { return r->val && r->val != r->test; }
@@ -523,6 +534,7 @@ static void peer_stopped(rg_run *r)
 {
     uint64_t note[3];
     if (rg_dist_stop_note(note, sizeof note) != sizeof note || atomic_load(&r->stop_claimed)) return;
+    rg_run_peer_skips(r);
     r->result.nonfinite_step = note[0];
     r->result.skipped = note[2];
     FILE *log = rg_run_log(r);
@@ -639,6 +651,10 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     const char *stopped = NULL;   /* why a run that trained to its end failed there */
     if (st == RG_OK && (st = check_figures(r)) != RG_OK) stopped = "nonfinite_outputs";
     if (st == RG_OK && c->save[0] && rg_dist_rank() == 0) st = rg_save_serviced(m, c->save);
+    if (r->log) {   /* the skips of other processes' workers, still on their way */
+        rg_dist_service();
+        rg_run_peer_skips(r);
+    }
     if ((st == RG_OK || stopped) && r->log) rg_log_end(r->log, &r->result, test != NULL, held_out(r), rg_model_classes(r->m) == 0, stopped);
     if (r->log && fflush(r->log) != 0 && st == RG_OK) st = rg_error(RG_EIO, "--log %s: write failed", c->log);
     if (res && (st == RG_OK || st == RG_ENONFINITE)) *res = r->result;

@@ -20,6 +20,7 @@
  */
 #include "core/core.h"
 #include "comm/comm.h"
+#include "comm/dist.h"
 #include "data/data.h"
 #include "train/run.h"
 #include <float.h>
@@ -269,6 +270,7 @@ static void stop_result(worker *w, const step *k)
     if (w->stopped && w->t != 0) return;
     /* the claim and the end event under the log's lock: no event of a
      * thread still training follows the end (rg_run_log) */
+    if (w->g == 0 || k->x.local) rg_run_peer_skips(r);   /* before the end */
     FILE *log = w->g == 0 || k->x.local ? rg_run_log(r) : NULL;
     if (w->stopped || atomic_exchange(&r->stop_claimed, 1) == 0) {
         if (!w->stopped) snprintf(r->stop_msg, sizeof r->stop_msg, "%s", rg_last_error());
@@ -300,6 +302,10 @@ static rg_status nonfinite(worker *w, step *k)
         if (log) {
             rg_log_skip(log, w->st.n.step + 1, (int)w->st.n.epoch + 1, who, w->st.n.skipped);
             rg_run_log_done(w->r);
+        } else if (k->x.local && rg_dist_rank() != 0) {
+            /* the log is rank 0's: it writes this skip when the note comes */
+            uint64_t note[4] = { w->st.n.step + 1, w->st.n.epoch + 1, (uint64_t)(int64_t)who, w->st.n.skipped };
+            rg_dist_post(note, sizeof note);
         }
         return RG_OK;
     }
@@ -365,6 +371,8 @@ static void account(worker *w, const step *k, double batch_loss)
     w->st.f.reg += (k->x.fig.reg + k->x.after) * (double)counted;
     w->st.n.epoch_samples += counted;
     if (w->g != 0) return;
+    if (r->log) rg_dist_service();   /* other processes' skips: as they come (thread 0 calls MPI) */
+    rg_run_peer_skips(r);
     uint64_t step1 = w->st.n.step + 1;
     FILE *log = w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0 && step1 != w->logged ? rg_run_log(r) : NULL;
     if (log) {

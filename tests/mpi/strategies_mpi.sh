@@ -136,6 +136,26 @@ for spec in "local-sgd --sync-every 3|2|2|1" "easgd --sync-every 3|2|2|1" "easgd
     else bad "$name, rank 1's stop: exit $code, '$(grep -v '^\[' "$d/err" | head -2)', last '$(head -c 200 <<< "$last")', files $(ls "$d" | tr '\n' ' ')"; fi
 done
 
+# and its skips (--skip-nonfinite): epoch 1's, by that worker, is a skip
+# event in rank 0's log, as are epochs 2 and 3's (by worker 0): all 3,
+# in the order they reached rank 0, before the end event, which counts them
+for spec in "local-sgd --sync-every 3|2|2|1" "easgd-async --sync-every 3|3|2|1" "ps --staleness 0|3|2|1" \
+            "local-sgd --sync-every 3 --workers 2|2|2|3"; do
+    IFS='|' read -r opts np seed who <<< "$spec"
+    read -r -a s <<< "$opts"
+    name="$opts -n $np" d="$dir/nfr"
+    rm -rf "$d" && mkdir -p "$d"
+    "$mpiexec" -n "$np" "$regula" train "${nf[@]}" --seed "$seed" --strategy "${s[@]}" --skip-nonfinite --log "$d/l.jsonl" \
+        > /dev/null 2> "$d/err"
+    code=$?
+    skips=$(grep '"event":"skip"' "$d/l.jsonl" | grep -c "\"epoch\":1,\"worker\":$who,")
+    last=$(tail -n 1 "$d/l.jsonl")
+    if [ $code = 0 ] && [ "$skips" = 1 ] && [ "$(grep -c '"event":"skip"' "$d/l.jsonl")" = 3 ] &&
+       [ "$(field event "$last")" = '"end"' ] && [ "$(field skipped "$last")" = 3 ]; then
+        ok "$name: worker $who of rank 1's skip in rank 0's log, with the other 2, then the end"
+    else bad "$name, rank 1's skip: exit $code, $skips skip events of worker $who in epoch 1: $(grep -E '"event":"(skip|end)"' "$d/l.jsonl" | head -c 400)"; fi
+done
+
 # refused: exit 2, naming the strategy and what to do
 run 2 -- "${mp2[@]}" "$regula" train "${es[@]}" --workers 2 --strategy ps
 grep -q -- "--strategy ps under mpirun: one worker per process (--workers 1)" "$T/err" && ok "ps on processes x threads: exit 2, said" ||
