@@ -21,7 +21,8 @@
 # Environment: PARTS="a b c" (the default; add wide) picks the parts;
 # A_WORKERS="4" the training workers of parts a and wide (--strategy ps
 # adds its server); A_LINKS="10gbit,5us 1gbit,50us" the links of part a
-# (wide: the last one); B_OPTS="adam:0.001 adam:0.005" part b's optimizers;
+# (wide: the last one); B_OPTS="adam:0.001 adam:0.005" part b's optimizers,
+# B_WORKERS=4 its training workers (and a server: logs b-w8-... past 4);
 # C_H="1 2 4 8 16 32 64 128" part c's sync periods; C_WORKERS=4 its workers.  KEEP_LOGS=DIR keeps
 # every run's log as DIR/<part>-w<workers>-<row>[-<link>]-s<seed>.jsonl,
 # for `regula plot`; with REUSE_LOGS=1 a run whose log there is complete
@@ -195,7 +196,9 @@ for part in $parts; do
     tradeoff wide "$wide" "${links##* }" "${rows_wide[@]}"
     echo ;;
   b)
-    echo "### Part B: the parameter server under a straggler (--straggler 1:4), 4 training workers, $epochs epochs, seeds $seeds"
+    bw=${B_WORKERS:-4} bn=b
+    [ "$bw" = 4 ] || bn=b-w$bw     # the 4-worker logs keep their names
+    echo "### Part B: the parameter server under a straggler (--straggler 1:4), $bw training workers, $epochs epochs, seeds $seeds"
     echo
     echo "| model | optimizer | K | test acc | train−test gap | worst seed | val_loss jitter | diverged | staleness read: mean (share fresh, share at the largest) | runs |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -205,7 +208,7 @@ for part in $parts; do
         for k in 0 4 16; do
           out=$tmp/b.txt; : > "$out"
           for s in $seeds; do
-            train "b-$m-${opt/:/}-K$k-s$s" --model "$model" --workers 5 --strategy ps --staleness "$k" \
+            train "$bn-$m-${opt/:/}-K$k-s$s" --model "$model" --workers $((bw + 1)) --strategy ps --staleness "$k" \
               --straggler 1:4 --optimizer "${opt%%:*}" --lr "${opt##*:}" --seed "$s"
             summary >> "$out"
           done

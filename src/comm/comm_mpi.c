@@ -44,7 +44,6 @@
 #include "comm/comm.h"
 #include "comm/comm_impl.h"
 #include "comm/spin.h"
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -220,12 +219,17 @@ static int halted(void)
  * returned, logs the verdict and ends the process with the comm failure's
  * exit code, 5; the launcher ends the others.  It cannot tell the other
  * ranks first (the MPI thread is inside MPI: MPI_THREAD_SERIALIZED), nor
- * which peer is missing: with one peer it names it, with more all of them. */
+ * which peer is missing: with one peer it names it, with more all of them.
+ * It counts the time this process waits, in ticks: a tick that took far
+ * longer means the process itself was stopped (SIGSTOP, then the
+ * launcher's SIGCONT as it ends the job), and counts as one tick, so a
+ * stopped rank woken inside the call does not at once blame its peers. */
+#define DOG_TICK_NS 50000000        /* 50 ms */
 static pthread_mutex_t g_dog_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_dog_cv;
 static int g_dog_state;             /* 0 no watchdog yet, 1 running, -1 it could not start */
 static uint64_t g_dog_arm;          /* arms and disarms so far: odd while a call is armed */
-static int64_t g_dog_due;           /* when the armed call is late (rg_now_ns) */
+static int64_t g_dog_since;         /* when the armed call began (rg_now_ns) */
 static char g_dog_msg[VERDICT_MAX];
 
 static void *dog_main(void *arg)
@@ -235,9 +239,15 @@ static void *dog_main(void *arg)
     for (;;) {
         while (!(g_dog_arm & 1)) pthread_cond_wait(&g_dog_cv, &g_dog_mu);
         uint64_t arm = g_dog_arm;
-        struct timespec due = { (time_t)(g_dog_due / 1000000000), (long)(g_dog_due % 1000000000) };
-        int rc = 0;
-        while (g_dog_arm == arm && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&g_dog_cv, &g_dog_mu, &due);
+        int64_t last = g_dog_since, waited = 0, limit = (int64_t)(g_timeout * 1e9);
+        while (g_dog_arm == arm && waited < limit) {
+            int64_t next = last + DOG_TICK_NS;
+            struct timespec at = { (time_t)(next / 1000000000), (long)(next % 1000000000) };
+            pthread_cond_timedwait(&g_dog_cv, &g_dog_mu, &at);
+            int64_t now = rg_now_ns(), gap = now - last;
+            waited += gap < 4 * DOG_TICK_NS ? gap : DOG_TICK_NS;
+            last = now;
+        }
         if (g_dog_arm == arm) {
             rg_log("%s", g_dog_msg);
             fflush(NULL);
@@ -303,7 +313,7 @@ static void block_arm(const rg_comm *c, const char *what)
     if (g_dog_state == 0) g_dog_state = dog_start() ? 1 : -1;
     if (g_dog_state > 0 && !(g_dog_arm & 1)) {
         dog_verdict(c, what);
-        g_dog_due = rg_now_ns() + (int64_t)(g_timeout * 1e9);
+        g_dog_since = rg_now_ns();
         g_dog_arm++;
         pthread_cond_signal(&g_dog_cv);
     }

@@ -46,6 +46,13 @@ stall() {
     else bad "$name: took $took ms (--comm-timeout $timeout + $slack + 2 s)"; fi
     if grep -q -F "$want" "$dir/$name.err"; then ok "$name: the message: $want"
     else bad "$name: no message '$want': $(grep -v '^\[' "$dir/$name.err" | head -3)"; fi
+    # the stopped rank, woken by the launcher's SIGCONT inside the call, does
+    # not blame a survivor (its watchdog does not count the time it was stopped)
+    if grep -q "rank 0 stopped answering" "$dir/$name.err"; then
+        bad "$name: rank 0 blamed: $(grep "rank 0 stopped answering" "$dir/$name.err" | head -1)"
+    else
+        ok "$name: rank 0 not blamed"
+    fi
 }
 
 # two processes, all-reduce: the first large reduction makes the window
