@@ -1607,6 +1607,7 @@ static void stop_farewell(void)
     int64_t until = rg_now_ns() + (int64_t)(g_timeout * 1e9);
     if (g_wrank == 0) {
         int bye = 0;
+        stall_hook("goodbye");      /* tests: a rank 0 that never says it */
         for (int r = 1; r < g_wsize; r++) ctl_send(r, TAG_BYE, &bye, sizeof bye);
         ctl_flush(until);
         return;

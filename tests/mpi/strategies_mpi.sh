@@ -142,6 +142,19 @@ for spec in "local-sgd --sync-every 3|2|2|1" "easgd --sync-every 3|2|2|1" "easgd
     else bad "$name, rank 1's stop: exit $code, '$(grep -v '^\[' "$d/err" | head -2)', last '$(head -c 200 <<< "$last")', files $(ls "$d" | tr '\n' ' ')"; fi
 done
 
+# a rank 0 that never says it is done (the test hook stops it before its
+# goodbye): the others end the job after --comm-timeout (MPI_Abort, exit
+# 4) saying so; nothing hangs, and rank 0's log was whole before
+d="$dir/bye" && mkdir -p "$d"
+REGULA_MPI_STALL=0:goodbye timeout -s KILL 60 "$mpiexec" -n 2 "$regula" train "${nf[@]}" --seed 2 --strategy local-sgd \
+    --sync-every 3 --comm-timeout 2 --log "$d/l.jsonl" > /dev/null 2> "$d/err"
+code=$? want=4
+[ "$mpi_flavour" = mpich ] && [ $code = 9 ] && want=9
+if [ $code = $want ] && grep -q "rank 1: rank 0 did not end the stop within 2 s (--comm-timeout): training stopped" "$d/err" &&
+   [ "$(field stopped "$(tail -n 1 "$d/l.jsonl")")" = '"nonfinite"' ]; then
+    ok "rank 0 stopped before its goodbye: exit $code after --comm-timeout, said, its log whole"
+else bad "rank 0 stopped before its goodbye: exit $code, '$(grep -v '^\[' "$d/err" | head -3)', last '$(tail -n 1 "$d/l.jsonl" | head -c 200)'"; fi
+
 # and its skips (--skip-nonfinite): epoch 1's, by that worker, is a skip
 # event in rank 0's log, as are epochs 2 and 3's (by worker 0): all 3,
 # in the order they reached rank 0, before the end event, which counts them
