@@ -110,8 +110,8 @@ static const rg_comm_ops hier_ops;
 static int aborted(const hier_shared *s) { return atomic_load(&s->fam->state) != 0; }
 
 /* This thread's message and status from the family's abort record.  A
- * leader across processes first ends the job if a worker asked it to
- * (hier_abort): it is the one thread that may call MPI. */
+ * leader across processes first ends (or, with a note, stops) the job if
+ * a worker asked it to (hier_abort): it is the one thread that may call MPI. */
 static rg_status hier_abort_status(const hier_handle *h)
 {
     hier_family *f = h->sh->fam;
