@@ -720,10 +720,23 @@ static int cmd_train(const rg_config *c)
     return code;
 }
 
+/* FedAdam's and FedYogi's server moves each weight by up to --server-lr a
+ * round (m / (sqrt(v) + tau) tends to +-1 where the clients agree), so the
+ * default rate of 1, FedAvg's "take the mean update", leaves a model of
+ * weights about 0.05 at chance within a few rounds; the run goes on. */
+static void warn_server_lr(const rg_config *c)
+{
+    if ((strcmp(c->algo, "fedadam") && strcmp(c->algo, "fedyogi")) || c->server_lr <= 0.1) return;
+    cli_warn("--algo %s with --server-lr %g: its server moves every weight by up to --server-lr a round, and above "
+             "0.1 that usually leaves the model at chance; Reddi et al. tune it in [0.001, 0.1] (the study: 0.01)",
+             c->algo, c->server_lr);
+}
+
 /* regula fed: train's run, over clients, a round for an epoch. */
 static int cmd_fed(const rg_config *c)
 {
     if (c->clients < 1) return failf(EXIT_USAGE, "regula fed needs --clients N (the simulated clients, 1 to 10000)");
+    if (rg_dist_rank() == 0) warn_server_lr(c);
     return cmd_train(c);
 }
 

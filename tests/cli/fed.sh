@@ -105,6 +105,30 @@ for algo in "scaffold" "feddyn" "fedadam" "fedyogi" "fedavg --server-momentum 0.
     done
 done
 
+# a run resumed from a round's checkpoint validates that round again and logs it again: with its clients' figures
+# (the checkpoint's fed.round), the same "fed" object as the first time, not an epoch event without one
+rm -rf "$T/ckr" "$T/res.jsonl"
+run 0 -- "${FED[@]}" --dp-clip 1 --dp-noise 0.5 --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ckr" --log "$T/res.jsonl"
+run 0 -- "${FED[@]}" --dp-clip 1 --dp-noise 0.5 --rounds 3 --resume "$T/ckr" --log "$T/res.jsonl" --progress lines
+check "resumed: every epoch event of the log has a fed object" \
+    test "$(grep -c '"event":"epoch"' "$T/res.jsonl")" -eq "$(grep -c '"event":"epoch".*"fed":{"clients":10,' "$T/res.jsonl")"
+check "resumed: round 2 logged twice" test "$(grep -c '"event":"epoch","epoch":2,' "$T/res.jsonl")" -eq 2
+check "resumed: round 2's clients' figures and epsilon the same both times" \
+    test "$(grep '"event":"epoch","epoch":2,' "$T/res.jsonl" | sed 's/.*"fed"/"fed"/' | grep '"epsilon"' | sort -u | wc -l)" -eq 1
+check "resumed: round 2's progress line names its clients again" grep -q '^round 2/3 .* clients 10  client_loss .* eps ' "$T/err"
+
+# FedAdam and FedYogi at the default --server-lr 1 move every weight by up to 1 a round: warned (the run goes on);
+# at a rate Reddi et al. tune, and for FedAvg at 1, no warning
+for algo in fedadam fedyogi; do
+    run 0 -- "${FED[@]}" --algo $algo --rounds 1
+    check "--algo $algo at --server-lr 1: a warning naming both options" \
+        grep -q "^regula: warning: --algo $algo with --server-lr 1: its server moves every weight by up to --server-lr a round" "$T/err"
+    run 0 -- "${FED[@]}" --algo $algo --server-lr 0.01 --rounds 1
+    check "--algo $algo at --server-lr 0.01: no warning" bash -c "! grep -q 'warning: --algo' '$T/err'"
+done
+run 0 -- "${FED[@]}" --rounds 1
+check "fedavg at --server-lr 1: no warning" bash -c "! grep -q 'warning: --algo' '$T/err'"
+
 # another algorithm, client count or policy than the checkpoint's: the configuration check refuses it (exit 2)
 for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --mu-adapt none" \
              "--algo fedprox --mu 0.1 --mu-adapt divergence --clients 30"; do
