@@ -171,6 +171,23 @@ run 2 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense
 check "train --resume from a round's checkpoint: refused, naming both commands" \
     grep -q "is a checkpoint of regula fed, and this run is regula train" "$T/err"
 
+# a --config file's keys are held to the command as the command line's options are: a fed key under train
+# would have run it federated (rounds for epochs), a train key under fed was ignored; keys both take, and
+# any key at its default (the log's config object lists every setting), are fine; eval reads a run's file
+echo '{"clients": 10, "rounds": 2, "epochs": 1}' >"$T/fedkeys.json"
+run 2 -- "$REGULA" train --data "csv:$T/train.csv" --config "$T/fedkeys.json"
+check "train --config with a fed key: refused, naming the file, the key and fed" \
+    grep -q "^regula: $T/fedkeys.json: key 'clients' is not an option of 'train' (a federated setting: .* run regula fed" "$T/err"
+echo '{"epochs": 5, "lr": 0.05}' >"$T/trainkeys.json"
+run 2 -- "${FED[@]}" --config "$T/trainkeys.json"
+check "fed --config with --epochs: refused, naming the file and the key" \
+    grep -q "^regula: $T/trainkeys.json: key 'epochs' is not an option of 'fed' (a federated run counts rounds" "$T/err"
+echo '{"epochs": 10, "clients": 0, "lr": 0.05, "batch": 8, "rounds": 10}' >"$T/defaults.json"
+run 0 -- "${FED[@]}" --config "$T/defaults.json" --rounds 1
+run 0 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax)' --epochs 1 \
+    --config "$T/defaults.json" --save "$T/t.safetensors"
+run 0 -- "$REGULA" eval --load "$T/t.safetensors" --data "csv:$T/train.csv" --config "$T/fedkeys.json"
+
 run 0 -- "$REGULA" fed --help
 for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-alpha server-lr server-momentum server-beta1 \
          server-beta2 server-eps partition reg-scope deterministic checkpoint-every-epoch resume; do
