@@ -117,6 +117,17 @@ check "resumed: round 2's clients' figures and epsilon the same both times" \
     test "$(grep '"event":"epoch","epoch":2,' "$T/res.jsonl" | sed 's/.*"fed"/"fed"/' | grep '"epsilon"' | sort -u | wc -l)" -eq 1
 check "resumed: round 2's progress line names its clients again" grep -q '^round 2/3 .* clients 10  client_loss .* eps ' "$T/err"
 
+# --local-epochs 0 (the default) is one pass: a run that says --local-epochs 1 on resuming one that left it out
+# trains the same thing, and is not refused; 2 is another
+rm -rf "$T/ckl"
+run 0 -- "${FED[@]}" --rounds 3 --save "$T/l-straight.safetensors"
+run 0 -- "${FED[@]}" --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ckl"
+run 0 -- "${FED[@]}" --rounds 3 --local-epochs 1 --resume "$T/ckl" --save "$T/l-resumed.safetensors"
+check "--resume with --local-epochs 1 of a run without it: the straight run's bytes" \
+    cmp -s "$T/l-straight.safetensors" "$T/l-resumed.safetensors"
+run 2 -- "${FED[@]}" --rounds 4 --local-epochs 2 --resume "$T/ckl"
+check "--resume with --local-epochs 2 of a run without it: refused" grep -q "was trained with --local-epochs 0, this run has 2" "$T/err"
+
 # FedAdam and FedYogi at the default --server-lr 1 move every weight by up to 1 a round: warned (the run goes on);
 # at a rate Reddi et al. tune, and for FedAvg at 1, no warning
 for algo in fedadam fedyogi; do
