@@ -60,6 +60,12 @@ check "a regression's fed object: client_mae = the round's mae, worst10 = mean +
         if (d1 * d1 > 1e-14 * mae * mae || d2 * d2 > 1e-14 * v[7] * v[7] || v[5] <= 0) exit 1 }
     END { exit n != 3 }' "$T/reg.jsonl"
 
+# --mu-adapt skew weighs the clients' class mixes: a regression has none (it gave every client 1, without a word)
+run 2 -- "$REGULA" fed --data "csv:$T/reg.csv" --loss mse --model 'dense(8, relu) dense(auto)' --clients 4 --sample 1 \
+    --partition quantity:0.5 --rounds 1 --algo fedprox --mu-adapt skew
+check "--mu-adapt skew with a regression: refused, naming the option" \
+    grep -q "^regula: --mu-adapt skew: measures each client's mix of classes, and --loss mse is a regression" "$T/err"
+
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
 check "--deterministic: 1 and 3 worker threads save the same bytes" cmp -s "$T/d1.safetensors" "$T/d3.safetensors"
