@@ -972,7 +972,8 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, --gemm, the MPI "
                       "process count, %s", what, x->string, vy ? vy : "(unset)", vx ? vx : "?",
-                      is_fed ? "--init, checkpoint options, --comm-timeout and --rounds may change)"
+                      is_fed ? "--init, checkpoint options, --client-state, --client-state-dir, --comm-timeout and "
+                               "--rounds may change)"
                              : "--shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
                                "schedule is cosine, --epochs may change)");
         free(vx);

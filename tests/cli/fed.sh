@@ -152,8 +152,8 @@ for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --
     # shellcheck disable=SC2086
     run 2 -- "${FED[@]}" $other --rounds 4 --checkpoint-every-epoch --resume "$T/ck"
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
-    check "--resume with $other: what may change is fed's (--rounds; not train's --shard-optimizer)" \
-        grep -q -- "--comm-timeout and --rounds may change)$" "$T/err"
+    check "--resume with $other: what may change is fed's (--client-state, --rounds; not train's --shard-optimizer)" \
+        grep -q -- "--client-state, --client-state-dir, --comm-timeout and --rounds may change)$" "$T/err"
 done
 
 # a server step that overflows (--server-lr 3e38): the run stops at that round's end (exit 4), even under
