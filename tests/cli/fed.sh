@@ -42,6 +42,14 @@ check "inspect: the last round's clients" \
 check "inspect: the bytes of the 3 rounds" grep -q '^rounds:      8040 bytes up, 8040 bytes down .*, 0 rounds kept the model$' "$T/out"
 check "inspect: best and last round" test "$(grep -c '^best round: \|^last round: ' "$T/out")" -eq 2
 
+# one round is a round (not "1 rounds"), finished or cut short
+run 0 -- "${FED[@]}" --rounds 1 --log "$T/one.jsonl"
+run 0 -- "$REGULA" inspect "$T/one.jsonl"
+check "inspect: a finished run of 1 round" grep -q "^$T/one.jsonl: a finished federated run: 1 round, " "$T/out"
+grep -v '"event":"end"' "$T/one.jsonl" >"$T/one-cut.jsonl"
+run 0 -- "$REGULA" inspect "$T/one-cut.jsonl"
+check "inspect: an unfinished run, 1 round logged" grep -q "killed, or still running): 1 round logged" "$T/out"
+
 # a regression's clients have an MAE (the worst: the highest): 2 clients of 300 samples, one pass each, so
 # their mean MAE is the round's running mae and worst10 the mean plus the spread (to the log's 9 digits)
 awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%.4f\n", 2 * a - b, a, b } }' \
