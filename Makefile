@@ -114,7 +114,8 @@ study: build
 # The communication study of docs/study-communication.md (issue 11), the
 # commands its tables came from, in its order: the 5-epoch parts C and B,
 # part A (4 and 8 workers, 3 seeds, 2 epochs), the 1024-wide model, then
-# parts C and B at the issue's 10 epochs.  About 7 hours on a quiet
+# parts C and B at the issue's 10 epochs (B with 4, then 8 training
+# workers).  About 7.5 hours on a quiet
 # 2-core machine.  Each run's log is kept under $(STUDY_LOGS)/e<epochs>/
 # (a log's name says its part, workers, row and seed, not its epochs),
 # and a rerun goes on where a stopped one ended (REUSE_LOGS=1).
@@ -129,6 +130,7 @@ study-comm: build
 	KEEP_LOGS=$(STUDY_LOGS)/e10 PARTS=c C_H="1 4 16 64" $(STUDY_COMM) 10 "1 2 3"
 	KEEP_LOGS=$(STUDY_LOGS)/e10 C_WORKERS=8 PARTS=c C_H="1 4 16 64" $(STUDY_COMM) 10 "1 2 3"
 	KEEP_LOGS=$(STUDY_LOGS)/e10 PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" $(STUDY_COMM) 10 "1 2 3"
+	KEEP_LOGS=$(STUDY_LOGS)/e10 B_WORKERS=8 PARTS=b B_OPTS="adam:0.001 adam:0.005 sgd:0.05" $(STUDY_COMM) 10 "1 2 3"
 
 # The federated study of docs/study-federated.md (issue 12): its tables
 # and raw logs in $(BUILD)/study-fed-full/ (234 runs, about 50 minutes

@@ -34,21 +34,28 @@ metrics() {
       if (!match($0, "\"" key "\":[-0-9.eE+]+")) return "nan"
       return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
     }
+    # the last event of a round counts: a resumed run logs the round of its checkpoint again (and a
+    # killed one the rounds after its last checkpoint, which the resumed run trains again)
     /"event":"epoch"/ {
-      n++; a = grab("val_acc"); acc[n] = a
-      if (r80 == "" && a != "nan" && a + 0 >= 0.8) r80 = n
-      if (r70 == "" && a != "nan" && a + 0 >= 0.7) r70 = n
-      bytes += grab("bytes_up") + grab("bytes_down")
-      if (budget > 0 && bytes <= budget) bacc = a
+      r = grab("epoch") + 0; if (r > n) n = r
+      acc[r] = grab("val_acc")
+      if (index($0, "\"fed\":")) { by[r] = grab("bytes_up") + grab("bytes_down"); kp[r] = /"kept":true/ }
       if (match($0, "\"epsilon\":[^,}]+")) eps = substr($0, RSTART + 10, RLENGTH - 10)
-      if (/"kept":true/) kept++
     }
     /"event":"end"/ { final = grab("test_acc"); obj = grab("train_loss") }
     END {
+      for (i = 1; i <= n; i++) {
+        a = acc[i]
+        if (r80 == "" && a != "nan" && a != "" && a + 0 >= 0.8) r80 = i
+        if (r70 == "" && a != "nan" && a != "" && a + 0 >= 0.7) r70 = i
+        bytes += by[i]
+        if (budget > 0 && bytes <= budget) bacc = a
+        kept += kp[i]
+      }
       if (final == "" || final == "nan") final = acc[n]   # no test set: the last validation figure
       gsub(/"/, "", eps)
       s = 0; k = 0
-      for (i = n - 9; i <= n; i++) if (i >= 1 && acc[i] != "nan") { s += acc[i]; k++ }
+      for (i = n - 9; i <= n; i++) if (i >= 1 && acc[i] != "nan" && acc[i] != "") { s += acc[i]; k++ }
       printf "%d %s %s %s %s %s %.3f %s %d %s\n", n, r80 == "" ? "nan" : r80, r70 == "" ? "nan" : r70,
              final == "" ? "nan" : final, k ? sprintf("%.4f", s / k) : "nan",
              bacc == "" ? "nan" : bacc, n ? bytes / n / 1e6 : 0, eps == "" ? "-" : eps, kept + 0,

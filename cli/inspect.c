@@ -296,13 +296,14 @@ static int inspect_log(const char *path)
     const char *monitor = k && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(k, "monitor")) ? str(k, "monitor") : "val_loss";
     char b[32];
     int fed = is_fed(&run);
-    const char *unit = fed ? "rounds" : "epochs";
+    double count = end ? num(end, "epochs_run") : ep ? (double)ep->n : 0.0;
+    const char *unit = fed ? (count == 1.0 ? "round" : "rounds") : (count == 1.0 ? "epoch" : "epochs");
     if (end)
-        printf("%s: a finished %srun: %.0f %s, %.0f steps\n", path, fed ? "federated " : "", num(end, "epochs_run"),
-               unit, num(end, "steps"));
+        printf("%s: a finished %srun: %.0f %s, %.0f steps\n", path, fed ? "federated " : "", count, unit,
+               num(end, "steps"));
     else
-        printf("%s: an unfinished %srun (no end event: killed, or still running): %zu %s logged, last step %s\n",
-               path, fed ? "federated " : "", ep ? ep->n : 0, unit,
+        printf("%s: an unfinished %srun (no end event: killed, or still running): %.0f %s logged, last step %s\n",
+               path, fed ? "federated " : "", count, unit,
                fig(b, steps && steps->n ? num(steps->rows[steps->n - 1], "step") : NAN));
     print_config(&run);
     print_epoch(fed ? "best round:" : "best epoch:", best_epoch(&run, monitor));

@@ -219,6 +219,22 @@ static int validates_on_test(const rl_run *run)
     return cJSON_IsString(v) && !strcmp(v->valuestring, "test");
 }
 
+/* regula fed's log: an epoch is a round (its config event's strategy) */
+static int is_fed(const rl_run *run)
+{
+    const rl_table *c = rl_table_find(run, "config");
+    const cJSON *v = c && c->n ? cJSON_GetObjectItemCaseSensitive(c->rows[c->n - 1], "strategy") : NULL;
+    return cJSON_IsString(v) && !strcmp(v->valuestring, "fed");
+}
+
+/* The x axis's words: "round" for the epochs of logs that are all regula fed's. */
+static const char *describe_x(const plot_req *q, const char *name)
+{
+    int fed = q->nruns > 0;
+    for (size_t r = 0; r < q->nruns; r++) fed &= is_fed(&q->runs[r]);
+    return fed && !strcmp(name, "epoch") ? "round" : describe(name);
+}
+
 static void label(const plot_req *q, size_t r, const char *role, const pairing *pr, size_t k, char *buf, size_t cap)
 {
     int level = by_level(&pr->y) || by_level(&pr->x);
@@ -239,7 +255,7 @@ static int add_series(plot_req *q, fig_panel *p, size_t r, const char *xname, co
     pairing pr;
     int code = pair(q, r, xname, yname, &pr), added = 0;
     if (code) return code;
-    if (!p->xlabel[0]) snprintf(p->xlabel, sizeof p->xlabel, "%s", describe(pr.x.name));
+    if (!p->xlabel[0]) snprintf(p->xlabel, sizeof p->xlabel, "%s", describe_x(q, pr.x.name));
     for (size_t k = 0; k < pr.width && !code; k++) {
         fig_series *s = series_new(p);
         if (!s) return cli_error(CLI_OTHER, "out of memory");
@@ -260,11 +276,12 @@ static int add_series(plot_req *q, fig_panel *p, size_t r, const char *xname, co
 
 /* ------------------------------------------------------------ requests */
 
-static void panel_init(fig_panel *p, const char *title, const char *xname, const char *ylabel, int logy)
+static void panel_init(const plot_req *q, fig_panel *p, const char *title, const char *xname, const char *ylabel,
+                       int logy)
 {
     snprintf(p->title, sizeof p->title, "%s", title);
-    snprintf(p->xlabel, sizeof p->xlabel, "%s", xname ? describe(xname) : "");   /* else the first pairing's */
-    snprintf(p->ylabel, sizeof p->ylabel, "%s", ylabel);
+    snprintf(p->xlabel, sizeof p->xlabel, "%s", xname ? describe_x(q, xname) : "");   /* else the first pairing's */
+    snprintf(p->ylabel, sizeof p->ylabel, "%.127s", ylabel);   /* (a title, at most 159, may be the label) */
     p->logy = logy;
 }
 
@@ -282,7 +299,7 @@ static int build(plot_req *q, figure *fig, const panel_spec *ps, int np, const c
 {
     fig->np = np;
     for (int p = 0; p < np; p++) {
-        panel_init(&fig->p[p], ps[p].title, xname, ps[p].ylabel, q->logy);
+        panel_init(q, &fig->p[p], ps[p].title, xname, ps[p].ylabel, q->logy);
         for (size_t r = 0; r < q->nruns; r++)
             for (int j = 0; j < 2 && ps[p].y[j]; j++) {   /* what a log lacks is noted by add_series */
                 look lk = {ps[p].role[j], per_worker ? -1 : (int)r + 1, per_worker ? (int)r + 1 : j + 1};
@@ -336,7 +353,7 @@ static int build_fields(plot_req *q, figure *fig)
     for (size_t i = 0; i < q->ny && len < sizeof title; i++)
         len += (size_t)snprintf(title + len, sizeof title - len, "%s%s", i ? ", " : "", q->y[i]);
     if (q->x && len < sizeof title) snprintf(title + len, sizeof title - len, " against %s", q->x);
-    panel_init(p, title, q->x, q->ny == 1 ? describe(q->y[0]) : title, q->logy);
+    panel_init(q, p, title, q->x, q->ny == 1 ? describe(q->y[0]) : title, q->logy);
     for (size_t r = 0; r < q->nruns; r++)
         for (size_t i = 0; i < q->ny; i++) {
             look lk = {q->ny > 1 ? q->y[i] : NULL, 0, 1};

@@ -292,10 +292,12 @@ static void fed_pieces(const cli_progress *p, const rg_round_stats *r, line *l)
 static void epoch_line(const cli_progress *p, const rg_epoch_stats *e, double wall, line *l)
 {
     char b[8][32], when[32];
+    /* a round in which no client trained has no training figures (null in the log): "-", not NaN */
+    int none = e->round && e->round->trained == 0;
     piece(l, 100, "%s %d/%ld", p->fed ? "round" : "epoch", e->epoch, p->epochs);
-    piece(l, 100, "loss %s", fig(b[0], e->loss));
-    if (p->regression) piece(l, 90, "mae %s  rmse %s", fig(b[1], e->mae), fig(b[6], e->rmse));
-    else piece(l, 90, "acc %s", fig(b[1], e->acc));
+    piece(l, 100, "loss %s", none ? "-" : fig(b[0], e->loss));
+    if (p->regression) piece(l, 90, "mae %s  rmse %s", none ? "-" : fig(b[1], e->mae), none ? "-" : fig(b[6], e->rmse));
+    else piece(l, 90, "acc %s", none ? "-" : fig(b[1], e->acc));
     if (p->has_val && p->regression)
         piece(l, 80, "val_loss %s  val_mae %s  val_rmse %s", fig(b[2], e->val_loss), fig(b[3], e->val_mae),
               fig(b[7], e->val_rmse));

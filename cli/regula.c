@@ -202,6 +202,9 @@ static const char *other_command_hint(const char *cmd, const char *name)
         return "a round's steps depend on how the clients are dealt to workers: checkpoint at each round's end with "
                "--checkpoint-every-epoch";
     if (!strcmp(cmd, "fed")) return "see 'regula fed --help'";
+    const rg_option *o = find_option(name, strlen(name));
+    if (!strcmp(cmd, "train") && o && takes(o, "fed"))
+        return "a federated setting: train fits one model on all the data; run regula fed for clients and rounds";
     if (!strcmp(cmd, "train") && !strcmp(name, "load"))
         return "to start from a checkpoint's weights give --init FILE; to continue an interrupted run, --resume DIR";
     if (strcmp(cmd, "train") && !strcmp(name, "init")) return "give the checkpoint to use with --load FILE";
@@ -209,6 +212,33 @@ static const char *other_command_hint(const char *cmd, const char *name)
     if (!strcmp(cmd, "eval") && !strcmp(name, "input")) return "eval reads labelled samples from --data or --test-data";
     return !strcmp(cmd, "train") ? "see 'regula train --help'" : !strcmp(cmd, "eval") ? "see 'regula eval --help'"
                                                                   : "see 'regula predict --help'";
+}
+
+/* A --config file holds train's and fed's keys alike (it is their
+ * settings), so the check of the command line's options is made again on
+ * the keys the file sets to other than their defaults: under train, a
+ * fed key ("clients") would turn the run federated, and under fed a train
+ * key ("epochs") would be ignored.  eval and predict take a training
+ * run's file for its data and model, and skip the rest. */
+static int check_config_keys(const char *cmd, const char *file)
+{
+    if (strcmp(cmd, "train") && strcmp(cmd, "fed")) return 0;
+    size_t n;
+    const rg_option *opts = rg_options(&n);
+    rg_config probe, dflt;
+    rg_config_defaults(&probe);
+    rg_config_defaults(&dflt);
+    if (rg_config_load_json(&probe, file) != RG_OK) return fail(RG_EUSAGE);
+    for (size_t i = 0; i < n; i++) {
+        char a[1100], b[1100];
+        if (takes(&opts[i], cmd) || !strcmp(opts[i].name, "config")) continue;
+        rg_config_get(&probe, opts[i].name, a, sizeof a);
+        rg_config_get(&dflt, opts[i].name, b, sizeof b);
+        if (strcmp(a, b))
+            return failf(EXIT_USAGE, "%s: key '%s' is not an option of '%s' (%s)", file, opts[i].name, cmd,
+                         other_command_hint(cmd, opts[i].name));
+    }
+    return 0;
 }
 
 /* Parses argv[first..] into the settings of command cmd: defaults, every
@@ -274,7 +304,7 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, rg_conf
     for (size_t k = 0; k < nsets && !code; k++)
         if (!strcmp(sets[k].opt->name, "config")) {
             rg_status st = rg_config_load_json(c, sets[k].value);
-            if (st) code = fail(st);
+            code = st ? fail(st) : check_config_keys(cmd, sets[k].value);
         }
     for (size_t k = 0; k < nsets && !code; k++)
         if (strcmp(sets[k].opt->name, "config") != 0) {
@@ -720,10 +750,23 @@ static int cmd_train(const rg_config *c)
     return code;
 }
 
+/* FedAdam's and FedYogi's server moves each weight by up to --server-lr a
+ * round (m / (sqrt(v) + tau) tends to +-1 where the clients agree), so the
+ * default rate of 1, FedAvg's "take the mean update", leaves a model of
+ * weights about 0.05 at chance within a few rounds; the run goes on. */
+static void warn_server_lr(const rg_config *c)
+{
+    if ((strcmp(c->algo, "fedadam") && strcmp(c->algo, "fedyogi")) || c->server_lr <= 0.1) return;
+    cli_warn("--algo %s with --server-lr %g: its server moves every weight by up to --server-lr a round, and above "
+             "0.1 that usually leaves the model at chance; Reddi et al. tune it in [0.001, 0.1] (the study: 0.01)",
+             c->algo, c->server_lr);
+}
+
 /* regula fed: train's run, over clients, a round for an epoch. */
 static int cmd_fed(const rg_config *c)
 {
     if (c->clients < 1) return failf(EXIT_USAGE, "regula fed needs --clients N (the simulated clients, 1 to 10000)");
+    if (rg_dist_rank() == 0) warn_server_lr(c);
     return cmd_train(c);
 }
 

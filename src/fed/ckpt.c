@@ -121,6 +121,26 @@ rg_status rg_fed_state_materialise(rg_fed_state *s)
     return st;
 }
 
+void rg_fed_round_pack(const rg_round_stats *r, double *out)
+{
+    const double v[RG_FED_ROUND_N] = { r->clients, r->trained, r->client_loss_mean, r->client_loss_std,
+                                       r->client_loss_worst, r->drift_mean, r->drift_std, r->drift_worst,
+                                       r->client_acc_mean, r->client_acc_std, r->client_acc_worst, r->bytes_up,
+                                       r->bytes_down, r->factor_min, r->factor_max, r->samples, r->dropped,
+                                       r->stragglers, r->kept, r->dp, r->epsilon };
+    memcpy(out, v, sizeof v);
+}
+
+void rg_fed_round_unpack(const double *v, rg_round_stats *r)
+{
+    *r = (rg_round_stats){ .clients = (int)v[0], .trained = (int)v[1], .client_loss_mean = v[2],
+                           .client_loss_std = v[3], .client_loss_worst = v[4], .drift_mean = v[5], .drift_std = v[6],
+                           .drift_worst = v[7], .client_acc_mean = v[8], .client_acc_std = v[9],
+                           .client_acc_worst = v[10], .bytes_up = v[11], .bytes_down = v[12], .factor_min = v[13],
+                           .factor_max = v[14], .samples = v[15], .dropped = (int)v[16], .stragglers = (int)v[17],
+                           .kept = (int)v[18], .dp = (int)v[19], .epsilon = v[20] };
+}
+
 rg_cstore_kind rg_fed_store_kind(const rg_fed_setup *f, size_t P)
 {
     double full = (double)f->clients * (double)f->algo->client_state * (double)P * sizeof(float);

@@ -481,6 +481,8 @@ static rg_status save_fed(rg_strategy *s, rg_fed_state *out)
     for (size_t c = 0, i = 0; n && c < C; c++)
         if (rg_cstore_has(f->store, c)) out->ids[i++] = c;
     if (div) memcpy(out->raw, f->raw, C * sizeof(double));
+    rg_fed_round_pack(&f->report, out->round);   /* the round just ended (checkpoints fall on rounds' ends) */
+    out->has_round = 1;
     return RG_OK;
 }
 
@@ -492,6 +494,10 @@ static rg_status load_fed(rg_strategy *s, const rg_fed_state *in)
 {
     fed *f = (fed *)s;
     if (!in) return RG_OK;
+    if (in->has_round) {   /* the resumed round's figures, for its event again */
+        rg_fed_round_unpack(in->round, &f->report);
+        s->round = &f->report;
+    }
     size_t P = f->P, C = (size_t)f->f.clients;
     if (in->server_n) memcpy(f->server, in->server, (size_t)in->server_n * P * sizeof(float));
     /* the clients' states a client at a time: from the checkpoint file, or the copy read from it */

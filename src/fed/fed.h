@@ -161,6 +161,8 @@ int rg_fed_server_has_moments(const rg_fed_setup *f);
  * server_kept, none for fedavg's and fedprox's unused momentum. */
 size_t rg_fed_server_kept(const rg_fed_setup *f);
 
+#define RG_FED_ROUND_N 21
+
 /* ---- ckpt.c (fed.c fills it, the trainer writes it): what a run keeps
  * between rounds besides w_g, so that --resume goes on bitwise.  Every
  * worker holds the same, and world rank 0's is written, as tensors
@@ -184,7 +186,14 @@ typedef struct rg_fed_state {
     atomic_int loaded;         /* a resumed run's workers that have put it in place */
     char *src;                 /* a checkpoint read: client NULL, the states in this file ... */
     uint64_t src_at;           /* ... from this byte on (as fed.client_state) */
+    int has_round;             /* round holds the checkpoint's round's figures (fed.round) */
+    double round[RG_FED_ROUND_N];   /* rg_round_stats, packed (rg_fed_round_pack) */
 } rg_fed_state;
+/* The round's figures (the epoch event's "fed") as RG_FED_ROUND_N
+ * doubles, the tensor fed.round, and back: a run resumed from a round's
+ * checkpoint reports that round again (it validates it again) with them. */
+void rg_fed_round_pack(const rg_round_stats *r, double *out);
+void rg_fed_round_unpack(const double *in, rg_round_stats *r);
 /* Sizes s for (P, server_n, n, client_n, clients), keeping what room it
  * has: RG_ENOMEM (s as it was) when memory runs out. */
 rg_status rg_fed_state_size(rg_fed_state *s, uint64_t P, uint64_t server_n, uint64_t n, uint64_t client_n,

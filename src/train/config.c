@@ -925,6 +925,16 @@ static rg_status epochs_may_change(const rg_config *c, const cJSON *saved, const
                     c->lr_schedule, c->epochs, c->epochs);
 }
 
+/* regula fed's --local-epochs 0 (the default) is 1 pass when no
+ * --local-steps is given, and with --local-steps both runs have 0 (the
+ * two are refused together): 0 and 1 train the same thing. */
+static int same_local_epochs(const cJSON *x, const cJSON *y)
+{
+    if (!name_eq(x->string, "local-epochs") || !cJSON_IsNumber(x) || !cJSON_IsNumber(y)) return 0;
+    double a = x->valuedouble, b = y->valuedouble;
+    return (a == 0.0 ? 1.0 : a) == (b == 0.0 ? 1.0 : b);
+}
+
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
 {
     char *now = rg_config_json(c);
@@ -957,11 +967,13 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
             continue;
         }
         if (!y && legacy_match(x, a)) continue;
+        if (y && same_local_epochs(x, y)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, --gemm, the MPI "
                       "process count, %s", what, x->string, vy ? vy : "(unset)", vx ? vx : "?",
-                      is_fed ? "--init, checkpoint options, --comm-timeout and --rounds may change)"
+                      is_fed ? "--init, checkpoint options, --client-state, --client-state-dir, --comm-timeout and "
+                               "--rounds may change)"
                              : "--shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
                                "schedule is cosine, --epochs may change)");
         free(vx);

@@ -304,6 +304,10 @@ static rg_status resolve_task(const rg_config *c, rg_plan *p, int *option)
     if (!reg && !strcmp(c->monitor, "val_mae"))
         return at(option, "monitor", rg_error(RG_EUSAGE, "--monitor val_mae: the mean absolute error is a regression's "
                                               "(--loss mse or mae); watch val_loss or val_acc"));
+    if (reg && c->clients > 0 && !strcmp(c->mu_adapt, "skew"))
+        return at(option, "mu-adapt", rg_error(RG_EUSAGE, "--mu-adapt skew: measures each client's mix of classes, and "
+                                               "--loss %s is a regression (no classes); give size or divergence",
+                                               c->loss));
     if (reg && (p->partition.kind == RG_PART_DIRICHLET || p->partition.kind == RG_PART_SHARDS || p->adapt == RG_ADAPT_SKEW))
         return at(option, p->adapt == RG_ADAPT_SKEW ? "reg-adapt" : "partition",
                   rg_error(RG_EUSAGE, "--%s %s: skews or measures the classes among workers, and --loss %s is a "

@@ -240,6 +240,9 @@ static size_t fed_tensors(const rg_fed_state *f, rg_st_tensor_in *t)
     if (f && f->clients)
         t[n++] = (rg_st_tensor_in){ .name = "fed.divergence", .dtype = RG_ST_F64, .ndim = 1,
                                     .shape = {(size_t)f->clients}, .data = f->raw };
+    if (f && f->has_round)
+        t[n++] = (rg_st_tensor_in){ .name = "fed.round", .dtype = RG_ST_F64, .ndim = 1,
+                                    .shape = {RG_FED_ROUND_N}, .data = f->round };
     return n;
 }
 
@@ -254,7 +257,7 @@ rg_status rg_ckpt_write(const char *dir, const rg_model *m, const rg_config *c, 
     rg_config norm = *c;
     rg_config_resume_normalise(&norm);
     char *cj = rg_config_json(&norm);
-    if (!cj || nm + 8 + 4 > MAX_T) {
+    if (!cj || nm + 8 + 5 > MAX_T) {   /* 8 of the trainer, 5 of regula fed */
         rg_free(mt);
         rg_free(mnames);
         free(cj);
@@ -430,8 +433,9 @@ uint64_t rg_ckpt_checksum(const rg_st *st)
 static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
 {
     const rg_st_tensor *ts = rg_st_find(st, "fed.server"), *ti = rg_st_find(st, "fed.clients"),
-                       *tc = rg_st_find(st, "fed.client_state"), *tr = rg_st_find(st, "fed.divergence");
-    if (!ts && !ti && !tc && !tr) return RG_OK;
+                       *tc = rg_st_find(st, "fed.client_state"), *tr = rg_st_find(st, "fed.divergence"),
+                       *tf = rg_st_find(st, "fed.round");
+    if (!ts && !ti && !tc && !tr && !tf) return RG_OK;
     uint64_t sn = ts && ts->ndim == 2 ? ts->shape[0] : 0, n = ti && ti->ndim == 1 ? ti->shape[0] : 0;
     uint64_t cn = tc && tc->ndim == 3 ? tc->shape[1] : 0, C = tr && tr->ndim == 1 ? tr->shape[0] : 0;
     if ((ts && (ts->ndim != 2 || ts->shape[1] != P)) || !ti != !tc || (ti && ti->ndim != 1) ||
@@ -448,6 +452,7 @@ static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
     if (ti) ti = need(st, "fed.clients", RG_ST_U64, (size_t)n, &s);
     if (tc) tc = need(st, "fed.client_state", RG_ST_F32, (size_t)(n * cn * P), &s);
     if (tr) tr = need(st, "fed.divergence", RG_ST_F64, (size_t)C, &s);
+    if (tf) tf = need(st, "fed.round", RG_ST_F64, RG_FED_ROUND_N, &s);
     if (s != RG_OK) return s;
     if (ts) memcpy(ck->fed->server, ts->data, ts->nbytes);
     if (ti) memcpy(ck->fed->ids, ti->data, ti->nbytes);
@@ -455,6 +460,8 @@ static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
     if (lazy && !(ck->fed->src = rg_strdup(rg_st_path(st)))) return rg_error(RG_ENOMEM, "out of memory");
     if (lazy) ck->fed->src_at = rg_st_file_offset(st, tc);
     if (tr) memcpy(ck->fed->raw, tr->data, tr->nbytes);
+    if (tf) memcpy(ck->fed->round, tf->data, tf->nbytes);
+    ck->fed->has_round = tf != NULL;
     return RG_OK;
 }
 

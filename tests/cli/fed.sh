@@ -42,6 +42,14 @@ check "inspect: the last round's clients" \
 check "inspect: the bytes of the 3 rounds" grep -q '^rounds:      8040 bytes up, 8040 bytes down .*, 0 rounds kept the model$' "$T/out"
 check "inspect: best and last round" test "$(grep -c '^best round: \|^last round: ' "$T/out")" -eq 2
 
+# one round is a round (not "1 rounds"), finished or cut short
+run 0 -- "${FED[@]}" --rounds 1 --log "$T/one.jsonl"
+run 0 -- "$REGULA" inspect "$T/one.jsonl"
+check "inspect: a finished run of 1 round" grep -q "^$T/one.jsonl: a finished federated run: 1 round, " "$T/out"
+grep -v '"event":"end"' "$T/one.jsonl" >"$T/one-cut.jsonl"
+run 0 -- "$REGULA" inspect "$T/one-cut.jsonl"
+check "inspect: an unfinished run, 1 round logged" grep -q "killed, or still running): 1 round logged" "$T/out"
+
 # a regression's clients have an MAE (the worst: the highest): 2 clients of 300 samples, one pass each, so
 # their mean MAE is the round's running mae and worst10 the mean plus the spread (to the log's 9 digits)
 awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { a = rand(); b = rand(); printf "%.4f,%.4f,%.4f\n", 2 * a - b, a, b } }' \
@@ -59,6 +67,12 @@ check "a regression's fed object: client_mae = the round's mae, worst10 = mean +
         d1 = v[3] - mae; d2 = v[7] - v[3] - v[5]
         if (d1 * d1 > 1e-14 * mae * mae || d2 * d2 > 1e-14 * v[7] * v[7] || v[5] <= 0) exit 1 }
     END { exit n != 3 }' "$T/reg.jsonl"
+
+# --mu-adapt skew weighs the clients' class mixes: a regression has none (it gave every client 1, without a word)
+run 2 -- "$REGULA" fed --data "csv:$T/reg.csv" --loss mse --model 'dense(8, relu) dense(auto)' --clients 4 --sample 1 \
+    --partition quantity:0.5 --rounds 1 --algo fedprox --mu-adapt skew
+check "--mu-adapt skew with a regression: refused, naming the option" \
+    grep -q "^regula: --mu-adapt skew: measures each client's mix of classes, and --loss mse is a regression" "$T/err"
 
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
@@ -105,14 +119,49 @@ for algo in "scaffold" "feddyn" "fedadam" "fedyogi" "fedavg --server-momentum 0.
     done
 done
 
+# a run resumed from a round's checkpoint validates that round again and logs it again: with its clients' figures
+# (the checkpoint's fed.round), the same "fed" object as the first time, not an epoch event without one
+rm -rf "$T/ckr" "$T/res.jsonl"
+run 0 -- "${FED[@]}" --dp-clip 1 --dp-noise 0.5 --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ckr" --log "$T/res.jsonl"
+run 0 -- "${FED[@]}" --dp-clip 1 --dp-noise 0.5 --rounds 3 --resume "$T/ckr" --log "$T/res.jsonl" --progress lines
+check "resumed: every epoch event of the log has a fed object" \
+    test "$(grep -c '"event":"epoch"' "$T/res.jsonl")" -eq "$(grep -c '"event":"epoch".*"fed":{"clients":10,' "$T/res.jsonl")"
+check "resumed: round 2 logged twice" test "$(grep -c '"event":"epoch","epoch":2,' "$T/res.jsonl")" -eq 2
+check "resumed: round 2's clients' figures and epsilon the same both times" \
+    test "$(grep '"event":"epoch","epoch":2,' "$T/res.jsonl" | sed 's/.*"fed"/"fed"/' | grep '"epsilon"' | sort -u | wc -l)" -eq 1
+check "resumed: round 2's progress line names its clients again" grep -q '^round 2/3 .* clients 10  client_loss .* eps ' "$T/err"
+
+# --local-epochs 0 (the default) is one pass: a run that says --local-epochs 1 on resuming one that left it out
+# trains the same thing, and is not refused; 2 is another
+rm -rf "$T/ckl"
+run 0 -- "${FED[@]}" --rounds 3 --save "$T/l-straight.safetensors"
+run 0 -- "${FED[@]}" --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ckl"
+run 0 -- "${FED[@]}" --rounds 3 --local-epochs 1 --resume "$T/ckl" --save "$T/l-resumed.safetensors"
+check "--resume with --local-epochs 1 of a run without it: the straight run's bytes" \
+    cmp -s "$T/l-straight.safetensors" "$T/l-resumed.safetensors"
+run 2 -- "${FED[@]}" --rounds 4 --local-epochs 2 --resume "$T/ckl"
+check "--resume with --local-epochs 2 of a run without it: refused" grep -q "was trained with --local-epochs 0, this run has 2" "$T/err"
+
+# FedAdam and FedYogi at the default --server-lr 1 move every weight by up to 1 a round: warned (the run goes on);
+# at a rate Reddi et al. tune, and for FedAvg at 1, no warning
+for algo in fedadam fedyogi; do
+    run 0 -- "${FED[@]}" --algo $algo --rounds 1
+    check "--algo $algo at --server-lr 1: a warning naming both options" \
+        grep -q "^regula: warning: --algo $algo with --server-lr 1: its server moves every weight by up to --server-lr a round" "$T/err"
+    run 0 -- "${FED[@]}" --algo $algo --server-lr 0.01 --rounds 1
+    check "--algo $algo at --server-lr 0.01: no warning" bash -c "! grep -q 'warning: --algo' '$T/err'"
+done
+run 0 -- "${FED[@]}" --rounds 1
+check "fedavg at --server-lr 1: no warning" bash -c "! grep -q 'warning: --algo' '$T/err'"
+
 # another algorithm, client count or policy than the checkpoint's: the configuration check refuses it (exit 2)
 for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --mu-adapt none" \
              "--algo fedprox --mu 0.1 --mu-adapt divergence --clients 30"; do
     # shellcheck disable=SC2086
     run 2 -- "${FED[@]}" $other --rounds 4 --checkpoint-every-epoch --resume "$T/ck"
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
-    check "--resume with $other: what may change is fed's (--rounds; not train's --shard-optimizer)" \
-        grep -q -- "--comm-timeout and --rounds may change)$" "$T/err"
+    check "--resume with $other: what may change is fed's (--client-state, --rounds; not train's --shard-optimizer)" \
+        grep -q -- "--client-state, --client-state-dir, --comm-timeout and --rounds may change)$" "$T/err"
 done
 
 # a server step that overflows (--server-lr 3e38): the run stops at that round's end (exit 4), even under
@@ -146,6 +195,23 @@ run 2 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense
     --lr 0.05 --batch 8 --checkpoint-every-epoch --resume "$T/ck"
 check "train --resume from a round's checkpoint: refused, naming both commands" \
     grep -q "is a checkpoint of regula fed, and this run is regula train" "$T/err"
+
+# a --config file's keys are held to the command as the command line's options are: a fed key under train
+# would have run it federated (rounds for epochs), a train key under fed was ignored; keys both take, and
+# any key at its default (the log's config object lists every setting), are fine; eval reads a run's file
+echo '{"clients": 10, "rounds": 2, "epochs": 1}' >"$T/fedkeys.json"
+run 2 -- "$REGULA" train --data "csv:$T/train.csv" --config "$T/fedkeys.json"
+check "train --config with a fed key: refused, naming the file, the key and fed" \
+    grep -q "^regula: $T/fedkeys.json: key 'clients' is not an option of 'train' (a federated setting: .* run regula fed" "$T/err"
+echo '{"epochs": 5, "lr": 0.05}' >"$T/trainkeys.json"
+run 2 -- "${FED[@]}" --config "$T/trainkeys.json"
+check "fed --config with --epochs: refused, naming the file and the key" \
+    grep -q "^regula: $T/trainkeys.json: key 'epochs' is not an option of 'fed' (a federated run counts rounds" "$T/err"
+echo '{"epochs": 10, "clients": 0, "lr": 0.05, "batch": 8, "rounds": 10}' >"$T/defaults.json"
+run 0 -- "${FED[@]}" --config "$T/defaults.json" --rounds 1
+run 0 -- "$REGULA" train --data "csv:$T/train.csv" --model 'dense(8, relu) dense(3, softmax)' --epochs 1 \
+    --config "$T/defaults.json" --save "$T/t.safetensors"
+run 0 -- "$REGULA" eval --load "$T/t.safetensors" --data "csv:$T/train.csv" --config "$T/fedkeys.json"
 
 run 0 -- "$REGULA" fed --help
 for o in clients rounds sample local-epochs local-steps algo mu mu-adapt feddyn-alpha server-lr server-momentum server-beta1 \

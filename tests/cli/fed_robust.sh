@@ -84,6 +84,8 @@ check "no report: the round keeps the model (\"kept\":true)" \
 check "no report: no strength factors (null)" grep -q '"strength":{"min":null,"max":null}' "$T/none.jsonl"
 check "no report: the progress line says so, without NaN client figures" \
     test "$(grep -c '^round [12]/2 .* clients 0 of 2  (no client reported: model kept)  up 0 MB' "$T/err")" -eq 2
+check "no report: no training loss or accuracy on the line (null in the log): '-', not NaN" \
+    test "$(grep -c '^round [12]/2  loss -  acc -  ' "$T/err")" -eq 2
 run 0 -- "${FED0[@]}" --rounds 1 --client-dropout 0.5 --progress lines
 check "the progress line counts the clients that reported of those sampled" grep -Eq '^round 1/1 .* clients [0-9] of 10  client_loss ' "$T/err"
 

@@ -120,6 +120,12 @@ check "--fields lists the rounds' client figures by path" \
 run 0 -- "$REGULA" plot "$T/fed.jsonl" --y fed.client_loss.mean,fed.client_loss.worst10 -o "$T/fed.svg"
 check "two of the rounds' client figures: 2 series" test "$(series "$T/fed.svg")" -eq 2
 check "... of a point per round" test "$(points 1 "$T/fed.svg")" -eq 3 -a "$(points 2 "$T/fed.svg")" -eq 3
+check "... along rounds (a federated log's epochs)" grep -q '<text>round</text>' "$T/fed.svg"
+run 0 -- "$REGULA" plot "$T/fed.jsonl" -o "$T/fedc.svg"
+check "a federated log's curves: along rounds, not epochs" \
+    test "$(grep -c '<text>round</text>' "$T/fedc.svg")" -eq 2 -a "$(grep -c '<text>epoch</text>' "$T/fedc.svg")" -eq 0
+run 0 -- "$REGULA" plot "$T/a.jsonl" -o "$T/trainc.svg"
+check "a train log's curves: along epochs" test "$(grep -c '<text>epoch</text>' "$T/trainc.svg")" -eq 2
 run 0 -- "$REGULA" plot "$T/fed.jsonl" --y epoch.fed.epsilon -o "$T/eps.svg"
 check "EVENT.PATH: epsilon per round" test "$(points 1 "$T/eps.svg")" -eq 3
 run 2 -- "$REGULA" plot "$T/fed.jsonl" --y fed.client_loss -o "$T/obj.svg"

@@ -24,6 +24,16 @@ check "fed_table: rounds to 80% and 70%, final, last-10 mean, accuracy within 4 
   test "$(cat "$T/out")" = "4 3 2 0.79 0.7050 0.72 2.000 - 0 0.61"
 run 0 -- "$BENCH/fed_table.sh" metrics "$T/hand.jsonl" 1000000
 check "fed_table: a budget below one round's bytes reaches nothing" test "$(cut -d' ' -f6 "$T/out")" = nan
+# a resumed run logs the round of its checkpoint again, and a killed one the rounds it trains again after
+# its last checkpoint: each round counts once (not 6 rounds, 80% first at round 5, 1.667 MB a round)
+{ sed -n 1,2p "$T/hand.jsonl"; echo '{"event":"resume","step":20,"epoch":2}'; sed -n 2,5p "$T/hand.jsonl"; } \
+  > "$T/resumed.jsonl"
+{ sed -n 1,3p "$T/hand.jsonl"; sed -n 2,5p "$T/hand.jsonl"; } > "$T/killed.jsonl"   # rounds 2-3 twice
+for f in resumed killed; do
+  run 0 -- "$BENCH/fed_table.sh" metrics "$T/$f.jsonl" 4000000
+  check "fed_table: a $f run's log: the figures of the run straight through" \
+    test "$(cat "$T/out")" = "4 3 2 0.79 0.7050 0.72 2.000 - 0 0.61"
+done
 sed 's/"val_acc":0.81/"val_acc":0.69/; s/"epoch":4,"val_acc":0.79/"epoch":4,"val_acc":0.7,"kept":true/' \
   "$T/hand.jsonl" > "$T/low.jsonl"
 run 0 -- "$BENCH/fed_table.sh" metrics "$T/low.jsonl"

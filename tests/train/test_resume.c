@@ -6,6 +6,7 @@
  * state (fed.*): resumed bitwise, damage, and a state the run does not keep. */
 #include "support.h"
 #include "regula.h"
+#include "fed/fed.h"
 #include "io/safetensors.h"
 #include "train/train.h"
 #include <cjson/cJSON.h>
@@ -382,8 +383,17 @@ static void test_fed_state(void **state)
     fed_config(&c, plain, "fedprox", "2");
     assert_int_equal(train(&c, NULL), RG_OK);
     assert_int_equal(rg_st_read(newest_in(plain), &st), RG_OK);
-    for (size_t i = 0; i < rg_st_count(st); i++) assert_true(strncmp(rg_st_at(st, i)->name, "fed.", 4) != 0);
+    /* fedprox keeps nothing between rounds: of the federated tensors only the round's figures */
+    for (size_t i = 0; i < rg_st_count(st); i++)
+        assert_true(strncmp(rg_st_at(st, i)->name, "fed.", 4) != 0 || !strcmp(rg_st_at(st, i)->name, "fed.round"));
+    const rg_st_tensor *fr = rg_st_find(st, "fed.round");
+    assert_non_null(fr);
+    assert_int_equal(fr->shape[0], RG_FED_ROUND_N);
     rg_st_free(st);
+    /* a checkpoint from before fed.round resumes, as one from before any fed tensor */
+    drop_tensor(newest_in(plain), "fed.round");
+    fed_config(&c, plain, "fedprox", "3");
+    assert_int_equal(train(&c, NULL), RG_OK);
     char *dirs[] = { ref, dir, bad, plain };
     for (int i = 0; i < 4; i++) {
         rgt_rmtree(dirs[i]);
