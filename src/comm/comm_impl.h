@@ -36,8 +36,9 @@ void rg_comm_mpi_note_deterministic(rg_comm *c, int on);
  * rg_comm_mpi_service, op or rg_comm_mpi_finalize, or at
  * rg_comm_mpi_abort_asked; with a note (rg_comm_abort_note) it stops the
  * job instead, telling every process.  After a timeout verdict nothing ends the job:
- * every process stops by itself.  For any other communicator (one whose
- * abort any thread may call) it does nothing and returns 0. */
+ * every process stops by itself.  A --link wrapper (comm_link.c) is seen
+ * through.  For any other communicator (one whose abort any thread may
+ * call) it does nothing and returns 0. */
 int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes);
 /* comm_mpi.c: for the thread that calls MPI: ends the job if another
  * thread asked (rg_comm_mpi_abort_later); otherwise returns at once. */

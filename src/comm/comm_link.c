@@ -203,6 +203,8 @@ static const rg_comm_ops g_link_ops = {
     .sendv = l_sendv, .recvv = l_recvv, .idle = l_idle,
 };
 
+rg_comm *rg_comm_link_inner(rg_comm *c) { return c && c->ops == &g_link_ops ? impl_of(c)->inner : NULL; }
+
 rg_status rg_comm_link(rg_comm *inner, const rg_link *link, int owns, rg_comm **out)
 {
     *out = NULL;

@@ -43,6 +43,7 @@
 #include "core/core.h"
 #include "comm/comm.h"
 #include "comm/comm_impl.h"
+#include "comm/link.h"
 #include "comm/spin.h"
 #include <limits.h>
 #include <pthread.h>
@@ -1497,6 +1498,8 @@ static rg_status mpi_abort(rg_comm *c, rg_status status, const char *msg, const 
 
 int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes)
 {
+    /* --link wraps the process communicator: its abort would call MPI */
+    for (rg_comm *in; (in = rg_comm_link_inner(c));) c = in;
     if (c->ops != &mpi_ops) return 0;
     int expect = 0;
     if (atomic_compare_exchange_strong(&g_asked, &expect, 1)) {

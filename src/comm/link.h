@@ -19,4 +19,6 @@ double rg_link_seconds(const rg_link *l, size_t messages, double bytes);
  * would on the link (the results are inner's).  owns: inner is freed with
  * it.  Splits are wrapped too. */
 rg_status rg_comm_link(rg_comm *inner, const rg_link *link, int owns, rg_comm **out);
+/* The communicator c wraps if c is a link's, else NULL. */
+rg_comm *rg_comm_link_inner(rg_comm *c);
 #endif
