@@ -132,6 +132,10 @@ void rg_comm_mpi_set_timeout(double seconds);
  * that is answered waits up to a second timeout before "no progress".
  * No-op without MPI, before the first communicator, or after a failure. */
 void rg_comm_mpi_service(void);
+/* RG_OK, or, once a verdict is in (a peer's stop: RG_ENONFINITE; a failed
+ * peer: RG_ECOMM), that verdict as an error.  Any thread may ask: it reads
+ * what the thread that calls MPI took in, and calls no MPI. */
+rg_status rg_comm_mpi_halted(void);
 /* MPI_Finalize, if rg_comm_mpi_init initialised MPI, after a barrier under
  * the timeout (MPI_Finalize waits for every process, with no timeout of its
  * own); skipped after a timeout or a stop.  After a stop rank 0 says

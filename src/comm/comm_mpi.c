@@ -143,6 +143,8 @@ int rg_comm_mpi_available(void) { return 1; }
 
 static rg_status broken(void) { return rg_error(g_broken_status, "%s", g_broken_msg); }
 
+rg_status rg_comm_mpi_halted(void) { return atomic_load(&g_broken) ? broken() : RG_OK; }
+
 static void nap(int64_t ns)
 {
     struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
@@ -1683,6 +1685,7 @@ rg_status rg_comm_mpi_world(rg_comm **out) { return no_mpi(); }
 void rg_comm_mpi_finalize(void) {}
 void rg_comm_mpi_set_timeout(double seconds) { (void)seconds; }
 void rg_comm_mpi_service(void) {}
+rg_status rg_comm_mpi_halted(void) { return RG_OK; }
 void rg_comm_mpi_note_deterministic(rg_comm *c, int on) {}
 int rg_comm_mpi_abort_later(rg_comm *c, rg_status status, const char *msg, const void *note, size_t bytes) { return 0; }
 size_t rg_comm_mpi_stop_note(void *note, size_t bytes) { (void)note; (void)bytes; return 0; }

@@ -48,6 +48,8 @@ void rg_dist_service(void)
     if (g_process) rg_comm_mpi_service();
 }
 
+rg_status rg_dist_halted(void) { return g_process ? rg_comm_mpi_halted() : RG_OK; }
+
 rg_status rg_dist_agree(rg_status st)
 {
     if (!g_process) return st;

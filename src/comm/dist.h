@@ -21,6 +21,8 @@ size_t rg_dist_take(void *note, size_t bytes);
 /* Answers peers' liveness pings while this process waits outside
  * communication (for its checkpoint writer, say); a no-op without MPI. */
 void rg_dist_service(void);
+/* RG_OK, or the verdict this process has taken in (rg_comm_mpi_halted). */
+rg_status rg_dist_halted(void);
 /* The world of workers of this process: `threads` handles into ranks, over
  * the process communicator (processes x threads), or threads alone, or a
  * world of one.  With a link (bits_per_s > 0) the exchanges between

@@ -442,6 +442,11 @@ static rg_status train_step(worker *w, step *k)
     if ((st = ops->update(s, &k->x)) != RG_OK) return st;    /* optimizer, constraints, weights in sync */
     if (k->x.broke) return broke(w, k);
     if (!k->skipped) account(w, k, batch_loss);
+    /* another process's stop (or failure) taken in between waits (rank 0
+     * services every step, account): a local step meets no wait till its
+     * next sync, which may be far, and the stopper waits for rank 0's end
+     * event only --comm-timeout; every thread of the process ends here */
+    if (k->local && (st = rg_dist_halted()) != RG_OK) return st;
     if (!k->local) w->synced = w->st;   /* a synchronous step: every worker's figures are the world's */
     return k->local && k->x.synced ? sync_figures(w) : RG_OK;
 }
