@@ -19,9 +19,11 @@
  * stopped and a dead rank are silent alike; a survivor waits too, so it
  * answers and is not blamed.  The verdict goes to every process, which stops
  * at its next wait instead of timing out in turn (and blaming the first,
- * gone by then).  From then on (g_broken) MPI is never called again: every
- * op fails at once with the verdict, frees skip MPI_Comm_free, finalize
- * skips MPI_Finalize, and buffers MPI may still name are kept (g_kept).
+ * gone by then).  From then on (g_broken) every op fails at once with the
+ * verdict, frees skip MPI_Comm_free, finalize skips MPI_Finalize, and
+ * buffers MPI may still name are kept (g_kept); after a timeout verdict MPI
+ * is never called again, after a stop verdict (a peer's own non-finite
+ * stop: every rank alive) only the goodbye of stop_farewell is.
  * Reductions are ours, over point-to-point messages, in rank order (see
  * RED_SEG).  Counts are size_t here and int in MPI: reductions and broadcast
  * go in segments; allgather and reduce_scatter refuse blocks over INT_MAX.
