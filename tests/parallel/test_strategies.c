@@ -579,7 +579,10 @@ static void test_ps_staleness(void **state)
                       scaled ? ", --staleness-lr" : "", len, n, r.r.test_acc, base.r.test_acc);
         assert_true(len >= 2 && len <= 4);      /* some stale reads, none beyond K */
         assert_float_equal(n, 3.0 * 15.0, 0.5); /* 3 workers x 15 steps of the epoch */
-        assert_true(r.r.test_acc > base.r.test_acc - 0.1 && r.r.test_acc > 0.5);   /* chance: 0.25 */
+        /* it learns (chance: 0.25): which pushes meet which weights is timing,
+         * 0.675-0.72 in 8 runs, and 0.625 once in CI under Sandybridge's kernel
+         * against all-reduce's 0.730 (was: within 0.1, which that failed) */
+        assert_true(r.r.test_acc > base.r.test_acc - 0.15 && r.r.test_acc > 0.5);
         free(r.params);
     }
     rgt_rmtree(dir);
