@@ -201,7 +201,7 @@ void rg_comm_mpi_abort_asked(void)
 
 /* The top of every wait and op: a peer's failure or stop, or this
  * process's own asked for by another thread (then 1: fail with broken()). */
-static int halted(void)
+static int op_begin(void)
 {
     rg_comm_mpi_abort_asked();
     if (atomic_load(&g_broken)) return 1;
@@ -209,6 +209,14 @@ static int halted(void)
     return 0;
 }
 
+
+/* Adds world rank r, the k-th of n, to a message's list "1, 2 and 3"
+ * (names of cap bytes, len so far; a list too long for it is cut). */
+static void rank_list(char *names, size_t cap, size_t *len, int r, int k, int n)
+{
+    if (*len < cap - 16)
+        *len += (size_t)snprintf(names + *len, cap - *len, "%s%d", k == 0 ? "" : k == n - 1 ? " and " : ", ", r);
+}
 
 /* ------------------------------------------------------------ blocking calls */
 
@@ -297,9 +305,7 @@ static void dog_verdict(const rg_comm *c, const char *what)
         if (j == me) continue;
         int r = c ? ((const mpi_impl *)c->impl)->world[j] : j;
         one = r;
-        if (len < sizeof names - 16)
-            len += (size_t)snprintf(names + len, sizeof names - len, "%s%d", k == 0 ? "" : k == P - 2 ? " and " : ", ", r);
-        k++;
+        rank_list(names, sizeof names, &len, r, k++, P - 1);
     }
     if (k == 1)
         (void)!snprintf(g_dog_msg, sizeof g_dog_msg, "rank %d stopped answering: no reply within %g s (--comm-timeout; "
@@ -388,19 +394,26 @@ static void become_broken(rg_status status, const char *msg)
     atomic_store(&g_broken, 1);     /* after the message: abort may read both from another thread */
 }
 
+/* This process stopped, by a peer's stop verdict or its own: the note for
+ * rg_comm_mpi_stop_note, and every op fails from now on with status, msg. */
+static void set_stop(rg_status status, const char *msg, const void *note, size_t n)
+{
+    memcpy(g_note, note, n);
+    g_note_n = n;
+    g_stop = 1;
+    become_broken(status, msg);
+}
+
 /* A peer's stop verdict: its status, message and note, this process's. */
 static void take_stop(const stop_msg *v, int count)
 {
     if (atomic_load(&g_broken)) return;
     size_t n = v->note_n > 0 && v->note_n <= RG_COMM_NOTE_MAX ? (size_t)v->note_n : 0;
-    memcpy(g_note, v->note, n);
-    g_note_n = n;
-    g_stop = 1;
     char text[VERDICT_MAX];
     size_t len = (size_t)count - offsetof(stop_msg, text);
     memcpy(text, v->text, len);
     text[len ? len - 1 : 0] = '\0';
-    become_broken(v->status > RG_OK && v->status <= RG_ECOMM ? (rg_status)v->status : RG_ECOMM, text);
+    set_stop(v->status > RG_OK && v->status <= RG_ECOMM ? (rg_status)v->status : RG_ECOMM, text, v->note, n);
 }
 
 /* ------------------------------------------------------------ notes to rank 0 */
@@ -408,7 +421,7 @@ static void take_stop(const stop_msg *v, int count)
 /* Small notes that any thread of any process posts for world rank 0 (a
  * worker's own skip on a local step, which only rank 0's log can tell):
  * queued (g_out), sent on g_probe by the MPI thread at its next wait or op
- * (halted), taken in by rank 0's probe_service (g_in) and read by
+ * (op_begin), taken in by rank 0's probe_service (g_in) and read by
  * rg_comm_mpi_take from any thread, under g_note_mu.  One that finds the
  * queue full or comes after a failure is dropped: notes are news for the
  * log, never state a run depends on. */
@@ -602,9 +615,7 @@ static rg_status declare(const waiter *w, int silent, int err, double waited)
         if (!wait_asks(w, j) || g_answered[wait_world(w, j)]) continue;
         int r = wait_world(w, j);
         zero_silent |= r == 0;
-        if (len < sizeof names - 16)
-            len += (size_t)snprintf(names + len, sizeof names - len, "%s%d", k == 0 ? "" : k == silent - 1 ? " and " : ", ", r);
-        k++;
+        rank_list(names, sizeof names, &len, r, k++, silent);
     }
     char why[MPI_MAX_ERROR_STRING] = "";
     int wl = 0;
@@ -664,10 +675,7 @@ static void stop_job(rg_status status, const char *msg, const void *note, size_t
     for (int r = 0; r < g_wsize && sent; r++)
         sent = r == g_wrank || ctl_send(r, TAG_STOP, &v, bytes);
     if (!sent) end_job(MPI_COMM_WORLD, status, msg);
-    memcpy(g_note, v.note, (size_t)v.note_n);
-    g_note_n = (size_t)v.note_n;
-    g_stop = 1;
-    become_broken(status, msg);
+    set_stop(status, msg, v.note, (size_t)v.note_n);
     ctl_flush(rg_now_ns() + grace_ns(g_timeout));
 }
 
@@ -682,7 +690,7 @@ static void stop_job(rg_status status, const char *msg, const void *note, size_t
  * saying that no rank is silent. */
 static rg_status mpi_wait_for(waiter *w)
 {
-    if (halted()) return broken();
+    if (op_begin()) return broken();
     int done = 0, rc = wait_test(w, &done);
     if (rc == MPI_SUCCESS && done) return RG_OK;
     double timeout = g_timeout;
@@ -698,7 +706,7 @@ static rg_status mpi_wait_for(waiter *w)
             return RG_OK;
         }
         if ((i & 63) == 0 || err != MPI_SUCCESS || now >= spin_end) {
-            if (halted() || probe_service()) return broken();
+            if (op_begin() || probe_service()) return broken();
             now = rg_now_ns();
             if (answer_by) {
                 int silent = silent_count(w);
@@ -1418,7 +1426,7 @@ static rg_status mpi_sendv_op(rg_comm *c, const rg_piece *v, int n, int dst, int
         if (!rg_add_ok(bytes, v[i].bytes, &bytes)) return rg_error(RG_EUSAGE, "send to rank %d: size overflows", dst);
     rg_status st = mpi_check_peer(c, "send to", dst, tag, bytes);
     if (st != RG_OK) return st;
-    if (halted()) return broken();
+    if (op_begin()) return broken();
     sends_reap(&m->sends);
     mpi_send *x = rg_malloc(sizeof *x + bytes);
     if (!x) return rg_error(RG_ENOMEM, "rank %d: out of memory sending %zu bytes to rank %d", c->rank, bytes, dst);
@@ -1470,7 +1478,7 @@ static rg_status mpi_probe_op(rg_comm *c, int src, int tag, int *ready)
     mpi_impl *m = c->impl;
     rg_status st = mpi_check_peer(c, "probe of", src, tag, 0);
     if (st != RG_OK) return st;
-    if (halted()) return broken();
+    if (op_begin()) return broken();
     probe_service();   /* a rank that polls answers pings like one that waits */
     int flag = 0;
     if (MPI_Iprobe(src, tag, m->comm, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
@@ -1661,7 +1669,7 @@ void rg_comm_mpi_finalize(void)
 void rg_comm_mpi_set_timeout(double seconds) { g_timeout = seconds; }
 void rg_comm_mpi_service(void)
 {
-    if (!halted()) probe_service();
+    if (!op_begin()) probe_service();
 }
 
 int rg_comm_mpi_shared_memory(const rg_comm *c)

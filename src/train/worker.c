@@ -371,8 +371,10 @@ static void account(worker *w, const step *k, double batch_loss)
     w->st.f.reg += (k->x.fig.reg + k->x.after) * (double)counted;
     w->st.n.epoch_samples += counted;
     if (w->g != 0) return;
-    if (r->log && w->t == 0) rg_dist_service();   /* other processes' skips as they come (thread 0 calls MPI) */
-    rg_run_peer_skips(r);
+    if (k->local) {   /* other processes' skips and stops come from local steps alone (thread 0 calls MPI) */
+        if (r->log && w->t == 0) rg_dist_service();
+        rg_run_peer_skips(r);
+    }
     uint64_t step1 = w->st.n.step + 1;
     FILE *log = w->p->log_every > 0 && step1 % (uint64_t)w->p->log_every == 0 && step1 != w->logged ? rg_run_log(r) : NULL;
     if (log) {

@@ -72,6 +72,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
+ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }     # now, in milliseconds
 
 # run CODE -- cmd... : runs cmd, stdout to $T/out, stderr to $T/err (the
 # script sets T); the exit code must be CODE.  A check: ok or bad.

@@ -13,14 +13,12 @@ set -u
 regula=$1 mpiexec=$2
 # shellcheck source=launcher.bash
 source "$(dirname "${BASH_SOURCE[0]}")/launcher.bash"
+# shellcheck source=../cli/lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.bash"
 timeout=3     # --comm-timeout
 slack=${RG_DEAD_PEER_SLACK:-3}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
 
 # stall NAME CALL NP WANT [TRAIN OPTIONS...]: rank 1 stops entering CALL;
 # WANT (an extended regular expression) is the message a survivor prints

@@ -31,6 +31,8 @@ set -u
 regula=$1 mpiexec=$2
 # shellcheck source=launcher.bash
 source "$(dirname "${BASH_SOURCE[0]}")/launcher.bash"
+# shellcheck source=../cli/lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.bash"
 timeout=3     # --comm-timeout
 # seconds allowed past it: the verdict, exit, mpirun killing a stopped rank
 # (~1 s; the sanitizer build gives 6: its exit scans the heap for leaks)
@@ -43,10 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }     # milliseconds
 secs() { printf '%d.%02d' $(($1 / 1000)) $(($1 % 1000 / 10)); }
 
 cat > "$dir/rank.sh" << 'EOF'
