@@ -94,7 +94,7 @@ code=$?
 # MPICH's hydra reports the SIGKILL it sends the other ranks once the first
 # leaves (9) or that rank's 4, by timing (as dead_peer.sh notes); each
 # rank's own status and the message are regula's
-want=4; [ "$mpi_flavour" = mpich ] && [ $code = 9 ] && want=9
+want=$(mpi_want 4 $code)
 # (at K > 0 which comes first is timing's: a worker's non-finite loss, or
 # the server's report that its update of an earlier step broke a weight)
 [ $code = $want ] && grep -Eq "non-finite loss or gradient at step|the update of step [0-9]+ \(epoch [0-9]+\) made a weight" "$dir/psnf.err" &&
