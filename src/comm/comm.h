@@ -183,8 +183,8 @@ rg_status rg_comm_set_deterministic(rg_comm *c, int on);
  * split supports groups inside one process, and groups made of whole
  * processes whose keys keep rank order; other splits fail with RG_EUSAGE.
  * Threads of one process passing different sizes or roots get RG_ECOMM.
- * iallreduce completes at the call (NULL request); send/recv are not
- * supported.  abort wakes every thread of the world and of worlds split
+ * iallreduce completes at the call (NULL request); send/recv only with
+ * one thread per process (rank = process), else see rg_comm_hier_lead.  abort wakes every thread of the world and of worlds split
  * from it (RG_* status and message, as in the threads backend), then, with
  * more than one process, the process communicator's abort ends the job
  * (with a note, rg_comm_abort_note, stops it: every process told).
@@ -196,6 +196,13 @@ rg_status rg_comm_set_deterministic(rg_comm *c, int on);
  * rg_comm_mpi_finalize.  A split's process communicator is freed by the
  * split world's leader, whichever handle goes last. */
 rg_status rg_comm_hier_create(rg_comm *process_comm, int threads, rg_comm **ranks);
+/* For strategies whose workers talk point to point (ps, easgd-async),
+ * which under processes x threads make each process one of their workers:
+ * 1 when c is a handle of a hierarchical world of more than one thread
+ * per process, with *threads its T and *lead its process communicator on
+ * thread 0 (NULL on the others, which must not call it); 0 otherwise
+ * (then c's own send and recv serve). */
+int rg_comm_hier_lead(rg_comm *c, rg_comm **lead, int *threads);
 /* ---- end hierarchical world --------------------------------------------- */
 /* ---- threads backend (src/comm/comm_threads.c) ---------------------------
  * A world of n ranks inside one process: ranks[i] is the handle that rank i's

@@ -671,6 +671,16 @@ static rg_status hier_recvv(rg_comm *c, const rg_piece *v, int n, int src, int t
     return st == RG_OK ? rg_comm_recvv(proc, v, n, src, tag) : st;
 }
 
+int rg_comm_hier_lead(rg_comm *c, rg_comm **lead, int *threads)
+{
+    if (c->ops != &hier_ops) return 0;
+    hier_handle *h = c->impl;
+    if (h->sh->T == 1) return 0;
+    *lead = h->t == 0 ? h->sh->proc : NULL;
+    *threads = h->sh->T;
+    return 1;
+}
+
 static const rg_comm_ops hier_ops = {
     hier_allreduce, hier_allreduce_f64, hier_broadcast, hier_allgather,
     hier_reduce_scatter, hier_barrier_op, hier_split, hier_free,

@@ -13,6 +13,12 @@
  * ||w_i - c||^2, rho = alpha / lr, whose value joins reg_loss.  ALPHA 0
  * means 0.9 / workers.
  *
+ * Under processes x threads each process is one worker (the centre's
+ * too): its threads take their parts of its steps in step, their
+ * gradients averaged (rg_strat_group_sum), so that they hold the same
+ * replica and moments, and its thread 0 meets the centre for them and
+ * hands them the centre it got back (the centre's other threads idle).
+ *
  * An epoch's last step and a checkpoint's are a full sync: the centre
  * waits for every worker's weights (moving for each), answers all with
  * the centre, every worker takes it, and the workers average their
@@ -44,18 +50,21 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     size_t P = rg_model_param_count(env->root);
     rg_status st = rg_strat_setup(s, env, 0, 0, P, P);
     if (st != RG_OK) return st;
-    e->workers = s->world - 1;
-    e->centre_rank = s->world - 1;
+    rg_strat_net(s, env);
+    e->workers = s->net_size - 1;
+    e->centre_rank = s->net_size - 1;
     e->tau = env->sync_every;
     e->alpha = env->elastic > 0.0 ? env->elastic : 0.9 / (double)e->workers;
     s->local_from = 0;
-    s->serving = s->rank == e->centre_rank;
+    s->serving = s->net_rank == e->centre_rank;
+    int holds = s->serving && s->net;   /* the centre's thread 0 */
     e->msg = rg_malloc(sizeof(hdr) + (P ? P : 1) * sizeof(float));
-    e->centre = s->serving ? rg_calloc(P ? P : 1, sizeof(float)) : NULL;
-    if (!e->msg || (s->serving && !e->centre)) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", s->rank);
+    e->centre = holds ? rg_calloc(P ? P : 1, sizeof(float)) : NULL;
+    if (!e->msg || (holds && !e->centre)) return rg_error(RG_ENOMEM, "out of memory setting up worker %d", s->rank);
     if ((st = rg_strat_broadcast(s)) != RG_OK) return st;
-    if (s->serving) memcpy(e->centre, rg_model_params(s->m), P * sizeof(float));
-    return rg_strat_team(s);
+    if (holds) memcpy(e->centre, rg_model_params(s->m), P * sizeof(float));
+    if ((st = rg_strat_team(s)) != RG_OK) return st;
+    return rg_strat_group(s);
 }
 
 static rg_status exchange(rg_strategy *s, rg_exchange *x)
@@ -74,11 +83,15 @@ static rg_status meet(aeasgd *e, rg_exchange *x, float *c)
     rg_strategy *s = &e->base;
     size_t P = rg_model_param_count(s->m), bytes = sizeof(hdr) + P * sizeof(float);
     hdr h = { x->step, (uint64_t)x->full_sync };
-    memcpy(e->msg, &h, sizeof h);
-    memcpy(e->msg + sizeof h, rg_model_params(s->m), P * sizeof(float));
-    rg_status st = RG_TIMED(s, rg_comm_send(s->comm, e->msg, bytes, e->centre_rank, T_WEIGHTS));
-    if (st == RG_OK) st = RG_TIMED(s, rg_comm_recv(s->comm, c, P * sizeof(float), e->centre_rank, T_CENTRE));
-    s->bytes += 2.0 * (double)P * sizeof(float);
+    rg_status st = RG_OK;
+    if (s->net) {   /* in a group, thread 0 for the process, which then hands it c */
+        memcpy(e->msg, &h, sizeof h);
+        memcpy(e->msg + sizeof h, rg_model_params(s->m), P * sizeof(float));
+        st = RG_TIMED(s, rg_comm_send(s->net, e->msg, bytes, e->centre_rank, T_WEIGHTS));
+        if (st == RG_OK) st = RG_TIMED(s, rg_comm_recv(s->net, c, P * sizeof(float), e->centre_rank, T_CENTRE));
+        s->bytes += 2.0 * (double)P * sizeof(float);
+    }
+    if (st == RG_OK && s->group) st = RG_TIMED(s, rg_comm_broadcast(s->group, c, P * sizeof(float), 0));
     return st;
 }
 
@@ -100,11 +113,13 @@ static void move(aeasgd *e, rg_exchange *x, const float *c)
 static rg_status update(rg_strategy *s, rg_exchange *x)
 {
     aeasgd *e = (aeasgd *)s;
+    rg_status st = rg_strat_group_sum(s, x, 1);
+    if (st != RG_OK) return st;
     rg_strat_update_local(s, x);
     if ((x->step + 1) % (uint64_t)e->tau && !x->full_sync) return RG_OK;
     size_t P = rg_model_param_count(s->m);
     float *c = (float *)(e->msg + sizeof(hdr));   /* the reply lands after the header */
-    rg_status st = meet(e, x, c);
+    st = meet(e, x, c);
     if (st != RG_OK) return st;
     if (!x->full_sync) {
         move(e, x, c);
@@ -125,7 +140,7 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
 static rg_status leave(rg_strategy *s)
 {
     aeasgd *e = (aeasgd *)s;
-    return rg_strat_leave(s, e->centre_rank, 1);
+    return s->net ? rg_strat_leave(s, e->centre_rank, 1) : RG_OK;
 }
 
 /* ------------------------------------------------------------ the centre */
@@ -138,23 +153,28 @@ static rg_status centre_poll(rg_strategy *s, int k, int *busy)
     aeasgd *e = (aeasgd *)s;
     size_t P = rg_model_param_count(s->m);
     int ready;
-    rg_status st = rg_comm_probe(s->comm, k, T_WEIGHTS, &ready);
+    rg_status st = rg_comm_probe(s->net, k, T_WEIGHTS, &ready);
     if (st != RG_OK || !ready) return st;
     *busy = 1;
-    if ((st = rg_comm_recv(s->comm, e->msg, sizeof(hdr) + P * sizeof(float), k, T_WEIGHTS)) != RG_OK) return st;
+    if ((st = rg_comm_recv(s->net, e->msg, sizeof(hdr) + P * sizeof(float), k, T_WEIGHTS)) != RG_OK) return st;
     hdr h;
     memcpy(&h, e->msg, sizeof h);
     float *w = (float *)(e->msg + sizeof h), a = (float)e->alpha;
-    if (!h.full && (st = rg_comm_send(s->comm, e->centre, P * sizeof(float), k, T_CENTRE)) != RG_OK) return st;
+    if (!h.full && (st = rg_comm_send(s->net, e->centre, P * sizeof(float), k, T_CENTRE)) != RG_OK) return st;
     for (size_t i = 0; i < P; i++) e->centre[i] += a * (w[i] - e->centre[i]);
     if (!h.full || ++e->full_n < e->workers) return RG_OK;
     e->full_n = 0;
     for (int j = 0; j < e->workers && st == RG_OK; j++)
-        st = rg_comm_send(s->comm, e->centre, P * sizeof(float), j, T_CENTRE);
+        st = rg_comm_send(s->net, e->centre, P * sizeof(float), j, T_CENTRE);
     return st;
 }
 
-static rg_status serve(rg_strategy *s) { return rg_strat_serve(s, ((aeasgd *)s)->workers, centre_poll); }
+/* (the centre's other threads, in a group, have nothing to do) */
+static rg_status serve(rg_strategy *s)
+{
+    aeasgd *e = (aeasgd *)s;
+    return e->centre ? rg_strat_serve(s, e->workers, centre_poll) : RG_OK;
+}
 
 /* a checkpoint follows a full sync: the centre is every worker's weights
  * (the centre's rank takes them from the saved model it starts from) */

@@ -54,9 +54,14 @@
  * Servers poll the workers (rg_comm_probe), a push before a pull (with
  * --pull-first a pull before a push), and idle when nothing came
  * (rg_comm_idle: on threads till a message comes).  Messages
- * are rg_comm_sendv/recv(v): threads of one process, or MPI processes (one
- * worker each); a header and a shard travel without a staging copy (the
- * reply's weights land in the model's).  Not reproducible bit for bit:
+ * are rg_comm_sendv/recv(v) over s->net: threads of one process, or MPI
+ * processes; a header and a shard travel without a staging copy (the
+ * reply's weights land in the model's).  Under processes x threads each
+ * process is one worker or server: a worker's threads take parts t of its
+ * part of each step (parts k * T + t of the step's W * T), their gradients
+ * summed (rg_strat_group_sum), and its thread 0 pushes the sum and pulls
+ * for them, handing them the reply and the weights; a server's thread 0
+ * holds its shard (its other threads idle).  Not reproducible bit for bit:
  * pushes apply in the order they arrive.
  */
 #include "parallel/strategy.h"
@@ -156,10 +161,13 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
     ps *p = (ps *)s;
     size_t P = rg_model_param_count(env->root);
-    int W = rg_comm_size(env->comm), rank = rg_comm_rank(env->comm);
+    rg_comm *lead;
+    int T = 1;
+    if (!rg_comm_hier_lead(env->comm, &lead, &T)) T = 1;
+    int W = rg_comm_size(env->comm) / T, rank = rg_comm_rank(env->comm) / T;   /* in net: processes in a group */
     p->S = env->servers;
     p->workers = W - p->S;
-    p->server = rank >= p->workers ? rank - p->workers : -1;
+    p->server = rank >= p->workers && (T == 1 || env->thread == 0) ? rank - p->workers : -1;
     p->K = env->staleness;
     p->staleness_lr = env->staleness_lr;
     p->early = p->K > 0 && env->pull_first;
@@ -168,9 +176,10 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     size_t lo = p->server >= 0 ? shard_lo(p, p->server, P) : 0, n = p->server >= 0 ? shard_n(p, p->server, P) : 0;
     rg_status st = rg_strat_setup(s, env, 0, lo, lo + n, n);
     if (st != RG_OK) return st;
+    rg_strat_net(s, env);
     s->local_from = 0;   /* each worker its own figures, its part of the step's gradient */
     s->summed = 1;
-    s->serving = p->server >= 0;
+    s->serving = rank >= p->workers;
     s->deals = p->K > 0 && env->iid;
     p->from = UINT64_MAX;
     p->msg = sizeof(reply_hdr) + sizeof(push_hdr) + sizeof(uint64_t) + p->chunk * 2 * sizeof(float);
@@ -179,7 +188,8 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     if (s->serving && (st = alloc_server(p)) != RG_OK) return st;
     if (env->codec && env->codec->kind != RG_CODEC_NONE && (st = make_codec(p, env, P, rank)) != RG_OK) return st;
     if ((st = rg_strat_broadcast(s)) != RG_OK) return st;   /* every rank starts from rank 0's weights */
-    return rg_strat_team(s);   /* the trainer's collectives: the workers alone */
+    if ((st = rg_strat_team(s)) != RG_OK) return st;        /* the trainer's collectives: the workers alone */
+    return rg_strat_group(s);
 }
 
 /* ------------------------------------------------------------ a worker */
@@ -228,7 +238,7 @@ static rg_status push(ps *p, const rg_exchange *x)
         push_hdr h = { x->step, (uint64_t)x->idle, x->lr, x->share };
         const float *body = push_body(p, x, j, lo, n, &len);
         rg_piece v[2] = { { &h, sizeof h }, { (void *)(uintptr_t)body, len * sizeof(float) } };
-        rg_status st = rg_comm_sendv(s->comm, v, 2, server_rank(p, j), T_PUSH);
+        rg_status st = rg_comm_sendv(s->net, v, 2, server_rank(p, j), T_PUSH);
         if (st != RG_OK) return st;
         s->bytes += (double)(sizeof h + len * sizeof(float));
     }
@@ -243,7 +253,7 @@ static rg_status pull_ask(ps *p, const pull_msg *q, int j0, int j1)
     rg_strategy *s = &p->base;
     rg_status st = RG_OK;
     for (int j = j0; j < j1 && st == RG_OK; j++) {
-        st = rg_comm_send(s->comm, q, sizeof *q, server_rank(p, j), T_PULL);
+        st = rg_comm_send(s->net, q, sizeof *q, server_rank(p, j), T_PULL);
         s->bytes += (double)sizeof *q;
         if (s->codec) s->dense += (double)sizeof *q;
     }
@@ -258,7 +268,7 @@ static rg_status pull_take(ps *p, int j0, int j1, reply_hdr *h0)
     for (int j = j0; j < j1 && st == RG_OK; j++) {
         reply_hdr h;   /* the weights straight into the model's */
         rg_piece v[2] = { { &h, sizeof h }, { rg_model_params(s->m) + shard_lo(p, j, P), shard_n(p, j, P) * sizeof(float) } };
-        st = rg_comm_recvv(s->comm, v, 2, server_rank(p, j), T_WEIGHTS);
+        st = rg_comm_recvv(s->net, v, 2, server_rank(p, j), T_WEIGHTS);
         if (st != RG_OK) break;
         if (j == j0) *h0 = h;
         h0->broke |= h.broke;
@@ -278,16 +288,31 @@ static rg_status pull(ps *p, const pull_msg *q, int j0, int j1, reply_hdr *h0)
  * --pull-first the first request went out before the push (`early`). */
 static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h, int early)
 {
-    rg_strategy *s = &p->base;
     pull_msg q = { 0, 0, p->pushes, x->until, p->from, 0 };
     reply_hdr r;
     rg_status st = early ? RG_OK : pull_ask(p, &q, 0, 1);
     if (st == RG_OK) st = pull_take(p, 0, 1, h);
     pull_msg rest = { h->step, h->full, p->pushes - (uint64_t)early, 0, 0, 0 };
     if (st == RG_OK && (st = pull(p, &rest, 1, p->S, &r)) == RG_OK && p->S > 1) h->broke |= r.broke;
+    return st;
+}
+
+/* What a dealt reply says this worker takes next (in a group, each
+ * thread its own part of the process's). */
+static void dealt(ps *p, rg_exchange *x, const reply_hdr *h)
+{
+    rg_strategy *s = &p->base;
     x->next = h->step;
-    s->part0 = h->full ? rg_comm_rank(s->team) : (int)h->part;
+    s->part0 = h->full ? rg_comm_rank(s->team) : s->group ? (int)h->part * s->group_t + s->thread : (int)h->part;
     if (h->full) p->from = h->step;
+}
+
+/* A group: thread 0's reply and the weights it pulled, to every thread. */
+static rg_status hand_on(ps *p, reply_hdr *h)
+{
+    rg_strategy *s = &p->base;
+    rg_status st = rg_comm_broadcast(s->group, h, sizeof *h, 0);
+    if (st == RG_OK) st = rg_comm_broadcast(s->group, rg_model_params(s->m), rg_model_param_count(s->m) * sizeof(float), 0);
     return st;
 }
 
@@ -301,11 +326,10 @@ static rg_status pull_dealt(ps *p, rg_exchange *x, reply_hdr *h, int early)
  * own last push (staleness 1 at least, but after a full sync, which waits
  * for every push, where the bound held the answer back, or where the
  * worker's next part, dealt, is of the same step). */
-static rg_status update(rg_strategy *s, rg_exchange *x)
+static rg_status talk(ps *p, rg_exchange *x, reply_hdr *hp)
 {
-    ps *p = (ps *)s;
+    rg_strategy *s = &p->base;
     reply_hdr h = { 0 };
-    if (p->from == UINT64_MAX) p->from = x->step;   /* the run's first step: parts unasked */
     int early = p->early;
     pull_msg q = { x->step + 1, (uint64_t)x->full_sync, p->pushes + (uint64_t)!early, 0, 0, 0 };
     pull_msg d = { 0, 0, p->pushes, x->until, p->from, 0 };
@@ -314,6 +338,19 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
     p->pushes++;
     if (st == RG_OK && s->deals) st = RG_TIMED(s, pull_dealt(p, x, &h, early));
     else if (st == RG_OK) st = RG_TIMED(s, early ? pull_take(p, 0, p->S, &h) : pull(p, &q, 0, p->S, &h));
+    *hp = h;
+    return st;
+}
+
+static rg_status update(rg_strategy *s, rg_exchange *x)
+{
+    ps *p = (ps *)s;
+    reply_hdr h = { 0 };
+    if (p->from == UINT64_MAX) p->from = x->step;   /* the run's first step: parts unasked */
+    rg_status st = rg_strat_group_sum(s, x, 0);      /* a group: the process's part of the step */
+    if (st == RG_OK && s->net) st = talk(p, x, &h);
+    if (st == RG_OK && s->group) st = RG_TIMED(s, hand_on(p, &h));
+    if (st == RG_OK && s->deals) dealt(p, x, &h);
     x->broke = h.broke != 0;
     x->synced = s->deals ? h.full != 0 : x->full_sync;
     return st;
@@ -322,7 +359,7 @@ static rg_status update(rg_strategy *s, rg_exchange *x)
 static rg_status leave(rg_strategy *s)
 {
     ps *p = (ps *)s;
-    return rg_strat_leave(s, p->workers, p->S);
+    return s->net ? rg_strat_leave(s, p->workers, p->S) : RG_OK;
 }
 
 /* Checkpoints: the team's rank 0 asks every server for its snapshot's
@@ -336,9 +373,9 @@ static rg_status gather_state(rg_strategy *s, float *const *dst)
     for (int j = 0; j < p->S; j++) {
         size_t n = shard_n(p, j, P);
         uint64_t ask = 1, steps;
-        rg_status st = rg_comm_send(s->comm, &ask, sizeof ask, server_rank(p, j), T_STATE);
+        rg_status st = rg_comm_send(s->net, &ask, sizeof ask, server_rank(p, j), T_STATE);
         if (st == RG_OK)
-            st = rg_comm_recv(s->comm, p->buf, sizeof steps + (size_t)ns * n * sizeof(float), server_rank(p, j),
+            st = rg_comm_recv(s->net, p->buf, sizeof steps + (size_t)ns * n * sizeof(float), server_rank(p, j),
                               T_STATE_REPLY);
         if (st != RG_OK) return st;
         memcpy(&steps, p->buf, sizeof steps);
@@ -463,7 +500,7 @@ static rg_status answer(ps *p, int k)
     rg_piece v[2] = { { &h, sizeof h }, { q.full ? p->snap : rg_model_params(s->m) + s->opt_lo, n * sizeof(float) } };
     p->stale[2 * k + (int)(p->reads[k]++ % 2)] = (long)(q.step - (low < q.step ? low : q.step));
     p->pending[k].full = 2;
-    return rg_comm_sendv(s->comm, v, 2, k, T_WEIGHTS);
+    return rg_comm_sendv(s->net, v, 2, k, T_WEIGHTS);
 }
 
 static rg_status receive_push(ps *p, int k)
@@ -471,7 +508,7 @@ static rg_status receive_push(ps *p, int k)
     rg_strategy *s = &p->base;
     size_t n = p->dec ? rg_codec_msg_len(p->dec, p->server) : s->opt_hi - s->opt_lo;
     size_t bytes = sizeof(push_hdr) + n * sizeof(float);
-    rg_status st = rg_comm_recv(s->comm, p->buf, bytes, k, T_PUSH);
+    rg_status st = rg_comm_recv(s->net, p->buf, bytes, k, T_PUSH);
     if (st == RG_OK) apply(p, k, p->buf);
     return st;
 }
@@ -480,11 +517,11 @@ static rg_status state_reply(ps *p, int k)
 {
     rg_strategy *s = &p->base;
     uint64_t ask;
-    rg_status st = rg_comm_recv(s->comm, &ask, sizeof ask, k, T_STATE);
+    rg_status st = rg_comm_recv(s->net, &ask, sizeof ask, k, T_STATE);
     size_t n = s->opt_hi - s->opt_lo, ns = (size_t)rg_optimizer_state_count(s->opt);
     memcpy(p->buf, &p->snap_steps, sizeof p->snap_steps);
     for (size_t i = 0; i < ns; i++) memcpy(p->buf + sizeof(uint64_t) + i * n * sizeof(float), p->snap_m[i], n * sizeof(float));
-    return st == RG_OK ? rg_comm_send(s->comm, p->buf, sizeof(uint64_t) + ns * n * sizeof(float), k, T_STATE_REPLY) : st;
+    return st == RG_OK ? rg_comm_send(s->net, p->buf, sizeof(uint64_t) + ns * n * sizeof(float), k, T_STATE_REPLY) : st;
 }
 
 /* Server 0, a worker asking for its next part: the next one before the
@@ -505,8 +542,8 @@ static rg_status take_pull(ps *p, int k, int *busy)
     rg_strategy *s = &p->base;
     int ready;
     rg_status st = RG_OK;
-    if (p->pending[k].full == 2 && (st = rg_comm_probe(s->comm, k, T_PULL, &ready)) == RG_OK && ready) {
-        st = rg_comm_recv(s->comm, &p->pending[k], sizeof(pull_msg), k, T_PULL);
+    if (p->pending[k].full == 2 && (st = rg_comm_probe(s->net, k, T_PULL, &ready)) == RG_OK && ready) {
+        st = rg_comm_recv(s->net, &p->pending[k], sizeof(pull_msg), k, T_PULL);
         if (p->pending[k].until) deal(p, &p->pending[k]);
         *busy = 1;
     }
@@ -523,18 +560,23 @@ static rg_status poll_worker(rg_strategy *s, int k, int *busy)
     int ready, early = p->early;
     rg_status st = early ? take_pull(p, k, busy) : RG_OK;
     if (st == RG_OK && early) st = answer(p, k);
-    if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_PUSH, &ready)) == RG_OK && ready &&
+    if (st == RG_OK && (st = rg_comm_probe(s->net, k, T_PUSH, &ready)) == RG_OK && ready &&
         (st = receive_push(p, k)) == RG_OK)
         *busy = 1;
     if (st == RG_OK && !early) st = take_pull(p, k, busy);
-    if (st == RG_OK && (st = rg_comm_probe(s->comm, k, T_STATE, &ready)) == RG_OK && ready) {
+    if (st == RG_OK && (st = rg_comm_probe(s->net, k, T_STATE, &ready)) == RG_OK && ready) {
         st = state_reply(p, k);
         *busy = 1;
     }
     return st == RG_OK ? answer(p, k) : st;
 }
 
-static rg_status serve(rg_strategy *s) { return rg_strat_serve(s, ((ps *)s)->workers, poll_worker); }
+/* (a server's other threads, in a group, have nothing to do) */
+static rg_status serve(rg_strategy *s)
+{
+    ps *p = (ps *)s;
+    return p->server >= 0 ? rg_strat_serve(s, p->workers, poll_worker) : RG_OK;
+}
 
 static void ps_free(rg_strategy *s)
 {

@@ -73,6 +73,7 @@ void rg_strategy_free(rg_strategy *s)
     rg_optimizer_free(s->opt);
     if (s->own_model) rg_model_free(s->m);
     if (s->own_team) rg_comm_free(s->team);
+    if (s->group) rg_comm_free(s->group);
     rg_free(s);
 }
 
@@ -89,6 +90,10 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
     s->part0 = s->rank;
     s->parts = s->world;
     s->local_from = UINT64_MAX;
+    s->net = env->comm;
+    s->net_rank = s->rank;
+    s->net_size = s->world;
+    s->group_t = 1;
     rg_status st = RG_OK;
     if (env->thread == 0) {
         s->m = env->root;
@@ -258,6 +263,43 @@ void rg_strat_restore_whole(rg_strategy *s, float *const *src)
 
 /* ------------------------------------------------------------ serving ranks */
 
+void rg_strat_net(rg_strategy *s, const rg_strat_env *env)
+{
+    rg_comm *lead;
+    int T;
+    if (!rg_comm_hier_lead(env->comm, &lead, &T)) return;
+    s->net = lead;
+    s->net_rank = rg_comm_rank(env->comm) / T;
+    s->net_size = rg_comm_size(env->comm) / T;
+    s->group_t = T;
+}
+
+rg_status rg_strat_group(rg_strategy *s)
+{
+    if (s->group_t == 1) return RG_OK;
+    return rg_comm_split(s->comm, s->net_rank, s->thread, &s->group);
+}
+
+rg_status rg_strat_group_sum(rg_strategy *s, rg_exchange *x, int mean)
+{
+    if (!s->group) return RG_OK;
+    size_t P = rg_model_param_count(s->m);
+    float tail = x->grad[P], share = x->idle ? 0.0f : x->share;   /* the tail's first float carries the share */
+    if (share == 0.0f) memset(x->grad, 0, P * sizeof(float));   /* idle, or skipped: maybe not finite */
+    else if (mean)
+        for (size_t i = 0; i < P; i++) x->grad[i] *= share;
+    x->grad[P] = share;
+    rg_status st = rg_comm_allreduce(s->group, x->grad, P + 1, RG_REDUCE_SUM);
+    share = x->grad[P];
+    x->grad[P] = tail;
+    if (st != RG_OK) return st;
+    if (mean && share > 0.0f)
+        for (size_t i = 0; i < P; i++) x->grad[i] /= share;
+    x->share = share;
+    x->idle = share == 0.0f;
+    return RG_OK;
+}
+
 rg_status rg_strat_team(rg_strategy *s)
 {
     rg_status st = rg_comm_split(s->comm, s->serving, s->rank, &s->team);
@@ -279,9 +321,9 @@ rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll)
         for (int k = 0; k < workers; k++) {
             int ready;
             rg_status st = poll(s, k, &busy);
-            if (st == RG_OK && (st = rg_comm_probe(s->comm, k, RG_TAG_LEAVE, &ready)) == RG_OK && ready) {
+            if (st == RG_OK && (st = rg_comm_probe(s->net, k, RG_TAG_LEAVE, &ready)) == RG_OK && ready) {
                 uint64_t bye;
-                st = rg_comm_recv(s->comm, &bye, sizeof bye, k, RG_TAG_LEAVE);
+                st = rg_comm_recv(s->net, &bye, sizeof bye, k, RG_TAG_LEAVE);
                 left++;
                 busy = 1;
             }
@@ -290,7 +332,7 @@ rg_status rg_strat_serve(rg_strategy *s, int workers, rg_strat_poll_fn poll)
         if (busy) { idle = 0; continue; }
         /* nothing for a while: leave the cores to the workers till a message
          * comes (threads: woken by it; other backends: a 20 us nap) */
-        rg_status st = ++idle > 64 ? rg_comm_idle(s->comm, 2e-3, 20e-6) : RG_OK;
+        rg_status st = ++idle > 64 ? rg_comm_idle(s->net, 2e-3, 20e-6) : RG_OK;
         if (st != RG_OK) return st;
     }
     return RG_OK;
@@ -300,7 +342,7 @@ rg_status rg_strat_leave(rg_strategy *s, int first, int n)
 {
     uint64_t bye = 1;
     for (int j = 0; j < n; j++) {
-        rg_status st = rg_comm_send(s->comm, &bye, sizeof bye, first + j, RG_TAG_LEAVE);
+        rg_status st = rg_comm_send(s->net, &bye, sizeof bye, first + j, RG_TAG_LEAVE);
         if (st != RG_OK) return st;
     }
     return RG_OK;

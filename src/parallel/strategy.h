@@ -237,6 +237,18 @@ struct rg_strategy {
                                   trainer zeroes it as an epoch begins) */
     const rg_round_stats *round; /* fed, after a round's full sync: its clients'
                                   figures (the epoch event's "fed") */
+    /* Strategies whose workers talk point to point (ps, easgd-async) use
+     * net, whose ranks are their workers and servers.  Under processes x
+     * threads (a group) each process is one of them: its threads take
+     * their parts of its steps in step, their gradients summed
+     * (rg_strat_group_sum), and thread 0 talks for it over the process
+     * communicator. */
+    rg_comm *net;              /* comm; in a group, the process communicator on
+                                  thread 0, NULL on the others */
+    int net_rank, net_size;    /* this worker's rank in net (in a group its
+                                  process's, on every thread), and net's size */
+    rg_comm *group;            /* a group: this process's threads; else NULL */
+    int group_t;               /* a group: threads per process; else 1 */
 };
 
 /* The registered strategies, and the one a run takes: deterministic shards
@@ -293,9 +305,18 @@ rg_status rg_strat_average_weights(rg_strategy *s);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);
+/* net, net_rank, net_size and group_t for env->comm (the group itself
+ * is made by rg_strat_group, a collective of every rank, after the team). */
+void rg_strat_net(rg_strategy *s, const rg_strat_env *env);
+rg_status rg_strat_group(rg_strategy *s);
+/* A group's step: every thread's gradient (x->grad, [0, P)) summed, or
+ * with mean set averaged by the threads' shares (each thread's own mean
+ * weighted by its samples); x->share their sum, x->idle when it is 0.
+ * Every thread then holds the same gradient.  A no-op outside a group. */
+rg_status rg_strat_group_sum(rg_strategy *s, rg_exchange *x, int mean);
 /* Strategies with serving ranks (s->serving set): the team, the others. */
 rg_status rg_strat_team(rg_strategy *s);
-/* A serving rank's loop: polls workers 0 .. workers-1 in turn (poll sets
+/* A serving rank's loop: polls workers 0 .. workers-1 of net in turn (poll sets
  * *busy when it handled something) until every one has left
  * (rg_strat_leave, to serving ranks first .. first+n-1); naps 20 us when
  * nothing came for a while.  Tags from 11 up are the strategies'. */

@@ -73,13 +73,24 @@ static rg_status check_output(const char *opt, const char *path)
 
 /* ------------------------------------------------------------ the run's set-up */
 
+/* --strategy ps and easgd-async under mpirun with worker threads: each
+ * process is one worker or server, its threads in step (the strategy
+ * layer's groups), so the serving ranks are whole processes. */
+static int grouped(void) { return rg_dist_process() != NULL; }
+static int serving_ranks(const rg_plan *p, int threads) { return p->servers * (grouped() ? threads : 1); }
+
 /* --strategy ps and easgd-async: the last ranks serve (ps's --servers,
- * easgd-async's centre), the others train; a serving rank polls its
- * workers, which a process's threads under mpirun cannot be. */
+ * easgd-async's centre), the others train; under mpirun with threads,
+ * the last processes. */
 static rg_status check_servers(const rg_run *r)
 {
-    int all = r->world + r->p->servers, ps = r->p->strategy == RG_STRAT_PS;
+    int all = r->world + r->p->servers, ps = r->p->strategy == RG_STRAT_PS, procs = rg_dist_size();
     const char *name = r->c->strategy;
+    if (grouped() && r->threads > 1 && procs <= r->p->servers)
+        return rg_error(RG_EUSAGE, "--strategy %s under mpirun with --workers %d: each process is one %s, its "
+                        "threads in step; run %d processes or more (there %s %d)", name, r->threads,
+                        ps ? "worker or server (the last --servers)" : "worker or the centre (the last)",
+                        r->p->servers + 1, procs == 1 ? "is" : "are", procs);
     if (r->world < 1 && ps)
         return rg_error(RG_EUSAGE, "--strategy ps --servers %d: the servers are the last %d of the %d workers, and at "
                         "least one must be left to train: give --workers %d or more%s", r->p->servers, r->p->servers,
@@ -88,9 +99,6 @@ static rg_status check_servers(const rg_run *r)
         return rg_error(RG_EUSAGE, "--strategy %s: the centre is the last of the %d workers, and at least one must be "
                         "left to train: give --workers 2 or more%s", name, all,
                         rg_dist_size() > 1 ? " (or more processes)" : "");
-    if (rg_dist_size() > 1 && r->threads > 1)
-        return rg_error(RG_EUSAGE, "--strategy %s under mpirun: one worker per process (--workers 1); the processes "
-                        "are the workers and the %s (there are %d)", name, ps ? "servers" : "centre", rg_dist_size());
     if (ps && rg_model_has_maxnorm(r->m))
         return rg_error(RG_EUSAGE, "--strategy ps: each server holds a slice of the weights, and a max-norm "
                         "constraint needs whole rows; drop maxnorm from --model or take another --strategy");
@@ -101,13 +109,14 @@ static rg_status check_servers(const rg_run *r)
  * one of the ranks that serve (ps's servers, easgd-async's centre). */
 static rg_status straggler_out_of_range(const rg_run *r)
 {
-    int w = r->world, s = r->p->servers;
+    int w = r->world, s = serving_ranks(r->p, r->threads);
     char serve[128] = "";
     if (s == 1)
         snprintf(serve, sizeof serve, "; rank %d is the %s, which does not train", w,
                  r->p->strategy == RG_STRAT_PS ? "server" : "centre");
     else if (s > 1)
-        snprintf(serve, sizeof serve, "; ranks %d to %d are the servers, which do not train", w, w + s - 1);
+        snprintf(serve, sizeof serve, "; ranks %d to %d %s, which do not train", w, w + s - 1,
+                 r->p->strategy == RG_STRAT_PS ? "are the servers" : "are the centre's process");
     return rg_error(RG_EUSAGE, "--straggler %s: there are %d workers (ranks 0 to %d)%s", r->c->straggler, w, w - 1,
                     serve);
 }
@@ -635,7 +644,7 @@ static rg_status train_run(const rg_config *c, rg_model *m, const rg_dataset *tr
     rg_run *r = rg_calloc(1, sizeof *r);
     if (!r) return rg_dist_agree(rg_error(RG_ENOMEM, "out of memory"));
     *r = (rg_run){ .p = &p, .c = c, .m = m, .train = train, .val = val, .test = test, .progress = progress, .ud = ud,
-                   .threads = c->workers, .world = c->workers * rg_dist_size() - p.servers, .result = r0 };
+                   .threads = c->workers, .world = c->workers * rg_dist_size() - serving_ranks(&p, c->workers), .result = r0 };
     if (cb) r->cb = *cb;
     if (pthread_mutex_init(&r->log_mu, NULL) != 0) {
         rg_free(r);
