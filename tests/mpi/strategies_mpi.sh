@@ -13,10 +13,10 @@
 #   a worker's own stop or skip in another process than rank 0's (every
 #     strategy that steps locally, and 2 x 2) is in rank 0's log: one end
 #     event, its last line, with the stopper's step; the skip's event;
-#   what a strategy refuses (ps and easgd-async on processes x threads,
-#     hogwild under mpirun) exits 2 naming it.
+#   what a strategy refuses (hogwild under mpirun) exits 2 naming it.
 # (--resume of local-sgd and easgd: tests/mpi/resume_mpi.sh; a stopped
-# peer under --comm-timeout: tests/mpi/dead_peer.sh.)
+# peer under --comm-timeout: tests/mpi/dead_peer.sh; ps and easgd-async
+# on processes x threads: tests/mpi/groups_mpi.sh.)
 # Usage: strategies_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -190,12 +190,6 @@ for spec in "local-sgd --sync-every 3|2|2|1" "easgd-async --sync-every 3|3|2|1" 
 done
 
 # refused: exit 2, naming the strategy and what to do
-run 2 -- "${mp2[@]}" "$regula" train "${es[@]}" --workers 2 --strategy ps
-grep -q -- "--strategy ps under mpirun: one worker per process (--workers 1)" "$T/err" && ok "ps on processes x threads: exit 2, said" ||
-    bad "ps on processes x threads: $(cat "$T/err")"
-run 2 -- "${mp2[@]}" "$regula" train "${es[@]}" --workers 2 --strategy easgd-async
-grep -q -- "--strategy easgd-async under mpirun: one worker per process (--workers 1)" "$T/err" && ok "easgd-async on processes x threads: exit 2, said" ||
-    bad "easgd-async on processes x threads: $(cat "$T/err")"
 run 2 -- "${mp2[@]}" "$regula" train "${es[@]}" --strategy hogwild --optimizer sgd
 grep -q -- "--strategy hogwild: worker threads of one process share the weights; under mpirun" "$T/err" && ok "hogwild under mpirun: exit 2, said" ||
     bad "hogwild under mpirun: $(cat "$T/err")"
