@@ -21,7 +21,8 @@
 # Environment: PARTS="a b c" (the default; add wide) picks the parts;
 # A_WORKERS="4" the training workers of parts a and wide (--strategy ps
 # adds its server); A_LINKS="10gbit,5us 1gbit,50us" the links of part a
-# (wide: the last one); B_OPTS="adam:0.001 adam:0.005" part b's optimizers,
+# (wide: the last one; with WIDE_ROWS=all, every row and link of part a
+# on the wide model: hours on a 2-core machine); B_OPTS="adam:0.001 adam:0.005" part b's optimizers,
 # B_WORKERS=4 its training workers (and a server: logs b-w8-... past 4);
 # C_H="1 2 4 8 16 32 64 128" part c's sync periods; C_WORKERS=4 its workers.  KEEP_LOGS=DIR keeps
 # every run's log as DIR/<part>-w<workers>-<row>[-<link>]-s<seed>.jsonl,
@@ -193,7 +194,8 @@ for part in $parts; do
     echo "### Part A, 1024-wide model, $epochs epochs, seeds $seeds"
     echo
     links=${A_LINKS:-1gbit,50us}
-    tradeoff wide "$wide" "${links##* }" "${rows_wide[@]}"
+    if [ "${WIDE_ROWS:-}" = all ]; then tradeoff wide "$wide" "$links" "${rows_a[@]}"
+    else tradeoff wide "$wide" "${links##* }" "${rows_wide[@]}"; fi
     echo ;;
   b)
     bw=${B_WORKERS:-4} bn=b
