@@ -132,6 +132,12 @@ static rg_status check_world(const rg_run *r)
     if (r->p->lr.kind == RG_LR_PLATEAU && !r->val)
         return rg_error(RG_EUSAGE, "--lr-schedule plateau needs a validation set (--val-split, or a test set to "
                         "validate on): it watches --monitor");
+    /* before the counts below: with every rank serving, r->world is 0 or
+     * less, which they would report as "-2 workers" */
+    if (r->p->servers) {
+        rg_status st = check_servers(r);
+        if (st != RG_OK) return st;
+    }
     if (r->world > RG_MAX_WORKERS)
         return rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most %d", r->world,
                         rg_dist_size(), r->threads, RG_MAX_WORKERS);
@@ -143,10 +149,6 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--attack labelflip: the data has no class labels to flip (a regression)");
     if (c->deterministic && c->det_shards % r->world && !r->p->fed)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
-    if (r->p->servers) {
-        rg_status st = check_servers(r);
-        if (st != RG_OK) return st;
-    }
     if (r->p->straggler_rank >= r->world) return straggler_out_of_range(r);
     if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
         return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
