@@ -516,11 +516,11 @@ static rg_status check_figures(const rg_run *r)
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         if (!sets[i].ds || (isfinite(sets[i].loss) && isfinite(sets[i].fig))) continue;
         return rg_error(RG_ENONFINITE, "training ended with a model whose %s loss is %s: its outputs are not finite "
-                        "on %s of %s (the %s set)%s; %s", sets[i].role, isnan(sets[i].loss) ? "NaN" : "infinite",
-                        r->p->skip_nonfinite ? "every sample" : "some samples", rg_dataset_name(sets[i].ds),
-                        sets[i].role, r->c->save[0] ? ", so --save wrote nothing" : "",
-                        r->p->skip_nonfinite ? "try a lower --lr or --clip-norm"
-                        : "try a lower --lr or --clip-norm, or --skip-nonfinite to leave such samples out of the figures");
+                        "on %s of %s (the %s set)%s; try a lower %s%s", sets[i].role,
+                        isnan(sets[i].loss) ? "NaN" : "infinite", r->p->skip_nonfinite ? "every sample" : "some samples",
+                        rg_dataset_name(sets[i].ds), sets[i].role, r->c->save[0] ? ", so --save wrote nothing" : "",
+                        rg_plan_lower(r->p),
+                        r->p->skip_nonfinite ? "" : ", or --skip-nonfinite to leave such samples out of the figures");
     }
     return RG_OK;
 }

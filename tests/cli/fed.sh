@@ -179,6 +179,13 @@ done
 # a client's non-finite loss stops the run (exit 4), the message counting rounds
 run 4 -- "${FED[@]}" --lr 1e30
 check "a non-finite loss: the message names the round" grep -q '^regula: training stopped: non-finite loss or gradient at step [0-9]* (round 1, worker 0)' "$T/err"
+check "... a client's blow-up under plain FedAvg: the hint does not name --server-lr" \
+    bash -c "grep -q 'try a lower --lr or --clip-norm, or --skip-nonfinite' '$T/err' && ! grep -q -- --server-lr '$T/err'"
+# FedAdam's server at --server-lr 1e30 moves every weight by ~1e30 (finite): round 2's clients then blow up, and
+# the hint named only their remedies; the server's rate is the one to lower
+run 4 -- "${FED[@]}" --algo fedadam --server-lr 1e30
+check "a blow-up after FedAdam's server step: the hint names --server-lr" \
+    grep -q '^regula: training stopped: non-finite loss or gradient at step [0-9]* (round 2, .*try a lower --server-lr, --lr or --clip-norm' "$T/err"
 
 # early stopping and --save-best count rounds
 run 0 -- "${FED[@]}" --val-split 0.2 --early-stop 2 --save-best "$T/best.safetensors"
