@@ -191,6 +191,7 @@ typedef struct rg_fed_state {
     char *src;                 /* a checkpoint read: client NULL, the states in this file ... */
     uint64_t src_at;           /* ... from this byte on (as fed.client_state) */
     int has_round;             /* round holds the checkpoint's round's figures (fed.round) */
+    uint64_t rounds;           /* a checkpoint read: the rounds up to fed.round's, its own included */
     double round[RG_FED_ROUND_N];   /* rg_round_stats, packed (rg_fed_round_pack) */
 } rg_fed_state;
 /* The round's figures (the epoch event's "fed") as RG_FED_ROUND_N

@@ -338,15 +338,16 @@ static rg_status share_fed(rg_comm *pc, rg_run_state *ck)
     rg_status st = f && rg_comm_rank(pc) == 0 ? rg_fed_state_materialise(f) : RG_OK;
     st = rg_dist_agree(st);
     if (st != RG_OK) return st;
-    uint64_t hdr[7] = { f != NULL };
-    if (f) memcpy(hdr + 1, (uint64_t[6]){ f->P, f->server_n, f->n, f->client_n, f->clients, (uint64_t)f->has_round },
-                  sizeof(uint64_t[6]));
+    uint64_t hdr[8] = { f != NULL };
+    if (f) memcpy(hdr + 1, (uint64_t[7]){ f->P, f->server_n, f->n, f->client_n, f->clients, (uint64_t)f->has_round,
+                                          f->rounds }, sizeof(uint64_t[7]));
     st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0);
     if (st != RG_OK || !hdr[0]) return st;
     if (rg_comm_rank(pc) != 0) {
         if (!(f = ck->fed = rg_calloc(1, sizeof *f))) return rg_error(RG_ENOMEM, "out of memory");
         if ((st = rg_fed_state_size(f, hdr[1], hdr[2], hdr[3], hdr[4], hdr[5])) != RG_OK) return st;
         f->has_round = (int)hdr[6];
+        f->rounds = hdr[7];
     }
     if (f->has_round && (st = rg_comm_broadcast(pc, f->round, sizeof f->round, 0)) != RG_OK) return st;
     size_t P = (size_t)f->P, per = (size_t)f->client_n * P;
