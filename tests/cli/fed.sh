@@ -76,6 +76,12 @@ check "--mu-adapt skew with a regression: refused, naming the option" \
 
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
+check "--workers 3, 10 clients a round: no idle-worker warning" bash -c "! grep -q 'warning: --workers' '$T/err'"
+# a client trains on one worker: with 2 clients a round a third worker idles every round, which went unsaid
+run 0 -- "${FED[@]}" --workers 3 --sample 0.1 --rounds 2
+check "--workers 3, 2 clients a round: one warning naming both" test "$(grep -c "^regula: warning: --workers 3 is more \
+than the 2 clients a round trains (--sample 0.1 of --clients 20): a client trains on one worker, so 1 worker idles every \
+round; give --workers 2, or a larger --sample$" "$T/err")" -eq 1
 check "--deterministic: 1 and 3 worker threads save the same bytes" cmp -s "$T/d1.safetensors" "$T/d3.safetensors"
 run 0 -- "${FED[@]}" --algo fedprox --mu 0 --save "$T/p0.safetensors"
 check "fedprox --mu 0 saves fedavg's bytes" cmp -s "$T/a.safetensors" "$T/p0.safetensors"
