@@ -762,11 +762,30 @@ static void warn_server_lr(const rg_config *c)
              c->algo, c->server_lr);
 }
 
+/* A sampled client trains on one worker (client j on worker j mod W), so
+ * workers beyond a round's clients hold threads that idle every round:
+ * said once, as the run may be sized for another --sample. */
+static void warn_idle_workers(const rg_config *c)
+{
+    int procs = rg_dist_size(), W = c->workers * procs;
+    double m = fmax(1.0, floor(c->sample * c->clients + 0.5));   /* rg_fed_sampled's rounding */
+    if (m > c->clients) m = c->clients;
+    if (W <= m) return;
+    char where[64] = "", fix[64] = "fewer --workers or processes";
+    if (procs > 1) snprintf(where, sizeof where, " on %d processes (%d workers)", procs, W);
+    else snprintf(fix, sizeof fix, "--workers %.0f", m);
+    cli_warn("--workers %d%s is more than the %.0f client%s a round trains (--sample %g of --clients %d): a client "
+             "trains on one worker, so %.0f worker%s idle%s every round; give %s, or a larger --sample", c->workers,
+             where, m, m == 1 ? "" : "s", c->sample, c->clients, W - m, W - m == 1 ? "" : "s", W - m == 1 ? "s" : "",
+             fix);
+}
+
 /* regula fed: train's run, over clients, a round for an epoch. */
 static int cmd_fed(const rg_config *c)
 {
     if (c->clients < 1) return failf(EXIT_USAGE, "regula fed needs --clients N (the simulated clients, 1 to 10000)");
     if (rg_dist_rank() == 0) warn_server_lr(c);
+    if (rg_dist_rank() == 0) warn_idle_workers(c);
     return cmd_train(c);
 }
 

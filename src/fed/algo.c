@@ -35,6 +35,15 @@ int rg_fed_server_has_moments(const rg_fed_setup *f)
     return f->algo->adaptive || (f->algo->server_step == rg_fed_server_sgd && f->server_momentum != 0.0);
 }
 
+int rg_fed_server_lr_risky(const rg_fed_setup *f)
+{
+    /* FedAdam and FedYogi move a weight by up to eta whatever the update;
+     * momentum by up to eta / (1 - beta) of it; a plain step at eta > 1
+     * overshoots the clients' own mean.  FedDyn has no eta. */
+    if (rg_fed_server_has_moments(f)) return 1;
+    return f->algo != &rg_fed_feddyn && f->server_lr > 1.0;
+}
+
 size_t rg_fed_server_kept(const rg_fed_setup *f)
 {
     /* FedAvgM's v stays 0 and unused without --server-momentum */

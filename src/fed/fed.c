@@ -351,6 +351,15 @@ static rg_status server_step(fed *f, float lr)
     return RG_OK;
 }
 
+/* DP-FedAvg's epsilon after `rounds` rounds at --dp-delta: the accountant
+ * keeps no state, each round's figure is the rounds so far's.  lgamma
+ * sets the global signgam: worker 0 alone calls this. */
+static double round_epsilon(const fed *f, long rounds)
+{
+    double q = (double)rg_fed_sampled(&f->f) / (double)f->f.clients;
+    return rg_rdp_epsilon(q, f->f.dp_noise, rounds, f->f.dp_delta);
+}
+
 /* The round's clients' figures, every worker's, summarised. */
 static rg_status summarise(fed *f)
 {
@@ -382,10 +391,8 @@ static rg_status summarise(fed *f)
                                   .kept = f->agg.kept, .dp = f->f.dp_clip > 0.0, .client_acc_mean = c.mean,
                                   .client_acc_std = c.std, .client_acc_worst = c.worst };
     for (size_t j = 0; j < m; j++) f->report.samples += (double)f->round.trained[j];
-    /* the accountant's lgamma sets the global signgam: worker 0 alone runs it */
-    if (f->f.dp_clip > 0.0 && s->rank == 0)
-        f->report.epsilon = rg_rdp_epsilon((double)m / (double)f->f.clients, f->f.dp_noise, (long)f->round.round + 1,
-                                           f->f.dp_delta);
+    if (f->f.dp_clip > 0.0 && s->rank == 0)   /* (worker 0 alone: round_epsilon) */
+        f->report.epsilon = round_epsilon(f, (long)f->round.round + 1);
     s->round = &f->report;
     return RG_OK;
 }
@@ -497,6 +504,10 @@ static rg_status load_fed(rg_strategy *s, const rg_fed_state *in)
     if (in->has_round) {   /* the resumed round's figures, for its event again */
         rg_fed_round_unpack(in->round, &f->report);
         s->round = &f->report;
+        /* at this run's --dp-delta, which may differ from the checkpoint's:
+         * the event follows this run's config; the same bits when not */
+        if (f->report.dp && s->rank == 0)
+            f->report.epsilon = round_epsilon(f, (long)in->rounds);
     }
     size_t P = f->P, C = (size_t)f->f.clients;
     if (in->server_n) memcpy(f->server, in->server, (size_t)in->server_n * P * sizeof(float));

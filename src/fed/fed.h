@@ -157,6 +157,10 @@ void rg_fed_server_sgd(const rg_fed_ctx *x, const float *delta);
 /* 1 when the server's step keeps moments of the update (FedAdam, FedYogi,
  * FedAvgM): under --reg-scope global it then steps on the penalised update. */
 int rg_fed_server_has_moments(const rg_fed_setup *f);
+/* 1 when --server-lr scales a server step that can take the model beyond
+ * where the clients took it (FedAdam, FedYogi, momentum, --server-lr > 1):
+ * a value that turns non-finite may then be the server's doing. */
+int rg_fed_server_lr_risky(const rg_fed_setup *f);
 /* The server's arrays of P a checkpoint keeps: the algorithm's
  * server_kept, none for fedavg's and fedprox's unused momentum. */
 size_t rg_fed_server_kept(const rg_fed_setup *f);
@@ -187,6 +191,7 @@ typedef struct rg_fed_state {
     char *src;                 /* a checkpoint read: client NULL, the states in this file ... */
     uint64_t src_at;           /* ... from this byte on (as fed.client_state) */
     int has_round;             /* round holds the checkpoint's round's figures (fed.round) */
+    uint64_t rounds;           /* a checkpoint read: the rounds up to fed.round's, its own included */
     double round[RG_FED_ROUND_N];   /* rg_round_stats, packed (rg_fed_round_pack) */
 } rg_fed_state;
 /* The round's figures (the epoch event's "fed") as RG_FED_ROUND_N

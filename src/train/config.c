@@ -935,6 +935,23 @@ static int same_local_epochs(const cJSON *x, const cJSON *y)
     return (a == 0.0 ? 1.0 : a) == (b == 0.0 ? 1.0 : b);
 }
 
+static int algo_is(const cJSON *config, const char *name)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(config, "algo");
+    return cJSON_IsString(x) && !strcmp(x->valuestring, name);
+}
+
+/* regula fed's options that change no weight, so a resumed run may change
+ * them: --dp-delta only sets the delta at which epsilon is reported (the
+ * accountant recomputes epsilon from the rounds so far each round, dp.c;
+ * the resumed round's figure is recomputed at the new delta, fed.c), and
+ * --mu is read by fedprox alone (both runs share the algorithm). */
+static int trains_nothing(const cJSON *x, const cJSON *was, const cJSON *now)
+{
+    if (name_eq(x->string, "dp-delta")) return 1;
+    return name_eq(x->string, "mu") && !algo_is(was, "fedprox") && !algo_is(now, "fedprox");
+}
+
 rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, const char *what)
 {
     char *now = rg_config_json(c);
@@ -968,12 +985,13 @@ rg_status rg_config_resume_check(const rg_config *c, const char *saved_json, con
         }
         if (!y && legacy_match(x, a)) continue;
         if (y && same_local_epochs(x, y)) continue;
+        if (is_fed && trains_nothing(x, a, b)) continue;
         char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
         st = rg_error(RG_EUSAGE, "--resume: %s was trained with --%s %s, this run has %s; "
                       "a resumed run must train the same thing (only outputs, --workers, --threads, --gemm, the MPI "
                       "process count, %s", what, x->string, vy ? vy : "(unset)", vx ? vx : "?",
-                      is_fed ? "--init, checkpoint options, --client-state, --client-state-dir, --comm-timeout and "
-                               "--rounds may change)"
+                      is_fed ? "--init, checkpoint options, --client-state, --client-state-dir, --comm-timeout, "
+                               "--dp-delta, --mu outside fedprox and --rounds may change)"
                              : "--shard-optimizer, --init, checkpoint options, --comm-timeout and, unless the "
                                "schedule is cosine, --epochs may change)");
         free(vx);

@@ -317,6 +317,11 @@ static rg_status resolve_task(const rg_config *c, rg_plan *p, int *option)
     return RG_OK;
 }
 
+const char *rg_plan_lower(const rg_plan *p)
+{
+    return p->fed && rg_fed_server_lr_risky(&p->fed_setup) ? "--server-lr, --lr or --clip-norm" : "--lr or --clip-norm";
+}
+
 rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option)
 {
     memset(p, 0, sizeof *p);

@@ -63,6 +63,12 @@ typedef struct rg_plan {
  * is the index in rg_options() of the option at fault, -1 when none. */
 rg_status rg_plan_resolve(const rg_config *c, rg_plan *p, int *option);
 
+/* What to lower when a value turns non-finite: "--lr or --clip-norm", and
+ * --server-lr first when the fed server's own step may have grown the
+ * weights (the next round's clients then blow up on them, and lowering
+ * their --lr would not help). */
+const char *rg_plan_lower(const rg_plan *p);
+
 /* config.c: the index in rg_options() of an option by name, -1 if none. */
 int rg_option_index(const char *name);
 #endif

@@ -462,6 +462,10 @@ static rg_status read_fed(const rg_st *st, size_t P, rg_run_state *ck)
     if (tr) memcpy(ck->fed->raw, tr->data, tr->nbytes);
     if (tf) memcpy(ck->fed->round, tf->data, tf->nbytes);
     ck->fed->has_round = tf != NULL;
+    /* a round's checkpoint falls on its last step, before the epoch's end
+     * counts it: fed.round's is round n.epoch + 1 (its epsilon is
+     * recomputed at the resumed run's --dp-delta, fed.c) */
+    ck->fed->rounds = ck->n.epoch + 1;
     return RG_OK;
 }
 

@@ -132,6 +132,12 @@ static rg_status check_world(const rg_run *r)
     if (r->p->lr.kind == RG_LR_PLATEAU && !r->val)
         return rg_error(RG_EUSAGE, "--lr-schedule plateau needs a validation set (--val-split, or a test set to "
                         "validate on): it watches --monitor");
+    /* before the counts below: with every rank serving, r->world is 0 or
+     * less, which they would report as "-2 workers" */
+    if (r->p->servers) {
+        rg_status st = check_servers(r);
+        if (st != RG_OK) return st;
+    }
     if (r->world > RG_MAX_WORKERS)
         return rg_error(RG_EUSAGE, "--workers: %d workers in all (%d processes x %d); at most %d", r->world,
                         rg_dist_size(), r->threads, RG_MAX_WORKERS);
@@ -143,10 +149,6 @@ static rg_status check_world(const rg_run *r)
         return rg_error(RG_EUSAGE, "--attack labelflip: the data has no class labels to flip (a regression)");
     if (c->deterministic && c->det_shards % r->world && !r->p->fed)
         return rg_error(RG_EUSAGE, "--deterministic: %d workers do not divide --det-shards %d", r->world, c->det_shards);
-    if (r->p->servers) {
-        rg_status st = check_servers(r);
-        if (st != RG_OK) return st;
-    }
     if (r->p->straggler_rank >= r->world) return straggler_out_of_range(r);
     if (r->p->strategy == RG_STRAT_HOGWILD && rg_dist_size() > 1)
         return rg_error(RG_EUSAGE, "--strategy hogwild: worker threads of one process share the weights; under "
@@ -338,15 +340,16 @@ static rg_status share_fed(rg_comm *pc, rg_run_state *ck)
     rg_status st = f && rg_comm_rank(pc) == 0 ? rg_fed_state_materialise(f) : RG_OK;
     st = rg_dist_agree(st);
     if (st != RG_OK) return st;
-    uint64_t hdr[7] = { f != NULL };
-    if (f) memcpy(hdr + 1, (uint64_t[6]){ f->P, f->server_n, f->n, f->client_n, f->clients, (uint64_t)f->has_round },
-                  sizeof(uint64_t[6]));
+    uint64_t hdr[8] = { f != NULL };
+    if (f) memcpy(hdr + 1, (uint64_t[7]){ f->P, f->server_n, f->n, f->client_n, f->clients, (uint64_t)f->has_round,
+                                          f->rounds }, sizeof(uint64_t[7]));
     st = rg_comm_broadcast(pc, hdr, sizeof hdr, 0);
     if (st != RG_OK || !hdr[0]) return st;
     if (rg_comm_rank(pc) != 0) {
         if (!(f = ck->fed = rg_calloc(1, sizeof *f))) return rg_error(RG_ENOMEM, "out of memory");
         if ((st = rg_fed_state_size(f, hdr[1], hdr[2], hdr[3], hdr[4], hdr[5])) != RG_OK) return st;
         f->has_round = (int)hdr[6];
+        f->rounds = hdr[7];
     }
     if (f->has_round && (st = rg_comm_broadcast(pc, f->round, sizeof f->round, 0)) != RG_OK) return st;
     size_t P = (size_t)f->P, per = (size_t)f->client_n * P;
@@ -516,11 +519,11 @@ static rg_status check_figures(const rg_run *r)
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         if (!sets[i].ds || (isfinite(sets[i].loss) && isfinite(sets[i].fig))) continue;
         return rg_error(RG_ENONFINITE, "training ended with a model whose %s loss is %s: its outputs are not finite "
-                        "on %s of %s (the %s set)%s; %s", sets[i].role, isnan(sets[i].loss) ? "NaN" : "infinite",
-                        r->p->skip_nonfinite ? "every sample" : "some samples", rg_dataset_name(sets[i].ds),
-                        sets[i].role, r->c->save[0] ? ", so --save wrote nothing" : "",
-                        r->p->skip_nonfinite ? "try a lower --lr or --clip-norm"
-                        : "try a lower --lr or --clip-norm, or --skip-nonfinite to leave such samples out of the figures");
+                        "on %s of %s (the %s set)%s; try a lower %s%s", sets[i].role,
+                        isnan(sets[i].loss) ? "NaN" : "infinite", r->p->skip_nonfinite ? "every sample" : "some samples",
+                        rg_dataset_name(sets[i].ds), sets[i].role, r->c->save[0] ? ", so --save wrote nothing" : "",
+                        rg_plan_lower(r->p),
+                        r->p->skip_nonfinite ? "" : ", or --skip-nonfinite to leave such samples out of the figures");
     }
     return RG_OK;
 }

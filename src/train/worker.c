@@ -218,7 +218,8 @@ static rg_status stop_message(const worker *w, const step *k)
     unsigned long long step1 = (unsigned long long)w->st.n.step + 1;
     int epoch = (int)w->st.n.epoch + 1, bad = (int)k->x.fig.bad;
     const char *unit = w->p->fed ? "round" : "epoch";   /* regula fed's epoch is a round */
-    const char *hint = "try a lower --lr or --clip-norm, or --skip-nonfinite";
+    char hint[96];
+    snprintf(hint, sizeof hint, "try a lower %s, or --skip-nonfinite", rg_plan_lower(w->p));
     char lim[160] = "";
     if (w->s->limit < FLT_MAX)
         snprintf(lim, sizeof lim, " (an element beyond %.3g counts: the %s optimizer's moments would overflow)",

@@ -76,6 +76,12 @@ check "--mu-adapt skew with a regression: refused, naming the option" \
 
 run 0 -- "${FED[@]}" --deterministic --save "$T/d1.safetensors"
 run 0 -- "${FED[@]}" --deterministic --workers 3 --save "$T/d3.safetensors"
+check "--workers 3, 10 clients a round: no idle-worker warning" bash -c "! grep -q 'warning: --workers' '$T/err'"
+# a client trains on one worker: with 2 clients a round a third worker idles every round, which went unsaid
+run 0 -- "${FED[@]}" --workers 3 --sample 0.1 --rounds 2
+check "--workers 3, 2 clients a round: one warning naming both" test "$(grep -c "^regula: warning: --workers 3 is more \
+than the 2 clients a round trains (--sample 0.1 of --clients 20): a client trains on one worker, so 1 worker idles every \
+round; give --workers 2, or a larger --sample$" "$T/err")" -eq 1
 check "--deterministic: 1 and 3 worker threads save the same bytes" cmp -s "$T/d1.safetensors" "$T/d3.safetensors"
 run 0 -- "${FED[@]}" --algo fedprox --mu 0 --save "$T/p0.safetensors"
 check "fedprox --mu 0 saves fedavg's bytes" cmp -s "$T/a.safetensors" "$T/p0.safetensors"
@@ -131,6 +137,31 @@ check "resumed: round 2's clients' figures and epsilon the same both times" \
     test "$(grep '"event":"epoch","epoch":2,' "$T/res.jsonl" | sed 's/.*"fed"/"fed"/' | grep '"epsilon"' | sort -u | wc -l)" -eq 1
 check "resumed: round 2's progress line names its clients again" grep -q '^round 2/3 .* clients 10  client_loss .* eps ' "$T/err"
 
+# --dp-delta only says at which delta epsilon is reported, so --resume may change it (it was refused): the resumed
+# run trains the straight run's bytes, and every round it logs (round 2 again, from the checkpoint, and round 3)
+# has the fed object, epsilon included, of a straight run at the new delta; not the checkpoint's epsilon at 1e-5
+DP=(--dp-clip 1 --dp-noise 0.5 --rounds 3 --dp-delta 1e-3)
+run 0 -- "${FED[@]}" "${DP[@]}" --log "$T/d3-straight.jsonl" --save "$T/d3-straight.safetensors"
+run 0 -- "${FED[@]}" "${DP[@]}" --resume "$T/ckr" --log "$T/d3-resumed.jsonl" --save "$T/d3-resumed.safetensors"
+check "--resume with another --dp-delta: the straight run's bytes" \
+    cmp -s "$T/d3-straight.safetensors" "$T/d3-resumed.safetensors"
+fed_of() { grep -E '"event":"epoch","epoch":[23],' "$1" | sed 's/.*"fed"/"fed"/'; }
+check "--resume with another --dp-delta: rounds 2 and 3 logged, each with epsilon" \
+    test "$(fed_of "$T/d3-resumed.jsonl" | grep -c '"epsilon":')" -eq 2
+check "--resume with another --dp-delta: rounds 2 and 3 logged as a straight run at the new delta logs them" \
+    diff <(fed_of "$T/d3-straight.jsonl") <(fed_of "$T/d3-resumed.jsonl")
+
+# --mu is fedprox's: under fedavg it trains nothing, and --resume may change it; under fedprox it may not
+run 0 -- "${FED[@]}" --rounds 3 --save "$T/mu-straight.safetensors"
+rm -rf "$T/ckm"
+run 0 -- "${FED[@]}" --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ckm"
+run 0 -- "${FED[@]}" --rounds 3 --mu 0.5 --resume "$T/ckm" --save "$T/mu-resumed.safetensors"
+check "fedavg --resume with another --mu: the straight run's bytes" cmp -s "$T/mu-straight.safetensors" "$T/mu-resumed.safetensors"
+rm -rf "$T/ckm"
+run 0 -- "${FED[@]}" --algo fedprox --rounds 2 --checkpoint-every-epoch --checkpoint-dir "$T/ckm"
+run 2 -- "${FED[@]}" --algo fedprox --rounds 3 --mu 0.5 --resume "$T/ckm"
+check "fedprox --resume with another --mu: refused, naming it" grep -q -- "was trained with --mu 0.01, this run has 0.5" "$T/err"
+
 # --local-epochs 0 (the default) is one pass: a run that says --local-epochs 1 on resuming one that left it out
 # trains the same thing, and is not refused; 2 is another
 rm -rf "$T/ckl"
@@ -161,7 +192,7 @@ for other in "--algo scaffold --mu-adapt divergence" "--algo fedprox --mu 0.1 --
     run 2 -- "${FED[@]}" $other --rounds 4 --checkpoint-every-epoch --resume "$T/ck"
     check "--resume with $other: refused, naming the option" grep -q -- "was trained with --" "$T/err"
     check "--resume with $other: what may change is fed's (--client-state, --rounds; not train's --shard-optimizer)" \
-        grep -q -- "--client-state, --client-state-dir, --comm-timeout and --rounds may change)$" "$T/err"
+        grep -q -- "--client-state, --client-state-dir, --comm-timeout, --dp-delta, --mu outside fedprox and --rounds may change)$" "$T/err"
 done
 
 # a server step that overflows (--server-lr 3e38): the run stops at that round's end (exit 4), even under
@@ -179,6 +210,13 @@ done
 # a client's non-finite loss stops the run (exit 4), the message counting rounds
 run 4 -- "${FED[@]}" --lr 1e30
 check "a non-finite loss: the message names the round" grep -q '^regula: training stopped: non-finite loss or gradient at step [0-9]* (round 1, worker 0)' "$T/err"
+check "... a client's blow-up under plain FedAvg: the hint does not name --server-lr" \
+    bash -c "grep -q 'try a lower --lr or --clip-norm, or --skip-nonfinite' '$T/err' && ! grep -q -- --server-lr '$T/err'"
+# FedAdam's server at --server-lr 1e30 moves every weight by ~1e30 (finite): round 2's clients then blow up, and
+# the hint named only their remedies; the server's rate is the one to lower
+run 4 -- "${FED[@]}" --algo fedadam --server-lr 1e30
+check "a blow-up after FedAdam's server step: the hint names --server-lr" \
+    grep -q '^regula: training stopped: non-finite loss or gradient at step [0-9]* (round 2, .*try a lower --server-lr, --lr or --clip-norm' "$T/err"
 
 # early stopping and --save-best count rounds
 run 0 -- "${FED[@]}" --val-split 0.2 --early-stop 2 --save-best "$T/best.safetensors"

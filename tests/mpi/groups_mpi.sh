@@ -17,7 +17,8 @@
 #   a non-finite step met by rank 1's second thread stops the job (exit 4,
 #     the step and the worker named, rank 0's log ends with its end
 #     event), and --skip-nonfinite counts each skipped step;
-#   under mpirun with one process and threads: exit 2, said.
+#   under mpirun with one process and threads, or fewer processes than
+#     --servers: exit 2, said.
 # Usage: groups_mpi.sh REGULA MPIEXEC
 set -u
 regula=$1 mpiexec=$2
@@ -119,4 +120,11 @@ for s in ps easgd-async; do
     grep -q -- "--strategy $s under mpirun with --workers 2: each process is one worker or .*; run 2 processes or more (there is 1)" "$T/err" &&
         ok "$s on 1 process x 2 threads: exit 2, said" || bad "$s on 1 process x 2 threads: $(cat "$T/err")"
 done
+# fewer processes than --servers: the same refusal, not the worker count
+# it leaves (2 x 2 - 3 x 2 = -2 workers, once reported as "-2 workers")
+"$mpiexec" -n 2 "$regula" train "${es[@]}" --workers 2 --strategy ps --servers 3 > /dev/null 2> "$T/err"
+code=$?
+if [ $code = "$(mpi_want 2 $code)" ] && grep -q -- "--strategy ps under mpirun with --workers 2: each process is one worker or server (the last --servers), its threads in step; run 4 processes or more (there are 2)" "$T/err"; then
+    ok "ps --servers 3 on 2 processes x 2 threads: exit $code, said"
+else bad "ps --servers 3 on 2 processes x 2 threads: exit $code, $(grep -v '^\[' "$T/err" | head -2)"; fi
 finish
