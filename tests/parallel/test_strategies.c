@@ -649,7 +649,7 @@ static void test_ps_step_events(void **state)
  * read lacks the worker's own last push, staleness 1, but the first after
  * a full sync (each epoch's end): [1, 14]; in the first epoch also the
  * second (a server learns where the run starts from its first push): [2,
- * 13].  It learns. */
+ * 13]; timing may add one fresh read (see below).  It learns. */
 static void test_ps_pull_first(void **state)
 {
     (void)state;
@@ -667,8 +667,12 @@ static void test_ps_pull_first(void **state)
                           first ? " --pull-first" : "", e, v[0], len > 1 ? v[1] : 0.0, len, r.r.test_acc);
             assert_int_equal(len, first ? 2 : 1);
             double fresh = first ? (e == 1 ? 2.0 : 1.0) : 15.0;
-            assert_float_equal(v[0], fresh, 0.5);
-            if (first) assert_float_equal(v[1], 15.0 - fresh, 0.5);
+            /* with --pull-first a slow server (ThreadSanitizer, CI
+             * 2026-12-03: [2, 13] in epoch 3) may take a push in before
+             * the pull sent ahead of it: one more fresh read, rarely */
+            if (first) assert_true(v[0] > fresh - 0.5 && v[0] < fresh + 1.5);
+            else assert_float_equal(v[0], fresh, 0.5);
+            if (first) assert_float_equal(v[0] + v[1], 15.0, 0.5);
         }
         assert_true(r.r.test_acc > 0.5);   /* chance: 0.25 */
         free(r.params);
