@@ -161,13 +161,11 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
 {
     ps *p = (ps *)s;
     size_t P = rg_model_param_count(env->root);
-    rg_comm *lead;
-    int T = 1;
-    if (!rg_comm_hier_lead(env->comm, &lead, &T)) T = 1;
-    int W = rg_comm_size(env->comm) / T, rank = rg_comm_rank(env->comm) / T;   /* in net: processes in a group */
+    rg_strat_net(s, env);   /* in net: processes in a group */
+    int W = s->net_size, rank = s->net_rank;
     p->S = env->servers;
     p->workers = W - p->S;
-    p->server = rank >= p->workers && (T == 1 || env->thread == 0) ? rank - p->workers : -1;
+    p->server = rank >= p->workers && (s->group_t == 1 || env->thread == 0) ? rank - p->workers : -1;
     p->K = env->staleness;
     p->staleness_lr = env->staleness_lr;
     p->early = p->K > 0 && env->pull_first;
@@ -176,7 +174,6 @@ static rg_status init(rg_strategy *s, const rg_strat_env *env)
     size_t lo = p->server >= 0 ? shard_lo(p, p->server, P) : 0, n = p->server >= 0 ? shard_n(p, p->server, P) : 0;
     rg_status st = rg_strat_setup(s, env, 0, lo, lo + n, n);
     if (st != RG_OK) return st;
-    rg_strat_net(s, env);
     s->local_from = 0;   /* each worker its own figures, its part of the step's gradient */
     s->summed = 1;
     s->serving = rank >= p->workers;

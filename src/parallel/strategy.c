@@ -90,10 +90,6 @@ rg_status rg_strat_setup(rg_strategy *s, const rg_strat_env *env, int share_weig
     s->part0 = s->rank;
     s->parts = s->world;
     s->local_from = UINT64_MAX;
-    s->net = env->comm;
-    s->net_rank = s->rank;
-    s->net_size = s->world;
-    s->group_t = 1;
     rg_status st = RG_OK;
     if (env->thread == 0) {
         s->m = env->root;
@@ -267,6 +263,10 @@ void rg_strat_net(rg_strategy *s, const rg_strat_env *env)
 {
     rg_comm *lead;
     int T;
+    s->net = env->comm;
+    s->net_rank = rg_comm_rank(env->comm);
+    s->net_size = rg_comm_size(env->comm);
+    s->group_t = 1;
     if (!rg_comm_hier_lead(env->comm, &lead, &T)) return;
     s->net = lead;
     s->net_rank = rg_comm_rank(env->comm) / T;

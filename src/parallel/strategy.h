@@ -305,8 +305,10 @@ rg_status rg_strat_average_weights(rg_strategy *s);
 /* The checkpoint ops of strategies whose rank 0 holds the whole state. */
 rg_status rg_strat_gather_whole(rg_strategy *s, float *const *dst);
 void rg_strat_restore_whole(rg_strategy *s, float *const *src);
-/* net, net_rank, net_size and group_t for env->comm (the group itself
- * is made by rg_strat_group, a collective of every rank, after the team). */
+/* net, net_rank, net_size and group_t for env->comm, for the strategies
+ * that talk point to point (at any point of init: it reads env alone;
+ * the group itself is made by rg_strat_group, a collective of every
+ * rank, after the team). */
 void rg_strat_net(rg_strategy *s, const rg_strat_env *env);
 rg_status rg_strat_group(rg_strategy *s);
 /* A group's step: every thread's gradient (x->grad, [0, P)) summed, or
