@@ -242,7 +242,8 @@ struct rg_strategy {
      * threads (a group) each process is one of them: its threads take
      * their parts of its steps in step, their gradients summed
      * (rg_strat_group_sum), and thread 0 talks for it over the process
-     * communicator. */
+     * communicator.  rg_strat_net sets these four; other strategies
+     * leave them 0 (and group NULL). */
     rg_comm *net;              /* comm; in a group, the process communicator on
                                   thread 0, NULL on the others */
     int net_rank, net_size;    /* this worker's rank in net (in a group its
